@@ -1,0 +1,119 @@
+/* uhnas — the training engine.
+ *
+ * A network is built from a resolved architecture. All buffers (parameters, gradients,
+ * optimizer state, activations for max_batch samples, im2col scratch) are allocated once in
+ * uh_net_new; training and inference allocate nothing. Dense and conv layers run on
+ * OpenBLAS SGEMM (conv through im2col); elementwise work uses OpenMP.
+ *
+ * Parameters live in one flat float array, layer by layer: weights then biases. A dense
+ * layer's weights are [out][in] and a conv layer's [filters][in_c][k][k], row-major (the
+ * layout PyTorch uses), so weights move between tools unchanged.
+ *
+ * Layers with "bits" run fake-quantized: weights (per-tensor symmetric, max-abs scale) and
+ * the layer's outputs after activation are rounded to 2^(bits-1)-1 levels in the forward
+ * pass; the backward pass treats rounding as identity (straight-through estimator).
+ *
+ * Determinism: the same seed and the same thread count give the same weights bit for bit. */
+#ifndef UHNAS_NN_H
+#define UHNAS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uhnas/arch.h"
+#include "uhnas/data.h"
+#include "uhnas/error.h"
+#include "uhnas/rng.h"
+
+typedef struct uh_net uh_net_t;
+
+/* options */
+
+typedef enum { UH_OPT_SGD, UH_OPT_ADAM } uh_optimizer_t;
+
+typedef struct {
+    uh_optimizer_t optimizer;
+    float lr;           /* learning rate */
+    float momentum;     /* SGD momentum (heavy ball, PyTorch convention) */
+    float beta1, beta2; /* Adam */
+    float eps;          /* Adam */
+    float weight_decay; /* L2, added to the gradient (PyTorch's SGD/Adam convention) */
+    int batch;          /* mini-batch size */
+    int epochs;
+    uint64_t seed; /* shuffling order; weight init uses the seed given to uh_net_new */
+    int threads;   /* 0 = leave OpenMP/OpenBLAS defaults */
+} uh_train_opts_t;
+
+/* SGD, lr 0.05, momentum 0.9, batch 128, 1 epoch, seed 1 (Adam defaults: lr 1e-3,
+ * betas 0.9/0.999, eps 1e-8 — used when optimizer is switched to Adam and lr left at 0). */
+void uh_train_opts_default(uh_train_opts_t *opts);
+
+/* noise hook: how later modules (hardware backends) make training noise-aware and
+ * inference noisy, without the engine knowing any physics. */
+
+typedef struct {
+    /* Perturbs a copy of a dense/conv layer's weights (rows × cols, row-major) in place.
+     * Training calls it once per mini-batch; evaluation once per uh_net_evaluate call
+     * (one Monte-Carlo sample of the hardware). The gradient computed through the
+     * perturbed weights is applied to the clean ones. May be NULL. */
+    void (*perturb_weights)(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng);
+    /* Perturbs a dense/conv layer's pre-activation outputs (count values) in place, every
+     * forward pass. Gradients pass straight through. May be NULL. */
+    void (*perturb_outputs)(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng);
+    void *ctx;
+} uh_noise_t;
+
+/* lifecycle */
+
+/* Builds a network for arch (which must be resolved) that can run batches of up to
+ * max_batch samples; weights are initialised from seed (He-uniform for ReLU-like
+ * activations, Xavier-uniform otherwise; biases zero). */
+uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_error_t *err);
+void uh_net_free(uh_net_t *net);
+
+const uh_arch_t *uh_net_arch(const uh_net_t *net);
+size_t uh_net_n_params(const uh_net_t *net);
+float *uh_net_params(uh_net_t *net);
+float *uh_net_grads(uh_net_t *net);
+/* Offsets of layer i's weights and biases inside the flat array (-1 when it has none). */
+long uh_net_weight_offset(const uh_net_t *net, int layer);
+long uh_net_bias_offset(const uh_net_t *net, int layer);
+
+/* Sets (or clears, with NULL) the noise hook. noise must outlive its use. */
+void uh_net_set_noise(uh_net_t *net, const uh_noise_t *noise, uint64_t noise_seed);
+
+/* compute */
+
+/* Forward pass of n <= max_batch samples (x: n × c×h×w). Returns a pointer to the n ×
+ * n_classes logits inside the network (valid until the next call), or NULL on bad n. */
+const float *uh_net_forward(uh_net_t *net, const float *x, int n);
+
+/* Forward + softmax cross-entropy + backward: fills uh_net_grads (overwritten, not
+ * accumulated) and returns the mean loss over the n samples. */
+float uh_net_loss_grad(uh_net_t *net, const float *x, const uint8_t *y, int n);
+
+/* One optimizer step using the current gradients. */
+void uh_net_step(uh_net_t *net, const uh_train_opts_t *opts);
+
+/* training and evaluation */
+
+typedef struct {
+    int epochs_done;
+    float final_loss;     /* mean training loss over the last epoch */
+    double train_seconds; /* wall time spent training */
+} uh_train_result_t;
+
+/* Called after each mini-batch; return non-zero to stop training early. */
+typedef int (*uh_progress_fn)(void *ctx, int epoch, int batch, int n_batches, float loss);
+
+/* Trains for opts->epochs over ds, reshuffling each epoch (seeded by opts->seed). */
+int uh_net_train(uh_net_t *net, const uh_dataset_t *ds, const uh_train_opts_t *opts,
+                 uh_progress_fn progress, void *progress_ctx, uh_train_result_t *result,
+                 uh_error_t *err);
+
+/* Fraction of ds classified correctly (argmax of logits). With a noise hook set, the
+ * weights are perturbed once for this call (one Monte-Carlo sample, stream sample_id). */
+int uh_net_evaluate(uh_net_t *net, const uh_dataset_t *ds, uint64_t sample_id,
+                    double *accuracy, uh_error_t *err);
+
+#endif

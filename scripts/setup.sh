@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages uhnas needs, only those that are missing.
+#   scripts/setup.sh          build + test dependencies and the Fashion-MNIST dataset
+#   scripts/setup.sh --bench  also PyTorch (python3-torch), the benchmarks' peer
+set -euo pipefail
+
+packages=(
+  gcc make cmake pkg-config
+  libopenblas-dev libopenblas0-openmp   # SGEMM; the OpenMP build shares our thread pool
+  libcjson-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev
+  libcmocka-dev                          # unit tests
+  dataset-fashion-mnist                  # /usr/share/datasets/fashion-mnist (default data)
+)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "setup: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,47 @@
+#include "uhnas/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int uh_error_set(uh_error_t *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+int uh_error_prefix(uh_error_t *err, const char *fmt, ...) {
+    if (!err) return UH_OK;
+    char prefix[UH_ERROR_MSG_MAX], old[UH_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof old);
+    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    return err->code;
+}
+
+void uh_error_clear(uh_error_t *err) {
+    if (!err) return;
+    err->code = UH_OK;
+    err->msg[0] = '\0';
+}
+
+const char *uh_error_name(int code) {
+    switch (code) {
+    case UH_OK: return "ok";
+    case UH_EINVAL: return "invalid input";
+    case UH_ENOMEM: return "out of memory";
+    case UH_EIO: return "i/o error";
+    case UH_EFORMAT: return "corrupt data";
+    case UH_ELIMIT: return "limit exceeded";
+    case UH_ENOTFOUND: return "not found";
+    default: return "unknown error";
+    }
+}

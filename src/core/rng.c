@@ -1,0 +1,67 @@
+#include "uhnas/rng.h"
+
+#include <math.h>
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void uh_rng_seed(uh_rng_t *rng, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) rng->s[i] = splitmix64(&x);
+}
+
+void uh_rng_seed_stream(uh_rng_t *rng, uint64_t seed, uint64_t stream) {
+    /* Mix the stream id through splitmix so neighbouring ids give unrelated states. */
+    uint64_t x = stream;
+    uh_rng_seed(rng, seed ^ splitmix64(&x));
+}
+
+static inline uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t uh_rng_u64(uh_rng_t *rng) {
+    uint64_t *s = rng->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double uh_rng_uniform(uh_rng_t *rng) {
+    return (double)(uh_rng_u64(rng) >> 11) * 0x1.0p-53;
+}
+
+uint64_t uh_rng_below(uh_rng_t *rng, uint64_t n) {
+    /* Rejection sampling removes the modulo bias. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t r;
+    do r = uh_rng_u64(rng);
+    while (r >= limit);
+    return r % n;
+}
+
+double uh_rng_normal(uh_rng_t *rng) {
+    double u1 = uh_rng_uniform(rng);
+    double u2 = uh_rng_uniform(rng);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void uh_rng_shuffle(uh_rng_t *rng, int *idx, int n) {
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)uh_rng_below(rng, (uint64_t)i + 1);
+        int t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
+}
