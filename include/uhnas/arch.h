@@ -11,9 +11,10 @@
  *                     "activation":A?, "bits":B?, "tile":T?}
  *   {"type":"pool",   "kind":"max"|"avg", "size":K, "stride":S?(=size)}
  *   {"type":"flatten"}   (optional: a dense layer after a spatial one flattens implicitly)
+ * Layers are numbered from 1 in messages.
  * Activations: none (default), relu, leaky_relu, tanh, sigmoid, abs, square. The last two are
  * the nonlinearities an optical detector gives for free (|x| from amplitude, x² from intensity).
- * "bits" (2..16) asks for that weight/activation precision; absent means full precision.
+ * "bits" (2..16) asks for that weight/activation precision; absent or 32 means full precision.
  * "tile" (2..1024) is a mesh/crossbar tile size hint for hardware backends; absent = backend
  * default. The last layer must be dense with units = number of classes. */
 #ifndef UHNAS_ARCH_H
@@ -32,8 +33,13 @@
 #define UH_ARCH_MAX_FILTERS 512            /* conv2d filters */
 #define UH_ARCH_MAX_KERNEL 11              /* conv2d / pool window side */
 #define UH_ARCH_MAX_STRIDE 8
+#define UH_ARCH_MAX_PADDING 5
 #define UH_ARCH_MAX_PARAMS 20000000L /* trainable parameters (80 MB of float weights) */
-#define UH_ARCH_MAX_MACS 2000000000L /* multiply-accumulates per inference */
+#define UH_ARCH_MAX_MACS 1000000000L /* multiply-accumulates per inference */
+/* Per-sample working memory, so a batch's buffers stay bounded: a layer's output values,
+ * and a conv layer's unfolded input (in_c·k·k × out_h·out_w, the im2col matrix). */
+#define UH_ARCH_MAX_ACTIVATIONS (1L << 20)
+#define UH_ARCH_MAX_IM2COL (1L << 22)
 #define UH_ARCH_MIN_BITS 2
 #define UH_ARCH_MAX_BITS 16
 #define UH_ARCH_MIN_TILE 2

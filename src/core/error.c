@@ -17,13 +17,16 @@ int uh_error_set(uh_error_t *err, int code, const char *fmt, ...) {
 
 int uh_error_prefix(uh_error_t *err, const char *fmt, ...) {
     if (!err) return UH_OK;
-    char prefix[UH_ERROR_MSG_MAX], old[UH_ERROR_MSG_MAX];
+    /* Room for both whole parts, then cut to the message size: truncation is acceptable,
+     * a lost prefix is not, so the prefix goes first. */
+    char prefix[UH_ERROR_MSG_MAX], joined[2 * UH_ERROR_MSG_MAX + 2];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    snprintf(joined, sizeof joined, "%s: %s", prefix, err->msg);
+    memcpy(err->msg, joined, sizeof err->msg - 1);
+    err->msg[sizeof err->msg - 1] = '\0';
     return err->code;
 }
 

@@ -1,0 +1,53 @@
+/* uhnas — entry point: dispatches to one small program per command. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const uh_command_t COMMANDS[] = {
+    {"train", "train one architecture on a dataset and report its accuracy", uh_cmd_train},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+int cli_fail(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("uhnas: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+static void print_help(FILE *out) {
+    fprintf(out, "usage: uhnas COMMAND [OPTIONS]\n\n"
+                 "Hardware-aware, language-model-guided neural architecture search.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(out, "\n`uhnas COMMAND --help` describes a command's options.\n\n"
+                 "options:\n"
+                 "  -h, --help     show this help\n"
+                 "  --version      show the version and build features\n\n"
+                 "exit codes: 0 success, 1 failure while running, 2 bad usage or input\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return UH_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return UH_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("uhnas %s (OpenBLAS, OpenMP; MPI: off)\n", UHNAS_VERSION);
+        return UH_EXIT_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+    return cli_fail(UH_EXIT_USAGE, "unknown command '%s' (see uhnas --help)", cmd);
+}
