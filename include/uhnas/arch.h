@@ -98,8 +98,7 @@ typedef struct {
 /* Parses JSON text (not necessarily NUL-terminated; len bytes) into arch and resolves it
  * against the input shape. On error returns non-zero with a message such as
  * "layer 2 (conv2d): field \"kernel\": must be an integer in 1..11, got 0". */
-int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arch,
-                  uh_error_t *err);
+int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arch, uh_error_t *err);
 
 /* Computes every layer's shapes, params and MACs from its spec and checks that shapes fit
  * and limits hold. Called by uh_arch_parse; call it yourself after editing layers in C. */

@@ -9,8 +9,8 @@
 #include <cjson/cJSON.h>
 
 static const char *const ACT_NAMES[UH_ACT_COUNT] = {
-    [UH_ACT_NONE] = "none",       [UH_ACT_RELU] = "relu",       [UH_ACT_LEAKY_RELU] = "leaky_relu",
-    [UH_ACT_TANH] = "tanh",       [UH_ACT_SIGMOID] = "sigmoid", [UH_ACT_ABS] = "abs",
+    [UH_ACT_NONE] = "none",     [UH_ACT_RELU] = "relu",       [UH_ACT_LEAKY_RELU] = "leaky_relu",
+    [UH_ACT_TANH] = "tanh",     [UH_ACT_SIGMOID] = "sigmoid", [UH_ACT_ABS] = "abs",
     [UH_ACT_SQUARE] = "square",
 };
 
@@ -20,10 +20,14 @@ const char *uh_act_name(uh_act_t act) {
 
 const char *uh_layer_type_name(uh_layer_type_t type) {
     switch (type) {
-    case UH_LAYER_DENSE: return "dense";
-    case UH_LAYER_CONV2D: return "conv2d";
-    case UH_LAYER_POOL: return "pool";
-    case UH_LAYER_FLATTEN: return "flatten";
+    case UH_LAYER_DENSE:
+        return "dense";
+    case UH_LAYER_CONV2D:
+        return "conv2d";
+    case UH_LAYER_POOL:
+        return "pool";
+    case UH_LAYER_FLATTEN:
+        return "flatten";
     }
     return "?";
 }
@@ -47,8 +51,8 @@ static int field_error(const field_ctx_t *fc, const char *field, const char *fmt
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     if (fc->index == 0) return uh_error_set(fc->err, UH_EINVAL, "field \"%s\": %s", field, detail);
-    return uh_error_set(fc->err, UH_EINVAL, "layer %d (%s): field \"%s\": %s", fc->index,
-                        fc->type, field, detail);
+    return uh_error_set(fc->err, UH_EINVAL, "layer %d (%s): field \"%s\": %s", fc->index, fc->type,
+                        field, detail);
 }
 
 /* Reads an integer field in [lo, hi]. Absent → *out = dflt (or an error when required). */
@@ -84,7 +88,8 @@ static int read_enum(const field_ctx_t *fc, const cJSON *obj, const char *field,
         size_t used = strlen(allowed);
         snprintf(allowed + used, sizeof allowed - used, "%s\"%s\"", i ? ", " : "", names[i]);
     }
-    if (!cJSON_IsString(item)) return field_error(fc, field, "must be a string, one of %s", allowed);
+    if (!cJSON_IsString(item))
+        return field_error(fc, field, "must be a string, one of %s", allowed);
     for (int i = 0; i < n; i++) {
         if (strcmp(item->valuestring, names[i]) == 0) {
             *out = i;
@@ -169,8 +174,8 @@ static int read_padding(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) 
 }
 
 static int parse_conv2d(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) {
-    static const char *const keys[] = {"type",       "filters", "kernel", "stride", "padding",
-                                       "activation", "bits",    "tile"};
+    static const char *const keys[] = {"type",    "filters",    "kernel", "stride",
+                                       "padding", "activation", "bits",   "tile"};
     int act, rc;
     if ((rc = check_keys(fc, obj, keys, 8))) return rc;
     if ((rc = read_int(fc, obj, "filters", 1, UH_ARCH_MAX_FILTERS, 1, 0, &l->filters))) return rc;
@@ -204,9 +209,12 @@ static int parse_layer(const cJSON *obj, int index, uh_layer_t *l, uh_error_t *e
     l->type = (uh_layer_type_t)type;
     fc.type = TYPE_NAMES[type];
     switch (l->type) {
-    case UH_LAYER_DENSE: return parse_dense(&fc, obj, l);
-    case UH_LAYER_CONV2D: return parse_conv2d(&fc, obj, l);
-    case UH_LAYER_POOL: return parse_pool(&fc, obj, l);
+    case UH_LAYER_DENSE:
+        return parse_dense(&fc, obj, l);
+    case UH_LAYER_CONV2D:
+        return parse_conv2d(&fc, obj, l);
+    case UH_LAYER_POOL:
+        return parse_pool(&fc, obj, l);
     case UH_LAYER_FLATTEN: {
         static const char *const keys[] = {"type"};
         return check_keys(&fc, obj, keys, 1);
@@ -228,6 +236,16 @@ int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arc
         size_t at = end && end >= json ? (size_t)(end - json) : 0;
         return uh_error_set(err, UH_EINVAL, "architecture: invalid JSON near byte %zu", at);
     }
+    /* cJSON stops at the end of the first value; anything but whitespace after it is junk. */
+    for (const char *p = end; p && p < json + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            cJSON_Delete(root);
+            return uh_error_set(
+                err, UH_EINVAL,
+                "architecture: invalid JSON: unexpected text after the object at byte %zu",
+                (size_t)(p - json));
+        }
+    }
     int rc = UH_OK;
     field_ctx_t top = {0, "", err};
     static const char *const top_keys[] = {"layers"};
@@ -242,8 +260,9 @@ int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arc
         if (n == 0) {
             rc = uh_error_set(err, UH_EINVAL, "field \"layers\": is empty");
         } else if (n > UH_ARCH_MAX_LAYERS) {
-            rc = uh_error_set(err, UH_ELIMIT, "field \"layers\": %d layers, more than the limit of %d",
-                              n, UH_ARCH_MAX_LAYERS);
+            rc = uh_error_set(err, UH_ELIMIT,
+                              "field \"layers\": %d layers, more than the limit of %d", n,
+                              UH_ARCH_MAX_LAYERS);
         } else {
             const cJSON *obj;
             int i = 0;
@@ -318,10 +337,12 @@ int uh_arch_resolve(uh_arch_t *arch, uh_shape_t input, uh_error_t *err) {
             int is_conv = l->type == UH_LAYER_CONV2D;
             int k = is_conv ? l->kernel : l->size;
             int pad = is_conv ? l->padding : 0;
-            if (k < 1 || k > UH_ARCH_MAX_KERNEL || l->stride < 1 || l->stride > UH_ARCH_MAX_STRIDE ||
-                pad < 0 || pad >= k || (is_conv && (l->filters < 1 || l->filters > UH_ARCH_MAX_FILTERS)))
-                return layer_error(err, UH_EINVAL, idx, l, "window %d, stride %d, padding %d out of range",
-                                   k, l->stride, pad);
+            if (k < 1 || k > UH_ARCH_MAX_KERNEL || l->stride < 1 ||
+                l->stride > UH_ARCH_MAX_STRIDE || pad < 0 || pad >= k ||
+                (is_conv && (l->filters < 1 || l->filters > UH_ARCH_MAX_FILTERS)))
+                return layer_error(err, UH_EINVAL, idx, l,
+                                   "window %d, stride %d, padding %d out of range", k, l->stride,
+                                   pad);
             int oh = window_out(h, k, l->stride, pad), ow = window_out(w, k, l->stride, pad);
             if (oh < 1 || ow < 1)
                 return layer_error(err, UH_EINVAL, idx, l,
@@ -402,7 +423,9 @@ int uh_arch_canonical(const uh_arch_t *arch, char *buf, size_t cap) {
         emit(&wr, "%s{\"type\":\"%s\"", first ? "" : ",", uh_layer_type_name(l->type));
         first = 0;
         switch (l->type) {
-        case UH_LAYER_DENSE: emit(&wr, ",\"units\":%d", l->units); break;
+        case UH_LAYER_DENSE:
+            emit(&wr, ",\"units\":%d", l->units);
+            break;
         case UH_LAYER_CONV2D:
             emit(&wr, ",\"filters\":%d,\"kernel\":%d,\"stride\":%d,\"padding\":%d", l->filters,
                  l->kernel, l->stride, l->padding);
@@ -411,7 +434,8 @@ int uh_arch_canonical(const uh_arch_t *arch, char *buf, size_t cap) {
             emit(&wr, ",\"kind\":\"%s\",\"size\":%d,\"stride\":%d", POOL_NAMES[l->pool_kind],
                  l->size, l->stride);
             break;
-        case UH_LAYER_FLATTEN: break;
+        case UH_LAYER_FLATTEN:
+            break;
         }
         if (l->type != UH_LAYER_POOL) {
             emit(&wr, ",\"activation\":\"%s\"", uh_act_name(l->act));
@@ -448,7 +472,9 @@ int uh_arch_describe(const uh_arch_t *arch, char *buf, size_t cap) {
         const uh_layer_t *l = &arch->layers[i];
         char spec[96];
         switch (l->type) {
-        case UH_LAYER_DENSE: snprintf(spec, sizeof spec, "%d units", l->units); break;
+        case UH_LAYER_DENSE:
+            snprintf(spec, sizeof spec, "%d units", l->units);
+            break;
         case UH_LAYER_CONV2D:
             snprintf(spec, sizeof spec, "%d×%d×%d s%d p%d", l->filters, l->kernel, l->kernel,
                      l->stride, l->padding);
@@ -457,12 +483,15 @@ int uh_arch_describe(const uh_arch_t *arch, char *buf, size_t cap) {
             snprintf(spec, sizeof spec, "%s %d×%d s%d", POOL_NAMES[l->pool_kind], l->size, l->size,
                      l->stride);
             break;
-        case UH_LAYER_FLATTEN: spec[0] = '\0'; break;
+        case UH_LAYER_FLATTEN:
+            spec[0] = '\0';
+            break;
         }
         char extra[48] = "";
         if (l->type == UH_LAYER_DENSE || l->type == UH_LAYER_CONV2D) {
             size_t used = (size_t)snprintf(extra, sizeof extra, "%s", uh_act_name(l->act));
-            if (l->bits) used += (size_t)snprintf(extra + used, sizeof extra - used, " %d-bit", l->bits);
+            if (l->bits)
+                used += (size_t)snprintf(extra + used, sizeof extra - used, " %d-bit", l->bits);
             if (l->tile) snprintf(extra + used, sizeof extra - used, " tile %d", l->tile);
         }
         emit(&wr, "%3d %-7s %-18s %-16s -> %d×%d×%d  params %ld  MACs %ld\n", i + 1,

@@ -38,13 +38,21 @@ void uh_error_clear(uh_error_t *err) {
 
 const char *uh_error_name(int code) {
     switch (code) {
-    case UH_OK: return "ok";
-    case UH_EINVAL: return "invalid input";
-    case UH_ENOMEM: return "out of memory";
-    case UH_EIO: return "i/o error";
-    case UH_EFORMAT: return "corrupt data";
-    case UH_ELIMIT: return "limit exceeded";
-    case UH_ENOTFOUND: return "not found";
-    default: return "unknown error";
+    case UH_OK:
+        return "ok";
+    case UH_EINVAL:
+        return "invalid input";
+    case UH_ENOMEM:
+        return "out of memory";
+    case UH_EIO:
+        return "i/o error";
+    case UH_EFORMAT:
+        return "corrupt data";
+    case UH_ELIMIT:
+        return "limit exceeded";
+    case UH_ENOTFOUND:
+        return "not found";
+    default:
+        return "unknown error";
     }
 }
