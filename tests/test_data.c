@@ -697,7 +697,7 @@ static void test_unknown_name(void **state) {
     (void)state;
     uh_error_t err = {0};
     uh_dataset_t *tr, *te;
-    expect_err(uh_dataset_load("cifar-10", NULL, &tr, &te, &err), &err, UH_ENOTFOUND,
+    expect_err(uh_dataset_load("cifar-10", NULL, &tr, &te, &err), &err, UH_EINVAL,
                "unknown dataset \"cifar-10\"; known: fashion-mnist, mnist, tiny");
     assert_string_equal(uh_dataset_names(), "fashion-mnist, mnist, tiny");
 }

@@ -161,7 +161,7 @@ int uh_cmd_train(int argc, char **argv) {
     uh_dataset_t *train = NULL, *test = NULL;
     if (uh_dataset_load(a.data, &dopts, &train, &test, &err)) {
         free(text);
-        return cli_fail(err.code == UH_ENOTFOUND ? UH_EXIT_USAGE : UH_EXIT_FAIL, "train: %s",
+        return cli_fail(err.code == UH_EINVAL ? UH_EXIT_USAGE : UH_EXIT_FAIL, "train: %s",
                         err.msg);
     }
 

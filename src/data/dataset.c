@@ -637,7 +637,7 @@ int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t *
             }
         }
     } else {
-        return uh_error_set(err, UH_ENOTFOUND, "unknown dataset \"%s\"; known: %s", name,
+        return uh_error_set(err, UH_EINVAL, "unknown dataset \"%s\"; known: %s", name,
                             DATASET_NAMES);
     }
     if (rc) return rc;
