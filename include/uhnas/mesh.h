@@ -1,0 +1,131 @@
+/* uhnas — MZI meshes: unitary decomposition, reconstruction, hardware non-idealities, SVD.
+ *
+ * A self-contained model of a programmable optical interferometer. It knows nothing about
+ * neural networks or the search; the MZI backend is to map a weight matrix W = U Σ Vᵀ (uh_svd)
+ * onto two meshes (U, Vᵀ) and a column of attenuators (Σ) with it.
+ *
+ * Conventions (tested in tests/test_mesh.c):
+ *   - Matrices are row-major, n×n `double complex`, U[r * n + c]; mode 0 is the top waveguide.
+ *   - One MZI on modes (m, m+1) with internal phase θ and external phase φ acts as
+ *       T(θ, φ) = [[ e^{iφ} cos θ,  −sin θ ],
+ *                  [ e^{iφ} sin θ,   cos θ ]]        (Clements et al., Optica 3, 1460, 2016)
+ *     embedded in the n×n identity. Decompositions return θ ∈ [0, π/2], φ ∈ [0, 2π).
+ *   - A mesh applies its MZIs in list order, then the output phase screen D = diag(e^{iδ_j}),
+ *     then a common amplitude `gain`:  U = gain · D · T_K ⋯ T_2 T_1.
+ *   - Physically an MZI is two directional couplers around phase shifters. With the coupler
+ *     B(β) = [[cos β, i sin β], [i sin β, cos β]] (β = π/4 + α, α = 0 is 50:50),
+ *       T(θ, φ) = i · B(β₂) · diag(i e^{−iθ}, −i e^{iθ}) · B(β₁) · diag(−e^{iφ}, 1)
+ *     holds exactly at α₁ = α₂ = 0: a push-pull internal shifter with differential phase
+ *     π − 2θ and an external shifter φ + π on the top input. The fixed offsets (π/2, π and the
+ *     global i) are what calibration absorbs; splitter imbalance enters through α₁, α₂.
+ *   - Stages: every MZI gets the earliest column it fits in given the ones before it on its
+ *     two modes, so depth = number of columns = MZIs on the longest path. Clements gives
+ *     depth n (n ≥ 3; 1 for n = 2), Reck gives 2n − 3. Same-stage MZIs on modes m ± 2 are
+ *     the physical neighbours that thermal crosstalk couples. */
+#ifndef UHNAS_MESH_H
+#define UHNAS_MESH_H
+
+#include <complex.h>
+
+#include "uhnas/error.h"
+#include "uhnas/rng.h"
+
+/* Hard limits, checked where sizes enter. Tiles are 8…64 ports in practice; 1024 keeps one
+ * n×n complex matrix at 16 MiB and the O(n³) decomposition at seconds. */
+#define UH_MESH_MAX_N 1024
+#define UH_MESH_MAX_PHASE_BITS 30
+/* SVD of an m×n block (after tiling): U and Vᵀ are full square matrices, 128 MiB at 4096. */
+#define UH_SVD_MAX_DIM 4096
+
+/* One MZI. The layout fields (m, stage) are fixed when the mesh is built; phases and the
+ * device parameters may be written (training, calibration, a hardware sample). */
+typedef struct {
+    int m;           /* acts on modes (m, m+1) */
+    int stage;       /* column in the mesh, from 0 */
+    double theta;    /* internal phase θ */
+    double phi;      /* external phase φ */
+    double alpha[2]; /* imbalance of the first and second coupler; 0 = ideal 50:50 */
+    double amp;      /* amplitude transmission; 1 = lossless */
+} uh_mzi_t;
+
+typedef struct {
+    int n;             /* modes */
+    int n_mzis;        /* MZIs, in application order (sorted by stage) */
+    int depth;         /* stages */
+    uh_mzi_t *mzis;    /* n_mzis */
+    double *out_phase; /* n: the output phase screen D */
+    double gain;       /* common output amplitude (balanced loss); 1 when ideal */
+    int *nbr;          /* 2 per MZI: the same-stage MZI on modes m−2 and m+2, or −1 */
+} uh_mesh_t;
+
+/* ---- building meshes ---- */
+
+/* A mesh of n modes whose k-th MZI acts on (modes[k], modes[k]+1), in application order;
+ * all phases 0, ideal devices. Stages and neighbours are derived from the order. */
+int uh_mesh_new(int n, int n_mzis, const int *modes, uh_mesh_t **out, uh_error_t *err);
+int uh_mesh_clone(const uh_mesh_t *src, uh_mesh_t **out, uh_error_t *err);
+void uh_mesh_free(uh_mesh_t *mesh);
+
+/* Haar-random n×n unitary: QR of a complex Gaussian matrix with R's diagonal phases moved
+ * into Q (Mezzadri, Notices AMS 54, 592, 2007). */
+int uh_mesh_haar_unitary(int n, uh_rng_t *rng, double complex *U, uh_error_t *err);
+
+/* Rectangular mesh, n(n−1)/2 MZIs, depth n (Clements et al. 2016). U must be unitary. */
+int uh_mesh_decompose_clements(const double complex *U, int n, uh_mesh_t **out, uh_error_t *err);
+/* Triangular mesh, n(n−1)/2 MZIs, depth 2n − 3 (Reck et al., PRL 73, 58, 1994). */
+int uh_mesh_decompose_reck(const double complex *U, int n, uh_mesh_t **out, uh_error_t *err);
+
+/* ---- evaluating meshes ---- */
+
+/* The closed-form T(θ, φ), row-major 2×2. */
+void uh_mzi_ideal(double theta, double phi, double complex t[4]);
+/* The coupler–shifter–coupler–shifter product above, imbalance included (no loss). */
+void uh_mzi_physical(double theta, double phi, double alpha1, double alpha2, double complex t[4]);
+/* The 2×2 an MZI applies: closed form when its couplers are ideal, times its amp. */
+void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]);
+
+/* The n×n matrix the mesh implements (n·n entries written). */
+void uh_mesh_unitary(const uh_mesh_t *mesh, double complex *U);
+/* out = U · in for one vector of n amplitudes; in and out may be the same array. */
+void uh_mesh_apply(const uh_mesh_t *mesh, const double complex *in, double complex *out);
+int uh_mesh_n_mzis(const uh_mesh_t *mesh);
+int uh_mesh_depth(const uh_mesh_t *mesh);
+
+/* ---- hardware non-idealities ----
+ * Each effect has its own parameter; a zeroed struct is the ideal mesh. A realization draws
+ * one 64-bit key from the caller's generator and gives every effect its own stream from it,
+ * so switching one effect on or off leaves the others' draws unchanged. Order within a sample:
+ * DAC quantization of the programmed phases → thermal crosstalk between programmed phases →
+ * fabrication/calibration phase error → coupler imbalance → insertion loss. */
+typedef struct {
+    int phase_bits;     /* phase DAC resolution: steps of 2π/2^b on θ, φ, δ; 0 = exact */
+    double sigma_phase; /* rad: θ, φ, δ += N(0, σ) per shifter, once per sample */
+    double sigma_bs;    /* rad: each coupler's α ~ N(0, σ) */
+    double crosstalk;   /* κ: a shifter gains κ × the phase of each same-column neighbour */
+    double il_db;       /* insertion loss per MZI, dB: amplitude × 10^(−IL/20) */
+    double sigma_il_db; /* per-device spread of il_db (clamped at 0 dB: no gain) */
+    /* Nonzero: a mode that skips an MZI in a stage passes a dummy with the same mean loss, so
+     * uniform loss becomes the pure scale 10^(−depth·IL/20). Zero: loss only where MZIs are,
+     * so paths that cross fewer MZIs are attenuated less (the imbalance of Reck meshes, and
+     * of the edge modes of a Clements mesh). */
+    int il_balanced;
+} uh_mesh_noise_t;
+
+int uh_mesh_noise_check(const uh_mesh_noise_t *noise, uh_error_t *err);
+/* One hardware sample of an ideal (programmed) mesh: *out gets a new mesh whose phases are
+ * the effective ones and whose devices carry their imbalance and loss. */
+int uh_mesh_realize(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
+                    uh_mesh_t **out, uh_error_t *err);
+/* The same into dst, a clone of mesh (or an earlier sample of it): no allocation, for loops. */
+int uh_mesh_realize_into(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
+                         uh_mesh_t *dst, uh_error_t *err);
+/* The effective n×n matrix of one hardware sample: what a simulator multiplies by. */
+int uh_mesh_unitary_noisy(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
+                          double complex *U, uh_error_t *err);
+
+/* ---- SVD for weight mapping ----
+ * W (m×n, row-major) = U · diag(S) · Vt with U m×m, S min(m, n) descending, Vt n×n, all
+ * row-major. LAPACK dgesvd from OpenBLAS. */
+int uh_svd(const double *W, int m, int n, double *U, double *S, double *Vt, uh_error_t *err);
+
+#endif

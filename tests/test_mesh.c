@@ -1,0 +1,700 @@
+/* MZI meshes: Haar sampling, Clements/Reck decompositions, the MZI convention, every
+ * non-ideality alone, loss balance, reproducibility, and the SVD glue. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <complex.h>
+#include <math.h>
+
+#include "uhnas/mesh.h"
+#include "uhnas/rng.h"
+
+#define PI 3.14159265358979323846
+
+/* ---- helpers ---- */
+
+/* |a − b| as angles, so that 2π − ε and 0 are ε apart. */
+static double angle_diff(double a, double b) {
+    return fabs(remainder(a - b, 2 * PI));
+}
+
+static double complex *cmat(int n) {
+    double complex *m = malloc((size_t)n * n * sizeof *m);
+    assert_non_null(m);
+    return m;
+}
+
+static double max_abs_diff(const double complex *a, const double complex *b, size_t len) {
+    double worst = 0;
+    for (size_t i = 0; i < len; i++) {
+        double d = cabs(a[i] - b[i]);
+        if (!(d <= worst)) worst = d;
+    }
+    return worst;
+}
+
+static double frobenius_diff(const double complex *a, const double complex *b, size_t len) {
+    double s = 0;
+    for (size_t i = 0; i < len; i++) {
+        double d = cabs(a[i] - b[i]);
+        s += d * d;
+    }
+    return sqrt(s);
+}
+
+/* max |U U† − I| */
+static double unitarity_error(const double complex *U, int n) {
+    double worst = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++) {
+            double complex dot = 0;
+            for (int k = 0; k < n; k++) dot += U[i * n + k] * conj(U[j * n + k]);
+            double d = cabs(dot - (i == j ? 1.0 : 0.0));
+            if (d > worst) worst = d;
+        }
+    }
+    return worst;
+}
+
+static double complex *haar(int n, uint64_t seed) {
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    double complex *U = cmat(n);
+    uh_error_t err = {0};
+    assert_int_equal(uh_mesh_haar_unitary(n, &rng, U, &err), UH_OK);
+    return U;
+}
+
+static uh_mesh_t *clements(const double complex *U, int n) {
+    uh_mesh_t *mesh = NULL;
+    uh_error_t err = {0};
+    int rc = uh_mesh_decompose_clements(U, n, &mesh, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    return mesh;
+}
+
+static uh_mesh_t *reck(const double complex *U, int n) {
+    uh_mesh_t *mesh = NULL;
+    uh_error_t err = {0};
+    int rc = uh_mesh_decompose_reck(U, n, &mesh, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    return mesh;
+}
+
+/* ---- Haar sampling ---- */
+
+static void test_haar_is_unitary(void **state) {
+    (void)state;
+    int sizes[] = {1, 2, 3, 16, 64};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        double complex *U = haar(sizes[i], 100 + i);
+        assert_true(unitarity_error(U, sizes[i]) <= 1e-12);
+        free(U);
+    }
+}
+
+/* Haar moments: E[tr U] = 0 and E|tr U|² = 1 for every n (Diaconis & Shahshahani). A QR
+ * without the phase fix keeps a bias in the diagonal and fails the first. */
+static void test_haar_moments(void **state) {
+    (void)state;
+    const int n = 6, samples = 4000;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 7);
+    double complex *U = cmat(n);
+    double complex mean_tr = 0;
+    double mean_tr2 = 0;
+    for (int s = 0; s < samples; s++) {
+        assert_int_equal(uh_mesh_haar_unitary(n, &rng, U, NULL), UH_OK);
+        double complex tr = 0;
+        for (int j = 0; j < n; j++) tr += U[j * n + j];
+        mean_tr += tr / samples;
+        mean_tr2 += creal(tr * conj(tr)) / samples;
+    }
+    /* Standard errors ≈ 0.016 for both. */
+    assert_true(cabs(mean_tr) < 0.08);
+    assert_true(fabs(mean_tr2 - 1.0) < 0.1);
+    free(U);
+}
+
+/* ---- decompositions ---- */
+
+/* The brief asks for 1e-9 at n = 64; the rotations are exact to rounding, so 1e-12 holds
+ * with room (about 2e-15 is typical). */
+static void check_decomposition(int n, int use_reck, uint64_t seed) {
+    double complex *U = haar(n, seed), *V = cmat(n);
+    uh_mesh_t *mesh = use_reck ? reck(U, n) : clements(U, n);
+    assert_int_equal(uh_mesh_n_mzis(mesh), n * (n - 1) / 2);
+    assert_int_equal(uh_mesh_depth(mesh), use_reck ? 2 * n - 3 : n);
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        assert_true(mesh->mzis[k].theta >= 0 && mesh->mzis[k].theta <= PI / 2);
+        assert_true(mesh->mzis[k].phi >= 0 && mesh->mzis[k].phi < 2 * PI);
+        /* Application order is sorted by stage. */
+        if (k > 0) assert_true(mesh->mzis[k].stage >= mesh->mzis[k - 1].stage);
+    }
+    uh_mesh_unitary(mesh, V);
+    double e = max_abs_diff(U, V, (size_t)n * n);
+    if (e > 1e-12) print_error("n=%d %s: max error %.3g\n", n, use_reck ? "reck" : "clements", e);
+    assert_true(e <= 1e-12);
+    uh_mesh_free(mesh);
+    free(U);
+    free(V);
+}
+
+static void test_clements_reconstructs(void **state) {
+    (void)state;
+    check_decomposition(3, 0, 1);
+    check_decomposition(4, 0, 2);
+    check_decomposition(7, 0, 3);
+    check_decomposition(16, 0, 4);
+    check_decomposition(64, 0, 5);
+}
+
+static void test_reck_reconstructs(void **state) {
+    (void)state;
+    check_decomposition(3, 1, 1);
+    check_decomposition(16, 1, 4);
+    check_decomposition(64, 1, 5);
+}
+
+/* The rectangular layout: column s holds MZIs on modes of the parity of s, every other mode,
+ * and neighbours are the same-column MZIs two modes away. */
+static void test_clements_layout(void **state) {
+    (void)state;
+    const int n = 8;
+    double complex *U = haar(n, 11);
+    uh_mesh_t *mesh = clements(U, n);
+    int per_stage[8] = {0};
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        const uh_mzi_t *z = &mesh->mzis[k];
+        assert_int_equal(z->m % 2, z->stage % 2);
+        per_stage[z->stage]++;
+        int lo = mesh->nbr[2 * k], hi = mesh->nbr[2 * k + 1];
+        if (z->m >= 2) {
+            assert_true(lo >= 0);
+            assert_int_equal(mesh->mzis[lo].m, z->m - 2);
+            assert_int_equal(mesh->mzis[lo].stage, z->stage);
+        } else {
+            assert_int_equal(lo, -1);
+        }
+        if (z->m + 2 <= n - 2) {
+            assert_true(hi >= 0);
+            assert_int_equal(mesh->mzis[hi].m, z->m + 2);
+        } else {
+            assert_int_equal(hi, -1);
+        }
+    }
+    for (int s = 0; s < n; s++) assert_int_equal(per_stage[s], s % 2 == 0 ? 4 : 3);
+    uh_mesh_free(mesh);
+    free(U);
+}
+
+static void test_two_by_two_by_hand(void **state) {
+    (void)state;
+    /* T(π/4, 0) is the real 50:50 rotation. */
+    double complex t[4];
+    uh_mzi_ideal(PI / 4, 0, t);
+    double r = sqrt(0.5);
+    double complex want[4] = {r, -r, r, r};
+    assert_true(max_abs_diff(t, want, 4) <= 1e-15);
+
+    /* U = T(π/6, π/3) decomposes to that one MZI with no output phases. */
+    uh_mzi_ideal(PI / 6, PI / 3, t);
+    uh_mesh_t *mesh = clements(t, 2);
+    assert_int_equal(mesh->n_mzis, 1);
+    assert_int_equal(mesh->depth, 1);
+    assert_int_equal(mesh->mzis[0].m, 0);
+    assert_true(fabs(mesh->mzis[0].theta - PI / 6) <= 1e-14);
+    assert_true(angle_diff(mesh->mzis[0].phi, PI / 3) <= 1e-14);
+    assert_true(angle_diff(mesh->out_phase[0], 0) <= 1e-14);
+    assert_true(angle_diff(mesh->out_phase[1], 0) <= 1e-14);
+    uh_mesh_free(mesh);
+
+    /* The swap [[0,1],[1,0]]: nulling U[1][0] = 1 against U[1][1] = 0 needs θ = π/2, φ = 0;
+     * T(π/2, 0) = [[0,−1],[1,0]], so D = diag(−1, 1): δ = (π, 0). */
+    double complex swap[4] = {0, 1, 1, 0};
+    mesh = clements(swap, 2);
+    assert_true(fabs(mesh->mzis[0].theta - PI / 2) <= 1e-14);
+    assert_true(angle_diff(mesh->mzis[0].phi, 0) <= 1e-14);
+    assert_true(angle_diff(mesh->out_phase[0], PI) <= 1e-14);
+    assert_true(angle_diff(mesh->out_phase[1], 0) <= 1e-14);
+    double complex v[4];
+    uh_mesh_unitary(mesh, v);
+    assert_true(max_abs_diff(v, swap, 4) <= 1e-15);
+    uh_mesh_free(mesh);
+}
+
+/* The coupler–shifter–coupler–shifter product is T(θ, φ) exactly at α = 0, and stays
+ * unitary (lossless) but loses full extinction with imbalance. */
+static void test_physical_mzi_is_T(void **state) {
+    (void)state;
+    for (int a = 0; a <= 12; a++) {
+        for (int b = 0; b <= 12; b++) {
+            double theta = a * PI / 24 - 0.1, phi = b * PI / 6 + 0.05;
+            double complex ideal[4], phys[4];
+            uh_mzi_ideal(theta, phi, ideal);
+            uh_mzi_physical(theta, phi, 0, 0, phys);
+            assert_true(max_abs_diff(ideal, phys, 4) <= 1e-15);
+            uh_mzi_physical(theta, phi, 0.03, -0.02, phys);
+            assert_true(unitarity_error(phys, 2) <= 1e-15);
+        }
+    }
+    /* θ = π/2 is full cross in T; with equal imbalance α on both couplers some light stays in
+     * the bar port: |t₀₀| = |sin 2α|. */
+    double complex phys[4];
+    uh_mzi_physical(PI / 2, 0, 0.05, 0.05, phys);
+    assert_true(fabs(cabs(phys[0]) - sin(0.1)) <= 1e-14);
+}
+
+static void test_mesh_new_layout(void **state) {
+    (void)state;
+    /* Given out of order: (0,1) (2,3) (1,2) (0,1) (2,3) (1,2): a 4-mode rectangle. */
+    int modes[] = {0, 2, 1, 0, 2, 1};
+    uh_mesh_t *mesh = NULL;
+    assert_int_equal(uh_mesh_new(4, 6, modes, &mesh, NULL), UH_OK);
+    int want_stage[] = {0, 0, 1, 2, 2, 3};
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(mesh->mzis[k].m, modes[k]);
+        assert_int_equal(mesh->mzis[k].stage, want_stage[k]);
+    }
+    assert_int_equal(mesh->depth, 4);
+    assert_int_equal(mesh->nbr[0], -1);
+    assert_int_equal(mesh->nbr[1], 1);
+    assert_int_equal(mesh->nbr[2], 0);
+    uh_mesh_free(mesh);
+
+    /* Order of construction that is not stage order gets sorted, keeping the product. */
+    int late[] = {0, 1, 2};
+    assert_int_equal(uh_mesh_new(4, 3, late, &mesh, NULL), UH_OK);
+    assert_int_equal(mesh->depth, 3);
+    uh_mesh_free(mesh);
+}
+
+static void test_apply_matches_unitary(void **state) {
+    (void)state;
+    const int n = 16;
+    double complex *U = haar(n, 21), *V = cmat(n);
+    uh_mesh_t *mesh = clements(U, n), *sample = NULL;
+    uh_mesh_noise_t noise = {.sigma_phase = 0.05, .sigma_bs = 0.02, .il_db = 0.1};
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 5);
+    assert_int_equal(uh_mesh_realize(mesh, &noise, &rng, &sample, NULL), UH_OK);
+    uh_mesh_unitary(sample, V);
+    double complex x[16], y[16], want[16];
+    for (int j = 0; j < n; j++) x[j] = CMPLX(uh_rng_normal(&rng), uh_rng_normal(&rng));
+    for (int i = 0; i < n; i++) {
+        want[i] = 0;
+        for (int j = 0; j < n; j++) want[i] += V[i * n + j] * x[j];
+    }
+    uh_mesh_apply(sample, x, y);
+    assert_true(max_abs_diff(y, want, n) <= 1e-12);
+    uh_mesh_apply(sample, x, x); /* in place */
+    assert_true(max_abs_diff(x, want, n) <= 1e-12);
+    uh_mesh_free(sample);
+    uh_mesh_free(mesh);
+    free(U);
+    free(V);
+}
+
+/* ---- non-idealities ---- */
+
+static void test_zero_noise_is_exact(void **state) {
+    (void)state;
+    const int n = 16;
+    double complex *U = haar(n, 31), *V = cmat(n), *W = cmat(n);
+    uh_mesh_t *mesh = clements(U, n);
+    uh_mesh_unitary(mesh, V);
+    uh_mesh_noise_t noise = {0};
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 1);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &noise, &rng, W, NULL), UH_OK);
+    assert_memory_equal(V, W, (size_t)n * n * sizeof *V);
+    /* A 30-bit phase DAC is within 2π/2^31 per shifter of exact. */
+    noise.phase_bits = 30;
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &noise, &rng, W, NULL), UH_OK);
+    assert_true(max_abs_diff(V, W, (size_t)n * n) <= 1e-6);
+    uh_mesh_free(mesh);
+    free(U);
+    free(V);
+    free(W);
+}
+
+/* Mean ‖U_sample − U‖_F over meshes of several Haar unitaries, one sample each, with the
+ * same seeds at every level so the levels differ only in the parameter. */
+static double mean_deviation(uh_mesh_t **meshes, double complex **ideal, int count, int n,
+                             const uh_mesh_noise_t *noise) {
+    double complex *V = cmat(n);
+    double sum = 0;
+    for (int i = 0; i < count; i++) {
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 1000 + i);
+        uh_error_t err = {0};
+        assert_int_equal(uh_mesh_unitary_noisy(meshes[i], noise, &rng, V, &err), UH_OK);
+        sum += frobenius_diff(V, ideal[i], (size_t)n * n);
+    }
+    free(V);
+    return sum / count;
+}
+
+typedef enum { FX_PHASE, FX_BS, FX_CROSSTALK, FX_IL, FX_IL_SPREAD, FX_BITS } effect_t;
+
+static uh_mesh_noise_t one_effect(effect_t fx, int level) {
+    static const double sigma[] = {0, 0.01, 0.05, 0.1, 0.2};
+    /* Crosstalk shifts a phase by κ × up to 4π (two neighbours near 2π): at κ = 0.1 a random
+     * mesh is already as far from its target as another random unitary (≈ √(2n)), so the
+     * levels stop short of that plateau. Typical thermo-optic κ is about 0.01. */
+    static const double kappa[] = {0, 0.001, 0.005, 0.01, 0.02};
+    static const int bits[] = {0, 12, 8, 6, 4};
+    uh_mesh_noise_t nz = {0};
+    switch (fx) {
+    case FX_PHASE:
+        nz.sigma_phase = sigma[level];
+        break;
+    case FX_BS:
+        nz.sigma_bs = sigma[level];
+        break;
+    case FX_CROSSTALK:
+        nz.crosstalk = kappa[level];
+        break;
+    case FX_IL:
+        nz.il_db = sigma[level];
+        break;
+    case FX_IL_SPREAD:
+        nz.sigma_il_db = sigma[level];
+        break;
+    case FX_BITS:
+        nz.phase_bits = bits[level];
+        break;
+    }
+    return nz;
+}
+
+static void test_each_effect_grows(void **state) {
+    (void)state;
+    enum { N = 16, COUNT = 12 };
+    uh_mesh_t *meshes[COUNT];
+    double complex *ideal[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        double complex *U = haar(N, 500 + i);
+        meshes[i] = clements(U, N);
+        ideal[i] = cmat(N);
+        uh_mesh_unitary(meshes[i], ideal[i]);
+        free(U);
+    }
+    const char *names[] = {"phase", "bs", "crosstalk", "il", "il spread", "bits"};
+    for (int fx = FX_PHASE; fx <= FX_BITS; fx++) {
+        double prev = -1;
+        for (int level = 0; level < 5; level++) {
+            uh_mesh_noise_t nz = one_effect((effect_t)fx, level);
+            double dev = mean_deviation(meshes, ideal, COUNT, N, &nz);
+            if (level == 0) {
+                assert_true(dev <= 1e-12);
+            } else if (!(dev > prev)) {
+                print_error("%s: level %d deviation %.4g not above %.4g\n", names[fx], level, dev,
+                            prev);
+                fail();
+            }
+            prev = dev;
+        }
+    }
+    for (int i = 0; i < COUNT; i++) {
+        uh_mesh_free(meshes[i]);
+        free(ideal[i]);
+    }
+}
+
+static void test_crosstalk_adds_neighbour_phases(void **state) {
+    (void)state;
+    /* Three MZIs in one column on modes 0, 2, 4 of a 6-mode mesh. */
+    int modes[] = {0, 2, 4};
+    uh_mesh_t *mesh = NULL, *sample = NULL;
+    assert_int_equal(uh_mesh_new(6, 3, modes, &mesh, NULL), UH_OK);
+    double th[] = {0.3, 0.7, 1.1}, ph[] = {2.0, 0.5, 4.0};
+    for (int k = 0; k < 3; k++) {
+        mesh->mzis[k].theta = th[k];
+        mesh->mzis[k].phi = ph[k];
+    }
+    for (int j = 0; j < 6; j++) mesh->out_phase[j] = 0.1 * j;
+    uh_mesh_noise_t nz = {.crosstalk = 0.01};
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    assert_true(fabs(sample->mzis[0].theta - (0.3 + 0.01 * 0.7)) <= 1e-15);
+    assert_true(fabs(sample->mzis[1].theta - (0.7 + 0.01 * (0.3 + 1.1))) <= 1e-15);
+    assert_true(fabs(sample->mzis[2].phi - (4.0 + 0.01 * 0.5)) <= 1e-15);
+    /* The output screen is a column of adjacent shifters. */
+    assert_true(fabs(sample->out_phase[3] - (0.3 + 0.01 * (0.2 + 0.4))) <= 1e-15);
+    assert_true(fabs(sample->out_phase[5] - (0.5 + 0.01 * 0.4)) <= 1e-15);
+    uh_mesh_free(sample);
+    uh_mesh_free(mesh);
+}
+
+static void test_quantized_phases_on_grid(void **state) {
+    (void)state;
+    const int n = 16, bits = 5;
+    const double step = 2 * PI / (1 << bits);
+    double complex *U = haar(n, 41);
+    uh_mesh_t *mesh = clements(U, n), *sample = NULL;
+    uh_mesh_noise_t nz = {.phase_bits = bits};
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 2);
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    for (int k = 0; k < n * (n - 1) / 2; k++) {
+        double q[2] = {sample->mzis[k].theta / step, sample->mzis[k].phi / step};
+        double orig[2] = {mesh->mzis[k].theta, mesh->mzis[k].phi};
+        for (int i = 0; i < 2; i++) {
+            assert_true(fabs(q[i] - nearbyint(q[i])) <= 1e-9);
+            assert_true(q[i] >= 0 && q[i] < (1 << bits));
+            /* The nearest level (mod 2π). */
+            double d = fabs(q[i] * step - orig[i]);
+            assert_true(d <= step / 2 + 1e-12 || fabs(d - 2 * PI) <= step / 2 + 1e-12);
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        double q = sample->out_phase[j] / step;
+        assert_true(fabs(q - nearbyint(q)) <= 1e-9);
+    }
+    uh_mesh_free(sample);
+    uh_mesh_free(mesh);
+    free(U);
+}
+
+/* Largest over smallest column norm: 1 when every input sees the same loss. */
+static double column_spread(const double complex *V, int n) {
+    double lo = INFINITY, hi = 0;
+    for (int c = 0; c < n; c++) {
+        double s = 0;
+        for (int r = 0; r < n; r++) s += creal(V[r * n + c] * conj(V[r * n + c]));
+        s = sqrt(s);
+        if (s < lo) lo = s;
+        if (s > hi) hi = s;
+    }
+    return hi / lo;
+}
+
+/* ‖V − c U‖ / ‖V‖ for the best complex scale c: the distortion electronics cannot undo. */
+static double scaled_residual(const double complex *V, const double complex *U, int n) {
+    double complex uv = 0;
+    double uu = 0, vv = 0;
+    for (int i = 0; i < n * n; i++) {
+        uv += conj(U[i]) * V[i];
+        uu += creal(conj(U[i]) * U[i]);
+        vv += creal(conj(V[i]) * V[i]);
+    }
+    double complex c = uv / uu;
+    double r = 0;
+    for (int i = 0; i < n * n; i++) r += pow(cabs(V[i] - c * U[i]), 2);
+    return sqrt(r / vv);
+}
+
+static void test_loss_balance(void **state) {
+    (void)state;
+    const int n = 16;
+    const double il = 0.2;
+    double complex *U = haar(n, 51), *V = cmat(n), *W = cmat(n);
+    uh_mesh_t *rect = clements(U, n), *tri = reck(U, n);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 9);
+
+    /* With dummies on idle positions every path crosses `depth` lossy positions: a pure scale,
+     * 10^(−n·IL/20) for Clements and 10^(−(2n−3)·IL/20) for Reck. */
+    uh_mesh_noise_t nz = {.il_db = il, .il_balanced = 1};
+    uh_mesh_unitary(rect, V);
+    assert_int_equal(uh_mesh_unitary_noisy(rect, &nz, &rng, W, NULL), UH_OK);
+    double scale = pow(10, -n * il / 20);
+    for (int i = 0; i < n * n; i++) V[i] *= scale;
+    assert_true(max_abs_diff(V, W, (size_t)n * n) <= 1e-12);
+    assert_true(fabs(column_spread(W, n) - 1) <= 1e-12);
+    uh_mesh_unitary(tri, V);
+    assert_int_equal(uh_mesh_unitary_noisy(tri, &nz, &rng, W, NULL), UH_OK);
+    scale = pow(10, -(2 * n - 3) * il / 20);
+    for (int i = 0; i < n * n; i++) V[i] *= scale;
+    assert_true(max_abs_diff(V, W, (size_t)n * n) <= 1e-12);
+
+    /* Loss only where MZIs are: the Clements mesh is close to balanced (only its edge modes
+     * skip MZIs), the Reck mesh is not (paths cross 1 to 2n−3 MZIs). */
+    nz.il_balanced = 0;
+    assert_int_equal(uh_mesh_unitary_noisy(rect, &nz, &rng, W, NULL), UH_OK);
+    double rect_spread = column_spread(W, n), rect_res = scaled_residual(W, U, n);
+    assert_int_equal(uh_mesh_unitary_noisy(tri, &nz, &rng, W, NULL), UH_OK);
+    double tri_spread = column_spread(W, n), tri_res = scaled_residual(W, U, n);
+    print_message("uniform %.1f dB/MZI, n=%d: column spread clements %.4f reck %.4f; "
+                  "residual after best scale clements %.4f reck %.4f\n",
+                  il, n, rect_spread, tri_spread, rect_res, tri_res);
+    assert_true(rect_spread > 1.0 && tri_spread > rect_spread);
+    assert_true(tri_res > 2 * rect_res);
+    uh_mesh_free(rect);
+    uh_mesh_free(tri);
+    free(U);
+    free(V);
+    free(W);
+}
+
+static void test_seeded_reproducibility(void **state) {
+    (void)state;
+    const int n = 16;
+    double complex *U = haar(n, 61), *A = cmat(n), *B = cmat(n);
+    uh_mesh_t *mesh = clements(U, n);
+    uh_mesh_noise_t nz = {.phase_bits = 8,
+                          .sigma_phase = 0.02,
+                          .sigma_bs = 0.01,
+                          .crosstalk = 0.01,
+                          .il_db = 0.1,
+                          .sigma_il_db = 0.02};
+    uh_rng_t r1, r2;
+    uh_rng_seed(&r1, 77);
+    uh_rng_seed(&r2, 77);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
+    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    /* The next sample from the same generator is a different device. */
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, B, NULL), UH_OK);
+    assert_true(max_abs_diff(A, B, (size_t)n * n) > 1e-3);
+
+    /* Streams are per effect: switching crosstalk and loss off leaves the couplers drawn. */
+    uh_mesh_t *s1 = NULL, *s2 = NULL;
+    uh_rng_seed(&r1, 5);
+    uh_rng_seed(&r2, 5);
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &r1, &s1, NULL), UH_OK);
+    uh_mesh_noise_t bs_only = {.sigma_bs = nz.sigma_bs};
+    assert_int_equal(uh_mesh_realize(mesh, &bs_only, &r2, &s2, NULL), UH_OK);
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        assert_true(s1->mzis[k].alpha[0] == s2->mzis[k].alpha[0]);
+        assert_true(s1->mzis[k].alpha[1] == s2->mzis[k].alpha[1]);
+        assert_true(s1->mzis[k].alpha[0] != 0);
+    }
+    /* realize_into a reused clone gives the same sample as a fresh realize. */
+    uh_rng_seed(&r1, 5);
+    assert_int_equal(uh_mesh_realize_into(mesh, &bs_only, &r1, s1, NULL), UH_OK);
+    uh_mesh_unitary(s1, A);
+    uh_mesh_unitary(s2, B);
+    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    uh_mesh_free(s1);
+    uh_mesh_free(s2);
+    uh_mesh_free(mesh);
+    free(U);
+    free(A);
+    free(B);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    uh_error_t err = {0};
+    uh_mesh_t *mesh = NULL;
+    double complex not_unitary[4] = {1, 1, 0, 1};
+    assert_int_equal(uh_mesh_decompose_clements(not_unitary, 2, &mesh, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "not unitary"));
+    assert_null(mesh);
+    assert_int_equal(uh_mesh_decompose_reck(not_unitary, 0, &mesh, &err), UH_EINVAL);
+    int bad_mode[] = {3};
+    assert_int_equal(uh_mesh_new(4, 1, bad_mode, &mesh, &err), UH_EINVAL);
+    assert_int_equal(uh_mesh_haar_unitary(UH_MESH_MAX_N + 1, NULL, NULL, &err), UH_EINVAL);
+
+    double complex I2[4] = {1, 0, 0, 1};
+    mesh = clements(I2, 2);
+    uh_mesh_t *sample = NULL;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 1);
+    uh_mesh_noise_t nz = {.sigma_phase = -0.1};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+    assert_null(sample);
+    nz = (uh_mesh_noise_t){.phase_bits = 64};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+    nz = (uh_mesh_noise_t){.il_db = NAN};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+    nz = (uh_mesh_noise_t){0};
+    assert_int_equal(uh_mesh_realize_into(mesh, &nz, &rng, mesh, &err), UH_EINVAL);
+    uh_mesh_free(mesh);
+
+    double W[4] = {1, NAN, 0, 1}, U[4], S[2], Vt[4];
+    assert_int_equal(uh_svd(W, 2, 2, U, S, Vt, &err), UH_EINVAL);
+    assert_int_equal(uh_svd(W, 0, 2, U, S, Vt, &err), UH_EINVAL);
+}
+
+/* ---- SVD ---- */
+
+static void check_svd(int m, int n, uint64_t seed) {
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    int k = m < n ? m : n;
+    double *W = malloc(sizeof(double) * m * n), *U = malloc(sizeof(double) * m * m);
+    double *S = malloc(sizeof(double) * k), *Vt = malloc(sizeof(double) * n * n);
+    assert_true(W && U && S && Vt);
+    for (int i = 0; i < m * n; i++) W[i] = uh_rng_normal(&rng);
+    uh_error_t err = {0};
+    assert_int_equal(uh_svd(W, m, n, U, S, Vt, &err), UH_OK);
+    for (int i = 0; i < k; i++) {
+        assert_true(S[i] >= 0);
+        if (i > 0) assert_true(S[i] <= S[i - 1]);
+    }
+    double worst = 0;
+    for (int i = 0; i < m; i++) {
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int l = 0; l < k; l++) s += U[i * m + l] * S[l] * Vt[l * n + j];
+            worst = fmax(worst, fabs(s - W[i * n + j]));
+        }
+    }
+    assert_true(worst <= 1e-12);
+    /* U and Vt are orthogonal. */
+    for (int a = 0; a < m; a++) {
+        for (int b = 0; b < m; b++) {
+            double s = 0;
+            for (int l = 0; l < m; l++) s += U[a * m + l] * U[b * m + l];
+            assert_true(fabs(s - (a == b)) <= 1e-12);
+        }
+    }
+    for (int a = 0; a < n; a++) {
+        for (int b = 0; b < n; b++) {
+            double s = 0;
+            for (int l = 0; l < n; l++) s += Vt[a * n + l] * Vt[b * n + l];
+            assert_true(fabs(s - (a == b)) <= 1e-12);
+        }
+    }
+    free(W);
+    free(U);
+    free(S);
+    free(Vt);
+}
+
+static void test_svd_reconstructs(void **state) {
+    (void)state;
+    check_svd(5, 3, 1);
+    check_svd(3, 5, 2);
+    check_svd(16, 16, 3);
+    check_svd(1, 7, 4);
+    /* A known case: diag(3, 2) with rows swapped has singular values 3, 2. */
+    double W[4] = {0, 2, 3, 0}, U[4], S[2], Vt[4];
+    assert_int_equal(uh_svd(W, 2, 2, U, S, Vt, NULL), UH_OK);
+    assert_true(fabs(S[0] - 3) <= 1e-15 && fabs(S[1] - 2) <= 1e-15);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_haar_is_unitary),
+        cmocka_unit_test(test_haar_moments),
+        cmocka_unit_test(test_clements_reconstructs),
+        cmocka_unit_test(test_reck_reconstructs),
+        cmocka_unit_test(test_clements_layout),
+        cmocka_unit_test(test_two_by_two_by_hand),
+        cmocka_unit_test(test_physical_mzi_is_T),
+        cmocka_unit_test(test_mesh_new_layout),
+        cmocka_unit_test(test_apply_matches_unitary),
+        cmocka_unit_test(test_zero_noise_is_exact),
+        cmocka_unit_test(test_each_effect_grows),
+        cmocka_unit_test(test_crosstalk_adds_neighbour_phases),
+        cmocka_unit_test(test_quantized_phases_on_grid),
+        cmocka_unit_test(test_loss_balance),
+        cmocka_unit_test(test_seeded_reproducibility),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_svd_reconstructs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
