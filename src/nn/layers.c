@@ -1,0 +1,366 @@
+/* uhnas — layer kernels: dense, conv2d (im2col + SGEMM), pooling, activations, fake
+ * quantization, softmax cross-entropy. Shapes are documented in layers.h. */
+#include "layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Sum of n floats with 16 independent partial sums, so the compiler can vectorise it
+ * without reassociating anything (the order is fixed: results do not depend on threads). */
+static float sum_f(const float *a, size_t n) {
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j];
+    float s = 0.0f;
+    for (; i < n; i++) s += a[i];
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+/* ---- dense ---- */
+
+void dense_forward(float *z, const float *x, const float *w, const float *b, int N, int C, int OC) {
+    /* z = bias broadcast, then z += x · wᵀ (one GEMM, beta = 1) */
+#pragma omp parallel for schedule(static) if ((long)N * OC > NN_PAR_MIN)
+    for (int n = 0; n < N; n++) memcpy(z + (size_t)n * OC, b, (size_t)OC * sizeof *b);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, x, C, w, C, 1.0f, z, OC);
+}
+
+void dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
+                    const float *w, int N, int C, int OC) {
+    /* dw [OC × C] = dzᵀ [OC × N] · x [N × C] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dz, OC, x, C, 0.0f, dw, C);
+    /* db [OC] = column sums of dz, samples in order */
+    for (int oc = 0; oc < OC; oc++) db[oc] = 0.0f;
+    for (int n = 0; n < N; n++) {
+        const float *row = dz + (size_t)n * OC;
+        for (int oc = 0; oc < OC; oc++) db[oc] += row[oc];
+    }
+    /* dx [N × C] = dz [N × OC] · w [OC × C] */
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dz, OC, w, C, 0.0f,
+                    dx, C);
+}
+
+/* ---- conv2d ---- */
+
+/* Output positions o in [lo, hi) read input index o·S + off inside [0, size). */
+static void window_range(int size, int S, int off, int n_out, int *lo, int *hi) {
+    int a = off >= 0 ? 0 : (-off + S - 1) / S;
+    int b = size - 1 - off < 0 ? 0 : (size - 1 - off) / S + 1;
+    if (b > n_out) b = n_out;
+    if (a > b) a = b;
+    *lo = a, *hi = b;
+}
+
+void im2col(float *col, const float *x, int N, const nn_win_t *g) {
+    const int K = g->K, KK = K * K, R = g->C * KK, OH = g->OH, OW = g->OW;
+    const size_t P = (size_t)OH * OW, NP = (size_t)N * P, plane = (size_t)g->H * g->W;
+#pragma omp parallel for collapse(2) schedule(static) if ((long)R * NP > NN_PAR_MIN)
+    for (int r = 0; r < R; r++) {
+        for (int n = 0; n < N; n++) {
+            const int c = r / KK, ki = (r / K) % K, kj = r % K;
+            const float *xp = x + ((size_t)n * g->C + c) * plane;
+            float *cp = col + (size_t)r * NP + (size_t)n * P;
+            const int offx = kj - g->P;
+            int lo, hi;
+            window_range(g->W, g->S, offx, OW, &lo, &hi);
+            for (int oh = 0; oh < OH; oh++) {
+                float *row = cp + (size_t)oh * OW;
+                const int iy = oh * g->S - g->P + ki;
+                if (iy < 0 || iy >= g->H) {
+                    memset(row, 0, (size_t)OW * sizeof *row);
+                    continue;
+                }
+                const float *xr = xp + (size_t)iy * g->W; /* input row; ix = ow·S + offx */
+                for (int ow = 0; ow < lo; ow++) row[ow] = 0.0f;
+                if (g->S == 1 && hi > lo)
+                    memcpy(row + lo, xr + (lo + offx), (size_t)(hi - lo) * sizeof *row);
+                else
+                    for (int ow = lo; ow < hi; ow++) row[ow] = xr[ow * g->S + offx];
+                for (int ow = hi; ow < OW; ow++) row[ow] = 0.0f;
+            }
+        }
+    }
+}
+
+void col2im(float *dx, const float *col, int N, const nn_win_t *g) {
+    const int K = g->K, OH = g->OH, OW = g->OW;
+    const size_t P = (size_t)OH * OW, NP = (size_t)N * P, plane = (size_t)g->H * g->W;
+    /* one input plane per iteration: planes never share an element, so no races */
+#pragma omp parallel for collapse(2) schedule(static) if ((long)g->C * K * K * NP > NN_PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        for (int c = 0; c < g->C; c++) {
+            float *xp = dx + ((size_t)n * g->C + c) * plane;
+            memset(xp, 0, plane * sizeof *xp);
+            for (int ki = 0; ki < K; ki++) {
+                for (int kj = 0; kj < K; kj++) {
+                    const int r = (c * K + ki) * K + kj, offx = kj - g->P;
+                    const float *cp = col + (size_t)r * NP + (size_t)n * P;
+                    int lo, hi;
+                    window_range(g->W, g->S, offx, OW, &lo, &hi);
+                    for (int oh = 0; oh < OH; oh++) {
+                        const int iy = oh * g->S - g->P + ki;
+                        if (iy < 0 || iy >= g->H) continue;
+                        const float *row = cp + (size_t)oh * OW;
+                        float *xr = xp + (size_t)iy * g->W;
+                        for (int ow = lo; ow < hi; ow++) xr[ow * g->S + offx] += row[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void conv2d_forward(float *z, float *col, float *tmp, const float *x, const float *w,
+                    const float *b, int N, int chunk, const nn_win_t *g) {
+    const int F = g->F, CKK = g->C * g->K * g->K;
+    const size_t P = (size_t)g->OH * g->OW, in_sz = (size_t)g->C * g->H * g->W;
+    for (int n0 = 0; n0 < N; n0 += chunk) {
+        const int nc = N - n0 < chunk ? N - n0 : chunk;
+        const int ncP = (int)(nc * P);
+        im2col(col, x + n0 * in_sz, nc, g);
+        /* tmp [F × nc·P] = w [F × CKK] · col [CKK × nc·P] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, ncP, CKK, 1.0f, w, CKK, col, ncP,
+                    0.0f, tmp, ncP);
+        /* tmp is channel-major (F × N × P); z is NCHW: permute and add the bias */
+#pragma omp parallel for collapse(2) schedule(static) if ((long)F * ncP > NN_PAR_MIN)
+        for (int n = 0; n < nc; n++) {
+            for (int f = 0; f < F; f++) {
+                float *dst = z + ((size_t)(n0 + n) * F + f) * P;
+                const float *src = tmp + (size_t)f * ncP + (size_t)n * P;
+                const float bf = b[f];
+                for (size_t p = 0; p < P; p++) dst[p] = src[p] + bf;
+            }
+        }
+    }
+}
+
+void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
+                     const float *w, float *col, float *tmp, int N, int chunk, int col_valid,
+                     const nn_win_t *g) {
+    const int F = g->F, CKK = g->C * g->K * g->K;
+    const size_t P = (size_t)g->OH * g->OW, in_sz = (size_t)g->C * g->H * g->W;
+    for (int f = 0; f < F; f++) db[f] = 0.0f;
+    for (int n0 = 0; n0 < N; n0 += chunk) {
+        const int nc = N - n0 < chunk ? N - n0 : chunk;
+        const int ncP = (int)(nc * P);
+        /* tmp [F × nc·P] = dz of this block, channel-major */
+#pragma omp parallel for collapse(2) schedule(static) if ((long)F * ncP > NN_PAR_MIN)
+        for (int f = 0; f < F; f++) {
+            for (int n = 0; n < nc; n++)
+                memcpy(tmp + (size_t)f * ncP + (size_t)n * P, dz + ((size_t)(n0 + n) * F + f) * P,
+                       P * sizeof *tmp);
+        }
+        for (int f = 0; f < F; f++) db[f] += sum_f(tmp + (size_t)f * ncP, (size_t)ncP);
+        if (!col_valid) im2col(col, x + n0 * in_sz, nc, g);
+        /* dw [F × CKK] (+)= tmp [F × nc·P] · colᵀ [nc·P × CKK] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, CKK, ncP, 1.0f, tmp, ncP, col, ncP,
+                    n0 == 0 ? 0.0f : 1.0f, dw, CKK);
+        if (dx) {
+            /* dcol [CKK × nc·P] = wᵀ [CKK × F] · tmp [F × nc·P], into col (no longer needed) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ncP, F, 1.0f, w, CKK, tmp,
+                        ncP, 0.0f, col, ncP);
+            col2im(dx + n0 * in_sz, col, nc, g);
+        }
+    }
+}
+
+/* ---- pooling ---- */
+
+void maxpool_forward(float *y, int32_t *arg, const float *x, int N, const nn_win_t *g) {
+    const int K = g->K, S = g->S, H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const long planes = (long)N * g->C;
+#pragma omp parallel for schedule(static) if (planes * H * W > NN_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        int32_t *ap = arg + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                int best_i = oh * S * W + ow * S;
+                float best = xp[best_i];
+                for (int ki = 0; ki < K; ki++) {
+                    for (int kj = 0; kj < K; kj++) {
+                        int i = (oh * S + ki) * W + ow * S + kj;
+                        if (xp[i] > best) best = xp[i], best_i = i;
+                    }
+                }
+                yp[oh * OW + ow] = best;
+                ap[oh * OW + ow] = best_i;
+            }
+        }
+    }
+}
+
+void maxpool_backward(float *dx, const float *dy, const int32_t *arg, int N, const nn_win_t *g) {
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const long planes = (long)N * g->C;
+#pragma omp parallel for schedule(static) if (planes * H * W > NN_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        float *xp = dx + pl * H * W;
+        const float *yp = dy + pl * OH * OW;
+        const int32_t *ap = arg + pl * OH * OW;
+        memset(xp, 0, (size_t)H * W * sizeof *xp);
+        for (int o = 0; o < OH * OW; o++) xp[ap[o]] += yp[o];
+    }
+}
+
+void avgpool_forward(float *y, const float *x, int N, const nn_win_t *g) {
+    const int K = g->K, S = g->S, H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const long planes = (long)N * g->C;
+    const float inv = 1.0f / (float)(K * K);
+#pragma omp parallel for schedule(static) if (planes * H * W > NN_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                float s = 0.0f;
+                for (int ki = 0; ki < K; ki++)
+                    for (int kj = 0; kj < K; kj++) s += xp[(oh * S + ki) * W + ow * S + kj];
+                yp[oh * OW + ow] = s * inv;
+            }
+        }
+    }
+}
+
+void avgpool_backward(float *dx, const float *dy, int N, const nn_win_t *g) {
+    const int K = g->K, S = g->S, H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const long planes = (long)N * g->C;
+    const float inv = 1.0f / (float)(K * K);
+#pragma omp parallel for schedule(static) if (planes * H * W > NN_PAR_MIN)
+    for (long pl = 0; pl < planes; pl++) {
+        float *xp = dx + pl * H * W;
+        const float *yp = dy + pl * OH * OW;
+        memset(xp, 0, (size_t)H * W * sizeof *xp);
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                const float d = yp[oh * OW + ow] * inv;
+                for (int ki = 0; ki < K; ki++)
+                    for (int kj = 0; kj < K; kj++) xp[(oh * S + ki) * W + ow * S + kj] += d;
+            }
+        }
+    }
+}
+
+/* ---- activations ---- */
+
+#define LEAKY_SLOPE 0.01f
+
+void act_forward(float *a, const float *z, size_t n, uh_act_t act) {
+    const long cnt = (long)n;
+    switch (act) {
+    case UH_ACT_NONE:
+        if (a != z) memcpy(a, z, n * sizeof *a);
+        break;
+    case UH_ACT_RELU:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+        break;
+    case UH_ACT_LEAKY_RELU:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) a[i] = z[i] > 0.0f ? z[i] : LEAKY_SLOPE * z[i];
+        break;
+    case UH_ACT_TANH:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
+        for (long i = 0; i < cnt; i++) a[i] = tanhf(z[i]);
+        break;
+    case UH_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
+        for (long i = 0; i < cnt; i++) a[i] = 1.0f / (1.0f + expf(-z[i]));
+        break;
+    case UH_ACT_ABS:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) a[i] = fabsf(z[i]);
+        break;
+    case UH_ACT_SQUARE:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) a[i] = z[i] * z[i];
+        break;
+    default:
+        break;
+    }
+}
+
+void act_backward(float *dz, const float *da, const float *z, const float *a, size_t n,
+                  uh_act_t act) {
+    const long cnt = (long)n;
+    switch (act) {
+    case UH_ACT_NONE:
+        if (dz != da) memcpy(dz, da, n * sizeof *dz);
+        break;
+    case UH_ACT_RELU:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : 0.0f;
+        break;
+    case UH_ACT_LEAKY_RELU:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : LEAKY_SLOPE * da[i];
+        break;
+    case UH_ACT_TANH:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
+        for (long i = 0; i < cnt; i++) {
+            const float t = a ? a[i] : tanhf(z[i]);
+            dz[i] = da[i] * (1.0f - t * t);
+        }
+        break;
+    case UH_ACT_SIGMOID:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
+        for (long i = 0; i < cnt; i++) {
+            const float s = a ? a[i] : 1.0f / (1.0f + expf(-z[i]));
+            dz[i] = da[i] * s * (1.0f - s);
+        }
+        break;
+    case UH_ACT_ABS:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : (z[i] < 0.0f ? -da[i] : 0.0f);
+        break;
+    case UH_ACT_SQUARE:
+#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+        for (long i = 0; i < cnt; i++) dz[i] = 2.0f * z[i] * da[i];
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- fake quantization ---- */
+
+void fake_quant_rows(float *x, int rows, size_t cols, int bits) {
+    const float levels = (float)((1 << (bits - 1)) - 1);
+#pragma omp parallel for schedule(static) if ((long)rows * (long)cols > NN_PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        float *v = x + (size_t)r * cols;
+        float m = 0.0f;
+        for (size_t i = 0; i < cols; i++) m = fmaxf(m, fabsf(v[i]));
+        if (!(m > 0.0f) || !isfinite(m)) continue; /* all zero (or broken): leave as is */
+        const float scale = m / levels, inv = levels / m;
+        for (size_t i = 0; i < cols; i++) v[i] = roundf(v[i] * inv) * scale;
+    }
+}
+
+/* ---- loss ---- */
+
+float softmax_xent(float *dlogits, const float *logits, const uint8_t *y, int N, int C) {
+    double loss = 0.0;
+    const float invN = 1.0f / (float)N;
+    for (int n = 0; n < N; n++) {
+        const float *z = logits + (size_t)n * C;
+        float *d = dlogits + (size_t)n * C;
+        float m = z[0];
+        for (int c = 1; c < C; c++) m = fmaxf(m, z[c]);
+        double s = 0.0;
+        for (int c = 0; c < C; c++) {
+            d[c] = expf(z[c] - m);
+            s += d[c];
+        }
+        loss += log(s) - (double)(z[y[n]] - m);
+        const float inv_s = (float)(1.0 / s);
+        for (int c = 0; c < C; c++) d[c] = d[c] * inv_s * invN;
+        d[y[n]] -= invN;
+    }
+    return (float)(loss / N);
+}
