@@ -55,15 +55,15 @@ static void window_range(int size, int S, int off, int n_out, int *lo, int *hi) 
     *lo = a, *hi = b;
 }
 
-void im2col(float *col, const float *x, int N, const nn_win_t *g) {
+void im2col(float *col, const float *x, int N, int n0, int nc, const nn_win_t *g) {
     const int K = g->K, KK = K * K, R = g->C * KK, OH = g->OH, OW = g->OW;
-    const size_t P = (size_t)OH * OW, NP = (size_t)N * P, plane = (size_t)g->H * g->W;
-#pragma omp parallel for collapse(2) schedule(static) if ((long)R * NP > NN_PAR_MIN)
+    const size_t P = (size_t)OH * OW, ncP = (size_t)nc * P, plane = (size_t)g->H * g->W;
+#pragma omp parallel for collapse(2) schedule(static) if ((long)R * ncP > NN_PAR_MIN)
     for (int r = 0; r < R; r++) {
-        for (int n = 0; n < N; n++) {
+        for (int n = 0; n < nc; n++) {
             const int c = r / KK, ki = (r / K) % K, kj = r % K;
-            const float *xp = x + ((size_t)n * g->C + c) * plane;
-            float *cp = col + (size_t)r * NP + (size_t)n * P;
+            const float *xp = x + ((size_t)c * N + n0 + n) * plane;
+            float *cp = col + (size_t)r * ncP + (size_t)n * P;
             const int offx = kj - g->P;
             int lo, hi;
             window_range(g->W, g->S, offx, OW, &lo, &hi);
@@ -86,19 +86,19 @@ void im2col(float *col, const float *x, int N, const nn_win_t *g) {
     }
 }
 
-void col2im(float *dx, const float *col, int N, const nn_win_t *g) {
+void col2im(float *dx, const float *col, int N, int n0, int nc, const nn_win_t *g) {
     const int K = g->K, OH = g->OH, OW = g->OW;
-    const size_t P = (size_t)OH * OW, NP = (size_t)N * P, plane = (size_t)g->H * g->W;
+    const size_t P = (size_t)OH * OW, ncP = (size_t)nc * P, plane = (size_t)g->H * g->W;
     /* one input plane per iteration: planes never share an element, so no races */
-#pragma omp parallel for collapse(2) schedule(static) if ((long)g->C * K * K * NP > NN_PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        for (int c = 0; c < g->C; c++) {
-            float *xp = dx + ((size_t)n * g->C + c) * plane;
+#pragma omp parallel for collapse(2) schedule(static) if ((long)g->C * K * K * ncP > NN_PAR_MIN)
+    for (int c = 0; c < g->C; c++) {
+        for (int n = 0; n < nc; n++) {
+            float *xp = dx + ((size_t)c * N + n0 + n) * plane;
             memset(xp, 0, plane * sizeof *xp);
             for (int ki = 0; ki < K; ki++) {
                 for (int kj = 0; kj < K; kj++) {
                     const int r = (c * K + ki) * K + kj, offx = kj - g->P;
-                    const float *cp = col + (size_t)r * NP + (size_t)n * P;
+                    const float *cp = col + (size_t)r * ncP + (size_t)n * P;
                     int lo, hi;
                     window_range(g->W, g->S, offx, OW, &lo, &hi);
                     for (int oh = 0; oh < OH; oh++) {
@@ -114,58 +114,95 @@ void col2im(float *dx, const float *col, int N, const nn_win_t *g) {
     }
 }
 
-void conv2d_forward(float *z, float *col, float *tmp, const float *x, const float *w,
-                    const float *b, int N, int chunk, const nn_win_t *g) {
+void conv2d_forward(float *z, float *col, const float *x, const float *w, const float *b, int N,
+                    int chunk, const nn_win_t *g) {
     const int F = g->F, CKK = g->C * g->K * g->K;
-    const size_t P = (size_t)g->OH * g->OW, in_sz = (size_t)g->C * g->H * g->W;
+    const size_t P = (size_t)g->OH * g->OW, NP = (size_t)N * P;
     for (int n0 = 0; n0 < N; n0 += chunk) {
         const int nc = N - n0 < chunk ? N - n0 : chunk;
         const int ncP = (int)(nc * P);
-        im2col(col, x + n0 * in_sz, nc, g);
-        /* tmp [F × nc·P] = w [F × CKK] · col [CKK × nc·P] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, ncP, CKK, 1.0f, w, CKK, col, ncP,
-                    0.0f, tmp, ncP);
-        /* tmp is channel-major (F × N × P); z is NCHW: permute and add the bias */
-#pragma omp parallel for collapse(2) schedule(static) if ((long)F * ncP > NN_PAR_MIN)
-        for (int n = 0; n < nc; n++) {
-            for (int f = 0; f < F; f++) {
-                float *dst = z + ((size_t)(n0 + n) * F + f) * P;
-                const float *src = tmp + (size_t)f * ncP + (size_t)n * P;
-                const float bf = b[f];
-                for (size_t p = 0; p < P; p++) dst[p] = src[p] + bf;
-            }
+        im2col(col, x, N, n0, nc, g);
+        /* z[:, block] = bias broadcast, then += w [F × CKK] · col [CKK × nc·P] (beta = 1) */
+        float *zb = z + (size_t)n0 * P;
+#pragma omp parallel for schedule(static) if ((long)F * ncP > NN_PAR_MIN)
+        for (int f = 0; f < F; f++) {
+            float *row = zb + (size_t)f * NP;
+            for (int j = 0; j < ncP; j++) row[j] = b[f];
         }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, ncP, CKK, 1.0f, w, CKK, col, ncP,
+                    1.0f, zb, (int)NP);
+    }
+}
+
+/* dw [F × R] = beta·dw + a [F × L] · bᵀ [R × L] (row strides lda, ldb), for a thin result
+ * and a long inner dimension: a conv layer's weight gradient, L = samples × pixels. OpenBLAS
+ * runs this shape at ~10 GFLOP/s on one thread and slower on two, so L is cut into a fixed
+ * number of ranges (set by L alone), each a one-thread GEMM (OpenBLAS does not fork inside
+ * a parallel region) into its slice of part [NN_DW_SPLIT × F × R]; the slices are then added
+ * in order, so the result does not depend on the thread count. */
+static void gemm_nt_split(float *dw, const float *a, int lda, const float *b, int ldb, int F, int R,
+                          int L, float beta, float *part) {
+    int S = L / NN_DW_MIN_COLS;
+    S = S < 1 ? 1 : S > NN_DW_SPLIT ? NN_DW_SPLIT : S;
+    const size_t FR = (size_t)F * R;
+#pragma omp parallel for schedule(static) if (S > 1)
+    for (int s = 0; s < S; s++) {
+        const int j0 = (int)((long)L * s / S), j1 = (int)((long)L * (s + 1) / S);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, R, j1 - j0, 1.0f, a + j0, lda,
+                    b + j0, ldb, 0.0f, part + s * FR, R);
+    }
+    for (size_t i = 0; i < FR; i++) {
+        float acc = beta == 0.0f ? 0.0f : beta * dw[i];
+        for (int s = 0; s < S; s++) acc += part[s * FR + i];
+        dw[i] = acc;
     }
 }
 
 void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
-                     const float *w, float *col, float *tmp, int N, int chunk, int col_valid,
+                     const float *w, float *col, float *part, int N, int chunk, int col_valid,
                      const nn_win_t *g) {
     const int F = g->F, CKK = g->C * g->K * g->K;
-    const size_t P = (size_t)g->OH * g->OW, in_sz = (size_t)g->C * g->H * g->W;
-    for (int f = 0; f < F; f++) db[f] = 0.0f;
+    const size_t P = (size_t)g->OH * g->OW, NP = (size_t)N * P;
+    /* db [F] = row sums of dz [F × N·P] */
+#pragma omp parallel for schedule(static) if ((long)F * NP > NN_PAR_MIN)
+    for (int f = 0; f < F; f++) db[f] = sum_f(dz + (size_t)f * NP, NP);
     for (int n0 = 0; n0 < N; n0 += chunk) {
         const int nc = N - n0 < chunk ? N - n0 : chunk;
         const int ncP = (int)(nc * P);
-        /* tmp [F × nc·P] = dz of this block, channel-major */
-#pragma omp parallel for collapse(2) schedule(static) if ((long)F * ncP > NN_PAR_MIN)
-        for (int f = 0; f < F; f++) {
-            for (int n = 0; n < nc; n++)
-                memcpy(tmp + (size_t)f * ncP + (size_t)n * P, dz + ((size_t)(n0 + n) * F + f) * P,
-                       P * sizeof *tmp);
-        }
-        for (int f = 0; f < F; f++) db[f] += sum_f(tmp + (size_t)f * ncP, (size_t)ncP);
-        if (!col_valid) im2col(col, x + n0 * in_sz, nc, g);
-        /* dw [F × CKK] (+)= tmp [F × nc·P] · colᵀ [nc·P × CKK] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, CKK, ncP, 1.0f, tmp, ncP, col, ncP,
-                    n0 == 0 ? 0.0f : 1.0f, dw, CKK);
+        const float *dzb = dz + (size_t)n0 * P; /* [F × nc·P], leading dimension N·P */
+        if (!col_valid) im2col(col, x, N, n0, nc, g);
+        /* dw [F × CKK] (+)= dz block [F × nc·P] · colᵀ [nc·P × CKK] */
+        const float beta = n0 == 0 ? 0.0f : 1.0f;
+        if (F * CKK <= NN_DW_THIN)
+            gemm_nt_split(dw, dzb, (int)NP, col, ncP, F, CKK, ncP, beta, part);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, CKK, ncP, 1.0f, dzb, (int)NP,
+                        col, ncP, beta, dw, CKK);
         if (dx) {
-            /* dcol [CKK × nc·P] = wᵀ [CKK × F] · tmp [F × nc·P], into col (no longer needed) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ncP, F, 1.0f, w, CKK, tmp,
-                        ncP, 0.0f, col, ncP);
-            col2im(dx + n0 * in_sz, col, nc, g);
+            /* dcol [CKK × nc·P] = wᵀ [CKK × F] · dz block [F × nc·P], into col (now unused) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ncP, F, 1.0f, w, CKK, dzb,
+                        (int)NP, 0.0f, col, ncP);
+            col2im(dx, col, N, n0, nc, g);
         }
     }
+}
+
+/* ---- layout ---- */
+
+void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P) {
+#pragma omp parallel for collapse(2) schedule(static) if ((long)N * C * P > NN_PAR_MIN)
+    for (int c = 0; c < C; c++)
+        for (int n = 0; n < N; n++)
+            memcpy(dst + ((size_t)c * N + n) * P, src + ((size_t)n * C + c) * P,
+                   (size_t)P * sizeof *dst);
+}
+
+void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P) {
+#pragma omp parallel for collapse(2) schedule(static) if ((long)N * C * P > NN_PAR_MIN)
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)n * C + c) * P, src + ((size_t)c * N + n) * P,
+                   (size_t)P * sizeof *dst);
 }
 
 /* ---- pooling ---- */
@@ -184,8 +221,10 @@ void maxpool_forward(float *y, int32_t *arg, const float *x, int N, const nn_win
                 float best = xp[best_i];
                 for (int ki = 0; ki < K; ki++) {
                     for (int kj = 0; kj < K; kj++) {
-                        int i = (oh * S + ki) * W + ow * S + kj;
-                        if (xp[i] > best) best = xp[i], best_i = i;
+                        /* selects, not branches: which element wins is data, not pattern */
+                        const int i = (oh * S + ki) * W + ow * S + kj, gt = xp[i] > best;
+                        best = gt ? xp[i] : best;
+                        best_i = gt ? i : best_i;
                     }
                 }
                 yp[oh * OW + ow] = best;
@@ -256,13 +295,17 @@ void act_forward(float *a, const float *z, size_t n, uh_act_t act) {
     case UH_ACT_NONE:
         if (a != z) memcpy(a, z, n * sizeof *a);
         break;
+    /* relu and leaky_relu usually run in place; a loop that reads and writes one pointer
+     * vectorises, where GCC's runtime overlap check would send a == z down a scalar path */
     case UH_ACT_RELU:
+        if (a != z) memcpy(a, z, n * sizeof *a);
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) a[i] = z[i] > 0.0f ? z[i] : 0.0f;
+        for (long i = 0; i < cnt; i++) a[i] = a[i] > 0.0f ? a[i] : 0.0f;
         break;
     case UH_ACT_LEAKY_RELU:
+        if (a != z) memcpy(a, z, n * sizeof *a);
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) a[i] = z[i] > 0.0f ? z[i] : LEAKY_SLOPE * z[i];
+        for (long i = 0; i < cnt; i++) a[i] = a[i] > 0.0f ? a[i] : LEAKY_SLOPE * a[i];
         break;
     case UH_ACT_TANH:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
@@ -285,42 +328,40 @@ void act_forward(float *a, const float *z, size_t n, uh_act_t act) {
     }
 }
 
-void act_backward(float *dz, const float *da, const float *z, const float *a, size_t n,
-                  uh_act_t act) {
+void act_backward(float *d, const float *z, const float *a, size_t n, uh_act_t act) {
     const long cnt = (long)n;
     switch (act) {
     case UH_ACT_NONE:
-        if (dz != da) memcpy(dz, da, n * sizeof *dz);
         break;
     case UH_ACT_RELU:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : 0.0f;
+        for (long i = 0; i < cnt; i++) d[i] = z[i] > 0.0f ? d[i] : 0.0f;
         break;
     case UH_ACT_LEAKY_RELU:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : LEAKY_SLOPE * da[i];
+        for (long i = 0; i < cnt; i++) d[i] = z[i] > 0.0f ? d[i] : LEAKY_SLOPE * d[i];
         break;
     case UH_ACT_TANH:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
         for (long i = 0; i < cnt; i++) {
             const float t = a ? a[i] : tanhf(z[i]);
-            dz[i] = da[i] * (1.0f - t * t);
+            d[i] *= 1.0f - t * t;
         }
         break;
     case UH_ACT_SIGMOID:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN / 8)
         for (long i = 0; i < cnt; i++) {
             const float s = a ? a[i] : 1.0f / (1.0f + expf(-z[i]));
-            dz[i] = da[i] * s * (1.0f - s);
+            d[i] *= s * (1.0f - s);
         }
         break;
     case UH_ACT_ABS:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) dz[i] = z[i] > 0.0f ? da[i] : (z[i] < 0.0f ? -da[i] : 0.0f);
+        for (long i = 0; i < cnt; i++) d[i] = z[i] > 0.0f ? d[i] : (z[i] < 0.0f ? -d[i] : 0.0f);
         break;
     case UH_ACT_SQUARE:
 #pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
-        for (long i = 0; i < cnt; i++) dz[i] = 2.0f * z[i] * da[i];
+        for (long i = 0; i < cnt; i++) d[i] *= 2.0f * z[i];
         break;
     default:
         break;
@@ -329,16 +370,22 @@ void act_backward(float *dz, const float *da, const float *z, const float *a, si
 
 /* ---- fake quantization ---- */
 
-void fake_quant_rows(float *x, int rows, size_t cols, int bits) {
+void fake_quant(float *x, int C, int N, size_t P, int bits) {
     const float levels = (float)((1 << (bits - 1)) - 1);
-#pragma omp parallel for schedule(static) if ((long)rows * (long)cols > NN_PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        float *v = x + (size_t)r * cols;
+    const size_t NP = (size_t)N * P;
+#pragma omp parallel for schedule(static) if ((long)C * (long)NP > NN_PAR_MIN)
+    for (int n = 0; n < N; n++) {
         float m = 0.0f;
-        for (size_t i = 0; i < cols; i++) m = fmaxf(m, fabsf(v[i]));
+        for (int c = 0; c < C; c++) {
+            const float *v = x + c * NP + (size_t)n * P;
+            for (size_t i = 0; i < P; i++) m = fmaxf(m, fabsf(v[i]));
+        }
         if (!(m > 0.0f) || !isfinite(m)) continue; /* all zero (or broken): leave as is */
         const float scale = m / levels, inv = levels / m;
-        for (size_t i = 0; i < cols; i++) v[i] = roundf(v[i] * inv) * scale;
+        for (int c = 0; c < C; c++) {
+            float *v = x + c * NP + (size_t)n * P;
+            for (size_t i = 0; i < P; i++) v[i] = roundf(v[i] * inv) * scale;
+        }
     }
 }
 

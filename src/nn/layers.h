@@ -1,9 +1,9 @@
 /* uhnas — the training engine's kernels (internal to src/nn).
  *
  * Each layer is a pair of plain functions, X_forward / X_backward, on raw pointers with
- * explicit sizes; the comment above each gives the shapes. Tensors are NCHW (a dense layer's
- * activations are N × units). Scratch buffers are passed in by the caller, which sizes them
- * once per network: nothing here allocates.
+ * explicit sizes; the comment above each gives the shapes. A dense layer's activations are
+ * [N × units]; spatial ones (conv, pool) are channel-major [C × N × H×W]. Scratch buffers are
+ * passed in by the caller, which sizes them once per network: nothing here allocates.
  *
  * Threading: OpenMP over independent outputs only (samples, channels, planes), with static
  * schedules, so every float is computed by the same sequence of operations whatever the
@@ -19,6 +19,12 @@
 /* Loops over fewer values than this run on one thread: below it, waking the second thread
  * costs more than it saves (measured on 2 cores: a fork/join is a few microseconds). */
 #define NN_PAR_MIN 16384
+
+/* A conv weight gradient with at most NN_DW_THIN values is computed as up to NN_DW_SPLIT
+ * one-thread GEMMs over ranges of at least NN_DW_MIN_COLS columns (see conv2d_backward). */
+#define NN_DW_THIN 16384
+#define NN_DW_SPLIT 16
+#define NN_DW_MIN_COLS 2048
 
 /* Geometry of a sliding-window layer (conv2d or pool): input C×H×W, F output channels
  * (= C for pooling), window K×K, stride S, zero padding P (0 for pooling), output OH×OW. */
@@ -37,32 +43,43 @@ void dense_forward(float *z, const float *x, const float *w, const float *b, int
 void dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                     const float *w, int N, int C, int OC);
 
-/* conv2d, as im2col + one SGEMM per block of samples */
+/* conv2d, as im2col + one SGEMM per block of samples. Spatial tensors are channel-major,
+ * [C × N × H×W] ("CNHW"), so a conv layer's GEMM output [F × N·OH·OW] is its output tensor
+ * as is: no permute, no extra pass. */
 
-/* x [N × C×H×W] -> col [C·K·K × N·OH·OW]: column n·OH·OW + oh·OW + ow holds the window under
- * output pixel (oh, ow) of sample n, row (c·K + ki)·K + kj its element (zero in padding). */
-void im2col(float *col, const float *x, int N, const nn_win_t *g);
-/* The adjoint of im2col: dx [N × C×H×W] = sum of col's entries over where they came from
- * (dx is overwritten, not accumulated). */
-void col2im(float *dx, const float *col, int N, const nn_win_t *g);
-/* x [N × C×H×W], w [F × C·K·K], b [F] -> z [N × F×OH×OW].
- * Samples go through in blocks of `chunk`: col [C·K·K × chunk·OH·OW] and tmp
- * [F × chunk·OH·OW] are scratch. When chunk >= N, col holds im2col(x) afterwards. */
-void conv2d_forward(float *z, float *col, float *tmp, const float *x, const float *w,
-                    const float *b, int N, int chunk, const nn_win_t *g);
-/* dz [N × F×OH×OW] -> dw [F × C·K·K], db [F] (overwritten), dx [N × C×H×W] (NULL: skipped).
- * col_valid: col already holds im2col(x) of the whole batch (kept from the forward pass);
- * otherwise it is recomputed block by block. col and tmp are clobbered. */
+/* x [C × N × H×W] -> col [C·K·K × nc·OH·OW] for samples n0..n0+nc: column
+ * (n-n0)·OH·OW + oh·OW + ow holds the window under output pixel (oh, ow) of sample n, row
+ * (c·K + ki)·K + kj its element (zero in the padding). */
+void im2col(float *col, const float *x, int N, int n0, int nc, const nn_win_t *g);
+/* The adjoint: dx [C × N × H×W] samples n0..n0+nc = sums of col's entries over where they
+ * came from (overwritten, not accumulated). */
+void col2im(float *dx, const float *col, int N, int n0, int nc, const nn_win_t *g);
+/* x [C × N × H×W], w [F × C·K·K], b [F] -> z [F × N × OH×OW].
+ * Samples go through in blocks of `chunk`; col [C·K·K × chunk·OH·OW] is scratch, and holds
+ * im2col(x) of the whole batch afterwards when chunk >= N. */
+void conv2d_forward(float *z, float *col, const float *x, const float *w, const float *b, int N,
+                    int chunk, const nn_win_t *g);
+/* dz [F × N × OH×OW] -> dw [F × C·K·K], db [F] (overwritten), dx [C × N × H×W] (NULL:
+ * skipped). col_valid: col already holds im2col(x) of the whole batch (kept from the forward
+ * pass); otherwise it is recomputed block by block. col is clobbered. part: scratch of
+ * NN_DW_SPLIT·F·C·K·K floats when F·C·K·K <= NN_DW_THIN (else unused, may be NULL). */
 void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
-                     const float *w, float *col, float *tmp, int N, int chunk, int col_valid,
+                     const float *w, float *col, float *part, int N, int chunk, int col_valid,
                      const nn_win_t *g);
 
-/* pooling (no padding; windows may overlap when S < K) */
+/* layout changes between NCHW ([N × C × P], what dense layers and the data use) and CNHW */
 
-/* x [N × C×H×W] -> y [N × C×OH×OW]; arg [N × C×OH×OW] = index of the max inside its input
- * plane (first one on ties) */
+/* src [N × C × P] -> dst [C × N × P] */
+void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P);
+/* src [C × N × P] -> dst [N × C × P] */
+void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P);
+
+/* pooling (no padding; windows may overlap when S < K). Works plane by plane, so on
+ * CNHW and NCHW alike: x [N·C planes × H×W] -> y [N·C planes × OH×OW]. */
+
+/* arg [N·C × OH×OW] = index of the max inside its input plane (the first one on ties) */
 void maxpool_forward(float *y, int32_t *arg, const float *x, int N, const nn_win_t *g);
-/* dy [N × C×OH×OW] -> dx [N × C×H×W] (overwritten) */
+/* dy [N·C × OH×OW] -> dx [N·C × H×W] (overwritten) */
 void maxpool_backward(float *dx, const float *dy, const int32_t *arg, int N, const nn_win_t *g);
 void avgpool_forward(float *y, const float *x, int N, const nn_win_t *g);
 void avgpool_backward(float *dx, const float *dy, int N, const nn_win_t *g);
@@ -71,16 +88,18 @@ void avgpool_backward(float *dx, const float *dy, int N, const nn_win_t *g);
 
 /* z -> a = act(z); a may equal z */
 void act_forward(float *a, const float *z, size_t n, uh_act_t act);
-/* dz = da · act'(z), in place (dz may equal da). a = act(z) exactly, used by tanh and
- * sigmoid to skip recomputing it; pass NULL when a is not exact (quantized) */
-void act_backward(float *dz, const float *da, const float *z, const float *a, size_t n,
-                  uh_act_t act);
+/* d = d · act'(z), in place (d is the gradient w.r.t. the output on entry, w.r.t. z on
+ * return). a = act(z) exactly, used by tanh and sigmoid to skip recomputing it; NULL when
+ * a is not exact (quantized). For relu and leaky_relu z may hold the outputs instead: they
+ * have the same sign. */
+void act_backward(float *d, const float *z, const float *a, size_t n, uh_act_t act);
 
 /* fake quantization */
 
-/* Rounds each of `rows` vectors of `cols` values to the symmetric grid of 2^(bits-1)-1
- * steps per sign scaled to the vector's max |value| (all zero stays zero). */
-void fake_quant_rows(float *x, int rows, size_t cols, int bits);
+/* x [C × N × P]: rounds each sample's C·P values to the symmetric grid of 2^(bits-1)-1
+ * steps per sign, scaled to that sample's max |value| (all zero stays zero). Dense
+ * outputs are C = 1; a weight tensor is C = N = 1. */
+void fake_quant(float *x, int C, int N, size_t P, int bits);
 
 /* loss */
 

@@ -90,6 +90,7 @@ static void init_weights(uh_net_t *net, uint64_t seed) {
 static size_t plan_layers(uh_net_t *net) {
     size_t off = 0;
     net->first_param = -1;
+    int spatial_in = 0; /* the current tensor is channel-major (a conv/pool output) */
     for (int i = 0; i < net->n_layers; i++) {
         const uh_layer_t *s = &net->arch.layers[i];
         nn_layer_t *L = &net->layers[i];
@@ -110,6 +111,8 @@ static size_t plan_layers(uh_net_t *net) {
                           .P = s->type == UH_LAYER_CONV2D ? s->padding : 0,
                           .OH = s->out_h,
                           .OW = s->out_w};
+        if (s->type == UH_LAYER_DENSE) L->permute_in = spatial_in && s->in_c > 1;
+        if (s->type != UH_LAYER_FLATTEN) spatial_in = s->type != UH_LAYER_DENSE;
         if (s->type == UH_LAYER_DENSE || s->type == UH_LAYER_CONV2D) {
             L->rows = s->out_c;
             L->cols = s->type == UH_LAYER_DENSE ? L->in_sz : s->in_c * k * k;
@@ -139,7 +142,7 @@ static int alloc_buffers(uh_net_t *net, uh_error_t *err) {
     ALLOC(net->w_copy, np, float);
     ALLOC(net->xb, B * net->in_sz, float);
     ALLOC(net->yb, B, uint8_t);
-    size_t max_out = 0, col_block = 0, tmp_size = 0;
+    size_t max_out = 0, col_block = 0, max_perm = 0, max_thin = 0;
     long kept_total = 0;
     for (int i = 0; i < net->n_layers; i++) {
         nn_layer_t *L = &net->layers[i];
@@ -149,10 +152,15 @@ static int alloc_buffers(uh_net_t *net, uh_error_t *err) {
         case UH_LAYER_DENSE:
         case UH_LAYER_CONV2D:
             ALLOC(L->z, outs, float);
-            if (L->act == UH_ACT_NONE)
+            if (L->act == UH_ACT_NONE ||
+                (!L->bits && (L->act == UH_ACT_RELU || L->act == UH_ACT_LEAKY_RELU)))
                 L->a = L->z;
             else
                 ALLOC(L->a, outs, float);
+            if (L->permute_in) {
+                ALLOC(L->xin, B * (size_t)L->in_sz, float);
+                if ((size_t)L->in_sz > max_perm) max_perm = (size_t)L->in_sz;
+            }
             break;
         case UH_LAYER_POOL:
             ALLOC(L->a, outs, float);
@@ -162,6 +170,8 @@ static int alloc_buffers(uh_net_t *net, uh_error_t *err) {
             break;
         }
         if (L->type != UH_LAYER_CONV2D) continue;
+        size_t n_w = (size_t)L->rows * L->cols;
+        if (n_w <= NN_DW_THIN && n_w > max_thin) max_thin = n_w;
         long unfold = (long)L->cols * L->g.OH * L->g.OW; /* im2col floats per sample */
         long whole = unfold * net->max_batch;
         if (whole <= NN_COL_KEEP_FLOATS && kept_total + whole <= NN_COL_KEEP_TOTAL) {
@@ -174,11 +184,13 @@ static int alloc_buffers(uh_net_t *net, uh_error_t *err) {
             L->chunk = chunk < 1 ? 1 : chunk > net->max_batch ? net->max_batch : (int)chunk;
             if ((size_t)(unfold * L->chunk) > col_block) col_block = (size_t)(unfold * L->chunk);
         }
-        size_t t = (size_t)L->rows * L->g.OH * L->g.OW * (size_t)L->chunk;
-        if (t > tmp_size) tmp_size = t;
     }
     if (col_block) ALLOC(net->col_shared, col_block, float);
-    if (tmp_size) ALLOC(net->tmp, tmp_size, float);
+    if (max_perm) ALLOC(net->gperm, B * max_perm, float);
+    if (max_thin) ALLOC(net->dw_part, NN_DW_SPLIT * max_thin, float);
+    const uh_layer_t *l0 = &net->arch.layers[0];
+    if ((l0->type == UH_LAYER_CONV2D || l0->type == UH_LAYER_POOL) && l0->in_c > 1)
+        ALLOC(net->x_cnp, B * net->in_sz, float);
     for (int i = 0; i < net->n_layers; i++)
         if (net->layers[i].type == UH_LAYER_CONV2D && !net->layers[i].col_kept)
             net->layers[i].col = net->col_shared;
@@ -277,7 +289,7 @@ void nn_prepare_weights(uh_net_t *net, uint64_t kind, uint64_t id) {
         float *wc = net->w_copy + L->w_off;
         size_t n_w = (size_t)L->rows * L->cols;
         memcpy(wc, w, n_w * sizeof *wc);
-        if (L->bits) fake_quant_rows(wc, 1, n_w, L->bits);
+        if (L->bits) fake_quant(wc, 1, 1, n_w, L->bits);
         if (perturb) {
             uh_rng_t rng;
             uh_rng_seed_stream(&rng, call_seed, (uint64_t)i);
@@ -293,23 +305,35 @@ static void finish_outputs(uh_net_t *net, nn_layer_t *L, int i, int n) {
     if (net->noise && net->noise->perturb_outputs)
         net->noise->perturb_outputs(net->noise->ctx, i, L->z, count, &net->out_rng);
     if (L->act != UH_ACT_NONE) act_forward(L->a, L->z, count, L->act);
-    if (L->bits) fake_quant_rows(L->a, n, (size_t)L->out_sz, L->bits);
+    if (L->bits) {
+        int C = L->type == UH_LAYER_CONV2D ? L->g.F : 1; /* conv outputs are CNHW */
+        fake_quant(L->a, C, n, (size_t)(L->out_sz / C), L->bits);
+    }
 }
 
 const float *nn_forward(uh_net_t *net, const float *x, int n) {
     const float *cur = x;
+    if (net->x_cnp) {
+        const uh_shape_t *in = &net->arch.input;
+        nchw_to_cnhw(net->x_cnp, x, n, in->c, in->h * in->w);
+        cur = net->x_cnp;
+    }
     for (int i = 0; i < net->n_layers; i++) {
         nn_layer_t *L = &net->layers[i];
+        const uh_layer_t *s = &net->arch.layers[i];
         L->in = cur;
         switch (L->type) {
         case UH_LAYER_DENSE:
-            dense_forward(L->z, cur, L->w_fwd, net->params + L->b_off, n, L->in_sz, L->out_sz);
+            if (L->permute_in) {
+                cnhw_to_nchw(L->xin, cur, n, s->in_c, s->in_h * s->in_w);
+                L->in = L->xin;
+            }
+            dense_forward(L->z, L->in, L->w_fwd, net->params + L->b_off, n, L->in_sz, L->out_sz);
             finish_outputs(net, L, i, n);
             cur = L->a;
             break;
         case UH_LAYER_CONV2D:
-            conv2d_forward(L->z, L->col, net->tmp, cur, L->w_fwd, net->params + L->b_off, n,
-                           L->chunk, &L->g);
+            conv2d_forward(L->z, L->col, cur, L->w_fwd, net->params + L->b_off, n, L->chunk, &L->g);
             finish_outputs(net, L, i, n);
             cur = L->a;
             break;
@@ -347,13 +371,19 @@ static void nn_backward(uh_net_t *net, int n) {
         case UH_LAYER_DENSE:
         case UH_LAYER_CONV2D:
             /* dz = da · act'(z) in place; tanh/sigmoid reuse a unless it was quantized */
-            act_backward(g, g, L->z, L->bits ? NULL : L->a, (size_t)n * L->out_sz, L->act);
-            if (L->type == UH_LAYER_DENSE)
-                dense_backward(dx, net->grads + L->w_off, net->grads + L->b_off, g, L->in, L->w_fwd,
+            act_backward(g, L->z, L->bits ? NULL : L->a, (size_t)n * L->out_sz, L->act);
+            if (L->type == UH_LAYER_DENSE) {
+                float *d = dx && L->permute_in ? net->gperm : dx;
+                dense_backward(d, net->grads + L->w_off, net->grads + L->b_off, g, L->in, L->w_fwd,
                                n, L->in_sz, L->out_sz);
-            else
+                if (dx && L->permute_in) {
+                    const uh_layer_t *s = &net->arch.layers[i];
+                    nchw_to_cnhw(dx, d, n, s->in_c, s->in_h * s->in_w);
+                }
+            } else {
                 conv2d_backward(dx, net->grads + L->w_off, net->grads + L->b_off, g, L->in,
-                                L->w_fwd, L->col, net->tmp, n, L->chunk, L->col_kept, &L->g);
+                                L->w_fwd, L->col, net->dw_part, n, L->chunk, L->col_kept, &L->g);
+            }
             break;
         case UH_LAYER_POOL:
             if (L->arg)

@@ -21,7 +21,11 @@ typedef struct {
     int rows, cols;        /* weight matrix: dense units × in, conv filters × C·K·K */
     nn_win_t g;            /* conv / pool geometry */
     float *z;              /* pre-activation outputs [max_batch × out_sz] (dense, conv) */
-    float *a;              /* outputs after activation [max_batch × out_sz]; == z for act none */
+    float *a;              /* outputs after activation [max_batch × out_sz]; the same buffer as
+                              z (activation in place) for none, and for relu / leaky_relu
+                              without bits, whose derivative the output's sign gives */
+    int permute_in;        /* dense fed by a spatial layer: input goes CNHW -> NCHW into xin */
+    float *xin;            /* that input, [max_batch × in_sz] */
     int32_t *arg;          /* max pool: argmax per output */
     float *col;            /* conv: im2col scratch (own when kept, else the shared one) */
     int chunk;             /* conv: samples per im2col block */
@@ -42,8 +46,10 @@ struct uh_net {
     long adam_t;          /* Adam steps taken */
     float *w_copy;        /* forward copies of weights (same layout as params) */
     float *gbuf[2];       /* backward ping-pong [max_batch × largest layer output] */
+    float *gperm;         /* input gradient of a permute_in dense layer, before CNHW */
+    float *x_cnp;         /* the input batch in CNHW, when the first layer is spatial, C > 1 */
     float *col_shared;    /* im2col blocks of conv layers that do not keep theirs */
-    float *tmp;           /* conv GEMM output / gradient, channel-major */
+    float *dw_part;       /* partial weight gradients of thin conv layers */
     float *xb;            /* gathered mini-batch [max_batch × in_sz] */
     uint8_t *yb;          /* its labels */
     /* noise hook */
