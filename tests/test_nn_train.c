@@ -1,0 +1,529 @@
+/* Training engine: learning on the tiny synthetic set (SGD, Adam, a CNN), determinism,
+ * optimizer steps against hand-worked PyTorch formulas, the noise hook's semantics, fake
+ * quantization, and argument errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uhnas/nn.h"
+
+static const char *MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
+                         "{\"type\":\"dense\",\"units\":4}]}";
+static const char *CNN =
+    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"activation\":\"relu\"},"
+    "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}";
+
+static uh_dataset_t *train_set, *test_set;
+
+static int setup(void **state) {
+    uh_error_t err = {0};
+    if (uh_dataset_tiny(512, 1, &train_set, &err) || uh_dataset_tiny(256, 2, &test_set, &err)) {
+        fprintf(stderr, "tiny: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    uh_dataset_free(train_set);
+    uh_dataset_free(test_set);
+    return 0;
+}
+
+static uh_net_t *make_net_shape(const char *json, uh_shape_t shape, int max_batch, uint64_t seed) {
+    uh_arch_t arch;
+    uh_error_t err = {0};
+    if (uh_arch_parse(json, strlen(json), shape, &arch, &err)) fail_msg("arch: %s", err.msg);
+    uh_net_t *net = uh_net_new(&arch, max_batch, seed, &err);
+    if (!net) fail_msg("net: %s", err.msg);
+    return net;
+}
+
+static uh_net_t *make_net(const char *json, int max_batch, uint64_t seed) {
+    uh_shape_t shape = {train_set->c, train_set->h, train_set->w, train_set->n_classes};
+    return make_net_shape(json, shape, max_batch, seed);
+}
+
+static uh_train_opts_t sgd_opts(int epochs) {
+    uh_train_opts_t o;
+    uh_train_opts_default(&o);
+    o.batch = 32;
+    o.epochs = epochs;
+    o.threads = 2;
+    return o;
+}
+
+static double accuracy(uh_net_t *net, const uh_dataset_t *ds, uint64_t sample) {
+    double acc = -1;
+    uh_error_t err = {0};
+    if (uh_net_evaluate(net, ds, sample, &acc, &err)) fail_msg("evaluate: %s", err.msg);
+    return acc;
+}
+
+static void train(uh_net_t *net, const uh_train_opts_t *o, uh_train_result_t *res) {
+    uh_error_t err = {0};
+    if (uh_net_train(net, train_set, o, NULL, NULL, res, &err)) fail_msg("train: %s", err.msg);
+}
+
+/* ---- learning ---- */
+
+static void test_defaults(void **state) {
+    uh_train_opts_t o;
+    uh_train_opts_default(&o);
+    assert_int_equal(o.optimizer, UH_OPT_SGD);
+    assert_true(o.lr == 0.05f && o.momentum == 0.9f && o.batch == 128 && o.epochs == 1);
+    assert_true(o.beta1 == 0.9f && o.beta2 == 0.999f && o.eps == 1e-8f && o.seed == 1);
+}
+
+static void test_mlp_sgd_learns(void **state) {
+    uh_net_t *net = make_net(MLP, 32, 1);
+    double before = accuracy(net, test_set, 0);
+    uh_train_opts_t o = sgd_opts(10);
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double acc = accuracy(net, test_set, 0);
+    printf("  MLP SGD: accuracy %.3f -> %.3f, final loss %.4f\n", before, acc,
+           (double)res.final_loss);
+    assert_int_equal(res.epochs_done, 10);
+    assert_true(res.final_loss < 0.5f);
+    assert_true(res.train_seconds >= 0);
+    assert_true(acc > 0.9);
+    uh_net_free(net);
+}
+
+static void test_mlp_adam_learns(void **state) {
+    uh_net_t *net = make_net(MLP, 32, 2);
+    uh_train_opts_t o = sgd_opts(10);
+    o.optimizer = UH_OPT_ADAM;
+    o.lr = 5e-3f;
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double acc = accuracy(net, test_set, 0);
+    printf("  MLP Adam: accuracy %.3f, final loss %.4f\n", acc, (double)res.final_loss);
+    assert_true(acc > 0.9);
+    uh_net_free(net);
+}
+
+static void test_cnn_learns(void **state) {
+    uh_net_t *net = make_net(CNN, 32, 3);
+    uh_train_opts_t o = sgd_opts(8);
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double acc = accuracy(net, test_set, 0);
+    printf("  CNN SGD: accuracy %.3f, final loss %.4f\n", acc, (double)res.final_loss);
+    assert_true(acc > 0.9);
+    uh_net_free(net);
+}
+
+/* ---- determinism ---- */
+
+static void trained_params(const char *json, uint64_t init_seed, uint64_t shuffle_seed, int threads,
+                           float *out, size_t *np) {
+    uh_net_t *net = make_net(json, 32, init_seed);
+    uh_train_opts_t o = sgd_opts(2);
+    o.seed = shuffle_seed;
+    o.threads = threads;
+    uh_train_result_t res;
+    train(net, &o, &res);
+    *np = uh_net_n_params(net);
+    memcpy(out, uh_net_params(net), *np * sizeof *out);
+    uh_net_free(net);
+}
+
+static void test_determinism(void **state) {
+    enum { MAX = 1 << 16 };
+    float *a = malloc(MAX * sizeof *a), *b = malloc(MAX * sizeof *b);
+    size_t na, nb;
+    const char *nets[] = {MLP, CNN};
+    for (int k = 0; k < 2; k++) {
+        for (int threads = 1; threads <= 2; threads++) {
+            trained_params(nets[k], 7, 9, threads, a, &na);
+            trained_params(nets[k], 7, 9, threads, b, &nb);
+            assert_true(na == nb && na <= MAX);
+            assert_memory_equal(a, b, na * sizeof *a);
+        }
+        trained_params(nets[k], 8, 9, 2, b, &nb); /* another init seed */
+        assert_memory_not_equal(a, b, na * sizeof *a);
+        trained_params(nets[k], 7, 10, 2, b, &nb); /* another shuffle */
+        assert_memory_not_equal(a, b, na * sizeof *a);
+    }
+    free(a);
+    free(b);
+}
+
+/* ---- optimizers against PyTorch's formulas, worked out here in double ---- */
+
+/* A net with 2 inputs and 2 classes: one dense layer, 4 weights and 2 biases. */
+static uh_net_t *tiny_net(void) {
+    uh_shape_t shape = {1, 1, 2, 2};
+    return make_net_shape("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", shape, 4, 1);
+}
+
+static const float P0[6] = {0.5f, -0.25f, 1.0f, 0.75f, 0.1f, -0.2f};
+static const float G1[6] = {0.1f, -0.2f, 0.3f, 0.05f, -0.4f, 0.0f};
+static const float G2[6] = {-0.3f, 0.1f, 0.2f, -0.05f, 0.2f, 0.5f};
+
+static void test_sgd_momentum_step(void **state) {
+    uh_net_t *net = tiny_net();
+    assert_int_equal(uh_net_n_params(net), 6);
+    memcpy(uh_net_params(net), P0, sizeof P0);
+    uh_train_opts_t o;
+    uh_train_opts_default(&o);
+    o.lr = 0.1f, o.momentum = 0.9f, o.weight_decay = 0.01f;
+    double p[6], v[6] = {0};
+    for (int i = 0; i < 6; i++) p[i] = P0[i];
+    const float *gs[2] = {G1, G2};
+    for (int step = 0; step < 2; step++) {
+        memcpy(uh_net_grads(net), gs[step], sizeof G1);
+        uh_net_step(net, &o);
+        for (int i = 0; i < 6; i++) {
+            double g = gs[step][i] + 0.01 * p[i]; /* weight decay joins the gradient */
+            v[i] = 0.9 * v[i] + g;                /* torch: buf = momentum·buf + g */
+            p[i] -= 0.1 * v[i];
+        }
+    }
+    /* step 1 by hand for p[0]: g = 0.1 + 0.005 = 0.105, v = 0.105, p = 0.4895;
+     * step 2: g = -0.3 + 0.004895, v = 0.9·0.105 - 0.295105 = -0.200605, p = 0.5095605 */
+    assert_true(fabs(p[0] - 0.5095605) < 1e-9);
+    for (int i = 0; i < 6; i++) assert_true(fabs(uh_net_params(net)[i] - p[i]) < 1e-6);
+    uh_net_free(net);
+}
+
+static void test_adam_step(void **state) {
+    uh_net_t *net = tiny_net();
+    memcpy(uh_net_params(net), P0, sizeof P0);
+    uh_train_opts_t o;
+    uh_train_opts_default(&o);
+    o.optimizer = UH_OPT_ADAM;
+    o.lr = 0.01f, o.weight_decay = 0.1f, o.beta1 = 0.9f, o.beta2 = 0.999f, o.eps = 1e-8f;
+    double p[6], m[6] = {0}, v[6] = {0};
+    for (int i = 0; i < 6; i++) p[i] = P0[i];
+    const float *gs[2] = {G1, G2};
+    for (int t = 1; t <= 2; t++) {
+        memcpy(uh_net_grads(net), gs[t - 1], sizeof G1);
+        uh_net_step(net, &o);
+        for (int i = 0; i < 6; i++) {
+            double g = gs[t - 1][i] + 0.1 * p[i];
+            m[i] = 0.9 * m[i] + 0.1 * g;
+            v[i] = 0.999 * v[i] + 0.001 * g * g;
+            double mhat = m[i] / (1 - pow(0.9, t)), vhat = v[i] / (1 - pow(0.999, t));
+            p[i] -= 0.01 * mhat / (sqrt(vhat) + 1e-8);
+        }
+    }
+    /* Adam's first step moves every parameter by lr·sign(g); p[5] has g = 0 + 0.1·(-0.2) */
+    for (int i = 0; i < 6; i++) assert_true(fabs(uh_net_params(net)[i] - p[i]) < 1e-6);
+    uh_net_free(net);
+}
+
+/* Adam with lr 0 takes its default, 1e-3 */
+static void test_adam_default_lr(void **state) {
+    uh_net_t *a = tiny_net(), *b = tiny_net();
+    uh_train_opts_t o;
+    uh_train_opts_default(&o);
+    o.optimizer = UH_OPT_ADAM;
+    memcpy(uh_net_params(a), P0, sizeof P0);
+    memcpy(uh_net_params(b), P0, sizeof P0);
+    memcpy(uh_net_grads(a), G1, sizeof G1);
+    memcpy(uh_net_grads(b), G1, sizeof G1);
+    o.lr = 0;
+    uh_net_step(a, &o);
+    o.lr = 1e-3f;
+    uh_net_step(b, &o);
+    assert_memory_equal(uh_net_params(a), uh_net_params(b), sizeof G1);
+    assert_memory_not_equal(uh_net_params(a), P0, sizeof P0);
+    uh_net_free(a);
+    uh_net_free(b);
+}
+
+/* ---- noise hook ---- */
+
+typedef struct {
+    int weight_calls, output_calls;
+    double sigma;     /* Gaussian weight noise */
+    float scale;      /* weights multiplied by this (0 = untouched) */
+    float shift;      /* added to every pre-activation output */
+    int levels_layer; /* layer whose weights' distinct values are counted (-1: none) */
+    int max_levels;
+} hook_t;
+
+static void hook_weights(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
+    hook_t *h = ctx;
+    h->weight_calls++;
+    for (int i = 0; i < rows * cols; i++) {
+        if (h->sigma > 0) w[i] += (float)(h->sigma * uh_rng_normal(rng));
+        if (h->scale != 0) w[i] *= h->scale;
+    }
+    if (layer == h->levels_layer) {
+        int levels = 0;
+        float seen[8];
+        for (int i = 0; i < rows * cols; i++) {
+            int j = 0;
+            while (j < levels && seen[j] != w[i]) j++;
+            if (j == levels) {
+                if (levels == 8) break;
+                seen[levels++] = w[i];
+            }
+        }
+        if (levels > h->max_levels) h->max_levels = levels;
+    }
+}
+
+static void hook_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
+    hook_t *h = ctx;
+    h->output_calls++;
+    for (size_t i = 0; i < count; i++) z[i] += h->shift;
+}
+
+static void test_noop_hook_changes_nothing(void **state) {
+    uh_net_t *net = make_net(CNN, 64, 4);
+    uh_train_opts_t o = sgd_opts(2);
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double clean = accuracy(net, test_set, 0);
+    const int n = 64, in = 144, C = 4;
+    float *logits = malloc(n * C * sizeof *logits);
+    memcpy(logits, uh_net_forward(net, test_set->x, n), n * C * sizeof *logits);
+
+    hook_t h = {.levels_layer = -1};
+    uh_noise_t noise = {hook_weights, hook_outputs, &h};
+    uh_net_set_noise(net, &noise, 5);
+    assert_true(accuracy(net, test_set, 0) == clean);
+    /* once per evaluate call for each of the 2 weight layers; outputs every forward (4
+     * batches of 64) for each of them */
+    assert_int_equal(h.weight_calls, 2);
+    assert_int_equal(h.output_calls, 2 * 4);
+    assert_memory_equal(uh_net_forward(net, test_set->x, n), logits, n * C * sizeof *logits);
+    /* and a noise-free training step gives the same gradients either way */
+    float *g = malloc(uh_net_n_params(net) * sizeof *g);
+    float l1 = uh_net_loss_grad(net, test_set->x + 64 * in, test_set->y + 64, n);
+    memcpy(g, uh_net_grads(net), uh_net_n_params(net) * sizeof *g);
+    uh_net_set_noise(net, NULL, 0);
+    float l2 = uh_net_loss_grad(net, test_set->x + 64 * in, test_set->y + 64, n);
+    assert_true(l1 == l2);
+    assert_memory_equal(g, uh_net_grads(net), uh_net_n_params(net) * sizeof *g);
+    free(g);
+    free(logits);
+    uh_net_free(net);
+}
+
+static void test_weight_noise_lowers_accuracy(void **state) {
+    uh_net_t *net = make_net(MLP, 64, 5);
+    uh_train_opts_t o = sgd_opts(10);
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double clean = accuracy(net, test_set, 0);
+    hook_t h = {.sigma = 0.5, .levels_layer = -1};
+    uh_noise_t noise = {hook_weights, NULL, &h};
+    uh_net_set_noise(net, &noise, 11);
+    double n1 = accuracy(net, test_set, 1), n1b = accuracy(net, test_set, 1);
+    double n2 = accuracy(net, test_set, 2);
+    printf("  clean %.3f, noisy %.3f / %.3f\n", clean, n1, n2);
+    assert_true(n1 == n1b); /* a Monte-Carlo sample is named by its id */
+    assert_true(n1 < clean - 0.2 && n2 < clean - 0.2);
+    /* the clean weights were not touched */
+    uh_net_set_noise(net, NULL, 0);
+    assert_true(accuracy(net, test_set, 0) == clean);
+    uh_net_free(net);
+}
+
+/* Gradients are taken through the perturbed weights and applied to the clean ones: a hook
+ * that doubles every weight gives the gradients of a net whose weights are doubled. */
+static void test_gradient_through_perturbed_weights(void **state) {
+    uh_net_t *a = make_net(CNN, 16, 6), *b = make_net(CNN, 16, 6);
+    const uh_arch_t *arch = uh_net_arch(a);
+    float *pb = uh_net_params(b);
+    for (int i = 0; i < arch->n_layers; i++) {
+        long w = uh_net_weight_offset(b, i), bias = uh_net_bias_offset(b, i);
+        for (long k = w; k >= 0 && k < bias; k++) pb[k] *= 2;
+    }
+    hook_t h = {.scale = 2, .shift = 0.25f, .levels_layer = -1};
+    uh_noise_t noise = {hook_weights, hook_outputs, &h};
+    uh_net_set_noise(a, &noise, 1);
+    /* b sees the output shift as a bias shift */
+    for (int i = 0; i < arch->n_layers; i++) {
+        long bias = uh_net_bias_offset(b, i);
+        for (long k = 0; bias >= 0 && k < arch->layers[i].out_c; k++) pb[bias + k] += 0.25f;
+    }
+    float la = uh_net_loss_grad(a, train_set->x, train_set->y, 16);
+    float lb = uh_net_loss_grad(b, train_set->x, train_set->y, 16);
+    assert_true(fabsf(la - lb) < 1e-5f * (1 + fabsf(lb)));
+    size_t np = uh_net_n_params(a);
+    for (size_t i = 0; i < np; i++)
+        if (fabsf(uh_net_grads(a)[i] - uh_net_grads(b)[i]) > 1e-4f)
+            fail_msg("grad %zu: %g vs %g", i, uh_net_grads(a)[i], uh_net_grads(b)[i]);
+    /* the step goes to a's clean weights */
+    uh_train_opts_t o = sgd_opts(1);
+    float before = uh_net_params(a)[0], g0 = uh_net_grads(a)[0];
+    uh_net_step(a, &o);
+    assert_true(fabsf(uh_net_params(a)[0] - (before - o.lr * g0)) < 1e-7f);
+    uh_net_free(a);
+    uh_net_free(b);
+}
+
+static void test_noise_aware_training_reproducible(void **state) {
+    float *p[3];
+    size_t np = 0;
+    for (int run = 0; run < 3; run++) {
+        uh_net_t *net = make_net(MLP, 32, 7);
+        hook_t h = {.sigma = 0.05, .levels_layer = -1};
+        uh_noise_t noise = {hook_weights, NULL, &h};
+        uh_net_set_noise(net, &noise, run < 2 ? 3 : 4);
+        uh_train_opts_t o = sgd_opts(2);
+        uh_train_result_t res;
+        train(net, &o, &res);
+        assert_int_equal(h.weight_calls, 2 * 2 * 16); /* 2 layers, 2 epochs of 16 batches */
+        np = uh_net_n_params(net);
+        p[run] = malloc(np * sizeof(float));
+        memcpy(p[run], uh_net_params(net), np * sizeof(float));
+        uh_net_free(net);
+    }
+    assert_memory_equal(p[0], p[1], np * sizeof(float));
+    assert_memory_not_equal(p[0], p[2], np * sizeof(float));
+    for (int run = 0; run < 3; run++) free(p[run]);
+}
+
+/* ---- fake quantization ---- */
+
+static void test_fake_quant_bits2(void **state) {
+    const char *json = "{\"layers\":[{\"type\":\"dense\",\"units\":16,\"activation\":\"relu\","
+                       "\"bits\":2},{\"type\":\"dense\",\"units\":4,\"bits\":2}]}";
+    uh_net_t *net = make_net(json, 32, 8);
+    hook_t h = {.levels_layer = 0};
+    uh_noise_t noise = {hook_weights, NULL, &h};
+    uh_net_set_noise(net, &noise, 1);
+    const float *logits = uh_net_forward(net, train_set->x, 32);
+    assert_non_null(logits);
+    /* weights: 2 bits = the symmetric grid {-m, 0, m} */
+    assert_true(h.max_levels >= 2 && h.max_levels <= 3);
+    /* outputs after activation: each sample's logits on its own 3-level grid */
+    for (int s = 0; s < 32; s++) {
+        const float *z = logits + s * 4;
+        float m = 0;
+        for (int c = 0; c < 4; c++) m = fmaxf(m, fabsf(z[c]));
+        for (int c = 0; c < 4; c++) assert_true(z[c] == 0 || fabsf(z[c]) == m);
+    }
+    /* the clean parameters stay full precision */
+    int distinct = 0;
+    const float *p = uh_net_params(net);
+    for (int i = 1; i < 100; i++) distinct += p[i] != p[0];
+    assert_true(distinct > 90);
+    uh_net_free(net);
+}
+
+static void test_fake_quant_trains(void **state) {
+    const char *json = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\","
+                       "\"bits\":4},{\"type\":\"dense\",\"units\":4}]}";
+    uh_net_t *net = make_net(json, 32, 9);
+    uh_train_opts_t o = sgd_opts(10);
+    uh_train_result_t res;
+    train(net, &o, &res);
+    double acc = accuracy(net, test_set, 0);
+    printf("  4-bit MLP: accuracy %.3f\n", acc);
+    assert_true(acc > 0.8);
+    uh_net_free(net);
+}
+
+/* ---- loop mechanics and errors ---- */
+
+typedef struct {
+    int calls, stop_after, last_batch, n_batches;
+} progress_t;
+
+static int on_batch(void *ctx, int epoch, int batch, int n_batches, float loss) {
+    progress_t *p = ctx;
+    p->calls++;
+    p->last_batch = batch;
+    p->n_batches = n_batches;
+    assert_true(isfinite(loss));
+    return p->stop_after && p->calls >= p->stop_after;
+}
+
+static void test_partial_batch_and_early_stop(void **state) {
+    uh_net_t *net = make_net(MLP, 100, 10);
+    uh_train_opts_t o = sgd_opts(1);
+    o.batch = 100; /* 512 = 5 × 100 + 12 */
+    progress_t p = {0};
+    uh_train_result_t res;
+    uh_error_t err = {0};
+    assert_int_equal(uh_net_train(net, train_set, &o, on_batch, &p, &res, &err), 0);
+    assert_int_equal(p.calls, 6);
+    assert_int_equal(p.n_batches, 6);
+    assert_int_equal(res.epochs_done, 1);
+    progress_t q = {.stop_after = 3};
+    o.epochs = 5;
+    assert_int_equal(uh_net_train(net, train_set, &o, on_batch, &q, &res, &err), 0);
+    assert_int_equal(q.calls, 3);
+    assert_int_equal(res.epochs_done, 0);
+    uh_net_free(net);
+}
+
+static void test_errors(void **state) {
+    uh_error_t err = {0};
+    uh_arch_t arch;
+    uh_shape_t shape = {1, 12, 12, 4};
+    assert_int_equal(uh_arch_parse(MLP, strlen(MLP), shape, &arch, &err), 0);
+    assert_null(uh_net_new(&arch, 0, 1, &err));
+    assert_int_equal(err.code, UH_EINVAL);
+    assert_null(uh_net_new(&arch, 1 << 30, 1, &err));
+
+    uh_net_t *net = uh_net_new(&arch, 16, 1, &err);
+    assert_non_null(net);
+    uh_train_opts_t o = sgd_opts(1);
+    uh_train_result_t res;
+    o.batch = 17; /* over max_batch */
+    assert_int_equal(uh_net_train(net, train_set, &o, NULL, NULL, &res, &err), UH_EINVAL);
+    o.batch = 16;
+    o.lr = NAN;
+    assert_int_equal(uh_net_train(net, train_set, &o, NULL, NULL, &res, &err), UH_EINVAL);
+
+    /* a dataset of another shape, and one with a label out of range */
+    uh_dataset_t *other = NULL;
+    assert_int_equal(uh_dataset_tiny(8, 3, &other, &err), 0);
+    other->w = 6, other->h = 24;
+    double acc;
+    assert_int_equal(uh_net_evaluate(net, other, 0, &acc, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "expects"));
+    other->w = 12, other->h = 12;
+    other->y[3] = 4;
+    assert_int_equal(uh_net_evaluate(net, other, 0, &acc, &err), UH_EINVAL);
+    assert_true(isnan(uh_net_loss_grad(net, other->x, other->y, 8)));
+    other->y[3] = 3;
+    assert_false(isnan(uh_net_loss_grad(net, other->x, other->y, 8)));
+
+    assert_null(uh_net_forward(net, other->x, 17));
+    assert_null(uh_net_forward(net, other->x, 0));
+    assert_true(isnan(uh_net_loss_grad(net, other->x, other->y, 17)));
+    assert_int_equal(uh_net_weight_offset(net, 5), -1);
+    assert_int_equal(uh_net_bias_offset(net, 1), 144 * 32 + 32 + 32 * 4);
+    uh_dataset_free(other);
+    uh_net_free(net);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_mlp_sgd_learns),
+        cmocka_unit_test(test_mlp_adam_learns),
+        cmocka_unit_test(test_cnn_learns),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_sgd_momentum_step),
+        cmocka_unit_test(test_adam_step),
+        cmocka_unit_test(test_adam_default_lr),
+        cmocka_unit_test(test_noop_hook_changes_nothing),
+        cmocka_unit_test(test_weight_noise_lowers_accuracy),
+        cmocka_unit_test(test_gradient_through_perturbed_weights),
+        cmocka_unit_test(test_noise_aware_training_reproducible),
+        cmocka_unit_test(test_fake_quant_bits2),
+        cmocka_unit_test(test_fake_quant_trains),
+        cmocka_unit_test(test_partial_batch_and_early_stop),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
