@@ -8,12 +8,12 @@
 void sgd_step(float *p, float *v, const float *g, size_t n, float lr, float momentum, float wd) {
     const long cnt = (long)n;
     if (momentum == 0.0f) {
-#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (cnt > NN_PAR_MIN)
         for (long i = 0; i < cnt; i++) p[i] -= lr * (g[i] + wd * p[i]);
         return;
     }
     /* PyTorch starts the buffer at the first gradient; v = 0 initially gives exactly that */
-#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (cnt > NN_PAR_MIN)
     for (long i = 0; i < cnt; i++) {
         const float gi = g[i] + wd * p[i];
         v[i] = momentum * v[i] + gi;
@@ -28,7 +28,7 @@ void adam_step(float *p, float *m, float *v, const float *g, size_t n, float lr,
     const double bc2 = 1.0 - pow((double)b2, (double)t);
     const float step_size = (float)(lr / bc1);
     const float bc2_sqrt = (float)sqrt(bc2);
-#pragma omp parallel for schedule(static) if (cnt > NN_PAR_MIN)
+#pragma omp parallel for simd schedule(static) if (cnt > NN_PAR_MIN)
     for (long i = 0; i < cnt; i++) {
         const float gi = g[i] + wd * p[i];
         m[i] = b1 * m[i] + (1.0f - b1) * gi;
