@@ -473,7 +473,18 @@ static void test_errors(void **state) {
     assert_int_equal(err.code, UH_EINVAL);
     assert_null(uh_net_new(&arch, 1 << 30, 1, &err));
 
-    uh_net_t *net = uh_net_new(&arch, 16, 1, &err);
+    /* derived shapes are recomputed, not trusted: a spec edited without resolving */
+    uh_arch_t edited = arch;
+    edited.layers[0].units = 64;
+    uh_net_t *net = uh_net_new(&edited, 16, 1, &err);
+    assert_non_null(net);
+    assert_int_equal(uh_net_n_params(net), 144 * 64 + 64 + 64 * 4 + 4);
+    uh_net_free(net);
+    uh_arch_t unresolved;
+    memset(&unresolved, 0, sizeof unresolved);
+    assert_null(uh_net_new(&unresolved, 16, 1, &err));
+
+    net = uh_net_new(&arch, 16, 1, &err);
     assert_non_null(net);
     uh_train_opts_t o = sgd_opts(1);
     uh_train_result_t res;

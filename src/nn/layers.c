@@ -82,10 +82,12 @@ void im2col(float *col, const float *x, int N, int n0, int nc, const nn_win_t *g
                 }
                 const float *xr = xp + (size_t)iy * g->W; /* input row; ix = ow·S + offx */
                 for (int ow = 0; ow < lo; ow++) row[ow] = 0.0f;
-                if (g->S == 1 && hi > lo)
-                    memcpy(row + lo, xr + (lo + offx), (size_t)(hi - lo) * sizeof *row);
-                else
+                if (g->S == 1) {
+#pragma omp simd
+                    for (int ow = lo; ow < hi; ow++) row[ow] = xr[ow + offx];
+                } else {
                     for (int ow = lo; ow < hi; ow++) row[ow] = xr[ow * g->S + offx];
+                }
                 for (int ow = hi; ow < OW; ow++) row[ow] = 0.0f;
             }
         }

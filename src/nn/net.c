@@ -1,15 +1,21 @@
 /* uhnas — the network: buffers sized once, weight init, forward, backward, optimizer step.
  *
+ * Layouts. Dense activations are [N × units]. Spatial ones (conv, pool outputs) are
+ * channel-major [C × N × H×W], so a conv layer's GEMM writes its output in place with no
+ * permute. The input batch is NCHW; it is rearranged once when the first layer is spatial
+ * and C > 1, and a dense layer fed by a spatial one rearranges its (small) input back to
+ * NCHW — the flatten order, and so the weight layout, PyTorch uses.
+ *
  * Buffers. uh_net_new allocates everything a batch of up to max_batch samples needs:
  * parameters, gradients and optimizer state (flat, weights then bias per layer), a forward
  * copy of the weights (for fake quantization and the noise hook), per layer the
- * pre-activation z and output a (a is z when the activation is none), max-pool argmax
- * indices, two ping-pong buffers for gradients flowing backward, the mini-batch gather
- * buffer, and conv scratch. A conv layer whose whole-batch im2col matrix fits in
- * NN_COL_KEEP_FLOATS owns it and keeps it from forward to backward; a larger one works in
- * blocks of samples through a shared buffer of about NN_COL_BLOCK_FLOATS and redoes im2col in
- * backward. The total is bounded by NN_MAX_BYTES so a huge max_batch is an error, not an
- * out-of-memory kill.
+ * pre-activation z and output a (one buffer, activation in place, for none and for relu /
+ * leaky_relu without bits), max-pool argmax indices, the rearranged inputs above, two
+ * ping-pong buffers for gradients flowing backward, the mini-batch gather buffer, and conv
+ * scratch. A conv layer whose whole-batch im2col matrix fits in NN_COL_KEEP_FLOATS owns it
+ * and keeps it from forward to backward; a larger one works in blocks of samples through a
+ * shared buffer of about NN_COL_BLOCK_FLOATS and redoes im2col in backward. The total is
+ * bounded by NN_MAX_BYTES so a huge max_batch is an error, not an out-of-memory kill.
  *
  * Weight init (seeded per layer, stream = layer index, so a layer's draw does not depend on
  * the layers before it): uniform in ±sqrt(6 / fan_in) (He) for relu and leaky_relu, in
@@ -17,7 +23,10 @@
  * in (dense) or C·K·K (conv), fan_out = units or filters·K·K (PyTorch's definitions).
  * Biases start at zero.
  *
- * Noise hook. Layers are named to the hook by their index in arch->layers (0-based). */
+ * Noise hook. Layers are named to the hook by their index in arch->layers (0-based). The
+ * weight and output noise of one call (a training step, an evaluation, a forward) come from
+ * a stream derived from (noise seed, kind of call, step number or sample id), and within it
+ * one sub-stream per layer: the same seeds replay the same noise. */
 #include "net.h"
 
 #include <cblas.h>
@@ -223,7 +232,13 @@ uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_err
         uh_error_set(err, UH_ENOMEM, "out of memory for the network");
         return NULL;
     }
+    /* Buffers are sized from the derived shapes: recompute them rather than trust them. */
     net->arch = *arch;
+    if (uh_arch_resolve(&net->arch, arch->input, err)) {
+        uh_error_prefix(err, "network");
+        free(net);
+        return NULL;
+    }
     net->n_layers = arch->n_layers;
     net->max_batch = max_batch;
     net->in_sz = arch->input.c * arch->input.h * arch->input.w;
