@@ -118,6 +118,15 @@ int main(int argc, char **argv) {
     }
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
+    int par = openblas_get_parallel();
+    printf("%s, core %s, %s threading\n", openblas_get_config(), openblas_get_corename(),
+           par == OPENBLAS_OPENMP   ? "OpenMP"
+           : par == OPENBLAS_THREAD ? "pthreads"
+                                    : "no");
+    if (par == OPENBLAS_THREAD)
+        printf("warning: a pthreads OpenBLAS spins its own threads beside OpenMP's; with as many "
+               "threads as cores training can be many times slower (install the OpenMP build: "
+               "scripts/setup.sh)\n");
     double sgemm = sgemm_gflops(128, 256, 784);
     printf("OpenBLAS SGEMM 128×784 · 784×256, %d threads: %.1f GFLOP/s\n", threads, sgemm);
     if (sgemm_only) return 0;

@@ -152,15 +152,17 @@ void conv2d_forward(float *z, float *col, const float *x, const float *w, const 
 /* dw [F × R] = beta·dw + a [F × L] · bᵀ [R × L] (row strides lda, ldb), for a thin result
  * and a long inner dimension: a conv layer's weight gradient, L = samples × pixels. OpenBLAS
  * runs this shape at ~10 GFLOP/s on one thread and slower on two, so L is cut into a fixed
- * number of ranges (set by L alone), each a one-thread GEMM (OpenBLAS does not fork inside
- * a parallel region) into its slice of part [NN_DW_SPLIT × F × R]; the slices are then added
- * in order, so the result does not depend on the thread count. */
+ * number of ranges (set by L alone), each a one-thread GEMM (the OpenMP build of OpenBLAS
+ * does not fork inside a parallel region; with another build the ranges run one after the
+ * other) into its slice of part [NN_DW_SPLIT × F × R]; the slices are then added in order,
+ * so the result does not depend on the thread count. */
 static void gemm_nt_split(float *dw, const float *a, int lda, const float *b, int ldb, int F, int R,
                           int L, float beta, float *part) {
     int S = L / NN_DW_MIN_COLS;
     S = S < 1 ? 1 : S > NN_DW_SPLIT ? NN_DW_SPLIT : S;
     const size_t FR = (size_t)F * R;
-#pragma omp parallel for schedule(static) if (S > 1)
+    const int parallel = S > 1 && openblas_get_parallel() == OPENBLAS_OPENMP;
+#pragma omp parallel for schedule(static) if (parallel)
     for (int s = 0; s < S; s++) {
         const int j0 = (int)((long)L * s / S), j1 = (int)((long)L * (s + 1) / S);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, R, j1 - j0, 1.0f, a + j0, lda,
