@@ -359,10 +359,9 @@ const float *nn_forward(uh_net_t *net, const float *x, int n) {
                 avgpool_forward(L->a, cur, n, &L->g);
             cur = L->a;
             break;
-        case UH_LAYER_FLATTEN: /* NCHW is already flat per sample */
+        case UH_LAYER_FLATTEN: /* nothing to do: the next dense layer reads in flatten order */
             break;
         }
-        L->out = cur;
     }
     return cur;
 }

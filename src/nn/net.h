@@ -15,24 +15,24 @@
 typedef struct {
     uh_layer_type_t type;
     uh_act_t act;
-    int bits;              /* 0 = full precision */
-    int in_sz, out_sz;     /* values per sample */
-    long w_off, b_off;     /* into params/grads; -1 when the layer has none */
-    int rows, cols;        /* weight matrix: dense units × in, conv filters × C·K·K */
-    nn_win_t g;            /* conv / pool geometry */
-    float *z;              /* pre-activation outputs [max_batch × out_sz] (dense, conv) */
-    float *a;              /* outputs after activation [max_batch × out_sz]; the same buffer as
-                              z (activation in place) for none, and for relu / leaky_relu
-                              without bits, whose derivative the output's sign gives */
-    int permute_in;        /* dense fed by a spatial layer: input goes CNHW -> NCHW into xin */
-    float *xin;            /* that input, [max_batch × in_sz] */
-    int32_t *arg;          /* max pool: argmax per output */
-    float *col;            /* conv: im2col scratch (own when kept, else the shared one) */
-    int chunk;             /* conv: samples per im2col block */
-    int col_kept;          /* conv: col survives from forward to backward (chunk >= max_batch) */
-    const float *w_fwd;    /* weights the forward pass uses: params, or the quantized /
-                              perturbed copy in w_copy */
-    const float *in, *out; /* the last forward pass's input and output */
+    int bits;           /* 0 = full precision */
+    int in_sz, out_sz;  /* values per sample */
+    long w_off, b_off;  /* into params/grads; -1 when the layer has none */
+    int rows, cols;     /* weight matrix: dense units × in, conv filters × C·K·K */
+    nn_win_t g;         /* conv / pool geometry */
+    float *z;           /* pre-activation outputs [max_batch × out_sz] (dense, conv) */
+    float *a;           /* outputs after activation [max_batch × out_sz]; the same buffer as
+                           z (activation in place) for none, and for relu / leaky_relu
+                           without bits, whose derivative the output's sign gives */
+    int permute_in;     /* dense fed by a spatial layer: input goes CNHW -> NCHW into xin */
+    float *xin;         /* that input, [max_batch × in_sz] */
+    int32_t *arg;       /* max pool: argmax per output */
+    float *col;         /* conv: im2col scratch (own when kept, else the shared one) */
+    int chunk;          /* conv: samples per im2col block */
+    int col_kept;       /* conv: col survives from forward to backward (chunk >= max_batch) */
+    const float *w_fwd; /* weights the forward pass uses: params, or the quantized /
+                           perturbed copy in w_copy */
+    const float *in;    /* the last forward pass's input (for the weight gradient) */
 } nn_layer_t;
 
 struct uh_net {
