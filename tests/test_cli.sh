@@ -52,7 +52,7 @@ expect 2 "unknown dataset" "$UHNAS" train --data cifar99 --arch "$TINY_MLP"
 expect 1 "$tmp/empty" "$UHNAS" train --data fashion-mnist --data-dir "$tmp/empty" --arch "$MLP"
 
 # a real training run on the built-in set, as JSON
-out=$("$UHNAS" train --data tiny --arch "$TINY_MLP" --epochs 5 --json)
+out=$("$UHNAS" train --data tiny --arch "$TINY_MLP" --epochs 5 --batch 32 --json)
 rc=$?
 if [[ $rc -eq 0 ]] && /usr/bin/env python3 - "$out" <<'PY'
 import json, sys

@@ -51,6 +51,8 @@ void uh_train_opts_default(uh_train_opts_t *opts);
 /* noise hook: how later modules (hardware backends) make training noise-aware and
  * inference noisy, without the engine knowing any physics. */
 
+/* `layer` is the 0-based index into arch->layers (flatten and pool layers included, though
+ * only dense and conv2d layers are ever passed). */
 typedef struct {
     /* Perturbs a copy of a dense/conv layer's weights (rows × cols, row-major) in place.
      * Training calls it once per mini-batch; evaluation once per uh_net_evaluate call
@@ -113,7 +115,7 @@ int uh_net_train(uh_net_t *net, const uh_dataset_t *ds, const uh_train_opts_t *o
 
 /* Fraction of ds classified correctly (argmax of logits). With a noise hook set, the
  * weights are perturbed once for this call (one Monte-Carlo sample, stream sample_id). */
-int uh_net_evaluate(uh_net_t *net, const uh_dataset_t *ds, uint64_t sample_id,
-                    double *accuracy, uh_error_t *err);
+int uh_net_evaluate(uh_net_t *net, const uh_dataset_t *ds, uint64_t sample_id, double *accuracy,
+                    uh_error_t *err);
 
 #endif
