@@ -4,11 +4,16 @@
 
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
+#include "uhnas/arch.h"
+#include "uhnas/backend.h"
+
 /* Exit codes, documented in `uhnas --help`. */
 enum {
     UH_EXIT_OK = 0,
     UH_EXIT_FAIL = 1,  /* a run failed: bad data file, i/o error, ... */
-    UH_EXIT_USAGE = 2, /* bad command line or invalid architecture */
+    UH_EXIT_USAGE = 2, /* bad command line, invalid architecture or backend, violations */
 };
 
 /* One command: `uhnas NAME ARGS...`. argv[0] is the command name. */
@@ -19,8 +24,30 @@ typedef struct {
 } uh_command_t;
 
 int uh_cmd_train(int argc, char **argv);
+int uh_cmd_backends(int argc, char **argv);
+int uh_cmd_energy(int argc, char **argv);
+int uh_cmd_eval(int argc, char **argv);
 
 /* Prints "uhnas: <message>" on stderr and returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --arch is JSON text when it starts with '{', a file name otherwise. */
+int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err);
+
+double cli_now(void);
+
+/* Progress line with ETA, redrawn in place at most ten times a second (a uh_progress_fn). */
+typedef struct {
+    int epochs;
+    double start, last_draw;
+} cli_progress_t;
+int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss);
+
+cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e);
+void cli_print_energy(FILE *out, const uh_arch_t *arch, const uh_energy_t *e);
+cJSON *cli_violations_json(const uh_violations_t *v);
+void cli_print_violations(FILE *out, const uh_violations_t *v);
+/* Prints o on one line and frees it; returns an exit code. */
+int cli_print_json(cJSON *o);
 
 #endif

@@ -7,6 +7,10 @@
 
 static const uh_command_t COMMANDS[] = {
     {"train", "train one architecture on a dataset and report its accuracy", uh_cmd_train},
+    {"backends", "list the hardware backends and their key numbers", uh_cmd_backends},
+    {"energy", "energy per inference of an architecture on a backend", uh_cmd_energy},
+    {"eval", "train for a backend, then clean and Monte-Carlo noisy accuracy and energy",
+     uh_cmd_eval},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -1,0 +1,85 @@
+/* uhnas energy — energy per inference of an architecture on a backend, without training. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+
+/* "C×H×W" or "CxHxW" → shape. */
+static int parse_input(const char *s, uh_shape_t *shape) {
+    int c, h, w;
+    char x1, x2, tail;
+    if (sscanf(s, "%d%c%d%c%d%c", &c, &x1, &h, &x2, &w, &tail) != 5) return 1;
+    if ((x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X')) return 1;
+    if (c < 1 || c > 64 || h < 1 || h > 1024 || w < 1 || w > 1024) return 1;
+    shape->c = c, shape->h = h, shape->w = w;
+    return 0;
+}
+
+int uh_cmd_energy(int argc, char **argv) {
+    const char *arch_arg = NULL, *backend = NULL, *input = "1x28x28";
+    int classes = 10, json = 0;
+    const cli_opt_t opts[] = {
+        {"arch", OPT_STRING, &arch_arg, 0, 0, NULL, "FILE_OR_JSON", "architecture (required)"},
+        {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE",
+         "backend name (see uhnas backends) or a backend file (required)"},
+        {"backend-file", OPT_STRING, &backend, 0, 0, NULL, "PATH", "a backend file"},
+        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},
+        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "number of classes (default 10)"},
+        {"json", OPT_FLAG, &json, 0, 0, NULL, NULL,
+         "print one JSON object with energy_nj, breakdown and violations"},
+    };
+    const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    char msg[256];
+    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
+    if (prc == 2) {
+        printf("usage: uhnas energy --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
+               "Energy per inference (nJ) of an architecture on a backend, with a breakdown per\n"
+               "component and per layer. Nothing is trained. Constraint violations are listed\n"
+               "(and make the exit code 2), but the energy is still computed.\n\noptions:\n");
+        cli_print_options(stdout, opts, n_opts);
+        return UH_EXIT_OK;
+    }
+    if (prc) return cli_fail(UH_EXIT_USAGE, "energy: %s", msg);
+    if (!arch_arg || !backend)
+        return cli_fail(UH_EXIT_USAGE, "energy: --arch and --backend are required (see --help)");
+    uh_shape_t shape = {0, 0, 0, classes};
+    if (parse_input(input, &shape))
+        return cli_fail(UH_EXIT_USAGE, "energy: --input: expected CxHxW, e.g. 1x28x28, got '%s'",
+                        input);
+    uh_error_t err = {0};
+    uh_arch_t arch;
+    if (cli_load_arch(arch_arg, shape, &arch, &err))
+        return cli_fail(UH_EXIT_USAGE, "energy: %s", err.msg);
+    uh_backend_t *b;
+    if (uh_backend_load(backend, &b, &err)) return cli_fail(UH_EXIT_USAGE, "energy: %s", err.msg);
+    uh_energy_t e;
+    uh_violations_t v;
+    int code = UH_EXIT_OK;
+    if (uh_backend_energy(b, &arch, &e, &err)) {
+        code = cli_fail(UH_EXIT_FAIL, "energy: %s", err.msg);
+    } else {
+        uh_backend_check(b, &arch, &v);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "backend", uh_backend_name(b));
+            cJSON_AddNumberToObject(o, "energy_nj", e.total_nj);
+            cJSON_AddItemToObject(o, "breakdown", cli_energy_json(&arch, &e));
+            cJSON_AddNumberToObject(o, "macs", (double)arch.macs);
+            cJSON_AddNumberToObject(o, "params", (double)arch.params);
+            cJSON_AddItemToObject(o, "violations", cli_violations_json(&v));
+            code = cli_print_json(o);
+        } else {
+            printf("backend %s: %ld params, %ld MACs\n", uh_backend_name(b), arch.params,
+                   arch.macs);
+            cli_print_energy(stdout, &arch, &e);
+            if (v.n) {
+                printf("violations:\n");
+                cli_print_violations(stdout, &v);
+            }
+        }
+        if (v.n && code == UH_EXIT_OK) code = UH_EXIT_USAGE;
+    }
+    uh_backend_free(b);
+    return code;
+}

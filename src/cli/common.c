@@ -1,0 +1,114 @@
+/* Pieces several commands share: reading --arch, progress lines, JSON for energy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "uhnas/fileio.h"
+
+int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err) {
+    const char *p = arg;
+    while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+    if (*p == '{') return uh_arch_parse(arg, strlen(arg), shape, arch, err);
+    char *text;
+    size_t len;
+    int rc = uh_read_file(arg, UH_ARCH_MAX_JSON_BYTES, &text, &len, err);
+    if (rc) return rc;
+    rc = uh_arch_parse(text, len, shape, arch, err);
+    free(text);
+    if (rc) uh_error_prefix(err, "%s", arg);
+    return rc;
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss) {
+    cli_progress_t *p = ctx;
+    double now = cli_now();
+    int last = epoch == p->epochs - 1 && batch == n_batches - 1;
+    if (!last && now - p->last_draw < 0.1) return 0;
+    p->last_draw = now;
+    double done = ((double)epoch * n_batches + batch + 1) / ((double)p->epochs * n_batches);
+    double elapsed = now - p->start;
+    double eta = done > 0 ? elapsed * (1 - done) / done : 0;
+    char bar[21];
+    int filled = (int)(done * 20);
+    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    printf("\repoch %d/%d [%s] %3.0f%%  loss %.4f  elapsed %.1fs  ETA %.1fs ", epoch + 1, p->epochs,
+           bar, done * 100, loss, elapsed, eta);
+    if (last) printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
+cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *total = cJSON_AddObjectToObject(o, "total");
+    for (int k = 0; k < e->n_parts; k++)
+        cJSON_AddNumberToObject(total, e->parts[k].name, e->parts[k].nj);
+    cJSON *layers = cJSON_AddArrayToObject(o, "layers");
+    for (int i = 0; i < e->n_layers; i++) {
+        cJSON *l = cJSON_CreateObject();
+        cJSON_AddNumberToObject(l, "layer", i + 1);
+        cJSON_AddStringToObject(l, "type", uh_layer_type_name(arch->layers[i].type));
+        cJSON_AddNumberToObject(l, "nj", e->layers[i].nj);
+        cJSON *parts = cJSON_AddObjectToObject(l, "parts");
+        for (int k = 0; k < e->layers[i].n_parts; k++)
+            cJSON_AddNumberToObject(parts, e->layers[i].parts[k].name, e->layers[i].parts[k].nj);
+        cJSON_AddItemToArray(layers, l);
+    }
+    return o;
+}
+
+void cli_print_energy(FILE *out, const uh_arch_t *arch, const uh_energy_t *e) {
+    fprintf(out, "energy per inference: %.6g nJ\n", e->total_nj);
+    for (int k = 0; k < e->n_parts; k++)
+        fprintf(out, "  %-14s %12.6g nJ  %5.1f%%\n", e->parts[k].name, e->parts[k].nj,
+                e->total_nj > 0 ? 100 * e->parts[k].nj / e->total_nj : 0);
+    fprintf(out, "per layer:\n");
+    for (int i = 0; i < e->n_layers; i++) {
+        if (e->layers[i].nj == 0) continue;
+        fprintf(out, "  %2d %-8s %12.6g nJ:", i + 1, uh_layer_type_name(arch->layers[i].type),
+                e->layers[i].nj);
+        for (int k = 0; k < e->layers[i].n_parts; k++)
+            fprintf(out, " %s %.4g", e->layers[i].parts[k].name, e->layers[i].parts[k].nj);
+        fputc('\n', out);
+    }
+}
+
+void cli_print_violations(FILE *out, const uh_violations_t *v) {
+    for (int i = 0; i < v->n; i++) {
+        const uh_violation_t *it = &v->items[i];
+        if (it->layer)
+            fprintf(out, "  layer %d, %s: %s\n", it->layer, it->field, it->msg);
+        else
+            fprintf(out, "  network, %s: %s\n", it->field, it->msg);
+    }
+}
+
+cJSON *cli_violations_json(const uh_violations_t *v) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < v->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "layer", v->items[i].layer);
+        cJSON_AddStringToObject(o, "field", v->items[i].field);
+        cJSON_AddStringToObject(o, "message", v->items[i].msg);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+int cli_print_json(cJSON *o) {
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return cli_fail(UH_EXIT_FAIL, "out of memory writing JSON");
+    puts(text);
+    cJSON_free(text);
+    return UH_EXIT_OK;
+}
