@@ -8,7 +8,7 @@ packages=(
   gcc make cmake pkg-config
   libopenblas-dev libopenblas0-openmp   # SGEMM; the OpenMP build shares our thread pool
   libcjson-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev
-  libcmocka-dev                          # unit tests
+  libcmocka-dev python3                  # unit tests; python3 checks JSON in CLI tests
   dataset-fashion-mnist                  # /usr/share/datasets/fashion-mnist (default data)
 )
 if [[ "${1:-}" == "--bench" ]]; then
