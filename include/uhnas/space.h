@@ -1,0 +1,58 @@
+/* uhnas — the search space and the classic evolutionary operators on architectures.
+ *
+ * A space is derived from a backend's constraints (allowed layer types, activations, bit
+ * widths, tiles, size limits) and the data's shape, so every architecture an operator
+ * returns parses, resolves and passes the backend's check: operators repair or retry, and
+ * never hand the search something that would be refused. All randomness comes from the
+ * uh_rng_t passed in. */
+#ifndef UHNAS_SPACE_H
+#define UHNAS_SPACE_H
+
+#include "uhnas/arch.h"
+#include "uhnas/backend.h"
+#include "uhnas/rng.h"
+
+#define UH_SPACE_MAX_CHOICES 16
+/* Hidden layers the operators will build (the format itself allows more). */
+#define UH_SPACE_MAX_CONV 3
+#define UH_SPACE_MAX_DENSE 4
+/* Attempts before an operator gives up on a repair and samples a fresh architecture. */
+#define UH_SPACE_MAX_TRIES 64
+
+typedef struct {
+    int n;
+    int v[UH_SPACE_MAX_CHOICES];
+} uh_choices_t;
+
+typedef struct {
+    uh_shape_t input;
+    const uh_backend_t *backend; /* constraints and model checks; not owned */
+    int allow_conv, allow_pool;
+    uh_choices_t units, filters, kernels, pool_sizes;
+    uh_choices_t activations; /* uh_act_t values usable on hidden layers */
+    uh_choices_t bits;        /* 0 = full precision, then allowed explicit widths */
+    uh_choices_t tiles;       /* 0 = backend default, then allowed tile sizes */
+} uh_space_t;
+
+/* Builds the default space for backend (may be NULL: no constraints) and input. */
+int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t input,
+                  uh_error_t *err);
+
+/* 1 when arch resolves and has no violations on the space's backend. */
+int uh_space_valid(const uh_space_t *space, uh_arch_t *arch);
+
+/* A random valid architecture. */
+int uh_space_sample(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out, uh_error_t *err);
+
+/* One random mutation of parent (add/remove/resize a layer, change activation, kernel,
+ * bits or tile), repaired until valid; falls back to a fresh sample after
+ * UH_SPACE_MAX_TRIES. *what names the mutation applied ("add-dense", "resize", ...). */
+int uh_space_mutate(const uh_space_t *space, const uh_arch_t *parent, uh_rng_t *rng, uh_arch_t *out,
+                    const char **what, uh_error_t *err);
+
+/* One-point crossover on the layer lists: a prefix of a and a suffix of b, cut where the
+ * shapes join (spatial part with spatial part, dense part with dense part). */
+int uh_space_crossover(const uh_space_t *space, const uh_arch_t *a, const uh_arch_t *b,
+                       uh_rng_t *rng, uh_arch_t *out, uh_error_t *err);
+
+#endif

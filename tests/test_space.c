@@ -1,0 +1,126 @@
+/* Search space and classic operators: everything they return is valid on the backend,
+ * mutations change the network, and the same seed gives the same sequence. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "uhnas/space.h"
+
+static const uh_shape_t MNIST = {1, 28, 28, 10};
+
+/* Canonical text parses back to the same network and passes the backend's check. */
+static void assert_valid(const uh_space_t *space, const uh_arch_t *a) {
+    char canon[UH_ARCH_CANON_MAX];
+    assert_true(uh_arch_canonical(a, canon, sizeof canon) > 0);
+    uh_arch_t back;
+    uh_error_t err = {0};
+    if (uh_arch_parse(canon, strlen(canon), space->input, &back, &err)) {
+        print_error("%s\n%s\n", canon, err.msg);
+        fail();
+    }
+    if (space->backend) {
+        uh_violations_t v;
+        if (uh_backend_check(space->backend, &back, &v)) {
+            print_error("%s violates: %s\n", canon, v.items[0].msg);
+            fail();
+        }
+    }
+}
+
+static void run_operators(const uh_space_t *space, uint64_t seed, int rounds, char *digest,
+                          size_t cap) {
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    uh_error_t err = {0};
+    uh_arch_t pop[8];
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(uh_space_sample(space, &rng, &pop[i], &err), UH_OK);
+        assert_valid(space, &pop[i]);
+    }
+    uint64_t h = 1469598103934665603ull;
+    for (int r = 0; r < rounds; r++) {
+        uh_arch_t child;
+        const char *what = "";
+        int a = (int)uh_rng_below(&rng, 8), b = (int)uh_rng_below(&rng, 8);
+        if (r % 2) {
+            assert_int_equal(uh_space_mutate(space, &pop[a], &rng, &child, &what, &err), UH_OK);
+            char hp[17], hc[17];
+            uh_arch_hash(&pop[a], hp);
+            uh_arch_hash(&child, hc);
+            assert_string_not_equal(hp, hc); /* a mutation changes the network */
+        } else {
+            assert_int_equal(uh_space_crossover(space, &pop[a], &pop[b], &rng, &child, &err),
+                             UH_OK);
+        }
+        assert_valid(space, &child);
+        pop[uh_rng_below(&rng, 8)] = child;
+        char hc[17];
+        uh_arch_hash(&child, hc);
+        for (const char *p = hc; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    }
+    snprintf(digest, cap, "%016llx", (unsigned long long)h);
+}
+
+static void test_unconstrained(void **state) {
+    (void)state;
+    uh_space_t space;
+    uh_error_t err = {0};
+    assert_int_equal(uh_space_init(&space, NULL, MNIST, &err), UH_OK);
+    assert_true(space.allow_conv && space.allow_pool);
+    char d1[32], d2[32], d3[32];
+    run_operators(&space, 5, 400, d1, sizeof d1);
+    run_operators(&space, 5, 400, d2, sizeof d2);
+    run_operators(&space, 6, 400, d3, sizeof d3);
+    assert_string_equal(d1, d2);     /* same seed, same sequence */
+    assert_string_not_equal(d1, d3); /* another seed, another one */
+}
+
+static void test_respects_constraints(void **state) {
+    (void)state;
+    /* Dense only, ReLU or tanh, at most 64 units, 4..8 bits, tiles 8..32. */
+    const char *text =
+        "{\"name\":\"narrow\",\"model\":\"digital\",\"constraints\":{"
+        "\"layer_types\":[\"dense\"],\"activations\":[\"none\",\"relu\",\"tanh\"],"
+        "\"max_units\":{\"value\":64,\"source\":\"assumed: test\"},"
+        "\"min_bits\":{\"value\":4,\"source\":\"assumed: test\"},"
+        "\"max_bits\":{\"value\":8,\"source\":\"assumed: test\"},"
+        "\"min_tile\":{\"value\":8,\"source\":\"assumed: test\"},"
+        "\"max_tile\":{\"value\":32,\"source\":\"assumed: test\"}},"
+        "\"params\":{\"format\":\"fp32\",\"mac_pj\":{\"value\":1,\"source\":\"assumed: test\"}}}";
+    uh_backend_t *b;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_load_text(text, strlen(text), "inline", &b, &err), UH_OK);
+    uh_space_t space;
+    assert_int_equal(uh_space_init(&space, b, MNIST, &err), UH_OK);
+    assert_false(space.allow_conv);
+    assert_int_equal(space.units.n, 3);       /* 16, 32, 64 */
+    assert_int_equal(space.activations.n, 2); /* relu, tanh */
+    assert_int_equal(space.bits.n, 4);        /* full precision, 4, 6, 8 */
+    char d[32];
+    run_operators(&space, 11, 300, d, sizeof d);
+    uh_backend_free(b);
+}
+
+static void test_small_input_has_no_conv(void **state) {
+    (void)state;
+    uh_space_t space;
+    uh_error_t err = {0};
+    assert_int_equal(uh_space_init(&space, NULL, (uh_shape_t){1, 1, 16, 3}, &err), UH_OK);
+    assert_false(space.allow_conv);
+    char d[32];
+    run_operators(&space, 3, 100, d, sizeof d);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unconstrained),
+        cmocka_unit_test(test_respects_constraints),
+        cmocka_unit_test(test_small_input_has_no_conv),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
