@@ -1,8 +1,10 @@
 /* uhnas eval — train an architecture for a backend (noise-aware if asked), then measure its
  * clean accuracy and its accuracy under Monte-Carlo samples of the hardware's physics. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "training.h"
+#include "uhnas/evaluate.h"
 
 static void usage(FILE *out, const cli_opt_t *opts, int n) {
     fprintf(out, "usage: uhnas eval --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
@@ -57,10 +59,9 @@ int uh_cmd_eval(int argc, char **argv) {
     uh_backend_t *b;
     if (uh_backend_load(backend, &b, &err)) return cli_fail(UH_EXIT_USAGE, "eval: %s", err.msg);
     cli_run_t run;
-    uh_backend_sim_t *train_sim = NULL;
     uh_energy_t energy;
     uh_violations_t v;
-    uh_mc_result_t r;
+    uh_eval_result_t r;
     int code = cli_training_load(&t, "eval", &run);
     if (code) goto done;
     if (uh_backend_check(b, &run.arch, &v)) {
@@ -79,39 +80,40 @@ int uh_cmd_eval(int argc, char **argv) {
         code = cli_fail(UH_EXIT_FAIL, "eval: %s", err.msg);
         goto done;
     }
-    if (noise_aware && uh_backend_sim_new(b, &run.arch, UH_SIM_TRAIN, &train_sim, &err)) {
-        code = cli_fail(UH_EXIT_FAIL, "eval: %s", err.msg);
-        goto done;
-    }
-    if ((code = cli_training_run(&run, "eval", uh_backend_sim_hook(train_sim), json))) goto done;
-    if (uh_backend_evaluate(b, run.net, run.test, mc, (uint64_t)t.seed, &r, &err)) {
+    cli_progress_t progress = {t.epochs, cli_now(), 0};
+    uh_eval_config_t cfg = {.train = run.opts,
+                            .mc = mc,
+                            .noise_aware = noise_aware,
+                            .progress = !json && isatty(STDOUT_FILENO) ? cli_progress : NULL,
+                            .progress_ctx = &progress};
+    if (uh_evaluate(b, &run.arch, run.train, run.test, &cfg, (uint64_t)t.seed, &r, NULL, NULL,
+                    &err)) {
         code = cli_fail(UH_EXIT_FAIL, "eval: %s", err.msg);
         goto done;
     }
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "backend", uh_backend_name(b));
-        cJSON_AddNumberToObject(o, "clean_accuracy", r.clean_accuracy);
+        cJSON_AddNumberToObject(o, "clean_accuracy", r.accuracy);
         cJSON_AddNumberToObject(o, "noisy_accuracy", r.noisy_accuracy);
         cJSON_AddNumberToObject(o, "noisy_accuracy_std", r.noisy_std);
-        cJSON_AddNumberToObject(o, "mc", r.samples);
+        cJSON_AddNumberToObject(o, "mc", mc);
         cJSON_AddNumberToObject(o, "energy_nj", energy.total_nj);
         cJSON_AddItemToObject(o, "breakdown", cli_energy_json(&run.arch, &energy));
         cJSON_AddNumberToObject(o, "macs", (double)run.arch.macs);
         cJSON_AddNumberToObject(o, "params", (double)run.arch.params);
         cJSON_AddBoolToObject(o, "noise_aware", noise_aware);
-        cJSON_AddNumberToObject(o, "train_seconds", run.result.train_seconds);
+        cJSON_AddNumberToObject(o, "train_seconds", r.train_seconds);
         cJSON_AddItemToObject(o, "violations", cli_violations_json(&v));
         code = cli_print_json(o);
     } else {
         printf("backend %s, %s training, %d epochs\n", uh_backend_name(b),
                noise_aware ? "noise-aware" : "plain", t.epochs);
         printf("clean accuracy %.4f; noisy accuracy %.4f ± %.4f over %d hardware samples\n",
-               r.clean_accuracy, r.noisy_accuracy, r.noisy_std, r.samples);
+               r.accuracy, r.noisy_accuracy, r.noisy_std, mc);
         cli_print_energy(stdout, &run.arch, &energy);
     }
 done:
-    uh_backend_sim_free(train_sim);
     cli_training_free(&run);
     uh_backend_free(b);
     return code;

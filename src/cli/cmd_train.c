@@ -76,7 +76,7 @@ int uh_cmd_train(int argc, char **argv) {
                run.opts.optimizer == UH_OPT_ADAM ? "adam" : "sgd", (double)run.opts.lr);
         fflush(stdout);
     }
-    if (code == UH_EXIT_OK) code = cli_training_run(&run, "train", NULL, json);
+    if (code == UH_EXIT_OK) code = cli_training_run(&run, "train", json);
     double accuracy = 0;
     uh_error_t err = {0};
     if (code == UH_EXIT_OK && uh_net_evaluate(run.net, run.test, 0, &accuracy, &err))

@@ -60,16 +60,14 @@ int cli_training_load(const cli_training_t *t, const char *cmd, cli_run_t *run) 
     return UH_EXIT_OK;
 }
 
-int cli_training_run(cli_run_t *run, const char *cmd, const uh_noise_t *noise, int quiet) {
+int cli_training_run(cli_run_t *run, const char *cmd, int quiet) {
     uh_error_t err = {0};
     run->net = uh_net_new(&run->arch, run->opts.batch, run->opts.seed, &err);
     if (!run->net) return cli_fail(UH_EXIT_FAIL, "%s: %s", cmd, err.msg);
-    uh_net_set_noise(run->net, noise, run->opts.seed);
     int show_progress = !quiet && isatty(STDOUT_FILENO);
     cli_progress_t progress = {run->opts.epochs, cli_now(), 0};
     int rc = uh_net_train(run->net, run->train, &run->opts, show_progress ? cli_progress : NULL,
                           &progress, &run->result, &err);
-    uh_net_set_noise(run->net, NULL, 0);
     if (rc) return cli_fail(UH_EXIT_FAIL, "%s: %s", cmd, err.msg);
     return UH_EXIT_OK;
 }

@@ -30,9 +30,9 @@ int cli_training_options(cli_training_t *t, cli_opt_t *opts);
 /* Loads data and the architecture and fills the training options; prints its own error
  * and returns the exit code (UH_EXIT_OK on success). */
 int cli_training_load(const cli_training_t *t, const char *cmd, cli_run_t *run);
-/* Builds the net and trains it (with `noise` as the engine's hook when not NULL); a progress
- * line on a terminal unless quiet. Returns an exit code. */
-int cli_training_run(cli_run_t *run, const char *cmd, const uh_noise_t *noise, int quiet);
+/* Builds the net and trains it, with a progress line on a terminal unless quiet. Returns an
+ * exit code. */
+int cli_training_run(cli_run_t *run, const char *cmd, int quiet);
 void cli_training_free(cli_run_t *run);
 
 #endif

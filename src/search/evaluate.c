@@ -26,7 +26,7 @@ int uh_evaluate(const uh_backend_t *backend, const uh_arch_t *arch, const uh_dat
     uh_train_result_t tr = {0};
     if (!rc) {
         uh_net_set_noise(net, uh_backend_sim_hook(sim), seed);
-        rc = uh_net_train(net, train, &opts, NULL, NULL, &tr, err);
+        rc = uh_net_train(net, train, &opts, cfg->progress, cfg->progress_ctx, &tr, err);
         uh_net_set_noise(net, NULL, 0);
     }
     uh_mc_result_t mc = {0};
