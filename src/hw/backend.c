@@ -97,28 +97,6 @@ long hw_layer_pool_reads(const uh_arch_t *arch, int i) {
     return (long)l->out_c * l->out_h * l->out_w * l->size * l->size;
 }
 
-float hw_max_abs(const float *x, size_t n) {
-    float m = 0;
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
-    return m;
-}
-
-void hw_quantize_symmetric(float *x, size_t n, int bits, float full_scale) {
-    if (bits <= 0 || bits >= 32 || !(full_scale > 0)) return;
-    float levels = (float)((1 << (bits - 1)) - 1);
-    float step = full_scale / levels;
-    for (size_t i = 0; i < n; i++) {
-        float q = rintf(x[i] / step);
-        q = q > levels ? levels : (q < -levels ? -levels : q);
-        x[i] = q * step;
-    }
-}
-
-void hw_add_gaussian(float *x, size_t n, float sigma, uh_rng_t *rng) {
-    if (!(sigma > 0)) return;
-    for (size_t i = 0; i < n; i++) x[i] += sigma * (float)uh_rng_normal(rng);
-}
-
 /* ---- strict readers for backend files ---------------------------------------------- */
 
 int hw_check_keys(const cJSON *obj, const char *where, const char *const *allowed, int n,

@@ -46,11 +46,31 @@ int hw_layer_mvm(const uh_arch_t *arch, int i, hw_mvm_t *m);
 long hw_layer_activations(const uh_arch_t *arch, int i);
 long hw_layer_pool_reads(const uh_arch_t *arch, int i);
 
-/* Shared signal helpers for the simulators. */
+/* Shared signal helpers for the simulators (src/hw/signal.c). Large buffers are processed in
+ * chunks of HW_CHUNK values, each with its own random stream (seed, chunk index): parallel
+ * under OpenMP, and the same numbers for any thread count. */
+#define HW_CHUNK 4096L
+
 float hw_max_abs(const float *x, size_t n);
-/* Rounds to 2^(bits-1)-1 levels each side of zero over [-full_scale, full_scale], clipping
- * outside; bits <= 0 or >= 32 leaves x unchanged. */
-void hw_quantize_symmetric(float *x, size_t n, int bits, float full_scale);
-void hw_add_gaussian(float *x, size_t n, float sigma, uh_rng_t *rng);
+
+/* x += N(0, sigma^2) elementwise, seeded by one draw from rng. fast = 1 draws the sum of four
+ * uniforms (Irwin-Hall) scaled to unit variance: Gaussian but for tails cut at 3.46 sigma,
+ * with no logarithm and no rejection -- noise injection in training regularises through its
+ * variance, and it runs on every batch. fast = 0 draws true normals (evaluation). */
+void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast);
+
+/* An ADC reading a layer's pre-activation outputs z (a batch): the range is the batch's max |z|
+ * (an ideally ranged converter), z is rounded to 2^(bits-1)-1 levels each side (bits 0 = no
+ * rounding), then each value gets Gaussian noise. Each output is the digital sum of
+ * `conversions` ADC readings (one per row-tile or input block), so the noise variance is
+ * conversions * (sigma_abs^2 + (sigma_rel * FS)^2) plus (conversions - 1) * LSB^2 / 12 for the
+ * other readings' rounding. *lo and *hi receive the converted values' range. rng NULL = no
+ * noise. */
+void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, double sigma_rel,
+                        int conversions, uh_rng_t *rng, int fast, float *lo, float *hi);
+
+/* The largest |act(z)| over z in [lo, hi]: |act| peaks at an end of the range for every
+ * activation. */
+float hw_act_max(uh_act_t act, float lo, float hi);
 
 #endif

@@ -1,0 +1,472 @@
+/* The analog crossbar model (PCM / RRAM in-memory computing).
+ *
+ * Mapping. A dense or conv layer's weight matrix W (outputs × inputs; conv through im2col,
+ * one matrix-vector product per output position) is stored on crossbar tiles of
+ * tile_rows × tile_cols weights: inputs drive the tile's rows (word lines) through DACs,
+ * each output is read on a column (bit line) through an ADC. A weight is a differential pair
+ * of devices, w ∝ G⁺ − G⁻: the device of the weight's sign is programmed to
+ * G_max·|w|/max|W| and the other to 0 (per-layer scale: the largest |w| maps to G_max).
+ * A matrix larger than a tile is split; the row-tiles' partial sums are added digitally.
+ *
+ * Energy per inference (pJ; uh_energy_add takes nJ), per dense/conv layer with n_in inputs,
+ * n_out outputs and P passes (1 for dense, out_h·out_w for conv):
+ *   R = tile rows, C = tile cols (a layer's "tile" hint T narrows both to min(T, R|C)),
+ *   rt = ceil(n_in / R) row-tiles, ct = ceil(n_out / C) column-tiles.
+ *   On each tile, one MVM costs rows_used·E_DAC + cols_used·(E_ADC + E_periphery)
+ *   + rows_used·cols_used·e_cell. Summed over the layer's tiles:
+ *     dac        = P · n_in · ct · dac_pj
+ *     adc        = P · n_out · rt · adc_pj
+ *     periphery  = P · n_out · rt · periphery_pj     (per conversion: column readout, local
+ *                                                     digital affine scaling, clock/control)
+ *     array      = P · n_in · n_out · e_cell,  e_cell = V_read² · G_max · t_read
+ *                                                     · conductance_fill · input_activity
+ *     accumulate = P · n_out · (rt − 1) · accumulate_pj   (digital partial-sum additions)
+ *   plus per layer: activation = outputs with an activation · activation_pj,
+ *                   pool = pooling-window reads · pool_pj.
+ *
+ * Simulation, UH_SIM_EVAL (one hardware sample per uh_net_evaluate call), per device of
+ * each pair, g = G/G_max:
+ *   programming  G_p = max(G_T + σ_p·ε, 0),  σ_p = noise_scale · max(c0 + c1·g_T + c2·g_T², 0)
+ *                · G_max/prog_ref_g_max  (µS; IBM's PCM fit, Nandakumar 2019, Joshi 2020)
+ *   stuck        with probability stuck_fraction the device ignores programming and sits at
+ *                G_max (share stuck_on_share) or 0; stuck devices neither drift nor read noisy
+ *   drift        G_d = G_p · (t/t0)^(−ν),  ν = max(nu + noise_scale·nu_std·ε, 0) per device
+ *   read noise   G = max(G_d + G_d·Q·sqrt(ln((t + t_read)/(2·t_read)))·noise_scale·ε, 0),
+ *                Q = min(read_q / max(G_p/G_max, 1e-3)^read_q_exp, read_q_max)
+ *                (1/f noise accumulated up to t; aihwkit's PCMLikeNoiseModel)
+ *   drift compensation ("global", as aihwkit's GlobalDriftCompensation): one digital gain per
+ *     layer, α = Σ_out |Σ_in (G_p⁺ − G_p⁻)| / Σ_out |Σ_in (G⁺ − G⁻)| — the all-ones input
+ *     read once after programming and again at time t.
+ *   effective weight w = α · (G⁺ − G⁻) · max|W| / G_max.
+ * Outputs (every forward, pre-activation values z of the layer, bias included): the ADC
+ * range is set to the batch's max |z| (an ideally ranged converter), z is rounded to
+ * 2^(adc_bits−1)−1 levels each side, then Gaussian noise of σ = noise_scale·output_noise·FS
+ * per conversion is added; with rt row-tiles each output is rt conversions summed, so the
+ * noise variance is rt·σ² plus (rt−1)·LSB²/12 for the other tiles' rounding. DAC rounding
+ * of the inputs cannot be applied from the outputs' side and is not simulated (a previous
+ * layer's ADC rounding already puts its outputs on a grid).
+ *
+ * UH_SIM_TRAIN (noise-aware training as IBM's hardware-aware training, Joshi et al. 2020,
+ * aihwkit): each mini-batch, w += N(0, (noise_scale·train_weight_noise·max|W|)²) on the
+ * scratch copy, and outputs get the ADC rounding above plus N(0, noise_scale ·
+ * train_output_noise · FS). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+enum { COMP_NONE, COMP_GLOBAL };
+
+typedef struct {
+    /* devices */
+    double g_max;          /* µS: the largest |w| of a layer maps here */
+    double prog_c[3];      /* σ_p(g) = c0 + c1 g + c2 g² in µS at prog_ref_g_max */
+    double prog_ref_g_max; /* µS: the G_max the coefficients were fitted at */
+    double read_q, read_q_exp, read_q_max, t_read;
+    double nu, nu_std, t0, t_eval; /* drift exponent, its device spread, seconds */
+    int compensation;
+    double stuck_fraction, stuck_on_share;
+    double noise_scale; /* multiplies every Gaussian term (not drift's mean, not stuck) */
+    /* periphery */
+    int dac_bits, adc_bits; /* 0 = ideal */
+    double output_noise;    /* σ per ADC conversion, relative to its full scale */
+    int tile_rows, tile_cols;
+    int chip_tiles; /* tiles on the chip; 0 = as many as needed */
+    /* noise-aware training */
+    double train_weight_noise, train_output_noise;
+    /* energy */
+    double dac_pj, adc_pj, periphery_pj, accumulate_pj, activation_pj, pool_pj;
+    double read_voltage, conductance_fill, input_activity;
+} xbar_t;
+
+static const char *const COMPENSATION[] = {"none", "global"};
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+static int xbar_load(const void *params, void **state, uh_error_t *err) {
+    const cJSON *p = params;
+    static const char *const keys[] = {"g_max_us",
+                                       "prog_noise_c0_us",
+                                       "prog_noise_c1_us",
+                                       "prog_noise_c2_us",
+                                       "prog_ref_g_max_us",
+                                       "read_noise_q",
+                                       "read_noise_q_exp",
+                                       "read_noise_q_max",
+                                       "t_read_s",
+                                       "drift_nu",
+                                       "drift_nu_std",
+                                       "t0_s",
+                                       "t_eval_s",
+                                       "drift_compensation",
+                                       "stuck_fraction",
+                                       "stuck_on_share",
+                                       "noise_scale",
+                                       "dac_bits",
+                                       "adc_bits",
+                                       "output_noise",
+                                       "tile_rows",
+                                       "tile_cols",
+                                       "chip_tiles",
+                                       "train_weight_noise",
+                                       "train_output_noise",
+                                       "dac_pj",
+                                       "adc_pj",
+                                       "periphery_pj",
+                                       "accumulate_pj",
+                                       "activation_pj",
+                                       "pool_pj",
+                                       "read_voltage_v",
+                                       "conductance_fill",
+                                       "input_activity"};
+    int rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
+    if (rc) return rc;
+    xbar_t *x = calloc(1, sizeof *x);
+    if (!x) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    const char *w = "params";
+    if ((rc = hw_number(p, w, "g_max_us", 0.01, 1e4, 1, 0, &x->g_max, err)) ||
+        (rc = hw_number(p, w, "prog_noise_c0_us", 0, 1e3, 0, 0, &x->prog_c[0], err)) ||
+        (rc = hw_number(p, w, "prog_noise_c1_us", -1e3, 1e3, 0, 0, &x->prog_c[1], err)) ||
+        (rc = hw_number(p, w, "prog_noise_c2_us", -1e3, 1e3, 0, 0, &x->prog_c[2], err)) ||
+        (rc = hw_number(p, w, "prog_ref_g_max_us", 0.01, 1e4, 0, x->g_max, &x->prog_ref_g_max,
+                        err)) ||
+        (rc = hw_number(p, w, "read_noise_q", 0, 10, 0, 0, &x->read_q, err)) ||
+        (rc = hw_number(p, w, "read_noise_q_exp", 0, 10, 0, 0, &x->read_q_exp, err)) ||
+        (rc = hw_number(p, w, "read_noise_q_max", 0, 10, 0, 10, &x->read_q_max, err)) ||
+        (rc = hw_number(p, w, "t_read_s", 1e-12, 1, 0, 250e-9, &x->t_read, err)) ||
+        (rc = hw_number(p, w, "drift_nu", 0, 1, 0, 0, &x->nu, err)) ||
+        (rc = hw_number(p, w, "drift_nu_std", 0, 1, 0, 0, &x->nu_std, err)) ||
+        (rc = hw_number(p, w, "t0_s", 1e-6, 1e9, 0, 20, &x->t0, err)) ||
+        (rc = hw_number(p, w, "t_eval_s", 1e-6, 1e10, 0, x->t0, &x->t_eval, err)) ||
+        (rc = hw_choice(p, w, "drift_compensation", COMPENSATION, 2, 0, COMP_GLOBAL,
+                        &x->compensation, err)) ||
+        (rc = hw_number(p, w, "stuck_fraction", 0, 1, 0, 0, &x->stuck_fraction, err)) ||
+        (rc = hw_number(p, w, "stuck_on_share", 0, 1, 0, 0.5, &x->stuck_on_share, err)) ||
+        (rc = hw_number(p, w, "noise_scale", 0, 100, 0, 1, &x->noise_scale, err)) ||
+        (rc = hw_integer(p, w, "dac_bits", 0, 16, 0, 0, &x->dac_bits, err)) ||
+        (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &x->adc_bits, err)) ||
+        (rc = hw_number(p, w, "output_noise", 0, 10, 0, 0, &x->output_noise, err)) ||
+        (rc = hw_integer(p, w, "tile_rows", 1, 1 << 16, 1, 0, &x->tile_rows, err)) ||
+        (rc = hw_integer(p, w, "tile_cols", 1, 1 << 16, 1, 0, &x->tile_cols, err)) ||
+        (rc = hw_integer(p, w, "chip_tiles", 0, 1 << 20, 0, 0, &x->chip_tiles, err)) ||
+        (rc = hw_number(p, w, "train_weight_noise", 0, 10, 0, 0, &x->train_weight_noise, err)) ||
+        (rc = hw_number(p, w, "train_output_noise", 0, 10, 0, 0, &x->train_output_noise, err)) ||
+        (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &x->dac_pj, err)) ||
+        (rc = hw_number(p, w, "adc_pj", 0, 1e6, 1, 0, &x->adc_pj, err)) ||
+        (rc = hw_number(p, w, "periphery_pj", 0, 1e6, 0, 0, &x->periphery_pj, err)) ||
+        (rc = hw_number(p, w, "accumulate_pj", 0, 1e6, 0, 0, &x->accumulate_pj, err)) ||
+        (rc = hw_number(p, w, "activation_pj", 0, 1e6, 0, 0, &x->activation_pj, err)) ||
+        (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &x->pool_pj, err)) ||
+        (rc = hw_number(p, w, "read_voltage_v", 0, 10, 0, 0, &x->read_voltage, err)) ||
+        (rc = hw_number(p, w, "conductance_fill", 0, 1, 0, 0.25, &x->conductance_fill, err)) ||
+        (rc = hw_number(p, w, "input_activity", 0, 1, 0, 0.25, &x->input_activity, err))) {
+        free(x);
+        return rc;
+    }
+    if (x->t_eval < x->t0) {
+        rc = uh_error_set(err, UH_EINVAL,
+                          "params.t_eval_s: must be at least t0_s (%g s), got %g (drift is "
+                          "measured from t0, the first read after programming)",
+                          x->t0, x->t_eval);
+        free(x);
+        return rc;
+    }
+    *state = x;
+    return UH_OK;
+}
+
+static void xbar_free(void *state) {
+    free(state);
+}
+
+/* ---- energy ------------------------------------------------------------------------- */
+
+static long ceil_div(long a, long b) {
+    return (a + b - 1) / b;
+}
+
+/* Tile rows and columns a layer uses: the array's, narrowed by the layer's tile hint. */
+static void layer_tile(const xbar_t *x, const uh_layer_t *l, int *rows, int *cols) {
+    *rows = x->tile_rows;
+    *cols = x->tile_cols;
+    if (l->tile > 0 && l->tile < *rows) *rows = l->tile;
+    if (l->tile > 0 && l->tile < *cols) *cols = l->tile;
+}
+
+/* Energy of one device-pair read at full conductance fill and input: V² · G · t, in pJ,
+ * scaled by the mean fill and input drive. */
+static double cell_pj(const xbar_t *x) {
+    return x->read_voltage * x->read_voltage * x->g_max * 1e-6 * x->t_read * x->conductance_fill *
+           x->input_activity * 1e12;
+}
+
+static int xbar_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, uh_error_t *err) {
+    (void)err;
+    const xbar_t *x = state;
+    double e_cell = cell_pj(x);
+    for (int i = 0; i < arch->n_layers; i++) {
+        hw_mvm_t m;
+        if (hw_layer_mvm(arch, i, &m)) {
+            int R, C;
+            layer_tile(x, &arch->layers[i], &R, &C);
+            double n_in = m.cols, n_out = m.rows, P = (double)m.passes;
+            double rt = (double)ceil_div(m.cols, R), ct = (double)ceil_div(m.rows, C);
+            uh_energy_add(e, i, "dac", P * n_in * ct * x->dac_pj * 1e-3);
+            uh_energy_add(e, i, "adc", P * n_out * rt * x->adc_pj * 1e-3);
+            if (x->periphery_pj > 0)
+                uh_energy_add(e, i, "periphery", P * n_out * rt * x->periphery_pj * 1e-3);
+            if (e_cell > 0) uh_energy_add(e, i, "array", P * n_in * n_out * e_cell * 1e-3);
+            if (rt > 1 && x->accumulate_pj > 0)
+                uh_energy_add(e, i, "accumulate", P * n_out * (rt - 1) * x->accumulate_pj * 1e-3);
+        }
+        long acts = hw_layer_activations(arch, i);
+        if (acts && x->activation_pj > 0)
+            uh_energy_add(e, i, "activation", (double)acts * x->activation_pj * 1e-3);
+        long reads = hw_layer_pool_reads(arch, i);
+        if (reads && x->pool_pj > 0) uh_energy_add(e, i, "pool", (double)reads * x->pool_pj * 1e-3);
+    }
+    return UH_OK;
+}
+
+/* A fully used tile, per MAC: what `uhnas backends` lists. */
+static double xbar_pj_per_mac(const void *state) {
+    const xbar_t *x = state;
+    return cell_pj(x) + x->dac_pj / x->tile_cols + (x->adc_pj + x->periphery_pj) / x->tile_rows;
+}
+
+/* ---- constraints and precision ------------------------------------------------------ */
+
+static void xbar_check(const void *state, const uh_arch_t *arch, uh_violations_t *v) {
+    const xbar_t *x = state;
+    long tiles = 0;
+    for (int i = 0; i < arch->n_layers; i++) {
+        const uh_layer_t *l = &arch->layers[i];
+        if (l->type != UH_LAYER_DENSE && l->type != UH_LAYER_CONV2D) continue;
+        if (l->tile > x->tile_rows || l->tile > x->tile_cols)
+            uh_violations_add(v, i + 1, "tile", "tile %d is larger than the %dx%d crossbar array",
+                              l->tile, x->tile_rows, x->tile_cols);
+        hw_mvm_t m;
+        if (x->chip_tiles > 0 && hw_layer_mvm(arch, i, &m)) {
+            int R, C;
+            layer_tile(x, l, &R, &C);
+            tiles += ceil_div(m.cols, R) * ceil_div(m.rows, C);
+        }
+    }
+    if (x->chip_tiles > 0 && tiles > x->chip_tiles)
+        uh_violations_add(v, 0, "tiles",
+                          "the weights need %ld crossbar tiles; the chip has %d (weights stay "
+                          "on chip: no reprogramming between layers)",
+                          tiles, x->chip_tiles);
+}
+
+static void xbar_precision(const void *state, uh_precision_t *p) {
+    const xbar_t *x = state;
+    p->weight_bits = 0; /* analog conductances: not quantized, perturbed */
+    p->activation_bits = x->adc_bits ? x->adc_bits : 32;
+    p->is_float = 0;
+    char dac[16] = "ideal", adc[16] = "ideal";
+    if (x->dac_bits) snprintf(dac, sizeof dac, "%d-bit", x->dac_bits);
+    if (x->adc_bits) snprintf(adc, sizeof adc, "%d-bit", x->adc_bits);
+    snprintf(p->summary, sizeof p->summary, "analog weights (G pairs, %g uS), %s DAC, %s ADC",
+             x->g_max, dac, adc);
+}
+
+/* ---- simulation --------------------------------------------------------------------- */
+
+/* The simulator keeps, per layer, the scale of the analog signal so that output noise can be
+ * expressed as aihwkit does, in units of one device pair at G_max driven by a full-scale
+ * input: w_max (the layer's max |w|, recorded by perturb_weights) times x_max (the largest
+ * input value of the batch: 1 for the first layer, whose inputs are images in [0, 1]; for
+ * later layers the largest |activation| of the previous dense/conv layer, recorded by its
+ * perturb_outputs in the same forward pass — max-pooling keeps it, average pooling can only
+ * lower it). A sim therefore serves one network at a time. */
+typedef struct {
+    xbar_t p; /* a copy of the numbers, so the sim does not depend on the backend's lifetime */
+    uh_sim_mode_t mode;
+    int n_layers;
+    uh_act_t act[UH_ARCH_MAX_LAYERS];
+    int next[UH_ARCH_MAX_LAYERS];      /* the next dense/conv layer, -1 if none */
+    int row_tiles[UH_ARCH_MAX_LAYERS]; /* partial sums per output, per layer */
+    float w_max[UH_ARCH_MAX_LAYERS];
+    float x_max[UH_ARCH_MAX_LAYERS];
+    int max_rows;              /* the most outputs of any layer */
+    double *ref_row, *now_row; /* per output: drift-compensation readings */
+    double log_t;              /* ln(t/t0) */
+    double read_t;             /* sqrt(ln((t + t_read)/(2 t_read))) */
+} xbar_sim_t;
+
+/* One device: target conductance g_t (µS) to its value at t_eval. *g_prog gets the
+ * conductance right after programming (the drift-compensation reference). */
+static double device(const xbar_sim_t *s, double g_t, uh_rng_t *rng, double *g_prog) {
+    const xbar_t *x = &s->p;
+    if (x->stuck_fraction > 0 && uh_rng_uniform(rng) < x->stuck_fraction) {
+        double g = uh_rng_uniform(rng) < x->stuck_on_share ? x->g_max : 0;
+        *g_prog = g;
+        return g;
+    }
+    double gn = g_t / x->g_max;
+    double g = g_t;
+    if (x->noise_scale > 0) {
+        double sig = x->prog_c[0] + x->prog_c[1] * gn + x->prog_c[2] * gn * gn;
+        sig = sig > 0 ? sig * x->noise_scale * x->g_max / x->prog_ref_g_max : 0;
+        if (sig > 0) g += sig * uh_rng_normal(rng);
+        if (g < 0) g = 0;
+    }
+    *g_prog = g;
+    if (s->log_t > 0 && g > 0 && (x->nu > 0 || x->nu_std > 0)) {
+        double nu = x->nu;
+        if (x->nu_std > 0 && x->noise_scale > 0)
+            nu += x->noise_scale * x->nu_std * uh_rng_normal(rng);
+        if (nu < 0) nu = 0;
+        g *= exp(-nu * s->log_t);
+    }
+    if (x->read_q > 0 && x->noise_scale > 0 && g > 0) {
+        double rel = *g_prog / x->g_max;
+        double q = x->read_q / pow(rel > 1e-3 ? rel : 1e-3, x->read_q_exp);
+        if (q > x->read_q_max) q = x->read_q_max;
+        g += g * q * s->read_t * x->noise_scale * uh_rng_normal(rng);
+        if (g < 0) g = 0;
+    }
+    return g;
+}
+
+static void record_w_max(xbar_sim_t *s, int layer, float w_max) {
+    if (layer >= 0 && layer < UH_ARCH_MAX_LAYERS) s->w_max[layer] = w_max;
+}
+
+static void eval_weights(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
+    xbar_sim_t *s = ctx;
+    size_t n = (size_t)rows * (size_t)cols;
+    float wmax = hw_max_abs(w, n);
+    record_w_max(s, layer, wmax);
+    if (!(wmax > 0) || rows > s->max_rows) return;
+    double to_g = s->p.g_max / wmax; /* µS per weight unit */
+    uint64_t seed = rng ? uh_rng_u64(rng) : 0;
+    /* one random stream per row (output), so rows run in parallel reproducibly */
+#pragma omp parallel for schedule(static) if (n > 4 * HW_CHUNK)
+    for (int r = 0; r < rows; r++) {
+        uh_rng_t rr;
+        uh_rng_seed_stream(&rr, seed, (uint64_t)r);
+        float *row = w + (size_t)r * cols;
+        double ref = 0, now = 0;
+        for (int c = 0; c < cols; c++) {
+            double g_t = fabs((double)row[c]) * to_g;
+            double gp_pos, gp_neg;
+            double pos = device(s, row[c] > 0 ? g_t : 0, &rr, &gp_pos);
+            double neg = device(s, row[c] < 0 ? g_t : 0, &rr, &gp_neg);
+            ref += gp_pos - gp_neg;
+            now += pos - neg;
+            row[c] = (float)((pos - neg) / to_g);
+        }
+        s->ref_row[r] = fabs(ref);
+        s->now_row[r] = fabs(now);
+    }
+    double ref_sum = 0, now_sum = 0; /* in row order: the same sum for any thread count */
+    for (int r = 0; r < rows; r++) ref_sum += s->ref_row[r], now_sum += s->now_row[r];
+    if (s->p.compensation == COMP_GLOBAL && now_sum > 0 && ref_sum != now_sum) {
+        float alpha = (float)(ref_sum / now_sum);
+        for (size_t i = 0; i < n; i++) w[i] *= alpha;
+    }
+}
+
+static void train_weights(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
+    xbar_sim_t *s = ctx;
+    size_t n = (size_t)rows * (size_t)cols;
+    float wmax = hw_max_abs(w, n);
+    record_w_max(s, layer, wmax);
+    hw_add_normal(w, n, (float)(s->p.noise_scale * s->p.train_weight_noise) * wmax, rng, 1);
+}
+
+/* ADC and output noise of one layer's pre-activation outputs z (a batch): noise σ =
+ * sigma_unit · w_max · x_max per conversion, rt conversions summed per output. Records this
+ * layer's largest output activation as the next layer's x_max. */
+static void adc_outputs(xbar_sim_t *s, int layer, float *z, size_t count, double sigma_unit,
+                        uh_rng_t *rng) {
+    if (layer < 0 || layer >= s->n_layers || count == 0) return;
+    float lo, hi;
+    hw_convert_outputs(z, count, s->p.adc_bits, sigma_unit * s->w_max[layer] * s->x_max[layer], 0,
+                       s->row_tiles[layer], rng, s->mode == UH_SIM_TRAIN, &lo, &hi);
+    if (s->next[layer] >= 0) s->x_max[s->next[layer]] = hw_act_max(s->act[layer], lo, hi);
+}
+
+static void eval_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
+    xbar_sim_t *s = ctx;
+    adc_outputs(s, layer, z, count, s->p.noise_scale * s->p.output_noise, rng);
+}
+
+static void train_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
+    xbar_sim_t *s = ctx;
+    adc_outputs(s, layer, z, count, s->p.noise_scale * s->p.train_output_noise, rng);
+}
+
+static void xbar_sim_free(void *sim) {
+    xbar_sim_t *s = sim;
+    if (!s) return;
+    free(s->ref_row);
+    free(s->now_row);
+    free(s);
+}
+
+static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t mode, void **sim,
+                        uh_noise_t *hook, uh_error_t *err) {
+    const xbar_t *x = state;
+    *sim = NULL;
+    memset(hook, 0, sizeof *hook);
+    xbar_sim_t *s = calloc(1, sizeof *s);
+    if (!s) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    s->p = *x;
+    s->mode = mode;
+    s->n_layers = arch->n_layers < UH_ARCH_MAX_LAYERS ? arch->n_layers : UH_ARCH_MAX_LAYERS;
+    int later = -1;
+    for (int i = s->n_layers - 1; i >= 0; i--) {
+        hw_mvm_t m;
+        s->act[i] = arch->layers[i].act;
+        s->next[i] = later;
+        s->row_tiles[i] = 1;
+        s->x_max[i] = 1; /* the first layer's: images in [0, 1] */
+        if (hw_layer_mvm(arch, i, &m)) {
+            int R, C;
+            layer_tile(x, &arch->layers[i], &R, &C);
+            s->row_tiles[i] = (int)ceil_div(m.cols, R);
+            if (m.rows > s->max_rows) s->max_rows = m.rows;
+            later = i;
+        }
+    }
+    s->ref_row = calloc((size_t)s->max_rows + 1, sizeof *s->ref_row);
+    s->now_row = calloc((size_t)s->max_rows + 1, sizeof *s->now_row);
+    if (!s->ref_row || !s->now_row) {
+        xbar_sim_free(s);
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    s->log_t = x->t_eval > x->t0 ? log(x->t_eval / x->t0) : 0;
+    double ratio = (x->t_eval + x->t_read) / (2 * x->t_read);
+    s->read_t = ratio > 1 ? sqrt(log(ratio)) : 0;
+    int outputs = x->adc_bits > 0;
+    if (mode == UH_SIM_EVAL) {
+        hook->perturb_weights = eval_weights;
+        if (outputs || x->noise_scale * x->output_noise > 0) hook->perturb_outputs = eval_outputs;
+    } else {
+        int weights = x->noise_scale * x->train_weight_noise > 0;
+        outputs |= x->noise_scale * x->train_output_noise > 0;
+        /* train_weights also records w_max, which the output noise needs */
+        if (weights || outputs) hook->perturb_weights = train_weights;
+        if (outputs) hook->perturb_outputs = train_outputs;
+    }
+    hook->ctx = s;
+    *sim = s;
+    return UH_OK;
+}
+
+const uh_backend_model_t uh_model_crossbar = {
+    .name = "crossbar",
+    .load = xbar_load,
+    .free = xbar_free,
+    .energy = xbar_energy,
+    .check = xbar_check,
+    .precision = xbar_precision,
+    .pj_per_mac = xbar_pj_per_mac,
+    .sim_new = xbar_sim_new,
+    .sim_free = xbar_sim_free,
+};

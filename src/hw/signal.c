@@ -1,0 +1,124 @@
+/* Signal helpers shared by the analog simulators (MZI, crossbar): parallel max, seeded noise
+ * in chunks, and the ADC that reads a layer's outputs. */
+#include <math.h>
+
+#include "model.h"
+
+/* Two standard normals (Marsaglia's polar method, single precision, 24-bit uniforms). */
+static inline void normal_pair(uh_rng_t *r, float *a, float *b) {
+    float u, v, q;
+    do {
+        uint64_t x = uh_rng_u64(r);
+        u = (float)(x >> 40) * 0x1p-23f - 1.0f;
+        v = (float)((x >> 16) & 0xFFFFFF) * 0x1p-23f - 1.0f;
+        q = u * u + v * v;
+    } while (q >= 1.0f || q == 0.0f);
+    float f = sqrtf(-2.0f * logf(q) / q);
+    *a = u * f;
+    *b = v * f;
+}
+
+/* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. */
+static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t seed, long chunk,
+                        int fast) {
+    uh_rng_t r;
+    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
+    if (fast) {
+        const float k = sigma * 1.7320508075688772f / 65536.0f; /* sqrt(3) / 2^16 */
+        for (size_t i = i0; i < i1; i++) {
+            uint64_t u = uh_rng_u64(&r);
+            int32_t sum = (int32_t)(u & 0xFFFF) + (int32_t)((u >> 16) & 0xFFFF) +
+                          (int32_t)((u >> 32) & 0xFFFF) + (int32_t)(u >> 48);
+            x[i] += k * (float)(sum + 2 - 131072);
+        }
+        return;
+    }
+    for (size_t i = i0; i < i1; i += 2) {
+        float a, b;
+        normal_pair(&r, &a, &b);
+        x[i] += sigma * a;
+        if (i + 1 < i1) x[i + 1] += sigma * b;
+    }
+}
+
+float hw_max_abs(const float *x, size_t n) {
+    float m = 0;
+#pragma omp parallel for reduction(max : m) schedule(static) if (n > 4 * HW_CHUNK)
+    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    return m;
+}
+
+void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast) {
+    if (!(sigma > 0) || !rng || n == 0) return;
+    uint64_t seed = uh_rng_u64(rng);
+    long chunks = (long)((n + HW_CHUNK - 1) / HW_CHUNK);
+#pragma omp parallel for schedule(static) if (chunks > 4)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < n ? i0 + HW_CHUNK : n;
+        chunk_noise(x, i0, i1, sigma, seed, c, fast);
+    }
+}
+
+void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, double sigma_rel,
+                        int conversions, uh_rng_t *rng, int fast, float *lo_out, float *hi_out) {
+    *lo_out = *hi_out = 0;
+    if (count == 0) return;
+    float fs = hw_max_abs(z, count);
+    double per = sigma_abs * sigma_abs + (sigma_rel * fs) * (sigma_rel * fs);
+    double var = conversions * per;
+    int round = bits > 0 && bits < 32 && fs > 0;
+    float step = 0, inv_step = 0, levels = 0;
+    if (round) {
+        levels = (float)((1 << (bits - 1)) - 1);
+        step = fs / levels;
+        inv_step = levels / fs;
+        var += (conversions - 1) * (double)step * step / 12;
+    }
+    int noisy = var > 0 && rng;
+    uint64_t seed = noisy ? uh_rng_u64(rng) : 0;
+    float sig = (float)sqrt(var), lo = INFINITY, hi = -INFINITY;
+    long chunks = (long)((count + HW_CHUNK - 1) / HW_CHUNK);
+#pragma omp parallel for reduction(min : lo) reduction(max : hi) schedule(static) if (chunks > 4)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < count ? i0 + HW_CHUNK : count;
+        if (round)
+            for (size_t i = i0; i < i1; i++) {
+                float q = rintf(z[i] * inv_step);
+                q = q > levels ? levels : (q < -levels ? -levels : q);
+                z[i] = q * step;
+            }
+        if (noisy) chunk_noise(z, i0, i1, sig, seed, c, fast);
+        for (size_t i = i0; i < i1; i++) {
+            lo = z[i] < lo ? z[i] : lo;
+            hi = z[i] > hi ? z[i] : hi;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+float hw_act_max(uh_act_t act, float lo, float hi) {
+    float a = 0, b = 0;
+    switch (act) {
+    case UH_ACT_RELU:
+        a = lo > 0 ? lo : 0, b = hi > 0 ? hi : 0;
+        break;
+    case UH_ACT_LEAKY_RELU:
+        a = lo > 0 ? lo : 0.01f * lo, b = hi > 0 ? hi : 0.01f * hi;
+        break;
+    case UH_ACT_TANH:
+        a = tanhf(lo), b = tanhf(hi);
+        break;
+    case UH_ACT_SIGMOID:
+        a = 1 / (1 + expf(-lo)), b = 1 / (1 + expf(-hi));
+        break;
+    case UH_ACT_SQUARE:
+        a = lo * lo, b = hi * hi;
+        break;
+    default:
+        a = lo, b = hi;
+        break; /* none, abs */
+    }
+    a = fabsf(a), b = fabsf(b);
+    return a > b ? a : b;
+}

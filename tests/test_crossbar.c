@@ -1,0 +1,568 @@
+/* The analog crossbar model: the shipped PCM file, energy by hand, the device physics
+ * (programming noise σ(g), drift, read noise) against their formulas, the noiseless limit,
+ * accuracy under rising noise, reproducible Monte Carlo, constraints and bad files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "uhnas/backend.h"
+
+#define PCM_FILE UHNAS_TEST_DATA "/../../configs/backends/crossbar-pcm.json"
+
+#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
+static void check_close(double got, double want, double tol, const char *what, int line) {
+    if (!(fabs(got - want) <= tol)) {
+        print_error("line %d: %s = %.12g, want %.12g (± %g)\n", line, what, got, want, tol);
+        fail();
+    }
+}
+
+static const double PI = 3.14159265358979323846;
+static const uh_shape_t MNIST = {1, 28, 28, 10};
+static const uh_shape_t TINY = {1, 12, 12, 4};
+
+static void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
+    uh_error_t err = {0};
+    int rc = uh_arch_parse(json, strlen(json), shape, a, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+}
+
+static uh_backend_t *load_text(const char *text) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load_text(text, strlen(text), "inline", &b, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    return b;
+}
+
+static uh_backend_t *load_pcm(void) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load(PCM_FILE, &b, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    return b;
+}
+
+/* The shipped file with its "noise_scale" value replaced. */
+static uh_backend_t *load_pcm_scaled(double scale) {
+    uh_backend_t *ref = load_pcm();
+    const char *text = uh_backend_text(ref);
+    const char *key = "\"noise_scale\": {\"value\": ";
+    const char *at = strstr(text, key);
+    assert_non_null(at);
+    const char *after = at + strlen(key);
+    while (*after && *after != ',') after++;
+    size_t cap = strlen(text) + 64;
+    char *out = malloc(cap);
+    assert_non_null(out);
+    snprintf(out, cap, "%.*s%s%.17g%s", (int)(at - text), text, key, scale, after);
+    uh_backend_t *b = load_text(out);
+    free(out);
+    uh_backend_free(ref);
+    return b;
+}
+
+static double part(const uh_energy_t *e, const char *name) {
+    for (int k = 0; k < e->n_parts; k++)
+        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
+    return -1;
+}
+
+/* A crossbar file: g_max, DAC/ADC energies and the given params (the physics tests switch
+ * each effect on alone). */
+#define NUM(k, v) "\"" k "\":{\"value\":" v ",\"source\":\"assumed: test\"}"
+#define TILES NUM("tile_rows", "256") "," NUM("tile_cols", "256")
+static const char *xbar_file(const char *params) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"name\":\"xbar-test\",\"model\":\"crossbar\",\"constraints\":{" NUM(
+                 "max_tile", "1024") "},\"params\":{" NUM("g_max_us",
+                                                          "25") "," NUM("dac_pj",
+                                                                        "0.5") "," NUM("adc_pj",
+                                                                                       "2") ",%s}}",
+             params);
+    return buf;
+}
+
+/* ---- the shipped file and energy ---------------------------------------------------- */
+
+static void test_shipped_file(void **state) {
+    (void)state;
+    uh_backend_t *b = load_pcm();
+    assert_string_equal(uh_backend_name(b), "crossbar-pcm");
+    assert_string_equal(uh_backend_model_name(b), "crossbar");
+    uh_precision_t p;
+    uh_backend_precision(b, &p);
+    assert_int_equal(p.activation_bits, 8);
+    assert_non_null(strstr(p.summary, "8-bit ADC"));
+    /* A fully used 256×256 tile, per MAC: e_cell + E_DAC/256 + (E_ADC + E_periphery)/256
+     * = 0.015625 + 0.5/256 + 48/256 = 0.205078125 pJ (HERMES: 9.76 TOPS/W = 0.205 pJ/MAC). */
+    assert_close(uh_backend_pj_per_mac(b), 0.205078125, 1e-12);
+    uh_backend_free(b);
+}
+
+static void test_energy_mlp_by_hand(void **state) {
+    (void)state;
+    uh_backend_t *b = load_pcm();
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a);
+    uh_energy_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    /* e_cell = V² · G_max · t_read · fill · activity
+     *        = 0.2² V² · 25e-6 S · 250e-9 s · 0.25 · 0.25 = 1.5625e-14 J = 0.015625 pJ.
+     * Layer 1: 784 inputs on 256-row tiles → rt = ceil(784/256) = 4 row-tiles;
+     *          128 outputs on 256-col tiles → ct = 1.
+     *   dac        = 784 · 1 · 0.5 pJ          =   392 pJ
+     *   adc        = 128 · 4 · 2 pJ            =  1024 pJ
+     *   periphery  = 128 · 4 · 46 pJ           = 23552 pJ
+     *   array      = 784 · 128 · 0.015625 pJ   =  1568 pJ
+     *   accumulate = 128 · (4 − 1) · 0.1 pJ    =  38.4 pJ
+     *   activation = 128 ReLUs · 0.4 pJ        =  51.2 pJ
+     * Layer 2: 128 inputs, 10 outputs, one tile:
+     *   dac 128 · 0.5 = 64, adc 10 · 2 = 20, periphery 10 · 46 = 460,
+     *   array 1280 · 0.015625 = 20 pJ; no activation, nothing to accumulate.
+     * Total 27189.6 pJ = 27.1896 nJ. */
+    assert_close(e.layers[0].nj, (392 + 1024 + 23552 + 1568 + 38.4 + 51.2) * 1e-3, 1e-9);
+    assert_close(e.layers[1].nj, (64 + 20 + 460 + 20) * 1e-3, 1e-9);
+    assert_close(part(&e, "dac"), 0.456, 1e-9);
+    assert_close(part(&e, "adc"), 1.044, 1e-9);
+    assert_close(part(&e, "periphery"), 24.012, 1e-9);
+    assert_close(part(&e, "array"), 1.588, 1e-9);
+    assert_close(part(&e, "accumulate"), 0.0384, 1e-12);
+    assert_close(part(&e, "activation"), 0.0512, 1e-12);
+    assert_close(e.total_nj, 27.1896, 1e-9);
+    uh_backend_free(b);
+}
+
+static void test_energy_conv_tile_hint_by_hand(void **state) {
+    (void)state;
+    uh_backend_t *b = load_pcm();
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"activation\":"
+               "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+               "{\"type\":\"dense\",\"units\":3}]}",
+               (uh_shape_t){1, 6, 6, 3}, &a);
+    uh_energy_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    /* conv: im2col width 1·3·3 = 9 inputs, 2 outputs, 4×4 = 16 passes; the tile hint 4
+     * makes 4×4 tiles: rt = ceil(9/4) = 3, ct = ceil(2/4) = 1.
+     *   dac        = 16 · 9 · 1 · 0.5      =   72 pJ
+     *   adc        = 16 · 2 · 3 · 2        =  192 pJ
+     *   periphery  = 16 · 2 · 3 · 46       = 4416 pJ
+     *   array      = 16 · 9 · 2 · 0.015625 =  4.5 pJ
+     *   accumulate = 16 · 2 · 2 · 0.1      =  6.4 pJ
+     *   activation = 2·4·4 · 0.4           = 12.8 pJ
+     * pool: 2·2·2 outputs · 4 reads · 0.1 = 3.2 pJ
+     * dense: 8 inputs, 3 outputs, one 256×256 tile: dac 4, adc 6, periphery 138,
+     *   array 24 · 0.015625 = 0.375 pJ. */
+    assert_close(e.layers[0].nj, (72 + 192 + 4416 + 4.5 + 6.4 + 12.8) * 1e-3, 1e-12);
+    assert_close(e.layers[1].nj, 3.2e-3, 1e-12);
+    assert_close(e.layers[2].nj, (4 + 6 + 138 + 0.375) * 1e-3, 1e-12);
+    assert_close(e.total_nj, 4855.275e-3, 1e-12);
+    uh_backend_free(b);
+}
+
+static void test_violations(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(
+        xbar_file(NUM("tile_rows", "64") "," NUM("tile_cols", "32") "," NUM("chip_tiles", "8")));
+    uh_arch_t a;
+    /* Layer 1: the hint 16 makes 16×16 tiles: 784 inputs → 49 row-tiles, 40 outputs → 3
+     * column-tiles: 147 tiles. Layer 2: the hint 48 is wider than the 32 columns (a
+     * violation; energy clamps it to 48×32): 40 inputs, 10 outputs → 1 tile. */
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":40,\"tile\":16},"
+               "{\"type\":\"dense\",\"units\":10,\"tile\":48}]}",
+               MNIST, &a);
+    uh_violations_t v;
+    assert_int_equal(uh_backend_check(b, &a, &v), 2);
+    assert_int_equal(v.items[0].layer, 2);
+    assert_string_equal(v.items[0].field, "tile");
+    assert_non_null(strstr(v.items[0].msg, "tile 48 is larger than the 64x32 crossbar array"));
+    assert_int_equal(v.items[1].layer, 0);
+    assert_string_equal(v.items[1].field, "tiles");
+    assert_non_null(strstr(v.items[1].msg, "need 148 crossbar tiles; the chip has 8"));
+    uh_arch_t ok;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32},{\"type\":\"dense\",\"units\":4}]}",
+               TINY, &ok); /* 144 inputs: 3 row-tiles; then 1: 4 tiles */
+    assert_int_equal(uh_backend_check(b, &ok, &v), 0);
+    uh_backend_free(b);
+    /* The shipped file: the shared constraint refuses tiles over 256 before the model does. */
+    b = load_pcm();
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10,\"tile\":512}]}", MNIST, &a);
+    assert_true(uh_backend_check(b, &a, &v) >= 1);
+    assert_int_equal(v.items[0].layer, 1);
+    assert_string_equal(v.items[0].field, "tile");
+    uh_backend_free(b);
+}
+
+/* ---- physics ------------------------------------------------------------------------- */
+
+static const uh_noise_t *eval_hook(uh_backend_t *b, const uh_arch_t *a, uh_backend_sim_t **sim) {
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_sim_new(b, a, UH_SIM_EVAL, sim, &err), UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(*sim);
+    assert_non_null(hook);
+    return hook;
+}
+
+/* Mean and standard deviation of x[0..n). */
+static void moments(const float *x, size_t n, double scale, double *mean, double *std) {
+    double s = 0, ss = 0;
+    for (size_t i = 0; i < n; i++) s += x[i] * scale;
+    *mean = s / n;
+    for (size_t i = 0; i < n; i++) ss += (x[i] * scale - *mean) * (x[i] * scale - *mean);
+    *std = sqrt(ss / (n - 1));
+}
+
+/* Programming noise alone: rows of weights at g = 1, 0.5 and 0 (max |w| = 1 → G_max).
+ * The effective weight is (G⁺ − G⁻)/G_max·max|w|; the device of the other sign is
+ * programmed to 0 and gets σ(0) too, clipped at 0 (no negative conductance), so in µS:
+ *   Var(G⁺ − G⁻) = σ(g)² + σ(0)²·(1/2 − 1/(2π))       (variance of max(0, σ(0)·Z))
+ *   E(G⁺ − G⁻)   = g·G_max − σ(0)/sqrt(2π)
+ * and at g = 0 both devices are clipped: Var = 2·σ(0)²·(1/2 − 1/(2π)), mean 0. */
+static void test_programming_noise_sigma(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(xbar_file(
+        TILES "," NUM("prog_noise_c0_us", "0.26348") "," NUM("prog_noise_c1_us", "1.9650") "," NUM(
+            "prog_noise_c2_us", "-1.1731") ",\"drift_compensation\":\"none\""));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":3}]}", (uh_shape_t){1, 1, 1, 3}, &a);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    enum { N = 60000 };
+    float *w = malloc(3 * N * sizeof *w);
+    assert_non_null(w);
+    const double g[3] = {1.0, 0.5, 0.0};
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < N; c++) w[r * N + c] = (float)g[r];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 42);
+    hook->perturb_weights(hook->ctx, 0, w, 3, N, &rng);
+    const double s0 = 0.26348, clip = 0.5 - 1 / (2 * PI);
+    for (int r = 0; r < 3; r++) {
+        double sigma = 0.26348 + 1.9650 * g[r] - 1.1731 * g[r] * g[r];
+        double want_std =
+            g[r] > 0 ? sqrt(sigma * sigma + s0 * s0 * clip) : sqrt(2 * s0 * s0 * clip);
+        double want_mean = g[r] > 0 ? g[r] * 25 - s0 / sqrt(2 * PI) : 0;
+        double mean, std;
+        moments(w + (size_t)r * N, N, 25.0, &mean, &std);
+        /* σ(1) = 1.0554 µS, σ(0.5) = 0.9527 µS, σ(0) = 0.2635 µS; the std of the std
+         * estimate is ~σ/sqrt(2N) = 0.3 %, of the mean σ/sqrt(N) ≈ 0.004 µS. */
+        assert_close(std, want_std, 0.015 * want_std);
+        assert_close(mean, want_mean, 0.02);
+    }
+    uh_backend_sim_free(sim);
+    free(w);
+    uh_backend_free(b);
+}
+
+/* Drift alone: G(t) = G(t0)·(t/t0)^(−ν). Without compensation the effective weight shrinks
+ * by exactly that factor; with a device spread σ_ν the mean of the lognormal factor is
+ * exp(−ν·L + σ_ν²·L²/2), L = ln(t/t0); global compensation restores the mean. */
+static void test_drift(void **state) {
+    (void)state;
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
+    enum { N = 20000 };
+    float *w = malloc(2 * N * sizeof *w);
+    assert_non_null(w);
+    const double times[] = {20, 200, 3600, 86400};
+    for (int k = 0; k < 4; k++) {
+        for (int spread = 0; spread < 2; spread++) {
+            for (int comp = 0; comp < 2; comp++) {
+                char params[1024];
+                snprintf(params, sizeof params,
+                         TILES "," NUM(
+                             "drift_nu",
+                             "0.08") ",\"drift_nu_std\":{\"value\":%s,"
+                                     "\"source\":\"assumed: test\"},\"t_eval_s\":{\"value\":%g,"
+                                     "\"source\":\"assumed: test\"},\"drift_compensation\":\"%s\"",
+                         spread ? "0.02" : "0", times[k], comp ? "global" : "none");
+                uh_backend_t *b = load_text(xbar_file(params));
+                uh_backend_sim_t *sim;
+                const uh_noise_t *hook = eval_hook(b, &a, &sim);
+                for (int c = 0; c < N; c++) w[c] = 1.0f, w[N + c] = -0.5f;
+                uh_rng_t rng;
+                uh_rng_seed(&rng, 7);
+                hook->perturb_weights(hook->ctx, 0, w, 2, N, &rng);
+                double L = log(times[k] / 20), s = spread ? 0.02 : 0;
+                double factor = comp ? 1 : exp(-0.08 * L + s * s * L * L / 2);
+                double m0, m1, sd;
+                moments(w, N, 1, &m0, &sd);
+                moments(w + N, N, 1, &m1, &sd);
+                if (!spread) {
+                    /* deterministic: every device by the same factor */
+                    assert_close(m0, factor, 1e-6);
+                    assert_close(m1, -0.5 * factor, 1e-6);
+                    assert_true(sd < 1e-6);
+                } else {
+                    assert_close(m0, factor, 0.005);
+                    assert_close(m1, -0.5 * factor, 0.005);
+                }
+                uh_backend_sim_free(sim);
+                uh_backend_free(b);
+            }
+        }
+    }
+    /* the uncompensated factor at one hour and ν = 0.08, for the record: 180^-0.08 */
+    assert_close(pow(180, -0.08), 0.65999, 1e-4);
+    free(w);
+}
+
+/* Read noise alone at g = 1, t = 1 h: σ/G = Q · sqrt(ln((t + t_read)/(2·t_read))) with
+ * Q = min(0.0088/1^0.65, 0.2) = 0.0088 → 0.0088 · sqrt(ln(3600/5e-7)) = 0.04191. */
+static void test_read_noise(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(xbar_file(
+        TILES "," NUM("read_noise_q", "0.0088") "," NUM("read_noise_q_exp", "0.65") "," NUM(
+            "read_noise_q_max",
+            "0.2") "," NUM("t_read_s",
+                           "250e-9") "," NUM("t_eval_s",
+                                             "3600") ",\"drift_compensation\":\"none\""));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    enum { N = 40000 };
+    float *w = malloc(2 * N * sizeof *w);
+    assert_non_null(w);
+    for (int c = 0; c < N; c++) w[c] = 1.0f, w[N + c] = 0.25f;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    hook->perturb_weights(hook->ctx, 0, w, 2, N, &rng);
+    double root = sqrt(log((3600 + 250e-9) / (2 * 250e-9)));
+    double mean, std;
+    moments(w, N, 1, &mean, &std);
+    assert_close(std, 0.0088 * root, 0.02 * 0.0088 * root);
+    assert_close(mean, 1, 0.001);
+    /* g = 0.25: Q = 0.0088 / 0.25^0.65 = 0.02167, σ = 0.25 · Q · root */
+    moments(w + N, N, 1, &mean, &std);
+    double q = 0.0088 / pow(0.25, 0.65);
+    assert_close(std, 0.25 * q * root, 0.02 * 0.25 * q * root);
+    uh_backend_sim_free(sim);
+    free(w);
+    uh_backend_free(b);
+}
+
+/* ADC: outputs rounded to 2^(bits−1)−1 = 127 levels of the batch's max |z|. */
+static void test_adc_rounding(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(xbar_file(TILES "," NUM("adc_bits", "8")));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    assert_non_null(hook->perturb_outputs);
+    float z[] = {2.0f, 1.0f, -0.3f, 0.01f, -2.0f};
+    hook->perturb_outputs(hook->ctx, 0, z, 5, NULL);
+    const float step = 2.0f / 127;
+    float want[] = {2.0f, 64 * step, -19 * step, 1 * step, -2.0f}; /* 63.5 → 64 (even) */
+    for (int i = 0; i < 5; i++) assert_close(z[i], want[i], 1e-6);
+    uh_backend_sim_free(sim);
+    uh_backend_free(b);
+}
+
+/* ---- the noiseless limit and accuracy ------------------------------------------------- */
+
+static double max_rel_diff(const float *x, const float *y, size_t n) {
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(y[i]));
+        diff = fmax(diff, fabs((double)x[i] - y[i]));
+    }
+    return diff / scale;
+}
+
+/* Everything off except deterministic drift, which global compensation undoes exactly:
+ * the crossbar must give the digital logits, for an MLP and a CNN. */
+static void test_noiseless_gives_digital_logits(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(xbar_file(TILES "," NUM("drift_nu", "0.08") "," NUM(
+        "t_eval_s", "86400") "," NUM("noise_scale", "0") ",\"drift_compensation\":\"global\""));
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(16, 5, &ds, &err), UH_OK);
+    const char *archs[] = {
+        "{\"layers\":[{\"type\":\"dense\",\"units\":300,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":4}]}",
+        "{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"tanh\"},"
+        "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}"};
+    for (int k = 0; k < 2; k++) {
+        uh_arch_t a;
+        parse_arch(archs[k], TINY, &a);
+        uh_net_t *net = uh_net_new(&a, 16, 3, &err);
+        assert_non_null(net);
+        float clean[16 * 4];
+        memcpy(clean, uh_net_forward(net, ds->x, 16), sizeof clean);
+        uh_backend_sim_t *sim;
+        const uh_noise_t *hook = eval_hook(b, &a, &sim);
+        uh_net_set_noise(net, hook, 11);
+        const float *hw = uh_net_forward(net, ds->x, 16);
+        assert_true(max_rel_diff(hw, clean, 16 * 4) <= 1e-6);
+        uh_net_set_noise(net, NULL, 0);
+        uh_backend_sim_free(sim);
+        uh_net_free(net);
+    }
+    uh_dataset_free(ds);
+    uh_backend_free(b);
+}
+
+static uh_net_t *train_tiny_mlp(const uh_dataset_t *train, const uh_noise_t *noise) {
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":4}]}",
+               TINY, &a);
+    uh_error_t err = {0};
+    uh_net_t *net = uh_net_new(&a, 32, 1, &err);
+    assert_non_null(net);
+    uh_train_opts_t opts;
+    uh_train_opts_default(&opts);
+    opts.batch = 32, opts.epochs = 10, opts.lr = 0.1f;
+    uh_net_set_noise(net, noise, 5);
+    uh_train_result_t res;
+    assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
+    uh_net_set_noise(net, NULL, 0);
+    return net;
+}
+
+/* On a trained MLP: noisy accuracy falls as the noise scale rises, stays at or below the
+ * clean accuracy, and a seed replays its Monte-Carlo samples exactly. */
+static void test_accuracy_falls_with_noise(void **state) {
+    (void)state;
+    uh_dataset_t *train, *small_test, *test;
+    uh_error_t err = {0};
+    uh_data_opts_t dopts = {0};
+    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &small_test, &err), UH_OK);
+    /* 4000 fresh test images, so that a handful of borderline samples cannot decide */
+    assert_int_equal(uh_dataset_tiny(4000, 77, &test, &err), UH_OK);
+    uh_net_t *net = train_tiny_mlp(train, NULL);
+    const double scales[] = {0, 1, 4, 8, 16};
+    double acc[5], clean = 0;
+    for (int k = 0; k < 5; k++) {
+        uh_backend_t *b = load_pcm_scaled(scales[k]);
+        uh_mc_result_t r;
+        assert_int_equal(uh_backend_evaluate(b, net, test, 8, 99, &r, &err), UH_OK);
+        acc[k] = r.noisy_accuracy;
+        clean = r.clean_accuracy;
+        print_message("noise scale %5.1f: clean %.4f noisy %.4f ± %.4f\n", scales[k],
+                      r.clean_accuracy, r.noisy_accuracy, r.noisy_std);
+        /* noisy ≤ clean, up to the Monte-Carlo error of the mean (a few samples of 4000
+         * can flip either way under small noise) */
+        assert_true(r.noisy_accuracy <= r.clean_accuracy + 0.002);
+        uh_backend_free(b);
+    }
+    assert_true(clean > 0.9);
+    for (int k = 1; k < 5; k++) assert_true(acc[k] <= acc[k - 1] + 0.002);
+    assert_true(acc[4] < acc[0] - 0.05);
+    /* the same seed replays the same samples; another seed draws others */
+    uh_backend_t *b = load_pcm_scaled(8);
+    uh_mc_result_t r1, r2, r3;
+    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 1234, &r1, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 1234, &r2, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 4321, &r3, &err), UH_OK);
+    assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
+    assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
+    uh_backend_free(b);
+    uh_net_free(net);
+    uh_dataset_free(train);
+    uh_dataset_free(small_test);
+    uh_dataset_free(test);
+}
+
+/* Noise-aware training (UH_SIM_TRAIN) runs through the engine's hook and still learns. */
+static void test_noise_aware_training(void **state) {
+    (void)state;
+    uh_dataset_t *train, *test;
+    uh_error_t err = {0};
+    uh_data_opts_t dopts = {0};
+    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    uh_backend_t *b = load_pcm();
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":4}]}",
+               TINY, &a);
+    uh_backend_sim_t *sim;
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    assert_non_null(hook);
+    assert_non_null(hook->perturb_weights);
+    assert_non_null(hook->perturb_outputs);
+    uh_net_t *net = train_tiny_mlp(train, hook);
+    uh_mc_result_t r;
+    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 5, &r, &err), UH_OK);
+    print_message("noise-aware: clean %.4f noisy %.4f\n", r.clean_accuracy, r.noisy_accuracy);
+    assert_true(r.clean_accuracy > 0.9);
+    assert_true(r.noisy_accuracy > 0.85);
+    uh_backend_sim_free(sim);
+    uh_net_free(net);
+    uh_backend_free(b);
+    uh_dataset_free(train);
+    uh_dataset_free(test);
+}
+
+/* ---- bad files ------------------------------------------------------------------------ */
+
+static void expect_bad(const char *text, const char *needle) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
+    if (rc == UH_OK || !strstr(err.msg, needle)) {
+        print_error("file: %s\nwant an error containing \"%s\"\ngot rc %d: %s\n", text, needle, rc,
+                    err.msg);
+        fail();
+    }
+    assert_null(b);
+}
+
+static void test_bad_files(void **state) {
+    (void)state;
+    expect_bad("{\"name\":\"x\",\"model\":\"crossbar\",\"params\":{" NUM("dac_pj", "1") "," NUM(
+                   "adc_pj", "1") "," TILES "}}",
+               "params.g_max_us: is required");
+    expect_bad(xbar_file(NUM("tile_rows", "256")), "params.tile_cols: is required");
+    expect_bad(xbar_file(TILES ",\"g_max\":{\"value\":1,\"source\":\"typo\"}"),
+               "params.g_max: unknown key");
+    expect_bad(xbar_file(TILES ",\"drift_nu\":{\"value\":0.05}"),
+               "params.drift_nu: needs a \"source\"");
+    expect_bad(xbar_file(TILES "," NUM("drift_nu", "1.5")),
+               "params.drift_nu: must be in 0..1, got 1.5");
+    expect_bad(xbar_file(TILES "," NUM("adc_bits", "8.5")), "params.adc_bits: must be an integer");
+    expect_bad(xbar_file(TILES "," NUM("tile_rows", "128")),
+               "params.tile_rows: given more than once");
+    expect_bad(xbar_file(TILES ",\"drift_compensation\":\"local\""),
+               "params.drift_compensation: must be one of: none, global");
+    expect_bad(xbar_file(TILES "," NUM("t0_s", "20") "," NUM("t_eval_s", "5")),
+               "params.t_eval_s: must be at least t0_s (20 s), got 5");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_file),
+        cmocka_unit_test(test_energy_mlp_by_hand),
+        cmocka_unit_test(test_energy_conv_tile_hint_by_hand),
+        cmocka_unit_test(test_violations),
+        cmocka_unit_test(test_programming_noise_sigma),
+        cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_read_noise),
+        cmocka_unit_test(test_adc_rounding),
+        cmocka_unit_test(test_noiseless_gives_digital_logits),
+        cmocka_unit_test(test_accuracy_falls_with_noise),
+        cmocka_unit_test(test_noise_aware_training),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
