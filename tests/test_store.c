@@ -1,0 +1,1112 @@
+/* The run store on real SQLite files: round trips of every field, refusals of files that are
+ * not ours (each left byte-identical), the CSV export read back, and a writer killed with
+ * SIGKILL mid-run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "uhnas/store.h"
+
+/* fixture: a fresh directory under /tmp, removed afterwards */
+
+typedef struct {
+    char root[64]; /* the mkdtemp directory */
+    char run[96];  /* root/run: where most tests keep their store */
+} fixture_t;
+
+static void remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            while ((e = readdir(d))) {
+                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+                char sub[1024];
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                remove_tree(sub);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static int setup(void **state) {
+    fixture_t *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    strcpy(f->root, "/tmp/uhnas_store_XXXXXX");
+    if (!mkdtemp(f->root)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->run, sizeof f->run, "%s/run", f->root);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture_t *f = *state;
+    remove_tree(f->root);
+    free(f);
+    return 0;
+}
+
+/* helpers */
+
+#define CHECK_OK(call)                                                                             \
+    do {                                                                                           \
+        uh_error_t e_ = {0};                                                                       \
+        int rc_ = (call);                                                                          \
+        if (rc_ != UH_OK) fail_msg("%s -> %d: %s", #call, rc_, e_.msg);                            \
+    } while (0)
+
+/* Expects `call` (which writes into `err`) to fail with code and a message holding needle. */
+static void expect_fail(int rc, const uh_error_t *err, int code, const char *needle) {
+    if (rc != code || !strstr(err->msg, needle))
+        fail_msg("want code %d and \"%s\", got code %d: \"%s\"", code, needle, rc, err->msg);
+}
+
+static uh_store_t *create_store(const char *dir, const char *config) {
+    uh_store_t *s = NULL;
+    uh_error_t err = {0};
+    int rc = uh_store_create(dir, config, 0, &s, &err);
+    if (rc) fail_msg("create %s: %s", dir, err.msg);
+    return s;
+}
+
+static uh_store_t *open_store(const char *dir) {
+    uh_store_t *s = NULL;
+    uh_error_t err = {0};
+    int rc = uh_store_open(dir, &s, &err);
+    if (rc) fail_msg("open %s: %s", dir, err.msg);
+    return s;
+}
+
+/* Candidate number i, every field derived from i. */
+static void make_candidate(int i, uh_candidate_t *c) {
+    memset(c, 0, sizeof *c);
+    c->generation = i / 10;
+    snprintf(c->origin, sizeof c->origin, "%s", i % 3 ? "mutate" : "sample");
+    snprintf(c->arch, sizeof c->arch,
+             "{\"layers\":[{\"type\":\"dense\",\"units\":%d},{\"type\":\"dense\",\"units\":10}]}",
+             16 + i);
+    snprintf(c->hash, sizeof c->hash, "c%08dX", i);
+    c->accuracy = 0.5 + i * 1e-3;
+    c->noisy_accuracy = i % 4 ? 0.4 + i * 1e-3 : NAN;
+    c->noisy_accuracy_std = 1.0 / (i + 3);
+    c->energy_nj = 1e3 * (i + 1) / 7.0;
+    c->params = 1000L + i;
+    c->macs = i % 5 ? 2000L * i : -1;
+    c->train_seconds = 0.1 * i;
+    c->status = i % 7 == 6 ? UH_CAND_FAILED : UH_CAND_OK;
+    if (c->status == UH_CAND_FAILED) snprintf(c->message, sizeof c->message, "diverged at %d", i);
+    c->seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+}
+
+static int same_double(double a, double b) {
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* Every field but id and created_at. */
+static void assert_same_candidate(const uh_candidate_t *want, const uh_candidate_t *got) {
+    assert_int_equal(got->generation, want->generation);
+    assert_string_equal(got->origin, want->origin);
+    assert_string_equal(got->arch, want->arch);
+    assert_string_equal(got->hash, want->hash);
+    assert_true(same_double(got->accuracy, want->accuracy));
+    assert_true(same_double(got->noisy_accuracy, want->noisy_accuracy));
+    assert_true(same_double(got->noisy_accuracy_std, want->noisy_accuracy_std));
+    assert_true(same_double(got->energy_nj, want->energy_nj));
+    assert_int_equal(got->params, want->params);
+    assert_int_equal(got->macs, want->macs);
+    assert_true(same_double(got->train_seconds, want->train_seconds));
+    assert_int_equal(got->status, want->status);
+    assert_string_equal(got->message, want->message);
+    assert_true(got->seed == want->seed);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+static void assert_timestamp(const char *t) {
+    assert_int_equal(strlen(t), 24);
+    const char *shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    for (int i = 0; i < 24; i++) {
+        if (shape[i] == 'd')
+            assert_true(t[i] >= '0' && t[i] <= '9');
+        else
+            assert_int_equal(t[i], shape[i]);
+    }
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) fail_msg("%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, len = 0;
+    unsigned char *buf = malloc(cap);
+    assert_non_null(buf);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len, fp)) > 0) {
+        len += got;
+        if (len == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            assert_non_null(buf);
+        }
+    }
+    fclose(fp);
+    *n = len;
+    return buf;
+}
+
+static void spit(const char *path, const void *data, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Runs SQL on a file with a plain SQLite connection (for building hostile files). */
+static void raw_sql(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* Flips one byte of every stored weights blob, leaving its checksum as it was. */
+static void flip_weights_byte(const char *path, size_t at) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *rd, *wr;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT hash, data FROM weights", -1, &rd, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE weights SET data = ?1 WHERE hash = ?2", -1, &wr, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(rd) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(rd, 1);
+        assert_true(at < n);
+        unsigned char *b = malloc(n);
+        assert_non_null(b);
+        memcpy(b, sqlite3_column_blob(rd, 1), n);
+        b[at] ^= 0x10;
+        sqlite3_bind_blob(wr, 1, b, (int)n, SQLITE_TRANSIENT);
+        sqlite3_bind_text(wr, 2, (const char *)sqlite3_column_text(rd, 0), -1, SQLITE_TRANSIENT);
+        assert_int_equal(sqlite3_step(wr), SQLITE_DONE);
+        sqlite3_reset(wr);
+        free(b);
+    }
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static uint64_t xorshift(uint64_t *x) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* tests */
+
+static void test_create_open_round_trip(void **state) {
+    fixture_t *f = *state;
+    const char *config = "{\"backend\":{\"name\":\"mzi \\\"x\\\"\",\"loss_db\":0.25},\"µ\":1}";
+    uh_store_t *s = create_store(f->run, config);
+    assert_string_equal(uh_store_config(s), config);
+    char want_path[160];
+    snprintf(want_path, sizeof want_path, "%s/%s", f->run, UH_STORE_FILE);
+    assert_string_equal(uh_store_path(s), want_path);
+
+    uh_candidate_t c;
+    make_candidate(6, &c); /* a failed one, with a message */
+    c.accuracy = NAN;
+    c.energy_nj = INFINITY;
+    c.seed = UINT64_MAX;
+    c.params = -1;
+    c.id = 999; /* ignored */
+    int64_t id = 0;
+    CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
+    assert_int_equal(id, 1);
+    uh_candidate_t d;
+    make_candidate(7, &d);
+    d.seed = 0;
+    CHECK_OK(uh_store_add_candidate(s, &d, &id, &e_));
+    assert_int_equal(id, 2);
+    uh_store_close(s);
+
+    /* Only the store remains: no temporary file, no log after a clean close. */
+    DIR *dir = opendir(f->run);
+    assert_non_null(dir);
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        if (e->d_name[0] != '.') assert_string_equal(e->d_name, UH_STORE_FILE);
+    closedir(dir);
+
+    s = open_store(f->run);
+    assert_string_equal(uh_store_config(s), config);
+    uh_candidate_t got;
+    int found = 0;
+    CHECK_OK(uh_store_find_hash(s, c.hash, &got, &found, &e_));
+    assert_true(found);
+    assert_int_equal(got.id, 1);
+    assert_same_candidate(&c, &got);
+    assert_true(isnan(got.accuracy));
+    assert_true(isinf(got.energy_nj));
+    assert_true(got.seed == UINT64_MAX);
+    assert_int_equal(got.status, UH_CAND_FAILED);
+    assert_string_equal(got.message, "diverged at 6");
+    assert_timestamp(got.created_at);
+    CHECK_OK(uh_store_find_hash(s, d.hash, &got, &found, &e_));
+    assert_same_candidate(&d, &got);
+    assert_true(got.seed == 0);
+    CHECK_OK(uh_store_check(s, &e_));
+    uh_store_close(s);
+
+    /* The file is ours in SQLite's terms too: application_id, user_version, WAL, NULL. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(want_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT (SELECT application_id FROM pragma_application_id),"
+                                        " (SELECT user_version FROM pragma_user_version),"
+                                        " (SELECT journal_mode FROM pragma_journal_mode),"
+                                        " typeof(accuracy), seed FROM candidates WHERE id = 1",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(st, 0), UH_STORE_APP_ID);
+    assert_int_equal(sqlite3_column_int(st, 1), UH_STORE_SCHEMA_VERSION);
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "wal");
+    assert_string_equal((const char *)sqlite3_column_text(st, 3), "null");
+    assert_int_equal(sqlite3_column_int64(st, 4), -1); /* 2^64-1 as its bit pattern */
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static void test_duplicate_hash_refused(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c;
+    make_candidate(1, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_error_t err = {0};
+    int64_t id = -5;
+    expect_fail(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "already stored");
+    assert_int_equal(id, -5);
+    int64_t n = 0;
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 1);
+    /* The next row still gets the next id. */
+    make_candidate(2, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
+    assert_int_equal(id, 2);
+    uh_store_close(s);
+}
+
+static void test_find_hash(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c, got;
+    make_candidate(3, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    int found = -1;
+    CHECK_OK(uh_store_find_hash(s, c.hash, NULL, &found, &e_));
+    assert_int_equal(found, 1);
+    CHECK_OK(uh_store_find_hash(s, "nothere", &got, &found, &e_));
+    assert_int_equal(found, 0);
+    uh_error_t err = {0};
+    expect_fail(uh_store_find_hash(s, "bad hash", &got, &found, &err), &err, UH_EINVAL,
+                "not [0-9A-Za-z]");
+    expect_fail(uh_store_find_hash(s, "", &got, &found, &err), &err, UH_EINVAL, "empty");
+    char long_hash[UH_STORE_HASH_MAX + 2];
+    memset(long_hash, 'a', sizeof long_hash - 1);
+    long_hash[sizeof long_hash - 1] = '\0';
+    expect_fail(uh_store_find_hash(s, long_hash, &got, &found, &err), &err, UH_ELIMIT,
+                "longer than");
+    assert_string_equal(uh_cand_status_name(UH_CAND_OK), "ok");
+    assert_string_equal(uh_cand_status_name(UH_CAND_FAILED), "failed");
+    assert_string_equal(uh_cand_status_name(UH_CAND_INVALID), "invalid");
+    uh_store_close(s);
+}
+
+static void test_candidates_in_order(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t *rows = NULL;
+    size_t n = 99;
+    CHECK_OK(uh_store_candidates(s, &rows, &n, &e_));
+    assert_int_equal(n, 0);
+    uh_store_free_candidates(rows);
+    /* Added out of generation and hash order: the store keeps commitment order. */
+    int order[] = {40, 3, 25, 7, 11, 0};
+    for (int i = 0; i < 6; i++) {
+        uh_candidate_t c;
+        make_candidate(order[i], &c);
+        if (i == 5) c.status = UH_CAND_INVALID;
+        CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    }
+    CHECK_OK(uh_store_candidates(s, &rows, &n, &e_));
+    assert_int_equal(n, 6);
+    for (int i = 0; i < 6; i++) {
+        uh_candidate_t want;
+        make_candidate(order[i], &want);
+        if (i == 5) want.status = UH_CAND_INVALID;
+        assert_int_equal(rows[i].id, i + 1);
+        assert_same_candidate(&want, &rows[i]);
+        assert_timestamp(rows[i].created_at);
+        if (i > 0) assert_true(strcmp(rows[i - 1].created_at, rows[i].created_at) <= 0);
+    }
+    uh_store_free_candidates(rows);
+    int64_t count = 0;
+    CHECK_OK(uh_store_count(s, &count, &e_));
+    assert_int_equal(count, 6);
+    uh_store_close(s);
+}
+
+static void test_generations(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    int g = 7;
+    CHECK_OK(uh_store_latest_generation(s, &g, &e_));
+    assert_int_equal(g, -1);
+    uh_gen_metrics_t m0 = {0.25, NAN, 3}, m1 = {0.5, 0.125, 4}, m3 = {1e-300, 2.5, 9};
+    CHECK_OK(uh_store_put_generation(s, 0, "{\"g\":0}", &m0, &e_));
+    CHECK_OK(uh_store_put_generation(s, 3, "{\"g\":3}", &m3, &e_));
+    CHECK_OK(uh_store_put_generation(s, 1, "{\"g\":1}", &m1, &e_));
+    CHECK_OK(uh_store_latest_generation(s, &g, &e_));
+    assert_int_equal(g, 3);
+    /* Replace generation 1. */
+    uh_gen_metrics_t m1b = {0.75, 0.5, 5};
+    CHECK_OK(uh_store_put_generation(s, 1, "{\"g\":1,\"again\":true}", &m1b, &e_));
+    uh_store_close(s);
+
+    s = open_store(f->run);
+    char *json = NULL;
+    uh_gen_metrics_t got;
+    CHECK_OK(uh_store_get_generation(s, 1, &json, &got, &e_));
+    assert_string_equal(json, "{\"g\":1,\"again\":true}");
+    assert_true(got.hypervolume == 0.75 && got.diversity == 0.5 && got.front_size == 5);
+    free(json);
+    CHECK_OK(uh_store_get_generation(s, 0, &json, &got, &e_));
+    assert_string_equal(json, "{\"g\":0}");
+    assert_true(got.hypervolume == 0.25 && isnan(got.diversity) && got.front_size == 3);
+    free(json);
+    CHECK_OK(uh_store_get_generation(s, 3, &json, NULL, &e_));
+    assert_string_equal(json, "{\"g\":3}");
+    free(json);
+    /* Metrics may be left out: NaN, front size 0. */
+    CHECK_OK(uh_store_put_generation(s, 4, "{}", NULL, &e_));
+    CHECK_OK(uh_store_get_generation(s, 4, &json, &got, &e_));
+    assert_true(isnan(got.hypervolume) && isnan(got.diversity) && got.front_size == 0);
+    free(json);
+    uh_error_t err = {0};
+    json = (char *)1;
+    expect_fail(uh_store_get_generation(s, 2, &json, &got, &err), &err, UH_ENOTFOUND,
+                "generation 2 is not stored");
+    assert_null(json);
+    expect_fail(uh_store_put_generation(s, -1, "{}", NULL, &err), &err, UH_EINVAL, "negative");
+    CHECK_OK(uh_store_latest_generation(s, &g, &e_));
+    assert_int_equal(g, 4);
+    uh_store_close(s);
+}
+
+static void test_meta(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    CHECK_OK(uh_store_put_meta(s, "llm.tokens", "1234", &e_));
+    CHECK_OK(uh_store_put_meta(s, "llm.model", "x", &e_));
+    CHECK_OK(uh_store_put_meta(s, "llm.model", "gpt \"quoted\"\n", &e_));
+    CHECK_OK(uh_store_put_meta(s, "empty", "", &e_));
+    uh_store_close(s);
+    s = open_store(f->run);
+    char *v = NULL;
+    CHECK_OK(uh_store_get_meta(s, "llm.model", &v, &e_));
+    assert_string_equal(v, "gpt \"quoted\"\n");
+    free(v);
+    CHECK_OK(uh_store_get_meta(s, "llm.tokens", &v, &e_));
+    assert_string_equal(v, "1234");
+    free(v);
+    CHECK_OK(uh_store_get_meta(s, "empty", &v, &e_));
+    assert_string_equal(v, "");
+    free(v);
+    uh_error_t err = {0};
+    expect_fail(uh_store_get_meta(s, "absent", &v, &err), &err, UH_ENOTFOUND, "absent");
+    assert_null(v);
+    expect_fail(uh_store_put_meta(s, "", "x", &err), &err, UH_EINVAL, "key is empty");
+    char key[UH_STORE_KEY_MAX + 2];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    expect_fail(uh_store_put_meta(s, key, "x", &err), &err, UH_ELIMIT, "longer than");
+    key[UH_STORE_KEY_MAX] = '\0'; /* exactly at the limit: fine */
+    CHECK_OK(uh_store_put_meta(s, key, "at the limit", &e_));
+    uh_store_close(s);
+}
+
+static void test_test_results(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c;
+    make_candidate(5, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_test_result_t r = {0.9875, 0.9, NAN, 20}, got;
+    CHECK_OK(uh_store_put_test_result(s, c.hash, &r, &e_));
+    uh_error_t err = {0};
+    expect_fail(uh_store_get_test_result(s, "c00000001X", &got, &err), &err, UH_ENOTFOUND,
+                "no test result");
+    expect_fail(uh_store_put_test_result(s, "unknown", &r, &err), &err, UH_ENOTFOUND, "not stored");
+    uh_store_close(s);
+    s = open_store(f->run);
+    CHECK_OK(uh_store_get_test_result(s, c.hash, &got, &e_));
+    assert_true(got.accuracy == 0.9875 && got.noisy_accuracy == 0.9);
+    assert_true(isnan(got.noisy_accuracy_std));
+    assert_int_equal(got.mc, 20);
+    r.mc = 50;
+    CHECK_OK(uh_store_put_test_result(s, c.hash, &r, &e_));
+    CHECK_OK(uh_store_get_test_result(s, c.hash, &got, &e_));
+    assert_int_equal(got.mc, 50);
+    CHECK_OK(uh_store_check(s, &e_));
+    uh_store_close(s);
+}
+
+static void test_weights(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c;
+    make_candidate(8, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    size_t n = 10007;
+    float *w = malloc(n * sizeof *w);
+    assert_non_null(w);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)xorshift(&x);
+        memcpy(&w[i], &u, 4); /* any bit pattern: NaNs, denormals, -0 */
+    }
+    w[0] = -0.0f;
+    w[1] = 1e-45f;
+    CHECK_OK(uh_store_put_weights(s, c.hash, w, n, &e_));
+    uh_error_t err = {0};
+    expect_fail(uh_store_put_weights(s, "unknown", w, n, &err), &err, UH_ENOTFOUND, "not stored");
+    expect_fail(uh_store_put_weights(s, c.hash, w, (size_t)UH_STORE_MAX_WEIGHTS + 1, &err), &err,
+                UH_ELIMIT, "over the limit");
+    expect_fail(uh_store_put_weights(s, c.hash, w, 0, &err), &err, UH_EINVAL, "no weights");
+    uh_store_close(s);
+
+    s = open_store(f->run);
+    float *got = NULL;
+    size_t got_n = 0;
+    CHECK_OK(uh_store_get_weights(s, c.hash, &got, &got_n, &e_));
+    assert_int_equal(got_n, n);
+    assert_memory_equal(got, w, n * sizeof *w);
+    free(got);
+    expect_fail(uh_store_get_weights(s, "c00000001X", &got, &got_n, &err), &err, UH_ENOTFOUND,
+                "no weights");
+    /* Replacing keeps one row. */
+    CHECK_OK(uh_store_put_weights(s, c.hash, w, 3, &e_));
+    CHECK_OK(uh_store_get_weights(s, c.hash, &got, &got_n, &e_));
+    assert_int_equal(got_n, 3);
+    assert_memory_equal(got, w, 3 * sizeof *w);
+    free(got);
+    CHECK_OK(uh_store_put_weights(s, c.hash, w, n, &e_));
+    uh_store_close(s);
+
+    /* Flip one byte of the stored blob behind the store's back. */
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", f->run, UH_STORE_FILE);
+    flip_weights_byte(path, 4000);
+    s = open_store(f->run);
+    got = (float *)1;
+    expect_fail(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT, "corrupt");
+    assert_null(got);
+    uh_store_close(s);
+    /* A blob whose length does not match its count. */
+    raw_sql(path, "UPDATE weights SET data = substr(data, 1, 400)");
+    s = open_store(f->run);
+    expect_fail(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT,
+                "bytes of data");
+    uh_store_close(s);
+    free(w);
+}
+
+static void test_transactions(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_error_t err = {0};
+    expect_fail(uh_store_commit(s, &err), &err, UH_EINVAL, "without a transaction");
+    uh_store_rollback(s); /* no-op */
+    uh_candidate_t c;
+    CHECK_OK(uh_store_begin(s, &e_));
+    expect_fail(uh_store_begin(s, &err), &err, UH_EINVAL, "already open");
+    make_candidate(1, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    make_candidate(2, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    CHECK_OK(uh_store_put_meta(s, "k", "rolled back", &e_));
+    uh_store_rollback(s);
+    int64_t n = -1;
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 0);
+    char *v = NULL;
+    expect_fail(uh_store_get_meta(s, "k", &v, &err), &err, UH_ENOTFOUND, "not stored");
+
+    /* A generation's state with its meta, as one commit; a refused duplicate inside does not
+     * undo the rest. */
+    CHECK_OK(uh_store_begin(s, &e_));
+    make_candidate(3, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "already stored");
+    CHECK_OK(uh_store_put_generation(s, 0, "{\"pop\":[]}", NULL, &e_));
+    CHECK_OK(uh_store_put_meta(s, "k", "kept", &e_));
+    CHECK_OK(uh_store_commit(s, &e_));
+    uh_store_rollback(s); /* no-op again */
+    uh_store_close(s);
+
+    s = open_store(f->run);
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 1);
+    CHECK_OK(uh_store_get_meta(s, "k", &v, &e_));
+    assert_string_equal(v, "kept");
+    free(v);
+    int g;
+    CHECK_OK(uh_store_latest_generation(s, &g, &e_));
+    assert_int_equal(g, 0);
+    /* Closing inside a transaction rolls it back. */
+    CHECK_OK(uh_store_begin(s, &e_));
+    make_candidate(4, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_close(s);
+    s = open_store(f->run);
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 1);
+    uh_store_close(s);
+}
+
+/* open refusals: each file is left exactly as it was, with no side files */
+
+static void expect_refused(const char *dir, int code, const char *needle) {
+    char path[512], side[600];
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    size_t n0 = 0;
+    unsigned char *before = exists(path) ? slurp(path, &n0) : NULL;
+    uh_store_t *s = (uh_store_t *)1;
+    uh_error_t err = {0};
+    expect_fail(uh_store_open(dir, &s, &err), &err, code, needle);
+    assert_null(s);
+    if (before) {
+        size_t n1 = 0;
+        unsigned char *after = slurp(path, &n1);
+        assert_int_equal(n1, n0);
+        assert_memory_equal(after, before, n0);
+        free(after);
+        free(before);
+        /* A name in the message: the file's path. */
+        assert_non_null(strstr(err.msg, path));
+    }
+    static const char *const suffixes[] = {"-wal", "-shm", "-journal"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        assert_false(exists(side));
+    }
+}
+
+static void file_dir(const fixture_t *f, const char *name, char *dir, size_t cap) {
+    snprintf(dir, cap, "%s/%s", f->root, name);
+    assert_int_equal(mkdir(dir, 0777), 0);
+}
+
+static void test_open_refuses(void **state) {
+    fixture_t *f = *state;
+    char dir[256], path[512];
+
+    snprintf(dir, sizeof dir, "%s/missing/run", f->root);
+    expect_refused(dir, UH_ENOTFOUND, "no such run directory");
+    assert_false(exists(dir));
+
+    file_dir(f, "empty_dir", dir, sizeof dir);
+    expect_refused(dir, UH_ENOTFOUND, "no run store here");
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    assert_false(exists(path));
+
+    file_dir(f, "text", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    const char *text = "id,accuracy\n1,0.5\n";
+    spit(path, text, strlen(text));
+    expect_refused(dir, UH_EFORMAT, "not an SQLite database");
+
+    file_dir(f, "zero", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    spit(path, "", 0);
+    expect_refused(dir, UH_EFORMAT, "empty");
+
+    file_dir(f, "random", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    unsigned char noise[16384];
+    uint64_t x = 0x243f6a8885a308d3ull;
+    for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)xorshift(&x);
+    spit(path, noise, sizeof noise);
+    expect_refused(dir, UH_EFORMAT, "not an SQLite database");
+
+    /* Another program's database: a plain one (application_id 0) and one with its own id. */
+    file_dir(f, "foreign0", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    raw_sql(path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    expect_refused(dir, UH_EFORMAT, "application_id is 0x00000000");
+    file_dir(f, "foreign1", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    raw_sql(path, "PRAGMA journal_mode = WAL; PRAGMA application_id = 305419896;"
+                  "CREATE TABLE candidates(x);");
+    expect_refused(dir, UH_EFORMAT, "application_id is 0x12345678");
+
+    /* Ours, but from a newer (or unknown) schema. */
+    file_dir(f, "newer", dir, sizeof dir);
+    uh_store_close(create_store(dir, "{}"));
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    raw_sql(path, "PRAGMA user_version = 2");
+    expect_refused(dir, UH_EFORMAT, "schema version 2 is newer");
+    raw_sql(path, "PRAGMA user_version = 0");
+    expect_refused(dir, UH_EFORMAT, "unknown schema version 0");
+
+    /* Our identity on a database without our tables. */
+    file_dir(f, "no_tables", dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    raw_sql(path, "PRAGMA application_id = 1969770049; PRAGMA user_version = 1;"
+                  "CREATE TABLE run(id INTEGER PRIMARY KEY, config TEXT);");
+    expect_refused(dir, UH_EFORMAT, "table run lacks column uhnas_version");
+
+    /* A real store, cut short. */
+    file_dir(f, "truncated", dir, sizeof dir);
+    uh_store_t *s = create_store(dir, "{}");
+    CHECK_OK(uh_store_begin(s, &e_));
+    for (int i = 0; i < 300; i++) {
+        uh_candidate_t c;
+        make_candidate(i, &c);
+        memset(c.message, 'm', 400);
+        CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    }
+    CHECK_OK(uh_store_commit(s, &e_));
+    uh_store_close(s);
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    size_t n = 0;
+    unsigned char *whole = slurp(path, &n);
+    assert_true(n > 16 * 4096);
+    spit(path, whole, n / 2);
+    expect_refused(dir, UH_EFORMAT, "truncated");
+    spit(path, whole, 100 + 37); /* not even one page */
+    expect_refused(dir, UH_EFORMAT, "truncated");
+
+    /* Our header, then garbage: the pages are caught by SQLite's checks. */
+    memcpy(whole + 4096, noise, 4096);
+    memcpy(whole + 3 * 4096, noise + 4096, 4096 * 3);
+    spit(path, whole, n);
+    expect_refused(dir, UH_EFORMAT, "corrupt");
+    free(whole);
+}
+
+static void test_replace_flag(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{\"first\":1}");
+    uh_candidate_t c;
+    make_candidate(1, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_close(s);
+
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", f->run, UH_STORE_FILE);
+    size_t n0, n1;
+    unsigned char *before = slurp(path, &n0);
+    uh_error_t err = {0};
+    s = (uh_store_t *)1;
+    expect_fail(uh_store_create(f->run, "{\"second\":2}", 0, &s, &err), &err, UH_EINVAL,
+                "already holds a run");
+    assert_null(s);
+    unsigned char *after = slurp(path, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(before);
+    free(after);
+
+    /* A stale log beside the name must not be read as part of the new file. */
+    char wal[200];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    spit(wal, "stale", 5);
+    CHECK_OK(uh_store_create(f->run, "{\"second\":2}", UH_STORE_REPLACE, &s, &e_));
+    assert_string_equal(uh_store_config(s), "{\"second\":2}");
+    int64_t n = -1;
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 0);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_close(s);
+    s = open_store(f->run);
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 1);
+    uh_store_close(s);
+
+    /* Missing parents are created; a config over the limit is refused. */
+    char deep[200];
+    snprintf(deep, sizeof deep, "%s/a/b/c", f->root);
+    uh_store_close(create_store(deep, "{}"));
+    expect_fail(uh_store_create(f->root, "{}", 0x10, &s, &err), &err, UH_EINVAL, "unknown flags");
+}
+
+/* CSV: a small RFC 4180 reader */
+
+#define CSV_MAX_ROWS 16
+#define CSV_MAX_FIELDS 24
+
+typedef struct {
+    int n_rows;
+    int n_fields[CSV_MAX_ROWS];
+    char *field[CSV_MAX_ROWS][CSV_MAX_FIELDS];
+} csv_t;
+
+static void csv_parse(const char *s, csv_t *csv) {
+    memset(csv, 0, sizeof *csv);
+    size_t len = strlen(s);
+    char *buf = malloc(len + 1);
+    assert_non_null(buf);
+    while (*s) {
+        assert_true(csv->n_rows < CSV_MAX_ROWS);
+        int r = csv->n_rows++;
+        for (;;) {
+            size_t k = 0;
+            if (*s == '"') {
+                s++;
+                for (;;) {
+                    assert_true(*s != '\0'); /* an unterminated quote */
+                    if (*s == '"' && s[1] == '"') {
+                        buf[k++] = '"';
+                        s += 2;
+                    } else if (*s == '"') {
+                        s++;
+                        break;
+                    } else {
+                        buf[k++] = *s++;
+                    }
+                }
+            } else {
+                while (*s && *s != ',' && *s != '\r' && *s != '\n') {
+                    assert_true(*s != '"'); /* a bare quote in an unquoted field */
+                    buf[k++] = *s++;
+                }
+            }
+            buf[k] = '\0';
+            assert_true(csv->n_fields[r] < CSV_MAX_FIELDS);
+            csv->field[r][csv->n_fields[r]++] = strdup(buf);
+            if (*s == ',') {
+                s++;
+                continue;
+            }
+            assert_true(s[0] == '\r' && s[1] == '\n'); /* CRLF ends every record */
+            s += 2;
+            break;
+        }
+    }
+    free(buf);
+}
+
+static void csv_free(csv_t *csv) {
+    for (int r = 0; r < csv->n_rows; r++)
+        for (int i = 0; i < csv->n_fields[r]; i++) free(csv->field[r][i]);
+}
+
+static void test_csv_export(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c[3];
+    for (int i = 0; i < 3; i++) make_candidate(i + 1, &c[i]);
+    c[0].accuracy = 0.1 + 0.2; /* 0.30000000000000004: needs all 17 digits */
+    c[0].noisy_accuracy = NAN;
+    c[0].macs = -1;
+    c[0].seed = UINT64_MAX;
+    snprintf(c[1].arch, sizeof c[1].arch, "%s",
+             "{\"layers\":[{\"type\":\"dense\",\"units\":10,\"activation\":\"relu\"}]}");
+    c[1].status = UH_CAND_FAILED;
+    snprintf(c[1].message, sizeof c[1].message, "%s", "said \"no\", twice\r\nthen, \"\" stopped");
+    snprintf(c[2].origin, sizeof c[2].origin, "%s", "llm,mutate");
+    for (int i = 0; i < 3; i++) CHECK_OK(uh_store_add_candidate(s, &c[i], NULL, &e_));
+    uh_test_result_t r = {1.0 / 3.0, NAN, 0.015625, 10};
+    CHECK_OK(uh_store_put_test_result(s, c[1].hash, &r, &e_));
+
+    char out[200];
+    snprintf(out, sizeof out, "%s/all.csv", f->root);
+    CHECK_OK(uh_store_export_csv(s, out, NULL, 0, &e_));
+    size_t n;
+    char *text = (char *)slurp(out, &n);
+    text = realloc(text, n + 1);
+    text[n] = '\0';
+    csv_t csv;
+    csv_parse(text, &csv);
+    free(text);
+    assert_int_equal(csv.n_rows, 4);
+    static const char *const header[] = {"id",
+                                         "generation",
+                                         "origin",
+                                         "status",
+                                         "hash",
+                                         "accuracy",
+                                         "noisy_accuracy",
+                                         "noisy_accuracy_std",
+                                         "energy_nj",
+                                         "params",
+                                         "macs",
+                                         "train_seconds",
+                                         "seed",
+                                         "created_at",
+                                         "test_accuracy",
+                                         "test_noisy_accuracy",
+                                         "test_noisy_accuracy_std",
+                                         "message",
+                                         "arch"};
+    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 19);
+    for (int i = 0; i < 19; i++) assert_string_equal(csv.field[0][i], header[i]);
+    for (int i = 0; i < 3; i++) {
+        char **row = csv.field[i + 1];
+        char want[64];
+        snprintf(want, sizeof want, "%d", i + 1);
+        assert_string_equal(row[0], want);
+        assert_string_equal(row[2], c[i].origin);
+        assert_string_equal(row[3], uh_cand_status_name(c[i].status));
+        assert_string_equal(row[4], c[i].hash);
+        const double *vals[] = {&c[i].accuracy, &c[i].noisy_accuracy, &c[i].noisy_accuracy_std,
+                                &c[i].energy_nj};
+        for (int k = 0; k < 4; k++) {
+            if (isnan(*vals[k]))
+                assert_string_equal(row[5 + k], "");
+            else
+                assert_true(strtod(row[5 + k], NULL) == *vals[k]);
+        }
+        assert_true(strtod(row[11], NULL) == c[i].train_seconds);
+        assert_true(strtoull(row[12], NULL, 10) == c[i].seed);
+        assert_timestamp(row[13]);
+        assert_string_equal(row[17], c[i].message);
+        assert_string_equal(row[18], c[i].arch);
+    }
+    assert_string_equal(csv.field[1][5], "0.30000000000000004");
+    assert_string_equal(csv.field[1][6], "");
+    assert_string_equal(csv.field[1][10], ""); /* macs unknown */
+    assert_string_equal(csv.field[1][12], "18446744073709551615");
+    assert_string_equal(csv.field[1][14], ""); /* no test result */
+    assert_true(strtod(csv.field[2][14], NULL) == 1.0 / 3.0);
+    assert_string_equal(csv.field[2][15], "");
+    assert_string_equal(csv.field[2][16], "0.015625");
+    csv_free(&csv);
+
+    /* A subset, in id order whatever the order asked for. */
+    const char *pick[] = {c[2].hash, c[0].hash};
+    CHECK_OK(uh_store_export_csv(s, out, pick, 2, &e_));
+    text = (char *)slurp(out, &n);
+    text = realloc(text, n + 1);
+    text[n] = '\0';
+    csv_parse(text, &csv);
+    free(text);
+    assert_int_equal(csv.n_rows, 3);
+    assert_string_equal(csv.field[1][4], c[0].hash);
+    assert_string_equal(csv.field[2][4], c[2].hash);
+    csv_free(&csv);
+
+    /* An unknown hash: refused, and nothing written. */
+    char out2[200];
+    snprintf(out2, sizeof out2, "%s/none.csv", f->root);
+    const char *bad[] = {c[0].hash, "nothere"};
+    uh_error_t err = {0};
+    expect_fail(uh_store_export_csv(s, out2, bad, 2, &err), &err, UH_ENOTFOUND, "nothere");
+    assert_false(exists(out2));
+    uh_store_close(s);
+}
+
+/* hostile values inside a file of ours, and limits on the way in */
+
+static void test_limits(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *s = create_store(f->run, "{}");
+    uh_candidate_t c;
+    uh_error_t err = {0};
+    make_candidate(1, &c);
+    memset(c.origin, 'o', sizeof c.origin); /* no NUL inside the buffer */
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "origin longer");
+    make_candidate(1, &c);
+    memset(c.message, 'm', sizeof c.message);
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "message longer");
+    make_candidate(1, &c);
+    strcpy(c.hash, "abc-def");
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "character 4");
+    make_candidate(1, &c);
+    c.generation = -3;
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "negative");
+    make_candidate(1, &c);
+    c.status = (uh_cand_status_t)9;
+    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "unknown status");
+    /* SQL text in a value is only ever data. */
+    make_candidate(1, &c);
+    strcpy(c.origin, "x'); DROP TABLE candidates; --");
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    make_candidate(2, &c);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_close(s);
+
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", f->run, UH_STORE_FILE);
+    uh_candidate_t got;
+    int found;
+    raw_sql(path, "UPDATE candidates SET origin = hex(zeroblob(35)) WHERE id = 1");
+    s = open_store(f->run);
+    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_ELIMIT,
+                "candidates[1].origin is longer than 63 bytes");
+    uh_candidate_t *rows;
+    size_t n;
+    expect_fail(uh_store_candidates(s, &rows, &n, &err), &err, UH_ELIMIT, "origin");
+    uh_store_close(s);
+    raw_sql(path, "UPDATE candidates SET origin = 'ok', accuracy = 'high' WHERE id = 1");
+    s = open_store(f->run);
+    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
+                "candidates[1].accuracy is not a number");
+    uh_store_close(s);
+    raw_sql(path, "UPDATE candidates SET accuracy = 0.5, params = -5 WHERE id = 1;");
+    s = open_store(f->run);
+    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
+                "candidates[1].params is -5");
+    uh_store_close(s);
+    /* A row that breaks the schema's own CHECK constraints fails the check on open. */
+    raw_sql(path, "UPDATE candidates SET params = 5 WHERE id = 1;"
+                  "PRAGMA ignore_check_constraints = ON;"
+                  "UPDATE candidates SET status = 'maybe' WHERE id = 2;");
+    expect_refused(f->run, UH_EFORMAT, "CHECK constraint failed in candidates");
+    raw_sql(path, "UPDATE candidates SET status = 'ok', hash = 'has space' WHERE id = 2;"
+                  "CREATE TRIGGER t AFTER INSERT ON meta BEGIN SELECT 1; END;");
+    expect_refused(f->run, UH_EFORMAT, "triggers");
+    raw_sql(path, "DROP TRIGGER t");
+    s = open_store(f->run);
+    expect_fail(uh_store_candidates(s, &rows, &n, &err), &err, UH_EFORMAT,
+                "candidates[2].hash \"has space\" is not");
+    uh_store_close(s);
+}
+
+/* durability: a writer killed with SIGKILL */
+
+static void test_kill9_loses_nothing(void **state) {
+    fixture_t *f = *state;
+    uh_store_close(create_store(f->run, "{\"crash\":true}"));
+    int64_t total = 0;
+    for (int round = 0; round < 3; round++) {
+        int64_t before = total;
+        /* The last round runs past SQLite's automatic checkpoint (1000 log pages), so the kill
+         * may land inside one. */
+        static const int more[] = {40, 150, 450};
+        int64_t want = before + more[round];
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            /* The child: add candidates until killed; report each id once it is stored. */
+            close(fds[0]);
+            uh_store_t *cs = NULL;
+            if (uh_store_open(f->run, &cs, NULL)) _exit(2);
+            for (int64_t i = before; i < before + 100000; i++) {
+                uh_candidate_t c;
+                make_candidate((int)i, &c);
+                int64_t id;
+                if (uh_store_add_candidate(cs, &c, &id, NULL)) _exit(3);
+                if (write(fds[1], &id, sizeof id) != sizeof id) _exit(4);
+            }
+            _exit(5);
+        }
+        close(fds[1]);
+        /* The parent watches through its own handle, closed again before the kill. */
+        int64_t seen = 0;
+        for (int tries = 0; tries < 60000 && seen < want; tries++) {
+            uh_store_t *ps = open_store(f->run);
+            CHECK_OK(uh_store_count(ps, &seen, &e_));
+            uh_store_close(ps);
+            int status;
+            if (waitpid(pid, &status, WNOHANG) == pid) fail_msg("the writer exited early");
+            struct timespec ms = {0, 1000000};
+            if (seen < want) nanosleep(&ms, NULL);
+        }
+        assert_true(seen >= want);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        int64_t reported = before, id;
+        while (read(fds[0], &id, sizeof id) == sizeof id) {
+            assert_int_equal(id, reported + 1);
+            reported = id;
+        }
+        close(fds[0]);
+
+        /* Reopen (quick_check runs), then the full check, then every row. */
+        uh_store_t *s = open_store(f->run);
+        CHECK_OK(uh_store_check(s, &e_));
+        uh_candidate_t *rows = NULL;
+        size_t n = 0;
+        CHECK_OK(uh_store_candidates(s, &rows, &n, &e_));
+        assert_true((int64_t)n >= reported); /* nothing reported stored was lost */
+        assert_true((int64_t)n >= want);
+        for (size_t i = 0; i < n; i++) {
+            uh_candidate_t c;
+            make_candidate((int)i, &c);
+            assert_int_equal(rows[i].id, (int64_t)i + 1);
+            assert_same_candidate(&c, &rows[i]);
+        }
+        uh_store_free_candidates(rows);
+        uh_store_close(s);
+        total = (int64_t)n;
+    }
+    /* Adding goes on after the last crash. */
+    uh_store_t *s = open_store(f->run);
+    assert_string_equal(uh_store_config(s), "{\"crash\":true}");
+    uh_candidate_t c;
+    make_candidate((int)total, &c);
+    int64_t id = 0;
+    CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
+    assert_int_equal(id, total + 1);
+    uh_store_close(s);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_open_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_hash_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_find_hash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_candidates_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_generations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_test_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_weights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_flag, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_csv_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
