@@ -514,6 +514,79 @@ static void test_noise_aware_training(void **state) {
     uh_dataset_free(test);
 }
 
+/* The train hook's weight noise, measured: RMS of (w_train − w) on a 256×256 matrix with
+ * max |w| = 1, i.e. σ relative to max|W| (0 when the hook perturbs no weights). */
+static double train_sigma(const uh_backend_t *b) {
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":256}]}", (uh_shape_t){1, 16, 16, 256},
+               &a);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    double sigma = 0;
+    if (hook && hook->perturb_weights) {
+        enum { N = 256 * 256 };
+        float *w = malloc(N * sizeof *w);
+        assert_non_null(w);
+        for (int i = 0; i < N; i++) w[i] = i == 0 ? 1.0f : -0.25f;
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 1);
+        hook->perturb_weights(hook->ctx, 0, w, 256, 256, &rng);
+        double sq = 0;
+        for (int i = 0; i < N; i++) {
+            double d = w[i] - (i == 0 ? 1.0 : -0.25);
+            sq += d * d;
+        }
+        sigma = sqrt(sq / N);
+        free(w);
+    }
+    uh_backend_sim_free(sim);
+    return sigma;
+}
+
+/* Noise-aware training's weight σ is calibrated from the EVAL physics (the shipped file
+ * gives no number): 0 without noise, in the range of IBM's hardware-aware training (aihwkit
+ * trains PCM with 0.0175–0.03 of max|W|) at the nominal noise, growing with noise_scale about
+ * linearly (programming, read noise and the drift spread all scale with it). An explicit
+ * train_weight_noise overrides it, times noise_scale. */
+static void test_train_sigma_calibrated(void **state) {
+    (void)state;
+    const double scales[] = {0, 0.5, 1, 2};
+    double s[4];
+    for (int k = 0; k < 4; k++) {
+        uh_backend_t *b = load_pcm_scaled(scales[k]);
+        s[k] = train_sigma(b);
+        print_message("noise scale %.1f: calibrated train sigma %.5f\n", scales[k], s[k]);
+        uh_backend_free(b);
+    }
+    assert_close(s[0], 0, 0);
+    assert_true(s[1] < s[2] && s[2] < s[3]);
+    assert_true(s[2] > 0.005 && s[2] < 0.1);
+    assert_close(s[3] / s[2], 2, 0.3);
+    /* deterministic: the same file calibrates to the same σ */
+    uh_backend_t *b = load_pcm();
+    assert_true(train_sigma(b) == s[2]);
+    uh_backend_free(b);
+    /* the override: σ = noise_scale · train_weight_noise = 2 · 0.03 */
+    b = load_text(
+        xbar_file(TILES "," NUM("train_weight_noise", "0.03") "," NUM("noise_scale", "2")));
+    assert_close(train_sigma(b), 0.06, 0.06 * 0.01);
+    uh_backend_free(b);
+    /* programming noise alone calibrates to about its σ(g) over G_max on Gaussian weights:
+     * more than σ(0)/G_max = 0.0105 (both devices of a pair are noisy), less than
+     * σ_max/G_max = 0.043 */
+    b = load_text(xbar_file(
+        TILES "," NUM("prog_noise_c0_us", "0.26348") "," NUM("prog_noise_c1_us", "1.9650") "," NUM(
+            "prog_noise_c2_us", "-1.1731") ",\"drift_compensation\":\"none\""));
+    double prog = train_sigma(b);
+    print_message("programming noise alone: %.5f\n", prog);
+    assert_true(prog > 0.0105 && prog < 0.043);
+    uh_backend_free(b);
+}
+
 /* ---- bad files ------------------------------------------------------------------------ */
 
 static void expect_bad(const char *text, const char *needle) {
@@ -562,6 +635,7 @@ int main(void) {
         cmocka_unit_test(test_noiseless_gives_digital_logits),
         cmocka_unit_test(test_accuracy_falls_with_noise),
         cmocka_unit_test(test_noise_aware_training),
+        cmocka_unit_test(test_train_sigma_calibrated),
         cmocka_unit_test(test_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

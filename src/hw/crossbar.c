@@ -47,9 +47,13 @@
  * layer's ADC rounding already puts its outputs on a grid).
  *
  * UH_SIM_TRAIN (noise-aware training as IBM's hardware-aware training, Joshi et al. 2020,
- * aihwkit): each mini-batch, w += N(0, (noise_scale·train_weight_noise·max|W|)²) on the
- * scratch copy, and outputs get the ADC rounding above plus N(0, noise_scale ·
- * train_output_noise · FS). */
+ * aihwkit): each mini-batch, w += N(0, (σ_w·max|W|)²) on the scratch copy, and outputs get
+ * the ADC rounding above plus N(0, noise_scale · train_output_noise · FS). σ_w is calibrated
+ * when the sim is made, as the MZI model does (hw_calibrate_weight_noise): the EVAL device
+ * physics above (programming noise, stuck devices, drift and its compensation, read noise at
+ * t_eval) on a seeded Gaussian matrix of one tile (at most 256×256), RMS error of a few
+ * samples ÷ max|W|. A file may instead give "train_weight_noise" explicitly: then σ_w =
+ * noise_scale · train_weight_noise. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +78,7 @@ typedef struct {
     double output_noise;    /* σ per ADC conversion, relative to its full scale */
     int tile_rows, tile_cols;
     int chip_tiles; /* tiles on the chip; 0 = as many as needed */
-    /* noise-aware training */
+    /* noise-aware training; train_weight_noise < 0: calibrate from the EVAL physics */
     double train_weight_noise, train_output_noise;
     /* energy */
     double dac_pj, adc_pj, periphery_pj, accumulate_pj, activation_pj, pool_pj;
@@ -151,7 +155,7 @@ static int xbar_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_integer(p, w, "tile_rows", 1, 1 << 16, 1, 0, &x->tile_rows, err)) ||
         (rc = hw_integer(p, w, "tile_cols", 1, 1 << 16, 1, 0, &x->tile_cols, err)) ||
         (rc = hw_integer(p, w, "chip_tiles", 0, 1 << 20, 0, 0, &x->chip_tiles, err)) ||
-        (rc = hw_number(p, w, "train_weight_noise", 0, 10, 0, 0, &x->train_weight_noise, err)) ||
+        (rc = hw_number(p, w, "train_weight_noise", 0, 10, 0, -1, &x->train_weight_noise, err)) ||
         (rc = hw_number(p, w, "train_output_noise", 0, 10, 0, 0, &x->train_output_noise, err)) ||
         (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &x->dac_pj, err)) ||
         (rc = hw_number(p, w, "adc_pj", 0, 1e6, 1, 0, &x->adc_pj, err)) ||
@@ -292,7 +296,9 @@ typedef struct {
     float w_max[UH_ARCH_MAX_LAYERS];
     float x_max[UH_ARCH_MAX_LAYERS];
     int max_rows;              /* the most outputs of any layer */
+    int cap_rows;              /* rows ref_row/now_row hold: max_rows or the calibration's */
     double *ref_row, *now_row; /* per output: drift-compensation readings */
+    float train_sigma;         /* σ_w of UH_SIM_TRAIN, relative to max|W| */
     double log_t;              /* ln(t/t0) */
     double read_t;             /* sqrt(ln((t + t_read)/(2 t_read))) */
 } xbar_sim_t;
@@ -341,7 +347,7 @@ static void eval_weights(void *ctx, int layer, float *w, int rows, int cols, uh_
     size_t n = (size_t)rows * (size_t)cols;
     float wmax = hw_max_abs(w, n);
     record_w_max(s, layer, wmax);
-    if (!(wmax > 0) || rows > s->max_rows) return;
+    if (!(wmax > 0) || rows > s->cap_rows) return;
     double to_g = s->p.g_max / wmax; /* µS per weight unit */
     uint64_t seed = rng ? uh_rng_u64(rng) : 0;
     /* one random stream per row (output), so rows run in parallel reproducibly */
@@ -376,7 +382,7 @@ static void train_weights(void *ctx, int layer, float *w, int rows, int cols, uh
     size_t n = (size_t)rows * (size_t)cols;
     float wmax = hw_max_abs(w, n);
     record_w_max(s, layer, wmax);
-    hw_add_normal(w, n, (float)(s->p.noise_scale * s->p.train_weight_noise) * wmax, rng, 1);
+    hw_add_normal(w, n, s->train_sigma * wmax, rng, 1);
 }
 
 /* ADC and output noise of one layer's pre-activation outputs z (a batch): noise σ =
@@ -400,6 +406,13 @@ static void train_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t
     xbar_sim_t *s = ctx;
     adc_outputs(s, layer, z, count, s->p.noise_scale * s->p.train_output_noise, rng);
 }
+
+/* Noise-aware training's weight σ is measured on a Gaussian matrix of one tile, at most
+ * this many rows and columns (a 256×256 tile: 131072 devices, a few ms a sample), over a few
+ * samples from a fixed seed (the same σ every run). */
+#define XBAR_CALIBRATION_DIM 256
+#define XBAR_CALIBRATION_SAMPLES 4
+#define XBAR_CALIBRATION_SEED 0x70636d63616cULL
 
 static void xbar_sim_free(void *sim) {
     xbar_sim_t *s = sim;
@@ -434,8 +447,12 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
             later = i;
         }
     }
-    s->ref_row = calloc((size_t)s->max_rows + 1, sizeof *s->ref_row);
-    s->now_row = calloc((size_t)s->max_rows + 1, sizeof *s->now_row);
+    int calibrate = mode == UH_SIM_TRAIN && x->train_weight_noise < 0;
+    int cal_rows = x->tile_rows < XBAR_CALIBRATION_DIM ? x->tile_rows : XBAR_CALIBRATION_DIM;
+    int cal_cols = x->tile_cols < XBAR_CALIBRATION_DIM ? x->tile_cols : XBAR_CALIBRATION_DIM;
+    s->cap_rows = calibrate && cal_rows > s->max_rows ? cal_rows : s->max_rows;
+    s->ref_row = calloc((size_t)s->cap_rows + 1, sizeof *s->ref_row);
+    s->now_row = calloc((size_t)s->cap_rows + 1, sizeof *s->now_row);
     if (!s->ref_row || !s->now_row) {
         xbar_sim_free(s);
         return uh_error_set(err, UH_ENOMEM, "out of memory");
@@ -443,12 +460,24 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
     s->log_t = x->t_eval > x->t0 ? log(x->t_eval / x->t0) : 0;
     double ratio = (x->t_eval + x->t_read) / (2 * x->t_read);
     s->read_t = ratio > 1 ? sqrt(log(ratio)) : 0;
+    if (calibrate) {
+        /* eval_weights on layer 0 records its w_max; training overwrites it before use */
+        int rc = hw_calibrate_weight_noise(eval_weights, s, 0, cal_rows, cal_cols,
+                                           XBAR_CALIBRATION_SAMPLES, XBAR_CALIBRATION_SEED,
+                                           HW_SCALE_MAX, &s->train_sigma, err);
+        if (rc) {
+            xbar_sim_free(s);
+            return rc;
+        }
+    } else if (mode == UH_SIM_TRAIN) {
+        s->train_sigma = (float)(x->noise_scale * x->train_weight_noise);
+    }
     int outputs = x->adc_bits > 0;
     if (mode == UH_SIM_EVAL) {
         hook->perturb_weights = eval_weights;
         if (outputs || x->noise_scale * x->output_noise > 0) hook->perturb_outputs = eval_outputs;
     } else {
-        int weights = x->noise_scale * x->train_weight_noise > 0;
+        int weights = s->train_sigma > 0;
         outputs |= x->noise_scale * x->train_output_noise > 0;
         /* train_weights also records w_max, which the output noise needs */
         if (weights || outputs) hook->perturb_weights = train_weights;

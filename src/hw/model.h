@@ -73,4 +73,22 @@ void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, doub
  * activation. */
 float hw_act_max(uh_act_t act, float lo, float hi);
 
+/* The root mean square of x (0 for n = 0), accumulated in double. */
+float hw_rms(const float *x, size_t n);
+
+/* Noise-aware training's stand-in for a model's weight physics: one relative σ such that
+ * w + N(0, (σ·S(W))²) has the hardware's error variance, S = max|W| or RMS(W) (whichever the
+ * physics scales with: a crossbar maps the layer's max |w| to G_max; an MZI block's error
+ * follows its own largest singular value, which tracks RMS(W), not a large layer's max).
+ * Measured by running the model's own EVAL perturbation (the hook's perturb_weights, called
+ * with `layer`) on a rows × cols matrix of standard normals drawn from `seed` (trained weights
+ * are bell-shaped), over `samples` hardware samples (sample t draws stream (seed, t + 1)):
+ * σ = RMS(w_hw − w) ÷ S(w). Below 1e-6 (float rounding of an exact mapping) it is 0:
+ * noiseless hardware. The same seed gives the same σ on every run and thread count. */
+typedef enum { HW_SCALE_MAX, HW_SCALE_RMS } hw_scale_t;
+typedef void (*hw_perturb_fn)(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng);
+int hw_calibrate_weight_noise(hw_perturb_fn perturb, void *ctx, int layer, int rows, int cols,
+                              int samples, uint64_t seed, hw_scale_t scale, float *sigma,
+                              uh_error_t *err);
+
 #endif

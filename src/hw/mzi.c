@@ -402,6 +402,8 @@ typedef struct {
     int tile[UH_ARCH_MAX_LAYERS];
     float train_sigma[UH_ARCH_MAX_LAYERS]; /* σ_rel per layer (UH_SIM_TRAIN) */
     layer_map_t maps[UH_ARCH_MAX_LAYERS];  /* UH_SIM_EVAL */
+    int failed;                            /* a layer could not be mapped or sampled */
+    uh_error_t fault;                      /* the first such error */
 } mzi_sim_t;
 
 static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
@@ -482,16 +484,20 @@ static void eval_weights(void *ctx, int layer, float *w, int rows, int cols, uh_
     if (layer < 0 || layer >= s->n_layers) return;
     layer_map_t *m = &s->maps[layer];
     uint64_t seed = rng ? uh_rng_u64(rng) : 0;
-    if (map_layer(&s->p, m, w, rows, cols, s->tile[layer], NULL) ||
-        sample_layer(&s->p, m, seed, w, cols, NULL))
+    uh_error_t e = {0};
+    if (map_layer(&s->p, m, w, rows, cols, s->tile[layer], &e) ||
+        sample_layer(&s->p, m, seed, w, cols, &e)) {
         memset(w, 0, (size_t)rows * cols * sizeof *w);
+        if (!s->failed) s->fault = e;
+        s->failed = 1;
+    }
 }
 
 static void train_weights(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
     mzi_sim_t *s = ctx;
     if (layer < 0 || layer >= s->n_layers || !(s->train_sigma[layer] > 0)) return;
     size_t n = (size_t)rows * (size_t)cols;
-    hw_add_normal(w, n, s->train_sigma[layer] * hw_max_abs(w, n), rng, 1);
+    hw_add_normal(w, n, s->train_sigma[layer] * hw_rms(w, n), rng, 1);
 }
 
 static void convert_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
@@ -502,41 +508,33 @@ static void convert_outputs(void *ctx, int layer, float *z, size_t count, uh_rng
                        s->mode == UH_SIM_TRAIN, &lo, &hi);
 }
 
-/* σ_rel of a k×k block: the full physics on a seeded Gaussian matrix, RMS error over a few
- * hardware samples divided by max|W|. */
-#define MZI_CALIBRATION_SAMPLES 4
-static int calibrate(const mzi_t *z, int k, float *sigma, uh_error_t *err) {
-    size_t n = (size_t)k * k;
-    float *w = malloc(n * sizeof *w), *hw = malloc(n * sizeof *hw);
-    layer_map_t m = {0};
-    int rc = UH_OK;
-    if (!w || !hw) {
-        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-        goto done;
-    }
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 0x6d7a6963616cULL + (uint64_t)k); /* fixed: the same σ every run */
-    for (size_t i = 0; i < n; i++) w[i] = (float)uh_rng_normal(&rng);
-    if ((rc = map_layer(z, &m, w, k, k, k, err))) goto done;
-    double sq = 0;
-    for (int t = 0; t < MZI_CALIBRATION_SAMPLES; t++) {
-        if ((rc = sample_layer(z, &m, uh_rng_u64(&rng), hw, k, err))) goto done;
-        for (size_t i = 0; i < n; i++) sq += (double)(hw[i] - w[i]) * (hw[i] - w[i]);
-    }
-    double rel = sqrt(sq / ((double)n * MZI_CALIBRATION_SAMPLES)) / hw_max_abs(w, n);
-    *sigma = rel > 1e-6 ? (float)rel : 0; /* below float rounding: noiseless hardware */
-done:
-    map_clear(&m);
-    free(w);
-    free(hw);
-    return rc;
-}
-
 static void mzi_sim_free(void *sim) {
     mzi_sim_t *s = sim;
     if (!s) return;
     for (int i = 0; i < s->n_layers; i++) map_clear(&s->maps[i]);
     free(s);
+}
+
+/* σ_rel of a k×k block (see hw_calibrate_weight_noise): the EVAL physics of a one-layer
+ * sim on a seeded Gaussian k×k matrix, a few hardware samples. The seed depends only on k:
+ * the same σ on every run. */
+#define MZI_CALIBRATION_SAMPLES 4
+static int calibrate(const mzi_t *z, int k, float *sigma, uh_error_t *err) {
+    mzi_sim_t *t = calloc(1, sizeof *t);
+    if (!t) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    t->p = *z;
+    t->mode = UH_SIM_EVAL;
+    t->n_layers = 1;
+    t->tile[0] = k;
+    int rc = hw_calibrate_weight_noise(eval_weights, t, 0, k, k, MZI_CALIBRATION_SAMPLES,
+                                       0x6d7a6963616cULL + (uint64_t)k, HW_SCALE_RMS, sigma, err);
+    if (!rc && t->failed) {
+        if (err) *err = t->fault;
+        rc = t->fault.code ? t->fault.code : UH_EINVAL;
+        uh_error_prefix(err, "calibrating a %dx%d mesh", k, k);
+    }
+    mzi_sim_free(t);
+    return rc;
 }
 
 static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t mode, void **sim,

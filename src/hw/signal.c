@@ -1,6 +1,8 @@
 /* Signal helpers shared by the analog simulators (MZI, crossbar): parallel max, seeded noise
  * in chunks, and the ADC that reads a layer's outputs. */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "model.h"
 
@@ -121,4 +123,45 @@ float hw_act_max(uh_act_t act, float lo, float hi) {
     }
     a = fabsf(a), b = fabsf(b);
     return a > b ? a : b;
+}
+
+float hw_rms(const float *x, size_t n) {
+    if (n == 0) return 0;
+    double sq = 0;
+#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 4 * HW_CHUNK)
+    for (size_t i = 0; i < n; i++) sq += (double)x[i] * x[i];
+    return (float)sqrt(sq / (double)n);
+}
+
+int hw_calibrate_weight_noise(hw_perturb_fn perturb, void *ctx, int layer, int rows, int cols,
+                              int samples, uint64_t seed, hw_scale_t scale, float *sigma,
+                              uh_error_t *err) {
+    *sigma = 0;
+    if (rows < 1 || cols < 1 || samples < 1)
+        return uh_error_set(err, UH_EINVAL, "calibration: %dx%d matrix, %d samples", rows, cols,
+                            samples);
+    size_t n = (size_t)rows * (size_t)cols;
+    float *w = malloc(n * sizeof *w), *hw = malloc(n * sizeof *hw);
+    if (!w || !hw) {
+        free(w);
+        free(hw);
+        return uh_error_set(err, UH_ENOMEM, "out of memory calibrating weight noise");
+    }
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    for (size_t i = 0; i < n; i++) w[i] = (float)uh_rng_normal(&rng);
+    double sq = 0;
+    for (int t = 0; t < samples; t++) {
+        memcpy(hw, w, n * sizeof *hw);
+        uh_rng_t r;
+        uh_rng_seed_stream(&r, seed, (uint64_t)t + 1);
+        perturb(ctx, layer, hw, rows, cols, &r);
+        for (size_t i = 0; i < n; i++) sq += ((double)hw[i] - w[i]) * ((double)hw[i] - w[i]);
+    }
+    double rel = sqrt(sq / ((double)n * samples)) /
+                 (scale == HW_SCALE_RMS ? hw_rms(w, n) : hw_max_abs(w, n));
+    *sigma = rel > 1e-6 ? (float)rel : 0;
+    free(w);
+    free(hw);
+    return UH_OK;
 }

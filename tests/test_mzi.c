@@ -1,0 +1,800 @@
+/* The optical MZI-mesh model: the shipped files, energy by hand (every component, Clements and
+ * Reck), the laser's exponential growth with tile size, the noiseless limit (the digital
+ * logits, for tiles that do not divide the layers), each non-ideality alone against its
+ * parameter, realistic vs worst-case accuracy on a trained net, reproducible Monte Carlo, the
+ * calibrated noise of noise-aware training, and bad files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <math.h>
+
+#include "uhnas/backend.h"
+
+#define BACKENDS UHNAS_TEST_DATA "/../../configs/backends/"
+
+#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
+static void check_close(double got, double want, double tol, const char *what, int line) {
+    if (!(fabs(got - want) <= tol)) {
+        print_error("line %d: %s = %.12g, want %.12g (± %g)\n", line, what, got, want, tol);
+        fail();
+    }
+}
+
+/* |got − want| ≤ rel · |want| */
+#define assert_rel(a, b, rel) check_close((a), (b), (rel)*fabs((double)(b)), #a, __LINE__)
+
+static const uh_shape_t MNIST = {1, 28, 28, 10};
+static const uh_shape_t TINY = {1, 12, 12, 4};
+
+static void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
+    uh_error_t err = {0};
+    int rc = uh_arch_parse(json, strlen(json), shape, a, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+}
+
+static uh_backend_t *load(const char *name_or_path) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load(name_or_path, &b, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    return b;
+}
+
+static uh_backend_t *load_text(const char *text) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load_text(text, strlen(text), "inline", &b, &err);
+    if (rc) print_error("%s\n%s\n", err.msg, text);
+    assert_int_equal(rc, UH_OK);
+    return b;
+}
+
+static double part(const uh_energy_t *e, const char *name) {
+    for (int k = 0; k < e->n_parts; k++)
+        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
+    return -1;
+}
+
+static double layer_part(const uh_energy_t *e, int layer, const char *name) {
+    const uh_energy_layer_t *l = &e->layers[layer];
+    for (int k = 0; k < l->n_parts; k++)
+        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
+    return 0; /* a component a layer does not have */
+}
+
+/* An MZI file: the energy numbers every file needs (the realistic preset's), a tile, a mesh
+ * kind, and `params` (each physics test switches one effect on alone; empty = noiseless:
+ * no phase DAC, no noise, no loss, an ideal ADC). */
+#define NUM(k, v) "\"" k "\":{\"value\":" v ",\"source\":\"assumed: test\"}"
+#define ENERGY                                                                                     \
+    NUM("clock_ghz", "10")                                                                         \
+    "," NUM("dac_pj", "3.6") "," NUM("modulator_pj", "0.45") "," NUM("adc_pj", "1.5") "," NUM(     \
+        "pd_mw", "1.1") "," NUM("tia_mw", "3") "," NUM("laser_wallplug_efficiency",                \
+                                                       "0.2") "," NUM("detector_sensitivity_dbm",  \
+                                                                      "-25")
+static const char *mzi_file(const char *mesh, int tile, const char *params) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"name\":\"mzi-test\",\"model\":\"mzi\",\"constraints\":{" NUM(
+                 "max_tile", "256") "},\"params\":{\"mesh\":\"%s\",\"tile\":{\"value\":%d,"
+                                    "\"source\":\"assumed: test\"}," ENERGY "%s%s%s}}",
+             mesh, tile, strstr(params, "heater_p_pi_mw") ? "" : "," NUM("heater_p_pi_mw", "3.6"),
+             params[0] ? "," : "", params);
+    return buf;
+}
+
+/* ---- the shipped files ------------------------------------------------------------- */
+
+static void test_shipped_files(void **state) {
+    (void)state;
+    const char *names[] = {"mzi-realistic", "mzi-worst"};
+    const int tiles[] = {16, 8};
+    for (int i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, BACKENDS "%s.json", names[i]);
+        uh_backend_t *b = load(path);
+        assert_string_equal(uh_backend_name(b), names[i]);
+        assert_string_equal(uh_backend_model_name(b), "mzi");
+        uh_precision_t p;
+        uh_backend_precision(b, &p);
+        assert_int_equal(p.weight_bits, 8);
+        assert_int_equal(p.activation_bits, 8);
+        char want[96];
+        snprintf(want, sizeof want, "8-bit phase DACs, 8-bit ADC, clements meshes of %d ports",
+                 tiles[i]);
+        assert_string_equal(p.summary, want);
+        const uh_constraints_t *c = uh_backend_constraints(b);
+        assert_int_equal(c->min_tile, 4);
+        assert_int_equal(c->max_tile, 64);
+        assert_true(uh_backend_pj_per_mac(b) > 0);
+        uh_backend_free(b);
+    }
+    /* pj_per_mac of the realistic file: one pass of a full 16×16 block, ÷ 256 MACs.
+     *   inputs  16 · (3.6 + 0.45)                       = 64.8 pJ
+     *   outputs 16 · (1.5 + (1.1 + 3) mW / 10 GHz)      = 30.56 pJ
+     *   laser   16 · 10^(−2.5) mW · 10^(5.3/10) / 0.2 / 10 GHz, L = 0.1 · 33 + 2 = 5.3 dB
+     *   heaters (2 · (120 + 120) + 16 + 16 + 16) = 528 shifters · 1.8 mW / 10 GHz = 95.04 pJ */
+    uh_backend_t *b = load("mzi-realistic");
+    double laser = 16 * pow(10, -2.5) * pow(10, 0.53) / 0.2 / 10;
+    assert_rel(uh_backend_pj_per_mac(b), (64.8 + 30.56 + laser + 95.04) / 256, 1e-12);
+    uh_backend_free(b);
+}
+
+/* ---- energy by hand ----------------------------------------------------------------- */
+
+/* Laser pJ of one pass of an mb × nb block: mb detectors each get P_sens after L dB. */
+static double laser_pj(int mb, double loss_db, double sens_dbm, double extra_bits, double eta,
+                       double f_ghz) {
+    return mb * pow(10, sens_dbm / 10) * pow(10, loss_db / 10) * pow(2, extra_bits) / eta / f_ghz;
+}
+
+static void expect_part(const uh_energy_t *e, int layer, const char *name, double want_pj) {
+    double got = layer_part(e, layer, name);
+    if (!(fabs(got - want_pj * 1e-3) <= 1e-9 * fabs(want_pj * 1e-3))) {
+        print_error("layer %d %s: %.15g nJ, want %.15g nJ\n", layer + 1, name, got, want_pj * 1e-3);
+        fail();
+    }
+}
+
+/* Every component of each layer, and the totals, agree within relative 1e-9. */
+static void expect_sums(const uh_energy_t *e) {
+    double total = 0;
+    for (int i = 0; i < e->n_layers; i++) {
+        double s = 0;
+        for (int k = 0; k < e->layers[i].n_parts; k++) s += e->layers[i].parts[k].nj;
+        assert_rel(e->layers[i].nj, s, 1e-12);
+        total += s;
+    }
+    assert_rel(e->total_nj, total, 1e-12);
+}
+
+/* mzi-realistic (Clements, tile 16, IL 0.1 dB, couplers 2 dB, 3.6 mW/π heaters) on
+ * MNIST 784 → 64 (relu) → 10. */
+static void test_energy_mlp_by_hand(void **state) {
+    (void)state;
+    uh_backend_t *b = load("mzi-realistic");
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a);
+    uh_energy_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    /* Layer 1: n_in 784, n_out 64, P = 1, k = 16 → rt = 49 input blocks, ct = 4 output
+     * blocks, 196 full 16×16 blocks.
+     *   dac        = 784 · 4 · 3.6 pJ                  = 11289.6 pJ
+     *   modulator  = 784 · 4 · 0.45 pJ                 =  1411.2 pJ
+     *   adc        = 64 · 49 · 1.5 pJ                  =  4704   pJ
+     *   pd_tia     = 64 · 49 · (1.1 + 3) mW / 10 GHz   =  1285.76 pJ
+     *   laser      = 196 · 16 · 10^(−25/10) mW · 10^(L/10) / 0.2 / 10 GHz,
+     *                L = 0.1 dB · (16 + 16 + 1) + 2 dB = 5.3 dB (Clements: depth n)
+     *   heater     = 196 · 528 shifters · 3.6/2 mW · (1 pass / 10 GHz), shifters of a 16×16
+     *                block = 2 · (120 + 120) MZI phases + 16 attenuators + 2 · 16 screens
+     *   accumulate = 64 · 48 · 0.1 pJ                  =   307.2 pJ
+     *   activation = 64 ReLUs · 0.03 pJ                =     1.92 pJ
+     * Layer 2: n_in 64, n_out 10, k = 16 → rt = 4, ct = 1: four 10×16 blocks.
+     *   dac 64 · 3.6 = 230.4, modulator 64 · 0.45 = 28.8, adc 10 · 4 · 1.5 = 60,
+     *   pd_tia 10 · 4 · 0.41 = 16.4, laser 4 · 10 detectors at L = 0.1 · (16 + 10 + 1) + 2
+     *   = 4.7 dB, heater 4 · (2 · (45 + 120) + 10 + 10 + 16 = 366) · 1.8 mW · 0.1 ns,
+     *   accumulate 10 · 3 · 0.1 = 3. */
+    double laser1 = 196 * laser_pj(16, 5.3, -25, 0, 0.2, 10);
+    double laser2 = 4 * laser_pj(10, 4.7, -25, 0, 0.2, 10);
+    double heat1 = 196 * 528 * 1.8 * 0.1, heat2 = 4 * 366 * 1.8 * 0.1;
+    expect_part(&e, 0, "dac", 11289.6);
+    expect_part(&e, 0, "modulator", 1411.2);
+    expect_part(&e, 0, "adc", 4704);
+    expect_part(&e, 0, "pd_tia", 1285.76);
+    expect_part(&e, 0, "laser", laser1);
+    expect_part(&e, 0, "heater", heat1);
+    expect_part(&e, 0, "accumulate", 307.2);
+    expect_part(&e, 0, "activation", 1.92);
+    expect_part(&e, 1, "dac", 230.4);
+    expect_part(&e, 1, "modulator", 28.8);
+    expect_part(&e, 1, "adc", 60);
+    expect_part(&e, 1, "pd_tia", 16.4);
+    expect_part(&e, 1, "laser", laser2);
+    expect_part(&e, 1, "heater", heat2);
+    expect_part(&e, 1, "accumulate", 3);
+    assert_int_equal(e.layers[0].n_parts, 8);
+    assert_int_equal(e.layers[1].n_parts, 7); /* no activation on the logits */
+    double l1 = 11289.6 + 1411.2 + 4704 + 1285.76 + laser1 + heat1 + 307.2 + 1.92;
+    double l2 = 230.4 + 28.8 + 60 + 16.4 + laser2 + heat2 + 3;
+    assert_rel(e.layers[0].nj, l1 * 1e-3, 1e-9);
+    assert_rel(e.layers[1].nj, l2 * 1e-3, 1e-9);
+    assert_rel(part(&e, "laser"), (laser1 + laser2) * 1e-3, 1e-9);
+    assert_rel(part(&e, "heater"), (heat1 + heat2) * 1e-3, 1e-9);
+    assert_rel(e.total_nj, (l1 + l2) * 1e-3, 1e-9);
+    expect_sums(&e);
+    uh_backend_free(b);
+}
+
+/* A Reck file (depth 2n − 3) with an SNR margin, 25 mW/π heaters and coupler loss, on a conv
+ * net whose conv layer carries the tile hint 4 and whose dense layer uses the default 8. */
+static void test_energy_conv_reck_by_hand(void **state) {
+    (void)state;
+    char params[1024];
+    snprintf(params, sizeof params,
+             NUM("il_db", "0.5") "," NUM("coupling_loss_db", "3") "," NUM(
+                 "laser_extra_bits",
+                 "1") "," NUM("heater_p_pi_mw",
+                              "25") "," NUM("accumulate_pj",
+                                            "0.1") "," NUM("activation_pj",
+                                                           "0.03") "," NUM("pool_pj", "0.05"));
+    uh_backend_t *b = load_text(mzi_file("reck", 8, params));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":"
+               "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+               "{\"type\":\"dense\",\"units\":3}]}",
+               (uh_shape_t){1, 6, 6, 3}, &a);
+    uh_energy_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    /* Reck depth: d(1) = 0, d(2) = 1, d(3) = 3, d(4) = 5, d(8) = 13.
+     * conv: im2col 1·3·3 = 9 inputs, 6 outputs, P = 4·4 = 16 passes; k = 4 → rt = 3
+     * (columns 4, 4, 1), ct = 2 (rows 4, 2). Blocks mb × nb and their path loss
+     * L = 0.5 · (d(nb) + d(mb) + 1) + 3 dB and shifters 2·(MZIs) + min(mb, nb) + mb + nb:
+     *   4×4 (two): L = 0.5 · 11 + 3 = 8.5,  shifters 2 · (6 + 6) + 4 + 4 + 4 = 36
+     *   4×1:       L = 0.5 · 6 + 3  = 6,    shifters 2 · 6 + 1 + 4 + 1         = 18
+     *   2×4 (two): L = 0.5 · 7 + 3  = 6.5,  shifters 2 · (1 + 6) + 2 + 2 + 4   = 22
+     *   2×1:       L = 0.5 · 2 + 3  = 4,    shifters 2 · 1 + 1 + 2 + 1         = 6
+     *   dac        = 16 · 9 · 2 · 3.6           = 1036.8 pJ
+     *   modulator  = 16 · 9 · 2 · 0.45          =  129.6 pJ
+     *   adc        = 16 · 6 · 3 · 1.5           =  432   pJ
+     *   pd_tia     = 16 · 6 · 3 · 0.41          =  118.08 pJ
+     *   laser      = 16 · Σ blocks mb · P_sens · 10^(L/10) · 2^1 / 0.2 / 10 GHz
+     *   accumulate = 16 · 6 · 2 · 0.1           =   19.2 pJ
+     *   activation = 6 · 4 · 4 ReLUs · 0.03     =    2.88 pJ
+     * pool: 6 · 2 · 2 outputs · 4 reads · 0.05  =    4.8 pJ
+     * dense: 24 inputs, 3 outputs, k = 8 → rt = 3, ct = 1: three 3×8 blocks, L = 0.5 ·
+     *   (13 + 3 + 1) + 3 = 11.5 dB, shifters 2 · (3 + 28) + 3 + 3 + 8 = 76.
+     *   dac 24 · 3.6 = 86.4, modulator 24 · 0.45 = 10.8, adc 3 · 3 · 1.5 = 13.5,
+     *   pd_tia 3 · 3 · 0.41 = 3.69, accumulate 3 · 2 · 0.1 = 0.6.
+     * heater: the conv layer's 16 passes set the rate, T = 16 / 10 GHz = 1.6 ns:
+     *   conv (2 · 36 + 18 + 2 · 22 + 6 = 140) · 12.5 mW · 1.6 ns = 2800 pJ,
+     *   dense 3 · 76 = 228 shifters · 12.5 · 1.6 = 4560 pJ. */
+    double conv_laser =
+        16 * (2 * laser_pj(4, 8.5, -25, 1, 0.2, 10) + laser_pj(4, 6, -25, 1, 0.2, 10) +
+              2 * laser_pj(2, 6.5, -25, 1, 0.2, 10) + laser_pj(2, 4, -25, 1, 0.2, 10));
+    double dense_laser = 3 * laser_pj(3, 11.5, -25, 1, 0.2, 10);
+    expect_part(&e, 0, "dac", 1036.8);
+    expect_part(&e, 0, "modulator", 129.6);
+    expect_part(&e, 0, "adc", 432);
+    expect_part(&e, 0, "pd_tia", 118.08);
+    expect_part(&e, 0, "laser", conv_laser);
+    expect_part(&e, 0, "heater", 2800);
+    expect_part(&e, 0, "accumulate", 19.2);
+    expect_part(&e, 0, "activation", 2.88);
+    expect_part(&e, 1, "pool", 4.8);
+    assert_int_equal(e.layers[1].n_parts, 1);
+    expect_part(&e, 2, "dac", 86.4);
+    expect_part(&e, 2, "modulator", 10.8);
+    expect_part(&e, 2, "adc", 13.5);
+    expect_part(&e, 2, "pd_tia", 3.69);
+    expect_part(&e, 2, "laser", dense_laser);
+    expect_part(&e, 2, "heater", 4560);
+    expect_part(&e, 2, "accumulate", 0.6);
+    double total = 1036.8 + 129.6 + 432 + 118.08 + conv_laser + 2800 + 19.2 + 2.88 + 4.8 + 86.4 +
+                   10.8 + 13.5 + 3.69 + dense_laser + 4560 + 0.6;
+    assert_rel(e.total_nj, total * 1e-3, 1e-9);
+    expect_sums(&e);
+    uh_backend_free(b);
+
+    /* The same network on a Clements file: only laser (depth n) changes; here d(4) = 4,
+     * d(8) = 8, so the dense blocks see L = 0.5 · (8 + 3 + 1) + 3 = 9 dB (Clements d(3) = 3). */
+    b = load_text(mzi_file("clements", 8, params));
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    expect_part(&e, 2, "laser", 3 * laser_pj(3, 9, -25, 1, 0.2, 10));
+    expect_part(&e, 0, "laser",
+                16 * (2 * laser_pj(4, 7.5, -25, 1, 0.2, 10) + laser_pj(4, 5.5, -25, 1, 0.2, 10) +
+                      2 * laser_pj(2, 6, -25, 1, 0.2, 10) + laser_pj(2, 4, -25, 1, 0.2, 10)));
+    uh_backend_free(b);
+}
+
+/* Laser energy grows exponentially with the tile: a 64 → 64 layer on k×k tiles has
+ * (64/k)² blocks of k detectors each at L = IL·(2k + 1) + c, so laser · k = const ·
+ * 10^(2·IL·k/10): ln(laser · k) is linear in k with slope 2·IL·ln10/10. */
+static void test_laser_grows_exponentially(void **state) {
+    (void)state;
+    uh_backend_t *b = load("mzi-worst"); /* IL 1 dB */
+    const int tiles[] = {4, 8, 16, 32, 64};
+    double lnk[5], dac[5];
+    for (int i = 0; i < 5; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"tile\":%d}]}",
+                 tiles[i]);
+        uh_arch_t a;
+        parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
+        uh_energy_t e;
+        uh_error_t err = {0};
+        assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+        lnk[i] = log(part(&e, "laser") * tiles[i]);
+        dac[i] = part(&e, "dac");
+    }
+    const double slope = 2 * 1.0 * log(10) / 10;
+    for (int i = 1; i < 5; i++) {
+        assert_rel((lnk[i] - lnk[i - 1]) / (tiles[i] - tiles[i - 1]), slope, 1e-9);
+        assert_true(dac[i] < dac[i - 1]); /* bigger tiles re-encode inputs fewer times */
+    }
+    /* 64 ports at 1 dB/MZI: 129 dB of path loss; the laser alone is ~10^12 times the 8-port
+     * case's */
+    assert_true(exp(lnk[4] - lnk[1]) > 1e11);
+    uh_backend_free(b);
+}
+
+/* ---- simulation helpers ------------------------------------------------------------- */
+
+static double max_rel_diff(const float *x, const float *y, size_t n) {
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(y[i]));
+        diff = fmax(diff, fabs((double)x[i] - y[i]));
+    }
+    return diff / scale;
+}
+
+/* RMS of x − y over max |y| */
+static double rms_rel_diff(const float *x, const float *y, size_t n) {
+    double scale = 0, sq = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(y[i]));
+        sq += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+    }
+    return sqrt(sq / n) / scale;
+}
+
+#define NET_BATCH 64
+static const char *const MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":20,\"activation\":"
+                               "\"relu\",\"tile\":5},{\"type\":\"dense\",\"units\":4}]}";
+/* conv im2col width 9 on tile 5 (blocks 5×5, 5×4, 1×5, 1×4), pool, dense 6·5·5 = 150 → 4
+ * on tile 7 */
+static const char *const CNN =
+    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"tanh\","
+    "\"tile\":5},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\","
+    "\"units\":4,\"tile\":7}]}";
+
+/* Logits of net on the first NET_BATCH images: digital (sim NULL) or one hardware sample
+ * of the backend's EVAL physics (stream `seed`). */
+static void logits(uh_net_t *net, const uh_backend_t *b, const uh_dataset_t *ds, uint64_t seed,
+                   float *out) {
+    uh_backend_sim_t *sim = NULL;
+    uh_error_t err = {0};
+    if (b) {
+        int rc = uh_backend_sim_new(b, uh_net_arch(net), UH_SIM_EVAL, &sim, &err);
+        if (rc) print_error("%s\n", err.msg);
+        assert_int_equal(rc, UH_OK);
+        assert_non_null(uh_backend_sim_hook(sim));
+        uh_net_set_noise(net, uh_backend_sim_hook(sim), seed);
+    }
+    const float *z = uh_net_forward(net, ds->x, NET_BATCH);
+    assert_non_null(z);
+    memcpy(out, z, NET_BATCH * 4 * sizeof *out);
+    uh_net_set_noise(net, NULL, 0);
+    uh_backend_sim_free(sim);
+}
+
+/* ---- the noiseless limit ------------------------------------------------------------ */
+
+/* No phase DAC, no noise, no loss, an ideal ADC: SVD, both meshes, the attenuators and the
+ * coherent detection rebuild every block exactly, so the logits are the digital ones. Then
+ * a 30-bit phase DAC alone (steps of 6e-9 rad) stays within 1e-5. */
+static void test_noiseless_gives_digital_logits(void **state) {
+    (void)state;
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(NET_BATCH, 5, &ds, &err), UH_OK);
+    const char *meshes[] = {"clements", "reck"};
+    const char *archs[] = {MLP, CNN};
+    for (int m = 0; m < 2; m++) {
+        uh_backend_t *ideal = load_text(mzi_file(meshes[m], 5, ""));
+        /* lossy but balanced: uniform loss is a scale the electronics undo */
+        uh_backend_t *lossy =
+            load_text(mzi_file(meshes[m], 5, NUM("il_db", "0.8") ",\"loss_balance\":\"dummies\""));
+        uh_backend_t *fine = load_text(mzi_file(meshes[m], 5, NUM("phase_bits", "30")));
+        for (int k = 0; k < 2; k++) {
+            uh_arch_t a;
+            parse_arch(archs[k], TINY, &a);
+            uh_net_t *net = uh_net_new(&a, NET_BATCH, 3, &err);
+            assert_non_null(net);
+            float clean[NET_BATCH * 4], hw[NET_BATCH * 4];
+            logits(net, NULL, ds, 0, clean);
+            logits(net, ideal, ds, 11, hw);
+            double d = max_rel_diff(hw, clean, NET_BATCH * 4);
+            print_message("%s %s: noiseless %.2e", meshes[m], k ? "cnn" : "mlp", d);
+            assert_true(d <= 1e-6);
+            logits(net, lossy, ds, 11, hw);
+            d = max_rel_diff(hw, clean, NET_BATCH * 4);
+            print_message(", balanced 0.8 dB loss %.2e", d);
+            assert_true(d <= 1e-6);
+            logits(net, fine, ds, 11, hw);
+            d = max_rel_diff(hw, clean, NET_BATCH * 4);
+            print_message(", 30-bit phases %.2e\n", d);
+            assert_true(d <= 1e-5);
+            uh_net_free(net);
+        }
+        uh_backend_free(ideal);
+        uh_backend_free(lossy);
+        uh_backend_free(fine);
+    }
+    uh_dataset_free(ds);
+}
+
+/* ---- each non-ideality alone -------------------------------------------------------- */
+
+/* Mean relative RMS logit error of a random CNN (Clements, tile 5) over 3 hardware samples,
+ * with `params` as the only non-ideality. */
+static double logit_error(uh_net_t *net, const uh_dataset_t *ds, const float *clean,
+                          const char *mesh, const char *params) {
+    uh_backend_t *b = load_text(mzi_file(mesh, 5, params));
+    double sum = 0;
+    for (int s = 0; s < 3; s++) {
+        float hw[NET_BATCH * 4];
+        logits(net, b, ds, 100 + (uint64_t)s, hw);
+        sum += rms_rel_diff(hw, clean, NET_BATCH * 4);
+    }
+    uh_backend_free(b);
+    return sum / 3;
+}
+
+/* Each effect alone, at rising strength: the logit error rises strictly (a numerical
+ * measure that does not need a trained net); at strength 0 it is ~0. */
+static void test_each_effect_degrades_monotonically(void **state) {
+    (void)state;
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(NET_BATCH, 9, &ds, &err), UH_OK);
+    uh_arch_t a;
+    parse_arch(CNN, TINY, &a);
+    uh_net_t *net = uh_net_new(&a, NET_BATCH, 4, &err);
+    assert_non_null(net);
+    float clean[NET_BATCH * 4];
+    logits(net, NULL, ds, 0, clean);
+    static const struct {
+        const char *key, *mesh, *extra;
+        const char *values[4];
+    } effects[] = {
+        {"sigma_phase_rad", "clements", "", {"0", "0.02", "0.1", "0.3"}},
+        {"sigma_bs_rad", "clements", "", {"0", "0.02", "0.1", "0.3"}},
+        {"crosstalk", "clements", "", {"0", "0.01", "0.05", "0.2"}},
+        {"detector_noise", "clements", "", {"0", "0.01", "0.05", "0.2"}},
+        {"sigma_il_db", "clements", "", {"0", "0.1", "0.5", "2"}},
+        /* unbalanced loss: paths through fewer MZIs are brighter (Reck is the worst case) */
+        {"il_db", "reck", ",\"loss_balance\":\"none\"", {"0", "0.1", "0.5", "2"}},
+        /* a coarser phase DAC: 0 = exact, then 10, 6, 4 bits */
+        {"phase_bits", "clements", "", {"0", "10", "6", "4"}},
+        {"adc_bits", "clements", "", {"0", "10", "6", "4"}},
+    };
+    for (size_t i = 0; i < sizeof effects / sizeof effects[0]; i++) {
+        double e[4];
+        print_message("%-16s", effects[i].key);
+        for (int v = 0; v < 4; v++) {
+            char params[256];
+            snprintf(params, sizeof params, "\"%s\":{\"value\":%s,\"source\":\"assumed: test\"}%s",
+                     effects[i].key, effects[i].values[v], effects[i].extra);
+            e[v] = logit_error(net, ds, clean, effects[i].mesh, params);
+            print_message(" %s: %.2e", effects[i].values[v], e[v]);
+        }
+        print_message("\n");
+        assert_true(e[0] <= 1e-6);
+        for (int v = 1; v < 4; v++) assert_true(e[v] > e[v - 1]);
+        assert_true(e[3] > 1e-3);
+    }
+    uh_net_free(net);
+    uh_dataset_free(ds);
+}
+
+/* ---- accuracy on a trained net ------------------------------------------------------- */
+
+static uh_net_t *train_tiny(const char *json, const uh_noise_t *noise) {
+    uh_dataset_t *train, *test;
+    uh_error_t err = {0};
+    uh_data_opts_t dopts = {0};
+    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    uh_arch_t a;
+    parse_arch(json, TINY, &a);
+    uh_net_t *net = uh_net_new(&a, 128, 1, &err);
+    assert_non_null(net);
+    uh_train_opts_t opts;
+    uh_train_opts_default(&opts);
+    opts.batch = 32, opts.epochs = 10, opts.lr = 0.1f;
+    uh_net_set_noise(net, noise, 5);
+    uh_train_result_t res;
+    assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
+    uh_net_set_noise(net, NULL, 0);
+    uh_dataset_free(train);
+    uh_dataset_free(test);
+    return net;
+}
+
+static const char *const TRAINED =
+    "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\",\"tile\":16},"
+    "{\"type\":\"dense\",\"units\":4,\"tile\":16}]}";
+
+/* On a trained MLP: clean ≥ realistic ≥ worst (Monte-Carlo means, with a tolerance), accuracy
+ * falls as the phase error rises, and a seed replays its samples exactly. */
+static void test_accuracy_realistic_worst_clean(void **state) {
+    (void)state;
+    uh_dataset_t *test;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(2000, 77, &test, &err), UH_OK);
+    uh_net_t *net = train_tiny(TRAINED, NULL);
+    uh_backend_t *real = load("mzi-realistic"), *worst = load("mzi-worst");
+    uh_mc_result_t r, w;
+    assert_int_equal(uh_backend_evaluate(real, net, test, 4, 99, &r, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(worst, net, test, 4, 99, &w, &err), UH_OK);
+    print_message("clean %.4f, realistic %.4f ± %.4f, worst %.4f ± %.4f\n", r.clean_accuracy,
+                  r.noisy_accuracy, r.noisy_std, w.noisy_accuracy, w.noisy_std);
+    assert_true(r.clean_accuracy > 0.9);
+    assert_true(r.noisy_accuracy <= r.clean_accuracy + 0.003);
+    assert_true(w.noisy_accuracy <= r.noisy_accuracy + 0.003);
+    assert_true(r.noisy_accuracy > r.clean_accuracy - 0.05); /* realistic: a small loss */
+    assert_int_equal(r.samples, 4);
+
+    /* phase error alone on the trained net */
+    const char *sigmas[] = {"0", "0.02", "0.1", "0.3"};
+    double acc[4];
+    for (int i = 0; i < 4; i++) {
+        char params[128];
+        snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
+                 sigmas[i]);
+        uh_backend_t *b = load_text(mzi_file("clements", 16, params));
+        uh_mc_result_t m;
+        assert_int_equal(uh_backend_evaluate(b, net, test, 4, 7, &m, &err), UH_OK);
+        acc[i] = m.noisy_accuracy;
+        print_message("sigma_phase %s: %.4f ± %.4f\n", sigmas[i], m.noisy_accuracy, m.noisy_std);
+        uh_backend_free(b);
+    }
+    assert_close(acc[0], r.clean_accuracy, 1e-12); /* noiseless = clean, exactly */
+    for (int i = 1; i < 4; i++) assert_true(acc[i] <= acc[i - 1] + 0.003);
+    assert_true(acc[3] < acc[0] - 0.1);
+
+    /* the same seed replays the same samples; another seed draws others */
+    uh_mc_result_t a1, a2, a3;
+    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 1234, &a1, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 1234, &a2, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 4321, &a3, &err), UH_OK);
+    assert_true(a1.noisy_accuracy == a2.noisy_accuracy && a1.noisy_std == a2.noisy_std);
+    assert_true(a1.noisy_accuracy != a3.noisy_accuracy || a1.noisy_std != a3.noisy_std);
+    uh_backend_free(real);
+    uh_backend_free(worst);
+    uh_net_free(net);
+    uh_dataset_free(test);
+}
+
+/* One hardware sample's logits are a function of the seed alone (also across the cache:
+ * a second sim that decomposes afresh gives the same numbers); other seeds differ. */
+static void test_seeded_samples(void **state) {
+    (void)state;
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(NET_BATCH, 3, &ds, &err), UH_OK);
+    uh_arch_t a;
+    parse_arch(MLP, TINY, &a);
+    uh_net_t *net = uh_net_new(&a, NET_BATCH, 8, &err);
+    assert_non_null(net);
+    uh_backend_t *b = load("mzi-worst");
+    float x1[NET_BATCH * 4], x2[NET_BATCH * 4], x3[NET_BATCH * 4];
+    logits(net, b, ds, 21, x1);
+    logits(net, b, ds, 21, x2);
+    logits(net, b, ds, 22, x3);
+    assert_memory_equal(x1, x2, sizeof x1);
+    assert_true(max_rel_diff(x1, x3, NET_BATCH * 4) > 1e-4);
+    uh_backend_free(b);
+    uh_net_free(net);
+    uh_dataset_free(ds);
+}
+
+/* ---- noise-aware training ------------------------------------------------------------ */
+
+/* The train hook's weight noise, measured: RMS of (w_train − w) ÷ RMS(w) on a 256×256
+ * matrix is the calibrated σ_rel (the MZI model scales it by RMS(W): a block's error follows
+ * its largest singular value, not a large layer's max |w|); 0 when perturb_weights is absent. */
+static double train_sigma(const uh_backend_t *b, int tile) {
+    char json[128];
+    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}",
+             tile);
+    uh_arch_t a;
+    parse_arch(json, (uh_shape_t){1, 1, 1, 256}, &a);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    double sigma = 0;
+    if (hook && hook->perturb_weights) {
+        enum { N = 256 * 256 };
+        float *w = malloc(N * sizeof *w), *w0 = malloc(N * sizeof *w0);
+        assert_non_null(w);
+        assert_non_null(w0);
+        double ms = 0;
+        for (int i = 0; i < N; i++) {
+            w0[i] = w[i] = i == 0 ? 2.0f : (i % 3 ? 0.5f : -1.0f);
+            ms += (double)w0[i] * w0[i] / N;
+        }
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 1);
+        hook->perturb_weights(hook->ctx, 0, w, 256, 256, &rng);
+        double sq = 0;
+        for (int i = 0; i < N; i++) sq += ((double)w[i] - w0[i]) * ((double)w[i] - w0[i]);
+        sigma = sqrt(sq / N) / sqrt(ms);
+        free(w);
+        free(w0);
+    }
+    uh_backend_sim_free(sim);
+    return sigma;
+}
+
+static void test_train_sigma_calibrated(void **state) {
+    (void)state;
+    /* noiseless: no weight noise, and no hook at all (no ADC, no detector noise) */
+    uh_backend_t *b = load_text(mzi_file("clements", 16, ""));
+    uh_arch_t a;
+    parse_arch(MLP, TINY, &a);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    assert_null(uh_backend_sim_hook(sim));
+    uh_backend_sim_free(sim);
+    assert_close(train_sigma(b, 16), 0, 0);
+    uh_backend_free(b);
+
+    /* σ_rel grows with σ_phase; for small errors it is linear in σ_phase */
+    const char *sigmas[] = {"0.005", "0.01", "0.05", "0.2"};
+    double s[4];
+    for (int i = 0; i < 4; i++) {
+        char params[128];
+        snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
+                 sigmas[i]);
+        b = load_text(mzi_file("clements", 16, params));
+        s[i] = train_sigma(b, 16);
+        print_message("sigma_phase %s: train sigma %.5f\n", sigmas[i], s[i]);
+        if (i) assert_true(s[i] > s[i - 1]);
+        uh_backend_free(b);
+    }
+    assert_rel(s[1] / s[0], 2.0, 0.1);
+    assert_true(s[0] > 0);
+
+    /* the shipped files; bigger tiles (longer paths, more shifters) are noisier */
+    uh_backend_t *real = load("mzi-realistic"), *worst = load("mzi-worst");
+    double r8 = train_sigma(real, 8), r16 = train_sigma(real, 16), r32 = train_sigma(real, 32);
+    double w8 = train_sigma(worst, 8), w16 = train_sigma(worst, 16);
+    print_message("train sigma: realistic %.4f (8) %.4f (16) %.4f (32); worst %.4f (8) "
+                  "%.4f (16)\n",
+                  r8, r16, r32, w8, w16);
+    assert_true(r8 > 0 && r8 < r16 && r16 < r32);
+    assert_true(w8 > r8 && w16 > r16);
+    assert_true(w8 < 0.5);
+    uh_backend_free(real);
+    uh_backend_free(worst);
+}
+
+/* Noise-aware training through the worst-case TRAIN hook still learns, and its net keeps
+ * more accuracy on the worst-case hardware than a net trained clean (or at least as much). */
+static void test_noise_aware_training(void **state) {
+    (void)state;
+    uh_dataset_t *test;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(2000, 78, &test, &err), UH_OK);
+    uh_backend_t *worst = load("mzi-worst");
+    uh_arch_t a;
+    parse_arch(TRAINED, TINY, &a);
+    uh_backend_sim_t *sim;
+    assert_int_equal(uh_backend_sim_new(worst, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    assert_non_null(hook);
+    assert_non_null(hook->perturb_weights);
+    assert_non_null(hook->perturb_outputs);
+    uh_net_t *aware = train_tiny(TRAINED, hook);
+    uh_mc_result_t r;
+    assert_int_equal(uh_backend_evaluate(worst, aware, test, 4, 5, &r, &err), UH_OK);
+    print_message("noise-aware on mzi-worst: clean %.4f noisy %.4f\n", r.clean_accuracy,
+                  r.noisy_accuracy);
+    assert_true(r.clean_accuracy > 0.85);
+    assert_true(r.noisy_accuracy > 0.8);
+    uh_net_t *plain = train_tiny(TRAINED, NULL);
+    uh_mc_result_t p;
+    assert_int_equal(uh_backend_evaluate(worst, plain, test, 4, 5, &p, &err), UH_OK);
+    print_message("trained clean, on mzi-worst: clean %.4f noisy %.4f\n", p.clean_accuracy,
+                  p.noisy_accuracy);
+    assert_true(r.noisy_accuracy >= p.noisy_accuracy - 0.005);
+    uh_net_free(plain);
+    uh_backend_sim_free(sim);
+    uh_net_free(aware);
+    uh_backend_free(worst);
+    uh_dataset_free(test);
+}
+
+/* ---- constraints and bad files ------------------------------------------------------- */
+
+/* A mesh cannot have more ports than UH_MESH_MAX_N: a violation, and sim_new refuses it. */
+static void test_tile_too_large(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(mzi_file("clements", 8, ""));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10,\"tile\":1000}]}",
+               (uh_shape_t){1, 1, 1, 10}, &a);
+    a.layers[0].tile = 2000; /* the parser stops at 1024; the model must not rely on it */
+    uh_violations_t v;
+    assert_true(uh_backend_check(b, &a, &v) >= 1);
+    int found = 0;
+    for (int i = 0; i < v.n; i++)
+        found |= strstr(v.items[i].msg, "tile 2000 is larger than the 1024 ports") != NULL;
+    assert_true(found);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "layer 1: tile 2000 is larger than 1024 ports"));
+    uh_backend_free(b);
+}
+
+static void expect_bad(const char *text, const char *needle) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
+    if (rc == UH_OK || !strstr(err.msg, needle)) {
+        print_error("file: %s\nwant an error containing \"%s\"\ngot rc %d: %s\n", text, needle, rc,
+                    err.msg);
+        fail();
+    }
+    assert_null(b);
+}
+
+static void test_bad_files(void **state) {
+    (void)state;
+    char text[4096];
+    expect_bad(mzi_file("clements", 8, NUM("sigma_phase", "0.1")),
+               "params.sigma_phase: unknown key");
+    expect_bad(mzi_file("clements", 8, "\"il_db\":{\"value\":0.5}"),
+               "params.il_db: needs a \"source\"");
+    expect_bad(mzi_file("clements", 8, "\"il_db\":{\"value\":0.5,\"source\":\"\"}"),
+               "params.il_db: needs a \"source\"");
+    expect_bad(mzi_file("clements", 8, NUM("sigma_phase_rad", "4")),
+               "params.sigma_phase_rad: must be in 0..3.2, got 4");
+    expect_bad(mzi_file("clements", 8, NUM("phase_bits", "31")),
+               "params.phase_bits: must be in 0..30, got 31");
+    expect_bad(mzi_file("clements", 8, NUM("adc_bits", "7.5")),
+               "params.adc_bits: must be an integer, got 7.5");
+    expect_bad(mzi_file("clements", 1, ""), "params.tile: must be in 2..256, got 1");
+    expect_bad(mzi_file("butterfly", 8, ""), "params.mesh: must be one of: clements, reck");
+    expect_bad(mzi_file("clements", 8, "\"loss_balance\":\"some\""),
+               "params.loss_balance: must be one of: none, dummies");
+    expect_bad(mzi_file("clements", 8, NUM("il_db", "0.1") "," NUM("il_db", "0.2")),
+               "params.il_db: given more than once");
+    /* a required number left out */
+    snprintf(text, sizeof text, "%s", mzi_file("clements", 8, ""));
+    char *at = strstr(text, NUM("adc_pj", "1.5") ",");
+    assert_non_null(at);
+    memmove(at, at + strlen(NUM("adc_pj", "1.5") ","),
+            strlen(at + strlen(NUM("adc_pj", "1.5") ",")) + 1);
+    expect_bad(text, "params.adc_pj: is required");
+    expect_bad("{\"name\":\"x\",\"model\":\"mzi\",\"params\":{" ENERGY "}}",
+               "params.tile: is required");
+    expect_bad(mzi_file("clements", 8, NUM("laser_wallplug_efficiency", "0")),
+               "params.laser_wallplug_efficiency: given more than once");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shipped_files),
+        cmocka_unit_test(test_energy_mlp_by_hand),
+        cmocka_unit_test(test_energy_conv_reck_by_hand),
+        cmocka_unit_test(test_laser_grows_exponentially),
+        cmocka_unit_test(test_noiseless_gives_digital_logits),
+        cmocka_unit_test(test_each_effect_degrades_monotonically),
+        cmocka_unit_test(test_accuracy_realistic_worst_clean),
+        cmocka_unit_test(test_seeded_samples),
+        cmocka_unit_test(test_train_sigma_calibrated),
+        cmocka_unit_test(test_noise_aware_training),
+        cmocka_unit_test(test_tile_too_large),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
