@@ -40,20 +40,23 @@
  *   effective weight w = α · (G⁺ − G⁻) · max|W| / G_max.
  * Outputs (every forward, pre-activation values z of the layer, bias included): the ADC
  * range is set to the batch's max |z| (an ideally ranged converter), z is rounded to
- * 2^(adc_bits−1)−1 levels each side, then Gaussian noise of σ = noise_scale·output_noise·FS
- * per conversion is added; with rt row-tiles each output is rt conversions summed, so the
- * noise variance is rt·σ² plus (rt−1)·LSB²/12 for the other tiles' rounding. DAC rounding
- * of the inputs cannot be applied from the outputs' side and is not simulated (a previous
- * layer's ADC rounding already puts its outputs on a grid).
+ * 2^(adc_bits−1)−1 levels each side, then Gaussian noise of σ = noise_scale · output_noise ·
+ * w_max · x_max per conversion is added (aihwkit's out_noise unit: one device pair at G_max
+ * driven by a full-scale input; w_max = the layer's max |w|, x_max = its largest input). With
+ * rt row-tiles each output is rt conversions summed, so the noise variance is rt·σ² plus
+ * (rt−1)·LSB²/12 for the other tiles' rounding. DAC rounding of the inputs cannot be applied
+ * from the outputs' side and is not simulated (a previous layer's ADC rounding already puts
+ * its outputs on a grid).
  *
  * UH_SIM_TRAIN (noise-aware training as IBM's hardware-aware training, Joshi et al. 2020,
  * aihwkit): each mini-batch, w += N(0, (σ_w·max|W|)²) on the scratch copy, and outputs get
- * the ADC rounding above plus N(0, noise_scale · train_output_noise · FS). σ_w is calibrated
- * when the sim is made, as the MZI model does (hw_calibrate_weight_noise): the EVAL device
- * physics above (programming noise, stuck devices, drift and its compensation, read noise at
- * t_eval) on a seeded Gaussian matrix of one tile (at most 256×256), RMS error of a few
- * samples ÷ max|W|. A file may instead give "train_weight_noise" explicitly: then σ_w =
- * noise_scale · train_weight_noise. */
+ * the ADC rounding above plus N(0, noise_scale · train_output_noise · w_max · x_max) per
+ * conversion. σ_w is calibrated when the sim is made, as the MZI model does
+ * (hw_calibrate_weight_noise): the EVAL device physics above (programming noise, stuck
+ * devices, drift and its compensation, read noise at t_eval) on a seeded Gaussian matrix of
+ * one tile (at most 256×256), RMS error of a few samples ÷ max|W| (max|W|, not RMS: a layer's
+ * max |w| maps to G_max, and device noise is relative to G_max). A file may instead give
+ * "train_weight_noise" explicitly: then σ_w = noise_scale · train_weight_noise. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -40,9 +40,12 @@
  * of inputs is not simulated: images are 8-bit already, later inputs come off an ADC.
  *
  * UH_SIM_TRAIN: a statistical stand-in, cheap enough for every batch: w += N(0, (σ_rel ·
- * max|W|)²), where σ_rel is calibrated once per tile size at sim creation by running the full
- * EVAL physics on a seeded Gaussian k×k matrix (RMS error of a few samples ÷ max|W|), plus
- * the same ADC and detector noise on outputs. */
+ * RMS(W))²), where σ_rel is calibrated once per tile size at sim creation by running the full
+ * EVAL physics on a seeded Gaussian k×k matrix (RMS error of a few samples ÷ RMS(W), see
+ * hw_calibrate_weight_noise), plus the same ADC and detector noise on outputs. RMS(W), not
+ * max|W|: a block's error follows its own largest singular value (the meshes' scale), which
+ * tracks the weights' RMS; a large trained layer's max |w| is many times its RMS and would
+ * over-state the noise. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
