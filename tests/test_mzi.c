@@ -601,7 +601,7 @@ static double train_sigma(const uh_backend_t *b, int tile) {
     snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}",
              tile);
     uh_arch_t a;
-    parse_arch(json, (uh_shape_t){1, 1, 1, 256}, &a);
+    parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
     uh_backend_sim_t *sim;
     uh_error_t err = {0};
     int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
