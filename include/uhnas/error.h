@@ -16,6 +16,7 @@ enum {
     UH_EFORMAT = 4,   /* file read fine but its content is corrupt or truncated */
     UH_ELIMIT = 5,    /* input exceeds a documented hard limit */
     UH_ENOTFOUND = 6, /* a named thing (dataset, file) does not exist */
+    UH_EINTR = 7,     /* stopped on request (a signal) before the work was done */
 };
 
 #define UH_ERROR_MSG_MAX 512

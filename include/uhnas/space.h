@@ -55,4 +55,19 @@ int uh_space_mutate(const uh_space_t *space, const uh_arch_t *parent, uh_rng_t *
 int uh_space_crossover(const uh_space_t *space, const uh_arch_t *a, const uh_arch_t *b,
                        uh_rng_t *rng, uh_arch_t *out, uh_error_t *err);
 
+/* A fixed-length numeric encoding of an architecture, for predictors and genome distances:
+ * per conv slot (UH_SPACE_MAX_CONV, in order) present, log2 filters, kernel, stride, pool
+ * window after it, activation, bits, log2 tile; per hidden dense slot (UH_SPACE_MAX_DENSE)
+ * present, log2 units, activation, bits, log2 tile; the output layer's bits and log2 tile;
+ * log10 params and log10 MACs. Absent slots are zeros. */
+#define UH_SPACE_CONV_FEATURES 8
+#define UH_SPACE_DENSE_FEATURES 5
+#define UH_SPACE_FEATURES                                                                          \
+    (UH_SPACE_MAX_CONV * UH_SPACE_CONV_FEATURES + UH_SPACE_MAX_DENSE * UH_SPACE_DENSE_FEATURES + 4)
+void uh_space_encode(const uh_arch_t *arch, double f[UH_SPACE_FEATURES]);
+
+/* Distance between two encodings: Euclidean, each feature divided by a fixed typical range so
+ * that no single feature dominates. */
+double uh_space_distance(const double a[UH_SPACE_FEATURES], const double b[UH_SPACE_FEATURES]);
+
 #endif

@@ -27,6 +27,8 @@ int uh_cmd_train(int argc, char **argv);
 int uh_cmd_backends(int argc, char **argv);
 int uh_cmd_energy(int argc, char **argv);
 int uh_cmd_eval(int argc, char **argv);
+int uh_cmd_search(int argc, char **argv);
+int uh_cmd_resume(int argc, char **argv);
 
 /* Prints "uhnas: <message>" on stderr and returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,8 @@ static const uh_command_t COMMANDS[] = {
     {"energy", "energy per inference of an architecture on a backend", uh_cmd_energy},
     {"eval", "train for a backend, then clean and Monte-Carlo noisy accuracy and energy",
      uh_cmd_eval},
+    {"search", "search architectures for a backend into a run directory", uh_cmd_search},
+    {"resume", "continue a stopped or killed search", uh_cmd_resume},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

@@ -52,6 +52,8 @@ const char *uh_error_name(int code) {
         return "limit exceeded";
     case UH_ENOTFOUND:
         return "not found";
+    case UH_EINTR:
+        return "interrupted";
     default:
         return "unknown error";
     }

@@ -2,6 +2,7 @@
  * resolved against the input shape and checked against the backend before it is returned. */
 #include "uhnas/space.h"
 
+#include <math.h>
 #include <string.h>
 
 static void add_choice(uh_choices_t *c, int v) {
@@ -297,4 +298,54 @@ int uh_space_crossover(const uh_space_t *space, const uh_arch_t *a, const uh_arc
     }
     const char *what;
     return uh_space_mutate(space, a, rng, out, &what, err);
+}
+
+/* ---- encoding ------------------------------------------------------------------------ */
+
+static double log2_or_zero(int v) {
+    return v > 0 ? log2((double)v) : 0;
+}
+
+void uh_space_encode(const uh_arch_t *arch, double f[UH_SPACE_FEATURES]) {
+    memset(f, 0, UH_SPACE_FEATURES * sizeof *f);
+    double *conv = f, *dense = f + UH_SPACE_MAX_CONV * UH_SPACE_CONV_FEATURES;
+    double *tail = dense + UH_SPACE_MAX_DENSE * UH_SPACE_DENSE_FEATURES;
+    int n_conv = 0, n_dense = 0, last = arch->n_layers - 1;
+    for (int i = 0; i < arch->n_layers; i++) {
+        const uh_layer_t *l = &arch->layers[i];
+        if (l->type == UH_LAYER_CONV2D && n_conv < UH_SPACE_MAX_CONV) {
+            double *c = conv + n_conv++ * UH_SPACE_CONV_FEATURES;
+            c[0] = 1, c[1] = log2_or_zero(l->filters), c[2] = l->kernel, c[3] = l->stride;
+            c[5] = l->act, c[6] = l->bits, c[7] = log2_or_zero(l->tile);
+        } else if (l->type == UH_LAYER_POOL && n_conv > 0) {
+            conv[(n_conv - 1) * UH_SPACE_CONV_FEATURES + 4] = l->size;
+        } else if (l->type == UH_LAYER_DENSE && i < last && n_dense < UH_SPACE_MAX_DENSE) {
+            double *d = dense + n_dense++ * UH_SPACE_DENSE_FEATURES;
+            d[0] = 1, d[1] = log2_or_zero(l->units), d[2] = l->act, d[3] = l->bits;
+            d[4] = log2_or_zero(l->tile);
+        }
+    }
+    if (last >= 0)
+        tail[0] = arch->layers[last].bits, tail[1] = log2_or_zero(arch->layers[last].tile);
+    tail[2] = log10((double)(arch->params > 0 ? arch->params : 1));
+    tail[3] = log10((double)(arch->macs > 0 ? arch->macs : 1));
+}
+
+double uh_space_distance(const double a[UH_SPACE_FEATURES], const double b[UH_SPACE_FEATURES]) {
+    /* typical ranges: flags 1, log2 sizes ~8, kernels/strides/pools ~5, activations ~6, bits
+     * ~16, log2 tiles ~6, log10 counts ~4 */
+    static const double conv_range[UH_SPACE_CONV_FEATURES] = {1, 8, 5, 5, 5, 6, 16, 6};
+    static const double dense_range[UH_SPACE_DENSE_FEATURES] = {1, 8, 6, 16, 6};
+    static const double tail_range[4] = {16, 6, 4, 4};
+    double s = 0;
+    for (int i = 0; i < UH_SPACE_FEATURES; i++) {
+        int conv_end = UH_SPACE_MAX_CONV * UH_SPACE_CONV_FEATURES;
+        int dense_end = conv_end + UH_SPACE_MAX_DENSE * UH_SPACE_DENSE_FEATURES;
+        double r = i < conv_end    ? conv_range[i % UH_SPACE_CONV_FEATURES]
+                   : i < dense_end ? dense_range[(i - conv_end) % UH_SPACE_DENSE_FEATURES]
+                                   : tail_range[i - dense_end];
+        double d = (a[i] - b[i]) / r;
+        s += d * d;
+    }
+    return sqrt(s);
 }

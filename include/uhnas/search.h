@@ -1,0 +1,158 @@
+/* uhnas — the search: strategies, the operator slot, the run loop and its metrics.
+ *
+ * One loop serves every strategy and every backend. A run is a pure function of its config
+ * (seed included) and of its candidates' measured results: every random choice comes from
+ * streams derived from the seed, and a candidate's training seed from (run seed, its hash).
+ * That is how a run survives kill -9: `resume` replays the loop from the start, and every
+ * candidate whose hash is already in the store is answered from the store instead of being
+ * trained, so no finished work is repeated and the decisions — hence the final front — are
+ * the same as in an uninterrupted run. Duplicates (same hash) are never trained twice.
+ *
+ * Strategies (the budget is population + generations × children candidates for all):
+ *   nsga2      NSGA-II (Deb et al. 2002): binary tournaments on (rank, crowding) pick parents,
+ *              an operator makes children, parents ∪ children are cut back to the population
+ *              by non-dominated sorting and crowding distance.
+ *   random     random samples of the same space, `children` per generation.
+ *   evolution  regularized (aging) evolution (Real et al. 2019): per child, a tournament of
+ *              `tournament` random members of the population picks the best on a scalarized
+ *              objective, its mutation joins, the oldest member leaves.
+ *   linas      the predictor cycle of DyNAS-T: regressors fitted on every candidate measured
+ *              so far predict clean and noisy accuracy from an architecture encoding (energy is
+ *              exact: the backend computes it), NSGA-II runs `predictor_generations`
+ *              generations on the predictions, and the best unmeasured members of its final
+ *              population are trained for real; repeat. Predictor quality (Kendall τ,
+ *              Spearman ρ, MAE of predicted vs measured) is recorded per cycle.
+ *
+ * Objectives (all minimised inside; reported as accuracies): error = 1 − noisy accuracy
+ * (clean accuracy with objective "clean") and log10 of the energy per inference. The
+ * three-objective front adds the robustness drop, clean − noisy accuracy.
+ *
+ * Hypervolume reference: objectives are normalised per run to
+ *   error ∈ [0, 1],  energy e = log10(E / E_lin) / UH_HV_ENERGY_DECADES,  drop ∈ [0, 1],
+ * where E_lin is the backend's energy for the smallest network of the task (one dense layer,
+ * inputs → classes), and the reference point is (1, 1) — (1, 1, 1) with the drop. Candidates
+ * beyond it contribute nothing. The same backend and data give the same scale, so runs of
+ * different strategies compare directly. Hypervolume is of every candidate measured up to
+ * that generation (the archive), exact in 2-D and 3-D. */
+#ifndef UHNAS_SEARCH_H
+#define UHNAS_SEARCH_H
+
+#include <stdint.h>
+
+#include "uhnas/backend.h"
+#include "uhnas/data.h"
+#include "uhnas/evaluate.h"
+#include "uhnas/space.h"
+#include "uhnas/store.h"
+
+#define UH_HV_ENERGY_DECADES 4.0
+#define UH_SEARCH_MAX_POPULATION 1024
+#define UH_SEARCH_MAX_GENERATIONS 100000
+/* Attempts at a child that is new (not a duplicate) before a fresh sample takes its place. */
+#define UH_SEARCH_MAX_DUPLICATE_TRIES 16
+
+typedef enum {
+    UH_STRATEGY_NSGA2,
+    UH_STRATEGY_RANDOM,
+    UH_STRATEGY_EVOLUTION,
+    UH_STRATEGY_LINAS,
+    UH_STRATEGY_COUNT
+} uh_strategy_t;
+
+typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
+
+typedef struct {
+    uh_strategy_t strategy;
+    uh_objective_t objective;
+    int population;  /* the initial random population and NSGA-II's population size */
+    int children;    /* children per generation */
+    int generations; /* generations after the initial population */
+    uint64_t seed;
+    /* evaluation of one candidate */
+    uh_train_opts_t train; /* epochs, batch, optimizer, lr... (seed is per candidate) */
+    int mc;                /* Monte-Carlo hardware samples (validation and test) */
+    int noise_aware;
+    /* data: validation is a seeded split of the training set; the test set is used only for
+     * the final front */
+    char dataset[32];
+    char data_dir[512]; /* "" = defaults */
+    int limit_train, limit_test;
+    double val_fraction;
+    /* strategy parameters */
+    double crossover_prob;     /* nsga2: share of children made by crossover (then mutated) */
+    int tournament;            /* evolution: members per tournament */
+    double energy_weight;      /* evolution's scalar: accuracy − energy_weight · log10(E / nJ) */
+    int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
+} uh_search_config_t;
+
+/* Defaults: nsga2 on noisy accuracy, population 8, 4 children, 3 generations, seed 1, 2
+ * epochs, mc 5, noise-aware, fashion-mnist with limits 6000/2000, validation 0.2, crossover
+ * 0.5, tournament 4, energy weight 0.05, predictor generations 500. */
+void uh_search_config_default(uh_search_config_t *cfg);
+
+const char *uh_strategy_name(uh_strategy_t s);
+int uh_strategy_parse(const char *name, uh_strategy_t *out); /* 0 or UH_EINVAL */
+
+/* The run's config as JSON text (backend name and its file's full text included), and
+ * back. Parsing is strict: the text comes from a file that may have been edited. */
+char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *backend);
+int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend_t **backend,
+                           uh_error_t *err);
+
+/* ---- the operator slot ----
+ * An operator turns parents into children; selection is the loop's. The classic operator
+ * (mutation and crossover on the space) is built in; the language-model operator plugs in
+ * here. Children must be valid on the space; the loop re-checks and counts duplicates. */
+
+#define UH_SEARCH_MAX_PARENTS 4
+
+typedef struct {
+    uh_arch_t arch;
+    char origin[UH_STORE_ORIGIN_MAX]; /* "mutate", "crossover", "sample", "llm"... */
+    int n_parents;
+    int64_t parents[UH_SEARCH_MAX_PARENTS]; /* candidate ids */
+} uh_child_t;
+
+typedef struct {
+    const char *name;
+    /* Makes n children from the parents (candidate rows with status ok) into out[0..n). */
+    int (*propose)(void *ctx, const uh_space_t *space, const uh_candidate_t *const *parents,
+                   int n_parents, int n, uh_rng_t *rng, uh_child_t *out, uh_error_t *err);
+    void *ctx;
+} uh_operator_t;
+
+/* The classic operator: with probability crossover_prob a one-point crossover of the first
+ * two parents followed by a mutation, otherwise a mutation of the first parent. ctx points to
+ * a double (crossover_prob). */
+extern const uh_operator_t uh_operator_classic;
+
+/* ---- running ---- */
+
+typedef struct {
+    int generation, generations;
+    int done, budget;           /* candidates finished (stored or reused) and the total */
+    const uh_candidate_t *last; /* the candidate just finished, or NULL */
+    int reused;                 /* 1 when `last` came from the store (resume) */
+    double hypervolume;         /* of the archive, after a generation; NaN inside one */
+} uh_search_progress_t;
+
+typedef void (*uh_search_progress_fn)(void *ctx, const uh_search_progress_t *p);
+
+typedef struct {
+    double hypervolume, hypervolume3;
+    int front_size;
+    int candidates; /* rows with status ok */
+    int trained;    /* candidates trained by this call (0 when everything was stored) */
+    int reused;     /* candidates answered from the store */
+} uh_search_summary_t;
+
+/* Runs (or resumes) the search whose store is open: the config is the store's. op NULL = the
+ * classic operator. Stops early (UH_EINTR) when *stop becomes non-zero between candidates. */
+int uh_search_run(uh_store_t *store, const uh_operator_t *op, uh_search_progress_fn progress,
+                  void *progress_ctx, volatile int *stop, uh_search_summary_t *summary,
+                  uh_error_t *err);
+
+/* The per-candidate training seed: a mix of the run seed and the architecture's hash. */
+uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash);
+
+#endif

@@ -1,0 +1,248 @@
+/* The search's config: defaults, names, and its JSON form in the run store. The stored text
+ * is what `resume` trusts, so parsing is strict: every key known, every value in range. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uhnas/search.h"
+
+static const char *const STRATEGIES[UH_STRATEGY_COUNT] = {"nsga2", "random", "evolution", "linas"};
+static const char *const OBJECTIVES[] = {"noisy", "clean"};
+static const char *const OPTIMIZERS[] = {"sgd", "adam"};
+
+void uh_search_config_default(uh_search_config_t *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->strategy = UH_STRATEGY_NSGA2;
+    cfg->objective = UH_OBJECTIVE_NOISY;
+    cfg->population = 8;
+    cfg->children = 4;
+    cfg->generations = 3;
+    cfg->seed = 1;
+    uh_train_opts_default(&cfg->train);
+    cfg->train.epochs = 2;
+    cfg->mc = 5;
+    cfg->noise_aware = 1;
+    strcpy(cfg->dataset, "fashion-mnist");
+    cfg->limit_train = 6000;
+    cfg->limit_test = 2000;
+    cfg->val_fraction = 0.2;
+    cfg->crossover_prob = 0.5;
+    cfg->tournament = 4;
+    cfg->energy_weight = 0.05;
+    cfg->predictor_generations = 500;
+}
+
+const char *uh_strategy_name(uh_strategy_t s) {
+    return s >= 0 && s < UH_STRATEGY_COUNT ? STRATEGIES[s] : "?";
+}
+
+int uh_strategy_parse(const char *name, uh_strategy_t *out) {
+    for (int i = 0; i < UH_STRATEGY_COUNT; i++)
+        if (name && strcmp(name, STRATEGIES[i]) == 0) {
+            *out = (uh_strategy_t)i;
+            return UH_OK;
+        }
+    return UH_EINVAL;
+}
+
+char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *backend) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "strategy", uh_strategy_name(cfg->strategy));
+    cJSON_AddStringToObject(o, "objective", OBJECTIVES[cfg->objective]);
+    cJSON_AddNumberToObject(o, "population", cfg->population);
+    cJSON_AddNumberToObject(o, "children", cfg->children);
+    cJSON_AddNumberToObject(o, "generations", cfg->generations);
+    /* a 64-bit seed does not fit a JSON number exactly: decimal text */
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
+    cJSON_AddStringToObject(o, "seed", seed);
+    cJSON *t = cJSON_AddObjectToObject(o, "train");
+    cJSON_AddStringToObject(t, "optimizer", OPTIMIZERS[cfg->train.optimizer]);
+    cJSON_AddNumberToObject(t, "lr", cfg->train.lr);
+    cJSON_AddNumberToObject(t, "momentum", cfg->train.momentum);
+    cJSON_AddNumberToObject(t, "weight_decay", cfg->train.weight_decay);
+    cJSON_AddNumberToObject(t, "batch", cfg->train.batch);
+    cJSON_AddNumberToObject(t, "epochs", cfg->train.epochs);
+    cJSON_AddNumberToObject(o, "mc", cfg->mc);
+    cJSON_AddBoolToObject(o, "noise_aware", cfg->noise_aware);
+    cJSON *d = cJSON_AddObjectToObject(o, "data");
+    cJSON_AddStringToObject(d, "dataset", cfg->dataset);
+    cJSON_AddStringToObject(d, "data_dir", cfg->data_dir);
+    cJSON_AddNumberToObject(d, "limit_train", cfg->limit_train);
+    cJSON_AddNumberToObject(d, "limit_test", cfg->limit_test);
+    cJSON_AddNumberToObject(d, "val_fraction", cfg->val_fraction);
+    cJSON_AddNumberToObject(o, "crossover_prob", cfg->crossover_prob);
+    cJSON_AddNumberToObject(o, "tournament", cfg->tournament);
+    cJSON_AddNumberToObject(o, "energy_weight", cfg->energy_weight);
+    cJSON_AddNumberToObject(o, "predictor_generations", cfg->predictor_generations);
+    cJSON *b = cJSON_AddObjectToObject(o, "backend");
+    cJSON_AddStringToObject(b, "name", uh_backend_name(backend));
+    cJSON_AddStringToObject(b, "text", uh_backend_text(backend));
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* ---- strict reading ----------------------------------------------------------------- */
+
+static int bad(uh_error_t *err, const char *key, const char *what) {
+    return uh_error_set(err, UH_EINVAL, "run config: \"%s\": %s", key, what);
+}
+
+static int check_keys(const cJSON *o, const char *const *keys, int n, uh_error_t *err) {
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = strcmp(c->string, keys[i]) == 0;
+        if (!known) return bad(err, c->string, "unknown key");
+    }
+    return UH_OK;
+}
+
+static int get_number(const cJSON *o, const char *key, double lo, double hi, double *out,
+                      uh_error_t *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v)) return bad(err, key, "missing or not a number");
+    if (!(v->valuedouble >= lo && v->valuedouble <= hi)) return bad(err, key, "out of range");
+    *out = v->valuedouble;
+    return UH_OK;
+}
+
+static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, uh_error_t *err) {
+    double v;
+    int rc = get_number(o, key, lo, hi, &v, err);
+    if (rc) return rc;
+    if (v != floor(v)) return bad(err, key, "not an integer");
+    *out = (int)v;
+    return UH_OK;
+}
+
+static int get_string(const cJSON *o, const char *key, char *buf, size_t cap, uh_error_t *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v)) return bad(err, key, "missing or not a string");
+    if (strlen(v->valuestring) >= cap) return bad(err, key, "too long");
+    strcpy(buf, v->valuestring);
+    return UH_OK;
+}
+
+static int get_choice(const cJSON *o, const char *key, const char *const *names, int n, int *out,
+                      uh_error_t *err) {
+    char s[32];
+    int rc = get_string(o, key, s, sizeof s, err);
+    if (rc) return rc;
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return UH_OK;
+        }
+    return bad(err, key, "not a known name");
+}
+
+static int get_object(const cJSON *o, const char *key, const cJSON **out, uh_error_t *err) {
+    *out = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsObject(*out) ? UH_OK : bad(err, key, "missing or not an object");
+}
+
+static int parse_train(const cJSON *t, uh_train_opts_t *opts, uh_error_t *err) {
+    static const char *const keys[] = {"optimizer",    "lr",    "momentum",
+                                       "weight_decay", "batch", "epochs"};
+    double lr, momentum, wd;
+    int optimizer = 0, rc;
+    if ((rc = check_keys(t, keys, 6, err)) ||
+        (rc = get_choice(t, "optimizer", OPTIMIZERS, 2, &optimizer, err)) ||
+        (rc = get_number(t, "lr", 0, 10, &lr, err)) ||
+        (rc = get_number(t, "momentum", 0, 1, &momentum, err)) ||
+        (rc = get_number(t, "weight_decay", 0, 1, &wd, err)) ||
+        (rc = get_int(t, "batch", 1, 65536, &opts->batch, err)) ||
+        (rc = get_int(t, "epochs", 1, 10000, &opts->epochs, err)))
+        return rc;
+    opts->optimizer = (uh_optimizer_t)optimizer;
+    opts->lr = (float)lr;
+    opts->momentum = (float)momentum;
+    opts->weight_decay = (float)wd;
+    return UH_OK;
+}
+
+static int parse_data(const cJSON *d, uh_search_config_t *cfg, uh_error_t *err) {
+    static const char *const keys[] = {"dataset", "data_dir", "limit_train", "limit_test",
+                                       "val_fraction"};
+    int rc;
+    if ((rc = check_keys(d, keys, 5, err)) ||
+        (rc = get_string(d, "dataset", cfg->dataset, sizeof cfg->dataset, err)) ||
+        (rc = get_string(d, "data_dir", cfg->data_dir, sizeof cfg->data_dir, err)) ||
+        (rc = get_int(d, "limit_train", 0, 100000000, &cfg->limit_train, err)) ||
+        (rc = get_int(d, "limit_test", 0, 100000000, &cfg->limit_test, err)) ||
+        (rc = get_number(d, "val_fraction", 0.01, 0.9, &cfg->val_fraction, err)))
+        return rc;
+    return UH_OK;
+}
+
+static int parse_seed(const cJSON *o, uint64_t *seed, uh_error_t *err) {
+    char s[24];
+    int rc = get_string(o, "seed", s, sizeof s, err);
+    if (rc) return rc;
+    char *end;
+    if (!s[0] || s[0] == '-') return bad(err, "seed", "not an unsigned integer");
+    *seed = strtoull(s, &end, 10);
+    return *end ? bad(err, "seed", "not an unsigned integer") : UH_OK;
+}
+
+static int parse_config(const cJSON *o, uh_search_config_t *cfg, uh_backend_t **backend,
+                        uh_error_t *err) {
+    static const char *const keys[] = {"strategy",       "objective",
+                                       "population",     "children",
+                                       "generations",    "seed",
+                                       "train",          "mc",
+                                       "noise_aware",    "data",
+                                       "crossover_prob", "tournament",
+                                       "energy_weight",  "predictor_generations",
+                                       "backend"};
+    const cJSON *t, *d, *b;
+    int strategy = 0, objective = 0, rc;
+    if ((rc = check_keys(o, keys, 15, err)) ||
+        (rc = get_choice(o, "strategy", STRATEGIES, UH_STRATEGY_COUNT, &strategy, err)) ||
+        (rc = get_choice(o, "objective", OBJECTIVES, 2, &objective, err)) ||
+        (rc = get_int(o, "population", 2, UH_SEARCH_MAX_POPULATION, &cfg->population, err)) ||
+        (rc = get_int(o, "children", 1, UH_SEARCH_MAX_POPULATION, &cfg->children, err)) ||
+        (rc = get_int(o, "generations", 0, UH_SEARCH_MAX_GENERATIONS, &cfg->generations, err)) ||
+        (rc = parse_seed(o, &cfg->seed, err)) || (rc = get_object(o, "train", &t, err)) ||
+        (rc = parse_train(t, &cfg->train, err)) ||
+        (rc = get_int(o, "mc", 1, 100000, &cfg->mc, err)) ||
+        (rc = get_object(o, "data", &d, err)) || (rc = parse_data(d, cfg, err)) ||
+        (rc = get_number(o, "crossover_prob", 0, 1, &cfg->crossover_prob, err)) ||
+        (rc = get_int(o, "tournament", 1, UH_SEARCH_MAX_POPULATION, &cfg->tournament, err)) ||
+        (rc = get_number(o, "energy_weight", 0, 100, &cfg->energy_weight, err)) ||
+        (rc = get_int(o, "predictor_generations", 1, UH_SEARCH_MAX_GENERATIONS,
+                      &cfg->predictor_generations, err)) ||
+        (rc = get_object(o, "backend", &b, err)))
+        return rc;
+    const cJSON *na = cJSON_GetObjectItemCaseSensitive(o, "noise_aware");
+    if (!cJSON_IsBool(na)) return bad(err, "noise_aware", "missing or not true/false");
+    cfg->noise_aware = cJSON_IsTrue(na);
+    cfg->strategy = (uh_strategy_t)strategy;
+    cfg->objective = (uh_objective_t)objective;
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
+    if (!cJSON_IsString(text)) return bad(err, "backend.text", "missing or not a string");
+    return uh_backend_load_text(text->valuestring, strlen(text->valuestring), "run config backend",
+                                backend, err);
+}
+
+int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend_t **backend,
+                           uh_error_t *err) {
+    *backend = NULL;
+    uh_search_config_default(cfg);
+    cJSON *o = cJSON_Parse(json);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return uh_error_set(err, UH_EFORMAT, "run config: not a JSON object");
+    }
+    int rc = parse_config(o, cfg, backend, err);
+    cJSON_Delete(o);
+    if (rc && *backend) {
+        uh_backend_free(*backend);
+        *backend = NULL;
+    }
+    return rc;
+}

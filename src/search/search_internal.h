@@ -1,0 +1,69 @@
+/* Private to src/search: the run's state shared by the loop (search.c) and the strategies
+ * (strategies.c, linas.c). */
+#ifndef UHNAS_SEARCH_INTERNAL_H
+#define UHNAS_SEARCH_INTERNAL_H
+
+#include "uhnas/search.h"
+
+/* One candidate of this run, in the order the loop met it. */
+typedef struct {
+    uh_candidate_t row; /* as stored */
+    uh_arch_t arch;     /* resolved */
+    double obj[3];      /* minimised: error, normalised log energy, robustness drop */
+    int ok;             /* status ok: takes part in selection and metrics */
+} member_t;
+
+typedef struct {
+    uh_search_config_t cfg;
+    uh_backend_t *backend;
+    uh_store_t *store;
+    const uh_operator_t *op;
+    uh_space_t space;
+    uh_dataset_t *train, *val, *test;
+    double log_e_lin; /* log10 of the smallest network's energy: the energy scale's zero */
+    member_t *all;
+    int n_all, cap_all;
+    int generation;
+    int budget, done;
+    int *population; /* indices into all, the strategy's current population */
+    int n_population;
+    /* counts of this generation, written to its state */
+    int duplicates, fallbacks, invalid;
+    char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
+    uh_search_progress_fn progress;
+    void *progress_ctx;
+    volatile int *stop;
+    uh_search_summary_t *summary;
+} search_run_t;
+
+/* Evaluates (or finds in the store) `n` children and appends them; out[i] receives each
+ * child's index in all (a duplicate or an invalid child is replaced first, see search.c). */
+int search_take_children(search_run_t *r, uh_child_t *children, int n,
+                         const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
+                         uh_error_t *err);
+
+/* n fresh random samples into all; out may be NULL. */
+int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_error_t *err);
+
+/* Index of the member with this hash, or -1. */
+int search_find(const search_run_t *r, const char *hash);
+
+/* The strategies: one generation g ≥ 1 each (generation 0 is the shared random start). */
+int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+int strategy_random(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+
+/* NSGA-II bookkeeping over members idx[0..n): rank and crowding per member (arrays of n). */
+int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
+                         uh_error_t *err);
+
+/* NSGA-II environmental selection: the population becomes the best `population` of itself ∪
+ * add[0..n_add) (ok members only, each once). */
+int search_select_population(search_run_t *r, const int *add, int n_add, uh_error_t *err);
+
+/* Runs r's operator on parents (the classic one with the config's crossover probability). */
+int search_propose(search_run_t *r, const member_t *const *parents, int n_parents, int n,
+                   uh_rng_t *rng, uh_child_t *out, uh_error_t *err);
+
+#endif

@@ -1,0 +1,173 @@
+/* The classic operator and the strategies nsga2, random and evolution: one generation each. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search_internal.h"
+#include "uhnas/pareto.h"
+
+/* ---- the classic operator ------------------------------------------------------------ */
+
+/* Child i uses parents 2i and 2i+1 (cyclically): crossover then mutation with probability
+ * crossover_prob when there are two, else a mutation of the first. */
+static int classic_propose(void *ctx, const uh_space_t *space, const uh_candidate_t *const *parents,
+                           int n_parents, int n, uh_rng_t *rng, uh_child_t *out, uh_error_t *err) {
+    double p_cross = ctx ? *(const double *)ctx : 0.5;
+    for (int i = 0; i < n; i++) {
+        uh_child_t *c = &out[i];
+        memset(c, 0, sizeof *c);
+        const uh_candidate_t *a = parents[(2 * i) % n_parents];
+        const uh_candidate_t *b = parents[(2 * i + 1) % n_parents];
+        uh_arch_t pa, pb;
+        uh_shape_t in = space->input;
+        int rc = uh_arch_parse(a->arch, strlen(a->arch), in, &pa, err);
+        if (rc) return rc;
+        c->parents[c->n_parents++] = a->id;
+        const char *what;
+        if (n_parents > 1 && a != b && uh_rng_uniform(rng) < p_cross) {
+            if ((rc = uh_arch_parse(b->arch, strlen(b->arch), in, &pb, err)) ||
+                (rc = uh_space_crossover(space, &pa, &pb, rng, &c->arch, err)))
+                return rc;
+            c->parents[c->n_parents++] = b->id;
+            uh_arch_t crossed = c->arch;
+            if ((rc = uh_space_mutate(space, &crossed, rng, &c->arch, &what, err))) return rc;
+            snprintf(c->origin, sizeof c->origin, "crossover");
+        } else {
+            if ((rc = uh_space_mutate(space, &pa, rng, &c->arch, &what, err))) return rc;
+            snprintf(c->origin, sizeof c->origin, "mutate");
+        }
+    }
+    return UH_OK;
+}
+
+const uh_operator_t uh_operator_classic = {"classic", classic_propose, NULL};
+
+int search_propose(search_run_t *r, const member_t *const *parents, int n_parents, int n,
+                   uh_rng_t *rng, uh_child_t *out, uh_error_t *err) {
+    const uh_candidate_t *rows[2 * UH_SEARCH_MAX_POPULATION];
+    for (int i = 0; i < n_parents; i++) rows[i] = &parents[i]->row;
+    void *ctx = r->op->ctx;
+    if (r->op->propose == classic_propose && !ctx) ctx = &r->cfg.crossover_prob;
+    return r->op->propose(ctx, &r->space, rows, n_parents, n, rng, out, err);
+}
+
+/* ---- NSGA-II -------------------------------------------------------------------------- */
+
+int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
+                         uh_error_t *err) {
+    double *p = malloc((size_t)(n + 1) * 2 * sizeof *p);
+    if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        p[2 * i] = r->all[idx[i]].obj[0], p[2 * i + 1] = r->all[idx[i]].obj[1];
+    int rc = uh_nsga2_assign(p, n, 2, rank, crowd, err);
+    free(p);
+    return rc;
+}
+
+/* Binary tournament on (rank, crowding): the population position of the winner. */
+static int tournament2(int n, const int *rank, const double *crowd, uh_rng_t *rng) {
+    int a = (int)uh_rng_below(rng, (uint64_t)n), b = (int)uh_rng_below(rng, (uint64_t)n);
+    int c = uh_nsga2_better(rank[a], crowd[a], rank[b], crowd[b]);
+    return c > 0 ? a : c < 0 ? b : (a < b ? a : b);
+}
+
+/* Appends the ok, not yet listed members of add[0..n) to list (size *m). */
+static void merge(const search_run_t *r, int *list, int *m, const int *add, int n) {
+    for (int i = 0; i < n; i++) {
+        if (add[i] < 0 || !r->all[add[i]].ok) continue;
+        int seen = 0;
+        for (int j = 0; j < *m && !seen; j++) seen = list[j] == add[i];
+        if (!seen) list[(*m)++] = add[i];
+    }
+}
+
+int search_select_population(search_run_t *r, const int *add, int n_add, uh_error_t *err) {
+    int cap = r->n_population + n_add;
+    int *pool = malloc((size_t)(cap + 1) * sizeof *pool);
+    int *chosen = malloc((size_t)(cap + 1) * sizeof *chosen);
+    double *pts = malloc((size_t)(cap + 1) * 2 * sizeof *pts);
+    int rc = UH_OK, m = 0;
+    if (!pool || !chosen || !pts) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) {
+        merge(r, pool, &m, r->population, r->n_population);
+        merge(r, pool, &m, add, n_add);
+        for (int i = 0; i < m; i++)
+            pts[2 * i] = r->all[pool[i]].obj[0], pts[2 * i + 1] = r->all[pool[i]].obj[1];
+        int want = m < r->cfg.population ? m : r->cfg.population;
+        rc = uh_nsga2_select(pts, m, 2, want, chosen, err);
+        for (int i = 0; !rc && i < want; i++) r->population[i] = pool[chosen[i]];
+        if (!rc) r->n_population = want;
+    }
+    free(pool);
+    free(chosen);
+    free(pts);
+    return rc;
+}
+
+int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
+    int n = r->n_population, C = r->cfg.children;
+    if (n == 0) return search_take_samples(r, C, rng, NULL, err); /* everything failed so far */
+    int *rank = malloc((size_t)n * sizeof *rank), *out = malloc((size_t)C * sizeof *out);
+    double *crowd = malloc((size_t)n * sizeof *crowd);
+    const member_t **parents = malloc((size_t)2 * C * sizeof *parents);
+    uh_child_t *children = malloc((size_t)C * sizeof *children);
+    int rc = UH_OK;
+    if (!rank || !out || !crowd || !parents || !children)
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) rc = search_rank_crowding(r, r->population, n, rank, crowd, err);
+    for (int i = 0; !rc && i < 2 * C; i++)
+        parents[i] = &r->all[r->population[tournament2(n, rank, crowd, rng)]];
+    if (!rc) rc = search_propose(r, parents, 2 * C, C, rng, children, err);
+    if (!rc) rc = search_take_children(r, children, C, parents, 2 * C, rng, out, err);
+    if (!rc) rc = search_select_population(r, out, C, err);
+    free(rank);
+    free(out);
+    free(crowd);
+    free(parents);
+    free(children);
+    return rc;
+}
+
+/* ---- random search -------------------------------------------------------------------- */
+
+int strategy_random(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
+    return search_take_samples(r, r->cfg.children, rng, NULL, err);
+}
+
+/* ---- regularized (aging) evolution ----------------------------------------------------- */
+
+static double scalar(const search_run_t *r, const member_t *m) {
+    double acc = r->cfg.objective == UH_OBJECTIVE_CLEAN ? m->row.accuracy : m->row.noisy_accuracy;
+    return acc - r->cfg.energy_weight * log10(m->row.energy_nj);
+}
+
+int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
+    for (int c = 0; c < r->cfg.children; c++) {
+        int n = r->n_population, rc;
+        if (n == 0) {
+            if ((rc = search_take_samples(r, 1, rng, NULL, err))) return rc;
+            continue;
+        }
+        const member_t *best = NULL;
+        for (int t = 0; t < r->cfg.tournament; t++) {
+            const member_t *m = &r->all[r->population[uh_rng_below(rng, (uint64_t)n)]];
+            if (!best || scalar(r, m) > scalar(r, best)) best = m;
+        }
+        uh_child_t child;
+        int index;
+        const uh_candidate_t *row = &best->row; /* one parent: a mutation */
+        if ((rc = uh_operator_classic.propose(NULL, &r->space, &row, 1, 1, rng, &child, err)) ||
+            (rc = search_take_children(r, &child, 1, &best, 1, rng, &index, err)))
+            return rc;
+        if (index < 0 || !r->all[index].ok) continue;
+        /* the child joins, the oldest leaves (the population is kept oldest first) */
+        if (n >= r->cfg.population) {
+            memmove(r->population, r->population + 1, (size_t)(n - 1) * sizeof *r->population);
+            n--;
+        }
+        r->population[n] = index;
+        r->n_population = n + 1;
+    }
+    return UH_OK;
+}
