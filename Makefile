@@ -26,9 +26,13 @@ check: setup build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The main job on an embedded default: trains a small CNN on Fashion-MNIST.
+# The main job on an embedded default: a small NSGA-II search on the realistic optical MZI
+# backend (Fashion-MNIST, 24 candidates, noise-aware training, Monte-Carlo noisy accuracy),
+# stored in runs/demo; `uhnas resume runs/demo` continues it if interrupted.
+DEMO_ARGS ?= --backend mzi-realistic --strategy nsga2 --population 8 --children 4 \
+             --generations 4 --epochs 2 --mc 3 --limit-train 6000 --limit-test 2000
 demo: setup build
-	@./$(BUILD)/uhnas train --arch configs/demo-arch.json --data fashion-mnist --epochs 2
+	@./$(BUILD)/uhnas search $(DEMO_ARGS) --out runs/demo --replace
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: setup

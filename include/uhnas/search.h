@@ -86,7 +86,7 @@ typedef struct {
 } uh_search_config_t;
 
 /* Defaults: nsga2 on noisy accuracy, population 8, 4 children, 3 generations, seed 1, 2
- * epochs, mc 5, noise-aware, fashion-mnist with limits 6000/2000, validation 0.2, crossover
+ * epochs of Adam at lr 1e-3 (batch 128), mc 5, noise-aware, fashion-mnist with limits 6000/2000, validation 0.2, crossover
  * 0.5, tournament 4, energy weight 0.05, predictor generations 500. */
 void uh_search_config_default(uh_search_config_t *cfg);
 

@@ -112,7 +112,8 @@ int uh_cmd_search(int argc, char **argv) {
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
-    int strategy = 0, objective = 0, optimizer = 0, replace = 0, quiet = 0, plain = 0;
+    int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
+    int quiet = 0, plain = 0;
     int seed = 1;
     double lr = cfg.train.lr, momentum = cfg.train.momentum;
     cli_opt_t opts[] = {
@@ -133,9 +134,10 @@ int uh_cmd_search(int argc, char **argv) {
         {"epochs", OPT_INT, &cfg.train.epochs, 1, 10000, NULL, "N",
          "training epochs per candidate (default 2)"},
         {"batch", OPT_INT, &cfg.train.batch, 1, 65536, NULL, "N", "mini-batch (default 128)"},
-        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, "sgd|adam", "NAME", "default sgd"},
-        {"lr", OPT_REAL, &lr, 0, 10, NULL, "X", "learning rate (default 0.05)"},
-        {"momentum", OPT_REAL, &momentum, 0, 1, NULL, "X", "SGD momentum (default 0.9)"},
+        {"optimizer", OPT_CHOICE, &optimizer, 0, 0, "sgd|adam", "NAME", "default adam"},
+        {"lr", OPT_REAL, &lr, 0, 10, NULL, "X", "learning rate (default 0.001)"},
+        {"momentum", OPT_REAL, &momentum, 0, 1, NULL, "X",
+         "SGD momentum (default 0.9; unused by adam)"},
         {"mc", OPT_INT, &cfg.mc, 1, 100000, NULL, "N",
          "Monte-Carlo hardware samples per candidate (default 5)"},
         {"no-noise-aware", OPT_FLAG, &plain, 0, 0, NULL, NULL,

@@ -22,6 +22,10 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->seed = 1;
     uh_train_opts_default(&cfg->train);
     cfg->train.epochs = 2;
+    /* Adam: the space holds square, sigmoid and low-bit layers, on which SGD at 0.05 with
+     * momentum often diverges in the two epochs a candidate gets (Adam at 1e-3 does not) */
+    cfg->train.optimizer = UH_OPT_ADAM;
+    cfg->train.lr = 1e-3f;
     cfg->mc = 5;
     cfg->noise_aware = 1;
     strcpy(cfg->dataset, "fashion-mnist");
