@@ -28,6 +28,8 @@ out=$("$UHNAS" search --help); [[ "$out" == *"uhnas resume DIR"* ]] && ok || bad
 "$UHNAS" search "${ARGS[@]}" --out "$tmp/whole" > "$tmp/whole.log" 2>&1 && ok || bad "search: $(cat "$tmp/whole.log")"
 n_whole=$(rows "$tmp/whole")
 [[ $n_whole -ge 12 ]] && ok || bad "whole run has $n_whole rows"
+n_front=$(python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.argv[1])))))' "$tmp/whole/front.csv" 2>/dev/null || echo 0)
+[[ $n_front -ge 1 && $n_front -lt $n_whole ]] && ok || bad "front.csv has $n_front rows"
 grep -q "hypervolume" "$tmp/whole.log" && ok || bad "no hypervolume in: $(cat "$tmp/whole.log")"
 # a second search into the same directory is refused, and points at resume
 out=$("$UHNAS" search "${ARGS[@]}" --out "$tmp/whole" 2>&1); [[ $? -eq 2 && "$out" == *"resume"* ]] && ok || bad "overwrite: $out"

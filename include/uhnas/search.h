@@ -85,8 +85,9 @@ typedef struct {
     int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
 } uh_search_config_t;
 
-/* Defaults: nsga2 on noisy accuracy, population 8, 4 children, 3 generations, seed 1, 2
- * epochs of Adam at lr 1e-3 (batch 128), mc 5, noise-aware, fashion-mnist with limits 6000/2000, validation 0.2, crossover
+/* Defaults (the paper's budget): nsga2 on noisy accuracy, population 20, 8 children, 30
+ * generations, seed 1, 20 epochs of Adam at lr 1e-3 (batch 128), mc 5, noise-aware, all of
+ * fashion-mnist, validation 0.2, crossover
  * 0.5, tournament 4, energy weight 0.05, predictor generations 500. */
 void uh_search_config_default(uh_search_config_t *cfg);
 

@@ -29,8 +29,21 @@ static void catch_signals(void) {
 
 typedef struct {
     int quiet;
-    double start;
+    double run_start, start;
+    int first_done; /* candidates already done when the first one finished in this call */
+    int started;
 } progress_t;
+
+/* Seconds left, from the pace of the candidates finished in this call. */
+static double eta(progress_t *pr, const uh_search_progress_t *p) {
+    if (!pr->started) {
+        pr->started = 1;
+        pr->first_done = p->done - 1;
+        pr->start = cli_now();
+    }
+    int mine = p->done - pr->first_done;
+    return mine > 0 ? (cli_now() - pr->start) / mine * (p->budget - p->done) : 0;
+}
 
 static void on_progress(void *ctx, const uh_search_progress_t *p) {
     progress_t *pr = ctx;
@@ -38,12 +51,14 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
     if (!p->last) {
         printf("generation %d/%d done: %d/%d candidates, hypervolume %.4f (%.0f s)\n",
                p->generation, p->generations, p->done, p->budget, p->hypervolume,
-               cli_now() - pr->start);
+               cli_now() - pr->run_start);
     } else if (p->last->status == UH_CAND_OK) {
-        printf("  [%d/%d] gen %d %-16s %-10s acc %.4f noisy %.4f  %10.4g nJ  %7ld params%s\n",
+        double left = eta(pr, p);
+        printf("  [%d/%d] gen %d %-16s %-10s acc %.4f noisy %.4f  %10.4g nJ  %7ld params%s  "
+               "ETA %.0f s\n",
                p->done, p->budget, p->generation, p->last->hash, p->last->origin, p->last->accuracy,
                p->last->noisy_accuracy, p->last->energy_nj, p->last->params,
-               p->reused ? "  (stored)" : "");
+               p->reused ? "  (stored)" : "", left);
     } else {
         printf("  [%d/%d] gen %d %-16s %-10s %s: %s%s\n", p->done, p->budget, p->generation,
                p->last->hash, p->last->origin, uh_cand_status_name(p->last->status),
@@ -56,7 +71,7 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
 static int run_and_report(uh_store_t *store, const char *dir, int quiet) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
-    progress_t pr = {quiet, cli_now()};
+    progress_t pr = {quiet, cli_now(), cli_now(), 0, 0};
     catch_signals();
     int rc = uh_search_run(store, NULL, on_progress, &pr, &g_stop, &sum, &err);
     if (rc == UH_EINTR) {
@@ -86,12 +101,24 @@ static int run_and_report(uh_store_t *store, const char *dir, int quiet) {
                rows[i].accuracy, rows[i].noisy_accuracy, t.accuracy, t.noisy_accuracy,
                rows[i].energy_nj, rows[i].params);
     }
-    uh_store_free_candidates(rows);
+    const char **front = malloc((n + 1) * sizeof *front);
+    size_t n_front = 0;
+    for (size_t i = 0; front && i < n; i++) {
+        uh_test_result_t t;
+        uh_error_t e2 = {0};
+        if (!uh_store_get_test_result(store, rows[i].hash, &t, &e2))
+            front[n_front++] = rows[i].hash;
+    }
     char csv[4096];
+    snprintf(csv, sizeof csv, "%s/front.csv", dir);
+    rc = !front ? UH_ENOMEM : uh_store_export_csv(store, csv, front, n_front, &err);
+    free(front);
+    uh_store_free_candidates(rows);
+    if (rc) return cli_fail(UH_EXIT_FAIL, "search: front.csv: %s", err.msg);
     snprintf(csv, sizeof csv, "%s/candidates.csv", dir);
     if (uh_store_export_csv(store, csv, NULL, 0, &err))
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg);
-    printf("run store %s/%s; table %s\n", dir, UH_STORE_FILE, csv);
+    printf("run store %s/%s; tables %s/front.csv, %s\n", dir, UH_STORE_FILE, dir, csv);
     return UH_EXIT_OK;
 }
 
@@ -125,14 +152,14 @@ int uh_cmd_search(int argc, char **argv) {
         {"objective", OPT_CHOICE, &objective, 0, 0, "noisy|clean", "WHICH",
          "accuracy to maximise (default noisy)"},
         {"population", OPT_INT, &cfg.population, 2, UH_SEARCH_MAX_POPULATION, NULL, "N",
-         "initial random candidates and NSGA-II population (default 8)"},
+         "initial random candidates and NSGA-II population (default 20)"},
         {"children", OPT_INT, &cfg.children, 1, UH_SEARCH_MAX_POPULATION, NULL, "N",
-         "children per generation (default 4)"},
+         "children per generation (default 8)"},
         {"generations", OPT_INT, &cfg.generations, 0, UH_SEARCH_MAX_GENERATIONS, NULL, "N",
-         "generations after the initial population (default 3)"},
+         "generations after the initial population (default 30)"},
         {"seed", OPT_INT, &seed, 0, 2147483647, NULL, "N", "run seed (default 1)"},
         {"epochs", OPT_INT, &cfg.train.epochs, 1, 10000, NULL, "N",
-         "training epochs per candidate (default 2)"},
+         "training epochs per candidate (default 20)"},
         {"batch", OPT_INT, &cfg.train.batch, 1, 65536, NULL, "N", "mini-batch (default 128)"},
         {"optimizer", OPT_CHOICE, &optimizer, 0, 0, "sgd|adam", "NAME", "default adam"},
         {"lr", OPT_REAL, &lr, 0, 10, NULL, "X", "learning rate (default 0.001)"},
@@ -145,9 +172,9 @@ int uh_cmd_search(int argc, char **argv) {
         {"data", OPT_STRING, &data, 0, 0, NULL, "NAME", "fashion-mnist (default), mnist or tiny"},
         {"data-dir", OPT_STRING, &data_dir, 0, 0, NULL, "DIR", "where the IDX files are"},
         {"limit-train", OPT_INT, &cfg.limit_train, 0, 100000000, NULL, "N",
-         "training samples before the validation split; 0 = all (default 6000)"},
+         "training samples before the validation split; 0 = all (default)"},
         {"limit-test", OPT_INT, &cfg.limit_test, 0, 100000000, NULL, "N",
-         "test samples for the final front; 0 = all (default 2000)"},
+         "test samples for the final front; 0 = all (default)"},
         {"val-fraction", OPT_REAL, &cfg.val_fraction, 0.01, 0.9, NULL, "X",
          "share of training samples held out for validation (default 0.2)"},
         {"crossover", OPT_REAL, &cfg.crossover_prob, 0, 1, NULL, "P",

@@ -16,12 +16,12 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->strategy = UH_STRATEGY_NSGA2;
     cfg->objective = UH_OBJECTIVE_NOISY;
-    cfg->population = 8;
-    cfg->children = 4;
-    cfg->generations = 3;
+    cfg->population = 20; /* the paper's budget: 20 + 30 x 8 = 260 candidates */
+    cfg->children = 8;
+    cfg->generations = 30;
     cfg->seed = 1;
     uh_train_opts_default(&cfg->train);
-    cfg->train.epochs = 2;
+    cfg->train.epochs = 20;
     /* Adam: the space holds square, sigmoid and low-bit layers, on which SGD at 0.05 with
      * momentum often diverges in the two epochs a candidate gets (Adam at 1e-3 does not) */
     cfg->train.optimizer = UH_OPT_ADAM;
@@ -29,8 +29,8 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->mc = 5;
     cfg->noise_aware = 1;
     strcpy(cfg->dataset, "fashion-mnist");
-    cfg->limit_train = 6000;
-    cfg->limit_test = 2000;
+    cfg->limit_train = 0;
+    cfg->limit_test = 0;
     cfg->val_fraction = 0.2;
     cfg->crossover_prob = 0.5;
     cfg->tournament = 4;
