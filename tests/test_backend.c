@@ -13,7 +13,7 @@
 
 #include "uhnas/backend.h"
 
-#define BACKENDS UHNAS_TEST_DATA "/../../configs/backends/"
+#define BACKENDS UHNAS_TEST_BACKENDS "/"
 
 /* cmocka 1.1's float assertion works in single precision; energies need double. */
 #define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)

@@ -14,7 +14,7 @@
 
 #include "uhnas/backend.h"
 
-#define PCM_FILE UHNAS_TEST_DATA "/../../configs/backends/crossbar-pcm.json"
+#define PCM_FILE UHNAS_TEST_BACKENDS "/crossbar-pcm.json"
 
 #define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
 static void check_close(double got, double want, double tol, const char *what, int line) {

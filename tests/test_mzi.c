@@ -16,7 +16,7 @@
 
 #include "uhnas/backend.h"
 
-#define BACKENDS UHNAS_TEST_DATA "/../../configs/backends/"
+#define BACKENDS UHNAS_TEST_BACKENDS "/"
 
 #define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
 static void check_close(double got, double want, double tol, const char *what, int line) {
