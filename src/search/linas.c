@@ -109,12 +109,8 @@ static int predicted_search(search_run_t *r, const predictors_t *p, uh_rng_t *rn
         if ((rc = uh_nsga2_assign(pts, n, 2, rank, crowd, err))) break;
         for (int c = 0; !rc && c < P; c++) {
             int pick[2];
-            for (int k = 0; k < 2; k++) {
-                int a = (int)uh_rng_below(rng, (uint64_t)n),
-                    b = (int)uh_rng_below(rng, (uint64_t)n);
-                int cmp = uh_nsga2_better(rank[a], crowd[a], rank[b], crowd[b]);
-                pick[k] = cmp > 0 ? a : cmp < 0 ? b : (a < b ? a : b);
-            }
+            pick[0] = search_tournament(n, rank, crowd, rng); /* in order: the rng's draws */
+            pick[1] = search_tournament(n, rank, crowd, rng);
             proposal_t *q = &pool[*n_pool];
             const char *what;
             if (pick[0] != pick[1] && uh_rng_uniform(rng) < r->cfg.crossover_prob) {

@@ -58,6 +58,9 @@ int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
 int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
                          uh_error_t *err);
 
+/* Binary tournament on (rank, crowding) among n: the winner's position (ties: the lower). */
+int search_tournament(int n, const int *rank, const double *crowd, uh_rng_t *rng);
+
 /* NSGA-II environmental selection: the population becomes the best `population` of itself ∪
  * add[0..n_add) (ok members only, each once). */
 int search_select_population(search_run_t *r, const int *add, int n_add, uh_error_t *err);

@@ -66,7 +66,7 @@ int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank
 }
 
 /* Binary tournament on (rank, crowding): the population position of the winner. */
-static int tournament2(int n, const int *rank, const double *crowd, uh_rng_t *rng) {
+int search_tournament(int n, const int *rank, const double *crowd, uh_rng_t *rng) {
     int a = (int)uh_rng_below(rng, (uint64_t)n), b = (int)uh_rng_below(rng, (uint64_t)n);
     int c = uh_nsga2_better(rank[a], crowd[a], rank[b], crowd[b]);
     return c > 0 ? a : c < 0 ? b : (a < b ? a : b);
@@ -117,7 +117,7 @@ int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) rc = search_rank_crowding(r, r->population, n, rank, crowd, err);
     for (int i = 0; !rc && i < 2 * C; i++)
-        parents[i] = &r->all[r->population[tournament2(n, rank, crowd, rng)]];
+        parents[i] = &r->all[r->population[search_tournament(n, rank, crowd, rng)]];
     if (!rc) rc = search_propose(r, parents, 2 * C, C, rng, children, err);
     if (!rc) rc = search_take_children(r, children, C, parents, 2 * C, rng, out, err);
     if (!rc) rc = search_select_population(r, out, C, err);
