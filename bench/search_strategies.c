@@ -34,7 +34,7 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, const char *d
     free(json);
     uh_search_summary_t sum;
     double t0 = now();
-    if (uh_search_run(store, NULL, NULL, NULL, NULL, &sum, &err)) return die("search", &err);
+    if (uh_search_run(store, NULL, &sum, &err)) return die("search", &err);
     *wall = now() - t0;
     *hv = sum.hypervolume;
     for (int g = 1; cfg->strategy == UH_STRATEGY_LINAS && g <= cfg->generations; g++) {

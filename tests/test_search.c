@@ -60,11 +60,18 @@ static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
     return store;
 }
 
+/* jobs 0 = one per core */
+static void run_jobs(uh_store_t *store, int jobs, volatile int *stop, uh_search_progress_fn fn,
+                     void *ctx, uh_search_summary_t *sum, int want_rc) {
+    uh_error_t err = {0};
+    uh_search_opts_t opts = {.progress = fn, .progress_ctx = ctx, .stop = stop, .jobs = jobs};
+    int rc = uh_search_run(store, &opts, sum, &err);
+    if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
+}
+
 static void run(uh_store_t *store, volatile int *stop, uh_search_progress_fn fn, void *ctx,
                 uh_search_summary_t *sum, int want_rc) {
-    uh_error_t err = {0};
-    int rc = uh_search_run(store, NULL, fn, ctx, stop, sum, &err);
-    if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
+    run_jobs(store, 0, stop, fn, ctx, sum, want_rc);
 }
 
 static void load_rows(uh_store_t *store, uh_candidate_t **rows, size_t *n) {
@@ -179,31 +186,15 @@ static void stop_after(void *ctx, const uh_search_progress_t *p) {
     if (p->last && ++s->seen >= s->after) *s->stop = 1;
 }
 
-static void test_stop_and_resume_gives_the_same_run(void **state) {
-    (void)state;
-    uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
-    uh_store_t *whole = create_run("whole", &cfg, "mzi-worst");
-    uh_search_summary_t sum_whole;
-    run(whole, NULL, NULL, NULL, &sum_whole, UH_OK);
-
-    uh_store_t *parted = create_run("parted", &cfg, "mzi-worst");
-    volatile int stop = 0;
-    stopper_t st = {5, 0, &stop};
-    uh_search_summary_t sum;
-    run(parted, &stop, stop_after, &st, &sum, UH_EINTR);
-    assert_int_equal(sum.trained, 5);
-    stop = 0;
-    run(parted, &stop, NULL, NULL, &sum, UH_OK);
-    assert_int_equal(sum.reused, 5); /* the finished five came from the store */
-
+/* Two runs stored the same rows (ids included, in id order) and generation states. */
+static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config_t *cfg) {
     uh_candidate_t *a, *b;
     size_t na, nb;
-    load_rows(whole, &a, &na);
-    load_rows(parted, &b, &nb);
+    load_rows(x, &a, &na);
+    load_rows(y, &b, &nb);
     assert_int_equal(na, nb);
-    assert_int_equal(sum.trained + sum.reused, (int)na);
     for (size_t i = 0; i < na; i++) {
+        assert_int_equal(a[i].id, b[i].id);
         assert_string_equal(a[i].hash, b[i].hash);
         assert_string_equal(a[i].origin, b[i].origin);
         assert_int_equal(a[i].generation, b[i].generation);
@@ -211,11 +202,76 @@ static void test_stop_and_resume_gives_the_same_run(void **state) {
         assert_true(a[i].noisy_accuracy == b[i].noisy_accuracy);
         assert_true(a[i].energy_nj == b[i].energy_nj);
     }
-    assert_true(sum.hypervolume == sum_whole.hypervolume);
     uh_store_free_candidates(a);
     uh_store_free_candidates(b);
+    uh_error_t err = {0};
+    for (int g = 0; g <= cfg->generations; g++) {
+        char *sa, *sb;
+        uh_gen_metrics_t ma, mb;
+        if (uh_store_get_generation(x, g, &sa, &ma, &err) ||
+            uh_store_get_generation(y, g, &sb, &mb, &err))
+            fail_msg("generation %d: %s", g, err.msg);
+        assert_string_equal(sa, sb); /* population ids, counts, strategy state */
+        assert_true(ma.hypervolume == mb.hypervolume);
+        free(sa);
+        free(sb);
+    }
+}
+
+/* Stops after `jobs`-parallel training of 5 candidates, resumes, compares with a whole run. */
+static void stop_and_resume(const char *name, int jobs) {
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    char whole_name[64], parted_name[64];
+    snprintf(whole_name, sizeof whole_name, "%s-whole", name);
+    snprintf(parted_name, sizeof parted_name, "%s-parted", name);
+    uh_store_t *whole = create_run(whole_name, &cfg, "mzi-worst");
+    uh_search_summary_t sum_whole;
+    run_jobs(whole, 1, NULL, NULL, NULL, &sum_whole, UH_OK);
+
+    uh_store_t *parted = create_run(parted_name, &cfg, "mzi-worst");
+    volatile int stop = 0;
+    stopper_t st = {5, 0, &stop};
+    uh_search_summary_t sum;
+    run_jobs(parted, jobs, &stop, stop_after, &st, &sum, UH_EINTR);
+    /* candidates already training when the stop came finish and are kept */
+    assert_in_range(sum.trained, 5, 5 + jobs - 1);
+    int first = sum.trained;
+    stop = 0;
+    run_jobs(parted, jobs, &stop, NULL, NULL, &sum, UH_OK);
+    assert_int_equal(sum.reused, first); /* what was finished came from the store */
+    assert_int_equal(sum.trained + sum.reused, sum_whole.trained);
+    assert_same_run(whole, parted, &cfg);
+    assert_true(sum.hypervolume == sum_whole.hypervolume);
     uh_store_close(whole);
     uh_store_close(parted);
+}
+
+static void test_stop_and_resume_gives_the_same_run(void **state) {
+    (void)state;
+    stop_and_resume("serial", 1);
+    stop_and_resume("jobs2", 2);
+}
+
+/* Candidates trained three at a time give the rows, ids and states of a serial run. */
+static void test_jobs_do_not_change_the_run(void **state) {
+    (void)state;
+    for (uh_strategy_t s = 0; s < UH_STRATEGY_COUNT; s++) {
+        uh_search_config_t cfg;
+        small_config(&cfg, s);
+        char name[64];
+        snprintf(name, sizeof name, "jobs1-%s", uh_strategy_name(s));
+        uh_store_t *serial = create_run(name, &cfg, "mzi-realistic");
+        snprintf(name, sizeof name, "jobs3-%s", uh_strategy_name(s));
+        uh_store_t *parallel = create_run(name, &cfg, "mzi-realistic");
+        uh_search_summary_t a, b;
+        run_jobs(serial, 1, NULL, NULL, NULL, &a, UH_OK);
+        run_jobs(parallel, 3, NULL, NULL, NULL, &b, UH_OK);
+        assert_same_run(serial, parallel, &cfg);
+        assert_true(a.hypervolume == b.hypervolume);
+        uh_store_close(serial);
+        uh_store_close(parallel);
+    }
 }
 
 static void test_config_round_trip_and_strictness(void **state) {
@@ -273,6 +329,7 @@ int main(void) {
         cmocka_unit_test(test_evolution),
         cmocka_unit_test(test_linas_records_predictor_quality),
         cmocka_unit_test(test_stop_and_resume_gives_the_same_run),
+        cmocka_unit_test(test_jobs_do_not_change_the_run),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }

@@ -15,7 +15,7 @@ rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).exec
 table() { python3 -c '
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
-    print(r["generation"], r["origin"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"])
+    print(r["id"], r["generation"], r["origin"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"])
 ' "$1/candidates.csv"; }
 
 # usage errors
@@ -24,8 +24,10 @@ out=$("$UHNAS" search --backend mzi-realistic --strategy magic 2>&1); [[ $? -eq 
 out=$("$UHNAS" resume "$tmp/nothing" 2>&1); [[ $? -eq 2 && "$out" == *"nothing"* ]] && ok || bad "resume missing: $out"
 out=$("$UHNAS" search --help); [[ "$out" == *"uhnas resume DIR"* ]] && ok || bad "search --help: $out"
 
-# the uninterrupted run
-"$UHNAS" search "${ARGS[@]}" --out "$tmp/whole" > "$tmp/whole.log" 2>&1 && ok || bad "search: $(cat "$tmp/whole.log")"
+out=$("$UHNAS" search --backend mzi-realistic --jobs -1 2>&1); [[ $? -eq 2 && "$out" == *"jobs"* ]] && ok || bad "bad jobs: $out"
+
+# the uninterrupted run, one candidate at a time
+"$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/whole" > "$tmp/whole.log" 2>&1 && ok || bad "search: $(cat "$tmp/whole.log")"
 n_whole=$(rows "$tmp/whole")
 [[ $n_whole -ge 12 ]] && ok || bad "whole run has $n_whole rows"
 n_front=$(python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.argv[1])))))' "$tmp/whole/front.csv" 2>/dev/null || echo 0)
@@ -34,8 +36,21 @@ grep -q "hypervolume" "$tmp/whole.log" && ok || bad "no hypervolume in: $(cat "$
 # a second search into the same directory is refused, and points at resume
 out=$("$UHNAS" search "${ARGS[@]}" --out "$tmp/whole" 2>&1); [[ $? -eq 2 && "$out" == *"resume"* ]] && ok || bad "overwrite: $out"
 
-# the same run, killed with SIGKILL once a few candidates are stored, then resumed
-"$UHNAS" search "${ARGS[@]}" --out "$tmp/killed" > /dev/null 2>&1 &
+# --json: stdout is one JSON object with the front (here from a finished run: all reused)
+json=$("$UHNAS" resume "$tmp/whole" --json 2> "$tmp/json.err")
+python3 - "$json" "$n_whole" "$n_front" <<'PY' && ok || bad "resume --json: $json $(cat "$tmp/json.err")"
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["reused"] == int(sys.argv[2]) and o["trained"] == 0, o
+assert len(o["front"]) == int(sys.argv[3]), o
+for m in o["front"]:
+    assert m["arch"]["layers"] and m["energy_nj"] > 0 and 0 <= m["test_accuracy"] <= 1, m
+assert 0 < o["hypervolume"] <= 1, o
+PY
+
+# the same run, three candidates at a time, killed with SIGKILL once a few are stored, then
+# resumed two at a time: the same rows and ids as the serial run
+"$UHNAS" search "${ARGS[@]}" --jobs 3 --out "$tmp/killed" > /dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do
   [[ $(rows "$tmp/killed") -ge 5 ]] && break
@@ -44,7 +59,7 @@ done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 n_killed=$(rows "$tmp/killed")
 [[ $n_killed -ge 5 && $n_killed -lt $n_whole ]] && ok || bad "killed run has $n_killed rows (whole $n_whole)"
-"$UHNAS" resume "$tmp/killed" > "$tmp/resume.log" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.log")"
+"$UHNAS" resume "$tmp/killed" --jobs 2 > "$tmp/resume.log" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.log")"
 grep -q "($n_killed from the store)\|$n_killed from the store" "$tmp/resume.log" && ok || bad "resume did not reuse $n_killed: $(tail -5 "$tmp/resume.log")"
 if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; else bad "resumed run differs: $(cat "$tmp/diff")"; fi
 

@@ -250,7 +250,7 @@ static void test_create_open_round_trip(void **state) {
     c.energy_nj = INFINITY;
     c.seed = UINT64_MAX;
     c.params = -1;
-    c.id = 999; /* ignored */
+    c.id = 0; /* the next free id */
     int64_t id = 0;
     CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
     assert_int_equal(id, 1);
@@ -327,6 +327,16 @@ static void test_duplicate_hash_refused(void **state) {
     make_candidate(2, &c);
     CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
     assert_int_equal(id, 2);
+    /* An explicit id is kept, whatever order rows arrive in; a taken one is refused. */
+    make_candidate(3, &c);
+    c.id = 7;
+    CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
+    assert_int_equal(id, 7);
+    make_candidate(4, &c);
+    c.id = 2;
+    expect_fail(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "id 2 is already taken");
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, 3);
     uh_store_close(s);
 }
 

@@ -11,9 +11,9 @@
 #include "uhnas/nn.h"
 
 typedef struct {
-    uh_train_opts_t train; /* epochs, batch, optimizer, lr...; train.seed is overridden */
-    int mc;                /* Monte-Carlo hardware samples for the noisy accuracy */
-    int noise_aware;       /* train with the backend's training-time noise model */
+    uh_train_opts_t train;   /* epochs, batch, optimizer, lr...; train.seed is overridden */
+    int mc;                  /* Monte-Carlo hardware samples for the noisy accuracy */
+    int noise_aware;         /* train with the backend's training-time noise model */
     uh_progress_fn progress; /* optional, called after each training batch */
     void *progress_ctx;
 } uh_eval_config_t;

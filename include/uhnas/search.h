@@ -8,6 +8,12 @@
  * trained, so no finished work is repeated and the decisions — hence the final front — are
  * the same as in an uninterrupted run. Duplicates (same hash) are never trained twice.
  *
+ * Threads: a generation's children are trained concurrently, one core each, and committed as
+ * they finish under ids fixed beforehand (their place in the run). Decisions never wait on a
+ * half-finished generation, and every number is computed on one thread (OpenBLAS's threaded
+ * SGEMM rounds differently from its single-threaded one), so the rows, ids and fronts are the
+ * same for any number of jobs and any machine.
+ *
  * Strategies (the budget is population + generations × children candidates for all):
  *   nsga2      NSGA-II (Deb et al. 2002): binary tournaments on (rank, crowding) pick parents,
  *              an operator makes children, parents ∪ children are cut back to the population
@@ -15,7 +21,8 @@
  *   random     random samples of the same space, `children` per generation.
  *   evolution  regularized (aging) evolution (Real et al. 2019): per child, a tournament of
  *              `tournament` random members of the population picks the best on a scalarized
- *              objective, its mutation joins, the oldest member leaves.
+ *              objective, its mutation joins, the oldest member leaves. A generation's
+ *              `children` tournaments are drawn together, so they train concurrently.
  *   linas      the predictor cycle of DyNAS-T: regressors fitted on every candidate measured
  *              so far predict clean and noisy accuracy from an architecture encoding (energy is
  *              exact: the backend computes it), NSGA-II runs `predictor_generations`
@@ -147,10 +154,22 @@ typedef struct {
     int reused;     /* candidates answered from the store */
 } uh_search_summary_t;
 
-/* Runs (or resumes) the search whose store is open: the config is the store's. op NULL = the
- * classic operator. Stops early (UH_EINTR) when *stop becomes non-zero between candidates. */
-int uh_search_run(uh_store_t *store, const uh_operator_t *op, uh_search_progress_fn progress,
-                  void *progress_ctx, volatile int *stop, uh_search_summary_t *summary,
+/* How to run a search; none of it changes the result (it is not part of the stored config). */
+typedef struct {
+    const uh_operator_t *op;        /* NULL = the classic operator */
+    uh_search_progress_fn progress; /* optional, called on the calling thread's behalf, one
+                                       call at a time */
+    void *progress_ctx;
+    volatile int *stop; /* optional: stops early (UH_EINTR) once non-zero */
+    int jobs;           /* candidates trained at once; 0 = one per core */
+} uh_search_opts_t;
+
+/* Runs (or resumes) the search whose store is open: the config is the store's. The children
+ * of a generation (and the initial population) are trained up to opts->jobs at a time, each
+ * committed as it finishes; the rows, ids and front are the same for any number of jobs.
+ * When *stop becomes non-zero no new candidate starts, those in training finish and are
+ * committed, and UH_EINTR is returned. opts may be NULL (defaults). */
+int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_summary_t *summary,
                   uh_error_t *err);
 
 /* The per-candidate training seed: a mix of the run seed and the architecture's hash. */

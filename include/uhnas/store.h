@@ -49,8 +49,8 @@ typedef enum {
 /* One row of `candidates`. Strings are NUL-terminated inside their buffers. Metrics that were
  * not measured are NaN (stored as NULL); params and macs are -1 when unknown. */
 typedef struct {
-    int64_t id;     /* assigned by the store: order of commitment */
-    int generation; /* >= 0 */
+    int64_t id;                       /* assigned by the store: order of commitment */
+    int generation;                   /* >= 0 */
     char origin[UH_STORE_ORIGIN_MAX]; /* the operator that made it: "sample", "mutate", ... */
     char arch[UH_ARCH_CANON_MAX];     /* canonical JSON */
     char hash[UH_STORE_HASH_MAX + 1]; /* [0-9A-Za-z]+, unique within a run */
@@ -109,8 +109,10 @@ void uh_store_rollback(uh_store_t *store); /* no-op outside a transaction */
 
 /* candidates */
 
-/* Commits c (its id and created_at are ignored) and sets *id (may be NULL) to its row id. A
- * hash already stored is refused with UH_EINVAL ("already stored"): look it up first. */
+/* Commits c and sets *id (may be NULL) to its row id: c->id when it is positive (the search
+ * numbers candidates by their place in the run, whatever order they finish in), else the next
+ * free one; created_at is ignored. A hash or an id already stored is refused with UH_EINVAL
+ * ("already stored" / "already taken"): look it up first. */
 int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *id,
                            uh_error_t *err);
 /* *found = whether hash is stored; when it is and out is not NULL, *out receives the row. */

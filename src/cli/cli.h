@@ -38,6 +38,11 @@ int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t
 
 double cli_now(void);
 
+/* A progress bar of `width` '#'/'.' characters for done ∈ [0, 1] into out[width + 1]. */
+void cli_bar(char *out, int width, double done);
+/* "42s", "14m03s" or "2h05m". */
+void cli_duration(char *out, size_t size, double seconds);
+
 /* Progress line with ETA, redrawn in place at most ten times a second (a uh_progress_fn). */
 typedef struct {
     int epochs;

@@ -14,9 +14,19 @@
  * search checks it between candidates; everything finished is already in the store. */
 static volatile int g_stop;
 
+/* The first Ctrl-C lets the candidates in training finish; a second one quits at once (what
+ * is committed is safe either way). */
 static void on_signal(int sig) {
-    (void)sig;
+    static const char msg[] = "\nuhnas: stopping once the candidates in training are stored "
+                              "(Ctrl-C again quits now)\n";
+    if (g_stop) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
     g_stop = 1;
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
 }
 
 static void catch_signals(void) {
@@ -27,53 +37,225 @@ static void catch_signals(void) {
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* What the user sees while a search runs. On a terminal a status bar (done/budget, ETA, the
+ * best accuracy so far and the archive's hypervolume) is redrawn under the candidates'
+ * lines; elsewhere (logs, CI) there are only the lines, each with its ETA. With --json the
+ * progress goes to stderr and stdout carries only the final JSON object. */
 typedef struct {
-    int quiet;
+    FILE *out;
+    int quiet, tty;
     double run_start, start;
-    int first_done; /* candidates already done when the first one finished in this call */
+    int first_done; /* candidates done before the first one this call trained */
     int started;
+    double best_acc, best_nj; /* the best accuracy seen (noisy; clean with --objective clean) */
+    int clean;
+    double hypervolume;
+    int bar_shown;
 } progress_t;
 
-/* Seconds left, from the pace of the candidates finished in this call. */
+/* Seconds left, from the pace of the candidates trained in this call. */
 static double eta(progress_t *pr, const uh_search_progress_t *p) {
+    if (p->reused) return NAN;
     if (!pr->started) {
         pr->started = 1;
         pr->first_done = p->done - 1;
         pr->start = cli_now();
+        return NAN;
     }
-    int mine = p->done - pr->first_done;
-    return mine > 0 ? (cli_now() - pr->start) / mine * (p->budget - p->done) : 0;
+    int mine = p->done - pr->first_done - 1;
+    return mine > 0 ? (cli_now() - pr->start) / mine * (p->budget - p->done) : NAN;
+}
+
+static void clear_bar(progress_t *pr) {
+    if (pr->bar_shown) fputs("\r\033[K", pr->out);
+    pr->bar_shown = 0;
+}
+
+static void draw_bar(progress_t *pr, const uh_search_progress_t *p, double left) {
+    char bar[25], when[32] = "--", best[64] = "best --", hv[32] = "HV --";
+    cli_bar(bar, 24, p->budget > 0 ? (double)p->done / p->budget : 1);
+    if (isfinite(left)) cli_duration(when, sizeof when, left);
+    if (isfinite(pr->best_acc))
+        snprintf(best, sizeof best, "best %s %.4f @ %.4g nJ", pr->clean ? "acc" : "noisy",
+                 pr->best_acc, pr->best_nj);
+    if (isfinite(pr->hypervolume)) snprintf(hv, sizeof hv, "HV %.4f", pr->hypervolume);
+    fprintf(pr->out, "\r\033[K[%s] %d/%d  gen %d/%d  %s  %s  ETA %s", bar, p->done, p->budget,
+            p->generation, p->generations, best, hv, when);
+    pr->bar_shown = 1;
 }
 
 static void on_progress(void *ctx, const uh_search_progress_t *p) {
     progress_t *pr = ctx;
-    if (pr->quiet) return;
-    if (!p->last) {
-        printf("generation %d/%d done: %d/%d candidates, hypervolume %.4f (%.0f s)\n",
-               p->generation, p->generations, p->done, p->budget, p->hypervolume,
-               cli_now() - pr->run_start);
-    } else if (p->last->status == UH_CAND_OK) {
-        double left = eta(pr, p);
-        printf("  [%d/%d] gen %d %-16s %-10s acc %.4f noisy %.4f  %10.4g nJ  %7ld params%s  "
-               "ETA %.0f s\n",
-               p->done, p->budget, p->generation, p->last->hash, p->last->origin, p->last->accuracy,
-               p->last->noisy_accuracy, p->last->energy_nj, p->last->params,
-               p->reused ? "  (stored)" : "", left);
-    } else {
-        printf("  [%d/%d] gen %d %-16s %-10s %s: %s%s\n", p->done, p->budget, p->generation,
-               p->last->hash, p->last->origin, uh_cand_status_name(p->last->status),
-               p->last->message, p->reused ? "  (stored)" : "");
+    const uh_candidate_t *c = p->last;
+    if (!c) {
+        pr->hypervolume = p->hypervolume;
+    } else if (c->status == UH_CAND_OK) {
+        double acc = pr->clean ? c->accuracy : c->noisy_accuracy;
+        if (!isfinite(pr->best_acc) || acc > pr->best_acc ||
+            (acc == pr->best_acc && c->energy_nj < pr->best_nj))
+            pr->best_acc = acc, pr->best_nj = c->energy_nj;
     }
-    fflush(stdout);
+    if (pr->quiet) return;
+    double left = c ? eta(pr, p) : NAN;
+    clear_bar(pr);
+    if (!c) {
+        fprintf(pr->out, "generation %d/%d done: %d/%d candidates, hypervolume %.4f (%.0f s)\n",
+                p->generation, p->generations, p->done, p->budget, p->hypervolume,
+                cli_now() - pr->run_start);
+    } else {
+        char when[32] = "";
+        if (!pr->tty && isfinite(left)) {
+            char d[24];
+            cli_duration(d, sizeof d, left);
+            snprintf(when, sizeof when, "  ETA %s", d);
+        }
+        if (c->status == UH_CAND_OK)
+            fprintf(pr->out,
+                    "  [%d/%d] gen %d %-16s %-15s acc %.4f noisy %.4f %10.4g nJ %8ld params%s%s\n",
+                    p->done, p->budget, p->generation, c->hash, c->origin, c->accuracy,
+                    c->noisy_accuracy, c->energy_nj, c->params, p->reused ? "  (stored)" : "",
+                    when);
+        else
+            fprintf(pr->out, "  [%d/%d] gen %d %-16s %-15s %s: %s%s\n", p->done, p->budget,
+                    p->generation, c->hash, c->origin, uh_cand_status_name(c->status), c->message,
+                    p->reused ? "  (stored)" : "");
+    }
+    if (pr->tty && p->done < p->budget) draw_bar(pr, p, left);
+    fflush(pr->out);
 }
 
+/* The rows of the final front (those measured on the test set), with their test results. */
+typedef struct {
+    uh_candidate_t *rows;
+    size_t n_rows;
+    size_t *front; /* indices into rows */
+    uh_test_result_t *test;
+    size_t n_front;
+} front_t;
+
+static void front_free(front_t *f) {
+    uh_store_free_candidates(f->rows);
+    free(f->front);
+    free(f->test);
+}
+
+static int front_load(uh_store_t *store, front_t *f, uh_error_t *err) {
+    memset(f, 0, sizeof *f);
+    int rc = uh_store_candidates(store, &f->rows, &f->n_rows, err);
+    if (rc) return rc;
+    f->front = malloc((f->n_rows + 1) * sizeof *f->front);
+    f->test = malloc((f->n_rows + 1) * sizeof *f->test);
+    if (!f->front || !f->test) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (size_t i = 0; i < f->n_rows; i++) {
+        uh_error_t absent = {0};
+        if (uh_store_get_test_result(store, f->rows[i].hash, &f->test[f->n_front], &absent))
+            continue; /* not on the front */
+        f->front[f->n_front++] = i;
+    }
+    return UH_OK;
+}
+
+static void print_front(const front_t *f, const uh_search_summary_t *sum) {
+    printf("\n%d candidates (%d trained now, %d from the store); hypervolume %.4f (2-D), "
+           "%.4f (3-D with robustness drop); front of %d:\n",
+           sum->candidates, sum->trained, sum->reused, sum->hypervolume, sum->hypervolume3,
+           sum->front_size);
+    printf("  %-16s %-15s %8s %8s %8s %8s %12s %9s\n", "hash", "origin", "val acc", "noisy",
+           "test acc", "t-noisy", "energy nJ", "params");
+    for (size_t k = 0; k < f->n_front; k++) {
+        const uh_candidate_t *c = &f->rows[f->front[k]];
+        printf("  %-16s %-15s %8.4f %8.4f %8.4f %8.4f %12.4g %9ld\n", c->hash, c->origin,
+               c->accuracy, c->noisy_accuracy, f->test[k].accuracy, f->test[k].noisy_accuracy,
+               c->energy_nj, c->params);
+    }
+}
+
+static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const char *dir) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "run", dir);
+    cJSON_AddNumberToObject(o, "candidates", sum->candidates);
+    cJSON_AddNumberToObject(o, "trained", sum->trained);
+    cJSON_AddNumberToObject(o, "reused", sum->reused);
+    cJSON_AddNumberToObject(o, "hypervolume", sum->hypervolume);
+    cJSON_AddNumberToObject(o, "hypervolume3", sum->hypervolume3);
+    cJSON *arr = cJSON_AddArrayToObject(o, "front");
+    for (size_t k = 0; k < f->n_front; k++) {
+        const uh_candidate_t *c = &f->rows[f->front[k]];
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddNumberToObject(m, "id", (double)c->id);
+        cJSON_AddStringToObject(m, "hash", c->hash);
+        cJSON_AddStringToObject(m, "origin", c->origin);
+        cJSON_AddNumberToObject(m, "generation", c->generation);
+        cJSON *arch = cJSON_Parse(c->arch); /* canonical JSON written by us */
+        cJSON_AddItemToObject(m, "arch", arch ? arch : cJSON_CreateString(c->arch));
+        cJSON_AddNumberToObject(m, "accuracy", c->accuracy);
+        cJSON_AddNumberToObject(m, "noisy_accuracy", c->noisy_accuracy);
+        cJSON_AddNumberToObject(m, "test_accuracy", f->test[k].accuracy);
+        cJSON_AddNumberToObject(m, "test_noisy_accuracy", f->test[k].noisy_accuracy);
+        cJSON_AddNumberToObject(m, "energy_nj", c->energy_nj);
+        cJSON_AddNumberToObject(m, "params", (double)c->params);
+        cJSON_AddNumberToObject(m, "macs", (double)c->macs);
+        cJSON_AddItemToArray(arr, m);
+    }
+    return o;
+}
+
+/* DIR/front.csv and DIR/candidates.csv. */
+static int write_tables(uh_store_t *store, const front_t *f, const char *dir, uh_error_t *err) {
+    const char **hashes = malloc((f->n_front + 1) * sizeof *hashes);
+    if (!hashes) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (size_t k = 0; k < f->n_front; k++) hashes[k] = f->rows[f->front[k]].hash;
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s/front.csv", dir);
+    int rc = uh_store_export_csv(store, csv, hashes, f->n_front, err);
+    free(hashes);
+    snprintf(csv, sizeof csv, "%s/candidates.csv", dir);
+    if (!rc) rc = uh_store_export_csv(store, csv, NULL, 0, err);
+    return rc;
+}
+
+/* How `search` and `resume` run and report, none of it part of the run's config. */
+typedef struct {
+    int quiet, json, jobs;
+} run_flags_t;
+
+#define RUN_FLAG_OPTIONS(f)                                                                        \
+    {"jobs",                                                                                       \
+     OPT_INT,                                                                                      \
+     &(f).jobs,                                                                                    \
+     0,                                                                                            \
+     1024,                                                                                         \
+     NULL,                                                                                         \
+     "N",                                                                                          \
+     "candidates trained at once, one core each (default 0: one per core); the result does "       \
+     "not depend on it"},                                                                          \
+        {"json",    OPT_FLAG,                                                                      \
+         &(f).json, 0,                                                                             \
+         0,         NULL,                                                                          \
+         NULL,      "print the result as one JSON object on stdout (progress goes to stderr)"},    \
+    {                                                                                              \
+        "quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"                      \
+    }
+
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
-static int run_and_report(uh_store_t *store, const char *dir, int quiet) {
+static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,
+                          int clean_objective) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
-    progress_t pr = {quiet, cli_now(), cli_now(), 0, 0};
+    FILE *log = flags->json ? stderr : stdout;
+    progress_t pr = {.out = log,
+                     .quiet = flags->quiet,
+                     .tty = isatty(fileno(log)),
+                     .run_start = cli_now(),
+                     .best_acc = NAN,
+                     .best_nj = NAN,
+                     .clean = clean_objective,
+                     .hypervolume = NAN};
     catch_signals();
-    int rc = uh_search_run(store, NULL, on_progress, &pr, &g_stop, &sum, &err);
+    uh_search_opts_t opts = {
+        .progress = on_progress, .progress_ctx = &pr, .stop = &g_stop, .jobs = flags->jobs};
+    int rc = uh_search_run(store, &opts, &sum, &err);
+    clear_bar(&pr);
     if (rc == UH_EINTR) {
         fprintf(stderr,
                 "uhnas: stopped; every finished candidate is stored. Continue with: uhnas "
@@ -83,43 +265,22 @@ static int run_and_report(uh_store_t *store, const char *dir, int quiet) {
     }
     if (rc)
         return cli_fail(UH_EXIT_FAIL, "search: %s (continue with: uhnas resume %s)", err.msg, dir);
-    uh_candidate_t *rows;
-    size_t n;
-    if (uh_store_candidates(store, &rows, &n, &err))
+    front_t f;
+    if ((rc = front_load(store, &f, &err)) == UH_OK) rc = write_tables(store, &f, dir, &err);
+    if (rc) {
+        front_free(&f);
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg);
-    printf("\n%d candidates (%d trained now, %d from the store); hypervolume %.4f (2-D), "
-           "%.4f (3-D with robustness drop); front of %d:\n",
-           sum.candidates, sum.trained, sum.reused, sum.hypervolume, sum.hypervolume3,
-           sum.front_size);
-    printf("  %-16s %-10s %8s %8s %8s %8s %12s %9s\n", "hash", "origin", "val acc", "noisy",
-           "test acc", "t-noisy", "energy nJ", "params");
-    for (size_t i = 0; i < n; i++) {
-        uh_test_result_t t;
-        uh_error_t e2 = {0};
-        if (uh_store_get_test_result(store, rows[i].hash, &t, &e2)) continue; /* not on front */
-        printf("  %-16s %-10s %8.4f %8.4f %8.4f %8.4f %12.4g %9ld\n", rows[i].hash, rows[i].origin,
-               rows[i].accuracy, rows[i].noisy_accuracy, t.accuracy, t.noisy_accuracy,
-               rows[i].energy_nj, rows[i].params);
     }
-    const char **front = malloc((n + 1) * sizeof *front);
-    size_t n_front = 0;
-    for (size_t i = 0; front && i < n; i++) {
-        uh_test_result_t t;
-        uh_error_t e2 = {0};
-        if (!uh_store_get_test_result(store, rows[i].hash, &t, &e2))
-            front[n_front++] = rows[i].hash;
+    int code = UH_EXIT_OK;
+    if (flags->json) {
+        code = cli_print_json(front_json(&f, &sum, dir));
+    } else {
+        print_front(&f, &sum);
+        printf("run store %s/%s; tables %s/front.csv, %s/candidates.csv\n", dir, UH_STORE_FILE, dir,
+               dir);
     }
-    char csv[4096];
-    snprintf(csv, sizeof csv, "%s/front.csv", dir);
-    rc = !front ? UH_ENOMEM : uh_store_export_csv(store, csv, front, n_front, &err);
-    free(front);
-    uh_store_free_candidates(rows);
-    if (rc) return cli_fail(UH_EXIT_FAIL, "search: front.csv: %s", err.msg);
-    snprintf(csv, sizeof csv, "%s/candidates.csv", dir);
-    if (uh_store_export_csv(store, csv, NULL, 0, &err))
-        return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg);
-    printf("run store %s/%s; tables %s/front.csv, %s\n", dir, UH_STORE_FILE, dir, csv);
-    return UH_EXIT_OK;
+    front_free(&f);
+    return code;
 }
 
 static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
@@ -129,9 +290,13 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
             "energy on it. Every candidate is trained (noise-aware), measured on a validation\n"
             "split (clean and Monte-Carlo noisy accuracy) and committed to DIR/run.sqlite the\n"
             "moment it finishes; the final Pareto front is measured once on the test set.\n"
-            "Budget: population + generations x children candidates. Ctrl-C stops between\n"
-            "candidates; `uhnas resume DIR` continues (also after kill -9) without retraining\n"
-            "anything finished, to the same result as an uninterrupted run.\n\noptions:\n");
+            "Budget: population + generations x children candidates, trained --jobs at a\n"
+            "time. On a terminal a status bar shows progress, ETA, the best accuracy so far\n"
+            "and the hypervolume. Ctrl-C starts no new candidate (those training finish and\n"
+            "are stored); `uhnas resume DIR` continues (also after kill -9) without\n"
+            "retraining anything finished, to the same result as an uninterrupted run.\n"
+            "At the end: the front as a table (or JSON with --json), DIR/front.csv and\n"
+            "DIR/candidates.csv.\n\noptions:\n");
     cli_print_options(out, opts, n);
 }
 
@@ -140,7 +305,8 @@ int uh_cmd_search(int argc, char **argv) {
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
-    int quiet = 0, plain = 0;
+    run_flags_t flags = {0};
+    int plain = 0;
     int seed = 1;
     double lr = cfg.train.lr, momentum = cfg.train.momentum;
     cli_opt_t opts[] = {
@@ -187,7 +353,7 @@ int uh_cmd_search(int argc, char **argv) {
          NULL, "N", "linas: NSGA-II generations on the predictors per cycle (default 500)"},
         {"replace", OPT_FLAG, &replace, 0, 0, NULL, NULL,
          "delete a run already in DIR and start again"},
-        {"quiet", OPT_FLAG, &quiet, 0, 0, NULL, NULL, "no per-candidate lines"},
+        RUN_FLAG_OPTIONS(flags),
     };
     int n = (int)(sizeof opts / sizeof opts[0]);
     char msg[256];
@@ -230,21 +396,20 @@ int uh_cmd_search(int argc, char **argv) {
         return cli_fail(UH_EXIT_USAGE, "search: %s%s", err.msg,
                         rc == UH_EINVAL ? " (continue it with `uhnas resume DIR`, or --replace)"
                                         : "");
-    if (!quiet)
-        printf("run %s: %s on %s, budget %d candidates\n", dir, uh_strategy_name(cfg.strategy),
-               backend, cfg.population + cfg.generations * cfg.children);
-    int code = run_and_report(store, dir, quiet);
+    if (!flags.quiet)
+        fprintf(flags.json ? stderr : stdout, "run %s: %s on %s, budget %d candidates\n", dir,
+                uh_strategy_name(cfg.strategy), backend,
+                cfg.population + cfg.generations * cfg.children);
+    int code = run_and_report(store, dir, &flags, cfg.objective == UH_OBJECTIVE_CLEAN);
     uh_store_close(store);
     return code;
 }
 
 int uh_cmd_resume(int argc, char **argv) {
     const char *dir = NULL;
-    int quiet = 0;
-    cli_opt_t opts[] = {
-        {"quiet", OPT_FLAG, &quiet, 0, 0, NULL, NULL, "no per-candidate lines"},
-    };
-    int n = 1;
+    run_flags_t flags = {0};
+    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags)};
+    int n = (int)(sizeof opts / sizeof opts[0]);
     /* the run directory is the one positional argument */
     if (argc >= 2 && argv[1][0] != '-') {
         dir = argv[1];
@@ -254,7 +419,7 @@ int uh_cmd_resume(int argc, char **argv) {
     char msg[256];
     int prc = cli_parse(argc, argv, opts, n, msg, sizeof msg);
     if (prc == 2) {
-        printf("usage: uhnas resume DIR [--quiet]\n\n"
+        printf("usage: uhnas resume DIR [OPTIONS]\n\n"
                "Continues the search stored in DIR/run.sqlite with its own config: finished\n"
                "candidates are read back, not retrained, and the result is the one an\n"
                "uninterrupted run would have given.\n\noptions:\n");
@@ -266,7 +431,14 @@ int uh_cmd_resume(int argc, char **argv) {
     uh_error_t err = {0};
     uh_store_t *store;
     if (uh_store_open(dir, &store, &err)) return cli_fail(UH_EXIT_USAGE, "resume: %s", err.msg);
-    int code = run_and_report(store, dir, quiet);
+    uh_search_config_t cfg;
+    uh_backend_t *backend = NULL;
+    if (uh_search_config_parse(uh_store_config(store), &cfg, &backend, &err)) {
+        uh_store_close(store);
+        return cli_fail(UH_EXIT_USAGE, "resume: %s: %s", dir, err.msg);
+    }
+    uh_backend_free(backend);
+    int code = run_and_report(store, dir, &flags, cfg.objective == UH_OBJECTIVE_CLEAN);
     uh_store_close(store);
     return code;
 }

@@ -27,6 +27,22 @@ double cli_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+void cli_bar(char *out, int width, double done) {
+    int filled = (int)(done * width);
+    for (int i = 0; i < width; i++) out[i] = i < filled ? '#' : '.';
+    out[width] = '\0';
+}
+
+void cli_duration(char *out, size_t size, double seconds) {
+    long s = seconds > 0 && seconds < 1e9 ? (long)(seconds + 0.5) : 0;
+    if (s >= 3600)
+        snprintf(out, size, "%ldh%02ldm", s / 3600, s / 60 % 60);
+    else if (s >= 60)
+        snprintf(out, size, "%ldm%02lds", s / 60, s % 60);
+    else
+        snprintf(out, size, "%lds", s);
+}
+
 int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss) {
     cli_progress_t *p = ctx;
     double now = cli_now();
@@ -37,9 +53,7 @@ int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss) {
     double elapsed = now - p->start;
     double eta = done > 0 ? elapsed * (1 - done) / done : 0;
     char bar[21];
-    int filled = (int)(done * 20);
-    for (int i = 0; i < 20; i++) bar[i] = i < filled ? '#' : '.';
-    bar[20] = '\0';
+    cli_bar(bar, 20, done);
     printf("\repoch %d/%d [%s] %3.0f%%  loss %.4f  elapsed %.1fs  ETA %.1fs ", epoch + 1, p->epochs,
            bar, done * 100, loss, elapsed, eta);
     if (last) printf("\n");

@@ -3,6 +3,7 @@
  * determinism gives resume is explained in uhnas/search.h. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,112 +59,49 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
     return UH_OK;
 }
 
-/* Whether an ok member with objectives (e, g) would be dominated by the archive so far. */
-static int dominated(const search_run_t *r, const double *obj) {
-    for (int i = 0; i < r->n_all; i++) {
-        const member_t *m = &r->all[i];
-        if (m->ok && m->obj[0] <= obj[0] && m->obj[1] <= obj[1] &&
-            (m->obj[0] < obj[0] || m->obj[1] < obj[1]))
-            return 1;
-    }
-    return 0;
-}
+/* ---- batches of children ------------------------------------------------------------
+ * A batch is settled in three steps. First, in order and on one thread, every slot gets an
+ * architecture that is valid and new (replacing invalid children and duplicates, also of
+ * earlier slots of the batch), and its id: its place in the archive. Second, slots whose
+ * hash is in the store are read back (resume). Third, the others are trained, up to `jobs`
+ * at once; each one is committed the moment it finishes, under its precomputed id, so the
+ * store's rows do not depend on which finished first. Nothing a decision reads (the
+ * archive, the random streams) changes while candidates train, and a network's training is
+ * the same float by float on any number of threads (src/nn/layers.h), so the run's result
+ * does not depend on `jobs`. */
 
-static void report(search_run_t *r, const member_t *last, int reused) {
-    if (!r->progress) return;
-    uh_search_progress_t p = {r->generation,
-                              r->cfg.generations,
-                              r->done,
-                              r->budget,
-                              last ? &last->row : NULL,
-                              reused,
-                              NAN};
-    r->progress(r->progress_ctx, &p);
-}
-
-/* Trains and measures arch, then commits its row (and, while it is on the archive's front,
- * its weights: the final front's members all were on the front when they arrived, so their
- * weights are stored for the test evaluation and for export). */
-static int evaluate_and_store(search_run_t *r, const uh_arch_t *arch, const char *origin,
-                              uh_candidate_t *row, uh_error_t *err) {
-    memset(row, 0, sizeof *row);
-    row->generation = r->generation;
-    snprintf(row->origin, sizeof row->origin, "%s", origin);
-    if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
-        return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
+typedef struct {
+    uh_arch_t arch;
     char hash[17];
-    uh_arch_hash(arch, hash);
-    memcpy(row->hash, hash, sizeof hash);
-    row->seed = uh_search_candidate_seed(r->cfg.seed, hash);
-    row->params = arch->params;
-    row->macs = arch->macs;
-    uh_eval_config_t ec = {
-        .train = r->cfg.train, .mc = r->cfg.mc, .noise_aware = r->cfg.noise_aware};
-    uh_eval_result_t res;
-    float *weights = NULL;
-    size_t n_weights = 0;
-    uh_error_t eerr = {0};
-    if (uh_evaluate(r->backend, arch, r->train, r->val, &ec, row->seed, &res, &weights, &n_weights,
-                    &eerr)) {
-        if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) { /* the machine, not the candidate */
-            if (err) *err = eerr;
-            return eerr.code;
-        }
-        row->status = UH_CAND_FAILED;
-        snprintf(row->message, sizeof row->message, "%s", eerr.msg);
-        row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-        row->energy_nj = row->train_seconds = NAN;
-    } else {
-        row->status = UH_CAND_OK;
-        row->accuracy = res.accuracy;
-        row->noisy_accuracy = res.noisy_accuracy;
-        row->noisy_accuracy_std = res.noisy_std;
-        row->energy_nj = res.energy_nj;
-        row->train_seconds = res.train_seconds;
-    }
-    member_t probe = {.row = *row};
-    member_objectives(r, &probe);
-    int keep_weights = probe.ok && weights && !dominated(r, probe.obj);
-    int rc = uh_store_begin(r->store, err);
-    if (!rc) rc = uh_store_add_candidate(r->store, row, &row->id, err);
-    if (!rc && keep_weights) rc = uh_store_put_weights(r->store, hash, weights, n_weights, err);
-    if (!rc) rc = uh_store_commit(r->store, err);
-    if (rc) uh_store_rollback(r->store);
-    free(weights);
-    if (r->summary && !rc) r->summary->trained++;
-    return rc;
-}
-
-/* Adds one architecture: from the store when it is there (resume), else trained and
- * committed. The caller has checked it is valid and not yet in the archive. */
-static int take(search_run_t *r, const uh_arch_t *arch, const char *origin, int *index,
-                uh_error_t *err) {
-    if (r->stop && *r->stop) return uh_error_set(err, UH_EINTR, "stopped");
-    char hash[17];
-    uh_arch_hash(arch, hash);
     uh_candidate_t row;
-    int found = 0;
-    int rc = uh_store_find_hash(r->store, hash, &row, &found, err);
-    if (rc) return rc;
-    if (!found && (rc = evaluate_and_store(r, arch, origin, &row, err))) return rc;
-    if ((rc = append(r, &row, arch, err))) return rc;
-    *index = r->n_all - 1;
-    r->done++;
-    if (found && r->summary) r->summary->reused++;
-    report(r, &r->all[*index], found);
-    return UH_OK;
+    float *weights; /* trained parameters until the row is committed */
+    size_t n_weights;
+    int settled; /* row is final (read back or committed) */
+} job_t;
+
+typedef struct {
+    search_run_t *r;
+    job_t *jobs;
+    int n_jobs;
+} batch_t;
+
+static int in_batch(const batch_t *b, const char *hash) {
+    for (int j = 0; j < b->n_jobs; j++)
+        if (strcmp(b->jobs[j].hash, hash) == 0) return j;
+    return -1;
 }
 
-static int is_new(const search_run_t *r, const uh_arch_t *a) {
+static int is_new(const batch_t *b, const uh_arch_t *a) {
     char hash[17];
     uh_arch_hash(a, hash);
-    return search_find(r, hash) < 0;
+    return search_find(b->r, hash) < 0 && in_batch(b, hash) < 0;
 }
 
 /* A new valid architecture near the parents: mutations of random parents, then fresh
- * samples. Duplicates are counted by the caller. */
-static int fallback(search_run_t *r, const member_t *const *parents, int n_parents, uh_rng_t *rng,
+ * samples. *origin is NULL when nothing new was found (the space around here is spent). */
+static int fallback(const batch_t *b, const member_t *const *parents, int n_parents, uh_rng_t *rng,
                     uh_arch_t *out, const char **origin, uh_error_t *err) {
+    const search_run_t *r = b->r;
     for (int t = 0; t < UH_SEARCH_MAX_DUPLICATE_TRIES; t++) {
         const char *what;
         int rc;
@@ -176,20 +114,165 @@ static int fallback(search_run_t *r, const member_t *const *parents, int n_paren
             *origin = "fallback-sample";
         }
         if (rc) return rc;
-        if (is_new(r, out)) return UH_OK;
+        if (is_new(b, out)) return UH_OK;
     }
-    *origin = NULL; /* the space around here is exhausted */
+    *origin = NULL;
     return UH_OK;
 }
 
-int search_take_children(search_run_t *r, uh_child_t *children, int n,
-                         const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
-                         uh_error_t *err) {
+/* Step one for a job: its row as far as it is known before training. */
+static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const char *origin,
+                    int64_t id, uh_error_t *err) {
+    memset(job, 0, sizeof *job);
+    job->arch = *arch;
+    uh_arch_hash(arch, job->hash);
+    uh_candidate_t *row = &job->row;
+    row->id = id;
+    row->generation = r->generation;
+    snprintf(row->origin, sizeof row->origin, "%s", origin);
+    if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
+        return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
+    memcpy(row->hash, job->hash, sizeof job->hash);
+    row->seed = uh_search_candidate_seed(r->cfg.seed, job->hash);
+    row->params = arch->params;
+    row->macs = arch->macs;
+    return UH_OK;
+}
+
+/* Runs work(r, ctx, i) for every i in [0, n), up to r->jobs at once, and commit(r, ctx, i)
+ * as each one finishes, one commit at a time. Each task runs on one thread — its OpenMP
+ * regions and OpenBLAS too — because OpenBLAS's threaded SGEMM does not give the same floats
+ * as its single-threaded one: a candidate's numbers must not depend on how many ran beside
+ * it. Once a task fails or the run is told to stop, no new task starts. */
+typedef int (*task_fn)(search_run_t *r, void *ctx, int i, uh_error_t *err);
+
+static int stopped(const search_run_t *r) {
+    return r->stop && *r->stop;
+}
+
+static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void *ctx,
+                     uh_error_t *err) {
+    int workers = r->jobs < n ? r->jobs : n;
+    int next = 0, failed = UH_OK;
+    uh_error_t first = {0};
+#pragma omp parallel num_threads(workers > 1 ? workers : 1) if (workers > 1)
+    {
+        omp_set_num_threads(1); /* this worker's nested regions; OpenBLAS follows it */
+        for (;;) {
+            int i, halt;
+#pragma omp atomic capture
+            i = next++;
+#pragma omp atomic read
+            halt = failed;
+            if (i >= n || halt || stopped(r)) break;
+            uh_error_t e = {0};
+            int rc = work(r, ctx, i, &e);
+#pragma omp critical(uh_search_commit)
+            {
+                if (!rc && !failed) rc = commit(r, ctx, i, &e);
+                if (rc && !failed) {
+                    first = e;
+#pragma omp atomic write
+                    failed = rc;
+                }
+            }
+        }
+    }
+    if (failed) {
+        if (err) *err = first;
+        return failed;
+    }
+    return stopped(r) ? uh_error_set(err, UH_EINTR, "stopped") : UH_OK;
+}
+
+/* Whether an ok member with these objectives would be dominated by the archive. */
+static int dominated(const search_run_t *r, const double *obj) {
+    for (int i = 0; i < r->n_all; i++) {
+        const member_t *m = &r->all[i];
+        if (m->ok && m->obj[0] <= obj[0] && m->obj[1] <= obj[1] &&
+            (m->obj[0] < obj[0] || m->obj[1] < obj[1]))
+            return 1;
+    }
+    return 0;
+}
+
+static void report_row(search_run_t *r, const uh_candidate_t *row, int reused) {
+    r->done++;
+    if (!r->progress) return;
+    uh_search_progress_t p = {
+        r->generation, r->cfg.generations, r->done, r->budget, row, reused, NAN};
+    r->progress(r->progress_ctx, &p);
+}
+
+/* Task: trains and measures the batch's unsettled job i. A failure of the candidate becomes
+ * its row's status; only a failure of the machine (memory, I/O) is returned. */
+static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    job_t *job = &((batch_t *)ctx)->jobs[i];
+    if (job->settled) return UH_OK;
+    uh_candidate_t *row = &job->row;
+    uh_eval_config_t ec = {
+        .train = r->cfg.train, .mc = r->cfg.mc, .noise_aware = r->cfg.noise_aware};
+    ec.train.threads = 0; /* the task's one thread (see run_tasks) */
+    uh_eval_result_t res;
+    uh_error_t eerr = {0};
+    if (uh_evaluate(r->backend, &job->arch, r->train, r->val, &ec, row->seed, &res, &job->weights,
+                    &job->n_weights, &eerr)) {
+        if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) {
+            if (err) *err = eerr;
+            return eerr.code;
+        }
+        row->status = UH_CAND_FAILED;
+        snprintf(row->message, sizeof row->message, "%s", eerr.msg);
+        row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
+        row->energy_nj = row->train_seconds = NAN;
+        return UH_OK;
+    }
+    row->status = UH_CAND_OK;
+    row->accuracy = res.accuracy;
+    row->noisy_accuracy = res.noisy_accuracy;
+    row->noisy_accuracy_std = res.noisy_std;
+    row->energy_nj = res.energy_nj;
+    row->train_seconds = res.train_seconds;
+    return UH_OK;
+}
+
+/* Commit of train_job: the row (and its weights when it may end on the front: every member
+ * of the final front was undominated when its batch began, so the final front's weights are
+ * all stored for the test evaluation and for export). */
+static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    job_t *job = &((batch_t *)ctx)->jobs[i];
+    if (job->settled) return UH_OK;
+    member_t probe = {.row = job->row};
+    member_objectives(r, &probe);
+    int keep_weights = probe.ok && job->weights && !dominated(r, probe.obj);
+    int rc = uh_store_begin(r->store, err);
+    if (!rc) rc = uh_store_add_candidate(r->store, &job->row, NULL, err);
+    if (!rc && keep_weights)
+        rc = uh_store_put_weights(r->store, job->hash, job->weights, job->n_weights, err);
+    if (!rc) rc = uh_store_commit(r->store, err);
+    free(job->weights);
+    job->weights = NULL;
+    if (rc) {
+        uh_store_rollback(r->store);
+        return rc;
+    }
+    job->settled = 1;
+    if (r->summary) r->summary->trained++;
+    report_row(r, &job->row, 0);
+    return UH_OK;
+}
+
+/* Steps one and two: the slots' architectures, ids and stored rows. slot_job[i] is the job
+ * of slot i, or −1 when the slot is spent on a duplicate because nothing new was found near
+ * it; out[i] then already holds the duplicate's archive index (−1 for an invalid child). */
+static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *const *parents,
+                      int n_parents, uh_rng_t *rng, int *slot_job, int *out, uh_error_t *err) {
+    search_run_t *r = b->r;
     for (int i = 0; i < n; i++) {
         uh_arch_t *a = &children[i].arch;
         const char *origin = children[i].origin;
         int valid = uh_space_valid(&r->space, a);
-        int fresh = valid && is_new(r, a);
+        int fresh = valid && is_new(b, a);
         if (!valid)
             r->invalid++;
         else if (!fresh)
@@ -197,34 +280,72 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
         if (!fresh) {
             r->fallbacks++;
             uh_arch_t alt;
-            int rc = fallback(r, parents, n_parents, rng, &alt, &origin, err);
+            int rc = fallback(b, parents, n_parents, rng, &alt, &origin, err);
             if (rc) return rc;
-            if (!origin) { /* nothing new to be had: the slot is spent on the duplicate */
+            if (!origin) {
                 char hash[17];
                 uh_arch_hash(a, hash);
-                out[i] = valid ? search_find(r, hash) : -1;
-                r->done++;
+                int old = valid ? search_find(r, hash) : -1, j = valid ? in_batch(b, hash) : -1;
+                out[i] = j >= 0 ? r->n_all + j : old;
+                slot_job[i] = -1;
                 continue;
             }
             *a = alt;
         }
-        int rc = take(r, a, origin, &out[i], err);
+        job_t *job = &b->jobs[b->n_jobs];
+        int rc = open_job(r, job, a, origin, (int64_t)r->n_all + b->n_jobs + 1, err);
         if (rc) return rc;
+        slot_job[i] = b->n_jobs++;
+    }
+    for (int j = 0; j < b->n_jobs; j++) {
+        uh_candidate_t stored;
+        int found = 0;
+        int rc = uh_store_find_hash(r->store, b->jobs[j].hash, &stored, &found, err);
+        if (rc) return rc;
+        if (!found) continue;
+        b->jobs[j].row = stored;
+        b->jobs[j].settled = 1;
+        if (r->summary) r->summary->reused++;
+        report_row(r, &stored, 1);
     }
     return UH_OK;
 }
 
-int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_error_t *err) {
-    for (int i = 0; i < n; i++) {
-        uh_child_t c = {0};
-        int rc = uh_space_sample(&r->space, rng, &c.arch, err);
-        if (rc) return rc;
-        snprintf(c.origin, sizeof c.origin, "sample");
-        int index;
-        if ((rc = search_take_children(r, &c, 1, NULL, 0, rng, &index, err))) return rc;
-        if (out) out[i] = index;
+int search_take_children(search_run_t *r, uh_child_t *children, int n,
+                         const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
+                         uh_error_t *err) {
+    if (stopped(r)) return uh_error_set(err, UH_EINTR, "stopped");
+    batch_t b = {r, malloc((size_t)(n + 1) * sizeof *b.jobs), 0};
+    int *slot_job = malloc((size_t)(n + 1) * sizeof *slot_job);
+    int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
+    if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
+    if (!rc) rc = run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
+    int first = r->n_all; /* jobs join the archive in slot order: job j at first + j */
+    for (int j = 0; !rc && j < b.n_jobs; j++) rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, err);
+    for (int i = 0; !rc && i < n; i++) {
+        if (slot_job[i] >= 0)
+            out[i] = first + slot_job[i];
+        else
+            r->done++; /* a spent slot still counts against the budget */
     }
-    return UH_OK;
+    for (int j = 0; b.jobs && j < b.n_jobs; j++) free(b.jobs[j].weights); /* after a failure */
+    free(b.jobs);
+    free(slot_job);
+    return rc;
+}
+
+int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_error_t *err) {
+    uh_child_t *c = calloc((size_t)n + 1, sizeof *c);
+    int *index = out ? out : malloc((size_t)(n + 1) * sizeof *index);
+    int rc = !c || !index ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
+    for (int i = 0; !rc && i < n; i++) {
+        rc = uh_space_sample(&r->space, rng, &c[i].arch, err);
+        snprintf(c[i].origin, sizeof c[i].origin, "sample");
+    }
+    if (!rc) rc = search_take_children(r, c, n, NULL, 0, rng, index, err);
+    free(c);
+    if (!out) free(index);
+    return rc;
 }
 
 /* ---- metrics ------------------------------------------------------------------------ */
@@ -352,38 +473,59 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
 
 /* ---- the final front on the test set -------------------------------------------------- */
 
-static int test_member(search_run_t *r, const member_t *m, uh_error_t *err) {
-    uh_test_result_t tr;
-    uh_error_t nf = {0};
-    if (uh_store_get_test_result(r->store, m->row.hash, &tr, &nf) == UH_OK) return UH_OK;
-    float *w = NULL;
-    size_t n = 0;
-    int rc = uh_store_get_weights(r->store, m->row.hash, &w, &n, err);
-    if (rc) return rc;
+typedef struct {
+    const member_t *m;
+    float *weights; /* stored weights, read before the tasks start */
+    size_t n_weights;
+    uh_test_result_t result;
+} front_test_t;
+
+static int test_member(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    front_test_t *t = &((front_test_t *)ctx)[i];
+    const member_t *m = t->m;
     uh_net_t *net = uh_net_new(&m->arch, r->cfg.train.batch, m->row.seed, err);
-    if (!net)
-        rc = err ? err->code : UH_ENOMEM;
-    else if (n != uh_net_n_params(net))
+    if (!net) return err ? err->code : UH_ENOMEM;
+    int rc = UH_OK;
+    if (t->n_weights != uh_net_n_params(net))
         rc = uh_error_set(err, UH_EFORMAT, "stored weights of %s: %zu values, the network has %zu",
-                          m->row.hash, n, uh_net_n_params(net));
+                          m->row.hash, t->n_weights, uh_net_n_params(net));
     uh_mc_result_t mc;
     if (!rc) {
-        memcpy(uh_net_params(net), w, n * sizeof *w);
+        memcpy(uh_net_params(net), t->weights, t->n_weights * sizeof *t->weights);
         rc = uh_backend_evaluate(r->backend, net, r->test, r->cfg.mc, m->row.seed ^ 0x74657374ull,
                                  &mc, err);
     }
-    if (!rc) {
-        tr = (uh_test_result_t){mc.clean_accuracy, mc.noisy_accuracy, mc.noisy_std, r->cfg.mc};
-        rc = uh_store_put_test_result(r->store, m->row.hash, &tr, err);
-    }
+    if (!rc)
+        t->result =
+            (uh_test_result_t){mc.clean_accuracy, mc.noisy_accuracy, mc.noisy_std, r->cfg.mc};
     uh_net_free(net);
-    free(w);
     return rc;
 }
 
+static int store_test_result(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    front_test_t *t = &((front_test_t *)ctx)[i];
+    return uh_store_put_test_result(r->store, t->m->row.hash, &t->result, err);
+}
+
+/* The final front's members not yet measured on the test set, from their stored weights. */
 static int test_front(search_run_t *r, uh_error_t *err) {
     int *front, n, rc = archive_front(r, &front, &n, err);
-    for (int i = 0; !rc && i < n; i++) rc = test_member(r, &r->all[front[i]], err);
+    if (rc) return rc;
+    front_test_t *todo = calloc((size_t)n + 1, sizeof *todo);
+    int n_todo = 0;
+    if (!todo) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < n; i++) {
+        front_test_t *t = &todo[n_todo];
+        t->m = &r->all[front[i]];
+        uh_error_t absent = {0};
+        if (uh_store_get_test_result(r->store, t->m->row.hash, &t->result, &absent) == UH_OK)
+            continue;
+        rc = uh_store_get_weights(r->store, t->m->row.hash, &t->weights, &t->n_weights, err);
+        if (!rc) n_todo++;
+    }
+    if (!rc) rc = run_tasks(r, n_todo, test_member, store_test_result, todo, err);
+    for (int i = 0; todo && i < n_todo; i++) free(todo[i].weights);
+    free(todo);
     free(front);
     return rc;
 }
@@ -443,14 +585,16 @@ static int run_loop(search_run_t *r, uh_error_t *err) {
     return rc;
 }
 
-int uh_search_run(uh_store_t *store, const uh_operator_t *op, uh_search_progress_fn progress,
-                  void *progress_ctx, volatile int *stop, uh_search_summary_t *summary,
+int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_summary_t *summary,
                   uh_error_t *err) {
+    static const uh_search_opts_t defaults = {0};
+    if (!opts) opts = &defaults;
     search_run_t r = {.store = store,
-                      .op = op ? op : &uh_operator_classic,
-                      .progress = progress,
-                      .progress_ctx = progress_ctx,
-                      .stop = stop,
+                      .op = opts->op ? opts->op : &uh_operator_classic,
+                      .progress = opts->progress,
+                      .progress_ctx = opts->progress_ctx,
+                      .stop = opts->stop,
+                      .jobs = opts->jobs > 0 ? opts->jobs : omp_get_num_procs(),
                       .summary = summary};
     if (summary) memset(summary, 0, sizeof *summary);
     int rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
@@ -460,7 +604,12 @@ int uh_search_run(uh_store_t *store, const uh_operator_t *op, uh_search_progress
         uh_shape_t in = {r.train->c, r.train->h, r.train->w, r.train->n_classes};
         rc = uh_space_init(&r.space, r.backend, in, err);
     }
+    /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so
+     * no decision depends on the machine's core count. */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     if (!rc) rc = run_loop(&r, err);
+    omp_set_num_threads(threads);
     free(r.population);
     free(r.all);
     uh_dataset_free(r.train);

@@ -33,6 +33,7 @@ typedef struct {
     uh_search_progress_fn progress;
     void *progress_ctx;
     volatile int *stop;
+    int jobs; /* candidates trained at once */
     uh_search_summary_t *summary;
 } search_run_t;
 

@@ -142,32 +142,40 @@ static double scalar(const search_run_t *r, const member_t *m) {
     return acc - r->cfg.energy_weight * log10(m->row.energy_nj);
 }
 
+/* One generation = `children` tournaments on the population as it stands, their mutations
+ * trained together, then each new child joins in turn while the oldest member leaves. Real et
+ * al. run the tournaments asynchronously on free workers; drawing a generation's tournaments
+ * at once is the same algorithm made deterministic for any number of workers. */
 int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
-    for (int c = 0; c < r->cfg.children; c++) {
-        int n = r->n_population, rc;
-        if (n == 0) {
-            if ((rc = search_take_samples(r, 1, rng, NULL, err))) return rc;
-            continue;
-        }
+    int n = r->n_population, C = r->cfg.children;
+    if (n == 0) return search_take_samples(r, C, rng, NULL, err);
+    const member_t **parents = calloc((size_t)C, sizeof *parents);
+    uh_child_t *children = malloc((size_t)C * sizeof *children);
+    int *out = malloc((size_t)C * sizeof *out);
+    int rc = !parents || !children || !out ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
+    for (int c = 0; !rc && c < C; c++) {
         const member_t *best = NULL;
         for (int t = 0; t < r->cfg.tournament; t++) {
             const member_t *m = &r->all[r->population[uh_rng_below(rng, (uint64_t)n)]];
             if (!best || scalar(r, m) > scalar(r, best)) best = m;
         }
-        uh_child_t child;
-        int index;
+        parents[c] = best;
         const uh_candidate_t *row = &best->row; /* one parent: a mutation */
-        if ((rc = uh_operator_classic.propose(NULL, &r->space, &row, 1, 1, rng, &child, err)) ||
-            (rc = search_take_children(r, &child, 1, &best, 1, rng, &index, err)))
-            return rc;
-        if (index < 0 || !r->all[index].ok) continue;
-        /* the child joins, the oldest leaves (the population is kept oldest first) */
-        if (n >= r->cfg.population) {
+        rc = uh_operator_classic.propose(NULL, &r->space, &row, 1, 1, rng, &children[c], err);
+    }
+    int first_new = r->n_all;
+    if (!rc) rc = search_take_children(r, children, C, parents, C, rng, out, err);
+    for (int c = 0; !rc && c < C; c++) {
+        if (out[c] < first_new || !r->all[out[c]].ok) continue; /* failed, or an old duplicate */
+        if (n >= r->cfg.population) { /* the population is kept oldest first */
             memmove(r->population, r->population + 1, (size_t)(n - 1) * sizeof *r->population);
             n--;
         }
-        r->population[n] = index;
-        r->n_population = n + 1;
+        r->population[n++] = out[c];
+        r->n_population = n;
     }
-    return UH_OK;
+    free(parents);
+    free(children);
+    free(out);
+    return rc;
 }

@@ -198,8 +198,9 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
     rc = store_prepare(store,
                        "INSERT INTO candidates(generation, origin, arch, hash, accuracy, "
                        "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, "
-                       "train_seconds, status, message, seed, created_at) "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                       "train_seconds, status, message, seed, created_at, id) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                       "?16)",
                        &st, err);
     if (rc) return rc;
     char now[32];
@@ -221,10 +222,18 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
     sqlite3_bind_text(st, 13, c->message, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 14, seed);
     sqlite3_bind_text(st, 15, now, -1, SQLITE_STATIC);
+    if (c->id > 0)
+        sqlite3_bind_int64(st, 16, c->id);
+    else
+        sqlite3_bind_null(st, 16); /* SQLite picks the next row id */
     if (sqlite3_step(st) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(store->db) == SQLITE_CONSTRAINT_UNIQUE)
+        int code = sqlite3_extended_errcode(store->db);
+        if (code == SQLITE_CONSTRAINT_UNIQUE)
             rc = uh_error_set(err, UH_EINVAL, "%s: candidate %s is already stored", store->path,
                               c->hash);
+        else if (code == SQLITE_CONSTRAINT_PRIMARYKEY)
+            rc = uh_error_set(err, UH_EINVAL, "%s: candidate id %lld is already taken", store->path,
+                              (long long)c->id);
         else
             rc = store_sql_error(store, "storing a candidate", err);
     } else if (id) {
