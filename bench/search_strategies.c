@@ -1,10 +1,12 @@
-/* search_strategies — nsga2, random and linas at the same small budget and seeds on one
- * backend: final hypervolume, wall time and, for linas, predictor quality per cycle. Random
- * search is the peer the ratios are taken against.
+/* search_strategies — random, nsga2, evolution and linas at the same small budget and seeds
+ * on one backend: final hypervolume (mean ± std over seeds), wall time and, for linas,
+ * predictor quality per cycle. Random search is the peer the ratios are taken against.
  *
- *   search_strategies [--backend NAME] [--data NAME] [--seeds N] [--generations N] [--epochs N]
- *   (defaults: mzi-realistic, tiny, 2 seeds, 4 generations, 1 epoch; population 8, 4
- *   children, mc 2) */
+ *   search_strategies [--backend NAME] [--data NAME] [--seeds N] [--generations N]
+ *                     [--epochs N] [--jobs N]
+ *   (defaults: mzi-realistic, tiny, 3 seeds, 4 generations, 1 epoch, jobs 0 = one per core;
+ *   population 8, 4 children, mc 2, 6000 training samples) */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,8 @@ static int die(const char *what, const uh_error_t *err) {
 }
 
 /* One run into dir; its hypervolume and wall time. Prints linas's predictor quality. */
-static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, const char *dir, double *hv,
-                   double *wall) {
+static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, int jobs, const char *dir,
+                   double *hv, double *wall) {
     uh_error_t err = {0};
     char *json = uh_search_config_json(cfg, b);
     uh_store_t *store;
@@ -34,7 +36,8 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, const char *d
     free(json);
     uh_search_summary_t sum;
     double t0 = now();
-    if (uh_search_run(store, NULL, &sum, &err)) return die("search", &err);
+    uh_search_opts_t opts = {.jobs = jobs};
+    if (uh_search_run(store, &opts, &sum, &err)) return die("search", &err);
     *wall = now() - t0;
     *hv = sum.hypervolume;
     for (int g = 1; cfg->strategy == UH_STRATEGY_LINAS && g <= cfg->generations; g++) {
@@ -50,7 +53,7 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, const char *d
 
 int main(int argc, char **argv) {
     const char *backend_name = "mzi-realistic", *data = "tiny";
-    int seeds = 2, generations = 4, epochs = 1;
+    int seeds = 3, generations = 4, epochs = 1, jobs = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--backend"))
             backend_name = argv[i + 1];
@@ -62,18 +65,23 @@ int main(int argc, char **argv) {
             generations = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--epochs"))
             epochs = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--jobs"))
+            jobs = atoi(argv[i + 1]);
     }
+    if (seeds < 1 || seeds > 100) seeds = 3;
     uh_error_t err = {0};
     uh_backend_t *b;
     if (uh_backend_load(backend_name, &b, &err)) return die("backend", &err);
     char root[] = "/tmp/uhnas-bench-strategies-XXXXXX";
     if (!mkdtemp(root)) return 1;
-    static const uh_strategy_t order[] = {UH_STRATEGY_RANDOM, UH_STRATEGY_NSGA2, UH_STRATEGY_LINAS};
-    double hv[3] = {0}, wall[3] = {0};
+    enum { N_STRATEGIES = 4 };
+    static const uh_strategy_t order[N_STRATEGIES] = {UH_STRATEGY_RANDOM, UH_STRATEGY_NSGA2,
+                                                      UH_STRATEGY_EVOLUTION, UH_STRATEGY_LINAS};
+    double hv[N_STRATEGIES] = {0}, hv_sq[N_STRATEGIES] = {0}, wall[N_STRATEGIES] = {0};
     printf("search_strategies: %s, data %s, population 8, 4 children, %d generations, %d "
-           "epoch(s), %d seed(s)\n",
-           backend_name, data, generations, epochs, seeds);
-    for (int s = 0; s < 3; s++)
+           "epoch(s), %d seed(s), jobs %d\n",
+           backend_name, data, generations, epochs, seeds, jobs);
+    for (int s = 0; s < N_STRATEGIES; s++)
         for (int seed = 1; seed <= seeds; seed++) {
             uh_search_config_t cfg;
             uh_search_config_default(&cfg);
@@ -91,16 +99,19 @@ int main(int argc, char **argv) {
             char dir[128];
             snprintf(dir, sizeof dir, "%s/%s-%d", root, uh_strategy_name(order[s]), seed);
             double h, w;
-            if (run_one(b, &cfg, dir, &h, &w)) return 1;
+            if (run_one(b, &cfg, jobs, dir, &h, &w)) return 1;
             printf("  %-9s seed %d: hypervolume %.4f, wall %.1f s\n", uh_strategy_name(order[s]),
                    seed, h, w);
             hv[s] += h / seeds;
+            hv_sq[s] += h * h / seeds;
             wall[s] += w / seeds;
         }
-    printf("\n  strategy   mean HV   vs random   mean wall   vs random\n");
-    for (int s = 0; s < 3; s++)
-        printf("  %-9s  %.4f    %6.3fx    %7.1f s   %6.2fx\n", uh_strategy_name(order[s]), hv[s],
-               hv[s] / hv[0], wall[s], wall[s] / wall[0]);
+    printf("\n  strategy   HV mean ± std      vs random   mean wall   vs random\n");
+    for (int s = 0; s < N_STRATEGIES; s++) {
+        double var = seeds > 1 ? (hv_sq[s] - hv[s] * hv[s]) * seeds / (seeds - 1) : 0;
+        printf("  %-9s  %.4f ± %.4f    %6.3fx    %7.1f s   %6.2fx\n", uh_strategy_name(order[s]),
+               hv[s], var > 0 ? sqrt(var) : 0, hv[s] / hv[0], wall[s], wall[s] / wall[0]);
+    }
     uh_backend_free(b);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);

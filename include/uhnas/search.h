@@ -63,6 +63,8 @@ typedef enum {
     UH_STRATEGY_RANDOM,
     UH_STRATEGY_EVOLUTION,
     UH_STRATEGY_LINAS,
+    UH_STRATEGY_LLM,     /* NSGA-II with a language-model operator (given in uh_search_opts_t) */
+    UH_STRATEGY_LLMATIC, /* LLMatic's quality-diversity search with the same operator */
     UH_STRATEGY_COUNT
 } uh_strategy_t;
 
@@ -90,6 +92,9 @@ typedef struct {
     int tournament;            /* evolution: members per tournament */
     double energy_weight;      /* evolution's scalar: accuracy − energy_weight · log10(E / nJ) */
     int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
+    /* the operator's own settings (a language model's URL, model, temperature...) as JSON
+     * object text, stored with the run so `resume` can rebuild it; "" = none */
+    char operator_config[4096];
 } uh_search_config_t;
 
 /* Defaults (the paper's budget): nsga2 on noisy accuracy, population 20, 8 children, 30
@@ -102,30 +107,59 @@ const char *uh_strategy_name(uh_strategy_t s);
 int uh_strategy_parse(const char *name, uh_strategy_t *out); /* 0 or UH_EINVAL */
 
 /* The run's config as JSON text (backend name and its file's full text included), and
- * back. Parsing is strict: the text comes from a file that may have been edited. */
+ * back. Parsing is strict: the text comes from a file that may have been edited. Returns
+ * NULL when out of memory or when operator_config is not a JSON object. */
 char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *backend);
 int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend_t **backend,
                            uh_error_t *err);
 
 /* ---- the operator slot ----
  * An operator turns parents into children; selection is the loop's. The classic operator
- * (mutation and crossover on the space) is built in; the language-model operator plugs in
- * here. Children must be valid on the space; the loop re-checks and counts duplicates. */
+ * (mutation and crossover on the space) is built in; language-model operators plug in here.
+ * The loop re-checks every child (validity, duplicates) and replaces what fails. */
 
 #define UH_SEARCH_MAX_PARENTS 4
+#define UH_SEARCH_RECENT 16          /* candidates shown to an operator as "recent" */
+#define UH_SEARCH_OP_STATE_MAX 16384 /* bytes of an operator's state per generation */
 
 typedef struct {
     uh_arch_t arch;
-    char origin[UH_STORE_ORIGIN_MAX]; /* "mutate", "crossover", "sample", "llm"... */
+    char origin[UH_STORE_ORIGIN_MAX]; /* "mutate", "crossover", "llm", "llm-repair"... */
     int n_parents;
     int64_t parents[UH_SEARCH_MAX_PARENTS]; /* candidate ids */
 } uh_child_t;
 
+/* What an operator is asked: n children from the parents, knowing the run so far. */
+typedef struct {
+    int generation;
+    int n; /* children wanted */
+    const uh_space_t *space;
+    const uh_candidate_t *const *parents; /* ok candidates, in tournament order */
+    int n_parents;
+    const uh_candidate_t *const *front; /* the archive's current Pareto front */
+    int n_front;
+    const uh_candidate_t *const *recent; /* the latest ok candidates, oldest first */
+    int n_recent;
+    /* whether an architecture hash is already in the run (measured or proposed) */
+    int (*is_known)(const void *ctx, const char *hash);
+    const void *known_ctx;
+    /* a strategy's request for one of the operator's variants (llmatic: a prompt and a
+     * temperature); variant −1 and temperature NaN = the operator's own choice */
+    int variant;
+    double temperature;
+    uh_rng_t *rng;
+} uh_propose_t;
+
 typedef struct {
     const char *name;
-    /* Makes n children from the parents (candidate rows with status ok) into out[0..n). */
-    int (*propose)(void *ctx, const uh_space_t *space, const uh_candidate_t *const *parents,
-                   int n_parents, int n, uh_rng_t *rng, uh_child_t *out, uh_error_t *err);
+    /* Makes in->n children into out[0..n). An error stops the run: return one only when
+     * going on is pointless (e.g. a language model that never answered); otherwise make
+     * children some other way and count it in the state. */
+    int (*propose)(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err);
+    /* Optional: JSON members describing what the operator did since the last call (counts,
+     * tokens, knowledge), written into the generation's stored state; "" when nothing. */
+    void (*take_state)(void *ctx, char *buf, size_t size);
+    int n_variants; /* mutation variants a strategy may ask for (0 = none) */
     void *ctx;
 } uh_operator_t;
 

@@ -189,8 +189,7 @@ int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
         n_new++;
     }
     for (int i = n_new; !rc && i < C; i++) { /* too few: mutations of the population */
-        const uh_candidate_t *row = &parents[i % r->n_population]->row;
-        rc = uh_operator_classic.propose(NULL, &r->space, &row, 1, 1, rng, &children[i], err);
+        rc = search_mutate(r, parents[i % r->n_population], rng, &children[i], err);
     }
     if (!rc) rc = search_take_children(r, children, C, parents, r->n_population, rng, out, err);
     int n_q = 0; /* predictions of children trained as proposed */

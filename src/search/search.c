@@ -384,7 +384,7 @@ static double *points(const search_run_t *r, const int *idx, int n, int k) {
 }
 
 /* The archive's 2-D front as member indices (caller frees). */
-static int archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err) {
+int search_archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err) {
     int *idx, n, rc = ok_members(r, &idx, &n, err);
     if (rc) return rc;
     double *p = points(r, idx, n, 2);
@@ -418,7 +418,7 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     free(p3);
     free(idx);
     int *front = NULL, nf = 0;
-    if (!rc) rc = archive_front(r, &front, &nf, err);
+    if (!rc) rc = search_archive_front(r, &front, &nf, err);
     double *f = rc ? NULL : malloc((size_t)(nf + 1) * UH_SPACE_FEATURES * sizeof *f);
     if (!rc && !f) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
@@ -448,6 +448,12 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     if (r->extra_state[0]) {
         cJSON *extra = cJSON_Parse(r->extra_state);
         if (extra) cJSON_AddItemToObject(s, "strategy", extra);
+    }
+    if (r->op->take_state) {
+        char op_state[UH_SEARCH_OP_STATE_MAX] = "";
+        r->op->take_state(r->op->ctx, op_state, sizeof op_state);
+        cJSON *o = op_state[0] ? cJSON_Parse(op_state) : NULL;
+        if (o) cJSON_AddItemToObject(s, "operator", o);
     }
     char *text = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
@@ -509,7 +515,7 @@ static int store_test_result(search_run_t *r, void *ctx, int i, uh_error_t *err)
 
 /* The final front's members not yet measured on the test set, from their stored weights. */
 static int test_front(search_run_t *r, uh_error_t *err) {
-    int *front, n, rc = archive_front(r, &front, &n, err);
+    int *front, n, rc = search_archive_front(r, &front, &n, err);
     if (rc) return rc;
     front_test_t *todo = calloc((size_t)n + 1, sizeof *todo);
     int n_todo = 0;
@@ -563,8 +569,13 @@ static int energy_scale(search_run_t *r, uh_error_t *err) {
 
 static int run_loop(search_run_t *r, uh_error_t *err) {
     typedef int (*strategy_fn)(search_run_t *, uh_rng_t *, uh_error_t *);
-    static const strategy_fn STRATEGY[UH_STRATEGY_COUNT] = {strategy_nsga2, strategy_random,
-                                                            strategy_evolution, strategy_linas};
+    static const strategy_fn STRATEGY[UH_STRATEGY_COUNT] = {
+        strategy_nsga2,
+        strategy_random,
+        strategy_evolution,
+        strategy_linas,
+        strategy_nsga2 /* llm: NSGA-II, the model is the operator */,
+        strategy_llmatic};
     uh_rng_t rng;
     uh_rng_seed_stream(&rng, r->cfg.seed, STREAM_GENERATION);
     r->population = malloc((size_t)(r->cfg.population + r->cfg.children + 1) * sizeof(int));
@@ -600,7 +611,11 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     int rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
     if (rc) return rc;
     r.budget = r.cfg.population + r.cfg.generations * r.cfg.children;
-    if (!(rc = load_data(&r, err)) && !(rc = energy_scale(&r, err))) {
+    int needs_model = r.cfg.strategy == UH_STRATEGY_LLM || r.cfg.strategy == UH_STRATEGY_LLMATIC;
+    if (needs_model && r.op == &uh_operator_classic)
+        rc = uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
+                          uh_strategy_name(r.cfg.strategy));
+    if (!rc && !(rc = load_data(&r, err)) && !(rc = energy_scale(&r, err))) {
         uh_shape_t in = {r.train->c, r.train->h, r.train->w, r.train->n_classes};
         rc = uh_space_init(&r.space, r.backend, in, err);
     }
@@ -610,6 +625,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     omp_set_num_threads(1);
     if (!rc) rc = run_loop(&r, err);
     omp_set_num_threads(threads);
+    search_llmatic_free(r.llmatic);
     free(r.population);
     free(r.all);
     uh_dataset_free(r.train);

@@ -8,7 +8,8 @@
 
 #include "uhnas/search.h"
 
-static const char *const STRATEGIES[UH_STRATEGY_COUNT] = {"nsga2", "random", "evolution", "linas"};
+static const char *const STRATEGIES[UH_STRATEGY_COUNT] = {"nsga2", "random", "evolution",
+                                                          "linas", "llm",    "llmatic"};
 static const char *const OBJECTIVES[] = {"noisy", "clean"};
 static const char *const OPTIMIZERS[] = {"sgd", "adam"};
 
@@ -82,6 +83,15 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "tournament", cfg->tournament);
     cJSON_AddNumberToObject(o, "energy_weight", cfg->energy_weight);
     cJSON_AddNumberToObject(o, "predictor_generations", cfg->predictor_generations);
+    if (cfg->operator_config[0]) {
+        cJSON *op = cJSON_Parse(cfg->operator_config);
+        if (!cJSON_IsObject(op)) { /* the caller's bug: refuse rather than store a lie */
+            cJSON_Delete(op);
+            cJSON_Delete(o);
+            return NULL;
+        }
+        cJSON_AddItemToObject(o, "operator", op);
+    }
     cJSON *b = cJSON_AddObjectToObject(o, "backend");
     cJSON_AddStringToObject(b, "name", uh_backend_name(backend));
     cJSON_AddStringToObject(b, "text", uh_backend_text(backend));
@@ -202,10 +212,10 @@ static int parse_config(const cJSON *o, uh_search_config_t *cfg, uh_backend_t **
                                        "noise_aware",    "data",
                                        "crossover_prob", "tournament",
                                        "energy_weight",  "predictor_generations",
-                                       "backend"};
+                                       "backend",        "operator"};
     const cJSON *t, *d, *b;
     int strategy = 0, objective = 0, rc;
-    if ((rc = check_keys(o, keys, 15, err)) ||
+    if ((rc = check_keys(o, keys, 16, err)) ||
         (rc = get_choice(o, "strategy", STRATEGIES, UH_STRATEGY_COUNT, &strategy, err)) ||
         (rc = get_choice(o, "objective", OBJECTIVES, 2, &objective, err)) ||
         (rc = get_int(o, "population", 2, UH_SEARCH_MAX_POPULATION, &cfg->population, err)) ||
@@ -227,6 +237,16 @@ static int parse_config(const cJSON *o, uh_search_config_t *cfg, uh_backend_t **
     cfg->noise_aware = cJSON_IsTrue(na);
     cfg->strategy = (uh_strategy_t)strategy;
     cfg->objective = (uh_objective_t)objective;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator");
+    if (op) { /* the operator checks its own keys when it reads them */
+        if (!cJSON_IsObject(op)) return bad(err, "operator", "not an object");
+        char *text = cJSON_PrintUnformatted(op);
+        size_t len = text ? strlen(text) : 0;
+        if (text && len < sizeof cfg->operator_config) memcpy(cfg->operator_config, text, len + 1);
+        free(text);
+        if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
+        if (len >= sizeof cfg->operator_config) return bad(err, "operator", "too long");
+    }
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
     if (!cJSON_IsString(text)) return bad(err, "backend.text", "missing or not a string");
     return uh_backend_load_text(text->valuestring, strlen(text->valuestring), "run config backend",

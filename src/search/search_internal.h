@@ -13,6 +13,8 @@ typedef struct {
     int ok;             /* status ok: takes part in selection and metrics */
 } member_t;
 
+typedef struct llmatic llmatic_t; /* llmatic.c's archives, kept across generations */
+
 typedef struct {
     uh_search_config_t cfg;
     uh_backend_t *backend;
@@ -33,7 +35,8 @@ typedef struct {
     uh_search_progress_fn progress;
     void *progress_ctx;
     volatile int *stop;
-    int jobs; /* candidates trained at once */
+    int jobs;           /* candidates trained at once */
+    llmatic_t *llmatic; /* NULL until strategy llmatic's first generation */
     uh_search_summary_t *summary;
 } search_run_t;
 
@@ -54,6 +57,8 @@ int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
 int strategy_random(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
 int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
 int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+int strategy_llmatic(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
+void search_llmatic_free(llmatic_t *q);
 
 /* NSGA-II bookkeeping over members idx[0..n): rank and crowding per member (arrays of n). */
 int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
@@ -69,5 +74,15 @@ int search_select_population(search_run_t *r, const int *add, int n_add, uh_erro
 /* Runs r's operator on parents (the classic one with the config's crossover probability). */
 int search_propose(search_run_t *r, const member_t *const *parents, int n_parents, int n,
                    uh_rng_t *rng, uh_child_t *out, uh_error_t *err);
+/* The same, asking for one of the operator's variants at a temperature (llmatic). */
+int search_propose_variant(search_run_t *r, const member_t *const *parents, int n_parents, int n,
+                           int variant, double temperature, uh_rng_t *rng, uh_child_t *out,
+                           uh_error_t *err);
+/* One classic mutation of parent (whatever r's operator is). */
+int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_child_t *out,
+                  uh_error_t *err);
+
+/* The archive's 2-D Pareto front as member indices (caller frees *front). */
+int search_archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err);
 
 #endif

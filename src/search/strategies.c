@@ -11,45 +11,121 @@
 
 /* Child i uses parents 2i and 2i+1 (cyclically): crossover then mutation with probability
  * crossover_prob when there are two, else a mutation of the first. */
-static int classic_propose(void *ctx, const uh_space_t *space, const uh_candidate_t *const *parents,
-                           int n_parents, int n, uh_rng_t *rng, uh_child_t *out, uh_error_t *err) {
+static int classic_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
     double p_cross = ctx ? *(const double *)ctx : 0.5;
-    for (int i = 0; i < n; i++) {
+    const uh_space_t *space = in->space;
+    for (int i = 0; i < in->n; i++) {
         uh_child_t *c = &out[i];
         memset(c, 0, sizeof *c);
-        const uh_candidate_t *a = parents[(2 * i) % n_parents];
-        const uh_candidate_t *b = parents[(2 * i + 1) % n_parents];
+        const uh_candidate_t *a = in->parents[(2 * i) % in->n_parents];
+        const uh_candidate_t *b = in->parents[(2 * i + 1) % in->n_parents];
         uh_arch_t pa, pb;
-        uh_shape_t in = space->input;
-        int rc = uh_arch_parse(a->arch, strlen(a->arch), in, &pa, err);
+        uh_shape_t shape = space->input;
+        int rc = uh_arch_parse(a->arch, strlen(a->arch), shape, &pa, err);
         if (rc) return rc;
         c->parents[c->n_parents++] = a->id;
         const char *what;
-        if (n_parents > 1 && a != b && uh_rng_uniform(rng) < p_cross) {
-            if ((rc = uh_arch_parse(b->arch, strlen(b->arch), in, &pb, err)) ||
-                (rc = uh_space_crossover(space, &pa, &pb, rng, &c->arch, err)))
+        if (in->n_parents > 1 && a != b && uh_rng_uniform(in->rng) < p_cross) {
+            if ((rc = uh_arch_parse(b->arch, strlen(b->arch), shape, &pb, err)) ||
+                (rc = uh_space_crossover(space, &pa, &pb, in->rng, &c->arch, err)))
                 return rc;
             c->parents[c->n_parents++] = b->id;
             uh_arch_t crossed = c->arch;
-            if ((rc = uh_space_mutate(space, &crossed, rng, &c->arch, &what, err))) return rc;
+            if ((rc = uh_space_mutate(space, &crossed, in->rng, &c->arch, &what, err))) return rc;
             snprintf(c->origin, sizeof c->origin, "crossover");
         } else {
-            if ((rc = uh_space_mutate(space, &pa, rng, &c->arch, &what, err))) return rc;
+            if ((rc = uh_space_mutate(space, &pa, in->rng, &c->arch, &what, err))) return rc;
             snprintf(c->origin, sizeof c->origin, "mutate");
         }
     }
     return UH_OK;
 }
 
-const uh_operator_t uh_operator_classic = {"classic", classic_propose, NULL};
+const uh_operator_t uh_operator_classic = {"classic", classic_propose, NULL, 0, NULL};
+
+static int known_hash(const void *ctx, const char *hash) {
+    return search_find(ctx, hash) >= 0;
+}
+
+/* The archive's front and its latest ok members, as the operator sees them (caller frees
+ * *front and *recent). */
+static int run_view(const search_run_t *r, const uh_candidate_t ***front, int *n_front,
+                    const uh_candidate_t ***recent, int *n_recent, uh_error_t *err) {
+    int *idx = NULL, n = 0;
+    int rc = search_archive_front(r, &idx, &n, err);
+    if (rc) return rc;
+    *front = malloc((size_t)(n + 1) * sizeof **front);
+    *recent = malloc((UH_SEARCH_RECENT + 1) * sizeof **recent);
+    if (!*front || !*recent) {
+        free(idx);
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n; i++) (*front)[i] = &r->all[idx[i]].row;
+    *n_front = n;
+    free(idx);
+    int k = 0; /* newest first, then reversed */
+    for (int i = r->n_all - 1; i >= 0 && k < UH_SEARCH_RECENT; i--)
+        if (r->all[i].ok) (*recent)[k++] = &r->all[i].row;
+    for (int i = 0; i < k / 2; i++) {
+        const uh_candidate_t *t = (*recent)[i];
+        (*recent)[i] = (*recent)[k - 1 - i];
+        (*recent)[k - 1 - i] = t;
+    }
+    *n_recent = k;
+    return UH_OK;
+}
+
+int search_propose_variant(search_run_t *r, const member_t *const *parents, int n_parents, int n,
+                           int variant, double temperature, uh_rng_t *rng, uh_child_t *out,
+                           uh_error_t *err) {
+    const uh_candidate_t **rows = malloc((size_t)(n_parents + 1) * sizeof *rows);
+    const uh_candidate_t **front = NULL, **recent = NULL;
+    int n_front = 0, n_recent = 0;
+    int rc = rows ? run_view(r, &front, &n_front, &recent, &n_recent, err)
+                  : uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) {
+        for (int i = 0; i < n_parents; i++) rows[i] = &parents[i]->row;
+        uh_propose_t in = {.generation = r->generation,
+                           .n = n,
+                           .space = &r->space,
+                           .parents = rows,
+                           .n_parents = n_parents,
+                           .front = front,
+                           .n_front = n_front,
+                           .recent = recent,
+                           .n_recent = n_recent,
+                           .is_known = known_hash,
+                           .known_ctx = r,
+                           .variant = variant,
+                           .temperature = temperature,
+                           .rng = rng};
+        void *ctx = r->op->ctx;
+        if (r->op->propose == classic_propose && !ctx) ctx = &r->cfg.crossover_prob;
+        rc = r->op->propose(ctx, &in, out, err);
+    }
+    free(rows);
+    free(front);
+    free(recent);
+    return rc;
+}
 
 int search_propose(search_run_t *r, const member_t *const *parents, int n_parents, int n,
                    uh_rng_t *rng, uh_child_t *out, uh_error_t *err) {
-    const uh_candidate_t *rows[2 * UH_SEARCH_MAX_POPULATION];
-    for (int i = 0; i < n_parents; i++) rows[i] = &parents[i]->row;
-    void *ctx = r->op->ctx;
-    if (r->op->propose == classic_propose && !ctx) ctx = &r->cfg.crossover_prob;
-    return r->op->propose(ctx, &r->space, rows, n_parents, n, rng, out, err);
+    return search_propose_variant(r, parents, n_parents, n, -1, NAN, rng, out, err);
+}
+
+int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_child_t *out,
+                  uh_error_t *err) {
+    const uh_candidate_t *row = &parent->row;
+    uh_propose_t in = {.generation = r->generation,
+                       .n = 1,
+                       .space = &r->space,
+                       .parents = &row,
+                       .n_parents = 1,
+                       .variant = -1,
+                       .temperature = NAN,
+                       .rng = rng};
+    return classic_propose(NULL, &in, out, err);
 }
 
 /* ---- NSGA-II -------------------------------------------------------------------------- */
@@ -160,8 +236,7 @@ int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
             if (!best || scalar(r, m) > scalar(r, best)) best = m;
         }
         parents[c] = best;
-        const uh_candidate_t *row = &best->row; /* one parent: a mutation */
-        rc = uh_operator_classic.propose(NULL, &r->space, &row, 1, 1, rng, &children[c], err);
+        rc = search_mutate(r, best, rng, &children[c], err);
     }
     int first_new = r->n_all;
     if (!rc) rc = search_take_children(r, children, C, parents, C, rng, out, err);

@@ -10,76 +10,42 @@
 #include <string.h>
 
 #include "uhnas/fileio.h"
-
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} strbuf_t;
-
-static void put(strbuf_t *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (b->len + n + 1 > cap) cap *= 2;
-        char *bigger = realloc(b->buf, cap);
-        if (!bigger) {
-            b->oom = 1;
-            return;
-        }
-        b->buf = bigger;
-        b->cap = cap;
-    }
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-static void putf(strbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void putf(strbuf_t *b, const char *fmt, ...) {
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
+#include "uhnas/strbuf.h"
 
 /* Every field but a row's first (the id) has a comma before it. */
-static void comma(strbuf_t *b) {
-    put(b, ",", 1);
+static void comma(uh_strbuf_t *b) {
+    uh_strbuf_put(b, ",", 1);
 }
 
-static void put_text(strbuf_t *b, const char *s) {
+static void put_text(uh_strbuf_t *b, const char *s) {
     comma(b);
     if (!strpbrk(s, ",\"\r\n")) {
-        put(b, s, strlen(s));
+        uh_strbuf_put(b, s, strlen(s));
         return;
     }
-    put(b, "\"", 1);
+    uh_strbuf_put(b, "\"", 1);
     for (const char *p = s; *p; p++) {
         const char *q = strchr(p, '"');
         if (!q) {
-            put(b, p, strlen(p));
+            uh_strbuf_put(b, p, strlen(p));
             break;
         }
-        put(b, p, (size_t)(q - p) + 1);
-        put(b, "\"", 1);
+        uh_strbuf_put(b, p, (size_t)(q - p) + 1);
+        uh_strbuf_put(b, "\"", 1);
         p = q;
     }
-    put(b, "\"", 1);
+    uh_strbuf_put(b, "\"", 1);
 }
 
 /* %.17g reads back to the same double; NaN (not measured) is an empty field. */
-static void put_real(strbuf_t *b, double v) {
+static void put_real(uh_strbuf_t *b, double v) {
     comma(b);
-    if (!isnan(v)) putf(b, "%.17g", v);
+    if (!isnan(v)) uh_strbuf_putf(b, "%.17g", v);
 }
 
-static void put_long(strbuf_t *b, long v) {
+static void put_long(uh_strbuf_t *b, long v) {
     comma(b);
-    if (v >= 0) putf(b, "%ld", v);
+    if (v >= 0) uh_strbuf_putf(b, "%ld", v);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -125,12 +91,12 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
                        &st, err);
     uh_candidate_t *c = rc ? NULL : malloc(sizeof *c);
     if (!rc && !c) rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory", store->path);
-    strbuf_t b = {0};
+    uh_strbuf_t b = {0};
     static const char header[] =
         "id,generation,origin,status,hash,accuracy,noisy_accuracy,noisy_accuracy_std,energy_nj,"
         "params,macs,train_seconds,seed,created_at,test_accuracy,test_noisy_accuracy,"
         "test_noisy_accuracy_std,message,arch\r\n";
-    put(&b, header, sizeof header - 1);
+    uh_strbuf_put(&b, header, sizeof header - 1);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
         rc = store_read_candidate(store, st, 0, c, err);
@@ -141,9 +107,9 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         if (rc) break;
         const char *key = c->hash;
         if (subset && !bsearch(&key, subset, n_hashes, sizeof *subset, cmp_str)) continue;
-        putf(&b, "%" PRId64, c->id);
+        uh_strbuf_putf(&b, "%" PRId64, c->id);
         comma(&b);
-        putf(&b, "%d", c->generation);
+        uh_strbuf_putf(&b, "%d", c->generation);
         put_text(&b, c->origin);
         put_text(&b, uh_cand_status_name(c->status));
         put_text(&b, c->hash);
@@ -155,12 +121,12 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         put_long(&b, c->macs);
         put_real(&b, c->train_seconds);
         comma(&b);
-        putf(&b, "%" PRIu64, c->seed);
+        uh_strbuf_putf(&b, "%" PRIu64, c->seed);
         put_text(&b, c->created_at);
         for (int k = 0; k < 3; k++) put_real(&b, test[k]);
         put_text(&b, c->message);
         put_text(&b, c->arch);
-        put(&b, "\r\n", 2);
+        uh_strbuf_put(&b, "\r\n", 2);
     }
     if (!rc && step != SQLITE_DONE) rc = store_sql_error(store, "reading candidates", err);
     if (!rc && b.oom) rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory", path);
