@@ -60,6 +60,7 @@ const char *uh_llm_api_key_from_env(void);
 typedef enum {
     UH_LLM_OK,
     UH_LLM_FAIL_CONNECT, /* no connection (refused, DNS, TLS) */
+    UH_LLM_FAIL_NETWORK, /* the connection broke mid-exchange (closed, reset) */
     UH_LLM_FAIL_TIMEOUT,
     UH_LLM_FAIL_HTTP,   /* an HTTP status other than 200 */
     UH_LLM_FAIL_REPLY,  /* 200 but not a chat completion with content */
@@ -164,7 +165,34 @@ void uh_llm_operator_totals(const uh_operator_t *op, uh_llm_totals_t *out);
  * NULL on error. For `--print-prompt` and tests. */
 char *uh_llm_operator_system_prompt(const uh_operator_t *op, uh_shape_t input, uh_error_t *err);
 
+/* "hardware", "generic", "none"; anything else is a template file (UH_LLM_SYSTEM_FILE). */
 int uh_llm_system_parse(const char *name, uh_llm_system_t *out);
 const char *uh_llm_system_name(uh_llm_system_t s);
+
+/* ---- a run's language model, end to end ---- */
+
+typedef struct {
+    uh_llm_opts_t client;
+    uh_llm_operator_opts_t op;
+    char replay[1024]; /* a transcript to answer from instead of the network; "" = none */
+} uh_llm_config_t;
+
+void uh_llm_config_default(uh_llm_config_t *c);
+/* As stored in the run's config: {"llm":{...}}, without the key. Caller frees. */
+char *uh_llm_config_json(const uh_llm_config_t *c);
+int uh_llm_config_parse(const char *json, uh_llm_config_t *c, uh_error_t *err);
+
+typedef struct {
+    uh_llm_client_t *client; /* NULL when replaying only */
+    uh_llm_session_t *session;
+    uh_operator_t op;
+} uh_llm_stack_t;
+
+/* Client (key from the environment), session on run_dir/llm.jsonl and operator. With
+ * check_server the server is asked for its models first, so a wrong URL or key stops a
+ * run before anything is trained. */
+int uh_llm_stack_open(const uh_llm_config_t *c, const char *run_dir, const uh_backend_t *backend,
+                      int check_server, uh_llm_stack_t *s, uh_error_t *err);
+void uh_llm_stack_close(uh_llm_stack_t *s);
 
 #endif

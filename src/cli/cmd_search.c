@@ -8,6 +8,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "search_llm.h"
 #include "uhnas/search.h"
 
 /* The one piece of global state in the CLI: a signal handler can reach nothing else. The
@@ -239,7 +240,7 @@ typedef struct {
 
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
 static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,
-                          int clean_objective) {
+                          int clean_objective, const uh_operator_t *op) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
     FILE *log = flags->json ? stderr : stdout;
@@ -252,10 +253,14 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                      .clean = clean_objective,
                      .hypervolume = NAN};
     catch_signals();
-    uh_search_opts_t opts = {
-        .progress = on_progress, .progress_ctx = &pr, .stop = &g_stop, .jobs = flags->jobs};
+    uh_search_opts_t opts = {.op = op,
+                             .progress = on_progress,
+                             .progress_ctx = &pr,
+                             .stop = &g_stop,
+                             .jobs = flags->jobs};
     int rc = uh_search_run(store, &opts, &sum, &err);
     clear_bar(&pr);
+    if (op) cli_llm_warn(op);
     if (rc == UH_EINTR) {
         fprintf(stderr,
                 "uhnas: stopped; every finished candidate is stored. Continue with: uhnas "
@@ -273,13 +278,33 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     }
     int code = UH_EXIT_OK;
     if (flags->json) {
-        code = cli_print_json(front_json(&f, &sum, dir));
+        cJSON *o = front_json(&f, &sum, dir);
+        if (op) cJSON_AddItemToObject(o, "llm", cli_llm_json(op));
+        code = cli_print_json(o);
     } else {
         print_front(&f, &sum);
         printf("run store %s/%s; tables %s/front.csv, %s/candidates.csv\n", dir, UH_STORE_FILE, dir,
                dir);
     }
     front_free(&f);
+    return code;
+}
+
+/* The run with its operator: the classic one, or a language model built from the config. */
+static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *flags,
+                        const uh_search_config_t *cfg, const uh_backend_t *backend,
+                        const cli_llm_args_t *overrides, const char *command) {
+    uh_llm_stack_t llm;
+    int active;
+    uh_error_t err = {0};
+    if (cli_llm_open(cfg, overrides, backend, dir, &llm, &active, &err))
+        return cli_fail(UH_EXIT_USAGE,
+                        "%s: language model: %s (fix it, then: uhnas resume %s --llm-url URL "
+                        "--llm-model NAME)",
+                        command, err.msg, dir);
+    int code = run_and_report(store, dir, flags, cfg->objective == UH_OBJECTIVE_CLEAN,
+                              active ? &llm.op : NULL);
+    if (active) uh_llm_stack_close(&llm);
     return code;
 }
 
@@ -306,6 +331,8 @@ int uh_cmd_search(int argc, char **argv) {
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
     run_flags_t flags = {0};
+    cli_llm_args_t llm_args;
+    cli_llm_args_unset(&llm_args);
     int plain = 0;
     int seed = 1;
     double lr = cfg.train.lr, momentum = cfg.train.momentum;
@@ -313,8 +340,8 @@ int uh_cmd_search(int argc, char **argv) {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
          "run directory (default runs/BACKEND-STRATEGY-sSEED)"},
-        {"strategy", OPT_CHOICE, &strategy, 0, 0, "nsga2|random|evolution|linas", "NAME",
-         "search strategy (default nsga2)"},
+        {"strategy", OPT_CHOICE, &strategy, 0, 0, "nsga2|random|evolution|linas|llm|llmatic",
+         "NAME", "search strategy (default nsga2; llm and llmatic need a language model)"},
         {"objective", OPT_CHOICE, &objective, 0, 0, "noisy|clean", "WHICH",
          "accuracy to maximise (default noisy)"},
         {"population", OPT_INT, &cfg.population, 2, UH_SEARCH_MAX_POPULATION, NULL, "N",
@@ -354,6 +381,9 @@ int uh_cmd_search(int argc, char **argv) {
         {"replace", OPT_FLAG, &replace, 0, 0, NULL, NULL,
          "delete a run already in DIR and start again"},
         RUN_FLAG_OPTIONS(flags),
+        CLI_LLM_OPTIONS(llm_args),
+        {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
+         "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };
     int n = (int)(sizeof opts / sizeof opts[0]);
     char msg[256];
@@ -386,21 +416,32 @@ int uh_cmd_search(int argc, char **argv) {
     else
         snprintf(dir, sizeof dir, "runs/%s-%s-s%d", uh_backend_name(b),
                  uh_strategy_name(cfg.strategy), seed);
+    if (cli_llm_new_config(&llm_args, cfg.strategy, &cfg, msg, sizeof msg)) {
+        uh_backend_free(b);
+        return cli_fail(UH_EXIT_USAGE, "search: %s", msg);
+    }
     char *config = uh_search_config_json(&cfg, b);
-    uh_backend_free(b);
-    if (!config) return cli_fail(UH_EXIT_FAIL, "search: out of memory");
+    if (!config) {
+        uh_backend_free(b);
+        return cli_fail(UH_EXIT_FAIL, "search: out of memory");
+    }
     uh_store_t *store;
     int rc = uh_store_create(dir, config, replace ? UH_STORE_REPLACE : 0, &store, &err);
     free(config);
-    if (rc)
+    if (rc) {
+        uh_backend_free(b);
         return cli_fail(UH_EXIT_USAGE, "search: %s%s", err.msg,
                         rc == UH_EINVAL ? " (continue it with `uhnas resume DIR`, or --replace)"
                                         : "");
+    }
     if (!flags.quiet)
         fprintf(flags.json ? stderr : stdout, "run %s: %s on %s, budget %d candidates\n", dir,
                 uh_strategy_name(cfg.strategy), backend,
                 cfg.population + cfg.generations * cfg.children);
-    int code = run_and_report(store, dir, &flags, cfg.objective == UH_OBJECTIVE_CLEAN);
+    cli_llm_args_t stored; /* the settings are in the config now */
+    cli_llm_args_unset(&stored);
+    int code = run_in_store(store, dir, &flags, &cfg, b, &stored, "search");
+    uh_backend_free(b);
     uh_store_close(store);
     return code;
 }
@@ -408,7 +449,9 @@ int uh_cmd_search(int argc, char **argv) {
 int uh_cmd_resume(int argc, char **argv) {
     const char *dir = NULL;
     run_flags_t flags = {0};
-    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags)};
+    cli_llm_args_t overrides;
+    cli_llm_args_unset(&overrides);
+    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags), CLI_LLM_OPTIONS(overrides)};
     int n = (int)(sizeof opts / sizeof opts[0]);
     /* the run directory is the one positional argument */
     if (argc >= 2 && argv[1][0] != '-') {
@@ -422,7 +465,9 @@ int uh_cmd_resume(int argc, char **argv) {
         printf("usage: uhnas resume DIR [OPTIONS]\n\n"
                "Continues the search stored in DIR/run.sqlite with its own config: finished\n"
                "candidates are read back, not retrained, and the result is the one an\n"
-               "uninterrupted run would have given.\n\noptions:\n");
+               "uninterrupted run would have given. Calls to a language model that are in\n"
+               "DIR/llm.jsonl are answered from it; the --llm-* options replace the stored\n"
+               "ones (e.g. a server that moved).\n\noptions:\n");
         cli_print_options(stdout, opts, n);
         return UH_EXIT_OK;
     }
@@ -437,8 +482,8 @@ int uh_cmd_resume(int argc, char **argv) {
         uh_store_close(store);
         return cli_fail(UH_EXIT_USAGE, "resume: %s: %s", dir, err.msg);
     }
+    int code = run_in_store(store, dir, &flags, &cfg, backend, &overrides, "resume");
     uh_backend_free(backend);
-    int code = run_and_report(store, dir, &flags, cfg.objective == UH_OBJECTIVE_CLEAN);
     uh_store_close(store);
     return code;
 }

@@ -285,7 +285,10 @@ static uh_llm_fail_t attempt(uh_llm_client_t *c, const char *body, char **conten
         *retry = 1;
     } else if (cc != CURLE_OK) {
         uh_error_set(err, UH_EIO, "%s: %s", c->opts.url, curl_easy_strerror(cc));
-        fail = UH_LLM_FAIL_CONNECT;
+        int no_route = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+                       cc == CURLE_COULDNT_RESOLVE_PROXY || cc == CURLE_SSL_CONNECT_ERROR ||
+                       cc == CURLE_PEER_FAILED_VERIFICATION;
+        fail = no_route ? UH_LLM_FAIL_CONNECT : UH_LLM_FAIL_NETWORK;
         *retry = cc != CURLE_OUT_OF_MEMORY && cc != CURLE_FAILED_INIT &&
                  cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_URL_MALFORMAT;
     } else if (status != 200) {

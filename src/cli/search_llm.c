@@ -1,0 +1,107 @@
+/* The --llm-* options of `search` and `resume`, and what the user is told about the model. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "search_llm.h"
+
+void cli_llm_args_unset(cli_llm_args_t *a) {
+    memset(a, 0, sizeof *a);
+    a->temperature = a->timeout = NAN;
+    a->max_tokens = a->retries = -1;
+}
+
+/* Applies what was given on the command line onto c. */
+static void apply(const cli_llm_args_t *a, uh_llm_config_t *c) {
+    if (a->url) snprintf(c->client.url, sizeof c->client.url, "%s", a->url);
+    if (a->model) snprintf(c->client.model, sizeof c->client.model, "%s", a->model);
+    if (a->replay) snprintf(c->replay, sizeof c->replay, "%s", a->replay);
+    if (!isnan(a->temperature)) c->client.temperature = c->op.temperature = a->temperature;
+    if (!isnan(a->timeout)) c->client.timeout_s = a->timeout;
+    if (a->max_tokens >= 0) c->client.max_tokens = a->max_tokens;
+    if (a->retries >= 0) c->client.retries = a->retries;
+}
+
+int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
+                       char *msg, size_t size) {
+    int uses = strategy == UH_STRATEGY_LLM || strategy == UH_STRATEGY_LLMATIC;
+    int given = a->url || a->model || a->replay || a->system || !isnan(a->temperature) ||
+                !isnan(a->timeout) || a->max_tokens >= 0 || a->retries >= 0;
+    if (!uses) {
+        if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
+        return given;
+    }
+    if (!a->url && !a->replay) {
+        snprintf(msg, size,
+                 "--strategy %s needs a language model: --llm-url URL (an OpenAI-compatible "
+                 "server, e.g. http://127.0.0.1:8080/v1) or --llm-replay FILE",
+                 uh_strategy_name(strategy));
+        return 1;
+    }
+    if (a->url && !a->model) {
+        snprintf(msg, size, "--llm-url needs --llm-model NAME (any name for llama.cpp's server)");
+        return 1;
+    }
+    uh_llm_config_t c;
+    uh_llm_config_default(&c);
+    /* LLMatic as published has no system prompt; UH-NAS's operator gets the hardware */
+    c.op.system = strategy == UH_STRATEGY_LLMATIC ? UH_LLM_SYSTEM_NONE : UH_LLM_SYSTEM_HARDWARE;
+    if (a->system) {
+        uh_llm_system_parse(a->system, &c.op.system);
+        if (c.op.system == UH_LLM_SYSTEM_FILE &&
+            snprintf(c.op.system_file, sizeof c.op.system_file, "%s", a->system) >=
+                (int)sizeof c.op.system_file) {
+            snprintf(msg, size, "--system-prompt: path too long");
+            return 1;
+        }
+    }
+    apply(a, &c);
+    c.op.clean_objective = cfg->objective == UH_OBJECTIVE_CLEAN;
+    char *json = uh_llm_config_json(&c);
+    int fits = json && strlen(json) < sizeof cfg->operator_config;
+    if (fits) strcpy(cfg->operator_config, json);
+    free(json);
+    if (!fits) snprintf(msg, size, "language-model settings too long");
+    return !fits;
+}
+
+int cli_llm_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
+                 const uh_backend_t *backend, const char *dir, uh_llm_stack_t *stack, int *active,
+                 uh_error_t *err) {
+    *active = 0;
+    if (cfg->strategy != UH_STRATEGY_LLM && cfg->strategy != UH_STRATEGY_LLMATIC) return UH_OK;
+    uh_llm_config_t c;
+    int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
+    if (rc) return rc;
+    apply(overrides, &c);
+    c.op.clean_objective = cfg->objective == UH_OBJECTIVE_CLEAN;
+    rc = uh_llm_stack_open(&c, dir, backend, c.client.url[0] != '\0', stack, err);
+    *active = !rc;
+    return rc;
+}
+
+void cli_llm_warn(const uh_operator_t *op) {
+    uh_llm_totals_t t;
+    uh_llm_operator_totals(op, &t);
+    if (t.calls == 0) return;
+    if (t.failed || t.fallback)
+        fprintf(stderr,
+                "uhnas: warning: language model: %ld of %ld calls failed, %ld children were "
+                "classic fallbacks (%ld invalid, %ld duplicate proposals; %ld repaired)%s%s\n",
+                t.failed, t.calls, t.fallback, t.invalid, t.duplicate, t.repaired,
+                t.last_failure[0] ? "; last failure: " : "", t.last_failure);
+}
+
+cJSON *cli_llm_json(const uh_operator_t *op) {
+    uh_llm_totals_t t;
+    uh_llm_operator_totals(op, &t);
+    cJSON *o = cJSON_CreateObject();
+    const char *keys[] = {"calls",    "cached",    "failed",  "valid",         "repaired",
+                          "fallback", "duplicate", "invalid", "prompt_tokens", "completion_tokens"};
+    const long values[] = {t.calls,         t.cached,           t.failed,    t.valid,
+                           t.repaired,      t.fallback,         t.duplicate, t.invalid,
+                           t.prompt_tokens, t.completion_tokens};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cJSON_AddNumberToObject(o, keys[i], (double)values[i]);
+    return o;
+}

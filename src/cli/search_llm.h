@@ -1,0 +1,76 @@
+/* uhnas CLI — the language-model options shared by `search` and `resume`. */
+#ifndef UHNAS_CLI_SEARCH_LLM_H
+#define UHNAS_CLI_SEARCH_LLM_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "args.h"
+#include "uhnas/llm.h"
+#include "uhnas/search.h"
+
+/* What the command line gave; unset = NULL / NaN / −1 (resume keeps the stored value). */
+typedef struct {
+    const char *url, *model, *replay, *system;
+    double temperature, timeout;
+    int max_tokens, retries;
+} cli_llm_args_t;
+
+void cli_llm_args_unset(cli_llm_args_t *a);
+
+/* The options that both commands accept (search adds --system-prompt). */
+#define CLI_LLM_OPTIONS(a)                                                                         \
+    {"llm-url",                                                                                    \
+     OPT_STRING,                                                                                   \
+     &(a).url,                                                                                     \
+     0,                                                                                            \
+     0,                                                                                            \
+     NULL,                                                                                         \
+     "URL",                                                                                        \
+     "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key from UHNAS_LLM_API_KEY or "     \
+     "OPENAI_API_KEY)"},                                                                           \
+        {"llm-model", OPT_STRING, &(a).model, 0, 0, NULL, "NAME", "model name sent to it"},        \
+        {"llm-temperature",                                                                        \
+         OPT_REAL,                                                                                 \
+         &(a).temperature,                                                                         \
+         0,                                                                                        \
+         2,                                                                                        \
+         NULL,                                                                                     \
+         "T",                                                                                      \
+         "sampling temperature (default 0.7)"},                                                    \
+        {"llm-max-tokens",                                                                         \
+         OPT_INT,                                                                                  \
+         &(a).max_tokens,                                                                          \
+         1,                                                                                        \
+         1000000,                                                                                  \
+         NULL,                                                                                     \
+         "N",                                                                                      \
+         "longest reply in tokens (default 4096)"},                                                \
+        {"llm-timeout", OPT_REAL, &(a).timeout, 0.001,                                             \
+         86400,         NULL,     "SECONDS",    "per request attempt (default 120)"},              \
+        {"llm-retries", OPT_INT,                                                                   \
+         &(a).retries,  0,                                                                         \
+         100,           NULL,                                                                      \
+         "N",           "retries on connection errors, timeouts, 429 and 5xx (default 3)"},        \
+    {                                                                                              \
+        "llm-replay", OPT_STRING, &(a).replay, 0, 0, NULL, "FILE",                                 \
+            "answer from a recorded transcript (llm.jsonl) instead of the network"                 \
+    }
+
+/* For a new run: checks the options against the strategy and stores the language-model
+ * settings in cfg->operator_config. Non-zero with a message in msg on a usage error. */
+int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
+                       char *msg, size_t size);
+
+/* Builds the run's operator when its strategy uses a language model (*active = 1), with
+ * the command line's overrides over the stored settings. */
+int cli_llm_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
+                 const uh_backend_t *backend, const char *dir, uh_llm_stack_t *stack, int *active,
+                 uh_error_t *err);
+
+/* The end-of-run warning on stderr when calls failed or children fell back. */
+void cli_llm_warn(const uh_operator_t *op);
+cJSON *cli_llm_json(const uh_operator_t *op);
+
+#endif

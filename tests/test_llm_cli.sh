@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# uhnas search --strategy llm|llmatic against a scripted OpenAI-compatible server on 127.0.0.1
+# (tests/llm_server.py): origins and repair/fallback counts match the script, a replayed run
+# gives the same rows, the API key appears nowhere in the run directory, every kind of
+# failure ends in fallbacks (never a crash or a hang), and a killed LLM run resumes without
+# repeating finished calls.
+set -uo pipefail
+UHNAS=${UHNAS:-./build/uhnas}
+SRC=${UHNAS_SRC:-.}
+export UHNAS_BACKENDS="$SRC/configs/backends" UHNAS_PROMPTS="$SRC/configs/prompts"
+KEY="sk-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+export UHNAS_LLM_API_KEY="$KEY"
+unset OPENAI_API_KEY
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d)
+servers=()
+cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+SMALL=(--backend mzi-realistic --data tiny --epochs 1 --batch 32 --mc 2 --seed 5 --quiet
+       --llm-model test-model)
+
+# start_server NAME SCRIPT_JSON [KEY]: sets URL; the request log is $tmp/NAME.log
+start_server() {
+  local name=$1 script=$2 key=${3-$KEY}
+  echo "$script" > "$tmp/$name.script"
+  python3 "$SRC/tests/llm_server.py" --script "$tmp/$name.script" --port-file "$tmp/$name.port" \
+    --log "$tmp/$name.log" --key "$key" --model test-model &
+  servers+=($!)
+  for _ in $(seq 1 100); do [[ -s "$tmp/$name.port" ]] && break; sleep 0.05; done
+  URL="http://127.0.0.1:$(cat "$tmp/$name.port")/v1"
+  touch "$tmp/$name.log"
+}
+chats() { grep -c '"/v1/chat/completions"' "$tmp/$1.log"; }
+sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
+# llm_count DIR GENERATION FIELD: a count from the generation's stored operator state
+llm_count() { sql "$1" "select json_extract(state, '\$.operator.llm.$3') from generations where generation = $2"; }
+table() { python3 -c '
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    print(r["id"], r["generation"], r["origin"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"])
+' "$1/candidates.csv"; }
+
+# ---- usage -----------------------------------------------------------------------------
+out=$("$UHNAS" search --backend mzi-realistic --strategy llm 2>&1)
+[[ $? -eq 2 && "$out" == *"--llm-url"* ]] && ok || bad "llm without a model: $out"
+out=$("$UHNAS" search --backend mzi-realistic --llm-url http://x/v1 --llm-model m 2>&1)
+[[ $? -eq 2 && "$out" == *"--strategy llm"* ]] && ok || bad "llm options without llm: $out"
+
+# ---- the scripted run: repair, fallback, duplicates, invalid, an echoed key --------------
+start_server main '{"steps":[
+  {"kind":"children","valid":1,"invalid":1,"duplicate":1,"fence":true},
+  {"kind":"children","valid":1,"bad_parent":1},
+  {"kind":"echo_key","valid":2,"prose":true},
+  {"kind":"raw","content":"I am sorry, I cannot help with that."}]}'
+"$UHNAS" search "${SMALL[@]}" --population 4 --children 3 --generations 2 --strategy llm \
+  --llm-url "$URL" --out "$tmp/run" > "$tmp/run.out" 2> "$tmp/run.err" && ok || bad "llm run: $(cat "$tmp/run.err")"
+origins=$(sql "$tmp/run" "select origin, count(*) from candidates where generation > 0 group by origin order by origin" | tr '\n' ' ')
+[[ "$origins" == "llm|3 llm-fallback|2 llm-repair|1 " ]] && ok || bad "origins: $origins"
+got=$(for f in calls valid repaired fallback duplicate invalid; do llm_count "$tmp/run" 1 $f; done | tr '\n' ' ')
+[[ "$got" == "2 1 1 1 1 2 " ]] && ok || bad "generation 1 counts (calls valid repaired fallback duplicate invalid): $got"
+got=$(for f in calls valid repaired fallback duplicate invalid; do llm_count "$tmp/run" 2 $f; done | tr '\n' ' ')
+[[ "$got" == "2 2 0 1 0 1 " ]] && ok || bad "generation 2 counts: $got"
+[[ $(llm_count "$tmp/run" 2 prompt_tokens) -gt 0 ]] && ok || bad "no token usage stored"
+grep -q "classic fallbacks" "$tmp/run.err" && ok || bad "no warning summary: $(cat "$tmp/run.err")"
+sql "$tmp/run" "select state from generations where generation = 2" | grep -q "REDACTED" && ok || bad "echoed key not redacted in the heuristics"
+python3 - "$tmp/main.log" <<'PY' && ok || bad "server saw a bad request: $(cat "$tmp/main.log")"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+chat = [r for r in rows if r["path"].endswith("/chat/completions")]
+assert len(chat) == 4 and all(r["auth_ok"] and r["model"] == "test-model" for r in chat), chat
+assert chat[0]["roles"] == ["system", "user"] and chat[1]["roles"] == ["system", "user", "assistant", "user"], chat
+assert chat[0]["asked"] == 3 and chat[1]["asked"] == 2, chat
+PY
+# the key is nowhere in the run directory (store, transcript, tables)
+if grep -rqa -- "$KEY" "$tmp/run"; then bad "the API key leaked into: $(grep -rla -- "$KEY" "$tmp/run")"; else ok; fi
+[[ $(wc -l < "$tmp/run/llm.jsonl") -eq 4 ]] && ok || bad "transcript has $(wc -l < "$tmp/run/llm.jsonl") lines"
+
+# ---- replay: the same rows, offline ----------------------------------------------------
+before=$(chats main)
+"$UHNAS" search "${SMALL[@]}" --population 4 --children 3 --generations 2 --strategy llm \
+  --llm-replay "$tmp/run/llm.jsonl" --out "$tmp/replay" > /dev/null 2> "$tmp/replay.err" && ok || bad "replay: $(cat "$tmp/replay.err")"
+if diff <(table "$tmp/run") <(table "$tmp/replay") > "$tmp/diff"; then ok; else bad "replayed run differs: $(cat "$tmp/diff")"; fi
+[[ $(chats main) -eq $before ]] && ok || bad "replay went to the network"
+
+# ---- failures: the run goes on with fallbacks --------------------------------------------
+# fail_run NAME SCRIPT EXTRA_ARGS...: a 2+1x2 run whose only generation meets the script
+fail_run() {
+  local name=$1 script=$2; shift 2
+  start_server "$name" "$script"
+  timeout 120 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
+    --strategy llm --llm-url "$URL" --out "$tmp/$name" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err"
+}
+fail_run r429 '{"steps":[{"kind":"status","status":429,"headers":{"Retry-After":"1"}}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/r429" 1 valid) -eq 2 && $(chats r429) -eq 2 ]] && ok || bad "429 then success: $(cat "$tmp/r429.err")"
+fail_run r500 '{"steps":[{"kind":"status","status":500},{"kind":"status","status":503},{"kind":"status","status":502}]}' --llm-retries 2
+[[ $? -eq 0 && $(llm_count "$tmp/r500" 1 fallback) -eq 2 && $(llm_count "$tmp/r500" 1 failed) -eq 1 ]] && ok || bad "5xx: $(cat "$tmp/r500.err")"
+grep -q "HTTP 502" "$tmp/r500.err" && ok || bad "5xx warning: $(cat "$tmp/r500.err")"
+start=$(date +%s)
+fail_run slow '{"steps":[{"kind":"slow","delay":5}]}' --llm-timeout 1 --llm-retries 0
+[[ $? -eq 0 && $(llm_count "$tmp/slow" 1 fallback) -eq 2 && $(( $(date +%s) - start )) -lt 60 ]] && ok || bad "slow reply: $(cat "$tmp/slow.err")"
+fail_run huge '{"steps":[{"kind":"huge","bytes":3000000}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/huge" 1 fallback) -eq 2 ]] && ok || bad "huge reply: $(cat "$tmp/huge.err")"
+grep -q "larger than" "$tmp/huge.err" && ok || bad "size cap not reported: $(cat "$tmp/huge.err")"
+fail_run body '{"steps":[{"kind":"body","body":"<html>502 Bad Gateway</html>"}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/body" 1 fallback) -eq 2 ]] && ok || bad "non-JSON body: $(cat "$tmp/body.err")"
+fail_run empty '{"steps":[{"kind":"raw","content":""}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/empty" 1 fallback) -eq 2 ]] && ok || bad "empty reply: $(cat "$tmp/empty.err")"
+fail_run trunc '{"steps":[{"kind":"truncated"},{"kind":"truncated"}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/trunc" 1 fallback) -eq 2 && $(llm_count "$tmp/trunc" 1 calls) -eq 2 ]] && ok || bad "truncated: $(cat "$tmp/trunc.err")"
+fail_run shape '{"steps":[{"kind":"raw","content":"{\"children\":{\"a\":1},\"heuristics\":\"x\"}"},{"kind":"raw","content":"[1,2,3]"}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/shape" 1 fallback) -eq 2 ]] && ok || bad "wrong shape: $(cat "$tmp/shape.err")"
+fail_run inject '{"steps":[{"kind":"children","inject":true}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/inject" 1 valid) -eq 2 && ! -e /tmp/pwned ]] && ok || bad "injection text: $(cat "$tmp/inject.err")"
+fail_run drop '{"steps":[{"kind":"children"},{"kind":"close"}],"default":{"kind":"close"}}' --generations 2 --llm-retries 1
+[[ $? -eq 0 && $(llm_count "$tmp/drop" 2 fallback) -eq 2 ]] && ok || bad "dropped connection: $(cat "$tmp/drop.err")"
+
+# ---- start-up: a wrong URL, key or model stops the run before training -------------------
+out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
+  --strategy llm --llm-url http://127.0.0.1:9/v1 --out "$tmp/down" 2>&1)
+[[ $? -eq 2 && "$out" == *"cannot reach"* && ! -s "$tmp/down/candidates.csv" ]] && ok || bad "server down: $out"
+start_server keyed '{"steps":[]}' "another-key"
+out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
+  --strategy llm --llm-url "$URL" --out "$tmp/keyed" 2>&1)
+[[ $? -eq 2 && "$out" == *"refused the API key"* ]] && ok || bad "wrong key: $out"
+[[ "$out" != *"$KEY"* ]] && ok || bad "the key was printed"
+start_server model '{"steps":[]}'
+out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
+  --strategy llm --llm-url "$URL" --out "$tmp/model" --llm-model no-such-model 2>&1)
+[[ $? -ne 0 && "$out" == *"model not found"* ]] && ok || bad "wrong model: $out"
+
+# ---- system prompt ablation: none sends no system message --------------------------------
+fail_run nosys '{"steps":[]}' --system-prompt none
+python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if "chat" in l]; assert r and not any(x["has_system"] for x in r)' "$tmp/nosys.log" && ok || bad "--system-prompt none sent a system message"
+
+# ---- kill -9 mid-run, resume: no finished call repeated, the same rows --------------------
+LONG=("${SMALL[@]}" --population 4 --children 3 --generations 4 --strategy llm --jobs 1)
+start_server whole '{"steps":[]}'
+"$UHNAS" search "${LONG[@]}" --llm-url "$URL" --out "$tmp/whole" > /dev/null 2>&1 && ok || bad "whole llm run"
+start_server killed '{"steps":[]}'
+"$UHNAS" search "${LONG[@]}" --llm-url "$URL" --out "$tmp/killed" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+  [[ $(sql "$tmp/killed" "select count(*) from candidates" 2>/dev/null || echo 0) -ge 9 ]] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+"$UHNAS" resume "$tmp/killed" > "$tmp/resume.out" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.out")"
+if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; else bad "resumed llm run differs: $(cat "$tmp/diff")"; fi
+[[ $(chats killed) -le $(( $(chats whole) + 1 )) ]] && ok || bad "resume repeated calls: $(chats killed) vs $(chats whole)"
+
+# ---- llmatic with the same server and budget ---------------------------------------------
+start_server qd '{"steps":[]}'
+"$UHNAS" search "${SMALL[@]}" --population 4 --children 3 --generations 2 --strategy llmatic \
+  --llm-url "$URL" --out "$tmp/qd" > /dev/null 2> "$tmp/qd.err" && ok || bad "llmatic: $(cat "$tmp/qd.err")"
+[[ $(sql "$tmp/qd" "select count(*) from candidates") -eq 10 && $(chats qd) -ge 6 ]] && ok || bad "llmatic rows/calls: $(chats qd)"
+sql "$tmp/qd" "select json_extract(state, '\$.strategy.llmatic.network_cells') from generations where generation = 2" | grep -q '^[1-9]' && ok || bad "llmatic archive not stored"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
