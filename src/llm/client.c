@@ -39,8 +39,9 @@ const char *uh_llm_api_key_from_env(void) {
 }
 
 const char *uh_llm_fail_name(uh_llm_fail_t f) {
-    static const char *const names[] = {"ok",    "connect",   "timeout",          "http",
-                                        "reply", "too-large", "not-in-transcript"};
+    static const char *const names[] = {"ok",   "connect", "network",   "timeout",
+                                        "http", "reply",   "too-large", "not-in-transcript"};
+    _Static_assert(sizeof names / sizeof names[0] == UH_LLM_FAIL_REPLAY + 1, "a name per kind");
     return (unsigned)f < sizeof names / sizeof names[0] ? names[f] : "?";
 }
 
