@@ -39,17 +39,20 @@ static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t
     if (llm_parse_reply(text, &c, want, r, &err)) fail_msg("%s", err.msg);
 }
 
-#define MLP(u) "{\"layers\":[{\"type\":\"dense\",\"units\":" #u "},{\"type\":\"dense\",\"units\":4}]}"
+#define MLP(u)                                                                                     \
+    "{\"layers\":[{\"type\":\"dense\",\"units\":" #u "},{\"type\":\"dense\",\"units\":4}]}"
 
 static void test_reply_in_prose_and_fences(void **state) {
     (void)state;
     uh_backend_t *b = load("mzi-realistic");
     llm_reply_t r;
     parse("Sure! {this is not json} Here you go:\n```json\n{\"children\":[{\"op\":\"mutate\","
-          "\"parents\":[7],\"arch\":" MLP(24) "},{\"op\":\"crossover\",\"parents\":[3,7],\"arch\":"
-          "{\"layers\":[{\"type\":\"dense\",\"units\":40,\"activation\":\"abs\"},"
-          "{\"type\":\"dense\",\"units\":4}]}}],\"heuristics\":[\"a } in \\\"text\\\" {\"]}\n```"
-          " Good luck {",
+          "\"parents\":[7],\"arch\":" MLP(
+              24) "},{\"op\":\"crossover\",\"parents\":[3,7],\"arch\":"
+                  "{\"layers\":[{\"type\":\"dense\",\"units\":40,\"activation\":\"abs\"},"
+                  "{\"type\":\"dense\",\"units\":4}]}}],\"heuristics\":[\"a } in \\\"text\\\" "
+                  "{\"]}\n```"
+                  " Good luck {",
           b, 3, &r);
     assert_null(r.fatal);
     assert_int_equal(r.n_items, 2);
@@ -67,8 +70,14 @@ static void test_reply_in_prose_and_fences(void **state) {
 static void test_unusable_replies(void **state) {
     (void)state;
     static const char *const texts[] = {
-        "", "I cannot help with that.", "[1, 2, 3]", "{\"children\": {\"a\": 1}}",
-        "{\"children\": \"none\"}", "{\"heuristics\": [\"x\"]}", "{\"children\": [", "{{{{{{{",
+        "",
+        "I cannot help with that.",
+        "[1, 2, 3]",
+        "{\"children\": {\"a\": 1}}",
+        "{\"children\": \"none\"}",
+        "{\"heuristics\": [\"x\"]}",
+        "{\"children\": [",
+        "{{{{{{{",
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         llm_reply_t r;
@@ -87,22 +96,31 @@ static void test_bad_children_have_precise_errors(void **state) {
     assert_int_equal(uh_arch_parse(MLP(16), strlen(MLP(16)), TINY, &known, NULL), UH_OK);
     uh_arch_hash(&known, g_known);
     llm_reply_t r;
-    parse("{\"children\":["
-          "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":0},{\"type\":\"dense\",\"units\":4}]}},"
-          "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":8,\"color\":\"red\"},"
-          "{\"type\":\"dense\",\"units\":4}]}},"
-          "{\"op\":\"delete\",\"arch\":" MLP(8) "},"
-          "{\"parents\":[99],\"arch\":" MLP(8) "},"
-          "{\"parents\":[\"3\"],\"arch\":" MLP(8) "},"
-          "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":8,\"tile\":128},"
-          "{\"type\":\"dense\",\"units\":4}]}},"
-          "{\"arch\":" MLP(16) "},"
-          "{\"noarch\":1},"
-          "42,"
-          "{\"arch\":" MLP(8) "},{\"arch\":" MLP(8) "},"
-          "{\"arch\":\"" "{\\\"layers\\\":[{\\\"type\\\":\\\"dense\\\",\\\"units\\\":4}]}" "\"}"
-          "]}",
-          b, 4, &r);
+    parse(
+        "{\"children\":["
+        "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":0},{\"type\":\"dense\",\"units\":4}]}"
+        "},"
+        "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":8,\"color\":\"red\"},"
+        "{\"type\":\"dense\",\"units\":4}]}},"
+        "{\"op\":\"delete\",\"arch\":" MLP(
+            8) "},"
+               "{\"parents\":[99],\"arch\":" MLP(
+                   8) "},"
+                      "{\"parents\":[\"3\"],\"arch\":" MLP(
+                          8) "},"
+                             "{\"arch\":{\"layers\":[{\"type\":\"dense\",\"units\":8,\"tile\":128},"
+                             "{\"type\":\"dense\",\"units\":4}]}},"
+                             "{\"arch\":" MLP(16) "},"
+                                                  "{\"noarch\":1},"
+                                                  "42,"
+                                                  "{\"arch\":" MLP(8) "},{\"arch\":" MLP(
+                                                      8) "},"
+                                                         "{\"arch\":\""
+                                                         "{\\\"layers\\\":[{\\\"type\\\":"
+                                                         "\\\"dense\\\",\\\"units\\\":4}]}"
+                                                         "\"}"
+                                                         "]}",
+        b, 4, &r);
     assert_null(r.fatal);
     assert_int_equal(r.n_items, 12);
     assert_int_equal(r.n_children, 2); /* MLP(8) once, and the quoted single layer */
@@ -324,9 +342,9 @@ static void test_system_prompts(void **state) {
         if (kinds[k] == UH_LLM_SYSTEM_HARDWARE) {
             assert_non_null(strstr(sys, "mzi-realistic"));
             assert_non_null(strstr(sys, "Mach-Zehnder"));
-            assert_non_null(strstr(sys, "\"tile\": 4..64"));             /* constraints */
-            assert_non_null(strstr(sys, "nJ (576 MACs"));                /* energy examples */
-            assert_non_null(strstr(sys, "sigma_phase_rad"));             /* the file, sourced */
+            assert_non_null(strstr(sys, "\"tile\": 4..64")); /* constraints */
+            assert_non_null(strstr(sys, "nJ (576 MACs"));    /* energy examples */
+            assert_non_null(strstr(sys, "sigma_phase_rad")); /* the file, sourced */
             assert_null(strstr(sys, "{{"));
         } else if (kinds[k] == UH_LLM_SYSTEM_GENERIC) {
             assert_null(strstr(sys, "mzi"));
@@ -356,8 +374,8 @@ static void test_config_round_trip(void **state) {
     assert_true(back.client.temperature == 0.3);
     assert_int_equal(back.op.system, UH_LLM_SYSTEM_GENERIC);
     free(json);
-    assert_int_equal(uh_llm_config_parse("{\"llm\":{\"url\":\"x\",\"api_key\":\"k\"}}", &back, &err),
-                     UH_EINVAL);
+    assert_int_equal(
+        uh_llm_config_parse("{\"llm\":{\"url\":\"x\",\"api_key\":\"k\"}}", &back, &err), UH_EINVAL);
     assert_non_null(strstr(err.msg, "api_key"));
     assert_int_equal(uh_llm_config_parse("[]", &back, &err), UH_EINVAL);
     /* the client refuses what is not an http(s) URL */

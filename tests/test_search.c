@@ -256,7 +256,7 @@ static void test_stop_and_resume_gives_the_same_run(void **state) {
 /* Candidates trained three at a time give the rows, ids and states of a serial run. */
 static void test_jobs_do_not_change_the_run(void **state) {
     (void)state;
-    for (uh_strategy_t s = 0; s < UH_STRATEGY_COUNT; s++) {
+    for (uh_strategy_t s = 0; s <= UH_STRATEGY_LINAS; s++) { /* llm ones: test_llm_cli.sh */
         uh_search_config_t cfg;
         small_config(&cfg, s);
         char name[64];
@@ -289,7 +289,28 @@ static void test_config_round_trip_and_strictness(void **state) {
     assert_int_equal(back.population, 4);
     assert_string_equal(back.dataset, "tiny");
     assert_string_equal(uh_backend_name(b2), "mzi-realistic");
+    assert_string_equal(back.operator_config, "");
     uh_backend_free(b2);
+    /* the operator's settings travel as an object; text that is not one is refused */
+    uh_search_config_t llm = cfg;
+    llm.strategy = UH_STRATEGY_LLM;
+    strcpy(llm.operator_config, "{\"llm\":{\"url\":\"http://h/v1\"}}");
+    char *with_op = uh_search_config_json(&llm, b);
+    if (uh_search_config_parse(with_op, &back, &b2, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(back.operator_config, llm.operator_config);
+    assert_int_equal(back.strategy, UH_STRATEGY_LLM);
+    uh_backend_free(b2);
+    free(with_op);
+    strcpy(llm.operator_config, "[1]");
+    assert_null(uh_search_config_json(&llm, b));
+    /* and a run of strategy llm without a language-model operator is refused, clearly */
+    llm.operator_config[0] = '\0';
+    uh_store_t *store = create_run("llm-without-model", &llm, "mzi-realistic");
+    uh_search_summary_t sum;
+    uh_error_t run_err = {0};
+    assert_int_equal(uh_search_run(store, NULL, &sum, &run_err), UH_EINVAL);
+    assert_non_null(strstr(run_err.msg, "needs a language-model operator"));
+    uh_store_close(store);
     /* an edited file: unknown key, out-of-range number, wrong type */
     const char *edits[][2] = {{"\"population\":\t4", "\"population\":\t0"},
                               {"\"population\":\t4", "\"populaton\":\t4"},
