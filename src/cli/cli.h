@@ -29,6 +29,9 @@ int uh_cmd_energy(int argc, char **argv);
 int uh_cmd_eval(int argc, char **argv);
 int uh_cmd_search(int argc, char **argv);
 int uh_cmd_resume(int argc, char **argv);
+int uh_cmd_report(int argc, char **argv);
+int uh_cmd_compare(int argc, char **argv);
+int uh_cmd_export(int argc, char **argv);
 
 /* Prints "uhnas: <message>" on stderr and returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -37,6 +40,9 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err);
 
 double cli_now(void);
+
+/* "CxHxW" (or "C×H×W" with ASCII x) into shape's c, h, w; non-zero when malformed. */
+int cli_parse_shape(const char *s, uh_shape_t *shape);
 
 /* A progress bar of `width` '#'/'.' characters for done ∈ [0, 1] into out[width + 1]. */
 void cli_bar(char *out, int width, double done);

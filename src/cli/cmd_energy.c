@@ -5,17 +5,6 @@
 #include "args.h"
 #include "cli.h"
 
-/* "C×H×W" or "CxHxW" → shape. */
-static int parse_input(const char *s, uh_shape_t *shape) {
-    int c, h, w;
-    char x1, x2, tail;
-    if (sscanf(s, "%d%c%d%c%d%c", &c, &x1, &h, &x2, &w, &tail) != 5) return 1;
-    if ((x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X')) return 1;
-    if (c < 1 || c > 64 || h < 1 || h > 1024 || w < 1 || w > 1024) return 1;
-    shape->c = c, shape->h = h, shape->w = w;
-    return 0;
-}
-
 int uh_cmd_energy(int argc, char **argv) {
     const char *arch_arg = NULL, *backend = NULL, *input = "1x28x28";
     int classes = 10, json = 0;
@@ -44,7 +33,7 @@ int uh_cmd_energy(int argc, char **argv) {
     if (!arch_arg || !backend)
         return cli_fail(UH_EXIT_USAGE, "energy: --arch and --backend are required (see --help)");
     uh_shape_t shape = {0, 0, 0, classes};
-    if (parse_input(input, &shape))
+    if (cli_parse_shape(input, &shape))
         return cli_fail(UH_EXIT_USAGE, "energy: --input: expected CxHxW, e.g. 1x28x28, got '%s'",
                         input);
     uh_error_t err = {0};

@@ -21,6 +21,16 @@ int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t
     return rc;
 }
 
+int cli_parse_shape(const char *s, uh_shape_t *shape) {
+    int c, h, w;
+    char x1, x2, tail;
+    if (sscanf(s, "%d%c%d%c%d%c", &c, &x1, &h, &x2, &w, &tail) != 5) return 1;
+    if ((x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X')) return 1;
+    if (c < 1 || c > 64 || h < 1 || h > 1024 || w < 1 || w > 1024) return 1;
+    shape->c = c, shape->h = h, shape->w = w;
+    return 0;
+}
+
 double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

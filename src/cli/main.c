@@ -13,6 +13,10 @@ static const uh_command_t COMMANDS[] = {
      uh_cmd_eval},
     {"search", "search architectures for a backend into a run directory", uh_cmd_search},
     {"resume", "continue a stopped or killed search", uh_cmd_resume},
+    {"report", "write a run's HTML report (front, progress, robustness, config)", uh_cmd_report},
+    {"compare", "several runs on one HTML page (backends, or strategies over seeds)",
+     uh_cmd_compare},
+    {"export", "an architecture (and weights) as PyTorch source, JSON or CSV", uh_cmd_export},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

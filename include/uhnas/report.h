@@ -1,0 +1,71 @@
+/* uhnas — reports: runs as self-contained HTML files (inline SVG, no script, no network), to
+ * open from disk, print, or put in a paper.
+ *
+ * A run is read from its store (read only) into uh_run_data_t: its config, every candidate,
+ * the final front's test results, and the per-generation metrics and states. From one run:
+ * the Pareto front (validation error % vs energy per inference, log axis; dominated
+ * candidates faded), hypervolume and diversity per generation, clean vs noisy accuracy with
+ * Spearman's ρ, the front as a table, language-model statistics when the run had them, and
+ * the config. From several: their fronts on one plot (backends side by side, as the paper's
+ * Figure 1) or, for runs of several strategies on one backend, hypervolume mean ± std per
+ * generation across seeds.
+ *
+ * Plots carry machine-readable marks for tests and tools: every SVG has
+ * data-plot="front|hypervolume|diversity|robustness|compare-front|compare-hv" and every
+ * point circle has class "pt" plus "front" or "dominated". Colours are the Okabe-Ito
+ * palette (safe for colour-blind readers) and every series also differs in marker or dash. */
+#ifndef UHNAS_REPORT_H
+#define UHNAS_REPORT_H
+
+#include <stddef.h>
+
+#include "uhnas/error.h"
+#include "uhnas/store.h"
+
+#define UH_REPORT_MAX_RUNS 64
+
+typedef struct {
+    int generation;
+    double hypervolume, diversity;
+    int front_size;
+    /* from the stored state: the language-model operator's counts (−1 when absent) */
+    long llm_calls, llm_valid, llm_repaired, llm_fallback, llm_duplicate, llm_invalid;
+    long llm_failed, llm_prompt_tokens, llm_completion_tokens;
+    char *heuristics; /* the knowledge base after this generation, one per line; or NULL */
+} uh_run_gen_t;
+
+typedef struct {
+    char dir[1024];
+    char *config; /* the stored config, JSON text */
+    char backend[64], strategy[32], objective[16];
+    char dataset[32];
+    unsigned long long seed;
+    int population, children, generations, epochs, mc, limit_train, limit_test;
+    double val_fraction;
+    uh_candidate_t *rows; /* ordered by id */
+    size_t n_rows;
+    int *on_front;          /* per row: on the 2-D Pareto front of ok rows */
+    uh_test_result_t *test; /* per row; valid where has_test */
+    int *has_test;
+    uh_run_gen_t *gens;
+    int n_gens;
+} uh_run_data_t;
+
+/* Reads the run in dir (refused like `resume` refuses a foreign or damaged store). */
+int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err);
+void uh_run_free(uh_run_data_t *r);
+
+/* The accuracy the run optimised (noisy unless its objective was clean). */
+double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c);
+
+/* One run's report; *html is malloc'd (caller frees). */
+int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err);
+
+/* Several runs on one page. Runs must share their data (dataset, limits, validation split);
+ * when they all use one backend they are compared as strategies (hypervolume mean ± std per
+ * generation across seeds) and must also share their budget (population, children,
+ * generations, epochs, mc). Otherwise their fronts are drawn per backend. A refusal is
+ * UH_EINVAL with the difference named. */
+int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_error_t *err);
+
+#endif

@@ -1,0 +1,137 @@
+/* uhnas export — an architecture (and its trained weights) for other tools. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "uhnas/export.h"
+#include "uhnas/fileio.h"
+#include "uhnas/search.h"
+
+/* The run's candidate (by id or hash), its input shape and its stored weights (NULL when
+ * the run kept none: only the final front's are stored). */
+static int from_run(const char *dir, const char *which, uh_arch_t *arch, float **w, size_t *n,
+                    uh_error_t *err) {
+    uh_store_t *store;
+    int rc = uh_store_open(dir, &store, err);
+    if (rc) return rc;
+    uh_search_config_t cfg;
+    uh_backend_t *backend = NULL;
+    uh_candidate_t *rows = NULL, *c = NULL;
+    size_t n_rows = 0;
+    uh_dataset_t *train = NULL, *test = NULL;
+    rc = uh_search_config_parse(uh_store_config(store), &cfg, &backend, err);
+    if (!rc) rc = uh_store_candidates(store, &rows, &n_rows, err);
+    for (size_t i = 0; !rc && i < n_rows && !c; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "%lld", (long long)rows[i].id);
+        if (strcmp(which, id) == 0 || strcmp(which, rows[i].hash) == 0) c = &rows[i];
+    }
+    if (!rc && !c) rc = uh_error_set(err, UH_ENOTFOUND, "%s: no candidate %s", dir, which);
+    /* the shape comes from the run's data: one sample is enough */
+    uh_data_opts_t o = {
+        .data_dir = cfg.data_dir[0] ? cfg.data_dir : NULL, .limit_train = 1, .limit_test = 1};
+    if (!rc) rc = uh_dataset_load(cfg.dataset, &o, &train, &test, err);
+    if (!rc) {
+        uh_shape_t shape = {train->c, train->h, train->w, train->n_classes};
+        rc = uh_arch_parse(c->arch, strlen(c->arch), shape, arch, err);
+    }
+    if (!rc) {
+        uh_error_t absent = {0};
+        if (uh_store_get_weights(store, c->hash, w, n, &absent)) *w = NULL;
+    }
+    uh_dataset_free(train);
+    uh_dataset_free(test);
+    uh_store_free_candidates(rows);
+    uh_backend_free(backend);
+    uh_store_close(store);
+    return rc;
+}
+
+int uh_cmd_export(int argc, char **argv) {
+    const char *arch_arg = NULL, *weights_arg = NULL, *run = NULL, *candidate = NULL;
+    const char *format = "pytorch", *out = NULL, *input = "1x28x28";
+    int classes = 10;
+    const cli_opt_t opts[] = {
+        {"arch", OPT_STRING, &arch_arg, 0, 0, NULL, "FILE_OR_JSON", "the architecture"},
+        {"weights", OPT_STRING, &weights_arg, 0, 0, NULL, "FILE",
+         "its weights, a uhnas weight file (.uhw)"},
+        {"run", OPT_STRING, &run, 0, 0, NULL, "DIR",
+         "take the architecture (and its stored weights) from a run ..."},
+        {"candidate", OPT_STRING, &candidate, 0, 0, NULL, "ID_OR_HASH", "... this candidate of it"},
+        {"format", OPT_STRING, &format, 0, 0, NULL, "pytorch|json|csv", "default pytorch"},
+        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE",
+         "where to write (default stdout); with weights and pytorch, FILE.uhw beside it"},
+        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW",
+         "input shape for --arch (default 1x28x28)"},
+        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "classes for --arch (default 10)"},
+    };
+    const int n_opts = (int)(sizeof opts / sizeof opts[0]);
+    char msg[256];
+    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
+    if (prc == 2) {
+        printf("usage: uhnas export (--arch A [--weights W] | --run DIR --candidate ID)\n"
+               "                    [--format pytorch|json|csv] [--out FILE]\n\n"
+               "Writes an architecture for other tools. pytorch: a torch.nn.Module (same layers,\n"
+               "activations and fake quantization as uhnas) with a loader for uhnas weight\n"
+               "files; with weights and --out FILE the weights go to FILE.uhw, which\n"
+               "build() loads. json: the resolved layers (shapes, params, MACs; weights when\n"
+               "given). csv: one row per layer. A run stores the weights of its final front.\n"
+               "The weight file format is in docs/user-guide.md.\n\noptions:\n");
+        cli_print_options(stdout, opts, n_opts);
+        return UH_EXIT_OK;
+    }
+    if (prc) return cli_fail(UH_EXIT_USAGE, "export: %s", msg);
+    uh_export_format_t f;
+    if (uh_export_format_parse(format, &f))
+        return cli_fail(UH_EXIT_USAGE, "export: --format: pytorch, json or csv, not '%s'", format);
+    if (!!arch_arg == !!run || (run && !candidate) || (weights_arg && !arch_arg))
+        return cli_fail(UH_EXIT_USAGE,
+                        "export: give --arch (optionally --weights), or --run DIR --candidate ID");
+    uh_error_t err = {0};
+    uh_arch_t arch;
+    float *w = NULL;
+    size_t n = 0;
+    int rc;
+    if (run) {
+        rc = from_run(run, candidate, &arch, &w, &n, &err);
+    } else {
+        uh_shape_t shape = {0, 0, 0, classes};
+        if (cli_parse_shape(input, &shape))
+            return cli_fail(UH_EXIT_USAGE, "export: --input: expected CxHxW, got '%s'", input);
+        rc = cli_load_arch(arch_arg, shape, &arch, &err);
+        if (!rc && weights_arg) rc = uh_weights_read(weights_arg, &w, &n, &err);
+    }
+    if (!rc && w && n != (size_t)arch.params)
+        rc = uh_error_set(&err, UH_EINVAL, "%zu weights for a network of %ld parameters", n,
+                          arch.params);
+    if (rc) {
+        free(w);
+        return cli_fail(UH_EXIT_USAGE, "export: %s", err.msg);
+    }
+    if (run && !w)
+        fprintf(stderr,
+                "uhnas: export: candidate %s has no stored weights (only the final "
+                "front's are kept): the architecture alone\n",
+                candidate);
+    char weights_path[1100] = "";
+    if (w && out && f == UH_EXPORT_PYTORCH) {
+        snprintf(weights_path, sizeof weights_path, "%s.uhw", out);
+        rc = uh_weights_write(weights_path, w, n, &err);
+    }
+    char *text = NULL;
+    if (!rc)
+        rc = uh_export(&arch, f == UH_EXPORT_PYTORCH ? NULL : w, n, f,
+                       weights_path[0] ? weights_path : NULL, &text, &err);
+    free(w);
+    if (rc) return cli_fail(UH_EXIT_USAGE, "export: %s", err.msg);
+    if (out)
+        rc = uh_write_file_atomic(out, text, strlen(text), &err);
+    else
+        fputs(text, stdout);
+    free(text);
+    if (rc) return cli_fail(UH_EXIT_FAIL, "export: %s", err.msg);
+    if (out) printf("%s%s%s\n", out, weights_path[0] ? " " : "", weights_path);
+    return UH_EXIT_OK;
+}

@@ -1,0 +1,272 @@
+/* One run's report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_internal.h"
+#include "uhnas/pareto.h"
+
+/* Front members ordered by energy, for the step line and the table. */
+static int *front_by_energy(const uh_run_data_t *r, int *n) {
+    int *idx = malloc((r->n_rows + 1) * sizeof *idx);
+    *n = 0;
+    if (!idx) return NULL;
+    for (size_t i = 0; i < r->n_rows; i++)
+        if (r->on_front[i]) idx[(*n)++] = (int)i;
+    for (int i = 1; i < *n; i++) /* insertion sort: fronts are small */
+        for (int j = i; j > 0 && r->rows[idx[j]].energy_nj < r->rows[idx[j - 1]].energy_nj; j--) {
+            int t = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = t;
+        }
+    return idx;
+}
+
+static int plottable(const uh_run_data_t *r, const uh_candidate_t *c) {
+    return c->status == UH_CAND_OK && isfinite(uh_run_accuracy(r, c)) && c->energy_nj > 0;
+}
+
+static void tooltip(char *buf, size_t size, const uh_run_data_t *r, const uh_candidate_t *c) {
+    snprintf(buf, size, "#%lld %s (%s, generation %d): accuracy %.4f, noisy %.4f, %.4g nJ",
+             (long long)c->id, c->hash, c->origin, c->generation, c->accuracy, c->noisy_accuracy,
+             c->energy_nj);
+    (void)r;
+}
+
+static void front_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
+    int n = (int)r->n_rows, nf = 0;
+    double *e = malloc((size_t)(n + 1) * sizeof *e), *err = malloc((size_t)(n + 1) * sizeof *err);
+    int *front = front_by_energy(r, &nf);
+    if (!e || !err || !front) {
+        b->oom = 1;
+        free(e), free(err), free(front);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const uh_candidate_t *c = &r->rows[i];
+        e[i] = plottable(r, c) ? c->energy_nj : NAN;
+        err[i] = plottable(r, c) ? 100 * (1 - uh_run_accuracy(r, c)) : NAN;
+    }
+    double x0, x1, y0, y1;
+    report_range(e, n, 1, &x0, &x1);
+    report_range(err, n, 0, &y0, &y1);
+    if (y0 < 0) y0 = 0;
+    char ylabel[64];
+    snprintf(ylabel, sizeof ylabel, "validation error, %s (%%)",
+             strcmp(r->objective, "clean") == 0 ? "clean" : "noisy");
+    plot_t p;
+    plot_begin(&p, b, "front", "Pareto front: error vs energy per inference",
+               "energy per inference (nJ, log scale)", ylabel, x0, x1, y0, y1, 1);
+    char tip[256];
+    for (int i = 0; i < n; i++)
+        if (!r->on_front[i] && isfinite(e[i])) {
+            tooltip(tip, sizeof tip, r, &r->rows[i]);
+            plot_point(&p, e[i], err[i], REPORT_FADED, MARK_CIRCLE, 0.45, "dominated", tip);
+        }
+    double *fx = malloc((size_t)(nf + 1) * sizeof *fx), *fy = malloc((size_t)(nf + 1) * sizeof *fy);
+    for (int k = 0; fx && fy && k < nf; k++) fx[k] = e[front[k]], fy[k] = err[front[k]];
+    if (fx && fy) plot_line(&p, fx, fy, nf, REPORT_COLORS[0], 0, 1);
+    for (int k = 0; k < nf; k++) {
+        tooltip(tip, sizeof tip, r, &r->rows[front[k]]);
+        plot_point(&p, e[front[k]], err[front[k]], REPORT_COLORS[0], MARK_CIRCLE, 1, "front", tip);
+    }
+    const char *names[] = {"Pareto front", "dominated"};
+    const char *colors[] = {REPORT_COLORS[0], REPORT_FADED};
+    const mark_t marks[] = {MARK_CIRCLE, MARK_CIRCLE};
+    const int dashed[] = {0, -1};
+    plot_legend(&p, names, colors, marks, dashed, 2);
+    plot_end(&p);
+    free(fx), free(fy), free(e), free(err), free(front);
+}
+
+static void generation_plot(uh_strbuf_t *b, const uh_run_data_t *r, int diversity) {
+    int n = r->n_gens;
+    double *x = calloc((size_t)n + 1, sizeof *x), *y = calloc((size_t)n + 1, sizeof *y);
+    if (!x || !y) {
+        b->oom = 1;
+        free(x), free(y);
+        return;
+    }
+    for (int g = 0; g < n; g++) {
+        x[g] = r->gens[g].generation;
+        y[g] = diversity ? r->gens[g].diversity : r->gens[g].hypervolume;
+    }
+    double x0 = 0, x1 = n > 1 ? x[n - 1] : 1, y0, y1;
+    report_range(y, n, 0, &y0, &y1);
+    plot_t p;
+    plot_begin(&p, b, diversity ? "diversity" : "hypervolume",
+               diversity ? "Diversity of the front per generation"
+                         : "Hypervolume of all candidates per generation",
+               "generation",
+               diversity ? "mean pairwise genome distance on the front"
+                         : "hypervolume (error × normalised log energy)",
+               x0, x1, y0, y1, 0);
+    plot_line(&p, x, y, n, REPORT_COLORS[diversity ? 2 : 0], 0, 0);
+    for (int g = 0; g < n; g++) {
+        char tip[96];
+        snprintf(tip, sizeof tip, "generation %d: %.4f", (int)x[g], y[g]);
+        plot_point(&p, x[g], y[g], REPORT_COLORS[diversity ? 2 : 0],
+                   diversity ? MARK_SQUARE : MARK_CIRCLE, 1, "gen", tip);
+    }
+    plot_end(&p);
+    free(x), free(y);
+}
+
+static void robustness_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
+    int n = (int)r->n_rows, m = 0;
+    double *clean = malloc((size_t)(n + 1) * sizeof *clean);
+    double *noisy = malloc((size_t)(n + 1) * sizeof *noisy);
+    if (!clean || !noisy) {
+        b->oom = 1;
+        free(clean), free(noisy);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        if (plottable(r, &r->rows[i])) {
+            clean[m] = 100 * r->rows[i].accuracy;
+            noisy[m++] = 100 * r->rows[i].noisy_accuracy;
+        }
+    double rho = uh_spearman_rho(clean, noisy, m);
+    double both[2], lo, hi, l2, h2;
+    report_range(clean, m, 0, &lo, &hi);
+    report_range(noisy, m, 0, &l2, &h2);
+    both[0] = fmin(lo, l2), both[1] = fmax(hi, h2);
+    char title[96];
+    if (isfinite(rho))
+        snprintf(title, sizeof title, "Clean vs noisy accuracy (Spearman ρ = %.3f, n = %d)", rho,
+                 m);
+    else
+        snprintf(title, sizeof title, "Clean vs noisy accuracy (n = %d)", m);
+    plot_t p;
+    plot_begin(&p, b, "robustness", title, "clean validation accuracy (%)",
+               "noisy validation accuracy (%)", both[0], both[1], both[0], both[1], 0);
+    plot_line(&p, both, both, 2, REPORT_FADED, 1, 0); /* y = x: no loss to the hardware */
+    for (int i = 0, k = 0; i < n; i++)
+        if (plottable(r, &r->rows[i])) {
+            char tip[256];
+            tooltip(tip, sizeof tip, r, &r->rows[i]);
+            plot_point(&p, clean[k], noisy[k], REPORT_COLORS[r->on_front[i] ? 0 : 1],
+                       r->on_front[i] ? MARK_CIRCLE : MARK_TRIANGLE, 0.8,
+                       r->on_front[i] ? "front" : "dominated", tip);
+            k++;
+        }
+    const char *names[] = {"on the front", "dominated", "no loss (y = x)"};
+    const char *colors[] = {REPORT_COLORS[0], REPORT_COLORS[1], REPORT_FADED};
+    const mark_t marks[] = {MARK_CIRCLE, MARK_TRIANGLE, MARK_COUNT};
+    const int dashed[] = {-1, -1, 1};
+    plot_legend(&p, names, colors, marks, dashed, 3);
+    plot_end(&p);
+    free(clean), free(noisy);
+}
+
+static void front_table(uh_strbuf_t *b, const uh_run_data_t *r) {
+    int nf = 0, *front = front_by_energy(r, &nf);
+    if (!front) {
+        b->oom = 1;
+        return;
+    }
+    uh_strbuf_puts(b, "<table class=\"front\"><tr><th>id</th><th class=\"l\">architecture</th>"
+                      "<th class=\"l\">origin</th><th>gen</th><th>params</th><th>MACs</th>"
+                      "<th>val acc</th><th>noisy</th><th>drop</th><th>test acc</th>"
+                      "<th>test noisy</th><th>energy (nJ)</th></tr>\n");
+    for (int k = 0; k < nf; k++) {
+        const uh_candidate_t *c = &r->rows[front[k]];
+        uh_strbuf_putf(b, "<tr><td>%lld</td><td class=\"l\"><span title=\"", (long long)c->id);
+        html_text(b, c->arch);
+        uh_strbuf_puts(b, "\">");
+        arch_summary(b, c->arch);
+        uh_strbuf_puts(b, "</span></td><td class=\"l\">");
+        html_text(b, c->origin);
+        uh_strbuf_putf(b,
+                       "</td><td>%d</td><td>%ld</td><td>%ld</td><td>%.4f</td><td>%.4f</td>"
+                       "<td>%.4f</td>",
+                       c->generation, c->params, c->macs, c->accuracy, c->noisy_accuracy,
+                       c->accuracy - c->noisy_accuracy);
+        if (r->has_test[front[k]])
+            uh_strbuf_putf(b, "<td>%.4f</td><td>%.4f</td>", r->test[front[k]].accuracy,
+                           r->test[front[k]].noisy_accuracy);
+        else
+            uh_strbuf_puts(b, "<td>–</td><td>–</td>");
+        uh_strbuf_putf(b, "<td>%.4g</td></tr>\n", c->energy_nj);
+    }
+    uh_strbuf_puts(b, "</table>\n");
+    free(front);
+}
+
+static void llm_section(uh_strbuf_t *b, const uh_run_data_t *r) {
+    int any = 0;
+    for (int g = 0; g < r->n_gens; g++) any |= r->gens[g].llm_calls >= 0;
+    if (!any) return;
+    uh_strbuf_puts(b, "<h2>Language model</h2>\n<table class=\"llm\"><tr><th>generation</th>"
+                      "<th>calls</th><th>failed</th><th>valid</th><th>repaired</th>"
+                      "<th>fallback</th><th>duplicate</th><th>invalid</th><th>prompt tokens</th>"
+                      "<th>completion tokens</th></tr>\n");
+    long tot[9] = {0};
+    const char *last_kb = NULL;
+    for (int g = 0; g < r->n_gens; g++) {
+        const uh_run_gen_t *x = &r->gens[g];
+        if (x->llm_calls < 0) continue;
+        long v[9] = {x->llm_calls,    x->llm_failed,        x->llm_valid,
+                     x->llm_repaired, x->llm_fallback,      x->llm_duplicate,
+                     x->llm_invalid,  x->llm_prompt_tokens, x->llm_completion_tokens};
+        uh_strbuf_putf(b, "<tr><td>%d</td>", x->generation);
+        for (int k = 0; k < 9; k++) {
+            uh_strbuf_putf(b, "<td>%ld</td>", v[k] > 0 ? v[k] : 0);
+            tot[k] += v[k] > 0 ? v[k] : 0;
+        }
+        uh_strbuf_puts(b, "</tr>\n");
+        if (x->heuristics) last_kb = x->heuristics;
+    }
+    uh_strbuf_puts(b, "<tr><th>total</th>");
+    for (int k = 0; k < 9; k++) uh_strbuf_putf(b, "<th>%ld</th>", tot[k]);
+    uh_strbuf_puts(b, "</tr></table>\n");
+    if (last_kb) {
+        uh_strbuf_puts(b, "<p>The knowledge base at the end (written by the model):</p><pre>");
+        html_text(b, last_kb);
+        uh_strbuf_puts(b, "</pre>\n");
+    }
+}
+
+int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
+    uh_strbuf_t b = {0};
+    char title[400];
+    snprintf(title, sizeof title, "uhnas run: %.160s, %s on %s", r->dir, r->strategy, r->backend);
+    html_begin(&b, title);
+    uh_strbuf_puts(&b, "<h1>");
+    html_text(&b, title);
+    uh_strbuf_puts(&b, "</h1>\n<p>");
+    int ok = 0, nf = 0;
+    for (size_t i = 0; i < r->n_rows; i++)
+        ok += r->rows[i].status == UH_CAND_OK, nf += r->on_front[i];
+    const uh_run_gen_t *last = r->n_gens ? &r->gens[r->n_gens - 1] : NULL;
+    uh_strbuf_putf(&b,
+                   "Strategy <b>%s</b>, seed %llu, objective %s accuracy; budget %d + %d × %d "
+                   "candidates, %d epochs, %d Monte-Carlo samples; data ",
+                   r->strategy, r->seed, r->objective, r->population, r->generations, r->children,
+                   r->epochs, r->mc);
+    html_text(&b, r->dataset);
+    uh_strbuf_putf(&b,
+                   ".<br>%zu candidates (%d measured), %d on the front; %d of %d generations "
+                   "stored; hypervolume %.4f.</p>\n",
+                   r->n_rows, ok, nf, r->n_gens, r->generations + 1,
+                   last ? last->hypervolume : NAN);
+    uh_strbuf_puts(&b, "<h2>Front and progress</h2>\n<div class=\"plots\">\n");
+    front_plot(&b, r);
+    robustness_plot(&b, r);
+    generation_plot(&b, r, 0);
+    generation_plot(&b, r, 1);
+    uh_strbuf_puts(&b, "</div>\n<p class=\"note\">Hypervolume: objectives (1 − accuracy, "
+                       "log10(E / E_linear) / 4), reference point (1, 1); E_linear is the "
+                       "backend's energy for one dense layer from inputs to classes.</p>\n");
+    uh_strbuf_puts(&b, "<h2>The front</h2>\n");
+    front_table(&b, r);
+    llm_section(&b, r);
+    uh_strbuf_puts(&b, "<h2>Config</h2>\n<details><summary>the run's full config (backend file "
+                       "included)</summary><pre>");
+    html_text(&b, r->config);
+    uh_strbuf_puts(&b, "</pre></details>\n");
+    html_end(&b);
+    *html = uh_strbuf_take(&b);
+    return *html ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory writing the report");
+}

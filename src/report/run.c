@@ -1,0 +1,174 @@
+/* Reading a run for reports: the store's config, rows, test results and generations. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uhnas/pareto.h"
+#include "uhnas/report.h"
+
+void uh_run_free(uh_run_data_t *r) {
+    if (!r) return;
+    free(r->config);
+    uh_store_free_candidates(r->rows);
+    free(r->on_front);
+    free(r->test);
+    free(r->has_test);
+    for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics);
+    free(r->gens);
+    free(r);
+}
+
+double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c) {
+    return strcmp(r->objective, "clean") == 0 ? c->accuracy : c->noisy_accuracy;
+}
+
+static void copy_string(const cJSON *o, const char *key, char *out, size_t size) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    snprintf(out, size, "%s", cJSON_IsString(v) ? v->valuestring : "?");
+}
+
+static int number(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
+}
+
+/* The config's facts a report shows and compare checks. The store already refused a config
+ * the search could not read; missing pieces here show as "?" or 0. */
+static void read_config(uh_run_data_t *r) {
+    cJSON *o = cJSON_Parse(r->config);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "backend");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "data");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "train");
+    copy_string(b, "name", r->backend, sizeof r->backend);
+    copy_string(o, "strategy", r->strategy, sizeof r->strategy);
+    copy_string(o, "objective", r->objective, sizeof r->objective);
+    copy_string(d, "dataset", r->dataset, sizeof r->dataset);
+    char seed[32];
+    copy_string(o, "seed", seed, sizeof seed);
+    r->seed = strtoull(seed, NULL, 10);
+    r->population = number(o, "population");
+    r->children = number(o, "children");
+    r->generations = number(o, "generations");
+    r->mc = number(o, "mc");
+    r->epochs = number(t, "epochs");
+    r->limit_train = number(d, "limit_train");
+    r->limit_test = number(d, "limit_test");
+    const cJSON *vf = cJSON_GetObjectItemCaseSensitive(d, "val_fraction");
+    r->val_fraction = cJSON_IsNumber(vf) ? vf->valuedouble : NAN;
+    cJSON_Delete(o);
+}
+
+static long count(const cJSON *llm, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(llm, key);
+    return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
+}
+
+/* The language-model counts and knowledge base of one generation's state, when present. */
+static void read_state(uh_run_gen_t *g, const char *state) {
+    cJSON *o = cJSON_Parse(state);
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator");
+    const cJSON *llm = cJSON_GetObjectItemCaseSensitive(op, "llm");
+    g->llm_calls = count(llm, "calls");
+    g->llm_valid = count(llm, "valid");
+    g->llm_repaired = count(llm, "repaired");
+    g->llm_fallback = count(llm, "fallback");
+    g->llm_duplicate = count(llm, "duplicate");
+    g->llm_invalid = count(llm, "invalid");
+    g->llm_failed = count(llm, "failed");
+    g->llm_prompt_tokens = count(llm, "prompt_tokens");
+    g->llm_completion_tokens = count(llm, "completion_tokens");
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(op, "heuristics"), *item;
+    size_t len = 0;
+    if (!cJSON_IsArray(h)) h = NULL;
+    cJSON_ArrayForEach(item, h) if (cJSON_IsString(item)) len += strlen(item->valuestring) + 1;
+    if (len && (g->heuristics = malloc(len + 1))) {
+        g->heuristics[0] = '\0';
+        cJSON_ArrayForEach(item, h) if (cJSON_IsString(item)) {
+            strcat(g->heuristics, item->valuestring);
+            strcat(g->heuristics, "\n");
+        }
+    }
+    cJSON_Delete(o);
+}
+
+static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
+    int last;
+    int rc = uh_store_latest_generation(s, &last, err);
+    if (rc) return rc;
+    r->gens = calloc((size_t)last + 2, sizeof *r->gens);
+    if (!r->gens) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int g = 0; g <= last; g++) {
+        char *state;
+        uh_gen_metrics_t m;
+        uh_error_t absent = {0};
+        if (uh_store_get_generation(s, g, &state, &m, &absent)) continue; /* a gap: skip */
+        uh_run_gen_t *x = &r->gens[r->n_gens++];
+        x->generation = g;
+        x->hypervolume = m.hypervolume;
+        x->diversity = m.diversity;
+        x->front_size = m.front_size;
+        read_state(x, state);
+        free(state);
+    }
+    return UH_OK;
+}
+
+/* The 2-D front (objective error, log energy) of the ok rows. */
+static int mark_front(uh_run_data_t *r, uh_error_t *err) {
+    size_t n = r->n_rows;
+    double *p = malloc((n + 1) * 2 * sizeof *p);
+    int *idx = malloc((n + 1) * sizeof *idx), *rank = malloc((n + 1) * sizeof *rank), m = 0;
+    int rc = p && idx && rank ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const uh_candidate_t *c = &r->rows[i];
+        double acc = uh_run_accuracy(r, c);
+        if (c->status != UH_CAND_OK || !isfinite(acc) || !(c->energy_nj > 0)) continue;
+        p[2 * m] = 1 - acc;
+        p[2 * m + 1] = log10(c->energy_nj);
+        idx[m++] = (int)i;
+    }
+    if (!rc && m > 0) rc = uh_pareto_sort(p, m, 2, rank, err);
+    for (int k = 0; !rc && k < m; k++) r->on_front[idx[k]] = rank[k] == 0;
+    free(p);
+    free(idx);
+    free(rank);
+    return rc;
+}
+
+int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
+    *out = NULL;
+    uh_store_t *s;
+    int rc = uh_store_open(dir, &s, err);
+    if (rc) return rc;
+    uh_run_data_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->config = strdup(uh_store_config(s))))
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) {
+        snprintf(r->dir, sizeof r->dir, "%s", dir);
+        read_config(r);
+        rc = uh_store_candidates(s, &r->rows, &r->n_rows, err);
+    }
+    if (!rc) {
+        r->on_front = calloc(r->n_rows + 1, sizeof *r->on_front);
+        r->has_test = calloc(r->n_rows + 1, sizeof *r->has_test);
+        r->test = calloc(r->n_rows + 1, sizeof *r->test);
+        if (!r->on_front || !r->has_test || !r->test)
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; !rc && i < r->n_rows; i++) {
+        uh_error_t absent = {0};
+        r->has_test[i] =
+            uh_store_get_test_result(s, r->rows[i].hash, &r->test[i], &absent) == UH_OK;
+    }
+    if (!rc) rc = read_generations(r, s, err);
+    if (!rc) rc = mark_front(r, err);
+    uh_store_close(s);
+    if (rc) {
+        uh_run_free(r);
+        return rc;
+    }
+    *out = r;
+    return UH_OK;
+}
