@@ -33,6 +33,8 @@ DEMO_ARGS ?= --backend mzi-realistic --strategy nsga2 --population 8 --children 
              --generations 4 --epochs 2 --mc 3 --limit-train 6000 --limit-test 2000
 demo: setup build
 	@./$(BUILD)/uhnas search $(DEMO_ARGS) --out runs/demo --replace
+	@printf 'report: '
+	@./$(BUILD)/uhnas report runs/demo
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: setup

@@ -143,7 +143,7 @@ static void fronts_plot(uh_strbuf_t *b, const uh_run_data_t *const *runs, int n)
         marks[g] = (mark_t)(g % MARK_COUNT);
         dashed[g] = 0;
     }
-    plot_legend(&p, names, colors, marks, dashed, n_groups);
+    plot_legend(&p, LEGEND_TOP_RIGHT, names, colors, marks, dashed, n_groups);
     plot_end(&p);
     free(e), free(err);
 }
@@ -219,7 +219,7 @@ static void hv_plot(uh_strbuf_t *b, uh_strbuf_t *table, const uh_run_data_t *con
                        mean[s * G + G - 1], sd[s * G + G - 1]);
     }
     uh_strbuf_puts(table, "</table>\n");
-    plot_legend(&p, names, colors, marks, dashed, n_groups);
+    plot_legend(&p, LEGEND_BOTTOM_RIGHT, names, colors, marks, dashed, n_groups);
     plot_end(&p);
     free(mean), free(sd), free(cnt), free(x), free(lo_band), free(hi_band);
 }

@@ -75,7 +75,7 @@ static void front_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
     const char *colors[] = {REPORT_COLORS[0], REPORT_FADED};
     const mark_t marks[] = {MARK_CIRCLE, MARK_CIRCLE};
     const int dashed[] = {0, -1};
-    plot_legend(&p, names, colors, marks, dashed, 2);
+    plot_legend(&p, LEGEND_TOP_RIGHT, names, colors, marks, dashed, 2);
     plot_end(&p);
     free(fx), free(fy), free(e), free(err), free(front);
 }
@@ -155,7 +155,7 @@ static void robustness_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
     const char *colors[] = {REPORT_COLORS[0], REPORT_COLORS[1], REPORT_FADED};
     const mark_t marks[] = {MARK_CIRCLE, MARK_TRIANGLE, MARK_COUNT};
     const int dashed[] = {-1, -1, 1};
-    plot_legend(&p, names, colors, marks, dashed, 3);
+    plot_legend(&p, LEGEND_TOP_LEFT, names, colors, marks, dashed, 3);
     plot_end(&p);
     free(clean), free(noisy);
 }

@@ -33,9 +33,11 @@ void plot_line(plot_t *p, const double *x, const double *y, int n, const char *c
 /* A shaded band between lo and hi. */
 void plot_band(plot_t *p, const double *x, const double *lo, const double *hi, int n,
                const char *color);
-/* A legend in the plot's top-right corner. */
-void plot_legend(plot_t *p, const char *const *names, const char *const *colors,
-                 const mark_t *marks, const int *dashed, int n);
+/* A legend in a corner of the plot, where the data leaves room. dashed[i]: −1 no line, 0
+ * solid, 1 dashed; marks[i] MARK_COUNT: no marker. */
+typedef enum { LEGEND_TOP_RIGHT, LEGEND_TOP_LEFT, LEGEND_BOTTOM_RIGHT } legend_corner_t;
+void plot_legend(plot_t *p, legend_corner_t corner, const char *const *names,
+                 const char *const *colors, const mark_t *marks, const int *dashed, int n);
 
 /* Nice bounds for data in [lo, hi] (with a margin), and decades for log axes. */
 void report_range(const double *v, int n, int log_scale, double *lo, double *hi);

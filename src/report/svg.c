@@ -166,22 +166,20 @@ static void marker(uh_strbuf_t *b, double x, double y, mark_t m, const char *col
     const double r = 4.5;
     switch (m) {
     case MARK_SQUARE:
-        uh_strbuf_putf(b,
-                       "<rect class=\"pt %s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
+        uh_strbuf_putf(b, "<rect class=\"%s\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"",
                        cls, x - r, y - r, 2 * r, 2 * r);
         break;
     case MARK_TRIANGLE:
-        uh_strbuf_putf(b, "<polygon class=\"pt %s\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\"", cls,
-                       x, y - r - 1, x - r - 0.5, y + r, x + r + 0.5, y + r);
+        uh_strbuf_putf(b, "<polygon class=\"%s\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f\"", cls, x,
+                       y - r - 1, x - r - 0.5, y + r, x + r + 0.5, y + r);
         break;
     case MARK_DIAMOND:
-        uh_strbuf_putf(
-            b, "<polygon class=\"pt %s\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\"", cls,
-            x, y - r - 1, x + r + 1, y, x, y + r + 1, x - r - 1, y);
+        uh_strbuf_putf(b,
+                       "<polygon class=\"%s\" points=\"%.1f,%.1f %.1f,%.1f %.1f,%.1f %.1f,%.1f\"",
+                       cls, x, y - r - 1, x + r + 1, y, x, y + r + 1, x - r - 1, y);
         break;
     default:
-        uh_strbuf_putf(b, "<circle class=\"pt %s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", cls, x, y,
-                       r);
+        uh_strbuf_putf(b, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"%.1f\"", cls, x, y, r);
     }
     uh_strbuf_putf(b, " fill=\"%s\" fill-opacity=\"%.2f\" stroke=\"%s\" stroke-opacity=\"%.2f\">",
                    color, opacity, color, opacity < 1 ? opacity : 1.0);
@@ -192,7 +190,9 @@ static const char *const MARK_TAG[MARK_COUNT] = {"circle", "rect", "polygon", "p
 void plot_point(plot_t *p, double x, double y, const char *color, mark_t mark, double opacity,
                 const char *cls, const char *tooltip) {
     if (!isfinite(x) || !isfinite(y) || (p->log_x && !(x > 0))) return;
-    marker(p->out, px(p, x), py(p, y), mark, color, opacity, cls);
+    char classes[64];
+    snprintf(classes, sizeof classes, "pt %s", cls);
+    marker(p->out, px(p, x), py(p, y), mark, color, opacity, classes);
     if (tooltip) {
         uh_strbuf_puts(p->out, "<title>");
         html_text(p->out, tooltip);
@@ -226,9 +226,10 @@ void plot_band(plot_t *p, const double *x, const double *lo, const double *hi, i
     uh_strbuf_puts(p->out, "\"/>\n");
 }
 
-void plot_legend(plot_t *p, const char *const *names, const char *const *colors,
-                 const mark_t *marks, const int *dashed, int n) {
-    double x = p->left + p->width - 190, y = p->top + 10;
+void plot_legend(plot_t *p, legend_corner_t corner, const char *const *names,
+                 const char *const *colors, const mark_t *marks, const int *dashed, int n) {
+    double x = corner == LEGEND_TOP_LEFT ? p->left + 14 : p->left + p->width - 190;
+    double y = corner == LEGEND_BOTTOM_RIGHT ? p->top + p->height - 18 * n - 12 : p->top + 10;
     uh_strbuf_putf(p->out,
                    "<g class=\"legend\" font-size=\"12\"><rect x=\"%.1f\" y=\"%.1f\" width=\"182\" "
                    "height=\"%d\" fill=\"#fff\" fill-opacity=\"0.85\" stroke=\"#bbb\"/>\n",

@@ -1,0 +1,233 @@
+/* Reports from real run stores written by hand (so every number is known): the plots hold
+ * one mark per candidate with the front marked, hostile text is escaped, language-model
+ * statistics are summed, and compare refuses runs it cannot compare fairly. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "uhnas/report.h"
+#include "uhnas/search.h"
+
+static char g_root[64];
+
+static int make_root(void **state) {
+    (void)state;
+    snprintf(g_root, sizeof g_root, "/tmp/uhnas-report-XXXXXX");
+    return mkdtemp(g_root) ? 0 : -1;
+}
+
+static int remove_root(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Six candidates: (noisy accuracy, energy) = (0.5, 1) (0.7, 10) (0.9, 100) on the front,
+ * (0.4, 5) (0.6, 50) dominated, and one failed. Generations 0..2 with hypervolumes hv0 + g/10.
+ * origin of candidate 4 and the heuristics carry hostile text. */
+static void make_run(const char *name, const char *backend, uh_strategy_t strategy, uint64_t seed,
+                     int population, double hv0) {
+    uh_search_config_t cfg;
+    uh_search_config_default(&cfg);
+    cfg.strategy = strategy;
+    cfg.seed = seed;
+    cfg.population = population;
+    cfg.children = 2;
+    cfg.generations = 2;
+    snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
+    char *json = uh_search_config_json(&cfg, b);
+    uh_backend_free(b);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+    uh_store_t *s;
+    if (uh_store_create(dir, json, 0, &s, &err)) fail_msg("%s", err.msg);
+    free(json);
+    const double acc[] = {0.5, 0.7, 0.9, 0.4, 0.6, NAN}, nj[] = {1, 10, 100, 5, 50, NAN};
+    for (int i = 0; i < 6; i++) {
+        uh_candidate_t c;
+        memset(&c, 0, sizeof c);
+        c.generation = i / 2;
+        snprintf(c.origin, sizeof c.origin, "%s", i == 3 ? "<script>alert(1)</script>" : "mutate");
+        snprintf(c.arch, sizeof c.arch,
+                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"activation\":\"relu\"},"
+                 "{\"type\":\"dense\",\"units\":4}]}",
+                 8 + i);
+        snprintf(c.hash, sizeof c.hash, "%016x", 0xabc0 + i);
+        c.status = i == 5 ? UH_CAND_FAILED : UH_CAND_OK;
+        c.accuracy = isnan(acc[i]) ? NAN : acc[i] + 0.02;
+        c.noisy_accuracy = acc[i];
+        c.noisy_accuracy_std = 0.01;
+        c.energy_nj = nj[i];
+        c.params = 100 * (i + 1);
+        c.macs = 90 * (i + 1);
+        if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
+        if (i < 3) {
+            uh_test_result_t t = {acc[i] - 0.01, acc[i] - 0.02, 0.01, 5};
+            if (uh_store_put_test_result(s, c.hash, &t, &err)) fail_msg("%s", err.msg);
+        }
+    }
+    for (int g = 0; g <= 2; g++) {
+        uh_gen_metrics_t m = {hv0 + g / 10.0, 1.0 + g, 3};
+        const char *state =
+            g == 0 ? "{\"population\":[1,2]}"
+                   : "{\"population\":[1,2],\"operator\":{\"llm\":{\"calls\":2,\"valid\":1,"
+                     "\"repaired\":1,\"fallback\":1,\"duplicate\":0,\"invalid\":1,\"failed\":0,"
+                     "\"prompt_tokens\":1000,\"completion_tokens\":100},\"heuristics\":["
+                     "\"<img src=x onerror=alert(2)>\",\"prefer abs\"]}}";
+        if (uh_store_put_generation(s, g, state, &m, &err)) fail_msg("%s", err.msg);
+    }
+    uh_store_close(s);
+}
+
+static uh_run_data_t *load(const char *name) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+    uh_run_data_t *r;
+    uh_error_t err = {0};
+    if (uh_run_load(dir, &r, &err)) fail_msg("%s", err.msg);
+    return r;
+}
+
+static int count(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle)) n++;
+    return n;
+}
+
+/* The text of the <svg> with data-plot="kind". */
+static char *plot(const char *html, const char *kind) {
+    char key[64];
+    snprintf(key, sizeof key, "data-plot=\"%s\"", kind);
+    const char *a = strstr(html, key);
+    assert_non_null(a);
+    const char *b = strstr(a, "</svg>");
+    assert_non_null(b);
+    return strndup(a, (size_t)(b - a));
+}
+
+static void test_run_report(void **state) {
+    (void)state;
+    make_run("one", "mzi-realistic", UH_STRATEGY_LLM, 1, 4, 0.5);
+    uh_run_data_t *r = load("one");
+    assert_int_equal(r->n_rows, 6);
+    assert_int_equal(r->on_front[0] + r->on_front[1] + r->on_front[2], 3);
+    assert_int_equal(r->on_front[3] + r->on_front[4] + r->on_front[5], 0);
+    assert_int_equal(r->n_gens, 3);
+    char *html;
+    uh_error_t err = {0};
+    assert_int_equal(uh_report_run(r, &html, &err), UH_OK);
+    char *front = plot(html, "front");
+    assert_int_equal(count(front, "class=\"pt front\""), 3);
+    assert_int_equal(count(front, "class=\"pt dominated\""), 2); /* the failed one is absent */
+    free(front);
+    char *rob = plot(html, "robustness");
+    assert_int_equal(count(rob, "class=\"pt "), 5);
+    assert_non_null(strstr(rob, "Spearman ρ = 1.000")); /* clean = noisy + 0.02: same order */
+    free(rob);
+    char *hv = plot(html, "hypervolume");
+    assert_int_equal(count(hv, "class=\"pt gen\""), 3);
+    free(hv);
+    assert_non_null(strstr(html, "data-plot=\"diversity\""));
+    /* hostile text is shown, never run */
+    assert_null(strstr(html, "<script"));
+    assert_null(strstr(html, "<img"));
+    assert_non_null(strstr(html, "&lt;img src=x onerror=alert(2)&gt;"));
+    /* the language-model table sums the generations: 2 × 2 calls, 2 × 1000 prompt tokens */
+    assert_non_null(strstr(html, "<th>total</th><th>4</th><th>0</th><th>2</th><th>2</th>"));
+    assert_non_null(strstr(html, "<th>2000</th><th>200</th>"));
+    /* the front table, by energy, with test accuracies */
+    assert_non_null(strstr(html, "<td>0.8900</td><td>0.8800</td>"));
+    free(html);
+    uh_run_free(r);
+}
+
+static void test_compare(void **state) {
+    (void)state;
+    make_run("s-nsga2-1", "mzi-realistic", UH_STRATEGY_NSGA2, 1, 4, 0.50);
+    make_run("s-nsga2-2", "mzi-realistic", UH_STRATEGY_NSGA2, 2, 4, 0.60);
+    make_run("s-random-1", "mzi-realistic", UH_STRATEGY_RANDOM, 1, 4, 0.40);
+    make_run("b-worst", "mzi-worst", UH_STRATEGY_NSGA2, 1, 6, 0.30);
+    make_run("s-bigger", "mzi-realistic", UH_STRATEGY_RANDOM, 3, 6, 0.40);
+    uh_run_data_t *runs[5] = {load("s-nsga2-1"), load("s-nsga2-2"), load("s-random-1"),
+                              load("b-worst"), load("s-bigger")};
+    char *html;
+    uh_error_t err = {0};
+    /* strategies on one backend: hypervolume mean ± std per strategy */
+    const uh_run_data_t *three[3] = {runs[0], runs[1], runs[2]};
+    assert_int_equal(uh_report_compare(three, 3, &html, &err), UH_OK);
+    char *hv = plot(html, "compare-hv");
+    assert_int_equal(count(hv, "class=\"pt gen\""), 6); /* 2 strategies × 3 generations */
+    free(hv);
+    assert_non_null(strstr(html, "<td>2</td><td>0.7500 ± 0.0707</td>")); /* nsga2: 0.7, 0.8 */
+    assert_non_null(strstr(html, "<td>1</td><td>0.6000 ± 0.0000</td>")); /* random */
+    char *fr = plot(html, "compare-front");
+    assert_int_equal(count(fr, "class=\"pt front\""), 9);
+    free(fr);
+    free(html);
+    /* backends side by side: fronts only (their budgets may differ) */
+    const uh_run_data_t *two[2] = {runs[0], runs[3]};
+    assert_int_equal(uh_report_compare(two, 2, &html, &err), UH_OK);
+    assert_null(strstr(html, "data-plot=\"compare-hv\""));
+    assert_non_null(strstr(html, "normalised per backend"));
+    free(html);
+    /* strategies at different budgets are refused, naming the difference */
+    const uh_run_data_t *unequal[2] = {runs[0], runs[4]};
+    assert_int_equal(uh_report_compare(unequal, 2, &html, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "population 4 vs 6"));
+    for (int i = 0; i < 5; i++) uh_run_free(runs[i]);
+}
+
+static void test_compare_refuses_other_data(void **state) {
+    (void)state;
+    make_run("d-a", "mzi-realistic", UH_STRATEGY_NSGA2, 1, 4, 0.5);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/d-b", g_root);
+    /* the same run on other data: edit a copy of the config through the API */
+    uh_search_config_t cfg;
+    uh_search_config_default(&cfg);
+    cfg.population = 4, cfg.children = 2, cfg.generations = 2;
+    snprintf(cfg.dataset, sizeof cfg.dataset, "fashion-mnist");
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
+    char *json = uh_search_config_json(&cfg, b);
+    uh_backend_free(b);
+    uh_store_t *s;
+    if (uh_store_create(dir, json, 0, &s, &err)) fail_msg("%s", err.msg);
+    free(json);
+    uh_store_close(s);
+    uh_run_data_t *a = load("d-a"), *c = load("d-b");
+    const uh_run_data_t *both[2] = {a, c};
+    char *html;
+    assert_int_equal(uh_report_compare(both, 2, &html, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "different data (dataset tiny vs fashion-mnist)"));
+    /* an empty run still reports (no points, no crash) */
+    assert_int_equal(uh_report_run(c, &html, &err), UH_OK);
+    char *front = plot(html, "front");
+    assert_int_equal(count(front, "class=\"pt "), 0);
+    free(front);
+    free(html);
+    uh_run_free(a);
+    uh_run_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_run_report),
+        cmocka_unit_test(test_compare),
+        cmocka_unit_test(test_compare_refuses_other_data),
+    };
+    return cmocka_run_group_tests(tests, make_root, remove_root);
+}

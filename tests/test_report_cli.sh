@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# uhnas report / compare / export as a user meets them, and a real browser's look at the
+# report: headless Chromium parses the page and the front plot holds one mark per member of
+# the front (skipped, with a message, when Chromium is not installed).
+set -uo pipefail
+UHNAS=${UHNAS:-./build/uhnas}
+SRC=${UHNAS_SRC:-.}
+export UHNAS_BACKENDS="$SRC/configs/backends"
+pass=0 fail=0
+ok()  { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+ARGS=(--backend mzi-realistic --data tiny --population 4 --children 2 --generations 2
+      --epochs 1 --batch 32 --mc 2 --quiet)
+rows() { python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.argv[1])))))' "$1"; }
+
+"$UHNAS" search "${ARGS[@]}" --seed 1 --out "$tmp/a" > /dev/null 2>&1 && ok || bad "search a"
+"$UHNAS" search "${ARGS[@]}" --seed 2 --out "$tmp/b" > /dev/null 2>&1 && ok || bad "search b"
+"$UHNAS" search "${ARGS[@]}" --seed 3 --strategy random --out "$tmp/c" > /dev/null 2>&1 && ok || bad "search c"
+"$UHNAS" search "${ARGS[@]}" --seed 1 --population 5 --out "$tmp/d" > /dev/null 2>&1 && ok || bad "search d"
+"$UHNAS" search "${ARGS[@]}" --seed 1 --backend mzi-worst --out "$tmp/w" > /dev/null 2>&1 && ok || bad "search w"
+
+# report
+out=$("$UHNAS" report "$tmp/a" 2>&1)
+[[ $? -eq 0 && "$out" == "$tmp/a/report.html" && -s "$tmp/a/report.html" ]] && ok || bad "report: $out"
+n_front=$(rows "$tmp/a/front.csv")
+n_ok=$(python3 -c 'import csv,sys; print(sum(r["status"]=="ok" for r in csv.DictReader(open(sys.argv[1]))))' "$tmp/a/candidates.csv")
+got=$(grep -o 'class="pt front"' "$tmp/a/report.html" | wc -l)
+# the front plot and the robustness plot both mark the front
+[[ $got -eq $((2 * n_front)) ]] && ok || bad "report marks $got front points, front.csv has $n_front"
+out=$("$UHNAS" report "$tmp/nothing" 2>&1); [[ $? -eq 2 && "$out" == *"nothing"* ]] && ok || bad "report of no run: $out"
+"$UHNAS" report "$tmp/a" --out "$tmp/elsewhere.html" > /dev/null && [[ -s "$tmp/elsewhere.html" ]] && ok || bad "report --out"
+
+# compare: seeds and strategies at one budget; backends; a different budget is refused
+out=$("$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/c" --out "$tmp/cmp.html" 2>&1)
+[[ $? -eq 0 ]] && grep -q 'data-plot="compare-hv"' "$tmp/cmp.html" && ok || bad "compare strategies: $out"
+out=$("$UHNAS" compare "$tmp/a" "$tmp/w" --out "$tmp/fig1.html" 2>&1)
+[[ $? -eq 0 ]] && grep -q 'data-plot="compare-front"' "$tmp/fig1.html" && ok || bad "compare backends: $out"
+out=$("$UHNAS" compare "$tmp/a" "$tmp/d" --out "$tmp/no.html" 2>&1)
+[[ $? -eq 2 && "$out" == *"population 4 vs 5"* && ! -e "$tmp/no.html" ]] && ok || bad "compare refused: $out"
+
+# export a member of the front, with its stored weights
+id=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["id"])' "$tmp/a/front.csv")
+out=$("$UHNAS" export --run "$tmp/a" --candidate "$id" --format pytorch --out "$tmp/net.py" 2>&1)
+[[ $? -eq 0 && -s "$tmp/net.py" && -s "$tmp/net.py.uhw" ]] && grep -q "class UhnasNet" "$tmp/net.py" && ok || bad "export pytorch: $out"
+params=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["params"])' "$tmp/a/front.csv")
+"$UHNAS" export --run "$tmp/a" --candidate "$id" --format json | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["resolved"]["params"] == int(sys.argv[1]) == len(o["weights"] if "weights" in o else o["resolved"]["weights"]), o["resolved"]["params"]
+' "$params" && ok || bad "export json"
+out=$("$UHNAS" export --arch "$SRC/configs/demo-arch.json" --format csv 2>&1)
+[[ $(printf '%s\n' "$out" | wc -l) -eq 5 && "$out" == *"conv2d"* ]] && ok || bad "export csv: $out"
+out=$("$UHNAS" export --run "$tmp/a" --candidate 999999 2>&1); [[ $? -eq 2 && "$out" == *"no candidate"* ]] && ok || bad "export missing: $out"
+out=$("$UHNAS" export --arch '{"layers":[{"type":"dense","units":10}]}' --weights "$tmp/net.py.uhw" 2>&1)
+[[ $? -eq 2 && "$out" == *"weights for a network"* ]] && ok || bad "export wrong weights: $out"
+
+# a real browser
+browser=$(command -v chromium || command -v chromium-browser || true)
+if [[ -z "$browser" ]]; then
+  echo "SKIP: headless Chromium check (Debian package chromium not installed)"
+else
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --dump-dom "file://$tmp/a/report.html" > "$tmp/dom.html" 2>/dev/null
+  python3 - "$n_front" "$n_ok" "$tmp/dom.html" <<'PY' && ok || bad "Chromium's DOM of the report"
+import sys
+from html.parser import HTMLParser
+n_front, n_ok = int(sys.argv[1]), int(sys.argv[2])
+class P(HTMLParser):
+    def __init__(self):
+        super().__init__(); self.plot = None; self.marks = {}
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "svg": self.plot = a.get("data-plot")
+        cls = (a.get("class") or "").split()
+        if self.plot and "pt" in cls:
+            key = (self.plot, "front" if "front" in cls else "other")
+            self.marks[key] = self.marks.get(key, 0) + 1
+p = P(); p.feed(open(sys.argv[3]).read())
+assert p.marks.get(("front", "front"), 0) == n_front, p.marks
+assert p.marks.get(("front", "front"), 0) + p.marks.get(("front", "other"), 0) == n_ok, p.marks
+assert p.marks.get(("hypervolume", "other"), 0) == 3, p.marks
+PY
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --screenshot="$tmp/shot.png" \
+    --window-size=1400,1800 "file://$tmp/fig1.html" > /dev/null 2>&1
+  [[ $(stat -c %s "$tmp/shot.png" 2>/dev/null || echo 0) -gt 20000 ]] && ok || bad "Chromium did not render the comparison"
+fi
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
