@@ -65,5 +65,13 @@ expect 2 "violates" "$UHNAS" eval --backend cpu-xeon8380-fp32 --data tiny \
   --arch '{"layers":[{"type":"dense","units":16,"tile":8},{"type":"dense","units":4}]}'
 expect 0 "--noise-aware" "$UHNAS" eval --help
 
+# the user guide's worked example (a new photonic platform) loads and is cheaper to hold
+ex=$("$UHNAS" energy --arch "$MLP" --backend "$SRC/docs/examples/mzi-mems.json" --json 2>&1)
+python3 - "$ex" <<'PY' && ok || bad "docs/examples/mzi-mems.json: $ex"
+import json, sys
+o = json.loads(sys.argv[1])
+assert o["energy_nj"] > 0 and o["breakdown"]["total"]["heater"] < 1e-3, o
+PY
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

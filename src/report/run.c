@@ -43,6 +43,15 @@ static void read_config(uh_run_data_t *r) {
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "train");
     copy_string(b, "name", r->backend, sizeof r->backend);
     copy_string(o, "strategy", r->strategy, sizeof r->strategy);
+    /* a language-model run is labelled with its system prompt: the paper's ablation compares
+     * runs that differ only in it */
+    const cJSON *llm = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(o, "operator"), "llm");
+    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(llm, "system_prompt");
+    if (cJSON_IsString(sys)) {
+        size_t n = strlen(r->strategy);
+        snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", sys->valuestring);
+    }
     copy_string(o, "objective", r->objective, sizeof r->objective);
     copy_string(d, "dataset", r->dataset, sizeof r->dataset);
     char seed[32];
