@@ -9,6 +9,7 @@ packages=(
   libopenblas-dev libopenblas0-openmp   # SGEMM; the OpenMP build shares our thread pool
   libcjson-dev zlib1g-dev libsqlite3-dev libcurl4-openssl-dev
   libcmocka-dev python3                  # unit tests; python3 checks JSON in CLI tests
+  openmpi-bin libopenmpi-dev             # optional MPI mode: mpirun -np N uhnas search
   dataset-fashion-mnist                  # /usr/share/datasets/fashion-mnist (default data)
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -188,14 +188,57 @@ typedef struct {
     int reused;     /* candidates answered from the store */
 } uh_search_summary_t;
 
+/* ---- remote evaluation ----
+ * An executor trains a batch of candidates elsewhere (MPI workers) and hands each result
+ * back as it arrives, in any order, on the calling thread. The loop fixes every decision
+ * (ids, seeds) before the batch starts, so where and when a candidate ran does not change
+ * the run. Workers evaluate with uh_search_load_data's data and uh_search_eval_config, one
+ * thread each, exactly as the loop would. */
+typedef struct {
+    int index;        /* in the batch */
+    const char *arch; /* canonical JSON */
+    uint64_t seed;
+} uh_remote_job_t;
+
+typedef struct {
+    int index;
+    int ok; /* 0: the candidate failed; message says why */
+    char message[UH_ERROR_MSG_MAX];
+    uh_eval_result_t result;
+    float *weights; /* malloc'd, handed over to the callback's owner (may be NULL) */
+    size_t n_weights;
+} uh_remote_result_t;
+
+typedef int (*uh_remote_done_fn)(void *ctx, uh_remote_result_t *r, uh_error_t *err);
+
+typedef struct {
+    /* Trains jobs[0..n) and calls done for each as it finishes; once *stop (may be NULL)
+     * is set, starts no new job but waits for those running. Returns an error when the
+     * executor failed or when done returned one. */
+    int (*run)(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
+               void *done_ctx, volatile int *stop, uh_error_t *err);
+    /* Optional: JSON members about the executor's work since the last call (per-worker
+     * throughput, idle time), stored in each generation's state. */
+    void (*take_state)(void *ctx, char *buf, size_t size);
+    void *ctx;
+} uh_executor_t;
+
+/* The run's data as the loop sees it: training and validation (a seeded split of the
+ * training set) and the test set. */
+int uh_search_load_data(const uh_search_config_t *cfg, uh_dataset_t **train, uh_dataset_t **val,
+                        uh_dataset_t **test, uh_error_t *err);
+/* How the loop evaluates one candidate (training options, mc, noise-aware, one thread). */
+void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec);
+
 /* How to run a search; none of it changes the result (it is not part of the stored config). */
 typedef struct {
     const uh_operator_t *op;        /* NULL = the classic operator */
     uh_search_progress_fn progress; /* optional, called on the calling thread's behalf, one
                                        call at a time */
     void *progress_ctx;
-    volatile int *stop; /* optional: stops early (UH_EINTR) once non-zero */
-    int jobs;           /* candidates trained at once; 0 = one per core */
+    volatile int *stop;            /* optional: stops early (UH_EINTR) once non-zero */
+    int jobs;                      /* candidates trained at once; 0 = one per core */
+    const uh_executor_t *executor; /* NULL = local threads (jobs) */
 } uh_search_opts_t;
 
 /* Runs (or resumes) the search whose store is open: the config is the store's. The children

@@ -8,6 +8,7 @@
 
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
+#include "uhnas/dist.h"
 
 /* Exit codes, documented in `uhnas --help`. */
 enum {
@@ -16,22 +17,27 @@ enum {
     UH_EXIT_USAGE = 2, /* bad command line, invalid architecture or backend, violations */
 };
 
+/* What a command may need of the process beyond its arguments. */
+typedef struct {
+    uh_mpi_t *mpi; /* this process's MPI ranks when started by mpirun, else NULL */
+} cli_env_t;
+
 /* One command: `uhnas NAME ARGS...`. argv[0] is the command name. */
 typedef struct {
     const char *name;
     const char *summary;
-    int (*run)(int argc, char **argv);
+    int (*run)(int argc, char **argv, const cli_env_t *env);
 } uh_command_t;
 
-int uh_cmd_train(int argc, char **argv);
-int uh_cmd_backends(int argc, char **argv);
-int uh_cmd_energy(int argc, char **argv);
-int uh_cmd_eval(int argc, char **argv);
-int uh_cmd_search(int argc, char **argv);
-int uh_cmd_resume(int argc, char **argv);
-int uh_cmd_report(int argc, char **argv);
-int uh_cmd_compare(int argc, char **argv);
-int uh_cmd_export(int argc, char **argv);
+int uh_cmd_train(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_backends(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_energy(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_eval(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_search(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_resume(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_report(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_compare(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_export(int argc, char **argv, const cli_env_t *env);
 
 /* Prints "uhnas: <message>" on stderr and returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -4,7 +4,8 @@
 #include "args.h"
 #include "cli.h"
 
-int uh_cmd_backends(int argc, char **argv) {
+int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     int json = 0;
     const cli_opt_t opts[] = {
         {"json", OPT_FLAG, &json, 0, 0, NULL, NULL, "print one JSON object per line"},

@@ -5,7 +5,8 @@
 #include "args.h"
 #include "cli.h"
 
-int uh_cmd_energy(int argc, char **argv) {
+int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     const char *arch_arg = NULL, *backend = NULL, *input = "1x28x28";
     int classes = 10, json = 0;
     const cli_opt_t opts[] = {

@@ -16,7 +16,8 @@ static void usage(FILE *out, const cli_opt_t *opts, int n) {
     cli_print_options(out, opts, n);
 }
 
-int uh_cmd_eval(int argc, char **argv) {
+int uh_cmd_eval(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     cli_training_t t;
     const char *backend = NULL;
     int json = 0, mc = 10, noise_aware = 0;

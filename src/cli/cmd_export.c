@@ -49,7 +49,8 @@ static int from_run(const char *dir, const char *which, uh_arch_t *arch, float *
     return rc;
 }
 
-int uh_cmd_export(int argc, char **argv) {
+int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     const char *arch_arg = NULL, *weights_arg = NULL, *run = NULL, *candidate = NULL;
     const char *format = "pytorch", *out = NULL, *input = "1x28x28";
     int classes = 10;

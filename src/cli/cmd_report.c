@@ -28,7 +28,8 @@ static int take_dirs(int *argc, char ***argv, const char **dirs, int max) {
     return n;
 }
 
-int uh_cmd_report(int argc, char **argv) {
+int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     const char *dirs[1], *out = NULL;
     int n_dirs = take_dirs(&argc, &argv, dirs, 1);
     cli_opt_t opts[] = {
@@ -61,7 +62,8 @@ int uh_cmd_report(int argc, char **argv) {
     return write_html(out ? out : path, html, "report");
 }
 
-int uh_cmd_compare(int argc, char **argv) {
+int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html";
     int n_dirs = take_dirs(&argc, &argv, dirs, UH_REPORT_MAX_RUNS);
     cli_opt_t opts[] = {

@@ -52,6 +52,7 @@ typedef struct {
     int clean;
     double hypervolume;
     int bar_shown;
+    uh_mpi_t *mpi; /* workers to report on, or NULL */
 } progress_t;
 
 /* Seconds left, from the pace of the candidates trained in this call. */
@@ -103,6 +104,7 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
         fprintf(pr->out, "generation %d/%d done: %d/%d candidates, hypervolume %.4f (%.0f s)\n",
                 p->generation, p->generations, p->done, p->budget, p->hypervolume,
                 cli_now() - pr->run_start);
+        uh_mpi_print_workers(pr->mpi, pr->out);
     } else {
         char when[32] = "";
         if (!pr->tty && isfinite(left)) {
@@ -123,6 +125,18 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
     }
     if (pr->tty && p->done < p->budget) draw_bar(pr, p, left);
     fflush(pr->out);
+}
+
+/* Rank 0's coordination cost: what the bench and the closing arithmetic use. */
+static void mpi_summary(const uh_mpi_t *mpi, FILE *out) {
+    uh_mpi_stats_t st;
+    uh_mpi_stats(mpi, &st);
+    fprintf(out,
+            "mpi: %d workers, %ld candidates in %.1f s; rank 0 coordinating %.3f s (%.2f%% of "
+            "its time, %.2f ms per candidate), waiting %.1f s\n",
+            st.workers, st.candidates, st.wall_s, st.coordination_s,
+            st.wall_s > 0 ? 100 * st.coordination_s / st.wall_s : 0,
+            st.candidates ? 1000 * st.coordination_s / (double)st.candidates : 0, st.blocked_s);
 }
 
 /* The rows of the final front (those measured on the test set), with their test results. */
@@ -240,7 +254,7 @@ typedef struct {
 
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
 static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,
-                          int clean_objective, const uh_operator_t *op) {
+                          int clean_objective, const uh_operator_t *op, uh_mpi_t *mpi) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
     FILE *log = flags->json ? stderr : stdout;
@@ -258,9 +272,17 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                              .progress_ctx = &pr,
                              .stop = &g_stop,
                              .jobs = flags->jobs};
-    int rc = uh_search_run(store, &opts, &sum, &err);
+    uh_executor_t workers;
+    int rc = UH_OK;
+    if (uh_mpi_size(mpi) > 1) { /* rank 0: the other ranks train */
+        rc = uh_mpi_start(mpi, uh_store_config(store), &workers, &err);
+        opts.executor = &workers;
+        pr.mpi = mpi;
+    }
+    if (!rc) rc = uh_search_run(store, &opts, &sum, &err);
     clear_bar(&pr);
     if (op) cli_llm_warn(op);
+    if (pr.mpi && !flags->quiet) mpi_summary(mpi, log);
     if (rc == UH_EINTR) {
         fprintf(stderr,
                 "uhnas: stopped; every finished candidate is stored. Continue with: uhnas "
@@ -280,6 +302,16 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     if (flags->json) {
         cJSON *o = front_json(&f, &sum, dir);
         if (op) cJSON_AddItemToObject(o, "llm", cli_llm_json(op));
+        if (pr.mpi) {
+            uh_mpi_stats_t st;
+            uh_mpi_stats(mpi, &st);
+            cJSON *m = cJSON_AddObjectToObject(o, "mpi");
+            cJSON_AddNumberToObject(m, "workers", st.workers);
+            cJSON_AddNumberToObject(m, "candidates", (double)st.candidates);
+            cJSON_AddNumberToObject(m, "wall_s", st.wall_s);
+            cJSON_AddNumberToObject(m, "coordination_s", st.coordination_s);
+            cJSON_AddNumberToObject(m, "blocked_s", st.blocked_s);
+        }
         code = cli_print_json(o);
     } else {
         print_front(&f, &sum);
@@ -293,7 +325,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
 /* The run with its operator: the classic one, or a language model built from the config. */
 static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *flags,
                         const uh_search_config_t *cfg, const uh_backend_t *backend,
-                        const cli_llm_args_t *overrides, const char *command) {
+                        const cli_llm_args_t *overrides, const char *command, uh_mpi_t *mpi) {
     uh_llm_stack_t llm;
     int active;
     uh_error_t err = {0};
@@ -303,7 +335,7 @@ static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *f
                         "--llm-model NAME)",
                         command, err.msg, dir);
     int code = run_and_report(store, dir, flags, cfg->objective == UH_OBJECTIVE_CLEAN,
-                              active ? &llm.op : NULL);
+                              active ? &llm.op : NULL, mpi);
     if (active) uh_llm_stack_close(&llm);
     return code;
 }
@@ -325,7 +357,7 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
     cli_print_options(out, opts, n);
 }
 
-int uh_cmd_search(int argc, char **argv) {
+int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
@@ -440,13 +472,13 @@ int uh_cmd_search(int argc, char **argv) {
                 cfg.population + cfg.generations * cfg.children);
     cli_llm_args_t stored; /* the settings are in the config now */
     cli_llm_args_unset(&stored);
-    int code = run_in_store(store, dir, &flags, &cfg, b, &stored, "search");
+    int code = run_in_store(store, dir, &flags, &cfg, b, &stored, "search", env->mpi);
     uh_backend_free(b);
     uh_store_close(store);
     return code;
 }
 
-int uh_cmd_resume(int argc, char **argv) {
+int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
     const char *dir = NULL;
     run_flags_t flags = {0};
     cli_llm_args_t overrides;
@@ -482,7 +514,7 @@ int uh_cmd_resume(int argc, char **argv) {
         uh_store_close(store);
         return cli_fail(UH_EXIT_USAGE, "resume: %s: %s", dir, err.msg);
     }
-    int code = run_in_store(store, dir, &flags, &cfg, backend, &overrides, "resume");
+    int code = run_in_store(store, dir, &flags, &cfg, backend, &overrides, "resume", env->mpi);
     uh_backend_free(backend);
     uh_store_close(store);
     return code;

@@ -42,7 +42,8 @@ static int print_json(const cli_run_t *run, const char *data, double accuracy) {
     return cli_print_json(o);
 }
 
-int uh_cmd_train(int argc, char **argv) {
+int uh_cmd_train(int argc, char **argv, const cli_env_t *env) {
+    (void)env;
     cli_training_t t;
     int json = 0;
     cli_opt_t opts[CLI_TRAINING_MAX_OPTS + 1];

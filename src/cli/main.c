@@ -54,10 +54,27 @@ int main(int argc, char **argv) {
         return UH_EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("uhnas %s (OpenBLAS, OpenMP; MPI: off)\n", UHNAS_VERSION);
+        char mpi[256];
+        int on = uh_mpi_library(mpi, sizeof mpi);
+        printf("uhnas %s (OpenBLAS, OpenMP; MPI: %s%s%s)\n", UHNAS_VERSION, on ? "on, " : "", mpi,
+               on ? "" : "");
         return UH_EXIT_OK;
     }
+    const uh_command_t *command = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
-    return cli_fail(UH_EXIT_USAGE, "unknown command '%s' (see uhnas --help)", cmd);
+        if (!strcmp(cmd, COMMANDS[i].name)) command = &COMMANDS[i];
+    if (!command) return cli_fail(UH_EXIT_USAGE, "unknown command '%s' (see uhnas --help)", cmd);
+    /* Under mpirun, rank 0 runs the command; the other ranks serve its search, if any. */
+    cli_env_t env = {0};
+    uh_error_t err = {0};
+    if (uh_mpi_init(&argc, &argv, &env.mpi, &err)) return cli_fail(UH_EXIT_FAIL, "%s", err.msg);
+    int code;
+    if (uh_mpi_rank(env.mpi) > 0) {
+        code = uh_mpi_serve(env.mpi, &err) ? cli_fail(UH_EXIT_FAIL, "worker: %s", err.msg)
+                                           : UH_EXIT_OK;
+    } else {
+        code = command->run(argc - 1, argv + 1, &env);
+    }
+    uh_mpi_finish(env.mpi);
+    return code;
 }

@@ -45,8 +45,8 @@ static void read_config(uh_run_data_t *r) {
     copy_string(o, "strategy", r->strategy, sizeof r->strategy);
     /* a language-model run is labelled with its system prompt: the paper's ablation compares
      * runs that differ only in it */
-    const cJSON *llm = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(o, "operator"), "llm");
+    const cJSON *llm =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "operator"), "llm");
     const cJSON *sys = cJSON_GetObjectItemCaseSensitive(llm, "system_prompt");
     if (cJSON_IsString(sys)) {
         size_t n = strlen(r->strategy);

@@ -210,9 +210,8 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job_t *job = &((batch_t *)ctx)->jobs[i];
     if (job->settled) return UH_OK;
     uh_candidate_t *row = &job->row;
-    uh_eval_config_t ec = {
-        .train = r->cfg.train, .mc = r->cfg.mc, .noise_aware = r->cfg.noise_aware};
-    ec.train.threads = 0; /* the task's one thread (see run_tasks) */
+    uh_eval_config_t ec;
+    uh_search_eval_config(&r->cfg, &ec);
     uh_eval_result_t res;
     uh_error_t eerr = {0};
     if (uh_evaluate(r->backend, &job->arch, r->train, r->val, &ec, row->seed, &res, &job->weights,
@@ -260,6 +259,48 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     if (r->summary) r->summary->trained++;
     report_row(r, &job->row, 0);
     return UH_OK;
+}
+
+/* Fills job's row from a remote result, then commits it like a local one. */
+static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
+    batch_t *b = ctx;
+    if (res->index < 0 || res->index >= b->n_jobs) {
+        free(res->weights);
+        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
+    }
+    job_t *job = &b->jobs[res->index];
+    uh_candidate_t *row = &job->row;
+    if (res->ok) {
+        row->status = UH_CAND_OK;
+        row->accuracy = res->result.accuracy;
+        row->noisy_accuracy = res->result.noisy_accuracy;
+        row->noisy_accuracy_std = res->result.noisy_std;
+        row->energy_nj = res->result.energy_nj;
+        row->train_seconds = res->result.train_seconds;
+    } else {
+        row->status = UH_CAND_FAILED;
+        snprintf(row->message, sizeof row->message, "%s", res->message);
+        row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
+        row->energy_nj = row->train_seconds = NAN;
+    }
+    job->weights = res->weights;
+    job->n_weights = res->n_weights;
+    res->weights = NULL;
+    return commit_job(b->r, b, res->index, err);
+}
+
+/* Step three through the executor: the unsettled jobs, as canonical JSON and seeds. */
+static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
+    uh_remote_job_t *jobs = malloc((size_t)(b->n_jobs + 1) * sizeof *jobs);
+    if (!jobs) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int n = 0;
+    for (int j = 0; j < b->n_jobs; j++)
+        if (!b->jobs[j].settled)
+            jobs[n++] = (uh_remote_job_t){j, b->jobs[j].row.arch, b->jobs[j].row.seed};
+    int rc = n ? r->executor->run(r->executor->ctx, jobs, n, remote_done, b, r->stop, err) : UH_OK;
+    free(jobs);
+    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
+    return rc;
 }
 
 /* Steps one and two: the slots' architectures, ids and stored rows. slot_job[i] is the job
@@ -319,7 +360,9 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
     int *slot_job = malloc((size_t)(n + 1) * sizeof *slot_job);
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
-    if (!rc) rc = run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
+    if (!rc)
+        rc = r->executor ? run_remote(r, &b, err)
+                         : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
     int first = r->n_all; /* jobs join the archive in slot order: job j at first + j */
     for (int j = 0; !rc && j < b.n_jobs; j++) rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, err);
     for (int i = 0; !rc && i < n; i++) {
@@ -449,6 +492,12 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
         cJSON *extra = cJSON_Parse(r->extra_state);
         if (extra) cJSON_AddItemToObject(s, "strategy", extra);
     }
+    if (r->executor && r->executor->take_state) {
+        char ex_state[UH_SEARCH_OP_STATE_MAX] = "";
+        r->executor->take_state(r->executor->ctx, ex_state, sizeof ex_state);
+        cJSON *o = ex_state[0] ? cJSON_Parse(ex_state) : NULL;
+        if (o) cJSON_AddItemToObject(s, "workers", o);
+    }
     if (r->op->take_state) {
         char op_state[UH_SEARCH_OP_STATE_MAX] = "";
         r->op->take_state(r->op->ctx, op_state, sizeof op_state);
@@ -538,17 +587,23 @@ static int test_front(search_run_t *r, uh_error_t *err) {
 
 /* ---- set-up and the loop ------------------------------------------------------------ */
 
-static int load_data(search_run_t *r, uh_error_t *err) {
-    uh_data_opts_t o = {.data_dir = r->cfg.data_dir[0] ? r->cfg.data_dir : NULL,
-                        .limit_train = r->cfg.limit_train,
-                        .limit_test = r->cfg.limit_test};
+int uh_search_load_data(const uh_search_config_t *cfg, uh_dataset_t **train, uh_dataset_t **val,
+                        uh_dataset_t **test, uh_error_t *err) {
+    uh_data_opts_t o = {.data_dir = cfg->data_dir[0] ? cfg->data_dir : NULL,
+                        .limit_train = cfg->limit_train,
+                        .limit_test = cfg->limit_test};
     uh_dataset_t *full = NULL;
-    int rc = uh_dataset_load(r->cfg.dataset, &o, &full, &r->test, err);
+    *train = *val = *test = NULL;
+    int rc = uh_dataset_load(cfg->dataset, &o, &full, test, err);
     if (!rc)
-        rc = uh_dataset_split(full, r->cfg.val_fraction, r->cfg.seed ^ STREAM_SPLIT, &r->train,
-                              &r->val, err);
+        rc = uh_dataset_split(full, cfg->val_fraction, cfg->seed ^ STREAM_SPLIT, train, val, err);
     uh_dataset_free(full);
     return rc;
+}
+
+void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec) {
+    *ec = (uh_eval_config_t){.train = cfg->train, .mc = cfg->mc, .noise_aware = cfg->noise_aware};
+    ec->train.threads = 0; /* the caller's one thread: see run_tasks */
 }
 
 static int energy_scale(search_run_t *r, uh_error_t *err) {
@@ -606,6 +661,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                       .progress_ctx = opts->progress_ctx,
                       .stop = opts->stop,
                       .jobs = opts->jobs > 0 ? opts->jobs : omp_get_num_procs(),
+                      .executor = opts->executor,
                       .summary = summary};
     if (summary) memset(summary, 0, sizeof *summary);
     int rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
@@ -615,7 +671,8 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     if (needs_model && r.op == &uh_operator_classic)
         rc = uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
                           uh_strategy_name(r.cfg.strategy));
-    if (!rc && !(rc = load_data(&r, err)) && !(rc = energy_scale(&r, err))) {
+    if (!rc && !(rc = uh_search_load_data(&r.cfg, &r.train, &r.val, &r.test, err)) &&
+        !(rc = energy_scale(&r, err))) {
         uh_shape_t in = {r.train->c, r.train->h, r.train->w, r.train->n_classes};
         rc = uh_space_init(&r.space, r.backend, in, err);
     }

@@ -35,8 +35,9 @@ typedef struct {
     uh_search_progress_fn progress;
     void *progress_ctx;
     volatile int *stop;
-    int jobs;           /* candidates trained at once */
-    llmatic_t *llmatic; /* NULL until strategy llmatic's first generation */
+    int jobs;                      /* candidates trained at once */
+    llmatic_t *llmatic;            /* NULL until strategy llmatic's first generation */
+    const uh_executor_t *executor; /* remote workers, or NULL */
     uh_search_summary_t *summary;
 } search_run_t;
 

@@ -1,0 +1,348 @@
+/* Candidate evaluation over MPI (see uhnas/dist.h). */
+#include "uhnas/dist.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef UHNAS_MPI
+#include <mpi.h>
+#include <omp.h>
+
+enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_WEIGHTS = 4 };
+
+/* A result's fixed part. */
+typedef struct {
+    int32_t index, ok;
+    double accuracy, noisy_accuracy, noisy_std, energy_nj, train_seconds;
+    uint64_t n_weights;
+    char message[UH_ERROR_MSG_MAX];
+} result_msg_t;
+
+typedef struct {
+    long candidates;
+    double busy_s; /* from a job's dispatch to its result */
+    double sent_at;
+} worker_t;
+
+struct uh_mpi {
+    int rank, size;
+    int started, finished;
+    double start;
+    double blocked_s, coordination_s;
+    long candidates;
+    worker_t *workers; /* [size], rank 0 */
+};
+
+static double now_s(void) {
+    return MPI_Wtime();
+}
+
+int uh_mpi_library(char *buf, size_t size) {
+    char name[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(name, &len);
+    name[sizeof name - 1] = '\0';
+    char *end = strpbrk(name, ",\n");
+    if (end) *end = '\0';
+    snprintf(buf, size, "%s", name);
+    return 1;
+}
+
+int uh_mpi_init(int *argc, char ***argv, uh_mpi_t **out, uh_error_t *err) {
+    *out = NULL;
+    /* only under a launcher: a plain run must not start an MPI runtime */
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") && !getenv("PMI_RANK"))
+        return UH_OK;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) return uh_error_set(err, UH_EIO, "MPI_Init failed");
+    uh_mpi_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        MPI_Abort(MPI_COMM_WORLD, 1);
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &m->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &m->size);
+    *out = m;
+    return UH_OK;
+}
+
+int uh_mpi_rank(const uh_mpi_t *m) {
+    return m ? m->rank : 0;
+}
+int uh_mpi_size(const uh_mpi_t *m) {
+    return m ? m->size : 1;
+}
+
+/* Rank 0 → all: the config's length and text (length 0: no run, stop). */
+static void broadcast_config(const char *config) {
+    int64_t len = config ? (int64_t)strlen(config) + 1 : 0;
+    MPI_Bcast(&len, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (len > 0) MPI_Bcast((void *)config, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+}
+
+/* ---- rank 0: the executor ----------------------------------------------------------- */
+
+static void send_job(uh_mpi_t *m, int worker, const uh_remote_job_t *job) {
+    size_t len = strlen(job->arch);
+    unsigned char *buf = malloc(12 + len);
+    if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
+    int32_t index = job->index;
+    memcpy(buf, &index, 4);
+    memcpy(buf + 4, &job->seed, 8);
+    memcpy(buf + 12, job->arch, len);
+    MPI_Send(buf, (int)(12 + len), MPI_BYTE, worker, TAG_JOB, MPI_COMM_WORLD);
+    free(buf);
+    m->workers[worker].sent_at = now_s();
+}
+
+/* The next result from any worker: which worker, and the result (weights included). */
+static int receive_result(uh_mpi_t *m, int *worker, uh_remote_result_t *r) {
+    MPI_Status st;
+    double t0 = now_s();
+    MPI_Probe(MPI_ANY_SOURCE, TAG_RESULT, MPI_COMM_WORLD, &st);
+    m->blocked_s += now_s() - t0;
+    *worker = st.MPI_SOURCE;
+    result_msg_t msg;
+    MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, *worker, TAG_RESULT, MPI_COMM_WORLD,
+             MPI_STATUS_IGNORE);
+    memset(r, 0, sizeof *r);
+    r->index = msg.index;
+    r->ok = msg.ok;
+    msg.message[sizeof msg.message - 1] = '\0';
+    snprintf(r->message, sizeof r->message, "%s", msg.message);
+    r->result = (uh_eval_result_t){.accuracy = msg.accuracy,
+                                   .noisy_accuracy = msg.noisy_accuracy,
+                                   .noisy_std = msg.noisy_std,
+                                   .energy_nj = msg.energy_nj,
+                                   .train_seconds = msg.train_seconds};
+    if (msg.n_weights > 0) {
+        r->weights = malloc((size_t)msg.n_weights * sizeof *r->weights);
+        if (!r->weights) return UH_ENOMEM;
+        MPI_Recv(r->weights, (int)msg.n_weights, MPI_FLOAT, *worker, TAG_WEIGHTS, MPI_COMM_WORLD,
+                 MPI_STATUS_IGNORE);
+        r->n_weights = (size_t)msg.n_weights;
+    }
+    worker_t *w = &m->workers[*worker];
+    w->busy_s += now_s() - w->sent_at;
+    w->candidates++;
+    m->candidates++;
+    return UH_OK;
+}
+
+static int mpi_run(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
+                   void *done_ctx, volatile int *stop, uh_error_t *err) {
+    uh_mpi_t *m = ctx;
+    double t0 = now_s(), blocked0 = m->blocked_s;
+    int next = 0, running = 0, rc = UH_OK;
+    for (int w = 1; w < m->size && next < n; w++, next++, running++) send_job(m, w, &jobs[next]);
+    while (running > 0) {
+        int worker;
+        uh_remote_result_t r;
+        if (receive_result(m, &worker, &r)) {
+            MPI_Abort(MPI_COMM_WORLD, 2); /* cannot drain the message: the job cannot go on */
+            return uh_error_set(err, UH_ENOMEM, "out of memory receiving weights");
+        }
+        running--;
+        /* the free worker gets the next candidate before this one is committed */
+        if (!rc && next < n && !(stop && *stop)) {
+            send_job(m, worker, &jobs[next++]);
+            running++;
+        }
+        if (!rc) rc = done(done_ctx, &r, err);
+        free(r.weights);
+    }
+    m->coordination_s += (now_s() - t0) - (m->blocked_s - blocked0);
+    return rc;
+}
+
+static void mpi_take_state(void *ctx, char *buf, size_t size) {
+    uh_mpi_t *m = ctx;
+    double wall = now_s() - m->start;
+    size_t used = (size_t)snprintf(
+        buf, size, "{\"wall_s\":%.3f,\"coordination_s\":%.3f,\"ranks\":[", wall, m->coordination_s);
+    for (int w = 1; w < m->size && used < size; w++)
+        used += (size_t)snprintf(
+            buf + used, size - used,
+            "%s{\"rank\":%d,\"candidates\":%ld,\"busy_s\":%.3f,\"idle_s\":%.3f}", w > 1 ? "," : "",
+            w, m->workers[w].candidates, m->workers[w].busy_s, wall - m->workers[w].busy_s);
+    if (used + 3 <= size)
+        strcpy(buf + used, "]}");
+    else if (size)
+        buf[0] = '\0'; /* too many ranks for the state: nothing rather than broken JSON */
+}
+
+int uh_mpi_start(uh_mpi_t *m, const char *config_json, uh_executor_t *ex, uh_error_t *err) {
+    if (m->rank != 0) return uh_error_set(err, UH_EINVAL, "uh_mpi_start is rank 0's");
+    if (m->size < 2) return uh_error_set(err, UH_EINVAL, "no MPI workers (run with -np 2 or more)");
+    m->workers = calloc((size_t)m->size, sizeof *m->workers);
+    if (!m->workers) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    broadcast_config(config_json);
+    m->started = 1;
+    m->start = now_s();
+    *ex = (uh_executor_t){mpi_run, mpi_take_state, m};
+    return UH_OK;
+}
+
+void uh_mpi_stats(const uh_mpi_t *m, uh_mpi_stats_t *s) {
+    memset(s, 0, sizeof *s);
+    if (!m || !m->started) return;
+    *s = (uh_mpi_stats_t){m->size - 1, m->candidates, now_s() - m->start, m->blocked_s,
+                          m->coordination_s};
+}
+
+void uh_mpi_print_workers(const uh_mpi_t *m, FILE *out) {
+    if (!m || !m->started) return;
+    double wall = now_s() - m->start;
+    for (int w = 1; w < m->size; w++) {
+        const worker_t *x = &m->workers[w];
+        fprintf(out, "  worker %d: %ld candidates, %.2f per minute, idle %.0f%%\n", w,
+                x->candidates, wall > 0 ? 60.0 * (double)x->candidates / wall : 0,
+                wall > 0 ? 100 * (wall - x->busy_s) / wall : 0);
+    }
+}
+
+/* ---- workers ------------------------------------------------------------------------- */
+
+typedef struct {
+    uh_search_config_t cfg;
+    uh_backend_t *backend;
+    uh_dataset_t *train, *val, *test;
+    uh_eval_config_t ec;
+    uh_error_t setup; /* why this worker cannot train (every job then fails with it) */
+} worker_state_t;
+
+static void evaluate_job(worker_state_t *ws, const unsigned char *buf, int len, int rank) {
+    result_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    int32_t index;
+    uint64_t seed;
+    memcpy(&index, buf, 4);
+    memcpy(&seed, buf + 4, 8);
+    msg.index = index;
+    uh_arch_t arch;
+    uh_error_t e = ws->setup;
+    float *w = NULL;
+    size_t n = 0;
+    uh_eval_result_t res;
+    if (!e.code) {
+        uh_shape_t in = {ws->train->c, ws->train->h, ws->train->w, ws->train->n_classes};
+        if (!uh_arch_parse((const char *)buf + 12, (size_t)(len - 12), in, &arch, &e))
+            uh_evaluate(ws->backend, &arch, ws->train, ws->val, &ws->ec, seed, &res, &w, &n, &e);
+    }
+    if (e.code) {
+        snprintf(msg.message, sizeof msg.message, "worker %d: %.480s", rank, e.msg);
+        free(w);
+        w = NULL, n = 0;
+    } else {
+        msg.ok = 1;
+        msg.accuracy = res.accuracy;
+        msg.noisy_accuracy = res.noisy_accuracy;
+        msg.noisy_std = res.noisy_std;
+        msg.energy_nj = res.energy_nj;
+        msg.train_seconds = res.train_seconds;
+        msg.n_weights = n;
+    }
+    MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, TAG_RESULT, MPI_COMM_WORLD);
+    if (n) MPI_Send(w, (int)n, MPI_FLOAT, 0, TAG_WEIGHTS, MPI_COMM_WORLD);
+    free(w);
+}
+
+int uh_mpi_serve(uh_mpi_t *m, uh_error_t *err) {
+    (void)err;
+    int64_t len = 0;
+    MPI_Bcast(&len, 1, MPI_INT64_T, 0, MPI_COMM_WORLD);
+    if (len <= 0) return UH_OK; /* rank 0 had no run */
+    char *config = malloc((size_t)len);
+    if (!config) MPI_Abort(MPI_COMM_WORLD, 2);
+    MPI_Bcast(config, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    config[len - 1] = '\0';
+    worker_state_t ws;
+    memset(&ws, 0, sizeof ws);
+    omp_set_num_threads(1); /* as the search's own tasks: the same floats */
+    if (!uh_search_config_parse(config, &ws.cfg, &ws.backend, &ws.setup))
+        uh_search_load_data(&ws.cfg, &ws.train, &ws.val, &ws.test, &ws.setup);
+    uh_search_eval_config(&ws.cfg, &ws.ec);
+    free(config);
+    for (;;) {
+        MPI_Status st;
+        MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+        int count;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        unsigned char *buf = malloc((size_t)count + 1);
+        if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
+        MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (st.MPI_TAG == TAG_JOB && count >= 12) evaluate_job(&ws, buf, count, m->rank);
+        free(buf);
+        if (st.MPI_TAG == TAG_STOP) break;
+    }
+    uh_dataset_free(ws.train);
+    uh_dataset_free(ws.val);
+    uh_dataset_free(ws.test);
+    uh_backend_free(ws.backend);
+    return UH_OK;
+}
+
+void uh_mpi_finish(uh_mpi_t *m) {
+    if (!m) return;
+    if (m->rank == 0) {
+        if (!m->started)
+            broadcast_config(NULL);
+        else
+            for (int w = 1; w < m->size; w++)
+                MPI_Send(NULL, 0, MPI_BYTE, w, TAG_STOP, MPI_COMM_WORLD);
+    }
+    free(m->workers);
+    free(m);
+    MPI_Finalize();
+}
+
+#else /* built without MPI: no launch is ever detected */
+
+struct uh_mpi {
+    int unused;
+};
+
+int uh_mpi_library(char *buf, size_t size) {
+    snprintf(buf, size, "off");
+    return 0;
+}
+
+int uh_mpi_init(int *argc, char ***argv, uh_mpi_t **out, uh_error_t *err) {
+    (void)argc, (void)argv, (void)err;
+    *out = NULL;
+    return UH_OK;
+}
+
+int uh_mpi_rank(const uh_mpi_t *m) {
+    return (void)m, 0;
+}
+int uh_mpi_size(const uh_mpi_t *m) {
+    return (void)m, 1;
+}
+
+int uh_mpi_start(uh_mpi_t *m, const char *config_json, uh_executor_t *ex, uh_error_t *err) {
+    (void)m, (void)config_json, (void)ex;
+    return uh_error_set(err, UH_EINVAL, "this uhnas was built without MPI");
+}
+
+int uh_mpi_serve(uh_mpi_t *m, uh_error_t *err) {
+    (void)m;
+    return uh_error_set(err, UH_EINVAL, "this uhnas was built without MPI");
+}
+
+void uh_mpi_stats(const uh_mpi_t *m, uh_mpi_stats_t *s) {
+    (void)m;
+    memset(s, 0, sizeof *s);
+}
+
+void uh_mpi_print_workers(const uh_mpi_t *m, FILE *out) {
+    (void)m, (void)out;
+}
+
+void uh_mpi_finish(uh_mpi_t *m) {
+    (void)m;
+}
+
+#endif
