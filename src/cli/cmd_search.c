@@ -234,23 +234,15 @@ typedef struct {
     int quiet, json, jobs;
 } run_flags_t;
 
-#define RUN_FLAG_OPTIONS(f)                                                                        \
-    {"jobs",                                                                                       \
-     OPT_INT,                                                                                      \
-     &(f).jobs,                                                                                    \
-     0,                                                                                            \
-     1024,                                                                                         \
-     NULL,                                                                                         \
-     "N",                                                                                          \
-     "candidates trained at once, one core each (default 0: one per core); the result does "       \
-     "not depend on it"},                                                                          \
-        {"json",    OPT_FLAG,                                                                      \
-         &(f).json, 0,                                                                             \
-         0,         NULL,                                                                          \
-         NULL,      "print the result as one JSON object on stdout (progress goes to stderr)"},    \
-    {                                                                                              \
-        "quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"                      \
-    }
+/* clang-format off */
+#define RUN_FLAG_OPTIONS(f)                                                                     \
+    {"jobs", OPT_INT, &(f).jobs, 0, 1024, NULL, "N",                                            \
+     "candidates trained at once, one core each (default 0: one per core; under mpirun the "    \
+     "workers train them); the result does not depend on it"},                                  \
+    {"json", OPT_FLAG, &(f).json, 0, 0, NULL, NULL,                                             \
+     "print the result as one JSON object on stdout (progress goes to stderr)"},                \
+    {"quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"}
+/* clang-format on */
 
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
 static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,

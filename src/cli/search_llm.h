@@ -20,43 +20,23 @@ typedef struct {
 void cli_llm_args_unset(cli_llm_args_t *a);
 
 /* The options that both commands accept (search adds --system-prompt). */
-#define CLI_LLM_OPTIONS(a)                                                                         \
-    {"llm-url",                                                                                    \
-     OPT_STRING,                                                                                   \
-     &(a).url,                                                                                     \
-     0,                                                                                            \
-     0,                                                                                            \
-     NULL,                                                                                         \
-     "URL",                                                                                        \
-     "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key from UHNAS_LLM_API_KEY or "     \
-     "OPENAI_API_KEY)"},                                                                           \
-        {"llm-model", OPT_STRING, &(a).model, 0, 0, NULL, "NAME", "model name sent to it"},        \
-        {"llm-temperature",                                                                        \
-         OPT_REAL,                                                                                 \
-         &(a).temperature,                                                                         \
-         0,                                                                                        \
-         2,                                                                                        \
-         NULL,                                                                                     \
-         "T",                                                                                      \
-         "sampling temperature (default 0.7)"},                                                    \
-        {"llm-max-tokens",                                                                         \
-         OPT_INT,                                                                                  \
-         &(a).max_tokens,                                                                          \
-         1,                                                                                        \
-         1000000,                                                                                  \
-         NULL,                                                                                     \
-         "N",                                                                                      \
-         "longest reply in tokens (default 4096)"},                                                \
-        {"llm-timeout", OPT_REAL, &(a).timeout, 0.001,                                             \
-         86400,         NULL,     "SECONDS",    "per request attempt (default 120)"},              \
-        {"llm-retries", OPT_INT,                                                                   \
-         &(a).retries,  0,                                                                         \
-         100,           NULL,                                                                      \
-         "N",           "retries on connection errors, timeouts, 429 and 5xx (default 3)"},        \
-    {                                                                                              \
-        "llm-replay", OPT_STRING, &(a).replay, 0, 0, NULL, "FILE",                                 \
-            "answer from a recorded transcript (llm.jsonl) instead of the network"                 \
-    }
+/* clang-format off */
+#define CLI_LLM_OPTIONS(a)                                                                      \
+    {"llm-url", OPT_STRING, &(a).url, 0, 0, NULL, "URL",                                        \
+     "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key from UHNAS_LLM_API_KEY or "  \
+     "OPENAI_API_KEY)"},                                                                        \
+    {"llm-model", OPT_STRING, &(a).model, 0, 0, NULL, "NAME", "model name sent to it"},         \
+    {"llm-temperature", OPT_REAL, &(a).temperature, 0, 2, NULL, "T",                            \
+     "sampling temperature (default 0.7)"},                                                     \
+    {"llm-max-tokens", OPT_INT, &(a).max_tokens, 1, 1000000, NULL, "N",                         \
+     "longest reply in tokens (default 4096)"},                                                 \
+    {"llm-timeout", OPT_REAL, &(a).timeout, 0.001, 86400, NULL, "SECONDS",                      \
+     "per request attempt (default 120)"},                                                      \
+    {"llm-retries", OPT_INT, &(a).retries, 0, 100, NULL, "N",                                   \
+     "retries on connection errors, timeouts, 429 and 5xx (default 3)"},                        \
+    {"llm-replay", OPT_STRING, &(a).replay, 0, 0, NULL, "FILE",                                 \
+     "answer from a recorded transcript (llm.jsonl) instead of the network"}
+/* clang-format on */
 
 /* For a new run: checks the options against the strategy and stores the language-model
  * settings in cfg->operator_config. Non-zero with a message in msg on a usage error. */
