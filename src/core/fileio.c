@@ -67,6 +67,8 @@ int uh_write_file_atomic(const char *path, const void *data, size_t len, uh_erro
         free(tmp);
         return rc;
     }
+    /* mkstemp makes the file 0600; results (tables, reports, exports) are meant to be read */
+    (void)fchmod(fd, 0644);
     const char *p = data;
     size_t left = len;
     int rc = UH_OK;
