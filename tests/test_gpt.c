@@ -1,0 +1,161 @@
+/* The built-in GPT against mathematics: analytic gradients of every tensor (embeddings,
+ * layer norms, attention, MLP) match central finite differences, a tiny corpus is learnt
+ * and reproduced by greedy decoding, and a seed fixes the model. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "uhnas/gpt.h"
+#include "uhnas/rng.h"
+
+static const uh_gpt_config_t TINY = {
+    .vocab = 11, .max_t = 6, .layers = 2, .heads = 2, .channels = 8};
+
+/* Tensor boundaries in the flat parameter array, in gpt.c's order (names for messages). */
+static void boundaries(const uh_gpt_config_t *c, size_t *start, const char **names, int *n) {
+    size_t V = (size_t)c->vocab, T = (size_t)c->max_t, L = (size_t)c->layers,
+           C = (size_t)c->channels;
+    const size_t sizes[] = {V * C,         T * C, L * C, L * C, L * 3 * C * C, L * 3 * C,
+                            L * C * C,     L * C, L * C, L * C, L * 4 * C * C, L * 4 * C,
+                            L * C * 4 * C, L * C, C,     C};
+    static const char *const tensor[] = {"wte",      "wpe",      "ln1w", "ln1b", "qkvw", "qkvb",
+                                         "attprojw", "attprojb", "ln2w", "ln2b", "fcw",  "fcb",
+                                         "fcprojw",  "fcprojb",  "lnfw", "lnfb"};
+    *n = 16;
+    size_t at = 0;
+    for (int i = 0; i < 16; i++) {
+        start[i] = at;
+        names[i] = tensor[i];
+        at += sizes[i];
+    }
+    start[16] = at;
+}
+
+static void test_gradients_match_finite_differences(void **state) {
+    (void)state;
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(&TINY, 2, 5, &err);
+    assert_non_null(m);
+    /* make every tensor matter: norms and biases away from their 1 / 0 init */
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 9);
+    float *p = uh_gpt_params(m);
+    size_t n = uh_gpt_n_params(m);
+    for (size_t i = 0; i < n; i++) p[i] += (float)(0.1 * uh_rng_normal(&rng));
+    int tokens[12], targets[12];
+    for (int i = 0; i < 12; i++) {
+        tokens[i] = (int)uh_rng_below(&rng, 11);
+        targets[i] = i == 4 ? -1 : (int)uh_rng_below(&rng, 11); /* one uncounted position */
+    }
+    uh_gpt_forward(m, tokens, targets, 2, 6);
+    uh_gpt_backward(m);
+    float *analytic = malloc(n * sizeof *analytic);
+    memcpy(analytic, uh_gpt_grads(m), n * sizeof *analytic);
+    size_t start[17];
+    const char *names[16];
+    int n_tensors;
+    boundaries(&TINY, start, names, &n_tensors);
+    assert_int_equal(start[16], n);
+    double worst = 0;
+    for (int t = 0; t < n_tensors; t++) {
+        size_t size = start[t + 1] - start[t];
+        for (int k = 0; k < 8; k++) {
+            size_t i = start[t] + (size_t)uh_rng_below(&rng, size);
+            /* wpe rows past T = 6 never move the loss; all rows are used here (T = max_t) */
+            const float h = 1e-2f, keep = p[i];
+            p[i] = keep + h;
+            double up = uh_gpt_forward(m, tokens, targets, 2, 6);
+            p[i] = keep - h;
+            double down = uh_gpt_forward(m, tokens, targets, 2, 6);
+            p[i] = keep;
+            double numeric = (up - down) / (2 * h), a = analytic[i];
+            double diff = fabs(a - numeric), tol = 5e-4 + 5e-3 * fabs(numeric);
+            if (diff / tol > worst) worst = diff / tol;
+            if (diff > tol)
+                fail_msg("%s[%zu]: analytic %.6g, finite difference %.6g", names[t], i - start[t],
+                         a, numeric);
+        }
+    }
+    print_message("gradient check: worst |error| / tolerance = %.3f\n", worst);
+    free(analytic);
+    uh_gpt_free(m);
+}
+
+/* Four sequences, each a different permutation: greedy decoding from the first token must
+ * give the rest after training. */
+static void test_overfits_and_reproduces_a_corpus(void **state) {
+    (void)state;
+    const uh_gpt_config_t cfg = {.vocab = 12, .max_t = 8, .layers = 2, .heads = 2, .channels = 32};
+    static const int corpus[4][8] = {{1, 5, 3, 7, 2, 9, 4, 0},
+                                     {2, 8, 8, 1, 6, 3, 3, 0},
+                                     {3, 4, 10, 11, 4, 10, 11, 0},
+                                     {4, 7, 6, 5, 9, 2, 1, 0}};
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(&cfg, 4, 1, &err);
+    assert_non_null(m);
+    int tokens[4 * 7], targets[4 * 7];
+    for (int s = 0; s < 4; s++)
+        for (int t = 0; t < 7; t++)
+            tokens[s * 7 + t] = corpus[s][t], targets[s * 7 + t] = corpus[s][t + 1];
+    uh_adamw_t o;
+    uh_adamw_default(&o);
+    o.lr = 1e-2f;
+    o.weight_decay = 0;
+    float loss = 0;
+    for (int step = 0; step < 300; step++) {
+        loss = uh_gpt_forward(m, tokens, targets, 4, 7);
+        uh_gpt_backward(m);
+        uh_gpt_step(m, &o);
+    }
+    print_message("loss after 300 steps: %.4f\n", loss);
+    assert_true(loss < 0.05f);
+    for (int s = 0; s < 4; s++) {
+        int seq[8] = {corpus[s][0]};
+        for (int t = 1; t < 8; t++) {
+            uh_gpt_forward(m, seq, NULL, 1, t);
+            const float *z = uh_gpt_logits(m) + (size_t)(t - 1) * cfg.vocab;
+            int best = 0;
+            for (int v = 1; v < cfg.vocab; v++)
+                if (z[v] > z[best]) best = v;
+            seq[t] = best;
+        }
+        assert_memory_equal(seq, corpus[s], sizeof seq);
+    }
+    uh_gpt_free(m);
+}
+
+static void test_seed_and_limits(void **state) {
+    (void)state;
+    uh_error_t err = {0};
+    uh_gpt_t *a = uh_gpt_new(&TINY, 1, 42, &err), *b = uh_gpt_new(&TINY, 1, 42, &err);
+    uh_gpt_t *c = uh_gpt_new(&TINY, 1, 43, &err);
+    assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
+    assert_memory_not_equal(uh_gpt_params(a), uh_gpt_params(c), uh_gpt_n_params(a) * sizeof(float));
+    int bad[2] = {3, 11}; /* token 11 is outside a vocabulary of 11 */
+    assert_true(isnan(uh_gpt_forward(a, bad, NULL, 1, 2)));
+    int ok[7] = {0};
+    assert_true(isnan(uh_gpt_forward(a, ok, NULL, 1, 7))); /* longer than the context */
+    uh_gpt_config_t wrong = TINY;
+    wrong.heads = 3; /* does not divide 8 channels */
+    assert_null(uh_gpt_new(&wrong, 1, 1, &err));
+    assert_int_equal(err.code, UH_EINVAL);
+    uh_gpt_free(a);
+    uh_gpt_free(b);
+    uh_gpt_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients_match_finite_differences),
+        cmocka_unit_test(test_overfits_and_reproduces_a_corpus),
+        cmocka_unit_test(test_seed_and_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
