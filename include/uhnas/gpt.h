@@ -31,6 +31,7 @@ uh_gpt_t *uh_gpt_new(const uh_gpt_config_t *cfg, int max_b, uint64_t seed, uh_er
 void uh_gpt_free(uh_gpt_t *m);
 
 size_t uh_gpt_n_params(const uh_gpt_t *m);
+int uh_gpt_max_t(const uh_gpt_t *m);
 float *uh_gpt_params(uh_gpt_t *m);
 float *uh_gpt_grads(uh_gpt_t *m);
 

@@ -371,6 +371,10 @@ oom:
     return NULL;
 }
 
+int uh_gpt_max_t(const uh_gpt_t *m) {
+    return m->cfg.max_t;
+}
+
 size_t uh_gpt_n_params(const uh_gpt_t *m) {
     return m->n_params;
 }

@@ -1,0 +1,78 @@
+/* uhnas — the language of the built-in model: architectures as short token sequences, the
+ * hardware and the wanted results as conditioning tokens, and a grammar that says which
+ * tokens may come next, so constrained sampling only ever writes architectures that parse.
+ *
+ * A training example (or a prompt, up to SEP_CHILD):
+ *   BOS  HW_* (5 tokens: physics, precision, noise, cost per MAC, tiles)
+ *        SEP_TGT ACC_a NOISY_n ENERGY_e
+ *        SEP_PARENT <architecture>   (optional)
+ *        SEP_CHILD  <architecture> EOS
+ * An architecture: per conv layer  CONV F<filters> K<kernel> S<stride> P0|PH A<act> B<bits>
+ * T<tile> [POOLMAX|POOLAVG Z<size>], per hidden dense layer  DENSE U<units> A B T, then the
+ * output layer  OUT A B T. Values come from fixed lists (a superset of the search space's),
+ * so the vocabulary is the same for every backend and runs can teach each other. */
+#ifndef UHNAS_ARCHLANG_H
+#define UHNAS_ARCHLANG_H
+
+#include "uhnas/arch.h"
+#include "uhnas/backend.h"
+#include "uhnas/gpt.h"
+#include "uhnas/rng.h"
+
+#define UH_LANG_MAX_TOKENS 128 /* longest example */
+#define UH_LANG_BUCKETS 10     /* accuracy, noisy accuracy and energy targets */
+
+/* The vocabulary: token ids and their printable names. */
+int uh_lang_vocab_size(void);
+void uh_lang_token_name(int token, char *buf, size_t size);
+
+enum {
+    UH_TOK_PAD,
+    UH_TOK_BOS,
+    UH_TOK_EOS,
+    UH_TOK_SEP_TGT,
+    UH_TOK_SEP_PARENT,
+    UH_TOK_SEP_CHILD,
+};
+
+/* Hardware tokens of a backend (5 tokens into out). */
+void uh_lang_hardware(const uh_backend_t *b, int *out);
+/* Target tokens for accuracy, noisy accuracy in [0, 1] and normalised energy (the search's
+ * log10(E / E_lin) / 4, clipped to [0, 1]): 3 tokens into out. */
+void uh_lang_targets(double accuracy, double noisy, double energy01, int *out);
+
+/* Appends arch's tokens; returns how many, or −1 when a value is outside the vocabulary. */
+int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
+
+/* The grammar, token by token. Limits from the backend's constraints and the input shape. */
+typedef struct {
+    uh_shape_t input;
+    unsigned activations; /* allowed (bit per uh_act_t) */
+    int min_bits, max_bits, min_tile, max_tile, max_units, max_filters, max_kernel;
+    int allow_conv, allow_pool, out_act_none;
+    long max_params, max_macs;
+    /* decoding state */
+    int field;   /* what the next token is (internal) */
+    int c, h, w; /* shape so far */
+    int n_conv, n_dense, done;
+    long params, macs; /* so far */
+    uh_arch_t arch;    /* what has been written */
+} uh_lang_grammar_t;
+
+void uh_lang_grammar_init(uh_lang_grammar_t *g, const uh_backend_t *b, uh_shape_t input);
+/* allowed[v] = 1 for the tokens that may come next (v < vocab size); returns their count. */
+int uh_lang_allowed(const uh_lang_grammar_t *g, unsigned char *allowed);
+/* Takes one token (which must be allowed); returns 0, or −1 when it was not. */
+int uh_lang_push(uh_lang_grammar_t *g, int token);
+/* After EOS: the architecture written, resolved against the input (UH_OK), or why not. */
+int uh_lang_result(uh_lang_grammar_t *g, uh_arch_t *out, uh_error_t *err);
+
+/* Samples an architecture from model after prefix[0..n_prefix) (which ends with SEP_CHILD),
+ * token by token at the temperature, with every token the grammar forbids masked out, so
+ * the result always parses. *g must be freshly initialised; it holds the result after. The
+ * whole sequence goes to tokens (cap UH_LANG_MAX_TOKENS); returns its length, or −1 when
+ * the context ran out before EOS. */
+int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_grammar_t *g,
+                   double temperature, uh_rng_t *rng, int *tokens);
+
+#endif

@@ -1,0 +1,117 @@
+/* The built-in model's language: everything the search space makes is written and read back
+ * exactly by the grammar, and constrained sampling from an untrained model only writes
+ * architectures that parse (10,000 of them). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "uhnas/archlang.h"
+#include "uhnas/space.h"
+
+static const uh_shape_t MNIST = {1, 28, 28, 10};
+
+static uh_backend_t *load(const char *name) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    if (uh_backend_load(name, &b, &err)) fail_msg("%s", err.msg);
+    return b;
+}
+
+static void test_space_round_trips(void **state) {
+    (void)state;
+    const char *backends[] = {"mzi-realistic", "crossbar-pcm", "gpu-b200-fp16"};
+    for (int k = 0; k < 3; k++) {
+        uh_backend_t *b = load(backends[k]);
+        uh_space_t space;
+        uh_error_t err = {0};
+        assert_int_equal(uh_space_init(&space, b, MNIST, &err), UH_OK);
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 3);
+        for (int i = 0; i < 500; i++) {
+            uh_arch_t a, back;
+            const char *what;
+            assert_int_equal(uh_space_sample(&space, &rng, &a, &err), UH_OK);
+            if (i % 2) { /* mutations reach other corners of the space */
+                uh_arch_t m;
+                assert_int_equal(uh_space_mutate(&space, &a, &rng, &m, &what, &err), UH_OK);
+                a = m;
+            }
+            int tok[UH_LANG_MAX_TOKENS];
+            int n = uh_lang_encode_arch(&a, tok, UH_LANG_MAX_TOKENS);
+            assert_true(n > 0);
+            uh_lang_grammar_t g;
+            uh_lang_grammar_init(&g, b, MNIST);
+            for (int t = 0; t < n; t++)
+                if (uh_lang_push(&g, tok[t])) {
+                    char name[32];
+                    uh_lang_token_name(tok[t], name, sizeof name);
+                    fail_msg("%s: token %d of %d (%s) refused", backends[k], t, n, name);
+                }
+            assert_int_equal(uh_lang_push(&g, UH_TOK_EOS), 0);
+            assert_int_equal(uh_lang_result(&g, &back, &err), UH_OK);
+            char x[UH_ARCH_CANON_MAX], y[UH_ARCH_CANON_MAX];
+            uh_arch_canonical(&a, x, sizeof x);
+            uh_arch_canonical(&back, y, sizeof y);
+            assert_string_equal(x, y);
+        }
+        uh_backend_free(b);
+    }
+}
+
+static void test_constrained_samples_all_parse(void **state) {
+    (void)state;
+    uh_backend_t *b = load("mzi-realistic");
+    uh_gpt_config_t cfg = {
+        .vocab = uh_lang_vocab_size(), .max_t = 96, .layers = 1, .heads = 2, .channels = 16};
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(&cfg, 1, 7, &err);
+    assert_non_null(m);
+    int prefix[16], n = 0;
+    prefix[n++] = UH_TOK_BOS;
+    uh_lang_hardware(b, prefix + n);
+    n += 5;
+    prefix[n++] = UH_TOK_SEP_TGT;
+    uh_lang_targets(0.9, 0.85, 0.3, prefix + n);
+    n += 3;
+    prefix[n++] = UH_TOK_SEP_CHILD;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 1);
+    int valid = 0, conv = 0;
+    for (int i = 0; i < 10000; i++) {
+        uh_lang_grammar_t g;
+        uh_lang_grammar_init(&g, b, MNIST);
+        int tok[UH_LANG_MAX_TOKENS];
+        int len = uh_lang_sample(m, prefix, n, &g, 1.0, &rng, tok);
+        assert_true(len > n);
+        uh_arch_t a, back;
+        if (uh_lang_result(&g, &a, &err)) fail_msg("sample %d: %s", i, err.msg);
+        char json[UH_ARCH_CANON_MAX];
+        assert_true(uh_arch_canonical(&a, json, sizeof json) > 0);
+        if (uh_arch_parse(json, strlen(json), MNIST, &back, &err))
+            fail_msg("sample %d does not parse: %s: %s", i, err.msg, json);
+        uh_violations_t v;
+        valid += uh_backend_check(b, &a, &v) == 0;
+        conv += a.layers[0].type == UH_LAYER_CONV2D;
+    }
+    char first[32];
+    uh_lang_token_name(prefix[1], first, sizeof first);
+    assert_string_equal(first, "HW_mzi");
+    print_message("10000 samples parse; %d also pass mzi-realistic's check; %d start with a conv\n",
+                  valid, conv);
+    uh_gpt_free(m);
+    uh_backend_free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_space_round_trips),
+        cmocka_unit_test(test_constrained_samples_all_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
