@@ -18,8 +18,8 @@ t0=$(date +%s.%N)
 "$UHNAS" search "${ARGS[@]}" --jobs 1 --quiet --out "$tmp/r1" > /dev/null
 t1=$(date +%s.%N)
 wall1=$(python3 -c "print($t1 - $t0)")
-train=$(python3 -c 'import csv,sys; r=[float(x["train_seconds"]) for x in csv.DictReader(open(sys.argv[1])) if x["train_seconds"]]; print(sum(r)/len(r))' "$tmp/r1/candidates.csv")
 n=$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1]))))' "$tmp/r1/candidates.csv")
+train=$(python3 -c "print($wall1 / $n)") # a candidate's whole cost: training and measuring
 printf "%6s %10s %9s %22s %20s\n" ranks "wall (s)" speed-up "rank 0 coordinating" "per candidate (ms)"
 printf "%6d %10.1f %9.2f %22s %20s\n" 1 "$wall1" 1 "(it trains itself)" "-"
 cost=0
@@ -37,14 +37,14 @@ done
 python3 - "$cost" "$train" "$n" <<'PY'
 import sys
 c = float(sys.argv[1]) / 1000   # rank 0's seconds per candidate
-t = float(sys.argv[2])          # a worker's seconds per candidate (training + measurement)
-print("\nestimate: a worker needs t = %.2f s per candidate (this bench); rank 0 spends c = %.1f ms" % (t, c * 1000))
+t = float(sys.argv[2])          # seconds per candidate, training and measuring (1-rank run)
+print("\nestimate: a candidate costs t = %.2f s (1-rank wall / %s candidates); rank 0 spends c = %.1f ms" % (t, sys.argv[3], c * 1000))
 print("per candidate, so it can feed at most t / c = %.0f busy workers." % (t / c))
 for w in (64, 1024):
     e = min(1.0, t / (w * c))
     print("  W = %4d: efficiency <= min(1, t / (W c)) = min(1, %.2f / (%d x %.4f)) = %.0f%%" % (w, t, w, c, 100 * e))
-t20 = t * 20 / 2
-print("at the paper's 20 epochs (t about %.0f s with these shapes) rank 0 feeds %.0f workers;" % (t20, t20 / c))
+t20 = t * 10 * 20 / 2  # 10x the data (30,000 vs 3,000 samples), 20 epochs instead of 2
+print("at the paper's budget (10x the data, 20 epochs: t about %.0f s) rank 0 feeds %.0f workers;" % (t20, t20 / c))
 print("a generational search also needs children per generation >= W: with 8 children only")
 print("8 workers are ever busy (efficiency 8 / W = %.1f%% at 64, %.2f%% at 1024)." % (800 / 64, 800 / 1024))
 PY
