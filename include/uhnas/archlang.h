@@ -44,6 +44,12 @@ void uh_lang_targets(double accuracy, double noisy, double energy01, int *out);
 /* Appends arch's tokens; returns how many, or −1 when a value is outside the vocabulary. */
 int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
 
+/* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, SEP_CHILD, the
+ * architecture, EOS. Returns its length, or −1 (a value outside the vocabulary, too long).
+ * With arch NULL, the prompt alone (up to SEP_CHILD). */
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *arch, int *out,
+                    int cap);
+
 /* The grammar, token by token. Limits from the backend's constraints and the input shape. */
 typedef struct {
     uh_shape_t input;

@@ -177,6 +177,23 @@ int uh_lang_encode_arch(const uh_arch_t *a, int *out, int cap) {
     return n;
 }
 
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *arch, int *out,
+                    int cap) {
+    if (cap < 11) return -1;
+    int n = 0;
+    out[n++] = UH_TOK_BOS;
+    for (int i = 0; i < 5; i++) out[n++] = hardware[i];
+    out[n++] = UH_TOK_SEP_TGT;
+    for (int i = 0; i < 3; i++) out[n++] = targets[i];
+    out[n++] = UH_TOK_SEP_CHILD;
+    if (!arch) return n;
+    int k = uh_lang_encode_arch(arch, out + n, cap - n - 1);
+    if (k < 0) return -1;
+    n += k;
+    out[n++] = UH_TOK_EOS;
+    return n;
+}
+
 /* ---- the grammar ------------------------------------------------------------------------ */
 
 enum {
