@@ -54,6 +54,11 @@ for how in mpi serial; do
   pid=$!
   for _ in $(seq 1 600); do [[ $(rows "$tmp/killed-$how") -ge 5 ]] && break; sleep 0.05; done
   kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  # ranks may sit in process groups of their own: make sure none is left writing
+  for _ in $(seq 1 100); do
+    pgrep -f -- "$tmp/killed-$how" > /dev/null || break
+    pkill -9 -f -- "$tmp/killed-$how"; sleep 0.1
+  done
   n=$(rows "$tmp/killed-$how")
   [[ $n -ge 5 && $n -lt 28 ]] && ok || bad "killed $how run has $n rows"
   if [[ $how == mpi ]]; then

@@ -310,6 +310,19 @@ static void test_create_open_round_trip(void **state) {
     sqlite3_close(db);
 }
 
+/* One process at a time runs a search: a second claim is refused until the first closes. */
+static void test_run_lock(void **state) {
+    fixture_t *f = *state;
+    uh_store_t *a = create_store(f->run, "{}"), *b = open_store(f->run);
+    uh_error_t err = {0};
+    CHECK_OK(uh_store_lock_run(a, &e_));
+    CHECK_OK(uh_store_lock_run(a, &e_)); /* again by its holder: fine */
+    expect_fail(uh_store_lock_run(b, &err), &err, UH_EINVAL, "another uhnas process");
+    uh_store_close(a);
+    CHECK_OK(uh_store_lock_run(b, &e_));
+    uh_store_close(b);
+}
+
 static void test_duplicate_hash_refused(void **state) {
     fixture_t *f = *state;
     uh_store_t *s = create_store(f->run, "{}");
@@ -1104,6 +1117,7 @@ static void test_kill9_loses_nothing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_open_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_hash_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_find_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_candidates_in_order, setup, teardown),

@@ -140,6 +140,10 @@ typedef struct {
     int n_front;
     const uh_candidate_t *const *recent; /* the latest ok candidates, oldest first */
     int n_recent;
+    const uh_candidate_t *const *archive; /* every ok candidate so far, in run order */
+    int n_archive;
+    double energy_zero; /* log10 of the energy the hypervolume's scale starts at (E_lin):
+                           normalised energy = (log10 E − energy_zero) / UH_HV_ENERGY_DECADES */
     /* whether an architecture hash is already in the run (measured or proposed) */
     int (*is_known)(const void *ctx, const char *hash);
     const void *known_ctx;

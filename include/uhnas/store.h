@@ -97,6 +97,10 @@ int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err);
 void uh_store_close(uh_store_t *store); /* NULL is fine */
 
 const char *uh_store_path(const uh_store_t *store);   /* dir/run.sqlite, for messages */
+/* Claims the run for this process (an advisory lock on dir/run.lock, released when the store
+ * closes or the process dies, kill -9 included): a second search or resume of the same run
+ * is refused with UH_EINVAL instead of writing beside the first. Readers need no lock. */
+int uh_store_lock_run(uh_store_t *store, uh_error_t *err);
 const char *uh_store_config(const uh_store_t *store); /* owned by the store */
 /* Full PRAGMA integrity_check and foreign_key_check (slower than the check on open). */
 int uh_store_check(uh_store_t *store, uh_error_t *err);

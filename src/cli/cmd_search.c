@@ -318,17 +318,16 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
 static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *flags,
                         const uh_search_config_t *cfg, const uh_backend_t *backend,
                         const cli_llm_args_t *overrides, const char *command, uh_mpi_t *mpi) {
-    uh_llm_stack_t llm;
-    int active;
+    cli_operator_t op;
     uh_error_t err = {0};
-    if (cli_llm_open(cfg, overrides, backend, dir, &llm, &active, &err))
+    if (cli_operator_open(cfg, overrides, backend, dir, &op, &err))
         return cli_fail(UH_EXIT_USAGE,
                         "%s: language model: %s (fix it, then: uhnas resume %s --llm-url URL "
                         "--llm-model NAME)",
                         command, err.msg, dir);
     int code = run_and_report(store, dir, flags, cfg->objective == UH_OBJECTIVE_CLEAN,
-                              active ? &llm.op : NULL, mpi);
-    if (active) uh_llm_stack_close(&llm);
+                              cli_operator(&op), mpi);
+    cli_operator_close(&op);
     return code;
 }
 

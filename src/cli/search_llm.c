@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "search_llm.h"
+#include "uhnas/lm.h"
 
 void cli_llm_args_unset(cli_llm_args_t *a) {
     memset(a, 0, sizeof *a);
@@ -30,6 +31,23 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     if (!uses) {
         if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
         return given;
+    }
+    if (!a->url && !a->replay && strategy == UH_STRATEGY_LLM) { /* the built-in model */
+        if (a->model || !isnan(a->temperature) || !isnan(a->timeout) || a->max_tokens >= 0 ||
+            a->retries >= 0) {
+            snprintf(msg, size, "the --llm-* options need --llm-url or --llm-replay (without "
+                                "them the built-in model is used)");
+            return 1;
+        }
+        const char *sys = a->system ? a->system : "hardware";
+        if (strcmp(sys, "hardware") != 0 && strcmp(sys, "none") != 0) {
+            snprintf(msg, size, "the built-in model takes --system-prompt hardware or none");
+            return 1;
+        }
+        snprintf(cfg->operator_config, sizeof cfg->operator_config,
+                 "{\"builtin\":{\"hardware_tokens\":%s}}",
+                 strcmp(sys, "none") == 0 ? "false" : "true");
+        return 0;
     }
     if (!a->url && !a->replay) {
         snprintf(msg, size,
@@ -65,19 +83,59 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     return !fits;
 }
 
-int cli_llm_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
-                 const uh_backend_t *backend, const char *dir, uh_llm_stack_t *stack, int *active,
-                 uh_error_t *err) {
-    *active = 0;
+/* The built-in model's stored settings: {"builtin":{"hardware_tokens":true|false}}. */
+static int builtin_config(const char *json, int *hardware, uh_error_t *err) {
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "builtin");
+    const cJSON *hw = cJSON_GetObjectItemCaseSensitive(b, "hardware_tokens");
+    int rc = UH_OK;
+    if (!b)
+        *hardware = -1; /* not the built-in model */
+    else if (!cJSON_IsBool(hw) || cJSON_GetArraySize(b) != 1)
+        rc = uh_error_set(err, UH_EINVAL, "run config: operator.builtin: expected "
+                                          "{\"hardware_tokens\": true|false}");
+    else
+        *hardware = cJSON_IsTrue(hw);
+    cJSON_Delete(o);
+    return rc;
+}
+
+int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
+                      const uh_backend_t *backend, const char *dir, cli_operator_t *op,
+                      uh_error_t *err) {
+    memset(op, 0, sizeof *op);
     if (cfg->strategy != UH_STRATEGY_LLM && cfg->strategy != UH_STRATEGY_LLMATIC) return UH_OK;
-    uh_llm_config_t c;
-    int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
+    int hardware = -1;
+    int rc = builtin_config(cfg->operator_config, &hardware, err);
     if (rc) return rc;
+    if (hardware >= 0) {
+        uh_lm_opts_t o;
+        uh_lm_opts_default(&o);
+        o.hardware_tokens = hardware;
+        o.seed = cfg->seed;
+        rc = uh_lm_operator_new(&o, backend, &op->builtin, err);
+        if (!rc) op->kind = CLI_OP_BUILTIN;
+        return rc;
+    }
+    uh_llm_config_t c;
+    if ((rc = uh_llm_config_parse(cfg->operator_config, &c, err))) return rc;
     apply(overrides, &c);
     c.op.clean_objective = cfg->objective == UH_OBJECTIVE_CLEAN;
-    rc = uh_llm_stack_open(&c, dir, backend, c.client.url[0] != '\0', stack, err);
-    *active = !rc;
+    rc = uh_llm_stack_open(&c, dir, backend, c.client.url[0] != '\0', &op->remote, err);
+    if (!rc) op->kind = CLI_OP_REMOTE;
     return rc;
+}
+
+const uh_operator_t *cli_operator(const cli_operator_t *op) {
+    return op->kind == CLI_OP_REMOTE ? &op->remote.op
+           : op->kind == CLI_OP_BUILTIN ? &op->builtin
+                                        : NULL;
+}
+
+void cli_operator_close(cli_operator_t *op) {
+    if (op->kind == CLI_OP_REMOTE) uh_llm_stack_close(&op->remote);
+    if (op->kind == CLI_OP_BUILTIN) uh_lm_operator_free(&op->builtin);
+    op->kind = CLI_OP_CLASSIC;
 }
 
 void cli_llm_warn(const uh_operator_t *op) {

@@ -43,11 +43,22 @@ void cli_llm_args_unset(cli_llm_args_t *a);
 int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
                        char *msg, size_t size);
 
-/* Builds the run's operator when its strategy uses a language model (*active = 1), with
- * the command line's overrides over the stored settings. */
-int cli_llm_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
-                 const uh_backend_t *backend, const char *dir, uh_llm_stack_t *stack, int *active,
-                 uh_error_t *err);
+/* The run's operator: none (classic), a language model over HTTP or a transcript, or the
+ * built-in model. */
+typedef struct {
+    enum { CLI_OP_CLASSIC, CLI_OP_REMOTE, CLI_OP_BUILTIN } kind;
+    uh_llm_stack_t remote;
+    uh_operator_t builtin;
+} cli_operator_t;
+
+/* Builds it from the stored config, with the command line's overrides over the stored
+ * settings of a remote model. */
+int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
+                      const uh_backend_t *backend, const char *dir, cli_operator_t *op,
+                      uh_error_t *err);
+/* NULL for the classic operator. */
+const uh_operator_t *cli_operator(const cli_operator_t *op);
+void cli_operator_close(cli_operator_t *op);
 
 /* The end-of-run warning on stderr when calls failed or children fell back. */
 void cli_llm_warn(const uh_operator_t *op);

@@ -664,7 +664,9 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                       .executor = opts->executor,
                       .summary = summary};
     if (summary) memset(summary, 0, sizeof *summary);
-    int rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
+    int rc = uh_store_lock_run(store, err);
+    if (rc) return rc;
+    rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
     if (rc) return rc;
     r.budget = r.cfg.population + r.cfg.generations * r.cfg.children;
     int needs_model = r.cfg.strategy == UH_STRATEGY_LLM || r.cfg.strategy == UH_STRATEGY_LLMATIC;

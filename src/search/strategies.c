@@ -80,9 +80,12 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            uh_error_t *err) {
     const uh_candidate_t **rows = malloc((size_t)(n_parents + 1) * sizeof *rows);
     const uh_candidate_t **front = NULL, **recent = NULL;
-    int n_front = 0, n_recent = 0;
-    int rc = rows ? run_view(r, &front, &n_front, &recent, &n_recent, err)
-                  : uh_error_set(err, UH_ENOMEM, "out of memory");
+    const uh_candidate_t **archive = malloc((size_t)(r->n_all + 1) * sizeof *archive);
+    int n_front = 0, n_recent = 0, n_archive = 0;
+    int rc = rows && archive ? run_view(r, &front, &n_front, &recent, &n_recent, err)
+                             : uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < r->n_all; i++)
+        if (r->all[i].ok) archive[n_archive++] = &r->all[i].row;
     if (!rc) {
         for (int i = 0; i < n_parents; i++) rows[i] = &parents[i]->row;
         uh_propose_t in = {.generation = r->generation,
@@ -94,6 +97,9 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            .n_front = n_front,
                            .recent = recent,
                            .n_recent = n_recent,
+                           .archive = archive,
+                           .n_archive = n_archive,
+                           .energy_zero = r->log_e_lin,
                            .is_known = known_hash,
                            .known_ctx = r,
                            .variant = variant,
@@ -106,6 +112,7 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
     free(rows);
     free(front);
     free(recent);
+    free(archive);
     return rc;
 }
 

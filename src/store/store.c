@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -436,6 +437,7 @@ int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
                             errno == ENOENT ? "no such run directory" : strerror(errno));
     if (!S_ISDIR(st.st_mode)) return uh_error_set(err, UH_EINVAL, "%s: not a directory", dir);
     uh_store_t *s = calloc(1, sizeof *s);
+    if (s) s->lock_fd = -1;
     if (!s || !(s->path = join_path(dir, UH_STORE_FILE))) {
         free(s);
         return uh_error_set(err, UH_ENOMEM, "%s: out of memory", dir);
@@ -466,8 +468,32 @@ int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
     return UH_OK;
 }
 
+int uh_store_lock_run(uh_store_t *store, uh_error_t *err) {
+    if (store->lock_fd >= 0) return UH_OK;
+    size_t n = strlen(store->path);
+    char *lock = malloc(n + 8);
+    if (!lock) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    memcpy(lock, store->path, n + 1);
+    char *slash = strrchr(lock, '/');
+    strcpy(slash ? slash + 1 : lock, "run.lock");
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int rc = UH_OK;
+    if (fd < 0)
+        rc = uh_error_set(err, UH_EIO, "%s: %s", lock, strerror(errno));
+    else if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        rc = uh_error_set(err, UH_EINVAL,
+                          "%s: another uhnas process is running this search (wait for it, or "
+                          "stop it, then resume)",
+                          store->path);
+    if (rc && fd >= 0) close(fd);
+    if (!rc) store->lock_fd = fd;
+    free(lock);
+    return rc;
+}
+
 void uh_store_close(uh_store_t *store) {
     if (!store) return;
+    if (store->lock_fd >= 0) close(store->lock_fd); /* releases the lock */
     if (store->db) {
         if (store->in_tx) sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
         sqlite3_close_v2(store->db);

@@ -11,6 +11,7 @@ struct uh_store {
     char *path;   /* dir/run.sqlite */
     char *config; /* the run's configuration text, read on open */
     int in_tx;    /* inside uh_store_begin / uh_store_commit */
+    int lock_fd;  /* dir/run.lock while this process runs the search, else −1 */
 };
 
 /* Turns the connection's last SQLite error into ours: "<path>: <what>: <sqlite message>",

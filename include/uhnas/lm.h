@@ -1,0 +1,41 @@
+/* uhnas — the built-in language model as the search's operator (no server, no weights to
+ * download): a small GPT (uhnas/gpt.h) that learns, during the search, the architectures the
+ * search has measured, written in the language of uhnas/archlang.h and conditioned on the
+ * hardware and on the results they got.
+ *
+ * Every generation the model trains a few steps more on every measured candidate of the run
+ * (hardware tokens + the candidate's accuracy, noisy accuracy and energy buckets → its
+ * architecture), then writes each child by grammar-constrained sampling for a target just
+ * beyond its parent: the parent's accuracy, a little more noisy accuracy, one energy bucket
+ * lower. A child that is not new is re-sampled a bounded number of times, then replaced by
+ * a classic mutation (counted). Children's origin is "llm-builtin". Every random choice
+ * comes from the run's seed and the generation, and the model runs on one thread, so a
+ * run — and its replay on `resume` — is the same on any machine. */
+#ifndef UHNAS_LM_H
+#define UHNAS_LM_H
+
+#include "uhnas/backend.h"
+#include "uhnas/gpt.h"
+#include "uhnas/search.h"
+
+#define UH_LM_MAX_RESAMPLES 8
+
+typedef struct {
+    int layers, heads, channels, context;
+    int train_steps; /* per generation */
+    int batch;
+    float lr;
+    double temperature;
+    int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
+    uint64_t seed;
+} uh_lm_opts_t;
+
+/* 4 layers, 4 heads, width 128, context 128 tokens, 60 steps of 16 examples per
+ * generation at lr 1e-3, temperature 1, hardware tokens on, seed 1. */
+void uh_lm_opts_default(uh_lm_opts_t *o);
+
+int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh_operator_t *op,
+                       uh_error_t *err);
+void uh_lm_operator_free(uh_operator_t *op);
+
+#endif
