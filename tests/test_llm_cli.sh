@@ -18,8 +18,8 @@ tmp=$(mktemp -d)
 servers=()
 cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-SMALL=(--backend mzi-realistic --data tiny --epochs 1 --batch 32 --mc 2 --seed 5 --quiet
-       --llm-model test-model)
+BASE=(--backend mzi-realistic --data tiny --epochs 1 --batch 32 --mc 2 --seed 5 --quiet)
+SMALL=("${BASE[@]}" --llm-model test-model)
 
 # start_server NAME SCRIPT_JSON [KEY]: sets URL; the request log is $tmp/NAME.log
 start_server() {
@@ -43,8 +43,10 @@ for r in csv.DictReader(open(sys.argv[1])):
 ' "$1/candidates.csv"; }
 
 # ---- usage -----------------------------------------------------------------------------
-out=$("$UHNAS" search --backend mzi-realistic --strategy llm 2>&1)
-[[ $? -eq 2 && "$out" == *"--llm-url"* ]] && ok || bad "llm without a model: $out"
+out=$("$UHNAS" search --backend mzi-realistic --strategy llmatic 2>&1)
+[[ $? -eq 2 && "$out" == *"--llm-url"* ]] && ok || bad "llmatic without a model: $out"
+out=$("$UHNAS" search --backend mzi-realistic --strategy llm --llm-model m 2>&1)
+[[ $? -eq 2 && "$out" == *"built-in model"* ]] && ok || bad "llm options without a server: $out"
 out=$("$UHNAS" search --backend mzi-realistic --llm-url http://x/v1 --llm-model m 2>&1)
 [[ $? -eq 2 && "$out" == *"--strategy llm"* ]] && ok || bad "llm options without llm: $out"
 
@@ -149,6 +151,15 @@ kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 "$UHNAS" resume "$tmp/killed" > "$tmp/resume.out" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.out")"
 if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; else bad "resumed llm run differs: $(cat "$tmp/diff")"; fi
 [[ $(chats killed) -le $(( $(chats whole) + 1 )) ]] && ok || bad "resume repeated calls: $(chats killed) vs $(chats whole)"
+
+# ---- no server: the built-in model; the same seed gives the same run ----------------------
+for k in 1 2; do
+  "$UHNAS" search "${BASE[@]}" --population 4 --children 3 --generations 2 --strategy llm \
+    --out "$tmp/builtin$k" > /dev/null 2> "$tmp/builtin.err" && ok || bad "built-in model: $(cat "$tmp/builtin.err")"
+done
+[[ $(sql "$tmp/builtin1" "select count(*) from candidates where origin like 'llm-builtin%'") -eq 6 ]] && ok || bad "built-in origins: $(sql "$tmp/builtin1" "select origin from candidates")"
+if diff <(table "$tmp/builtin1") <(table "$tmp/builtin2") > "$tmp/diff"; then ok; else bad "built-in runs differ: $(cat "$tmp/diff")"; fi
+sql "$tmp/builtin1" "select json_extract(state, '\$.operator.llm_builtin.steps') from generations where generation = 2" | grep -q '^40$' && ok || bad "built-in state not stored"
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

@@ -96,7 +96,7 @@ int uh_store_create(const char *dir, const char *config_json, int flags, uh_stor
 int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err);
 void uh_store_close(uh_store_t *store); /* NULL is fine */
 
-const char *uh_store_path(const uh_store_t *store);   /* dir/run.sqlite, for messages */
+const char *uh_store_path(const uh_store_t *store); /* dir/run.sqlite, for messages */
 /* Claims the run for this process (an advisory lock on dir/run.lock, released when the store
  * closes or the process dies, kill -9 included): a second search or resume of the same run
  * is refused with UH_EINVAL instead of writing beside the first. Readers need no lock. */

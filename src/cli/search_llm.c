@@ -35,8 +35,9 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     if (!a->url && !a->replay && strategy == UH_STRATEGY_LLM) { /* the built-in model */
         if (a->model || !isnan(a->temperature) || !isnan(a->timeout) || a->max_tokens >= 0 ||
             a->retries >= 0) {
-            snprintf(msg, size, "the --llm-* options need --llm-url or --llm-replay (without "
-                                "them the built-in model is used)");
+            snprintf(msg, size,
+                     "the --llm-* options need --llm-url or --llm-replay (without "
+                     "them the built-in model is used)");
             return 1;
         }
         const char *sys = a->system ? a->system : "hardware";
@@ -92,8 +93,9 @@ static int builtin_config(const char *json, int *hardware, uh_error_t *err) {
     if (!b)
         *hardware = -1; /* not the built-in model */
     else if (!cJSON_IsBool(hw) || cJSON_GetArraySize(b) != 1)
-        rc = uh_error_set(err, UH_EINVAL, "run config: operator.builtin: expected "
-                                          "{\"hardware_tokens\": true|false}");
+        rc = uh_error_set(err, UH_EINVAL,
+                          "run config: operator.builtin: expected "
+                          "{\"hardware_tokens\": true|false}");
     else
         *hardware = cJSON_IsTrue(hw);
     cJSON_Delete(o);
@@ -127,7 +129,7 @@ int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overr
 }
 
 const uh_operator_t *cli_operator(const cli_operator_t *op) {
-    return op->kind == CLI_OP_REMOTE ? &op->remote.op
+    return op->kind == CLI_OP_REMOTE    ? &op->remote.op
            : op->kind == CLI_OP_BUILTIN ? &op->builtin
                                         : NULL;
 }

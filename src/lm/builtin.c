@@ -21,12 +21,12 @@ typedef struct {
 } lm_op_t;
 
 void uh_lm_opts_default(uh_lm_opts_t *o) {
-    *o = (uh_lm_opts_t){.layers = 4,
+    *o = (uh_lm_opts_t){.layers = 2,
                         .heads = 4,
-                        .channels = 128,
-                        .context = 128,
-                        .train_steps = 60,
-                        .batch = 16,
+                        .channels = 64,
+                        .context = 80,
+                        .train_steps = 40,
+                        .batch = 8,
                         .lr = 1e-3f,
                         .temperature = 1.0,
                         .hardware_tokens = 1,
@@ -45,8 +45,8 @@ static double energy01(const uh_propose_t *in, double nj) {
 }
 
 /* The run's measured candidates as examples [n × T] (inputs and next-token targets). */
-static int build_examples(lm_op_t *o, const uh_propose_t *in, int **tokens, int **targets,
-                          int *n, uh_error_t *err) {
+static int build_examples(lm_op_t *o, const uh_propose_t *in, int **tokens, int **targets, int *n,
+                          uh_error_t *err) {
     const int T = o->opts.context;
     *tokens = malloc((size_t)(in->n_archive + 1) * T * sizeof **tokens);
     *targets = malloc((size_t)(in->n_archive + 1) * T * sizeof **targets);
@@ -142,8 +142,8 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
 static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
     lm_op_t *o = ctx;
     if (!o->model) {
-        uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers,
-                               o->opts.heads, o->opts.channels};
+        uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers, o->opts.heads,
+                               o->opts.channels};
         if (!(o->model = uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err)))
             return err ? err->code : UH_ENOMEM;
     }
