@@ -1,6 +1,7 @@
-/* search_strategies — random, nsga2, evolution and linas at the same small budget and seeds
- * on one backend: final hypervolume (mean ± std over seeds), wall time and, for linas,
- * predictor quality per cycle. Random search is the peer the ratios are taken against.
+/* search_strategies — random, nsga2, llm (the built-in model), evolution and linas at the
+ * same small budget and seeds on one backend: final hypervolume (mean ± std over seeds),
+ * wall time, linas's predictor quality and the built-in model's training and sampling
+ * speed per generation. Random search is the peer the ratios are taken against.
  *
  *   search_strategies [--backend NAME] [--data NAME] [--seeds N] [--generations N]
  *                     [--epochs N] [--jobs N]
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "uhnas/lm.h"
 #include "uhnas/search.h"
 
 static double now(void) {
@@ -37,14 +39,28 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, int jobs, con
     uh_search_summary_t sum;
     double t0 = now();
     uh_search_opts_t opts = {.jobs = jobs};
-    if (uh_search_run(store, &opts, &sum, &err)) return die("search", &err);
+    uh_operator_t lm = {0}; /* strategy llm here: the built-in model, no server */
+    if (cfg->strategy == UH_STRATEGY_LLM) {
+        uh_lm_opts_t o;
+        uh_lm_opts_default(&o);
+        o.seed = cfg->seed;
+        if (uh_lm_operator_new(&o, b, &lm, &err)) return die("built-in model", &err);
+        opts.op = &lm;
+    }
+    int rc = uh_search_run(store, &opts, &sum, &err);
+    uh_lm_operator_free(&lm);
+    if (rc) return die("search", &err);
     *wall = now() - t0;
     *hv = sum.hypervolume;
-    for (int g = 1; cfg->strategy == UH_STRATEGY_LINAS && g <= cfg->generations; g++) {
+    /* linas's predictor quality, the built-in model's training and sampling speed */
+    const char *key = cfg->strategy == UH_STRATEGY_LINAS ? "\"linas\""
+                      : cfg->strategy == UH_STRATEGY_LLM ? "\"llm_builtin\""
+                                                         : NULL;
+    for (int g = 1; key && g <= cfg->generations; g++) {
         char *state;
         if (uh_store_get_generation(store, g, &state, NULL, &err)) return die("state", &err);
-        const char *q = strstr(state, "\"linas\"");
-        printf("      cycle %d predictors: %s\n", g, q ? q : "(none)");
+        const char *q = strstr(state, key);
+        printf("      generation %d: %s\n", g, q ? q : "(none)");
         free(state);
     }
     uh_store_close(store);
@@ -74,9 +90,10 @@ int main(int argc, char **argv) {
     if (uh_backend_load(backend_name, &b, &err)) return die("backend", &err);
     char root[] = "/tmp/uhnas-bench-strategies-XXXXXX";
     if (!mkdtemp(root)) return 1;
-    enum { N_STRATEGIES = 4 };
+    enum { N_STRATEGIES = 5 };
     static const uh_strategy_t order[N_STRATEGIES] = {UH_STRATEGY_RANDOM, UH_STRATEGY_NSGA2,
-                                                      UH_STRATEGY_EVOLUTION, UH_STRATEGY_LINAS};
+                                                      UH_STRATEGY_LLM, UH_STRATEGY_EVOLUTION,
+                                                      UH_STRATEGY_LINAS};
     double hv[N_STRATEGIES] = {0}, hv_sq[N_STRATEGIES] = {0}, wall[N_STRATEGIES] = {0};
     printf("search_strategies: %s, data %s, population 8, 4 children, %d generations, %d "
            "epoch(s), %d seed(s), jobs %d\n",

@@ -364,7 +364,9 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
          "run directory (default runs/BACKEND-STRATEGY-sSEED)"},
         {"strategy", OPT_CHOICE, &strategy, 0, 0, "nsga2|random|evolution|linas|llm|llmatic",
-         "NAME", "search strategy (default nsga2; llm and llmatic need a language model)"},
+         "NAME",
+         "search strategy (default nsga2; llm: --llm-url or --llm-replay, else the built-in model; "
+         "llmatic: --llm-url or --llm-replay)"},
         {"objective", OPT_CHOICE, &objective, 0, 0, "noisy|clean", "WHICH",
          "accuracy to maximise (default noisy)"},
         {"population", OPT_INT, &cfg.population, 2, UH_SEARCH_MAX_POPULATION, NULL, "N",
