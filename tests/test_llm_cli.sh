@@ -33,7 +33,7 @@ start_server() {
   touch "$tmp/$name.log"
 }
 chats() { grep -c '"/v1/chat/completions"' "$tmp/$1.log"; }
-sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
+sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
 # llm_count DIR GENERATION FIELD: a count from the generation's stored operator state
 llm_count() { sql "$1" "select json_extract(state, '\$.operator.llm.$3') from generations where generation = $2"; }
 table() { python3 -c '

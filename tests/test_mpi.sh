@@ -28,7 +28,7 @@ import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
     print(r["id"], r["generation"], r["origin"], r["status"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"], r["test_accuracy"])
 ' "$1/candidates.csv"; }
-rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
+rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
 
 "$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/serial" > /dev/null 2>&1 && ok || bad "serial run"
 out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/mpi" 2>&1)
@@ -36,7 +36,7 @@ out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/mpi" 2>&
 if diff <(table "$tmp/serial") <(table "$tmp/mpi") > "$tmp/diff"; then ok; else bad "MPI rows differ: $(cat "$tmp/diff")"; fi
 python3 - "$tmp/mpi/run.sqlite" <<'PY' && ok || bad "no per-worker statistics in the store"
 import json, sqlite3, sys
-state = json.loads(sqlite3.connect(sys.argv[1]).execute("select state from generations where generation = 8").fetchone()[0])
+state = json.loads(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select state from generations where generation = 8").fetchone()[0])
 ranks = state["workers"]["ranks"]
 assert [r["rank"] for r in ranks] == [1, 2] and all(r["idle_s"] >= 0 for r in ranks), state
 PY
@@ -52,7 +52,7 @@ rc=$?
 for how in mpi serial; do
   setsid mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/killed-$how" > /dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do [[ $(rows "$tmp/killed-$how") -ge 5 ]] && break; sleep 0.05; done
+  for _ in $(seq 1 2400); do [[ $(rows "$tmp/killed-$how") -ge 5 ]] && break; sleep 0.05; done
   kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   # ranks may sit in process groups of their own: make sure none is left writing
   for _ in $(seq 1 100); do

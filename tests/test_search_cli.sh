@@ -11,7 +11,7 @@ bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ARGS=(--backend mzi-realistic --data tiny --population 4 --children 3 --generations 3
       --epochs 1 --batch 32 --mc 2 --seed 3 --quiet)
-rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
+rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
 table() { python3 -c '
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
