@@ -160,6 +160,12 @@ done
 [[ $(sql "$tmp/builtin1" "select count(*) from candidates where origin like 'llm-builtin%'") -eq 6 ]] && ok || bad "built-in origins: $(sql "$tmp/builtin1" "select origin from candidates")"
 if diff <(table "$tmp/builtin1") <(table "$tmp/builtin2") > "$tmp/diff"; then ok; else bad "built-in runs differ: $(cat "$tmp/diff")"; fi
 sql "$tmp/builtin1" "select json_extract(state, '\$.operator.llm_builtin.steps') from generations where generation = 2" | grep -q '^40$' && ok || bad "built-in state not stored"
+# --llm-prior: an earlier run (another backend) is training data too
+"$UHNAS" search "${BASE[@]}" --backend mzi-worst --population 4 --children 3 --generations 2 \
+  --strategy llm --llm-prior "$tmp/builtin1" --out "$tmp/prior" > /dev/null 2> "$tmp/prior.err" && ok || bad "--llm-prior: $(cat "$tmp/prior.err")"
+[[ $(sql "$tmp/prior" "select json_extract(state, '\$.operator.llm_builtin.examples') from generations where generation = 1") -eq 14 ]] && ok || bad "prior examples: $(sql "$tmp/prior" "select state from generations where generation = 1")"
+out=$("$UHNAS" search "${BASE[@]}" --strategy llm --llm-prior "$tmp/none" --out "$tmp/noprior" 2>&1)
+[[ $? -eq 2 && "$out" == *"holds no run"* && ! -e "$tmp/noprior" ]] && ok || bad "missing prior: $out"
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

@@ -28,6 +28,10 @@ typedef struct {
     double temperature;
     int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
     uint64_t seed;
+    /* earlier runs (their directories) whose measured candidates are training data too,
+     * each with its own backend's hardware tokens: knowledge carries across runs */
+    const char *const *prior;
+    int n_prior;
 } uh_lm_opts_t;
 
 /* 2 layers, 4 heads, width 64, context 80 tokens (the longest architecture the grammar
@@ -36,6 +40,7 @@ typedef struct {
  * recomputes the whole context per token; there is no key-value cache yet). */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
+/* Reads the prior runs now (a run that cannot be read is an error naming it). */
 int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh_operator_t *op,
                        uh_error_t *err);
 void uh_lm_operator_free(uh_operator_t *op);

@@ -231,6 +231,10 @@ typedef struct {
  * training set) and the test set. */
 int uh_search_load_data(const uh_search_config_t *cfg, uh_dataset_t **train, uh_dataset_t **val,
                         uh_dataset_t **test, uh_error_t *err);
+/* log10 of the energy of the smallest network of the task (one dense layer, inputs →
+ * classes) on b: the zero of the hypervolume's energy scale. */
+int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_lin, uh_error_t *err);
+
 /* How the loop evaluates one candidate (training options, mc, noise-aware, one thread). */
 void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec);
 

@@ -321,9 +321,7 @@ static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *f
     cli_operator_t op;
     uh_error_t err = {0};
     if (cli_operator_open(cfg, overrides, backend, dir, &op, &err))
-        return cli_fail(UH_EXIT_USAGE,
-                        "%s: language model: %s (fix it, then: uhnas resume %s --llm-url URL "
-                        "--llm-model NAME)",
+        return cli_fail(UH_EXIT_USAGE, "%s: language model: %s (fix it, then: uhnas resume %s)",
                         command, err.msg, dir);
     int code = run_and_report(store, dir, flags, cfg->objective == UH_OBJECTIVE_CLEAN,
                               cli_operator(&op), mpi);
@@ -407,6 +405,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "delete a run already in DIR and start again"},
         RUN_FLAG_OPTIONS(flags),
         CLI_LLM_OPTIONS(llm_args),
+        {"llm-prior", OPT_STRING, &llm_args.prior, 0, 0, NULL, "DIR[,DIR...]",
+         "built-in model: also learn from these earlier runs (any backend)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

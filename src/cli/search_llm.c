@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "search_llm.h"
 #include "uhnas/lm.h"
@@ -26,8 +27,9 @@ static void apply(const cli_llm_args_t *a, uh_llm_config_t *c) {
 int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
                        char *msg, size_t size) {
     int uses = strategy == UH_STRATEGY_LLM || strategy == UH_STRATEGY_LLMATIC;
-    int given = a->url || a->model || a->replay || a->system || !isnan(a->temperature) ||
-                !isnan(a->timeout) || a->max_tokens >= 0 || a->retries >= 0;
+    int given = a->url || a->model || a->replay || a->system || a->prior ||
+                !isnan(a->temperature) || !isnan(a->timeout) || a->max_tokens >= 0 ||
+                a->retries >= 0;
     if (!uses) {
         if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
         return given;
@@ -45,10 +47,33 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
             snprintf(msg, size, "the built-in model takes --system-prompt hardware or none");
             return 1;
         }
-        snprintf(cfg->operator_config, sizeof cfg->operator_config,
-                 "{\"builtin\":{\"hardware_tokens\":%s}}",
-                 strcmp(sys, "none") == 0 ? "false" : "true");
-        return 0;
+        cJSON *o = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(o, "builtin");
+        cJSON_AddBoolToObject(b, "hardware_tokens", strcmp(sys, "none") != 0);
+        cJSON *prior = cJSON_AddArrayToObject(b, "prior");
+        char dirs[4096];
+        if (a->prior && snprintf(dirs, sizeof dirs, "%s", a->prior) < (int)sizeof dirs)
+            for (char *d = strtok(dirs, ","); d; d = strtok(NULL, ",")) {
+                char store[4200];
+                struct stat st;
+                snprintf(store, sizeof store, "%s/run.sqlite", d);
+                if (stat(store, &st) != 0) { /* before a run directory is made for nothing */
+                    cJSON_Delete(o);
+                    snprintf(msg, size, "--llm-prior: %.200s holds no run (no run.sqlite)", d);
+                    return 1;
+                }
+                cJSON_AddItemToArray(prior, cJSON_CreateString(d));
+            }
+        char *json = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        int fits = json && strlen(json) < sizeof cfg->operator_config;
+        if (fits) strcpy(cfg->operator_config, json);
+        free(json);
+        if (!fits) snprintf(msg, size, "--llm-prior: too many or too long directories");
+        return !fits;
+    }
+    if (a->prior) {
+        snprintf(msg, size, "--llm-prior is for the built-in model (no --llm-url/--llm-replay)");
+        return 1;
     }
     if (!a->url && !a->replay) {
         snprintf(msg, size,
@@ -84,22 +109,36 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     return !fits;
 }
 
-/* The built-in model's stored settings: {"builtin":{"hardware_tokens":true|false}}. */
-static int builtin_config(const char *json, int *hardware, uh_error_t *err) {
+/* The built-in model's stored settings: {"builtin":{"hardware_tokens":B,"prior":[DIR...]}}.
+ * *hardware = −1 when the config is not the built-in model's. prior[] point into *doc. */
+#define MAX_PRIOR 16
+static int builtin_config(const char *json, int *hardware, const char **prior, int *n_prior,
+                          cJSON **doc, uh_error_t *err) {
     cJSON *o = cJSON_Parse(json);
+    *doc = o;
+    *n_prior = 0;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "builtin");
     const cJSON *hw = cJSON_GetObjectItemCaseSensitive(b, "hardware_tokens");
-    int rc = UH_OK;
-    if (!b)
-        *hardware = -1; /* not the built-in model */
-    else if (!cJSON_IsBool(hw) || cJSON_GetArraySize(b) != 1)
-        rc = uh_error_set(err, UH_EINVAL,
-                          "run config: operator.builtin: expected "
-                          "{\"hardware_tokens\": true|false}");
-    else
-        *hardware = cJSON_IsTrue(hw);
-    cJSON_Delete(o);
-    return rc;
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(b, "prior"), *d;
+    if (!b) {
+        *hardware = -1;
+        return UH_OK;
+    }
+    int ok = cJSON_IsBool(hw) && cJSON_IsArray(pr) && cJSON_GetArraySize(b) == 2 &&
+             cJSON_GetArraySize(pr) <= MAX_PRIOR;
+    if (!ok) pr = NULL;
+    cJSON_ArrayForEach(d, pr) {
+        if (!cJSON_IsString(d))
+            ok = 0;
+        else
+            prior[(*n_prior)++] = d->valuestring;
+    }
+    if (!ok)
+        return uh_error_set(err, UH_EINVAL,
+                            "run config: operator.builtin: expected "
+                            "{\"hardware_tokens\": true|false, \"prior\": [DIR, ...]}");
+    *hardware = cJSON_IsTrue(hw);
+    return UH_OK;
 }
 
 int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
@@ -107,18 +146,22 @@ int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overr
                       uh_error_t *err) {
     memset(op, 0, sizeof *op);
     if (cfg->strategy != UH_STRATEGY_LLM && cfg->strategy != UH_STRATEGY_LLMATIC) return UH_OK;
-    int hardware = -1;
-    int rc = builtin_config(cfg->operator_config, &hardware, err);
-    if (rc) return rc;
-    if (hardware >= 0) {
+    int hardware = -1, n_prior = 0;
+    const char *prior[MAX_PRIOR];
+    cJSON *doc = NULL;
+    int rc = builtin_config(cfg->operator_config, &hardware, prior, &n_prior, &doc, err);
+    if (!rc && hardware >= 0) {
         uh_lm_opts_t o;
         uh_lm_opts_default(&o);
         o.hardware_tokens = hardware;
         o.seed = cfg->seed;
+        o.prior = prior;
+        o.n_prior = n_prior;
         rc = uh_lm_operator_new(&o, backend, &op->builtin, err);
         if (!rc) op->kind = CLI_OP_BUILTIN;
-        return rc;
     }
+    cJSON_Delete(doc);
+    if (rc || hardware >= 0) return rc;
     uh_llm_config_t c;
     if ((rc = uh_llm_config_parse(cfg->operator_config, &c, err))) return rc;
     apply(overrides, &c);

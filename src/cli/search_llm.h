@@ -13,6 +13,7 @@
 /* What the command line gave; unset = NULL / NaN / −1 (resume keeps the stored value). */
 typedef struct {
     const char *url, *model, *replay, *system;
+    const char *prior; /* the built-in model's earlier runs: DIR[,DIR...] */
     double temperature, timeout;
     int max_tokens, retries;
 } cli_llm_args_t;

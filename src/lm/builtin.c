@@ -9,12 +9,15 @@
 #include <time.h>
 
 #include "uhnas/archlang.h"
+#include "uhnas/store.h"
 
 typedef struct {
     uh_lm_opts_t opts;
     const uh_backend_t *backend;
     uh_gpt_t *model; /* made at the first generation (the vocabulary and shapes are known) */
     int hw[5];
+    int *prior; /* the prior runs' examples, [n_prior × context], PAD-padded */
+    int n_prior;
     /* this generation, for the stored state */
     long examples, steps, valid, resampled, fallback, train_tokens, sample_tokens;
     double loss, train_s, sample_s;
@@ -48,10 +51,19 @@ static double energy01(const uh_propose_t *in, double nj) {
 static int build_examples(lm_op_t *o, const uh_propose_t *in, int **tokens, int **targets, int *n,
                           uh_error_t *err) {
     const int T = o->opts.context;
-    *tokens = malloc((size_t)(in->n_archive + 1) * T * sizeof **tokens);
-    *targets = malloc((size_t)(in->n_archive + 1) * T * sizeof **targets);
+    size_t cap = (size_t)(in->n_archive + o->n_prior + 1);
+    *tokens = malloc(cap * T * sizeof **tokens);
+    *targets = malloc(cap * T * sizeof **targets);
     if (!*tokens || !*targets) return uh_error_set(err, UH_ENOMEM, "out of memory");
     *n = 0;
+    for (int i = 0; i < o->n_prior; i++, (*n)++) {
+        const int *ex = o->prior + (size_t)i * T;
+        int *x = *tokens + (size_t)*n * T, *y = *targets + (size_t)*n * T;
+        for (int t = 0; t < T; t++) {
+            x[t] = ex[t];
+            y[t] = t + 1 < T && ex[t + 1] != UH_TOK_PAD ? ex[t + 1] : -1;
+        }
+    }
     for (int i = 0; i < in->n_archive; i++) {
         const uh_candidate_t *c = in->archive[i];
         uh_arch_t a;
@@ -194,6 +206,60 @@ static void lm_take_state(void *ctx, char *buf, size_t size) {
     o->train_s = o->sample_s = 0;
 }
 
+/* The measured candidates of the run in dir as examples appended to o->prior. */
+static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
+    uh_store_t *store;
+    int rc = uh_store_open(dir, &store, err);
+    if (rc) {
+        uh_error_prefix(err, "--llm-prior");
+        return rc;
+    }
+    uh_search_config_t cfg;
+    uh_backend_t *b = NULL;
+    uh_candidate_t *rows = NULL;
+    size_t n = 0;
+    uh_dataset_t *train = NULL, *test = NULL;
+    uh_data_opts_t d = {.limit_train = 1, .limit_test = 1};
+    double zero = 0;
+    uh_shape_t in = {0};
+    rc = uh_search_config_parse(uh_store_config(store), &cfg, &b, err);
+    if (!rc) d.data_dir = cfg.data_dir[0] ? cfg.data_dir : NULL;
+    if (!rc) rc = uh_dataset_load(cfg.dataset, &d, &train, &test, err); /* for the shape */
+    if (!rc) {
+        in = (uh_shape_t){train->c, train->h, train->w, train->n_classes};
+        rc = uh_search_energy_zero(b, in, &zero, err);
+    }
+    if (!rc) rc = uh_store_candidates(store, &rows, &n, err);
+    const int T = o->opts.context;
+    int *grown = rc ? NULL : realloc(o->prior, ((size_t)o->n_prior + n + 1) * T * sizeof *grown);
+    if (!rc && !grown) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (grown) o->prior = grown;
+    int hw[5];
+    if (!rc) uh_lang_hardware(b, hw);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const uh_candidate_t *c = &rows[i];
+        uh_arch_t a;
+        if (c->status != UH_CAND_OK || !(c->energy_nj > 0) ||
+            uh_arch_parse(c->arch, strlen(c->arch), in, &a, NULL))
+            continue;
+        double e = (log10(c->energy_nj) - zero) / UH_HV_ENERGY_DECADES;
+        int tgt[3], ex[UH_LANG_MAX_TOKENS];
+        uh_lang_targets(c->accuracy, c->noisy_accuracy, e < 0 ? 0 : e > 1 ? 1 : e, tgt);
+        int len =
+            uh_lang_example(o->opts.hardware_tokens ? hw : o->hw, tgt, &a, ex, UH_LANG_MAX_TOKENS);
+        if (len < 2 || len > T) continue;
+        int *x = o->prior + (size_t)o->n_prior++ * T;
+        for (int t = 0; t < T; t++) x[t] = t < len ? ex[t] : UH_TOK_PAD;
+    }
+    if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
+    uh_store_free_candidates(rows);
+    uh_dataset_free(train);
+    uh_dataset_free(test);
+    uh_backend_free(b);
+    uh_store_close(store);
+    return rc;
+}
+
 int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh_operator_t *op,
                        uh_error_t *err) {
     memset(op, 0, sizeof *op);
@@ -209,6 +275,15 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
         uh_lang_hardware(backend, o->hw);
     else
         for (int i = 0; i < 5; i++) o->hw[i] = UH_TOK_PAD; /* the ablation: no hardware */
+    o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
+    for (int i = 0; i < opts->n_prior; i++) {
+        int rc = load_prior(o, opts->prior[i], err);
+        if (rc) {
+            free(o->prior);
+            free(o);
+            return rc;
+        }
+    }
     *op = (uh_operator_t){"llm-builtin", lm_propose, lm_take_state, 0, o};
     return UH_OK;
 }
@@ -217,6 +292,7 @@ void uh_lm_operator_free(uh_operator_t *op) {
     if (!op || op->propose != lm_propose) return;
     lm_op_t *o = op->ctx;
     uh_gpt_free(o->model);
+    free(o->prior);
     free(o);
     memset(op, 0, sizeof *op);
 }

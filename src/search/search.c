@@ -606,20 +606,25 @@ void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec) 
     ec->train.threads = 0; /* the caller's one thread: see run_tasks */
 }
 
-static int energy_scale(search_run_t *r, uh_error_t *err) {
-    uh_shape_t in = {r->train->c, r->train->h, r->train->w, r->train->n_classes};
+int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_lin,
+                          uh_error_t *err) {
     uh_arch_t lin = {0};
     lin.n_layers = 1;
     lin.layers[0].type = UH_LAYER_DENSE;
     lin.layers[0].units = in.n_classes;
     uh_energy_t e;
     int rc = uh_arch_resolve(&lin, in, err);
-    if (!rc) rc = uh_backend_energy(r->backend, &lin, &e, err);
+    if (!rc) rc = uh_backend_energy(b, &lin, &e, err);
     if (!rc && !(e.total_nj > 0))
         rc = uh_error_set(err, UH_EINVAL, "backend %s gives no energy for a linear classifier",
-                          uh_backend_name(r->backend));
-    if (!rc) r->log_e_lin = log10(e.total_nj);
+                          uh_backend_name(b));
+    if (!rc) *log_e_lin = log10(e.total_nj);
     return rc;
+}
+
+static int energy_scale(search_run_t *r, uh_error_t *err) {
+    uh_shape_t in = {r->train->c, r->train->h, r->train->w, r->train->n_classes};
+    return uh_search_energy_zero(r->backend, in, &r->log_e_lin, err);
 }
 
 static int run_loop(search_run_t *r, uh_error_t *err) {
