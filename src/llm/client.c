@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "uhnas/llm.h"
+#include "llm_internal.h"
 #include "uhnas/rng.h"
 
 #define MAX_HEADER_BYTES 8192 /* one response header line we keep (Retry-After) */
@@ -195,10 +195,7 @@ static CURLcode exchange(uh_llm_client_t *c, const char *path, const char *body,
     return rc;
 }
 
-static char *request_json(const uh_llm_client_t *c, const uh_llm_msg_t *msgs, int n,
-                          double temperature) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model", c->opts.model);
+void llm_add_messages(cJSON *o, const uh_llm_msg_t *msgs, int n) {
     cJSON *arr = cJSON_AddArrayToObject(o, "messages");
     for (int i = 0; i < n; i++) {
         cJSON *m = cJSON_CreateObject();
@@ -206,6 +203,13 @@ static char *request_json(const uh_llm_client_t *c, const uh_llm_msg_t *msgs, in
         cJSON_AddStringToObject(m, "content", msgs[i].content);
         cJSON_AddItemToArray(arr, m);
     }
+}
+
+static char *request_json(const uh_llm_client_t *c, const uh_llm_msg_t *msgs, int n,
+                          double temperature) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->opts.model);
+    llm_add_messages(o, msgs, n);
     cJSON_AddNumberToObject(o, "temperature", temperature);
     cJSON_AddNumberToObject(o, "max_tokens", c->opts.max_tokens);
     cJSON_AddBoolToObject(o, "stream", 0);

@@ -2,8 +2,13 @@
 #ifndef UHNAS_LLM_INTERNAL_H
 #define UHNAS_LLM_INTERNAL_H
 
+#include <cjson/cJSON.h>
+
 #include "uhnas/llm.h"
 #include "uhnas/strbuf.h"
+
+/* The chat messages as the protocol's "messages" array, added to o (client.c). */
+void llm_add_messages(cJSON *o, const uh_llm_msg_t *msgs, int n);
 
 /* ---- templates (prompt.c) ---- */
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "uhnas/fileio.h"
-#include "uhnas/llm.h"
+#include "llm_internal.h"
 
 #define MAX_TRANSCRIPT_BYTES ((size_t)1 << 30)
 #define REDACTED "[REDACTED]"
@@ -223,13 +223,7 @@ static int append(uh_llm_session_t *s, int generation, const char *what, const c
     cJSON_AddStringToObject(o, "key", key);
     cJSON_AddStringToObject(o, "model", s->client ? uh_llm_client_opts(s->client)->model : "");
     cJSON_AddNumberToObject(o, "temperature", temperature);
-    cJSON *arr = cJSON_AddArrayToObject(o, "messages");
-    for (int i = 0; i < n_msgs; i++) {
-        cJSON *m = cJSON_CreateObject();
-        cJSON_AddStringToObject(m, "role", msgs[i].role);
-        cJSON_AddStringToObject(m, "content", msgs[i].content);
-        cJSON_AddItemToArray(arr, m);
-    }
+    llm_add_messages(o, msgs, n_msgs);
     if (reply)
         cJSON_AddStringToObject(o, "reply", reply);
     else

@@ -115,19 +115,15 @@ static void fronts_plot(uh_strbuf_t *b, const uh_run_data_t *const *runs, int n)
         int g = group_of(groups, &n_groups, r->backend);
         const char *color = REPORT_COLORS[g % REPORT_N_COLORS];
         mark_t mark = (mark_t)(g % MARK_COUNT);
-        double *fx = malloc((r->n_rows + 1) * sizeof *fx),
-               *fy = malloc((r->n_rows + 1) * sizeof *fy);
-        int nf = 0;
-        for (size_t k = 0; fx && fy && k < r->n_rows; k++)
-            if (r->on_front[k]) {
-                int at = nf++; /* ordered by energy for the step line */
-                while (at > 0 && fx[at - 1] > r->rows[k].energy_nj) {
-                    fx[at] = fx[at - 1], fy[at] = fy[at - 1];
-                    at--;
-                }
-                fx[at] = r->rows[k].energy_nj;
-                fy[at] = 100 * (1 - uh_run_accuracy(r, &r->rows[k]));
-            }
+        int nf = 0, *front = report_front_by_energy(r, &nf);
+        double *fx = malloc((size_t)(nf + 1) * sizeof *fx),
+               *fy = malloc((size_t)(nf + 1) * sizeof *fy);
+        for (int k = 0; front && fx && fy && k < nf; k++) {
+            fx[k] = r->rows[front[k]].energy_nj;
+            fy[k] = 100 * (1 - uh_run_accuracy(r, &r->rows[front[k]]));
+        }
+        if (!front) nf = 0;
+        free(front);
         if (fx && fy) plot_line(&p, fx, fy, nf, color, i >= n_groups, 1);
         for (int k = 0; fx && fy && k < nf; k++) {
             char tip[160];

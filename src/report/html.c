@@ -7,8 +7,7 @@
 #include "report_internal.h"
 #include "uhnas/pareto.h"
 
-/* Front members ordered by energy, for the step line and the table. */
-static int *front_by_energy(const uh_run_data_t *r, int *n) {
+int *report_front_by_energy(const uh_run_data_t *r, int *n) {
     int *idx = malloc((r->n_rows + 1) * sizeof *idx);
     *n = 0;
     if (!idx) return NULL;
@@ -37,7 +36,7 @@ static void tooltip(char *buf, size_t size, const uh_run_data_t *r, const uh_can
 static void front_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
     int n = (int)r->n_rows, nf = 0;
     double *e = malloc((size_t)(n + 1) * sizeof *e), *err = malloc((size_t)(n + 1) * sizeof *err);
-    int *front = front_by_energy(r, &nf);
+    int *front = report_front_by_energy(r, &nf);
     if (!e || !err || !front) {
         b->oom = 1;
         free(e), free(err), free(front);
@@ -161,7 +160,7 @@ static void robustness_plot(uh_strbuf_t *b, const uh_run_data_t *r) {
 }
 
 static void front_table(uh_strbuf_t *b, const uh_run_data_t *r) {
-    int nf = 0, *front = front_by_energy(r, &nf);
+    int nf = 0, *front = report_front_by_energy(r, &nf);
     if (!front) {
         b->oom = 1;
         return;

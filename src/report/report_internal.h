@@ -42,6 +42,10 @@ void plot_legend(plot_t *p, legend_corner_t corner, const char *const *names,
 /* Nice bounds for data in [lo, hi] (with a margin), and decades for log axes. */
 void report_range(const double *v, int n, int log_scale, double *lo, double *hi);
 
+/* The indices of r's front members ordered by energy (for step lines and tables); malloc'd,
+ * NULL when out of memory. */
+int *report_front_by_energy(const uh_run_data_t *r, int *n);
+
 /* HTML text escaping (&, <, >, ", '). */
 void html_text(uh_strbuf_t *b, const char *s);
 /* The page's head (title, style) and foot. */
