@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -151,11 +152,102 @@ static void test_seed_and_limits(void **state) {
     uh_gpt_free(c);
 }
 
+/* Cached decoding, a token at a time, gives the logits of a whole forward pass. */
+static void test_cached_decoding_matches_forward(void **state) {
+    (void)state;
+    const uh_gpt_config_t cfg = {.vocab = 13, .max_t = 16, .layers = 3, .heads = 4, .channels = 16};
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(&cfg, 1, 7, &err);
+    assert_non_null(m);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    float *p = uh_gpt_params(m);
+    for (size_t i = 0; i < uh_gpt_n_params(m); i++) p[i] += (float)(0.2 * uh_rng_normal(&rng));
+    int seq[16];
+    for (int round = 0; round < 2; round++) { /* twice: position 0 restarts a sequence */
+        for (int t = 0; t < 16; t++) seq[t] = (int)uh_rng_below(&rng, 13);
+        uh_gpt_forward(m, seq, NULL, 1, 16);
+        float *full = malloc(16 * 13 * sizeof *full);
+        memcpy(full, uh_gpt_logits(m), 16 * 13 * sizeof *full);
+        double worst = 0;
+        for (int t = 0; t < 16; t++) {
+            const float *z = uh_gpt_decode(m, seq[t], t);
+            assert_non_null(z);
+            for (int v = 0; v < 13; v++) worst = fmax(worst, fabs(z[v] - full[t * 13 + v]));
+        }
+        print_message("decode vs forward: worst |difference| %.3g\n", worst);
+        assert_true(worst < 1e-5);
+        free(full);
+    }
+    assert_null(uh_gpt_decode(m, 13, 0));    /* outside the vocabulary */
+    assert_null(uh_gpt_decode(m, 1, 16));    /* past the context */
+    assert_non_null(uh_gpt_decode(m, 1, 0)); /* a new sequence */
+    assert_null(uh_gpt_decode(m, 1, 2));     /* position 1 was never decoded */
+    uh_gpt_free(m);
+}
+
+/* A checkpoint restores weights, moments and step count: training continued from the file
+ * gives bit-identical weights to training continued in memory; damage is refused. */
+static void test_checkpoint_round_trip(void **state) {
+    (void)state;
+    char dir[] = "/tmp/uhnas_gpt_XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    uh_error_t err = {0};
+    uh_gpt_t *a = uh_gpt_new(&TINY, 2, 11, &err);
+    int tokens[12], targets[12];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 4);
+    for (int i = 0; i < 12; i++)
+        tokens[i] = (int)uh_rng_below(&rng, 11), targets[i] = (int)uh_rng_below(&rng, 11);
+    uh_adamw_t o;
+    uh_adamw_default(&o);
+    for (int s = 0; s < 3; s++) {
+        uh_gpt_forward(a, tokens, targets, 2, 6);
+        uh_gpt_backward(a);
+        uh_gpt_step(a, &o);
+    }
+    assert_int_equal(uh_gpt_save(a, path, &err), UH_OK);
+    uh_gpt_t *b = uh_gpt_load(path, 2, &err);
+    assert_non_null(b);
+    assert_memory_equal(uh_gpt_config(b), &TINY, sizeof TINY);
+    for (int s = 0; s < 2; s++) /* Adam's moments and bias correction must carry over */
+        for (uh_gpt_t *m = a; m; m = m == a ? b : NULL) {
+            uh_gpt_forward(m, tokens, targets, 2, 6);
+            uh_gpt_backward(m);
+            uh_gpt_step(m, &o);
+        }
+    assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
+    /* one flipped byte, then a truncation: refused, naming the file */
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 100, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 100, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    assert_null(uh_gpt_load(path, 2, &err));
+    assert_non_null(strstr(err.msg, "damaged checkpoint"));
+    assert_int_equal(truncate(path, 60), 0);
+    assert_null(uh_gpt_load(path, 2, &err));
+    assert_non_null(strstr(err.msg, path));
+    f = fopen(path, "wb");
+    fputs("not a model at all", f);
+    fclose(f);
+    assert_null(uh_gpt_load(path, 2, &err));
+    assert_non_null(strstr(err.msg, "not a uhnas model checkpoint"));
+    remove(path);
+    rmdir(dir);
+    uh_gpt_free(a);
+    uh_gpt_free(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_match_finite_differences),
         cmocka_unit_test(test_overfits_and_reproduces_a_corpus),
         cmocka_unit_test(test_seed_and_limits),
+        cmocka_unit_test(test_cached_decoding_matches_forward),
+        cmocka_unit_test(test_checkpoint_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,9 +49,23 @@ typedef struct {
     float clip;                                /* global gradient-norm cap; 0 = none */
 } uh_adamw_t;
 
+/* Cached decoding of one sequence, a token at a time: the logits (V floats, valid until the
+ * next call) of position pos after token. Position 0 starts a sequence; pos must be at most
+ * the number of positions decoded since (keys and values of earlier positions are kept, so
+ * a token costs O(pos) instead of a whole forward pass). A training step forgets the cache.
+ * NULL for a bad token or position. Same numbers as uh_gpt_forward up to float rounding. */
+const float *uh_gpt_decode(uh_gpt_t *m, int token, int pos);
+
 /* lr 3e-4, betas 0.9/0.95, eps 1e-8, weight decay 0.1, clip 1. */
 void uh_adamw_default(uh_adamw_t *o);
 /* One AdamW step; returns the gradient norm before clipping. */
 float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o);
+
+/* Checkpoints: weights, AdamW moments and step count, so training continues exactly where it
+ * stopped. Written atomically (uhnas/fileio.h); a load checks magic, byte order, size and a
+ * CRC-32, and refuses damage with the file's name. */
+const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m);
+int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err);
+uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err);
 
 #endif

@@ -6,7 +6,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
+#include "uhnas/fileio.h"
 #include "uhnas/rng.h"
 
 enum {
@@ -68,6 +70,10 @@ struct uh_gpt {
     int *tokens, *targets; /* the last forward's, [B × T] */
     int B, T, n_counted;
     long steps;
+    /* cached decoding of one sequence: keys and values [L × max_t × C] of the positions
+     * decoded so far (valid below `decoded`), and one position's activations */
+    float *keys, *values, *scratch;
+    int decoded;
 };
 
 /* ---- kernels ----------------------------------------------------------------------------- */
@@ -151,6 +157,29 @@ static void matmul_backward(float *dinp, float *dw, float *dbias, const float *d
             for (int o = 0; o < OC; o++) dbias[o] += dout[(size_t)n * OC + o];
 }
 
+/* One query q against n keys and values (row i of each at k + i·stride, v + i·stride): the
+ * scaled scores go to pre[0..n), their softmax to att[0..n), the weighted sum of values to
+ * out[0..hs). Training and cached decoding share it, so they compute the same numbers. */
+static void attend(float *out, float *pre, float *att, const float *q, const float *k,
+                   const float *v, size_t stride, int n, int hs, float scale) {
+    float maxval = -INFINITY;
+    for (int t2 = 0; t2 < n; t2++) {
+        const float *kt = k + (size_t)t2 * stride;
+        float dot = 0;
+        for (int i = 0; i < hs; i++) dot += q[i] * kt[i];
+        pre[t2] = dot * scale;
+        if (pre[t2] > maxval) maxval = pre[t2];
+    }
+    float sum = 0;
+    for (int t2 = 0; t2 < n; t2++) sum += (att[t2] = expf(pre[t2] - maxval));
+    for (int t2 = 0; t2 < n; t2++) att[t2] /= sum;
+    for (int i = 0; i < hs; i++) out[i] = 0;
+    for (int t2 = 0; t2 < n; t2++) {
+        const float *vt = v + (size_t)t2 * stride;
+        for (int i = 0; i < hs; i++) out[i] += att[t2] * vt[i];
+    }
+}
+
 /* qkv [B × T × 3C] → out [B × T × C]; preatt and att [B × H × T × T], causal. */
 static void attention_forward(float *out, float *preatt, float *att, const float *qkv, int B, int T,
                               int C, int H) {
@@ -159,26 +188,12 @@ static void attention_forward(float *out, float *preatt, float *att, const float
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int t = 0; t < T; t++) {
-                const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
+                const float *seq = qkv + (size_t)b * T * C3 + h * hs;
                 float *pre = preatt + (((size_t)b * H + h) * T + t) * T;
                 float *a = att + (((size_t)b * H + h) * T + t) * T;
-                float maxval = -INFINITY;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float dot = 0;
-                    for (int i = 0; i < hs; i++) dot += q[i] * k[i];
-                    pre[t2] = dot * scale;
-                    if (pre[t2] > maxval) maxval = pre[t2];
-                }
-                float sum = 0;
-                for (int t2 = 0; t2 <= t; t2++) sum += (a[t2] = expf(pre[t2] - maxval));
-                for (int t2 = 0; t2 < T; t2++) a[t2] = t2 <= t ? a[t2] / sum : 0.0f;
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
-                for (int i = 0; i < hs; i++) o[i] = 0;
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
-                }
+                attend(out + ((size_t)b * T + t) * C + h * hs, pre, a, seq + (size_t)t * C3,
+                       seq + C, seq + 2 * C, C3, t + 1, hs, scale);
+                for (int t2 = t + 1; t2 < T; t2++) a[t2] = 0; /* the future: no weight */
             }
 }
 
@@ -203,9 +218,11 @@ static void attention_backward(float *dqkv, float *dpreatt, float *datt, const f
                         dv[i] += a[t2] * d[i];
                     }
                 }
-                for (int t2 = 0; t2 <= t; t2++) /* through the softmax */
-                    for (int t3 = 0; t3 <= t; t3++)
-                        dpre[t3] += a[t2] * ((t2 == t3 ? 1.0f : 0.0f) - a[t3]) * da[t2];
+                /* through the softmax: dpre_j = a_j (da_j − Σ_i a_i da_i), the Jacobian
+                 * a_i (δ_ij − a_j) summed in O(T) instead of O(T²) per row */
+                float weighted = 0;
+                for (int t2 = 0; t2 <= t; t2++) weighted += a[t2] * da[t2];
+                for (int t2 = 0; t2 <= t; t2++) dpre[t2] += a[t2] * (da[t2] - weighted);
                 for (int t2 = 0; t2 <= t; t2++) { /* through q·k */
                     const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
                     float *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
@@ -304,11 +321,16 @@ static size_t carve(float *base, const size_t *sizes, int n, float **ptrs) {
     return total;
 }
 
+/* floats of one decoded position: x, ln, qkv, atty, tmp (C, C, 3C, C, C), fch and its GELU
+ * (4C each), logits (V), scores and weights (max_t each), mean and rstd */
+#define DECODE_SCRATCH(c) ((size_t)15 * (c)->channels + (c)->vocab + 2 * (size_t)(c)->max_t + 2)
+
 void uh_gpt_free(uh_gpt_t *m) {
     if (!m) return;
     free(m->params), free(m->grads), free(m->m), free(m->v);
     free(m->acts), free(m->dacts);
     free(m->tokens), free(m->targets);
+    free(m->keys), free(m->values), free(m->scratch);
     free(m);
 }
 
@@ -345,8 +367,11 @@ uh_gpt_t *uh_gpt_new(const uh_gpt_config_t *cfg, int max_b, uint64_t seed, uh_er
     m->dacts = calloc(m->n_acts, sizeof(float));
     m->tokens = calloc((size_t)max_b * c->max_t, sizeof(int));
     m->targets = calloc((size_t)max_b * c->max_t, sizeof(int));
+    m->keys = calloc((size_t)c->layers * c->max_t * c->channels, sizeof(float));
+    m->values = calloc((size_t)c->layers * c->max_t * c->channels, sizeof(float));
+    m->scratch = calloc(DECODE_SCRATCH(c), sizeof(float));
     if (!m->params || !m->grads || !m->m || !m->v || !m->acts || !m->dacts || !m->tokens ||
-        !m->targets)
+        !m->targets || !m->keys || !m->values || !m->scratch)
         goto oom;
     carve(m->params, m->param_sizes, N_PARAM_TENSORS, m->p);
     carve(m->grads, m->param_sizes, N_PARAM_TENSORS, m->g);
@@ -509,6 +534,7 @@ float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o) {
     float norm = (float)sqrt(sq);
     float scale = o->clip > 0 && norm > o->clip ? o->clip / norm : 1.0f;
     m->steps++;
+    m->decoded = 0; /* the cached keys and values were the old weights' */
     float c1 = 1.0f - powf(o->beta1, (float)m->steps), c2 = 1.0f - powf(o->beta2, (float)m->steps);
     for (int t = 0; t < N_PARAM_TENSORS; t++) {
         int decay = t == P_WTE || t == P_WPE || t == P_QKVW || t == P_ATTPROJW || t == P_FCW ||
@@ -523,4 +549,120 @@ float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o) {
         }
     }
     return norm;
+}
+
+/* ---- cached decoding ------------------------------------------------------------------------ */
+
+const float *uh_gpt_decode(uh_gpt_t *m, int token, int pos) {
+    const int C = m->cfg.channels, L = m->cfg.layers, H = m->cfg.heads, V = m->cfg.vocab,
+              T = m->cfg.max_t, hs = C / H;
+    if (token < 0 || token >= V || pos < 0 || pos >= T || pos > m->decoded) return NULL;
+    m->decoded = pos + 1;
+    float **p = m->p;
+    float *x = m->scratch, *ln = x + C, *qkv = ln + C, *atty = qkv + 3 * C, *tmp = atty + C;
+    float *fch = tmp + C, *fch_gelu = fch + 4 * C, *logits = fch_gelu + 4 * C;
+    float *pre = logits + V, *att = pre + T, *mean = att + T, *rstd = mean + 1;
+    const float scale = 1.0f / sqrtf((float)hs);
+    encoder_forward(x, &token, p[P_WTE], p[P_WPE] + (size_t)pos * C, 1, 1, C);
+    for (int l = 0; l < L; l++) {
+        size_t lc = (size_t)l * C;
+        float *keys = m->keys + lc * T, *values = m->values + lc * T;
+        layernorm_forward(ln, mean, rstd, x, p[P_LN1W] + lc, p[P_LN1B] + lc, 1, C);
+        matmul_forward(qkv, ln, p[P_QKVW] + 3 * lc * C, p[P_QKVB] + 3 * lc, 1, C, 3 * C);
+        memcpy(keys + (size_t)pos * C, qkv + C, (size_t)C * sizeof *qkv);
+        memcpy(values + (size_t)pos * C, qkv + 2 * C, (size_t)C * sizeof *qkv);
+        for (int h = 0; h < H; h++)
+            attend(atty + h * hs, pre, att, qkv + h * hs, keys + h * hs, values + h * hs, (size_t)C,
+                   pos + 1, hs, scale);
+        matmul_forward(tmp, atty, p[P_ATTPROJW] + lc * C, p[P_ATTPROJB] + lc, 1, C, C);
+        residual_forward(x, x, tmp, (size_t)C);
+        layernorm_forward(ln, mean, rstd, x, p[P_LN2W] + lc, p[P_LN2B] + lc, 1, C);
+        matmul_forward(fch, ln, p[P_FCW] + 4 * lc * C, p[P_FCB] + 4 * lc, 1, C, 4 * C);
+        gelu_forward(fch_gelu, fch, 4 * (size_t)C);
+        matmul_forward(tmp, fch_gelu, p[P_FCPROJW] + 4 * lc * C, p[P_FCPROJB] + lc, 1, 4 * C, C);
+        residual_forward(x, x, tmp, (size_t)C);
+    }
+    layernorm_forward(ln, mean, rstd, x, p[P_LNFW], p[P_LNFB], 1, C);
+    matmul_forward(logits, ln, p[P_WTE], NULL, 1, C, V);
+    return logits;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------------
+ */
+
+/* File layout (native floats; the byte-order mark refuses a file from another endianness):
+ *   magic "UHGPT001", u32 0x01020304, i32 vocab, max_t, layers, heads, channels,
+ *   i64 steps, u64 n_params, f32 params[n], m[n], v[n], u32 crc32 of everything before. */
+#define CKPT_MAGIC "UHGPT001"
+#define CKPT_HEADER (8 + 4 + 5 * 4 + 8 + 8)
+#define CKPT_MAX_BYTES ((size_t)1 << 31)
+
+const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m) {
+    return &m->cfg;
+}
+
+int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err) {
+    const size_t n = m->n_params, len = CKPT_HEADER + 3 * n * sizeof(float) + 4;
+    unsigned char *buf = malloc(len), *at = buf;
+    if (!buf) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    const uint32_t bom = 0x01020304;
+    const int32_t shape[5] = {m->cfg.vocab, m->cfg.max_t, m->cfg.layers, m->cfg.heads,
+                              m->cfg.channels};
+    const int64_t steps = m->steps;
+    const uint64_t count = n;
+    memcpy(at, CKPT_MAGIC, 8), at += 8;
+    memcpy(at, &bom, 4), at += 4;
+    memcpy(at, shape, sizeof shape), at += sizeof shape;
+    memcpy(at, &steps, 8), at += 8;
+    memcpy(at, &count, 8), at += 8;
+    const float *arrays[3] = {m->params, m->m, m->v};
+    for (int i = 0; i < 3; i++) memcpy(at, arrays[i], n * sizeof(float)), at += n * sizeof(float);
+    uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(at - buf));
+    memcpy(at, &crc, 4);
+    int rc = uh_write_file_atomic(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    if (uh_read_file(path, CKPT_MAX_BYTES, &buf, &len, err)) return NULL;
+    const unsigned char *at = (const unsigned char *)buf;
+    uint32_t bom = 0, crc = 0;
+    int32_t shape[5];
+    int64_t steps = 0;
+    uint64_t count = 0;
+    uh_gpt_t *m = NULL;
+    if (len < CKPT_HEADER + 4 || memcmp(at, CKPT_MAGIC, 8) != 0) {
+        uh_error_set(err, UH_EINVAL, "%s: not a uhnas model checkpoint", path);
+        goto done;
+    }
+    memcpy(&bom, at + 8, 4);
+    memcpy(shape, at + 12, sizeof shape);
+    memcpy(&steps, at + 32, 8);
+    memcpy(&count, at + 40, 8);
+    memcpy(&crc, at + len - 4, 4);
+    if (bom != 0x01020304 || steps < 0 || count != (len - CKPT_HEADER - 4) / (3 * sizeof(float)) ||
+        len != CKPT_HEADER + 3 * count * sizeof(float) + 4 ||
+        crc != (uint32_t)crc32(0L, at, (uInt)(len - 4))) {
+        uh_error_set(err, UH_EINVAL, "%s: damaged checkpoint (size, byte order or checksum)", path);
+        goto done;
+    }
+    uh_gpt_config_t cfg = {shape[0], shape[1], shape[2], shape[3], shape[4]};
+    if (!(m = uh_gpt_new(&cfg, max_b, 0, err))) goto done;
+    if (m->n_params != count) {
+        uh_error_set(err, UH_EINVAL, "%s: %llu parameters for a model of %zu", path,
+                     (unsigned long long)count, m->n_params);
+        uh_gpt_free(m), m = NULL;
+        goto done;
+    }
+    float *arrays[3] = {m->params, m->m, m->v};
+    at += CKPT_HEADER;
+    for (int i = 0; i < 3; i++)
+        memcpy(arrays[i], at, count * sizeof(float)), at += count * sizeof(float);
+    m->steps = (long)steps;
+done:
+    free(buf);
+    return m;
 }
