@@ -108,67 +108,123 @@ static void test_constrained_samples_all_parse(void **state) {
     uh_backend_free(b);
 }
 
+/* One hidden dense layer of `width` units on MNIST's shape. */
+static uh_arch_t dense(int width) {
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"activation\":\"relu\"},"
+             "{\"type\":\"dense\",\"units\":10}]}",
+             width);
+    uh_arch_t a;
+    uh_error_t err = {0};
+    assert_int_equal(uh_arch_parse(json, strlen(json), MNIST, &a, &err), UH_OK);
+    return a;
+}
+
+enum { N_WIDTHS = 6, LEN = 40 };
+static const int WIDTHS[N_WIDTHS] = {16, 32, 64, 128, 256, 512};
+
+/* A small model trained 400 steps on the examples ex[k][0..len[k]). */
+static uh_gpt_t *fit(int ex[][UH_LANG_MAX_TOKENS], const int *len, int n) {
+    int tokens[N_WIDTHS * LEN], targets[N_WIDTHS * LEN];
+    for (int i = 0; i < n * LEN; i++) tokens[i] = UH_TOK_PAD, targets[i] = -1;
+    for (int k = 0; k < n; k++) {
+        assert_true(len[k] > 0 && len[k] <= LEN);
+        for (int t = 0; t + 1 < len[k]; t++)
+            tokens[k * LEN + t] = ex[k][t], targets[k * LEN + t] = ex[k][t + 1];
+    }
+    uh_gpt_config_t cfg = {
+        .vocab = uh_lang_vocab_size(), .max_t = LEN, .layers = 2, .heads = 2, .channels = 32};
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(&cfg, n, 3, &err);
+    assert_non_null(m);
+    uh_adamw_t o;
+    uh_adamw_default(&o);
+    o.lr = 3e-3f;
+    for (int step = 0; step < 400; step++) {
+        uh_gpt_forward(m, tokens, targets, n, LEN);
+        uh_gpt_backward(m);
+        uh_gpt_step(m, &o);
+    }
+    return m;
+}
+
+/* The mean widest hidden layer of 100 constrained samples after prompt[0..n). */
+static double mean_width(uh_gpt_t *m, const uh_backend_t *b, const int *prompt, int n,
+                         uh_rng_t *rng) {
+    double mean = 0;
+    for (int i = 0; i < 100; i++) {
+        int seq[UH_LANG_MAX_TOKENS];
+        uh_lang_grammar_t g;
+        uh_lang_grammar_init(&g, b, MNIST);
+        assert_true(uh_lang_sample(m, prompt, n, &g, 1.0, rng, seq) > n);
+        uh_arch_t a;
+        uh_error_t err = {0};
+        assert_int_equal(uh_lang_result(&g, &a, &err), UH_OK);
+        long width = 0;
+        for (int l = 0; l + 1 < a.n_layers; l++)
+            if (a.layers[l].type == UH_LAYER_DENSE && a.layers[l].units > width)
+                width = a.layers[l].units;
+        mean += width / 100.0;
+    }
+    return mean;
+}
+
 /* Data in which energy rises with width: asked for a low energy, the trained model writes
  * narrower networks than asked for a high one. */
 static void test_energy_target_steers_width(void **state) {
     (void)state;
     uh_backend_t *b = load("mzi-realistic");
-    static const int widths[] = {16, 32, 64, 128, 256, 512};
-    enum { N = 6, LEN = 24 };
-    int hw[5], tokens[N * LEN], targets[N * LEN];
+    int hw[5], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
     uh_lang_hardware(b, hw);
-    for (int i = 0; i < N * LEN; i++) tokens[i] = UH_TOK_PAD, targets[i] = -1;
-    for (int k = 0; k < N; k++) {
-        char json[256];
-        snprintf(json, sizeof json,
-                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"activation\":\"relu\"},"
-                 "{\"type\":\"dense\",\"units\":10}]}",
-                 widths[k]);
-        uh_arch_t a;
-        uh_error_t err = {0};
-        assert_int_equal(uh_arch_parse(json, strlen(json), MNIST, &a, &err), UH_OK);
-        int tgt[3], ex[UH_LANG_MAX_TOKENS];
-        uh_lang_targets(0.8, 0.8, (k + 0.5) / N, tgt); /* energy bucket grows with width */
-        int n = uh_lang_example(hw, tgt, &a, ex, UH_LANG_MAX_TOKENS);
-        assert_true(n > 0 && n <= LEN);
-        for (int t = 0; t + 1 < n; t++)
-            tokens[k * LEN + t] = ex[t], targets[k * LEN + t] = ex[t + 1];
+    for (int k = 0; k < N_WIDTHS; k++) {
+        uh_arch_t a = dense(WIDTHS[k]);
+        int tgt[3];
+        uh_lang_targets(0.8, 0.8, (k + 0.5) / N_WIDTHS, tgt); /* energy bucket grows with width */
+        len[k] = uh_lang_example(hw, tgt, NULL, &a, ex[k], UH_LANG_MAX_TOKENS);
     }
-    uh_gpt_config_t cfg = {
-        .vocab = uh_lang_vocab_size(), .max_t = LEN, .layers = 2, .heads = 2, .channels = 32};
-    uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_new(&cfg, N, 3, &err);
-    assert_non_null(m);
-    uh_adamw_t o;
-    uh_adamw_default(&o);
-    o.lr = 3e-3f;
-    for (int step = 0; step < 200; step++) {
-        uh_gpt_forward(m, tokens, targets, N, LEN);
-        uh_gpt_backward(m);
-        uh_gpt_step(m, &o);
-    }
-    double mean[2] = {0, 0};
+    uh_gpt_t *m = fit(ex, len, N_WIDTHS);
+    double mean[2];
     uh_rng_t rng;
     uh_rng_seed(&rng, 5);
     for (int side = 0; side < 2; side++) {
-        int tgt[3], prompt[16], seq[UH_LANG_MAX_TOKENS];
+        int tgt[3], prompt[16];
         uh_lang_targets(0.8, 0.8, side ? 0.95 : 0.05, tgt);
-        int n = uh_lang_example(hw, tgt, NULL, prompt, 16);
-        for (int i = 0; i < 100; i++) {
-            uh_lang_grammar_t g;
-            uh_lang_grammar_init(&g, b, MNIST);
-            assert_true(uh_lang_sample(m, prompt, n, &g, 1.0, &rng, seq) > n);
-            uh_arch_t a;
-            assert_int_equal(uh_lang_result(&g, &a, &err), UH_OK);
-            long width = 0;
-            for (int l = 0; l + 1 < a.n_layers; l++)
-                if (a.layers[l].type == UH_LAYER_DENSE && a.layers[l].units > width)
-                    width = a.layers[l].units;
-            mean[side] += width / 100.0;
-        }
+        int n = uh_lang_example(hw, tgt, NULL, NULL, prompt, 16);
+        mean[side] = mean_width(m, b, prompt, n, &rng);
     }
     print_message("mean width asked for low energy %.1f, for high energy %.1f\n", mean[0], mean[1]);
     assert_true(mean[0] < mean[1]);
+    uh_gpt_free(m);
+    uh_backend_free(b);
+}
+
+/* The parent in context matters: trained on children as wide as their parents (same
+ * targets throughout), the model writes narrow children of a narrow parent and wide ones of
+ * a wide parent. */
+static void test_parent_in_context_steers_width(void **state) {
+    (void)state;
+    uh_backend_t *b = load("mzi-realistic");
+    int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
+    uh_lang_hardware(b, hw);
+    uh_lang_targets(0.8, 0.8, 0.5, tgt);
+    for (int k = 0; k < N_WIDTHS; k++) {
+        uh_arch_t a = dense(WIDTHS[k]);
+        len[k] = uh_lang_example(hw, tgt, &a, &a, ex[k], UH_LANG_MAX_TOKENS);
+    }
+    uh_gpt_t *m = fit(ex, len, N_WIDTHS);
+    double mean[2];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 6);
+    for (int side = 0; side < 2; side++) {
+        uh_arch_t parent = dense(side ? 512 : 16);
+        int prompt[UH_LANG_MAX_TOKENS];
+        int n = uh_lang_example(hw, tgt, &parent, NULL, prompt, UH_LANG_MAX_TOKENS);
+        mean[side] = mean_width(m, b, prompt, n, &rng);
+    }
+    print_message("mean child width of a 16-unit parent %.1f, of a 512-unit parent %.1f\n", mean[0],
+                  mean[1]);
+    assert_true(mean[0] < 64 && mean[1] > 256);
     uh_gpt_free(m);
     uh_backend_free(b);
 }
@@ -178,6 +234,7 @@ int main(void) {
         cmocka_unit_test(test_space_round_trips),
         cmocka_unit_test(test_constrained_samples_all_parse),
         cmocka_unit_test(test_energy_target_steers_width),
+        cmocka_unit_test(test_parent_in_context_steers_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

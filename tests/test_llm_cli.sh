@@ -153,17 +153,48 @@ if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; els
 [[ $(chats killed) -le $(( $(chats whole) + 1 )) ]] && ok || bad "resume repeated calls: $(chats killed) vs $(chats whole)"
 
 # ---- no server: the built-in model; the same seed gives the same run ----------------------
+# a smaller model than the default keeps the test quick (and under the sanitizers); resume
+# must rebuild it from the stored config
+BUILTIN=("${BASE[@]}" --population 4 --children 3 --generations 3 --strategy llm --jobs 1
+         --llm-layers 2 --llm-width 64 --llm-train-steps 30)
 for k in 1 2; do
-  "$UHNAS" search "${BASE[@]}" --population 4 --children 3 --generations 2 --strategy llm \
-    --out "$tmp/builtin$k" > /dev/null 2> "$tmp/builtin.err" && ok || bad "built-in model: $(cat "$tmp/builtin.err")"
+  "$UHNAS" search "${BUILTIN[@]}" --out "$tmp/builtin$k" > /dev/null 2> "$tmp/builtin.err" && ok || bad "built-in model: $(cat "$tmp/builtin.err")"
 done
-[[ $(sql "$tmp/builtin1" "select count(*) from candidates where origin like 'llm-builtin%'") -eq 6 ]] && ok || bad "built-in origins: $(sql "$tmp/builtin1" "select origin from candidates")"
+# children are the model's (llm-builtin), or classic ones in their place when it found no new
+# one (llm-builtin-fallback, or the loop's fallback-mutate for a duplicate of those)
+[[ $(sql "$tmp/builtin1" "select count(*) from candidates where origin = 'llm-builtin'") -ge 3 && \
+   $(sql "$tmp/builtin1" "select count(*) from candidates where generation > 0 and origin not in ('llm-builtin', 'llm-builtin-fallback', 'fallback-mutate')") -eq 0 ]] && ok || bad "built-in origins: $(sql "$tmp/builtin1" "select origin from candidates")"
 if diff <(table "$tmp/builtin1") <(table "$tmp/builtin2") > "$tmp/diff"; then ok; else bad "built-in runs differ: $(cat "$tmp/diff")"; fi
-sql "$tmp/builtin1" "select json_extract(state, '\$.operator.llm_builtin.steps') from generations where generation = 2" | grep -q '^40$' && ok || bad "built-in state not stored"
+sql "$tmp/builtin1" "select json_extract(state, '\$.operator.llm_builtin.steps') from generations where generation = 2" | grep -q '^30$' && ok || bad "built-in state not stored"
+# the model's memory: one record per call (children with their parents) and the checkpoint
+[[ $(wc -l < "$tmp/builtin1/lm/calls.jsonl") -eq 3 && $(ls "$tmp/builtin1/lm" | wc -l) -eq 2 && \
+   $(stat -c %s "$tmp/builtin1/lm/model-000002.bin") -lt 2000000 ]] && ok || bad "built-in memory: $(ls -l "$tmp/builtin1/lm")"
+python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; assert all(c["parents"] for x in r for c in x["children"])' "$tmp/builtin1/lm/calls.jsonl" && ok || bad "children without parents in calls.jsonl"
+# kill -9 mid-run, resume: finished calls answered from calls.jsonl, training continued from
+# the checkpoint, the same rows; with the checkpoint deleted or calls.jsonl damaged the model
+# retrains from the start and still gives the same rows
+"$UHNAS" search "${BUILTIN[@]}" --out "$tmp/bkill" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 1200); do
+  [[ $(sql "$tmp/bkill" "select count(*) from candidates" 2>/dev/null || echo 0) -ge 8 ]] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+[[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
+cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
+cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
+for d in bkill bnockpt bdamaged; do
+  "$UHNAS" resume "$tmp/$d" > "$tmp/bresume.out" 2>&1 && ok || bad "built-in resume $d: $(cat "$tmp/bresume.out")"
+  if diff <(table "$tmp/builtin1") <(table "$tmp/$d") > "$tmp/diff"; then ok; else bad "resumed built-in run $d differs: $(cat "$tmp/diff")"; fi
+  [[ $(wc -l < "$tmp/$d/lm/calls.jsonl") -eq 3 ]] && ok || bad "calls.jsonl of $d: $(wc -l < "$tmp/$d/lm/calls.jsonl") lines"
+done
+replayed() { sql "$1" "select json_extract(state, '\$.operator.llm_builtin.replayed') from generations where generation = $2"; }
+[[ $(replayed "$tmp/bkill" 1) -eq 1 && $(replayed "$tmp/bkill" 3) -eq 0 && $(replayed "$tmp/bnockpt" 1) -eq 0 ]] && ok || bad "replayed calls: $(replayed "$tmp/bkill" 1) $(replayed "$tmp/bkill" 3) $(replayed "$tmp/bnockpt" 1)"
 # --llm-prior: an earlier run (another backend) is training data too
-"$UHNAS" search "${BASE[@]}" --backend mzi-worst --population 4 --children 3 --generations 2 \
+"$UHNAS" search "${BASE[@]}" --backend mzi-worst --population 4 --children 3 --generations 2 --llm-layers 2 --llm-width 64 \
   --strategy llm --llm-prior "$tmp/builtin1" --out "$tmp/prior" > /dev/null 2> "$tmp/prior.err" && ok || bad "--llm-prior: $(cat "$tmp/prior.err")"
-[[ $(sql "$tmp/prior" "select json_extract(state, '\$.operator.llm_builtin.examples') from generations where generation = 1") -eq 14 ]] && ok || bad "prior examples: $(sql "$tmp/prior" "select state from generations where generation = 1")"
+prior_ok=$(sql "$tmp/builtin1" "select count(*) from candidates where status = 'ok'")
+[[ $(sql "$tmp/prior" "select json_extract(state, '\$.operator.llm_builtin.examples') from generations where generation = 1") -eq $((prior_ok + 4)) ]] && ok || bad "prior examples: $(sql "$tmp/prior" "select state from generations where generation = 1")"
 out=$("$UHNAS" search "${BASE[@]}" --strategy llm --llm-prior "$tmp/none" --out "$tmp/noprior" 2>&1)
 [[ $? -eq 2 && "$out" == *"holds no run"* && ! -e "$tmp/noprior" ]] && ok || bad "missing prior: $out"
 

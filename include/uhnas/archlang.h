@@ -19,8 +19,11 @@
 #include "uhnas/gpt.h"
 #include "uhnas/rng.h"
 
-#define UH_LANG_MAX_TOKENS 128 /* longest example */
-#define UH_LANG_BUCKETS 10     /* accuracy, noisy accuracy and energy targets */
+/* Room for the longest example: 11 conditioning tokens, 2 separators, EOS, and a parent and
+ * a child of at most 58 tokens each (3 conv layers of 8, 5 pools of 2 on a 32×32 input,
+ * 4 dense layers of 5, the output layer of 4) make 130. */
+#define UH_LANG_MAX_TOKENS 256
+#define UH_LANG_BUCKETS 10 /* accuracy, noisy accuracy and energy targets */
 
 /* The vocabulary: token ids and their printable names. */
 int uh_lang_vocab_size(void);
@@ -44,11 +47,12 @@ void uh_lang_targets(double accuracy, double noisy, double energy01, int *out);
 /* Appends arch's tokens; returns how many, or −1 when a value is outside the vocabulary. */
 int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
 
-/* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, SEP_CHILD, the
- * architecture, EOS. Returns its length, or −1 (a value outside the vocabulary, too long).
- * With arch NULL, the prompt alone (up to SEP_CHILD). */
-int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *arch, int *out,
-                    int cap);
+/* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, with a parent
+ * SEP_PARENT and its architecture, then SEP_CHILD, the architecture, EOS. Returns its length,
+ * or −1 (a value outside the vocabulary, too long). With arch NULL, the prompt alone (up to
+ * SEP_CHILD); parent may be NULL (a candidate with none, e.g. a random sample). */
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *parent,
+                    const uh_arch_t *arch, int *out, int cap);
 
 /* The grammar, token by token. Limits from the backend's constraints and the input shape. */
 typedef struct {
@@ -77,7 +81,7 @@ int uh_lang_result(uh_lang_grammar_t *g, uh_arch_t *out, uh_error_t *err);
  * token by token at the temperature, with every token the grammar forbids masked out, so
  * the result always parses. *g must be freshly initialised; it holds the result after. The
  * whole sequence goes to tokens (cap UH_LANG_MAX_TOKENS); returns its length, or −1 when
- * the context ran out before EOS. */
+ * the context ran out before EOS. Decoding uses the model's key-value cache. */
 int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_grammar_t *g,
                    double temperature, uh_rng_t *rng, int *tokens);
 

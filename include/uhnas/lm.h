@@ -4,13 +4,16 @@
  * hardware and on the results they got.
  *
  * Every generation the model trains a few steps more on every measured candidate of the run
- * (hardware tokens + the candidate's accuracy, noisy accuracy and energy buckets → its
- * architecture), then writes each child by grammar-constrained sampling for a target just
- * beyond its parent: the parent's accuracy, a little more noisy accuracy, one energy bucket
- * lower. A child that is not new is re-sampled a bounded number of times, then replaced by
- * a classic mutation (counted). Children's origin is "llm-builtin". Every random choice
- * comes from the run's seed and the generation, and the model runs on one thread, so a
- * run — and its replay on `resume` — is the same on any machine. */
+ * (hardware tokens + the candidate's accuracy, noisy accuracy and energy buckets + its parent,
+ * when the model made it → its architecture), then writes each child by grammar-constrained
+ * sampling, its parent in context, for a target just beyond that parent: the parent's
+ * accuracy, a little more noisy accuracy, one energy bucket lower. A child that is not new is
+ * re-sampled a bounded number of times, then replaced by a classic mutation (counted). Children's
+ * origin is "llm-builtin". Every random choice comes from the run's seed and the call, and the
+ * model runs on one thread, so a run is the same on any machine. With a run directory, every call's
+ * children and the latest trained model are kept there: `resume` answers finished calls from them
+ * and continues training from the checkpoint, and the result is the run an uninterrupted search
+ * would have made. */
 #ifndef UHNAS_LM_H
 #define UHNAS_LM_H
 
@@ -32,12 +35,14 @@ typedef struct {
      * each with its own backend's hardware tokens: knowledge carries across runs */
     const char *const *prior;
     int n_prior;
+    /* the run directory: the model's checkpoint and its calls are kept in DIR/lm so that
+     * `resume` continues from them (see src/lm/memory.h); NULL = kept in memory only */
+    const char *run_dir;
 } uh_lm_opts_t;
 
-/* 2 layers, 4 heads, width 64, context 80 tokens (the longest architecture the grammar
- * allows with its prompt fits), 40 steps of 8 examples per generation at lr 1e-3,
- * temperature 1, hardware tokens on, seed 1: seconds per generation on 2 cores (sampling
- * recomputes the whole context per token; there is no key-value cache yet). */
+/* 4 layers, 4 heads, width 128, context UH_LANG_MAX_TOKENS (256; the longest example, a
+ * parent and its child, is 130), 40 AdamW steps of 8 examples per generation at lr 1e-3,
+ * temperature 1, hardware tokens on, seed 1. */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */

@@ -9,6 +9,7 @@
 #include "args.h"
 #include "cli.h"
 #include "search_llm.h"
+#include "uhnas/archlang.h"
 #include "uhnas/search.h"
 
 /* The one piece of global state in the CLI: a signal handler can reach nothing else. The
@@ -407,6 +408,16 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         CLI_LLM_OPTIONS(llm_args),
         {"llm-prior", OPT_STRING, &llm_args.prior, 0, 0, NULL, "DIR[,DIR...]",
          "built-in model: also learn from these earlier runs (any backend)"},
+        {"llm-layers", OPT_INT, &llm_args.size[0], 1, 16, NULL, "N",
+         "built-in model: transformer blocks (default 4)"},
+        {"llm-heads", OPT_INT, &llm_args.size[1], 1, 64, NULL, "N",
+         "built-in model: attention heads, dividing the width (default 4)"},
+        {"llm-width", OPT_INT, &llm_args.size[2], 1, 1024, NULL, "N",
+         "built-in model: channels (default 128)"},
+        {"llm-context", OPT_INT, &llm_args.size[3], 16, UH_LANG_MAX_TOKENS, NULL, "N",
+         "built-in model: context in tokens (default 256; a parent and child take at most 130)"},
+        {"llm-train-steps", OPT_INT, &llm_args.size[4], 0, 100000, NULL, "N",
+         "built-in model: AdamW steps of 8 examples per generation (default 40)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

@@ -11,7 +11,11 @@ void cli_llm_args_unset(cli_llm_args_t *a) {
     memset(a, 0, sizeof *a);
     a->temperature = a->timeout = NAN;
     a->max_tokens = a->retries = -1;
+    for (int i = 0; i < 5; i++) a->size[i] = -1;
 }
+
+/* The built-in model's size settings: their names in the stored config and the options. */
+static const char *const SIZE_NAMES[5] = {"layers", "heads", "width", "context", "train_steps"};
 
 /* Applies what was given on the command line onto c. */
 static void apply(const cli_llm_args_t *a, uh_llm_config_t *c) {
@@ -27,7 +31,9 @@ static void apply(const cli_llm_args_t *a, uh_llm_config_t *c) {
 int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
                        char *msg, size_t size) {
     int uses = strategy == UH_STRATEGY_LLM || strategy == UH_STRATEGY_LLMATIC;
-    int given = a->url || a->model || a->replay || a->system || a->prior ||
+    int sized = 0;
+    for (int i = 0; i < 5; i++) sized |= a->size[i] >= 0;
+    int given = a->url || a->model || a->replay || a->system || a->prior || sized ||
                 !isnan(a->temperature) || !isnan(a->timeout) || a->max_tokens >= 0 ||
                 a->retries >= 0;
     if (!uses) {
@@ -50,6 +56,11 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
         cJSON *o = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(o, "builtin");
         cJSON_AddBoolToObject(b, "hardware_tokens", strcmp(sys, "none") != 0);
         cJSON *prior = cJSON_AddArrayToObject(b, "prior");
+        uh_lm_opts_t def;
+        uh_lm_opts_default(&def);
+        const int defaults[5] = {def.layers, def.heads, def.channels, def.context, def.train_steps};
+        for (int i = 0; i < 5; i++)
+            cJSON_AddNumberToObject(b, SIZE_NAMES[i], a->size[i] >= 0 ? a->size[i] : defaults[i]);
         char dirs[4096];
         if (a->prior && snprintf(dirs, sizeof dirs, "%s", a->prior) < (int)sizeof dirs)
             for (char *d = strtok(dirs, ","); d; d = strtok(NULL, ",")) {
@@ -71,8 +82,10 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
         if (!fits) snprintf(msg, size, "--llm-prior: too many or too long directories");
         return !fits;
     }
-    if (a->prior) {
-        snprintf(msg, size, "--llm-prior is for the built-in model (no --llm-url/--llm-replay)");
+    if (a->prior || sized) {
+        snprintf(msg, size,
+                 "--llm-prior and the built-in model's size options are for the built-in model "
+                 "(no --llm-url/--llm-replay)");
         return 1;
     }
     if (!a->url && !a->replay) {
@@ -109,36 +122,45 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     return !fits;
 }
 
-/* The built-in model's stored settings: {"builtin":{"hardware_tokens":B,"prior":[DIR...]}}.
- * *hardware = −1 when the config is not the built-in model's. prior[] point into *doc. */
+/* The built-in model's stored settings, {"builtin":{"hardware_tokens":B, "prior":[DIR...],
+ * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, onto o (prior[] points
+ * into *doc). Returns −1 when the config is not the built-in model's, UH_OK when it is, or
+ * an error. */
 #define MAX_PRIOR 16
-static int builtin_config(const char *json, int *hardware, const char **prior, int *n_prior,
-                          cJSON **doc, uh_error_t *err) {
-    cJSON *o = cJSON_Parse(json);
-    *doc = o;
-    *n_prior = 0;
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "builtin");
+static int builtin_config(const char *json, uh_lm_opts_t *o, const char **prior, cJSON **doc,
+                          uh_error_t *err) {
+    cJSON *root = cJSON_Parse(json);
+    *doc = root;
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "builtin");
     const cJSON *hw = cJSON_GetObjectItemCaseSensitive(b, "hardware_tokens");
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(b, "prior"), *d;
-    if (!b) {
-        *hardware = -1;
-        return UH_OK;
-    }
-    int ok = cJSON_IsBool(hw) && cJSON_IsArray(pr) && cJSON_GetArraySize(b) == 2 &&
+    if (!b) return -1;
+    int ok = cJSON_IsBool(hw) && cJSON_IsArray(pr) && cJSON_GetArraySize(b) == 7 &&
              cJSON_GetArraySize(pr) <= MAX_PRIOR;
-    if (!ok) pr = NULL;
-    cJSON_ArrayForEach(d, pr) {
+    int size[5];
+    for (int i = 0; i < 5; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, SIZE_NAMES[i]);
+        ok = ok && cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 100000 &&
+             v->valuedouble == (int)v->valuedouble;
+        size[i] = ok ? (int)v->valuedouble : 0;
+    }
+    o->n_prior = 0;
+    cJSON_ArrayForEach(d, (ok ? pr : NULL)) {
         if (!cJSON_IsString(d))
             ok = 0;
         else
-            prior[(*n_prior)++] = d->valuestring;
+            prior[o->n_prior++] = d->valuestring;
     }
     if (!ok)
         return uh_error_set(err, UH_EINVAL,
-                            "run config: operator.builtin: expected "
-                            "{\"hardware_tokens\": true|false, \"prior\": [DIR, ...]}");
-    *hardware = cJSON_IsTrue(hw);
-    return UH_OK;
+                            "run config: operator.builtin: expected {\"hardware_tokens\": "
+                            "true|false, \"prior\": [DIR, ...], \"layers\", \"heads\", "
+                            "\"width\", \"context\", \"train_steps\": integers}");
+    o->hardware_tokens = cJSON_IsTrue(hw);
+    o->prior = prior;
+    o->layers = size[0], o->heads = size[1], o->channels = size[2], o->context = size[3];
+    o->train_steps = size[4];
+    return 0;
 }
 
 int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
@@ -146,22 +168,19 @@ int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overr
                       uh_error_t *err) {
     memset(op, 0, sizeof *op);
     if (cfg->strategy != UH_STRATEGY_LLM && cfg->strategy != UH_STRATEGY_LLMATIC) return UH_OK;
-    int hardware = -1, n_prior = 0;
     const char *prior[MAX_PRIOR];
     cJSON *doc = NULL;
-    int rc = builtin_config(cfg->operator_config, &hardware, prior, &n_prior, &doc, err);
-    if (!rc && hardware >= 0) {
-        uh_lm_opts_t o;
-        uh_lm_opts_default(&o);
-        o.hardware_tokens = hardware;
+    uh_lm_opts_t o;
+    uh_lm_opts_default(&o);
+    int rc = builtin_config(cfg->operator_config, &o, prior, &doc, err);
+    if (rc == UH_OK) {
         o.seed = cfg->seed;
-        o.prior = prior;
-        o.n_prior = n_prior;
+        o.run_dir = dir;
         rc = uh_lm_operator_new(&o, backend, &op->builtin, err);
         if (!rc) op->kind = CLI_OP_BUILTIN;
     }
     cJSON_Delete(doc);
-    if (rc || hardware >= 0) return rc;
+    if (rc != -1) return rc;
     uh_llm_config_t c;
     if ((rc = uh_llm_config_parse(cfg->operator_config, &c, err))) return rc;
     apply(overrides, &c);

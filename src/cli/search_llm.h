@@ -14,6 +14,7 @@
 typedef struct {
     const char *url, *model, *replay, *system;
     const char *prior; /* the built-in model's earlier runs: DIR[,DIR...] */
+    int size[5];       /* the built-in model's layers, heads, width, context, train steps */
     double temperature, timeout;
     int max_tokens, retries;
 } cli_llm_args_t;

@@ -177,14 +177,21 @@ int uh_lang_encode_arch(const uh_arch_t *a, int *out, int cap) {
     return n;
 }
 
-int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *arch, int *out,
-                    int cap) {
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *parent,
+                    const uh_arch_t *arch, int *out, int cap) {
     if (cap < 11) return -1;
     int n = 0;
     out[n++] = UH_TOK_BOS;
     for (int i = 0; i < 5; i++) out[n++] = hardware[i];
     out[n++] = UH_TOK_SEP_TGT;
     for (int i = 0; i < 3; i++) out[n++] = targets[i];
+    if (parent) {
+        out[n++] = UH_TOK_SEP_PARENT;
+        int k = uh_lang_encode_arch(parent, out + n, cap - n - 1);
+        if (k < 0) return -1;
+        n += k;
+    }
+    if (n >= cap) return -1;
     out[n++] = UH_TOK_SEP_CHILD;
     if (!arch) return n;
     int k = uh_lang_encode_arch(arch, out + n, cap - n - 1);
@@ -409,10 +416,10 @@ int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_gra
     memcpy(tokens, prefix, (size_t)n * sizeof *tokens);
     unsigned char allowed[T_COUNT];
     double prob[T_COUNT];
+    const float *z = NULL; /* the prefix through the model's cache */
+    for (int t = 0; t < n; t++) z = uh_gpt_decode(model, tokens[t], t);
     while (g->field != F_END) {
-        if (n >= max_t || n >= UH_LANG_MAX_TOKENS) return -1;
-        uh_gpt_forward(model, tokens, NULL, 1, n);
-        const float *z = uh_gpt_logits(model) + (size_t)(n - 1) * T_COUNT;
+        if (!z || n >= max_t || n >= UH_LANG_MAX_TOKENS) return -1;
         uh_lang_allowed(g, allowed);
         double maxz = -INFINITY, sum = 0;
         for (int v = 0; v < T_COUNT; v++)
@@ -431,6 +438,7 @@ int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_gra
             if (allowed[v]) pick = v;
         uh_lang_push(g, pick);
         tokens[n++] = pick;
+        if (g->field != F_END) z = uh_gpt_decode(model, pick, n - 1);
     }
     return n;
 }

@@ -10,24 +10,47 @@
 
 #include "uhnas/archlang.h"
 #include "uhnas/store.h"
+#include "memory.h"
+
+/* One training example: tokens[0..len). */
+typedef struct {
+    int len;
+    int tok[UH_LANG_MAX_TOKENS];
+} example_t;
+
+/* Which parent a child came from: what the model's examples put in its context. */
+typedef struct {
+    char hash[17];
+    int64_t parent;
+} lineage_t;
 
 typedef struct {
     uh_lm_opts_t opts;
+    char dir[4096]; /* the run directory ("" = nothing kept) */
     const uh_backend_t *backend;
-    uh_gpt_t *model; /* made at the first generation (the vocabulary and shapes are known) */
     int hw[5];
-    int *prior; /* the prior runs' examples, [n_prior × context], PAD-padded */
+    example_t *prior; /* the prior runs' examples */
     int n_prior;
-    /* this generation, for the stored state */
-    long examples, steps, valid, resampled, fallback, train_tokens, sample_tokens;
-    double loss, train_s, sample_s;
+    /* the model and how far it is trained: through call `trained` (−1 = fresh) */
+    uh_gpt_t *model;
+    long trained;
+    /* this run's memory: calls before `checkpoint` are answered from records */
+    int opened;
+    lm_record_t *records;
+    int n_records;
+    long checkpoint; /* the call of the model loaded from the run directory, or −1 */
+    lineage_t *lineage;
+    int n_lineage, cap_lineage;
+    long call;      /* calls so far */
+    lm_stats_t cur; /* this call's */
+    lm_stats_t now; /* the calls' since the last take_state */
 } lm_op_t;
 
 void uh_lm_opts_default(uh_lm_opts_t *o) {
-    *o = (uh_lm_opts_t){.layers = 2,
+    *o = (uh_lm_opts_t){.layers = 4,
                         .heads = 4,
-                        .channels = 64,
-                        .context = 80,
+                        .channels = 128,
+                        .context = UH_LANG_MAX_TOKENS,
                         .train_steps = 40,
                         .batch = 8,
                         .lr = 1e-3f,
@@ -42,71 +65,105 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static double energy01(const uh_propose_t *in, double nj) {
-    double e = (log10(nj) - in->energy_zero) / UH_HV_ENERGY_DECADES;
+static double energy01(double energy_zero, double nj) {
+    double e = (log10(nj) - energy_zero) / UH_HV_ENERGY_DECADES;
     return e < 0 ? 0 : e > 1 ? 1 : e;
 }
 
-/* The run's measured candidates as examples [n × T] (inputs and next-token targets). */
-static int build_examples(lm_op_t *o, const uh_propose_t *in, int **tokens, int **targets, int *n,
-                          uh_error_t *err) {
-    const int T = o->opts.context;
-    size_t cap = (size_t)(in->n_archive + o->n_prior + 1);
-    *tokens = malloc(cap * T * sizeof **tokens);
-    *targets = malloc(cap * T * sizeof **targets);
-    if (!*tokens || !*targets) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    *n = 0;
-    for (int i = 0; i < o->n_prior; i++, (*n)++) {
-        const int *ex = o->prior + (size_t)i * T;
-        int *x = *tokens + (size_t)*n * T, *y = *targets + (size_t)*n * T;
-        for (int t = 0; t < T; t++) {
-            x[t] = ex[t];
-            y[t] = t + 1 < T && ex[t + 1] != UH_TOK_PAD ? ex[t + 1] : -1;
+static int remember_lineage(lineage_t **l, int *n, int *cap, const lm_record_t *r) {
+    for (int i = 0; i < r->n; i++) {
+        if (r->children[i].n_parents < 1) continue;
+        if (*n == *cap) {
+            lineage_t *grown = realloc(*l, (size_t)(*cap = 2 * *cap + 16) * sizeof *grown);
+            if (!grown) return UH_ENOMEM;
+            *l = grown;
         }
-    }
-    for (int i = 0; i < in->n_archive; i++) {
-        const uh_candidate_t *c = in->archive[i];
-        uh_arch_t a;
-        if (uh_arch_parse(c->arch, strlen(c->arch), in->space->input, &a, NULL)) continue;
-        int tgt[3], ex[UH_LANG_MAX_TOKENS];
-        uh_lang_targets(c->accuracy, c->noisy_accuracy, energy01(in, c->energy_nj), tgt);
-        int len = uh_lang_example(o->hw, tgt, &a, ex, UH_LANG_MAX_TOKENS);
-        if (len < 2 || len > T) continue; /* outside the vocabulary or the context */
-        int *x = *tokens + (size_t)*n * T, *y = *targets + (size_t)*n * T;
-        for (int t = 0; t < T; t++) {
-            x[t] = t < len ? ex[t] : UH_TOK_PAD;
-            y[t] = t + 1 < len ? ex[t + 1] : -1;
-        }
-        (*n)++;
+        uh_arch_hash(&r->children[i].arch, (*l)[*n].hash);
+        (*l)[(*n)++].parent = r->children[i].parents[0];
     }
     return UH_OK;
 }
 
+static int64_t parent_of(const lineage_t *l, int n, const char *hash) {
+    for (int i = n - 1; i >= 0; i--)
+        if (strcmp(l[i].hash, hash) == 0) return l[i].parent;
+    return -1;
+}
+
+/* Candidate c as an example: hardware, its measured results, its parent (when known, found
+ * among rows[0..n_rows), and the example fits the context) and its architecture. */
+static int make_example(const int *hw, const uh_candidate_t *c, double energy_zero,
+                        const lineage_t *lineage, int n_lineage, const uh_candidate_t *const *rows,
+                        int n_rows, uh_shape_t input, int context, example_t *ex) {
+    uh_arch_t a, parent;
+    if (c->status != UH_CAND_OK || !(c->energy_nj > 0) ||
+        uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
+        return -1;
+    int64_t pid = parent_of(lineage, n_lineage, c->hash);
+    const uh_arch_t *pa = NULL;
+    for (int i = 0; pid >= 0 && i < n_rows && !pa; i++)
+        if (rows[i]->id == pid &&
+            !uh_arch_parse(rows[i]->arch, strlen(rows[i]->arch), input, &parent, NULL))
+            pa = &parent;
+    int tgt[3];
+    uh_lang_targets(c->accuracy, c->noisy_accuracy, energy01(energy_zero, c->energy_nj), tgt);
+    ex->len = uh_lang_example(hw, tgt, pa, &a, ex->tok, context);
+    if (ex->len < 0 && pa) ex->len = uh_lang_example(hw, tgt, NULL, &a, ex->tok, context);
+    return ex->len >= 2 ? 0 : -1;
+}
+
+/* The prior runs' examples and the run's measured candidates, in that order. */
+static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, int *n,
+                          uh_error_t *err) {
+    *n = 0;
+    *out = malloc((size_t)(o->n_prior + in->n_archive + 1) * sizeof **out);
+    if (!*out) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
+    *n = o->n_prior;
+    for (int i = 0; i < in->n_archive; i++)
+        *n += !make_example(o->hw, in->archive[i], in->energy_zero, o->lineage, o->n_lineage,
+                            in->archive, in->n_archive, in->space->input, o->opts.context,
+                            &(*out)[*n]);
+    return UH_OK;
+}
+
+/* train_steps AdamW steps on minibatches drawn with replacement; each batch is as long as
+ * its longest example, positions past an example's end count for nothing. */
 static int train(lm_op_t *o, const uh_propose_t *in, uh_rng_t *rng, uh_error_t *err) {
-    int *tokens = NULL, *targets = NULL, n = 0;
-    int rc = build_examples(o, in, &tokens, &targets, &n, err);
-    const int T = o->opts.context, B = o->opts.batch;
+    example_t *ex = NULL;
+    int n = 0;
+    int rc = build_examples(o, in, &ex, &n, err);
+    const int B = o->opts.batch, T = o->opts.context;
     int *bx = malloc((size_t)B * T * sizeof *bx), *by = malloc((size_t)B * T * sizeof *by);
-    if (!rc && (!bx || !by)) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    int *pick = malloc((size_t)B * sizeof *pick);
+    if (!rc && (!bx || !by || !pick)) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     uh_adamw_t adam;
     uh_adamw_default(&adam);
     adam.lr = o->opts.lr;
     double t0 = seconds();
     for (int s = 0; !rc && n > 0 && s < o->opts.train_steps; s++) {
-        for (int b = 0; b < B; b++) { /* a minibatch drawn with replacement */
-            int k = (int)uh_rng_below(rng, (uint64_t)n);
-            memcpy(bx + (size_t)b * T, tokens + (size_t)k * T, (size_t)T * sizeof *bx);
-            memcpy(by + (size_t)b * T, targets + (size_t)k * T, (size_t)T * sizeof *by);
+        int len = 2;
+        for (int b = 0; b < B; b++) {
+            pick[b] = (int)uh_rng_below(rng, (uint64_t)n);
+            if (ex[pick[b]].len > len) len = ex[pick[b]].len;
         }
-        o->loss = uh_gpt_forward(o->model, bx, by, B, T);
+        const int t_in = len - 1; /* inputs: all but the last token */
+        for (int b = 0; b < B; b++) {
+            const example_t *e = &ex[pick[b]];
+            for (int t = 0; t < t_in; t++) {
+                bx[b * t_in + t] = t + 1 < e->len ? e->tok[t] : UH_TOK_PAD;
+                by[b * t_in + t] = t + 1 < e->len ? e->tok[t + 1] : -1;
+            }
+            o->cur.train_tokens += e->len - 1;
+        }
+        o->cur.loss = uh_gpt_forward(o->model, bx, by, B, t_in);
         uh_gpt_backward(o->model);
         uh_gpt_step(o->model, &adam);
-        o->steps++;
-        o->train_tokens += (long)B * T;
+        o->cur.steps++;
     }
-    o->train_s += seconds() - t0;
-    o->examples = n;
-    free(tokens), free(targets), free(bx), free(by);
+    o->cur.train_s += seconds() - t0;
+    o->cur.examples += n;
+    free(ex), free(bx), free(by), free(pick);
     return rc;
 }
 
@@ -121,21 +178,25 @@ static int is_new(const uh_propose_t *in, const uh_child_t *out, int made, const
     return 1;
 }
 
-/* One child for parent p: sampled for a target just beyond it, re-sampled while it is not a
- * valid new architecture. 1 when one was found. */
+/* One child for parent p: sampled for a target just beyond it, with p in context,
+ * re-sampled while it is not a valid new architecture. 1 when one was found. */
 static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p,
                         uh_child_t *out, int made, uh_rng_t *rng) {
-    int tgt[3], prompt[16], seq[UH_LANG_MAX_TOKENS];
+    int tgt[3], prompt[UH_LANG_MAX_TOKENS], seq[UH_LANG_MAX_TOKENS];
     uh_lang_targets(p->accuracy, fmin(1.0, p->noisy_accuracy + 0.02),
-                    fmax(0.0, energy01(in, p->energy_nj) - 0.1), tgt);
-    int n = uh_lang_example(o->hw, tgt, NULL, prompt, 16);
-    for (int attempt = 0; attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
+                    fmax(0.0, energy01(in->energy_zero, p->energy_nj) - 0.1), tgt);
+    uh_arch_t parent;
+    int has_parent = !uh_arch_parse(p->arch, strlen(p->arch), in->space->input, &parent, NULL);
+    int n =
+        uh_lang_example(o->hw, tgt, has_parent ? &parent : NULL, NULL, prompt, o->opts.context - 2);
+    if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, NULL, prompt, o->opts.context);
+    for (int attempt = 0; n > 0 && attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
         double t0 = seconds();
         int len = uh_lang_sample(o->model, prompt, n, &g, o->opts.temperature, rng, seq);
-        o->sample_s += seconds() - t0;
-        if (len > n) o->sample_tokens += len - n;
+        o->cur.sample_s += seconds() - t0;
+        if (len > n) o->cur.sample_tokens += len - n;
         uh_arch_t a;
         if (len > n && !uh_lang_result(&g, &a, NULL) && uh_space_valid(in->space, &a) &&
             is_new(in, out, made, &a)) {
@@ -146,27 +207,111 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
             c->parents[c->n_parents++] = p->id;
             return 1;
         }
-        o->resampled += attempt < UH_LM_MAX_RESAMPLES;
+        o->cur.resampled += attempt < UH_LM_MAX_RESAMPLES;
     }
     return 0;
 }
 
-static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
-    lm_op_t *o = ctx;
+/* Reads the run's memory at the first call: the records of finished calls and the latest
+ * checkpoint. They are used together only when they agree (every call before the
+ * checkpoint's recorded, the checkpoint loads with this model's shape); otherwise both are
+ * dropped and the model retrains from the start, which gives the same run. */
+static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
+    o->opened = 1;
+    o->checkpoint = -1;
+    if (!o->dir[0]) return UH_OK;
+    int rc = lm_records_read(o->dir, in->space->input, &o->records, &o->n_records, err);
+    if (rc) return rc;
+    long k = lm_latest_checkpoint(o->dir);
+    uh_gpt_t *m = NULL;
+    if (k >= 0 && k <= o->n_records) {
+        char path[4200];
+        lm_checkpoint_path(o->dir, k, path, sizeof path);
+        uh_gpt_config_t want = {uh_lang_vocab_size(), o->opts.context, o->opts.layers,
+                                o->opts.heads, o->opts.channels};
+        m = uh_gpt_load(path, o->opts.batch, NULL);
+        if (m && memcmp(uh_gpt_config(m), &want, sizeof want) != 0) uh_gpt_free(m), m = NULL;
+    }
+    if (m) {
+        o->model = m, o->trained = o->checkpoint = k;
+        if (o->n_records > k + 1) { /* calls after the checkpoint are made again */
+            for (int i = (int)k + 1; i < o->n_records; i++) free(o->records[i].children);
+            o->n_records = (int)k + 1;
+            rc = lm_records_write(o->dir, o->records, o->n_records, err);
+        }
+    } else if (o->n_records > 0) {
+        for (int i = 0; i < o->n_records; i++) free(o->records[i].children);
+        o->n_records = 0;
+        rc = lm_records_write(o->dir, o->records, 0, err);
+    }
+    for (int i = 0; !rc && i < o->n_records; i++)
+        if (remember_lineage(&o->lineage, &o->n_lineage, &o->cap_lineage, &o->records[i]))
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    return rc;
+}
+
+/* A finished call from the records: its children again, counted as replayed. */
+static int replay(lm_op_t *o, const uh_propose_t *in, const lm_record_t *r, uh_child_t *out,
+                  uh_error_t *err) {
+    if (r->n != in->n || r->generation != in->generation)
+        return uh_error_set(err, UH_EINVAL,
+                            "%s/" LM_DIR "/" LM_CALLS_FILE ": call %ld made %d children in "
+                            "generation %d, the search asks for %d in generation %d (was the "
+                            "run's config edited?)",
+                            o->dir, o->call, r->n, r->generation, in->n, in->generation);
+    memcpy(out, r->children, (size_t)r->n * sizeof *out);
+    lm_stats_t s = r->stats;
+    s.replayed = 1;
+    lm_stats_add(&o->now, &s);
+    return UH_OK;
+}
+
+/* The model trained through this call: continued from the previous call's, or as restored
+ * from the run directory. The checkpoint is written before anything is sampled. */
+static int ready_model(lm_op_t *o, const uh_propose_t *in, long call, uh_error_t *err) {
     if (!o->model) {
         uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers, o->opts.heads,
                                o->opts.channels};
         if (!(o->model = uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err)))
             return err ? err->code : UH_ENOMEM;
+        o->trained = -1;
     }
-    uh_rng_t rng; /* from the run's seed and the generation: a replay draws the same */
-    uh_rng_seed_stream(&rng, o->opts.seed ^ 0x6c6d, (uint64_t)in->generation);
+    if (o->trained == call) {
+        o->cur.restored++;
+        return UH_OK;
+    }
+    if (o->trained != call - 1)
+        return uh_error_set(err, UH_EINVAL, "built-in model: trained through call %ld, not %ld",
+                            o->trained, call - 1);
+    uh_rng_t rng; /* the call's own stream: a resumed run draws the same batches */
+    uh_rng_seed_stream(&rng, o->opts.seed ^ 0x6c6d, 2 * (uint64_t)call);
     int rc = train(o, in, &rng, err);
+    if (rc) return rc;
+    o->trained = call;
+    if (!o->dir[0]) return UH_OK;
+    char path[4200], old[4200];
+    lm_checkpoint_path(o->dir, call, path, sizeof path);
+    lm_checkpoint_path(o->dir, call - 1, old, sizeof old);
+    rc = lm_records_write(o->dir, o->records, o->n_records, err); /* makes DIR/lm */
+    if (!rc) rc = uh_gpt_save(o->model, path, err);
+    if (!rc && call > 0) remove(old); /* the new one is on disk */
+    return rc;
+}
+
+static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
+    lm_op_t *o = ctx;
+    int rc = o->opened ? UH_OK : open_memory(o, in, err);
+    const long call = o->call++;
+    if (!rc && call < o->n_records) return replay(o, in, &o->records[call], out, err);
+    memset(&o->cur, 0, sizeof o->cur);
+    if (!rc) rc = ready_model(o, in, call, err);
+    uh_rng_t rng;
+    uh_rng_seed_stream(&rng, o->opts.seed ^ 0x6c6d, 2 * (uint64_t)call + 1);
     int made = 0;
     for (int i = 0; !rc && i < in->n; i++) {
         const uh_candidate_t *p = in->parents[i % in->n_parents];
         if (sample_child(o, in, p, out, made, &rng)) {
-            made++, o->valid++;
+            made++, o->cur.valid++;
             continue;
         }
         uh_propose_t one = *in; /* a classic child in its place */
@@ -176,24 +321,31 @@ static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_err
         one.rng = &rng;
         if ((rc = uh_operator_classic.propose(NULL, &one, &out[made], err))) break;
         snprintf(out[made].origin, sizeof out[made].origin, "llm-builtin-fallback");
-        made++, o->fallback++;
+        made++, o->cur.fallback++;
     }
-    return rc;
+    if (rc) return rc;
+    lm_record_t r = {in->generation, made, out, o->cur};
+    lm_stats_add(&o->now, &o->cur);
+    lm_record_t *grown = realloc(o->records, (size_t)(o->n_records + 1) * sizeof *grown);
+    uh_child_t *copy = malloc((size_t)(made + 1) * sizeof *copy);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown) o->records = grown;
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    o->records = grown;
+    memcpy(copy, out, (size_t)made * sizeof *copy);
+    r.children = copy;
+    o->records[o->n_records++] = r;
+    if (remember_lineage(&o->lineage, &o->n_lineage, &o->cap_lineage, &r))
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    return o->dir[0] ? lm_record_append(o->dir, call, &r, err) : UH_OK;
 }
 
 static void lm_take_state(void *ctx, char *buf, size_t size) {
     lm_op_t *o = ctx;
-    cJSON *s = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(s, "llm_builtin");
-    cJSON_AddNumberToObject(b, "examples", (double)o->examples);
-    cJSON_AddNumberToObject(b, "steps", (double)o->steps);
-    cJSON_AddNumberToObject(b, "loss", isfinite(o->loss) ? o->loss : -1);
-    cJSON_AddNumberToObject(b, "valid", (double)o->valid);
-    cJSON_AddNumberToObject(b, "resampled", (double)o->resampled);
-    cJSON_AddNumberToObject(b, "fallback", (double)o->fallback);
-    cJSON_AddNumberToObject(b, "train_tokens_per_s",
-                            o->train_s > 0 ? (double)o->train_tokens / o->train_s : 0);
-    cJSON_AddNumberToObject(b, "sample_tokens_per_s",
-                            o->sample_s > 0 ? (double)o->sample_tokens / o->sample_s : 0);
+    cJSON *s = cJSON_CreateObject();
+    lm_stats_json(&o->now, cJSON_AddObjectToObject(s, "llm_builtin"));
     char *text = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     if (text && strlen(text) < size)
@@ -201,12 +353,11 @@ static void lm_take_state(void *ctx, char *buf, size_t size) {
     else if (size)
         buf[0] = '\0';
     free(text);
-    o->examples = o->steps = o->valid = o->resampled = o->fallback = 0;
-    o->train_tokens = o->sample_tokens = 0;
-    o->train_s = o->sample_s = 0;
+    memset(&o->now, 0, sizeof o->now);
 }
 
-/* The measured candidates of the run in dir as examples appended to o->prior. */
+/* The measured candidates of the run in dir as examples appended to o->prior, with their
+ * parents in context where that run's records name them. */
 static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
     uh_store_t *store;
     int rc = uh_store_open(dir, &store, err);
@@ -217,11 +368,15 @@ static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
     uh_search_config_t cfg;
     uh_backend_t *b = NULL;
     uh_candidate_t *rows = NULL;
+    const uh_candidate_t **view = NULL;
     size_t n = 0;
     uh_dataset_t *train = NULL, *test = NULL;
     uh_data_opts_t d = {.limit_train = 1, .limit_test = 1};
     double zero = 0;
     uh_shape_t in = {0};
+    lm_record_t *records = NULL;
+    int n_records = 0, n_lineage = 0, cap_lineage = 0;
+    lineage_t *lineage = NULL;
     rc = uh_search_config_parse(uh_store_config(store), &cfg, &b, err);
     if (!rc) d.data_dir = cfg.data_dir[0] ? cfg.data_dir : NULL;
     if (!rc) rc = uh_dataset_load(cfg.dataset, &d, &train, &test, err); /* for the shape */
@@ -230,28 +385,25 @@ static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
         rc = uh_search_energy_zero(b, in, &zero, err);
     }
     if (!rc) rc = uh_store_candidates(store, &rows, &n, err);
-    const int T = o->opts.context;
-    int *grown = rc ? NULL : realloc(o->prior, ((size_t)o->n_prior + n + 1) * T * sizeof *grown);
-    if (!rc && !grown) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) rc = lm_records_read(dir, in, &records, &n_records, err);
+    for (int i = 0; !rc && i < n_records; i++)
+        if (remember_lineage(&lineage, &n_lineage, &cap_lineage, &records[i]))
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    example_t *grown = rc ? NULL : realloc(o->prior, ((size_t)o->n_prior + n + 1) * sizeof *grown);
+    view = rc ? NULL : malloc((n + 1) * sizeof *view);
+    if (!rc && (!grown || !view)) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (grown) o->prior = grown;
     int hw[5];
     if (!rc) uh_lang_hardware(b, hw);
-    for (size_t i = 0; !rc && i < n; i++) {
-        const uh_candidate_t *c = &rows[i];
-        uh_arch_t a;
-        if (c->status != UH_CAND_OK || !(c->energy_nj > 0) ||
-            uh_arch_parse(c->arch, strlen(c->arch), in, &a, NULL))
-            continue;
-        double e = (log10(c->energy_nj) - zero) / UH_HV_ENERGY_DECADES;
-        int tgt[3], ex[UH_LANG_MAX_TOKENS];
-        uh_lang_targets(c->accuracy, c->noisy_accuracy, e < 0 ? 0 : e > 1 ? 1 : e, tgt);
-        int len =
-            uh_lang_example(o->opts.hardware_tokens ? hw : o->hw, tgt, &a, ex, UH_LANG_MAX_TOKENS);
-        if (len < 2 || len > T) continue;
-        int *x = o->prior + (size_t)o->n_prior++ * T;
-        for (int t = 0; t < T; t++) x[t] = t < len ? ex[t] : UH_TOK_PAD;
-    }
+    for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
+    for (size_t i = 0; !rc && i < n; i++)
+        o->n_prior +=
+            !make_example(o->opts.hardware_tokens ? hw : o->hw, &rows[i], zero, lineage, n_lineage,
+                          view, (int)n, in, o->opts.context, &o->prior[o->n_prior]);
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
+    free(view);
+    free(lineage);
+    lm_records_free(records, n_records);
     uh_store_free_candidates(rows);
     uh_dataset_free(train);
     uh_dataset_free(test);
@@ -264,18 +416,28 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
                        uh_error_t *err) {
     memset(op, 0, sizeof *op);
     if (opts->context < 16 || opts->context > UH_LANG_MAX_TOKENS || opts->batch < 1 ||
-        opts->train_steps < 0)
-        return uh_error_set(err, UH_EINVAL, "built-in model: context 16..%d, batch >= 1",
+        opts->batch > 1024 || opts->train_steps < 0 || opts->layers < 1 || opts->layers > 16 ||
+        opts->heads < 1 || opts->channels < opts->heads || opts->channels > 1024 ||
+        opts->channels % opts->heads != 0)
+        return uh_error_set(err, UH_EINVAL,
+                            "built-in model: layers 1..16, heads dividing a width of at most "
+                            "1024, context 16..%d, batch 1..1024, train steps >= 0",
                             UH_LANG_MAX_TOKENS);
     lm_op_t *o = calloc(1, sizeof *o);
     if (!o) return uh_error_set(err, UH_ENOMEM, "out of memory");
     o->opts = *opts;
     o->backend = backend;
+    if (opts->run_dir &&
+        snprintf(o->dir, sizeof o->dir, "%s", opts->run_dir) >= (int)sizeof o->dir) {
+        free(o);
+        return uh_error_set(err, UH_EINVAL, "run directory path too long");
+    }
     if (opts->hardware_tokens)
         uh_lang_hardware(backend, o->hw);
     else
         for (int i = 0; i < 5; i++) o->hw[i] = UH_TOK_PAD; /* the ablation: no hardware */
     o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
+    o->opts.run_dir = NULL;
     for (int i = 0; i < opts->n_prior; i++) {
         int rc = load_prior(o, opts->prior[i], err);
         if (rc) {
@@ -293,6 +455,8 @@ void uh_lm_operator_free(uh_operator_t *op) {
     lm_op_t *o = op->ctx;
     uh_gpt_free(o->model);
     free(o->prior);
+    lm_records_free(o->records, o->n_records);
+    free(o->lineage);
     free(o);
     memset(op, 0, sizeof *op);
 }
