@@ -4,9 +4,10 @@
  * speed per generation. Random search is the peer the ratios are taken against.
  *
  *   search_strategies [--backend NAME] [--data NAME] [--seeds N] [--generations N]
- *                     [--epochs N] [--jobs N]
- *   (defaults: mzi-realistic, tiny, 3 seeds, 4 generations, 1 epoch, jobs 0 = one per core;
- *   population 8, 4 children, mc 2, 6000 training samples) */
+ *                     [--epochs N] [--jobs N] [--strategies NAME,NAME...]
+ *   (defaults: mzi-realistic, tiny, 3 seeds, 4 generations, 1 epoch, jobs 0 = one per core,
+ *   all five strategies (random is always run: it is the peer); population 8, 4 children,
+ *   mc 2, 6000 training samples) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, int jobs, con
         uh_lm_opts_t o;
         uh_lm_opts_default(&o);
         o.seed = cfg->seed;
+        o.run_dir = dir; /* checkpoints and records written as in a real run */
         if (uh_lm_operator_new(&o, b, &lm, &err)) return die("built-in model", &err);
         opts.op = &lm;
     }
@@ -69,9 +71,18 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, int jobs, con
 
 int main(int argc, char **argv) {
     const char *backend_name = "mzi-realistic", *data = "tiny";
+    const char *only = NULL;
     int seeds = 3, generations = 4, epochs = 1, jobs = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || (argc - 1) % 2 != 0) {
+            printf("usage: search_strategies [--backend NAME] [--data NAME] [--seeds N] "
+                   "[--generations N] [--epochs N] [--jobs N] [--strategies NAME,NAME...]\n");
+            return 0;
+        }
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--backend"))
+        if (!strcmp(argv[i], "--strategies"))
+            only = argv[i + 1];
+        else if (!strcmp(argv[i], "--backend"))
             backend_name = argv[i + 1];
         else if (!strcmp(argv[i], "--data"))
             data = argv[i + 1];
@@ -98,8 +109,16 @@ int main(int argc, char **argv) {
     printf("search_strategies: %s, data %s, population 8, 4 children, %d generations, %d "
            "epoch(s), %d seed(s), jobs %d\n",
            backend_name, data, generations, epochs, seeds, jobs);
+    int run[N_STRATEGIES];
+    for (int s = 0; s < N_STRATEGIES; s++) {
+        const char *name = uh_strategy_name(order[s]);
+        const char *at = only ? strstr(only, name) : NULL;
+        size_t k = strlen(name);
+        run[s] = !only || s == 0 ||
+                 (at && (at == only || at[-1] == ',') && (at[k] == ',' || at[k] == '\0'));
+    }
     for (int s = 0; s < N_STRATEGIES; s++)
-        for (int seed = 1; seed <= seeds; seed++) {
+        for (int seed = 1; run[s] && seed <= seeds; seed++) {
             uh_search_config_t cfg;
             uh_search_config_default(&cfg);
             cfg.strategy = order[s];
@@ -125,6 +144,7 @@ int main(int argc, char **argv) {
         }
     printf("\n  strategy   HV mean ± std      vs random   mean wall   vs random\n");
     for (int s = 0; s < N_STRATEGIES; s++) {
+        if (!run[s]) continue;
         double var = seeds > 1 ? (hv_sq[s] - hv[s] * hv[s]) * seeds / (seeds - 1) : 0;
         printf("  %-9s  %.4f ± %.4f    %6.3fx    %7.1f s   %6.2fx\n", uh_strategy_name(order[s]),
                hv[s], var > 0 ? sqrt(var) : 0, hv[s] / hv[0], wall[s], wall[s] / wall[0]);

@@ -74,7 +74,7 @@ static void test_constrained_samples_all_parse(void **state) {
     assert_non_null(m);
     int prefix[16], n = 0;
     prefix[n++] = UH_TOK_BOS;
-    uh_lang_hardware(b, prefix + n);
+    assert_int_equal(uh_lang_hardware(b, prefix + n, NULL), UH_OK);
     n += 5;
     prefix[n++] = UH_TOK_SEP_TGT;
     uh_lang_targets(0.9, 0.85, 0.3, prefix + n);
@@ -176,7 +176,7 @@ static void test_energy_target_steers_width(void **state) {
     (void)state;
     uh_backend_t *b = load("mzi-realistic");
     int hw[5], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
-    uh_lang_hardware(b, hw);
+    assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     for (int k = 0; k < N_WIDTHS; k++) {
         uh_arch_t a = dense(WIDTHS[k]);
         int tgt[3];
@@ -206,7 +206,7 @@ static void test_parent_in_context_steers_width(void **state) {
     (void)state;
     uh_backend_t *b = load("mzi-realistic");
     int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
-    uh_lang_hardware(b, hw);
+    assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     uh_lang_targets(0.8, 0.8, 0.5, tgt);
     for (int k = 0; k < N_WIDTHS; k++) {
         uh_arch_t a = dense(WIDTHS[k]);

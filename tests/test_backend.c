@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "uhnas/backend.h"
+#include "uhnas/fileio.h"
 
 #define BACKENDS UHNAS_TEST_BACKENDS "/"
 
@@ -286,6 +287,46 @@ static void test_list_and_load_by_name(void **state) {
     uh_backend_free(b);
 }
 
+/* The noise level comes from the physics: exact for digital arithmetic, positive for an
+ * optical mesh, higher for the worst-case mesh, and higher again when a crossbar's noise is
+ * scaled up in its file; the same file gives the same number. */
+static void test_noise_level_follows_physics(void **state) {
+    (void)state;
+    const char *names[] = {"cpu-xeon8380-fp32", "gpu-b200-fp16", "mzi-realistic", "mzi-worst"};
+    double level[4];
+    for (int i = 0; i < 4; i++) {
+        uh_backend_t *b = load(names[i]);
+        uh_error_t err = {0};
+        assert_int_equal(uh_backend_noise_level(b, &level[i], &err), UH_OK);
+        double again;
+        assert_int_equal(uh_backend_noise_level(b, &again, &err), UH_OK);
+        assert_true(again == level[i]);
+        print_message("%s: noise level %.4f\n", names[i], level[i]);
+        uh_backend_free(b);
+    }
+    assert_true(level[0] == 0 && level[1] == 0);
+    assert_true(level[2] > 0.01 && level[3] > level[2]);
+    /* crossbar-pcm with every Gaussian term scaled by 3 */
+    char *text = NULL;
+    size_t len = 0;
+    uh_backend_t *pcm = load("crossbar-pcm");
+    assert_int_equal(uh_read_file(uh_backend_path(pcm), 1 << 20, &text, &len, NULL), UH_OK);
+    char *at = strstr(text, "\"noise_scale\": {\"value\": 1,");
+    assert_non_null(at);
+    at[strlen("\"noise_scale\": {\"value\": ")] = '3';
+    uh_backend_t *loud;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_load_text(text, len, "pcm x3", &loud, &err), UH_OK);
+    double nominal, scaled;
+    assert_int_equal(uh_backend_noise_level(pcm, &nominal, &err), UH_OK);
+    assert_int_equal(uh_backend_noise_level(loud, &scaled, &err), UH_OK);
+    print_message("crossbar-pcm: noise level %.4f, with noise x3 %.4f\n", nominal, scaled);
+    assert_true(nominal > 0 && scaled > nominal);
+    free(text);
+    uh_backend_free(pcm);
+    uh_backend_free(loud);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_energy_by_hand),
@@ -295,6 +336,7 @@ int main(void) {
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_violations_per_layer),
         cmocka_unit_test(test_list_and_load_by_name),
+        cmocka_unit_test(test_noise_level_follows_physics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

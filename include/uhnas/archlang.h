@@ -38,8 +38,10 @@ enum {
     UH_TOK_SEP_CHILD,
 };
 
-/* Hardware tokens of a backend (5 tokens into out). */
-void uh_lang_hardware(const uh_backend_t *b, int *out);
+/* Hardware tokens of a backend (5 tokens into out): its physics kind, weight precision,
+ * noise level (uh_backend_noise_level, bucketed at 0.01, 0.05 and 0.2), energy per MAC
+ * (decades from 0.1 pJ) and tile limit. Fails only when the noise simulation does. */
+int uh_lang_hardware(const uh_backend_t *b, int *out, uh_error_t *err);
 /* Target tokens for accuracy, noisy accuracy in [0, 1] and normalised energy (the search's
  * log10(E / E_lin) / 4, clipped to [0, 1]): 3 tokens into out. */
 void uh_lang_targets(double accuracy, double noisy, double energy01, int *out);

@@ -179,4 +179,11 @@ typedef struct {
 int uh_backend_evaluate(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t *ds, int mc,
                         uint64_t seed, uh_mc_result_t *out, uh_error_t *err);
 
+/* How far the hardware is from exact arithmetic, as one number read from its physics rather
+ * than its name: a reference layer (dense, 64 inputs → 16 outputs, seeded weights, the
+ * backend's default bits and tile) classifies 256 seeded random inputs exactly, then under 4
+ * hardware samples with the full physics (UH_SIM_EVAL); *level is the mean fraction of inputs
+ * whose class changes. 0 for noiseless hardware, deterministic for a given file. */
+int uh_backend_noise_level(const uh_backend_t *b, double *level, uh_error_t *err);
+
 #endif

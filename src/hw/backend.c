@@ -9,6 +9,7 @@
 
 #include "model.h"
 #include "uhnas/fileio.h"
+#include "uhnas/rng.h"
 
 static const uh_backend_model_t *const MODELS[] = {&uh_model_digital, &uh_model_mzi,
                                                    &uh_model_crossbar};
@@ -578,4 +579,42 @@ int uh_backend_evaluate(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t
     double var = mc > 1 ? (sum_sq - sum * sum / mc) / (mc - 1) : 0;
     out->noisy_std = var > 0 ? sqrt(var) : 0;
     return UH_OK;
+}
+
+/* ---- how noisy the hardware is ------------------------------------------------------------ */
+
+int uh_backend_noise_level(const uh_backend_t *b, double *level, uh_error_t *err) {
+    enum { INPUTS = 64, CLASSES = 16, N = 256, SAMPLES = 4 };
+    static const char *const ref = "{\"layers\":[{\"type\":\"dense\",\"units\":16}]}";
+    *level = 0;
+    uh_arch_t arch;
+    const uh_shape_t in = {1, 1, INPUTS, CLASSES};
+    int rc = uh_arch_parse(ref, strlen(ref), in, &arch, err);
+    if (rc) return rc;
+    uh_net_t *net = uh_net_new(&arch, N, 1, err);
+    float *x = malloc((size_t)N * INPUTS * sizeof *x);
+    uint8_t *y = malloc(N);
+    if (!net || !x || !y) {
+        rc = net ? uh_error_set(err, UH_ENOMEM, "out of memory") : (err ? err->code : UH_ENOMEM);
+        goto done;
+    }
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 7);
+    for (int i = 0; i < N * INPUTS; i++) x[i] = (float)uh_rng_uniform(&rng);
+    const float *z = uh_net_forward(net, x, N); /* the exact classes are the labels */
+    for (int i = 0; i < N; i++) {
+        int best = 0;
+        for (int k = 1; k < CLASSES; k++)
+            if (z[i * CLASSES + k] > z[i * CLASSES + best]) best = k;
+        y[i] = (uint8_t)best;
+    }
+    const uh_dataset_t ds = {N, 1, 1, INPUTS, CLASSES, x, y};
+    uh_mc_result_t r;
+    rc = uh_backend_evaluate(b, net, &ds, SAMPLES, 11, &r, err);
+    if (!rc) *level = 1.0 - r.noisy_accuracy;
+done:
+    uh_net_free(net);
+    free(x);
+    free(y);
+    return rc;
 }

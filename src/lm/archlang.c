@@ -100,7 +100,7 @@ void uh_lang_targets(double accuracy, double noisy, double energy01, int *out) {
     out[2] = T_EN0 + bucket(energy01);
 }
 
-void uh_lang_hardware(const uh_backend_t *b, int *out) {
+int uh_lang_hardware(const uh_backend_t *b, int *out, uh_error_t *err) {
     const char *model = uh_backend_model_name(b);
     out[0] = T_HWM0 + (!strcmp(model, "digital")    ? 0
                        : !strcmp(model, "mzi")      ? 1
@@ -109,17 +109,18 @@ void uh_lang_hardware(const uh_backend_t *b, int *out) {
     uh_precision_t p;
     uh_backend_precision(b, &p);
     out[1] = T_HWP0 + (p.is_float ? 0 : p.weight_bits <= 4 ? 1 : p.weight_bits <= 8 ? 2 : 3);
-    /* noise: what the name and physics say is all a file tells without running it; the
-     * model learns the rest from the measurements */
-    const char *name = uh_backend_name(b);
-    out[2] = T_HWN0 + (!strcmp(model, "digital")    ? 0
-                       : strstr(name, "worst")      ? 3
-                       : !strcmp(model, "crossbar") ? 2
-                                                    : 1);
+    /* noise: measured on the backend's own physics (uhnas/backend.h), not read from its
+     * name. Measured: FP32 and FP16 0 (bucket 0), realistic MZI 0.092 and PCM crossbar 0.124
+     * (bucket 2), worst-case MZI 0.255 (bucket 3) */
+    double level;
+    int rc = uh_backend_noise_level(b, &level, err);
+    if (rc) return rc;
+    out[2] = T_HWN0 + (level < 0.01 ? 0 : level < 0.05 ? 1 : level < 0.2 ? 2 : 3);
     double pj = uh_backend_pj_per_mac(b);
     out[3] = T_HWC0 + (pj < 0.1 ? 0 : pj < 1 ? 1 : pj < 10 ? 2 : pj < 100 ? 3 : 4);
     const uh_constraints_t *c = uh_backend_constraints(b);
     out[4] = T_HWT0 + (c->max_tile <= 0 ? 0 : c->max_tile <= 16 ? 1 : 2);
+    return UH_OK;
 }
 
 static int encode_tail(const uh_layer_t *l, int *out) {

@@ -394,7 +394,7 @@ static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
     if (!rc && (!grown || !view)) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (grown) o->prior = grown;
     int hw[5];
-    if (!rc) uh_lang_hardware(b, hw);
+    if (!rc) rc = uh_lang_hardware(b, hw, err);
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
         o->n_prior +=
@@ -432,9 +432,12 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
         free(o);
         return uh_error_set(err, UH_EINVAL, "run directory path too long");
     }
-    if (opts->hardware_tokens)
-        uh_lang_hardware(backend, o->hw);
-    else
+    int hw_rc = opts->hardware_tokens ? uh_lang_hardware(backend, o->hw, err) : UH_OK;
+    if (hw_rc) {
+        free(o);
+        return hw_rc;
+    }
+    if (!opts->hardware_tokens)
         for (int i = 0; i < 5; i++) o->hw[i] = UH_TOK_PAD; /* the ablation: no hardware */
     o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
     o->opts.run_dir = NULL;
