@@ -118,7 +118,7 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     *n = 0;
     *out = malloc((size_t)(o->n_prior + in->n_archive + 1) * sizeof **out);
     if (!*out) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
+    if (o->n_prior) memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
     *n = o->n_prior;
     for (int i = 0; i < in->n_archive; i++)
         *n += !make_example(o->hw, in->archive[i], in->energy_zero, o->lineage, o->n_lineage,
@@ -259,7 +259,7 @@ static int replay(lm_op_t *o, const uh_propose_t *in, const lm_record_t *r, uh_c
                             "generation %d, the search asks for %d in generation %d (was the "
                             "run's config edited?)",
                             o->dir, o->call, r->n, r->generation, in->n, in->generation);
-    memcpy(out, r->children, (size_t)r->n * sizeof *out);
+    if (r->n) memcpy(out, r->children, (size_t)r->n * sizeof *out);
     lm_stats_t s = r->stats;
     s.replayed = 1;
     lm_stats_add(&o->now, &s);
