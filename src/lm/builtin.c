@@ -179,7 +179,8 @@ static int is_new(const uh_propose_t *in, const uh_child_t *out, int made, const
 }
 
 /* One child for parent p: sampled for a target just beyond it, with p in context,
- * re-sampled while it is not a valid new architecture. 1 when one was found. */
+ * re-sampled (hotter each time) while it is not a valid new architecture. 1 when one was
+ * found. */
 static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p,
                         uh_child_t *out, int made, uh_rng_t *rng) {
     int tgt[3], prompt[UH_LANG_MAX_TOKENS], seq[UH_LANG_MAX_TOKENS];
@@ -194,7 +195,10 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
         double t0 = seconds();
-        int len = uh_lang_sample(o->model, prompt, n, &g, o->opts.temperature, rng, seq);
+        /* a model that has learnt the run well writes what it has seen: each re-sample is
+         * drawn a little hotter (up to 3x at the last), to leave the known architectures */
+        double temperature = o->opts.temperature * (1.0 + 0.25 * attempt);
+        int len = uh_lang_sample(o->model, prompt, n, &g, temperature, rng, seq);
         o->cur.sample_s += seconds() - t0;
         if (len > n) o->cur.sample_tokens += len - n;
         uh_arch_t a;
