@@ -36,6 +36,14 @@ chats() { grep -c '"/v1/chat/completions"' "$tmp/$1.log"; }
 sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
 # llm_count DIR GENERATION FIELD: a count from the generation's stored operator state
 llm_count() { sql "$1" "select json_extract(state, '\$.operator.llm.$3') from generations where generation = $2"; }
+# kill_at DIR N PID: kill -9 PID once DIR's store holds N candidates (or after 60 s)
+kill_at() {
+  for _ in $(seq 1 1200); do
+    [[ $(sql "$1" "select count(*) from candidates" 2>/dev/null || echo 0) -ge $2 ]] && break
+    sleep 0.05
+  done
+  kill -9 "$3" 2>/dev/null; wait "$3" 2>/dev/null
+}
 table() { python3 -c '
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
@@ -142,12 +150,7 @@ start_server whole '{"steps":[]}'
 "$UHNAS" search "${LONG[@]}" --llm-url "$URL" --out "$tmp/whole" > /dev/null 2>&1 && ok || bad "whole llm run"
 start_server killed '{"steps":[]}'
 "$UHNAS" search "${LONG[@]}" --llm-url "$URL" --out "$tmp/killed" > /dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-  [[ $(sql "$tmp/killed" "select count(*) from candidates" 2>/dev/null || echo 0) -ge 9 ]] && break
-  sleep 0.05
-done
-kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+kill_at "$tmp/killed" 9 $!
 "$UHNAS" resume "$tmp/killed" > "$tmp/resume.out" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.out")"
 if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; else bad "resumed llm run differs: $(cat "$tmp/diff")"; fi
 [[ $(chats killed) -le $(( $(chats whole) + 1 )) ]] && ok || bad "resume repeated calls: $(chats killed) vs $(chats whole)"
@@ -174,12 +177,7 @@ python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; asser
 # the checkpoint, the same rows; with the checkpoint deleted or calls.jsonl damaged the model
 # retrains from the start and still gives the same rows
 "$UHNAS" search "${BUILTIN[@]}" --out "$tmp/bkill" > /dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 1200); do
-  [[ $(sql "$tmp/bkill" "select count(*) from candidates" 2>/dev/null || echo 0) -ge 8 ]] && break
-  sleep 0.05
-done
-kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+kill_at "$tmp/bkill" 8 $!
 [[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
 cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"

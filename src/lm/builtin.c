@@ -292,14 +292,7 @@ static int ready_model(lm_op_t *o, const uh_propose_t *in, long call, uh_error_t
     int rc = train(o, in, &rng, err);
     if (rc) return rc;
     o->trained = call;
-    if (!o->dir[0]) return UH_OK;
-    char path[4200], old[4200];
-    lm_checkpoint_path(o->dir, call, path, sizeof path);
-    lm_checkpoint_path(o->dir, call - 1, old, sizeof old);
-    rc = lm_records_write(o->dir, o->records, o->n_records, err); /* makes DIR/lm */
-    if (!rc) rc = uh_gpt_save(o->model, path, err);
-    if (!rc && call > 0) remove(old); /* the new one is on disk */
-    return rc;
+    return o->dir[0] ? lm_checkpoint_save(o->dir, call, o->model, err) : UH_OK;
 }
 
 static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {

@@ -252,6 +252,16 @@ void lm_checkpoint_path(const char *dir, long call, char *buf, size_t size) {
     lm_path(dir, file, buf, size);
 }
 
+int lm_checkpoint_save(const char *dir, long call, const uh_gpt_t *m, uh_error_t *err) {
+    char path[4200], old[4200];
+    lm_checkpoint_path(dir, call, path, sizeof path);
+    lm_checkpoint_path(dir, call - 1, old, sizeof old);
+    int rc = ensure_dir(dir, err);
+    if (!rc) rc = uh_gpt_save(m, path, err);
+    if (!rc && call > 0) remove(old); /* the new one is on disk */
+    return rc;
+}
+
 long lm_latest_checkpoint(const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/" LM_DIR, dir);

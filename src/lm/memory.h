@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "uhnas/gpt.h"
 #include "uhnas/search.h"
 
 #define LM_DIR "lm"
@@ -53,6 +54,8 @@ void lm_records_free(lm_record_t *records, int n);
 
 /* dir/lm/model-NNNNNN.bin of call `call`. */
 void lm_checkpoint_path(const char *dir, long call, char *buf, size_t size);
+/* Saves m as call's checkpoint (creating dir/lm), then removes the previous call's. */
+int lm_checkpoint_save(const char *dir, long call, const uh_gpt_t *m, uh_error_t *err);
 /* The highest call with a checkpoint file in dir/lm, or −1. */
 long lm_latest_checkpoint(const char *dir);
 
