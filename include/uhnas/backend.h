@@ -43,8 +43,20 @@ typedef struct {
     uh_energy_part_t parts[UH_ENERGY_MAX_PARTS];
 } uh_energy_layer_t;
 
+/* What the network occupies on the hardware. Counts a model does not have stay 0. */
+typedef struct {
+    double area_mm2; /* silicon/photonic area the mapping needs (digital: the die) */
+    long mzis;       /* MZIs on the chip: both meshes and the attenuator column of each mesh */
+    long tiles;      /* physical meshes (MZI: U-Σ-V units) or crossbar tiles */
+    long devices;    /* crossbar: memory devices; MZI: powered phase shifters */
+} uh_footprint_t;
+
 typedef struct {
     double total_nj;
+    /* The time from a batch's arrival to its answers under the model's mapping (the file's
+     * batch; 1 where the hardware does not batch), ns. */
+    double latency_ns;
+    uh_footprint_t footprint;
     int n_layers; /* = arch->n_layers; layers[i] is arch->layers[i] */
     uh_energy_layer_t layers[UH_ARCH_MAX_LAYERS];
     int n_parts; /* totals per component over all layers */
@@ -112,7 +124,8 @@ typedef struct {
      * of public headers) into a new state. */
     int (*load)(const void *params, void **state, uh_error_t *err);
     void (*free)(void *state);
-    /* Energy per inference of arch, added into e (already zeroed, n_layers set). */
+    /* Energy per inference of arch, added into e (already zeroed, n_layers set), with the
+     * latency and footprint of the same mapping. */
     int (*energy)(const void *state, const uh_arch_t *arch, uh_energy_t *e, uh_error_t *err);
     /* Model-specific constraint checks beyond the shared ones (may be NULL). */
     void (*check)(const void *state, const uh_arch_t *arch, uh_violations_t *v);

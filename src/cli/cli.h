@@ -63,6 +63,10 @@ typedef struct {
 int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss);
 
 cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e);
+/* {"area_mm2", "mzis", "tiles", "devices"} */
+cJSON *cli_footprint_json(const uh_footprint_t *f);
+/* Adds energy_nj, latency_ns, footprint and breakdown to o. */
+void cli_add_cost_json(cJSON *o, const uh_arch_t *arch, const uh_energy_t *e);
 void cli_print_energy(FILE *out, const uh_arch_t *arch, const uh_energy_t *e);
 cJSON *cli_violations_json(const uh_violations_t *v);
 void cli_print_violations(FILE *out, const uh_violations_t *v);

@@ -17,14 +17,15 @@ int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
         {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},
         {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "number of classes (default 10)"},
         {"json", OPT_FLAG, &json, 0, 0, NULL, NULL,
-         "print one JSON object with energy_nj, breakdown and violations"},
+         "print one JSON object with energy_nj, latency_ns, footprint, breakdown and violations"},
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
     char msg[256];
     int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
     if (prc == 2) {
         printf("usage: uhnas energy --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
-               "Energy per inference (nJ) of an architecture on a backend, with a breakdown per\n"
+               "Energy per inference (nJ), latency (ns) and footprint (area, MZIs, tiles, devices)\n"
+               "of an architecture on a backend, with the energy broken down per\n"
                "component and per layer. Nothing is trained. Constraint violations are listed\n"
                "(and make the exit code 2), but the energy is still computed.\n\noptions:\n");
         cli_print_options(stdout, opts, n_opts);
@@ -53,8 +54,7 @@ int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "backend", uh_backend_name(b));
-            cJSON_AddNumberToObject(o, "energy_nj", e.total_nj);
-            cJSON_AddItemToObject(o, "breakdown", cli_energy_json(&arch, &e));
+            cli_add_cost_json(o, &arch, &e);
             cJSON_AddNumberToObject(o, "macs", (double)arch.macs);
             cJSON_AddNumberToObject(o, "params", (double)arch.params);
             cJSON_AddItemToObject(o, "violations", cli_violations_json(&v));

@@ -46,7 +46,8 @@ int uh_cmd_eval(int argc, char **argv, const cli_env_t *env) {
                             NULL,
                             NULL,
                             "print one JSON object (clean_accuracy, noisy_accuracy, "
-                            "noisy_accuracy_std, energy_nj, macs, params, violations)"};
+                            "noisy_accuracy_std, energy_nj, latency_ns, footprint, macs, params, "
+                            "violations)"};
     char msg[256];
     int prc = cli_parse(argc, argv, opts, n, msg, sizeof msg);
     if (prc == 2) {
@@ -99,8 +100,7 @@ int uh_cmd_eval(int argc, char **argv, const cli_env_t *env) {
         cJSON_AddNumberToObject(o, "noisy_accuracy", r.noisy_accuracy);
         cJSON_AddNumberToObject(o, "noisy_accuracy_std", r.noisy_std);
         cJSON_AddNumberToObject(o, "mc", mc);
-        cJSON_AddNumberToObject(o, "energy_nj", energy.total_nj);
-        cJSON_AddItemToObject(o, "breakdown", cli_energy_json(&run.arch, &energy));
+        cli_add_cost_json(o, &run.arch, &energy);
         cJSON_AddNumberToObject(o, "macs", (double)run.arch.macs);
         cJSON_AddNumberToObject(o, "params", (double)run.arch.params);
         cJSON_AddBoolToObject(o, "noise_aware", noise_aware);

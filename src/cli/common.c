@@ -90,8 +90,29 @@ cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e) {
     return o;
 }
 
+cJSON *cli_footprint_json(const uh_footprint_t *f) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "area_mm2", f->area_mm2);
+    cJSON_AddNumberToObject(o, "mzis", (double)f->mzis);
+    cJSON_AddNumberToObject(o, "tiles", (double)f->tiles);
+    cJSON_AddNumberToObject(o, "devices", (double)f->devices);
+    return o;
+}
+
+void cli_add_cost_json(cJSON *o, const uh_arch_t *arch, const uh_energy_t *e) {
+    cJSON_AddNumberToObject(o, "energy_nj", e->total_nj);
+    cJSON_AddNumberToObject(o, "latency_ns", e->latency_ns);
+    cJSON_AddItemToObject(o, "footprint", cli_footprint_json(&e->footprint));
+    cJSON_AddItemToObject(o, "breakdown", cli_energy_json(arch, e));
+}
+
 void cli_print_energy(FILE *out, const uh_arch_t *arch, const uh_energy_t *e) {
     fprintf(out, "energy per inference: %.6g nJ\n", e->total_nj);
+    fprintf(out, "latency: %.6g ns; area: %.6g mm2", e->latency_ns, e->footprint.area_mm2);
+    if (e->footprint.tiles) fprintf(out, "; %ld tiles", e->footprint.tiles);
+    if (e->footprint.mzis) fprintf(out, "; %ld MZIs", e->footprint.mzis);
+    if (e->footprint.devices) fprintf(out, "; %ld devices", e->footprint.devices);
+    fprintf(out, "\n");
     for (int k = 0; k < e->n_parts; k++)
         fprintf(out, "  %-14s %12.6g nJ  %5.1f%%\n", e->parts[k].name, e->parts[k].nj,
                 e->total_nj > 0 ? 100 * e->parts[k].nj / e->total_nj : 0);
