@@ -1,5 +1,6 @@
 /* MZI meshes: Haar sampling, Clements/Reck decompositions, the MZI convention, every
- * non-ideality alone, loss balance, reproducibility, and the SVD glue. */
+ * non-ideality alone, the physical-phase convention of the DAC and phase errors against
+ * analytic values, crosstalk calibration, loss balance, reproducibility, and the SVD glue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,10 +437,12 @@ static void test_crosstalk_adds_neighbour_phases(void **state) {
     uh_mesh_free(mesh);
 }
 
+/* A b-bit DAC acts on physical phases: 2θ on steps of 2π/2^b (θ on π/2^b, never wrapped),
+ * φ and δ on 2π/2^b within [0, 2π). */
 static void test_quantized_phases_on_grid(void **state) {
     (void)state;
     const int n = 16, bits = 5;
-    const double step = 2 * PI / (1 << bits);
+    const double step = 2 * PI / (1 << bits), theta_step = step / 2;
     double complex *U = haar(n, 41);
     uh_mesh_t *mesh = clements(U, n), *sample = NULL;
     uh_mesh_noise_t nz = {.phase_bits = bits};
@@ -447,15 +450,17 @@ static void test_quantized_phases_on_grid(void **state) {
     uh_rng_seed(&rng, 2);
     assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
     for (int k = 0; k < n * (n - 1) / 2; k++) {
-        double q[2] = {sample->mzis[k].theta / step, sample->mzis[k].phi / step};
-        double orig[2] = {mesh->mzis[k].theta, mesh->mzis[k].phi};
-        for (int i = 0; i < 2; i++) {
-            assert_true(fabs(q[i] - nearbyint(q[i])) <= 1e-9);
-            assert_true(q[i] >= 0 && q[i] < (1 << bits));
-            /* The nearest level (mod 2π). */
-            double d = fabs(q[i] * step - orig[i]);
-            assert_true(d <= step / 2 + 1e-12 || fabs(d - 2 * PI) <= step / 2 + 1e-12);
-        }
+        /* θ ∈ [0, π/2]: levels 0 … 2^(b−1) of π/2^b, the nearest one. */
+        double qt = sample->mzis[k].theta / theta_step;
+        assert_true(fabs(qt - nearbyint(qt)) <= 1e-9);
+        assert_true(qt >= 0 && qt <= (1 << (bits - 1)) + 1e-9);
+        assert_true(fabs(sample->mzis[k].theta - mesh->mzis[k].theta) <= theta_step / 2 + 1e-12);
+        double q = sample->mzis[k].phi / step, orig = mesh->mzis[k].phi;
+        assert_true(fabs(q - nearbyint(q)) <= 1e-9);
+        assert_true(q >= 0 && q < (1 << bits));
+        /* The nearest level (mod 2π). */
+        double d = fabs(q * step - orig);
+        assert_true(d <= step / 2 + 1e-12 || fabs(d - 2 * PI) <= step / 2 + 1e-12);
     }
     for (int j = 0; j < n; j++) {
         double q = sample->out_phase[j] / step;
@@ -464,6 +469,356 @@ static void test_quantized_phases_on_grid(void **state) {
     uh_mesh_free(sample);
     uh_mesh_free(mesh);
     free(U);
+}
+
+/* To first order a phase error ε moves U by ε·∂U, and ‖∂U‖_F² is the 2×2 derivative's (the
+ * unitary factors around it keep the norm): ‖∂T/∂θ‖² = 2, ‖∂T/∂φ‖² = 1, ‖∂D/∂δ‖² = 1. For
+ * independent zero-mean errors of variance v_θ, v_φ, v_δ, S = E‖ΔU‖_F² = K(2v_θ + v_φ) + n·v_δ
+ * (K MZIs). Physical-phase variance v on 2θ, φ, δ (v_θ = v/4) gives S = v·(1.5K + n); had v
+ * been applied to θ itself, v·(3K + n), about twice as much. Many small random factors shrink
+ * E tr(U†U_sample)/n to about exp(−S/2n), so ‖ΔU‖² = 2n − 2 Re tr(U†U_sample) saturates as
+ * 2n(1 − exp(−S/2n)): the same as S while S ≪ 2n, and 14 % below it for a 4-bit DAC at n = 64. */
+static double linear_sq_error(int n, double v) {
+    return v * (1.5 * n * (n - 1) / 2 + n);
+}
+
+static double analytic_sq_error(int n, double v) {
+    return 2.0 * n * -expm1(-linear_sq_error(n, v) / (2.0 * n));
+}
+
+enum { MSE_MESHES = 32, MSE_N = 64 };
+
+typedef struct {
+    uh_mesh_t *mesh[MSE_MESHES];
+    double complex *ideal[MSE_MESHES];
+} mesh_set_t;
+
+static void mesh_set_init(mesh_set_t *set, int n, uint64_t seed) {
+    for (int i = 0; i < MSE_MESHES; i++) {
+        double complex *U = haar(n, seed + i);
+        set->mesh[i] = clements(U, n);
+        set->ideal[i] = U;
+    }
+}
+
+static void mesh_set_free(mesh_set_t *set) {
+    for (int i = 0; i < MSE_MESHES; i++) {
+        uh_mesh_free(set->mesh[i]);
+        free(set->ideal[i]);
+    }
+}
+
+/* Mean squared phase errors of samples against their meshes (θ plainly, φ and δ as angles),
+ * and the mean ‖U_sample − U‖_F². */
+typedef struct {
+    double theta, phi, screen, matrix;
+} sq_errors_t;
+
+static sq_errors_t measure_sq_errors(const mesh_set_t *set, int n, const uh_mesh_noise_t *nz) {
+    sq_errors_t e = {0};
+    double complex *V = cmat(n);
+    long mzis = 0;
+    for (int i = 0; i < MSE_MESHES; i++) {
+        const uh_mesh_t *mesh = set->mesh[i];
+        uh_mesh_t *sample = NULL;
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 300 + i);
+        assert_int_equal(uh_mesh_realize(mesh, nz, &rng, &sample, NULL), UH_OK);
+        for (int k = 0; k < mesh->n_mzis; k++) {
+            e.theta += pow(sample->mzis[k].theta - mesh->mzis[k].theta, 2);
+            e.phi += pow(angle_diff(sample->mzis[k].phi, mesh->mzis[k].phi), 2);
+        }
+        for (int j = 0; j < n; j++) {
+            e.screen += pow(angle_diff(sample->out_phase[j], mesh->out_phase[j]), 2);
+        }
+        mzis += mesh->n_mzis;
+        uh_mesh_unitary(sample, V);
+        e.matrix += pow(frobenius_diff(V, set->ideal[i], (size_t)n * n), 2) / MSE_MESHES;
+        uh_mesh_free(sample);
+    }
+    e.theta /= (double)mzis;
+    e.phi /= (double)mzis;
+    e.screen /= (double)n * MSE_MESHES;
+    free(V);
+    return e;
+}
+
+/* The brief's test of the phase convention: rounding to steps h has mean square h²/12, with
+ * h = π/2^b on θ and 2π/2^b on φ; the matrix error follows analytic_sq_error with v = h²/12
+ * for h = 2π/2^b. 32 meshes of 2016 MZIs: the MSE's standard error is about 0.4 %; one mesh's
+ * ‖ΔU‖² scatters by ~10 % (its terms are correlated), 32 of them by ~2 %. */
+static void test_quantization_error_is_analytic(void **state) {
+    (void)state;
+    const int n = MSE_N;
+    mesh_set_t set;
+    mesh_set_init(&set, n, 900);
+    for (int bits = 4; bits <= 8; bits++) {
+        uh_mesh_noise_t nz = {.phase_bits = bits};
+        sq_errors_t e = measure_sq_errors(&set, n, &nz);
+        double h = 2 * PI / (1 << bits), v = h * h / 12;
+        double want_matrix = analytic_sq_error(n, v);
+        print_message("%d-bit DAC, n=%d: MSE theta %.4g (analytic %.4g, ratio %.4f), phi %.4g "
+                      "(%.4g, %.4f), screen ratio %.4f; |dU|_F^2 %.4g (analytic %.4g, ratio "
+                      "%.4f; linear %.4g)\n",
+                      bits, n, e.theta, v / 4, e.theta / (v / 4), e.phi, v, e.phi / v, e.screen / v,
+                      e.matrix, want_matrix, e.matrix / want_matrix, linear_sq_error(n, v));
+        /* At 4 bits θ ∈ [0, π/2] spans 8 levels only, and its density is not flat across a
+         * level: 7 % above h²/12 at these seeds. */
+        assert_true(fabs(e.theta / (v / 4) - 1) <= (bits == 4 ? 0.08 : 0.03));
+        assert_true(fabs(e.phi / v - 1) <= 0.03);
+        assert_true(fabs(e.screen / v - 1) <= 0.1); /* 2048 screen shifters only */
+        assert_true(fabs(e.matrix / want_matrix - 1) <= 0.05);
+    }
+    mesh_set_free(&set);
+}
+
+/* A phase error σ is σ on 2θ (σ/2 on θ) and σ on φ, δ. */
+static void test_phase_error_is_physical(void **state) {
+    (void)state;
+    const int n = MSE_N;
+    const double sigma = 0.01;
+    mesh_set_t set;
+    mesh_set_init(&set, n, 950);
+    uh_mesh_noise_t nz = {.sigma_phase = sigma};
+    sq_errors_t e = measure_sq_errors(&set, n, &nz);
+    double v = sigma * sigma, want_matrix = analytic_sq_error(n, v);
+    print_message("phase error %.3g rad, n=%d: var theta %.4g (analytic %.4g, ratio %.4f), phi "
+                  "%.4g (%.4g, %.4f), screen ratio %.4f; |dU|_F^2 %.4g (analytic %.4g, ratio "
+                  "%.4f)\n",
+                  sigma, n, e.theta, v / 4, e.theta / (v / 4), e.phi, v, e.phi / v, e.screen / v,
+                  e.matrix, want_matrix, e.matrix / want_matrix);
+    assert_true(fabs(e.theta / (v / 4) - 1) <= 0.03);
+    assert_true(fabs(e.phi / v - 1) <= 0.03);
+    assert_true(fabs(e.screen / v - 1) <= 0.1);
+    assert_true(fabs(e.matrix / want_matrix - 1) <= 0.05);
+    mesh_set_free(&set);
+}
+
+/* ---- crosstalk calibration ---- */
+
+/* x = A⁻¹ b for a small dense A (Gaussian elimination, no pivoting: A is diagonally
+ * dominant here): an independent check of the chain solver. */
+static void dense_solve(int n, double *A, double *b, double *x) {
+    for (int c = 0; c < n; c++) {
+        for (int r = c + 1; r < n; r++) {
+            double f = A[r * n + c] / A[c * n + c];
+            for (int j = c; j < n; j++) A[r * n + j] -= f * A[c * n + j];
+            b[r] -= f * b[c];
+        }
+    }
+    for (int r = n - 1; r >= 0; r--) {
+        double s = b[r];
+        for (int j = r + 1; j < n; j++) s -= A[r * n + j] * x[j];
+        x[r] = s / A[r * n + r];
+    }
+}
+
+/* The effective phases of a 3-MZI chain (modes 0, 2, 4), worked by hand: programmed
+ * p' = (I + K̂)⁻¹ p, effective (I + K) p'. */
+static void expected_chain(const double *p, double kappa, double e, double *eff) {
+    double kh = kappa * (1 - e);
+    double A[9] = {1, kh, 0, kh, 1, kh, 0, kh, 1}, b[3] = {p[0], p[1], p[2]}, x[3];
+    dense_solve(3, A, b, x);
+    eff[0] = x[0] + kappa * x[1];
+    eff[1] = x[1] + kappa * (x[0] + x[2]);
+    eff[2] = x[2] + kappa * x[1];
+}
+
+static void test_compensation_by_hand(void **state) {
+    (void)state;
+    int modes[] = {0, 2, 4};
+    uh_mesh_t *mesh = NULL, *sample = NULL;
+    assert_int_equal(uh_mesh_new(6, 3, modes, &mesh, NULL), UH_OK);
+    double th[] = {0.3, 0.7, 1.1}, ph[] = {2.0, 0.5, 4.0};
+    for (int k = 0; k < 3; k++) {
+        mesh->mzis[k].theta = th[k];
+        mesh->mzis[k].phi = ph[k];
+    }
+    for (int j = 0; j < 6; j++) mesh->out_phase[j] = 0.1 * j + 0.5;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    const double kappa = 0.05;
+    const double errors[] = {0, 0.1, 0.5};
+    for (int i = 0; i < 3; i++) {
+        uh_mesh_noise_t nz = {
+            .crosstalk = kappa, .crosstalk_compensated = 1, .crosstalk_model_error = errors[i]};
+        assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+        double want_th[3], want_ph[3];
+        expected_chain(th, kappa, errors[i], want_th);
+        expected_chain(ph, kappa, errors[i], want_ph);
+        for (int k = 0; k < 3; k++) {
+            assert_true(fabs(sample->mzis[k].theta - want_th[k]) <= 1e-14);
+            assert_true(fabs(sample->mzis[k].phi - want_ph[k]) <= 1e-14);
+            /* A perfect model cancels the crosstalk. */
+            if (errors[i] == 0) {
+                assert_true(fabs(sample->mzis[k].theta - th[k]) <= 1e-15);
+                assert_true(fabs(sample->mzis[k].phi - ph[k]) <= 1e-15);
+            }
+        }
+        for (int j = 0; j < 6 && errors[i] == 0; j++) {
+            assert_true(fabs(sample->out_phase[j] - mesh->out_phase[j]) <= 1e-15);
+        }
+        uh_mesh_free(sample);
+    }
+
+    /* Wrapping: φ = (0.01, 3, 0.02) would need a negative first setting (0.01 − κ·3 < 0);
+     * a heater only adds phase, so the chip programs the first one near 2π and re-solves for
+     * the neighbour's larger crosstalk: the effective φ₀ is 2π + 0.01, the same matrix. */
+    double wrap[] = {0.01, 3.0, 0.02};
+    for (int k = 0; k < 3; k++) mesh->mzis[k].phi = wrap[k];
+    uh_mesh_noise_t nz = {.crosstalk = kappa, .crosstalk_compensated = 1};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    assert_true(fabs(sample->mzis[0].phi - (wrap[0] + 2 * PI)) <= 1e-14);
+    assert_true(fabs(sample->mzis[1].phi - wrap[1]) <= 1e-14);
+    assert_true(fabs(sample->mzis[2].phi - (wrap[2] + 2 * PI)) <= 1e-14);
+    uh_mesh_free(sample);
+    uh_mesh_free(mesh);
+}
+
+static double sample_error(const uh_mesh_t *mesh, const double complex *ideal,
+                           const uh_mesh_noise_t *nz, uint64_t seed) {
+    int n = mesh->n;
+    double complex *V = cmat(n);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    uh_error_t err = {0};
+    int rc = uh_mesh_unitary_noisy(mesh, nz, &rng, V, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    double e = frobenius_diff(V, ideal, (size_t)n * n);
+    free(V);
+    return e;
+}
+
+/* The brief's test: a perfect K̂ (no DAC, no other noise) gives the crosstalk-free mesh. */
+static void test_compensation_perfect(void **state) {
+    (void)state;
+    const int sizes[] = {16, 64, 16}, use_reck[] = {0, 0, 1};
+    const double kappas[] = {0.01, 0.05, 0.2};
+    for (int m = 0; m < 3; m++) {
+        int n = sizes[m];
+        double complex *U = haar(n, 70 + m), *V = cmat(n);
+        uh_mesh_t *mesh = use_reck[m] ? reck(U, n) : clements(U, n);
+        for (int c = 0; c < 3; c++) {
+            uh_mesh_noise_t nz = {.crosstalk = kappas[c], .crosstalk_compensated = 1};
+            uh_mesh_t *sample = NULL;
+            uh_rng_t rng;
+            uh_rng_seed(&rng, 1);
+            assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+            uh_mesh_unitary(sample, V);
+            double e = max_abs_diff(U, V, (size_t)n * n);
+            /* How many settings the calibration moved by 2π to keep a heater in range. */
+            int wrapped = 0;
+            for (int k = 0; k < mesh->n_mzis; k++) {
+                wrapped += fabs(sample->mzis[k].phi - mesh->mzis[k].phi) > PI;
+            }
+            for (int j = 0; j < n; j++) {
+                wrapped += fabs(sample->out_phase[j] - mesh->out_phase[j]) > PI;
+            }
+            nz.crosstalk_compensated = 0;
+            double raw = sample_error(mesh, U, &nz, 1);
+            print_message("%s n=%d kappa=%.2f: compensated max error %.2e (uncompensated "
+                          "|dU|_F %.3g), %d phases moved by 2pi\n",
+                          use_reck[m] ? "reck" : "clements", n, kappas[c], e, raw, wrapped);
+            assert_true(e <= 1e-9);
+            if (n == 64) assert_true(wrapped > 0);
+            uh_mesh_free(sample);
+        }
+        uh_mesh_free(mesh);
+        free(U);
+        free(V);
+    }
+}
+
+/* With a model error e the residual coupling is κe, so the residual error is about e times the
+ * uncompensated one (the brief: within a factor 2); compensation never does worse than none,
+ * and e = 1 (nothing measured) is the uncalibrated chip. */
+static void test_compensation_model_error(void **state) {
+    (void)state;
+    const double errors[] = {0.05, 0.1, 0.3};
+    /* The ratio holds while the uncompensated error is first order: at n = 64 κ = 0.01 it is
+     * already ~12, the distance of an unrelated unitary (√(2n) ≈ 11.3), so there the ratio only
+     * says that calibration helps. */
+    const struct {
+        int n;
+        double kappa;
+        int linear;
+    } cases[] = {{16, 0.005, 1},  {16, 0.01, 1},  {16, 0.02, 1}, {64, 0.001, 1},
+                 {64, 0.0025, 1}, {64, 0.005, 1}, {64, 0.01, 0}, {64, 0.02, 0}};
+    const int sets = 2, count = 4;
+    mesh_set_t set[2];
+    mesh_set_init(&set[0], 16, 1200);
+    mesh_set_init(&set[1], 64, 1201);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        const mesh_set_t *ms = &set[cases[c].n == 64];
+        for (int i = 0; i < count; i++) {
+            const uh_mesh_t *mesh = ms->mesh[i];
+            const double complex *U = ms->ideal[i];
+            uh_mesh_noise_t nz = {.crosstalk = cases[c].kappa};
+            double raw = sample_error(mesh, U, &nz, 9);
+            nz.crosstalk_compensated = 1;
+            nz.crosstalk_model_error = 1;
+            assert_true(fabs(sample_error(mesh, U, &nz, 9) - raw) <= 1e-12);
+            for (int k = 0; k < 3; k++) {
+                nz.crosstalk_model_error = errors[k];
+                double res = sample_error(mesh, U, &nz, 9), ratio = res / raw / errors[k];
+                if (i == 0) {
+                    print_message("n=%d kappa=%.4f e=%.2f: uncompensated |dU|_F %.4g, residual "
+                                  "%.4g, residual/(e*uncompensated) %.3f\n",
+                                  cases[c].n, cases[c].kappa, errors[k], raw, res, ratio);
+                }
+                if (cases[c].linear) assert_true(ratio >= 0.5 && ratio <= 2);
+                assert_true(res <= raw);
+            }
+        }
+    }
+    for (int i = 0; i < sets; i++) mesh_set_free(&set[i]);
+}
+
+/* Calibration with the other effects on: with a perfect K̂ and an 8-bit DAC the error is the
+ * DAC's alone (what is left of the crosstalk acts on rounding errors only: κ × h), on average
+ * over meshes; with phase errors and an imperfect K̂, compensated stays below uncompensated
+ * on every mesh. */
+static void test_compensation_with_other_noise(void **state) {
+    (void)state;
+    const int n = 32;
+    mesh_set_t set;
+    mesh_set_init(&set, n, 1300);
+    double sq_dac = 0, sq_comp = 0;
+    for (int i = 0; i < MSE_MESHES; i++) {
+        const uh_mesh_t *mesh = set.mesh[i];
+        const double complex *U = set.ideal[i];
+        uh_mesh_noise_t dac = {.phase_bits = 8};
+        uh_mesh_noise_t comp = {.phase_bits = 8, .crosstalk = 0.01, .crosstalk_compensated = 1};
+        double e_dac = sample_error(mesh, U, &dac, 4), e_comp = sample_error(mesh, U, &comp, 4);
+        sq_dac += e_dac * e_dac / MSE_MESHES;
+        sq_comp += e_comp * e_comp / MSE_MESHES;
+        comp.crosstalk_compensated = 0;
+        double e_raw = sample_error(mesh, U, &comp, 4);
+        uh_mesh_noise_t full = {.phase_bits = 8,
+                                .sigma_phase = 0.005,
+                                .sigma_bs = 0.005,
+                                .crosstalk = 0.01,
+                                .il_db = 0.1,
+                                .crosstalk_model_error = 0.1};
+        double f_raw = sample_error(mesh, U, &full, 5);
+        full.crosstalk_compensated = 1;
+        double f_comp = sample_error(mesh, U, &full, 5);
+        if (i == 0) {
+            print_message("n=%d, kappa 0.01 with an 8-bit DAC: uncompensated |dU|_F %.4g; all "
+                          "effects with e = 0.1: compensated %.4g, uncompensated %.4g\n",
+                          n, e_raw, f_comp, f_raw);
+        }
+        assert_true(e_comp < e_raw / 10);
+        assert_true(f_comp < f_raw);
+    }
+    double h = 2 * PI / 256, want = analytic_sq_error(n, h * h / 12);
+    print_message("n=%d, 8-bit DAC: mean |dU|_F^2 %.4g alone, %.4g with kappa 0.01 compensated "
+                  "(analytic %.4g)\n",
+                  n, sq_dac, sq_comp, want);
+    assert_true(fabs(sq_comp / sq_dac - 1) <= 0.1);
+    assert_true(fabs(sq_comp / want - 1) <= 0.1);
+    mesh_set_free(&set);
 }
 
 /* Largest over smallest column norm: 1 when every input sees the same loss. */
@@ -554,6 +909,18 @@ static void test_seeded_reproducibility(void **state) {
     assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
     assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
     assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    /* Calibration draws nothing: a compensated chip replays too. */
+    nz.crosstalk_compensated = 1;
+    nz.crosstalk_model_error = 0.1;
+    uh_rng_seed(&r1, 78);
+    uh_rng_seed(&r2, 78);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
+    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    nz.crosstalk_compensated = 0;
+    nz.crosstalk_model_error = 0;
+    uh_rng_seed(&r1, 77);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
     /* The next sample from the same generator is a different device. */
     assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, B, NULL), UH_OK);
     assert_true(max_abs_diff(A, B, (size_t)n * n) > 1e-3);
@@ -609,6 +976,24 @@ static void test_errors(void **state) {
     assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
     nz = (uh_mesh_noise_t){.il_db = NAN};
     assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+    const double bad_model[] = {NAN, -0.1, 1.5, INFINITY};
+    for (int i = 0; i < 4; i++) {
+        nz = (uh_mesh_noise_t){.crosstalk = 0.01, .crosstalk_model_error = bad_model[i]};
+        assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+        assert_non_null(strstr(err.msg, "model error"));
+    }
+    /* The calibration's solve needs I + K̂ diagonally dominant; uncalibrated κ may be large. */
+    nz = (uh_mesh_noise_t){.crosstalk = 0.6, .crosstalk_compensated = 1};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+    nz.crosstalk_model_error = 0.5;
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_OK);
+    uh_mesh_free(sample);
+    sample = NULL;
+    nz.crosstalk_compensated = 0;
+    nz.crosstalk = 0.9;
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_OK);
+    uh_mesh_free(sample);
+    sample = NULL;
     nz = (uh_mesh_noise_t){0};
     assert_int_equal(uh_mesh_realize_into(mesh, &nz, &rng, mesh, &err), UH_EINVAL);
     uh_mesh_free(mesh);
@@ -691,6 +1076,12 @@ int main(void) {
         cmocka_unit_test(test_each_effect_grows),
         cmocka_unit_test(test_crosstalk_adds_neighbour_phases),
         cmocka_unit_test(test_quantized_phases_on_grid),
+        cmocka_unit_test(test_quantization_error_is_analytic),
+        cmocka_unit_test(test_phase_error_is_physical),
+        cmocka_unit_test(test_compensation_by_hand),
+        cmocka_unit_test(test_compensation_perfect),
+        cmocka_unit_test(test_compensation_model_error),
+        cmocka_unit_test(test_compensation_with_other_noise),
         cmocka_unit_test(test_loss_balance),
         cmocka_unit_test(test_seeded_reproducibility),
         cmocka_unit_test(test_errors),

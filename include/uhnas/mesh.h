@@ -18,10 +18,17 @@
  *     holds exactly at α₁ = α₂ = 0: a push-pull internal shifter with differential phase
  *     π − 2θ and an external shifter φ + π on the top input. The fixed offsets (π/2, π and the
  *     global i) are what calibration absorbs; splitter imbalance enters through α₁, α₂.
+ *   - Physical phases. The internal shifter's physical phase is 2θ (the differential π − 2θ
+ *     above; θ ∈ [0, π/2] is 2θ ∈ [0, π]); φ and the screen's δ are physical phases as they
+ *     stand. Hardware numbers are quoted on physical phases, so a b-bit phase DAC (steps of
+ *     2π/2^b) sets θ on a grid of π/2^b and φ, δ on 2π/2^b, and a phase error σ is N(0, σ/2)
+ *     on θ (σ on 2θ) and N(0, σ) on φ, δ. Applying 2π/2^b and σ to θ itself would make a b-bit
+ *     DAC a (b − 1)-bit one and double σ.
  *   - Stages: every MZI gets the earliest column it fits in given the ones before it on its
  *     two modes, so depth = number of columns = MZIs on the longest path. Clements gives
  *     depth n (n ≥ 3; 1 for n = 2), Reck gives 2n − 3. Same-stage MZIs on modes m ± 2 are
- *     the physical neighbours that thermal crosstalk couples. */
+ *     the physical neighbours that thermal crosstalk couples: each column's MZIs form chains
+ *     (m, m + 2, m + 4, …), and the output screen is one chain of n adjacent shifters. */
 #ifndef UHNAS_MESH_H
 #define UHNAS_MESH_H
 
@@ -95,11 +102,29 @@ int uh_mesh_depth(const uh_mesh_t *mesh);
  * Each effect has its own parameter; a zeroed struct is the ideal mesh. A realization draws
  * one 64-bit key from the caller's generator and gives every effect its own stream from it,
  * so switching one effect on or off leaves the others' draws unchanged. Order within a sample:
- * DAC quantization of the programmed phases → thermal crosstalk between programmed phases →
- * fabrication/calibration phase error → coupler imbalance → insertion loss. */
+ *   1. calibration (crosstalk_compensated only): per chain of coupled shifters (above), the
+ *      programmed setting is p' = (I + K̂)⁻¹ p for the targets p, solved exactly (tridiagonal)
+ *      for θ, for φ and for the screen δ, with the measured coupling K̂ = κ(1 − e)
+ *      (Milanizadeh et al., J. Lightwave Technol. 37, 1325, 2019);
+ *   2. DAC quantization of the programmed phases (grids above);
+ *   3. thermal crosstalk, the chip's true κ acting on the quantized programmed phases:
+ *      Δ(2θ_k) = κ · Σ 2θ_nbr, i.e. Δθ_k = κ · Σ θ_nbr; Δφ_k = κ · Σ φ_nbr; and on the
+ *      screen Δδ_j = κ · (δ_{j−1} + δ_{j+1});
+ *   4. fabrication/calibration phase error; 5. coupler imbalance; 6. insertion loss.
+ * With a perfect model (e = 0, no DAC) calibration cancels crosstalk exactly.
+ *
+ * Ranges and wrapping. A heater only adds phase, so a physical phase φ or δ is programmed
+ * within one period, the DAC's window [−π/2^b, 2π − π/2^b) (its 2^b levels; [0, 2π) with
+ * b = 0), and a level's neighbours see κ × that programmed value, never an unwrapped one.
+ * Uncalibrated, φ and δ are wrapped onto the levels as before (a target just under 2π is
+ * level 0). Calibrated, p' is solved as real numbers; where a p' falls outside the window
+ * its target is moved by a multiple of 2π (the same matrix) and the chain solved again, so
+ * the settings the solve assumes are the ones the heaters hold. θ is never wrapped: 2θ
+ * ∈ [0, π] from the decompositions (a little outside after calibration) sits inside one
+ * period of the physical phase, and in T(θ, φ) θ + π is −T, not the same device. */
 typedef struct {
-    int phase_bits;     /* phase DAC resolution: steps of 2π/2^b on θ, φ, δ; 0 = exact */
-    double sigma_phase; /* rad: θ, φ, δ += N(0, σ) per shifter, once per sample */
+    int phase_bits;     /* phase DAC resolution, on physical phases (see above); 0 = exact */
+    double sigma_phase; /* rad, on physical phases: 2θ, φ, δ += N(0, σ) per shifter, once */
     double sigma_bs;    /* rad: each coupler's α ~ N(0, σ) */
     double crosstalk;   /* κ: a shifter gains κ × the phase of each same-column neighbour */
     double il_db;       /* insertion loss per MZI, dB: amplitude × 10^(−IL/20) */
@@ -109,6 +134,12 @@ typedef struct {
      * so paths that cross fewer MZIs are attenuated less (the imbalance of Reck meshes, and
      * of the edge modes of a Clements mesh). */
     int il_balanced;
+    /* Nonzero: the chip inverts its measured crosstalk (step 1); zero: uncalibrated. */
+    int crosstalk_compensated;
+    /* e in 0…1, the relative error of the measured coupling, K̂ = κ(1 − e); 0 = perfect,
+     * 1 = nothing measured (the same as uncalibrated). Used only when compensated, which
+     * needs κ(1 − e) < 1/2 (I + K̂ diagonally dominant). */
+    double crosstalk_model_error;
 } uh_mesh_noise_t;
 
 int uh_mesh_noise_check(const uh_mesh_noise_t *noise, uh_error_t *err);

@@ -60,64 +60,159 @@ int uh_mesh_noise_check(const uh_mesh_noise_t *noise, uh_error_t *err) {
     if (bad_sigma(noise->il_db)) {
         return uh_error_set(err, UH_EINVAL, "mesh noise: insertion loss must be finite and ≥ 0");
     }
+    double e = noise->crosstalk_model_error;
+    if (!(e >= 0 && e <= 1)) {
+        return uh_error_set(err, UH_EINVAL, "mesh noise: crosstalk model error must be in 0…1");
+    }
+    /* (I + K̂) must stay diagonally dominant for the calibration's solve. */
+    if (noise->crosstalk_compensated && noise->crosstalk * (1.0 - e) >= 0.5) {
+        return uh_error_set(err, UH_EINVAL,
+                            "mesh noise: compensated crosstalk needs κ(1 − e) < 0.5, got %g",
+                            noise->crosstalk * (1.0 - e));
+    }
     return UH_OK;
 }
 
-/* The phase a b-bit DAC sets: the nearest of 2^b levels k·2π/2^b on [0, 2π). Rounding
- * first and wrapping the level index keeps this to floor/nearbyint (no fmod) in the hot loop. */
+#define TWO_PI (2.0 * UH_PI)
+
+/* The phase a b-bit DAC sets on a physical phase (φ, δ): the nearest of 2^b levels k·2π/2^b
+ * on [0, 2π). Rounding first and wrapping the level index keeps this to floor/nearbyint (no
+ * fmod) in the hot loop. */
 static double quantize(double x, int bits) {
     if (bits == 0) return x;
-    double levels = (double)(1UL << bits), step = 2.0 * UH_PI / levels;
-    double k = nearbyint(x * (levels / (2.0 * UH_PI)));
+    double levels = (double)(1UL << bits), step = TWO_PI / levels;
+    double k = nearbyint(x * (levels / TWO_PI));
     k -= levels * floor(k / levels);
     return k * step;
 }
 
-/* Programmed θ (which = 0) or φ (which = 1) of MZI k, as the DAC sets it. */
-static double programmed(const uh_mesh_t *mesh, int k, int which, int bits) {
-    const uh_mzi_t *z = &mesh->mzis[k];
-    return quantize(which ? z->phi : z->theta, bits);
+/* θ: the DAC sets the physical 2θ on the same grid, so θ lands on steps of π/2^b. Not wrapped
+ * (see mesh.h: θ + π is −T in this closed form). */
+static double quantize_theta(double theta, int bits) {
+    if (bits == 0) return theta;
+    double levels = (double)(1UL << bits);
+    return nearbyint(theta * (levels / UH_PI)) * (UH_PI / levels);
 }
 
-/* Thermal crosstalk, linear in the neighbours' programmed phases (the nearest-neighbour case
- * of the crosstalk matrix in Gu et al.'s torchonn): θ, φ of an MZI gain κ × the same
- * shifter's phase in each same-column neighbour. */
-static double with_crosstalk(const uh_mesh_t *mesh, int k, int which, const uh_mesh_noise_t *nz) {
-    double p = programmed(mesh, k, which, nz->phase_bits);
-    if (nz->crosstalk == 0) return p;
-    for (int side = 0; side < 2; side++) {
-        int j = mesh->nbr[2 * k + side];
-        if (j >= 0) p += nz->crosstalk * programmed(mesh, j, which, nz->phase_bits);
+/* Calibration re-solves a chain after moving targets by 2π. A move shifts the neighbours by
+ * only ~2πκ̂, so one or two re-solves settle a chain (never more than three in the tests, κ up
+ * to 0.2); the cap bounds contrived cases, which then keep the DAC's wrap. */
+#define MAX_WRAP_PASSES 16
+
+/* One chain of coupled shifters (same-column MZIs on modes m, m + 2, …, or the screen):
+ * scratch for calibration, DAC and crosstalk, on the stack so realize_into never allocates. */
+typedef struct {
+    const uh_mesh_noise_t *nz;
+    double kappa_hat; /* the calibration's K̂ = κ(1 − e); 0 when uncalibrated */
+    double lo;        /* the DAC window of a physical phase: [lo, lo + 2π) */
+    int len;
+    int idx[UH_MESH_MAX_N];   /* MZI indices along the chain */
+    double t[UH_MESH_MAX_N];  /* targets in, effective phases out */
+    double x[UH_MESH_MAX_N];  /* programmed settings */
+    double c[UH_MESH_MAX_N];  /* Thomas: the eliminated super-diagonal c'_i */
+    double id[UH_MESH_MAX_N]; /* Thomas: 1 / pivot_i */
+} chain_t;
+
+/* (I + K̂) on a chain is tridiagonal with 1 on the diagonal and κ̂ beside it, the same for
+ * every chain: the elimination's coefficients depend only on the position, computed once. */
+static void chain_init(chain_t *ch, const uh_mesh_noise_t *nz, int max_len) {
+    ch->nz = nz;
+    ch->kappa_hat =
+        nz->crosstalk_compensated ? nz->crosstalk * (1.0 - nz->crosstalk_model_error) : 0.0;
+    ch->lo = nz->phase_bits ? -UH_PI / (double)(1UL << nz->phase_bits) : 0.0;
+    if (!nz->crosstalk_compensated) return;
+    double k = ch->kappa_hat;
+    ch->id[0] = 1.0;
+    ch->c[0] = k;
+    for (int i = 1; i < max_len; i++) {
+        ch->id[i] = 1.0 / (1.0 - k * ch->c[i - 1]);
+        ch->c[i] = k * ch->id[i];
     }
-    return p;
 }
 
-/* The output screen is one column of n adjacent shifters: neighbours are modes j ± 1. */
-static double screen_phase(const uh_mesh_t *mesh, int j, const uh_mesh_noise_t *nz) {
-    double p = quantize(mesh->out_phase[j], nz->phase_bits);
-    if (nz->crosstalk == 0) return p;
-    if (j > 0) p += nz->crosstalk * quantize(mesh->out_phase[j - 1], nz->phase_bits);
-    if (j + 1 < mesh->n) p += nz->crosstalk * quantize(mesh->out_phase[j + 1], nz->phase_bits);
-    return p;
+/* x = (I + K̂)⁻¹ t by the Thomas algorithm; κ̂ < 1/2 (checked) keeps every pivot above 1/2. */
+static void chain_solve(chain_t *ch) {
+    int n = ch->len;
+    double k = ch->kappa_hat;
+    ch->x[0] = ch->t[0];
+    for (int i = 1; i < n; i++) ch->x[i] = (ch->t[i] - k * ch->x[i - 1]) * ch->id[i];
+    for (int i = n - 2; i >= 0; i--) ch->x[i] -= ch->c[i] * ch->x[i + 1];
+}
+
+/* Targets t → effective phases t of one chain: calibration, DAC, crosstalk (mesh.h, steps
+ * 1–3). theta selects θ's grid and no wrapping; otherwise a physical phase. */
+static void chain_phases(chain_t *ch, int theta) {
+    const uh_mesh_noise_t *nz = ch->nz;
+    int n = ch->len, bits = nz->phase_bits;
+    if (!nz->crosstalk_compensated) {
+        for (int i = 0; i < n; i++) ch->x[i] = ch->t[i];
+    } else {
+        for (int pass = 0;; pass++) {
+            chain_solve(ch);
+            if (theta || pass == MAX_WRAP_PASSES) break;
+            /* A heater holds one period: move the target of a setting outside the window by
+             * whole periods (same matrix) so that the solve accounts for the crosstalk of
+             * the value actually held. */
+            int moved = 0;
+            for (int i = 0; i < n; i++) {
+                double w = floor((ch->x[i] - ch->lo) / TWO_PI);
+                if (w != 0) {
+                    ch->t[i] -= w * TWO_PI;
+                    moved = 1;
+                }
+            }
+            if (!moved) break;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        ch->x[i] = theta ? quantize_theta(ch->x[i], bits) : quantize(ch->x[i], bits);
+    }
+    /* Thermal crosstalk, linear in the neighbours' programmed phases (the nearest-neighbour
+     * case of the crosstalk matrix in Gu et al.'s torchonn). */
+    double kappa = nz->crosstalk;
+    for (int i = 0; i < n; i++) {
+        double p = ch->x[i];
+        if (kappa != 0) {
+            if (i > 0) p += kappa * ch->x[i - 1];
+            if (i + 1 < n) p += kappa * ch->x[i + 1];
+        }
+        ch->t[i] = p;
+    }
 }
 
 static void realize_phases(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
                            uh_mesh_t *dst) {
+    chain_t ch;
+    chain_init(&ch, nz, mesh->n);
+    /* Chains start at the MZIs without a neighbour on mode m − 2. */
+    for (int head = 0; head < mesh->n_mzis; head++) {
+        if (mesh->nbr[2 * head] >= 0) continue;
+        ch.len = 0;
+        for (int k = head; k >= 0; k = mesh->nbr[2 * k + 1]) ch.idx[ch.len++] = k;
+        for (int i = 0; i < ch.len; i++) ch.t[i] = mesh->mzis[ch.idx[i]].theta;
+        chain_phases(&ch, 1);
+        for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].theta = ch.t[i];
+        for (int i = 0; i < ch.len; i++) ch.t[i] = mesh->mzis[ch.idx[i]].phi;
+        chain_phases(&ch, 0);
+        for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].phi = ch.t[i];
+    }
+    /* The output screen is one column of n adjacent shifters: neighbours are modes j ± 1. */
+    ch.len = mesh->n;
+    for (int j = 0; j < mesh->n; j++) ch.t[j] = mesh->out_phase[j];
+    chain_phases(&ch, 0);
+    for (int j = 0; j < mesh->n; j++) dst->out_phase[j] = ch.t[j];
+
+    /* Phase error σ on physical phases: σ/2 on θ (mesh.h). Draw order θ, φ per MZI, then
+     * the screen. */
+    double s = nz->sigma_phase;
+    if (s == 0) return;
     gauss_t r;
     gauss_init(&r, key, STREAM_PHASE);
-    double s = nz->sigma_phase;
     for (int k = 0; k < mesh->n_mzis; k++) {
-        dst->mzis[k].theta = with_crosstalk(mesh, k, 0, nz);
-        dst->mzis[k].phi = with_crosstalk(mesh, k, 1, nz);
-        if (s > 0) {
-            dst->mzis[k].theta += s * gauss(&r);
-            dst->mzis[k].phi += s * gauss(&r);
-        }
+        dst->mzis[k].theta += 0.5 * s * gauss(&r);
+        dst->mzis[k].phi += s * gauss(&r);
     }
-    for (int j = 0; j < mesh->n; j++) {
-        dst->out_phase[j] = screen_phase(mesh, j, nz);
-        if (s > 0) dst->out_phase[j] += s * gauss(&r);
-    }
+    for (int j = 0; j < mesh->n; j++) dst->out_phase[j] += s * gauss(&r);
 }
 
 static void realize_couplers(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
