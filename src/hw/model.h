@@ -69,6 +69,16 @@ void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast);
 void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, double sigma_rel,
                         int conversions, uh_rng_t *rng, int fast, float *lo, float *hi);
 
+/* The same ADC reading outputs that are each the digital sum of `conversions` blocks' partial
+ * sums, every block converted at its own full scale (an optical block's receiver and ADC are
+ * ranged to that block's outputs). A block's full scale is estimated from the batch's max |z|
+ * as max|z| / sqrt(conversions), the spread of a sum of that many independent partial sums of
+ * equal scale: each conversion rounds to 2^(bits-1)-1 levels of it and adds N(0, (sigma_rel ·
+ * FS_block)^2), so the sum's noise variance is conversions · (sigma_rel · FS_block)^2 =
+ * (sigma_rel · max|z|)^2 and its rounding conversions · LSB_block^2 / 12. */
+void hw_convert_blocks(float *z, size_t count, int bits, double sigma_rel, int conversions,
+                       uh_rng_t *rng, int fast, float *lo, float *hi);
+
 /* The largest |act(z)| over z in [lo, hi]: |act| peaks at an end of the range for every
  * activation. */
 float hw_act_max(uh_act_t act, float lo, float hi);

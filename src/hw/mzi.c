@@ -4,45 +4,83 @@
  * optical pass per output position) is cut into blocks of at most k×k, k = the layer's "tile"
  * or the file's default. Each block B (mb × nb) is W's SVD B = U Σ Vᵀ on hardware: Vᵀ on an
  * nb-port mesh, Σ/σ_max on a column of MZI attenuators (transmission cos θ_i, θ_i =
- * acos(σ_i/σ_max)), U on an mb-port mesh; σ_max and the calibrated mesh loss are undone
- * electronically after detection. Every block is its own physical mesh (weight-stationary, as
- * crossbar tiles are): weights are programmed once, not per inference. Inputs are real,
- * signed field amplitudes (a push-pull modulator); outputs are read by coherent (homodyne)
- * detection of the in-phase quadrature, so a block computes Re(U_hw Σ_hw V_hw) x. The input
- * blocks' partial sums are added digitally after their ADCs.
+ * acos(σ_i/σ_max), physical phase 2θ_i), U on an mb-port mesh; σ_max and the calibrated mesh
+ * loss are undone electronically after detection. Inputs are real, signed field amplitudes (a
+ * push-pull modulator); outputs are read by balanced homodyne detection of the in-phase
+ * quadrature against a local oscillator (LO) split from the same laser, so a block computes
+ * Re(U_hw Σ_hw V_hw) x. The input blocks' partial sums are added digitally after their ADCs.
+ *
+ * The chip is a budget of chip_mzis MZIs, arranged as U-Σ-V units of the block size each layer
+ * asks for (a unit of k ports: 2·k(k−1)/2 mesh MZIs + k attenuators). Two schedules:
+ *   time-multiplexed  (Shen et al., Nat. Photon. 11, 441 (2017); Lightening-Transformer, Zhu
+ *                     et al., HPCA 2024): a layer runs ⌊chip_mzis / unit(k)⌋ blocks at once;
+ *                     its blocks are loaded in R = ⌈blocks / that⌉ rounds, each round
+ *                     reprogrammed (the shifters settle for t_s = reprogram_us) and then run
+ *                     for a whole batch of b inputs. Shifters hold only while their block runs.
+ *   weight-stationary every block has its own unit, programmed once; all shifters hold all the
+ *                     time, inputs stream through the layers as a pipeline whose rate the
+ *                     slowest layer sets. The whole network must fit in chip_mzis.
+ * A block that does not fit the chip, or a weight-stationary network that does not, is a
+ * constraint violation (never trained).
+ *
+ * Precision is a hardware gene: a layer's "bits" (else the file's adc_bits) is the resolution
+ * of its input DACs and output ADCs, so it sets their energy (Walden figure of merit: energy per
+ * conversion ∝ 2^bits, Murmann's ADC survey), the ADC rounding in simulation, and the receiver
+ * noise the laser must buy.
+ *
+ * Link budget (one model for the laser's energy and the simulated detector noise). At b output
+ * bits the receiver noise is σ_rel = receiver_noise_lsb / (2^(b−1) − 1) of a block's full
+ * scale. Balanced homodyne with LO power P_LO per receiver and full-scale signal P_s: signal
+ * current 2R·sqrt(P_LO·P_s), noise variance (2q·R·P_LO + i_n²)·B (LO shot noise and the TIA's
+ * input noise density i_n, bandwidth B = f/2), so
+ *   P_s = q·B / (2R·σ²) + i_n²·B / (4R²·P_LO·σ²),
+ * and P_LO is chosen to minimise P_s + P_LO: P_LO = i_n·sqrt(B) / (2R·σ). A full-scale output
+ * is the power of one full-scale input, so the laser feeds nb modulators with P_s through the
+ * signal path's loss and mb LOs through the couplers:
+ *   P_laser = [nb·P_s·10^(L_sig/10) + mb·P_LO·10^(L_LO/10)] / η,
+ *   L_sig = modulator_loss_db + il_db·(depth(nb) + depth(mb) + 1) + coupling_loss_db,
+ *   L_LO = coupling_loss_db (assumed: the LO is tapped at the input coupler, routed beside
+ *   the mesh). depth(n) is the mesh's stage count: n for Clements (1 at n = 2), 2n − 3 Reck.
+ * The simulator adds exactly that σ_rel (Gaussian) at each block's own full scale.
  *
  * Energy per inference (pJ; uh_energy_add takes nJ), per dense/conv layer with n_in inputs,
- * n_out outputs, P passes, f = clock, blocks of mb × nb, rt = ceil(n_in/k) input blocks and
- * ct = ceil(n_out/k) output blocks:
- *   dac        = P · n_in · ct · dac_pj          (every block re-encodes its inputs)
+ * n_out outputs, P passes, f = clock, rt = ⌈n_in/k⌉ input blocks, ct = ⌈n_out/k⌉ output
+ * blocks, b = the layer's bits, s(b) = 2^(b − adc_bits) (the converters' figures are quoted at
+ * the file's adc_bits), S_blk = a block's phase shifters (θ and φ per mesh MZI, one per
+ * attenuator, both output phase screens), P_hold = P_π/2 per shifter (the mean of a phase
+ * uniform over [0, π]: a lower bound, fabrication offsets push it toward P_π):
+ *   dac        = P · n_in · ct · dac_pj · s(b)        (every block re-encodes its inputs)
  *   modulator  = P · n_in · ct · modulator_pj
- *   adc        = P · n_out · rt · adc_pj         (every block's outputs are converted)
+ *   adc        = P · n_out · rt · adc_pj · s(b)       (every block's outputs are converted)
  *   pd_tia     = P · n_out · rt · (pd_mw + tia_mw) / f
- *   laser      = Σ_blocks P · mb · P_sens · 10^(L/10) · 2^extra_bits / (η · f),
- *                L = il_db · (depth(nb) + depth(mb) + 1) + coupling_loss_db  (both meshes,
- *                the attenuator column, the fibre-to-chip couplers: every detector still
- *                receives its sensitivity P_sens)
- *   heater     = shifters · P_π/2 · T,  shifters per block = 2·(MZIs of both meshes) +
- *                attenuators + both output phase screens; T = max_layers(P) / f, the time one
- *                inference holds the chip in a pipeline (the slowest layer sets the rate)
+ *   laser      = P · Σ_blocks P_laser(mb, nb, b) / f
+ *   heater     = Σ_blocks S_blk · P_hold · T_hold,  T_hold = P / f (time-multiplexed: only
+ *                while the block runs) or max_layers(P) / f (weight-stationary: the pipeline's
+ *                period, every block holds all the time)
+ *   reprogram  = Σ_blocks S_blk · P_hold · t_s / batch    (time-multiplexed: settling, shared
+ *                by the batch)
  *   accumulate = P · n_out · (rt − 1) · accumulate_pj
  *   activation = outputs with an activation · activation_pj (detect → digital → re-modulate:
  *                the ADC and DAC are counted above), pool = window reads · pool_pj.
- * depth(n) is the mesh's stage count: n for Clements (1 at n = 2), 2n − 3 for Reck.
+ * Latency of a batch of b inputs: Σ_layers R · (t_s + b · P / f) (time-multiplexed), or
+ * Σ_layers P / f + (b − 1) · max_layers(P) / f (weight-stationary). Area: MZIs · mzi_area +
+ * per unit's inputs (modulator + DAC) and outputs (ADC, receiver), over the units the busiest
+ * layer uses at once (time-multiplexed) or over every block (weight-stationary).
  *
  * Simulation, UH_SIM_EVAL: one hardware sample per uh_net_evaluate call. A layer's blocks are
  * decomposed once per weight matrix (cached by checksum: Monte-Carlo samples reuse it) and
  * each sample realizes every mesh with the file's non-idealities (uh_mesh_unitary_noisy:
- * phase DAC, phase error, coupler imbalance, thermal crosstalk, insertion loss and its
- * spread); the attenuators get the same phase DAC, phase error and loss. The effective weights
- * replace W for that evaluation. Outputs: ADC rounding and detector noise (σ =
- * detector_noise × the ADC's full scale per conversion), see hw_convert_outputs. DAC rounding
- * of inputs is not simulated: images are 8-bit already, later inputs come off an ADC.
+ * phase DAC, crosstalk and its calibration, phase error, coupler imbalance, insertion loss and
+ * its spread); the attenuators get the same phase DAC, phase error and loss on their physical
+ * phase. The effective weights replace W for that evaluation. Outputs: each of the rt
+ * conversions summed into an output is rounded to b bits of its block's full scale and gets
+ * the receiver noise σ_rel of that full scale (hw_convert_blocks). DAC rounding of inputs is
+ * the training engine's fake quantisation of a layer with "bits"; images are 8-bit already.
  *
- * UH_SIM_TRAIN: a statistical stand-in, cheap enough for every batch: w += N(0, (σ_rel ·
- * RMS(W))²), where σ_rel is calibrated once per tile size at sim creation by running the full
+ * UH_SIM_TRAIN: a statistical stand-in, cheap enough for every batch: w += N(0, (σ_w ·
+ * RMS(W))²), where σ_w is calibrated once per tile size at sim creation by running the full
  * EVAL physics on a seeded Gaussian k×k matrix (RMS error of a few samples ÷ RMS(W), see
- * hw_calibrate_weight_noise), plus the same ADC and detector noise on outputs. RMS(W), not
+ * hw_calibrate_weight_noise), plus the same ADC and receiver noise on outputs. RMS(W), not
  * max|W|: a block's error follows its own largest singular value (the meshes' scale), which
  * tracks the weights' RMS; a large trained layer's max |w| is many times its RMS and would
  * over-state the noise. */
@@ -57,25 +95,51 @@
 #include "uhnas/mesh.h"
 
 enum { MESH_CLEMENTS, MESH_RECK };
+enum { MAP_TIME_MULTIPLEXED, MAP_WEIGHT_STATIONARY };
+
+/* Physical constants (CODATA 2018, exact in the SI). */
+#define ELEMENTARY_CHARGE_C 1.602176634e-19
 
 typedef struct {
     int mesh_kind;
     int tile; /* default block size k */
     uh_mesh_noise_t noise;
-    int adc_bits;
-    double detector_noise;
+    int adc_bits; /* default converter resolution; dac_pj and adc_pj are quoted at it */
+    /* mapping */
+    int mapping;
+    double chip_mzis, batch, reprogram_us;
+    /* link budget */
+    double receiver_noise_lsb, responsivity_a_per_w, tia_noise_pa_per_rthz;
+    double laser_efficiency, modulator_loss_db, coupling_loss_db;
     /* energy */
     double clock_ghz;
     double dac_pj, modulator_pj, adc_pj, pd_mw, tia_mw;
-    double laser_efficiency, sensitivity_dbm, coupling_loss_db, laser_extra_bits;
     double heater_p_pi_mw;
     double accumulate_pj, activation_pj, pool_pj;
+    /* area */
+    double mzi_area_mm2, input_area_mm2, output_area_mm2;
 } mzi_t;
 
 static const char *const MESH_KINDS[] = {"clements", "reck"};
+static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary"};
 static const char *const LOSS_BALANCE[] = {"none", "dummies"};
+static const char *const COMPENSATION[] = {"none", "measured"};
 
 /* ---- loading ------------------------------------------------------------------------ */
+
+/* Keys of the first model, refused with the reason instead of "unknown key". */
+static int refuse_retired(const cJSON *p, uh_error_t *err) {
+    static const char *const retired[] = {"detector_noise", "detector_sensitivity_dbm",
+                                          "laser_extra_bits"};
+    for (size_t i = 0; i < sizeof retired / sizeof retired[0]; i++)
+        if (cJSON_GetObjectItemCaseSensitive(p, retired[i]))
+            return uh_error_set(err, UH_EINVAL,
+                                "params.%s: no longer used: the laser and the detector noise "
+                                "come from one link budget (receiver_noise_lsb, "
+                                "tia_noise_pa_per_rthz; see docs/backends-mzi.md)",
+                                retired[i]);
+    return UH_OK;
+}
 
 static int mzi_load(const void *params, void **state, uh_error_t *err) {
     const cJSON *p = params;
@@ -85,31 +149,43 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                                        "sigma_phase_rad",
                                        "sigma_bs_rad",
                                        "crosstalk",
+                                       "crosstalk_compensation",
+                                       "crosstalk_model_error",
                                        "il_db",
                                        "sigma_il_db",
                                        "loss_balance",
                                        "adc_bits",
-                                       "detector_noise",
+                                       "mapping",
+                                       "chip_mzis",
+                                       "batch",
+                                       "reprogram_us",
+                                       "receiver_noise_lsb",
+                                       "pd_responsivity_a_per_w",
+                                       "tia_noise_pa_per_rthz",
                                        "clock_ghz",
                                        "dac_pj",
                                        "modulator_pj",
+                                       "modulator_loss_db",
                                        "adc_pj",
                                        "pd_mw",
                                        "tia_mw",
                                        "laser_wallplug_efficiency",
-                                       "detector_sensitivity_dbm",
                                        "coupling_loss_db",
-                                       "laser_extra_bits",
                                        "heater_p_pi_mw",
                                        "accumulate_pj",
                                        "activation_pj",
-                                       "pool_pj"};
-    int rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
+                                       "pool_pj",
+                                       "mzi_area_mm2",
+                                       "input_area_mm2",
+                                       "output_area_mm2"};
+    int rc = refuse_retired(p, err);
+    if (rc) return rc;
+    rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
     if (rc) return rc;
     mzi_t *z = calloc(1, sizeof *z);
     if (!z) return uh_error_set(err, UH_ENOMEM, "out of memory");
     const char *w = "params";
-    int balance = 1;
+    int balance = 1, compensation = 0;
     uh_mesh_noise_t *nz = &z->noise;
     if ((rc = hw_choice(p, w, "mesh", MESH_KINDS, 2, 0, MESH_CLEMENTS, &z->mesh_kind, err)) ||
         (rc = hw_integer(p, w, "tile", 2, 256, 1, 0, &z->tile, err)) ||
@@ -118,31 +194,53 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_number(p, w, "sigma_phase_rad", 0, 3.2, 0, 0, &nz->sigma_phase, err)) ||
         (rc = hw_number(p, w, "sigma_bs_rad", 0, 0.8, 0, 0, &nz->sigma_bs, err)) ||
         (rc = hw_number(p, w, "crosstalk", 0, 1, 0, 0, &nz->crosstalk, err)) ||
+        (rc = hw_choice(p, w, "crosstalk_compensation", COMPENSATION, 2, 0, 0, &compensation,
+                        err)) ||
+        (rc = hw_number(p, w, "crosstalk_model_error", 0, 1, 0, 0, &nz->crosstalk_model_error,
+                        err)) ||
         (rc = hw_number(p, w, "il_db", 0, 10, 0, 0, &nz->il_db, err)) ||
         (rc = hw_number(p, w, "sigma_il_db", 0, 10, 0, 0, &nz->sigma_il_db, err)) ||
         (rc = hw_choice(p, w, "loss_balance", LOSS_BALANCE, 2, 0, 1, &balance, err)) ||
         (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &z->adc_bits, err)) ||
-        (rc = hw_number(p, w, "detector_noise", 0, 10, 0, 0, &z->detector_noise, err)) ||
+        (rc = hw_choice(p, w, "mapping", MAPPINGS, 2, 0, MAP_TIME_MULTIPLEXED, &z->mapping, err)) ||
+        (rc = hw_number(p, w, "chip_mzis", 1, 1e9, 0, 1e9, &z->chip_mzis, err)) ||
+        (rc = hw_number(p, w, "batch", 1, 1e6, 0, 1, &z->batch, err)) ||
+        (rc = hw_number(p, w, "reprogram_us", 0, 1e6, 0, 0, &z->reprogram_us, err)) ||
+        (rc = hw_number(p, w, "receiver_noise_lsb", 0, 1e3, 0, 0, &z->receiver_noise_lsb, err)) ||
+        (rc = hw_number(p, w, "pd_responsivity_a_per_w", 0.01, 2, 0, 1, &z->responsivity_a_per_w,
+                        err)) ||
+        (rc = hw_number(p, w, "tia_noise_pa_per_rthz", 0, 1e4, 0, 0, &z->tia_noise_pa_per_rthz,
+                        err)) ||
         (rc = hw_number(p, w, "clock_ghz", 1e-3, 1e3, 1, 0, &z->clock_ghz, err)) ||
         (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &z->dac_pj, err)) ||
         (rc = hw_number(p, w, "modulator_pj", 0, 1e6, 1, 0, &z->modulator_pj, err)) ||
+        (rc = hw_number(p, w, "modulator_loss_db", 0, 60, 0, 0, &z->modulator_loss_db, err)) ||
         (rc = hw_number(p, w, "adc_pj", 0, 1e6, 1, 0, &z->adc_pj, err)) ||
         (rc = hw_number(p, w, "pd_mw", 0, 1e4, 1, 0, &z->pd_mw, err)) ||
         (rc = hw_number(p, w, "tia_mw", 0, 1e4, 1, 0, &z->tia_mw, err)) ||
         (rc = hw_number(p, w, "laser_wallplug_efficiency", 1e-3, 1, 1, 0, &z->laser_efficiency,
                         err)) ||
-        (rc = hw_number(p, w, "detector_sensitivity_dbm", -80, 20, 1, 0, &z->sensitivity_dbm,
-                        err)) ||
         (rc = hw_number(p, w, "coupling_loss_db", 0, 60, 0, 0, &z->coupling_loss_db, err)) ||
-        (rc = hw_number(p, w, "laser_extra_bits", 0, 16, 0, 0, &z->laser_extra_bits, err)) ||
         (rc = hw_number(p, w, "heater_p_pi_mw", 0, 1e3, 1, 0, &z->heater_p_pi_mw, err)) ||
         (rc = hw_number(p, w, "accumulate_pj", 0, 1e6, 0, 0, &z->accumulate_pj, err)) ||
         (rc = hw_number(p, w, "activation_pj", 0, 1e6, 0, 0, &z->activation_pj, err)) ||
-        (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &z->pool_pj, err))) {
+        (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &z->pool_pj, err)) ||
+        (rc = hw_number(p, w, "mzi_area_mm2", 0, 1e3, 0, 0, &z->mzi_area_mm2, err)) ||
+        (rc = hw_number(p, w, "input_area_mm2", 0, 1e3, 0, 0, &z->input_area_mm2, err)) ||
+        (rc = hw_number(p, w, "output_area_mm2", 0, 1e3, 0, 0, &z->output_area_mm2, err))) {
         free(z);
         return rc;
     }
+    if (z->receiver_noise_lsb > 0 && z->adc_bits < 2) {
+        int bits = z->adc_bits;
+        free(z);
+        return uh_error_set(err, UH_EINVAL,
+                            "params.adc_bits: the link budget (receiver_noise_lsb) needs a "
+                            "converter of at least 2 bits, got %d",
+                            bits);
+    }
     nz->il_balanced = balance;
+    nz->crosstalk_compensated = compensation;
     *state = z;
     return UH_OK;
 }
@@ -151,7 +249,7 @@ static void mzi_free(void *state) {
     free(state);
 }
 
-/* ---- geometry and energy ------------------------------------------------------------ */
+/* ---- geometry ----------------------------------------------------------------------- */
 
 static long ceil_div(long a, long b) {
     return (a + b - 1) / b;
@@ -159,6 +257,11 @@ static long ceil_div(long a, long b) {
 
 static int layer_tile(const mzi_t *z, const uh_layer_t *l) {
     return l->tile > 0 ? l->tile : z->tile;
+}
+
+/* The converters' resolution of a layer: its "bits", else the file's. */
+static int layer_bits(const mzi_t *z, const uh_layer_t *l) {
+    return l->bits > 0 ? l->bits : z->adc_bits;
 }
 
 /* Stages and MZIs of an n-port mesh (see uhnas/mesh.h). */
@@ -172,21 +275,58 @@ static long mesh_mzis(int n) {
     return (long)n * (n - 1) / 2;
 }
 
+/* MZIs of an mb × nb block: both meshes and the attenuator column. */
+static long block_mzis(int mb, int nb) {
+    return mesh_mzis(mb) + mesh_mzis(nb) + (mb < nb ? mb : nb);
+}
+
 /* Phase shifters of one mb × nb block: θ and φ per mesh MZI, one per attenuator, the two
  * output phase screens. */
 static long block_shifters(int mb, int nb) {
     return 2 * (mesh_mzis(mb) + mesh_mzis(nb)) + (mb < nb ? mb : nb) + mb + nb;
 }
 
-/* Laser energy of one pass of an mb × nb block, pJ. */
-static double block_laser_pj(const mzi_t *z, int mb, int nb) {
-    double loss_db =
-        z->noise.il_db * (mesh_depth(z, nb) + mesh_depth(z, mb) + 1) + z->coupling_loss_db;
-    double p_sens_mw = pow(10, z->sensitivity_dbm / 10);
-    double p_laser_mw =
-        mb * p_sens_mw * pow(10, loss_db / 10) * pow(2, z->laser_extra_bits) / z->laser_efficiency;
-    return p_laser_mw / z->clock_ghz; /* mW / GHz = pJ */
+/* Area of an mb × nb unit: its MZIs, a modulator and DAC per input, a receiver and ADC per
+ * output. */
+static double block_area_mm2(const mzi_t *z, int mb, int nb) {
+    return (double)block_mzis(mb, nb) * z->mzi_area_mm2 + nb * z->input_area_mm2 +
+           mb * z->output_area_mm2;
 }
+
+/* ---- link budget -------------------------------------------------------------------- */
+
+/* The receiver noise a b-bit readout is sized for, as a fraction of full scale (0: an ideal
+ * receiver, noiseless and not priced). */
+static double receiver_sigma(const mzi_t *z, int bits) {
+    if (!(z->receiver_noise_lsb > 0) || bits < 2) return 0;
+    return z->receiver_noise_lsb / (double)((1L << (bits - 1)) - 1);
+}
+
+/* Full-scale signal and LO power per receiver, W, for noise sigma (see the header). */
+static void receiver_powers(const mzi_t *z, double sigma, double *p_signal_w, double *p_lo_w) {
+    double r = z->responsivity_a_per_w, bw = z->clock_ghz * 1e9 / 2;
+    double in = z->tia_noise_pa_per_rthz * 1e-12;
+    double lo = in * sqrt(bw) / (2 * r * sigma);
+    *p_lo_w = lo;
+    *p_signal_w = ELEMENTARY_CHARGE_C * bw / (2 * r * sigma * sigma) +
+                  (lo > 0 ? in * in * bw / (4 * r * r * lo * sigma * sigma) : 0);
+}
+
+/* Laser energy of one pass of an mb × nb block at b bits, pJ (0 for an ideal receiver). */
+static double block_laser_pj(const mzi_t *z, int mb, int nb, int bits) {
+    double sigma = receiver_sigma(z, bits);
+    if (!(sigma > 0)) return 0;
+    double p_sig, p_lo;
+    receiver_powers(z, sigma, &p_sig, &p_lo);
+    double l_sig = z->modulator_loss_db +
+                   z->noise.il_db * (mesh_depth(z, nb) + mesh_depth(z, mb) + 1) +
+                   z->coupling_loss_db;
+    double optical_w =
+        nb * p_sig * pow(10, l_sig / 10) + mb * p_lo * pow(10, z->coupling_loss_db / 10);
+    return optical_w / z->laser_efficiency / (z->clock_ghz * 1e9) * 1e12;
+}
+
+/* ---- the schedule ------------------------------------------------------------------- */
 
 /* Calls fn for each block of an n_out × n_in matrix cut at k: (r0, c0, mb, nb). The last row
  * and column of blocks may be smaller. */
@@ -197,46 +337,105 @@ static void for_each_block(int n_out, int n_in, int k, block_fn fn, void *ctx) {
             fn(ctx, r0, c0, n_out - r0 < k ? n_out - r0 : k, n_in - c0 < k ? n_in - c0 : k);
 }
 
+/* One dense/conv layer on the chip. */
 typedef struct {
+    hw_mvm_t m;
+    int k, bits;
+    long blocks;
+    long unit_mzis;  /* the layer's largest block (what the chip must hold at least once) */
+    long at_once;    /* time-multiplexed: units the chip runs at once */
+    long rounds;     /* time-multiplexed: ⌈blocks / at_once⌉ */
+    double laser_pj; /* Σ blocks, one pass */
+    double shifters; /* Σ blocks */
+    double mzis;     /* Σ blocks, at their own sizes */
+    double area_mm2; /* Σ blocks, at their own sizes */
     const mzi_t *z;
-    double laser_pj, shifters;
-} block_sums_t;
+} layer_plan_t;
 
-static void sum_block(void *ctx, int r0, int c0, int mb, int nb) {
+static void plan_block(void *ctx, int r0, int c0, int mb, int nb) {
     (void)r0, (void)c0;
-    block_sums_t *s = ctx;
-    s->laser_pj += block_laser_pj(s->z, mb, nb);
-    s->shifters += (double)block_shifters(mb, nb);
+    layer_plan_t *p = ctx;
+    p->laser_pj += block_laser_pj(p->z, mb, nb, p->bits);
+    p->shifters += (double)block_shifters(mb, nb);
+    p->mzis += (double)block_mzis(mb, nb);
+    p->area_mm2 += block_area_mm2(p->z, mb, nb);
+}
+
+/* 1 and fills p when layer i is a dense/conv layer. */
+static int plan_layer(const mzi_t *z, const uh_arch_t *arch, int i, layer_plan_t *p) {
+    memset(p, 0, sizeof *p);
+    if (!hw_layer_mvm(arch, i, &p->m)) return 0;
+    p->z = z;
+    p->k = layer_tile(z, &arch->layers[i]);
+    p->bits = layer_bits(z, &arch->layers[i]);
+    p->blocks = ceil_div(p->m.rows, p->k) * ceil_div(p->m.cols, p->k);
+    p->unit_mzis =
+        block_mzis(p->m.rows < p->k ? p->m.rows : p->k, p->m.cols < p->k ? p->m.cols : p->k);
+    p->at_once = (long)(z->chip_mzis / (double)p->unit_mzis);
+    if (p->at_once > p->blocks) p->at_once = p->blocks;
+    p->rounds = p->at_once > 0 ? ceil_div(p->blocks, p->at_once) : 0;
+    for_each_block(p->m.rows, p->m.cols, p->k, plan_block, p);
+    return 1;
+}
+
+/* The pipeline period of a weight-stationary chip: the slowest layer's passes. */
+static long slowest_passes(const uh_arch_t *arch) {
+    long slowest = 1;
+    for (int i = 0; i < arch->n_layers; i++) {
+        hw_mvm_t m;
+        if (hw_layer_mvm(arch, i, &m) && m.passes > slowest) slowest = m.passes;
+    }
+    return slowest;
 }
 
 static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, uh_error_t *err) {
     (void)err;
     const mzi_t *z = state;
-    long slowest = 1; /* passes of the slowest layer: sets the inference rate */
+    int stationary = z->mapping == MAP_WEIGHT_STATIONARY;
+    double period_ns = (double)slowest_passes(arch) / z->clock_ghz;
+    double hold_mw = z->heater_p_pi_mw / 2, settle_ns = z->reprogram_us * 1e3;
+    double latency_ns = 0, busiest_area = 0, busiest_mzis = 0, busiest_shifters = 0;
+    long busiest_units = 0;
+    uh_footprint_t *fp = &e->footprint;
     for (int i = 0; i < arch->n_layers; i++) {
-        hw_mvm_t m;
-        if (hw_layer_mvm(arch, i, &m) && m.passes > slowest) slowest = m.passes;
-    }
-    double hold_ns = (double)slowest / z->clock_ghz;
-    for (int i = 0; i < arch->n_layers; i++) {
-        hw_mvm_t m;
-        if (hw_layer_mvm(arch, i, &m)) {
-            int k = layer_tile(z, &arch->layers[i]);
-            double n_in = m.cols, n_out = m.rows, P = (double)m.passes;
-            double rt = (double)ceil_div(m.cols, k), ct = (double)ceil_div(m.rows, k);
-            block_sums_t sums = {z, 0, 0};
-            for_each_block(m.rows, m.cols, k, sum_block, &sums);
-            uh_energy_add(e, i, "dac", P * n_in * ct * z->dac_pj * 1e-3);
+        layer_plan_t lp;
+        if (plan_layer(z, arch, i, &lp)) {
+            double n_in = lp.m.cols, n_out = lp.m.rows, P = (double)lp.m.passes;
+            double rt = (double)ceil_div(lp.m.cols, lp.k), ct = (double)ceil_div(lp.m.rows, lp.k);
+            double scale = ldexp(1.0, lp.bits - z->adc_bits); /* Walden: ∝ 2^bits */
+            double pass_ns = P / z->clock_ghz;
+            uh_energy_add(e, i, "dac", P * n_in * ct * z->dac_pj * scale * 1e-3);
             uh_energy_add(e, i, "modulator", P * n_in * ct * z->modulator_pj * 1e-3);
-            uh_energy_add(e, i, "adc", P * n_out * rt * z->adc_pj * 1e-3);
+            uh_energy_add(e, i, "adc", P * n_out * rt * z->adc_pj * scale * 1e-3);
             uh_energy_add(e, i, "pd_tia",
                           P * n_out * rt * (z->pd_mw + z->tia_mw) / z->clock_ghz * 1e-3);
-            uh_energy_add(e, i, "laser", P * sums.laser_pj * 1e-3);
-            if (z->heater_p_pi_mw > 0) /* mW · ns = pJ */
+            if (lp.laser_pj > 0) uh_energy_add(e, i, "laser", P * lp.laser_pj * 1e-3);
+            if (hold_mw > 0) /* mW · ns = pJ */
                 uh_energy_add(e, i, "heater",
-                              sums.shifters * z->heater_p_pi_mw / 2 * hold_ns * 1e-3);
+                              lp.shifters * hold_mw * (stationary ? period_ns : pass_ns) * 1e-3);
+            if (!stationary && hold_mw > 0 && settle_ns > 0)
+                uh_energy_add(e, i, "reprogram",
+                              lp.shifters * hold_mw * settle_ns / z->batch * 1e-3);
             if (rt > 1 && z->accumulate_pj > 0)
                 uh_energy_add(e, i, "accumulate", P * n_out * (rt - 1) * z->accumulate_pj * 1e-3);
+            if (stationary) {
+                latency_ns += pass_ns;
+                fp->tiles += lp.blocks;
+                fp->mzis += (long)lp.mzis;
+                fp->devices += (long)lp.shifters;
+                fp->area_mm2 += lp.area_mm2;
+            } else {
+                latency_ns += (double)lp.rounds * (settle_ns + z->batch * pass_ns);
+                /* the units the layer runs at once, each at most a full k × k unit */
+                double share = lp.blocks > 0 ? (double)lp.at_once / (double)lp.blocks : 0;
+                if (lp.at_once > busiest_units ||
+                    (lp.at_once == busiest_units && lp.area_mm2 * share > busiest_area)) {
+                    busiest_units = lp.at_once;
+                    busiest_area = lp.area_mm2 * share;
+                    busiest_mzis = lp.mzis * share;
+                    busiest_shifters = lp.shifters * share;
+                }
+            }
         }
         long acts = hw_layer_activations(arch, i);
         if (acts && z->activation_pj > 0)
@@ -244,30 +443,56 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
         long reads = hw_layer_pool_reads(arch, i);
         if (reads && z->pool_pj > 0) uh_energy_add(e, i, "pool", (double)reads * z->pool_pj * 1e-3);
     }
+    if (stationary) {
+        latency_ns += (z->batch - 1) * period_ns;
+    } else {
+        fp->tiles = busiest_units;
+        fp->mzis = (long)llround(busiest_mzis);
+        fp->devices = (long)llround(busiest_shifters);
+        fp->area_mm2 = busiest_area;
+    }
+    e->latency_ns = latency_ns;
     return UH_OK;
 }
 
-/* One pass of a full default k×k block (a one-pass network, so the heaters are held for one
- * clock), per MAC: what `uhnas backends` lists. */
+/* One pass of a full default k×k block per MAC, what `uhnas backends` lists: the heaters held
+ * for that pass (and, time-multiplexed, the block's share of its settling). */
 static double mzi_pj_per_mac(const void *state) {
     const mzi_t *z = state;
     int k = z->tile;
+    double hold_ns = 1 / z->clock_ghz;
+    if (z->mapping == MAP_TIME_MULTIPLEXED) hold_ns += z->reprogram_us * 1e3 / z->batch;
     double per_pass = k * (z->dac_pj + z->modulator_pj) +
                       k * (z->adc_pj + (z->pd_mw + z->tia_mw) / z->clock_ghz) +
-                      block_laser_pj(z, k, k) +
-                      (double)block_shifters(k, k) * z->heater_p_pi_mw / 2 / z->clock_ghz;
+                      block_laser_pj(z, k, k, z->adc_bits) +
+                      (double)block_shifters(k, k) * z->heater_p_pi_mw / 2 * hold_ns;
     return per_pass / ((double)k * k);
 }
 
 static void mzi_check(const void *state, const uh_arch_t *arch, uh_violations_t *v) {
-    (void)state;
+    const mzi_t *z = state;
+    double total_mzis = 0;
     for (int i = 0; i < arch->n_layers; i++) {
         const uh_layer_t *l = &arch->layers[i];
-        if (l->tile > UH_MESH_MAX_N)
+        if (l->tile > UH_MESH_MAX_N) {
             uh_violations_add(v, i + 1, "tile",
                               "tile %d is larger than the %d ports a mesh can have", l->tile,
                               UH_MESH_MAX_N);
+            continue;
+        }
+        layer_plan_t lp;
+        if (!plan_layer(z, arch, i, &lp)) continue;
+        if ((double)lp.unit_mzis > z->chip_mzis)
+            uh_violations_add(v, i + 1, "tile",
+                              "one %dx%d block needs %ld MZIs; the chip has %.0f (chip_mzis)", lp.k,
+                              lp.k, lp.unit_mzis, z->chip_mzis);
+        total_mzis += lp.mzis;
     }
+    if (z->mapping == MAP_WEIGHT_STATIONARY && total_mzis > z->chip_mzis)
+        uh_violations_add(v, 0, "chip_mzis",
+                          "weight-stationary: every block resident needs %.0f MZIs; the chip "
+                          "has %.0f (chip_mzis)",
+                          total_mzis, z->chip_mzis);
 }
 
 static void mzi_precision(const void *state, uh_precision_t *p) {
@@ -364,12 +589,14 @@ static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, float *
     if ((rc = uh_mesh_unitary_noisy(b->u, &z->noise, rng, U, err)) ||
         (rc = uh_mesh_unitary_noisy(b->v, &z->noise, rng, V, err)))
         goto done;
+    /* The attenuator's physical phase is 2θ (transmission cos θ): the DAC's steps of
+     * 2π/2^b and the phase error σ act on 2θ, so θ moves in steps of π/2^b with error σ/2. */
     const uh_mesh_noise_t *nz = &z->noise;
-    double step = nz->phase_bits ? 2 * UH_PI / (double)(1L << nz->phase_bits) : 0;
+    double step = nz->phase_bits ? UH_PI / (double)(1L << nz->phase_bits) : 0;
     for (int i = 0; i < r; i++) {
         double th = b->theta[i];
         if (step > 0) th = round(th / step) * step;
-        if (nz->sigma_phase > 0) th += nz->sigma_phase * uh_rng_normal(rng);
+        if (nz->sigma_phase > 0) th += 0.5 * nz->sigma_phase * uh_rng_normal(rng);
         double il = nz->il_db + (nz->sigma_il_db > 0 ? nz->sigma_il_db * uh_rng_normal(rng) : 0);
         t[i] = cos(th) * pow(10, -(il > 0 ? il : 0) / 20);
     }
@@ -403,6 +630,8 @@ typedef struct {
     int n_layers;
     int conversions[UH_ARCH_MAX_LAYERS]; /* ADC readings summed per output: input blocks */
     int tile[UH_ARCH_MAX_LAYERS];
+    int bits[UH_ARCH_MAX_LAYERS];          /* converter resolution */
+    double receiver[UH_ARCH_MAX_LAYERS];   /* receiver noise σ_rel of a block's full scale */
     float train_sigma[UH_ARCH_MAX_LAYERS]; /* σ_rel per layer (UH_SIM_TRAIN) */
     layer_map_t maps[UH_ARCH_MAX_LAYERS];  /* UH_SIM_EVAL */
     int failed;                            /* a layer could not be mapped or sampled */
@@ -507,8 +736,8 @@ static void convert_outputs(void *ctx, int layer, float *z, size_t count, uh_rng
     mzi_sim_t *s = ctx;
     if (layer < 0 || layer >= s->n_layers) return;
     float lo, hi;
-    hw_convert_outputs(z, count, s->p.adc_bits, 0, s->p.detector_noise, s->conversions[layer], rng,
-                       s->mode == UH_SIM_TRAIN, &lo, &hi);
+    hw_convert_blocks(z, count, s->bits[layer], s->receiver[layer], s->conversions[layer], rng,
+                      s->mode == UH_SIM_TRAIN, &lo, &hi);
 }
 
 static void mzi_sim_free(void *sim) {
@@ -550,7 +779,7 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
     s->p = *z;
     s->mode = mode;
     s->n_layers = arch->n_layers < UH_ARCH_MAX_LAYERS ? arch->n_layers : UH_ARCH_MAX_LAYERS;
-    int weights_noisy = 0;
+    int weights_noisy = 0, outputs = 0;
     for (int i = 0; i < s->n_layers; i++) {
         hw_mvm_t m;
         s->conversions[i] = 1;
@@ -563,6 +792,9 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
         }
         s->tile[i] = k;
         s->conversions[i] = (int)ceil_div(m.cols, k);
+        s->bits[i] = layer_bits(z, &arch->layers[i]);
+        s->receiver[i] = receiver_sigma(z, s->bits[i]);
+        outputs |= s->bits[i] > 0 || s->receiver[i] > 0;
         if (mode != UH_SIM_TRAIN) continue;
         int known = -1; /* a layer with the same tile was calibrated already */
         for (int j = 0; j < i && known < 0; j++)
@@ -575,7 +807,6 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
         }
         weights_noisy |= s->train_sigma[i] > 0;
     }
-    int outputs = z->adc_bits > 0 || z->detector_noise > 0;
     if (mode == UH_SIM_EVAL)
         hook->perturb_weights = eval_weights;
     else if (weights_noisy)

@@ -61,21 +61,12 @@ void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast) {
     }
 }
 
-void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, double sigma_rel,
-                        int conversions, uh_rng_t *rng, int fast, float *lo_out, float *hi_out) {
-    *lo_out = *hi_out = 0;
-    if (count == 0) return;
-    float fs = hw_max_abs(z, count);
-    double per = sigma_abs * sigma_abs + (sigma_rel * fs) * (sigma_rel * fs);
-    double var = conversions * per;
-    int round = bits > 0 && bits < 32 && fs > 0;
-    float step = 0, inv_step = 0, levels = 0;
-    if (round) {
-        levels = (float)((1 << (bits - 1)) - 1);
-        step = fs / levels;
-        inv_step = levels / fs;
-        var += (conversions - 1) * (double)step * step / 12;
-    }
+/* Rounds z to multiples of `step` (0 = no rounding), clamped at ±limit steps, and adds
+ * N(0, var), chunk by chunk; *lo_out and *hi_out receive the converted range. */
+static void convert(float *z, size_t count, float step, float limit, double var, uh_rng_t *rng,
+                    int fast, float *lo_out, float *hi_out) {
+    int round = step > 0;
+    float inv_step = round ? 1 / step : 0;
     int noisy = var > 0 && rng;
     uint64_t seed = noisy ? uh_rng_u64(rng) : 0;
     float sig = (float)sqrt(var), lo = INFINITY, hi = -INFINITY;
@@ -86,7 +77,7 @@ void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, doub
         if (round)
             for (size_t i = i0; i < i1; i++) {
                 float q = rintf(z[i] * inv_step);
-                q = q > levels ? levels : (q < -levels ? -levels : q);
+                q = q > limit ? limit : (q < -limit ? -limit : q);
                 z[i] = q * step;
             }
         if (noisy) chunk_noise(z, i0, i1, sig, seed, c, fast);
@@ -97,6 +88,35 @@ void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, doub
     }
     *lo_out = lo;
     *hi_out = hi;
+}
+
+static float signed_levels(int bits) {
+    return bits > 0 && bits < 32 ? (float)((1L << (bits - 1)) - 1) : 0;
+}
+
+void hw_convert_outputs(float *z, size_t count, int bits, double sigma_abs, double sigma_rel,
+                        int conversions, uh_rng_t *rng, int fast, float *lo_out, float *hi_out) {
+    *lo_out = *hi_out = 0;
+    if (count == 0) return;
+    float fs = hw_max_abs(z, count), levels = signed_levels(bits);
+    double per = sigma_abs * sigma_abs + (sigma_rel * fs) * (sigma_rel * fs);
+    double var = conversions * per;
+    float step = levels > 0 && fs > 0 ? fs / levels : 0;
+    var += (conversions - 1) * (double)step * step / 12;
+    convert(z, count, step, levels, var, rng, fast, lo_out, hi_out);
+}
+
+void hw_convert_blocks(float *z, size_t count, int bits, double sigma_rel, int conversions,
+                       uh_rng_t *rng, int fast, float *lo_out, float *hi_out) {
+    *lo_out = *hi_out = 0;
+    if (count == 0) return;
+    float levels = signed_levels(bits);
+    double fs = hw_max_abs(z, count) / sqrt((double)conversions); /* one block's full scale */
+    double var = conversions * (sigma_rel * fs) * (sigma_rel * fs);
+    float step = levels > 0 && fs > 0 ? (float)(fs / levels) : 0;
+    var += (conversions - 1) * (double)step * step / 12;
+    /* the sum of `conversions` readings spans conversions × a block's range */
+    convert(z, count, step, levels * (float)conversions, var, rng, fast, lo_out, hi_out);
 }
 
 float hw_act_max(uh_act_t act, float lo, float hi) {
