@@ -678,6 +678,11 @@ static void test_each_effect_degrades_monotonically(void **state) {
         {"sigma_phase_rad", "clements", "", {"0", "0.02", "0.1", "0.3"}},
         {"sigma_bs_rad", "clements", "", {"0", "0.02", "0.1", "0.3"}},
         {"crosstalk", "clements", "", {"0", "0.01", "0.05", "0.2"}},
+        /* calibration from a wrong crosstalk model: 0 = perfect compensation, 1 = none */
+        {"crosstalk_model_error",
+         "clements",
+         "," NUM("crosstalk", "0.05") ",\"crosstalk_compensation\":\"measured\"",
+         {"0", "0.1", "0.3", "1"}},
         /* receiver noise in LSBs of a 16-bit readout (whose rounding alone is ~1e-5) */
         {"receiver_noise_lsb", "clements", "," NUM("adc_bits", "16"), {"0", "50", "200", "800"}},
         {"sigma_il_db", "clements", "", {"0", "0.1", "0.5", "2"}},
@@ -770,6 +775,24 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     assert_close(acc[0], r.clean_accuracy, 1e-12); /* noiseless = clean, exactly */
     for (int i = 1; i < 4; i++) assert_true(acc[i] <= acc[i - 1] + 0.003);
     assert_true(acc[3] < acc[0] - 0.1);
+
+    /* "worst" is the worst residual after calibration: the same chip uncalibrated (its
+     * crosstalk acting in full) is no better */
+    const char *wt = uh_backend_text(worst);
+    const char *on = strstr(wt, "\"crosstalk_compensation\": \"measured\"");
+    assert_non_null(on);
+    char *raw = malloc(strlen(wt) + 8);
+    assert_non_null(raw);
+    snprintf(raw, strlen(wt) + 8, "%.*s\"crosstalk_compensation\": \"none\"%s", (int)(on - wt), wt,
+             on + strlen("\"crosstalk_compensation\": \"measured\""));
+    uh_backend_t *raw_chip = load_text(raw);
+    uh_mc_result_t u;
+    assert_int_equal(uh_backend_evaluate(raw_chip, net, test, 4, 99, &u, &err), UH_OK);
+    print_message("worst calibrated %.4f, uncalibrated %.4f ± %.4f\n", w.noisy_accuracy,
+                  u.noisy_accuracy, u.noisy_std);
+    assert_true(w.noisy_accuracy >= u.noisy_accuracy - 0.003);
+    uh_backend_free(raw_chip);
+    free(raw);
 
     /* the same seed replays the same samples; another seed draws others */
     uh_mc_result_t a1, a2, a3;
@@ -995,6 +1018,19 @@ static void test_bad_files(void **state) {
                "params.tile: is required");
     expect_bad(mzi_file("clements", 8, NUM("laser_wallplug_efficiency", "0")),
                "params.laser_wallplug_efficiency: given more than once");
+    /* the first model's receiver numbers are refused with the reason */
+    expect_bad(mzi_file("clements", 8, NUM("detector_sensitivity_dbm", "-25")),
+               "params.detector_sensitivity_dbm: no longer used: the laser and the detector "
+               "noise come from one link budget");
+    expect_bad(mzi_file("clements", 8, NUM("detector_noise", "0.01")),
+               "params.detector_noise: no longer used");
+    expect_bad(mzi_file("clements", 8, NUM("receiver_noise_lsb", "0.5")),
+               "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
+               "least 2 bits, got 0");
+    expect_bad(mzi_file("clements", 8, "\"mapping\":\"pipelined\""),
+               "params.mapping: must be one of: time-multiplexed, weight-stationary");
+    expect_bad(mzi_file("clements", 8, NUM("chip_mzis", "0")),
+               "params.chip_mzis: must be in 1..1e+09, got 0");
 }
 
 int main(void) {
