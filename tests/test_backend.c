@@ -63,8 +63,12 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
     /* MACs: 784·128 + 128·10 = 101632; at 91.7 pJ each = 9 319 654.4 pJ = 9319.6544 nJ.
      * Activations: 128 ReLUs at 91.7 pJ = 11 737.6 pJ = 11.7376 nJ (the last layer has none).
-     * DRAM: 101770 params × 4 bytes × 162.5 pJ/byte ÷ 128 inferences per fetch
-     *     = 66 150 500 pJ ÷ 128 = 516 800.78 pJ = 516.80078 nJ. */
+     * DRAM (outside the CPU's TDP, so counted on top): 101770 params × 4 bytes × 162.5 pJ/byte
+     *     ÷ a batch of 128 sharing one fetch = 66 150 500 pJ ÷ 128 = 516 800.78 pJ = 516.80078 nJ.
+     * Latency: the compute rows keep the 270 W package busy for (9319.6544 + 11.7376) nJ ÷ 270 W
+     *     = 34.560711 ns per inference; the batch of 128 is answered after
+     *     128 · 9331.392 / 270 = 1 194 418.176 / 270 = 4423.771022 ns (DRAM is not device time).
+     * Area: the 660 mm² die; no tiles, MZIs or devices. */
     assert_close(part(&e, "mac"), 9319.6544, 1e-6);
     assert_close(part(&e, "activation"), 11.7376, 1e-9);
     assert_close(part(&e, "dram"), 516.80078125, 1e-6);
@@ -72,6 +76,9 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_int_equal(e.n_layers, 2);
     assert_close(e.layers[0].nj + e.layers[1].nj, e.total_nj, 1e-6);
     assert_close(uh_backend_pj_per_mac(b), 91.7, 1e-12);
+    assert_close(e.latency_ns, 1194418.176 / 270, 1e-6);
+    assert_close(e.footprint.area_mm2, 660, 0);
+    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
     uh_backend_free(b);
 }
 
@@ -89,11 +96,43 @@ static void test_gpu_energy_and_pool_by_hand(void **state) {
     /* conv: 2 filters × 9 × 4×4 outputs = 288 MACs; dense: 2·2·2 = 8 inputs × 3 = 24 MACs.
      * MAC energy 312 × 0.889 pJ = 277.368 pJ. Activations: 2·4·4 = 32 ReLUs × 0.889 = 28.448 pJ.
      * Pool reads: 2·2·2 outputs × 4 window values = 32 × 0.889 = 28.448 pJ.
-     * DRAM: (20 + 27) params × 2 bytes × 31.2 pJ ÷ 128 = 22.9125 pJ. */
+     * No DRAM row: the 1000 W board power already includes the HBM.
+     * Latency: 128 · (277.368 + 28.448 + 28.448) pJ ÷ 1000 W = 128 · 0.334264 nJ / 1000 W
+     *     = 0.042785792 ns (pooling occupies the device too). */
     assert_close(part(&e, "mac"), 0.277368, 1e-12);
     assert_close(part(&e, "activation"), 0.028448, 1e-12);
     assert_close(part(&e, "pool"), 0.028448, 1e-12);
-    assert_close(part(&e, "dram"), 0.0229125, 1e-12);
+    assert_close(part(&e, "dram"), -1, 0); /* absent */
+    assert_close(e.total_nj, 0.334264, 1e-12);
+    assert_close(e.latency_ns, 0.042785792, 1e-12);
+    uh_backend_free(b);
+}
+
+/* The GPU on an MLP: MACs × 0.889 pJ plus its activations, nothing for memory (the board
+ * power includes the HBM); latency and area by hand. */
+static void test_gpu_mlp_no_dram(void **state) {
+    (void)state;
+    uh_backend_t *b = load(BACKENDS "gpu-b200-fp16.json");
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a);
+    uh_energy_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    /* MACs: 784·128 + 128·10 = 101632 × 0.889 pJ = 90 350.848 pJ = 90.350848 nJ.
+     * Activations: 128 ReLUs × 0.889 pJ = 113.792 pJ = 0.113792 nJ. Total 90.46464 nJ, and
+     * that is all: 2 parts, no "dram".
+     * Latency: a batch of 128 at 1000 W: 128 · 90.46464 nJ / 1000 W = 11.57947392 ns.
+     * Area: 1716 mm² (two reticle-limited dies of at most 26 × 33 mm). */
+    assert_int_equal(e.n_parts, 2);
+    assert_close(part(&e, "mac"), 90.350848, 1e-9);
+    assert_close(part(&e, "activation"), 0.113792, 1e-12);
+    assert_close(part(&e, "dram"), -1, 0);
+    assert_close(e.total_nj, 101632 * 0.889e-3 + 128 * 0.889e-3, 1e-9);
+    assert_close(e.latency_ns, 11.57947392, 1e-9);
+    assert_close(e.footprint.area_mm2, 1716, 0);
+    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
     uh_backend_free(b);
 }
 
@@ -229,6 +268,39 @@ static void test_bad_files(void **state) {
     assert_non_null(strstr(err.msg, "unknown backend \"no-such-backend\"; known:"));
 }
 
+/* "batch" was called "weight_reuse": old files still load (same numbers), both at once is an
+ * error; the DRAM row is still there for a file that gives dram_pj_per_byte; without
+ * power_w the latency is 0 (unknown). */
+static void test_digital_batch_and_dram(void **state) {
+    (void)state;
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10}]}", MNIST, &a);
+    const char *keys[] = {"batch", "weight_reuse"};
+    for (int k = 0; k < 2; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+                 ",\"dram_pj_per_byte\":{\"value\":10,\"source\":\"assumed: test\"},"
+                 "\"%s\":{\"value\":4,\"source\":\"assumed: test\"}}}",
+                 keys[k]);
+        uh_backend_t *b;
+        uh_error_t err = {0};
+        assert_int_equal(uh_backend_load_text(text, strlen(text), "t", &b, &err), UH_OK);
+        uh_energy_t e;
+        assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+        /* 7850 params × 2 bytes × 10 pJ ÷ 4 = 39 250 pJ; MACs 7840 × 1 pJ */
+        assert_close(part(&e, "dram"), 39.25, 1e-9);
+        assert_close(part(&e, "mac"), 7.84, 1e-12);
+        assert_close(e.latency_ns, 0, 0);
+        assert_close(e.footprint.area_mm2, 0, 0);
+        uh_backend_free(b);
+    }
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+               ",\"batch\":{\"value\":4,\"source\":\"assumed: test\"},"
+               "\"weight_reuse\":{\"value\":4,\"source\":\"assumed: test\"}}}",
+               "params.weight_reuse: the old name of params.batch; give only one");
+}
+
 static void test_violations_per_layer(void **state) {
     (void)state;
     const char *text = "{\"name\":\"small\",\"model\":\"digital\",\"constraints\":{"
@@ -331,9 +403,11 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpu_energy_by_hand),
         cmocka_unit_test(test_gpu_energy_and_pool_by_hand),
+        cmocka_unit_test(test_gpu_mlp_no_dram),
         cmocka_unit_test(test_fp16_rounding),
         cmocka_unit_test(test_evaluate_digital),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_digital_batch_and_dram),
         cmocka_unit_test(test_violations_per_layer),
         cmocka_unit_test(test_list_and_load_by_name),
         cmocka_unit_test(test_noise_level_follows_physics),

@@ -106,8 +106,10 @@ static void test_shipped_file(void **state) {
     assert_int_equal(p.activation_bits, 8);
     assert_non_null(strstr(p.summary, "8-bit ADC"));
     /* A fully used 256×256 tile, per MAC: e_cell + E_DAC/256 + (E_ADC + E_periphery)/256
-     * = 0.015625 + 0.5/256 + 48/256 = 0.205078125 pJ (HERMES: 9.76 TOPS/W = 0.205 pJ/MAC). */
-    assert_close(uh_backend_pj_per_mac(b), 0.205078125, 1e-12);
+     * = 0.015625 + 0.5/256 + (2 + 199.95)/256 = 0.015625 + 0.001953125 + 0.7888671875
+     * = 0.8064453125 pJ (HERMES, four-phase mode: 2.48 TOPS/W = 2/2.48 = 0.80645 pJ/MAC). */
+    assert_close(uh_backend_pj_per_mac(b), 0.8064453125, 1e-12);
+    assert_close(2 / uh_backend_pj_per_mac(b), 2.48, 1e-4); /* TOPS/W */
     uh_backend_free(b);
 }
 
@@ -125,25 +127,33 @@ static void test_energy_mlp_by_hand(void **state) {
      *        = 0.2² V² · 25e-6 S · 250e-9 s · 0.25 · 0.25 = 1.5625e-14 J = 0.015625 pJ.
      * Layer 1: 784 inputs on 256-row tiles → rt = ceil(784/256) = 4 row-tiles;
      *          128 outputs on 256-col tiles → ct = 1.
-     *   dac        = 784 · 1 · 0.5 pJ          =   392 pJ
-     *   adc        = 128 · 4 · 2 pJ            =  1024 pJ
-     *   periphery  = 128 · 4 · 46 pJ           = 23552 pJ
-     *   array      = 784 · 128 · 0.015625 pJ   =  1568 pJ
-     *   accumulate = 128 · (4 − 1) · 0.1 pJ    =  38.4 pJ
-     *   activation = 128 ReLUs · 0.4 pJ        =  51.2 pJ
+     *   dac        = 784 · 1 · 0.5 pJ          =    392 pJ
+     *   adc        = 128 · 4 · 2 pJ            =   1024 pJ
+     *   periphery  = 128 · 4 · 199.95 pJ       = 102374.4 pJ
+     *   array      = 784 · 128 · 0.015625 pJ   =   1568 pJ
+     *   accumulate = 128 · (4 − 1) · 0.1 pJ    =   38.4 pJ
+     *   activation = 128 ReLUs · 0.4 pJ        =   51.2 pJ
      * Layer 2: 128 inputs, 10 outputs, one tile:
-     *   dac 128 · 0.5 = 64, adc 10 · 2 = 20, periphery 10 · 46 = 460,
+     *   dac 128 · 0.5 = 64, adc 10 · 2 = 20, periphery 10 · 199.95 = 1999.5,
      *   array 1280 · 0.015625 = 20 pJ; no activation, nothing to accumulate.
-     * Total 27189.6 pJ = 27.1896 nJ. */
-    assert_close(e.layers[0].nj, (392 + 1024 + 23552 + 1568 + 38.4 + 51.2) * 1e-3, 1e-9);
-    assert_close(e.layers[1].nj, (64 + 20 + 460 + 20) * 1e-3, 1e-9);
+     * Total 105 448 + 2103.5 = 107 551.5 pJ = 107.5515 nJ.
+     * Latency (batch 1, one pass per dense layer, layers in sequence): 2 · 521 ns = 1042 ns.
+     * Footprint: tiles 4 · 1 + 1 · 1 = 5; devices 2 · (784 · 128 + 128 · 10) = 2 · 101 632
+     * = 203 264; area 5 · 0.62 mm² = 3.1 mm². */
+    assert_close(e.layers[0].nj, (392 + 1024 + 102374.4 + 1568 + 38.4 + 51.2) * 1e-3, 1e-9);
+    assert_close(e.layers[1].nj, (64 + 20 + 1999.5 + 20) * 1e-3, 1e-9);
     assert_close(part(&e, "dac"), 0.456, 1e-9);
     assert_close(part(&e, "adc"), 1.044, 1e-9);
-    assert_close(part(&e, "periphery"), 24.012, 1e-9);
+    assert_close(part(&e, "periphery"), 104.3739, 1e-9);
     assert_close(part(&e, "array"), 1.588, 1e-9);
     assert_close(part(&e, "accumulate"), 0.0384, 1e-12);
     assert_close(part(&e, "activation"), 0.0512, 1e-12);
-    assert_close(e.total_nj, 27.1896, 1e-9);
+    assert_close(e.total_nj, 107.5515, 1e-9);
+    assert_close(e.latency_ns, 1042, 1e-9);
+    assert_true(e.footprint.tiles == 5);
+    assert_true(e.footprint.devices == 203264);
+    assert_true(e.footprint.mzis == 0);
+    assert_close(e.footprint.area_mm2, 3.1, 1e-12);
     uh_backend_free(b);
 }
 
@@ -160,19 +170,26 @@ static void test_energy_conv_tile_hint_by_hand(void **state) {
     assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
     /* conv: im2col width 1·3·3 = 9 inputs, 2 outputs, 4×4 = 16 passes; the tile hint 4
      * makes 4×4 tiles: rt = ceil(9/4) = 3, ct = ceil(2/4) = 1.
-     *   dac        = 16 · 9 · 1 · 0.5      =   72 pJ
-     *   adc        = 16 · 2 · 3 · 2        =  192 pJ
-     *   periphery  = 16 · 2 · 3 · 46       = 4416 pJ
-     *   array      = 16 · 9 · 2 · 0.015625 =  4.5 pJ
-     *   accumulate = 16 · 2 · 2 · 0.1      =  6.4 pJ
-     *   activation = 2·4·4 · 0.4           = 12.8 pJ
+     *   dac        = 16 · 9 · 1 · 0.5      =    72 pJ
+     *   adc        = 16 · 2 · 3 · 2        =   192 pJ
+     *   periphery  = 16 · 2 · 3 · 199.95   = 19195.2 pJ
+     *   array      = 16 · 9 · 2 · 0.015625 =   4.5 pJ
+     *   accumulate = 16 · 2 · 2 · 0.1      =   6.4 pJ
+     *   activation = 2·4·4 · 0.4           =  12.8 pJ
      * pool: 2·2·2 outputs · 4 reads · 0.1 = 3.2 pJ
-     * dense: 8 inputs, 3 outputs, one 256×256 tile: dac 4, adc 6, periphery 138,
-     *   array 24 · 0.015625 = 0.375 pJ. */
-    assert_close(e.layers[0].nj, (72 + 192 + 4416 + 4.5 + 6.4 + 12.8) * 1e-3, 1e-12);
+     * dense: 8 inputs, 3 outputs, one 256×256 tile: dac 4, adc 6, periphery 3 · 199.95 =
+     *   599.85, array 24 · 0.015625 = 0.375 pJ.
+     * Total 19 482.9 + 3.2 + 610.225 = 20 096.325 pJ.
+     * Latency: the conv's 16 passes then the dense layer's one: 17 · 521 = 8857 ns.
+     * Footprint: 3 + 1 = 4 tiles (the hint uses a 4×4 corner of each), 2 · (9·2 + 8·3) = 84
+     * devices, 4 · 0.62 = 2.48 mm². */
+    assert_close(e.layers[0].nj, (72 + 192 + 19195.2 + 4.5 + 6.4 + 12.8) * 1e-3, 1e-12);
     assert_close(e.layers[1].nj, 3.2e-3, 1e-12);
-    assert_close(e.layers[2].nj, (4 + 6 + 138 + 0.375) * 1e-3, 1e-12);
-    assert_close(e.total_nj, 4855.275e-3, 1e-12);
+    assert_close(e.layers[2].nj, (4 + 6 + 599.85 + 0.375) * 1e-3, 1e-12);
+    assert_close(e.total_nj, 20096.325e-3, 1e-12);
+    assert_close(e.latency_ns, 8857, 1e-9);
+    assert_true(e.footprint.tiles == 4 && e.footprint.devices == 84);
+    assert_close(e.footprint.area_mm2, 2.48, 1e-12);
     uh_backend_free(b);
 }
 
@@ -376,6 +393,87 @@ static void test_adc_rounding(void **state) {
     uh_backend_free(b);
 }
 
+static double train_sigma(const uh_backend_t *b);
+
+/* Read noise per MVM alone (aihwkit's w_noise, PCM_READ): each weight gets
+ * N(0, (w_noise · sqrt(|w| · w_max))²) with every weight preparation, so with w_max = 1 a
+ * weight of 1 gets σ = w_noise, one of ±0.25 σ = w_noise · 0.5, and a zero weight (no current)
+ * none. Two preparations draw afresh. Training's hook does not apply it. */
+static void test_read_noise_per_mvm(void **state) {
+    (void)state;
+    uh_backend_t *b =
+        load_text(xbar_file(TILES "," NUM("w_noise", "0.1") ",\"drift_compensation\":\"none\""));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":4}]}", (uh_shape_t){1, 1, 1, 4}, &a);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    enum { N = 40000 };
+    float *w = malloc(4 * N * sizeof *w), *w2 = malloc(4 * N * sizeof *w2);
+    assert_non_null(w);
+    assert_non_null(w2);
+    const float target[4] = {1.0f, 0.25f, -0.25f, 0.0f};
+    const double want_std[4] = {0.1, 0.05, 0.05, 0};
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < N; c++) w[r * N + c] = w2[r * N + c] = target[r];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 21);
+    hook->perturb_weights(hook->ctx, 0, w, 4, N, &rng);
+    hook->perturb_weights(hook->ctx, 0, w2, 4, N, &rng);
+    for (int r = 0; r < 4; r++) {
+        double mean, std;
+        moments(w + (size_t)r * N, N, 1, &mean, &std);
+        /* std of the std estimate ≈ σ/sqrt(2N) = 0.35 %; of the mean σ/sqrt(N) = 0.0005 */
+        assert_close(std, want_std[r], 0.02 * want_std[r] + 1e-7);
+        assert_close(mean, target[r], 0.002);
+    }
+    int same = 0;
+    for (int i = 0; i < N; i++) same += w[i] == w2[i];
+    assert_true(same < N / 100); /* a fresh draw each preparation */
+    uh_backend_sim_free(sim);
+    free(w);
+    free(w2);
+    /* the training hook: its calibrated σ_w measures the persistent device errors only, and
+     * here there are none */
+    assert_close(train_sigma(b), 0, 0);
+    uh_backend_free(b);
+}
+
+/* Output bound alone (out_bound 1.5, no ADC, no noise), by hand. 8 inputs on 4-row tiles:
+ * rt = 2 row-tiles in layer 1. Layer 1: max |w| = 0.5, x_max = 1 (images):
+ *   bound = 1.5 · rt 2 · 0.5 · 1 = 1.5, so z = {3, 0.4, -2.5 | 1.5, 0.2, -0.1}
+ *   → {1.5, 0.4, -1.5 | 1.5, 0.2, -0.1}; after ReLU the largest input of layer 2 is 1.5.
+ * Layer 2 (one row-tile): max |w| = 0.2: bound = 1.5 · 1 · 0.2 · 1.5 = 0.45, so
+ *   z = {0.5, -0.3 | 0.44, -0.46} → {0.45, -0.3 | 0.44, -0.45}. */
+static void test_out_bound_clips(void **state) {
+    (void)state;
+    uh_backend_t *b = load_text(
+        xbar_file(NUM("tile_rows", "4") "," NUM("tile_cols", "256") "," NUM("out_bound", "1.5")));
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":3,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":2}]}",
+               (uh_shape_t){1, 1, 8, 2}, &a);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    assert_non_null(hook->perturb_outputs);
+    float w1[3 * 8], w2[2 * 3];
+    for (int i = 0; i < 24; i++) w1[i] = (float)(i % 5 - 2) * 0.25f; /* max |w| = 0.5 */
+    for (int i = 0; i < 6; i++) w2[i] = (float)(i % 3 - 1) * 0.2f;   /* max |w| = 0.2 */
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 1);
+    hook->perturb_weights(hook->ctx, 0, w1, 3, 8, &rng);
+    hook->perturb_weights(hook->ctx, 1, w2, 2, 3, &rng);
+    float z1[] = {3.0f, 0.4f, -2.5f, 1.5f, 0.2f, -0.1f};
+    const float want1[] = {1.5f, 0.4f, -1.5f, 1.5f, 0.2f, -0.1f};
+    hook->perturb_outputs(hook->ctx, 0, z1, 6, &rng);
+    for (int i = 0; i < 6; i++) assert_close(z1[i], want1[i], 1e-6);
+    float z2[] = {0.5f, -0.3f, 0.44f, -0.46f};
+    const float want2[] = {0.45f, -0.3f, 0.44f, -0.45f};
+    hook->perturb_outputs(hook->ctx, 1, z2, 4, &rng);
+    for (int i = 0; i < 4; i++) assert_close(z2[i], want2[i], 1e-6);
+    uh_backend_sim_free(sim);
+    uh_backend_free(b);
+}
+
 /* ---- the noiseless limit and accuracy ------------------------------------------------- */
 
 static double max_rel_diff(const float *x, const float *y, size_t n) {
@@ -477,6 +575,53 @@ static void test_accuracy_falls_with_noise(void **state) {
     assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
     assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
     uh_backend_free(b);
+    uh_net_free(net);
+    uh_dataset_free(train);
+    uh_dataset_free(small_test);
+    uh_dataset_free(test);
+}
+
+/* On a trained MLP: the read noise per MVM alone lowers accuracy as w_noise grows, and the
+ * logits' RMS error grows with it. */
+static void test_accuracy_falls_with_w_noise(void **state) {
+    (void)state;
+    uh_dataset_t *train, *small_test, *test;
+    uh_error_t err = {0};
+    uh_data_opts_t dopts = {0};
+    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &small_test, &err), UH_OK);
+    assert_int_equal(uh_dataset_tiny(4000, 78, &test, &err), UH_OK);
+    uh_net_t *net = train_tiny_mlp(train, NULL);
+    const char *levels[] = {"0", "0.0175", "0.1", "0.3", "1"};
+    double acc[5], rms[5];
+    float clean[32 * 4];
+    memcpy(clean, uh_net_forward(net, test->x, 32), sizeof clean);
+    for (int k = 0; k < 5; k++) {
+        char params[256];
+        snprintf(params, sizeof params,
+                 TILES ",\"w_noise\":{\"value\":%s,\"source\":\"assumed: test\"}", levels[k]);
+        uh_backend_t *b = load_text(xbar_file(params));
+        uh_mc_result_t r;
+        assert_int_equal(uh_backend_evaluate(b, net, test, 8, 5, &r, &err), UH_OK);
+        acc[k] = r.noisy_accuracy;
+        uh_backend_sim_t *sim;
+        const uh_noise_t *hook = eval_hook(b, uh_net_arch(net), &sim);
+        uh_net_set_noise(net, hook, 17);
+        const float *hw = uh_net_forward(net, test->x, 32);
+        double sq = 0;
+        for (int i = 0; i < 32 * 4; i++) sq += (hw[i] - clean[i]) * (double)(hw[i] - clean[i]);
+        rms[k] = sqrt(sq / (32 * 4));
+        uh_net_set_noise(net, NULL, 0);
+        uh_backend_sim_free(sim);
+        print_message("w_noise %6s: noisy accuracy %.4f ± %.4f, logit RMS error %.4f\n", levels[k],
+                      r.noisy_accuracy, r.noisy_std, rms[k]);
+        uh_backend_free(b);
+    }
+    assert_true(rms[0] < 1e-5);
+    for (int k = 1; k < 5; k++) {
+        assert_true(rms[k] > rms[k - 1]);
+        assert_true(acc[k] <= acc[k - 1] + 0.002);
+    }
+    assert_true(acc[4] < acc[0] - 0.05);
     uh_net_free(net);
     uh_dataset_free(train);
     uh_dataset_free(small_test);
@@ -632,8 +777,11 @@ int main(void) {
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_read_noise),
         cmocka_unit_test(test_adc_rounding),
+        cmocka_unit_test(test_read_noise_per_mvm),
+        cmocka_unit_test(test_out_bound_clips),
         cmocka_unit_test(test_noiseless_gives_digital_logits),
         cmocka_unit_test(test_accuracy_falls_with_noise),
+        cmocka_unit_test(test_accuracy_falls_with_w_noise),
         cmocka_unit_test(test_noise_aware_training),
         cmocka_unit_test(test_train_sigma_calibrated),
         cmocka_unit_test(test_bad_files),

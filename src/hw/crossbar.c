@@ -24,6 +24,14 @@
  *   plus per layer: activation = outputs with an activation · activation_pj,
  *                   pool = pooling-window reads · pool_pj.
  *
+ * Latency and footprint of the same mapping (weight-stationary: every layer has its own
+ * tiles, no reprogramming; batch 1). All tiles of a layer run an MVM in parallel, its P
+ * passes run one after the other on them, and layers run in sequence:
+ *   latency_ns = Σ_layers P · mvm_ns        (digital activations and pooling not timed)
+ *   tiles      = Σ_layers rt · ct           (physical tiles; a tile hint uses part of one)
+ *   devices    = 2 · Σ_layers n_in · n_out  (a differential pair per weight)
+ *   area_mm2   = tiles · tile_area_mm2
+ *
  * Simulation, UH_SIM_EVAL (one hardware sample per uh_net_evaluate call), per device of
  * each pair, g = G/G_max:
  *   programming  G_p = max(G_T + σ_p·ε, 0),  σ_p = noise_scale · max(c0 + c1·g_T + c2·g_T², 0)
@@ -38,7 +46,25 @@
  *     layer, α = Σ_out |Σ_in (G_p⁺ − G_p⁻)| / Σ_out |Σ_in (G⁺ − G⁻)| — the all-ones input
  *     read once after programming and again at time t.
  *   effective weight w = α · (G⁺ − G⁻) · max|W| / G_max.
- * Outputs (every forward, pre-activation values z of the layer, bias included): the ADC
+ * read noise per MVM (aihwkit's w_noise of type PCM_READ, "output-referred weight noise":
+ *   output i gets N(0, w_noise² · Σ_j |w_ij|·w_max · x_j²), the 1/f noise of the devices'
+ *   current during this read): equivalently each weight gets its own Gaussian
+ *     w += noise_scale · w_noise · sqrt(|w_d| · w_max) · ε,
+ *   w_d the weight the devices hold at t (before the compensation gain, which scales it too),
+ *   w_max the layer's max |w|. It is drawn with every weight preparation: every uh_net_forward,
+ *   and once per uh_net_evaluate call (one hardware sample). The hook sees the weights once per
+ *   sample and the outputs without their inputs, so a fresh draw per image is not possible;
+ *   the error of each output of each image has exactly the per-MVM distribution (same
+ *   variance, Gaussian), so the mean accuracy is the per-MVM one — only its spread over
+ *   samples is wider, because the images of a sample share one draw. Not part of the
+ *   calibration of training's σ_w below (training keeps its own noise).
+ * Outputs (every forward, pre-activation values z of the layer, bias included): first the
+ * output bound (aihwkit's out_bound): z is clipped to ±out_bound · w_max · x_max (one device
+ * pair at G_max driven by a full-scale input is 1 in that unit) — per conversion; with rt
+ * row-tiles z is the sum of rt bounded partial sums and is clipped at ±rt · out_bound ·
+ * w_max · x_max (exact for one row-tile; for more it assumes the partial sums share z
+ * equally, so it can miss one tile saturating while another is small). The bias is clipped
+ * with z (aihwkit adds it digitally after the ADC). Then the ADC: its
  * range is set to the batch's max |z| (an ideally ranged converter), z is rounded to
  * 2^(adc_bits−1)−1 levels each side, then Gaussian noise of σ = noise_scale · output_noise ·
  * w_max · x_max per conversion is added (aihwkit's out_noise unit: one device pair at G_max
@@ -79,8 +105,12 @@ typedef struct {
     /* periphery */
     int dac_bits, adc_bits; /* 0 = ideal */
     double output_noise;    /* σ per ADC conversion, relative to its full scale */
+    double w_noise;         /* per-MVM read noise, aihwkit PCM_READ units; 0 = none */
+    double out_bound; /* outputs clipped to ±out_bound · w_max · x_max per conversion; 0 = none */
     int tile_rows, tile_cols;
-    int chip_tiles; /* tiles on the chip; 0 = as many as needed */
+    int chip_tiles;       /* tiles on the chip; 0 = as many as needed */
+    double mvm_ns;        /* one MVM on a tile; 0 = latency unknown */
+    double tile_area_mm2; /* one tile with its converters and local digital unit; 0 = unknown */
     /* noise-aware training; train_weight_noise < 0: calibrate from the EVAL physics */
     double train_weight_noise, train_output_noise;
     /* energy */
@@ -114,9 +144,13 @@ static int xbar_load(const void *params, void **state, uh_error_t *err) {
                                        "dac_bits",
                                        "adc_bits",
                                        "output_noise",
+                                       "w_noise",
+                                       "out_bound",
                                        "tile_rows",
                                        "tile_cols",
                                        "chip_tiles",
+                                       "mvm_ns",
+                                       "tile_area_mm2",
                                        "train_weight_noise",
                                        "train_output_noise",
                                        "dac_pj",
@@ -155,9 +189,13 @@ static int xbar_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_integer(p, w, "dac_bits", 0, 16, 0, 0, &x->dac_bits, err)) ||
         (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &x->adc_bits, err)) ||
         (rc = hw_number(p, w, "output_noise", 0, 10, 0, 0, &x->output_noise, err)) ||
+        (rc = hw_number(p, w, "w_noise", 0, 10, 0, 0, &x->w_noise, err)) ||
+        (rc = hw_number(p, w, "out_bound", 0, 1e6, 0, 0, &x->out_bound, err)) ||
         (rc = hw_integer(p, w, "tile_rows", 1, 1 << 16, 1, 0, &x->tile_rows, err)) ||
         (rc = hw_integer(p, w, "tile_cols", 1, 1 << 16, 1, 0, &x->tile_cols, err)) ||
         (rc = hw_integer(p, w, "chip_tiles", 0, 1 << 20, 0, 0, &x->chip_tiles, err)) ||
+        (rc = hw_number(p, w, "mvm_ns", 0, 1e9, 0, 0, &x->mvm_ns, err)) ||
+        (rc = hw_number(p, w, "tile_area_mm2", 0, 1e4, 0, 0, &x->tile_area_mm2, err)) ||
         (rc = hw_number(p, w, "train_weight_noise", 0, 10, 0, -1, &x->train_weight_noise, err)) ||
         (rc = hw_number(p, w, "train_output_noise", 0, 10, 0, 0, &x->train_output_noise, err)) ||
         (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &x->dac_pj, err)) ||
@@ -220,6 +258,9 @@ static int xbar_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e,
             layer_tile(x, &arch->layers[i], &R, &C);
             double n_in = m.cols, n_out = m.rows, P = (double)m.passes;
             double rt = (double)ceil_div(m.cols, R), ct = (double)ceil_div(m.rows, C);
+            e->latency_ns += P * x->mvm_ns;
+            e->footprint.tiles += (long)(rt * ct);
+            e->footprint.devices += 2L * m.rows * m.cols;
             uh_energy_add(e, i, "dac", P * n_in * ct * x->dac_pj * 1e-3);
             uh_energy_add(e, i, "adc", P * n_out * rt * x->adc_pj * 1e-3);
             if (x->periphery_pj > 0)
@@ -234,6 +275,7 @@ static int xbar_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e,
         long reads = hw_layer_pool_reads(arch, i);
         if (reads && x->pool_pj > 0) uh_energy_add(e, i, "pool", (double)reads * x->pool_pj * 1e-3);
     }
+    e->footprint.area_mm2 = (double)e->footprint.tiles * x->tile_area_mm2;
     return UH_OK;
 }
 
@@ -352,6 +394,8 @@ static void eval_weights(void *ctx, int layer, float *w, int rows, int cols, uh_
     record_w_max(s, layer, wmax);
     if (!(wmax > 0) || rows > s->cap_rows) return;
     double to_g = s->p.g_max / wmax; /* µS per weight unit */
+    /* per-MVM read noise (EVAL only): σ = w_noise · sqrt(|ΔG| · G_max) in µS */
+    double read_mvm = s->mode == UH_SIM_EVAL ? s->p.noise_scale * s->p.w_noise : 0;
     uint64_t seed = rng ? uh_rng_u64(rng) : 0;
     /* one random stream per row (output), so rows run in parallel reproducibly */
 #pragma omp parallel for schedule(static) if (n > 4 * HW_CHUNK)
@@ -367,7 +411,10 @@ static void eval_weights(void *ctx, int layer, float *w, int rows, int cols, uh_
             double neg = device(s, row[c] < 0 ? g_t : 0, &rr, &gp_neg);
             ref += gp_pos - gp_neg;
             now += pos - neg;
-            row[c] = (float)((pos - neg) / to_g);
+            double d = pos - neg;
+            if (read_mvm > 0 && d != 0)
+                d += read_mvm * sqrt(fabs(d) * s->p.g_max) * uh_rng_normal(&rr);
+            row[c] = (float)(d / to_g);
         }
         s->ref_row[r] = fabs(ref);
         s->now_row[r] = fabs(now);
@@ -402,6 +449,13 @@ static void adc_outputs(xbar_sim_t *s, int layer, float *z, size_t count, double
 
 static void eval_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
     xbar_sim_t *s = ctx;
+    if (s->p.out_bound > 0 && layer >= 0 && layer < s->n_layers) {
+        float bound =
+            (float)(s->p.out_bound * s->row_tiles[layer] * s->w_max[layer] * s->x_max[layer]);
+        if (bound > 0) /* an all-zero layer has no analog signal to bound */
+            for (size_t i = 0; i < count; i++)
+                z[i] = z[i] > bound ? bound : (z[i] < -bound ? -bound : z[i]);
+    }
     adc_outputs(s, layer, z, count, s->p.noise_scale * s->p.output_noise, rng);
 }
 
@@ -478,7 +532,8 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
     int outputs = x->adc_bits > 0;
     if (mode == UH_SIM_EVAL) {
         hook->perturb_weights = eval_weights;
-        if (outputs || x->noise_scale * x->output_noise > 0) hook->perturb_outputs = eval_outputs;
+        if (outputs || x->noise_scale * x->output_noise > 0 || x->out_bound > 0)
+            hook->perturb_outputs = eval_outputs;
     } else {
         int weights = s->train_sigma > 0;
         outputs |= x->noise_scale * x->train_output_noise > 0;
