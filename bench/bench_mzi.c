@@ -7,8 +7,15 @@
  *   - uh_backend_evaluate on 1000 test images with 4 samples (a fresh sim: one decomposition,
  *     the clean pass, 4 noisy passes with ADC and detector noise);
  * and, as a peer in the same process, the plain digital evaluation of the same net on the same
- * images. Timings are the fastest of several runs. Usage: bench_mzi [backend] (default
- * mzi-realistic). */
+ * images. Timings are the fastest of several runs.
+ *
+ * Then noise-aware training's cost: uh_net_train throughput (training samples per second,
+ * the median of several runs) of a 784 → 64 → 10 MLP and the demo CNN (configs/demo-arch.json)
+ * at the file's default tile, one epoch of 6400 Fashion-MNIST training images (50 batches of
+ * 128: at train_redecompose_steps 50, one mapping of every layer per run, the steady state),
+ * without a hook, with train_noise "gaussian" and with "sampled" (the file's train_chips and
+ * train_redecompose_steps, else 4 and 50), each run on a fresh net and a fresh sim (the
+ * sim's calibration is not timed). Usage: bench_mzi [backend] (default mzi-realistic). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +24,15 @@
 #include <omp.h>
 #endif
 
+#include <cjson/cJSON.h>
+
 #include "uhnas/backend.h"
 
 #define RUNS 7
 #define N_IMAGES 1000
 #define MC 4
+#define TRAIN_RUNS 7
+#define N_TRAIN 6400
 
 static double now(void) {
     struct timespec ts;
@@ -36,31 +47,41 @@ static double fastest(const double *v, int n) {
     return m;
 }
 
-/* 1000 Fashion-MNIST test images when installed, else 1000 seeded random images of the same
- * shape (the timings do not depend on the pixels). */
-static uh_dataset_t *images(const char **what, uh_error_t *err) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* n Fashion-MNIST images (test or training split) when installed, else n seeded random images
+ * of the same shape (the timings do not depend on the pixels). */
+static uh_dataset_t *images(int n, int training, const char **what, uh_error_t *err) {
     uh_data_opts_t opts = {0};
-    opts.limit_train = 1;
-    opts.limit_test = N_IMAGES;
+    opts.limit_train = training ? n : 1;
+    opts.limit_test = training ? 1 : n;
     uh_dataset_t *train = NULL, *test = NULL;
     if (uh_dataset_load("fashion-mnist", &opts, &train, &test, err) == UH_OK) {
-        uh_dataset_free(train);
-        *what = "Fashion-MNIST test images";
-        return test;
+        uh_dataset_free(training ? test : train);
+        *what = training ? "Fashion-MNIST training images" : "Fashion-MNIST test images";
+        return training ? train : test;
     }
     uh_dataset_t *ds = calloc(1, sizeof *ds);
     if (!ds) return NULL;
-    ds->n = N_IMAGES, ds->c = 1, ds->h = 28, ds->w = 28, ds->n_classes = 10;
-    ds->x = malloc((size_t)N_IMAGES * 784 * sizeof *ds->x);
-    ds->y = malloc(N_IMAGES);
+    ds->n = n, ds->c = 1, ds->h = 28, ds->w = 28, ds->n_classes = 10;
+    ds->x = malloc((size_t)n * 784 * sizeof *ds->x);
+    ds->y = malloc((size_t)n);
     if (!ds->x || !ds->y) {
         uh_dataset_free(ds);
         return NULL;
     }
     uh_rng_t rng;
     uh_rng_seed(&rng, 3);
-    for (size_t i = 0; i < (size_t)N_IMAGES * 784; i++) ds->x[i] = (float)uh_rng_uniform(&rng);
-    for (int i = 0; i < N_IMAGES; i++) ds->y[i] = (uint8_t)uh_rng_below(&rng, 10);
+    for (size_t i = 0; i < (size_t)n * 784; i++) ds->x[i] = (float)uh_rng_uniform(&rng);
+    for (int i = 0; i < n; i++) ds->y[i] = (uint8_t)uh_rng_below(&rng, 10);
     *what = "random images (Fashion-MNIST not found)";
     return ds;
 }
@@ -104,6 +125,108 @@ static int bench_hook(const uh_backend_t *b, uh_net_t *net, double *t_decomp, do
     return UH_OK;
 }
 
+/* ---- noise-aware training's cost ------------------------------------------------------ */
+
+/* The backend b with params.train_noise set to `mode` (replacing the file's choice). */
+static int with_train_noise(const uh_backend_t *b, const char *mode, uh_backend_t **out,
+                            uh_error_t *err) {
+    cJSON *root = cJSON_Parse(uh_backend_text(b));
+    cJSON *params = root ? cJSON_GetObjectItemCaseSensitive(root, "params") : NULL;
+    if (!params) {
+        cJSON_Delete(root);
+        return uh_error_set(err, UH_EINVAL, "%s: no params object", uh_backend_name(b));
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(params, "train_noise");
+    cJSON_AddStringToObject(params, "train_noise", mode);
+    char *text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int rc = uh_backend_load_text(text, strlen(text), mode, out, err);
+    free(text);
+    return rc;
+}
+
+/* Training samples/s of one one-epoch run of arch on ds: a fresh net and (b non-NULL) a fresh
+ * TRAIN sim, whose creation is not timed. */
+static int train_rate(const uh_backend_t *b, const uh_arch_t *arch, const uh_dataset_t *ds,
+                      double *per_s, uh_error_t *err) {
+    uh_train_opts_t opts;
+    uh_train_opts_default(&opts);
+    opts.batch = 128, opts.epochs = 1;
+    uh_net_t *net = uh_net_new(arch, opts.batch, 1, err);
+    if (!net) return err && err->code ? err->code : UH_ENOMEM;
+    uh_backend_sim_t *sim = NULL;
+    int rc = b ? uh_backend_sim_new(b, arch, UH_SIM_TRAIN, &sim, err) : UH_OK;
+    uh_train_result_t res;
+    if (!rc) {
+        uh_net_set_noise(net, uh_backend_sim_hook(sim), 5);
+        double t0 = now();
+        rc = uh_net_train(net, ds, &opts, NULL, NULL, &res, err);
+        *per_s = ds->n / (now() - t0);
+        uh_net_set_noise(net, NULL, 0);
+    }
+    uh_backend_sim_free(sim);
+    uh_net_free(net);
+    return rc;
+}
+
+/* params[key].value as an integer, else dflt. */
+static int param_int(const cJSON *params, const char *key, int dflt) {
+    const cJSON *v =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(params, key), "value");
+    return cJSON_IsNumber(v) ? v->valueint : dflt;
+}
+
+static int bench_training(const uh_backend_t *b, uh_error_t *err) {
+    const char *what = "";
+    uh_dataset_t *ds = images(N_TRAIN, 1, &what, err);
+    if (!ds) return uh_error_set(err, UH_ENOMEM, "no memory for training images");
+    uh_backend_t *gauss = NULL, *sampled = NULL;
+    int rc = with_train_noise(b, "gaussian", &gauss, err);
+    if (!rc) rc = with_train_noise(b, "sampled", &sampled, err);
+    cJSON *root = cJSON_Parse(uh_backend_text(b));
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "params");
+    int chips = param_int(params, "train_chips", 4); /* else the loader's defaults */
+    int steps = param_int(params, "train_redecompose_steps", 50);
+    cJSON_Delete(root);
+    static const char *const names[] = {"MLP 784-64-10", "demo CNN"};
+    static const char *const archs[] = {
+        "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":10}]}",
+        /* configs/demo-arch.json */
+        "{\"layers\":[{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"stride\":1,"
+        "\"activation\":\"relu\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+        "{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},{\"type\":\"dense\","
+        "\"units\":10,\"activation\":\"none\"}]}"};
+    if (!rc) {
+        printf("\nnoise-aware training: 1 epoch of %d %s, batch 128 (%d steps), median of %d "
+               "runs, training samples/s; sampled: %d chips, mapped every %d steps\n",
+               ds->n, what, (ds->n + 127) / 128, TRAIN_RUNS, chips, steps);
+        printf("%-14s %10s %10s %10s %10s %10s %12s\n", "net", "no noise", "gaussian", "sampled",
+               "gauss/none", "samp/none", "samp/gauss");
+    }
+    for (int i = 0; i < 2 && !rc; i++) {
+        uh_arch_t a;
+        if ((rc = uh_arch_parse(archs[i], strlen(archs[i]), (uh_shape_t){1, 28, 28, 10}, &a, err)))
+            break;
+        /* the three methods take turns, so a burst of other load hits them alike */
+        const uh_backend_t *methods[3] = {NULL, gauss, sampled};
+        double rate[3][TRAIN_RUNS];
+        for (int r = 0; r < TRAIN_RUNS && !rc; r++)
+            for (int m = 0; m < 3 && !rc; m++)
+                rc = train_rate(methods[m], &a, ds, &rate[m][r], err);
+        if (rc) break;
+        double none = median(rate[0], TRAIN_RUNS), g = median(rate[1], TRAIN_RUNS),
+               s = median(rate[2], TRAIN_RUNS);
+        printf("%-14s %10.0f %10.0f %10.0f %10.2f %10.2f %12.2f\n", names[i], none, g, s, g / none,
+               s / none, s / g);
+    }
+    uh_backend_free(gauss);
+    uh_backend_free(sampled);
+    uh_dataset_free(ds);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     const char *name = argc > 1 ? argv[1] : "mzi-realistic";
     uh_error_t err = {0};
@@ -113,7 +236,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     const char *what = "";
-    uh_dataset_t *ds = images(&what, &err);
+    uh_dataset_t *ds = images(N_IMAGES, 0, &what, &err);
     if (!ds) {
         fprintf(stderr, "bench_mzi: no memory for images\n");
         return 1;
@@ -180,6 +303,7 @@ int main(int argc, char **argv) {
                "decomposition); digital: one uh_net_evaluate pass without hardware on the same "
                "images; eval/dig: evaluate over one digital pass (%d passes run in evaluate)\n",
                RUNS, ds->n, MC, MC + 1);
+    if (!rc && (rc = bench_training(b, &err))) fprintf(stderr, "bench_mzi: %s\n", err.msg);
     uh_dataset_free(ds);
     uh_backend_free(b);
     return rc ? 1 : 0;

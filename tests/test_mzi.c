@@ -2,7 +2,9 @@
  * Reck), the laser's exponential growth with tile size, the noiseless limit (the digital
  * logits, for tiles that do not divide the layers), each non-ideality alone against its
  * parameter, realistic vs worst-case accuracy on a trained net, reproducible Monte Carlo, the
- * calibrated noise of noise-aware training, and bad files. */
+ * calibrated noise of noise-aware training, training through sampled hardware (the EVAL
+ * physics' own error, deterministic and thread-independent, better than the Gaussian stand-in
+ * where a systematic error dominates), and bad files. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,9 @@
 
 #include <cmocka.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "uhnas/backend.h"
 
@@ -951,6 +956,264 @@ static void test_noise_aware_training(void **state) {
     uh_dataset_free(test);
 }
 
+/* ---- noise-aware training through sampled hardware ---------------------------------- */
+
+/* text with extra params inserted at the start of its "params" object (the shipped files
+ * write `"params": {`, mzi_file `"params":{`); the caller frees it. */
+static char *with_params(const char *text, const char *extra) {
+    const char *at = strstr(text, "\"params\": {");
+    size_t skip = strlen("\"params\": {");
+    if (!at) {
+        at = strstr(text, "\"params\":{");
+        skip = strlen("\"params\":{");
+    }
+    assert_non_null(at);
+    size_t n = strlen(text) + strlen(extra) + 4;
+    char *out = malloc(n);
+    assert_non_null(out);
+    snprintf(out, n, "%.*s%s,%s", (int)(at - text) + (int)skip, text, extra, at + skip);
+    return out;
+}
+
+static uh_backend_t *load_with(const char *text, const char *extra) {
+    char *t = with_params(text, extra);
+    uh_backend_t *b = load_text(t);
+    free(t);
+    return b;
+}
+
+/* A sim of `mode` on a one-layer dense arch (rows outputs, cols inputs, tile k). */
+static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols, int k,
+                                       uh_sim_mode_t mode, const uh_noise_t **hook) {
+    char json[128];
+    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"tile\":%d}]}",
+             rows, k);
+    uh_arch_t a;
+    parse_arch(json, (uh_shape_t){1, 1, cols, rows}, &a);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    int rc = uh_backend_sim_new(b, &a, mode, &sim, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+    *hook = uh_backend_sim_hook(sim);
+    assert_non_null(*hook);
+    assert_non_null((*hook)->perturb_weights);
+    return sim;
+}
+
+static void seeded_matrix(float *w, size_t n, uint64_t seed) {
+    uh_rng_t r;
+    uh_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) w[i] = (float)uh_rng_normal(&r);
+}
+
+/* Calls the hook on a copy of w into out, with stream (7, call). */
+static void perturb(const uh_noise_t *hook, const float *w, float *out, int rows, int cols,
+                    uint64_t call) {
+    memcpy(out, w, (size_t)rows * cols * sizeof *out);
+    uh_rng_t r;
+    uh_rng_seed_stream(&r, 7, call);
+    hook->perturb_weights(hook->ctx, 0, out, rows, cols, &r);
+}
+
+/* "sampled" adds the EVAL physics' own error. With a deterministic non-ideality alone (a 4-bit
+ * phase DAC) the first call's weights are the EVAL hook's; until the next mapping (every N = 3
+ * calls) new weights get the error of the mapped ones, then are mapped afresh. With random
+ * errors the calls between mappings draw among exactly K = 3 chips. */
+static void test_sampled_is_the_eval_physics(void **state) {
+    (void)state;
+    enum { R = 12, C = 16, N = R * C };
+    const char *extra = "\"train_noise\":\"sampled\"," NUM("train_chips", "3") "," NUM(
+        "train_redecompose_steps", "3");
+    uh_backend_t *b = load_with(mzi_file("clements", 5, NUM("phase_bits", "4")), extra);
+    float w1[N], w2[N], q1[N], q2[N], got[N], want[N];
+    seeded_matrix(w1, N, 1);
+    for (int i = 0; i < N; i++) w2[i] = w1[i] + 0.1f * sinf((float)i);
+    const uh_noise_t *eval, *train;
+    uh_backend_sim_t *es = one_layer_sim(b, R, C, 5, UH_SIM_EVAL, &eval);
+    perturb(eval, w1, q1, R, C, 0);
+    perturb(eval, w2, q2, R, C, 0);
+    assert_true(max_rel_diff(q1, w1, N) > 1e-3); /* the DAC's error is visible */
+    uh_backend_sim_t *ts = one_layer_sim(b, R, C, 5, UH_SIM_TRAIN, &train);
+    perturb(train, w1, got, R, C, 0); /* call 0: maps w1 */
+    assert_true(max_rel_diff(got, q1, N) < 1e-6);
+    for (uint64_t call = 1; call < 3; call++) { /* calls 1, 2: w2 + (Q(w1) − w1) */
+        perturb(train, w2, got, R, C, call);
+        for (int i = 0; i < N; i++) want[i] = w2[i] + (q1[i] - w1[i]);
+        assert_true(max_rel_diff(got, want, N) < 1e-6);
+    }
+    perturb(train, w2, got, R, C, 3); /* call 3: maps w2 */
+    assert_true(max_rel_diff(got, q2, N) < 1e-6);
+    uh_backend_sim_free(ts);
+    uh_backend_sim_free(es);
+    uh_backend_free(b);
+
+    /* random phase errors: 30 calls on one matrix see 2..3 distinct chips (K = 3, no
+     * re-mapping: N = 100), each a different error of the same size as EVAL's */
+    b = load_with(mzi_file("clements", 5, NUM("sigma_phase_rad", "0.05")),
+                  "\"train_noise\":\"sampled\"," NUM("train_chips", "3") "," NUM(
+                      "train_redecompose_steps", "100"));
+    ts = one_layer_sim(b, R, C, 5, UH_SIM_TRAIN, &train);
+    float seen[3][N];
+    int distinct = 0;
+    for (uint64_t call = 0; call < 30; call++) {
+        perturb(train, w1, got, R, C, call);
+        int known = 0;
+        for (int d = 0; d < distinct && !known; d++) known = !memcmp(got, seen[d], sizeof got);
+        if (!known) {
+            assert_true(distinct < 3);
+            memcpy(seen[distinct++], got, sizeof got);
+        }
+    }
+    assert_true(distinct >= 2);
+    es = one_layer_sim(b, R, C, 5, UH_SIM_EVAL, &eval);
+    perturb(eval, w1, q1, R, C, 0);
+    double e_eval = rms_rel_diff(q1, w1, N), e_train = rms_rel_diff(seen[0], w1, N);
+    print_message("phase error 0.05: RMS error, EVAL %.4f, a sampled chip %.4f\n", e_eval, e_train);
+    assert_true(e_train > 0.5 * e_eval && e_train < 2 * e_eval);
+    uh_backend_sim_free(es);
+    uh_backend_sim_free(ts);
+    uh_backend_free(b);
+}
+
+static const char *const SAMPLED =
+    "\"train_noise\":\"sampled\"," NUM("train_chips", "3") "," NUM("train_redecompose_steps", "5");
+
+/* The sampled hook on a matrix of many blocks (mzi-worst, tile 8) gives the same weights on 1
+ * and 2 threads, call after call (mappings included). */
+static void test_sampled_thread_independent(void **state) {
+    (void)state;
+#ifdef _OPENMP
+    enum { R = 40, C = 72, N = R * C };
+    uh_backend_t *worst = load("mzi-worst");
+    uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
+    float w0[N], w[N], out[2][8][N];
+    seeded_matrix(w0, N, 3);
+    int saved = omp_get_max_threads();
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        const uh_noise_t *hook;
+        uh_backend_sim_t *sim = one_layer_sim(b, R, C, 8, UH_SIM_TRAIN, &hook);
+        memcpy(w, w0, sizeof w);
+        for (int call = 0; call < 8; call++) {
+            w[call] += 0.01f; /* the weights move between calls */
+            perturb(hook, w, out[t][call], R, C, (uint64_t)call);
+        }
+        uh_backend_sim_free(sim);
+    }
+    omp_set_num_threads(saved);
+    assert_memory_equal(out[0], out[1], sizeof out[0]);
+    assert_memory_not_equal(out[0][0], out[0][1], sizeof out[0][0]);
+    uh_backend_free(b);
+    uh_backend_free(worst);
+#else
+    skip();
+#endif
+}
+
+/* Trains TRAINED on the tiny set with the backend's TRAIN hook (a fresh sim): weights, order
+ * and noise from `seed`, `threads` threads (0: the default). */
+static uh_net_t *train_tiny_on(const uh_backend_t *b, uint64_t seed, int threads, int epochs) {
+    uh_dataset_t *train, *test;
+    uh_error_t err = {0};
+    uh_data_opts_t dopts = {0};
+    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    uh_arch_t a;
+    parse_arch(TRAINED, TINY, &a);
+    uh_net_t *net = uh_net_new(&a, 128, seed, &err);
+    assert_non_null(net);
+    uh_backend_sim_t *sim;
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    uh_train_opts_t opts;
+    uh_train_opts_default(&opts);
+    opts.batch = 32, opts.epochs = epochs, opts.lr = 0.1f, opts.threads = threads;
+    opts.seed = seed;
+    uh_net_set_noise(net, uh_backend_sim_hook(sim), seed + 4);
+    uh_train_result_t res;
+    assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
+    uh_net_set_noise(net, NULL, 0);
+    uh_backend_sim_free(sim);
+    uh_dataset_free(train);
+    uh_dataset_free(test);
+    return net;
+}
+
+/* Training through sampled hardware is a function of the seed: two runs give the same weights
+ * bit for bit, and they differ from the Gaussian stand-in's. */
+static void test_sampled_training_deterministic(void **state) {
+    (void)state;
+    uh_backend_t *worst = load("mzi-worst");
+    uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
+    uh_net_t *n1 = train_tiny_on(b, 1, 0, 2), *n2 = train_tiny_on(b, 1, 0, 2);
+    uh_net_t *g = train_tiny_on(worst, 1, 0, 2);
+    size_t n = uh_net_n_params(n1);
+    assert_memory_equal(uh_net_params(n1), uh_net_params(n2), n * sizeof(float));
+    assert_memory_not_equal(uh_net_params(n1), uh_net_params(g), n * sizeof(float));
+#ifdef _OPENMP
+    /* 1 and 2 threads: the hook is thread-independent (above); the whole run is when the
+     * engine's own arithmetic is (small matrices) */
+    int saved = omp_get_max_threads();
+    uh_net_t *t1 = train_tiny_on(b, 1, 1, 2), *t2 = train_tiny_on(b, 1, 2, 2);
+    omp_set_num_threads(saved);
+    int same = !memcmp(uh_net_params(t1), uh_net_params(t2), n * sizeof(float));
+    print_message("sampled training, 1 vs 2 threads: %s\n", same ? "same weights" : "differ");
+    uh_net_free(t1);
+    uh_net_free(t2);
+#endif
+    uh_net_free(n1);
+    uh_net_free(n2);
+    uh_net_free(g);
+    uh_backend_free(b);
+    uh_backend_free(worst);
+}
+
+/* With a systematic error dominating (uncompensated crosstalk 0.02: a 16-port block's weights
+ * are off by ~55 % RMS, mostly the same on every chip; coupler imbalance 0.02, no phase noise;
+ * mzi-worst's loss and 8-bit converters), nets trained through sampled hardware keep more
+ * noisy accuracy than nets trained with the Gaussian stand-in: the means over 3 training
+ * seeds, each net under 6 hardware samples, differ by more than their noise. (At crosstalk
+ * 0.05 the error is ~160 % and neither method learns.) */
+static void test_sampled_training_sees_systematic_errors(void **state) {
+    (void)state;
+    uh_dataset_t *test;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(2000, 79, &test, &err), UH_OK);
+    /* the systematic error, then mzi-worst's coupler imbalance, DAC, loss and converters */
+    static const char *const parts[] = {
+        NUM("crosstalk", "0.02"),       "\"crosstalk_compensation\":\"none\"",
+        NUM("sigma_bs_rad", "0.02"),    NUM("phase_bits", "8"),
+        NUM("il_db", "0.99"),           NUM("sigma_il_db", "0.1"),
+        "\"loss_balance\":\"dummies\"", LINK};
+    char chip[1024] = "";
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        snprintf(chip + strlen(chip), sizeof chip - strlen(chip), "%s%s", i ? "," : "", parts[i]);
+    uh_backend_t *g = load_text(mzi_file("clements", 16, chip));
+    uh_backend_t *s = load_with(mzi_file("clements", 16, chip),
+                                "\"train_noise\":\"sampled\"," NUM("train_chips", "4") "," NUM(
+                                    "train_redecompose_steps", "20"));
+    double mean_g = 0, mean_s = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        uh_net_t *ng = train_tiny_on(g, seed, 0, 10), *ns = train_tiny_on(s, seed, 0, 10);
+        uh_mc_result_t rg, rs;
+        assert_int_equal(uh_backend_evaluate(g, ng, test, 6, 3, &rg, &err), UH_OK);
+        assert_int_equal(uh_backend_evaluate(g, ns, test, 6, 3, &rs, &err), UH_OK);
+        print_message("systematic errors, seed %d: gaussian clean %.4f noisy %.4f ± %.4f; "
+                      "sampled clean %.4f noisy %.4f ± %.4f\n",
+                      (int)seed, rg.clean_accuracy, rg.noisy_accuracy, rg.noisy_std,
+                      rs.clean_accuracy, rs.noisy_accuracy, rs.noisy_std);
+        assert_true(rs.clean_accuracy > 0.9); /* it still learns */
+        mean_g += rg.noisy_accuracy / 3;
+        mean_s += rs.noisy_accuracy / 3;
+        uh_net_free(ng);
+        uh_net_free(ns);
+    }
+    print_message("mean noisy accuracy: gaussian %.4f, sampled %.4f\n", mean_g, mean_s);
+    assert_true(mean_s >= mean_g + 0.01); /* measured: +0.028, every seed better */
+    uh_backend_free(g);
+    uh_backend_free(s);
+    uh_dataset_free(test);
+}
+
 /* ---- constraints and bad files ------------------------------------------------------- */
 
 /* A mesh cannot have more ports than UH_MESH_MAX_N: a violation, and sim_new refuses it. */
@@ -1031,6 +1294,19 @@ static void test_bad_files(void **state) {
                "params.mapping: must be one of: time-multiplexed, weight-stationary");
     expect_bad(mzi_file("clements", 8, NUM("chip_mzis", "0")),
                "params.chip_mzis: must be in 1..1e+09, got 0");
+    /* noise-aware training's method: a choice, K capped at 16, N at least 1 */
+    expect_bad(mzi_file("clements", 8, "\"train_noise\":\"exact\""),
+               "params.train_noise: must be one of: gaussian, sampled");
+    expect_bad(mzi_file("clements", 8, NUM("train_noise", "1")), "params.train_noise:");
+    expect_bad(mzi_file("clements", 8, NUM("train_chips", "17")),
+               "params.train_chips: must be in 1..16, got 17");
+    expect_bad(mzi_file("clements", 8, NUM("train_chips", "0")),
+               "params.train_chips: must be in 1..16, got 0");
+    expect_bad(mzi_file("clements", 8, NUM("train_chips", "2.5")),
+               "params.train_chips: must be an integer, got 2.5");
+    expect_bad(mzi_file("clements", 8, "\"train_chips\":4"), "params.train_chips:");
+    expect_bad(mzi_file("clements", 8, NUM("train_redecompose_steps", "0")),
+               "params.train_redecompose_steps: must be in 1..1e+06, got 0");
 }
 
 int main(void) {
@@ -1048,6 +1324,10 @@ int main(void) {
         cmocka_unit_test(test_seeded_samples),
         cmocka_unit_test(test_train_sigma_calibrated),
         cmocka_unit_test(test_noise_aware_training),
+        cmocka_unit_test(test_sampled_is_the_eval_physics),
+        cmocka_unit_test(test_sampled_thread_independent),
+        cmocka_unit_test(test_sampled_training_deterministic),
+        cmocka_unit_test(test_sampled_training_sees_systematic_errors),
         cmocka_unit_test(test_tile_too_large),
         cmocka_unit_test(test_bad_files),
     };

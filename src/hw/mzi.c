@@ -77,13 +77,28 @@
  * the receiver noise σ_rel of that full scale (hw_convert_blocks). DAC rounding of inputs is
  * the training engine's fake quantisation of a layer with "bits"; images are 8-bit already.
  *
- * UH_SIM_TRAIN: a statistical stand-in, cheap enough for every batch: w += N(0, (σ_w ·
- * RMS(W))²), where σ_w is calibrated once per tile size at sim creation by running the full
- * EVAL physics on a seeded Gaussian k×k matrix (RMS error of a few samples ÷ RMS(W), see
- * hw_calibrate_weight_noise), plus the same ADC and receiver noise on outputs. RMS(W), not
- * max|W|: a block's error follows its own largest singular value (the meshes' scale), which
- * tracks the weights' RMS; a large trained layer's max |w| is many times its RMS and would
- * over-state the noise. */
+ * UH_SIM_TRAIN, two methods (the file's train_noise); both put the same ADC and receiver noise
+ * on the outputs as EVAL.
+ *   "gaussian" (default): a statistical stand-in, cheap enough for every batch: w += N(0, (σ_w ·
+ *     RMS(W))²), where σ_w is calibrated once per tile size at sim creation by running the full
+ *     EVAL physics on a seeded Gaussian k×k matrix (RMS error of a few samples ÷ RMS(W), see
+ *     hw_calibrate_weight_noise). RMS(W), not max|W|: a block's error follows its own largest
+ *     singular value (the meshes' scale), which tracks the weights' RMS; a large trained
+ *     layer's max |w| is many times its RMS and would over-state the noise. An independent
+ *     Gaussian per weight cannot show systematic errors (residual crosstalk, coupler
+ *     imbalance, loss spread, the phase DAC's rounding of *these* phases).
+ *   "sampled": training through sampled hardware. On a layer's first perturb_weights call and
+ *     every train_redecompose_steps (N) calls after, its current weights W_m are mapped onto
+ *     meshes exactly as EVAL maps them (map_layer: SVD, Clements/Reck decomposition of every
+ *     block) and train_chips (K) hardware samples are realised (sample_layer); the sim keeps
+ *     E_k = W_hw,k − W_m, k < K, and frees the meshes. Every call adds one E_k (k drawn from the
+ *     call's stream) to the forward copy of the weights: forward on hardware-like weights, the
+ *     gradient straight through to W (the engine's straight-through estimator). Between
+ *     re-decompositions E_k is that of the weights at mapping time (the stale-error
+ *     approximation of L2ight-style training; N trades fidelity for the mapping's cost).
+ *     Memory: K · rows · cols floats per layer (K ≤ MZI_MAX_TRAIN_CHIPS = 16). Chip k's blocks
+ *     draw streams from (seed of the call, k): deterministic for a given seed, independent of
+ *     the thread count. The sim carries the per-layer call counts: one sim per training run. */
 #include <complex.h>
 #include <math.h>
 #include <stdio.h>
@@ -118,12 +133,21 @@ typedef struct {
     double accumulate_pj, activation_pj, pool_pj;
     /* area */
     double mzi_area_mm2, input_area_mm2, output_area_mm2;
+    /* noise-aware training (UH_SIM_TRAIN) */
+    int train_noise;       /* TRAIN_GAUSSIAN or TRAIN_SAMPLED */
+    int train_chips;       /* K hardware samples held per layer (sampled) */
+    int train_redecompose; /* N: perturb_weights calls between mappings (sampled) */
 } mzi_t;
+
+enum { TRAIN_GAUSSIAN, TRAIN_SAMPLED };
+/* Sampled training holds K error matrices per layer: K is capped to bound the memory. */
+#define MZI_MAX_TRAIN_CHIPS 16
 
 static const char *const MESH_KINDS[] = {"clements", "reck"};
 static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary"};
 static const char *const LOSS_BALANCE[] = {"none", "dummies"};
 static const char *const COMPENSATION[] = {"none", "measured"};
+static const char *const TRAIN_NOISE[] = {"gaussian", "sampled"};
 
 /* ---- loading ------------------------------------------------------------------------ */
 
@@ -177,7 +201,10 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                                        "pool_pj",
                                        "mzi_area_mm2",
                                        "input_area_mm2",
-                                       "output_area_mm2"};
+                                       "output_area_mm2",
+                                       "train_noise",
+                                       "train_chips",
+                                       "train_redecompose_steps"};
     int rc = refuse_retired(p, err);
     if (rc) return rc;
     rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
@@ -227,7 +254,13 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &z->pool_pj, err)) ||
         (rc = hw_number(p, w, "mzi_area_mm2", 0, 1e3, 0, 0, &z->mzi_area_mm2, err)) ||
         (rc = hw_number(p, w, "input_area_mm2", 0, 1e3, 0, 0, &z->input_area_mm2, err)) ||
-        (rc = hw_number(p, w, "output_area_mm2", 0, 1e3, 0, 0, &z->output_area_mm2, err))) {
+        (rc = hw_number(p, w, "output_area_mm2", 0, 1e3, 0, 0, &z->output_area_mm2, err)) ||
+        (rc = hw_choice(p, w, "train_noise", TRAIN_NOISE, 2, 0, TRAIN_GAUSSIAN, &z->train_noise,
+                        err)) ||
+        (rc =
+             hw_integer(p, w, "train_chips", 1, MZI_MAX_TRAIN_CHIPS, 0, 4, &z->train_chips, err)) ||
+        (rc = hw_integer(p, w, "train_redecompose_steps", 1, 1000000, 0, 50, &z->train_redecompose,
+                         err))) {
         free(z);
         return rc;
     }
@@ -624,18 +657,27 @@ typedef struct {
     block_t *blocks;
 } layer_map_t;
 
+/* Sampled training's hardware errors of one layer. */
+typedef struct {
+    long calls;     /* perturb_weights calls so far */
+    int rows, cols; /* the shape err was realised for */
+    int n_chips;    /* errors held: K, or 0 (no mapping yet, or it failed) */
+    float *err;     /* K × rows × cols: E_k = W_hw,k − W at mapping time */
+} layer_chips_t;
+
 typedef struct {
     mzi_t p; /* a copy of the numbers: the sim does not depend on the backend's lifetime */
     uh_sim_mode_t mode;
     int n_layers;
     int conversions[UH_ARCH_MAX_LAYERS]; /* ADC readings summed per output: input blocks */
     int tile[UH_ARCH_MAX_LAYERS];
-    int bits[UH_ARCH_MAX_LAYERS];          /* converter resolution */
-    double receiver[UH_ARCH_MAX_LAYERS];   /* receiver noise σ_rel of a block's full scale */
-    float train_sigma[UH_ARCH_MAX_LAYERS]; /* σ_rel per layer (UH_SIM_TRAIN) */
-    layer_map_t maps[UH_ARCH_MAX_LAYERS];  /* UH_SIM_EVAL */
-    int failed;                            /* a layer could not be mapped or sampled */
-    uh_error_t fault;                      /* the first such error */
+    int bits[UH_ARCH_MAX_LAYERS];            /* converter resolution */
+    double receiver[UH_ARCH_MAX_LAYERS];     /* receiver noise σ_rel of a block's full scale */
+    float train_sigma[UH_ARCH_MAX_LAYERS];   /* σ_rel per layer (UH_SIM_TRAIN) */
+    layer_map_t maps[UH_ARCH_MAX_LAYERS];    /* UH_SIM_EVAL (sampled training: transient) */
+    layer_chips_t chips[UH_ARCH_MAX_LAYERS]; /* UH_SIM_TRAIN, train_noise "sampled" */
+    int failed;                              /* a layer could not be mapped or sampled */
+    uh_error_t fault;                        /* the first such error */
 } mzi_sim_t;
 
 static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
@@ -732,6 +774,62 @@ static void train_weights(void *ctx, int layer, float *w, int rows, int cols, uh
     hw_add_normal(w, n, s->train_sigma[layer] * hw_rms(w, n), rng, 1);
 }
 
+/* Maps w (rows × cols) onto meshes as EVAL does and realises the layer's K chips: c->err[k] =
+ * W_hw,k − w, chip k's blocks drawing streams (seed_k, block), seed_k from stream (seed, k).
+ * The meshes are freed afterwards: only the errors are kept. */
+static int realise_chips(mzi_sim_t *s, int layer, const float *w, int rows, int cols, uint64_t seed,
+                         uh_error_t *err) {
+    layer_chips_t *c = &s->chips[layer];
+    int K = s->p.train_chips;
+    size_t n = (size_t)rows * (size_t)cols;
+    c->n_chips = 0;
+    if (!c->err || c->rows != rows || c->cols != cols) {
+        free(c->err);
+        c->err = malloc((size_t)K * n * sizeof *c->err);
+        if (!c->err) return uh_error_set(err, UH_ENOMEM, "out of memory for %d chips", K);
+        c->rows = rows, c->cols = cols;
+    }
+    layer_map_t *m = &s->maps[layer];
+    int rc = map_layer(&s->p, m, w, rows, cols, s->tile[layer], err);
+    for (int k = 0; k < K && !rc; k++) {
+        uh_rng_t r;
+        uh_rng_seed_stream(&r, seed, (uint64_t)k);
+        float *e = c->err + (size_t)k * n;
+        if ((rc = sample_layer(&s->p, m, uh_rng_u64(&r), e, cols, err))) break;
+        long nn = (long)n;
+#pragma omp parallel for if (nn > HW_CHUNK)
+        for (long i = 0; i < nn; i++) e[i] -= w[i];
+    }
+    map_clear(m);
+    if (!rc) c->n_chips = K;
+    return rc;
+}
+
+/* Training through sampled hardware (train_noise "sampled", see the header). Every call draws
+ * the same two numbers from rng, so the streams do not depend on when mappings happen. */
+static void train_sampled(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
+    mzi_sim_t *s = ctx;
+    if (layer < 0 || layer >= s->n_layers || !(s->train_sigma[layer] > 0)) return;
+    layer_chips_t *c = &s->chips[layer];
+    uint64_t seed = rng ? uh_rng_u64(rng) : 0;
+    int pick = (int)(rng ? uh_rng_below(rng, (uint64_t)s->p.train_chips)
+                         : (uint64_t)c->calls % (uint64_t)s->p.train_chips);
+    if (c->calls++ % s->p.train_redecompose == 0 || c->rows != rows || c->cols != cols) {
+        uh_error_t e = {0};
+        /* A layer that cannot be mapped (non-finite weights of a diverged run, no memory)
+         * trains without weight errors until the next mapping; the first fault is kept. */
+        if (realise_chips(s, layer, w, rows, cols, seed, &e) && !s->failed) {
+            s->fault = e;
+            s->failed = 1;
+        }
+    }
+    if (c->n_chips < 1) return;
+    const float *e = c->err + (size_t)(pick % c->n_chips) * (size_t)rows * (size_t)cols;
+    long n = (long)rows * cols;
+#pragma omp parallel for if (n > HW_CHUNK)
+    for (long i = 0; i < n; i++) w[i] += e[i];
+}
+
 static void convert_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
     mzi_sim_t *s = ctx;
     if (layer < 0 || layer >= s->n_layers) return;
@@ -743,7 +841,10 @@ static void convert_outputs(void *ctx, int layer, float *z, size_t count, uh_rng
 static void mzi_sim_free(void *sim) {
     mzi_sim_t *s = sim;
     if (!s) return;
-    for (int i = 0; i < s->n_layers; i++) map_clear(&s->maps[i]);
+    for (int i = 0; i < s->n_layers; i++) {
+        map_clear(&s->maps[i]);
+        free(s->chips[i].err);
+    }
     free(s);
 }
 
@@ -810,7 +911,7 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
     if (mode == UH_SIM_EVAL)
         hook->perturb_weights = eval_weights;
     else if (weights_noisy)
-        hook->perturb_weights = train_weights;
+        hook->perturb_weights = z->train_noise == TRAIN_SAMPLED ? train_sampled : train_weights;
     if (outputs) hook->perturb_outputs = convert_outputs;
     hook->ctx = s;
     *sim = s;
