@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# uhnas search under mpirun: the same rows as a serial run (ids, hashes, accuracies, energy),
-# per-worker statistics in the store, and a killed MPI job resumed (under mpirun and without)
-# to the same result. Skipped, with a message, when uhnas was built without MPI, when mpirun
-# is missing, or under the sanitizers (Open MPI's runtime keeps memory LeakSanitizer counts).
+# uhnas search under mpirun: the same rows as a serial run (ids, hashes, accuracies, energy,
+# latency, area), per-worker statistics in the store, and a killed MPI job resumed (under
+# mpirun and without) to the same result. Skipped, with a message, when uhnas was built
+# without MPI, when mpirun is missing, or under the sanitizers (Open MPI's runtime keeps
+# memory LeakSanitizer counts).
 set -uo pipefail
 UHNAS=${UHNAS:-./build/uhnas}
 SRC=${UHNAS_SRC:-.}
@@ -26,7 +27,7 @@ ARGS=("${LOUD[@]}" --quiet)
 table() { python3 -c '
 import csv, sys
 for r in csv.DictReader(open(sys.argv[1])):
-    print(r["id"], r["generation"], r["origin"], r["status"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"], r["test_accuracy"])
+    print(r["id"], r["generation"], r["origin"], r["status"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"], r["latency_ns"], r["area_mm2"], r["test_accuracy"])
 ' "$1/candidates.csv"; }
 rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
 

@@ -13,6 +13,10 @@
 
 #include <cmocka.h>
 
+#include <cjson/cJSON.h>
+#include <sqlite3.h>
+
+#include "uhnas/pareto.h"
 #include "uhnas/search.h"
 
 static char g_root[64];
@@ -77,6 +81,17 @@ static void run(uh_store_t *store, volatile int *stop, uh_search_progress_fn fn,
 static void load_rows(uh_store_t *store, uh_candidate_t **rows, size_t *n) {
     uh_error_t err = {0};
     if (uh_store_candidates(store, rows, n, &err)) fail_msg("%s", err.msg);
+}
+
+/* Runs SQL on a store's file with a plain SQLite connection (to make an old store). */
+static void raw_sql(const char *dir, const char *sql) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
 /* The budget, unique hashes, generations 0..G with non-decreasing archive hypervolume, and
@@ -186,6 +201,11 @@ static void stop_after(void *ctx, const uh_search_progress_t *p) {
     if (p->last && ++s->seen >= s->after) *s->stop = 1;
 }
 
+/* Equal, or both NaN (not measured). */
+static int same(double a, double b) {
+    return a == b || (isnan(a) && isnan(b));
+}
+
 /* Two runs stored the same rows (ids included, in id order) and generation states. */
 static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config_t *cfg) {
     uh_candidate_t *a, *b;
@@ -198,9 +218,11 @@ static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config
         assert_string_equal(a[i].hash, b[i].hash);
         assert_string_equal(a[i].origin, b[i].origin);
         assert_int_equal(a[i].generation, b[i].generation);
-        assert_true(a[i].accuracy == b[i].accuracy);
-        assert_true(a[i].noisy_accuracy == b[i].noisy_accuracy);
-        assert_true(a[i].energy_nj == b[i].energy_nj);
+        assert_int_equal(a[i].status, b[i].status);
+        assert_string_equal(a[i].message, b[i].message);
+        assert_true(same(a[i].accuracy, b[i].accuracy));
+        assert_true(same(a[i].noisy_accuracy, b[i].noisy_accuracy));
+        assert_true(same(a[i].energy_nj, b[i].energy_nj));
     }
     uh_store_free_candidates(a);
     uh_store_free_candidates(b);
@@ -346,6 +368,411 @@ static void test_candidate_seed_depends_on_both(void **state) {
     assert_true(a == uh_search_candidate_seed(1, "00ff"));
 }
 
+/* ---- objectives and limits ----------------------------------------------------------- */
+
+static void test_limits_check_names_the_limit(void **state) {
+    (void)state;
+    char msg[200];
+    uh_limits_t none = {0, 0, 0};
+    assert_false(uh_limits_any(&none));
+    assert_int_equal(uh_limits_check(&none, 1e9, 1e9, 1e9, msg, sizeof msg), UH_LIMIT_NONE);
+    assert_string_equal(msg, "");
+    uh_limits_t l = {10, 100, 1};
+    assert_true(uh_limits_any(&l));
+    assert_int_equal(uh_limits_check(&l, 10, 100, 1, msg, sizeof msg), UH_LIMIT_NONE);
+    assert_int_equal(uh_limits_check(&l, 12.5, 99, 0.5, msg, sizeof msg), UH_LIMIT_ENERGY);
+    assert_string_equal(msg, "energy 12.5 nJ exceeds --max-energy-nj 10");
+    assert_int_equal(uh_limits_check(&l, 9, 250, 0.5, msg, sizeof msg), UH_LIMIT_LATENCY);
+    assert_string_equal(msg, "latency 250 ns exceeds --max-latency-ns 100");
+    assert_int_equal(uh_limits_check(&l, 9, 99, 3, msg, sizeof msg), UH_LIMIT_AREA);
+    assert_string_equal(msg, "area 3 mm2 exceeds --max-area-mm2 1");
+    /* a cost the backend does not model (0, or NaN when unknown) never binds */
+    assert_int_equal(uh_limits_check(&l, 9, 0, NAN, msg, sizeof msg), UH_LIMIT_NONE);
+    uh_limits_t area_only = {0, 0, 2};
+    assert_int_equal(uh_limits_check(&area_only, 1e9, 1e9, 2.5, NULL, 0), UH_LIMIT_AREA);
+    assert_string_equal(uh_limit_option(UH_LIMIT_LATENCY), "--max-latency-ns");
+    assert_string_equal(uh_limit_name(UH_LIMIT_AREA), "area");
+}
+
+static void expect_goals_refused(const char *list, const char *needle) {
+    uh_goal_t g[UH_SEARCH_MAX_OBJECTIVES];
+    int n = 0;
+    char msg[160] = "";
+    assert_int_equal(uh_goals_parse(list, g, &n, msg, sizeof msg), UH_EINVAL);
+    if (!strstr(msg, needle)) fail_msg("\"%s\": \"%s\" lacks \"%s\"", list, msg, needle);
+}
+
+/* Replaces the first `from` in text (malloc'd, freed) by `to`. */
+static char *edit(char *text, const char *from, const char *to) {
+    char *at = strstr(text, from);
+    if (!at) fail_msg("no \"%s\" in %s", from, text);
+    size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
+    char *out = malloc(n);
+    snprintf(out, n, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    free(text);
+    return out;
+}
+
+static void test_objectives_parse_and_config(void **state) {
+    (void)state;
+    uh_goal_t g[UH_SEARCH_MAX_OBJECTIVES];
+    int n = 0;
+    char msg[160], text[64];
+    assert_int_equal(uh_goals_parse("error,energy,latency", g, &n, msg, sizeof msg), UH_OK);
+    assert_int_equal(n, 3);
+    assert_true(g[0] == UH_GOAL_ERROR && g[1] == UH_GOAL_ENERGY && g[2] == UH_GOAL_LATENCY);
+    uh_goals_format(g, n, text, sizeof text);
+    assert_string_equal(text, "error,energy,latency");
+    assert_int_equal(uh_goals_parse("drop,area", g, &n, msg, sizeof msg), UH_OK);
+    assert_true(n == 2 && g[0] == UH_GOAL_DROP && g[1] == UH_GOAL_AREA);
+    expect_goals_refused("error", "two or three");
+    expect_goals_refused("", "is not one of");
+    expect_goals_refused("error,error", "listed twice");
+    expect_goals_refused("error,speed", "\"speed\" is not one of");
+    expect_goals_refused("error,energy,latency,area", "at most 3");
+    expect_goals_refused("error,,energy", "is not one of");
+
+    /* the default is error,energy with no limits; both travel with the config */
+    uh_search_config_t cfg, back;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    assert_int_equal(cfg.n_goals, 2);
+    assert_true(cfg.goals[0] == UH_GOAL_ERROR && cfg.goals[1] == UH_GOAL_ENERGY);
+    assert_false(uh_limits_any(&cfg.limits));
+    cfg.n_goals = 3;
+    cfg.goals[0] = UH_GOAL_DROP, cfg.goals[1] = UH_GOAL_AREA, cfg.goals[2] = UH_GOAL_ERROR;
+    cfg.limits = (uh_limits_t){12.5, 0, 3.25};
+    uh_error_t err = {0};
+    uh_backend_t *b, *b2;
+    if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
+    char *json = uh_search_config_json(&cfg, b);
+    if (uh_search_config_parse(json, &back, &b2, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b2);
+    assert_int_equal(back.n_goals, 3);
+    assert_true(back.goals[0] == UH_GOAL_DROP && back.goals[1] == UH_GOAL_AREA &&
+                back.goals[2] == UH_GOAL_ERROR);
+    assert_true(back.limits.max_energy_nj == 12.5 && back.limits.max_latency_ns == 0 &&
+                back.limits.max_area_mm2 == 3.25);
+    /* a config stored before objectives and limits existed: the defaults */
+    cJSON *o = cJSON_Parse(json);
+    cJSON_DeleteItemFromObject(o, "objectives");
+    cJSON_DeleteItemFromObject(o, "limits");
+    char *old = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (uh_search_config_parse(old, &back, &b2, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b2);
+    free(old);
+    assert_true(back.n_goals == 2 && back.goals[0] == UH_GOAL_ERROR &&
+                back.goals[1] == UH_GOAL_ENERGY);
+    assert_false(uh_limits_any(&back.limits));
+    /* an edited file is refused */
+    static const char *const edits[][3] = {
+        {"\"drop\"", "\"error\"", "listed twice"},
+        {"\"drop\"", "\"speed\"", "is not one of"},
+        {"\"max_energy_nj\":\t12.5", "\"max_energy_nj\":\t-1", "out of range"},
+        {"\"max_energy_nj\"", "\"max_power_w\"", "unknown key"}};
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char *bad = edit(strdup(json), edits[i][0], edits[i][1]);
+        uh_error_t e2 = {0};
+        assert_int_equal(uh_search_config_parse(bad, &back, &b2, &e2), UH_EINVAL);
+        assert_null(b2);
+        if (!strstr(e2.msg, edits[i][2])) fail_msg("%s: %s", edits[i][1], e2.msg);
+        free(bad);
+    }
+    free(json);
+    uh_backend_free(b);
+}
+
+/* An operator that makes the classic children, then puts one network far beyond the energy
+ * limit in the first slot (as a language model might). */
+typedef struct {
+    uh_arch_t big;
+    double crossover;
+    int calls;
+} big_operator_t;
+
+static int propose_big(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
+    big_operator_t *op = ctx;
+    int rc = uh_operator_classic.propose(&op->crossover, in, out, err);
+    if (rc) return rc;
+    out[0].arch = op->big;
+    snprintf(out[0].origin, sizeof out[0].origin, "big");
+    op->calls++;
+    return UH_OK;
+}
+
+static void run_with(uh_store_t *store, const uh_operator_t *op, volatile int *stop,
+                     uh_search_progress_fn fn, void *ctx, uh_search_summary_t *sum, int want_rc) {
+    uh_error_t err = {0};
+    uh_search_opts_t opts = {
+        .op = op, .progress = fn, .progress_ctx = ctx, .stop = stop, .jobs = 2};
+    int rc = uh_search_run(store, &opts, sum, &err);
+    if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
+}
+
+static void test_limits_refuse_before_training(void **state) {
+    (void)state;
+    const char *backend = "cpu-xeon8380-fp32";
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
+    big_operator_t big = {.crossover = 0.5};
+    static const char big_json[] =
+        "{\"layers\":[{\"type\":\"dense\",\"units\":512,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":512,\"activation\":\"relu\"},{\"type\":\"dense\","
+        "\"units\":4}]}";
+    uh_shape_t tiny = {1, 12, 12, 4};
+    if (uh_arch_parse(big_json, strlen(big_json), tiny, &big.big, &err)) fail_msg("%s", err.msg);
+    uh_energy_t e;
+    if (uh_backend_energy(b, &big.big, &e, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b);
+    char big_hash[17];
+    uh_arch_hash(&big.big, big_hash);
+
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    cfg.limits.max_energy_nj = e.total_nj / 4;
+    uh_operator_t op = uh_operator_classic;
+    op.name = "big";
+    op.propose = propose_big;
+    op.ctx = &big;
+    uh_store_t *store = create_run("limits-whole", &cfg, backend);
+    uh_search_summary_t sum;
+    run_with(store, &op, NULL, NULL, NULL, &sum, UH_OK);
+    assert_int_equal(big.calls, cfg.generations);
+    assert_int_equal(sum.rejected, 1); /* proposed twice: the second time it was known */
+
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(store, &rows, &n);
+    int refused = 0, counted = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uh_candidate_t *c = &rows[i];
+        if (c->status == UH_CAND_INVALID) {
+            refused++;
+            assert_string_equal(c->hash, big_hash);
+            assert_string_equal(c->origin, "big");
+            assert_int_equal(c->generation, 1);
+            assert_non_null(strstr(c->message, "refused before training"));
+            assert_non_null(strstr(c->message, "energy"));
+            assert_non_null(strstr(c->message, "exceeds --max-energy-nj"));
+            assert_true(isnan(c->accuracy) && isnan(c->noisy_accuracy) && isnan(c->train_seconds));
+            assert_true(c->energy_nj == e.total_nj); /* why: its cost, kept */
+            float *w;
+            size_t nw;
+            uh_error_t absent = {0};
+            assert_int_equal(uh_store_get_weights(store, c->hash, &w, &nw, &absent), UH_ENOTFOUND);
+            continue;
+        }
+        counted++;
+        if (c->status == UH_CAND_OK) assert_true(c->energy_nj <= cfg.limits.max_energy_nj);
+    }
+    assert_int_equal(refused, 1);
+    int budget = cfg.population + cfg.generations * cfg.children;
+    assert_true(counted <= budget && counted >= budget - 2); /* refusals cost no budget */
+    assert_int_equal(sum.trained, counted);
+    uh_store_free_candidates(rows);
+    /* the generation says which limit its invalid child broke */
+    char *g1;
+    if (uh_store_get_generation(store, 1, &g1, NULL, &err)) fail_msg("%s", err.msg);
+    assert_non_null(strstr(g1, "\"over_limit\":{\"energy\":1,\"latency\":0,\"area\":0}"));
+    assert_non_null(strstr(g1, "\"invalid\":1"));
+    free(g1);
+
+    /* run again: nothing trained, nothing refused anew, the same result */
+    uh_search_summary_t again;
+    run_with(store, &op, NULL, NULL, NULL, &again, UH_OK);
+    assert_int_equal(again.trained, 0);
+    assert_int_equal(again.rejected, 1);
+    assert_true(again.hypervolume == sum.hypervolume);
+
+    /* stopped part-way and resumed: the rows of the uninterrupted run, refusal included */
+    uh_store_t *parted = create_run("limits-parted", &cfg, backend);
+    volatile int stop = 0;
+    stopper_t st = {6, 0, &stop};
+    uh_search_summary_t part;
+    run_with(parted, &op, &stop, stop_after, &st, &part, UH_EINTR);
+    stop = 0;
+    run_with(parted, &op, &stop, NULL, NULL, &part, UH_OK);
+    assert_same_run(store, parted, &cfg);
+    assert_true(part.hypervolume == sum.hypervolume);
+    uh_store_close(parted);
+    uh_store_close(store);
+}
+
+/* Exact hypervolume of points (n × k, minimised) against ref by counting the cells of the
+ * grid their coordinates make: a cell counts when some point is ≤ its lower corner. */
+static double grid_hv(const double *p, int n, int k, const double *ref) {
+    double axis[3][64];
+    int m[3] = {0, 0, 0};
+    for (int j = 0; j < k; j++) {
+        for (int i = 0; i < n; i++) axis[j][m[j]++] = p[i * k + j];
+        axis[j][m[j]++] = ref[j];
+        for (int a = 1; a < m[j]; a++) /* insertion sort */
+            for (int c = a; c > 0 && axis[j][c - 1] > axis[j][c]; c--) {
+                double t = axis[j][c];
+                axis[j][c] = axis[j][c - 1];
+                axis[j][c - 1] = t;
+            }
+    }
+    double hv = 0;
+    int at[3] = {0, 0, 0};
+    for (;;) {
+        double vol = 1;
+        for (int j = 0; j < k; j++) vol *= axis[j][at[j] + 1] - axis[j][at[j]];
+        int covered = 0;
+        for (int i = 0; i < n && !covered && vol > 0; i++) {
+            int le = 1;
+            for (int j = 0; j < k; j++) le &= p[i * k + j] <= axis[j][at[j]];
+            covered = le;
+        }
+        if (covered) hv += vol;
+        int j = 0;
+        while (j < k && ++at[j] >= m[j] - 1) at[j++] = 0;
+        if (j == k) break;
+    }
+    return hv;
+}
+
+/* A tiny search on error, energy and latency: runs end to end, its 3-D front (the rows
+ * measured on the test set) is exactly the non-dominated set of its rows in those three
+ * objectives, and its hypervolume is the grid count's. */
+static void test_three_objectives_end_to_end(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    cfg.generations = 3;
+    cfg.n_goals = 3;
+    cfg.goals[0] = UH_GOAL_ERROR, cfg.goals[1] = UH_GOAL_ENERGY, cfg.goals[2] = UH_GOAL_LATENCY;
+    const char *backend = "mzi-realistic";
+    uh_store_t *store = create_run("three-objectives", &cfg, backend);
+    uh_search_summary_t sum;
+    run(store, NULL, NULL, NULL, &sum, UH_OK);
+    assert_true(sum.hypervolume > 0 && sum.hypervolume <= 1);
+    assert_true(sum.front_size >= 1);
+
+    /* the normalisation the search uses, from the task's linear classifier */
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
+    uh_dataset_t *train, *val, *test;
+    if (uh_search_load_data(&cfg, &train, &val, &test, &err)) fail_msg("%s", err.msg);
+    uh_shape_t in = {train->c, train->h, train->w, train->n_classes};
+    double zero[3];
+    if (uh_search_cost_zero(b, in, zero, &err)) fail_msg("%s", err.msg);
+    uh_dataset_free(train);
+    uh_dataset_free(val);
+    uh_dataset_free(test);
+    uh_backend_free(b);
+
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(store, &rows, &n);
+    double *p = malloc((n + 1) * 3 * sizeof *p), *inside = malloc((n + 1) * 3 * sizeof *inside);
+    int *ok = malloc((n + 1) * sizeof *ok), m = 0, n_in = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uh_candidate_t *c = &rows[i];
+        if (c->status != UH_CAND_OK) continue;
+        assert_true(isfinite(c->latency_ns) && c->latency_ns >= 0);
+        assert_true(isfinite(c->area_mm2) && c->area_mm2 >= 0);
+        ok[m] = (int)i;
+        for (int j = 0; j < 3; j++)
+            p[m * 3 + j] =
+                uh_search_goal_value(cfg.goals[j], cfg.objective, zero, c->accuracy,
+                                     c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2);
+        if (p[m * 3] < 1 && p[m * 3 + 1] < 1 && p[m * 3 + 2] < 1)
+            memcpy(inside + 3 * n_in++, p + 3 * m, 3 * sizeof *p);
+        m++;
+    }
+    static const double ref[3] = {1, 1, 1};
+    double want = grid_hv(inside, n_in, 3, ref);
+    if (fabs(sum.hypervolume - want) > 1e-12)
+        fail_msg("hypervolume %.17g, grid count %.17g", sum.hypervolume, want);
+    /* the front: non-dominated in all three, every one measured on the test set */
+    int front = 0;
+    for (int a = 0; a < m; a++) {
+        int dominated = 0;
+        for (int c = 0; c < m && !dominated; c++) {
+            int le = 1, lt = 0;
+            for (int j = 0; j < 3; j++) {
+                le &= p[c * 3 + j] <= p[a * 3 + j];
+                lt |= p[c * 3 + j] < p[a * 3 + j];
+            }
+            dominated = le && lt;
+        }
+        uh_test_result_t t;
+        uh_error_t absent = {0};
+        int tested = uh_store_get_test_result(store, rows[ok[a]].hash, &t, &absent) == UH_OK;
+        if (tested != !dominated)
+            fail_msg("candidate %s: dominated %d, measured on the test set %d", rows[ok[a]].hash,
+                     dominated, tested);
+        front += !dominated;
+    }
+    assert_int_equal(front, sum.front_size);
+    free(p);
+    free(inside);
+    free(ok);
+    uh_store_free_candidates(rows);
+    /* the generations' stored hypervolume is the same 3-D one */
+    uh_gen_metrics_t gm;
+    char *st;
+    if (uh_store_get_generation(store, cfg.generations, &st, &gm, &err)) fail_msg("%s", err.msg);
+    free(st);
+    assert_true(gm.hypervolume == sum.hypervolume);
+    uh_store_close(store);
+}
+
+/* A run stored by a build before latency and area (schema version 1, a config without
+ * objectives or limits), stopped part-way, resumes to the rows of an uninterrupted run. */
+static void test_resumes_a_version1_store(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    uh_store_t *whole = create_run("v1-whole", &cfg, "mzi-worst");
+    uh_search_summary_t sum_whole;
+    run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
+
+    uh_store_t *parted = create_run("v1-parted", &cfg, "mzi-worst");
+    volatile int stop = 0;
+    stopper_t st = {5, 0, &stop};
+    uh_search_summary_t sum;
+    run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
+    int first = sum.trained;
+    uh_candidate_t *before;
+    size_t n_before;
+    load_rows(parted, &before, &n_before);
+    assert_int_equal(n_before, first);
+    uh_store_close(parted);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/v1-parted", g_root);
+    raw_sql(dir, "ALTER TABLE candidates DROP COLUMN latency_ns;"
+                 "ALTER TABLE candidates DROP COLUMN area_mm2;"
+                 "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
+                 "PRAGMA user_version = 1;");
+    uh_error_t err = {0};
+    if (uh_store_open(dir, &parted, &err)) fail_msg("%s", err.msg);
+    assert_null(strstr(uh_store_config(parted), "objectives"));
+    run_jobs(parted, 2, NULL, NULL, NULL, &sum, UH_OK);
+    assert_int_equal(sum.reused, first);
+    assert_same_run(whole, parted, &cfg);
+    assert_true(sum.hypervolume == sum_whole.hypervolume);
+    /* rows from before have no latency or area (not measured then); the new ones do */
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(parted, &rows, &n);
+    for (size_t i = 0; i < n; i++) {
+        int old = 0;
+        for (size_t j = 0; j < n_before; j++) old |= !strcmp(rows[i].hash, before[j].hash);
+        if (old)
+            assert_true(isnan(rows[i].latency_ns) && isnan(rows[i].area_mm2));
+        else if (rows[i].status == UH_CAND_OK)
+            assert_true(isfinite(rows[i].latency_ns) && isfinite(rows[i].area_mm2));
+    }
+    uh_store_free_candidates(rows);
+    uh_store_free_candidates(before);
+    uh_store_close(whole);
+    uh_store_close(parted);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidate_seed_depends_on_both),
@@ -356,6 +783,11 @@ int main(void) {
         cmocka_unit_test(test_linas_records_predictor_quality),
         cmocka_unit_test(test_stop_and_resume_gives_the_same_run),
         cmocka_unit_test(test_jobs_do_not_change_the_run),
+        cmocka_unit_test(test_limits_check_names_the_limit),
+        cmocka_unit_test(test_objectives_parse_and_config),
+        cmocka_unit_test(test_limits_refuse_before_training),
+        cmocka_unit_test(test_three_objectives_end_to_end),
+        cmocka_unit_test(test_resumes_a_version1_store),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }

@@ -115,6 +115,8 @@ static void make_candidate(int i, uh_candidate_t *c) {
     c->noisy_accuracy = i % 4 ? 0.4 + i * 1e-3 : NAN;
     c->noisy_accuracy_std = 1.0 / (i + 3);
     c->energy_nj = 1e3 * (i + 1) / 7.0;
+    c->latency_ns = 1e4 * (i + 1) / 3.0;
+    c->area_mm2 = i % 5 ? 0.5 * i + 0.1 : NAN; /* not modelled */
     c->params = 1000L + i;
     c->macs = i % 5 ? 2000L * i : -1;
     c->train_seconds = 0.1 * i;
@@ -137,6 +139,8 @@ static void assert_same_candidate(const uh_candidate_t *want, const uh_candidate
     assert_true(same_double(got->noisy_accuracy, want->noisy_accuracy));
     assert_true(same_double(got->noisy_accuracy_std, want->noisy_accuracy_std));
     assert_true(same_double(got->energy_nj, want->energy_nj));
+    assert_true(same_double(got->latency_ns, want->latency_ns));
+    assert_true(same_double(got->area_mm2, want->area_mm2));
     assert_int_equal(got->params, want->params);
     assert_int_equal(got->macs, want->macs);
     assert_true(same_double(got->train_seconds, want->train_seconds));
@@ -711,8 +715,8 @@ static void test_open_refuses(void **state) {
     file_dir(f, "newer", dir, sizeof dir);
     uh_store_close(create_store(dir, "{}"));
     snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
-    raw_sql(path, "PRAGMA user_version = 2");
-    expect_refused(dir, UH_EFORMAT, "schema version 2 is newer");
+    raw_sql(path, "PRAGMA user_version = 3");
+    expect_refused(dir, UH_EFORMAT, "schema version 3 is newer");
     raw_sql(path, "PRAGMA user_version = 0");
     expect_refused(dir, UH_EFORMAT, "unknown schema version 0");
 
@@ -868,6 +872,7 @@ static void test_csv_export(void **state) {
     c[0].noisy_accuracy = NAN;
     c[0].macs = -1;
     c[0].seed = UINT64_MAX;
+    c[1].area_mm2 = NAN; /* a cost the backend does not model: an empty field */
     snprintf(c[1].arch, sizeof c[1].arch, "%s",
              "{\"layers\":[{\"type\":\"dense\",\"units\":10,\"activation\":\"relu\"}]}");
     c[1].status = UH_CAND_FAILED;
@@ -897,6 +902,8 @@ static void test_csv_export(void **state) {
                                          "noisy_accuracy",
                                          "noisy_accuracy_std",
                                          "energy_nj",
+                                         "latency_ns",
+                                         "area_mm2",
                                          "params",
                                          "macs",
                                          "train_seconds",
@@ -907,8 +914,8 @@ static void test_csv_export(void **state) {
                                          "test_noisy_accuracy_std",
                                          "message",
                                          "arch"};
-    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 19);
-    for (int i = 0; i < 19; i++) assert_string_equal(csv.field[0][i], header[i]);
+    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 21);
+    for (int i = 0; i < 21; i++) assert_string_equal(csv.field[0][i], header[i]);
     for (int i = 0; i < 3; i++) {
         char **row = csv.field[i + 1];
         char want[64];
@@ -917,28 +924,28 @@ static void test_csv_export(void **state) {
         assert_string_equal(row[2], c[i].origin);
         assert_string_equal(row[3], uh_cand_status_name(c[i].status));
         assert_string_equal(row[4], c[i].hash);
-        const double *vals[] = {&c[i].accuracy, &c[i].noisy_accuracy, &c[i].noisy_accuracy_std,
-                                &c[i].energy_nj};
-        for (int k = 0; k < 4; k++) {
+        const double *vals[] = {&c[i].accuracy,  &c[i].noisy_accuracy, &c[i].noisy_accuracy_std,
+                                &c[i].energy_nj, &c[i].latency_ns,     &c[i].area_mm2};
+        for (int k = 0; k < 6; k++) {
             if (isnan(*vals[k]))
                 assert_string_equal(row[5 + k], "");
             else
                 assert_true(strtod(row[5 + k], NULL) == *vals[k]);
         }
-        assert_true(strtod(row[11], NULL) == c[i].train_seconds);
-        assert_true(strtoull(row[12], NULL, 10) == c[i].seed);
-        assert_timestamp(row[13]);
-        assert_string_equal(row[17], c[i].message);
-        assert_string_equal(row[18], c[i].arch);
+        assert_true(strtod(row[13], NULL) == c[i].train_seconds);
+        assert_true(strtoull(row[14], NULL, 10) == c[i].seed);
+        assert_timestamp(row[15]);
+        assert_string_equal(row[19], c[i].message);
+        assert_string_equal(row[20], c[i].arch);
     }
     assert_string_equal(csv.field[1][5], "0.30000000000000004");
     assert_string_equal(csv.field[1][6], "");
-    assert_string_equal(csv.field[1][10], ""); /* macs unknown */
-    assert_string_equal(csv.field[1][12], "18446744073709551615");
-    assert_string_equal(csv.field[1][14], ""); /* no test result */
-    assert_true(strtod(csv.field[2][14], NULL) == 1.0 / 3.0);
-    assert_string_equal(csv.field[2][15], "");
-    assert_string_equal(csv.field[2][16], "0.015625");
+    assert_string_equal(csv.field[1][12], ""); /* macs unknown */
+    assert_string_equal(csv.field[1][14], "18446744073709551615");
+    assert_string_equal(csv.field[1][16], ""); /* no test result */
+    assert_true(strtod(csv.field[2][16], NULL) == 1.0 / 3.0);
+    assert_string_equal(csv.field[2][17], "");
+    assert_string_equal(csv.field[2][18], "0.015625");
     csv_free(&csv);
 
     /* A subset, in id order whatever the order asked for. */
@@ -961,6 +968,122 @@ static void test_csv_export(void **state) {
     uh_error_t err = {0};
     expect_fail(uh_store_export_csv(s, out2, bad, 2, &err), &err, UH_ENOTFOUND, "nothere");
     assert_false(exists(out2));
+    uh_store_close(s);
+}
+
+/* A run stored by a build of schema version 1 (before latency_ns and area_mm2), made by hand
+ * with that version's exact schema: it opens, is upgraded in place, its rows read back with
+ * the new costs unknown (NaN), and new rows carry them. */
+static void test_opens_version1_store(void **state) {
+    fixture_t *f = *state;
+    char path[160];
+    assert_int_equal(mkdir(f->run, 0777), 0);
+    snprintf(path, sizeof path, "%s/%s", f->run, UH_STORE_FILE);
+    raw_sql(path, "PRAGMA application_id = 1969770049; PRAGMA user_version = 1;"
+                  "PRAGMA journal_mode = WAL;"
+                  "CREATE TABLE run("
+                  "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+                  "  config TEXT NOT NULL,"
+                  "  uhnas_version TEXT NOT NULL,"
+                  "  created_at TEXT NOT NULL);"
+                  "CREATE TABLE candidates("
+                  "  id INTEGER PRIMARY KEY,"
+                  "  generation INTEGER NOT NULL CHECK (generation >= 0),"
+                  "  origin TEXT NOT NULL,"
+                  "  arch TEXT NOT NULL,"
+                  "  hash TEXT NOT NULL UNIQUE,"
+                  "  accuracy REAL,"
+                  "  noisy_accuracy REAL,"
+                  "  noisy_accuracy_std REAL,"
+                  "  energy_nj REAL,"
+                  "  params INTEGER NOT NULL,"
+                  "  macs INTEGER NOT NULL,"
+                  "  train_seconds REAL,"
+                  "  status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'invalid')),"
+                  "  message TEXT NOT NULL,"
+                  "  seed INTEGER NOT NULL,"
+                  "  created_at TEXT NOT NULL);"
+                  "CREATE TABLE generations("
+                  "  generation INTEGER PRIMARY KEY CHECK (generation >= 0),"
+                  "  state TEXT NOT NULL,"
+                  "  hypervolume REAL,"
+                  "  diversity REAL,"
+                  "  front_size INTEGER NOT NULL);"
+                  "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                  "CREATE TABLE test_results("
+                  "  hash TEXT PRIMARY KEY REFERENCES candidates(hash),"
+                  "  accuracy REAL,"
+                  "  noisy_accuracy REAL,"
+                  "  noisy_accuracy_std REAL,"
+                  "  mc INTEGER NOT NULL);"
+                  "CREATE TABLE weights("
+                  "  hash TEXT PRIMARY KEY REFERENCES candidates(hash),"
+                  "  n INTEGER NOT NULL,"
+                  "  checksum INTEGER NOT NULL,"
+                  "  data BLOB NOT NULL);"
+                  "INSERT INTO run VALUES (1, '{\"old\":1}', '0.1.0', '2025-01-01T00:00:00.000Z');"
+                  "INSERT INTO candidates VALUES (1, 0, 'sample', '{\"layers\":[]}', 'old1',"
+                  "  0.75, 0.5, 0.01, 12.5, 100, 200, 1.5, 'ok', '', 42,"
+                  "  '2025-01-01T00:00:01.000Z');"
+                  "INSERT INTO generations VALUES (0, '{}', 0.25, 0.5, 1);");
+
+    uh_store_t *s = open_store(f->run);
+    assert_string_equal(uh_store_config(s), "{\"old\":1}");
+    uh_candidate_t got;
+    int found = 0;
+    CHECK_OK(uh_store_find_hash(s, "old1", &got, &found, &e_));
+    assert_true(found);
+    assert_int_equal(got.id, 1);
+    assert_true(got.accuracy == 0.75 && got.noisy_accuracy == 0.5 && got.energy_nj == 12.5);
+    assert_int_equal(got.params, 100);
+    assert_true(got.seed == 42);
+    assert_true(isnan(got.latency_ns) && isnan(got.area_mm2)); /* not measured then */
+    /* the run goes on: a new row with the new costs, next to the old one */
+    uh_candidate_t c;
+    make_candidate(3, &c);
+    int64_t id = 0;
+    CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
+    assert_int_equal(id, 2);
+    char *state_json = NULL;
+    uh_gen_metrics_t m;
+    CHECK_OK(uh_store_get_generation(s, 0, &state_json, &m, &e_));
+    assert_true(m.hypervolume == 0.25);
+    free(state_json);
+    CHECK_OK(uh_store_check(s, &e_));
+    uh_store_close(s);
+
+    /* upgraded for good: version 2, and it opens again as one */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT user_version FROM pragma_user_version", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), UH_STORE_SCHEMA_VERSION);
+    assert_int_equal(UH_STORE_SCHEMA_VERSION, 2);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    s = open_store(f->run);
+    CHECK_OK(uh_store_find_hash(s, c.hash, &got, &found, &e_));
+    assert_same_candidate(&c, &got);
+    uh_candidate_t *rows;
+    size_t n;
+    CHECK_OK(uh_store_candidates(s, &rows, &n, &e_));
+    assert_int_equal(n, 2);
+    assert_true(isnan(rows[0].latency_ns) && rows[1].latency_ns == c.latency_ns);
+    uh_store_free_candidates(rows);
+    /* the CSV export: the old row's costs are empty fields */
+    char out[200];
+    snprintf(out, sizeof out, "%s/old.csv", f->root);
+    CHECK_OK(uh_store_export_csv(s, out, NULL, 0, &e_));
+    size_t len;
+    char *text = (char *)slurp(out, &len);
+    text = realloc(text, len + 1);
+    text[len] = '\0';
+    assert_non_null(strstr(text, ",energy_nj,latency_ns,area_mm2,params,"));
+    assert_non_null(strstr(text, ",12.5,,,100,200,"));
+    free(text);
     uh_store_close(s);
 }
 
@@ -1129,6 +1252,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_open_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_export, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_opens_version1_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),
     };

@@ -1,7 +1,7 @@
 /* uhnas — evaluating one candidate: noise-aware training on the backend, then clean and
- * Monte-Carlo noisy accuracy on held-out data, and energy per inference. The same function
- * serves the search, `uhnas eval` and (later) remote workers, so a candidate means the same
- * thing everywhere. */
+ * Monte-Carlo noisy accuracy on held-out data, and energy, latency and area per inference.
+ * The same function serves the search, `uhnas eval` and (later) remote workers, so a
+ * candidate means the same thing everywhere. */
 #ifndef UHNAS_EVALUATE_H
 #define UHNAS_EVALUATE_H
 
@@ -23,6 +23,8 @@ typedef struct {
     double noisy_accuracy; /* mean over mc hardware samples */
     double noisy_std;
     double energy_nj;
+    double latency_ns; /* the backend's latency and area for arch (uh_backend_energy) */
+    double area_mm2;
     double train_seconds;
     float final_loss;
     long params, macs;

@@ -30,17 +30,36 @@
  *              population are trained for real; repeat. Predictor quality (Kendall τ,
  *              Spearman ρ, MAE of predicted vs measured) is recorded per cycle.
  *
- * Objectives (all minimised inside; reported as accuracies): error = 1 − noisy accuracy
- * (clean accuracy with objective "clean") and log10 of the energy per inference. The
- * three-objective front adds the robustness drop, clean − noisy accuracy.
+ * Objectives (all minimised inside; reported as accuracies): a run chooses two or three of
+ *   error    1 − noisy accuracy (clean accuracy with objective "clean")
+ *   energy   energy per inference (nJ)
+ *   latency  latency per inference under the backend's mapping (ns)
+ *   area     the mapping's footprint (mm²)
+ *   drop     robustness drop, clean − noisy accuracy (a negative drop is noise: 0)
+ * (config `objectives`, default error,energy). NSGA-II's ranking and crowding, LINAS's
+ * predicted search, the archive's Pareto front (hence the final front, the operators' view
+ * and the weights kept) and the hypervolume use the chosen ones; evolution keeps its scalar
+ * (accuracy − w·log10 energy). The legacy three-objective hypervolume (error, energy, drop) is
+ * reported beside the chosen one.
  *
  * Hypervolume reference: objectives are normalised per run to
- *   error ∈ [0, 1],  energy e = log10(E / E_lin) / UH_HV_ENERGY_DECADES,  drop ∈ [0, 1],
- * where E_lin is the backend's energy for the smallest network of the task (one dense layer,
- * inputs → classes), and the reference point is (1, 1) — (1, 1, 1) with the drop. Candidates
- * beyond it contribute nothing. The same backend and data give the same scale, so runs of
- * different strategies compare directly. Hypervolume is of every candidate measured up to
- * that generation (the archive), exact in 2-D and 3-D. */
+ *   error, drop ∈ [0, 1] (linear),
+ *   energy  log10(E / E_lin) / UH_HV_ENERGY_DECADES,
+ *   latency log10(L / L_lin) / UH_HV_LATENCY_DECADES,
+ *   area    log10(A / A_lin) / UH_HV_AREA_DECADES,
+ * where X_lin is the backend's cost for the smallest network of the task (one dense layer,
+ * inputs → classes), and the reference point is 1 in every objective. Candidates beyond it
+ * contribute nothing. A cost the backend does not model (0 for the linear classifier or for
+ * the candidate) normalises to 0: it neither ranks nor adds volume. The same backend and data
+ * give the same scale, so runs of different strategies compare directly. Hypervolume is of
+ * every candidate measured up to that generation (the archive), exact in 2-D and 3-D.
+ *
+ * Limits (config `limits`: max_energy_nj, max_latency_ns, max_area_mm2; 0 = none) are hard:
+ * the space's operators only return networks within them (uhnas/space.h), and a child an
+ * operator proposes beyond one (e.g. a language model's) is refused before training like an
+ * invalid child: counted in the generation's "invalid" and "over_limit" counts, stored with
+ * status invalid and a message naming the limit, and replaced. Such rows do not count against
+ * the budget. */
 #ifndef UHNAS_SEARCH_H
 #define UHNAS_SEARCH_H
 
@@ -53,6 +72,9 @@
 #include "uhnas/store.h"
 
 #define UH_HV_ENERGY_DECADES 4.0
+#define UH_HV_LATENCY_DECADES 4.0
+#define UH_HV_AREA_DECADES 4.0
+#define UH_SEARCH_MAX_OBJECTIVES 3
 #define UH_SEARCH_MAX_POPULATION 1024
 #define UH_SEARCH_MAX_GENERATIONS 100000
 /* Attempts at a child that is new (not a duplicate) before a fresh sample takes its place. */
@@ -70,9 +92,32 @@ typedef enum {
 
 typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
 
+/* The quantities a run may minimise (see Objectives above). */
+typedef enum {
+    UH_GOAL_ERROR,
+    UH_GOAL_ENERGY,
+    UH_GOAL_LATENCY,
+    UH_GOAL_AREA,
+    UH_GOAL_DROP,
+    UH_GOAL_COUNT
+} uh_goal_t;
+
+const char *uh_goal_name(uh_goal_t g); /* "error", "energy", "latency", "area", "drop" */
+/* "error,energy,latency" → goals[0..*n): two or three distinct names, comma-separated. On a
+ * bad list returns UH_EINVAL with the reason in msg. */
+int uh_goals_parse(const char *list, uh_goal_t goals[UH_SEARCH_MAX_OBJECTIVES], int *n, char *msg,
+                   size_t cap);
+/* The list back as text ("error,energy"). */
+void uh_goals_format(const uh_goal_t *goals, int n, char *buf, size_t cap);
+
 typedef struct {
     uh_strategy_t strategy;
     uh_objective_t objective;
+    /* the objectives: 2 or 3 distinct uh_goal_t (default error, energy) */
+    int n_goals;
+    uh_goal_t goals[UH_SEARCH_MAX_OBJECTIVES];
+    /* hard limits on a candidate's costs (default none) */
+    uh_limits_t limits;
     int population;  /* the initial random population and NSGA-II's population size */
     int children;    /* children per generation */
     int generations; /* generations after the initial population */
@@ -97,7 +142,8 @@ typedef struct {
     char operator_config[4096];
 } uh_search_config_t;
 
-/* Defaults (the paper's budget): nsga2 on noisy accuracy, population 20, 8 children, 30
+/* Defaults (the paper's budget): nsga2 on noisy accuracy, objectives error and energy, no
+ * limits, population 20, 8 children, 30
  * generations, seed 1, 20 epochs of Adam at lr 1e-3 (batch 128), mc 5, noise-aware, all of
  * fashion-mnist, validation 0.2, crossover
  * 0.5, tournament 4, energy weight 0.05, predictor generations 500. */
@@ -185,9 +231,11 @@ typedef struct {
 typedef void (*uh_search_progress_fn)(void *ctx, const uh_search_progress_t *p);
 
 typedef struct {
-    double hypervolume, hypervolume3;
+    double hypervolume;  /* over the run's objectives (2-D or 3-D) */
+    double hypervolume3; /* over (error, energy, drop), whatever the objectives */
     int front_size;
     int candidates; /* rows with status ok */
+    int rejected;   /* rows refused before training for exceeding a limit */
     int trained;    /* candidates trained by this call (0 when everything was stored) */
     int reused;     /* candidates answered from the store */
 } uh_search_summary_t;
@@ -234,6 +282,15 @@ int uh_search_load_data(const uh_search_config_t *cfg, uh_dataset_t **train, uh_
 /* log10 of the energy of the smallest network of the task (one dense layer, inputs →
  * classes) on b: the zero of the hypervolume's energy scale. */
 int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_lin, uh_error_t *err);
+/* The same network's zeros of all three cost scales: log10 of its energy (nJ), latency (ns)
+ * and area (mm²); NaN for latency or area when the backend does not model them (0). */
+int uh_search_cost_zero(const uh_backend_t *b, uh_shape_t in, double zero[3], uh_error_t *err);
+
+/* The normalised value of goal g (minimised; see Objectives above) for a candidate with
+ * these accuracies and costs, given the run's objective accuracy and cost zeros. */
+double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double zero[3],
+                            double accuracy, double noisy_accuracy, double energy_nj,
+                            double latency_ns, double area_mm2);
 
 /* How the loop evaluates one candidate (training options, mc, noise-aware, one thread). */
 void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec);

@@ -2,8 +2,9 @@
  *
  * A space is derived from a backend's constraints (allowed layer types, activations, bit
  * widths, tiles, size limits) and the data's shape, so every architecture an operator
- * returns parses, resolves and passes the backend's check: operators repair or retry, and
- * never hand the search something that would be refused. All randomness comes from the
+ * returns parses, resolves and passes the backend's check (and the run's cost limits, when
+ * the space has any): operators repair or retry, and never hand the search something that
+ * would be refused. All randomness comes from the
  * uh_rng_t passed in. */
 #ifndef UHNAS_SPACE_H
 #define UHNAS_SPACE_H
@@ -24,9 +25,33 @@ typedef struct {
     int v[UH_SPACE_MAX_CHOICES];
 } uh_choices_t;
 
+/* Hard limits on what one inference may cost on the hardware (a run's --max-energy-nj,
+ * --max-latency-ns and --max-area-mm2); a value <= 0 is no limit. A limit on a quantity the
+ * backend does not model (it reports 0) never binds. */
+typedef struct {
+    double max_energy_nj, max_latency_ns, max_area_mm2;
+} uh_limits_t;
+
+typedef enum {
+    UH_LIMIT_NONE,
+    UH_LIMIT_ENERGY,
+    UH_LIMIT_LATENCY,
+    UH_LIMIT_AREA,
+    UH_LIMIT_COUNT
+} uh_limit_t;
+
+const char *uh_limit_name(uh_limit_t l);   /* "energy", "latency", "area" ("" for none) */
+const char *uh_limit_option(uh_limit_t l); /* "--max-energy-nj", ... ("" for none) */
+int uh_limits_any(const uh_limits_t *l);   /* 1 when some limit is set */
+/* The first limit (energy, latency, area) that the costs exceed, or UH_LIMIT_NONE; msg (may
+ * be NULL) then names it, e.g. "energy 812.3 nJ exceeds --max-energy-nj 100". */
+uh_limit_t uh_limits_check(const uh_limits_t *l, double energy_nj, double latency_ns,
+                           double area_mm2, char *msg, size_t cap);
+
 typedef struct {
     uh_shape_t input;
     const uh_backend_t *backend; /* constraints and model checks; not owned */
+    uh_limits_t limits;          /* none after uh_space_init; the search sets the run's */
     int allow_conv, allow_pool;
     uh_choices_t units, filters, kernels, pool_sizes;
     uh_choices_t activations; /* uh_act_t values usable on hidden layers */
@@ -38,8 +63,17 @@ typedef struct {
 int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t input,
                   uh_error_t *err);
 
-/* 1 when arch resolves and has no violations on the space's backend. */
+/* 1 when arch resolves, has no violations on the space's backend and is within the space's
+ * limits. Every operator below returns only such architectures. */
 int uh_space_valid(const uh_space_t *space, uh_arch_t *arch);
+/* The same without the limits: 1 when arch resolves and the backend accepts it. */
+int uh_space_valid_hardware(const uh_space_t *space, uh_arch_t *arch);
+/* Which of the space's limits arch (resolved, valid on the hardware) exceeds, as
+ * uh_limits_check; cost (may be NULL) receives its energy (nJ), latency (ns) and area (mm²)
+ * from the backend (NaN when no limit is set). A backend that cannot cost arch counts as
+ * exceeding the energy limit, with its reason in msg. */
+uh_limit_t uh_space_over_limit(const uh_space_t *space, const uh_arch_t *arch, double cost[3],
+                               char *msg, size_t cap);
 
 /* A random valid architecture. */
 int uh_space_sample(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out, uh_error_t *err);

@@ -28,7 +28,10 @@
 
 #define UH_STORE_FILE "run.sqlite"
 #define UH_STORE_APP_ID 0x75684e41 /* "uhNA": PRAGMA application_id of every run store */
-#define UH_STORE_SCHEMA_VERSION 1  /* PRAGMA user_version; bump with a migration */
+/* PRAGMA user_version; bump with a migration. Version 2 added candidates.latency_ns and
+ * candidates.area_mm2: a version-1 store is upgraded in place when opened (ALTER TABLE ADD
+ * COLUMN, one transaction), its earlier rows keeping NULL (NaN: not measured) there. */
+#define UH_STORE_SCHEMA_VERSION 2
 
 /* Hard limits, checked on the way in and again on the way out (a file is input too). */
 #define UH_STORE_HASH_MAX 64                    /* characters of a candidate hash */
@@ -58,6 +61,8 @@ typedef struct {
     double noisy_accuracy;            /* mean over Monte-Carlo hardware samples */
     double noisy_accuracy_std;
     double energy_nj;
+    double latency_ns; /* of the backend's mapping (uh_energy_t.latency_ns); 0 = not modelled */
+    double area_mm2;   /* the mapping's footprint.area_mm2; 0 = not modelled */
     long params, macs;
     double train_seconds;
     uh_cand_status_t status;
@@ -92,7 +97,8 @@ int uh_store_create(const char *dir, const char *config_json, int flags, uh_stor
                     uh_error_t *err);
 /* Opens the run in dir after checking that dir/run.sqlite is an SQLite file, carries our
  * application_id and a schema version this build reads, has every table and column, and
- * passes SQLite's quick_check. A refused file is left untouched. */
+ * passes SQLite's quick_check. A refused file is left untouched; an accepted store of an
+ * older schema version is then upgraded to this one (see UH_STORE_SCHEMA_VERSION). */
 int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err);
 void uh_store_close(uh_store_t *store); /* NULL is fine */
 
@@ -164,9 +170,9 @@ int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t 
 /* Writes the candidates (ordered by id; when hashes is not NULL only those n_hashes rows, each
  * of which must be stored) as RFC 4180 CSV with a header row, atomically. Columns: id,
  * generation, origin, status, hash, accuracy, noisy_accuracy, noisy_accuracy_std, energy_nj,
- * params, macs, train_seconds, seed, created_at, test_accuracy, test_noisy_accuracy,
- * test_noisy_accuracy_std, message, arch. Unknown values are empty fields; numbers are
- * written so that they read back to the same double. */
+ * latency_ns, area_mm2, params, macs, train_seconds, seed, created_at, test_accuracy,
+ * test_noisy_accuracy, test_noisy_accuracy_std, message, arch. Unknown values are empty
+ * fields; numbers are written so that they read back to the same double. */
 int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *hashes,
                         size_t n_hashes, uh_error_t *err);
 

@@ -62,6 +62,12 @@ typedef struct {
 } cli_progress_t;
 int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss);
 
+/* The reference network `uhnas backends` costs on every backend (and `search` asks about):
+ * the demo CNN of configs/demo-arch.json — conv 8 filters 3x3 (ReLU), max-pool 2, dense 32
+ * (ReLU), dense 10 — on one 1x28x28 image. Defined once, in common.c. */
+#define CLI_REFERENCE_NAME "the demo CNN of configs/demo-arch.json on one 28x28 image"
+int cli_reference_cost(const uh_backend_t *b, uh_energy_t *e, uh_error_t *err);
+
 cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e);
 /* {"area_mm2", "mzis", "tiles", "devices"} */
 cJSON *cli_footprint_json(const uh_footprint_t *f);

@@ -171,27 +171,40 @@ static int front_load(uh_store_t *store, front_t *f, uh_error_t *err) {
     return UH_OK;
 }
 
-static void print_front(const front_t *f, const uh_search_summary_t *sum) {
-    printf("\n%d candidates (%d trained now, %d from the store); hypervolume %.4f (2-D), "
-           "%.4f (3-D with robustness drop); front of %d:\n",
-           sum->candidates, sum->trained, sum->reused, sum->hypervolume, sum->hypervolume3,
-           sum->front_size);
-    printf("  %-16s %-15s %8s %8s %8s %8s %12s %9s\n", "hash", "origin", "val acc", "noisy",
-           "test acc", "t-noisy", "energy nJ", "params");
+static void print_front(const front_t *f, const uh_search_summary_t *sum,
+                        const uh_search_config_t *cfg) {
+    char goals[64];
+    uh_goals_format(cfg->goals, cfg->n_goals, goals, sizeof goals);
+    printf("\n%d candidates (%d trained now, %d from the store", sum->candidates, sum->trained,
+           sum->reused);
+    if (sum->rejected) printf("; %d refused for a limit", sum->rejected);
+    printf("); hypervolume %.4f (%s), %.4f (error,energy,drop); front of %d:\n", sum->hypervolume,
+           goals, sum->hypervolume3, sum->front_size);
+    printf("  %-16s %-15s %8s %8s %8s %8s %12s %11s %10s %9s\n", "hash", "origin", "val acc",
+           "noisy", "test acc", "t-noisy", "energy nJ", "latency ns", "area mm2", "params");
     for (size_t k = 0; k < f->n_front; k++) {
         const uh_candidate_t *c = &f->rows[f->front[k]];
-        printf("  %-16s %-15s %8.4f %8.4f %8.4f %8.4f %12.4g %9ld\n", c->hash, c->origin,
-               c->accuracy, c->noisy_accuracy, f->test[k].accuracy, f->test[k].noisy_accuracy,
-               c->energy_nj, c->params);
+        printf("  %-16s %-15s %8.4f %8.4f %8.4f %8.4f %12.4g %11.4g %10.4g %9ld\n", c->hash,
+               c->origin, c->accuracy, c->noisy_accuracy, f->test[k].accuracy,
+               f->test[k].noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2, c->params);
     }
 }
 
-static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const char *dir) {
+static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const char *dir,
+                         const uh_search_config_t *cfg) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "run", dir);
     cJSON_AddNumberToObject(o, "candidates", sum->candidates);
     cJSON_AddNumberToObject(o, "trained", sum->trained);
     cJSON_AddNumberToObject(o, "reused", sum->reused);
+    cJSON_AddNumberToObject(o, "rejected", sum->rejected);
+    cJSON *goals = cJSON_AddArrayToObject(o, "objectives");
+    for (int i = 0; i < cfg->n_goals; i++)
+        cJSON_AddItemToArray(goals, cJSON_CreateString(uh_goal_name(cfg->goals[i])));
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits"); /* 0 = none */
+    cJSON_AddNumberToObject(lim, "max_energy_nj", cfg->limits.max_energy_nj);
+    cJSON_AddNumberToObject(lim, "max_latency_ns", cfg->limits.max_latency_ns);
+    cJSON_AddNumberToObject(lim, "max_area_mm2", cfg->limits.max_area_mm2);
     cJSON_AddNumberToObject(o, "hypervolume", sum->hypervolume);
     cJSON_AddNumberToObject(o, "hypervolume3", sum->hypervolume3);
     cJSON *arr = cJSON_AddArrayToObject(o, "front");
@@ -209,6 +222,8 @@ static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const
         cJSON_AddNumberToObject(m, "test_accuracy", f->test[k].accuracy);
         cJSON_AddNumberToObject(m, "test_noisy_accuracy", f->test[k].noisy_accuracy);
         cJSON_AddNumberToObject(m, "energy_nj", c->energy_nj);
+        cJSON_AddNumberToObject(m, "latency_ns", c->latency_ns); /* NaN (null): not stored */
+        cJSON_AddNumberToObject(m, "area_mm2", c->area_mm2);
         cJSON_AddNumberToObject(m, "params", (double)c->params);
         cJSON_AddNumberToObject(m, "macs", (double)c->macs);
         cJSON_AddItemToArray(arr, m);
@@ -245,9 +260,94 @@ typedef struct {
     {"quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"}
 /* clang-format on */
 
+/* The objectives and limits: part of the run's config. `search` stores them; `resume` accepts
+ * them only to refuse a run whose stored ones differ (a run keeps its objectives). */
+typedef struct {
+    const char *objectives; /* NULL: not given */
+    double limit[3];        /* energy nJ, latency ns, area mm2; < 0: not given */
+} goal_args_t;
+
+/* clang-format off */
+#define GOAL_OPTIONS(g)                                                                         \
+    {"objectives", OPT_STRING, &(g).objectives, 0, 0, NULL, "LIST",                             \
+     "two or three of error, energy, latency, area, drop (= clean - noisy accuracy), "          \
+     "comma-separated (default error,energy); NSGA-II's ranking and crowding, LINAS, the front " \
+     "and the hypervolume use them (energy, latency, area on log10 scales)"},                   \
+    {"max-energy-nj", OPT_REAL, &(g).limit[0], 0, 1e300, NULL, "X",                             \
+     "hard limit: a network above X nJ per inference is never trained (default 0: none)"},      \
+    {"max-latency-ns", OPT_REAL, &(g).limit[1], 0, 1e300, NULL, "X",                            \
+     "hard limit on the latency per inference, ns (default 0: none)"},                          \
+    {"max-area-mm2", OPT_REAL, &(g).limit[2], 0, 1e300, NULL, "X",                              \
+     "hard limit on the hardware area the network needs, mm2 (default 0: none)"}
+/* clang-format on */
+
+static void goal_args_unset(goal_args_t *g) {
+    g->objectives = NULL;
+    for (int i = 0; i < 3; i++) g->limit[i] = -1;
+}
+
+static double *limit_field(uh_limits_t *l, int i) {
+    return i == 0 ? &l->max_energy_nj : i == 1 ? &l->max_latency_ns : &l->max_area_mm2;
+}
+
+/* Applies the given settings to cfg; UH_EINVAL with msg on a bad list. */
+static int goal_args_apply(const goal_args_t *g, uh_search_config_t *cfg, char *msg, size_t cap) {
+    if (g->objectives && uh_goals_parse(g->objectives, cfg->goals, &cfg->n_goals, msg, cap))
+        return UH_EINVAL;
+    for (int i = 0; i < 3; i++)
+        if (g->limit[i] >= 0) *limit_field(&cfg->limits, i) = g->limit[i];
+    return UH_OK;
+}
+
+/* resume: the given settings must be the stored ones. */
+static int goal_args_match(const goal_args_t *g, const uh_search_config_t *stored, char *msg,
+                           size_t cap) {
+    uh_search_config_t want = *stored;
+    if (goal_args_apply(g, &want, msg, cap)) return UH_EINVAL;
+    char a[64], b[64];
+    uh_goals_format(stored->goals, stored->n_goals, a, sizeof a);
+    uh_goals_format(want.goals, want.n_goals, b, sizeof b);
+    if (strcmp(a, b) != 0) {
+        snprintf(msg, cap, "--objectives %s differs from the run's objectives %s", b, a);
+        return UH_EINVAL;
+    }
+    static const char *const names[] = {"--max-energy-nj", "--max-latency-ns", "--max-area-mm2"};
+    for (int i = 0; i < 3; i++) {
+        double was = *limit_field((uh_limits_t *)&stored->limits, i);
+        if (*limit_field(&want.limits, i) != was) {
+            snprintf(msg, cap, "%s %g differs from the run's (%g%s)", names[i],
+                     *limit_field(&want.limits, i), was, was > 0 ? "" : ": none");
+            return UH_EINVAL;
+        }
+    }
+    return UH_OK;
+}
+
+/* A warning when an objective or a limit asks about a cost the backend does not model (0 for
+ * the reference network): it would neither rank nor limit anything. */
+static void warn_unmodelled(const uh_search_config_t *cfg, const uh_backend_t *b) {
+    uh_energy_t e;
+    if (cli_reference_cost(b, &e, NULL)) return;
+    const struct {
+        uh_goal_t goal;
+        double limit, value;
+        const char *unit;
+    } costs[] = {{UH_GOAL_LATENCY, cfg->limits.max_latency_ns, e.latency_ns, "latency"},
+                 {UH_GOAL_AREA, cfg->limits.max_area_mm2, e.footprint.area_mm2, "area"}};
+    for (int i = 0; i < 2; i++) {
+        int wanted = costs[i].limit > 0;
+        for (int j = 0; j < cfg->n_goals; j++) wanted |= cfg->goals[j] == costs[i].goal;
+        if (wanted && !(costs[i].value > 0))
+            fprintf(stderr,
+                    "uhnas: warning: backend %s does not model %s (0 for the reference network): "
+                    "as an objective or a limit it has no effect\n",
+                    uh_backend_name(b), costs[i].unit);
+    }
+}
+
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
 static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,
-                          int clean_objective, const uh_operator_t *op, uh_mpi_t *mpi) {
+                          const uh_search_config_t *cfg, const uh_operator_t *op, uh_mpi_t *mpi) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
     FILE *log = flags->json ? stderr : stdout;
@@ -257,7 +357,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                      .run_start = cli_now(),
                      .best_acc = NAN,
                      .best_nj = NAN,
-                     .clean = clean_objective,
+                     .clean = cfg->objective == UH_OBJECTIVE_CLEAN,
                      .hypervolume = NAN};
     catch_signals();
     uh_search_opts_t opts = {.op = op,
@@ -293,7 +393,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     }
     int code = UH_EXIT_OK;
     if (flags->json) {
-        cJSON *o = front_json(&f, &sum, dir);
+        cJSON *o = front_json(&f, &sum, dir, cfg);
         if (op) cJSON_AddItemToObject(o, "llm", cli_llm_json(op));
         if (pr.mpi) {
             uh_mpi_stats_t st;
@@ -307,7 +407,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
         }
         code = cli_print_json(o);
     } else {
-        print_front(&f, &sum);
+        print_front(&f, &sum, cfg);
         printf("run store %s/%s; tables %s/front.csv, %s/candidates.csv\n", dir, UH_STORE_FILE, dir,
                dir);
     }
@@ -324,8 +424,7 @@ static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *f
     if (cli_operator_open(cfg, overrides, backend, dir, &op, &err))
         return cli_fail(UH_EXIT_USAGE, "%s: language model: %s (fix it, then: uhnas resume %s)",
                         command, err.msg, dir);
-    int code = run_and_report(store, dir, flags, cfg->objective == UH_OBJECTIVE_CLEAN,
-                              cli_operator(&op), mpi);
+    int code = run_and_report(store, dir, flags, cfg, cli_operator(&op), mpi);
     cli_operator_close(&op);
     return code;
 }
@@ -343,7 +442,15 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
             "are stored); `uhnas resume DIR` continues (also after kill -9) without\n"
             "retraining anything finished, to the same result as an uninterrupted run.\n"
             "At the end: the front as a table (or JSON with --json), DIR/front.csv and\n"
-            "DIR/candidates.csv.\n\noptions:\n");
+            "DIR/candidates.csv.\n"
+            "Objectives (--objectives): two or three of error (1 - accuracy), energy (nJ),\n"
+            "latency (ns), area (mm2) and drop (clean - noisy accuracy); default\n"
+            "error,energy. Costs are normalised on log10 scales from the task's linear\n"
+            "classifier, error and drop linearly; the hypervolume (exact in 2-D and 3-D) is\n"
+            "over the chosen ones. Limits (--max-energy-nj, --max-latency-ns, --max-area-mm2)\n"
+            "are hard: networks beyond one are never trained; one a language model proposes\n"
+            "is stored as invalid, with the limit named. Both are stored with the run.\n"
+            "\noptions:\n");
     cli_print_options(out, opts, n);
 }
 
@@ -358,6 +465,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     int plain = 0;
     int seed = 1;
     double lr = cfg.train.lr, momentum = cfg.train.momentum;
+    goal_args_t goal_args;
+    goal_args_unset(&goal_args);
     cli_opt_t opts[] = {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
@@ -368,6 +477,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "llmatic: --llm-url or --llm-replay)"},
         {"objective", OPT_CHOICE, &objective, 0, 0, "noisy|clean", "WHICH",
          "accuracy to maximise (default noisy)"},
+        GOAL_OPTIONS(goal_args),
         {"population", OPT_INT, &cfg.population, 2, UH_SEARCH_MAX_POPULATION, NULL, "N",
          "initial random candidates and NSGA-II population (default 20)"},
         {"children", OPT_INT, &cfg.children, 1, UH_SEARCH_MAX_POPULATION, NULL, "N",
@@ -437,6 +547,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     cfg.train.momentum = (float)momentum;
     cfg.noise_aware = !plain;
     cfg.seed = (uint64_t)seed;
+    if (goal_args_apply(&goal_args, &cfg, msg, sizeof msg))
+        return cli_fail(UH_EXIT_USAGE, "search: --objectives: %s", msg);
     if (data && snprintf(cfg.dataset, sizeof cfg.dataset, "%s", data) >= (int)sizeof cfg.dataset)
         return cli_fail(UH_EXIT_USAGE, "search: --data: name too long");
     if (data_dir &&
@@ -470,10 +582,15 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
                         rc == UH_EINVAL ? " (continue it with `uhnas resume DIR`, or --replace)"
                                         : "");
     }
-    if (!flags.quiet)
-        fprintf(flags.json ? stderr : stdout, "run %s: %s on %s, budget %d candidates\n", dir,
-                uh_strategy_name(cfg.strategy), backend,
+    warn_unmodelled(&cfg, b);
+    if (!flags.quiet) {
+        char goals[64];
+        uh_goals_format(cfg.goals, cfg.n_goals, goals, sizeof goals);
+        fprintf(flags.json ? stderr : stdout,
+                "run %s: %s on %s, objectives %s, budget %d candidates\n", dir,
+                uh_strategy_name(cfg.strategy), backend, goals,
                 cfg.population + cfg.generations * cfg.children);
+    }
     cli_llm_args_t stored; /* the settings are in the config now */
     cli_llm_args_unset(&stored);
     int code = run_in_store(store, dir, &flags, &cfg, b, &stored, "search", env->mpi);
@@ -487,7 +604,10 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
     run_flags_t flags = {0};
     cli_llm_args_t overrides;
     cli_llm_args_unset(&overrides);
-    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags), CLI_LLM_OPTIONS(overrides)};
+    goal_args_t goal_args;
+    goal_args_unset(&goal_args);
+    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags), CLI_LLM_OPTIONS(overrides),
+                        GOAL_OPTIONS(goal_args)};
     int n = (int)(sizeof opts / sizeof opts[0]);
     /* the run directory is the one positional argument */
     if (argc >= 2 && argv[1][0] != '-') {
@@ -503,7 +623,9 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
                "candidates are read back, not retrained, and the result is the one an\n"
                "uninterrupted run would have given. Calls to a language model that are in\n"
                "DIR/llm.jsonl are answered from it; the --llm-* options replace the stored\n"
-               "ones (e.g. a server that moved).\n\noptions:\n");
+               "ones (e.g. a server that moved). --objectives and --max-* are the run's own:\n"
+               "given here, they must equal the stored ones (a mismatch is refused).\n"
+               "\noptions:\n");
         cli_print_options(stdout, opts, n);
         return UH_EXIT_OK;
     }
@@ -517,6 +639,12 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
     if (uh_search_config_parse(uh_store_config(store), &cfg, &backend, &err)) {
         uh_store_close(store);
         return cli_fail(UH_EXIT_USAGE, "resume: %s: %s", dir, err.msg);
+    }
+    if (goal_args_match(&goal_args, &cfg, msg, sizeof msg)) {
+        uh_backend_free(backend);
+        uh_store_close(store);
+        return cli_fail(UH_EXIT_USAGE, "resume: %s: %s (a run keeps its objectives and limits)",
+                        dir, msg);
     }
     int code = run_in_store(store, dir, &flags, &cfg, backend, &overrides, "resume", env->mpi);
     uh_backend_free(backend);

@@ -71,6 +71,19 @@ int cli_progress(void *ctx, int epoch, int batch, int n_batches, float loss) {
     return 0;
 }
 
+int cli_reference_cost(const uh_backend_t *b, uh_energy_t *e, uh_error_t *err) {
+    /* the same network as configs/demo-arch.json (tests/test_objectives_cli.sh checks it) */
+    static const char arch_json[] =
+        "{\"layers\":[{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"stride\":1,"
+        "\"activation\":\"relu\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+        "{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":10,\"activation\":\"none\"}]}";
+    uh_shape_t shape = {1, 28, 28, 10};
+    uh_arch_t arch;
+    int rc = uh_arch_parse(arch_json, sizeof arch_json - 1, shape, &arch, err);
+    return rc ? rc : uh_backend_energy(b, &arch, e, err);
+}
+
 cJSON *cli_energy_json(const uh_arch_t *arch, const uh_energy_t *e) {
     cJSON *o = cJSON_CreateObject();
     cJSON *total = cJSON_AddObjectToObject(o, "total");

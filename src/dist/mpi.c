@@ -17,7 +17,7 @@ enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_WEIGHTS = 4 };
 /* A result's fixed part. */
 typedef struct {
     int32_t index, ok;
-    double accuracy, noisy_accuracy, noisy_std, energy_nj, train_seconds;
+    double accuracy, noisy_accuracy, noisy_std, energy_nj, latency_ns, area_mm2, train_seconds;
     uint64_t n_weights;
     char message[UH_ERROR_MSG_MAX];
 } result_msg_t;
@@ -129,6 +129,8 @@ static int receive_result(uh_mpi_t *m, int *worker, uh_remote_result_t *r) {
                                    .noisy_accuracy = msg.noisy_accuracy,
                                    .noisy_std = msg.noisy_std,
                                    .energy_nj = msg.energy_nj,
+                                   .latency_ns = msg.latency_ns,
+                                   .area_mm2 = msg.area_mm2,
                                    .train_seconds = msg.train_seconds};
     if (msg.n_weights > 0) {
         r->weights = malloc((size_t)msg.n_weights * sizeof *r->weights);
@@ -254,6 +256,8 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, int len, 
         msg.noisy_accuracy = res.noisy_accuracy;
         msg.noisy_std = res.noisy_std;
         msg.energy_nj = res.energy_nj;
+        msg.latency_ns = res.latency_ns;
+        msg.area_mm2 = res.area_mm2;
         msg.train_seconds = res.train_seconds;
         msg.n_weights = n;
     }

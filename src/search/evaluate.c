@@ -47,6 +47,8 @@ int uh_evaluate(const uh_backend_t *backend, const uh_arch_t *arch, const uh_dat
         out->noisy_accuracy = mc.noisy_accuracy;
         out->noisy_std = mc.noisy_std;
         out->energy_nj = energy.total_nj;
+        out->latency_ns = energy.latency_ns;
+        out->area_mm2 = energy.footprint.area_mm2;
         out->train_seconds = tr.train_seconds;
         out->final_loss = tr.final_loss;
         out->params = arch->params;

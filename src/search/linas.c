@@ -1,6 +1,7 @@
 /* linas: one predictor cycle per generation (DyNAS-T's LINAS). Regressors fitted on every
  * measured candidate predict clean and noisy accuracy from uh_space_encode; NSGA-II runs
- * predictor_generations generations on (1 − predicted accuracy, exact energy); the best
+ * predictor_generations generations on the run's objectives (accuracy and drop predicted,
+ * energy, latency and area exact); the best
  * unmeasured members of its final population are trained for real. Predictor quality on
  * those (predicted before, measured after) goes into the generation's state. */
 #include <math.h>
@@ -17,7 +18,7 @@ enum { TARGET_CLEAN, TARGET_NOISY, TARGETS };
 typedef struct {
     uh_arch_t arch;
     char hash[17];
-    double obj[2];
+    double obj[UH_SEARCH_MAX_OBJECTIVES];
     double pred[TARGETS];
 } proposal_t;
 
@@ -53,7 +54,7 @@ static int fit(search_run_t *r, predictors_t *p, uh_error_t *err) {
     return rc;
 }
 
-/* Fills a proposal's predictions and objectives (the energy is exact). */
+/* Fills a proposal's predictions and objectives (the costs are exact). */
 static int score(const search_run_t *r, const predictors_t *p, proposal_t *q, uh_error_t *err) {
     double f[UH_SPACE_FEATURES];
     uh_space_encode(&q->arch, f);
@@ -61,9 +62,8 @@ static int score(const search_run_t *r, const predictors_t *p, proposal_t *q, uh
     uh_energy_t e;
     int rc = uh_backend_energy(r->backend, &q->arch, &e, err);
     if (rc) return rc;
-    double acc = q->pred[r->cfg.objective == UH_OBJECTIVE_CLEAN ? TARGET_CLEAN : TARGET_NOISY];
-    q->obj[0] = 1 - acc;
-    q->obj[1] = (log10(e.total_nj) - r->log_e_lin) / UH_HV_ENERGY_DECADES;
+    search_goals(r, q->pred[TARGET_CLEAN], q->pred[TARGET_NOISY], e.total_nj, e.latency_ns,
+                 e.footprint.area_mm2, q->obj);
     uh_arch_hash(&q->arch, q->hash);
     return UH_OK;
 }
@@ -75,14 +75,16 @@ static int in_pool(const proposal_t *pool, int n, const char *hash) {
 }
 
 /* pool[0..*n) ← its best `want` by (rank, crowding), in that order. */
-static int select_pool(proposal_t *pool, int *n, int want, proposal_t *scratch, uh_error_t *err) {
-    double *pts = malloc((size_t)(*n + 1) * 2 * sizeof *pts);
+static int select_pool(const search_run_t *r, proposal_t *pool, int *n, int want,
+                       proposal_t *scratch, uh_error_t *err) {
+    int k = r->k;
+    double *pts = malloc((size_t)(*n + 1) * k * sizeof *pts);
     int *chosen = malloc((size_t)(*n + 1) * sizeof *chosen);
     int rc = !pts || !chosen ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (want > *n) want = *n;
     for (int i = 0; !rc && i < *n; i++)
-        pts[2 * i] = pool[i].obj[0], pts[2 * i + 1] = pool[i].obj[1];
-    if (!rc) rc = uh_nsga2_select(pts, *n, 2, want, chosen, err);
+        for (int j = 0; j < k; j++) pts[k * i + j] = pool[i].obj[j];
+    if (!rc) rc = uh_nsga2_select(pts, *n, k, want, chosen, err);
     if (!rc) {
         for (int i = 0; i < want; i++) scratch[i] = pool[chosen[i]];
         memcpy(pool, scratch, (size_t)want * sizeof *pool);
@@ -100,13 +102,15 @@ static int predicted_search(search_run_t *r, const predictors_t *p, uh_rng_t *rn
     proposal_t *scratch = malloc((size_t)(2 * P + 1) * sizeof *scratch);
     int *rank = malloc((size_t)(2 * P + 1) * sizeof *rank);
     double *crowd = malloc((size_t)(2 * P + 1) * sizeof *crowd);
-    double *pts = malloc((size_t)(2 * P + 1) * 2 * sizeof *pts);
+    int k = r->k;
+    double *pts = malloc((size_t)(2 * P + 1) * k * sizeof *pts);
     int rc =
         !scratch || !rank || !crowd || !pts ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     for (int g = 0; !rc && g < r->cfg.predictor_generations; g++) {
         int n = *n_pool;
-        for (int i = 0; i < n; i++) pts[2 * i] = pool[i].obj[0], pts[2 * i + 1] = pool[i].obj[1];
-        if ((rc = uh_nsga2_assign(pts, n, 2, rank, crowd, err))) break;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) pts[k * i + j] = pool[i].obj[j];
+        if ((rc = uh_nsga2_assign(pts, n, k, rank, crowd, err))) break;
         for (int c = 0; !rc && c < P; c++) {
             int pick[2];
             pick[0] = search_tournament(n, rank, crowd, rng); /* in order: the rng's draws */
@@ -124,7 +128,7 @@ static int predicted_search(search_run_t *r, const predictors_t *p, uh_rng_t *rn
             if (!rc) rc = score(r, p, q, err);
             if (!rc && !in_pool(pool, *n_pool, q->hash)) (*n_pool)++;
         }
-        if (!rc) rc = select_pool(pool, n_pool, P, scratch, err);
+        if (!rc) rc = select_pool(r, pool, n_pool, P, scratch, err);
     }
     free(scratch);
     free(rank);

@@ -31,15 +31,51 @@ int search_find(const search_run_t *r, const char *hash) {
     return -1;
 }
 
+/* A cost on a log10 scale from its zero; 0 when the backend does not model it. */
+static double cost_scale(double x, double zero, double decades) {
+    if (!(x > 0) || !isfinite(zero)) return 0;
+    return (log10(x) - zero) / decades;
+}
+
+double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double zero[3],
+                            double accuracy, double noisy_accuracy, double energy_nj,
+                            double latency_ns, double area_mm2) {
+    switch (g) {
+    case UH_GOAL_ERROR:
+        return 1 - (objective == UH_OBJECTIVE_CLEAN ? accuracy : noisy_accuracy);
+    case UH_GOAL_ENERGY: /* energy is always modelled: a candidate without it is not ok */
+        return (log10(energy_nj) - zero[0]) / UH_HV_ENERGY_DECADES;
+    case UH_GOAL_LATENCY:
+        return cost_scale(latency_ns, zero[1], UH_HV_LATENCY_DECADES);
+    case UH_GOAL_AREA:
+        return cost_scale(area_mm2, zero[2], UH_HV_AREA_DECADES);
+    case UH_GOAL_DROP: {
+        double d = accuracy - noisy_accuracy;
+        return d < 0 ? 0 : d; /* a negative drop is noise: none */
+    }
+    default:
+        return NAN;
+    }
+}
+
+void search_goals(const search_run_t *r, double accuracy, double noisy_accuracy, double energy_nj,
+                  double latency_ns, double area_mm2, double *obj) {
+    for (int j = 0; j < r->k; j++)
+        obj[j] = uh_search_goal_value(r->cfg.goals[j], r->cfg.objective, r->zero, accuracy,
+                                      noisy_accuracy, energy_nj, latency_ns, area_mm2);
+}
+
 static void member_objectives(const search_run_t *r, member_t *m) {
     const uh_candidate_t *c = &m->row;
     m->ok = c->status == UH_CAND_OK && isfinite(c->accuracy) && isfinite(c->noisy_accuracy) &&
             c->energy_nj > 0;
     if (!m->ok) return;
     double acc = r->cfg.objective == UH_OBJECTIVE_CLEAN ? c->accuracy : c->noisy_accuracy;
-    m->obj[0] = 1 - acc;
-    m->obj[1] = (log10(c->energy_nj) - r->log_e_lin) / UH_HV_ENERGY_DECADES;
-    m->obj[2] = c->accuracy - c->noisy_accuracy;
+    m->base[0] = 1 - acc;
+    m->base[1] = (log10(c->energy_nj) - r->log_e_lin) / UH_HV_ENERGY_DECADES;
+    m->base[2] = c->accuracy - c->noisy_accuracy;
+    search_goals(r, c->accuracy, c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2,
+                 m->obj);
 }
 
 static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
@@ -77,6 +113,7 @@ typedef struct {
     float *weights; /* trained parameters until the row is committed */
     size_t n_weights;
     int settled; /* row is final (read back or committed) */
+    int refused; /* beyond a limit: stored as invalid, never trained */
 } job_t;
 
 typedef struct {
@@ -189,15 +226,20 @@ static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void 
 static int dominated(const search_run_t *r, const double *obj) {
     for (int i = 0; i < r->n_all; i++) {
         const member_t *m = &r->all[i];
-        if (m->ok && m->obj[0] <= obj[0] && m->obj[1] <= obj[1] &&
-            (m->obj[0] < obj[0] || m->obj[1] < obj[1]))
-            return 1;
+        if (!m->ok) continue;
+        int le = 1, lt = 0;
+        for (int j = 0; j < r->k; j++) {
+            le &= m->obj[j] <= obj[j];
+            lt |= m->obj[j] < obj[j];
+        }
+        if (le && lt) return 1;
     }
     return 0;
 }
 
+/* A row is finished; refused rows (status invalid) do not count against the budget. */
 static void report_row(search_run_t *r, const uh_candidate_t *row, int reused) {
-    r->done++;
+    if (row->status != UH_CAND_INVALID) r->done++;
     if (!r->progress) return;
     uh_search_progress_t p = {
         r->generation, r->cfg.generations, r->done, r->budget, row, reused, NAN};
@@ -223,7 +265,7 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
         row->status = UH_CAND_FAILED;
         snprintf(row->message, sizeof row->message, "%s", eerr.msg);
         row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-        row->energy_nj = row->train_seconds = NAN;
+        row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
         return UH_OK;
     }
     row->status = UH_CAND_OK;
@@ -231,6 +273,8 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     row->noisy_accuracy = res.noisy_accuracy;
     row->noisy_accuracy_std = res.noisy_std;
     row->energy_nj = res.energy_nj;
+    row->latency_ns = res.latency_ns;
+    row->area_mm2 = res.area_mm2;
     row->train_seconds = res.train_seconds;
     return UH_OK;
 }
@@ -276,12 +320,14 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
         row->noisy_accuracy = res->result.noisy_accuracy;
         row->noisy_accuracy_std = res->result.noisy_std;
         row->energy_nj = res->result.energy_nj;
+        row->latency_ns = res->result.latency_ns;
+        row->area_mm2 = res->result.area_mm2;
         row->train_seconds = res->result.train_seconds;
     } else {
         row->status = UH_CAND_FAILED;
         snprintf(row->message, sizeof row->message, "%s", res->message);
         row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-        row->energy_nj = row->train_seconds = NAN;
+        row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
     }
     job->weights = res->weights;
     job->n_weights = res->n_weights;
@@ -303,21 +349,55 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
     return rc;
 }
 
+/* A new child beyond one of the run's limits becomes a job of its own, refused before
+ * training: status invalid, a message naming the limit, its costs. *fresh becomes 0 (the
+ * slot is then filled like an invalid child's). */
+static int refuse_over_limit(batch_t *b, const uh_arch_t *a, const char *origin, int *fresh,
+                             uh_error_t *err) {
+    search_run_t *r = b->r;
+    double cost[3];
+    char why[200];
+    uh_limit_t which = uh_space_over_limit(&r->space, a, cost, why, sizeof why);
+    if (which == UH_LIMIT_NONE) return UH_OK;
+    r->invalid++;
+    r->over_limit[which]++;
+    *fresh = 0;
+    job_t *job = &b->jobs[b->n_jobs];
+    int rc = open_job(r, job, a, origin, (int64_t)r->n_all + b->n_jobs + 1, err);
+    if (rc) return rc;
+    uh_candidate_t *row = &job->row;
+    row->status = UH_CAND_INVALID;
+    snprintf(row->message, sizeof row->message, "refused before training: %s", why);
+    row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = row->train_seconds = NAN;
+    row->energy_nj = cost[0];
+    row->latency_ns = cost[1];
+    row->area_mm2 = cost[2];
+    job->refused = 1;
+    b->n_jobs++;
+    return UH_OK;
+}
+
 /* Steps one and two: the slots' architectures, ids and stored rows. slot_job[i] is the job
  * of slot i, or −1 when the slot is spent on a duplicate because nothing new was found near
- * it; out[i] then already holds the duplicate's archive index (−1 for an invalid child). */
+ * it; out[i] then already holds the duplicate's archive index (−1 for an invalid child).
+ * A child refused for a limit is a job of its own (committed here, never trained), followed
+ * by the job that takes its slot. */
 static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *const *parents,
                       int n_parents, uh_rng_t *rng, int *slot_job, int *out, uh_error_t *err) {
     search_run_t *r = b->r;
     for (int i = 0; i < n; i++) {
         uh_arch_t *a = &children[i].arch;
         const char *origin = children[i].origin;
-        int valid = uh_space_valid(&r->space, a);
+        int valid = uh_space_valid_hardware(&r->space, a);
         int fresh = valid && is_new(b, a);
         if (!valid)
             r->invalid++;
         else if (!fresh)
             r->duplicates++;
+        else {
+            int rc = refuse_over_limit(b, a, origin, &fresh, err);
+            if (rc) return rc;
+        }
         if (!fresh) {
             r->fallbacks++;
             uh_arch_t alt;
@@ -339,15 +419,22 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         slot_job[i] = b->n_jobs++;
     }
     for (int j = 0; j < b->n_jobs; j++) {
+        job_t *job = &b->jobs[j];
         uh_candidate_t stored;
         int found = 0;
-        int rc = uh_store_find_hash(r->store, b->jobs[j].hash, &stored, &found, err);
+        int rc = uh_store_find_hash(r->store, job->hash, &stored, &found, err);
         if (rc) return rc;
-        if (!found) continue;
-        b->jobs[j].row = stored;
-        b->jobs[j].settled = 1;
-        if (r->summary) r->summary->reused++;
-        report_row(r, &stored, 1);
+        if (found) {
+            job->row = stored;
+            job->settled = 1;
+            if (r->summary && !job->refused) r->summary->reused++;
+            report_row(r, &stored, 1);
+        } else if (job->refused) { /* nothing to train: stored at once */
+            rc = uh_store_add_candidate(r->store, &job->row, NULL, err);
+            if (rc) return rc;
+            job->settled = 1;
+            report_row(r, &job->row, 0);
+        }
     }
     return UH_OK;
 }
@@ -356,7 +443,8 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
                          const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
                          uh_error_t *err) {
     if (stopped(r)) return uh_error_set(err, UH_EINTR, "stopped");
-    batch_t b = {r, malloc((size_t)(n + 1) * sizeof *b.jobs), 0};
+    /* a slot takes two jobs when its child is refused for a limit */
+    batch_t b = {r, malloc((size_t)(2 * n + 1) * sizeof *b.jobs), 0};
     int *slot_job = malloc((size_t)(n + 1) * sizeof *slot_job);
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
@@ -394,8 +482,8 @@ int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_erro
 /* ---- metrics ------------------------------------------------------------------------ */
 
 typedef struct {
-    double hv2, hv3, diversity;
-    int front_size, ok;
+    double hv, hv3, diversity; /* hv: over the run's objectives; hv3: (error, energy, drop) */
+    int front_size, ok, refused;
 } metrics_t;
 
 /* Indices of the archive's ok members; caller frees. */
@@ -413,27 +501,30 @@ static double pair_distance(void *ctx, int i, int j) {
     return uh_space_distance(f + (size_t)i * UH_SPACE_FEATURES, f + (size_t)j * UH_SPACE_FEATURES);
 }
 
-/* Points of members idx[0..n) with k objectives, clipped to the reference box for k = 3's
- * drop (a negative drop is noise: it counts as none). */
-static double *points(const search_run_t *r, const int *idx, int n, int k) {
+/* Points of members idx[0..n): the run's r->k objectives, or with `legacy` the three of
+ * (error, energy, drop), the drop clipped to the reference box (a negative drop is noise: it
+ * counts as none). */
+static double *points(const search_run_t *r, const int *idx, int n, int legacy) {
+    int k = legacy ? 3 : r->k;
     double *p = malloc((size_t)(n + 1) * k * sizeof *p);
     if (!p) return NULL;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++) {
-            double v = r->all[idx[i]].obj[j];
-            p[i * k + j] = j == 2 && v < 0 ? 0 : v;
+            const member_t *m = &r->all[idx[i]];
+            double v = legacy ? m->base[j] : m->obj[j];
+            p[i * k + j] = legacy && j == 2 && v < 0 ? 0 : v;
         }
     return p;
 }
 
-/* The archive's 2-D front as member indices (caller frees). */
+/* The archive's front over the run's objectives as member indices (caller frees). */
 int search_archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err) {
     int *idx, n, rc = ok_members(r, &idx, &n, err);
     if (rc) return rc;
-    double *p = points(r, idx, n, 2);
+    double *p = points(r, idx, n, 0);
     int *rank = malloc((size_t)(n + 1) * sizeof *rank);
     if (!p || !rank) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    if (!rc && n > 0) rc = uh_pareto_sort(p, n, 2, rank, err);
+    if (!rc && n > 0) rc = uh_pareto_sort(p, n, r->k, rank, err);
     *n_front = 0;
     for (int i = 0; !rc && i < n; i++)
         if (rank[i] == 0) idx[(*n_front)++] = idx[i];
@@ -452,12 +543,13 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     int *idx, n, rc = ok_members(r, &idx, &n, err);
     if (rc) return rc;
     m->ok = n;
+    for (int i = 0; i < r->n_all; i++) m->refused += r->all[i].row.status == UH_CAND_INVALID;
     static const double ref[3] = {1, 1, 1};
-    double *p2 = points(r, idx, n, 2), *p3 = points(r, idx, n, 3);
-    if (!p2 || !p3) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    if (!rc && n > 0) rc = uh_hypervolume(p2, n, 2, ref, &m->hv2, err);
+    double *pk = points(r, idx, n, 0), *p3 = points(r, idx, n, 1);
+    if (!pk || !p3) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc && n > 0) rc = uh_hypervolume(pk, n, r->k, ref, &m->hv, err);
     if (!rc && n > 0) rc = uh_hypervolume(p3, n, 3, ref, &m->hv3, err);
-    free(p2);
+    free(pk);
     free(p3);
     free(idx);
     int *front = NULL, nf = 0;
@@ -488,6 +580,11 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_AddNumberToObject(s, "duplicates", r->duplicates);
     cJSON_AddNumberToObject(s, "invalid", r->invalid);
     cJSON_AddNumberToObject(s, "fallbacks", r->fallbacks);
+    if (uh_limits_any(&r->cfg.limits)) { /* which limits the invalid children broke */
+        cJSON *o = cJSON_AddObjectToObject(s, "over_limit");
+        for (int k = UH_LIMIT_ENERGY; k < UH_LIMIT_COUNT; k++)
+            cJSON_AddNumberToObject(o, uh_limit_name((uh_limit_t)k), r->over_limit[k]);
+    }
     if (r->extra_state[0]) {
         cJSON *extra = cJSON_Parse(r->extra_state);
         if (extra) cJSON_AddItemToObject(s, "strategy", extra);
@@ -507,20 +604,22 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     char *text = cJSON_PrintUnformatted(s);
     cJSON_Delete(s);
     if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    uh_gen_metrics_t gm = {m.hv2, m.diversity, m.front_size};
+    uh_gen_metrics_t gm = {m.hv, m.diversity, m.front_size};
     rc = uh_store_put_generation(r->store, r->generation, text, &gm, err);
     free(text);
     r->duplicates = r->fallbacks = r->invalid = 0;
+    memset(r->over_limit, 0, sizeof r->over_limit);
     r->extra_state[0] = '\0';
     if (r->summary) {
-        r->summary->hypervolume = m.hv2;
+        r->summary->hypervolume = m.hv;
         r->summary->hypervolume3 = m.hv3;
         r->summary->front_size = m.front_size;
         r->summary->candidates = m.ok;
+        r->summary->rejected = m.refused;
     }
     if (!rc && r->progress) {
         uh_search_progress_t p = {r->generation, r->cfg.generations, r->done, r->budget, NULL, 0,
-                                  m.hv2};
+                                  m.hv};
         r->progress(r->progress_ctx, &p);
     }
     return rc;
@@ -606,8 +705,7 @@ void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec) 
     ec->train.threads = 0; /* the caller's one thread: see run_tasks */
 }
 
-int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_lin,
-                          uh_error_t *err) {
+int uh_search_cost_zero(const uh_backend_t *b, uh_shape_t in, double zero[3], uh_error_t *err) {
     uh_arch_t lin = {0};
     lin.n_layers = 1;
     lin.layers[0].type = UH_LAYER_DENSE;
@@ -618,13 +716,27 @@ int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_li
     if (!rc && !(e.total_nj > 0))
         rc = uh_error_set(err, UH_EINVAL, "backend %s gives no energy for a linear classifier",
                           uh_backend_name(b));
-    if (!rc) *log_e_lin = log10(e.total_nj);
+    if (!rc) {
+        zero[0] = log10(e.total_nj);
+        zero[1] = e.latency_ns > 0 ? log10(e.latency_ns) : NAN;
+        zero[2] = e.footprint.area_mm2 > 0 ? log10(e.footprint.area_mm2) : NAN;
+    }
+    return rc;
+}
+
+int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_lin,
+                          uh_error_t *err) {
+    double zero[3];
+    int rc = uh_search_cost_zero(b, in, zero, err);
+    if (!rc) *log_e_lin = zero[0];
     return rc;
 }
 
 static int energy_scale(search_run_t *r, uh_error_t *err) {
     uh_shape_t in = {r->train->c, r->train->h, r->train->w, r->train->n_classes};
-    return uh_search_energy_zero(r->backend, in, &r->log_e_lin, err);
+    int rc = uh_search_cost_zero(r->backend, in, r->zero, err);
+    r->log_e_lin = r->zero[0];
+    return rc;
 }
 
 static int run_loop(search_run_t *r, uh_error_t *err) {
@@ -674,6 +786,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
     if (rc) return rc;
     r.budget = r.cfg.population + r.cfg.generations * r.cfg.children;
+    r.k = r.cfg.n_goals;
     int needs_model = r.cfg.strategy == UH_STRATEGY_LLM || r.cfg.strategy == UH_STRATEGY_LLMATIC;
     if (needs_model && r.op == &uh_operator_classic)
         rc = uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
@@ -682,6 +795,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
         !(rc = energy_scale(&r, err))) {
         uh_shape_t in = {r.train->c, r.train->h, r.train->w, r.train->n_classes};
         rc = uh_space_init(&r.space, r.backend, in, err);
+        r.space.limits = r.cfg.limits;
     }
     /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so
      * no decision depends on the machine's core count. */

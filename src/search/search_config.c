@@ -12,11 +12,16 @@ static const char *const STRATEGIES[UH_STRATEGY_COUNT] = {"nsga2", "random", "ev
                                                           "linas", "llm",    "llmatic"};
 static const char *const OBJECTIVES[] = {"noisy", "clean"};
 static const char *const OPTIMIZERS[] = {"sgd", "adam"};
+static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
+static const char *const LIMIT_KEYS[] = {"max_energy_nj", "max_latency_ns", "max_area_mm2"};
 
 void uh_search_config_default(uh_search_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->strategy = UH_STRATEGY_NSGA2;
     cfg->objective = UH_OBJECTIVE_NOISY;
+    cfg->n_goals = 2;
+    cfg->goals[0] = UH_GOAL_ERROR;
+    cfg->goals[1] = UH_GOAL_ENERGY;
     cfg->population = 20; /* the paper's budget: 20 + 30 x 8 = 260 candidates */
     cfg->children = 8;
     cfg->generations = 30;
@@ -52,11 +57,75 @@ int uh_strategy_parse(const char *name, uh_strategy_t *out) {
     return UH_EINVAL;
 }
 
+const char *uh_goal_name(uh_goal_t g) {
+    return g >= 0 && g < UH_GOAL_COUNT ? GOALS[g] : "?";
+}
+
+static int goal_lookup(const char *name, size_t len) {
+    for (int i = 0; i < UH_GOAL_COUNT; i++)
+        if (strlen(GOALS[i]) == len && strncmp(name, GOALS[i], len) == 0) return i;
+    return -1;
+}
+
+int uh_goals_parse(const char *list, uh_goal_t goals[UH_SEARCH_MAX_OBJECTIVES], int *n, char *msg,
+                   size_t cap) {
+    int count = 0;
+    uh_goal_t got[UH_SEARCH_MAX_OBJECTIVES];
+    const char *p = list ? list : "";
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int g = goal_lookup(p, len);
+        if (g < 0) {
+            snprintf(msg, cap,
+                     "objective \"%.*s\" is not one of error, energy, latency, area, drop",
+                     (int)(len < 32 ? len : 32), p);
+            return UH_EINVAL;
+        }
+        for (int i = 0; i < count; i++)
+            if (got[i] == (uh_goal_t)g) {
+                snprintf(msg, cap, "objective %s is listed twice", GOALS[g]);
+                return UH_EINVAL;
+            }
+        if (count == UH_SEARCH_MAX_OBJECTIVES) {
+            snprintf(msg, cap, "at most %d objectives", UH_SEARCH_MAX_OBJECTIVES);
+            return UH_EINVAL;
+        }
+        got[count++] = (uh_goal_t)g;
+        if (!end) break;
+        p = end + 1;
+    }
+    if (count < 2) {
+        snprintf(msg, cap, "two or three objectives are needed, e.g. error,energy");
+        return UH_EINVAL;
+    }
+    memcpy(goals, got, (size_t)count * sizeof *got);
+    *n = count;
+    return UH_OK;
+}
+
+void uh_goals_format(const uh_goal_t *goals, int n, char *buf, size_t cap) {
+    size_t at = 0;
+    if (cap) buf[0] = '\0';
+    for (int i = 0; i < n && at < cap; i++) {
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", uh_goal_name(goals[i]));
+        if (w < 0) break;
+        at += (size_t)w;
+    }
+}
+
 char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *backend) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "strategy", uh_strategy_name(cfg->strategy));
     cJSON_AddStringToObject(o, "objective", OBJECTIVES[cfg->objective]);
+    cJSON *goals = cJSON_AddArrayToObject(o, "objectives");
+    for (int i = 0; i < cfg->n_goals; i++)
+        cJSON_AddItemToArray(goals, cJSON_CreateString(uh_goal_name(cfg->goals[i])));
+    cJSON *lim = cJSON_AddObjectToObject(o, "limits");
+    const double limits[] = {cfg->limits.max_energy_nj, cfg->limits.max_latency_ns,
+                             cfg->limits.max_area_mm2};
+    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(lim, LIMIT_KEYS[i], limits[i]);
     cJSON_AddNumberToObject(o, "population", cfg->population);
     cJSON_AddNumberToObject(o, "children", cfg->children);
     cJSON_AddNumberToObject(o, "generations", cfg->generations);
@@ -193,6 +262,38 @@ static int parse_data(const cJSON *d, uh_search_config_t *cfg, uh_error_t *err) 
     return UH_OK;
 }
 
+/* "objectives": optional (a run stored before they existed has error and energy). */
+static int parse_goals(const cJSON *o, uh_search_config_t *cfg, uh_error_t *err) {
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "objectives");
+    if (!a) return UH_OK;
+    if (!cJSON_IsArray(a)) return bad(err, "objectives", "not an array");
+    char list[128] = "", msg[160];
+    size_t at = 0;
+    for (const cJSON *e = a->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || strchr(e->valuestring, ','))
+            return bad(err, "objectives", "not an array of names");
+        int w = snprintf(list + at, sizeof list - at, "%s%s", at ? "," : "", e->valuestring);
+        if (w < 0 || (size_t)w >= sizeof list - at) return bad(err, "objectives", "too long");
+        at += (size_t)w;
+    }
+    if (uh_goals_parse(list, cfg->goals, &cfg->n_goals, msg, sizeof msg))
+        return uh_error_set(err, UH_EINVAL, "run config: \"objectives\": %s", msg);
+    return UH_OK;
+}
+
+/* "limits": optional (none when absent); each value >= 0, 0 = no limit. */
+static int parse_limits(const cJSON *o, uh_limits_t *limits, uh_error_t *err) {
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "limits");
+    if (!l) return UH_OK;
+    if (!cJSON_IsObject(l)) return bad(err, "limits", "not an object");
+    int rc = check_keys(l, LIMIT_KEYS, 3, err);
+    double *dest[] = {&limits->max_energy_nj, &limits->max_latency_ns, &limits->max_area_mm2};
+    for (int i = 0; !rc && i < 3; i++)
+        if (cJSON_GetObjectItemCaseSensitive(l, LIMIT_KEYS[i]))
+            rc = get_number(l, LIMIT_KEYS[i], 0, 1e300, dest[i], err);
+    return rc;
+}
+
 static int parse_seed(const cJSON *o, uint64_t *seed, uh_error_t *err) {
     char s[24];
     int rc = get_string(o, "seed", s, sizeof s, err);
@@ -212,12 +313,14 @@ static int parse_config(const cJSON *o, uh_search_config_t *cfg, uh_backend_t **
                                        "noise_aware",    "data",
                                        "crossover_prob", "tournament",
                                        "energy_weight",  "predictor_generations",
-                                       "backend",        "operator"};
+                                       "backend",        "operator",
+                                       "objectives",     "limits"};
     const cJSON *t, *d, *b;
     int strategy = 0, objective = 0, rc;
-    if ((rc = check_keys(o, keys, 16, err)) ||
+    if ((rc = check_keys(o, keys, 18, err)) ||
         (rc = get_choice(o, "strategy", STRATEGIES, UH_STRATEGY_COUNT, &strategy, err)) ||
         (rc = get_choice(o, "objective", OBJECTIVES, 2, &objective, err)) ||
+        (rc = parse_goals(o, cfg, err)) || (rc = parse_limits(o, &cfg->limits, err)) ||
         (rc = get_int(o, "population", 2, UH_SEARCH_MAX_POPULATION, &cfg->population, err)) ||
         (rc = get_int(o, "children", 1, UH_SEARCH_MAX_POPULATION, &cfg->children, err)) ||
         (rc = get_int(o, "generations", 0, UH_SEARCH_MAX_GENERATIONS, &cfg->generations, err)) ||

@@ -9,8 +9,11 @@
 typedef struct {
     uh_candidate_t row; /* as stored */
     uh_arch_t arch;     /* resolved */
-    double obj[3];      /* minimised: error, normalised log energy, robustness drop */
-    int ok;             /* status ok: takes part in selection and metrics */
+    /* the run's objectives (cfg.goals), normalised and minimised */
+    double obj[UH_SEARCH_MAX_OBJECTIVES];
+    /* error, normalised log energy, robustness drop: the legacy 3-D hypervolume's */
+    double base[3];
+    int ok; /* status ok: takes part in selection and metrics */
 } member_t;
 
 typedef struct llmatic llmatic_t; /* llmatic.c's archives, kept across generations */
@@ -23,14 +26,18 @@ typedef struct {
     uh_space_t space;
     uh_dataset_t *train, *val, *test;
     double log_e_lin; /* log10 of the smallest network's energy: the energy scale's zero */
+    double zero[3];   /* the same for energy, latency and area (NaN: not modelled) */
+    int k;            /* cfg.n_goals */
     member_t *all;
     int n_all, cap_all;
     int generation;
     int budget, done;
     int *population; /* indices into all, the strategy's current population */
     int n_population;
-    /* counts of this generation, written to its state */
+    /* counts of this generation, written to its state (over_limit: the invalid children
+     * refused for each limit) */
     int duplicates, fallbacks, invalid;
+    int over_limit[UH_LIMIT_COUNT];
     char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
     uh_search_progress_fn progress;
     void *progress_ctx;
@@ -83,7 +90,12 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
 int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_child_t *out,
                   uh_error_t *err);
 
-/* The archive's 2-D Pareto front as member indices (caller frees *front). */
+/* A proposal's objectives (the run's goals, normalised) from its accuracies and costs. */
+void search_goals(const search_run_t *r, double accuracy, double noisy_accuracy, double energy_nj,
+                  double latency_ns, double area_mm2, double *obj);
+
+/* The archive's Pareto front over the run's objectives as member indices (caller frees
+ * *front). */
 int search_archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err);
 
 #endif

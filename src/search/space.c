@@ -3,6 +3,7 @@
 #include "uhnas/space.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static void add_choice(uh_choices_t *c, int v) {
@@ -67,12 +68,66 @@ int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t inp
     return UH_OK;
 }
 
-int uh_space_valid(const uh_space_t *space, uh_arch_t *arch) {
+/* ---- limits -------------------------------------------------------------------------- */
+
+const char *uh_limit_name(uh_limit_t l) {
+    static const char *const names[UH_LIMIT_COUNT] = {"", "energy", "latency", "area"};
+    return l >= 0 && l < UH_LIMIT_COUNT ? names[l] : "";
+}
+
+const char *uh_limit_option(uh_limit_t l) {
+    static const char *const names[UH_LIMIT_COUNT] = {"", "--max-energy-nj", "--max-latency-ns",
+                                                      "--max-area-mm2"};
+    return l >= 0 && l < UH_LIMIT_COUNT ? names[l] : "";
+}
+
+int uh_limits_any(const uh_limits_t *l) {
+    return l->max_energy_nj > 0 || l->max_latency_ns > 0 || l->max_area_mm2 > 0;
+}
+
+uh_limit_t uh_limits_check(const uh_limits_t *l, double energy_nj, double latency_ns,
+                           double area_mm2, char *msg, size_t cap) {
+    const double limit[UH_LIMIT_COUNT] = {0, l->max_energy_nj, l->max_latency_ns, l->max_area_mm2};
+    const double cost[UH_LIMIT_COUNT] = {0, energy_nj, latency_ns, area_mm2};
+    static const char *const unit[UH_LIMIT_COUNT] = {"", "nJ", "ns", "mm2"};
+    for (int k = UH_LIMIT_ENERGY; k < UH_LIMIT_COUNT; k++)
+        if (limit[k] > 0 && cost[k] > limit[k]) { /* NaN (not modelled) never exceeds */
+            if (msg && cap)
+                snprintf(msg, cap, "%s %.6g %s exceeds %s %.6g", uh_limit_name((uh_limit_t)k),
+                         cost[k], unit[k], uh_limit_option((uh_limit_t)k), limit[k]);
+            return (uh_limit_t)k;
+        }
+    if (msg && cap) msg[0] = '\0';
+    return UH_LIMIT_NONE;
+}
+
+uh_limit_t uh_space_over_limit(const uh_space_t *space, const uh_arch_t *arch, double cost[3],
+                               char *msg, size_t cap) {
+    if (cost) cost[0] = cost[1] = cost[2] = NAN;
+    if (msg && cap) msg[0] = '\0';
+    if (!space->backend || !uh_limits_any(&space->limits)) return UH_LIMIT_NONE;
+    uh_energy_t e;
+    uh_error_t err = {0};
+    if (uh_backend_energy(space->backend, arch, &e, &err)) {
+        if (msg && cap) snprintf(msg, cap, "energy: %s", err.msg);
+        return UH_LIMIT_ENERGY;
+    }
+    if (cost) cost[0] = e.total_nj, cost[1] = e.latency_ns, cost[2] = e.footprint.area_mm2;
+    return uh_limits_check(&space->limits, e.total_nj, e.latency_ns, e.footprint.area_mm2, msg,
+                           cap);
+}
+
+int uh_space_valid_hardware(const uh_space_t *space, uh_arch_t *arch) {
     if (arch->n_layers < 1 || arch->n_layers > UH_ARCH_MAX_LAYERS) return 0;
     if (uh_arch_resolve(arch, space->input, NULL)) return 0;
     if (!space->backend) return 1;
     uh_violations_t v;
     return uh_backend_check(space->backend, arch, &v) == 0;
+}
+
+int uh_space_valid(const uh_space_t *space, uh_arch_t *arch) {
+    return uh_space_valid_hardware(space, arch) &&
+           uh_space_over_limit(space, arch, NULL, NULL, 0) == UH_LIMIT_NONE;
 }
 
 /* The output layer: dense, one unit per class, no activation when the hardware allows. */
@@ -132,6 +187,13 @@ int uh_space_sample(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out, uh_e
     memset(out, 0, sizeof *out);
     out->layers[out->n_layers++] = output_layer(space);
     if (uh_space_valid(space, out)) return UH_OK;
+    char why[160];
+    if (uh_space_valid_hardware(space, out) &&
+        uh_space_over_limit(space, out, NULL, why, sizeof why) != UH_LIMIT_NONE)
+        return uh_error_set(err, UH_EINVAL,
+                            "search space: no architecture within the limits (even the smallest "
+                            "network, one dense layer: %s)",
+                            why);
     return uh_error_set(
         err, UH_EINVAL,
         "search space: no valid architecture found under the backend's constraints");

@@ -139,11 +139,12 @@ int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_chi
 
 int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
                          uh_error_t *err) {
-    double *p = malloc((size_t)(n + 1) * 2 * sizeof *p);
+    int k = r->k;
+    double *p = malloc((size_t)(n + 1) * k * sizeof *p);
     if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
-        p[2 * i] = r->all[idx[i]].obj[0], p[2 * i + 1] = r->all[idx[i]].obj[1];
-    int rc = uh_nsga2_assign(p, n, 2, rank, crowd, err);
+        for (int j = 0; j < k; j++) p[k * i + j] = r->all[idx[i]].obj[j];
+    int rc = uh_nsga2_assign(p, n, k, rank, crowd, err);
     free(p);
     return rc;
 }
@@ -169,16 +170,17 @@ int search_select_population(search_run_t *r, const int *add, int n_add, uh_erro
     int cap = r->n_population + n_add;
     int *pool = malloc((size_t)(cap + 1) * sizeof *pool);
     int *chosen = malloc((size_t)(cap + 1) * sizeof *chosen);
-    double *pts = malloc((size_t)(cap + 1) * 2 * sizeof *pts);
+    int k = r->k;
+    double *pts = malloc((size_t)(cap + 1) * k * sizeof *pts);
     int rc = UH_OK, m = 0;
     if (!pool || !chosen || !pts) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
         merge(r, pool, &m, r->population, r->n_population);
         merge(r, pool, &m, add, n_add);
         for (int i = 0; i < m; i++)
-            pts[2 * i] = r->all[pool[i]].obj[0], pts[2 * i + 1] = r->all[pool[i]].obj[1];
+            for (int j = 0; j < k; j++) pts[k * i + j] = r->all[pool[i]].obj[j];
         int want = m < r->cfg.population ? m : r->cfg.population;
-        rc = uh_nsga2_select(pts, m, 2, want, chosen, err);
+        rc = uh_nsga2_select(pts, m, k, want, chosen, err);
         for (int i = 0; !rc && i < want; i++) r->population[i] = pool[chosen[i]];
         if (!rc) r->n_population = want;
     }

@@ -42,7 +42,9 @@ static const char SCHEMA[] = "CREATE TABLE run("
                              "  status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'invalid')),"
                              "  message TEXT NOT NULL,"
                              "  seed INTEGER NOT NULL,"
-                             "  created_at TEXT NOT NULL);"
+                             "  created_at TEXT NOT NULL,"
+                             "  latency_ns REAL,"
+                             "  area_mm2 REAL);"
                              "CREATE TABLE generations("
                              "  generation INTEGER PRIMARY KEY CHECK (generation >= 0),"
                              "  state TEXT NOT NULL,"
@@ -64,7 +66,8 @@ static const char SCHEMA[] = "CREATE TABLE run("
                              "  checksum INTEGER NOT NULL,"
                              "  data BLOB NOT NULL);";
 
-/* Every table and column a file must have for this build to read it. */
+/* Every table and column a file must have for this build to read it (columns added by a later
+ * schema version are in ADDED, checked once the file has been upgraded). */
 static const struct {
     const char *table;
     const char *columns[17];
@@ -79,6 +82,12 @@ static const struct {
     {"test_results", {"hash", "accuracy", "noisy_accuracy", "noisy_accuracy_std", "mc"}},
     {"weights", {"hash", "n", "checksum", "data"}},
 };
+
+/* Schema version 2: the columns, and the statements that add them to a version-1 file. */
+static const char *const ADDED_V2[] = {"latency_ns", "area_mm2"};
+static const char MIGRATE_V2[] = "ALTER TABLE candidates ADD COLUMN latency_ns REAL;"
+                                 "ALTER TABLE candidates ADD COLUMN area_mm2 REAL;"
+                                 "PRAGMA user_version = 2;";
 
 /* helpers shared by the store's files */
 
@@ -310,7 +319,21 @@ static int run_check(const uh_store_t *s, const char *sql, const char *what, uh_
     return rc;
 }
 
-static int check_tables(const uh_store_t *s, uh_error_t *err) {
+/* Whether `table` has `column`: 1, 0, or −1 after an SQLite error (set in err). */
+static int has_column(const uh_store_t *s, sqlite3_stmt *st, const char *table, const char *column,
+                      uh_error_t *err) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) return 1;
+    if (step == SQLITE_DONE) return 0;
+    store_sql_error(s, "reading the schema", err);
+    return -1;
+}
+
+/* The tables and columns of schema `version` (1 or 2). */
+static int check_tables(const uh_store_t *s, int64_t version, uh_error_t *err) {
     /* Triggers and views would run code of the file's choosing beside ours. */
     int64_t n = 0;
     int rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE type IN ('trigger', 'view')",
@@ -324,21 +347,26 @@ static int check_tables(const uh_store_t *s, uh_error_t *err) {
     if (rc) return rc;
     for (size_t t = 0; !rc && t < sizeof EXPECTED / sizeof *EXPECTED; t++) {
         for (size_t c = 0; !rc && EXPECTED[t].columns[c]; c++) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 1, EXPECTED[t].table, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, EXPECTED[t].columns[c], -1, SQLITE_STATIC);
-            int step = sqlite3_step(st);
-            if (step == SQLITE_DONE) {
+            int has = has_column(s, st, EXPECTED[t].table, EXPECTED[t].columns[c], err);
+            if (has < 0)
+                rc = err ? err->code : UH_EIO;
+            else if (!has)
                 rc = c == 0 ? uh_error_set(err, UH_EFORMAT,
                                            "%s: not a valid run store: table %s is missing",
                                            s->path, EXPECTED[t].table)
                             : uh_error_set(err, UH_EFORMAT,
                                            "%s: not a valid run store: table %s lacks column %s",
                                            s->path, EXPECTED[t].table, EXPECTED[t].columns[c]);
-            } else if (step != SQLITE_ROW) {
-                rc = store_sql_error(s, "reading the schema", err);
-            }
         }
+    }
+    for (size_t c = 0; !rc && version >= 2 && c < sizeof ADDED_V2 / sizeof *ADDED_V2; c++) {
+        int has = has_column(s, st, "candidates", ADDED_V2[c], err);
+        if (has < 0)
+            rc = err ? err->code : UH_EIO;
+        else if (!has)
+            rc = uh_error_set(err, UH_EFORMAT,
+                              "%s: not a valid run store: table candidates lacks column %s",
+                              s->path, ADDED_V2[c]);
     }
     sqlite3_finalize(st);
     return rc;
@@ -374,6 +402,23 @@ static int load_run(uh_store_t *s, uh_error_t *err) {
     return rc;
 }
 
+/* Upgrades a checked version-1 store to version 2 in one transaction. Another process may
+ * have done it meanwhile (two readers opening an old run at once): the version is read again
+ * under the write lock. */
+static int upgrade(uh_store_t *s, uh_error_t *err) {
+    int rc = exec_sql(s, "BEGIN IMMEDIATE", "upgrading the schema", err);
+    if (rc) return rc;
+    int64_t v = 0;
+    rc = query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
+    if (!rc && v == 1) rc = exec_sql(s, MIGRATE_V2, "upgrading the schema to version 2", err);
+    if (!rc) rc = exec_sql(s, "COMMIT", "committing the schema upgrade", err);
+    if (rc) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    return check_tables(s, UH_STORE_SCHEMA_VERSION, err);
+}
+
 /* Connection settings every handle gets before it reads anything. */
 static void configure(sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
@@ -401,12 +446,14 @@ static int validate_and_setup(uh_store_t *s, uh_error_t *err) {
                           "%s: schema version %" PRId64
                           " is newer than this build reads (%d): use a newer uhnas",
                           s->path, v, UH_STORE_SCHEMA_VERSION);
-    if (!rc && v != UH_STORE_SCHEMA_VERSION)
-        rc = uh_error_set(err, UH_EFORMAT, "%s: unknown schema version %" PRId64 " (expected %d)",
-                          s->path, v, UH_STORE_SCHEMA_VERSION);
-    if (!rc) rc = check_tables(s, err);
+    if (!rc && v < 1)
+        rc = uh_error_set(err, UH_EFORMAT,
+                          "%s: unknown schema version %" PRId64 " (expected 1 to %d)", s->path, v,
+                          UH_STORE_SCHEMA_VERSION);
+    if (!rc) rc = check_tables(s, v, err);
     if (!rc) rc = run_check(s, "PRAGMA quick_check(1)", "quick_check", err);
     if (!rc) rc = load_run(s, err);
+    if (!rc && v < UH_STORE_SCHEMA_VERSION) rc = upgrade(s, err);
     if (rc) return rc;
 
     sqlite3_stmt *st;

@@ -94,8 +94,8 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
     uh_strbuf_t b = {0};
     static const char header[] =
         "id,generation,origin,status,hash,accuracy,noisy_accuracy,noisy_accuracy_std,energy_nj,"
-        "params,macs,train_seconds,seed,created_at,test_accuracy,test_noisy_accuracy,"
-        "test_noisy_accuracy_std,message,arch\r\n";
+        "latency_ns,area_mm2,params,macs,train_seconds,seed,created_at,test_accuracy,"
+        "test_noisy_accuracy,test_noisy_accuracy_std,message,arch\r\n";
     uh_strbuf_put(&b, header, sizeof header - 1);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -117,6 +117,8 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         put_real(&b, c->noisy_accuracy);
         put_real(&b, c->noisy_accuracy_std);
         put_real(&b, c->energy_nj);
+        put_real(&b, c->latency_ns);
+        put_real(&b, c->area_mm2);
         put_long(&b, c->params);
         put_long(&b, c->macs);
         put_real(&b, c->train_seconds);

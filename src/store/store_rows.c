@@ -161,6 +161,8 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
     if (!rc)
         rc = read_text(s, st, first + 15, WHAT("created_at"), c->created_at, sizeof c->created_at,
                        err);
+    if (!rc) rc = store_read_real(s, st, first + 16, WHAT("latency_ns"), &c->latency_ns, err);
+    if (!rc) rc = store_read_real(s, st, first + 17, WHAT("area_mm2"), &c->area_mm2, err);
 #undef WHAT
     return rc;
 }
@@ -198,9 +200,10 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
     rc = store_prepare(store,
                        "INSERT INTO candidates(generation, origin, arch, hash, accuracy, "
                        "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, "
-                       "train_seconds, status, message, seed, created_at, id) "
+                       "train_seconds, status, message, seed, created_at, id, latency_ns, "
+                       "area_mm2) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                       "?16)",
+                       "?16, ?17, ?18)",
                        &st, err);
     if (rc) return rc;
     char now[32];
@@ -226,6 +229,8 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
         sqlite3_bind_int64(st, 16, c->id);
     else
         sqlite3_bind_null(st, 16); /* SQLite picks the next row id */
+    bind_real(st, 17, c->latency_ns);
+    bind_real(st, 18, c->area_mm2);
     if (sqlite3_step(st) != SQLITE_DONE) {
         int code = sqlite3_extended_errcode(store->db);
         if (code == SQLITE_CONSTRAINT_UNIQUE)
