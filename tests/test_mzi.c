@@ -439,6 +439,56 @@ static void test_chip_budget(void **state) {
     uh_backend_free(b);
 }
 
+/* Optical I/O: inputs fanned out optically, partial sums added in analog: the converters of
+ * 784 → 64 on tile 16 lose their ct = 4 and rt = 49 multipliers; the laser is unchanged. */
+static void test_io_layout_by_hand(void **state) {
+    (void)state;
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a);
+    uh_backend_t *el = load_text(mzi_file("clements", 16, LINK "," NUM("accumulate_pj", "0.1")));
+    uh_backend_t *op = load_text(mzi_file(
+        "clements", 16, LINK "," NUM("accumulate_pj", "0.1") ",\"io_layout\":\"optical\""));
+    uh_energy_t ee, eo;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(el, &a, &ee, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(op, &a, &eo, &err), UH_OK);
+    /* dac 784 · 3.6 = 2822.4 pJ, modulator 784 · 0.45 = 352.8, adc 64 · 1.5 = 96, pd_tia
+     * 64 · (49 · 1.1 + 3) mW / 10 GHz = 364.16 pJ, no accumulate */
+    expect_part(&eo, 0, "dac", 2822.4);
+    expect_part(&eo, 0, "modulator", 352.8);
+    expect_part(&eo, 0, "adc", 96);
+    expect_part(&eo, 0, "pd_tia", 364.16);
+    assert_true(layer_part(&eo, 0, "accumulate") == 0);
+    assert_rel(layer_part(&eo, 0, "laser"), layer_part(&ee, 0, "laser"), 1e-12);
+    uh_backend_free(el);
+    uh_backend_free(op);
+    /* with lossy meshes (1 dB per MZI) the converters no longer reward big tiles: the best
+     * tile of 256 → 256 under optical I/O is smaller than under electronic I/O */
+    int best[2] = {0, 0};
+    for (int layout = 0; layout < 2; layout++) {
+        char params[512];
+        snprintf(params, sizeof params, "%s,\"io_layout\":\"%s\"",
+                 LINK "," NUM("il_db", "1") "," NUM("coupling_loss_db", "2"),
+                 layout ? "optical" : "electronic");
+        uh_backend_t *b = load_text(mzi_file("clements", 8, params));
+        double lowest = INFINITY;
+        for (int k = 2; k <= 32; k *= 2) {
+            char json[128];
+            snprintf(json, sizeof json,
+                     "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}", k);
+            parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
+            uh_energy_t e;
+            assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+            print_message("%s k %d: %.4g nJ\n", layout ? "optical" : "electronic", k, e.total_nj);
+            if (e.total_nj < lowest) lowest = e.total_nj, best[layout] = k;
+        }
+        uh_backend_free(b);
+    }
+    assert_true(best[1] < best[0]); /* measured: 2 vs 8 */
+}
+
 /* Precision is a hardware gene: a layer's bits set its converters' energy (Walden: ∝ 2^bits),
  * its laser (the link budget at those bits) and its simulated ADC rounding. */
 static void test_bits_set_converters(void **state) {
@@ -1316,6 +1366,7 @@ int main(void) {
         cmocka_unit_test(test_energy_conv_reck_by_hand),
         cmocka_unit_test(test_link_budget_by_hand),
         cmocka_unit_test(test_chip_budget),
+        cmocka_unit_test(test_io_layout_by_hand),
         cmocka_unit_test(test_bits_set_converters),
         cmocka_unit_test(test_laser_grows_exponentially),
         cmocka_unit_test(test_noiseless_gives_digital_logits),

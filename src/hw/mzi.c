@@ -62,6 +62,12 @@
  *   accumulate = P · n_out · (rt − 1) · accumulate_pj
  *   activation = outputs with an activation · activation_pj (detect → digital → re-modulate:
  *                the ADC and DAC are counted above), pool = window reads · pool_pj.
+ * io_layout "optical" (Lightening-Transformer, Zhu et al., HPCA 2024; TeMPO, Zhu et al. 2024):
+ * an input is modulated once and fanned out optically to its ct blocks (dac and modulator
+ * lose the ct), and the rt blocks' photocurrents of an output are summed in analog on one TIA
+ * and ADC (adc and tia lose the rt, the photodetectors keep it, no digital accumulate; the
+ * simulation reads one conversion at the sum's full scale). The laser is unchanged: each block
+ * still receives its own light.
  * Latency of a batch of b inputs: Σ_layers R · (t_s + b · P / f) (time-multiplexed), or
  * Σ_layers P / f + (b − 1) · max_layers(P) / f (weight-stationary). Area: MZIs · mzi_area +
  * per unit's inputs (modulator + DAC) and outputs (ADC, receiver), over the units the busiest
@@ -111,6 +117,7 @@
 
 enum { MESH_CLEMENTS, MESH_RECK };
 enum { MAP_TIME_MULTIPLEXED, MAP_WEIGHT_STATIONARY };
+enum { IO_ELECTRONIC, IO_OPTICAL };
 
 /* Physical constants (CODATA 2018, exact in the SI). */
 #define ELEMENTARY_CHARGE_C 1.602176634e-19
@@ -121,7 +128,7 @@ typedef struct {
     uh_mesh_noise_t noise;
     int adc_bits; /* default converter resolution; dac_pj and adc_pj are quoted at it */
     /* mapping */
-    int mapping;
+    int mapping, io_layout;
     double chip_mzis, batch, reprogram_us;
     /* link budget */
     double receiver_noise_lsb, responsivity_a_per_w, tia_noise_pa_per_rthz;
@@ -145,6 +152,7 @@ enum { TRAIN_GAUSSIAN, TRAIN_SAMPLED };
 
 static const char *const MESH_KINDS[] = {"clements", "reck"};
 static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary"};
+static const char *const IO_LAYOUTS[] = {"electronic", "optical"};
 static const char *const LOSS_BALANCE[] = {"none", "dummies"};
 static const char *const COMPENSATION[] = {"none", "measured"};
 static const char *const TRAIN_NOISE[] = {"gaussian", "sampled"};
@@ -180,6 +188,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                                        "loss_balance",
                                        "adc_bits",
                                        "mapping",
+                                       "io_layout",
                                        "chip_mzis",
                                        "batch",
                                        "reprogram_us",
@@ -230,6 +239,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_choice(p, w, "loss_balance", LOSS_BALANCE, 2, 0, 1, &balance, err)) ||
         (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &z->adc_bits, err)) ||
         (rc = hw_choice(p, w, "mapping", MAPPINGS, 2, 0, MAP_TIME_MULTIPLEXED, &z->mapping, err)) ||
+        (rc = hw_choice(p, w, "io_layout", IO_LAYOUTS, 2, 0, IO_ELECTRONIC, &z->io_layout, err)) ||
         (rc = hw_number(p, w, "chip_mzis", 1, 1e9, 0, 1e9, &z->chip_mzis, err)) ||
         (rc = hw_number(p, w, "batch", 1, 1e6, 0, 1, &z->batch, err)) ||
         (rc = hw_number(p, w, "reprogram_us", 0, 1e6, 0, 0, &z->reprogram_us, err)) ||
@@ -437,11 +447,16 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
             double rt = (double)ceil_div(lp.m.cols, lp.k), ct = (double)ceil_div(lp.m.rows, lp.k);
             double scale = ldexp(1.0, lp.bits - z->adc_bits); /* Walden: ∝ 2^bits */
             double pass_ns = P / z->clock_ghz;
-            uh_energy_add(e, i, "dac", P * n_in * ct * z->dac_pj * scale * 1e-3);
-            uh_energy_add(e, i, "modulator", P * n_in * ct * z->modulator_pj * 1e-3);
-            uh_energy_add(e, i, "adc", P * n_out * rt * z->adc_pj * scale * 1e-3);
+            /* optical I/O: an input is encoded once and fanned out to its ct blocks; the rt
+             * blocks' photocurrents of an output are summed on one TIA and ADC */
+            int optical = z->io_layout == IO_OPTICAL;
+            double encodes = optical ? 1 : ct, conversions = optical ? 1 : rt;
+            uh_energy_add(e, i, "dac", P * n_in * encodes * z->dac_pj * scale * 1e-3);
+            uh_energy_add(e, i, "modulator", P * n_in * encodes * z->modulator_pj * 1e-3);
+            uh_energy_add(e, i, "adc", P * n_out * conversions * z->adc_pj * scale * 1e-3);
             uh_energy_add(e, i, "pd_tia",
-                          P * n_out * rt * (z->pd_mw + z->tia_mw) / z->clock_ghz * 1e-3);
+                          P * n_out * (rt * z->pd_mw + conversions * z->tia_mw) / z->clock_ghz *
+                              1e-3);
             if (lp.laser_pj > 0) uh_energy_add(e, i, "laser", P * lp.laser_pj * 1e-3);
             if (hold_mw > 0) /* mW · ns = pJ */
                 uh_energy_add(e, i, "heater",
@@ -449,8 +464,9 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
             if (!stationary && hold_mw > 0 && settle_ns > 0)
                 uh_energy_add(e, i, "reprogram",
                               lp.shifters * hold_mw * settle_ns / z->batch * 1e-3);
-            if (rt > 1 && z->accumulate_pj > 0)
-                uh_energy_add(e, i, "accumulate", P * n_out * (rt - 1) * z->accumulate_pj * 1e-3);
+            if (conversions > 1 && z->accumulate_pj > 0)
+                uh_energy_add(e, i, "accumulate",
+                              P * n_out * (conversions - 1) * z->accumulate_pj * 1e-3);
             if (stationary) {
                 latency_ns += pass_ns;
                 fp->tiles += lp.blocks;
@@ -892,7 +908,7 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
                                 k, UH_MESH_MAX_N);
         }
         s->tile[i] = k;
-        s->conversions[i] = (int)ceil_div(m.cols, k);
+        s->conversions[i] = z->io_layout == IO_OPTICAL ? 1 : (int)ceil_div(m.cols, k);
         s->bits[i] = layer_bits(z, &arch->layers[i]);
         s->receiver[i] = receiver_sigma(z, s->bits[i]);
         outputs |= s->bits[i] > 0 || s->receiver[i] > 0;
