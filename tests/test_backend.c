@@ -1,5 +1,6 @@
 /* The backend interface and the digital model: files, errors, constraints, energy by hand,
- * FP16 rounding, Monte-Carlo evaluation. */
+ * FP16 rounding, precisions selected by a layer's bits (cost, rounding, refusal), Monte-Carlo
+ * evaluation. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,6 +254,22 @@ static void test_bad_files(void **state) {
                "\"source\":\"a b c\"},\"max_bits\":{\"value\":4,\"source\":\"a b c\"}},"
                "\"params\":{\"format\":\"fp32\"," MAC "}}",
                "min_bits 8 > max_bits 4");
+    /* the precisions table: known formats, one per bit width, numbers with sources */
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+               ",\"precisions\":{\"fp8\":{" MAC "}}}}",
+               "params.precisions.fp8: unknown format; formats are fp16 and int2 ... int16");
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+               ",\"precisions\":{\"int16\":{" MAC "}}}}",
+               "params.precisions.int16: 16 bits is already fp16");
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+               ",\"precisions\":{\"fp32\":{" MAC "}}}}",
+               "fp32 can only be params.format");
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+               ",\"precisions\":{\"int8\":{\"mac_pj\":{\"value\":1}}}}}",
+               "params.precisions.int8.mac_pj: needs a \"source\"");
+    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+               ",\"precisions\":{\"int8\":{" MAC ",\"mac_pJ\":1}}}}",
+               "params.precisions.int8.mac_pJ: unknown key");
     size_t n = UH_BACKEND_MAX_FILE_BYTES + 10;
     char *big = malloc(n + 1);
     assert_non_null(big);
@@ -303,11 +320,12 @@ static void test_digital_batch_and_dram(void **state) {
 
 static void test_violations_per_layer(void **state) {
     (void)state;
-    const char *text = "{\"name\":\"small\",\"model\":\"digital\",\"constraints\":{"
-                       "\"layer_types\":[\"dense\",\"pool\"],\"activations\":[\"none\",\"relu\"],"
-                       "\"max_units\":{\"value\":64,\"source\":\"assumed: test\"},"
-                       "\"max_bits\":{\"value\":8,\"source\":\"assumed: test\"}},"
-                       "\"params\":{\"format\":\"fp32\"," MAC "}}";
+    const char *text =
+        "{\"name\":\"small\",\"model\":\"digital\",\"constraints\":{"
+        "\"layer_types\":[\"dense\",\"pool\"],\"activations\":[\"none\",\"relu\"],"
+        "\"max_units\":{\"value\":64,\"source\":\"assumed: test\"},"
+        "\"max_bits\":{\"value\":8,\"source\":\"assumed: test\"}},"
+        "\"params\":{\"format\":\"fp32\"," MAC ",\"precisions\":{\"int8\":{" MAC "}}}}";
     uh_backend_t *b;
     uh_error_t err = {0};
     assert_int_equal(uh_backend_load_text(text, strlen(text), "inline", &b, &err), UH_OK);
@@ -323,7 +341,10 @@ static void test_violations_per_layer(void **state) {
         const char *field, *needle;
     } want[] = {{1, "type", "conv2d is not available"},
                 {2, "activation", "tanh is not available"},
-                {2, "bits", "12 bits requested; this hardware supports 2..8"},
+                /* the shared range check's violation, worded by the model with its formats */
+                {2, "bits",
+                 "12 bits requested; this hardware computes in fp32 (the default: no bits) and "
+                 "int8 (bits 8)"},
                 {2, "units", "128 units, more than the 64 allowed"},
                 {3, "tile", "has no tiles"}};
     for (int i = 0; i < 5; i++) {
@@ -336,6 +357,233 @@ static void test_violations_per_layer(void **state) {
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &ok);
     assert_int_equal(uh_backend_check(b, &ok, &v), 0);
+    uh_backend_free(b);
+}
+
+/* The energy of one component of one layer (0-based); -1 when absent. */
+static double layer_part(const uh_energy_t *e, int layer, const char *name) {
+    const uh_energy_layer_t *l = &e->layers[layer];
+    for (int k = 0; k < l->n_parts; k++)
+        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
+    return -1;
+}
+
+#define MLP_BITS(b1, b2)                                                                           \
+    "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"" b1 "},"                \
+    "{\"type\":\"dense\",\"units\":10" b2 "}]}"
+
+/* Precision is a hardware gene: a layer's bits select one of the file's formats and its
+ * costs. By hand on the shipped files, against the same MLP without bits. */
+static void test_precision_prices_layers(void **state) {
+    (void)state;
+    uh_error_t err = {0};
+    uh_backend_t *gpu = load(BACKENDS "gpu-b200-fp16.json");
+    uh_arch_t a0, a8, a16;
+    parse_arch(MLP_BITS("", ""), MNIST, &a0);
+    parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a8);
+    parse_arch(MLP_BITS(",\"bits\":16", ",\"bits\":16"), MNIST, &a16);
+    uh_energy_t e0, e8, e16;
+    assert_int_equal(uh_backend_energy(gpu, &a0, &e0, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(gpu, &a8, &e8, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(gpu, &a16, &e16, &err), UH_OK);
+    /* FP16 (no bits): layer 1 mac 784 · 64 = 50 176 × 0.889 = 44 606.464 pJ, activation
+     * 64 × 0.889 = 56.896 pJ; layer 2 mac 640 × 0.889 = 568.96 pJ.
+     * Layer 1 at int8 (bits 8, twice the dense FP16 rate at 1000 W): mac 50 176 × 0.4445 =
+     * 22 303.232 pJ, activation 64 × 0.4445 = 28.448 pJ; layer 2 unchanged.
+     * Latency: 128 · (22.303232 + 0.028448 + 0.56896) nJ / 1000 W = 2.93128192 ns. */
+    assert_close(layer_part(&e0, 0, "mac"), 44.606464, 1e-9);
+    assert_close(layer_part(&e8, 0, "mac"), 22.303232, 1e-9);
+    assert_close(layer_part(&e8, 0, "activation"), 0.028448, 1e-12);
+    assert_close(e8.layers[1].nj, e0.layers[1].nj, 0);
+    assert_close(e8.total_nj, 22.303232 + 0.028448 + 0.56896, 1e-9);
+    assert_close(e8.latency_ns, 2.93128192, 1e-9);
+    /* bits 16 is the default fp16: the same rows as no bits */
+    assert_close(e16.total_nj, e0.total_nj, 0);
+    uh_violations_t v;
+    assert_int_equal(uh_backend_check(gpu, &a8, &v), 0);
+    assert_int_equal(uh_backend_check(gpu, &a16, &v), 0);
+    uh_backend_free(gpu);
+
+    /* The CPU at int8 (AVX-512 VNNI, a quarter of the FP32 MAC cost): both layers bits 8.
+     * mac 50 816 × 22.925 = 1 164 956.8 pJ, activation 64 × 22.925 = 1467.2 pJ, and the DRAM
+     * row reads 1 byte per weight instead of 4: 50 890 × 1 × 162.5 / 128 = 64 606.4453125 pJ
+     * (FP32: 258 425.78125 pJ). */
+    uh_backend_t *cpu = load(BACKENDS "cpu-xeon8380-fp32.json");
+    uh_arch_t c8;
+    parse_arch(MLP_BITS(",\"bits\":8", ",\"bits\":8"), MNIST, &c8);
+    assert_int_equal(uh_backend_energy(cpu, &a0, &e0, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(cpu, &c8, &e8, &err), UH_OK);
+    assert_close(part(&e0, "mac"), 50816 * 91.7e-3, 1e-9);
+    assert_close(part(&e8, "mac"), 1164.9568, 1e-9);
+    assert_close(part(&e8, "activation"), 1.4672, 1e-12);
+    assert_close(part(&e0, "dram"), 258.42578125, 1e-9);
+    assert_close(part(&e8, "dram"), 64.6064453125, 1e-9);
+    assert_close(e8.latency_ns, 128 * (1164.9568 + 1.4672) / 270, 1e-9);
+    assert_int_equal(uh_backend_check(cpu, &c8, &v), 0);
+    /* the listing's pJ/MAC stays the default format's */
+    assert_close(uh_backend_pj_per_mac(cpu), 91.7, 0);
+    uh_precision_t p;
+    uh_backend_precision(cpu, &p);
+    assert_int_equal(p.weight_bits, 32);
+    assert_string_equal(p.summary, "FP32 weights and activations (exact); bits 8: int8");
+    uh_backend_free(cpu);
+}
+
+/* A layer asking for a precision the file does not list is a violation naming the formats
+ * there are (one per layer, also where the shared bits range refused it first), and no
+ * simulation is built for it. */
+static void test_precision_unsupported_refused(void **state) {
+    (void)state;
+    uh_error_t err = {0};
+    uh_violations_t v;
+    uh_backend_t *gpu = load(BACKENDS "gpu-b200-fp16.json");
+    uh_arch_t a4;
+    parse_arch(MLP_BITS(",\"bits\":4", ""), MNIST, &a4);
+    assert_int_equal(uh_backend_check(gpu, &a4, &v), 1);
+    assert_int_equal(v.items[0].layer, 1);
+    assert_string_equal(v.items[0].field, "bits");
+    assert_string_equal(v.items[0].msg, "4 bits requested; this hardware computes in fp16 (the "
+                                        "default: no bits, or 16) and int8 (bits 8)");
+    /* energy is still answered (the search's sampler asks it of any candidate): the default */
+    uh_energy_t e;
+    assert_int_equal(uh_backend_energy(gpu, &a4, &e, &err), UH_OK);
+    assert_close(e.total_nj, (50816 + 64) * 0.889e-3, 1e-9);
+    uh_backend_sim_t *sim = NULL;
+    assert_int_equal(uh_backend_sim_new(gpu, &a4, UH_SIM_EVAL, &sim, &err), UH_EINVAL);
+    assert_null(sim);
+    assert_non_null(strstr(err.msg, "layer 1: 4 bits requested; this hardware computes in fp16"));
+    /* 12 bits is inside the file's 8..16 but no format: the model's own violation */
+    uh_arch_t a12;
+    parse_arch(MLP_BITS("", ",\"bits\":12"), MNIST, &a12);
+    assert_int_equal(uh_backend_check(gpu, &a12, &v), 1);
+    assert_int_equal(v.items[0].layer, 2);
+    assert_non_null(strstr(v.items[0].msg, "12 bits requested"));
+    uh_backend_free(gpu);
+    /* a file without precisions: any bits are refused, the default named */
+    const char *text =
+        "{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC "}}";
+    uh_backend_t *b;
+    assert_int_equal(uh_backend_load_text(text, strlen(text), "t", &b, &err), UH_OK);
+    parse_arch(MLP_BITS(",\"bits\":8", ",\"bits\":6"), MNIST, &a4);
+    assert_int_equal(uh_backend_check(b, &a4, &v), 2);
+    assert_string_equal(v.items[1].msg,
+                        "6 bits requested; this hardware computes in fp32 (the default: no bits)");
+    uh_backend_free(b);
+}
+
+/* Output error of one dense layer (64 → 10, y = W·x with the hook's weights, then the hook's
+ * output conversion) against the exact product, on a file with int8 and int4 (and on the
+ * GPU: fp16 against int8). Fixed point per tensor: the weights' rounding error is uniform
+ * over a step Δw = max|W| / (2^(b−1) − 1), each output sums 64 of them weighted by x_j, and
+ * the output rounding adds a step Δz = max|y| / levels:
+ *     rms ≈ sqrt(Σ_j x_j² · Δw² / 12 + Δz² / 12). */
+static double layer_error(const uh_backend_t *b, int bits, double *analytic) {
+    char json[128];
+    if (bits)
+        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":10,\"bits\":%d}]}",
+                 bits);
+    else
+        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":10}]}");
+    uh_arch_t a;
+    parse_arch(json, (uh_shape_t){1, 8, 8, 10}, &a);
+    uh_backend_sim_t *sim;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    assert_non_null(hook);
+    enum { OUT = 10, IN = 64, N = 500 };
+    static float w[OUT * IN], wq[OUT * IN], x[N * IN], y[N * OUT];
+    static double y0[N * OUT];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 21);
+    for (int i = 0; i < OUT * IN; i++) w[i] = wq[i] = (float)(0.1 * uh_rng_normal(&rng));
+    for (int i = 0; i < N * IN; i++) x[i] = (float)uh_rng_uniform(&rng);
+    hook->perturb_weights(hook->ctx, 0, wq, OUT, IN, NULL);
+    double wmax = 0, ymax = 0, xsq = 0;
+    for (int i = 0; i < OUT * IN; i++) wmax = fmax(wmax, fabs(w[i]));
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < OUT; o++) {
+            double exact = 0, hw = 0;
+            for (int j = 0; j < IN; j++) {
+                exact += (double)w[o * IN + j] * x[n * IN + j];
+                hw += (double)wq[o * IN + j] * x[n * IN + j];
+            }
+            y0[n * OUT + o] = exact;
+            y[n * OUT + o] = (float)hw;
+            ymax = fmax(ymax, fabs(hw));
+        }
+    for (int i = 0; i < N * IN; i++) xsq += (double)x[i] * x[i] / N;
+    hook->perturb_outputs(hook->ctx, 0, y, N * OUT, NULL);
+    double sq = 0;
+    for (int i = 0; i < N * OUT; i++) sq += (y[i] - y0[i]) * (y[i] - y0[i]);
+    uh_backend_sim_free(sim);
+    double levels = bits && bits < 16 ? (1 << (bits - 1)) - 1 : 0;
+    double dw = levels ? wmax / levels : 0, dz = levels ? ymax / levels : 0;
+    *analytic = sqrt(xsq * dw * dw / 12 + dz * dz / 12);
+    return sqrt(sq / (N * OUT));
+}
+
+static void test_precision_rounds_layer(void **state) {
+    (void)state;
+    const char *text = "{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+                       ",\"precisions\":{\"int8\":{" MAC "},\"int4\":{" MAC "}}}}";
+    uh_backend_t *b;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_load_text(text, strlen(text), "t", &b, &err), UH_OK);
+    double want8, want4, want;
+    double e8 = layer_error(b, 8, &want8), e4 = layer_error(b, 4, &want4);
+    print_message("int8: output error rms %.4e (analytic %.4e); int4: %.4e (%.4e)\n", e8, want8, e4,
+                  want4);
+    assert_true(e8 > 0 && e4 > 10 * e8);
+    assert_true(fabs(e8 - want8) <= 0.15 * want8);
+    assert_true(fabs(e4 - want4) <= 0.15 * want4);
+    /* Hand values: int4 weights {1.4, 0.31, -0.5, 0.05}: 7 levels of 1.4, step 0.2, roundf
+     * (halves away from zero, as the engine): {1.4, 0.4, -0.6, 0}; int8 outputs as an 8-bit
+     * converter: step 2/127. */
+    uh_arch_t a;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":4}]}",
+               (uh_shape_t){1, 1, 1, 2}, &a);
+    uh_backend_sim_t *sim;
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    float w[] = {1.4f, 0.31f, -0.5f, 0.05f};
+    hook->perturb_weights(hook->ctx, 0, w, 2, 2, NULL);
+    assert_close(w[0], 1.4, 1e-6);
+    assert_close(w[1], 0.4, 1e-6);
+    assert_close(w[2], -0.6, 1e-6);
+    assert_close(w[3], 0, 0);
+    uh_backend_sim_free(sim);
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":8}]}",
+               (uh_shape_t){1, 1, 1, 2}, &a);
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    hook = uh_backend_sim_hook(sim);
+    float z[] = {2.0f, 1.0f, -0.3f};
+    hook->perturb_outputs(hook->ctx, 0, z, 3, NULL);
+    assert_close(z[1], 64 * 2.0 / 127, 1e-6); /* 63.5 → 64 */
+    assert_close(z[2], -19 * 2.0 / 127, 1e-6);
+    uh_backend_sim_free(sim);
+    /* fp32 layers beside an int8 one are left alone: a 2-layer net, only layer 1 at int8 */
+    parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a);
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    hook = uh_backend_sim_hook(sim);
+    assert_non_null(hook);
+    float keep[] = {0.123456789f, -1.0f};
+    hook->perturb_outputs(hook->ctx, 1, keep, 2, NULL);
+    assert_true(keep[0] == 0.123456789f);
+    uh_backend_sim_free(sim);
+    /* a network entirely in fp32 still needs no hook */
+    parse_arch(MLP_BITS("", ""), MNIST, &a);
+    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    assert_null(uh_backend_sim_hook(sim));
+    uh_backend_sim_free(sim);
+    uh_backend_free(b);
+    /* the B200: its default fp16 (bits 16) against int8 (bits 8) */
+    b = load(BACKENDS "gpu-b200-fp16.json");
+    double e16 = layer_error(b, 16, &want);
+    e8 = layer_error(b, 8, &want8);
+    print_message("B200: fp16 output error rms %.4e, int8 %.4e\n", e16, e8);
+    assert_true(e16 > 0 && e8 > 10 * e16);
+    assert_true(fabs(e8 - want8) <= 0.15 * want8);
     uh_backend_free(b);
 }
 
@@ -409,6 +657,9 @@ int main(void) {
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_digital_batch_and_dram),
         cmocka_unit_test(test_violations_per_layer),
+        cmocka_unit_test(test_precision_prices_layers),
+        cmocka_unit_test(test_precision_unsupported_refused),
+        cmocka_unit_test(test_precision_rounds_layer),
         cmocka_unit_test(test_list_and_load_by_name),
         cmocka_unit_test(test_noise_level_follows_physics),
     };

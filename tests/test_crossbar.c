@@ -1,5 +1,6 @@
 /* The analog crossbar model: the shipped PCM file, energy by hand, the device physics
- * (programming noise σ(g), drift, read noise) against their formulas, the noiseless limit,
+ * (programming noise σ(g), drift, read noise) against their formulas, a layer's bits as its
+ * converters' resolution (energy and ADC rounding), the noiseless limit,
  * accuracy under rising noise, reproducible Monte Carlo, constraints and bad files. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +394,120 @@ static void test_adc_rounding(void **state) {
     uh_backend_free(b);
 }
 
+/* The energy of one component of one layer (0-based); -1 when absent. */
+static double layer_part(const uh_energy_t *e, int layer, const char *name) {
+    const uh_energy_layer_t *l = &e->layers[layer];
+    for (int k = 0; k < l->n_parts; k++)
+        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
+    return -1;
+}
+
+/* Precision is a hardware gene: a layer's bits set its DAC and ADC resolution. Energy by hand
+ * on the shipped file, then the quantisation error of one layer's outputs through the EVAL
+ * hook at two bit widths, and the bits the shipped file allows. */
+static void test_bits_set_converters(void **state) {
+    (void)state;
+    uh_backend_t *b = load_pcm();
+    uh_arch_t a0, a8, a4;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a0);
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":8},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a8);
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":4},"
+               "{\"type\":\"dense\",\"units\":10}]}",
+               MNIST, &a4);
+    uh_energy_t e0, e8, e4;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_energy(b, &a0, &e0, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(b, &a8, &e8, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(b, &a4, &e4, &err), UH_OK);
+    /* Layer 1 (784 → 64: rt = 4 row-tiles, ct = 1) at the file's 8 bits: dac 784 · 0.5 =
+     * 392 pJ, adc 64 · 4 · 2 = 512 pJ. At 4 bits both scale by 2^(4 − 8) = 1/16: dac 24.5 pJ,
+     * adc 32 pJ, 847.5 pJ less. Periphery, array, accumulate, activation and layer 2 stay. */
+    assert_close(layer_part(&e0, 0, "dac"), 0.392, 1e-12);
+    assert_close(layer_part(&e0, 0, "adc"), 0.512, 1e-12);
+    assert_close(layer_part(&e4, 0, "dac"), 0.0245, 1e-12);
+    assert_close(layer_part(&e4, 0, "adc"), 0.032, 1e-12);
+    assert_close(e0.total_nj - e4.total_nj, 0.8475, 1e-9);
+    const char *same[] = {"periphery", "array", "accumulate", "activation"};
+    for (int k = 0; k < 4; k++)
+        assert_close(layer_part(&e4, 0, same[k]), layer_part(&e0, 0, same[k]), 1e-12);
+    assert_close(e4.layers[1].nj, e0.layers[1].nj, 1e-12);
+    assert_close(e4.latency_ns, e0.latency_ns, 0);
+    /* bits 8 = the file's: identical to no bits */
+    assert_close(e8.total_nj, e0.total_nj, 0);
+    /* allowed bits are the file's constraints: 2..8 (max_bits 8, the HERMES ADC) */
+    uh_violations_t v;
+    assert_int_equal(uh_backend_check(b, &a4, &v), 0);
+    uh_arch_t a12;
+    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10,\"bits\":12}]}", MNIST, &a12);
+    assert_int_equal(uh_backend_check(b, &a12, &v), 1);
+    assert_string_equal(v.items[0].field, "bits");
+    assert_non_null(strstr(v.items[0].msg, "12 bits requested; this hardware supports 2..8"));
+    uh_backend_free(b);
+
+    /* The simulated ADC follows the layer's bits: one dense layer (144 inputs, one row-tile),
+     * ADC alone (no noise, no bound), z ~ N(0, 1): the rounding error is uniform over one
+     * step FS / (2^(b−1) − 1), rms = FS / (levels · √12). */
+    b = load_text(xbar_file(TILES "," NUM("dac_bits", "8") "," NUM("adc_bits", "8")));
+    const int bits[] = {8, 4};
+    double prev = 0;
+    for (int i = 0; i < 2; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":20,\"bits\":%d}]}",
+                 bits[i]);
+        uh_arch_t a;
+        parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
+        for (int mode = 0; mode < 2; mode++) { /* EVAL, then TRAIN: the same rounding */
+            uh_backend_sim_t *sim;
+            assert_int_equal(
+                uh_backend_sim_new(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL, &sim, &err), UH_OK);
+            const uh_noise_t *hook = uh_backend_sim_hook(sim);
+            assert_non_null(hook);
+            assert_non_null(hook->perturb_outputs);
+            enum { COUNT = 20000 };
+            static float z[COUNT], z0[COUNT];
+            uh_rng_t rng;
+            uh_rng_seed(&rng, 11);
+            double fs = 0;
+            for (int j = 0; j < COUNT; j++) {
+                z[j] = z0[j] = (float)uh_rng_normal(&rng);
+                fs = fmax(fs, fabs(z[j]));
+            }
+            hook->perturb_outputs(hook->ctx, 0, z, COUNT, NULL);
+            double sq = 0;
+            for (int j = 0; j < COUNT; j++) sq += (z[j] - z0[j]) * (double)(z[j] - z0[j]);
+            double levels = (1 << (bits[i] - 1)) - 1;
+            double rms = sqrt(sq / COUNT), want = fs / (levels * sqrt(12.0));
+            print_message("%s, %d bits: ADC error rms %.4e, analytic %.4e\n",
+                          mode ? "train" : "eval", bits[i], rms, want);
+            assert_true(fabs(rms - want) <= 0.05 * want);
+            uh_backend_sim_free(sim);
+            if (mode == 0) {
+                assert_true(rms > prev * 10); /* 8 → 4 bits: 127/7 = 18× */
+                prev = rms;
+            }
+        }
+    }
+    uh_backend_free(b);
+
+    /* An ideal ADC in the file (adc_bits 0) has no reference resolution: a layer's bits still
+     * round its outputs, but the converter energy is the file's figure, unscaled. */
+    b = load_text(xbar_file(TILES));
+    assert_int_equal(uh_backend_energy(b, &a4, &e4, &err), UH_OK);
+    assert_int_equal(uh_backend_energy(b, &a0, &e0, &err), UH_OK);
+    assert_close(e4.total_nj, e0.total_nj, 0);
+    uh_backend_sim_t *sim;
+    const uh_noise_t *hook = eval_hook(b, &a4, &sim);
+    float z[] = {1.4f, 0.31f, -0.5f};
+    hook->perturb_outputs(hook->ctx, 0, z, 3, NULL);
+    assert_close(z[1], 0.4, 1e-6); /* 4 bits: 7 levels of 1.4, step 0.2 */
+    uh_backend_sim_free(sim);
+    uh_backend_free(b);
+}
+
 static double train_sigma(const uh_backend_t *b);
 
 /* Read noise per MVM alone (aihwkit's w_noise, PCM_READ): each weight gets
@@ -777,6 +892,7 @@ int main(void) {
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_read_noise),
         cmocka_unit_test(test_adc_rounding),
+        cmocka_unit_test(test_bits_set_converters),
         cmocka_unit_test(test_read_noise_per_mvm),
         cmocka_unit_test(test_out_bound_clips),
         cmocka_unit_test(test_noiseless_gives_digital_logits),

@@ -24,6 +24,24 @@
  *   plus per layer: activation = outputs with an activation · activation_pj,
  *                   pool = pooling-window reads · pool_pj.
  *
+ * Precision is a hardware gene: a layer's "bits" b (else the file's dac_bits / adc_bits) is
+ * the resolution of that layer's DACs and ADCs. The file's dac_pj and adc_pj are quoted at
+ * its dac_bits and adc_bits; at b bits a conversion costs 2^(b − file bits) of that:
+ *     dac = P · n_in · ct · dac_pj · 2^(b − dac_bits),
+ *     adc = P · n_out · rt · adc_pj · 2^(b − adc_bits),
+ * a constant Walden figure of merit, energy per conversion = FoM_W · 2^ENOB (Walden, IEEE
+ * JSAC 17, 539 (1999); the figure of merit of B. Murmann's "ADC Performance Survey",
+ * github.com/bmurmann/ADC-survey; the MZI model's scaling). It is a convention, optimistic at
+ * low resolution: in the survey's energy-vs-SNDR data the best designs flatten towards a
+ * technology floor at low resolution and grow as 4^b (Schreier FoM, thermal noise) at high
+ * resolution, so a real 4-bit converter costs more than 1/16 of an 8-bit one.
+ * A file whose converter is ideal (bits 0) has no reference resolution: its dac_pj/adc_pj do
+ * not scale. The periphery (calibrated per conversion at the file's bits), the array and the
+ * digital rows do not depend on b; nor does mvm_ns (a PWM input of fewer bits would be
+ * shorter: not modelled). Which bits a layer may ask for is the file's constraints.min_bits
+ * ..max_bits (the shared checker refuses the rest; the shipped file: at most the HERMES ADC's
+ * 8 bits). The simulated ADC rounds each layer's outputs at its own b (below).
+ *
  * Latency and footprint of the same mapping (weight-stationary: every layer has its own
  * tiles, no reprogramming; batch 1). All tiles of a layer run an MVM in parallel, its P
  * passes run one after the other on them, and layers run in sequence:
@@ -70,14 +88,15 @@
  * w_max · x_max per conversion is added (aihwkit's out_noise unit: one device pair at G_max
  * driven by a full-scale input; w_max = the layer's max |w|, x_max = its largest input). With
  * rt row-tiles each output is rt conversions summed, so the noise variance is rt·σ² plus
- * (rt−1)·LSB²/12 for the other tiles' rounding. DAC rounding of the inputs cannot be applied
- * from the outputs' side and is not simulated (a previous layer's ADC rounding already puts
- * its outputs on a grid).
+ * (rt−1)·LSB²/12 for the other tiles' rounding. The ADC's levels are the layer's bits (else
+ * adc_bits). DAC rounding of the inputs cannot be applied from the outputs' side and is not
+ * simulated (a previous layer's ADC rounding already puts its outputs on a grid; a layer with
+ * "bits" has its outputs fake-quantised to them by the training engine as well).
  *
  * UH_SIM_TRAIN (noise-aware training as IBM's hardware-aware training, Joshi et al. 2020,
  * aihwkit): each mini-batch, w += N(0, (σ_w·max|W|)²) on the scratch copy, and outputs get
- * the ADC rounding above plus N(0, noise_scale · train_output_noise · w_max · x_max) per
- * conversion. σ_w is calibrated when the sim is made, as the MZI model does
+ * the ADC rounding above (at the layer's bits) plus N(0, noise_scale · train_output_noise ·
+ * w_max · x_max) per conversion. σ_w is calibrated when the sim is made, as the MZI model does
  * (hw_calibrate_weight_noise): the EVAL device physics above (programming noise, stuck
  * devices, drift and its compensation, read noise at t_eval) on a seeded Gaussian matrix of
  * one tile (at most 256×256), RMS error of a few samples ÷ max|W| (max|W|, not RMS: a layer's
@@ -240,6 +259,17 @@ static void layer_tile(const xbar_t *x, const uh_layer_t *l, int *rows, int *col
     if (l->tile > 0 && l->tile < *cols) *cols = l->tile;
 }
 
+/* A layer's converter resolution: its "bits", else the file's (0 = ideal). */
+static int layer_bits(const uh_layer_t *l, int file_bits) {
+    return l->bits > 0 ? l->bits : file_bits;
+}
+
+/* Energy of one conversion at b bits relative to the file's figure, quoted at file_bits:
+ * 2^(b − file_bits) (Walden; Murmann's ADC survey). 1 when the file's converter is ideal. */
+static double converter_scale(int bits, int file_bits) {
+    return file_bits > 0 && bits > 0 ? ldexp(1.0, bits - file_bits) : 1.0;
+}
+
 /* Energy of one device-pair read at full conductance fill and input: V² · G · t, in pJ,
  * scaled by the mean fill and input drive. */
 static double cell_pj(const xbar_t *x) {
@@ -261,8 +291,11 @@ static int xbar_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e,
             e->latency_ns += P * x->mvm_ns;
             e->footprint.tiles += (long)(rt * ct);
             e->footprint.devices += 2L * m.rows * m.cols;
-            uh_energy_add(e, i, "dac", P * n_in * ct * x->dac_pj * 1e-3);
-            uh_energy_add(e, i, "adc", P * n_out * rt * x->adc_pj * 1e-3);
+            const uh_layer_t *l = &arch->layers[i];
+            double dac_scale = converter_scale(layer_bits(l, x->dac_bits), x->dac_bits);
+            double adc_scale = converter_scale(layer_bits(l, x->adc_bits), x->adc_bits);
+            uh_energy_add(e, i, "dac", P * n_in * ct * x->dac_pj * dac_scale * 1e-3);
+            uh_energy_add(e, i, "adc", P * n_out * rt * x->adc_pj * adc_scale * 1e-3);
             if (x->periphery_pj > 0)
                 uh_energy_add(e, i, "periphery", P * n_out * rt * x->periphery_pj * 1e-3);
             if (e_cell > 0) uh_energy_add(e, i, "array", P * n_in * n_out * e_cell * 1e-3);
@@ -338,6 +371,7 @@ typedef struct {
     uh_act_t act[UH_ARCH_MAX_LAYERS];
     int next[UH_ARCH_MAX_LAYERS];      /* the next dense/conv layer, -1 if none */
     int row_tiles[UH_ARCH_MAX_LAYERS]; /* partial sums per output, per layer */
+    int adc_bits[UH_ARCH_MAX_LAYERS];  /* the layer's ADC resolution (0 = ideal) */
     float w_max[UH_ARCH_MAX_LAYERS];
     float x_max[UH_ARCH_MAX_LAYERS];
     int max_rows;              /* the most outputs of any layer */
@@ -442,8 +476,8 @@ static void adc_outputs(xbar_sim_t *s, int layer, float *z, size_t count, double
                         uh_rng_t *rng) {
     if (layer < 0 || layer >= s->n_layers || count == 0) return;
     float lo, hi;
-    hw_convert_outputs(z, count, s->p.adc_bits, sigma_unit * s->w_max[layer] * s->x_max[layer], 0,
-                       s->row_tiles[layer], rng, s->mode == UH_SIM_TRAIN, &lo, &hi);
+    hw_convert_outputs(z, count, s->adc_bits[layer], sigma_unit * s->w_max[layer] * s->x_max[layer],
+                       0, s->row_tiles[layer], rng, s->mode == UH_SIM_TRAIN, &lo, &hi);
     if (s->next[layer] >= 0) s->x_max[s->next[layer]] = hw_act_max(s->act[layer], lo, hi);
 }
 
@@ -489,7 +523,7 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
     s->p = *x;
     s->mode = mode;
     s->n_layers = arch->n_layers < UH_ARCH_MAX_LAYERS ? arch->n_layers : UH_ARCH_MAX_LAYERS;
-    int later = -1;
+    int later = -1, outputs = 0;
     for (int i = s->n_layers - 1; i >= 0; i--) {
         hw_mvm_t m;
         s->act[i] = arch->layers[i].act;
@@ -500,6 +534,8 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
             int R, C;
             layer_tile(x, &arch->layers[i], &R, &C);
             s->row_tiles[i] = (int)ceil_div(m.cols, R);
+            s->adc_bits[i] = layer_bits(&arch->layers[i], x->adc_bits);
+            outputs |= s->adc_bits[i] > 0;
             if (m.rows > s->max_rows) s->max_rows = m.rows;
             later = i;
         }
@@ -529,7 +565,6 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
     } else if (mode == UH_SIM_TRAIN) {
         s->train_sigma = (float)(x->noise_scale * x->train_weight_noise);
     }
-    int outputs = x->adc_bits > 0;
     if (mode == UH_SIM_EVAL) {
         hook->perturb_weights = eval_weights;
         if (outputs || x->noise_scale * x->output_noise > 0 || x->out_bound > 0)

@@ -110,8 +110,8 @@ int uh_lang_hardware(const uh_backend_t *b, int *out, uh_error_t *err) {
     uh_backend_precision(b, &p);
     out[1] = T_HWP0 + (p.is_float ? 0 : p.weight_bits <= 4 ? 1 : p.weight_bits <= 8 ? 2 : 3);
     /* noise: measured on the backend's own physics (uhnas/backend.h), not read from its
-     * name. Measured: FP32 and FP16 0 (bucket 0), realistic MZI 0.092 and PCM crossbar 0.124
-     * (bucket 2), worst-case MZI 0.255 (bucket 3) */
+     * name. Measured (tests/test_backend.c prints them): FP32 and FP16 0 (bucket 0);
+     * realistic MZI 0.061, PCM crossbar 0.126 and worst-case MZI 0.157 (all bucket 2) */
     double level;
     int rc = uh_backend_noise_level(b, &level, err);
     if (rc) return rc;
