@@ -110,12 +110,13 @@ int uh_lang_hardware(const uh_backend_t *b, int *out, uh_error_t *err) {
     uh_backend_precision(b, &p);
     out[1] = T_HWP0 + (p.is_float ? 0 : p.weight_bits <= 4 ? 1 : p.weight_bits <= 8 ? 2 : 3);
     /* noise: measured on the backend's own physics (uhnas/backend.h), not read from its
-     * name. Measured (tests/test_backend.c prints them): FP32 and FP16 0 (bucket 0);
-     * realistic MZI 0.061, PCM crossbar 0.126 and worst-case MZI 0.157 (all bucket 2) */
+     * name; buckets spaced about 3x apart. Measured (tests/test_backend.c prints them): FP32
+     * and FP16 0 (bucket 0); realistic MZI 0.061 (bucket 2); PCM crossbar 0.126 and
+     * worst-case MZI 0.157 (bucket 3) */
     double level;
     int rc = uh_backend_noise_level(b, &level, err);
     if (rc) return rc;
-    out[2] = T_HWN0 + (level < 0.01 ? 0 : level < 0.05 ? 1 : level < 0.2 ? 2 : 3);
+    out[2] = T_HWN0 + (level < 0.01 ? 0 : level < 0.03 ? 1 : level < 0.1 ? 2 : 3);
     double pj = uh_backend_pj_per_mac(b);
     out[3] = T_HWC0 + (pj < 0.1 ? 0 : pj < 1 ? 1 : pj < 10 ? 2 : pj < 100 ? 3 : 4);
     const uh_constraints_t *c = uh_backend_constraints(b);
