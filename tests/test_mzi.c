@@ -390,6 +390,25 @@ static void test_energy_conv_reck_by_hand(void **state) {
     assert_int_equal(e.footprint.devices, 368);
     uh_backend_free(b);
 
+    /* replicated to fill a 500-MZI chip: period T = 1 needs 16 · 59 + 102 = 1046 MZIs, T = 2
+     * 8 · 59 + 102 = 574, T = 3 6 · 59 + 102 = 456 ≤ 500: six conv copies of ⌈16/6⌉ = 3
+     * passes. heater: conv 6 · 140 · 12.5 mW · 0.3 ns = 3150 pJ, dense 228 · 12.5 · 0.3 =
+     * 855 pJ; latency 0.3 + 0.1 + 3 · 0.3 = 1.3 ns; 6 · 6 + 3 = 39 units, 456 MZIs. */
+    snprintf(ws, sizeof ws,
+             "%s,\"mapping\":\"weight-stationary\",\"replicate\":\"fill\"," NUM(
+                 "batch", "4") "," NUM("chip_mzis", "500"),
+             params);
+    b = load_text(mzi_file("reck", 8, ws));
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    expect_part(&e, 0, "heater", 3150);
+    expect_part(&e, 2, "heater", 855);
+    assert_rel(e.latency_ns, 1.3, 1e-12);
+    assert_int_equal(e.footprint.tiles, 39);
+    assert_int_equal(e.footprint.mzis, 456);
+    uh_violations_t v;
+    assert_int_equal(uh_backend_check(b, &a, &v), 0);
+    uh_backend_free(b);
+
     /* The same network on a Clements file: only laser (depth n) changes; here d(4) = 4,
      * d(8) = 8, so the dense blocks see L = 1.2 + 0.5 · (8 + 3 + 1) + 3 = 10.2 dB. */
     b = load_text(mzi_file("clements", 8, params));

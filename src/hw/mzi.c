@@ -20,6 +20,10 @@
  *   weight-stationary every block has its own unit, programmed once; all shifters hold all the
  *                     time, inputs stream through the layers as a pipeline whose rate the
  *                     slowest layer sets. The whole network must fit in chip_mzis.
+ * A weight-stationary file may "replicate": "fill": the slow layers (conv layers, many passes)
+ * get copies that split their passes, down to the shortest pipeline period whose copies still
+ * fit in chip_mzis; copies cost area and holding power, and shorten the time every shifter
+ * holds per inference.
  * A block that does not fit the chip, or a weight-stationary network that does not, is a
  * constraint violation (never trained).
  *
@@ -118,6 +122,7 @@
 enum { MESH_CLEMENTS, MESH_RECK };
 enum { MAP_TIME_MULTIPLEXED, MAP_WEIGHT_STATIONARY };
 enum { IO_ELECTRONIC, IO_OPTICAL };
+enum { REPLICATE_NONE, REPLICATE_FILL };
 
 /* Physical constants (CODATA 2018, exact in the SI). */
 #define ELEMENTARY_CHARGE_C 1.602176634e-19
@@ -128,7 +133,7 @@ typedef struct {
     uh_mesh_noise_t noise;
     int adc_bits; /* default converter resolution; dac_pj and adc_pj are quoted at it */
     /* mapping */
-    int mapping, io_layout;
+    int mapping, io_layout, replicate;
     double chip_mzis, batch, reprogram_us;
     /* link budget */
     double receiver_noise_lsb, responsivity_a_per_w, tia_noise_pa_per_rthz;
@@ -153,6 +158,7 @@ enum { TRAIN_GAUSSIAN, TRAIN_SAMPLED };
 static const char *const MESH_KINDS[] = {"clements", "reck"};
 static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary"};
 static const char *const IO_LAYOUTS[] = {"electronic", "optical"};
+static const char *const REPLICATE[] = {"none", "fill"};
 static const char *const LOSS_BALANCE[] = {"none", "dummies"};
 static const char *const COMPENSATION[] = {"none", "measured"};
 static const char *const TRAIN_NOISE[] = {"gaussian", "sampled"};
@@ -189,6 +195,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                                        "adc_bits",
                                        "mapping",
                                        "io_layout",
+                                       "replicate",
                                        "chip_mzis",
                                        "batch",
                                        "reprogram_us",
@@ -240,6 +247,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
         (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &z->adc_bits, err)) ||
         (rc = hw_choice(p, w, "mapping", MAPPINGS, 2, 0, MAP_TIME_MULTIPLEXED, &z->mapping, err)) ||
         (rc = hw_choice(p, w, "io_layout", IO_LAYOUTS, 2, 0, IO_ELECTRONIC, &z->io_layout, err)) ||
+        (rc = hw_choice(p, w, "replicate", REPLICATE, 2, 0, REPLICATE_NONE, &z->replicate, err)) ||
         (rc = hw_number(p, w, "chip_mzis", 1, 1e9, 0, 1e9, &z->chip_mzis, err)) ||
         (rc = hw_number(p, w, "batch", 1, 1e6, 0, 1, &z->batch, err)) ||
         (rc = hw_number(p, w, "reprogram_us", 0, 1e6, 0, 0, &z->reprogram_us, err)) ||
@@ -421,28 +429,59 @@ static int plan_layer(const mzi_t *z, const uh_arch_t *arch, int i, layer_plan_t
     return 1;
 }
 
-/* The pipeline period of a weight-stationary chip: the slowest layer's passes. */
-static long slowest_passes(const uh_arch_t *arch) {
+/* MZIs of a weight-stationary network whose layer i has ceil(P_i / period) copies. */
+static double ws_mzis(const layer_plan_t *lp, int n, long period) {
+    double total = 0;
+    for (int i = 0; i < n; i++)
+        if (lp[i].blocks) total += (double)ceil_div(lp[i].m.passes, period) * lp[i].mzis;
+    return total;
+}
+
+/* The weight-stationary pipeline: copies of each layer and the period in passes. Without
+ * replication every layer has one copy and the slowest layer sets the period; with "fill" the
+ * slow layers are copied (the passes split between the copies) to the shortest period whose
+ * copies still fit in chip_mzis: the total falls as the period grows, so it is found by
+ * bisection. A network that does not fit once keeps one copy per layer (a violation). */
+static long ws_schedule(const mzi_t *z, const layer_plan_t *lp, int n, long *copies) {
     long slowest = 1;
-    for (int i = 0; i < arch->n_layers; i++) {
-        hw_mvm_t m;
-        if (hw_layer_mvm(arch, i, &m) && m.passes > slowest) slowest = m.passes;
+    for (int i = 0; i < n; i++)
+        if (lp[i].blocks && lp[i].m.passes > slowest) slowest = lp[i].m.passes;
+    long period = slowest;
+    if (z->replicate == REPLICATE_FILL && ws_mzis(lp, n, slowest) <= z->chip_mzis) {
+        long lo = 1, hi = slowest; /* ws_mzis(hi) fits; find the smallest period that does */
+        while (lo < hi) {
+            long mid = lo + (hi - lo) / 2;
+            if (ws_mzis(lp, n, mid) <= z->chip_mzis)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        period = lo;
     }
-    return slowest;
+    long longest = 1;
+    for (int i = 0; i < n; i++) {
+        copies[i] = lp[i].blocks ? ceil_div(lp[i].m.passes, period) : 0;
+        if (copies[i] && ceil_div(lp[i].m.passes, copies[i]) > longest)
+            longest = ceil_div(lp[i].m.passes, copies[i]);
+    }
+    return longest;
 }
 
 static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, uh_error_t *err) {
     (void)err;
     const mzi_t *z = state;
     int stationary = z->mapping == MAP_WEIGHT_STATIONARY;
-    double period_ns = (double)slowest_passes(arch) / z->clock_ghz;
+    layer_plan_t plans[UH_ARCH_MAX_LAYERS];
+    long copies[UH_ARCH_MAX_LAYERS];
+    for (int i = 0; i < arch->n_layers; i++) plan_layer(z, arch, i, &plans[i]);
+    double period_ns = (double)ws_schedule(z, plans, arch->n_layers, copies) / z->clock_ghz;
     double hold_mw = z->heater_p_pi_mw / 2, settle_ns = z->reprogram_us * 1e3;
     double latency_ns = 0, busiest_area = 0, busiest_mzis = 0, busiest_shifters = 0;
     long busiest_units = 0;
     uh_footprint_t *fp = &e->footprint;
     for (int i = 0; i < arch->n_layers; i++) {
-        layer_plan_t lp;
-        if (plan_layer(z, arch, i, &lp)) {
+        const layer_plan_t lp = plans[i];
+        if (lp.blocks) {
             double n_in = lp.m.cols, n_out = lp.m.rows, P = (double)lp.m.passes;
             double rt = (double)ceil_div(lp.m.cols, lp.k), ct = (double)ceil_div(lp.m.rows, lp.k);
             double scale = ldexp(1.0, lp.bits - z->adc_bits); /* Walden: ∝ 2^bits */
@@ -458,9 +497,10 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
                           P * n_out * (rt * z->pd_mw + conversions * z->tia_mw) / z->clock_ghz *
                               1e-3);
             if (lp.laser_pj > 0) uh_energy_add(e, i, "laser", P * lp.laser_pj * 1e-3);
+            double held = stationary ? (double)copies[i] * lp.shifters : lp.shifters;
             if (hold_mw > 0) /* mW · ns = pJ */
                 uh_energy_add(e, i, "heater",
-                              lp.shifters * hold_mw * (stationary ? period_ns : pass_ns) * 1e-3);
+                              held * hold_mw * (stationary ? period_ns : pass_ns) * 1e-3);
             if (!stationary && hold_mw > 0 && settle_ns > 0)
                 uh_energy_add(e, i, "reprogram",
                               lp.shifters * hold_mw * settle_ns / z->batch * 1e-3);
@@ -468,11 +508,12 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
                 uh_energy_add(e, i, "accumulate",
                               P * n_out * (conversions - 1) * z->accumulate_pj * 1e-3);
             if (stationary) {
-                latency_ns += pass_ns;
-                fp->tiles += lp.blocks;
-                fp->mzis += (long)lp.mzis;
-                fp->devices += (long)lp.shifters;
-                fp->area_mm2 += lp.area_mm2;
+                double c = (double)copies[i];
+                latency_ns += (double)ceil_div(lp.m.passes, copies[i]) / z->clock_ghz;
+                fp->tiles += copies[i] * lp.blocks;
+                fp->mzis += (long)(c * lp.mzis);
+                fp->devices += (long)(c * lp.shifters);
+                fp->area_mm2 += c * lp.area_mm2;
             } else {
                 latency_ns += (double)lp.rounds * (settle_ns + z->batch * pass_ns);
                 /* the units the layer runs at once, each at most a full k × k unit */
