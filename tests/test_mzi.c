@@ -447,6 +447,26 @@ static void test_chip_budget(void **state) {
     assert_non_null(strstr(v.items[0].msg, "4096 MZIs"));
     assert_non_null(strstr(v.items[0].msg, "chip_mzis"));
     uh_backend_free(b);
+    /* weight-stationary on a chip that holds it, batch 1: all 16 units resident, 16 · 256 =
+     * 4096 MZIs, 16 · 528 = 8448 shifters held for the period of 1 pass: 8448 · 1.8 mW ·
+     * 0.1 ns = 1520.64 pJ; latency 0.1 ns; area 16 · (256 · 0.018 + 16 · 0.0152 + 16 · 0.01)
+     * = 80.1792 mm² */
+    b = load_text(
+        mzi_file("clements", 16,
+                 "\"mapping\":\"weight-stationary\"," NUM("mzi_area_mm2", "0.018") "," NUM(
+                     "input_area_mm2", "0.0152") "," NUM("output_area_mm2", "0.01")));
+    parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
+    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    expect_part(&e, 0, "heater", 1520.64);
+    assert_true(layer_part(&e, 0, "reprogram") == 0);
+    assert_rel(e.latency_ns, 0.1, 1e-12);
+    assert_int_equal(e.footprint.tiles, 16);
+    assert_int_equal(e.footprint.mzis, 4096);
+    assert_int_equal(e.footprint.devices, 8448);
+    assert_rel(e.footprint.area_mm2, 80.1792, 1e-12);
+    assert_int_equal(uh_backend_check(b, &a, &v), 0);
+    uh_backend_free(b);
+
     /* weight-stationary on the same chip: 16 blocks · 256 = 4096 MZIs > 1024 */
     b = load_text(
         mzi_file("clements", 16, NUM("chip_mzis", "1024") ",\"mapping\":\"weight-stationary\""));
