@@ -10,6 +10,25 @@ static void add_choice(uh_choices_t *c, int v) {
     if (c->n < UH_SPACE_MAX_CHOICES) c->v[c->n++] = v;
 }
 
+/* 1 when the backend takes a layer computing at `bits`: a one-layer probe network (dense, the
+ * output width) has no "bits" violation. The constraints' min_bits..max_bits is the range; a
+ * model may allow only some precisions in it (a GPU computes in fp16 and int8, not 12 bits),
+ * and a choice it refuses would only waste proposals. */
+static int backend_takes_bits(const uh_backend_t *backend, uh_shape_t input, int bits) {
+    if (!backend) return 1;
+    char json[96];
+    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"bits\":%d}]}",
+             input.n_classes, bits);
+    uh_arch_t probe;
+    uh_error_t err = {0};
+    if (uh_arch_parse(json, strlen(json), input, &probe, &err)) return 0;
+    uh_violations_t v;
+    uh_backend_check(backend, &probe, &v);
+    for (int i = 0; i < v.n; i++)
+        if (!strcmp(v.items[i].field, "bits")) return 0;
+    return 1;
+}
+
 static int pick(const uh_choices_t *c, uh_rng_t *rng) {
     return c->v[uh_rng_below(rng, (uint64_t)c->n)];
 }
@@ -56,7 +75,9 @@ int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t inp
     add_choice(&space->bits, 0);
     static const int bits[] = {4, 6, 8, 12, 16};
     for (int i = 0; i < 5; i++)
-        if (bits[i] >= c->min_bits && bits[i] <= c->max_bits) add_choice(&space->bits, bits[i]);
+        if (bits[i] >= c->min_bits && bits[i] <= c->max_bits &&
+            backend_takes_bits(backend, input, bits[i]))
+            add_choice(&space->bits, bits[i]);
     add_choice(&space->tiles, 0);
     for (int t = 4; t <= UH_ARCH_MAX_TILE && c->max_tile > 0; t *= 2)
         if (t >= c->min_tile && t <= c->max_tile) add_choice(&space->tiles, t);
