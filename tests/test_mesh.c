@@ -1,6 +1,7 @@
 /* MZI meshes: Haar sampling, Clements/Reck decompositions, the MZI convention, every
  * non-ideality alone, the physical-phase convention of the DAC and phase errors against
- * analytic values, crosstalk calibration, loss balance, reproducibility, and the SVD glue. */
+ * analytic values, crosstalk calibration, coupler correction, loss balance, reproducibility,
+ * and the SVD glue. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -821,6 +822,316 @@ static void test_compensation_with_other_noise(void **state) {
     mesh_set_free(&set);
 }
 
+/* ---- coupler correction ---- */
+
+/* The cross-port power of uh_mzi_physical, by hand: with p = i·e^{−iθ} the off-diagonal
+ * entries are ±(s₁c₂·p + c₁s₂·p*) up to a phase, |·|² = s₁²c₂² + c₁²s₂² − 2·s₁c₁s₂c₂·cos 2θ
+ * = A − B·cos 2θ, independent of φ; sin²θ at α = 0; its range A ∓ B is [sin²(α₁ − α₂),
+ * cos²(α₁ + α₂)]. */
+static void test_coupler_splitting_formula(void **state) {
+    (void)state;
+    const double alphas[][2] = {{0, 0}, {0.03, -0.02}, {0.1, 0.1}, {-0.2, 0.05}, {0.5, -0.4}};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof alphas / sizeof *alphas; i++) {
+        double a1 = alphas[i][0], a2 = alphas[i][1];
+        double s1 = sin(PI / 4 + a1), c1 = cos(PI / 4 + a1);
+        double s2 = sin(PI / 4 + a2), c2 = cos(PI / 4 + a2);
+        double A = s1 * s1 * c2 * c2 + c1 * c1 * s2 * s2, B = 2 * s1 * c1 * s2 * c2;
+        assert_true(fabs(A - B - pow(sin(a1 - a2), 2)) <= 1e-15);
+        assert_true(fabs(A + B - pow(cos(a1 + a2), 2)) <= 1e-15);
+        for (int a = 0; a <= 24; a++) {
+            for (int b = 0; b < 4; b++) {
+                double theta = a * PI / 16 - 0.4, phi = b * 1.7;
+                double complex t[4];
+                uh_mzi_physical(theta, phi, a1, a2, t);
+                double want = A - B * cos(2 * theta);
+                double p01 = creal(t[1] * conj(t[1])), p10 = creal(t[2] * conj(t[2]));
+                worst = fmax(worst, fmax(fabs(p01 - want), fabs(p10 - want)));
+                if (a1 == 0 && a2 == 0) assert_true(fabs(p01 - pow(sin(theta), 2)) <= 1e-15);
+            }
+        }
+    }
+    print_message("|t01|^2 = A - B cos 2theta: max deviation %.2e\n", worst);
+    assert_true(worst <= 1e-15);
+}
+
+/* The splitting the corrected sample has, against its target: equal where the target is in
+ * the reachable range, else the nearest end. Returns how many were out of range. */
+static int check_splittings(const uh_mesh_t *mesh, const uh_mesh_t *sample) {
+    int out = 0;
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        const uh_mzi_t *z = &sample->mzis[k];
+        double complex t[4];
+        uh_mzi_physical(z->theta, z->phi, z->alpha[0], z->alpha[1], t);
+        double got = creal(t[1] * conj(t[1]));
+        double want = pow(sin(mesh->mzis[k].theta), 2);
+        double lo = pow(sin(z->alpha[0] - z->alpha[1]), 2);
+        double hi = pow(cos(z->alpha[0] + z->alpha[1]), 2);
+        if (want < lo || want > hi) out++;
+        want = fmin(fmax(want, lo), hi);
+        if (!(fabs(got - want) <= 1e-12)) {
+            print_error("MZI %d: splitting %.15g, want %.15g\n", k, got, want);
+            fail();
+        }
+        assert_true(z->theta >= 0 && z->theta <= PI / 2);
+    }
+    return out;
+}
+
+/* With a perfect model (e = 0) and nothing else on: every MZI's splitting is its target's
+ * where reachable (else the nearest reachable one); and where every splitting is reachable,
+ * the phases carried forward make the whole mesh exact, also for targets θ outside [0, π/2]
+ * and for Reck's order. */
+static void test_coupler_correction_exact(void **state) {
+    (void)state;
+    for (int use_reck = 0; use_reck < 2; use_reck++) {
+        const int n = 16;
+        double complex *U = haar(n, 1400 + use_reck), *V = cmat(n);
+        uh_mesh_t *mesh = use_reck ? reck(U, n) : clements(U, n), *sample = NULL;
+        uh_rng_t rng;
+        /* Both rules set the same splittings; they differ in phases out of reach only. */
+        for (int rule = UH_COUPLER_NEAREST; rule <= UH_COUPLER_IN_PHASE; rule++) {
+            uh_mesh_noise_t nz = {.sigma_bs = 0.05, .coupler_corrected = rule};
+            uh_rng_seed(&rng, 3);
+            assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+            int out = check_splittings(mesh, sample);
+            print_message("%s n=%d sigma_bs 0.05, corrected (rule %d): %d of %d splittings out "
+                          "of reach\n",
+                          use_reck ? "reck" : "clements", n, rule, out, mesh->n_mzis);
+            assert_true(out > 0);
+            uh_mesh_free(sample);
+        }
+
+        /* The same layout with every θ at least 0.25 from a multiple of π/2 (on any branch):
+         * all reachable at σ_bs = 0.02, so the corrected chip is the target. */
+        uh_rng_seed(&rng, 4);
+        for (int k = 0; k < mesh->n_mzis; k++) {
+            double u = 0.25 + (PI / 2 - 0.5) * uh_rng_uniform(&rng);
+            int branch = (int)(uh_rng_u64(&rng) % 5) - 2;
+            mesh->mzis[k].theta = u + branch * PI / 2;
+            mesh->mzis[k].phi = 2 * PI * uh_rng_uniform(&rng);
+        }
+        uh_mesh_unitary(mesh, U);
+        for (int rule = UH_COUPLER_NEAREST; rule <= UH_COUPLER_IN_PHASE; rule++) {
+            uh_mesh_noise_t small = {.sigma_bs = 0.02, .coupler_corrected = rule};
+            uh_rng_seed(&rng, 5);
+            assert_int_equal(uh_mesh_realize(mesh, &small, &rng, &sample, NULL), UH_OK);
+            assert_int_equal(check_splittings(mesh, sample), 0);
+            uh_mesh_unitary(sample, V);
+            double e = max_abs_diff(U, V, (size_t)n * n);
+            small.coupler_corrected = UH_COUPLER_OFF;
+            double raw = sample_error(mesh, U, &small, 5);
+            print_message("  all reachable (rule %d): corrected max error %.2e (uncorrected "
+                          "|dU|_F %.3g)\n",
+                          rule, e, raw);
+            assert_true(e <= 1e-12);
+            for (int k = 0; k < mesh->n_mzis; k++) {
+                assert_true(sample->mzis[k].phi >= 0 && sample->mzis[k].phi < 2 * PI);
+            }
+            for (int j = 0; j < n; j++) {
+                assert_true(sample->out_phase[j] >= 0 && sample->out_phase[j] < 2 * PI);
+            }
+            uh_mesh_free(sample);
+        }
+        uh_mesh_free(mesh);
+        free(U);
+        free(V);
+    }
+}
+
+/* θ' alone (the splitting right, no phases carried forward) on the uncorrected sample of the
+ * same seed: an imbalance α moves the splitting by O(α²) but the phases by O(α), so this
+ * leaves the first-order error (mesh.h, step 2a). */
+static double theta_only_error(const uh_mesh_t *mesh, const double complex *ideal,
+                               const uh_mesh_noise_t *corrected, uint64_t seed) {
+    uh_mesh_noise_t nz = *corrected;
+    nz.coupler_corrected = 0;
+    uh_mesh_t *sample = NULL;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        uh_mzi_t *z = &sample->mzis[k];
+        double s1 = sin(PI / 4 + z->alpha[0]), c1 = cos(PI / 4 + z->alpha[0]);
+        double s2 = sin(PI / 4 + z->alpha[1]), c2 = cos(PI / 4 + z->alpha[1]);
+        double A = s1 * s1 * c2 * c2 + c1 * c1 * s2 * s2, B = 2 * s1 * c1 * s2 * c2;
+        double x = (A - pow(sin(mesh->mzis[k].theta), 2)) / B;
+        z->theta = 0.5 * acos(fmin(fmax(x, -1), 1));
+    }
+    int n = mesh->n;
+    double complex *V = cmat(n);
+    uh_mesh_unitary(sample, V);
+    double e = frobenius_diff(V, ideal, (size_t)n * n);
+    free(V);
+    uh_mesh_free(sample);
+    return e;
+}
+
+/* Haar meshes, coupler errors alone: the corrected chip's ‖ΔU‖_F against the uncorrected one
+ * (RMS over 32 meshes), its growth with the model error e, and e = 1 bit for bit the
+ * uncorrected chip. */
+static void test_coupler_correction_reduces_error(void **state) {
+    (void)state;
+    const int sizes[] = {16, 64};
+    const double sigmas[] = {0.02, 0.05}, errors[] = {0.1, 0.3};
+    for (int s = 0; s < 2; s++) {
+        int n = sizes[s];
+        mesh_set_t set;
+        mesh_set_init(&set, n, 1500 + s);
+        double complex *A = cmat(n), *B = cmat(n);
+        for (int g = 0; g < 2; g++) {
+            double sq_raw = 0, sq_fix = 0, sq_e[2] = {0, 0}, sq_theta = 0, sq_in_phase = 0;
+            for (int i = 0; i < MSE_MESHES; i++) {
+                const uh_mesh_t *mesh = set.mesh[i];
+                const double complex *U = set.ideal[i];
+                uh_mesh_noise_t nz = {.sigma_bs = sigmas[g]};
+                double raw = sample_error(mesh, U, &nz, 20 + i);
+                nz.coupler_corrected = UH_COUPLER_NEAREST;
+                double fix = sample_error(mesh, U, &nz, 20 + i);
+                sq_raw += raw * raw / MSE_MESHES;
+                sq_fix += fix * fix / MSE_MESHES;
+                assert_true(fix < raw);
+                double th = theta_only_error(mesh, U, &nz, 20 + i);
+                sq_theta += th * th / MSE_MESHES;
+                nz.coupler_corrected = UH_COUPLER_IN_PHASE;
+                double ip = sample_error(mesh, U, &nz, 20 + i);
+                sq_in_phase += ip * ip / MSE_MESHES;
+                nz.coupler_corrected = UH_COUPLER_NEAREST;
+                for (int k = 0; k < 2; k++) {
+                    nz.coupler_model_error = errors[k];
+                    double r = sample_error(mesh, U, &nz, 20 + i);
+                    sq_e[k] += r * r / MSE_MESHES;
+                }
+                if (i < 4) {
+                    /* Nothing measured: the uncorrected chip exactly. */
+                    uh_rng_t r1, r2;
+                    uh_rng_seed(&r1, 20 + i);
+                    uh_rng_seed(&r2, 20 + i);
+                    nz.coupler_model_error = 1;
+                    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
+                    nz.coupler_corrected = 0;
+                    nz.coupler_model_error = 0;
+                    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
+                    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+                }
+            }
+            double ratio = sqrt(sq_fix / sq_raw), ratio_theta = sqrt(sq_theta / sq_raw);
+            double ratio_in_phase = sqrt(sq_in_phase / sq_raw);
+            print_message("clements n=%d sigma_bs %.2f: RMS |dU|_F uncorrected %.4g, corrected "
+                          "%.4g (ratio %.3f; in-phase rule %.3f; theta alone %.3f); e = 0.1: "
+                          "%.4g, e = 0.3: %.4g\n",
+                          n, sigmas[g], sqrt(sq_raw), sqrt(sq_fix), ratio, ratio_in_phase,
+                          ratio_theta, sqrt(sq_e[0]), sqrt(sq_e[1]));
+            assert_true(ratio <= 0.35);
+            assert_true(ratio_in_phase <= 0.5);
+            assert_true(ratio_theta >= 0.9);
+            assert_true(sq_fix < sq_e[0] && sq_e[0] < sq_e[1] && sq_e[1] < sq_raw);
+        }
+        free(A);
+        free(B);
+        mesh_set_free(&set);
+    }
+}
+
+/* ‖Re(U_sample) − U‖_F of a real target U: what a homodyne in-phase readout sees. */
+static double in_phase_error(const uh_mesh_t *mesh, const double complex *ideal,
+                             const uh_mesh_noise_t *nz, uint64_t seed) {
+    int n = mesh->n;
+    double complex *V = cmat(n);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    assert_int_equal(uh_mesh_unitary_noisy(mesh, nz, &rng, V, NULL), UH_OK);
+    double s = 0;
+    for (size_t i = 0; i < (size_t)n * n; i++) s += pow(creal(V[i]) - creal(ideal[i]), 2);
+    free(V);
+    return sqrt(s);
+}
+
+/* Real orthogonal targets (the U, Vᵀ of a real weight block) read in phase: the coupler
+ * errors of a real mesh are mostly in quadrature already, so what the in-phase readout sees
+ * is the O(α²) splitting error and, after the nearest rule, the in-phase leak of every
+ * splitting out of reach; the in-phase rule leaves that leak in quadrature. */
+static void test_coupler_correction_real_weights(void **state) {
+    (void)state;
+    const int sizes[] = {8, 32};
+    const double sigmas[] = {0.02, 0.05};
+    enum { COUNT = 16 };
+    for (int s = 0; s < 2; s++) {
+        int n = sizes[s];
+        uh_mesh_t *mesh[COUNT];
+        double complex *ideal[COUNT];
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 1700 + s);
+        double *W = malloc(sizeof(double) * n * n), *Ur = malloc(sizeof(double) * n * n);
+        double *S = malloc(sizeof(double) * n), *Vt = malloc(sizeof(double) * n * n);
+        assert_true(W && Ur && S && Vt);
+        for (int i = 0; i < COUNT; i++) {
+            for (int j = 0; j < n * n; j++) W[j] = uh_rng_normal(&rng);
+            assert_int_equal(uh_svd(W, n, n, Ur, S, Vt, NULL), UH_OK);
+            ideal[i] = cmat(n);
+            for (int j = 0; j < n * n; j++) ideal[i][j] = Ur[j];
+            mesh[i] = clements(ideal[i], n);
+        }
+        for (int g = 0; g < 2; g++) {
+            double sq[3] = {0, 0, 0};
+            for (int i = 0; i < COUNT; i++) {
+                for (int rule = UH_COUPLER_OFF; rule <= UH_COUPLER_IN_PHASE; rule++) {
+                    uh_mesh_noise_t nz = {.sigma_bs = sigmas[g], .coupler_corrected = rule};
+                    double e = in_phase_error(mesh[i], ideal[i], &nz, 40 + i);
+                    sq[rule] += e * e / COUNT;
+                }
+            }
+            double nearest = sqrt(sq[1] / sq[0]), in_phase = sqrt(sq[2] / sq[0]);
+            print_message("real n=%d sigma_bs %.2f: RMS in-phase |dU|_F uncorrected %.4g; "
+                          "ratio nearest %.3f, in-phase %.3f\n",
+                          n, sigmas[g], sqrt(sq[0]), nearest, in_phase);
+            assert_true(in_phase <= 0.5);
+            assert_true(in_phase < nearest);
+        }
+        for (int i = 0; i < COUNT; i++) {
+            uh_mesh_free(mesh[i]);
+            free(ideal[i]);
+        }
+        free(W);
+        free(Ur);
+        free(S);
+        free(Vt);
+    }
+}
+
+/* With the other effects on (8-bit DAC, phase error, crosstalk compensated with e = 0.1):
+ * correction still lowers the error on every mesh, and replays from its seed. */
+static void test_coupler_correction_with_other_noise(void **state) {
+    (void)state;
+    const int n = 32;
+    mesh_set_t set;
+    mesh_set_init(&set, n, 1600);
+    double sq_raw = 0, sq_fix = 0;
+    for (int i = 0; i < MSE_MESHES; i++) {
+        const uh_mesh_t *mesh = set.mesh[i];
+        const double complex *U = set.ideal[i];
+        uh_mesh_noise_t nz = {.phase_bits = 8,
+                              .sigma_phase = 0.005,
+                              .sigma_bs = 0.02,
+                              .crosstalk = 0.01,
+                              .crosstalk_compensated = 1,
+                              .crosstalk_model_error = 0.1,
+                              .il_db = 0.1,
+                              .sigma_il_db = 0.01};
+        double raw = sample_error(mesh, U, &nz, 7);
+        nz.coupler_corrected = UH_COUPLER_IN_PHASE;
+        double fix = sample_error(mesh, U, &nz, 7);
+        assert_true(fix < raw);
+        assert_true(sample_error(mesh, U, &nz, 7) == fix);
+        sq_raw += raw * raw / MSE_MESHES;
+        sq_fix += fix * fix / MSE_MESHES;
+    }
+    print_message("n=%d, sigma_bs 0.02 with DAC, phase error, crosstalk and loss: RMS |dU|_F "
+                  "%.4g uncorrected, %.4g corrected\n",
+                  n, sqrt(sq_raw), sqrt(sq_fix));
+    mesh_set_free(&set);
+}
+
 /* Largest over smallest column norm: 1 when every input sees the same loss. */
 static double column_spread(const double complex *V, int n) {
     double lo = INFINITY, hi = 0;
@@ -943,6 +1254,20 @@ static void test_seeded_reproducibility(void **state) {
     uh_mesh_unitary(s1, A);
     uh_mesh_unitary(s2, B);
     assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    /* The coupler correction reads the couplers and draws nothing: the same α, and the
+     * corrected chip replays. */
+    uh_mesh_noise_t fixed = {.sigma_bs = nz.sigma_bs, .coupler_corrected = UH_COUPLER_NEAREST};
+    uh_rng_seed(&r1, 5);
+    assert_int_equal(uh_mesh_realize_into(mesh, &fixed, &r1, s1, NULL), UH_OK);
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        assert_true(s1->mzis[k].alpha[0] == s2->mzis[k].alpha[0]);
+        assert_true(s1->mzis[k].alpha[1] == s2->mzis[k].alpha[1]);
+    }
+    uh_mesh_unitary(s1, A);
+    uh_rng_seed(&r1, 5);
+    assert_int_equal(uh_mesh_realize_into(mesh, &fixed, &r1, s2, NULL), UH_OK);
+    uh_mesh_unitary(s2, B);
+    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
     uh_mesh_free(s1);
     uh_mesh_free(s2);
     uh_mesh_free(mesh);
@@ -982,6 +1307,13 @@ static void test_errors(void **state) {
         assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
         assert_non_null(strstr(err.msg, "model error"));
     }
+    for (int i = 0; i < 4; i++) {
+        nz = (uh_mesh_noise_t){.sigma_bs = 0.01, .coupler_model_error = bad_model[i]};
+        assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
+        assert_non_null(strstr(err.msg, "coupler model error"));
+    }
+    nz = (uh_mesh_noise_t){.coupler_corrected = UH_COUPLER_IN_PHASE + 1};
+    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
     /* The calibration's solve needs I + K̂ diagonally dominant; uncalibrated κ may be large. */
     nz = (uh_mesh_noise_t){.crosstalk = 0.6, .crosstalk_compensated = 1};
     assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
@@ -1082,6 +1414,11 @@ int main(void) {
         cmocka_unit_test(test_compensation_perfect),
         cmocka_unit_test(test_compensation_model_error),
         cmocka_unit_test(test_compensation_with_other_noise),
+        cmocka_unit_test(test_coupler_splitting_formula),
+        cmocka_unit_test(test_coupler_correction_exact),
+        cmocka_unit_test(test_coupler_correction_reduces_error),
+        cmocka_unit_test(test_coupler_correction_real_weights),
+        cmocka_unit_test(test_coupler_correction_with_other_noise),
         cmocka_unit_test(test_loss_balance),
         cmocka_unit_test(test_seeded_reproducibility),
         cmocka_unit_test(test_errors),

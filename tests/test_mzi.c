@@ -805,6 +805,44 @@ static void test_each_effect_degrades_monotonically(void **state) {
     uh_dataset_free(ds);
 }
 
+/* A file whose error is the couplers' (σ_bs = 0.05, a 0.002 rad phase error beside them):
+ * coupler_correction "measured" lowers the logit error, the more the better the model
+ * (coupler_model_error 0 < 0.3 < 1), and a model error of 1 is the uncorrected file exactly. */
+static void test_coupler_correction_lowers_error(void **state) {
+    (void)state;
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(NET_BATCH, 9, &ds, &err), UH_OK);
+    uh_arch_t a;
+    parse_arch(CNN, TINY, &a);
+    uh_net_t *net = uh_net_new(&a, NET_BATCH, 4, &err);
+    assert_non_null(net);
+    float clean[NET_BATCH * 4];
+    logits(net, NULL, ds, 0, clean);
+#define COUPLERS NUM("sigma_bs_rad", "0.05") "," NUM("sigma_phase_rad", "0.002")
+    double none = logit_error(net, ds, clean, "clements", COUPLERS);
+    double fixed[3];
+    const char *errors[] = {"0", "0.3", "1"};
+    for (int i = 0; i < 3; i++) {
+        char params[512];
+        snprintf(params, sizeof params,
+                 COUPLERS ",\"coupler_correction\":\"measured\","
+                          "\"coupler_model_error\":{\"value\":%s,\"source\":\"assumed: "
+                          "test\"}",
+                 errors[i]);
+        fixed[i] = logit_error(net, ds, clean, "clements", params);
+    }
+#undef COUPLERS
+    print_message("sigma_bs 0.05: logit error uncorrected %.3e; corrected, model error 0: %.3e, "
+                  "0.3: %.3e, 1: %.3e\n",
+                  none, fixed[0], fixed[1], fixed[2]);
+    assert_true(fixed[0] < 0.5 * none);
+    assert_true(fixed[0] < fixed[1] && fixed[1] < fixed[2]);
+    assert_true(fixed[2] == none);
+    uh_net_free(net);
+    uh_dataset_free(ds);
+}
+
 /* ---- accuracy on a trained net ------------------------------------------------------- */
 
 static uh_net_t *train_tiny(const char *json, const uh_noise_t *noise) {
@@ -1379,6 +1417,10 @@ static void test_bad_files(void **state) {
     expect_bad(mzi_file("clements", 8, NUM("receiver_noise_lsb", "0.5")),
                "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
                "least 2 bits, got 0");
+    expect_bad(mzi_file("clements", 8, "\"coupler_correction\":\"global\""),
+               "params.coupler_correction: must be one of: none, measured");
+    expect_bad(mzi_file("clements", 8, NUM("coupler_model_error", "1.5")),
+               "params.coupler_model_error: must be in 0..1, got 1.5");
     expect_bad(mzi_file("clements", 8, "\"mapping\":\"pipelined\""),
                "params.mapping: must be one of: time-multiplexed, weight-stationary");
     expect_bad(mzi_file("clements", 8, NUM("chip_mzis", "0")),
@@ -1410,6 +1452,7 @@ int main(void) {
         cmocka_unit_test(test_laser_grows_exponentially),
         cmocka_unit_test(test_noiseless_gives_digital_logits),
         cmocka_unit_test(test_each_effect_degrades_monotonically),
+        cmocka_unit_test(test_coupler_correction_lowers_error),
         cmocka_unit_test(test_accuracy_realistic_worst_clean),
         cmocka_unit_test(test_seeded_samples),
         cmocka_unit_test(test_train_sigma_calibrated),

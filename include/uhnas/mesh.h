@@ -102,16 +102,37 @@ int uh_mesh_depth(const uh_mesh_t *mesh);
  * Each effect has its own parameter; a zeroed struct is the ideal mesh. A realization draws
  * one 64-bit key from the caller's generator and gives every effect its own stream from it,
  * so switching one effect on or off leaves the others' draws unchanged. Order within a sample:
- *   1. calibration (crosstalk_compensated only): per chain of coupled shifters (above), the
- *      programmed setting is p' = (I + K̂)⁻¹ p for the targets p, solved exactly (tridiagonal)
- *      for θ, for φ and for the screen δ, with the measured coupling K̂ = κ(1 − e)
- *      (Milanizadeh et al., J. Lightwave Technol. 37, 1325, 2019);
- *   2. DAC quantization of the programmed phases (grids above);
- *   3. thermal crosstalk, the chip's true κ acting on the quantized programmed phases:
+ *   1. coupler imbalance: the chip's α₁, α₂ per MZI (drawn first because calibration
+ *      measures them; their stream keeps their values whatever the order);
+ *   2. calibration, turning the targets into programmed settings:
+ *      a. coupler correction (coupler_corrected only), local, in mesh order (Bandyopadhyay et
+ *         al., Optica 8, 1247, 2021; Hamerly et al., Phys. Rev. Applied 18, 024019, 2022):
+ *         with the measured α̂ = α(1 − e_c), an MZI's cross-port power A − B·cos 2θ (A =
+ *         s₁²c₂² + c₁²s₂², B = 2·s₁c₁·s₂c₂, s_i = sin β_i, c_i = cos β_i) is set to the
+ *         target's sin²θ_t: cos 2θ' = (A − sin²θ_t) / B clamped to [−1, 1] (a splitting
+ *         outside the reachable [sin²(α₁ − α₂), cos²(α₁ + α₂)] gets the nearest end), θ' ∈
+ *         [0, π/2]; φ' restores the target's input phase, and the output phases the
+ *         imbalanced MZI adds are carried forward on their modes and removed by the later
+ *         MZIs' φ and the output screen. e_c = 0 with every splitting reachable programs the
+ *         target exactly; θ' alone would leave the first-order error (the splitting error of
+ *         an imbalance α is O(α²), its phase error O(α)). Out of reach, the entries that
+ *         are too large (the cross ports near bar, the bar ports near cross) stay in phase
+ *         with their targets (UH_COUPLER_NEAREST: the nearest 2×2) or are turned so that
+ *         their in-phase part is the target's and the excess is in quadrature
+ *         (UH_COUPLER_IN_PHASE: for real weights read by homodyne detection of the in-phase
+ *         quadrature, where the nearest rule would turn a quadrature error into an in-phase
+ *         one);
+ *      b. crosstalk inversion (crosstalk_compensated only): per chain of coupled shifters
+ *         (above), the programmed setting is p' = (I + K̂)⁻¹ p for the targets p (after 2a),
+ *         solved exactly (tridiagonal) for θ, for φ and for the screen δ, with the measured
+ *         coupling K̂ = κ(1 − e) (Milanizadeh et al., J. Lightwave Technol. 37, 1325, 2019);
+ *   3. DAC quantization of the programmed phases (grids above);
+ *   4. thermal crosstalk, the chip's true κ acting on the quantized programmed phases:
  *      Δ(2θ_k) = κ · Σ 2θ_nbr, i.e. Δθ_k = κ · Σ θ_nbr; Δφ_k = κ · Σ φ_nbr; and on the
  *      screen Δδ_j = κ · (δ_{j−1} + δ_{j+1});
- *   4. fabrication/calibration phase error; 5. coupler imbalance; 6. insertion loss.
- * With a perfect model (e = 0, no DAC) calibration cancels crosstalk exactly.
+ *   5. fabrication/calibration phase error; 6. insertion loss.
+ * With a perfect model (e = 0, no DAC) calibration cancels crosstalk exactly, and coupler
+ * errors wherever the splittings are reachable.
  *
  * Ranges and wrapping. A heater only adds phase, so a physical phase φ or δ is programmed
  * within one period, the DAC's window [−π/2^b, 2π − π/2^b) (its 2^b levels; [0, 2π) with
@@ -121,7 +142,12 @@ int uh_mesh_depth(const uh_mesh_t *mesh);
  * its target is moved by a multiple of 2π (the same matrix) and the chain solved again, so
  * the settings the solve assumes are the ones the heaters hold. θ is never wrapped: 2θ
  * ∈ [0, π] from the decompositions (a little outside after calibration) sits inside one
- * period of the physical phase, and in T(θ, φ) θ + π is −T, not the same device. */
+ * period of the physical phase, and in T(θ, φ) θ + π is −T, not the same device. The
+ * coupler correction returns θ' ∈ [0, π/2] (a target θ outside it is first written as
+ * output phases times T(θ_c, φ_c), θ_c ∈ [0, π/2]) and the φ' and δ' it moves in [0, 2π). */
+/* uh_mesh_noise_t.coupler_corrected: the rule for splittings out of reach (step 2a). */
+enum { UH_COUPLER_OFF = 0, UH_COUPLER_NEAREST = 1, UH_COUPLER_IN_PHASE = 2 };
+
 typedef struct {
     int phase_bits;     /* phase DAC resolution, on physical phases (see above); 0 = exact */
     double sigma_phase; /* rad, on physical phases: 2θ, φ, δ += N(0, σ) per shifter, once */
@@ -140,6 +166,12 @@ typedef struct {
      * 1 = nothing measured (the same as uncalibrated). Used only when compensated, which
      * needs κ(1 − e) < 1/2 (I + K̂ diagonally dominant). */
     double crosstalk_model_error;
+    /* The chip corrects its measured coupler errors (step 2a) by one of the rules below;
+     * UH_COUPLER_OFF (0): uncorrected. */
+    int coupler_corrected;
+    /* e_c in 0…1, the relative error of the measured imbalance, α̂ = α(1 − e_c); 0 = perfect,
+     * 1 = nothing measured (exactly the uncorrected chip). Used only when corrected. */
+    double coupler_model_error;
 } uh_mesh_noise_t;
 
 int uh_mesh_noise_check(const uh_mesh_noise_t *noise, uh_error_t *err);

@@ -64,6 +64,15 @@ int uh_mesh_noise_check(const uh_mesh_noise_t *noise, uh_error_t *err) {
     if (!(e >= 0 && e <= 1)) {
         return uh_error_set(err, UH_EINVAL, "mesh noise: crosstalk model error must be in 0…1");
     }
+    if (noise->coupler_corrected < UH_COUPLER_OFF ||
+        noise->coupler_corrected > UH_COUPLER_IN_PHASE) {
+        return uh_error_set(err, UH_EINVAL, "mesh noise: coupler_corrected %d is not a rule",
+                            noise->coupler_corrected);
+    }
+    double ec = noise->coupler_model_error;
+    if (!(ec >= 0 && ec <= 1)) {
+        return uh_error_set(err, UH_EINVAL, "mesh noise: coupler model error must be in 0…1");
+    }
     /* (I + K̂) must stay diagonally dominant for the calibration's solve. */
     if (noise->crosstalk_compensated && noise->crosstalk * (1.0 - e) >= 0.5) {
         return uh_error_set(err, UH_EINVAL,
@@ -139,8 +148,8 @@ static void chain_solve(chain_t *ch) {
     for (int i = n - 2; i >= 0; i--) ch->x[i] -= ch->c[i] * ch->x[i + 1];
 }
 
-/* Targets t → effective phases t of one chain: calibration, DAC, crosstalk (mesh.h, steps
- * 1–3). theta selects θ's grid and no wrapping; otherwise a physical phase. */
+/* Targets t → effective phases t of one chain: crosstalk calibration, DAC, crosstalk (mesh.h,
+ * steps 2b–4). theta selects θ's grid and no wrapping; otherwise a physical phase. */
 static void chain_phases(chain_t *ch, int theta) {
     const uh_mesh_noise_t *nz = ch->nz;
     int n = ch->len, bits = nz->phase_bits;
@@ -180,6 +189,113 @@ static void chain_phases(chain_t *ch, int theta) {
     }
 }
 
+/* ---- coupler correction (calibration, mesh.h step 2a) ---- */
+
+/* x in [0, 2π); a value within rounding under 0 would land on 2π itself. */
+static double wrap_2pi(double x) {
+    double r = x - TWO_PI * floor(x / TWO_PI);
+    return r < TWO_PI ? r : 0.0;
+}
+
+/* A 2×2 unitary t in the form D(a, b) · T(θ, φ) with θ ∈ [0, π/2] (every U(2) is one):
+ * t = [[e^{i(a+φ)} cos θ, −e^{ia} sin θ], [e^{i(b+φ)} sin θ, e^{ib} cos θ]], so the moduli
+ * give θ and three of the phases a, b, φ (the fourth follows from unitarity). Where sin θ or
+ * cos θ is 0 only a sum of the phases is defined; the split chosen reproduces t all the
+ * same. */
+static void mzi_canonical(const double complex t[4], double *a, double *b, double *theta,
+                          double *phi) {
+    double s = cabs(t[1]), c = cabs(t[3]);
+    *theta = atan2(s, c);
+    if (c >= s) {
+        *b = carg(t[3]);
+        *a = s > 0 ? carg(-t[1]) : 0.0;
+        *phi = carg(t[0]) - *a;
+    } else {
+        *a = carg(-t[1]);
+        *b = c > 0 ? carg(t[3]) : 0.0;
+        *phi = carg(t[2]) - *b;
+    }
+}
+
+/* The internal phase θ' ∈ [0, π/2] whose cross-port power with couplers α₁, α₂ is sin²θ_t.
+ * uh_mzi_physical's cross power is A − B·cos 2θ, A = s₁²c₂² + c₁²s₂², B = 2·s₁c₁·s₂c₂
+ * (s_i = sin β_i, c_i = cos β_i), spanning [sin²(α₁ − α₂), cos²(α₁ + α₂)]; a target outside
+ * gets the nearest end (test_coupler_splitting_formula), and *side says which: −1 below (the
+ * MZI cannot reach the bar state), +1 above (nor the cross state), 0 reached. */
+static double corrected_theta(double theta_t, double a1, double a2, int *side) {
+    double s1 = sin(0.25 * UH_PI + a1), c1 = cos(0.25 * UH_PI + a1);
+    double s2 = sin(0.25 * UH_PI + a2), c2 = cos(0.25 * UH_PI + a2);
+    double A = s1 * s1 * c2 * c2 + c1 * c1 * s2 * s2, B = 2.0 * s1 * c1 * s2 * c2;
+    *side = 0;
+    /* B = 0 (a coupler at 0:100) leaves nothing to tune. */
+    if (B == 0) return theta_t;
+    double st = sin(theta_t), x = (A - st * st) / B;
+    if (B > 0 ? x > 1 : x < -1) *side = -1;
+    if (B > 0 ? x < -1 : x > 1) *side = 1;
+    if (x > 1) x = 1;
+    if (x < -1) x = -1;
+    return 0.5 * acos(x);
+}
+
+/* Local correction of coupler errors (Bandyopadhyay et al., Optica 8, 1247, 2021; Hamerly et
+ * al., Phys. Rev. Applied 18, 024019, 2022). The calibration knows each MZI's α̂ = α(1 − e).
+ * An imbalanced MZI is D(a, b) · T(θ_e, φ_e): θ' is chosen for the target splitting (θ_e =
+ * θ_t), φ' for the target input phase, and the output phases D(a, b) it cannot undo are
+ * carried forward on the modes (ψ) and taken out by the next MZIs' φ and finally the output
+ * screen: T(θ, φ) · diag(e^{iψ₀}, e^{iψ₁}) = e^{iψ₁} T(θ, φ + ψ₀ − ψ₁). With e = 0 and every
+ * splitting reachable this programs the target matrix exactly. Targets in, settings out, in
+ * dst's θ, φ and screen; MZIs whose α̂ is 0 keep their θ (bit for bit when nothing moved). */
+static void correct_couplers(const uh_mesh_noise_t *nz, uh_mesh_t *dst) {
+    double keep = 1.0 - nz->coupler_model_error;
+    if (keep == 0) return; /* nothing measured: the uncorrected chip */
+    int n = dst->n;
+    double psi[UH_MESH_MAX_N]; /* the mode's phase error so far, on the stack like chain_t */
+    for (int j = 0; j < n; j++) psi[j] = 0;
+    for (int k = 0; k < dst->n_mzis; k++) {
+        uh_mzi_t *z = &dst->mzis[k];
+        int m = z->m;
+        double p0 = psi[m], p1 = psi[m + 1];
+        double a1 = keep * z->alpha[0], a2 = keep * z->alpha[1];
+        if (a1 == 0 && a2 == 0) {
+            if (p0 != p1) z->phi = wrap_2pi(z->phi - p0 + p1);
+            psi[m] = p1;
+            continue;
+        }
+        /* The target in the canonical form; the decompositions' θ ∈ [0, π/2] already is. */
+        double at = 0, bt = 0, th_t = z->theta, ph_t = z->phi;
+        if (!(th_t >= 0 && th_t <= 0.5 * UH_PI)) {
+            double complex t[4];
+            uh_mzi_ideal(z->theta, z->phi, t);
+            mzi_canonical(t, &at, &bt, &th_t, &ph_t);
+        }
+        int side;
+        double th = corrected_theta(th_t, a1, a2, &side);
+        double complex t[4];
+        uh_mzi_physical(th, 0, a1, a2, t);
+        double ap, bp, th_e, ph_0;
+        mzi_canonical(t, &ap, &bp, &th_e, &ph_0);
+        /* Out of reach, the small entries (the cross ports near bar, the bar ports near cross)
+         * are too large. UH_COUPLER_NEAREST leaves them in phase with their targets (the
+         * nearest 2×2); UH_COUPLER_IN_PHASE turns them by x, cos x = target / reached, which
+         * keeps the large entries exact and the small ones' in-phase part exact, the excess
+         * in quadrature: what a homodyne in-phase readout of real weights does not see. Bar:
+         * row m and column 0 turn (ψ_m, φ'); cross: row m + 1 and column 0. */
+        double xm = 0, xp = 0;
+        if (nz->coupler_corrected != UH_COUPLER_IN_PHASE) side = 0;
+        if (side < 0) xm = acos(fmin(sin(th_t) / sin(th_e), 1.0));
+        if (side > 0) xp = acos(fmin(cos(th_t) / cos(th_e), 1.0));
+        z->theta = th;
+        z->phi = wrap_2pi(ph_t - ph_0 - p0 + p1 - xm - xp);
+        psi[m] = remainder(p1 + ap - at - xm, TWO_PI);
+        psi[m + 1] = remainder(p1 + bp - bt - xp, TWO_PI);
+    }
+    for (int j = 0; j < n; j++) {
+        if (psi[j] != 0) dst->out_phase[j] = wrap_2pi(dst->out_phase[j] - psi[j]);
+    }
+}
+
+/* Calibration, DAC, crosstalk and phase error on dst's phases (the targets, after the
+ * coupler correction when there is one), in place. */
 static void realize_phases(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
                            uh_mesh_t *dst) {
     chain_t ch;
@@ -189,16 +305,16 @@ static void realize_phases(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uin
         if (mesh->nbr[2 * head] >= 0) continue;
         ch.len = 0;
         for (int k = head; k >= 0; k = mesh->nbr[2 * k + 1]) ch.idx[ch.len++] = k;
-        for (int i = 0; i < ch.len; i++) ch.t[i] = mesh->mzis[ch.idx[i]].theta;
+        for (int i = 0; i < ch.len; i++) ch.t[i] = dst->mzis[ch.idx[i]].theta;
         chain_phases(&ch, 1);
         for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].theta = ch.t[i];
-        for (int i = 0; i < ch.len; i++) ch.t[i] = mesh->mzis[ch.idx[i]].phi;
+        for (int i = 0; i < ch.len; i++) ch.t[i] = dst->mzis[ch.idx[i]].phi;
         chain_phases(&ch, 0);
         for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].phi = ch.t[i];
     }
     /* The output screen is one column of n adjacent shifters: neighbours are modes j ± 1. */
     ch.len = mesh->n;
-    for (int j = 0; j < mesh->n; j++) ch.t[j] = mesh->out_phase[j];
+    for (int j = 0; j < mesh->n; j++) ch.t[j] = dst->out_phase[j];
     chain_phases(&ch, 0);
     for (int j = 0; j < mesh->n; j++) dst->out_phase[j] = ch.t[j];
 
@@ -256,11 +372,15 @@ int uh_mesh_realize_into(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh
     /* Start from the mesh's own devices (a sample of a sample adds the effects again). */
     for (int k = 0; k < mesh->n_mzis; k++) dst->mzis[k] = mesh->mzis[k];
     for (int k = 0; k < 2 * mesh->n_mzis; k++) dst->nbr[k] = mesh->nbr[k];
+    for (int j = 0; j < mesh->n; j++) dst->out_phase[j] = mesh->out_phase[j];
     dst->depth = mesh->depth;
     dst->gain = mesh->gain;
     uint64_t key = uh_rng_u64(rng);
-    realize_phases(mesh, noise, key, dst);
+    /* The chip's couplers first: the calibration measures them. Their own stream keeps their
+     * values whatever the order. */
     realize_couplers(mesh, noise, key, dst);
+    if (noise->coupler_corrected) correct_couplers(noise, dst);
+    realize_phases(mesh, noise, key, dst);
     realize_loss(mesh, noise, key, dst);
     return UH_OK;
 }

@@ -80,12 +80,21 @@
  * Simulation, UH_SIM_EVAL: one hardware sample per uh_net_evaluate call. A layer's blocks are
  * decomposed once per weight matrix (cached by checksum: Monte-Carlo samples reuse it) and
  * each sample realizes every mesh with the file's non-idealities (uh_mesh_unitary_noisy:
- * phase DAC, crosstalk and its calibration, phase error, coupler imbalance, insertion loss and
- * its spread); the attenuators get the same phase DAC, phase error and loss on their physical
- * phase. The effective weights replace W for that evaluation. Outputs: each of the rt
- * conversions summed into an output is rounded to b bits of its block's full scale and gets
- * the receiver noise σ_rel of that full scale (hw_convert_blocks). DAC rounding of inputs is
- * the training engine's fake quantisation of a layer with "bits"; images are 8-bit already.
+ * coupler imbalance, calibration, phase DAC, crosstalk, phase error, insertion loss and its
+ * spread); the attenuators get the same phase DAC, phase error and loss on their physical
+ * phase. The effective weights replace W for that evaluation. Calibration (mesh.h, step 2),
+ * each part off by default: coupler_correction "measured" reprograms every mesh MZI for its
+ * measured couplers α̂ = α(1 − coupler_model_error) — θ for the target splitting, φ and the
+ * later shifters for the phases the imbalance adds (local correction, Bandyopadhyay et al.,
+ * Optica 8, 1247 (2021); Hamerly et al., Phys. Rev. Applied 18, 024019 (2022)), a splitting
+ * out of reach by UH_COUPLER_IN_PHASE (the weights are real and read in phase); then
+ * crosstalk_compensation "measured" programs (I + K̂)⁻¹ p with K̂ = κ(1 − e),
+ * e = crosstalk_model_error (Milanizadeh et al., JLT 37, 1325 (2019)). A model error of 1 is
+ * the uncalibrated chip exactly (the attenuators have no coupler errors in this model).
+ * Outputs: each of the rt conversions summed into an output is rounded to b bits of its
+ * block's full scale and gets the receiver noise σ_rel of that full scale
+ * (hw_convert_blocks). DAC rounding of inputs is the training engine's fake quantisation of a
+ * layer with "bits"; images are 8-bit already.
  *
  * UH_SIM_TRAIN, two methods (the file's train_noise); both put the same ADC and receiver noise
  * on the outputs as EVAL.
@@ -189,6 +198,8 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                                        "crosstalk",
                                        "crosstalk_compensation",
                                        "crosstalk_model_error",
+                                       "coupler_correction",
+                                       "coupler_model_error",
                                        "il_db",
                                        "sigma_il_db",
                                        "loss_balance",
@@ -228,7 +239,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
     mzi_t *z = calloc(1, sizeof *z);
     if (!z) return uh_error_set(err, UH_ENOMEM, "out of memory");
     const char *w = "params";
-    int balance = 1, compensation = 0;
+    int balance = 1, compensation = 0, coupler = 0;
     uh_mesh_noise_t *nz = &z->noise;
     if ((rc = hw_choice(p, w, "mesh", MESH_KINDS, 2, 0, MESH_CLEMENTS, &z->mesh_kind, err)) ||
         (rc = hw_integer(p, w, "tile", 2, 256, 1, 0, &z->tile, err)) ||
@@ -241,6 +252,8 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                         err)) ||
         (rc = hw_number(p, w, "crosstalk_model_error", 0, 1, 0, 0, &nz->crosstalk_model_error,
                         err)) ||
+        (rc = hw_choice(p, w, "coupler_correction", COMPENSATION, 2, 0, 0, &coupler, err)) ||
+        (rc = hw_number(p, w, "coupler_model_error", 0, 1, 0, 0, &nz->coupler_model_error, err)) ||
         (rc = hw_number(p, w, "il_db", 0, 10, 0, 0, &nz->il_db, err)) ||
         (rc = hw_number(p, w, "sigma_il_db", 0, 10, 0, 0, &nz->sigma_il_db, err)) ||
         (rc = hw_choice(p, w, "loss_balance", LOSS_BALANCE, 2, 0, 1, &balance, err)) ||
@@ -292,6 +305,7 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
     }
     nz->il_balanced = balance;
     nz->crosstalk_compensated = compensation;
+    nz->coupler_corrected = coupler ? UH_COUPLER_IN_PHASE : UH_COUPLER_OFF;
     *state = z;
     return UH_OK;
 }
