@@ -92,6 +92,14 @@ long hw_layer_activations(const uh_arch_t *arch, int i) {
     return (long)l->out_c * l->out_h * l->out_w;
 }
 
+int hw_layer_bits(const uh_layer_t *l, int file_bits) {
+    return l->bits > 0 ? l->bits : file_bits;
+}
+
+double hw_converter_scale(int bits, int file_bits) {
+    return file_bits > 0 && bits > 0 ? ldexp(1.0, bits - file_bits) : 1.0;
+}
+
 long hw_layer_pool_reads(const uh_arch_t *arch, int i) {
     const uh_layer_t *l = &arch->layers[i];
     if (l->type != UH_LAYER_POOL) return 0;

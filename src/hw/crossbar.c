@@ -259,17 +259,6 @@ static void layer_tile(const xbar_t *x, const uh_layer_t *l, int *rows, int *col
     if (l->tile > 0 && l->tile < *cols) *cols = l->tile;
 }
 
-/* A layer's converter resolution: its "bits", else the file's (0 = ideal). */
-static int layer_bits(const uh_layer_t *l, int file_bits) {
-    return l->bits > 0 ? l->bits : file_bits;
-}
-
-/* Energy of one conversion at b bits relative to the file's figure, quoted at file_bits:
- * 2^(b − file_bits) (Walden; Murmann's ADC survey). 1 when the file's converter is ideal. */
-static double converter_scale(int bits, int file_bits) {
-    return file_bits > 0 && bits > 0 ? ldexp(1.0, bits - file_bits) : 1.0;
-}
-
 /* Energy of one device-pair read at full conductance fill and input: V² · G · t, in pJ,
  * scaled by the mean fill and input drive. */
 static double cell_pj(const xbar_t *x) {
@@ -292,8 +281,8 @@ static int xbar_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e,
             e->footprint.tiles += (long)(rt * ct);
             e->footprint.devices += 2L * m.rows * m.cols;
             const uh_layer_t *l = &arch->layers[i];
-            double dac_scale = converter_scale(layer_bits(l, x->dac_bits), x->dac_bits);
-            double adc_scale = converter_scale(layer_bits(l, x->adc_bits), x->adc_bits);
+            double dac_scale = hw_converter_scale(hw_layer_bits(l, x->dac_bits), x->dac_bits);
+            double adc_scale = hw_converter_scale(hw_layer_bits(l, x->adc_bits), x->adc_bits);
             uh_energy_add(e, i, "dac", P * n_in * ct * x->dac_pj * dac_scale * 1e-3);
             uh_energy_add(e, i, "adc", P * n_out * rt * x->adc_pj * adc_scale * 1e-3);
             if (x->periphery_pj > 0)
@@ -534,7 +523,7 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
             int R, C;
             layer_tile(x, &arch->layers[i], &R, &C);
             s->row_tiles[i] = (int)ceil_div(m.cols, R);
-            s->adc_bits[i] = layer_bits(&arch->layers[i], x->adc_bits);
+            s->adc_bits[i] = hw_layer_bits(&arch->layers[i], x->adc_bits);
             outputs |= s->adc_bits[i] > 0;
             if (m.rows > s->max_rows) s->max_rows = m.rows;
             later = i;

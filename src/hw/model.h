@@ -41,6 +41,14 @@ typedef struct {
 /* 1 and fills m when layer i is a dense/conv layer, 0 otherwise. */
 int hw_layer_mvm(const uh_arch_t *arch, int i, hw_mvm_t *m);
 
+/* A layer's converter resolution: its "bits", else the file's (0 = ideal converters). */
+int hw_layer_bits(const uh_layer_t *l, int file_bits);
+
+/* Energy of one conversion at `bits` relative to the file's figure, quoted at file_bits:
+ * 2^(bits − file_bits) (a constant Walden figure of merit; Murmann's ADC survey). 1 when the
+ * file's converter is ideal (file_bits 0). */
+double hw_converter_scale(int bits, int file_bits);
+
 /* Count of elementwise activation evaluations and pooling window reads of layer i, per
  * inference (0 when the layer has none). */
 long hw_layer_activations(const uh_arch_t *arch, int i);

@@ -324,11 +324,6 @@ static int layer_tile(const mzi_t *z, const uh_layer_t *l) {
     return l->tile > 0 ? l->tile : z->tile;
 }
 
-/* The converters' resolution of a layer: its "bits", else the file's. */
-static int layer_bits(const mzi_t *z, const uh_layer_t *l) {
-    return l->bits > 0 ? l->bits : z->adc_bits;
-}
-
 /* Stages and MZIs of an n-port mesh (see uhnas/mesh.h). */
 static int mesh_depth(const mzi_t *z, int n) {
     if (n < 2) return 0;
@@ -432,7 +427,7 @@ static int plan_layer(const mzi_t *z, const uh_arch_t *arch, int i, layer_plan_t
     if (!hw_layer_mvm(arch, i, &p->m)) return 0;
     p->z = z;
     p->k = layer_tile(z, &arch->layers[i]);
-    p->bits = layer_bits(z, &arch->layers[i]);
+    p->bits = hw_layer_bits(&arch->layers[i], z->adc_bits);
     p->blocks = ceil_div(p->m.rows, p->k) * ceil_div(p->m.cols, p->k);
     p->unit_mzis =
         block_mzis(p->m.rows < p->k ? p->m.rows : p->k, p->m.cols < p->k ? p->m.cols : p->k);
@@ -498,7 +493,7 @@ static int mzi_energy(const void *state, const uh_arch_t *arch, uh_energy_t *e, 
         if (lp.blocks) {
             double n_in = lp.m.cols, n_out = lp.m.rows, P = (double)lp.m.passes;
             double rt = (double)ceil_div(lp.m.cols, lp.k), ct = (double)ceil_div(lp.m.rows, lp.k);
-            double scale = ldexp(1.0, lp.bits - z->adc_bits); /* Walden: ∝ 2^bits */
+            double scale = hw_converter_scale(lp.bits, z->adc_bits);
             double pass_ns = P / z->clock_ghz;
             /* optical I/O: an input is encoded once and fanned out to its ct blocks; the rt
              * blocks' photocurrents of an output are summed on one TIA and ADC */
@@ -964,7 +959,7 @@ static int mzi_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t m
         }
         s->tile[i] = k;
         s->conversions[i] = z->io_layout == IO_OPTICAL ? 1 : (int)ceil_div(m.cols, k);
-        s->bits[i] = layer_bits(z, &arch->layers[i]);
+        s->bits[i] = hw_layer_bits(&arch->layers[i], z->adc_bits);
         s->receiver[i] = receiver_sigma(z, s->bits[i]);
         outputs |= s->bits[i] > 0 || s->receiver[i] > 0;
         if (mode != UH_SIM_TRAIN) continue;
