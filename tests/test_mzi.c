@@ -845,25 +845,33 @@ static void test_coupler_correction_lowers_error(void **state) {
 
 /* ---- accuracy on a trained net ------------------------------------------------------- */
 
-static uh_net_t *train_tiny(const char *json, const uh_noise_t *noise) {
+/* Trains json on the tiny set through `noise` (NULL: plain): the net and the shuffling from
+ * `seed`, the noise from `noise_seed`; threads 0 = the defaults. */
+static uh_net_t *train_tiny_seeded(const char *json, const uh_noise_t *noise, uint64_t seed,
+                                   uint64_t noise_seed, int threads, int epochs) {
     uh_dataset_t *train, *test;
     uh_error_t err = {0};
     uh_data_opts_t dopts = {0};
     assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
     uh_arch_t a;
     parse_arch(json, TINY, &a);
-    uh_net_t *net = uh_net_new(&a, 128, 1, &err);
+    uh_net_t *net = uh_net_new(&a, 128, seed, &err);
     assert_non_null(net);
     uh_train_opts_t opts;
     uh_train_opts_default(&opts);
-    opts.batch = 32, opts.epochs = 10, opts.lr = 0.1f;
-    uh_net_set_noise(net, noise, 5);
+    opts.batch = 32, opts.epochs = epochs, opts.lr = 0.1f, opts.threads = threads;
+    opts.seed = seed;
+    uh_net_set_noise(net, noise, noise_seed);
     uh_train_result_t res;
     assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
     uh_net_set_noise(net, NULL, 0);
     uh_dataset_free(train);
     uh_dataset_free(test);
     return net;
+}
+
+static uh_net_t *train_tiny(const char *json, const uh_noise_t *noise) {
+    return train_tiny_seeded(json, noise, 1, 5, 0, 10);
 }
 
 static const char *const TRAINED =
@@ -1240,28 +1248,16 @@ static void test_sampled_thread_independent(void **state) {
 
 /* Trains TRAINED on the tiny set with the backend's TRAIN hook (a fresh sim): weights, order
  * and noise from `seed`, `threads` threads (0: the default). */
+/* TRAINED trained through b's own TRAIN hook (a fresh sim: it counts its calls). */
 static uh_net_t *train_tiny_on(const uh_backend_t *b, uint64_t seed, int threads, int epochs) {
-    uh_dataset_t *train, *test;
-    uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
-    uh_net_t *net = uh_net_new(&a, 128, seed, &err);
-    assert_non_null(net);
     uh_backend_sim_t *sim;
+    uh_error_t err = {0};
     assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
-    uh_train_opts_t opts;
-    uh_train_opts_default(&opts);
-    opts.batch = 32, opts.epochs = epochs, opts.lr = 0.1f, opts.threads = threads;
-    opts.seed = seed;
-    uh_net_set_noise(net, uh_backend_sim_hook(sim), seed + 4);
-    uh_train_result_t res;
-    assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
-    uh_net_set_noise(net, NULL, 0);
+    uh_net_t *net =
+        train_tiny_seeded(TRAINED, uh_backend_sim_hook(sim), seed, seed + 4, threads, epochs);
     uh_backend_sim_free(sim);
-    uh_dataset_free(train);
-    uh_dataset_free(test);
     return net;
 }
 
