@@ -70,9 +70,11 @@ static void member_objectives(const search_run_t *r, member_t *m) {
     m->ok = c->status == UH_CAND_OK && isfinite(c->accuracy) && isfinite(c->noisy_accuracy) &&
             c->energy_nj > 0;
     if (!m->ok) return;
-    double acc = r->cfg.objective == UH_OBJECTIVE_CLEAN ? c->accuracy : c->noisy_accuracy;
-    m->base[0] = 1 - acc;
-    m->base[1] = (log10(c->energy_nj) - r->log_e_lin) / UH_HV_ENERGY_DECADES;
+    const uh_goal_t base_goals[2] = {UH_GOAL_ERROR, UH_GOAL_ENERGY};
+    for (int j = 0; j < 2; j++)
+        m->base[j] =
+            uh_search_goal_value(base_goals[j], r->cfg.objective, r->zero, c->accuracy,
+                                 c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2);
     m->base[2] = c->accuracy - c->noisy_accuracy;
     search_goals(r, c->accuracy, c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2,
                  m->obj);
@@ -734,9 +736,7 @@ int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_li
 
 static int energy_scale(search_run_t *r, uh_error_t *err) {
     uh_shape_t in = {r->train->c, r->train->h, r->train->w, r->train->n_classes};
-    int rc = uh_search_cost_zero(r->backend, in, r->zero, err);
-    r->log_e_lin = r->zero[0];
-    return rc;
+    return uh_search_cost_zero(r->backend, in, r->zero, err);
 }
 
 static int run_loop(search_run_t *r, uh_error_t *err) {

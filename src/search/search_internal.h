@@ -25,9 +25,9 @@ typedef struct {
     const uh_operator_t *op;
     uh_space_t space;
     uh_dataset_t *train, *val, *test;
-    double log_e_lin; /* log10 of the smallest network's energy: the energy scale's zero */
-    double zero[3];   /* the same for energy, latency and area (NaN: not modelled) */
-    int k;            /* cfg.n_goals */
+    double zero[3]; /* log10 of the smallest network's energy, latency and area: the cost
+                     * scales' zeros (NaN: not modelled) */
+    int k;          /* cfg.n_goals */
     member_t *all;
     int n_all, cap_all;
     int generation;

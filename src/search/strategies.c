@@ -99,7 +99,7 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            .n_recent = n_recent,
                            .archive = archive,
                            .n_archive = n_archive,
-                           .energy_zero = r->log_e_lin,
+                           .energy_zero = r->zero[0],
                            .is_known = known_hash,
                            .known_ctx = r,
                            .variant = variant,
