@@ -111,8 +111,9 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
     for (int g = 0; g <= last; g++) {
         char *state;
         uh_gen_metrics_t m;
-        uh_error_t absent = {0};
-        if (uh_store_get_generation(s, g, &state, &m, &absent)) continue; /* a gap: skip */
+        rc = uh_store_get_generation(s, g, &state, &m, err);
+        if (rc == UH_ENOTFOUND) continue; /* a gap (a run stopped mid-way): skip */
+        if (rc) return rc;
         uh_run_gen_t *x = &r->gens[r->n_gens++];
         x->generation = g;
         x->hypervolume = m.hypervolume;
@@ -166,10 +167,10 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
         if (!r->on_front || !r->has_test || !r->test)
             rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; !rc && i < r->n_rows; i++) {
-        uh_error_t absent = {0};
-        r->has_test[i] =
-            uh_store_get_test_result(s, r->rows[i].hash, &r->test[i], &absent) == UH_OK;
+    for (size_t i = 0; !rc && i < r->n_rows; i++) { /* absent: not on the final front */
+        rc = uh_store_get_test_result(s, r->rows[i].hash, &r->test[i], err);
+        r->has_test[i] = rc == UH_OK;
+        if (rc == UH_ENOTFOUND) rc = UH_OK;
     }
     if (!rc) rc = read_generations(r, s, err);
     if (!rc) rc = mark_front(r, err);

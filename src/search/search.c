@@ -673,9 +673,8 @@ static int test_front(search_run_t *r, uh_error_t *err) {
     for (int i = 0; !rc && i < n; i++) {
         front_test_t *t = &todo[n_todo];
         t->m = &r->all[front[i]];
-        uh_error_t absent = {0};
-        if (uh_store_get_test_result(r->store, t->m->row.hash, &t->result, &absent) == UH_OK)
-            continue;
+        rc = uh_store_get_test_result(r->store, t->m->row.hash, &t->result, err);
+        if (rc != UH_ENOTFOUND) continue; /* measured already, or a damaged row: an error */
         rc = uh_store_get_weights(r->store, t->m->row.hash, &t->weights, &t->n_weights, err);
         if (!rc) n_todo++;
     }
