@@ -10,24 +10,30 @@
 #include "cli.h"
 #include "search_llm.h"
 #include "uhnas/archlang.h"
+#include "uhnas/operator.h"
 #include "uhnas/report.h"
 #include "uhnas/search.h"
 
-/* The one piece of global state in the CLI: a signal handler can reach nothing else. The
- * search checks it between candidates; everything finished is already in the store. */
-static volatile int g_stop;
+/* The one piece of global state in the CLI: a signal handler can reach nothing else.
+ * g_signalled is the handler's own (volatile sig_atomic_t, what C lets a handler keep);
+ * g_stop is what the search's training threads read between candidates (an atomic_int, which
+ * a handler may set because it is lock-free). Everything finished is already in the store. */
+static volatile sig_atomic_t g_signalled;
+static atomic_int g_stop;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may set only a lock-free atomic");
 
 /* The first Ctrl-C lets the candidates in training finish; a second one quits at once (what
  * is committed is safe either way). */
 static void on_signal(int sig) {
     static const char msg[] = "\nuhnas: stopping once the candidates in training are stored "
                               "(Ctrl-C again quits now)\n";
-    if (g_stop) {
+    if (g_signalled) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
-    g_stop = 1;
+    g_signalled = 1;
+    atomic_store(&g_stop, 1);
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
 }
@@ -350,7 +356,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     }
     if (!rc) rc = uh_search_run(store, &opts, &sum, &err);
     clear_bar(&pr);
-    if (op) cli_llm_warn(op);
+    cli_operator_warn(op);
     if (pr.mpi && !flags->quiet) mpi_summary(mpi, log);
     if (rc == UH_EINTR) {
         fprintf(stderr,
@@ -370,7 +376,8 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     int code = UH_EXIT_OK;
     if (flags->json) {
         cJSON *o = front_json(f, &sum, dir, cfg);
-        if (op) cJSON_AddItemToObject(o, "llm", cli_llm_json(op));
+        cJSON *totals = cli_operator_json(op);
+        if (totals) cJSON_AddItemToObject(o, op->name, totals);
         if (pr.mpi) {
             uh_mpi_stats_t st;
             uh_mpi_stats(mpi, &st);
@@ -395,13 +402,13 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
 static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *flags,
                         const uh_search_config_t *cfg, const uh_backend_t *backend,
                         const cli_llm_args_t *overrides, const char *command, uh_mpi_t *mpi) {
-    cli_operator_t op;
+    uh_run_operator_t *op;
     uh_error_t err = {0};
-    if (cli_operator_open(cfg, overrides, backend, dir, &op, &err))
+    if (uh_operator_open(cfg, &overrides->remote, backend, dir, &op, &err))
         return cli_fail(UH_EXIT_USAGE, "%s: language model: %s (fix it, then: uhnas resume %s)",
                         command, err.msg, dir);
-    int code = run_and_report(store, dir, flags, cfg, cli_operator(&op), mpi);
-    cli_operator_close(&op);
+    int code = run_and_report(store, dir, flags, cfg, uh_operator_of(op), mpi);
+    uh_operator_close(op);
     return code;
 }
 
