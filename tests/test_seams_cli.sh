@@ -34,5 +34,28 @@ cp -r "$tmp/run" "$tmp/gap"
 sql "$tmp/gap" "delete from generations where generation = 1" > /dev/null
 "$UHNAS" report "$tmp/gap" --out "$tmp/gap.html" > /dev/null 2>&1 && ok || bad "report of a run with a gap"
 
+# ---- item 1: the built-in model reports like any operator -------------------------------
+# a tiny model with a context too short for most children: some fall back to classic ones
+"$UHNAS" search "${ARGS[@]}" --strategy llm --llm-context 16 --llm-train-steps 2 --llm-layers 1 \
+  --llm-width 16 --llm-heads 2 --out "$tmp/builtin" --json > "$tmp/builtin.json" 2> "$tmp/builtin.err" \
+  && ok || bad "built-in run: $(cat "$tmp/builtin.err")"
+field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("llm-builtin", {}).get(sys.argv[2], -1))' "$tmp/builtin.json" "$1"; }
+[[ $(field calls) -eq 2 ]] && ok || bad "--json: built-in calls: $(cat "$tmp/builtin.json")"
+python3 -c 'import json,sys; sys.exit("llm" in json.load(open(sys.argv[1])))' "$tmp/builtin.json" && ok || bad "--json: a remote model's totals for the built-in one"
+fallbacks=$(field fallback)
+if [[ $fallbacks -gt 0 ]]; then
+  grep -q "operator llm-builtin: 0 of 2 calls failed, $fallbacks children were classic fallbacks" "$tmp/builtin.err" \
+    && ok || bad "no warning about $fallbacks built-in fallbacks: $(cat "$tmp/builtin.err")"
+else
+  [[ ! -s "$tmp/builtin.err" ]] && ok || bad "a warning without fallbacks: $(cat "$tmp/builtin.err")"
+fi
+"$UHNAS" report "$tmp/builtin" --out "$tmp/builtin.html" > /dev/null 2>&1 && ok || bad "report of the built-in run"
+grep -q "<h2>Operator: llm_builtin</h2>" "$tmp/builtin.html" && grep -q "<th>resampled</th>" "$tmp/builtin.html" \
+  && ok || bad "the report has no section for the built-in model"
+# a classic run has no operator section and no totals
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(any(k.startswith("llm") for k in d))' <("$UHNAS" resume "$tmp/run" --json 2>/dev/null) \
+  && ok || bad "--json of a classic run names a model"
+! grep -q "<h2>Operator" "$tmp/ok.html" && ok || bad "an operator section in a classic run's report"
+
 echo "test_seams_cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]
