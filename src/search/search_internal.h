@@ -1,5 +1,5 @@
 /* Private to src/search: the run's state shared by the loop (search.c) and the strategies
- * (strategies.c, linas.c). */
+ * (strategies.c, linas.c, llmatic.c). */
 #ifndef UHNAS_SEARCH_INTERNAL_H
 #define UHNAS_SEARCH_INTERNAL_H
 
