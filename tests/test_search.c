@@ -65,7 +65,7 @@ static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
 }
 
 /* jobs 0 = one per core */
-static void run_jobs(uh_store_t *store, int jobs, volatile int *stop, uh_search_progress_fn fn,
+static void run_jobs(uh_store_t *store, int jobs, atomic_int *stop, uh_search_progress_fn fn,
                      void *ctx, uh_search_summary_t *sum, int want_rc) {
     uh_error_t err = {0};
     uh_search_opts_t opts = {.progress = fn, .progress_ctx = ctx, .stop = stop, .jobs = jobs};
@@ -73,7 +73,7 @@ static void run_jobs(uh_store_t *store, int jobs, volatile int *stop, uh_search_
     if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
 }
 
-static void run(uh_store_t *store, volatile int *stop, uh_search_progress_fn fn, void *ctx,
+static void run(uh_store_t *store, atomic_int *stop, uh_search_progress_fn fn, void *ctx,
                 uh_search_summary_t *sum, int want_rc) {
     run_jobs(store, 0, stop, fn, ctx, sum, want_rc);
 }
@@ -193,7 +193,7 @@ static void test_linas_records_predictor_quality(void **state) {
 /* Stops after `after` candidates. */
 typedef struct {
     int after, seen;
-    volatile int *stop;
+    atomic_int *stop;
 } stopper_t;
 
 static void stop_after(void *ctx, const uh_search_progress_t *p) {
@@ -252,7 +252,7 @@ static void stop_and_resume(const char *name, int jobs) {
     run_jobs(whole, 1, NULL, NULL, NULL, &sum_whole, UH_OK);
 
     uh_store_t *parted = create_run(parted_name, &cfg, "mzi-worst");
-    volatile int stop = 0;
+    atomic_int stop = 0;
     stopper_t st = {5, 0, &stop};
     uh_search_summary_t sum;
     run_jobs(parted, jobs, &stop, stop_after, &st, &sum, UH_EINTR);
@@ -500,7 +500,7 @@ static int propose_big(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_er
     return UH_OK;
 }
 
-static void run_with(uh_store_t *store, const uh_operator_t *op, volatile int *stop,
+static void run_with(uh_store_t *store, const uh_operator_t *op, atomic_int *stop,
                      uh_search_progress_fn fn, void *ctx, uh_search_summary_t *sum, int want_rc) {
     uh_error_t err = {0};
     uh_search_opts_t opts = {
@@ -587,7 +587,7 @@ static void test_limits_refuse_before_training(void **state) {
 
     /* stopped part-way and resumed: the rows of the uninterrupted run, refusal included */
     uh_store_t *parted = create_run("limits-parted", &cfg, backend);
-    volatile int stop = 0;
+    atomic_int stop = 0;
     stopper_t st = {6, 0, &stop};
     uh_search_summary_t part;
     run_with(parted, &op, &stop, stop_after, &st, &part, UH_EINTR);
@@ -732,7 +732,7 @@ static void test_resumes_a_version1_store(void **state) {
     run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
 
     uh_store_t *parted = create_run("v1-parted", &cfg, "mzi-worst");
-    volatile int stop = 0;
+    atomic_int stop = 0;
     stopper_t st = {5, 0, &stop};
     uh_search_summary_t sum;
     run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);

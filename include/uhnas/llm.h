@@ -146,22 +146,15 @@ typedef struct {
     int clean_objective;    /* the run maximises clean accuracy (default: noisy) */
 } uh_llm_operator_opts_t;
 
-/* Counts over a whole run (the warning summary at the end). */
-typedef struct {
-    long calls, cached, failed;
-    long valid, repaired, fallback, duplicate, invalid;
-    long prompt_tokens, completion_tokens;
-    char last_failure[UH_ERROR_MSG_MAX];
-} uh_llm_totals_t;
-
 /* Builds the operator over a session (borrowed, as is the backend). Loads and checks the
- * prompt templates. op->name is "llm". */
+ * prompt templates. op->name is "llm"; its totals are the counts of its stored state (calls,
+ * cached, failed, valid, repaired, fallback, duplicate, invalid, prompt and completion
+ * tokens) over the run. */
 int uh_llm_operator_new(const uh_llm_operator_opts_t *opts, uh_llm_session_t *session,
                         const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err);
-void uh_llm_operator_free(uh_operator_t *op);
-void uh_llm_operator_totals(const uh_operator_t *op, uh_llm_totals_t *out);
+void uh_llm_operator_free(uh_operator_t *op); /* an operator uh_llm_operator_new made, or {0} */
 
-/* The system prompt the operator sends for this input shape ("" for none; caller frees);
+/* The system prompt that operator sends for this input shape ("" for none; caller frees);
  * NULL on error. For `--print-prompt` and tests. */
 char *uh_llm_operator_system_prompt(const uh_operator_t *op, uh_shape_t input, uh_error_t *err);
 
@@ -181,6 +174,19 @@ void uh_llm_config_default(uh_llm_config_t *c);
 /* As stored in the run's config: {"llm":{...}}, without the key. Caller frees. */
 char *uh_llm_config_json(const uh_llm_config_t *c);
 int uh_llm_config_parse(const char *json, uh_llm_config_t *c, uh_error_t *err);
+
+/* Settings given over a stored config's (resume with a server that moved...); unset = NULL,
+ * NaN or −1. */
+typedef struct {
+    const char *url, *model, *replay;
+    double temperature, timeout_s;
+    int max_tokens, retries;
+} uh_llm_overrides_t;
+
+void uh_llm_overrides_unset(uh_llm_overrides_t *o);
+int uh_llm_overrides_any(const uh_llm_overrides_t *o);
+/* The set ones onto c (a temperature is the client's and the operator's). */
+void uh_llm_overrides_apply(const uh_llm_overrides_t *o, uh_llm_config_t *c);
 
 typedef struct {
     uh_llm_client_t *client; /* NULL when replaying only */

@@ -10,7 +10,8 @@
  * accuracy, a little more noisy accuracy, one energy bucket lower. A child that is not new is
  * re-sampled a bounded number of times, then replaced by a classic mutation (counted). Children's
  * origin is "llm-builtin". Every random choice comes from the run's seed and the call, and the
- * model runs on one thread, so a run is the same on any machine. With a run directory, every call's
+ * model runs on one thread, so a run is the same on any machine with the same CPU and BLAS
+ * build (OpenBLAS picks its kernels per CPU). With a run directory, every call's
  * children and the latest trained model are kept there: `resume` answers finished calls from them
  * and continues training from the checkpoint, and the result is the run an uninterrupted search
  * would have made. */
@@ -48,6 +49,28 @@ void uh_lm_opts_default(uh_lm_opts_t *o);
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */
 int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh_operator_t *op,
                        uh_error_t *err);
-void uh_lm_operator_free(uh_operator_t *op);
+void uh_lm_operator_free(uh_operator_t *op); /* an operator uh_lm_operator_new made, or {0} */
+
+/* ---- a run's built-in model, as stored in its config ---- */
+
+#define UH_LM_MAX_PRIOR 16
+
+typedef struct {
+    int layers, heads, width, context, train_steps;
+    int hardware_tokens;
+    int n_prior;
+    char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
+} uh_lm_config_t;
+
+/* uh_lm_opts_default's settings, no prior runs. */
+void uh_lm_config_default(uh_lm_config_t *c);
+/* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
+ * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}. Caller frees. */
+char *uh_lm_config_json(const uh_lm_config_t *c);
+/* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */
+int uh_lm_config_parse(const char *json, uh_lm_config_t *c, uh_error_t *err);
+/* The operator for a run with this config and seed, kept in run_dir (NULL: in memory). */
+int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_dir,
+                        const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err);
 
 #endif

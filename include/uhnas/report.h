@@ -23,14 +23,20 @@
 #include "uhnas/store.h"
 
 #define UH_REPORT_MAX_RUNS 64
+typedef struct {
+    char name[32];
+    double value;
+} uh_run_count_t;
 
 typedef struct {
     int generation;
     double hypervolume, diversity;
     int front_size;
-    /* from the stored state: the language-model operator's counts (−1 when absent) */
-    long llm_calls, llm_valid, llm_repaired, llm_fallback, llm_duplicate, llm_invalid;
-    long llm_failed, llm_prompt_tokens, llm_completion_tokens;
+    /* from the stored state: the operator's counts, the numbers of the object it stores
+     * under its name (e.g. "llm", "llm_builtin"), in their stored order; none: n_counts 0 */
+    char operator_name[32];
+    uh_run_count_t *counts;
+    int n_counts;
     char *heuristics; /* the knowledge base after this generation, one per line; or NULL */
 } uh_run_gen_t;
 

@@ -12,7 +12,9 @@
  * they finish under ids fixed beforehand (their place in the run). Decisions never wait on a
  * half-finished generation, and every number is computed on one thread (OpenBLAS's threaded
  * SGEMM rounds differently from its single-threaded one), so the rows, ids and fronts are the
- * same for any number of jobs and any machine.
+ * same for any number of jobs. They are the same on another machine only with the same CPU
+ * and BLAS build: OpenBLAS picks its kernels for the CPU at run time, and kernels round
+ * differently.
  *
  * Strategies (the budget is population + generations × children candidates for all):
  *   nsga2      NSGA-II (Deb et al. 2002): binary tournaments on (rank, crowding) pick parents,
@@ -63,6 +65,7 @@
 #ifndef UHNAS_SEARCH_H
 #define UHNAS_SEARCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "uhnas/backend.h"
@@ -151,6 +154,9 @@ void uh_search_config_default(uh_search_config_t *cfg);
 
 const char *uh_strategy_name(uh_strategy_t s);
 int uh_strategy_parse(const char *name, uh_strategy_t *out); /* 0 or UH_EINVAL */
+/* Whether strategy s proposes through a language-model operator (llm, llmatic) rather than
+ * the classic one. */
+int uh_strategy_needs_model(uh_strategy_t s);
 
 /* The run's config as JSON text (backend name and its file's full text included), and
  * back. Parsing is strict: the text comes from a file that may have been edited. Returns
@@ -188,8 +194,9 @@ typedef struct {
     int n_recent;
     const uh_candidate_t *const *archive; /* every ok candidate so far, in run order */
     int n_archive;
-    double energy_zero; /* log10 of the energy the hypervolume's scale starts at (E_lin):
-                           normalised energy = (log10 E − energy_zero) / UH_HV_ENERGY_DECADES */
+    double energy_zero;    /* log10 of the energy the hypervolume's scale starts at (E_lin):
+                              normalised energy = uh_search_energy_scaled(energy_zero, E) */
+    double crossover_prob; /* the run's share of children made by crossover (config) */
     /* whether an architecture hash is already in the run (measured or proposed) */
     int (*is_known)(const void *ctx, const char *hash);
     const void *known_ctx;
@@ -200,6 +207,16 @@ typedef struct {
     uh_rng_t *rng;
 } uh_propose_t;
 
+/* An operator's totals over a run: what a user is warned about, and every count it keeps. */
+typedef struct {
+    long calls;       /* requests to its model (0: nothing to report) */
+    long failed;      /* requests that got no usable answer */
+    long fallback;    /* children made by the classic operator in place of its own */
+    char detail[256]; /* more for the warning ("3 invalid proposals"), or "" */
+    char last_failure[UH_ERROR_MSG_MAX]; /* the latest failure's message, or "" */
+    char *json; /* every count (tokens, loss...) as one JSON object; malloc'd, caller frees */
+} uh_operator_totals_t;
+
 typedef struct {
     const char *name;
     /* Makes in->n children into out[0..n). An error stops the run: return one only when
@@ -207,15 +224,19 @@ typedef struct {
      * children some other way and count it in the state. */
     int (*propose)(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err);
     /* Optional: JSON members describing what the operator did since the last call (counts,
-     * tokens, knowledge), written into the generation's stored state; "" when nothing. */
+     * tokens, knowledge), written into the generation's stored state; "" when nothing. By
+     * convention one member, named after the operator, holds its counts as numbers (the
+     * report tabulates it), beside anything else (a knowledge base). */
     void (*take_state)(void *ctx, char *buf, size_t size);
+    /* Optional: what the operator did over the whole run so far (the end-of-run summary). */
+    int (*totals)(void *ctx, uh_operator_totals_t *out, uh_error_t *err);
     int n_variants; /* mutation variants a strategy may ask for (0 = none) */
     void *ctx;
 } uh_operator_t;
 
-/* The classic operator: with probability crossover_prob a one-point crossover of the first
- * two parents followed by a mutation, otherwise a mutation of the first parent. ctx points to
- * a double (crossover_prob). */
+/* The classic operator: with probability in->crossover_prob a one-point crossover of the
+ * first two parents followed by a mutation, otherwise a mutation of the first parent. No
+ * ctx. Other operators call its propose for their fallback children. */
 extern const uh_operator_t uh_operator_classic;
 
 /* ---- running ---- */
@@ -268,7 +289,7 @@ typedef struct {
      * is set, starts no new job but waits for those running. Returns an error when the
      * executor failed or when done returned one. */
     int (*run)(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
-               void *done_ctx, volatile int *stop, uh_error_t *err);
+               void *done_ctx, atomic_int *stop, uh_error_t *err);
     /* Optional: JSON members about the executor's work since the last call (per-worker
      * throughput, idle time), stored in each generation's state. */
     void (*take_state)(void *ctx, char *buf, size_t size);
@@ -286,6 +307,10 @@ int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_li
  * and area (mm²); NaN for latency or area when the backend does not model them (0). */
 int uh_search_cost_zero(const uh_backend_t *b, uh_shape_t in, double zero[3], uh_error_t *err);
 
+/* A candidate's energy on the hypervolume's scale: (log10 E − energy_zero) /
+ * UH_HV_ENERGY_DECADES, 0 at the task's linear classifier (see Objectives above). */
+double uh_search_energy_scaled(double energy_zero, double energy_nj);
+
 /* The normalised value of goal g (minimised; see Objectives above) for a candidate with
  * these accuracies and costs, given the run's objective accuracy and cost zeros. */
 double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double zero[3],
@@ -301,7 +326,9 @@ typedef struct {
     uh_search_progress_fn progress; /* optional, called on the calling thread's behalf, one
                                        call at a time */
     void *progress_ctx;
-    volatile int *stop;            /* optional: stops early (UH_EINTR) once non-zero */
+    atomic_int *stop;              /* optional: stops early (UH_EINTR) once non-zero; read by
+                                      the training threads (a signal handler may set it: an
+                                      atomic_int is lock-free where uhnas builds) */
     int jobs;                      /* candidates trained at once; 0 = one per core */
     const uh_executor_t *executor; /* NULL = local threads (jobs) */
 } uh_search_opts_t;
@@ -310,7 +337,8 @@ typedef struct {
  * of a generation (and the initial population) are trained up to opts->jobs at a time, each
  * committed as it finishes; the rows, ids and front are the same for any number of jobs.
  * When *stop becomes non-zero no new candidate starts, those in training finish and are
- * committed, and UH_EINTR is returned. opts may be NULL (defaults). */
+ * committed, and UH_EINTR is returned. opts may be NULL (defaults). The process's OpenMP
+ * thread count is the caller's again on return. */
 int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_summary_t *summary,
                   uh_error_t *err);
 

@@ -10,23 +10,30 @@
 #include "cli.h"
 #include "search_llm.h"
 #include "uhnas/archlang.h"
+#include "uhnas/operator.h"
+#include "uhnas/report.h"
 #include "uhnas/search.h"
 
-/* The one piece of global state in the CLI: a signal handler can reach nothing else. The
- * search checks it between candidates; everything finished is already in the store. */
-static volatile int g_stop;
+/* The one piece of global state in the CLI: a signal handler can reach nothing else.
+ * g_signalled is the handler's own (volatile sig_atomic_t, what C lets a handler keep);
+ * g_stop is what the search's training threads read between candidates (an atomic_int, which
+ * a handler may set because it is lock-free). Everything finished is already in the store. */
+static volatile sig_atomic_t g_signalled;
+static atomic_int g_stop;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may set only a lock-free atomic");
 
 /* The first Ctrl-C lets the candidates in training finish; a second one quits at once (what
  * is committed is safe either way). */
 static void on_signal(int sig) {
     static const char msg[] = "\nuhnas: stopping once the candidates in training are stored "
                               "(Ctrl-C again quits now)\n";
-    if (g_stop) {
+    if (g_signalled) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
     }
-    g_stop = 1;
+    g_signalled = 1;
+    atomic_store(&g_stop, 1);
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
 }
@@ -140,38 +147,8 @@ static void mpi_summary(const uh_mpi_t *mpi, FILE *out) {
             st.candidates ? 1000 * st.coordination_s / (double)st.candidates : 0, st.blocked_s);
 }
 
-/* The rows of the final front (those measured on the test set), with their test results. */
-typedef struct {
-    uh_candidate_t *rows;
-    size_t n_rows;
-    size_t *front; /* indices into rows */
-    uh_test_result_t *test;
-    size_t n_front;
-} front_t;
-
-static void front_free(front_t *f) {
-    uh_store_free_candidates(f->rows);
-    free(f->front);
-    free(f->test);
-}
-
-static int front_load(uh_store_t *store, front_t *f, uh_error_t *err) {
-    memset(f, 0, sizeof *f);
-    int rc = uh_store_candidates(store, &f->rows, &f->n_rows, err);
-    if (rc) return rc;
-    f->front = malloc((f->n_rows + 1) * sizeof *f->front);
-    f->test = malloc((f->n_rows + 1) * sizeof *f->test);
-    if (!f->front || !f->test) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    for (size_t i = 0; i < f->n_rows; i++) {
-        uh_error_t absent = {0};
-        if (uh_store_get_test_result(store, f->rows[i].hash, &f->test[f->n_front], &absent))
-            continue; /* not on the front */
-        f->front[f->n_front++] = i;
-    }
-    return UH_OK;
-}
-
-static void print_front(const front_t *f, const uh_search_summary_t *sum,
+/* The final front is the rows measured on the test set (has_test). */
+static void print_front(const uh_run_data_t *f, const uh_search_summary_t *sum,
                         const uh_search_config_t *cfg) {
     char goals[64];
     uh_goals_format(cfg->goals, cfg->n_goals, goals, sizeof goals);
@@ -182,15 +159,16 @@ static void print_front(const front_t *f, const uh_search_summary_t *sum,
            goals, sum->hypervolume3, sum->front_size);
     printf("  %-16s %-15s %8s %8s %8s %8s %12s %11s %10s %9s\n", "hash", "origin", "val acc",
            "noisy", "test acc", "t-noisy", "energy nJ", "latency ns", "area mm2", "params");
-    for (size_t k = 0; k < f->n_front; k++) {
-        const uh_candidate_t *c = &f->rows[f->front[k]];
+    for (size_t k = 0; k < f->n_rows; k++) {
+        if (!f->has_test[k]) continue;
+        const uh_candidate_t *c = &f->rows[k];
         printf("  %-16s %-15s %8.4f %8.4f %8.4f %8.4f %12.4g %11.4g %10.4g %9ld\n", c->hash,
                c->origin, c->accuracy, c->noisy_accuracy, f->test[k].accuracy,
                f->test[k].noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2, c->params);
     }
 }
 
-static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const char *dir,
+static cJSON *front_json(const uh_run_data_t *f, const uh_search_summary_t *sum, const char *dir,
                          const uh_search_config_t *cfg) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "run", dir);
@@ -208,8 +186,9 @@ static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const
     cJSON_AddNumberToObject(o, "hypervolume", sum->hypervolume);
     cJSON_AddNumberToObject(o, "hypervolume3", sum->hypervolume3);
     cJSON *arr = cJSON_AddArrayToObject(o, "front");
-    for (size_t k = 0; k < f->n_front; k++) {
-        const uh_candidate_t *c = &f->rows[f->front[k]];
+    for (size_t k = 0; k < f->n_rows; k++) {
+        if (!f->has_test[k]) continue;
+        const uh_candidate_t *c = &f->rows[k];
         cJSON *m = cJSON_CreateObject();
         cJSON_AddNumberToObject(m, "id", (double)c->id);
         cJSON_AddStringToObject(m, "hash", c->hash);
@@ -232,13 +211,16 @@ static cJSON *front_json(const front_t *f, const uh_search_summary_t *sum, const
 }
 
 /* DIR/front.csv and DIR/candidates.csv. */
-static int write_tables(uh_store_t *store, const front_t *f, const char *dir, uh_error_t *err) {
-    const char **hashes = malloc((f->n_front + 1) * sizeof *hashes);
+static int write_tables(uh_store_t *store, const uh_run_data_t *f, const char *dir,
+                        uh_error_t *err) {
+    const char **hashes = malloc((f->n_rows + 1) * sizeof *hashes);
     if (!hashes) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    for (size_t k = 0; k < f->n_front; k++) hashes[k] = f->rows[f->front[k]].hash;
+    size_t n_front = 0;
+    for (size_t k = 0; k < f->n_rows; k++)
+        if (f->has_test[k]) hashes[n_front++] = f->rows[k].hash;
     char csv[4096];
     snprintf(csv, sizeof csv, "%s/front.csv", dir);
-    int rc = uh_store_export_csv(store, csv, hashes, f->n_front, err);
+    int rc = uh_store_export_csv(store, csv, hashes, n_front, err);
     free(hashes);
     snprintf(csv, sizeof csv, "%s/candidates.csv", dir);
     if (!rc) rc = uh_store_export_csv(store, csv, NULL, 0, err);
@@ -374,7 +356,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     }
     if (!rc) rc = uh_search_run(store, &opts, &sum, &err);
     clear_bar(&pr);
-    if (op) cli_llm_warn(op);
+    cli_operator_warn(op);
     if (pr.mpi && !flags->quiet) mpi_summary(mpi, log);
     if (rc == UH_EINTR) {
         fprintf(stderr,
@@ -385,16 +367,17 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
     }
     if (rc)
         return cli_fail(UH_EXIT_FAIL, "search: %s (continue with: uhnas resume %s)", err.msg, dir);
-    front_t f;
-    if ((rc = front_load(store, &f, &err)) == UH_OK) rc = write_tables(store, &f, dir, &err);
+    uh_run_data_t *f;
+    if ((rc = uh_run_load(dir, &f, &err)) == UH_OK) rc = write_tables(store, f, dir, &err);
     if (rc) {
-        front_free(&f);
+        uh_run_free(f);
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg);
     }
     int code = UH_EXIT_OK;
     if (flags->json) {
-        cJSON *o = front_json(&f, &sum, dir, cfg);
-        if (op) cJSON_AddItemToObject(o, "llm", cli_llm_json(op));
+        cJSON *o = front_json(f, &sum, dir, cfg);
+        cJSON *totals = cli_operator_json(op);
+        if (totals) cJSON_AddItemToObject(o, op->name, totals);
         if (pr.mpi) {
             uh_mpi_stats_t st;
             uh_mpi_stats(mpi, &st);
@@ -407,11 +390,11 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
         }
         code = cli_print_json(o);
     } else {
-        print_front(&f, &sum, cfg);
+        print_front(f, &sum, cfg);
         printf("run store %s/%s; tables %s/front.csv, %s/candidates.csv\n", dir, UH_STORE_FILE, dir,
                dir);
     }
-    front_free(&f);
+    uh_run_free(f);
     return code;
 }
 
@@ -419,13 +402,13 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
 static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *flags,
                         const uh_search_config_t *cfg, const uh_backend_t *backend,
                         const cli_llm_args_t *overrides, const char *command, uh_mpi_t *mpi) {
-    cli_operator_t op;
+    uh_run_operator_t *op;
     uh_error_t err = {0};
-    if (cli_operator_open(cfg, overrides, backend, dir, &op, &err))
+    if (uh_operator_open(cfg, &overrides->remote, backend, dir, &op, &err))
         return cli_fail(UH_EXIT_USAGE, "%s: language model: %s (fix it, then: uhnas resume %s)",
                         command, err.msg, dir);
-    int code = run_and_report(store, dir, flags, cfg, cli_operator(&op), mpi);
-    cli_operator_close(&op);
+    int code = run_and_report(store, dir, flags, cfg, uh_operator_of(op), mpi);
+    uh_operator_close(op);
     return code;
 }
 

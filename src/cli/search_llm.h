@@ -1,10 +1,10 @@
-/* uhnas CLI — the language-model options shared by `search` and `resume`. */
+/* uhnas CLI — the language-model options shared by `search` and `resume`, and what the user
+ * is told about the run's operator. */
 #ifndef UHNAS_CLI_SEARCH_LLM_H
 #define UHNAS_CLI_SEARCH_LLM_H
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
-#include <stdlib.h>
 
 #include "args.h"
 #include "uhnas/llm.h"
@@ -12,11 +12,10 @@
 
 /* What the command line gave; unset = NULL / NaN / −1 (resume keeps the stored value). */
 typedef struct {
-    const char *url, *model, *replay, *system;
+    uh_llm_overrides_t remote; /* a remote model's settings */
+    const char *system;
     const char *prior; /* the built-in model's earlier runs: DIR[,DIR...] */
     int size[5];       /* the built-in model's layers, heads, width, context, train steps */
-    double temperature, timeout;
-    int max_tokens, retries;
 } cli_llm_args_t;
 
 void cli_llm_args_unset(cli_llm_args_t *a);
@@ -24,19 +23,19 @@ void cli_llm_args_unset(cli_llm_args_t *a);
 /* The options that both commands accept (search adds --system-prompt). */
 /* clang-format off */
 #define CLI_LLM_OPTIONS(a)                                                                      \
-    {"llm-url", OPT_STRING, &(a).url, 0, 0, NULL, "URL",                                        \
+    {"llm-url", OPT_STRING, &(a).remote.url, 0, 0, NULL, "URL",                                 \
      "OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1 (key from UHNAS_LLM_API_KEY or "  \
      "OPENAI_API_KEY)"},                                                                        \
-    {"llm-model", OPT_STRING, &(a).model, 0, 0, NULL, "NAME", "model name sent to it"},         \
-    {"llm-temperature", OPT_REAL, &(a).temperature, 0, 2, NULL, "T",                            \
+    {"llm-model", OPT_STRING, &(a).remote.model, 0, 0, NULL, "NAME", "model name sent to it"},  \
+    {"llm-temperature", OPT_REAL, &(a).remote.temperature, 0, 2, NULL, "T",                     \
      "sampling temperature (default 0.7)"},                                                     \
-    {"llm-max-tokens", OPT_INT, &(a).max_tokens, 1, 1000000, NULL, "N",                         \
+    {"llm-max-tokens", OPT_INT, &(a).remote.max_tokens, 1, 1000000, NULL, "N",                  \
      "longest reply in tokens (default 4096)"},                                                 \
-    {"llm-timeout", OPT_REAL, &(a).timeout, 0.001, 86400, NULL, "SECONDS",                      \
+    {"llm-timeout", OPT_REAL, &(a).remote.timeout_s, 0.001, 86400, NULL, "SECONDS",             \
      "per request attempt (default 120)"},                                                      \
-    {"llm-retries", OPT_INT, &(a).retries, 0, 100, NULL, "N",                                   \
+    {"llm-retries", OPT_INT, &(a).remote.retries, 0, 100, NULL, "N",                            \
      "retries on connection errors, timeouts, 429 and 5xx (default 3)"},                        \
-    {"llm-replay", OPT_STRING, &(a).replay, 0, 0, NULL, "FILE",                                 \
+    {"llm-replay", OPT_STRING, &(a).remote.replay, 0, 0, NULL, "FILE",                          \
      "answer from a recorded transcript (llm.jsonl) instead of the network"}
 /* clang-format on */
 
@@ -45,25 +44,9 @@ void cli_llm_args_unset(cli_llm_args_t *a);
 int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
                        char *msg, size_t size);
 
-/* The run's operator: none (classic), a language model over HTTP or a transcript, or the
- * built-in model. */
-typedef struct {
-    enum { CLI_OP_CLASSIC, CLI_OP_REMOTE, CLI_OP_BUILTIN } kind;
-    uh_llm_stack_t remote;
-    uh_operator_t builtin;
-} cli_operator_t;
-
-/* Builds it from the stored config, with the command line's overrides over the stored
- * settings of a remote model. */
-int cli_operator_open(const uh_search_config_t *cfg, const cli_llm_args_t *overrides,
-                      const uh_backend_t *backend, const char *dir, cli_operator_t *op,
-                      uh_error_t *err);
-/* NULL for the classic operator. */
-const uh_operator_t *cli_operator(const cli_operator_t *op);
-void cli_operator_close(cli_operator_t *op);
-
-/* The end-of-run warning on stderr when calls failed or children fell back. */
-void cli_llm_warn(const uh_operator_t *op);
-cJSON *cli_llm_json(const uh_operator_t *op);
+/* The end-of-run warning on stderr when the operator's calls failed or children fell back. */
+void cli_operator_warn(const uh_operator_t *op);
+/* Its totals as JSON (caller frees), or NULL when it keeps none. */
+cJSON *cli_operator_json(const uh_operator_t *op);
 
 #endif

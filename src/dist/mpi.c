@@ -147,7 +147,7 @@ static int receive_result(uh_mpi_t *m, int *worker, uh_remote_result_t *r) {
 }
 
 static int mpi_run(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
-                   void *done_ctx, volatile int *stop, uh_error_t *err) {
+                   void *done_ctx, atomic_int *stop, uh_error_t *err) {
     uh_mpi_t *m = ctx;
     double t0 = now_s(), blocked0 = m->blocked_s;
     int next = 0, running = 0, rc = UH_OK;
@@ -161,7 +161,7 @@ static int mpi_run(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done
         }
         running--;
         /* the free worker gets the next candidate before this one is committed */
-        if (!rc && next < n && !(stop && *stop)) {
+        if (!rc && next < n && !(stop && atomic_load(stop))) {
             send_job(m, worker, &jobs[next++]);
             running++;
         }

@@ -370,16 +370,23 @@ static void add_counts(counts_t *to, const counts_t *c) {
     for (size_t i = 0; i < sizeof *c / sizeof(long); i++) t[i] += f[i];
 }
 
+/* The counts as members of o, in counts_t's order. */
+static void counts_json(const counts_t *c, cJSON *o) {
+    static const char *const keys[] = {"calls",         "cached",           "failed",    "valid",
+                                       "repaired",      "fallback",         "duplicate", "invalid",
+                                       "prompt_tokens", "completion_tokens"};
+    _Static_assert(sizeof keys / sizeof keys[0] == sizeof(counts_t) / sizeof(long),
+                   "a name for every count");
+    const long *v = &c->calls;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cJSON_AddNumberToObject(o, keys[i], (double)v[i]);
+}
+
 static void llm_take_state(void *ctx, char *buf, size_t size) {
     llm_op_t *o = ctx;
     cJSON *s = cJSON_CreateObject();
     cJSON *l = cJSON_AddObjectToObject(s, "llm");
-    const counts_t *g = &o->gen;
-    const char *keys[] = {"calls",    "cached",    "failed",  "valid",         "repaired",
-                          "fallback", "duplicate", "invalid", "prompt_tokens", "completion_tokens"};
-    const long *v = &g->calls;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        cJSON_AddNumberToObject(l, keys[i], (double)v[i]);
+    counts_json(&o->gen, l);
     cJSON *f = cJSON_AddArrayToObject(l, "failures");
     for (int i = 0; i < o->n_failures; i++)
         cJSON_AddItemToArray(f, cJSON_CreateString(o->failures[i]));
@@ -399,6 +406,22 @@ static void llm_take_state(void *ctx, char *buf, size_t size) {
     o->n_failures = 0;
 }
 
+static int llm_totals(void *ctx, uh_operator_totals_t *t, uh_error_t *err) {
+    const llm_op_t *o = ctx;
+    counts_t c = o->run;
+    add_counts(&c, &o->gen);
+    memset(t, 0, sizeof *t);
+    t->calls = c.calls, t->failed = c.failed, t->fallback = c.fallback;
+    snprintf(t->detail, sizeof t->detail, "%ld invalid, %ld duplicate proposals; %ld repaired",
+             c.invalid, c.duplicate, c.repaired);
+    snprintf(t->last_failure, sizeof t->last_failure, "%s", o->last_failure);
+    cJSON *j = cJSON_CreateObject();
+    counts_json(&c, j);
+    t->json = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return t->json ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+}
+
 int uh_llm_operator_new(const uh_llm_operator_opts_t *opts, uh_llm_session_t *session,
                         const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err) {
     memset(op, 0, sizeof *op);
@@ -412,30 +435,18 @@ int uh_llm_operator_new(const uh_llm_operator_opts_t *opts, uh_llm_session_t *se
         op_free(o);
         return rc;
     }
-    *op = (uh_operator_t){"llm", llm_propose, llm_take_state, o->n_mutations, o};
+    *op = (uh_operator_t){"llm", llm_propose, llm_take_state, llm_totals, o->n_mutations, o};
     return UH_OK;
 }
 
 void uh_llm_operator_free(uh_operator_t *op) {
-    if (!op || op->propose != llm_propose) return;
+    if (!op || !op->ctx) return;
     op_free(op->ctx);
     memset(op, 0, sizeof *op);
 }
 
-void uh_llm_operator_totals(const uh_operator_t *op, uh_llm_totals_t *t) {
-    memset(t, 0, sizeof *t);
-    if (!op || op->propose != llm_propose) return;
-    const llm_op_t *o = op->ctx;
-    counts_t c = o->run;
-    add_counts(&c, &o->gen);
-    *t = (uh_llm_totals_t){c.calls,    c.cached,    c.failed,  c.valid,         c.repaired,
-                           c.fallback, c.duplicate, c.invalid, c.prompt_tokens, c.completion_tokens,
-                           ""};
-    snprintf(t->last_failure, sizeof t->last_failure, "%s", o->last_failure);
-}
-
 char *uh_llm_operator_system_prompt(const uh_operator_t *op, uh_shape_t input, uh_error_t *err) {
-    if (!op || op->propose != llm_propose) return NULL;
+    if (!op || !op->ctx) return NULL;
     llm_op_t *o = op->ctx;
     if (!o->system_ready && build_system(o, input, err)) return NULL;
     return strdup(o->system ? o->system : "");

@@ -44,6 +44,7 @@ typedef struct {
     long call;      /* calls so far */
     lm_stats_t cur; /* this call's */
     lm_stats_t now; /* the calls' since the last take_state */
+    lm_stats_t run; /* the calls' before that */
 } lm_op_t;
 
 void uh_lm_opts_default(uh_lm_opts_t *o) {
@@ -65,8 +66,9 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The hypervolume's energy scale, clipped to the targets' range. */
 static double energy01(double energy_zero, double nj) {
-    double e = (log10(nj) - energy_zero) / UH_HV_ENERGY_DECADES;
+    double e = uh_search_energy_scaled(energy_zero, nj);
     return e < 0 ? 0 : e > 1 ? 1 : e;
 }
 
@@ -350,7 +352,24 @@ static void lm_take_state(void *ctx, char *buf, size_t size) {
     else if (size)
         buf[0] = '\0';
     free(text);
+    lm_stats_add(&o->run, &o->now);
     memset(&o->now, 0, sizeof o->now);
+}
+
+static int lm_totals(void *ctx, uh_operator_totals_t *t, uh_error_t *err) {
+    const lm_op_t *o = ctx;
+    lm_stats_t all = o->run;
+    lm_stats_add(&all, &o->now);
+    memset(t, 0, sizeof *t);
+    t->calls = o->call; /* it never fails: a child it cannot write is a fallback */
+    t->fallback = all.fallback;
+    snprintf(t->detail, sizeof t->detail, "%ld valid, %ld re-samples", all.valid, all.resampled);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "calls", (double)o->call);
+    lm_stats_json(&all, j);
+    t->json = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return t->json ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
 }
 
 /* The measured candidates of the run in dir as examples appended to o->prior, with their
@@ -446,12 +465,12 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
             return rc;
         }
     }
-    *op = (uh_operator_t){"llm-builtin", lm_propose, lm_take_state, 0, o};
+    *op = (uh_operator_t){"llm-builtin", lm_propose, lm_take_state, lm_totals, 0, o};
     return UH_OK;
 }
 
 void uh_lm_operator_free(uh_operator_t *op) {
-    if (!op || op->propose != lm_propose) return;
+    if (!op || !op->ctx) return;
     lm_op_t *o = op->ctx;
     uh_gpt_free(o->model);
     free(o->prior);

@@ -193,32 +193,65 @@ static void front_table(uh_strbuf_t *b, const uh_run_data_t *r) {
     free(front);
 }
 
-static void llm_section(uh_strbuf_t *b, const uh_run_data_t *r) {
-    int any = 0;
-    for (int g = 0; g < r->n_gens; g++) any |= r->gens[g].llm_calls >= 0;
-    if (!any) return;
-    uh_strbuf_puts(b, "<h2>Language model</h2>\n<table class=\"llm\"><tr><th>generation</th>"
-                      "<th>calls</th><th>failed</th><th>valid</th><th>repaired</th>"
-                      "<th>fallback</th><th>duplicate</th><th>invalid</th><th>prompt tokens</th>"
-                      "<th>completion tokens</th></tr>\n");
-    long tot[9] = {0};
+#define MAX_COLUMNS 32
+
+/* Column c's value in generation x: NAN when x has no such count. */
+static double count_of(const uh_run_gen_t *x, const char *name) {
+    for (int i = 0; i < x->n_counts; i++)
+        if (strcmp(x->counts[i].name, name) == 0) return x->counts[i].value;
+    return NAN;
+}
+
+static void put_number(uh_strbuf_t *b, const char *cell, double v) {
+    if (isnan(v))
+        uh_strbuf_putf(b, "<%s>–</%s>", cell, cell);
+    else if (v == floor(v) && fabs(v) < 1e15)
+        uh_strbuf_putf(b, "<%s>%.0f</%s>", cell, v, cell);
+    else
+        uh_strbuf_putf(b, "<%s>%.4g</%s>", cell, v, cell);
+}
+
+/* The operator's counts per generation, whatever the operator: one column per count it
+ * stored (calls and failures first, then in their stored order), totals where every value
+ * is a whole number (a sum of losses or rates means nothing), and its knowledge base. */
+static void operator_section(uh_strbuf_t *b, const uh_run_data_t *r) {
+    const char *cols[MAX_COLUMNS], *first[] = {"calls", "failed"}, *name = NULL;
+    int n_cols = 0;
+    for (int pass = 0; pass < 3; pass++)
+        for (int g = 0; g < r->n_gens; g++)
+            for (int i = 0; i < r->gens[g].n_counts && n_cols < MAX_COLUMNS; i++) {
+                const char *c = r->gens[g].counts[i].name;
+                int seen = pass < 2 && strcmp(c, first[pass]) != 0;
+                for (int k = 0; k < n_cols && !seen; k++) seen = strcmp(cols[k], c) == 0;
+                if (!seen) cols[n_cols++] = c, name = r->gens[g].operator_name;
+            }
+    if (n_cols == 0) return;
+    uh_strbuf_puts(b, "<h2>Operator: ");
+    html_text(b, name);
+    uh_strbuf_puts(b, "</h2>\n<table class=\"llm\"><tr><th>generation</th>");
+    for (int k = 0; k < n_cols; k++) {
+        uh_strbuf_puts(b, "<th>");
+        for (const char *p = cols[k]; *p; p++) /* prompt_tokens → prompt tokens */
+            uh_strbuf_putf(b, "%c", *p == '_' ? ' ' : *p);
+        uh_strbuf_puts(b, "</th>");
+    }
+    uh_strbuf_puts(b, "</tr>\n");
+    double tot[MAX_COLUMNS] = {0};
     const char *last_kb = NULL;
     for (int g = 0; g < r->n_gens; g++) {
         const uh_run_gen_t *x = &r->gens[g];
-        if (x->llm_calls < 0) continue;
-        long v[9] = {x->llm_calls,    x->llm_failed,        x->llm_valid,
-                     x->llm_repaired, x->llm_fallback,      x->llm_duplicate,
-                     x->llm_invalid,  x->llm_prompt_tokens, x->llm_completion_tokens};
+        if (x->n_counts == 0) continue;
         uh_strbuf_putf(b, "<tr><td>%d</td>", x->generation);
-        for (int k = 0; k < 9; k++) {
-            uh_strbuf_putf(b, "<td>%ld</td>", v[k] > 0 ? v[k] : 0);
-            tot[k] += v[k] > 0 ? v[k] : 0;
+        for (int k = 0; k < n_cols; k++) {
+            double v = count_of(x, cols[k]);
+            put_number(b, "td", v);
+            if (!isnan(v)) tot[k] = v == floor(v) ? tot[k] + v : NAN;
         }
         uh_strbuf_puts(b, "</tr>\n");
         if (x->heuristics) last_kb = x->heuristics;
     }
     uh_strbuf_puts(b, "<tr><th>total</th>");
-    for (int k = 0; k < 9; k++) uh_strbuf_putf(b, "<th>%ld</th>", tot[k]);
+    for (int k = 0; k < n_cols; k++) put_number(b, "th", tot[k]);
     uh_strbuf_puts(b, "</tr></table>\n");
     if (last_kb) {
         uh_strbuf_puts(b, "<p>The knowledge base at the end (written by the model):</p><pre>");
@@ -260,7 +293,7 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
                        "backend's energy for one dense layer from inputs to classes.</p>\n");
     uh_strbuf_puts(&b, "<h2>The front</h2>\n");
     front_table(&b, r);
-    llm_section(&b, r);
+    operator_section(&b, r);
     uh_strbuf_puts(&b, "<h2>Config</h2>\n<details><summary>the run's full config (backend file "
                        "included)</summary><pre>");
     html_text(&b, r->config);

@@ -15,7 +15,7 @@ void uh_run_free(uh_run_data_t *r) {
     free(r->on_front);
     free(r->test);
     free(r->has_test);
-    for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics);
+    for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics), free(r->gens[g].counts);
     free(r->gens);
     free(r);
 }
@@ -69,25 +69,24 @@ static void read_config(uh_run_data_t *r) {
     cJSON_Delete(o);
 }
 
-static long count(const cJSON *llm, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(llm, key);
-    return cJSON_IsNumber(v) ? (long)v->valuedouble : -1;
-}
-
-/* The language-model counts and knowledge base of one generation's state, when present. */
+/* The operator's counts (its state's first object member, whichever operator it was) and
+ * knowledge base of one generation's state, when present. */
 static void read_state(uh_run_gen_t *g, const char *state) {
     cJSON *o = cJSON_Parse(state);
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator");
-    const cJSON *llm = cJSON_GetObjectItemCaseSensitive(op, "llm");
-    g->llm_calls = count(llm, "calls");
-    g->llm_valid = count(llm, "valid");
-    g->llm_repaired = count(llm, "repaired");
-    g->llm_fallback = count(llm, "fallback");
-    g->llm_duplicate = count(llm, "duplicate");
-    g->llm_invalid = count(llm, "invalid");
-    g->llm_failed = count(llm, "failed");
-    g->llm_prompt_tokens = count(llm, "prompt_tokens");
-    g->llm_completion_tokens = count(llm, "completion_tokens");
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator"), *counts = NULL, *c;
+    for (const cJSON *m = cJSON_IsObject(op) ? op->child : NULL; m && !counts; m = m->next)
+        if (cJSON_IsObject(m)) counts = m;
+    if (counts) {
+        snprintf(g->operator_name, sizeof g->operator_name, "%s", counts->string);
+        g->counts = malloc(((size_t)cJSON_GetArraySize(counts) + 1) * sizeof *g->counts);
+    }
+    if (!g->counts) counts = NULL; /* out of memory: no counts shown */
+    cJSON_ArrayForEach(c, counts) {
+        if (!cJSON_IsNumber(c)) continue;
+        uh_run_count_t *k = &g->counts[g->n_counts++];
+        snprintf(k->name, sizeof k->name, "%s", c->string);
+        k->value = c->valuedouble;
+    }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(op, "heuristics"), *item;
     size_t len = 0;
     if (!cJSON_IsArray(h)) h = NULL;
@@ -111,8 +110,9 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
     for (int g = 0; g <= last; g++) {
         char *state;
         uh_gen_metrics_t m;
-        uh_error_t absent = {0};
-        if (uh_store_get_generation(s, g, &state, &m, &absent)) continue; /* a gap: skip */
+        rc = uh_store_get_generation(s, g, &state, &m, err);
+        if (rc == UH_ENOTFOUND) continue; /* a gap (a run stopped mid-way): skip */
+        if (rc) return rc;
         uh_run_gen_t *x = &r->gens[r->n_gens++];
         x->generation = g;
         x->hypervolume = m.hypervolume;
@@ -166,10 +166,10 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
         if (!r->on_front || !r->has_test || !r->test)
             rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; !rc && i < r->n_rows; i++) {
-        uh_error_t absent = {0};
-        r->has_test[i] =
-            uh_store_get_test_result(s, r->rows[i].hash, &r->test[i], &absent) == UH_OK;
+    for (size_t i = 0; !rc && i < r->n_rows; i++) { /* absent: not on the final front */
+        rc = uh_store_get_test_result(s, r->rows[i].hash, &r->test[i], err);
+        r->has_test[i] = rc == UH_OK;
+        if (rc == UH_ENOTFOUND) rc = UH_OK;
     }
     if (!rc) rc = read_generations(r, s, err);
     if (!rc) rc = mark_front(r, err);

@@ -33,19 +33,19 @@ static void predictors_free(predictors_t *p) {
 
 static int fit(search_run_t *r, predictors_t *p, uh_error_t *err) {
     int n = 0;
-    for (int i = 0; i < r->n_all; i++) n += r->all[i].ok;
+    for (int i = 0; i < r->arc.n_all; i++) n += r->arc.all[i].ok;
     double *X = malloc((size_t)(n + 1) * UH_SPACE_FEATURES * sizeof *X);
     double *y = malloc((size_t)(n + 1) * TARGETS * sizeof *y);
     int rc = !X || !y ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
-    for (int i = 0, k = 0; !rc && i < r->n_all; i++) {
-        const member_t *m = &r->all[i];
+    for (int i = 0, k = 0; !rc && i < r->arc.n_all; i++) {
+        const member_t *m = &r->arc.all[i];
         if (!m->ok) continue;
         uh_space_encode(&m->arch, X + (size_t)k * UH_SPACE_FEATURES);
         y[k] = m->row.accuracy;
         y[n + k] = m->row.noisy_accuracy;
         k++;
     }
-    uint64_t seed = r->cfg.seed ^ (0x6c696e6173ull + (uint64_t)r->generation);
+    uint64_t seed = r->cfg.seed ^ (0x6c696e6173ull + (uint64_t)r->count.generation);
     for (int t = 0; !rc && t < TARGETS; t++)
         rc = uh_predictor_fit_best(X, y + (size_t)t * n, n, UH_SPACE_FEATURES, 0, seed,
                                    &p->model[t], &p->cv[t], err);
@@ -60,7 +60,7 @@ static int score(const search_run_t *r, const predictors_t *p, proposal_t *q, uh
     uh_space_encode(&q->arch, f);
     for (int t = 0; t < TARGETS; t++) q->pred[t] = uh_predictor_predict(p->model[t], f);
     uh_energy_t e;
-    int rc = uh_backend_energy(r->backend, &q->arch, &e, err);
+    int rc = uh_backend_energy(r->env.backend, &q->arch, &e, err);
     if (rc) return rc;
     search_goals(r, q->pred[TARGET_CLEAN], q->pred[TARGET_NOISY], e.total_nj, e.latency_ns,
                  e.footprint.area_mm2, q->obj);
@@ -119,11 +119,11 @@ static int predicted_search(search_run_t *r, const predictors_t *p, uh_rng_t *rn
             const char *what;
             if (pick[0] != pick[1] && uh_rng_uniform(rng) < r->cfg.crossover_prob) {
                 uh_arch_t crossed;
-                rc = uh_space_crossover(&r->space, &pool[pick[0]].arch, &pool[pick[1]].arch, rng,
-                                        &crossed, err);
-                if (!rc) rc = uh_space_mutate(&r->space, &crossed, rng, &q->arch, &what, err);
+                rc = uh_space_crossover(&r->env.space, &pool[pick[0]].arch, &pool[pick[1]].arch,
+                                        rng, &crossed, err);
+                if (!rc) rc = uh_space_mutate(&r->env.space, &crossed, rng, &q->arch, &what, err);
             } else {
-                rc = uh_space_mutate(&r->space, &pool[pick[0]].arch, rng, &q->arch, &what, err);
+                rc = uh_space_mutate(&r->env.space, &pool[pick[0]].arch, rng, &q->arch, &what, err);
             }
             if (!rc) rc = score(r, p, q, err);
             if (!rc && !in_pool(pool, *n_pool, q->hash)) (*n_pool)++;
@@ -159,13 +159,13 @@ static void quality_json(char *buf, size_t cap, const char *name, const uh_pred_
              json_number(mae, sizeof mae, n > 0 ? uh_mae(pred, meas, n) : NAN), n);
 }
 
-int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
+int strategy_linas(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
     int C = r->cfg.children, P = r->cfg.population > 2 ? r->cfg.population : 2;
-    if (r->n_population == 0) return search_take_samples(r, C, rng, NULL, err);
+    if (r->arc.n_population == 0) return search_take_samples(r, C, rng, NULL, err);
     predictors_t p = {0};
-    proposal_t *pool = malloc((size_t)(2 * P + r->n_population + 1) * sizeof *pool);
+    proposal_t *pool = malloc((size_t)(2 * P + r->arc.n_population + 1) * sizeof *pool);
     uh_child_t *children = malloc((size_t)C * sizeof *children);
-    const member_t **parents = malloc((size_t)(r->n_population + 1) * sizeof *parents);
+    const member_t **parents = malloc((size_t)(r->arc.n_population + 1) * sizeof *parents);
     int *out = malloc((size_t)C * sizeof *out);
     double *pred = malloc((size_t)(C + 1) * TARGETS * sizeof *pred);
     double *meas = malloc((size_t)(C + 1) * TARGETS * sizeof *meas);
@@ -174,8 +174,8 @@ int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
                  : UH_OK;
     if (!rc) rc = fit(r, &p, err);
     int n_pool = 0;
-    for (int i = 0; !rc && i < r->n_population; i++) {
-        parents[i] = &r->all[r->population[i]];
+    for (int i = 0; !rc && i < r->arc.n_population; i++) {
+        parents[i] = &r->arc.all[r->arc.population[i]];
         pool[n_pool].arch = parents[i]->arch;
         rc = score(r, &p, &pool[n_pool], err);
         if (!rc && !in_pool(pool, n_pool, pool[n_pool].hash)) n_pool++;
@@ -193,24 +193,25 @@ int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
         n_new++;
     }
     for (int i = n_new; !rc && i < C; i++) { /* too few: mutations of the population */
-        rc = search_mutate(r, parents[i % r->n_population], rng, &children[i], err);
+        rc = search_mutate(r, parents[i % r->arc.n_population], rng, &children[i], err);
     }
-    if (!rc) rc = search_take_children(r, children, C, parents, r->n_population, rng, out, err);
+    if (!rc) rc = search_take_children(r, children, C, parents, r->arc.n_population, rng, out, err);
     int n_q = 0; /* predictions of children trained as proposed */
     for (int i = 0; !rc && i < n_new; i++) {
-        if (out[i] < 0 || !r->all[out[i]].ok || strcmp(r->all[out[i]].row.origin, "linas") != 0)
+        if (out[i] < 0 || !r->arc.all[out[i]].ok ||
+            strcmp(r->arc.all[out[i]].row.origin, "linas") != 0)
             continue;
         for (int t = 0; t < TARGETS; t++) pred[t * C + n_q] = pred[t * C + i];
-        meas[n_q] = r->all[out[i]].row.accuracy;
-        meas[C + n_q] = r->all[out[i]].row.noisy_accuracy;
+        meas[n_q] = r->arc.all[out[i]].row.accuracy;
+        meas[C + n_q] = r->arc.all[out[i]].row.noisy_accuracy;
         n_q++;
     }
     if (!rc) {
         char clean[512], noisy[512];
         quality_json(clean, sizeof clean, "clean", &p.cv[TARGET_CLEAN], pred, meas, n_q);
         quality_json(noisy, sizeof noisy, "noisy", &p.cv[TARGET_NOISY], pred + C, meas + C, n_q);
-        snprintf(r->extra_state, sizeof r->extra_state, "{\"linas\":{%s,%s,\"proposed\":%d}}",
-                 clean, noisy, n_new);
+        snprintf(r->count.extra_state, sizeof r->count.extra_state,
+                 "{\"linas\":{%s,%s,\"proposed\":%d}}", clean, noisy, n_new);
         rc = search_select_population(r, out, C, err);
     }
     predictors_free(&p);

@@ -44,14 +44,15 @@ typedef struct {
     double temperature, curiosity;
 } prompt_cell_t;
 
-struct llmatic {
+typedef struct {
     net_cell_t nets[RATIO_BINS * MACS_BINS];
     int n_variants;
     prompt_cell_t *prompts; /* [n_variants × TEMP_BINS] */
     int seeded;             /* the initial population is in */
-};
+} llmatic_t;
 
-void search_llmatic_free(llmatic_t *q) {
+void strategy_llmatic_free(void *state) {
+    llmatic_t *q = state;
     if (!q) return;
     free(q->prompts);
     free(q);
@@ -81,26 +82,26 @@ static int net_cell(const member_t *m) {
 
 /* Offers member i to the network archive; 1 when it took a cell (new or better). */
 static int offer(const search_run_t *r, llmatic_t *q, int i) {
-    const member_t *m = &r->all[i];
+    const member_t *m = &r->arc.all[i];
     if (!m->ok) return 0;
     net_cell_t *c = &q->nets[net_cell(m)];
-    if (c->member >= 0 && objective_accuracy(r, &r->all[c->member]) >= objective_accuracy(r, m))
+    if (c->member >= 0 && objective_accuracy(r, &r->arc.all[c->member]) >= objective_accuracy(r, m))
         return 0;
     c->member = i;
     return 1;
 }
 
-static int llmatic_new(search_run_t *r, uh_error_t *err) {
-    if (r->op->n_variants < 1)
+int strategy_llmatic_init(search_run_t *r, void **state, uh_error_t *err) {
+    if (r->hooks.op->n_variants < 1)
         return uh_error_set(err, UH_EINVAL, "llmatic: operator %s has no prompts to choose from",
-                            r->op->name);
+                            r->hooks.op->name);
     llmatic_t *q = calloc(1, sizeof *q);
-    if (q) q->prompts = calloc((size_t)r->op->n_variants * TEMP_BINS, sizeof *q->prompts);
+    if (q) q->prompts = calloc((size_t)r->hooks.op->n_variants * TEMP_BINS, sizeof *q->prompts);
     if (!q || !q->prompts) {
-        search_llmatic_free(q);
+        strategy_llmatic_free(q);
         return uh_error_set(err, UH_ENOMEM, "out of memory");
     }
-    q->n_variants = r->op->n_variants;
+    q->n_variants = r->hooks.op->n_variants;
     for (int c = 0; c < RATIO_BINS * MACS_BINS; c++) q->nets[c].member = -1;
     /* every prompt starts in its middle temperature bin */
     for (int v = 0; v < q->n_variants; v++) {
@@ -108,7 +109,7 @@ static int llmatic_new(search_run_t *r, uh_error_t *err) {
         p->filled = 1;
         p->temperature = TEMP_MIN + (TEMP_MAX - TEMP_MIN) * (TEMP_BINS / 2 + 0.5) / TEMP_BINS;
     }
-    r->llmatic = q;
+    *state = q;
     return UH_OK;
 }
 
@@ -159,7 +160,7 @@ static int propose_children(search_run_t *r, llmatic_t *q, const int *filled, in
                     break;
                 }
         for (int k = 0; k < p->n_cells; k++)
-            parents[2 * c + k] = &r->all[q->nets[p->cells[k]].member];
+            parents[2 * c + k] = &r->arc.all[q->nets[p->cells[k]].member];
         p->prompt = cross ? -1 : pick_prompt(q, rng);
         int variant = cross ? q->n_variants : p->prompt / TEMP_BINS;
         double temperature = cross ? NAN : q->prompts[p->prompt].temperature;
@@ -174,20 +175,20 @@ static void state_json(search_run_t *r, const llmatic_t *q, int added) {
     int nets = 0, prompts = 0;
     double qd = 0;
     for (int c = 0; c < RATIO_BINS * MACS_BINS; c++)
-        if (q->nets[c].member >= 0) nets++, qd += objective_accuracy(r, &r->all[q->nets[c].member]);
+        if (q->nets[c].member >= 0)
+            nets++, qd += objective_accuracy(r, &r->arc.all[q->nets[c].member]);
     for (int c = 0; c < q->n_variants * TEMP_BINS; c++) prompts += q->prompts[c].filled;
-    snprintf(r->extra_state, sizeof r->extra_state,
+    snprintf(r->count.extra_state, sizeof r->count.extra_state,
              "{\"llmatic\":{\"network_cells\":%d,\"of\":%d,\"qd_score\":%.6f,\"prompt_cells\":%d,"
              "\"added\":%d}}",
              nets, RATIO_BINS * MACS_BINS, qd, prompts, added);
 }
 
-int strategy_llmatic(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
-    int rc = r->llmatic ? UH_OK : llmatic_new(r, err);
-    if (rc) return rc;
-    llmatic_t *q = r->llmatic;
+int strategy_llmatic(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    llmatic_t *q = state;
+    int rc = UH_OK;
     if (!q->seeded) { /* the initial population, in run order */
-        for (int i = 0; i < r->n_all; i++) offer(r, q, i);
+        for (int i = 0; i < r->arc.n_all; i++) offer(r, q, i);
         q->seeded = 1;
     }
     int C = r->cfg.children, filled[RATIO_BINS * MACS_BINS], n_filled = 0;
@@ -200,7 +201,7 @@ int strategy_llmatic(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
     int *out = malloc((size_t)C * sizeof *out);
     if (!children || !plan || !parents || !out) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) rc = propose_children(r, q, filled, n_filled, rng, children, plan, parents, err);
-    int first_new = r->n_all;
+    int first_new = r->arc.n_all;
     if (!rc) rc = search_take_children(r, children, C, parents, 2 * C, rng, out, err);
     int added = 0;
     for (int c = 0; !rc && c < C; c++) {

@@ -26,8 +26,8 @@ uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash) {
 /* ---- the archive -------------------------------------------------------------------- */
 
 int search_find(const search_run_t *r, const char *hash) {
-    for (int i = 0; i < r->n_all; i++)
-        if (strcmp(r->all[i].row.hash, hash) == 0) return i;
+    for (int i = 0; i < r->arc.n_all; i++)
+        if (strcmp(r->arc.all[i].row.hash, hash) == 0) return i;
     return -1;
 }
 
@@ -37,6 +37,10 @@ static double cost_scale(double x, double zero, double decades) {
     return (log10(x) - zero) / decades;
 }
 
+double uh_search_energy_scaled(double energy_zero, double energy_nj) {
+    return (log10(energy_nj) - energy_zero) / UH_HV_ENERGY_DECADES;
+}
+
 double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double zero[3],
                             double accuracy, double noisy_accuracy, double energy_nj,
                             double latency_ns, double area_mm2) {
@@ -44,7 +48,7 @@ double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double 
     case UH_GOAL_ERROR:
         return 1 - (objective == UH_OBJECTIVE_CLEAN ? accuracy : noisy_accuracy);
     case UH_GOAL_ENERGY: /* energy is always modelled: a candidate without it is not ok */
-        return (log10(energy_nj) - zero[0]) / UH_HV_ENERGY_DECADES;
+        return uh_search_energy_scaled(zero[0], energy_nj);
     case UH_GOAL_LATENCY:
         return cost_scale(latency_ns, zero[1], UH_HV_LATENCY_DECADES);
     case UH_GOAL_AREA:
@@ -61,7 +65,7 @@ double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double 
 void search_goals(const search_run_t *r, double accuracy, double noisy_accuracy, double energy_nj,
                   double latency_ns, double area_mm2, double *obj) {
     for (int j = 0; j < r->k; j++)
-        obj[j] = uh_search_goal_value(r->cfg.goals[j], r->cfg.objective, r->zero, accuracy,
+        obj[j] = uh_search_goal_value(r->cfg.goals[j], r->cfg.objective, r->env.zero, accuracy,
                                       noisy_accuracy, energy_nj, latency_ns, area_mm2);
 }
 
@@ -73,7 +77,7 @@ static void member_objectives(const search_run_t *r, member_t *m) {
     const uh_goal_t base_goals[2] = {UH_GOAL_ERROR, UH_GOAL_ENERGY};
     for (int j = 0; j < 2; j++)
         m->base[j] =
-            uh_search_goal_value(base_goals[j], r->cfg.objective, r->zero, c->accuracy,
+            uh_search_goal_value(base_goals[j], r->cfg.objective, r->env.zero, c->accuracy,
                                  c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2);
     m->base[2] = c->accuracy - c->noisy_accuracy;
     search_goals(r, c->accuracy, c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2,
@@ -82,14 +86,14 @@ static void member_objectives(const search_run_t *r, member_t *m) {
 
 static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
                   uh_error_t *err) {
-    if (r->n_all == r->cap_all) {
-        int cap = r->cap_all ? 2 * r->cap_all : 64;
-        member_t *m = realloc(r->all, (size_t)cap * sizeof *m);
+    if (r->arc.n_all == r->arc.cap_all) {
+        int cap = r->arc.cap_all ? 2 * r->arc.cap_all : 64;
+        member_t *m = realloc(r->arc.all, (size_t)cap * sizeof *m);
         if (!m) return uh_error_set(err, UH_ENOMEM, "out of memory");
-        r->all = m;
-        r->cap_all = cap;
+        r->arc.all = m;
+        r->arc.cap_all = cap;
     }
-    member_t *m = &r->all[r->n_all++];
+    member_t *m = &r->arc.all[r->arc.n_all++];
     memset(m, 0, sizeof *m);
     m->row = *row;
     m->arch = *arch;
@@ -146,10 +150,10 @@ static int fallback(const batch_t *b, const member_t *const *parents, int n_pare
         int rc;
         if (n_parents > 0 && t < UH_SEARCH_MAX_DUPLICATE_TRIES / 2) {
             const member_t *p = parents[uh_rng_below(rng, (uint64_t)n_parents)];
-            rc = uh_space_mutate(&r->space, &p->arch, rng, out, &what, err);
+            rc = uh_space_mutate(&r->env.space, &p->arch, rng, out, &what, err);
             *origin = "fallback-mutate";
         } else {
-            rc = uh_space_sample(&r->space, rng, out, err);
+            rc = uh_space_sample(&r->env.space, rng, out, err);
             *origin = "fallback-sample";
         }
         if (rc) return rc;
@@ -167,7 +171,7 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
     uh_arch_hash(arch, job->hash);
     uh_candidate_t *row = &job->row;
     row->id = id;
-    row->generation = r->generation;
+    row->generation = r->count.generation;
     snprintf(row->origin, sizeof row->origin, "%s", origin);
     if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
         return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
@@ -178,7 +182,7 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
     return UH_OK;
 }
 
-/* Runs work(r, ctx, i) for every i in [0, n), up to r->jobs at once, and commit(r, ctx, i)
+/* Runs work(r, ctx, i) for every i in [0, n), up to r->hooks.jobs at once, and commit(r, ctx, i)
  * as each one finishes, one commit at a time. Each task runs on one thread — its OpenMP
  * regions and OpenBLAS too — because OpenBLAS's threaded SGEMM does not give the same floats
  * as its single-threaded one: a candidate's numbers must not depend on how many ran beside
@@ -186,12 +190,12 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
 typedef int (*task_fn)(search_run_t *r, void *ctx, int i, uh_error_t *err);
 
 static int stopped(const search_run_t *r) {
-    return r->stop && *r->stop;
+    return r->hooks.stop && atomic_load(r->hooks.stop);
 }
 
 static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void *ctx,
                      uh_error_t *err) {
-    int workers = r->jobs < n ? r->jobs : n;
+    int workers = r->hooks.jobs < n ? r->hooks.jobs : n;
     int next = 0, failed = UH_OK;
     uh_error_t first = {0};
 #pragma omp parallel num_threads(workers > 1 ? workers : 1) if (workers > 1)
@@ -226,8 +230,8 @@ static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void 
 
 /* Whether an ok member with these objectives would be dominated by the archive. */
 static int dominated(const search_run_t *r, const double *obj) {
-    for (int i = 0; i < r->n_all; i++) {
-        const member_t *m = &r->all[i];
+    for (int i = 0; i < r->arc.n_all; i++) {
+        const member_t *m = &r->arc.all[i];
         if (!m->ok) continue;
         int le = 1, lt = 0;
         for (int j = 0; j < r->k; j++) {
@@ -241,11 +245,11 @@ static int dominated(const search_run_t *r, const double *obj) {
 
 /* A row is finished; refused rows (status invalid) do not count against the budget. */
 static void report_row(search_run_t *r, const uh_candidate_t *row, int reused) {
-    if (row->status != UH_CAND_INVALID) r->done++;
-    if (!r->progress) return;
+    if (row->status != UH_CAND_INVALID) r->count.done++;
+    if (!r->hooks.progress) return;
     uh_search_progress_t p = {
-        r->generation, r->cfg.generations, r->done, r->budget, row, reused, NAN};
-    r->progress(r->progress_ctx, &p);
+        r->count.generation, r->cfg.generations, r->count.done, r->budget, row, reused, NAN};
+    r->hooks.progress(r->hooks.progress_ctx, &p);
 }
 
 /* Task: trains and measures the batch's unsettled job i. A failure of the candidate becomes
@@ -258,8 +262,8 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     uh_search_eval_config(&r->cfg, &ec);
     uh_eval_result_t res;
     uh_error_t eerr = {0};
-    if (uh_evaluate(r->backend, &job->arch, r->train, r->val, &ec, row->seed, &res, &job->weights,
-                    &job->n_weights, &eerr)) {
+    if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, row->seed, &res,
+                    &job->weights, &job->n_weights, &eerr)) {
         if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) {
             if (err) *err = eerr;
             return eerr.code;
@@ -290,19 +294,19 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     member_t probe = {.row = job->row};
     member_objectives(r, &probe);
     int keep_weights = probe.ok && job->weights && !dominated(r, probe.obj);
-    int rc = uh_store_begin(r->store, err);
-    if (!rc) rc = uh_store_add_candidate(r->store, &job->row, NULL, err);
+    int rc = uh_store_begin(r->env.store, err);
+    if (!rc) rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
     if (!rc && keep_weights)
-        rc = uh_store_put_weights(r->store, job->hash, job->weights, job->n_weights, err);
-    if (!rc) rc = uh_store_commit(r->store, err);
+        rc = uh_store_put_weights(r->env.store, job->hash, job->weights, job->n_weights, err);
+    if (!rc) rc = uh_store_commit(r->env.store, err);
     free(job->weights);
     job->weights = NULL;
     if (rc) {
-        uh_store_rollback(r->store);
+        uh_store_rollback(r->env.store);
         return rc;
     }
     job->settled = 1;
-    if (r->summary) r->summary->trained++;
+    if (r->hooks.summary) r->hooks.summary->trained++;
     report_row(r, &job->row, 0);
     return UH_OK;
 }
@@ -345,7 +349,9 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
     for (int j = 0; j < b->n_jobs; j++)
         if (!b->jobs[j].settled)
             jobs[n++] = (uh_remote_job_t){j, b->jobs[j].row.arch, b->jobs[j].row.seed};
-    int rc = n ? r->executor->run(r->executor->ctx, jobs, n, remote_done, b, r->stop, err) : UH_OK;
+    int rc = n ? r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_done, b,
+                                        r->hooks.stop, err)
+               : UH_OK;
     free(jobs);
     if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
     return rc;
@@ -359,13 +365,13 @@ static int refuse_over_limit(batch_t *b, const uh_arch_t *a, const char *origin,
     search_run_t *r = b->r;
     double cost[3];
     char why[200];
-    uh_limit_t which = uh_space_over_limit(&r->space, a, cost, why, sizeof why);
+    uh_limit_t which = uh_space_over_limit(&r->env.space, a, cost, why, sizeof why);
     if (which == UH_LIMIT_NONE) return UH_OK;
-    r->invalid++;
-    r->over_limit[which]++;
+    r->count.invalid++;
+    r->count.over_limit[which]++;
     *fresh = 0;
     job_t *job = &b->jobs[b->n_jobs];
-    int rc = open_job(r, job, a, origin, (int64_t)r->n_all + b->n_jobs + 1, err);
+    int rc = open_job(r, job, a, origin, (int64_t)r->arc.n_all + b->n_jobs + 1, err);
     if (rc) return rc;
     uh_candidate_t *row = &job->row;
     row->status = UH_CAND_INVALID;
@@ -390,18 +396,18 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
     for (int i = 0; i < n; i++) {
         uh_arch_t *a = &children[i].arch;
         const char *origin = children[i].origin;
-        int valid = uh_space_valid_hardware(&r->space, a);
+        int valid = uh_space_valid_hardware(&r->env.space, a);
         int fresh = valid && is_new(b, a);
         if (!valid)
-            r->invalid++;
+            r->count.invalid++;
         else if (!fresh)
-            r->duplicates++;
+            r->count.duplicates++;
         else {
             int rc = refuse_over_limit(b, a, origin, &fresh, err);
             if (rc) return rc;
         }
         if (!fresh) {
-            r->fallbacks++;
+            r->count.fallbacks++;
             uh_arch_t alt;
             int rc = fallback(b, parents, n_parents, rng, &alt, &origin, err);
             if (rc) return rc;
@@ -409,14 +415,14 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
                 char hash[17];
                 uh_arch_hash(a, hash);
                 int old = valid ? search_find(r, hash) : -1, j = valid ? in_batch(b, hash) : -1;
-                out[i] = j >= 0 ? r->n_all + j : old;
+                out[i] = j >= 0 ? r->arc.n_all + j : old;
                 slot_job[i] = -1;
                 continue;
             }
             *a = alt;
         }
         job_t *job = &b->jobs[b->n_jobs];
-        int rc = open_job(r, job, a, origin, (int64_t)r->n_all + b->n_jobs + 1, err);
+        int rc = open_job(r, job, a, origin, (int64_t)r->arc.n_all + b->n_jobs + 1, err);
         if (rc) return rc;
         slot_job[i] = b->n_jobs++;
     }
@@ -424,15 +430,15 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         job_t *job = &b->jobs[j];
         uh_candidate_t stored;
         int found = 0;
-        int rc = uh_store_find_hash(r->store, job->hash, &stored, &found, err);
+        int rc = uh_store_find_hash(r->env.store, job->hash, &stored, &found, err);
         if (rc) return rc;
         if (found) {
             job->row = stored;
             job->settled = 1;
-            if (r->summary && !job->refused) r->summary->reused++;
+            if (r->hooks.summary && !job->refused) r->hooks.summary->reused++;
             report_row(r, &stored, 1);
         } else if (job->refused) { /* nothing to train: stored at once */
-            rc = uh_store_add_candidate(r->store, &job->row, NULL, err);
+            rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
             if (rc) return rc;
             job->settled = 1;
             report_row(r, &job->row, 0);
@@ -451,15 +457,15 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
     if (!rc)
-        rc = r->executor ? run_remote(r, &b, err)
-                         : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
-    int first = r->n_all; /* jobs join the archive in slot order: job j at first + j */
+        rc = r->hooks.executor ? run_remote(r, &b, err)
+                               : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
+    int first = r->arc.n_all; /* jobs join the archive in slot order: job j at first + j */
     for (int j = 0; !rc && j < b.n_jobs; j++) rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, err);
     for (int i = 0; !rc && i < n; i++) {
         if (slot_job[i] >= 0)
             out[i] = first + slot_job[i];
         else
-            r->done++; /* a spent slot still counts against the budget */
+            r->count.done++; /* a spent slot still counts against the budget */
     }
     for (int j = 0; b.jobs && j < b.n_jobs; j++) free(b.jobs[j].weights); /* after a failure */
     free(b.jobs);
@@ -472,7 +478,7 @@ int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_erro
     int *index = out ? out : malloc((size_t)(n + 1) * sizeof *index);
     int rc = !c || !index ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     for (int i = 0; !rc && i < n; i++) {
-        rc = uh_space_sample(&r->space, rng, &c[i].arch, err);
+        rc = uh_space_sample(&r->env.space, rng, &c[i].arch, err);
         snprintf(c[i].origin, sizeof c[i].origin, "sample");
     }
     if (!rc) rc = search_take_children(r, c, n, NULL, 0, rng, index, err);
@@ -490,11 +496,11 @@ typedef struct {
 
 /* Indices of the archive's ok members; caller frees. */
 static int ok_members(const search_run_t *r, int **idx, int *n, uh_error_t *err) {
-    *idx = malloc((size_t)(r->n_all + 1) * sizeof **idx);
+    *idx = malloc((size_t)(r->arc.n_all + 1) * sizeof **idx);
     if (!*idx) return uh_error_set(err, UH_ENOMEM, "out of memory");
     *n = 0;
-    for (int i = 0; i < r->n_all; i++)
-        if (r->all[i].ok) (*idx)[(*n)++] = i;
+    for (int i = 0; i < r->arc.n_all; i++)
+        if (r->arc.all[i].ok) (*idx)[(*n)++] = i;
     return UH_OK;
 }
 
@@ -512,7 +518,7 @@ static double *points(const search_run_t *r, const int *idx, int n, int legacy) 
     if (!p) return NULL;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++) {
-            const member_t *m = &r->all[idx[i]];
+            const member_t *m = &r->arc.all[idx[i]];
             double v = legacy ? m->base[j] : m->obj[j];
             p[i * k + j] = legacy && j == 2 && v < 0 ? 0 : v;
         }
@@ -545,7 +551,8 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     int *idx, n, rc = ok_members(r, &idx, &n, err);
     if (rc) return rc;
     m->ok = n;
-    for (int i = 0; i < r->n_all; i++) m->refused += r->all[i].row.status == UH_CAND_INVALID;
+    for (int i = 0; i < r->arc.n_all; i++)
+        m->refused += r->arc.all[i].row.status == UH_CAND_INVALID;
     static const double ref[3] = {1, 1, 1};
     double *pk = points(r, idx, n, 0), *p3 = points(r, idx, n, 1);
     if (!pk || !p3) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
@@ -560,7 +567,7 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     if (!rc && !f) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
         for (int i = 0; i < nf; i++)
-            uh_space_encode(&r->all[front[i]].arch, f + (size_t)i * UH_SPACE_FEATURES);
+            uh_space_encode(&r->arc.all[front[i]].arch, f + (size_t)i * UH_SPACE_FEATURES);
         m->front_size = nf;
         m->diversity = uh_mean_pairwise(nf, pair_distance, f);
     }
@@ -575,31 +582,32 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     if (rc) return rc;
     cJSON *s = cJSON_CreateObject();
     cJSON *pop = cJSON_AddArrayToObject(s, "population");
-    for (int i = 0; i < r->n_population; i++)
-        cJSON_AddItemToArray(pop, cJSON_CreateNumber((double)r->all[r->population[i]].row.id));
+    for (int i = 0; i < r->arc.n_population; i++)
+        cJSON_AddItemToArray(pop,
+                             cJSON_CreateNumber((double)r->arc.all[r->arc.population[i]].row.id));
     cJSON_AddNumberToObject(s, "hypervolume3", m.hv3);
     cJSON_AddNumberToObject(s, "candidates_ok", m.ok);
-    cJSON_AddNumberToObject(s, "duplicates", r->duplicates);
-    cJSON_AddNumberToObject(s, "invalid", r->invalid);
-    cJSON_AddNumberToObject(s, "fallbacks", r->fallbacks);
+    cJSON_AddNumberToObject(s, "duplicates", r->count.duplicates);
+    cJSON_AddNumberToObject(s, "invalid", r->count.invalid);
+    cJSON_AddNumberToObject(s, "fallbacks", r->count.fallbacks);
     if (uh_limits_any(&r->cfg.limits)) { /* which limits the invalid children broke */
         cJSON *o = cJSON_AddObjectToObject(s, "over_limit");
         for (int k = UH_LIMIT_ENERGY; k < UH_LIMIT_COUNT; k++)
-            cJSON_AddNumberToObject(o, uh_limit_name((uh_limit_t)k), r->over_limit[k]);
+            cJSON_AddNumberToObject(o, uh_limit_name((uh_limit_t)k), r->count.over_limit[k]);
     }
-    if (r->extra_state[0]) {
-        cJSON *extra = cJSON_Parse(r->extra_state);
+    if (r->count.extra_state[0]) {
+        cJSON *extra = cJSON_Parse(r->count.extra_state);
         if (extra) cJSON_AddItemToObject(s, "strategy", extra);
     }
-    if (r->executor && r->executor->take_state) {
+    if (r->hooks.executor && r->hooks.executor->take_state) {
         char ex_state[UH_SEARCH_OP_STATE_MAX] = "";
-        r->executor->take_state(r->executor->ctx, ex_state, sizeof ex_state);
+        r->hooks.executor->take_state(r->hooks.executor->ctx, ex_state, sizeof ex_state);
         cJSON *o = ex_state[0] ? cJSON_Parse(ex_state) : NULL;
         if (o) cJSON_AddItemToObject(s, "workers", o);
     }
-    if (r->op->take_state) {
+    if (r->hooks.op->take_state) {
         char op_state[UH_SEARCH_OP_STATE_MAX] = "";
-        r->op->take_state(r->op->ctx, op_state, sizeof op_state);
+        r->hooks.op->take_state(r->hooks.op->ctx, op_state, sizeof op_state);
         cJSON *o = op_state[0] ? cJSON_Parse(op_state) : NULL;
         if (o) cJSON_AddItemToObject(s, "operator", o);
     }
@@ -607,22 +615,22 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_Delete(s);
     if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
     uh_gen_metrics_t gm = {m.hv, m.diversity, m.front_size};
-    rc = uh_store_put_generation(r->store, r->generation, text, &gm, err);
+    rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
     free(text);
-    r->duplicates = r->fallbacks = r->invalid = 0;
-    memset(r->over_limit, 0, sizeof r->over_limit);
-    r->extra_state[0] = '\0';
-    if (r->summary) {
-        r->summary->hypervolume = m.hv;
-        r->summary->hypervolume3 = m.hv3;
-        r->summary->front_size = m.front_size;
-        r->summary->candidates = m.ok;
-        r->summary->rejected = m.refused;
+    r->count.duplicates = r->count.fallbacks = r->count.invalid = 0;
+    memset(r->count.over_limit, 0, sizeof r->count.over_limit);
+    r->count.extra_state[0] = '\0';
+    if (r->hooks.summary) {
+        r->hooks.summary->hypervolume = m.hv;
+        r->hooks.summary->hypervolume3 = m.hv3;
+        r->hooks.summary->front_size = m.front_size;
+        r->hooks.summary->candidates = m.ok;
+        r->hooks.summary->rejected = m.refused;
     }
-    if (!rc && r->progress) {
-        uh_search_progress_t p = {r->generation, r->cfg.generations, r->done, r->budget, NULL, 0,
-                                  m.hv};
-        r->progress(r->progress_ctx, &p);
+    if (!rc && r->hooks.progress) {
+        uh_search_progress_t p = {
+            r->count.generation, r->cfg.generations, r->count.done, r->budget, NULL, 0, m.hv};
+        r->hooks.progress(r->hooks.progress_ctx, &p);
     }
     return rc;
 }
@@ -648,8 +656,8 @@ static int test_member(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     uh_mc_result_t mc;
     if (!rc) {
         memcpy(uh_net_params(net), t->weights, t->n_weights * sizeof *t->weights);
-        rc = uh_backend_evaluate(r->backend, net, r->test, r->cfg.mc, m->row.seed ^ 0x74657374ull,
-                                 &mc, err);
+        rc = uh_backend_evaluate(r->env.backend, net, r->env.test, r->cfg.mc,
+                                 m->row.seed ^ 0x74657374ull, &mc, err);
     }
     if (!rc)
         t->result =
@@ -660,7 +668,7 @@ static int test_member(search_run_t *r, void *ctx, int i, uh_error_t *err) {
 
 static int store_test_result(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     front_test_t *t = &((front_test_t *)ctx)[i];
-    return uh_store_put_test_result(r->store, t->m->row.hash, &t->result, err);
+    return uh_store_put_test_result(r->env.store, t->m->row.hash, &t->result, err);
 }
 
 /* The final front's members not yet measured on the test set, from their stored weights. */
@@ -672,11 +680,10 @@ static int test_front(search_run_t *r, uh_error_t *err) {
     if (!todo) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < n; i++) {
         front_test_t *t = &todo[n_todo];
-        t->m = &r->all[front[i]];
-        uh_error_t absent = {0};
-        if (uh_store_get_test_result(r->store, t->m->row.hash, &t->result, &absent) == UH_OK)
-            continue;
-        rc = uh_store_get_weights(r->store, t->m->row.hash, &t->weights, &t->n_weights, err);
+        t->m = &r->arc.all[front[i]];
+        rc = uh_store_get_test_result(r->env.store, t->m->row.hash, &t->result, err);
+        if (rc != UH_ENOTFOUND) continue; /* measured already, or a damaged row: an error */
+        rc = uh_store_get_weights(r->env.store, t->m->row.hash, &t->weights, &t->n_weights, err);
         if (!rc) n_todo++;
     }
     if (!rc) rc = run_tasks(r, n_todo, test_member, store_test_result, todo, err);
@@ -735,36 +742,53 @@ int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_li
 }
 
 static int energy_scale(search_run_t *r, uh_error_t *err) {
-    uh_shape_t in = {r->train->c, r->train->h, r->train->w, r->train->n_classes};
-    return uh_search_cost_zero(r->backend, in, r->zero, err);
+    uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w, r->env.train->n_classes};
+    return uh_search_cost_zero(r->env.backend, in, r->env.zero, err);
 }
 
 static int run_loop(search_run_t *r, uh_error_t *err) {
-    typedef int (*strategy_fn)(search_run_t *, uh_rng_t *, uh_error_t *);
-    static const strategy_fn STRATEGY[UH_STRATEGY_COUNT] = {
-        strategy_nsga2,
-        strategy_random,
-        strategy_evolution,
-        strategy_linas,
-        strategy_nsga2 /* llm: NSGA-II, the model is the operator */,
-        strategy_llmatic};
     uh_rng_t rng;
     uh_rng_seed_stream(&rng, r->cfg.seed, STREAM_GENERATION);
-    r->population = malloc((size_t)(r->cfg.population + r->cfg.children + 1) * sizeof(int));
-    if (!r->population) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    int rc = search_take_samples(r, r->cfg.population, &rng, r->population, err);
-    r->n_population = 0;
+    r->arc.population = malloc((size_t)(r->cfg.population + r->cfg.children + 1) * sizeof(int));
+    if (!r->arc.population) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int rc = search_take_samples(r, r->cfg.population, &rng, r->arc.population, err);
+    r->arc.n_population = 0;
     for (int i = 0; !rc && i < r->cfg.population; i++) /* failed candidates never breed */
-        if (r->population[i] >= 0 && r->all[r->population[i]].ok)
-            r->population[r->n_population++] = r->population[i];
+        if (r->arc.population[i] >= 0 && r->arc.all[r->arc.population[i]].ok)
+            r->arc.population[r->arc.n_population++] = r->arc.population[i];
     if (!rc) rc = end_generation(r, err);
+    const search_strategy_t *s = r->strategy;
     for (int g = 1; !rc && g <= r->cfg.generations; g++) {
-        r->generation = g;
+        r->count.generation = g;
         uh_rng_seed_stream(&rng, r->cfg.seed, (uint64_t)STREAM_GENERATION + 16 * (uint64_t)g);
-        rc = STRATEGY[r->cfg.strategy](r, &rng, err);
+        if (g == 1 && s->init) rc = s->init(r, &r->strategy_state, err);
+        if (!rc) rc = s->generation(r, r->strategy_state, &rng, err);
         if (!rc) rc = end_generation(r, err);
     }
     if (!rc) rc = test_front(r, err);
+    return rc;
+}
+
+/* Everything but the loop: the config, data, scales and space (on the caller's threads). */
+static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *opts,
+                  uh_error_t *err) {
+    int rc = uh_store_lock_run(store, err);
+    if (!rc) rc = uh_search_config_parse(uh_store_config(store), &r->cfg, &r->env.backend, err);
+    if (rc) return rc;
+    r->budget = r->cfg.population + r->cfg.generations * r->cfg.children;
+    r->k = r->cfg.n_goals;
+    r->strategy = &SEARCH_STRATEGIES[r->cfg.strategy];
+    if (uh_strategy_needs_model(r->cfg.strategy) && !opts->op) /* NULL: the classic one */
+        return uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
+                            uh_strategy_name(r->cfg.strategy));
+    rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
+    if (!rc) rc = energy_scale(r, err);
+    if (!rc) {
+        uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w,
+                         r->env.train->n_classes};
+        rc = uh_space_init(&r->env.space, r->env.backend, in, err);
+        r->env.space.limits = r->cfg.limits;
+    }
     return rc;
 }
 
@@ -772,43 +796,28 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                   uh_error_t *err) {
     static const uh_search_opts_t defaults = {0};
     if (!opts) opts = &defaults;
-    search_run_t r = {.store = store,
-                      .op = opts->op ? opts->op : &uh_operator_classic,
-                      .progress = opts->progress,
-                      .progress_ctx = opts->progress_ctx,
-                      .stop = opts->stop,
-                      .jobs = opts->jobs > 0 ? opts->jobs : omp_get_num_procs(),
-                      .executor = opts->executor,
-                      .summary = summary};
+    search_run_t r = {.env.store = store,
+                      .hooks = {.op = opts->op ? opts->op : &uh_operator_classic,
+                                .executor = opts->executor,
+                                .progress = opts->progress,
+                                .progress_ctx = opts->progress_ctx,
+                                .stop = opts->stop,
+                                .jobs = opts->jobs > 0 ? opts->jobs : omp_get_num_procs(),
+                                .summary = summary}};
     if (summary) memset(summary, 0, sizeof *summary);
-    int rc = uh_store_lock_run(store, err);
-    if (rc) return rc;
-    rc = uh_search_config_parse(uh_store_config(store), &r.cfg, &r.backend, err);
-    if (rc) return rc;
-    r.budget = r.cfg.population + r.cfg.generations * r.cfg.children;
-    r.k = r.cfg.n_goals;
-    int needs_model = r.cfg.strategy == UH_STRATEGY_LLM || r.cfg.strategy == UH_STRATEGY_LLMATIC;
-    if (needs_model && r.op == &uh_operator_classic)
-        rc = uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
-                          uh_strategy_name(r.cfg.strategy));
-    if (!rc && !(rc = uh_search_load_data(&r.cfg, &r.train, &r.val, &r.test, err)) &&
-        !(rc = energy_scale(&r, err))) {
-        uh_shape_t in = {r.train->c, r.train->h, r.train->w, r.train->n_classes};
-        rc = uh_space_init(&r.space, r.backend, in, err);
-        r.space.limits = r.cfg.limits;
-    }
     /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so
-     * no decision depends on the machine's core count. */
+     * no decision depends on the machine's core count; the caller gets its count back. */
     int threads = omp_get_max_threads();
+    int rc = set_up(&r, store, opts, err);
     omp_set_num_threads(1);
     if (!rc) rc = run_loop(&r, err);
     omp_set_num_threads(threads);
-    search_llmatic_free(r.llmatic);
-    free(r.population);
-    free(r.all);
-    uh_dataset_free(r.train);
-    uh_dataset_free(r.val);
-    uh_dataset_free(r.test);
-    uh_backend_free(r.backend);
+    if (r.strategy && r.strategy->free) r.strategy->free(r.strategy_state);
+    free(r.arc.population);
+    free(r.arc.all);
+    uh_dataset_free(r.env.train);
+    uh_dataset_free(r.env.val);
+    uh_dataset_free(r.env.test);
+    uh_backend_free(r.env.backend);
     return rc;
 }

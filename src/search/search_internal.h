@@ -1,5 +1,5 @@
 /* Private to src/search: the run's state shared by the loop (search.c) and the strategies
- * (strategies.c, linas.c). */
+ * (strategies.c, linas.c, llmatic.c). */
 #ifndef UHNAS_SEARCH_INTERNAL_H
 #define UHNAS_SEARCH_INTERNAL_H
 
@@ -16,37 +16,72 @@ typedef struct {
     int ok; /* status ok: takes part in selection and metrics */
 } member_t;
 
-typedef struct llmatic llmatic_t; /* llmatic.c's archives, kept across generations */
-
+/* resources: what the run reads and writes */
 typedef struct {
-    uh_search_config_t cfg;
     uh_backend_t *backend;
     uh_store_t *store;
-    const uh_operator_t *op;
     uh_space_t space;
     uh_dataset_t *train, *val, *test;
     double zero[3]; /* log10 of the smallest network's energy, latency and area: the cost
                      * scales' zeros (NaN: not modelled) */
-    int k;          /* cfg.n_goals */
+} search_env_t;
+
+/* population: every candidate met, and the strategy's current population */
+typedef struct {
     member_t *all;
     int n_all, cap_all;
-    int generation;
-    int budget, done;
-    int *population; /* indices into all, the strategy's current population */
+    int *population; /* indices into all */
     int n_population;
-    /* counts of this generation, written to its state (over_limit: the invalid children
-     * refused for each limit) */
+} search_archive_t;
+
+/* counters: where the run is, and this generation's counts (written to its state, then
+ * reset; over_limit: the invalid children refused for each limit) */
+typedef struct {
+    int generation;
+    int done; /* candidates finished, against the budget */
     int duplicates, fallbacks, invalid;
     int over_limit[UH_LIMIT_COUNT];
     char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
+} search_counts_t;
+
+/* callbacks: how the run is driven and reported (none of it changes the result) */
+typedef struct {
+    const uh_operator_t *op;
+    const uh_executor_t *executor; /* remote workers, or NULL */
     uh_search_progress_fn progress;
     void *progress_ctx;
-    volatile int *stop;
-    int jobs;                      /* candidates trained at once */
-    llmatic_t *llmatic;            /* NULL until strategy llmatic's first generation */
-    const uh_executor_t *executor; /* remote workers, or NULL */
+    atomic_int *stop;
+    int jobs; /* candidates trained at once */
     uh_search_summary_t *summary;
+} search_hooks_t;
+
+typedef struct search_strategy search_strategy_t;
+
+typedef struct {
+    /* config: the store's, and what follows from it */
+    uh_search_config_t cfg;
+    int k;      /* cfg.n_goals */
+    int budget; /* candidates: population + generations × children */
+    search_env_t env;
+    search_archive_t arc;
+    search_counts_t count;
+    search_hooks_t hooks;
+    const search_strategy_t *strategy;
+    void *strategy_state; /* the strategy's own, kept across generations (or NULL) */
 } search_run_t;
+
+/* A strategy: one generation g ≥ 1 each (generation 0 is the shared random start). Adding
+ * one is an entry in SEARCH_STRATEGIES (strategies.c) and its functions. */
+struct search_strategy {
+    int needs_model; /* its operator must be a language model's (not the classic one) */
+    /* Optional: makes the strategy's state before its first generation. */
+    int (*init)(search_run_t *r, void **state, uh_error_t *err);
+    int (*generation)(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+    void (*free)(void *state); /* optional */
+};
+
+/* Indexed by uh_strategy_t (its names: uh_strategy_name). */
+extern const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT];
 
 /* Evaluates (or finds in the store) `n` children and appends them; out[i] receives each
  * child's index in all (a duplicate or an invalid child is replaced first, see search.c). */
@@ -60,13 +95,14 @@ int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_erro
 /* Index of the member with this hash, or -1. */
 int search_find(const search_run_t *r, const char *hash);
 
-/* The strategies: one generation g ≥ 1 each (generation 0 is the shared random start). */
-int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
-int strategy_random(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
-int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
-int strategy_linas(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
-int strategy_llmatic(search_run_t *r, uh_rng_t *rng, uh_error_t *err);
-void search_llmatic_free(llmatic_t *q);
+/* The strategies' generations and states (strategies.c, linas.c, llmatic.c). */
+int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+int strategy_random(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+int strategy_evolution(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+int strategy_linas(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+int strategy_llmatic_init(search_run_t *r, void **state, uh_error_t *err);
+int strategy_llmatic(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
+void strategy_llmatic_free(void *state);
 
 /* NSGA-II bookkeeping over members idx[0..n): rank and crowding per member (arrays of n). */
 int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank, double *crowd,
@@ -79,7 +115,7 @@ int search_tournament(int n, const int *rank, const double *crowd, uh_rng_t *rng
  * add[0..n_add) (ok members only, each once). */
 int search_select_population(search_run_t *r, const int *add, int n_add, uh_error_t *err);
 
-/* Runs r's operator on parents (the classic one with the config's crossover probability). */
+/* Runs r's operator on parents. */
 int search_propose(search_run_t *r, const member_t *const *parents, int n_parents, int n,
                    uh_rng_t *rng, uh_child_t *out, uh_error_t *err);
 /* The same, asking for one of the operator's variants at a temperature (llmatic). */

@@ -1,4 +1,5 @@
-/* The classic operator and the strategies nsga2, random and evolution: one generation each. */
+/* The classic operator, the strategies nsga2, random and evolution (one generation each), and
+ * the table of every strategy. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,6 @@
 /* Child i uses parents 2i and 2i+1 (cyclically): crossover then mutation with probability
  * crossover_prob when there are two, else a mutation of the first. */
 static int classic_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
-    double p_cross = ctx ? *(const double *)ctx : 0.5;
     const uh_space_t *space = in->space;
     for (int i = 0; i < in->n; i++) {
         uh_child_t *c = &out[i];
@@ -25,7 +25,7 @@ static int classic_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, u
         if (rc) return rc;
         c->parents[c->n_parents++] = a->id;
         const char *what;
-        if (in->n_parents > 1 && a != b && uh_rng_uniform(in->rng) < p_cross) {
+        if (in->n_parents > 1 && a != b && uh_rng_uniform(in->rng) < in->crossover_prob) {
             if ((rc = uh_arch_parse(b->arch, strlen(b->arch), shape, &pb, err)) ||
                 (rc = uh_space_crossover(space, &pa, &pb, in->rng, &c->arch, err)))
                 return rc;
@@ -41,7 +41,7 @@ static int classic_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, u
     return UH_OK;
 }
 
-const uh_operator_t uh_operator_classic = {"classic", classic_propose, NULL, 0, NULL};
+const uh_operator_t uh_operator_classic = {"classic", classic_propose, NULL, NULL, 0, NULL};
 
 static int known_hash(const void *ctx, const char *hash) {
     return search_find(ctx, hash) >= 0;
@@ -60,12 +60,12 @@ static int run_view(const search_run_t *r, const uh_candidate_t ***front, int *n
         free(idx);
         return uh_error_set(err, UH_ENOMEM, "out of memory");
     }
-    for (int i = 0; i < n; i++) (*front)[i] = &r->all[idx[i]].row;
+    for (int i = 0; i < n; i++) (*front)[i] = &r->arc.all[idx[i]].row;
     *n_front = n;
     free(idx);
     int k = 0; /* newest first, then reversed */
-    for (int i = r->n_all - 1; i >= 0 && k < UH_SEARCH_RECENT; i--)
-        if (r->all[i].ok) (*recent)[k++] = &r->all[i].row;
+    for (int i = r->arc.n_all - 1; i >= 0 && k < UH_SEARCH_RECENT; i--)
+        if (r->arc.all[i].ok) (*recent)[k++] = &r->arc.all[i].row;
     for (int i = 0; i < k / 2; i++) {
         const uh_candidate_t *t = (*recent)[i];
         (*recent)[i] = (*recent)[k - 1 - i];
@@ -80,17 +80,17 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            uh_error_t *err) {
     const uh_candidate_t **rows = malloc((size_t)(n_parents + 1) * sizeof *rows);
     const uh_candidate_t **front = NULL, **recent = NULL;
-    const uh_candidate_t **archive = malloc((size_t)(r->n_all + 1) * sizeof *archive);
+    const uh_candidate_t **archive = malloc((size_t)(r->arc.n_all + 1) * sizeof *archive);
     int n_front = 0, n_recent = 0, n_archive = 0;
     int rc = rows && archive ? run_view(r, &front, &n_front, &recent, &n_recent, err)
                              : uh_error_set(err, UH_ENOMEM, "out of memory");
-    for (int i = 0; !rc && i < r->n_all; i++)
-        if (r->all[i].ok) archive[n_archive++] = &r->all[i].row;
+    for (int i = 0; !rc && i < r->arc.n_all; i++)
+        if (r->arc.all[i].ok) archive[n_archive++] = &r->arc.all[i].row;
     if (!rc) {
         for (int i = 0; i < n_parents; i++) rows[i] = &parents[i]->row;
-        uh_propose_t in = {.generation = r->generation,
+        uh_propose_t in = {.generation = r->count.generation,
                            .n = n,
-                           .space = &r->space,
+                           .space = &r->env.space,
                            .parents = rows,
                            .n_parents = n_parents,
                            .front = front,
@@ -99,15 +99,14 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            .n_recent = n_recent,
                            .archive = archive,
                            .n_archive = n_archive,
-                           .energy_zero = r->zero[0],
+                           .energy_zero = r->env.zero[0],
+                           .crossover_prob = r->cfg.crossover_prob,
                            .is_known = known_hash,
                            .known_ctx = r,
                            .variant = variant,
                            .temperature = temperature,
                            .rng = rng};
-        void *ctx = r->op->ctx;
-        if (r->op->propose == classic_propose && !ctx) ctx = &r->cfg.crossover_prob;
-        rc = r->op->propose(ctx, &in, out, err);
+        rc = r->hooks.op->propose(r->hooks.op->ctx, &in, out, err);
     }
     free(rows);
     free(front);
@@ -124,11 +123,12 @@ int search_propose(search_run_t *r, const member_t *const *parents, int n_parent
 int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_child_t *out,
                   uh_error_t *err) {
     const uh_candidate_t *row = &parent->row;
-    uh_propose_t in = {.generation = r->generation,
+    uh_propose_t in = {.generation = r->count.generation,
                        .n = 1,
-                       .space = &r->space,
+                       .space = &r->env.space,
                        .parents = &row,
                        .n_parents = 1,
+                       .crossover_prob = r->cfg.crossover_prob,
                        .variant = -1,
                        .temperature = NAN,
                        .rng = rng};
@@ -143,7 +143,7 @@ int search_rank_crowding(const search_run_t *r, const int *idx, int n, int *rank
     double *p = malloc((size_t)(n + 1) * k * sizeof *p);
     if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
-        for (int j = 0; j < k; j++) p[k * i + j] = r->all[idx[i]].obj[j];
+        for (int j = 0; j < k; j++) p[k * i + j] = r->arc.all[idx[i]].obj[j];
     int rc = uh_nsga2_assign(p, n, k, rank, crowd, err);
     free(p);
     return rc;
@@ -159,7 +159,7 @@ int search_tournament(int n, const int *rank, const double *crowd, uh_rng_t *rng
 /* Appends the ok, not yet listed members of add[0..n) to list (size *m). */
 static void merge(const search_run_t *r, int *list, int *m, const int *add, int n) {
     for (int i = 0; i < n; i++) {
-        if (add[i] < 0 || !r->all[add[i]].ok) continue;
+        if (add[i] < 0 || !r->arc.all[add[i]].ok) continue;
         int seen = 0;
         for (int j = 0; j < *m && !seen; j++) seen = list[j] == add[i];
         if (!seen) list[(*m)++] = add[i];
@@ -167,7 +167,7 @@ static void merge(const search_run_t *r, int *list, int *m, const int *add, int 
 }
 
 int search_select_population(search_run_t *r, const int *add, int n_add, uh_error_t *err) {
-    int cap = r->n_population + n_add;
+    int cap = r->arc.n_population + n_add;
     int *pool = malloc((size_t)(cap + 1) * sizeof *pool);
     int *chosen = malloc((size_t)(cap + 1) * sizeof *chosen);
     int k = r->k;
@@ -175,14 +175,14 @@ int search_select_population(search_run_t *r, const int *add, int n_add, uh_erro
     int rc = UH_OK, m = 0;
     if (!pool || !chosen || !pts) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
-        merge(r, pool, &m, r->population, r->n_population);
+        merge(r, pool, &m, r->arc.population, r->arc.n_population);
         merge(r, pool, &m, add, n_add);
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < k; j++) pts[k * i + j] = r->all[pool[i]].obj[j];
+            for (int j = 0; j < k; j++) pts[k * i + j] = r->arc.all[pool[i]].obj[j];
         int want = m < r->cfg.population ? m : r->cfg.population;
         rc = uh_nsga2_select(pts, m, k, want, chosen, err);
-        for (int i = 0; !rc && i < want; i++) r->population[i] = pool[chosen[i]];
-        if (!rc) r->n_population = want;
+        for (int i = 0; !rc && i < want; i++) r->arc.population[i] = pool[chosen[i]];
+        if (!rc) r->arc.n_population = want;
     }
     free(pool);
     free(chosen);
@@ -190,8 +190,8 @@ int search_select_population(search_run_t *r, const int *add, int n_add, uh_erro
     return rc;
 }
 
-int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
-    int n = r->n_population, C = r->cfg.children;
+int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    int n = r->arc.n_population, C = r->cfg.children;
     if (n == 0) return search_take_samples(r, C, rng, NULL, err); /* everything failed so far */
     int *rank = malloc((size_t)n * sizeof *rank), *out = malloc((size_t)C * sizeof *out);
     double *crowd = malloc((size_t)n * sizeof *crowd);
@@ -200,9 +200,9 @@ int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
     int rc = UH_OK;
     if (!rank || !out || !crowd || !parents || !children)
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    if (!rc) rc = search_rank_crowding(r, r->population, n, rank, crowd, err);
+    if (!rc) rc = search_rank_crowding(r, r->arc.population, n, rank, crowd, err);
     for (int i = 0; !rc && i < 2 * C; i++)
-        parents[i] = &r->all[r->population[search_tournament(n, rank, crowd, rng)]];
+        parents[i] = &r->arc.all[r->arc.population[search_tournament(n, rank, crowd, rng)]];
     if (!rc) rc = search_propose(r, parents, 2 * C, C, rng, children, err);
     if (!rc) rc = search_take_children(r, children, C, parents, 2 * C, rng, out, err);
     if (!rc) rc = search_select_population(r, out, C, err);
@@ -216,7 +216,7 @@ int strategy_nsga2(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
 
 /* ---- random search -------------------------------------------------------------------- */
 
-int strategy_random(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
+int strategy_random(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
     return search_take_samples(r, r->cfg.children, rng, NULL, err);
 }
 
@@ -231,8 +231,8 @@ static double scalar(const search_run_t *r, const member_t *m) {
  * trained together, then each new child joins in turn while the oldest member leaves. Real et
  * al. run the tournaments asynchronously on free workers; drawing a generation's tournaments
  * at once is the same algorithm made deterministic for any number of workers. */
-int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
-    int n = r->n_population, C = r->cfg.children;
+int strategy_evolution(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    int n = r->arc.n_population, C = r->cfg.children;
     if (n == 0) return search_take_samples(r, C, rng, NULL, err);
     const member_t **parents = calloc((size_t)C, sizeof *parents);
     uh_child_t *children = malloc((size_t)C * sizeof *children);
@@ -241,25 +241,42 @@ int strategy_evolution(search_run_t *r, uh_rng_t *rng, uh_error_t *err) {
     for (int c = 0; !rc && c < C; c++) {
         const member_t *best = NULL;
         for (int t = 0; t < r->cfg.tournament; t++) {
-            const member_t *m = &r->all[r->population[uh_rng_below(rng, (uint64_t)n)]];
+            const member_t *m = &r->arc.all[r->arc.population[uh_rng_below(rng, (uint64_t)n)]];
             if (!best || scalar(r, m) > scalar(r, best)) best = m;
         }
         parents[c] = best;
         rc = search_mutate(r, best, rng, &children[c], err);
     }
-    int first_new = r->n_all;
+    int first_new = r->arc.n_all;
     if (!rc) rc = search_take_children(r, children, C, parents, C, rng, out, err);
     for (int c = 0; !rc && c < C; c++) {
-        if (out[c] < first_new || !r->all[out[c]].ok) continue; /* failed, or an old duplicate */
+        if (out[c] < first_new || !r->arc.all[out[c]].ok)
+            continue;                 /* failed, or an old duplicate */
         if (n >= r->cfg.population) { /* the population is kept oldest first */
-            memmove(r->population, r->population + 1, (size_t)(n - 1) * sizeof *r->population);
+            memmove(r->arc.population, r->arc.population + 1,
+                    (size_t)(n - 1) * sizeof *r->arc.population);
             n--;
         }
-        r->population[n++] = out[c];
-        r->n_population = n;
+        r->arc.population[n++] = out[c];
+        r->arc.n_population = n;
     }
     free(parents);
     free(children);
     free(out);
     return rc;
+}
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT] = {
+    [UH_STRATEGY_NSGA2] = {0, NULL, strategy_nsga2, NULL},
+    [UH_STRATEGY_RANDOM] = {0, NULL, strategy_random, NULL},
+    [UH_STRATEGY_EVOLUTION] = {0, NULL, strategy_evolution, NULL},
+    [UH_STRATEGY_LINAS] = {0, NULL, strategy_linas, NULL},
+    [UH_STRATEGY_LLM] = {1, NULL, strategy_nsga2, NULL}, /* NSGA-II, the model the operator */
+    [UH_STRATEGY_LLMATIC] = {1, strategy_llmatic_init, strategy_llmatic, strategy_llmatic_free},
+};
+
+int uh_strategy_needs_model(uh_strategy_t s) {
+    return s >= 0 && s < UH_STRATEGY_COUNT && SEARCH_STRATEGIES[s].needs_model;
 }

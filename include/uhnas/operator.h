@@ -1,0 +1,27 @@
+/* uhnas — a run's operator, built from its stored config: the classic one (strategies
+ * without a model), a language model over HTTP or a transcript (uhnas/llm.h), or the
+ * built-in model (uhnas/lm.h).
+ *
+ * This module is the one place that names every operator: the search takes whichever it is
+ * given through uh_operator_t and never names a model. Dependencies: cli → operator →
+ * (search, llm, lm). Adding an operator is its own module plus a case here. */
+#ifndef UHNAS_OPERATOR_H
+#define UHNAS_OPERATOR_H
+
+#include "uhnas/llm.h"
+#include "uhnas/search.h"
+
+typedef struct uh_run_operator uh_run_operator_t;
+
+/* The operator of the run whose config is cfg, kept in run_dir (a language model's
+ * transcript, the built-in model's memory). overrides (may be NULL) go over a remote model's
+ * stored settings. A remote model's server is asked for its models first, so a wrong URL or
+ * key stops the run before anything is trained. */
+int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
+                     const uh_backend_t *backend, const char *run_dir, uh_run_operator_t **out,
+                     uh_error_t *err);
+/* What uh_search_opts_t.op takes: NULL for the classic operator. */
+const uh_operator_t *uh_operator_of(const uh_run_operator_t *op);
+void uh_operator_close(uh_run_operator_t *op); /* NULL is fine */
+
+#endif

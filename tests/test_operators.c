@@ -1,0 +1,252 @@
+/* Operators as plug-ins (issue 14, item 1): the classic operator reads the run's crossover
+ * probability from what it is asked, the loop fills it from the config, a run's operator is
+ * opened from its stored config in one place, the built-in model's settings go to JSON and
+ * back strictly, and an operator's totals come through its hook. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "uhnas/lm.h"
+#include "uhnas/operator.h"
+#include "uhnas/search.h"
+
+static char g_root[64];
+
+static int make_root(void **state) {
+    (void)state;
+    snprintf(g_root, sizeof g_root, "/tmp/uhnas-operators-XXXXXX");
+    return mkdtemp(g_root) ? 0 : -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int remove_root(void **state) {
+    (void)state;
+    return nftw(g_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const uh_shape_t TINY = {1, 12, 12, 4};
+
+static uh_backend_t *backend(void) {
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
+    return b;
+}
+
+/* Two different sampled parents; n children from the classic operator at probability p. */
+static void classic_children(double p, int n, uh_child_t *out) {
+    uh_backend_t *b = backend();
+    uh_space_t space;
+    uh_error_t err = {0};
+    if (uh_space_init(&space, b, TINY, &err)) fail_msg("%s", err.msg);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 11);
+    uh_candidate_t rows[2];
+    memset(rows, 0, sizeof rows);
+    for (int i = 0; i < 2; i++) {
+        uh_arch_t a;
+        if (uh_space_sample(&space, &rng, &a, &err)) fail_msg("%s", err.msg);
+        assert_true(uh_arch_canonical(&a, rows[i].arch, sizeof rows[i].arch) > 0);
+        rows[i].id = i + 1;
+    }
+    const uh_candidate_t *parents[2] = {&rows[0], &rows[1]};
+    uh_propose_t in = {.n = n,
+                       .space = &space,
+                       .parents = parents,
+                       .n_parents = 2,
+                       .crossover_prob = p,
+                       .variant = -1,
+                       .temperature = NAN,
+                       .rng = &rng};
+    assert_int_equal(uh_operator_classic.propose(uh_operator_classic.ctx, &in, out, &err), UH_OK);
+    uh_backend_free(b);
+}
+
+static void test_classic_reads_crossover_from_the_request(void **state) {
+    (void)state;
+    uh_child_t c[6];
+    classic_children(1.0, 6, c);
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(c[i].origin, "crossover");
+        assert_int_equal(c[i].n_parents, 2);
+    }
+    classic_children(0.0, 6, c);
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(c[i].origin, "mutate");
+        assert_int_equal(c[i].n_parents, 1);
+    }
+}
+
+/* An operator that records what the loop asked, then makes classic children. */
+typedef struct {
+    double crossover_prob;
+    int calls;
+} spy_t;
+
+static int spy_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
+    spy_t *s = ctx;
+    s->crossover_prob = in->crossover_prob;
+    s->calls++;
+    return uh_operator_classic.propose(NULL, in, out, err);
+}
+
+static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg) {
+    uh_error_t err = {0};
+    uh_backend_t *b = backend();
+    char *json = uh_search_config_json(cfg, b);
+    uh_backend_free(b);
+    assert_non_null(json);
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+    uh_store_t *store;
+    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
+    free(json);
+    return store;
+}
+
+static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
+    uh_search_config_default(cfg);
+    cfg->strategy = s;
+    cfg->population = 3;
+    cfg->children = 2;
+    cfg->generations = 1;
+    cfg->train.epochs = 1;
+    cfg->train.batch = 32;
+    cfg->mc = 1;
+    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
+}
+
+static void test_the_loop_passes_the_configs_crossover(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    cfg.crossover_prob = 0.25;
+    uh_store_t *store = create_run("spy", &cfg);
+    spy_t spy = {0};
+    uh_operator_t op = {"spy", spy_propose, NULL, NULL, 0, &spy};
+    uh_search_opts_t opts = {.op = &op, .jobs = 1};
+    uh_error_t err = {0};
+    if (uh_search_run(store, &opts, NULL, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(spy.calls, 1);
+    assert_true(spy.crossover_prob == 0.25);
+    uh_store_close(store);
+}
+
+static void test_model_strategies_refuse_the_classic_operator(void **state) {
+    (void)state;
+    assert_false(uh_strategy_needs_model(UH_STRATEGY_NSGA2));
+    assert_false(uh_strategy_needs_model(UH_STRATEGY_LINAS));
+    assert_true(uh_strategy_needs_model(UH_STRATEGY_LLM));
+    assert_true(uh_strategy_needs_model(UH_STRATEGY_LLMATIC));
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_LLM);
+    uh_store_t *store = create_run("no-model", &cfg);
+    uh_error_t err = {0};
+    assert_int_equal(uh_search_run(store, NULL, NULL, &err), UH_EINVAL);
+    assert_non_null(strstr(err.msg, "needs a language-model operator"));
+    uh_store_close(store);
+}
+
+static void test_builtin_config_round_trip_and_strictness(void **state) {
+    (void)state;
+    uh_lm_config_t c, back;
+    uh_lm_config_default(&c);
+    c.layers = 2, c.width = 32, c.hardware_tokens = 0;
+    c.n_prior = 2;
+    strcpy(c.prior[0], "runs/a");
+    strcpy(c.prior[1], "runs/b");
+    char *json = uh_lm_config_json(&c);
+    assert_non_null(json);
+    assert_string_equal(json, "{\"builtin\":{\"hardware_tokens\":false,\"prior\":[\"runs/a\","
+                              "\"runs/b\"],\"layers\":2,\"heads\":4,\"width\":32,\"context\":256,"
+                              "\"train_steps\":40}}");
+    uh_error_t err = {0};
+    assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
+    assert_memory_equal(&c, &back, sizeof c);
+    free(json);
+    /* another operator's settings: not found, so the opener tries the next kind */
+    assert_int_equal(uh_lm_config_parse("{\"llm\":{}}", &back, &err), UH_ENOTFOUND);
+    static const char *const bad[] = {
+        "{\"builtin\":{}}",
+        "{\"builtin\":{\"hardware_tokens\":1,\"prior\":[],\"layers\":4,\"heads\":4,"
+        "\"width\":128,\"context\":256,\"train_steps\":40}}",
+        "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4.5,\"heads\":4,"
+        "\"width\":128,\"context\":256,\"train_steps\":40}}",
+        "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[3],\"layers\":4,\"heads\":4,"
+        "\"width\":128,\"context\":256,\"train_steps\":40}}",
+        "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
+        "\"width\":128,\"context\":256,\"train_steps\":40,\"extra\":1}}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(uh_lm_config_parse(bad[i], &back, &err), UH_EINVAL);
+}
+
+static void test_open_by_config_and_totals(void **state) {
+    (void)state;
+    uh_backend_t *b = backend();
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2);
+    uh_run_operator_t *op;
+    uh_error_t err = {0};
+    assert_int_equal(uh_operator_open(&cfg, NULL, b, g_root, &op, &err), UH_OK);
+    assert_null(uh_operator_of(op)); /* the classic operator */
+    uh_operator_close(op);
+
+    small_config(&cfg, UH_STRATEGY_LLM);
+    uh_lm_config_t c;
+    uh_lm_config_default(&c);
+    char *json = uh_lm_config_json(&c);
+    snprintf(cfg.operator_config, sizeof cfg.operator_config, "%s", json);
+    free(json);
+    if (uh_operator_open(&cfg, NULL, b, NULL, &op, &err)) fail_msg("%s", err.msg);
+    const uh_operator_t *o = uh_operator_of(op);
+    assert_non_null(o);
+    assert_string_equal(o->name, "llm-builtin");
+    assert_non_null(o->totals);
+    uh_operator_totals_t t;
+    assert_int_equal(o->totals(o->ctx, &t, &err), UH_OK);
+    assert_int_equal(t.calls, 0);
+    assert_int_equal(t.fallback, 0);
+    assert_non_null(strstr(t.json, "\"calls\":0"));
+    free(t.json);
+    uh_operator_close(op);
+
+    /* a damaged setting is an error, not another kind of operator */
+    snprintf(cfg.operator_config, sizeof cfg.operator_config, "{\"builtin\":{\"layers\":1}}");
+    assert_int_equal(uh_operator_open(&cfg, NULL, b, NULL, &op, &err), UH_EINVAL);
+    assert_null(op);
+    uh_backend_free(b);
+}
+
+static void test_energy_scale(void **state) {
+    (void)state;
+    assert_true(fabs(uh_search_energy_scaled(2.0, 100.0)) < 1e-12);
+    assert_true(fabs(uh_search_energy_scaled(2.0, 1e6) - 1.0) < 1e-12);
+    double zero[3] = {2.0, NAN, NAN};
+    assert_true(uh_search_goal_value(UH_GOAL_ENERGY, UH_OBJECTIVE_NOISY, zero, 0.5, 0.5, 1e4, NAN,
+                                     NAN) == uh_search_energy_scaled(2.0, 1e4));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classic_reads_crossover_from_the_request),
+        cmocka_unit_test(test_the_loop_passes_the_configs_crossover),
+        cmocka_unit_test(test_model_strategies_refuse_the_classic_operator),
+        cmocka_unit_test(test_builtin_config_round_trip_and_strictness),
+        cmocka_unit_test(test_open_by_config_and_totals),
+        cmocka_unit_test(test_energy_scale),
+    };
+    return cmocka_run_group_tests(tests, make_root, remove_root);
+}
