@@ -66,6 +66,19 @@ static inline int tmp_teardown(void **state) {
     return remove_tree(tmp_dir());
 }
 
+/* A path below tmp_dir(), from a printf format, into buf; one that does not fit fails. */
+static inline void tmp_pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void tmp_pathf(char *buf, size_t cap, const char *fmt, ...) {
+    int n = snprintf(buf, cap, "%s/", tmp_dir());
+    va_list ap;
+    va_start(ap, fmt);
+    int m = n < 0 || (size_t)n >= cap ? -1 : vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)(n + m) >= cap)
+        fail_msg("a path below %s is longer than %zu", tmp_dir(), cap);
+}
+
 /* tmp_dir()/name, in one of four rotating buffers (enough for the paths of one call). */
 static inline const char *tmp_path(const char *name) {
     static char buf[4][512];
@@ -94,18 +107,18 @@ static inline void check_close(double got, double want, double tol, const char *
 
 #define ANY_ERROR (-1) /* expect_bad's code for "any code but UH_OK" */
 
-/* A call that returned rc must have failed with code (or ANY_ERROR) and a message msg holding
- * needle (NULL: any message); input, where given, is shown with a failure. */
-#define expect_bad(rc, msg, code, needle)                                                          \
-    expect_bad_at((rc), (msg), (code), (needle), NULL, __FILE__, __LINE__)
+/* A call that returned rc must have failed with code (or ANY_ERROR), recorded in err with a
+ * message holding needle (NULL: any message); input, where given, is shown with a failure. */
+#define expect_bad(rc, err, code, needle)                                                          \
+    expect_bad_at((rc), (err), (code), (needle), NULL, __FILE__, __LINE__)
 
-static inline void expect_bad_at(int rc, const char *msg, int code, const char *needle,
+static inline void expect_bad_at(int rc, const uh_error_t *err, int code, const char *needle,
                                  const char *input, const char *file, int line) {
-    int code_ok = code == ANY_ERROR ? rc != UH_OK : rc == code;
-    if (code_ok && (!needle || strstr(msg, needle))) return;
+    int code_ok = (code == ANY_ERROR ? rc != UH_OK : rc == code) && err->code == rc;
+    if (code_ok && (!needle || strstr(err->msg, needle))) return;
     if (input) print_error("%s:%d: input: %s\n", file, line, input);
-    print_error("%s:%d: want code %d with \"%s\", got code %d: \"%s\"\n", file, line, code,
-                needle ? needle : "", rc, msg);
+    print_error("%s:%d: want code %d with \"%s\", got code %d (recorded %d): \"%s\"\n", file, line,
+                code, needle ? needle : "", rc, err->code, err->msg);
     fail();
 }
 
@@ -117,7 +130,7 @@ static inline void expect_bad_backend_at(const char *text, const char *needle, c
     uh_backend_t *b = NULL;
     uh_error_t err = {0};
     int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
-    expect_bad_at(rc, err.msg, ANY_ERROR, needle, text, file, line);
+    expect_bad_at(rc, &err, ANY_ERROR, needle, text, file, line);
     assert_null(b);
 }
 

@@ -1,30 +1,15 @@
 /* The language-model module without a network: strict reply parsing against hostile text,
  * key redaction, prompt templates, the transcript (resume and replay) and the prompts built
  * from a backend. The HTTP client is tested against a real server in test_llm_cli.sh. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include "../src/llm/llm_internal.h"
 #include "uhnas/fileio.h"
 #include "uhnas/llm.h"
 
-static const uh_shape_t TINY = {1, 12, 12, 4};
 static const int64_t PARENTS[] = {3, 7};
-
-static uh_backend_t *load(const char *name) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    if (uh_backend_load(name, &b, &err)) fail_msg("%s", err.msg);
-    return b;
-}
 
 /* Hashes "known" to the run: the one of a 16-unit MLP. */
 static char g_known[17];
@@ -44,7 +29,7 @@ static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t
 
 static void test_reply_in_prose_and_fences(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     llm_reply_t r;
     parse("Sure! {this is not json} Here you go:\n```json\n{\"children\":[{\"op\":\"mutate\","
           "\"parents\":[7],\"arch\":" MLP(
@@ -91,7 +76,7 @@ static void test_unusable_replies(void **state) {
 /* Each bad child is rejected with the precise reason the repair prompt will quote. */
 static void test_bad_children_have_precise_errors(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_arch_t known;
     assert_int_equal(uh_arch_parse(MLP(16), strlen(MLP(16)), TINY, &known, NULL), UH_OK);
     uh_arch_hash(&known, g_known);
@@ -227,21 +212,6 @@ static void test_templates(void **state) {
     free(t);
 }
 
-static char g_dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/uhnas-llm-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static int chat(uh_llm_session_t *s, const char *user, char **reply, uh_llm_call_t *call,
                 uh_error_t *err) {
     uh_llm_msg_t m[2] = {{"system", "sys"}, {"user", user}};
@@ -254,8 +224,8 @@ static int chat(uh_llm_session_t *s, const char *user, char **reply, uh_llm_call
 static void test_transcript_replay(void **state) {
     (void)state;
     char path[128], copy[128];
-    snprintf(path, sizeof path, "%s/llm.jsonl", g_dir);
-    snprintf(copy, sizeof copy, "%s/replay.jsonl", g_dir);
+    tmp_pathf(path, sizeof path, "llm.jsonl");
+    tmp_pathf(copy, sizeof copy, "replay.jsonl");
     /* lines as a live session writes them (keys from a first replay-only session's misses
      * are not known here, so write them through a session fed by a hand-made transcript) */
     uh_llm_session_t *s;
@@ -322,11 +292,11 @@ static void test_transcript_replay(void **state) {
 
 static void test_system_prompts(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_llm_session_t *s;
     uh_error_t err = {0};
     char empty[128];
-    snprintf(empty, sizeof empty, "%s/empty.jsonl", g_dir);
+    tmp_pathf(empty, sizeof empty, "empty.jsonl");
     FILE *f = fopen(empty, "w");
     fclose(f);
     assert_int_equal(uh_llm_session_new(NULL, NULL, empty, &s, &err), UH_OK);
@@ -401,5 +371,5 @@ int main(void) {
         cmocka_unit_test(test_system_prompts),
         cmocka_unit_test(test_config_round_trip),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

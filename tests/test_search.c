@@ -2,37 +2,15 @@
  * its budget, hashes are unique, metrics are stored per generation, the final front is
  * measured on the test set from stored weights, and a run stopped half-way then resumed
  * gives the same rows as an uninterrupted one without retraining anything. */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "uhnas/pareto.h"
 #include "uhnas/search.h"
-
-static char g_root[64];
-
-static int make_root(void **state) {
-    (void)state;
-    snprintf(g_root, sizeof g_root, "/tmp/uhnas-search-XXXXXX");
-    return mkdtemp(g_root) ? 0 : -1;
-}
-
-static int remove_root(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
     uh_search_config_default(cfg);
@@ -57,7 +35,7 @@ static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
     uh_backend_free(b);
     assert_non_null(json);
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+    tmp_pathf(dir, sizeof dir, "%s", name);
     uh_store_t *store;
     if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
     free(json);
@@ -179,7 +157,7 @@ static void test_linas_records_predictor_quality(void **state) {
     uh_error_t err = {0};
     uh_store_t *store;
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/linas-crossbar-pcm", g_root);
+    tmp_pathf(dir, sizeof dir, "linas-crossbar-pcm");
     if (uh_store_open(dir, &store, &err)) fail_msg("%s", err.msg);
     char *s;
     if (uh_store_get_generation(store, 1, &s, NULL, &err)) fail_msg("%s", err.msg);
@@ -743,7 +721,7 @@ static void test_resumes_a_version1_store(void **state) {
     assert_int_equal(n_before, first);
     uh_store_close(parted);
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/v1-parted", g_root);
+    tmp_pathf(dir, sizeof dir, "v1-parted");
     raw_sql(dir, "ALTER TABLE candidates DROP COLUMN latency_ns;"
                  "ALTER TABLE candidates DROP COLUMN area_mm2;"
                  "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
@@ -789,5 +767,5 @@ int main(void) {
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }
