@@ -23,6 +23,8 @@
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
 #include "uhnas/error.h"
+#include "uhnas/search.h"
+#include "uhnas/store.h"
 
 /* The shipped backend files: BACKENDS "mzi-realistic.json". */
 #define BACKENDS UHNAS_TEST_BACKENDS "/"
@@ -103,6 +105,20 @@ static inline void check_close(double got, double want, double tol, const char *
     }
 }
 
+/* Every string after text stands in it. */
+#define assert_contains(text, ...)                                                                 \
+    check_contains((text), (const char *const[]){__VA_ARGS__, NULL}, #text, __FILE__, __LINE__)
+
+static inline void check_contains(const char *text, const char *const *needles, const char *what,
+                                  const char *file, int line) {
+    for (; *needles; needles++)
+        if (!text || !strstr(text, *needles)) {
+            print_error("%s:%d: %s lacks \"%s\": %.400s\n", file, line, what, *needles,
+                        text ? text : "(null)");
+            fail();
+        }
+}
+
 /* ---- calls that must fail ------------------------------------------------------------- */
 
 #define ANY_ERROR (-1) /* expect_bad's code for "any code but UH_OK" */
@@ -176,6 +192,22 @@ static inline double layer_part(const uh_energy_t *e, int layer, const char *nam
     for (int k = 0; k < l->n_parts; k++)
         if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
     return -1;
+}
+
+/* A new run directory tmp_dir()/name whose store holds cfg, as a search on backend writes it. */
+static inline uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
+                                     const char *backend) {
+    uh_backend_t *b = load_backend(backend);
+    char *json = uh_search_config_json(cfg, b);
+    uh_backend_free(b);
+    assert_non_null(json);
+    char dir[256];
+    tmp_pathf(dir, sizeof dir, "%s", name);
+    uh_store_t *store;
+    uh_error_t err = {0};
+    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
+    free(json);
+    return store;
 }
 
 #endif

@@ -52,9 +52,9 @@ static void test_json_and_csv(void **state) {
     char *text;
     uh_error_t err = {0};
     assert_int_equal(uh_export(&a, w, (size_t)a.params, UH_EXPORT_JSON, NULL, &text, &err), UH_OK);
-    assert_non_null(strstr(text, "\"weight_shape\":[3,2,3,3]"));
-    assert_non_null(strstr(text, "\"weight_shape\":[5,108]")); /* 3 × 6 × 6 flattened */
-    assert_non_null(strstr(text, "\"bits\":6"));
+    assert_contains(text, "\"weight_shape\":[3,2,3,3]",
+                    "\"weight_shape\":[5,108]", /* 3 × 6 × 6 flattened */
+                    "\"bits\":6");
     int commas = 0;
     for (const char *p = strstr(text, "\"weights\":["); p && *p; p++) commas += *p == ',';
     assert_int_equal(commas, a.params - 1);

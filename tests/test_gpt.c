@@ -11,17 +11,25 @@
 static const uh_gpt_config_t TINY_GPT = {
     .vocab = 11, .max_t = 6, .layers = 2, .heads = 2, .channels = 8};
 
+/* A model from seed with every weight moved by scale · N(0, 1) drawn from rng, so that every
+ * tensor matters (norms and biases away from their 1 / 0 init). */
+static uh_gpt_t *perturbed(const uh_gpt_config_t *cfg, int max_b, uint64_t seed, uh_rng_t *rng,
+                           double scale) {
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(cfg, max_b, seed, &err);
+    if (!m) fail_msg("%s", err.msg);
+    float *p = uh_gpt_params(m);
+    for (size_t i = 0; i < uh_gpt_n_params(m); i++) p[i] += (float)(scale * uh_rng_normal(rng));
+    return m;
+}
+
 static void test_gradients_match_finite_differences(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_new(&TINY_GPT, 2, 5, &err);
-    assert_non_null(m);
-    /* make every tensor matter: norms and biases away from their 1 / 0 init */
     uh_rng_t rng;
     uh_rng_seed(&rng, 9);
+    uh_gpt_t *m = perturbed(&TINY_GPT, 2, 5, &rng, 0.1);
     float *p = uh_gpt_params(m);
     size_t n = uh_gpt_n_params(m);
-    for (size_t i = 0; i < n; i++) p[i] += (float)(0.1 * uh_rng_normal(&rng));
     int tokens[12], targets[12];
     for (int i = 0; i < 12; i++) {
         tokens[i] = (int)uh_rng_below(&rng, 11);
@@ -128,13 +136,9 @@ static void test_seed_and_limits(void **state) {
 static void test_cached_decoding_matches_forward(void **state) {
     (void)state;
     const uh_gpt_config_t cfg = {.vocab = 13, .max_t = 16, .layers = 3, .heads = 4, .channels = 16};
-    uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_new(&cfg, 1, 7, &err);
-    assert_non_null(m);
     uh_rng_t rng;
     uh_rng_seed(&rng, 3);
-    float *p = uh_gpt_params(m);
-    for (size_t i = 0; i < uh_gpt_n_params(m); i++) p[i] += (float)(0.2 * uh_rng_normal(&rng));
+    uh_gpt_t *m = perturbed(&cfg, 1, 7, &rng, 0.2);
     int seq[16];
     for (int round = 0; round < 2; round++) { /* twice: position 0 restarts a sequence */
         for (int t = 0; t < 16; t++) seq[t] = (int)uh_rng_below(&rng, 13);

@@ -112,17 +112,12 @@ static void test_bad_children_have_precise_errors(void **state) {
     assert_int_equal(r.duplicate, 2);  /* the known MLP(16), the second MLP(8) */
     assert_int_equal(r.invalid, 8);
     const char *p = r.problems.buf;
-    assert_non_null(strstr(p, "- child 1: layer 1 (dense)"));
-    assert_non_null(strstr(p, "units"));
     assert_non_null(strstr(p, "- child 2: ") && strstr(p, "color"));
-    assert_non_null(strstr(p, "\"op\" must be"));
-    assert_non_null(strstr(p, "parent 99 is not one of the parents given"));
-    assert_non_null(strstr(p, "must hold candidate ids"));
-    assert_non_null(strstr(p, "- child 6: breaks the hardware's constraints: layer 1"));
-    assert_non_null(strstr(p, "- child 7: duplicates"));
-    assert_non_null(strstr(p, "- child 8: no \"arch\" object"));
-    assert_non_null(strstr(p, "- child 9: not a JSON object"));
-    assert_non_null(strstr(p, "- child 11: duplicates"));
+    assert_contains(p, "- child 1: layer 1 (dense)", "units", "\"op\" must be",
+                    "parent 99 is not one of the parents given", "must hold candidate ids",
+                    "- child 6: breaks the hardware's constraints: layer 1",
+                    "- child 7: duplicates", "- child 8: no \"arch\" object",
+                    "- child 9: not a JSON object", "- child 11: duplicates");
     llm_reply_free(&r);
     uh_backend_free(b);
 }
@@ -310,11 +305,10 @@ static void test_system_prompts(void **state) {
         char *sys = uh_llm_operator_system_prompt(&op, TINY, &err);
         assert_non_null(sys);
         if (kinds[k] == UH_LLM_SYSTEM_HARDWARE) {
-            assert_non_null(strstr(sys, "mzi-realistic"));
-            assert_non_null(strstr(sys, "Mach-Zehnder"));
-            assert_non_null(strstr(sys, "\"tile\": 4..64")); /* constraints */
-            assert_non_null(strstr(sys, "nJ (576 MACs"));    /* energy examples */
-            assert_non_null(strstr(sys, "sigma_phase_rad")); /* the file, sourced */
+            assert_contains(sys, "mzi-realistic", "Mach-Zehnder",
+                            "\"tile\": 4..64",  /* constraints */
+                            "nJ (576 MACs",     /* energy examples */
+                            "sigma_phase_rad"); /* the file, sourced */
             assert_null(strstr(sys, "{{"));
         } else if (kinds[k] == UH_LLM_SYSTEM_GENERIC) {
             assert_null(strstr(sys, "mzi"));

@@ -21,16 +21,8 @@ static void make_run(const char *name, const char *backend, uh_strategy_t strate
     cfg.children = 2;
     cfg.generations = 2;
     snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_store_t *s = create_run(name, &cfg, backend);
     uh_error_t err = {0};
-    uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
-    char *json = uh_search_config_json(&cfg, b);
-    uh_backend_free(b);
-    char dir[256];
-    tmp_pathf(dir, sizeof dir, "%s", name);
-    uh_store_t *s;
-    if (uh_store_create(dir, json, 0, &s, &err)) fail_msg("%s", err.msg);
-    free(json);
     const double acc[] = {0.5, 0.7, 0.9, 0.4, 0.6, NAN}, nj[] = {1, 10, 100, 5, 50, NAN};
     for (int i = 0; i < 6; i++) {
         uh_candidate_t c;

@@ -26,22 +26,6 @@ static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
     snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
 }
 
-static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
-                              const char *backend) {
-    uh_error_t err = {0};
-    uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
-    char *json = uh_search_config_json(cfg, b);
-    uh_backend_free(b);
-    assert_non_null(json);
-    char dir[256];
-    tmp_pathf(dir, sizeof dir, "%s", name);
-    uh_store_t *store;
-    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
-    free(json);
-    return store;
-}
-
 /* jobs 0 = one per core */
 static void run_jobs(uh_store_t *store, int jobs, volatile int *stop, uh_search_progress_fn fn,
                      void *ctx, uh_search_summary_t *sum, int want_rc) {
@@ -161,9 +145,7 @@ static void test_linas_records_predictor_quality(void **state) {
     if (uh_store_open(dir, &store, &err)) fail_msg("%s", err.msg);
     char *s;
     if (uh_store_get_generation(store, 1, &s, NULL, &err)) fail_msg("%s", err.msg);
-    assert_non_null(strstr(s, "\"kendall_tau\""));
-    assert_non_null(strstr(s, "\"spearman_rho\""));
-    assert_non_null(strstr(s, "\"mae\""));
+    assert_contains(s, "\"kendall_tau\"", "\"spearman_rho\"", "\"mae\"");
     free(s);
     uh_store_close(store);
 }
@@ -530,9 +512,8 @@ static void test_limits_refuse_before_training(void **state) {
             assert_string_equal(c->hash, big_hash);
             assert_string_equal(c->origin, "big");
             assert_int_equal(c->generation, 1);
-            assert_non_null(strstr(c->message, "refused before training"));
-            assert_non_null(strstr(c->message, "energy"));
-            assert_non_null(strstr(c->message, "exceeds --max-energy-nj"));
+            assert_contains(c->message, "refused before training", "energy",
+                            "exceeds --max-energy-nj");
             assert_true(isnan(c->accuracy) && isnan(c->noisy_accuracy) && isnan(c->train_seconds));
             assert_true(c->energy_nj == e.total_nj); /* why: its cost, kept */
             float *w;
