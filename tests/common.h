@@ -29,6 +29,11 @@
 /* The shipped backend files: BACKENDS "mzi-realistic.json". */
 #define BACKENDS UHNAS_TEST_BACKENDS "/"
 
+/* The JSON of a network with one hidden layer of ReLUs: hidden units, then classes. */
+#define RELU_MLP(hidden, classes)                                                                  \
+    "{\"layers\":[{\"type\":\"dense\",\"units\":" #hidden ",\"activation\":\"relu\"},"             \
+    "{\"type\":\"dense\",\"units\":" #classes "}]}"
+
 static const uh_shape_t MNIST = {1, 28, 28, 10};
 static const uh_shape_t TINY = {1, 12, 12, 4}; /* uh_dataset_tiny's images */
 

@@ -342,11 +342,7 @@ static void test_describe(void **state) {
     (void)state;
     uh_arch_t a;
     uh_error_t err = {0};
-    assert_int_equal(
-        parse("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-              "{\"type\":\"dense\",\"units\":10}]}",
-              &a, &err),
-        UH_OK);
+    assert_int_equal(parse(RELU_MLP(128, 10), &a, &err), UH_OK);
     char buf[2048];
     assert_true(uh_arch_describe(&a, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "params 100480"));

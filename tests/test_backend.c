@@ -12,9 +12,7 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_string_equal(uh_backend_name(b), "cpu-xeon8380-fp32");
     assert_string_equal(uh_backend_model_name(b), "digital");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* MACs: 784·128 + 128·10 = 101632; at 91.7 pJ each = 9 319 654.4 pJ = 9319.6544 nJ.
@@ -69,9 +67,7 @@ static void test_gpu_mlp_no_dram(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* MACs: 784·128 + 128·10 = 101632 × 0.889 pJ = 90 350.848 pJ = 90.350848 nJ.
@@ -129,9 +125,7 @@ static void test_evaluate_digital(void **state) {
     uh_data_opts_t dopts = {0};
     assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
+    parse_arch(RELU_MLP(32, 4), (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);
     assert_non_null(net);
     uh_train_opts_t opts;

@@ -68,9 +68,7 @@ static void test_energy_mlp_by_hand(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* e_cell = V² · G_max · t_read · fill · activity
@@ -349,9 +347,7 @@ static void test_bits_set_converters(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a0, a8, a4;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a0);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a0);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":8},"
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a8);
@@ -504,9 +500,7 @@ static void test_out_bound_clips(void **state) {
     uh_backend_t *b = load_backend_text(
         xbar_file(NUM("tile_rows", "4") "," NUM("tile_cols", "256") "," NUM("out_bound", "1.5")));
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":3,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":2}]}",
-               (uh_shape_t){1, 1, 8, 2}, &a);
+    parse_arch(RELU_MLP(3, 2), (uh_shape_t){1, 1, 8, 2}, &a);
     uh_backend_sim_t *sim;
     const uh_noise_t *hook = eval_hook(b, &a, &sim);
     assert_non_null(hook->perturb_outputs);
@@ -550,8 +544,7 @@ static void test_noiseless_gives_digital_logits(void **state) {
     uh_error_t err = {0};
     assert_int_equal(uh_dataset_tiny(16, 5, &ds, &err), UH_OK);
     const char *archs[] = {
-        "{\"layers\":[{\"type\":\"dense\",\"units\":300,\"activation\":\"relu\"},"
-        "{\"type\":\"dense\",\"units\":4}]}",
+        RELU_MLP(300, 4),
         "{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"tanh\"},"
         "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}"};
     for (int k = 0; k < 2; k++) {
@@ -576,9 +569,7 @@ static void test_noiseless_gives_digital_logits(void **state) {
 
 static uh_net_t *train_tiny_mlp(const uh_dataset_t *train, const uh_noise_t *noise) {
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               TINY, &a);
+    parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_error_t err = {0};
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);
     assert_non_null(net);
@@ -692,9 +683,7 @@ static void test_noise_aware_training(void **state) {
     assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               TINY, &a);
+    parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_backend_sim_t *sim;
     assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);

@@ -178,9 +178,7 @@ static void test_energy_mlp_by_hand(void **state) {
     (void)state;
     uh_backend_t *b = load_backend("mzi-realistic");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* Layer 1: n_in 784, n_out 64, P = 1, k = 16 → rt = 49 input blocks, ct = 4 output
@@ -421,9 +419,7 @@ static void test_chip_budget(void **state) {
 static void test_io_layout_by_hand(void **state) {
     (void)state;
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a);
     uh_backend_t *el =
         load_backend_text(mzi_file("clements", 16, LINK "," NUM("accumulate_pj", "0.1")));
     uh_backend_t *op = load_backend_text(mzi_file(
@@ -472,9 +468,7 @@ static void test_bits_set_converters(void **state) {
     (void)state;
     uh_backend_t *b = load_backend_text(mzi_file("clements", 16, LINK));
     uh_arch_t a8, a4;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a8);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a8);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":4},"
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a4);

@@ -5,8 +5,7 @@
 
 #include "uhnas/nn.h"
 
-static const char *MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":4}]}";
+static const char *MLP = RELU_MLP(32, 4);
 static const char *CNN =
     "{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"activation\":\"relu\"},"
     "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}";
