@@ -199,6 +199,25 @@ static inline double layer_part(const uh_energy_t *e, int layer, const char *nam
     return -1;
 }
 
+/* A simulation of a on b in mode, which must be built. */
+static inline uh_backend_sim_t *new_sim(const uh_backend_t *b, const uh_arch_t *a,
+                                        uh_sim_mode_t mode) {
+    uh_backend_sim_t *sim = NULL;
+    uh_error_t err = {0};
+    if (uh_backend_sim_new(b, a, mode, &sim, &err)) fail_msg("sim: %s", err.msg);
+    return sim;
+}
+
+/* max |x − y| over max |y| */
+static inline double max_rel_diff(const float *x, const float *y, size_t n) {
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(y[i]));
+        diff = fmax(diff, fabs((double)x[i] - y[i]));
+    }
+    return diff / scale;
+}
+
 /* A new run directory tmp_dir()/name whose store holds cfg, as a search on backend writes it. */
 static inline uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
                                      const char *backend) {

@@ -92,8 +92,7 @@ static void test_fp16_rounding(void **state) {
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10}]}", MNIST, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     /* Hand-worked binary16 values (round to nearest, ties to even). */
@@ -111,7 +110,7 @@ static void test_fp16_rounding(void **state) {
     uh_backend_sim_free(sim);
     /* FP32 needs no hook at all. */
     uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
-    assert_int_equal(uh_backend_sim_new(cpu, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(cpu, &a, UH_SIM_EVAL);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     uh_backend_free(cpu);
@@ -418,8 +417,7 @@ static double layer_error(const uh_backend_t *b, int bits, double *analytic) {
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 8, 8, 10}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     enum { OUT = 10, IN = 64, N = 500 };
@@ -475,7 +473,7 @@ static void test_precision_rounds_layer(void **state) {
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":4}]}",
                (uh_shape_t){1, 1, 1, 2}, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     float w[] = {1.4f, 0.31f, -0.5f, 0.05f};
     hook->perturb_weights(hook->ctx, 0, w, 2, 2, NULL);
@@ -486,7 +484,7 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":8}]}",
                (uh_shape_t){1, 1, 1, 2}, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     hook = uh_backend_sim_hook(sim);
     float z[] = {2.0f, 1.0f, -0.3f};
     hook->perturb_outputs(hook->ctx, 0, z, 3, NULL);
@@ -495,7 +493,7 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     /* fp32 layers beside an int8 one are left alone: a 2-layer net, only layer 1 at int8 */
     parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     float keep[] = {0.123456789f, -1.0f};
@@ -504,7 +502,7 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     /* a network entirely in fp32 still needs no hook */
     parse_arch(MLP_BITS("", ""), MNIST, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     uh_backend_free(b);

@@ -176,8 +176,7 @@ static void test_violations(void **state) {
 /* ---- physics ------------------------------------------------------------------------- */
 
 static const uh_noise_t *eval_hook(uh_backend_t *b, const uh_arch_t *a, uh_backend_sim_t **sim) {
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, a, UH_SIM_EVAL, sim, &err), UH_OK);
+    *sim = new_sim(b, a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(*sim);
     assert_non_null(hook);
     return hook;
@@ -355,7 +354,6 @@ static void test_bits_set_converters(void **state) {
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a4);
     uh_energy_t e0, e8, e4;
-    uh_error_t err = {0};
     energy_of(b, &a0, &e0);
     energy_of(b, &a8, &e8);
     energy_of(b, &a4, &e4);
@@ -398,8 +396,7 @@ static void test_bits_set_converters(void **state) {
         parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
         for (int mode = 0; mode < 2; mode++) { /* EVAL, then TRAIN: the same rounding */
             uh_backend_sim_t *sim;
-            assert_int_equal(
-                uh_backend_sim_new(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL, &sim, &err), UH_OK);
+            sim = new_sim(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL);
             const uh_noise_t *hook = uh_backend_sim_hook(sim);
             assert_non_null(hook);
             assert_non_null(hook->perturb_outputs);
@@ -524,15 +521,6 @@ static void test_out_bound_clips(void **state) {
 }
 
 /* ---- the noiseless limit and accuracy ------------------------------------------------- */
-
-static double max_rel_diff(const float *x, const float *y, size_t n) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(y[i]));
-        diff = fmax(diff, fabs((double)x[i] - y[i]));
-    }
-    return diff / scale;
-}
 
 /* Everything off except deterministic drift, which global compensation undoes exactly:
  * the crossbar must give the digital logits, for an MLP and a CNN. */
@@ -685,7 +673,7 @@ static void test_noise_aware_training(void **state) {
     uh_arch_t a;
     parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     assert_non_null(hook->perturb_weights);
@@ -710,10 +698,7 @@ static double train_sigma(const uh_backend_t *b) {
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":256}]}", (uh_shape_t){1, 16, 16, 256},
                &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     double sigma = 0;
     if (hook && hook->perturb_weights) {

@@ -473,7 +473,6 @@ static void test_bits_set_converters(void **state) {
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a4);
     uh_energy_t e8, e4;
-    uh_error_t err = {0};
     energy_of(b, &a8, &e8);
     energy_of(b, &a4, &e4);
     /* layer 1 at 4 bits: dac 784 · 4 · 3.6 / 16 = 705.6 pJ (was 11289.6), adc 64 · 49 · 1.5 /
@@ -508,7 +507,7 @@ static void test_bits_set_converters(void **state) {
             uh_arch_t a;
             parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
             uh_backend_sim_t *sim;
-            assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+            sim = new_sim(b, &a, UH_SIM_EVAL);
             const uh_noise_t *hook = uh_backend_sim_hook(sim);
             enum { COUNT = 20000 };
             static float z[COUNT], z0[COUNT];
@@ -571,15 +570,6 @@ static void test_laser_grows_exponentially(void **state) {
 
 /* ---- simulation helpers ------------------------------------------------------------- */
 
-static double max_rel_diff(const float *x, const float *y, size_t n) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(y[i]));
-        diff = fmax(diff, fabs((double)x[i] - y[i]));
-    }
-    return diff / scale;
-}
-
 /* RMS of x − y over max |y| */
 static double rms_rel_diff(const float *x, const float *y, size_t n) {
     double scale = 0, sq = 0;
@@ -605,11 +595,8 @@ static const char *const CNN =
 static void logits(uh_net_t *net, const uh_backend_t *b, const uh_dataset_t *ds, uint64_t seed,
                    float *out) {
     uh_backend_sim_t *sim = NULL;
-    uh_error_t err = {0};
     if (b) {
-        int rc = uh_backend_sim_new(b, uh_net_arch(net), UH_SIM_EVAL, &sim, &err);
-        if (rc) print_error("%s\n", err.msg);
-        assert_int_equal(rc, UH_OK);
+        sim = new_sim(b, uh_net_arch(net), UH_SIM_EVAL);
         assert_non_null(uh_backend_sim_hook(sim));
         uh_net_set_noise(net, uh_backend_sim_hook(sim), seed);
     }
@@ -913,10 +900,7 @@ static double train_sigma(const uh_backend_t *b, int tile) {
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     double sigma = 0;
     if (hook && hook->perturb_weights) {
@@ -949,8 +933,7 @@ static void test_train_sigma_calibrated(void **state) {
     uh_arch_t a;
     parse_arch(MLP, TINY, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     assert_close(train_sigma(b, 16), 0, 0);
@@ -997,7 +980,7 @@ static void test_noise_aware_training(void **state) {
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(worst, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(worst, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     assert_non_null(hook->perturb_weights);
@@ -1057,10 +1040,7 @@ static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 1, cols, rows}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, mode, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, mode);
     *hook = uh_backend_sim_hook(sim);
     assert_non_null(*hook);
     assert_non_null((*hook)->perturb_weights);
@@ -1184,8 +1164,7 @@ static uh_net_t *train_tiny_on(const uh_backend_t *b, uint64_t seed, int threads
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     uh_net_t *net =
         train_tiny_seeded(TRAINED, uh_backend_sim_hook(sim), seed, seed + 4, threads, epochs);
     uh_backend_sim_free(sim);
