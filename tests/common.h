@@ -208,6 +208,18 @@ static inline uh_backend_sim_t *new_sim(const uh_backend_t *b, const uh_arch_t *
     return sim;
 }
 
+/* Monte Carlo on b is seeded: the same seed replays the same samples, another draws others. */
+static inline void assert_mc_seeded(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t *test,
+                                    int samples) {
+    uh_mc_result_t r1, r2, r3;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r1, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r2, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 4321, &r3, &err), UH_OK);
+    assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
+    assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
+}
+
 /* max |x − y| over max |y| */
 static inline double max_rel_diff(const float *x, const float *y, size_t n) {
     double scale = 0, diff = 0;
