@@ -6,6 +6,12 @@
 #include "uhnas/backend.h"
 #include "uhnas/fileio.h"
 
+/* A digital chip's footprint: one die of area_mm2, without tiles, MZIs or devices. */
+static void assert_die(const uh_energy_t *e, double area_mm2) {
+    assert_close(e->footprint.area_mm2, area_mm2, 0);
+    assert_true(e->footprint.tiles == 0 && e->footprint.mzis == 0 && e->footprint.devices == 0);
+}
+
 static void test_cpu_energy_by_hand(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
@@ -31,8 +37,7 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_close(e.layers[0].nj + e.layers[1].nj, e.total_nj, 1e-6);
     assert_close(uh_backend_pj_per_mac(b), 91.7, 1e-12);
     assert_close(e.latency_ns, 1194418.176 / 270, 1e-6);
-    assert_close(e.footprint.area_mm2, 660, 0);
-    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
+    assert_die(&e, 660);
     uh_backend_free(b);
 }
 
@@ -81,8 +86,7 @@ static void test_gpu_mlp_no_dram(void **state) {
     assert_close(part(&e, "dram"), -1, 0);
     assert_close(e.total_nj, 101632 * 0.889e-3 + 128 * 0.889e-3, 1e-9);
     assert_close(e.latency_ns, 11.57947392, 1e-9);
-    assert_close(e.footprint.area_mm2, 1716, 0);
-    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
+    assert_die(&e, 1716);
     uh_backend_free(b);
 }
 

@@ -24,6 +24,13 @@ static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t
     if (llm_parse_reply(text, &c, want, r, &err)) fail_msg("%s", err.msg);
 }
 
+/* A reply that was read (not fatal), with its items and the children kept from them. */
+static void assert_counts(const llm_reply_t *r, int items, int children) {
+    assert_null(r->fatal);
+    assert_int_equal(r->n_items, items);
+    assert_int_equal(r->n_children, children);
+}
+
 #define MLP(u)                                                                                     \
     "{\"layers\":[{\"type\":\"dense\",\"units\":" #u "},{\"type\":\"dense\",\"units\":4}]}"
 
@@ -39,9 +46,7 @@ static void test_reply_in_prose_and_fences(void **state) {
                   "{\"]}\n```"
                   " Good luck {",
           b, 3, &r);
-    assert_null(r.fatal);
-    assert_int_equal(r.n_items, 2);
-    assert_int_equal(r.n_children, 2);
+    assert_counts(&r, 2, 2);
     assert_int_equal(r.children[0].n_parents, 1);
     assert_true(r.children[0].parents[0] == 7);
     assert_int_equal(r.children[1].crossover, 1);
@@ -106,10 +111,8 @@ static void test_bad_children_have_precise_errors(void **state) {
                                                          "\"}"
                                                          "]}",
         b, 4, &r);
-    assert_null(r.fatal);
-    assert_int_equal(r.n_items, 12);
-    assert_int_equal(r.n_children, 2); /* MLP(8) once, and the quoted single layer */
-    assert_int_equal(r.duplicate, 2);  /* the known MLP(16), the second MLP(8) */
+    assert_counts(&r, 12, 2);         /* children: MLP(8) once, and the quoted single layer */
+    assert_int_equal(r.duplicate, 2); /* the known MLP(16), the second MLP(8) */
     assert_int_equal(r.invalid, 8);
     const char *p = r.problems.buf;
     assert_non_null(strstr(p, "- child 2: ") && strstr(p, "color"));
