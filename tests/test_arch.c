@@ -1,18 +1,8 @@
 /* Architecture format: parsing, every kind of fault, canonical form, hash, counts. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include "uhnas/arch.h"
 #include "uhnas/rng.h"
-
-static const uh_shape_t MNIST = {1, 28, 28, 10};
 
 static int parse(const char *json, uh_arch_t *arch, uh_error_t *err) {
     return uh_arch_parse(json, strlen(json), MNIST, arch, err);
@@ -22,13 +12,7 @@ static int parse(const char *json, uh_arch_t *arch, uh_error_t *err) {
 static void expect_error(const char *json, int code, const char *needle) {
     uh_arch_t arch;
     uh_error_t err = {0};
-    int rc = parse(json, &arch, &err);
-    if (rc != code || !strstr(err.msg, needle)) {
-        print_error("json:    %s\nwant:    code %d, message containing \"%s\"\ngot:     code %d, "
-                    "\"%s\"\n",
-                    json, code, needle, rc, err.msg);
-        fail();
-    }
+    expect_bad_at(parse(json, &arch, &err), &err, code, needle, json, __FILE__, __LINE__);
 }
 
 static void test_paper_example_counts(void **state) {
@@ -358,11 +342,7 @@ static void test_describe(void **state) {
     (void)state;
     uh_arch_t a;
     uh_error_t err = {0};
-    assert_int_equal(
-        parse("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-              "{\"type\":\"dense\",\"units\":10}]}",
-              &a, &err),
-        UH_OK);
+    assert_int_equal(parse(RELU_MLP(128, 10), &a, &err), UH_OK);
     char buf[2048];
     assert_true(uh_arch_describe(&a, buf, sizeof buf) > 0);
     assert_non_null(strstr(buf, "params 100480"));

@@ -1,33 +1,16 @@
 /* The built-in model's language: everything the search space makes is written and read back
  * exactly by the grammar, and constrained sampling from an untrained model only writes
  * architectures that parse (10,000 of them). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include "uhnas/archlang.h"
 #include "uhnas/space.h"
-
-static const uh_shape_t MNIST = {1, 28, 28, 10};
-
-static uh_backend_t *load(const char *name) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    if (uh_backend_load(name, &b, &err)) fail_msg("%s", err.msg);
-    return b;
-}
 
 static void test_space_round_trips(void **state) {
     (void)state;
     const char *backends[] = {"mzi-realistic", "crossbar-pcm", "gpu-b200-fp16"};
     for (int k = 0; k < 3; k++) {
-        uh_backend_t *b = load(backends[k]);
+        uh_backend_t *b = load_backend(backends[k]);
         uh_space_t space;
         uh_error_t err = {0};
         assert_int_equal(uh_space_init(&space, b, MNIST, &err), UH_OK);
@@ -66,7 +49,7 @@ static void test_space_round_trips(void **state) {
 
 static void test_constrained_samples_all_parse(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_gpt_config_t cfg = {
         .vocab = uh_lang_vocab_size(), .max_t = 96, .layers = 1, .heads = 2, .channels = 16};
     uh_error_t err = {0};
@@ -174,7 +157,7 @@ static double mean_width(uh_gpt_t *m, const uh_backend_t *b, const int *prompt, 
  * narrower networks than asked for a high one. */
 static void test_energy_target_steers_width(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     int hw[5], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
     assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     for (int k = 0; k < N_WIDTHS; k++) {
@@ -204,7 +187,7 @@ static void test_energy_target_steers_width(void **state) {
  * a wide parent. */
 static void test_parent_in_context_steers_width(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
     assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     uh_lang_targets(0.8, 0.8, 0.5, tgt);

@@ -1,67 +1,26 @@
 /* The backend interface and the digital model: files, errors, constraints, energy by hand,
  * FP16 rounding, precisions selected by a layer's bits (cost, rounding, refusal), Monte-Carlo
  * evaluation. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-#include <math.h>
+#include "common.h"
 
 #include "uhnas/backend.h"
 #include "uhnas/fileio.h"
 
-#define BACKENDS UHNAS_TEST_BACKENDS "/"
-
-/* cmocka 1.1's float assertion works in single precision; energies need double. */
-#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
-static void check_close(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) {
-        print_error("line %d: %s = %.12g, want %.12g (± %g)\n", line, what, got, want, tol);
-        fail();
-    }
-}
-
-static const uh_shape_t MNIST = {1, 28, 28, 10};
-
-static void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
-    uh_error_t err = {0};
-    int rc = uh_arch_parse(json, strlen(json), shape, a, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-}
-
-static uh_backend_t *load(const char *path) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load(path, &b, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    return b;
-}
-
-static double part(const uh_energy_t *e, const char *name) {
-    for (int k = 0; k < e->n_parts; k++)
-        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
-    return -1;
+/* A digital chip's footprint: one die of area_mm2, without tiles, MZIs or devices. */
+static void assert_die(const uh_energy_t *e, double area_mm2) {
+    assert_close(e->footprint.area_mm2, area_mm2, 0);
+    assert_true(e->footprint.tiles == 0 && e->footprint.mzis == 0 && e->footprint.devices == 0);
 }
 
 static void test_cpu_energy_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load(BACKENDS "cpu-xeon8380-fp32.json");
+    uh_backend_t *b = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
     assert_string_equal(uh_backend_name(b), "cpu-xeon8380-fp32");
     assert_string_equal(uh_backend_model_name(b), "digital");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* MACs: 784·128 + 128·10 = 101632; at 91.7 pJ each = 9 319 654.4 pJ = 9319.6544 nJ.
      * Activations: 128 ReLUs at 91.7 pJ = 11 737.6 pJ = 11.7376 nJ (the last layer has none).
      * DRAM (outside the CPU's TDP, so counted on top): 101770 params × 4 bytes × 162.5 pJ/byte
@@ -78,22 +37,20 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_close(e.layers[0].nj + e.layers[1].nj, e.total_nj, 1e-6);
     assert_close(uh_backend_pj_per_mac(b), 91.7, 1e-12);
     assert_close(e.latency_ns, 1194418.176 / 270, 1e-6);
-    assert_close(e.footprint.area_mm2, 660, 0);
-    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
+    assert_die(&e, 660);
     uh_backend_free(b);
 }
 
 static void test_gpu_energy_and_pool_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a;
     parse_arch(
         "{\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"activation\":\"relu\"},"
         "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":3}]}",
         (uh_shape_t){1, 6, 6, 3}, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* conv: 2 filters × 9 × 4×4 outputs = 288 MACs; dense: 2·2·2 = 8 inputs × 3 = 24 MACs.
      * MAC energy 312 × 0.889 pJ = 277.368 pJ. Activations: 2·4·4 = 32 ReLUs × 0.889 = 28.448 pJ.
      * Pool reads: 2·2·2 outputs × 4 window values = 32 × 0.889 = 28.448 pJ.
@@ -113,14 +70,11 @@ static void test_gpu_energy_and_pool_by_hand(void **state) {
  * power includes the HBM); latency and area by hand. */
 static void test_gpu_mlp_no_dram(void **state) {
     (void)state;
-    uh_backend_t *b = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* MACs: 784·128 + 128·10 = 101632 × 0.889 pJ = 90 350.848 pJ = 90.350848 nJ.
      * Activations: 128 ReLUs × 0.889 pJ = 113.792 pJ = 0.113792 nJ. Total 90.46464 nJ, and
      * that is all: 2 parts, no "dram".
@@ -132,19 +86,17 @@ static void test_gpu_mlp_no_dram(void **state) {
     assert_close(part(&e, "dram"), -1, 0);
     assert_close(e.total_nj, 101632 * 0.889e-3 + 128 * 0.889e-3, 1e-9);
     assert_close(e.latency_ns, 11.57947392, 1e-9);
-    assert_close(e.footprint.area_mm2, 1716, 0);
-    assert_true(e.footprint.tiles == 0 && e.footprint.mzis == 0 && e.footprint.devices == 0);
+    assert_die(&e, 1716);
     uh_backend_free(b);
 }
 
 static void test_fp16_rounding(void **state) {
     (void)state;
-    uh_backend_t *b = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10}]}", MNIST, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     /* Hand-worked binary16 values (round to nearest, ties to even). */
@@ -161,8 +113,8 @@ static void test_fp16_rounding(void **state) {
     for (int i = 0; i < 7; i++) assert_true(x[i] == want[i]);
     uh_backend_sim_free(sim);
     /* FP32 needs no hook at all. */
-    uh_backend_t *cpu = load(BACKENDS "cpu-xeon8380-fp32.json");
-    assert_int_equal(uh_backend_sim_new(cpu, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
+    sim = new_sim(cpu, &a, UH_SIM_EVAL);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     uh_backend_free(cpu);
@@ -176,9 +128,7 @@ static void test_evaluate_digital(void **state) {
     uh_data_opts_t dopts = {0};
     assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
+    parse_arch(RELU_MLP(32, 4), (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);
     assert_non_null(net);
     uh_train_opts_t opts;
@@ -186,8 +136,8 @@ static void test_evaluate_digital(void **state) {
     opts.batch = 32, opts.epochs = 5, opts.lr = 0.1f;
     uh_train_result_t res;
     assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
-    uh_backend_t *cpu = load(BACKENDS "cpu-xeon8380-fp32.json");
-    uh_backend_t *gpu = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
+    uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_mc_result_t rc, rg;
     assert_int_equal(uh_backend_evaluate(cpu, net, test, 3, 7, &rc, &err), UH_OK);
     assert_int_equal(uh_backend_evaluate(gpu, net, test, 3, 7, &rg, &err), UH_OK);
@@ -208,74 +158,67 @@ static void test_evaluate_digital(void **state) {
 
 /* ---- bad files: one test per kind of fault ------------------------------------------ */
 
-static void expect_bad(const char *text, const char *needle) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
-    if (rc == UH_OK || !strstr(err.msg, needle)) {
-        print_error("file: %s\nwant an error containing \"%s\"\ngot rc %d: %s\n", text, needle, rc,
-                    err.msg);
-        fail();
-    }
-    assert_null(b);
-}
-
 #define MAC "\"mac_pj\":{\"value\":1,\"source\":\"assumed: test\"}"
 
 static void test_bad_files(void **state) {
     (void)state;
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"",
-               "invalid JSON");
-    expect_bad("[]", "must be a JSON object");
-    expect_bad("{\"name\":\"x\",\"model\":\"quantum\",\"params\":{}}", "unknown model \"quantum\"");
-    expect_bad("{\"model\":\"digital\",\"params\":{}}", "backend.name: required");
-    expect_bad("{\"name\":\"../etc\",\"model\":\"digital\",\"params\":{}}", "backend.name");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{},\"colour\":1}",
-               "backend.colour: unknown key");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\"}", "backend.params: required");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
-               "\"mac_pj\":{\"value\":1}}}",
-               "params.mac_pj: needs a \"source\"");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
-               "\"mac_pj\":3}}",
-               "params.mac_pj: must be {\"value\": number");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
-               "\"mac_pj\":{\"value\":-1,\"source\":\"assumed: test\"}}}",
-               "params.mac_pj: must be in 1e-06..1e+06, got -1");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp8\"," MAC "}}",
-               "params.format: must be one of: fp32, fp16");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
-               ",\"mac_pJ\":{\"value\":1,\"source\":\"typo\"}}}",
-               "params.mac_pJ: unknown key");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"constraints\":{\"activations\":[\"gelu\"]},"
-               "\"params\":{\"format\":\"fp32\"," MAC "}}",
-               "constraints.activations: unknown name \"gelu\"");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"constraints\":{\"min_bits\":{\"value\":8,"
-               "\"source\":\"a b c\"},\"max_bits\":{\"value\":4,\"source\":\"a b c\"}},"
-               "\"params\":{\"format\":\"fp32\"," MAC "}}",
-               "min_bits 8 > max_bits 4");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"",
+                       "invalid JSON");
+    expect_bad_backend("[]", "must be a JSON object");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"quantum\",\"params\":{}}",
+                       "unknown model \"quantum\"");
+    expect_bad_backend("{\"model\":\"digital\",\"params\":{}}", "backend.name: required");
+    expect_bad_backend("{\"name\":\"../etc\",\"model\":\"digital\",\"params\":{}}", "backend.name");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{},\"colour\":1}",
+                       "backend.colour: unknown key");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\"}", "backend.params: required");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
+                       "\"mac_pj\":{\"value\":1}}}",
+                       "params.mac_pj: needs a \"source\"");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
+                       "\"mac_pj\":3}}",
+                       "params.mac_pj: must be {\"value\": number");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\","
+                       "\"mac_pj\":{\"value\":-1,\"source\":\"assumed: test\"}}}",
+                       "params.mac_pj: must be in 1e-06..1e+06, got -1");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp8\"," MAC
+                       "}}",
+                       "params.format: must be one of: fp32, fp16");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+                       ",\"mac_pJ\":{\"value\":1,\"source\":\"typo\"}}}",
+                       "params.mac_pJ: unknown key");
+    expect_bad_backend(
+        "{\"name\":\"x\",\"model\":\"digital\",\"constraints\":{\"activations\":[\"gelu\"]},"
+        "\"params\":{\"format\":\"fp32\"," MAC "}}",
+        "constraints.activations: unknown name \"gelu\"");
+    expect_bad_backend(
+        "{\"name\":\"x\",\"model\":\"digital\",\"constraints\":{\"min_bits\":{\"value\":8,"
+        "\"source\":\"a b c\"},\"max_bits\":{\"value\":4,\"source\":\"a b c\"}},"
+        "\"params\":{\"format\":\"fp32\"," MAC "}}",
+        "min_bits 8 > max_bits 4");
     /* the precisions table: known formats, one per bit width, numbers with sources */
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
-               ",\"precisions\":{\"fp8\":{" MAC "}}}}",
-               "params.precisions.fp8: unknown format; formats are fp16 and int2 ... int16");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
-               ",\"precisions\":{\"int16\":{" MAC "}}}}",
-               "params.precisions.int16: 16 bits is already fp16");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
-               ",\"precisions\":{\"fp32\":{" MAC "}}}}",
-               "fp32 can only be params.format");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
-               ",\"precisions\":{\"int8\":{\"mac_pj\":{\"value\":1}}}}}",
-               "params.precisions.int8.mac_pj: needs a \"source\"");
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
-               ",\"precisions\":{\"int8\":{" MAC ",\"mac_pJ\":1}}}}",
-               "params.precisions.int8.mac_pJ: unknown key");
+    expect_bad_backend(
+        "{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+        ",\"precisions\":{\"fp8\":{" MAC "}}}}",
+        "params.precisions.fp8: unknown format; formats are fp16 and int2 ... int16");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+                       ",\"precisions\":{\"int16\":{" MAC "}}}}",
+                       "params.precisions.int16: 16 bits is already fp16");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp16\"," MAC
+                       ",\"precisions\":{\"fp32\":{" MAC "}}}}",
+                       "fp32 can only be params.format");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+                       ",\"precisions\":{\"int8\":{\"mac_pj\":{\"value\":1}}}}}",
+                       "params.precisions.int8.mac_pj: needs a \"source\"");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+                       ",\"precisions\":{\"int8\":{" MAC ",\"mac_pJ\":1}}}}",
+                       "params.precisions.int8.mac_pJ: unknown key");
     size_t n = UH_BACKEND_MAX_FILE_BYTES + 10;
     char *big = malloc(n + 1);
     assert_non_null(big);
     memset(big, ' ', n);
     big[n] = '\0';
-    expect_bad(big, "more than the limit");
+    expect_bad_backend(big, "more than the limit");
     free(big);
     uh_backend_t *b;
     uh_error_t err = {0};
@@ -304,7 +247,7 @@ static void test_digital_batch_and_dram(void **state) {
         uh_error_t err = {0};
         assert_int_equal(uh_backend_load_text(text, strlen(text), "t", &b, &err), UH_OK);
         uh_energy_t e;
-        assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+        energy_of(b, &a, &e);
         /* 7850 params × 2 bytes × 10 pJ ÷ 4 = 39 250 pJ; MACs 7840 × 1 pJ */
         assert_close(part(&e, "dram"), 39.25, 1e-9);
         assert_close(part(&e, "mac"), 7.84, 1e-12);
@@ -312,10 +255,10 @@ static void test_digital_batch_and_dram(void **state) {
         assert_close(e.footprint.area_mm2, 0, 0);
         uh_backend_free(b);
     }
-    expect_bad("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
-               ",\"batch\":{\"value\":4,\"source\":\"assumed: test\"},"
-               "\"weight_reuse\":{\"value\":4,\"source\":\"assumed: test\"}}}",
-               "params.weight_reuse: the old name of params.batch; give only one");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
+                       ",\"batch\":{\"value\":4,\"source\":\"assumed: test\"},"
+                       "\"weight_reuse\":{\"value\":4,\"source\":\"assumed: test\"}}}",
+                       "params.weight_reuse: the old name of params.batch; give only one");
 }
 
 static void test_violations_per_layer(void **state) {
@@ -360,14 +303,6 @@ static void test_violations_per_layer(void **state) {
     uh_backend_free(b);
 }
 
-/* The energy of one component of one layer (0-based); -1 when absent. */
-static double layer_part(const uh_energy_t *e, int layer, const char *name) {
-    const uh_energy_layer_t *l = &e->layers[layer];
-    for (int k = 0; k < l->n_parts; k++)
-        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
-    return -1;
-}
-
 #define MLP_BITS(b1, b2)                                                                           \
     "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"" b1 "},"                \
     "{\"type\":\"dense\",\"units\":10" b2 "}]}"
@@ -376,16 +311,15 @@ static double layer_part(const uh_energy_t *e, int layer, const char *name) {
  * costs. By hand on the shipped files, against the same MLP without bits. */
 static void test_precision_prices_layers(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uh_backend_t *gpu = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a0, a8, a16;
     parse_arch(MLP_BITS("", ""), MNIST, &a0);
     parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a8);
     parse_arch(MLP_BITS(",\"bits\":16", ",\"bits\":16"), MNIST, &a16);
     uh_energy_t e0, e8, e16;
-    assert_int_equal(uh_backend_energy(gpu, &a0, &e0, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(gpu, &a8, &e8, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(gpu, &a16, &e16, &err), UH_OK);
+    energy_of(gpu, &a0, &e0);
+    energy_of(gpu, &a8, &e8);
+    energy_of(gpu, &a16, &e16);
     /* FP16 (no bits): layer 1 mac 784 · 64 = 50 176 × 0.889 = 44 606.464 pJ, activation
      * 64 × 0.889 = 56.896 pJ; layer 2 mac 640 × 0.889 = 568.96 pJ.
      * Layer 1 at int8 (bits 8, twice the dense FP16 rate at 1000 W): mac 50 176 × 0.4445 =
@@ -408,11 +342,11 @@ static void test_precision_prices_layers(void **state) {
      * mac 50 816 × 22.925 = 1 164 956.8 pJ, activation 64 × 22.925 = 1467.2 pJ, and the DRAM
      * row reads 1 byte per weight instead of 4: 50 890 × 1 × 162.5 / 128 = 64 606.4453125 pJ
      * (FP32: 258 425.78125 pJ). */
-    uh_backend_t *cpu = load(BACKENDS "cpu-xeon8380-fp32.json");
+    uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
     uh_arch_t c8;
     parse_arch(MLP_BITS(",\"bits\":8", ",\"bits\":8"), MNIST, &c8);
-    assert_int_equal(uh_backend_energy(cpu, &a0, &e0, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(cpu, &c8, &e8, &err), UH_OK);
+    energy_of(cpu, &a0, &e0);
+    energy_of(cpu, &c8, &e8);
     assert_close(part(&e0, "mac"), 50816 * 91.7e-3, 1e-9);
     assert_close(part(&e8, "mac"), 1164.9568, 1e-9);
     assert_close(part(&e8, "activation"), 1.4672, 1e-12);
@@ -436,7 +370,7 @@ static void test_precision_unsupported_refused(void **state) {
     (void)state;
     uh_error_t err = {0};
     uh_violations_t v;
-    uh_backend_t *gpu = load(BACKENDS "gpu-b200-fp16.json");
+    uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a4;
     parse_arch(MLP_BITS(",\"bits\":4", ""), MNIST, &a4);
     assert_int_equal(uh_backend_check(gpu, &a4, &v), 1);
@@ -446,7 +380,7 @@ static void test_precision_unsupported_refused(void **state) {
                                         "default: no bits, or 16) and int8 (bits 8)");
     /* energy is still answered (the search's sampler asks it of any candidate): the default */
     uh_energy_t e;
-    assert_int_equal(uh_backend_energy(gpu, &a4, &e, &err), UH_OK);
+    energy_of(gpu, &a4, &e);
     assert_close(e.total_nj, (50816 + 64) * 0.889e-3, 1e-9);
     uh_backend_sim_t *sim = NULL;
     assert_int_equal(uh_backend_sim_new(gpu, &a4, UH_SIM_EVAL, &sim, &err), UH_EINVAL);
@@ -487,8 +421,7 @@ static double layer_error(const uh_backend_t *b, int bits, double *analytic) {
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 8, 8, 10}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     enum { OUT = 10, IN = 64, N = 500 };
@@ -544,7 +477,7 @@ static void test_precision_rounds_layer(void **state) {
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":4}]}",
                (uh_shape_t){1, 1, 1, 2}, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     float w[] = {1.4f, 0.31f, -0.5f, 0.05f};
     hook->perturb_weights(hook->ctx, 0, w, 2, 2, NULL);
@@ -555,7 +488,7 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2,\"bits\":8}]}",
                (uh_shape_t){1, 1, 1, 2}, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     hook = uh_backend_sim_hook(sim);
     float z[] = {2.0f, 1.0f, -0.3f};
     hook->perturb_outputs(hook->ctx, 0, z, 3, NULL);
@@ -564,7 +497,7 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     /* fp32 layers beside an int8 one are left alone: a 2-layer net, only layer 1 at int8 */
     parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     float keep[] = {0.123456789f, -1.0f};
@@ -573,12 +506,12 @@ static void test_precision_rounds_layer(void **state) {
     uh_backend_sim_free(sim);
     /* a network entirely in fp32 still needs no hook */
     parse_arch(MLP_BITS("", ""), MNIST, &a);
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_EVAL);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     uh_backend_free(b);
     /* the B200: its default fp16 (bits 16) against int8 (bits 8) */
-    b = load(BACKENDS "gpu-b200-fp16.json");
+    b = load_backend(BACKENDS "gpu-b200-fp16.json");
     double e16 = layer_error(b, 16, &want);
     e8 = layer_error(b, 8, &want8);
     print_message("B200: fp16 output error rms %.4e, int8 %.4e\n", e16, e8);
@@ -598,7 +531,7 @@ static void test_list_and_load_by_name(void **state) {
         if (i) assert_true(strcmp(names[i - 1], names[i]) < 0);
     }
     assert_int_equal(found, 2);
-    uh_backend_t *b = load("gpu-b200-fp16");
+    uh_backend_t *b = load_backend("gpu-b200-fp16");
     uh_precision_t p;
     uh_backend_precision(b, &p);
     assert_int_equal(p.weight_bits, 16);
@@ -615,7 +548,7 @@ static void test_noise_level_follows_physics(void **state) {
     const char *names[] = {"cpu-xeon8380-fp32", "gpu-b200-fp16", "mzi-realistic", "mzi-worst"};
     double level[4];
     for (int i = 0; i < 4; i++) {
-        uh_backend_t *b = load(names[i]);
+        uh_backend_t *b = load_backend(names[i]);
         uh_error_t err = {0};
         assert_int_equal(uh_backend_noise_level(b, &level[i], &err), UH_OK);
         double again;
@@ -629,7 +562,7 @@ static void test_noise_level_follows_physics(void **state) {
     /* crossbar-pcm with every Gaussian term scaled by 3 */
     char *text = NULL;
     size_t len = 0;
-    uh_backend_t *pcm = load("crossbar-pcm");
+    uh_backend_t *pcm = load_backend("crossbar-pcm");
     assert_int_equal(uh_read_file(uh_backend_path(pcm), 1 << 20, &text, &len, NULL), UH_OK);
     char *at = strstr(text, "\"noise_scale\": {\"value\": 1,");
     assert_non_null(at);

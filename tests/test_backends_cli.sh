@@ -1,20 +1,6 @@
 #!/usr/bin/env bash
 # uhnas backends / energy / eval as a user meets them, on every shipped backend.
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 needle=$2; shift 2
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [[ $rc -ne $want ]]; then bad "$* → exit $rc, want $want: $out"; return; fi
-  if [[ "$out" != *"$needle"* ]]; then bad "$* → output lacks '$needle': $out"; return; fi
-  ok
-}
-PY=/usr/bin/env
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MLP='{"layers":[{"type":"dense","units":64,"activation":"relu"},{"type":"dense","units":10}]}'
 BACKENDS="cpu-xeon8380-fp32 gpu-b200-fp16 mzi-realistic mzi-worst crossbar-pcm"
 
@@ -40,7 +26,6 @@ expect 0 "energy per inference" "$UHNAS" energy --arch "$MLP" --backend cpu-xeon
 expect 2 'unknown backend "tpu-v9"' "$UHNAS" energy --arch "$MLP" --backend tpu-v9
 expect 2 "--arch and --backend are required" "$UHNAS" energy --backend cpu-xeon8380-fp32
 expect 2 "--input: expected CxHxW" "$UHNAS" energy --arch "$MLP" --backend cpu-xeon8380-fp32 --input 28
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo '{"name":"x","model":"digital","params":{"format":"fp32","mac_pj":{"value":1}}}' > "$tmp/bad.json"
 expect 2 'params.mac_pj: needs a "source"' "$UHNAS" energy --arch "$MLP" --backend-file "$tmp/bad.json"
 # a violation: exit 2 and the list, per layer
@@ -73,5 +58,4 @@ o = json.loads(sys.argv[1])
 assert o["energy_nj"] > 0 and o["breakdown"]["total"]["heater"] < 1e-3, o
 PY
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -1,25 +1,11 @@
 #!/usr/bin/env bash
 # The uhnas command line as a user meets it: help, exit codes, one-line errors, JSON output,
 # and the accuracy promised on real Fashion-MNIST.
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-# expect CODE NEEDLE CMD...: exit code CODE and NEEDLE somewhere in stdout+stderr.
-expect() {
-  local want=$1 needle=$2; shift 2
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [[ $rc -ne $want ]]; then bad "$* → exit $rc, want $want: $out"; return; fi
-  if [[ "$out" != *"$needle"* ]]; then bad "$* → output lacks '$needle': $out"; return; fi
-  ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MLP='{"layers":[{"type":"dense","units":128,"activation":"relu"},{"type":"dense","units":10}]}'
 CNN='{"layers":[{"type":"conv2d","filters":8,"kernel":3,"activation":"relu"},{"type":"pool","kind":"max","size":2},{"type":"dense","units":32,"activation":"relu"},{"type":"dense","units":10}]}'
 TINY_MLP='{"layers":[{"type":"dense","units":32,"activation":"relu"},{"type":"dense","units":4}]}'
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # help and usage
 expect 0 "usage: uhnas COMMAND" "$UHNAS" --help
@@ -88,5 +74,4 @@ else
   echo "CNN conv8-pool-dense32, 3 epochs: test accuracy $a"
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

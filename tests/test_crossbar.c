@@ -2,61 +2,17 @@
  * (programming noise σ(g), drift, read noise) against their formulas, a layer's bits as its
  * converters' resolution (energy and ADC rounding), the noiseless limit,
  * accuracy under rising noise, reproducible Monte Carlo, constraints and bad files. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-#include <math.h>
+#include "common.h"
 
 #include "uhnas/backend.h"
 
 #define PCM_FILE UHNAS_TEST_BACKENDS "/crossbar-pcm.json"
 
-#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
-static void check_close(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) {
-        print_error("line %d: %s = %.12g, want %.12g (± %g)\n", line, what, got, want, tol);
-        fail();
-    }
-}
-
 static const double PI = 3.14159265358979323846;
-static const uh_shape_t MNIST = {1, 28, 28, 10};
-static const uh_shape_t TINY = {1, 12, 12, 4};
-
-static void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
-    uh_error_t err = {0};
-    int rc = uh_arch_parse(json, strlen(json), shape, a, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-}
-
-static uh_backend_t *load_text(const char *text) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load_text(text, strlen(text), "inline", &b, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    return b;
-}
-
-static uh_backend_t *load_pcm(void) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load(PCM_FILE, &b, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    return b;
-}
 
 /* The shipped file with its "noise_scale" value replaced. */
 static uh_backend_t *load_pcm_scaled(double scale) {
-    uh_backend_t *ref = load_pcm();
+    uh_backend_t *ref = load_backend(PCM_FILE);
     const char *text = uh_backend_text(ref);
     const char *key = "\"noise_scale\": {\"value\": ";
     const char *at = strstr(text, key);
@@ -67,16 +23,10 @@ static uh_backend_t *load_pcm_scaled(double scale) {
     char *out = malloc(cap);
     assert_non_null(out);
     snprintf(out, cap, "%.*s%s%.17g%s", (int)(at - text), text, key, scale, after);
-    uh_backend_t *b = load_text(out);
+    uh_backend_t *b = load_backend_text(out);
     free(out);
     uh_backend_free(ref);
     return b;
-}
-
-static double part(const uh_energy_t *e, const char *name) {
-    for (int k = 0; k < e->n_parts; k++)
-        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
-    return -1;
 }
 
 /* A crossbar file: g_max, DAC/ADC energies and the given params (the physics tests switch
@@ -99,7 +49,7 @@ static const char *xbar_file(const char *params) {
 
 static void test_shipped_file(void **state) {
     (void)state;
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     assert_string_equal(uh_backend_name(b), "crossbar-pcm");
     assert_string_equal(uh_backend_model_name(b), "crossbar");
     uh_precision_t p;
@@ -116,14 +66,11 @@ static void test_shipped_file(void **state) {
 
 static void test_energy_mlp_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* e_cell = V² · G_max · t_read · fill · activity
      *        = 0.2² V² · 25e-6 S · 250e-9 s · 0.25 · 0.25 = 1.5625e-14 J = 0.015625 pJ.
      * Layer 1: 784 inputs on 256-row tiles → rt = ceil(784/256) = 4 row-tiles;
@@ -160,15 +107,14 @@ static void test_energy_mlp_by_hand(void **state) {
 
 static void test_energy_conv_tile_hint_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"activation\":"
                "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
                "{\"type\":\"dense\",\"units\":3}]}",
                (uh_shape_t){1, 6, 6, 3}, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* conv: im2col width 1·3·3 = 9 inputs, 2 outputs, 4×4 = 16 passes; the tile hint 4
      * makes 4×4 tiles: rt = ceil(9/4) = 3, ct = ceil(2/4) = 1.
      *   dac        = 16 · 9 · 1 · 0.5      =    72 pJ
@@ -196,7 +142,7 @@ static void test_energy_conv_tile_hint_by_hand(void **state) {
 
 static void test_violations(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(
+    uh_backend_t *b = load_backend_text(
         xbar_file(NUM("tile_rows", "64") "," NUM("tile_cols", "32") "," NUM("chip_tiles", "8")));
     uh_arch_t a;
     /* Layer 1: the hint 16 makes 16×16 tiles: 784 inputs → 49 row-tiles, 40 outputs → 3
@@ -219,7 +165,7 @@ static void test_violations(void **state) {
     assert_int_equal(uh_backend_check(b, &ok, &v), 0);
     uh_backend_free(b);
     /* The shipped file: the shared constraint refuses tiles over 256 before the model does. */
-    b = load_pcm();
+    b = load_backend(PCM_FILE);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10,\"tile\":512}]}", MNIST, &a);
     assert_true(uh_backend_check(b, &a, &v) >= 1);
     assert_int_equal(v.items[0].layer, 1);
@@ -230,8 +176,7 @@ static void test_violations(void **state) {
 /* ---- physics ------------------------------------------------------------------------- */
 
 static const uh_noise_t *eval_hook(uh_backend_t *b, const uh_arch_t *a, uh_backend_sim_t **sim) {
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, a, UH_SIM_EVAL, sim, &err), UH_OK);
+    *sim = new_sim(b, a, UH_SIM_EVAL);
     const uh_noise_t *hook = uh_backend_sim_hook(*sim);
     assert_non_null(hook);
     return hook;
@@ -254,7 +199,7 @@ static void moments(const float *x, size_t n, double scale, double *mean, double
  * and at g = 0 both devices are clipped: Var = 2·σ(0)²·(1/2 − 1/(2π)), mean 0. */
 static void test_programming_noise_sigma(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(xbar_file(
+    uh_backend_t *b = load_backend_text(xbar_file(
         TILES "," NUM("prog_noise_c0_us", "0.26348") "," NUM("prog_noise_c1_us", "1.9650") "," NUM(
             "prog_noise_c2_us", "-1.1731") ",\"drift_compensation\":\"none\""));
     uh_arch_t a;
@@ -310,7 +255,7 @@ static void test_drift(void **state) {
                                      "\"source\":\"assumed: test\"},\"t_eval_s\":{\"value\":%g,"
                                      "\"source\":\"assumed: test\"},\"drift_compensation\":\"%s\"",
                          spread ? "0.02" : "0", times[k], comp ? "global" : "none");
-                uh_backend_t *b = load_text(xbar_file(params));
+                uh_backend_t *b = load_backend_text(xbar_file(params));
                 uh_backend_sim_t *sim;
                 const uh_noise_t *hook = eval_hook(b, &a, &sim);
                 for (int c = 0; c < N; c++) w[c] = 1.0f, w[N + c] = -0.5f;
@@ -345,7 +290,7 @@ static void test_drift(void **state) {
  * Q = min(0.0088/1^0.65, 0.2) = 0.0088 → 0.0088 · sqrt(ln(3600/5e-7)) = 0.04191. */
 static void test_read_noise(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(xbar_file(
+    uh_backend_t *b = load_backend_text(xbar_file(
         TILES "," NUM("read_noise_q", "0.0088") "," NUM("read_noise_q_exp", "0.65") "," NUM(
             "read_noise_q_max",
             "0.2") "," NUM("t_read_s",
@@ -379,7 +324,7 @@ static void test_read_noise(void **state) {
 /* ADC: outputs rounded to 2^(bits−1)−1 = 127 levels of the batch's max |z|. */
 static void test_adc_rounding(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(xbar_file(TILES "," NUM("adc_bits", "8")));
+    uh_backend_t *b = load_backend_text(xbar_file(TILES "," NUM("adc_bits", "8")));
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
     uh_backend_sim_t *sim;
@@ -394,24 +339,14 @@ static void test_adc_rounding(void **state) {
     uh_backend_free(b);
 }
 
-/* The energy of one component of one layer (0-based); -1 when absent. */
-static double layer_part(const uh_energy_t *e, int layer, const char *name) {
-    const uh_energy_layer_t *l = &e->layers[layer];
-    for (int k = 0; k < l->n_parts; k++)
-        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
-    return -1;
-}
-
 /* Precision is a hardware gene: a layer's bits set its DAC and ADC resolution. Energy by hand
  * on the shipped file, then the quantisation error of one layer's outputs through the EVAL
  * hook at two bit widths, and the bits the shipped file allows. */
 static void test_bits_set_converters(void **state) {
     (void)state;
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a0, a8, a4;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a0);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a0);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":8},"
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a8);
@@ -419,10 +354,9 @@ static void test_bits_set_converters(void **state) {
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a4);
     uh_energy_t e0, e8, e4;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a0, &e0, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(b, &a8, &e8, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(b, &a4, &e4, &err), UH_OK);
+    energy_of(b, &a0, &e0);
+    energy_of(b, &a8, &e8);
+    energy_of(b, &a4, &e4);
     /* Layer 1 (784 → 64: rt = 4 row-tiles, ct = 1) at the file's 8 bits: dac 784 · 0.5 =
      * 392 pJ, adc 64 · 4 · 2 = 512 pJ. At 4 bits both scale by 2^(4 − 8) = 1/16: dac 24.5 pJ,
      * adc 32 pJ, 847.5 pJ less. Periphery, array, accumulate, activation and layer 2 stay. */
@@ -451,7 +385,7 @@ static void test_bits_set_converters(void **state) {
     /* The simulated ADC follows the layer's bits: one dense layer (144 inputs, one row-tile),
      * ADC alone (no noise, no bound), z ~ N(0, 1): the rounding error is uniform over one
      * step FS / (2^(b−1) − 1), rms = FS / (levels · √12). */
-    b = load_text(xbar_file(TILES "," NUM("dac_bits", "8") "," NUM("adc_bits", "8")));
+    b = load_backend_text(xbar_file(TILES "," NUM("dac_bits", "8") "," NUM("adc_bits", "8")));
     const int bits[] = {8, 4};
     double prev = 0;
     for (int i = 0; i < 2; i++) {
@@ -462,8 +396,7 @@ static void test_bits_set_converters(void **state) {
         parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
         for (int mode = 0; mode < 2; mode++) { /* EVAL, then TRAIN: the same rounding */
             uh_backend_sim_t *sim;
-            assert_int_equal(
-                uh_backend_sim_new(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL, &sim, &err), UH_OK);
+            sim = new_sim(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL);
             const uh_noise_t *hook = uh_backend_sim_hook(sim);
             assert_non_null(hook);
             assert_non_null(hook->perturb_outputs);
@@ -495,9 +428,9 @@ static void test_bits_set_converters(void **state) {
 
     /* An ideal ADC in the file (adc_bits 0) has no reference resolution: a layer's bits still
      * round its outputs, but the converter energy is the file's figure, unscaled. */
-    b = load_text(xbar_file(TILES));
-    assert_int_equal(uh_backend_energy(b, &a4, &e4, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(b, &a0, &e0, &err), UH_OK);
+    b = load_backend_text(xbar_file(TILES));
+    energy_of(b, &a4, &e4);
+    energy_of(b, &a0, &e0);
     assert_close(e4.total_nj, e0.total_nj, 0);
     uh_backend_sim_t *sim;
     const uh_noise_t *hook = eval_hook(b, &a4, &sim);
@@ -516,8 +449,8 @@ static double train_sigma(const uh_backend_t *b);
  * none. Two preparations draw afresh. Training's hook does not apply it. */
 static void test_read_noise_per_mvm(void **state) {
     (void)state;
-    uh_backend_t *b =
-        load_text(xbar_file(TILES "," NUM("w_noise", "0.1") ",\"drift_compensation\":\"none\""));
+    uh_backend_t *b = load_backend_text(
+        xbar_file(TILES "," NUM("w_noise", "0.1") ",\"drift_compensation\":\"none\""));
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":4}]}", (uh_shape_t){1, 1, 1, 4}, &a);
     uh_backend_sim_t *sim;
@@ -561,12 +494,10 @@ static void test_read_noise_per_mvm(void **state) {
  *   z = {0.5, -0.3 | 0.44, -0.46} → {0.45, -0.3 | 0.44, -0.45}. */
 static void test_out_bound_clips(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(
+    uh_backend_t *b = load_backend_text(
         xbar_file(NUM("tile_rows", "4") "," NUM("tile_cols", "256") "," NUM("out_bound", "1.5")));
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":3,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":2}]}",
-               (uh_shape_t){1, 1, 8, 2}, &a);
+    parse_arch(RELU_MLP(3, 2), (uh_shape_t){1, 1, 8, 2}, &a);
     uh_backend_sim_t *sim;
     const uh_noise_t *hook = eval_hook(b, &a, &sim);
     assert_non_null(hook->perturb_outputs);
@@ -591,27 +522,17 @@ static void test_out_bound_clips(void **state) {
 
 /* ---- the noiseless limit and accuracy ------------------------------------------------- */
 
-static double max_rel_diff(const float *x, const float *y, size_t n) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(y[i]));
-        diff = fmax(diff, fabs((double)x[i] - y[i]));
-    }
-    return diff / scale;
-}
-
 /* Everything off except deterministic drift, which global compensation undoes exactly:
  * the crossbar must give the digital logits, for an MLP and a CNN. */
 static void test_noiseless_gives_digital_logits(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(xbar_file(TILES "," NUM("drift_nu", "0.08") "," NUM(
+    uh_backend_t *b = load_backend_text(xbar_file(TILES "," NUM("drift_nu", "0.08") "," NUM(
         "t_eval_s", "86400") "," NUM("noise_scale", "0") ",\"drift_compensation\":\"global\""));
     uh_dataset_t *ds;
     uh_error_t err = {0};
     assert_int_equal(uh_dataset_tiny(16, 5, &ds, &err), UH_OK);
     const char *archs[] = {
-        "{\"layers\":[{\"type\":\"dense\",\"units\":300,\"activation\":\"relu\"},"
-        "{\"type\":\"dense\",\"units\":4}]}",
+        RELU_MLP(300, 4),
         "{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":\"tanh\"},"
         "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}"};
     for (int k = 0; k < 2; k++) {
@@ -636,9 +557,7 @@ static void test_noiseless_gives_digital_logits(void **state) {
 
 static uh_net_t *train_tiny_mlp(const uh_dataset_t *train, const uh_noise_t *noise) {
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               TINY, &a);
+    parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_error_t err = {0};
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);
     assert_non_null(net);
@@ -683,12 +602,7 @@ static void test_accuracy_falls_with_noise(void **state) {
     assert_true(acc[4] < acc[0] - 0.05);
     /* the same seed replays the same samples; another seed draws others */
     uh_backend_t *b = load_pcm_scaled(8);
-    uh_mc_result_t r1, r2, r3;
-    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 1234, &r1, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 1234, &r2, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 4321, &r3, &err), UH_OK);
-    assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
-    assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
+    assert_mc_seeded(b, net, test, 4);
     uh_backend_free(b);
     uh_net_free(net);
     uh_dataset_free(train);
@@ -714,7 +628,7 @@ static void test_accuracy_falls_with_w_noise(void **state) {
         char params[256];
         snprintf(params, sizeof params,
                  TILES ",\"w_noise\":{\"value\":%s,\"source\":\"assumed: test\"}", levels[k]);
-        uh_backend_t *b = load_text(xbar_file(params));
+        uh_backend_t *b = load_backend_text(xbar_file(params));
         uh_mc_result_t r;
         assert_int_equal(uh_backend_evaluate(b, net, test, 8, 5, &r, &err), UH_OK);
         acc[k] = r.noisy_accuracy;
@@ -750,13 +664,11 @@ static void test_noise_aware_training(void **state) {
     uh_error_t err = {0};
     uh_data_opts_t dopts = {0};
     assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":4}]}",
-               TINY, &a);
+    parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     assert_non_null(hook->perturb_weights);
@@ -781,10 +693,7 @@ static double train_sigma(const uh_backend_t *b) {
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":256}]}", (uh_shape_t){1, 16, 16, 256},
                &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     double sigma = 0;
     if (hook && hook->perturb_weights) {
@@ -827,18 +736,18 @@ static void test_train_sigma_calibrated(void **state) {
     assert_true(s[2] > 0.005 && s[2] < 0.1);
     assert_close(s[3] / s[2], 2, 0.3);
     /* deterministic: the same file calibrates to the same σ */
-    uh_backend_t *b = load_pcm();
+    uh_backend_t *b = load_backend(PCM_FILE);
     assert_true(train_sigma(b) == s[2]);
     uh_backend_free(b);
     /* the override: σ = noise_scale · train_weight_noise = 2 · 0.03 */
-    b = load_text(
+    b = load_backend_text(
         xbar_file(TILES "," NUM("train_weight_noise", "0.03") "," NUM("noise_scale", "2")));
     assert_close(train_sigma(b), 0.06, 0.06 * 0.01);
     uh_backend_free(b);
     /* programming noise alone calibrates to about its σ(g) over G_max on Gaussian weights:
      * more than σ(0)/G_max = 0.0105 (both devices of a pair are noisy), less than
      * σ_max/G_max = 0.043 */
-    b = load_text(xbar_file(
+    b = load_backend_text(xbar_file(
         TILES "," NUM("prog_noise_c0_us", "0.26348") "," NUM("prog_noise_c1_us", "1.9650") "," NUM(
             "prog_noise_c2_us", "-1.1731") ",\"drift_compensation\":\"none\""));
     double prog = train_sigma(b);
@@ -849,37 +758,26 @@ static void test_train_sigma_calibrated(void **state) {
 
 /* ---- bad files ------------------------------------------------------------------------ */
 
-static void expect_bad(const char *text, const char *needle) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
-    if (rc == UH_OK || !strstr(err.msg, needle)) {
-        print_error("file: %s\nwant an error containing \"%s\"\ngot rc %d: %s\n", text, needle, rc,
-                    err.msg);
-        fail();
-    }
-    assert_null(b);
-}
-
 static void test_bad_files(void **state) {
     (void)state;
-    expect_bad("{\"name\":\"x\",\"model\":\"crossbar\",\"params\":{" NUM("dac_pj", "1") "," NUM(
-                   "adc_pj", "1") "," TILES "}}",
-               "params.g_max_us: is required");
-    expect_bad(xbar_file(NUM("tile_rows", "256")), "params.tile_cols: is required");
-    expect_bad(xbar_file(TILES ",\"g_max\":{\"value\":1,\"source\":\"typo\"}"),
-               "params.g_max: unknown key");
-    expect_bad(xbar_file(TILES ",\"drift_nu\":{\"value\":0.05}"),
-               "params.drift_nu: needs a \"source\"");
-    expect_bad(xbar_file(TILES "," NUM("drift_nu", "1.5")),
-               "params.drift_nu: must be in 0..1, got 1.5");
-    expect_bad(xbar_file(TILES "," NUM("adc_bits", "8.5")), "params.adc_bits: must be an integer");
-    expect_bad(xbar_file(TILES "," NUM("tile_rows", "128")),
-               "params.tile_rows: given more than once");
-    expect_bad(xbar_file(TILES ",\"drift_compensation\":\"local\""),
-               "params.drift_compensation: must be one of: none, global");
-    expect_bad(xbar_file(TILES "," NUM("t0_s", "20") "," NUM("t_eval_s", "5")),
-               "params.t_eval_s: must be at least t0_s (20 s), got 5");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"crossbar\",\"params\":{" NUM(
+                           "dac_pj", "1") "," NUM("adc_pj", "1") "," TILES "}}",
+                       "params.g_max_us: is required");
+    expect_bad_backend(xbar_file(NUM("tile_rows", "256")), "params.tile_cols: is required");
+    expect_bad_backend(xbar_file(TILES ",\"g_max\":{\"value\":1,\"source\":\"typo\"}"),
+                       "params.g_max: unknown key");
+    expect_bad_backend(xbar_file(TILES ",\"drift_nu\":{\"value\":0.05}"),
+                       "params.drift_nu: needs a \"source\"");
+    expect_bad_backend(xbar_file(TILES "," NUM("drift_nu", "1.5")),
+                       "params.drift_nu: must be in 0..1, got 1.5");
+    expect_bad_backend(xbar_file(TILES "," NUM("adc_bits", "8.5")),
+                       "params.adc_bits: must be an integer");
+    expect_bad_backend(xbar_file(TILES "," NUM("tile_rows", "128")),
+                       "params.tile_rows: given more than once");
+    expect_bad_backend(xbar_file(TILES ",\"drift_compensation\":\"local\""),
+                       "params.drift_compensation: must be one of: none, global");
+    expect_bad_backend(xbar_file(TILES "," NUM("t0_s", "20") "," NUM("t_eval_s", "5")),
+                       "params.t_eval_s: must be at least t0_s (20 s), got 5");
 }
 
 int main(void) {

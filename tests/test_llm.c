@@ -1,30 +1,15 @@
 /* The language-model module without a network: strict reply parsing against hostile text,
  * key redaction, prompt templates, the transcript (resume and replay) and the prompts built
  * from a backend. The HTTP client is tested against a real server in test_llm_cli.sh. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include "../src/llm/llm_internal.h"
 #include "uhnas/fileio.h"
 #include "uhnas/llm.h"
 
-static const uh_shape_t TINY = {1, 12, 12, 4};
 static const int64_t PARENTS[] = {3, 7};
-
-static uh_backend_t *load(const char *name) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    if (uh_backend_load(name, &b, &err)) fail_msg("%s", err.msg);
-    return b;
-}
 
 /* Hashes "known" to the run: the one of a 16-unit MLP. */
 static char g_known[17];
@@ -39,12 +24,19 @@ static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t
     if (llm_parse_reply(text, &c, want, r, &err)) fail_msg("%s", err.msg);
 }
 
+/* A reply that was read (not fatal), with its items and the children kept from them. */
+static void assert_counts(const llm_reply_t *r, int items, int children) {
+    assert_null(r->fatal);
+    assert_int_equal(r->n_items, items);
+    assert_int_equal(r->n_children, children);
+}
+
 #define MLP(u)                                                                                     \
     "{\"layers\":[{\"type\":\"dense\",\"units\":" #u "},{\"type\":\"dense\",\"units\":4}]}"
 
 static void test_reply_in_prose_and_fences(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     llm_reply_t r;
     parse("Sure! {this is not json} Here you go:\n```json\n{\"children\":[{\"op\":\"mutate\","
           "\"parents\":[7],\"arch\":" MLP(
@@ -54,9 +46,7 @@ static void test_reply_in_prose_and_fences(void **state) {
                   "{\"]}\n```"
                   " Good luck {",
           b, 3, &r);
-    assert_null(r.fatal);
-    assert_int_equal(r.n_items, 2);
-    assert_int_equal(r.n_children, 2);
+    assert_counts(&r, 2, 2);
     assert_int_equal(r.children[0].n_parents, 1);
     assert_true(r.children[0].parents[0] == 7);
     assert_int_equal(r.children[1].crossover, 1);
@@ -91,7 +81,7 @@ static void test_unusable_replies(void **state) {
 /* Each bad child is rejected with the precise reason the repair prompt will quote. */
 static void test_bad_children_have_precise_errors(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_arch_t known;
     assert_int_equal(uh_arch_parse(MLP(16), strlen(MLP(16)), TINY, &known, NULL), UH_OK);
     uh_arch_hash(&known, g_known);
@@ -121,23 +111,16 @@ static void test_bad_children_have_precise_errors(void **state) {
                                                          "\"}"
                                                          "]}",
         b, 4, &r);
-    assert_null(r.fatal);
-    assert_int_equal(r.n_items, 12);
-    assert_int_equal(r.n_children, 2); /* MLP(8) once, and the quoted single layer */
-    assert_int_equal(r.duplicate, 2);  /* the known MLP(16), the second MLP(8) */
+    assert_counts(&r, 12, 2);         /* children: MLP(8) once, and the quoted single layer */
+    assert_int_equal(r.duplicate, 2); /* the known MLP(16), the second MLP(8) */
     assert_int_equal(r.invalid, 8);
     const char *p = r.problems.buf;
-    assert_non_null(strstr(p, "- child 1: layer 1 (dense)"));
-    assert_non_null(strstr(p, "units"));
     assert_non_null(strstr(p, "- child 2: ") && strstr(p, "color"));
-    assert_non_null(strstr(p, "\"op\" must be"));
-    assert_non_null(strstr(p, "parent 99 is not one of the parents given"));
-    assert_non_null(strstr(p, "must hold candidate ids"));
-    assert_non_null(strstr(p, "- child 6: breaks the hardware's constraints: layer 1"));
-    assert_non_null(strstr(p, "- child 7: duplicates"));
-    assert_non_null(strstr(p, "- child 8: no \"arch\" object"));
-    assert_non_null(strstr(p, "- child 9: not a JSON object"));
-    assert_non_null(strstr(p, "- child 11: duplicates"));
+    assert_contains(p, "- child 1: layer 1 (dense)", "units", "\"op\" must be",
+                    "parent 99 is not one of the parents given", "must hold candidate ids",
+                    "- child 6: breaks the hardware's constraints: layer 1",
+                    "- child 7: duplicates", "- child 8: no \"arch\" object",
+                    "- child 9: not a JSON object", "- child 11: duplicates");
     llm_reply_free(&r);
     uh_backend_free(b);
 }
@@ -227,21 +210,6 @@ static void test_templates(void **state) {
     free(t);
 }
 
-static char g_dir[64];
-
-static int make_dir(void **state) {
-    (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/uhnas-llm-XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static int chat(uh_llm_session_t *s, const char *user, char **reply, uh_llm_call_t *call,
                 uh_error_t *err) {
     uh_llm_msg_t m[2] = {{"system", "sys"}, {"user", user}};
@@ -254,8 +222,8 @@ static int chat(uh_llm_session_t *s, const char *user, char **reply, uh_llm_call
 static void test_transcript_replay(void **state) {
     (void)state;
     char path[128], copy[128];
-    snprintf(path, sizeof path, "%s/llm.jsonl", g_dir);
-    snprintf(copy, sizeof copy, "%s/replay.jsonl", g_dir);
+    tmp_pathf(path, sizeof path, "llm.jsonl");
+    tmp_pathf(copy, sizeof copy, "replay.jsonl");
     /* lines as a live session writes them (keys from a first replay-only session's misses
      * are not known here, so write them through a session fed by a hand-made transcript) */
     uh_llm_session_t *s;
@@ -322,11 +290,11 @@ static void test_transcript_replay(void **state) {
 
 static void test_system_prompts(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_llm_session_t *s;
     uh_error_t err = {0};
     char empty[128];
-    snprintf(empty, sizeof empty, "%s/empty.jsonl", g_dir);
+    tmp_pathf(empty, sizeof empty, "empty.jsonl");
     FILE *f = fopen(empty, "w");
     fclose(f);
     assert_int_equal(uh_llm_session_new(NULL, NULL, empty, &s, &err), UH_OK);
@@ -340,11 +308,10 @@ static void test_system_prompts(void **state) {
         char *sys = uh_llm_operator_system_prompt(&op, TINY, &err);
         assert_non_null(sys);
         if (kinds[k] == UH_LLM_SYSTEM_HARDWARE) {
-            assert_non_null(strstr(sys, "mzi-realistic"));
-            assert_non_null(strstr(sys, "Mach-Zehnder"));
-            assert_non_null(strstr(sys, "\"tile\": 4..64")); /* constraints */
-            assert_non_null(strstr(sys, "nJ (576 MACs"));    /* energy examples */
-            assert_non_null(strstr(sys, "sigma_phase_rad")); /* the file, sourced */
+            assert_contains(sys, "mzi-realistic", "Mach-Zehnder",
+                            "\"tile\": 4..64",  /* constraints */
+                            "nJ (576 MACs",     /* energy examples */
+                            "sigma_phase_rad"); /* the file, sourced */
             assert_null(strstr(sys, "{{"));
         } else if (kinds[k] == UH_LLM_SYSTEM_GENERIC) {
             assert_null(strstr(sys, "mzi"));
@@ -401,5 +368,5 @@ int main(void) {
         cmocka_unit_test(test_system_prompts),
         cmocka_unit_test(test_config_round_trip),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

@@ -4,20 +4,11 @@
 # gives the same rows, the API key appears nowhere in the run directory, every kind of
 # failure ends in fallbacks (never a crash or a hang), and a killed LLM run resumes without
 # repeating finished calls.
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends" UHNAS_PROMPTS="$SRC/configs/prompts"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+export UHNAS_PROMPTS="$SRC/configs/prompts"
 KEY="sk-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export UHNAS_LLM_API_KEY="$KEY"
 unset OPENAI_API_KEY
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d)
-servers=()
-cleanup() { for p in "${servers[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$tmp"; }
-trap cleanup EXIT
 BASE=(--backend mzi-realistic --data tiny --epochs 1 --batch 32 --mc 2 --seed 5 --quiet)
 SMALL=("${BASE[@]}" --llm-model test-model)
 
@@ -27,36 +18,19 @@ start_server() {
   echo "$script" > "$tmp/$name.script"
   python3 "$SRC/tests/llm_server.py" --script "$tmp/$name.script" --port-file "$tmp/$name.port" \
     --log "$tmp/$name.log" --key "$key" --model test-model &
-  servers+=($!)
+  pids+=($!)
   for _ in $(seq 1 100); do [[ -s "$tmp/$name.port" ]] && break; sleep 0.05; done
   URL="http://127.0.0.1:$(cat "$tmp/$name.port")/v1"
   touch "$tmp/$name.log"
 }
 chats() { grep -c '"/v1/chat/completions"' "$tmp/$1.log"; }
-sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
 # llm_count DIR GENERATION FIELD: a count from the generation's stored operator state
 llm_count() { sql "$1" "select json_extract(state, '\$.operator.llm.$3') from generations where generation = $2"; }
-# kill_at DIR N PID: kill -9 PID once DIR's store holds N candidates (or after 60 s)
-kill_at() {
-  for _ in $(seq 1 1200); do
-    [[ $(sql "$1" "select count(*) from candidates" 2>/dev/null || echo 0) -ge $2 ]] && break
-    sleep 0.05
-  done
-  kill -9 "$3" 2>/dev/null; wait "$3" 2>/dev/null
-}
-table() { python3 -c '
-import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    print(r["id"], r["generation"], r["origin"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"])
-' "$1/candidates.csv"; }
 
 # ---- usage -----------------------------------------------------------------------------
-out=$("$UHNAS" search --backend mzi-realistic --strategy llmatic 2>&1)
-[[ $? -eq 2 && "$out" == *"--llm-url"* ]] && ok || bad "llmatic without a model: $out"
-out=$("$UHNAS" search --backend mzi-realistic --strategy llm --llm-model m 2>&1)
-[[ $? -eq 2 && "$out" == *"built-in model"* ]] && ok || bad "llm options without a server: $out"
-out=$("$UHNAS" search --backend mzi-realistic --llm-url http://x/v1 --llm-model m 2>&1)
-[[ $? -eq 2 && "$out" == *"--strategy llm"* ]] && ok || bad "llm options without llm: $out"
+expect 2 "--llm-url" "$UHNAS" search --backend mzi-realistic --strategy llmatic
+expect 2 "built-in model" "$UHNAS" search --backend mzi-realistic --strategy llm --llm-model m
+expect 2 "--strategy llm" "$UHNAS" search --backend mzi-realistic --llm-url http://x/v1 --llm-model m
 
 # ---- the scripted run: repair, fallback, duplicates, invalid, an echoed key --------------
 start_server main '{"steps":[
@@ -91,7 +65,7 @@ if grep -rqa -- "$KEY" "$tmp/run"; then bad "the API key leaked into: $(grep -rl
 before=$(chats main)
 "$UHNAS" search "${SMALL[@]}" --population 4 --children 3 --generations 2 --strategy llm \
   --llm-replay "$tmp/run/llm.jsonl" --out "$tmp/replay" > /dev/null 2> "$tmp/replay.err" && ok || bad "replay: $(cat "$tmp/replay.err")"
-if diff <(table "$tmp/run") <(table "$tmp/replay") > "$tmp/diff"; then ok; else bad "replayed run differs: $(cat "$tmp/diff")"; fi
+same_rows "$tmp/run" "$tmp/replay" "replayed run"
 [[ $(chats main) -eq $before ]] && ok || bad "replay went to the network"
 
 # ---- failures: the run goes on with fallbacks --------------------------------------------
@@ -152,7 +126,7 @@ start_server killed '{"steps":[]}'
 "$UHNAS" search "${LONG[@]}" --llm-url "$URL" --out "$tmp/killed" > /dev/null 2>&1 &
 kill_at "$tmp/killed" 9 $!
 "$UHNAS" resume "$tmp/killed" > "$tmp/resume.out" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.out")"
-if diff <(table "$tmp/whole") <(table "$tmp/killed") > "$tmp/diff"; then ok; else bad "resumed llm run differs: $(cat "$tmp/diff")"; fi
+same_rows "$tmp/whole" "$tmp/killed" "resumed llm run"
 [[ $(chats killed) -le $(( $(chats whole) + 1 )) ]] && ok || bad "resume repeated calls: $(chats killed) vs $(chats whole)"
 
 # ---- no server: the built-in model; the same seed gives the same run ----------------------
@@ -167,7 +141,7 @@ done
 # one (llm-builtin-fallback, or the loop's fallback-mutate for a duplicate of those)
 [[ $(sql "$tmp/builtin1" "select count(*) from candidates where origin = 'llm-builtin'") -ge 3 && \
    $(sql "$tmp/builtin1" "select count(*) from candidates where generation > 0 and origin not in ('llm-builtin', 'llm-builtin-fallback', 'fallback-mutate')") -eq 0 ]] && ok || bad "built-in origins: $(sql "$tmp/builtin1" "select origin from candidates")"
-if diff <(table "$tmp/builtin1") <(table "$tmp/builtin2") > "$tmp/diff"; then ok; else bad "built-in runs differ: $(cat "$tmp/diff")"; fi
+same_rows "$tmp/builtin1" "$tmp/builtin2" "second built-in run"
 sql "$tmp/builtin1" "select json_extract(state, '\$.operator.llm_builtin.steps') from generations where generation = 2" | grep -q '^30$' && ok || bad "built-in state not stored"
 # the model's memory: one record per call (children with their parents) and the checkpoint
 [[ $(wc -l < "$tmp/builtin1/lm/calls.jsonl") -eq 3 && $(ls "$tmp/builtin1/lm" | wc -l) -eq 2 && \
@@ -183,7 +157,7 @@ cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
 for d in bkill bnockpt bdamaged; do
   "$UHNAS" resume "$tmp/$d" > "$tmp/bresume.out" 2>&1 && ok || bad "built-in resume $d: $(cat "$tmp/bresume.out")"
-  if diff <(table "$tmp/builtin1") <(table "$tmp/$d") > "$tmp/diff"; then ok; else bad "resumed built-in run $d differs: $(cat "$tmp/diff")"; fi
+  same_rows "$tmp/builtin1" "$tmp/$d" "resumed built-in run $d"
   [[ $(wc -l < "$tmp/$d/lm/calls.jsonl") -eq 3 ]] && ok || bad "calls.jsonl of $d: $(wc -l < "$tmp/$d/lm/calls.jsonl") lines"
 done
 replayed() { sql "$1" "select json_extract(state, '\$.operator.llm_builtin.replayed') from generations where generation = $2"; }
@@ -203,5 +177,4 @@ start_server qd '{"steps":[]}'
 [[ $(sql "$tmp/qd" "select count(*) from candidates") -eq 10 && $(chats qd) -ge 6 ]] && ok || bad "llmatic rows/calls: $(chats qd)"
 sql "$tmp/qd" "select json_extract(state, '\$.strategy.llmatic.network_cells') from generations where generation = 2" | grep -q '^[1-9]' && ok || bad "llmatic archive not stored"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -2,17 +2,9 @@
  * non-ideality alone, the physical-phase convention of the DAC and phase errors against
  * analytic values, crosstalk calibration, coupler correction, loss balance, reproducibility,
  * and the SVD glue. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "common.h"
 
-#include <cmocka.h>
 #include <complex.h>
-#include <math.h>
 
 #include "uhnas/mesh.h"
 #include "uhnas/rng.h"

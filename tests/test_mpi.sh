@@ -4,37 +4,26 @@
 # mpirun and without) to the same result. Skipped, with a message, when uhnas was built
 # without MPI, when mpirun is missing, or under the sanitizers (Open MPI's runtime keeps
 # memory LeakSanitizer counts).
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends"
-if ! "$UHNAS" --version | grep -q "MPI: on"; then echo "SKIP: uhnas built without MPI"; echo "0 passed, 0 failed"; exit 0; fi
-if ! command -v mpirun > /dev/null; then echo "SKIP: no mpirun (Debian: openmpi-bin)"; echo "0 passed, 0 failed"; exit 0; fi
-if [[ -n "${UHNAS_SANITIZED:-}" ]]; then echo "SKIP: MPI under the sanitizers"; echo "0 passed, 0 failed"; exit 0; fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if ! "$UHNAS" --version | grep -q "MPI: on"; then skip "uhnas built without MPI"; fi
+if ! command -v mpirun > /dev/null; then skip "no mpirun (Debian: openmpi-bin)"; fi
+if [[ -n "${UHNAS_SANITIZED:-}" ]]; then skip "MPI under the sanitizers"; fi
 # containers run tests as root; the shared-memory transport needs more than they allow
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,tcp \
        OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_hwloc_base_binding_policy=none
 if ! timeout 60 mpirun -np 2 true > /dev/null 2>&1; then
-  echo "SKIP: mpirun cannot start two processes here"; echo "0 passed, 0 failed"; exit 0
+  skip "mpirun cannot start two processes here"
 fi
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 LOUD=(--backend mzi-realistic --data tiny --population 4 --children 3 --generations 8
       --epochs 1 --batch 32 --mc 2 --seed 11)
 ARGS=("${LOUD[@]}" --quiet)
-table() { python3 -c '
-import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    print(r["id"], r["generation"], r["origin"], r["status"], r["hash"], r["accuracy"], r["noisy_accuracy"], r["energy_nj"], r["latency_ns"], r["area_mm2"], r["test_accuracy"])
-' "$1/candidates.csv"; }
-rows() { python3 -c 'import sqlite3,sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select count(*) from candidates").fetchone()[0])' "$1/run.sqlite" 2>/dev/null || echo 0; }
+ROW_COLUMNS=(id generation origin status hash accuracy noisy_accuracy energy_nj latency_ns area_mm2
+             test_accuracy)
 
 "$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/serial" > /dev/null 2>&1 && ok || bad "serial run"
 out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/mpi" 2>&1)
 [[ $? -eq 0 ]] && ok || bad "mpirun -np 3: $out"
-if diff <(table "$tmp/serial") <(table "$tmp/mpi") > "$tmp/diff"; then ok; else bad "MPI rows differ: $(cat "$tmp/diff")"; fi
+same_rows "$tmp/serial" "$tmp/mpi" "MPI run"
 python3 - "$tmp/mpi/run.sqlite" <<'PY' && ok || bad "no per-worker statistics in the store"
 import json, sqlite3, sys
 state = json.loads(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("select state from generations where generation = 8").fetchone()[0])
@@ -53,7 +42,7 @@ rc=$?
 for how in mpi serial; do
   setsid mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/killed-$how" > /dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 2400); do [[ $(rows "$tmp/killed-$how") -ge 5 ]] && break; sleep 0.05; done
+  wait_rows "$tmp/killed-$how" 5 120
   kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   # ranks may sit in process groups of their own: make sure none is left writing
   for _ in $(seq 1 100); do
@@ -67,8 +56,7 @@ for how in mpi serial; do
   else
     "$UHNAS" resume "$tmp/killed-$how" --quiet > "$tmp/resume.log" 2>&1 && ok || bad "resume: $(cat "$tmp/resume.log")"
   fi
-  if diff <(table "$tmp/serial") <(table "$tmp/killed-$how") > "$tmp/diff"; then ok; else bad "resumed $how run differs: $(cat "$tmp/diff")"; fi
+  same_rows "$tmp/serial" "$tmp/killed-$how" "resumed $how run"
 done
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

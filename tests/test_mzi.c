@@ -5,74 +5,17 @@
  * calibrated noise of noise-aware training, training through sampled hardware (the EVAL
  * physics' own error, deterministic and thread-independent, better than the Gaussian stand-in
  * where a systematic error dominates), and bad files. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "common.h"
 
-#include <cmocka.h>
-#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "uhnas/backend.h"
 
-#define BACKENDS UHNAS_TEST_BACKENDS "/"
-
-#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __LINE__)
-static void check_close(double got, double want, double tol, const char *what, int line) {
-    if (!(fabs(got - want) <= tol)) {
-        print_error("line %d: %s = %.12g, want %.12g (± %g)\n", line, what, got, want, tol);
-        fail();
-    }
-}
-
-/* |got − want| ≤ rel · |want| */
-#define assert_rel(a, b, rel) check_close((a), (b), (rel)*fabs((double)(b)), #a, __LINE__)
-
-static const uh_shape_t MNIST = {1, 28, 28, 10};
-static const uh_shape_t TINY = {1, 12, 12, 4};
-
-static void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
-    uh_error_t err = {0};
-    int rc = uh_arch_parse(json, strlen(json), shape, a, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-}
-
-static uh_backend_t *load(const char *name_or_path) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load(name_or_path, &b, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    return b;
-}
-
-static uh_backend_t *load_text(const char *text) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load_text(text, strlen(text), "inline", &b, &err);
-    if (rc) print_error("%s\n%s\n", err.msg, text);
-    assert_int_equal(rc, UH_OK);
-    return b;
-}
-
-static double part(const uh_energy_t *e, const char *name) {
-    for (int k = 0; k < e->n_parts; k++)
-        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
-    return -1;
-}
-
-static double layer_part(const uh_energy_t *e, int layer, const char *name) {
-    const uh_energy_layer_t *l = &e->layers[layer];
-    for (int k = 0; k < l->n_parts; k++)
-        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
-    return 0; /* a component a layer does not have */
+/* The energy of one component of one layer; a component the layer does not have costs 0. */
+static double layer_nj(const uh_energy_t *e, int layer, const char *name) {
+    return fmax(layer_part(e, layer, name), 0);
 }
 
 /* An MZI file: the energy numbers every file needs (the realistic preset's converters), a
@@ -112,7 +55,7 @@ static void test_shipped_files(void **state) {
     for (int i = 0; i < 3; i++) {
         char path[512];
         snprintf(path, sizeof path, BACKENDS "%s.json", names[i]);
-        uh_backend_t *b = load(path);
+        uh_backend_t *b = load_backend(path);
         assert_string_equal(uh_backend_name(b), names[i]);
         assert_string_equal(uh_backend_model_name(b), "mzi");
         uh_precision_t p;
@@ -140,7 +83,7 @@ static void test_shipped_files(void **state) {
      *           (test_link_budget_by_hand): (37.7786 + 2.27700) / 2  = 20.0278 pJ
      *   heaters 528 shifters · 24.77/2 mW · (0.1 ns + 2 µs / 1024 inputs)
      *           = 528 · 12.385 · 2.053125                 = 13425.6 pJ */
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     double laser =
         (16 * 0.11564406814 * pow(10, 1.31) + 16 * 0.08980256121 * pow(10, 0.2)) / 0.2 / 10;
     assert_rel(laser, 20.02781, 1e-5);
@@ -163,7 +106,7 @@ static double laser_pj(int mb, int nb, double l_sig_db, double l_lo_db) {
 }
 
 static void expect_part(const uh_energy_t *e, int layer, const char *name, double want_pj) {
-    double got = layer_part(e, layer, name);
+    double got = layer_nj(e, layer, name);
     if (!(fabs(got - want_pj * 1e-3) <= 1e-9 * fabs(want_pj * 1e-3))) {
         print_error("layer %d %s: %.15g nJ, want %.15g nJ\n", layer + 1, name, got, want_pj * 1e-3);
         fail();
@@ -198,7 +141,7 @@ static void expect_sums(const uh_energy_t *e) {
  * −25 dBm of an on-off data link. */
 static void test_link_budget_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(
+    uh_backend_t *b = load_backend_text(
         mzi_file("clements", 4, LINK "," NUM("il_db", "0.5") "," NUM("coupling_loss_db", "3")));
     const char *archs[] = {"{\"layers\":[{\"type\":\"dense\",\"units\":4}]}",
                            "{\"layers\":[{\"type\":\"dense\",\"units\":4,\"bits\":4}]}"};
@@ -207,8 +150,7 @@ static void test_link_budget_by_hand(void **state) {
         uh_arch_t a;
         parse_arch(archs[i], (uh_shape_t){1, 2, 2, 4}, &a);
         uh_energy_t e;
-        uh_error_t err = {0};
-        assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+        energy_of(b, &a, &e);
         assert_rel(part(&e, "laser"), want[i] * 1e-3, 1e-7);
     }
     assert_rel(laser_pj(4, 4, 8.7, 3), 2.07292197, 1e-7);
@@ -216,15 +158,14 @@ static void test_link_budget_by_hand(void **state) {
     /* shot-noise limited, no TIA noise, no loss, at
      * σ = 0.2 % of full scale (receiver_noise_lsb = 0.254 at 8 bits): a 2×1 block, one input
      * without loss, so laser · η · f = P_s. */
-    b = load_text(
+    b = load_backend_text(
         mzi_file("clements", 4,
                  NUM("adc_bits", "8") "," NUM("receiver_noise_lsb", "0.254") "," NUM(
                      "pd_responsivity_a_per_w", "1") "," NUM("tia_noise_pa_per_rthz", "0")));
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     double p_s_mw = part(&e, "laser") * 1e3 * 0.2 * 10; /* pJ · η · f = mW */
     assert_rel(p_s_mw, 0.100136, 1e-5);
     assert_rel(10 * log10(p_s_mw), -9.994, 1e-3);
@@ -235,14 +176,11 @@ static void test_link_budget_by_hand(void **state) {
  * time-multiplexed on 4096 MZIs, batch 1024, 2 µs reprogramming) on MNIST 784 → 64 → 10. */
 static void test_energy_mlp_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load("mzi-realistic");
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* Layer 1: n_in 784, n_out 64, P = 1, k = 16 → rt = 49 input blocks, ct = 4 output
      * blocks, 196 full 16×16 blocks of 528 shifters (2 · (120 + 120) MZI phases + 16
      * attenuators + 2 · 16 screens), 256 MZIs each (a unit: 4096 / 256 = 16 at once, 13
@@ -313,15 +251,14 @@ static void test_energy_conv_reck_by_hand(void **state) {
                  "heater_p_pi_mw", "25") "," NUM("accumulate_pj",
                                                  "0.1") "," NUM("activation_pj",
                                                                 "0.03") "," NUM("pool_pj", "0.05"));
-    uh_backend_t *b = load_text(mzi_file("reck", 8, params));
+    uh_backend_t *b = load_backend_text(mzi_file("reck", 8, params));
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":"
                "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
                "{\"type\":\"dense\",\"units\":3}]}",
                (uh_shape_t){1, 6, 6, 3}, &a);
     uh_energy_t e;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     /* Reck depth: d(1) = 0, d(2) = 1, d(3) = 3, d(4) = 5, d(8) = 13.
      * conv: im2col 1·3·3 = 9 inputs, 6 outputs, P = 4·4 = 16 passes; k = 4 → rt = 3
      * (columns 4, 4, 1), ct = 2 (rows 4, 2). Blocks mb × nb and their signal-path loss
@@ -364,7 +301,7 @@ static void test_energy_conv_reck_by_hand(void **state) {
     expect_part(&e, 2, "laser", dense_laser);
     expect_part(&e, 2, "heater", 285);
     expect_part(&e, 2, "accumulate", 0.6);
-    assert_true(layer_part(&e, 0, "reprogram") == 0); /* no settling time in this file */
+    assert_true(layer_nj(&e, 0, "reprogram") == 0); /* no settling time in this file */
     double total = 1036.8 + 129.6 + 432 + 118.08 + conv_laser + 2800 + 19.2 + 2.88 + 4.8 + 86.4 +
                    10.8 + 13.5 + 3.69 + dense_laser + 285 + 0.6;
     assert_rel(e.total_nj, total * 1e-3, 1e-9);
@@ -380,8 +317,8 @@ static void test_energy_conv_reck_by_hand(void **state) {
      * = 102, shifters 140 + 228 = 368. */
     char ws[1200];
     snprintf(ws, sizeof ws, "%s,\"mapping\":\"weight-stationary\"," NUM("batch", "4"), params);
-    b = load_text(mzi_file("reck", 8, ws));
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    b = load_backend_text(mzi_file("reck", 8, ws));
+    energy_of(b, &a, &e);
     expect_part(&e, 0, "heater", 2800);
     expect_part(&e, 2, "heater", 4560);
     assert_rel(e.latency_ns, 6.5, 1e-12);
@@ -398,8 +335,8 @@ static void test_energy_conv_reck_by_hand(void **state) {
              "%s,\"mapping\":\"weight-stationary\",\"replicate\":\"fill\"," NUM(
                  "batch", "4") "," NUM("chip_mzis", "500"),
              params);
-    b = load_text(mzi_file("reck", 8, ws));
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    b = load_backend_text(mzi_file("reck", 8, ws));
+    energy_of(b, &a, &e);
     expect_part(&e, 0, "heater", 3150);
     expect_part(&e, 2, "heater", 855);
     assert_rel(e.latency_ns, 1.3, 1e-12);
@@ -411,8 +348,8 @@ static void test_energy_conv_reck_by_hand(void **state) {
 
     /* The same network on a Clements file: only laser (depth n) changes; here d(4) = 4,
      * d(8) = 8, so the dense blocks see L = 1.2 + 0.5 · (8 + 3 + 1) + 3 = 10.2 dB. */
-    b = load_text(mzi_file("clements", 8, params));
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    b = load_backend_text(mzi_file("clements", 8, params));
+    energy_of(b, &a, &e);
     expect_part(&e, 2, "laser", 3 * laser_pj(3, 8, 10.2, 3));
     expect_part(&e, 0, "laser",
                 16 * (2 * laser_pj(4, 4, 8.7, 3) + laser_pj(4, 1, 6.7, 3) +
@@ -429,12 +366,11 @@ static void test_chip_budget(void **state) {
     parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
     uh_energy_t e;
     uh_violations_t v;
-    uh_error_t err = {0};
     /* 1024 MZIs: 4 units at once, 4 rounds of (1 µs + 8 passes · 0.1 ns) = 4003.2 ns */
-    uh_backend_t *b = load_text(
+    uh_backend_t *b = load_backend_text(
         mzi_file("clements", 16,
                  NUM("chip_mzis", "1024") "," NUM("batch", "8") "," NUM("reprogram_us", "1")));
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     assert_rel(e.latency_ns, 4 * (1000 + 8 * 0.1), 1e-12);
     assert_int_equal(e.footprint.tiles, 4);
     assert_int_equal(e.footprint.mzis, 1024);
@@ -451,14 +387,14 @@ static void test_chip_budget(void **state) {
      * 4096 MZIs, 16 · 528 = 8448 shifters held for the period of 1 pass: 8448 · 1.8 mW ·
      * 0.1 ns = 1520.64 pJ; latency 0.1 ns; area 16 · (256 · 0.018 + 16 · 0.0152 + 16 · 0.01)
      * = 80.1792 mm² */
-    b = load_text(
+    b = load_backend_text(
         mzi_file("clements", 16,
                  "\"mapping\":\"weight-stationary\"," NUM("mzi_area_mm2", "0.018") "," NUM(
                      "input_area_mm2", "0.0152") "," NUM("output_area_mm2", "0.01")));
     parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
-    assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+    energy_of(b, &a, &e);
     expect_part(&e, 0, "heater", 1520.64);
-    assert_true(layer_part(&e, 0, "reprogram") == 0);
+    assert_true(layer_nj(&e, 0, "reprogram") == 0);
     assert_rel(e.latency_ns, 0.1, 1e-12);
     assert_int_equal(e.footprint.tiles, 16);
     assert_int_equal(e.footprint.mzis, 4096);
@@ -468,7 +404,7 @@ static void test_chip_budget(void **state) {
     uh_backend_free(b);
 
     /* weight-stationary on the same chip: 16 blocks · 256 = 4096 MZIs > 1024 */
-    b = load_text(
+    b = load_backend_text(
         mzi_file("clements", 16, NUM("chip_mzis", "1024") ",\"mapping\":\"weight-stationary\""));
     parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
     assert_int_equal(uh_backend_check(b, &a, &v), 1);
@@ -483,24 +419,22 @@ static void test_chip_budget(void **state) {
 static void test_io_layout_by_hand(void **state) {
     (void)state;
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a);
-    uh_backend_t *el = load_text(mzi_file("clements", 16, LINK "," NUM("accumulate_pj", "0.1")));
-    uh_backend_t *op = load_text(mzi_file(
+    parse_arch(RELU_MLP(64, 10), MNIST, &a);
+    uh_backend_t *el =
+        load_backend_text(mzi_file("clements", 16, LINK "," NUM("accumulate_pj", "0.1")));
+    uh_backend_t *op = load_backend_text(mzi_file(
         "clements", 16, LINK "," NUM("accumulate_pj", "0.1") ",\"io_layout\":\"optical\""));
     uh_energy_t ee, eo;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(el, &a, &ee, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(op, &a, &eo, &err), UH_OK);
+    energy_of(el, &a, &ee);
+    energy_of(op, &a, &eo);
     /* dac 784 · 3.6 = 2822.4 pJ, modulator 784 · 0.45 = 352.8, adc 64 · 1.5 = 96, pd_tia
      * 64 · (49 · 1.1 + 3) mW / 10 GHz = 364.16 pJ, no accumulate */
     expect_part(&eo, 0, "dac", 2822.4);
     expect_part(&eo, 0, "modulator", 352.8);
     expect_part(&eo, 0, "adc", 96);
     expect_part(&eo, 0, "pd_tia", 364.16);
-    assert_true(layer_part(&eo, 0, "accumulate") == 0);
-    assert_rel(layer_part(&eo, 0, "laser"), layer_part(&ee, 0, "laser"), 1e-12);
+    assert_true(layer_nj(&eo, 0, "accumulate") == 0);
+    assert_rel(layer_nj(&eo, 0, "laser"), layer_nj(&ee, 0, "laser"), 1e-12);
     uh_backend_free(el);
     uh_backend_free(op);
     /* with lossy meshes (1 dB per MZI) the converters no longer reward big tiles: the best
@@ -511,7 +445,7 @@ static void test_io_layout_by_hand(void **state) {
         snprintf(params, sizeof params, "%s,\"io_layout\":\"%s\"",
                  LINK "," NUM("il_db", "1") "," NUM("coupling_loss_db", "2"),
                  layout ? "optical" : "electronic");
-        uh_backend_t *b = load_text(mzi_file("clements", 8, params));
+        uh_backend_t *b = load_backend_text(mzi_file("clements", 8, params));
         double lowest = INFINITY;
         for (int k = 2; k <= 32; k *= 2) {
             char json[128];
@@ -519,7 +453,7 @@ static void test_io_layout_by_hand(void **state) {
                      "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}", k);
             parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
             uh_energy_t e;
-            assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+            energy_of(b, &a, &e);
             print_message("%s k %d: %.4g nJ\n", layout ? "optical" : "electronic", k, e.total_nj);
             if (e.total_nj < lowest) lowest = e.total_nj, best[layout] = k;
         }
@@ -532,27 +466,24 @@ static void test_io_layout_by_hand(void **state) {
  * its laser (the link budget at those bits) and its simulated ADC rounding. */
 static void test_bits_set_converters(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(mzi_file("clements", 16, LINK));
+    uh_backend_t *b = load_backend_text(mzi_file("clements", 16, LINK));
     uh_arch_t a8, a4;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a8);
+    parse_arch(RELU_MLP(64, 10), MNIST, &a8);
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":4},"
                "{\"type\":\"dense\",\"units\":10}]}",
                MNIST, &a4);
     uh_energy_t e8, e4;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_energy(b, &a8, &e8, &err), UH_OK);
-    assert_int_equal(uh_backend_energy(b, &a4, &e4, &err), UH_OK);
+    energy_of(b, &a8, &e8);
+    energy_of(b, &a4, &e4);
     /* layer 1 at 4 bits: dac 784 · 4 · 3.6 / 16 = 705.6 pJ (was 11289.6), adc 64 · 49 · 1.5 /
      * 16 = 294 pJ (was 4704); modulator, pd_tia unchanged; layer 2 untouched */
     expect_part(&e4, 0, "dac", 705.6);
     expect_part(&e4, 0, "adc", 294);
     expect_part(&e8, 0, "dac", 11289.6);
-    assert_rel(layer_part(&e4, 0, "modulator"), layer_part(&e8, 0, "modulator"), 1e-12);
-    assert_rel(layer_part(&e4, 0, "pd_tia"), layer_part(&e8, 0, "pd_tia"), 1e-12);
+    assert_rel(layer_nj(&e4, 0, "modulator"), layer_nj(&e8, 0, "modulator"), 1e-12);
+    assert_rel(layer_nj(&e4, 0, "pd_tia"), layer_nj(&e8, 0, "pd_tia"), 1e-12);
     assert_rel(e4.layers[1].nj, e8.layers[1].nj, 1e-12);
-    assert_true(layer_part(&e4, 0, "laser") < layer_part(&e8, 0, "laser") / 10);
+    assert_true(layer_nj(&e4, 0, "laser") < layer_nj(&e8, 0, "laser") / 10);
     uh_backend_free(b);
 
     /* the simulated readout follows, through the EVAL hook's output conversion of one dense
@@ -566,7 +497,7 @@ static void test_bits_set_converters(void **state) {
         char params[256];
         snprintf(params, sizeof params, NUM("adc_bits", "8") "," NUM("receiver_noise_lsb", "%g"),
                  lsb[n]);
-        b = load_text(mzi_file("clements", 5, params));
+        b = load_backend_text(mzi_file("clements", 5, params));
         double prev = 0;
         for (int i = 0; i < 3; i++) {
             char json[256];
@@ -576,7 +507,7 @@ static void test_bits_set_converters(void **state) {
             uh_arch_t a;
             parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
             uh_backend_sim_t *sim;
-            assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_EVAL, &sim, &err), UH_OK);
+            sim = new_sim(b, &a, UH_SIM_EVAL);
             const uh_noise_t *hook = uh_backend_sim_hook(sim);
             enum { COUNT = 20000 };
             static float z[COUNT], z0[COUNT];
@@ -609,10 +540,10 @@ static void test_bits_set_converters(void **state) {
  * k with slope 2·IL·ln10/10. */
 static void test_laser_grows_exponentially(void **state) {
     (void)state;
-    uh_backend_t *b =
-        load_text(mzi_file("clements", 8,
-                           NUM("adc_bits", "8") "," NUM("receiver_noise_lsb", "0.5") "," NUM(
-                               "il_db", "1") "," NUM("coupling_loss_db", "4")));
+    uh_backend_t *b = load_backend_text(
+        mzi_file("clements", 8,
+                 NUM("adc_bits", "8") "," NUM("receiver_noise_lsb", "0.5") "," NUM(
+                     "il_db", "1") "," NUM("coupling_loss_db", "4")));
     const int tiles[] = {4, 8, 16, 32, 64};
     double lnk[5], dac[5];
     for (int i = 0; i < 5; i++) {
@@ -622,8 +553,7 @@ static void test_laser_grows_exponentially(void **state) {
         uh_arch_t a;
         parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
         uh_energy_t e;
-        uh_error_t err = {0};
-        assert_int_equal(uh_backend_energy(b, &a, &e, &err), UH_OK);
+        energy_of(b, &a, &e);
         lnk[i] = log(part(&e, "laser") * tiles[i]);
         dac[i] = part(&e, "dac");
     }
@@ -639,15 +569,6 @@ static void test_laser_grows_exponentially(void **state) {
 }
 
 /* ---- simulation helpers ------------------------------------------------------------- */
-
-static double max_rel_diff(const float *x, const float *y, size_t n) {
-    double scale = 0, diff = 0;
-    for (size_t i = 0; i < n; i++) {
-        scale = fmax(scale, fabs(y[i]));
-        diff = fmax(diff, fabs((double)x[i] - y[i]));
-    }
-    return diff / scale;
-}
 
 /* RMS of x − y over max |y| */
 static double rms_rel_diff(const float *x, const float *y, size_t n) {
@@ -674,11 +595,8 @@ static const char *const CNN =
 static void logits(uh_net_t *net, const uh_backend_t *b, const uh_dataset_t *ds, uint64_t seed,
                    float *out) {
     uh_backend_sim_t *sim = NULL;
-    uh_error_t err = {0};
     if (b) {
-        int rc = uh_backend_sim_new(b, uh_net_arch(net), UH_SIM_EVAL, &sim, &err);
-        if (rc) print_error("%s\n", err.msg);
-        assert_int_equal(rc, UH_OK);
+        sim = new_sim(b, uh_net_arch(net), UH_SIM_EVAL);
         assert_non_null(uh_backend_sim_hook(sim));
         uh_net_set_noise(net, uh_backend_sim_hook(sim), seed);
     }
@@ -702,11 +620,11 @@ static void test_noiseless_gives_digital_logits(void **state) {
     const char *meshes[] = {"clements", "reck"};
     const char *archs[] = {MLP, CNN};
     for (int m = 0; m < 2; m++) {
-        uh_backend_t *ideal = load_text(mzi_file(meshes[m], 5, ""));
+        uh_backend_t *ideal = load_backend_text(mzi_file(meshes[m], 5, ""));
         /* lossy but balanced: uniform loss is a scale the electronics undo */
-        uh_backend_t *lossy =
-            load_text(mzi_file(meshes[m], 5, NUM("il_db", "0.8") ",\"loss_balance\":\"dummies\""));
-        uh_backend_t *fine = load_text(mzi_file(meshes[m], 5, NUM("phase_bits", "30")));
+        uh_backend_t *lossy = load_backend_text(
+            mzi_file(meshes[m], 5, NUM("il_db", "0.8") ",\"loss_balance\":\"dummies\""));
+        uh_backend_t *fine = load_backend_text(mzi_file(meshes[m], 5, NUM("phase_bits", "30")));
         for (int k = 0; k < 2; k++) {
             uh_arch_t a;
             parse_arch(archs[k], TINY, &a);
@@ -741,7 +659,7 @@ static void test_noiseless_gives_digital_logits(void **state) {
  * with `params` as the only non-ideality. */
 static double logit_error(uh_net_t *net, const uh_dataset_t *ds, const float *clean,
                           const char *mesh, const char *params) {
-    uh_backend_t *b = load_text(mzi_file(mesh, 5, params));
+    uh_backend_t *b = load_backend_text(mzi_file(mesh, 5, params));
     double sum = 0;
     for (int s = 0; s < 3; s++) {
         float hw[NET_BATCH * 4];
@@ -886,7 +804,7 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     uh_error_t err = {0};
     assert_int_equal(uh_dataset_tiny(2000, 77, &test, &err), UH_OK);
     uh_net_t *net = train_tiny(TRAINED, NULL);
-    uh_backend_t *real = load("mzi-realistic"), *worst = load("mzi-worst");
+    uh_backend_t *real = load_backend("mzi-realistic"), *worst = load_backend("mzi-worst");
     uh_mc_result_t r, w;
     assert_int_equal(uh_backend_evaluate(real, net, test, 4, 99, &r, &err), UH_OK);
     assert_int_equal(uh_backend_evaluate(worst, net, test, 4, 99, &w, &err), UH_OK);
@@ -905,7 +823,7 @@ static void test_accuracy_realistic_worst_clean(void **state) {
         char params[128];
         snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
                  sigmas[i]);
-        uh_backend_t *b = load_text(mzi_file("clements", 16, params));
+        uh_backend_t *b = load_backend_text(mzi_file("clements", 16, params));
         uh_mc_result_t m;
         assert_int_equal(uh_backend_evaluate(b, net, test, 4, 7, &m, &err), UH_OK);
         acc[i] = m.noisy_accuracy;
@@ -925,7 +843,7 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     assert_non_null(raw);
     snprintf(raw, strlen(wt) + 8, "%.*s\"crosstalk_compensation\": \"none\"%s", (int)(on - wt), wt,
              on + strlen("\"crosstalk_compensation\": \"measured\""));
-    uh_backend_t *raw_chip = load_text(raw);
+    uh_backend_t *raw_chip = load_backend_text(raw);
     uh_mc_result_t u;
     assert_int_equal(uh_backend_evaluate(raw_chip, net, test, 4, 99, &u, &err), UH_OK);
     print_message("worst calibrated %.4f, uncalibrated %.4f ± %.4f\n", w.noisy_accuracy,
@@ -935,12 +853,7 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     free(raw);
 
     /* the same seed replays the same samples; another seed draws others */
-    uh_mc_result_t a1, a2, a3;
-    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 1234, &a1, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 1234, &a2, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(worst, net, test, 3, 4321, &a3, &err), UH_OK);
-    assert_true(a1.noisy_accuracy == a2.noisy_accuracy && a1.noisy_std == a2.noisy_std);
-    assert_true(a1.noisy_accuracy != a3.noisy_accuracy || a1.noisy_std != a3.noisy_std);
+    assert_mc_seeded(worst, net, test, 3);
     uh_backend_free(real);
     uh_backend_free(worst);
     uh_net_free(net);
@@ -958,7 +871,7 @@ static void test_seeded_samples(void **state) {
     parse_arch(MLP, TINY, &a);
     uh_net_t *net = uh_net_new(&a, NET_BATCH, 8, &err);
     assert_non_null(net);
-    uh_backend_t *b = load("mzi-worst");
+    uh_backend_t *b = load_backend("mzi-worst");
     float x1[NET_BATCH * 4], x2[NET_BATCH * 4], x3[NET_BATCH * 4];
     logits(net, b, ds, 21, x1);
     logits(net, b, ds, 21, x2);
@@ -982,10 +895,7 @@ static double train_sigma(const uh_backend_t *b, int tile) {
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     double sigma = 0;
     if (hook && hook->perturb_weights) {
@@ -1014,12 +924,11 @@ static double train_sigma(const uh_backend_t *b, int tile) {
 static void test_train_sigma_calibrated(void **state) {
     (void)state;
     /* noiseless: no weight noise, and no hook at all (no ADC, no detector noise) */
-    uh_backend_t *b = load_text(mzi_file("clements", 16, ""));
+    uh_backend_t *b = load_backend_text(mzi_file("clements", 16, ""));
     uh_arch_t a;
     parse_arch(MLP, TINY, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);
     assert_close(train_sigma(b, 16), 0, 0);
@@ -1032,7 +941,7 @@ static void test_train_sigma_calibrated(void **state) {
         char params[128];
         snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
                  sigmas[i]);
-        b = load_text(mzi_file("clements", 16, params));
+        b = load_backend_text(mzi_file("clements", 16, params));
         s[i] = train_sigma(b, 16);
         print_message("sigma_phase %s: train sigma %.5f\n", sigmas[i], s[i]);
         if (i) assert_true(s[i] > s[i - 1]);
@@ -1042,7 +951,7 @@ static void test_train_sigma_calibrated(void **state) {
     assert_true(s[0] > 0);
 
     /* the shipped files; bigger tiles (longer paths, more shifters) are noisier */
-    uh_backend_t *real = load("mzi-realistic"), *worst = load("mzi-worst");
+    uh_backend_t *real = load_backend("mzi-realistic"), *worst = load_backend("mzi-worst");
     double r8 = train_sigma(real, 8), r16 = train_sigma(real, 16), r32 = train_sigma(real, 32);
     double w8 = train_sigma(worst, 8), w16 = train_sigma(worst, 16);
     print_message("train sigma: realistic %.4f (8) %.4f (16) %.4f (32); worst %.4f (8) "
@@ -1062,11 +971,11 @@ static void test_noise_aware_training(void **state) {
     uh_dataset_t *test;
     uh_error_t err = {0};
     assert_int_equal(uh_dataset_tiny(2000, 78, &test, &err), UH_OK);
-    uh_backend_t *worst = load("mzi-worst");
+    uh_backend_t *worst = load_backend("mzi-worst");
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
     uh_backend_sim_t *sim;
-    assert_int_equal(uh_backend_sim_new(worst, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(worst, &a, UH_SIM_TRAIN);
     const uh_noise_t *hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
     assert_non_null(hook->perturb_weights);
@@ -1112,7 +1021,7 @@ static char *with_params(const char *text, const char *extra) {
 
 static uh_backend_t *load_with(const char *text, const char *extra) {
     char *t = with_params(text, extra);
-    uh_backend_t *b = load_text(t);
+    uh_backend_t *b = load_backend_text(t);
     free(t);
     return b;
 }
@@ -1126,10 +1035,7 @@ static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols
     uh_arch_t a;
     parse_arch(json, (uh_shape_t){1, 1, cols, rows}, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    int rc = uh_backend_sim_new(b, &a, mode, &sim, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    sim = new_sim(b, &a, mode);
     *hook = uh_backend_sim_hook(sim);
     assert_non_null(*hook);
     assert_non_null((*hook)->perturb_weights);
@@ -1220,7 +1126,7 @@ static void test_sampled_thread_independent(void **state) {
     (void)state;
 #ifdef _OPENMP
     enum { R = 40, C = 72, N = R * C };
-    uh_backend_t *worst = load("mzi-worst");
+    uh_backend_t *worst = load_backend("mzi-worst");
     uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
     float w0[N], w[N], out[2][8][N];
     seeded_matrix(w0, N, 3);
@@ -1253,8 +1159,7 @@ static uh_net_t *train_tiny_on(const uh_backend_t *b, uint64_t seed, int threads
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
     uh_backend_sim_t *sim;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_sim_new(b, &a, UH_SIM_TRAIN, &sim, &err), UH_OK);
+    sim = new_sim(b, &a, UH_SIM_TRAIN);
     uh_net_t *net =
         train_tiny_seeded(TRAINED, uh_backend_sim_hook(sim), seed, seed + 4, threads, epochs);
     uh_backend_sim_free(sim);
@@ -1265,7 +1170,7 @@ static uh_net_t *train_tiny_on(const uh_backend_t *b, uint64_t seed, int threads
  * bit for bit, and they differ from the Gaussian stand-in's. */
 static void test_sampled_training_deterministic(void **state) {
     (void)state;
-    uh_backend_t *worst = load("mzi-worst");
+    uh_backend_t *worst = load_backend("mzi-worst");
     uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
     uh_net_t *n1 = train_tiny_on(b, 1, 0, 2), *n2 = train_tiny_on(b, 1, 0, 2);
     uh_net_t *g = train_tiny_on(worst, 1, 0, 2);
@@ -1310,7 +1215,7 @@ static void test_sampled_training_sees_systematic_errors(void **state) {
     char chip[1024] = "";
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         snprintf(chip + strlen(chip), sizeof chip - strlen(chip), "%s%s", i ? "," : "", parts[i]);
-    uh_backend_t *g = load_text(mzi_file("clements", 16, chip));
+    uh_backend_t *g = load_backend_text(mzi_file("clements", 16, chip));
     uh_backend_t *s = load_with(mzi_file("clements", 16, chip),
                                 "\"train_noise\":\"sampled\"," NUM("train_chips", "4") "," NUM(
                                     "train_redecompose_steps", "20"));
@@ -1342,7 +1247,7 @@ static void test_sampled_training_sees_systematic_errors(void **state) {
 /* A mesh cannot have more ports than UH_MESH_MAX_N: a violation, and sim_new refuses it. */
 static void test_tile_too_large(void **state) {
     (void)state;
-    uh_backend_t *b = load_text(mzi_file("clements", 8, ""));
+    uh_backend_t *b = load_backend_text(mzi_file("clements", 8, ""));
     uh_arch_t a;
     parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":10,\"tile\":1000}]}",
                (uh_shape_t){1, 1, 1, 10}, &a);
@@ -1360,80 +1265,60 @@ static void test_tile_too_large(void **state) {
     uh_backend_free(b);
 }
 
-static void expect_bad(const char *text, const char *needle) {
-    uh_backend_t *b = NULL;
-    uh_error_t err = {0};
-    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
-    if (rc == UH_OK || !strstr(err.msg, needle)) {
-        print_error("file: %s\nwant an error containing \"%s\"\ngot rc %d: %s\n", text, needle, rc,
-                    err.msg);
-        fail();
-    }
-    assert_null(b);
-}
-
 static void test_bad_files(void **state) {
     (void)state;
-    char text[4096];
-    expect_bad(mzi_file("clements", 8, NUM("sigma_phase", "0.1")),
-               "params.sigma_phase: unknown key");
-    expect_bad(mzi_file("clements", 8, "\"il_db\":{\"value\":0.5}"),
-               "params.il_db: needs a \"source\"");
-    expect_bad(mzi_file("clements", 8, "\"il_db\":{\"value\":0.5,\"source\":\"\"}"),
-               "params.il_db: needs a \"source\"");
-    expect_bad(mzi_file("clements", 8, NUM("sigma_phase_rad", "4")),
-               "params.sigma_phase_rad: must be in 0..3.2, got 4");
-    expect_bad(mzi_file("clements", 8, NUM("phase_bits", "31")),
-               "params.phase_bits: must be in 0..30, got 31");
-    expect_bad(mzi_file("clements", 8, NUM("adc_bits", "7.5")),
-               "params.adc_bits: must be an integer, got 7.5");
-    expect_bad(mzi_file("clements", 1, ""), "params.tile: must be in 2..256, got 1");
-    expect_bad(mzi_file("butterfly", 8, ""), "params.mesh: must be one of: clements, reck");
-    expect_bad(mzi_file("clements", 8, "\"loss_balance\":\"some\""),
-               "params.loss_balance: must be one of: none, dummies");
-    expect_bad(mzi_file("clements", 8, NUM("il_db", "0.1") "," NUM("il_db", "0.2")),
-               "params.il_db: given more than once");
+    /* on the 8-port Clements file */
+    static const struct {
+        const char *params, *needle;
+    } bad[] = {
+        {NUM("sigma_phase", "0.1"), "params.sigma_phase: unknown key"},
+        {"\"il_db\":{\"value\":0.5}", "params.il_db: needs a \"source\""},
+        {"\"il_db\":{\"value\":0.5,\"source\":\"\"}", "params.il_db: needs a \"source\""},
+        {NUM("sigma_phase_rad", "4"), "params.sigma_phase_rad: must be in 0..3.2, got 4"},
+        {NUM("phase_bits", "31"), "params.phase_bits: must be in 0..30, got 31"},
+        {NUM("adc_bits", "7.5"), "params.adc_bits: must be an integer, got 7.5"},
+        {"\"loss_balance\":\"some\"", "params.loss_balance: must be one of: none, dummies"},
+        {NUM("il_db", "0.1") "," NUM("il_db", "0.2"), "params.il_db: given more than once"},
+        {NUM("laser_wallplug_efficiency", "0"),
+         "params.laser_wallplug_efficiency: given more than once"},
+        /* the first model's receiver numbers are refused with the reason */
+        {NUM("detector_sensitivity_dbm", "-25"),
+         "params.detector_sensitivity_dbm: no longer used: the laser and the detector "
+         "noise come from one link budget"},
+        {NUM("detector_noise", "0.01"), "params.detector_noise: no longer used"},
+        {NUM("receiver_noise_lsb", "0.5"),
+         "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
+         "least 2 bits, got 0"},
+        {"\"coupler_correction\":\"global\"",
+         "params.coupler_correction: must be one of: none, measured"},
+        {NUM("coupler_model_error", "1.5"), "params.coupler_model_error: must be in 0..1, got 1.5"},
+        {"\"mapping\":\"pipelined\"",
+         "params.mapping: must be one of: time-multiplexed, weight-stationary"},
+        {NUM("chip_mzis", "0"), "params.chip_mzis: must be in 1..1e+09, got 0"},
+        /* noise-aware training's method: a choice, K capped at 16, N at least 1 */
+        {"\"train_noise\":\"exact\"", "params.train_noise: must be one of: gaussian, sampled"},
+        {NUM("train_noise", "1"), "params.train_noise:"},
+        {NUM("train_chips", "17"), "params.train_chips: must be in 1..16, got 17"},
+        {NUM("train_chips", "0"), "params.train_chips: must be in 1..16, got 0"},
+        {NUM("train_chips", "2.5"), "params.train_chips: must be an integer, got 2.5"},
+        {"\"train_chips\":4", "params.train_chips:"},
+        {NUM("train_redecompose_steps", "0"),
+         "params.train_redecompose_steps: must be in 1..1e+06, got 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        expect_bad_backend(mzi_file("clements", 8, bad[i].params), bad[i].needle);
+    expect_bad_backend(mzi_file("clements", 1, ""), "params.tile: must be in 2..256, got 1");
+    expect_bad_backend(mzi_file("butterfly", 8, ""), "params.mesh: must be one of: clements, reck");
     /* a required number left out */
+    char text[4096];
     snprintf(text, sizeof text, "%s", mzi_file("clements", 8, ""));
     char *at = strstr(text, NUM("adc_pj", "1.5") ",");
     assert_non_null(at);
     memmove(at, at + strlen(NUM("adc_pj", "1.5") ","),
             strlen(at + strlen(NUM("adc_pj", "1.5") ",")) + 1);
-    expect_bad(text, "params.adc_pj: is required");
-    expect_bad("{\"name\":\"x\",\"model\":\"mzi\",\"params\":{" ENERGY "}}",
-               "params.tile: is required");
-    expect_bad(mzi_file("clements", 8, NUM("laser_wallplug_efficiency", "0")),
-               "params.laser_wallplug_efficiency: given more than once");
-    /* the first model's receiver numbers are refused with the reason */
-    expect_bad(mzi_file("clements", 8, NUM("detector_sensitivity_dbm", "-25")),
-               "params.detector_sensitivity_dbm: no longer used: the laser and the detector "
-               "noise come from one link budget");
-    expect_bad(mzi_file("clements", 8, NUM("detector_noise", "0.01")),
-               "params.detector_noise: no longer used");
-    expect_bad(mzi_file("clements", 8, NUM("receiver_noise_lsb", "0.5")),
-               "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
-               "least 2 bits, got 0");
-    expect_bad(mzi_file("clements", 8, "\"coupler_correction\":\"global\""),
-               "params.coupler_correction: must be one of: none, measured");
-    expect_bad(mzi_file("clements", 8, NUM("coupler_model_error", "1.5")),
-               "params.coupler_model_error: must be in 0..1, got 1.5");
-    expect_bad(mzi_file("clements", 8, "\"mapping\":\"pipelined\""),
-               "params.mapping: must be one of: time-multiplexed, weight-stationary");
-    expect_bad(mzi_file("clements", 8, NUM("chip_mzis", "0")),
-               "params.chip_mzis: must be in 1..1e+09, got 0");
-    /* noise-aware training's method: a choice, K capped at 16, N at least 1 */
-    expect_bad(mzi_file("clements", 8, "\"train_noise\":\"exact\""),
-               "params.train_noise: must be one of: gaussian, sampled");
-    expect_bad(mzi_file("clements", 8, NUM("train_noise", "1")), "params.train_noise:");
-    expect_bad(mzi_file("clements", 8, NUM("train_chips", "17")),
-               "params.train_chips: must be in 1..16, got 17");
-    expect_bad(mzi_file("clements", 8, NUM("train_chips", "0")),
-               "params.train_chips: must be in 1..16, got 0");
-    expect_bad(mzi_file("clements", 8, NUM("train_chips", "2.5")),
-               "params.train_chips: must be an integer, got 2.5");
-    expect_bad(mzi_file("clements", 8, "\"train_chips\":4"), "params.train_chips:");
-    expect_bad(mzi_file("clements", 8, NUM("train_redecompose_steps", "0")),
-               "params.train_redecompose_steps: must be in 1..1e+06, got 0");
+    expect_bad_backend(text, "params.adc_pj: is required");
+    expect_bad_backend("{\"name\":\"x\",\"model\":\"mzi\",\"params\":{" ENERGY "}}",
+                       "params.tile: is required");
 }
 
 int main(void) {

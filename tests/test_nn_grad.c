@@ -1,31 +1,15 @@
 /* Training engine: gradients against central finite differences, and the forward pass
  * (layouts, padding, stride, pooling, activations) against a naive double-precision
  * interpreter written here from the definitions. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "common.h"
 
 #include "uhnas/nn.h"
 
 /* ---- helpers ---- */
 
-static void parse(const char *json, uh_shape_t shape, uh_arch_t *arch) {
-    uh_error_t err = {0};
-    int rc = uh_arch_parse(json, strlen(json), shape, arch, &err);
-    if (rc) fprintf(stderr, "arch: %s\n", err.msg);
-    assert_int_equal(rc, 0);
-}
-
 static uh_net_t *make_net(const char *json, uh_shape_t shape, int max_batch, uint64_t seed,
                           uh_arch_t *arch) {
-    parse(json, shape, arch);
+    parse_arch(json, shape, arch);
     uh_error_t err = {0};
     uh_net_t *net = uh_net_new(arch, max_batch, seed, &err);
     if (!net) fprintf(stderr, "net: %s\n", err.msg);

@@ -1,21 +1,11 @@
 /* Training engine: learning on the tiny synthetic set (SGD, Adam, a CNN), determinism,
  * optimizer steps against hand-worked PyTorch formulas, the noise hook's semantics, fake
  * quantization, and argument errors. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "common.h"
 
 #include "uhnas/nn.h"
 
-static const char *MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":4}]}";
+static const char *MLP = RELU_MLP(32, 4);
 static const char *CNN =
     "{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"activation\":\"relu\"},"
     "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":4}]}";
@@ -39,8 +29,8 @@ static int teardown(void **state) {
 
 static uh_net_t *make_net_shape(const char *json, uh_shape_t shape, int max_batch, uint64_t seed) {
     uh_arch_t arch;
+    parse_arch(json, shape, &arch);
     uh_error_t err = {0};
-    if (uh_arch_parse(json, strlen(json), shape, &arch, &err)) fail_msg("arch: %s", err.msg);
     uh_net_t *net = uh_net_new(&arch, max_batch, seed, &err);
     if (!net) fail_msg("net: %s", err.msg);
     return net;

@@ -3,21 +3,7 @@
 # (energy, latency, area), `search --objectives` with three objectives reports a 3-D front
 # with latency and area, `--max-energy-nj` keeps every trained network under the limit and is
 # stored with the run, and `resume` refuses objectives or limits that differ from the run's.
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect() {
-  local want=$1 needle=$2; shift 2
-  local out; out=$("$@" 2>&1); local rc=$?
-  if [[ $rc -ne $want ]]; then bad "$* → exit $rc, want $want: $out"; return; fi
-  if [[ "$out" != *"$needle"* ]]; then bad "$* → output lacks '$needle': $out"; return; fi
-  ok
-}
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOUD=(--data tiny --population 4 --children 3 --generations 2 --epochs 1 --batch 32 --mc 2
       --seed 5)
 ARGS=("${LOUD[@]}" --quiet)
@@ -108,5 +94,4 @@ expect 2 "--objectives error,latency differs from the run's objectives error,ene
 expect 2 "--max-area-mm2 5 differs from the run's (0: none)" "$UHNAS" resume "$tmp/lim" --max-area-mm2 5 --quiet
 expect 0 "" "$UHNAS" resume "$tmp/lim" --max-energy-nj "$lim" --objectives error,energy --quiet
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -1,25 +1,15 @@
 /* Multi-objective metrics: hand-worked values, and the fast algorithms against brute-force
  * definitions (peeling for ranks; cell decomposition and inclusion–exclusion for
  * hypervolume) on seeded random instances full of ties, duplicates and invalid points. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <math.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include "uhnas/pareto.h"
 #include "uhnas/rng.h"
 
 #define MAXN 512
 
-/* cmocka's assert_float_equal passes when either side is NaN (NaN > eps is false); this
- * one does not. */
-#define assert_close(a, b, eps) assert_true(fabs((double)(a) - (double)(b)) <= (eps))
+/* cmocka's assert_float_equal passes when either side is NaN (NaN > eps is false);
+ * assert_close does not. */
 
 /* ---- brute-force references ---- */
 

@@ -1,16 +1,7 @@
 /* Surrogate predictors: ridge matches its closed form and recovers exact linear models, the
  * nonlinear models fit what a line cannot, model selection picks accordingly, the same seed
  * gives the same bits, and bad input is refused with the place named. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-#include <math.h>
+#include "common.h"
 
 #include "uhnas/predict.h"
 #include "uhnas/rng.h"
@@ -300,11 +291,7 @@ static void test_deterministic(void **state) {
 
 static void expect_error(int rc, int code, const uh_error_t *err, const char *needle,
                          uh_predictor_t *const *p) {
-    if (rc != code || (needle && !strstr(err->msg, needle))) {
-        print_error("got %d \"%s\", want %d containing \"%s\"\n", rc, err->msg, code,
-                    needle ? needle : "");
-        fail();
-    }
+    expect_bad(rc, err, code, needle);
     assert_null(*p);
 }
 

@@ -1,35 +1,12 @@
 /* Reports from real run stores written by hand (so every number is known): the plots hold
  * one mark per candidate with the front marked, hostile text is escaped, language-model
  * statistics are summed, and compare refuses runs it cannot compare fairly. */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include "uhnas/report.h"
 #include "uhnas/search.h"
-
-static char g_root[64];
-
-static int make_root(void **state) {
-    (void)state;
-    snprintf(g_root, sizeof g_root, "/tmp/uhnas-report-XXXXXX");
-    return mkdtemp(g_root) ? 0 : -1;
-}
-
-static int remove_root(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 /* Six candidates: (noisy accuracy, energy) = (0.5, 1) (0.7, 10) (0.9, 100) on the front,
  * (0.4, 5) (0.6, 50) dominated, and one failed. Generations 0..2 with hypervolumes hv0 + g/10.
@@ -44,16 +21,8 @@ static void make_run(const char *name, const char *backend, uh_strategy_t strate
     cfg.children = 2;
     cfg.generations = 2;
     snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_store_t *s = create_run(name, &cfg, backend);
     uh_error_t err = {0};
-    uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
-    char *json = uh_search_config_json(&cfg, b);
-    uh_backend_free(b);
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
-    uh_store_t *s;
-    if (uh_store_create(dir, json, 0, &s, &err)) fail_msg("%s", err.msg);
-    free(json);
     const double acc[] = {0.5, 0.7, 0.9, 0.4, 0.6, NAN}, nj[] = {1, 10, 100, 5, 50, NAN};
     for (int i = 0; i < 6; i++) {
         uh_candidate_t c;
@@ -93,7 +62,7 @@ static void make_run(const char *name, const char *backend, uh_strategy_t strate
 
 static uh_run_data_t *load(const char *name) {
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
+    tmp_pathf(dir, sizeof dir, "%s", name);
     uh_run_data_t *r;
     uh_error_t err = {0};
     if (uh_run_load(dir, &r, &err)) fail_msg("%s", err.msg);
@@ -193,7 +162,7 @@ static void test_compare_refuses_other_data(void **state) {
     (void)state;
     make_run("d-a", "mzi-realistic", UH_STRATEGY_NSGA2, 1, 4, 0.5);
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/d-b", g_root);
+    tmp_pathf(dir, sizeof dir, "d-b");
     /* the same run on other data: edit a copy of the config through the API */
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
@@ -229,5 +198,5 @@ int main(void) {
         cmocka_unit_test(test_compare),
         cmocka_unit_test(test_compare_refuses_other_data),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

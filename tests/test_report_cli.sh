@@ -2,17 +2,9 @@
 # uhnas report / compare / export as a user meets them, and a real browser's look at the
 # report: headless Chromium parses the page and the front plot holds one mark per member of
 # the front (skipped, with a message, when Chromium is not installed).
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARGS=(--backend mzi-realistic --data tiny --population 4 --children 2 --generations 2
       --epochs 1 --batch 32 --mc 2 --quiet)
-rows() { python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.argv[1])))))' "$1"; }
 
 "$UHNAS" search "${ARGS[@]}" --seed 1 --out "$tmp/a" > /dev/null 2>&1 && ok || bad "search a"
 "$UHNAS" search "${ARGS[@]}" --seed 2 --out "$tmp/b" > /dev/null 2>&1 && ok || bad "search b"
@@ -23,12 +15,12 @@ rows() { python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.argv
 # report
 out=$("$UHNAS" report "$tmp/a" 2>&1)
 [[ $? -eq 0 && "$out" == "$tmp/a/report.html" && -s "$tmp/a/report.html" ]] && ok || bad "report: $out"
-n_front=$(rows "$tmp/a/front.csv")
+n_front=$(csv_rows "$tmp/a/front.csv")
 n_ok=$(python3 -c 'import csv,sys; print(sum(r["status"]=="ok" for r in csv.DictReader(open(sys.argv[1]))))' "$tmp/a/candidates.csv")
 got=$(grep -o 'class="pt front"' "$tmp/a/report.html" | wc -l)
 # the front plot and the robustness plot both mark the front
 [[ $got -eq $((2 * n_front)) ]] && ok || bad "report marks $got front points, front.csv has $n_front"
-out=$("$UHNAS" report "$tmp/nothing" 2>&1); [[ $? -eq 2 && "$out" == *"nothing"* ]] && ok || bad "report of no run: $out"
+expect 2 "nothing" "$UHNAS" report "$tmp/nothing"
 "$UHNAS" report "$tmp/a" --out "$tmp/elsewhere.html" > /dev/null && [[ -s "$tmp/elsewhere.html" ]] && ok || bad "report --out"
 
 # compare: seeds and strategies at one budget; backends; a different budget is refused
@@ -51,9 +43,8 @@ assert o["resolved"]["params"] == int(sys.argv[1]) == len(o["weights"] if "weigh
 ' "$params" && ok || bad "export json"
 out=$("$UHNAS" export --arch "$SRC/configs/demo-arch.json" --format csv 2>&1)
 [[ $(printf '%s\n' "$out" | wc -l) -eq 5 && "$out" == *"conv2d"* ]] && ok || bad "export csv: $out"
-out=$("$UHNAS" export --run "$tmp/a" --candidate 999999 2>&1); [[ $? -eq 2 && "$out" == *"no candidate"* ]] && ok || bad "export missing: $out"
-out=$("$UHNAS" export --arch '{"layers":[{"type":"dense","units":10}]}' --weights "$tmp/net.py.uhw" 2>&1)
-[[ $? -eq 2 && "$out" == *"weights for a network"* ]] && ok || bad "export wrong weights: $out"
+expect 2 "no candidate" "$UHNAS" export --run "$tmp/a" --candidate 999999
+expect 2 "weights for a network" "$UHNAS" export --arch '{"layers":[{"type":"dense","units":10}]}' --weights "$tmp/net.py.uhw"
 
 # a real browser
 browser=$(command -v chromium || command -v chromium-browser || true)
@@ -85,5 +76,4 @@ PY
   [[ $(stat -c %s "$tmp/shot.png" 2>/dev/null || echo 0) -gt 20000 ]] && ok || bad "Chromium did not render the comparison"
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -2,37 +2,15 @@
  * its budget, hashes are unique, metrics are stored per generation, the final front is
  * measured on the test set from stored weights, and a run stopped half-way then resumed
  * gives the same rows as an uninterrupted one without retraining anything. */
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
+#include "common.h"
 
-#include <cmocka.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
 
 #include "uhnas/pareto.h"
 #include "uhnas/search.h"
-
-static char g_root[64];
-
-static int make_root(void **state) {
-    (void)state;
-    snprintf(g_root, sizeof g_root, "/tmp/uhnas-search-XXXXXX");
-    return mkdtemp(g_root) ? 0 : -1;
-}
-
-static int remove_root(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
     uh_search_config_default(cfg);
@@ -46,22 +24,6 @@ static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
     cfg->mc = 2;
     cfg->predictor_generations = 20;
     snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
-}
-
-static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
-                              const char *backend) {
-    uh_error_t err = {0};
-    uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) fail_msg("%s", err.msg);
-    char *json = uh_search_config_json(cfg, b);
-    uh_backend_free(b);
-    assert_non_null(json);
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
-    uh_store_t *store;
-    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
-    free(json);
-    return store;
 }
 
 /* jobs 0 = one per core */
@@ -179,13 +141,11 @@ static void test_linas_records_predictor_quality(void **state) {
     uh_error_t err = {0};
     uh_store_t *store;
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/linas-crossbar-pcm", g_root);
+    tmp_pathf(dir, sizeof dir, "linas-crossbar-pcm");
     if (uh_store_open(dir, &store, &err)) fail_msg("%s", err.msg);
     char *s;
     if (uh_store_get_generation(store, 1, &s, NULL, &err)) fail_msg("%s", err.msg);
-    assert_non_null(strstr(s, "\"kendall_tau\""));
-    assert_non_null(strstr(s, "\"spearman_rho\""));
-    assert_non_null(strstr(s, "\"mae\""));
+    assert_contains(s, "\"kendall_tau\"", "\"spearman_rho\"", "\"mae\"");
     free(s);
     uh_store_close(store);
 }
@@ -552,9 +512,8 @@ static void test_limits_refuse_before_training(void **state) {
             assert_string_equal(c->hash, big_hash);
             assert_string_equal(c->origin, "big");
             assert_int_equal(c->generation, 1);
-            assert_non_null(strstr(c->message, "refused before training"));
-            assert_non_null(strstr(c->message, "energy"));
-            assert_non_null(strstr(c->message, "exceeds --max-energy-nj"));
+            assert_contains(c->message, "refused before training", "energy",
+                            "exceeds --max-energy-nj");
             assert_true(isnan(c->accuracy) && isnan(c->noisy_accuracy) && isnan(c->train_seconds));
             assert_true(c->energy_nj == e.total_nj); /* why: its cost, kept */
             float *w;
@@ -743,7 +702,7 @@ static void test_resumes_a_version1_store(void **state) {
     assert_int_equal(n_before, first);
     uh_store_close(parted);
     char dir[256];
-    snprintf(dir, sizeof dir, "%s/v1-parted", g_root);
+    tmp_pathf(dir, sizeof dir, "v1-parted");
     raw_sql(dir, "ALTER TABLE candidates DROP COLUMN latency_ns;"
                  "ALTER TABLE candidates DROP COLUMN area_mm2;"
                  "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
@@ -789,5 +748,5 @@ int main(void) {
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

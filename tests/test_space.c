@@ -1,17 +1,8 @@
 /* Search space and classic operators: everything they return is valid on the backend,
  * mutations change the network, and the same seed gives the same sequence. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include "uhnas/space.h"
-
-static const uh_shape_t MNIST = {1, 28, 28, 10};
 
 /* Canonical text parses back to the same network and passes the backend's check. */
 static void assert_valid(const uh_space_t *space, const uh_arch_t *a) {

@@ -1,21 +1,12 @@
 /* The run store on real SQLite files: round trips of every field, refusals of files that are
  * not ours (each left byte-identical), the CSV export read back, and a writer killed with
  * SIGKILL mid-run. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,39 +14,17 @@
 
 #include "uhnas/store.h"
 
-/* fixture: a fresh directory under /tmp, removed afterwards */
+/* fixture: a fresh scratch directory per test, removed afterwards */
 
 typedef struct {
     char root[64]; /* the mkdtemp directory */
     char run[96];  /* root/run: where most tests keep their store */
 } fixture_t;
 
-static void remove_tree(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[1024];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                remove_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
-
 static int setup(void **state) {
     fixture_t *f = calloc(1, sizeof *f);
     if (!f) return -1;
-    strcpy(f->root, "/tmp/uhnas_store_XXXXXX");
-    if (!mkdtemp(f->root)) {
+    if (temp_dir_new(f->root, sizeof f->root)) {
         free(f);
         return -1;
     }
@@ -79,12 +48,6 @@ static int teardown(void **state) {
         int rc_ = (call);                                                                          \
         if (rc_ != UH_OK) fail_msg("%s -> %d: %s", #call, rc_, e_.msg);                            \
     } while (0)
-
-/* Expects `call` (which writes into `err`) to fail with code and a message holding needle. */
-static void expect_fail(int rc, const uh_error_t *err, int code, const char *needle) {
-    if (rc != code || !strstr(err->msg, needle))
-        fail_msg("want code %d and \"%s\", got code %d: \"%s\"", code, needle, rc, err->msg);
-}
 
 static uh_store_t *create_store(const char *dir, const char *config) {
     uh_store_t *s = NULL;
@@ -321,7 +284,7 @@ static void test_run_lock(void **state) {
     uh_error_t err = {0};
     CHECK_OK(uh_store_lock_run(a, &e_));
     CHECK_OK(uh_store_lock_run(a, &e_)); /* again by its holder: fine */
-    expect_fail(uh_store_lock_run(b, &err), &err, UH_EINVAL, "another uhnas process");
+    expect_bad(uh_store_lock_run(b, &err), &err, UH_EINVAL, "another uhnas process");
     uh_store_close(a);
     CHECK_OK(uh_store_lock_run(b, &e_));
     uh_store_close(b);
@@ -335,7 +298,7 @@ static void test_duplicate_hash_refused(void **state) {
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
     uh_error_t err = {0};
     int64_t id = -5;
-    expect_fail(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "already stored");
+    expect_bad(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "already stored");
     assert_int_equal(id, -5);
     int64_t n = 0;
     CHECK_OK(uh_store_count(s, &n, &e_));
@@ -351,7 +314,7 @@ static void test_duplicate_hash_refused(void **state) {
     assert_int_equal(id, 7);
     make_candidate(4, &c);
     c.id = 2;
-    expect_fail(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "id 2 is already taken");
+    expect_bad(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "id 2 is already taken");
     CHECK_OK(uh_store_count(s, &n, &e_));
     assert_int_equal(n, 3);
     uh_store_close(s);
@@ -369,14 +332,14 @@ static void test_find_hash(void **state) {
     CHECK_OK(uh_store_find_hash(s, "nothere", &got, &found, &e_));
     assert_int_equal(found, 0);
     uh_error_t err = {0};
-    expect_fail(uh_store_find_hash(s, "bad hash", &got, &found, &err), &err, UH_EINVAL,
-                "not [0-9A-Za-z]");
-    expect_fail(uh_store_find_hash(s, "", &got, &found, &err), &err, UH_EINVAL, "empty");
+    expect_bad(uh_store_find_hash(s, "bad hash", &got, &found, &err), &err, UH_EINVAL,
+               "not [0-9A-Za-z]");
+    expect_bad(uh_store_find_hash(s, "", &got, &found, &err), &err, UH_EINVAL, "empty");
     char long_hash[UH_STORE_HASH_MAX + 2];
     memset(long_hash, 'a', sizeof long_hash - 1);
     long_hash[sizeof long_hash - 1] = '\0';
-    expect_fail(uh_store_find_hash(s, long_hash, &got, &found, &err), &err, UH_ELIMIT,
-                "longer than");
+    expect_bad(uh_store_find_hash(s, long_hash, &got, &found, &err), &err, UH_ELIMIT,
+               "longer than");
     assert_string_equal(uh_cand_status_name(UH_CAND_OK), "ok");
     assert_string_equal(uh_cand_status_name(UH_CAND_FAILED), "failed");
     assert_string_equal(uh_cand_status_name(UH_CAND_INVALID), "invalid");
@@ -455,10 +418,10 @@ static void test_generations(void **state) {
     free(json);
     uh_error_t err = {0};
     json = (char *)1;
-    expect_fail(uh_store_get_generation(s, 2, &json, &got, &err), &err, UH_ENOTFOUND,
-                "generation 2 is not stored");
+    expect_bad(uh_store_get_generation(s, 2, &json, &got, &err), &err, UH_ENOTFOUND,
+               "generation 2 is not stored");
     assert_null(json);
-    expect_fail(uh_store_put_generation(s, -1, "{}", NULL, &err), &err, UH_EINVAL, "negative");
+    expect_bad(uh_store_put_generation(s, -1, "{}", NULL, &err), &err, UH_EINVAL, "negative");
     CHECK_OK(uh_store_latest_generation(s, &g, &e_));
     assert_int_equal(g, 4);
     uh_store_close(s);
@@ -484,13 +447,13 @@ static void test_meta(void **state) {
     assert_string_equal(v, "");
     free(v);
     uh_error_t err = {0};
-    expect_fail(uh_store_get_meta(s, "absent", &v, &err), &err, UH_ENOTFOUND, "absent");
+    expect_bad(uh_store_get_meta(s, "absent", &v, &err), &err, UH_ENOTFOUND, "absent");
     assert_null(v);
-    expect_fail(uh_store_put_meta(s, "", "x", &err), &err, UH_EINVAL, "key is empty");
+    expect_bad(uh_store_put_meta(s, "", "x", &err), &err, UH_EINVAL, "key is empty");
     char key[UH_STORE_KEY_MAX + 2];
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
-    expect_fail(uh_store_put_meta(s, key, "x", &err), &err, UH_ELIMIT, "longer than");
+    expect_bad(uh_store_put_meta(s, key, "x", &err), &err, UH_ELIMIT, "longer than");
     key[UH_STORE_KEY_MAX] = '\0'; /* exactly at the limit: fine */
     CHECK_OK(uh_store_put_meta(s, key, "at the limit", &e_));
     uh_store_close(s);
@@ -505,9 +468,9 @@ static void test_test_results(void **state) {
     uh_test_result_t r = {0.9875, 0.9, NAN, 20}, got;
     CHECK_OK(uh_store_put_test_result(s, c.hash, &r, &e_));
     uh_error_t err = {0};
-    expect_fail(uh_store_get_test_result(s, "c00000001X", &got, &err), &err, UH_ENOTFOUND,
-                "no test result");
-    expect_fail(uh_store_put_test_result(s, "unknown", &r, &err), &err, UH_ENOTFOUND, "not stored");
+    expect_bad(uh_store_get_test_result(s, "c00000001X", &got, &err), &err, UH_ENOTFOUND,
+               "no test result");
+    expect_bad(uh_store_put_test_result(s, "unknown", &r, &err), &err, UH_ENOTFOUND, "not stored");
     uh_store_close(s);
     s = open_store(f->run);
     CHECK_OK(uh_store_get_test_result(s, c.hash, &got, &e_));
@@ -540,10 +503,10 @@ static void test_weights(void **state) {
     w[1] = 1e-45f;
     CHECK_OK(uh_store_put_weights(s, c.hash, w, n, &e_));
     uh_error_t err = {0};
-    expect_fail(uh_store_put_weights(s, "unknown", w, n, &err), &err, UH_ENOTFOUND, "not stored");
-    expect_fail(uh_store_put_weights(s, c.hash, w, (size_t)UH_STORE_MAX_WEIGHTS + 1, &err), &err,
-                UH_ELIMIT, "over the limit");
-    expect_fail(uh_store_put_weights(s, c.hash, w, 0, &err), &err, UH_EINVAL, "no weights");
+    expect_bad(uh_store_put_weights(s, "unknown", w, n, &err), &err, UH_ENOTFOUND, "not stored");
+    expect_bad(uh_store_put_weights(s, c.hash, w, (size_t)UH_STORE_MAX_WEIGHTS + 1, &err), &err,
+               UH_ELIMIT, "over the limit");
+    expect_bad(uh_store_put_weights(s, c.hash, w, 0, &err), &err, UH_EINVAL, "no weights");
     uh_store_close(s);
 
     s = open_store(f->run);
@@ -553,8 +516,8 @@ static void test_weights(void **state) {
     assert_int_equal(got_n, n);
     assert_memory_equal(got, w, n * sizeof *w);
     free(got);
-    expect_fail(uh_store_get_weights(s, "c00000001X", &got, &got_n, &err), &err, UH_ENOTFOUND,
-                "no weights");
+    expect_bad(uh_store_get_weights(s, "c00000001X", &got, &got_n, &err), &err, UH_ENOTFOUND,
+               "no weights");
     /* Replacing keeps one row. */
     CHECK_OK(uh_store_put_weights(s, c.hash, w, 3, &e_));
     CHECK_OK(uh_store_get_weights(s, c.hash, &got, &got_n, &e_));
@@ -570,14 +533,14 @@ static void test_weights(void **state) {
     flip_weights_byte(path, 4000);
     s = open_store(f->run);
     got = (float *)1;
-    expect_fail(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT, "corrupt");
+    expect_bad(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT, "corrupt");
     assert_null(got);
     uh_store_close(s);
     /* A blob whose length does not match its count. */
     raw_sql(path, "UPDATE weights SET data = substr(data, 1, 400)");
     s = open_store(f->run);
-    expect_fail(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT,
-                "bytes of data");
+    expect_bad(uh_store_get_weights(s, c.hash, &got, &got_n, &err), &err, UH_EFORMAT,
+               "bytes of data");
     uh_store_close(s);
     free(w);
 }
@@ -586,11 +549,11 @@ static void test_transactions(void **state) {
     fixture_t *f = *state;
     uh_store_t *s = create_store(f->run, "{}");
     uh_error_t err = {0};
-    expect_fail(uh_store_commit(s, &err), &err, UH_EINVAL, "without a transaction");
+    expect_bad(uh_store_commit(s, &err), &err, UH_EINVAL, "without a transaction");
     uh_store_rollback(s); /* no-op */
     uh_candidate_t c;
     CHECK_OK(uh_store_begin(s, &e_));
-    expect_fail(uh_store_begin(s, &err), &err, UH_EINVAL, "already open");
+    expect_bad(uh_store_begin(s, &err), &err, UH_EINVAL, "already open");
     make_candidate(1, &c);
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
     make_candidate(2, &c);
@@ -601,14 +564,14 @@ static void test_transactions(void **state) {
     CHECK_OK(uh_store_count(s, &n, &e_));
     assert_int_equal(n, 0);
     char *v = NULL;
-    expect_fail(uh_store_get_meta(s, "k", &v, &err), &err, UH_ENOTFOUND, "not stored");
+    expect_bad(uh_store_get_meta(s, "k", &v, &err), &err, UH_ENOTFOUND, "not stored");
 
     /* A generation's state with its meta, as one commit; a refused duplicate inside does not
      * undo the rest. */
     CHECK_OK(uh_store_begin(s, &e_));
     make_candidate(3, &c);
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "already stored");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "already stored");
     CHECK_OK(uh_store_put_generation(s, 0, "{\"pop\":[]}", NULL, &e_));
     CHECK_OK(uh_store_put_meta(s, "k", "kept", &e_));
     CHECK_OK(uh_store_commit(s, &e_));
@@ -644,7 +607,7 @@ static void expect_refused(const char *dir, int code, const char *needle) {
     unsigned char *before = exists(path) ? slurp(path, &n0) : NULL;
     uh_store_t *s = (uh_store_t *)1;
     uh_error_t err = {0};
-    expect_fail(uh_store_open(dir, &s, &err), &err, code, needle);
+    expect_bad(uh_store_open(dir, &s, &err), &err, code, needle);
     assert_null(s);
     if (before) {
         size_t n1 = 0;
@@ -770,8 +733,8 @@ static void test_replace_flag(void **state) {
     unsigned char *before = slurp(path, &n0);
     uh_error_t err = {0};
     s = (uh_store_t *)1;
-    expect_fail(uh_store_create(f->run, "{\"second\":2}", 0, &s, &err), &err, UH_EINVAL,
-                "already holds a run");
+    expect_bad(uh_store_create(f->run, "{\"second\":2}", 0, &s, &err), &err, UH_EINVAL,
+               "already holds a run");
     assert_null(s);
     unsigned char *after = slurp(path, &n1);
     assert_int_equal(n0, n1);
@@ -799,7 +762,7 @@ static void test_replace_flag(void **state) {
     char deep[200];
     snprintf(deep, sizeof deep, "%s/a/b/c", f->root);
     uh_store_close(create_store(deep, "{}"));
-    expect_fail(uh_store_create(f->root, "{}", 0x10, &s, &err), &err, UH_EINVAL, "unknown flags");
+    expect_bad(uh_store_create(f->root, "{}", 0x10, &s, &err), &err, UH_EINVAL, "unknown flags");
 }
 
 /* CSV: a small RFC 4180 reader */
@@ -966,7 +929,7 @@ static void test_csv_export(void **state) {
     snprintf(out2, sizeof out2, "%s/none.csv", f->root);
     const char *bad[] = {c[0].hash, "nothere"};
     uh_error_t err = {0};
-    expect_fail(uh_store_export_csv(s, out2, bad, 2, &err), &err, UH_ENOTFOUND, "nothere");
+    expect_bad(uh_store_export_csv(s, out2, bad, 2, &err), &err, UH_ENOTFOUND, "nothere");
     assert_false(exists(out2));
     uh_store_close(s);
 }
@@ -1096,19 +1059,19 @@ static void test_limits(void **state) {
     uh_error_t err = {0};
     make_candidate(1, &c);
     memset(c.origin, 'o', sizeof c.origin); /* no NUL inside the buffer */
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "origin longer");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "origin longer");
     make_candidate(1, &c);
     memset(c.message, 'm', sizeof c.message);
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "message longer");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_ELIMIT, "message longer");
     make_candidate(1, &c);
     strcpy(c.hash, "abc-def");
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "character 4");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "character 4");
     make_candidate(1, &c);
     c.generation = -3;
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "negative");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "negative");
     make_candidate(1, &c);
     c.status = (uh_cand_status_t)9;
-    expect_fail(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "unknown status");
+    expect_bad(uh_store_add_candidate(s, &c, NULL, &err), &err, UH_EINVAL, "unknown status");
     /* SQL text in a value is only ever data. */
     make_candidate(1, &c);
     strcpy(c.origin, "x'); DROP TABLE candidates; --");
@@ -1123,21 +1086,21 @@ static void test_limits(void **state) {
     int found;
     raw_sql(path, "UPDATE candidates SET origin = hex(zeroblob(35)) WHERE id = 1");
     s = open_store(f->run);
-    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_ELIMIT,
-                "candidates[1].origin is longer than 63 bytes");
+    expect_bad(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_ELIMIT,
+               "candidates[1].origin is longer than 63 bytes");
     uh_candidate_t *rows;
     size_t n;
-    expect_fail(uh_store_candidates(s, &rows, &n, &err), &err, UH_ELIMIT, "origin");
+    expect_bad(uh_store_candidates(s, &rows, &n, &err), &err, UH_ELIMIT, "origin");
     uh_store_close(s);
     raw_sql(path, "UPDATE candidates SET origin = 'ok', accuracy = 'high' WHERE id = 1");
     s = open_store(f->run);
-    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
-                "candidates[1].accuracy is not a number");
+    expect_bad(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
+               "candidates[1].accuracy is not a number");
     uh_store_close(s);
     raw_sql(path, "UPDATE candidates SET accuracy = 0.5, params = -5 WHERE id = 1;");
     s = open_store(f->run);
-    expect_fail(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
-                "candidates[1].params is -5");
+    expect_bad(uh_store_find_hash(s, "c00000001X", &got, &found, &err), &err, UH_EFORMAT,
+               "candidates[1].params is -5");
     uh_store_close(s);
     /* A row that breaks the schema's own CHECK constraints fails the check on open. */
     raw_sql(path, "UPDATE candidates SET params = 5 WHERE id = 1;"
@@ -1149,8 +1112,8 @@ static void test_limits(void **state) {
     expect_refused(f->run, UH_EFORMAT, "triggers");
     raw_sql(path, "DROP TRIGGER t");
     s = open_store(f->run);
-    expect_fail(uh_store_candidates(s, &rows, &n, &err), &err, UH_EFORMAT,
-                "candidates[2].hash \"has space\" is not");
+    expect_bad(uh_store_candidates(s, &rows, &n, &err), &err, UH_EFORMAT,
+               "candidates[2].hash \"has space\" is not");
     uh_store_close(s);
 }
 

@@ -34,6 +34,10 @@ size_t uh_gpt_n_params(const uh_gpt_t *m);
 int uh_gpt_max_t(const uh_gpt_t *m);
 float *uh_gpt_params(uh_gpt_t *m);
 float *uh_gpt_grads(uh_gpt_t *m);
+/* Parameter tensor i (0, 1, … while it returns 0; -1 past the last): its name ("wte", "qkvw",
+ * …, as in llm.c) and the floats [offset, offset + count) it holds in uh_gpt_params and
+ * uh_gpt_grads. For tests and tools that look inside a model without knowing its layout. */
+int uh_gpt_tensor(const uh_gpt_t *m, int i, const char **name, size_t *offset, size_t *count);
 
 /* Forward pass of tokens [B × T]; with targets (same shape; −1 = no loss at that position)
  * returns the mean cross-entropy over the counted positions, else 0. Logits of position

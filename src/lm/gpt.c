@@ -31,6 +31,11 @@ enum {
     N_PARAM_TENSORS
 };
 
+/* The tensors' names, in the order above (uh_gpt_tensor). */
+static const char *const PARAM_NAMES[N_PARAM_TENSORS] = {
+    "wte",  "wpe",  "ln1w", "ln1b", "qkvw",    "qkvb",    "attprojw", "attprojb",
+    "ln2w", "ln2b", "fcw",  "fcb",  "fcprojw", "fcprojb", "lnfw",     "lnfb"};
+
 enum {
     A_ENCODED,
     A_LN1,
@@ -409,6 +414,15 @@ float *uh_gpt_params(uh_gpt_t *m) {
 float *uh_gpt_grads(uh_gpt_t *m) {
     return m->grads;
 }
+
+int uh_gpt_tensor(const uh_gpt_t *m, int i, const char **name, size_t *offset, size_t *count) {
+    if (i < 0 || i >= N_PARAM_TENSORS) return -1;
+    *name = PARAM_NAMES[i];
+    *offset = (size_t)(m->p[i] - m->params);
+    *count = m->param_sizes[i];
+    return 0;
+}
+
 const float *uh_gpt_logits(const uh_gpt_t *m) {
     return m->a[A_LOGITS];
 }

@@ -1,0 +1,249 @@
+/* What the cmocka tests share: a scratch directory, comparisons in double precision, calls
+ * that must fail, and architectures and backends a test needs or cannot go on without.
+ * Include it first: nftw wants its feature macro before any system header. */
+#ifndef UHNAS_TESTS_COMMON_H
+#define UHNAS_TESTS_COMMON_H
+
+#ifndef _XOPEN_SOURCE
+#define _XOPEN_SOURCE 700 /* nftw */
+#endif
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ftw.h>
+#include <math.h>
+
+#include "uhnas/arch.h"
+#include "uhnas/backend.h"
+#include "uhnas/error.h"
+#include "uhnas/search.h"
+#include "uhnas/store.h"
+
+/* The shipped backend files: BACKENDS "mzi-realistic.json". */
+#define BACKENDS UHNAS_TEST_BACKENDS "/"
+
+/* The JSON of a network with one hidden layer of ReLUs: hidden units, then classes. */
+#define RELU_MLP(hidden, classes)                                                                  \
+    "{\"layers\":[{\"type\":\"dense\",\"units\":" #hidden ",\"activation\":\"relu\"},"             \
+    "{\"type\":\"dense\",\"units\":" #classes "}]}"
+
+static const uh_shape_t MNIST = {1, 28, 28, 10};
+static const uh_shape_t TINY = {1, 12, 12, 4}; /* uh_dataset_tiny's images */
+
+/* ---- a scratch directory ------------------------------------------------------------- */
+
+/* A fresh directory under $TMPDIR (or /tmp) written into dir; 0, or -1 when none was made. */
+static inline int temp_dir_new(char *dir, size_t cap) {
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, cap, "%s/uhnas-test-XXXXXX", base && *base ? base : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static inline int remove_entry(const char *path, const struct stat *st, int kind, struct FTW *ftw) {
+    (void)st, (void)kind, (void)ftw;
+    return remove(path);
+}
+
+/* Removes path and everything below it (links, not what they point to); 0 or -1. */
+static inline int remove_tree(const char *path) {
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The test program's scratch directory, made by tmp_setup and removed by tmp_teardown (a
+ * cmocka group's setup and teardown). */
+static inline char *tmp_dir(void) {
+    static char dir[256];
+    return dir;
+}
+
+static inline int tmp_setup(void **state) {
+    (void)state;
+    return temp_dir_new(tmp_dir(), 256);
+}
+
+static inline int tmp_teardown(void **state) {
+    (void)state;
+    return remove_tree(tmp_dir());
+}
+
+/* A path below tmp_dir(), from a printf format, into buf; one that does not fit fails. */
+static inline void tmp_pathf(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static inline void tmp_pathf(char *buf, size_t cap, const char *fmt, ...) {
+    int n = snprintf(buf, cap, "%s/", tmp_dir());
+    va_list ap;
+    va_start(ap, fmt);
+    int m = n < 0 || (size_t)n >= cap ? -1 : vsnprintf(buf + n, cap - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m < 0 || (size_t)(n + m) >= cap)
+        fail_msg("a path below %s is longer than %zu", tmp_dir(), cap);
+}
+
+/* tmp_dir()/name, in one of four rotating buffers (enough for the paths of one call). */
+static inline const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp_dir(), name);
+    return buf[k];
+}
+
+/* ---- comparisons ---------------------------------------------------------------------- */
+
+/* cmocka 1.1's float assertion works in single precision; energies and errors need double. */
+#define assert_close(a, b, tol) check_close((a), (b), (tol), #a, __FILE__, __LINE__)
+/* |got − want| ≤ rel · |want| */
+#define assert_rel(a, b, rel) assert_close((a), (b), (rel)*fabs((double)(b)))
+
+static inline void check_close(double got, double want, double tol, const char *what,
+                               const char *file, int line) {
+    if (!(fabs(got - want) <= tol)) {
+        print_error("%s:%d: %s = %.12g, want %.12g (± %g)\n", file, line, what, got, want, tol);
+        fail();
+    }
+}
+
+/* Every string after text stands in it. */
+#define assert_contains(text, ...)                                                                 \
+    check_contains((text), (const char *const[]){__VA_ARGS__, NULL}, #text, __FILE__, __LINE__)
+
+static inline void check_contains(const char *text, const char *const *needles, const char *what,
+                                  const char *file, int line) {
+    for (; *needles; needles++)
+        if (!text || !strstr(text, *needles)) {
+            print_error("%s:%d: %s lacks \"%s\": %.400s\n", file, line, what, *needles,
+                        text ? text : "(null)");
+            fail();
+        }
+}
+
+/* ---- calls that must fail ------------------------------------------------------------- */
+
+#define ANY_ERROR (-1) /* expect_bad's code for "any code but UH_OK" */
+
+/* A call that returned rc must have failed with code (or ANY_ERROR), recorded in err with a
+ * message holding needle (NULL: any message); input, where given, is shown with a failure. */
+#define expect_bad(rc, err, code, needle)                                                          \
+    expect_bad_at((rc), (err), (code), (needle), NULL, __FILE__, __LINE__)
+
+static inline void expect_bad_at(int rc, const uh_error_t *err, int code, const char *needle,
+                                 const char *input, const char *file, int line) {
+    int code_ok = (code == ANY_ERROR ? rc != UH_OK : rc == code) && err->code == rc;
+    if (code_ok && (!needle || strstr(err->msg, needle))) return;
+    if (input) print_error("%s:%d: input: %s\n", file, line, input);
+    print_error("%s:%d: want code %d with \"%s\", got code %d (recorded %d): \"%s\"\n", file, line,
+                code, needle ? needle : "", rc, err->code, err->msg);
+    fail();
+}
+
+/* A backend file that must be refused with needle in the message. */
+#define expect_bad_backend(text, needle) expect_bad_backend_at((text), (needle), __FILE__, __LINE__)
+
+static inline void expect_bad_backend_at(const char *text, const char *needle, const char *file,
+                                         int line) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    int rc = uh_backend_load_text(text, strlen(text), "test.json", &b, &err);
+    expect_bad_at(rc, &err, ANY_ERROR, needle, text, file, line);
+    assert_null(b);
+}
+
+/* ---- what a test cannot go on without --------------------------------------------------- */
+
+static inline void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
+    uh_error_t err = {0};
+    if (uh_arch_parse(json, strlen(json), shape, a, &err)) fail_msg("arch: %s\n%s", err.msg, json);
+}
+
+/* A backend by name or path (uh_backend_load's search: a shipped name is looked up under
+ * $UHNAS_BACKENDS or the source tree). */
+static inline uh_backend_t *load_backend(const char *name_or_path) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    if (uh_backend_load(name_or_path, &b, &err)) fail_msg("%s", err.msg);
+    return b;
+}
+
+static inline uh_backend_t *load_backend_text(const char *text) {
+    uh_backend_t *b = NULL;
+    uh_error_t err = {0};
+    if (uh_backend_load_text(text, strlen(text), "inline", &b, &err))
+        fail_msg("%s\n%s", err.msg, text);
+    return b;
+}
+
+/* The energy of a on b, which must be answered. */
+static inline void energy_of(const uh_backend_t *b, const uh_arch_t *a, uh_energy_t *e) {
+    uh_error_t err = {0};
+    if (uh_backend_energy(b, a, e, &err)) fail_msg("energy: %s", err.msg);
+}
+
+/* The energy of one component of the network, or of one layer (0-based); -1 when absent. */
+static inline double part(const uh_energy_t *e, const char *name) {
+    for (int k = 0; k < e->n_parts; k++)
+        if (!strcmp(e->parts[k].name, name)) return e->parts[k].nj;
+    return -1;
+}
+
+static inline double layer_part(const uh_energy_t *e, int layer, const char *name) {
+    const uh_energy_layer_t *l = &e->layers[layer];
+    for (int k = 0; k < l->n_parts; k++)
+        if (!strcmp(l->parts[k].name, name)) return l->parts[k].nj;
+    return -1;
+}
+
+/* A simulation of a on b in mode, which must be built. */
+static inline uh_backend_sim_t *new_sim(const uh_backend_t *b, const uh_arch_t *a,
+                                        uh_sim_mode_t mode) {
+    uh_backend_sim_t *sim = NULL;
+    uh_error_t err = {0};
+    if (uh_backend_sim_new(b, a, mode, &sim, &err)) fail_msg("sim: %s", err.msg);
+    return sim;
+}
+
+/* Monte Carlo on b is seeded: the same seed replays the same samples, another draws others. */
+static inline void assert_mc_seeded(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t *test,
+                                    int samples) {
+    uh_mc_result_t r1, r2, r3;
+    uh_error_t err = {0};
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r1, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r2, &err), UH_OK);
+    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 4321, &r3, &err), UH_OK);
+    assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
+    assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
+}
+
+/* max |x − y| over max |y| */
+static inline double max_rel_diff(const float *x, const float *y, size_t n) {
+    double scale = 0, diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(y[i]));
+        diff = fmax(diff, fabs((double)x[i] - y[i]));
+    }
+    return diff / scale;
+}
+
+/* A new run directory tmp_dir()/name whose store holds cfg, as a search on backend writes it. */
+static inline uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
+                                     const char *backend) {
+    uh_backend_t *b = load_backend(backend);
+    char *json = uh_search_config_json(cfg, b);
+    uh_backend_free(b);
+    assert_non_null(json);
+    char dir[256];
+    tmp_pathf(dir, sizeof dir, "%s", name);
+    uh_store_t *store;
+    uh_error_t err = {0};
+    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
+    free(json);
+    return store;
+}
+
+#endif
