@@ -107,13 +107,10 @@ void fake_quant(float *x, int C, int N, size_t P, int bits);
  * cross-entropy. Stable: logits are shifted by their max before exp. */
 float softmax_xent(float *dlogits, const float *logits, const uint8_t *y, int N, int C);
 
-/* optimizers (PyTorch conventions), elementwise over n parameters */
+/* optimizers (PyTorch conventions), elementwise over n parameters; Adam is public
+ * (uh_adam_step in uhnas/nn.h), since the language model and the predictors use it too */
 
 /* g' = g + wd·p; v = momentum·v + g'; p -= lr·v (momentum 0: p -= lr·g') */
 void sgd_step(float *p, float *v, const float *g, size_t n, float lr, float momentum, float wd);
-/* step t >= 1: g' = g + wd·p; m = b1·m + (1-b1)·g'; v = b2·v + (1-b2)·g'²;
- * p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps) */
-void adam_step(float *p, float *m, float *v, const float *g, size_t n, float lr, float b1, float b2,
-               float eps, float wd, long t);
 
 #endif
