@@ -6,16 +6,36 @@
 
 #include <cjson/cJSON.h>
 
+#include "args.h"
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
 #include "uhnas/dist.h"
 
-/* Exit codes, documented in `uhnas --help`. */
+/* Exit codes, documented by CLI_EXIT_CODES in `uhnas --help` and every command's --help. */
 enum {
     UH_EXIT_OK = 0,
-    UH_EXIT_FAIL = 1,  /* a run failed: bad data file, i/o error, ... */
+    UH_EXIT_FAIL = 1,  /* failure while running: memory, file I/O, a damaged file, ... */
     UH_EXIT_USAGE = 2, /* bad command line, invalid architecture or backend, violations */
 };
+#define CLI_EXIT_CODES                                                                             \
+    "exit codes: 0 success; 1 failure while running (memory, file I/O, a damaged file,\n"          \
+    "missing data files); 2 bad usage or input (an option, or an architecture, backend or\n"       \
+    "run directory that is invalid, too large or absent)\n"
+
+/* The one table from a library error code to an exit code: UH_EINVAL, UH_ELIMIT and
+ * UH_ENOTFOUND (what the command line names is invalid, too large or absent) give
+ * UH_EXIT_USAGE; UH_ENOMEM, UH_EIO, UH_EFORMAT and UH_EINTR give UH_EXIT_FAIL. Commands use
+ * it for whatever they load; a failure of the work itself (training, a search, writing the
+ * result) is UH_EXIT_FAIL. */
+int cli_exit_code(int code);
+
+/* Parses a command's options (cli_parse); --help prints usage, the options and
+ * CLI_EXIT_CODES on stdout. Returns CLI_GO_ON when the command should go on, else the exit
+ * code to return: UH_EXIT_OK after --help, UH_EXIT_USAGE after a parse error (printed as
+ * "cmd: error"). */
+#define CLI_GO_ON (-1)
+int cli_command_args(int argc, char **argv, const cli_opt_t *opts, int n_opts, const char *cmd,
+                     const char *usage);
 
 /* What a command may need of the process beyond its arguments. */
 typedef struct {

@@ -35,24 +35,21 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     cli_opt_t opts[] = {
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default DIR/report.html)"},
     };
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, 1, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas report DIR [--out FILE]\n\n"
-               "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
-               "from disk): the Pareto front of validation error vs energy per inference,\n"
-               "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
-               "Spearman's rho, the front as a table, language-model statistics when the run\n"
-               "had a model, and the run's config. Prints the file's path.\n\noptions:\n");
-        cli_print_options(stdout, opts, 1);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "report: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, 1, "report",
+        "usage: uhnas report DIR [--out FILE]\n\n"
+        "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
+        "from disk): the Pareto front of validation error vs energy per inference,\n"
+        "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
+        "Spearman's rho, the front as a table, language-model statistics when the run\n"
+        "had a model, and the run's config. Prints the file's path.\n");
+    if (code != CLI_GO_ON) return code;
     if (n_dirs != 1)
         return cli_fail(UH_EXIT_USAGE, "report: which run directory? (uhnas report DIR)");
     uh_error_t err = {0};
     uh_run_data_t *run;
-    if (uh_run_load(dirs[0], &run, &err)) return cli_fail(UH_EXIT_USAGE, "report: %s", err.msg);
+    if (uh_run_load(dirs[0], &run, &err))
+        return cli_fail(cli_exit_code(err.code), "report: %s", err.msg);
     char *html = NULL;
     int rc = uh_report_run(run, &html, &err);
     uh_run_free(run);
@@ -69,20 +66,15 @@ int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     cli_opt_t opts[] = {
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"},
     };
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, 1, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas compare DIR... [--out FILE]\n\n"
-               "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
-               "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
-               "backend: hypervolume per generation, mean and standard deviation over seeds.\n"
-               "Runs must share their data; strategies must also share their budget\n"
-               "(population, children, generations, epochs, mc), or compare refuses.\n\n"
-               "options:\n");
-        cli_print_options(stdout, opts, 1);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "compare: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, 1, "compare",
+        "usage: uhnas compare DIR... [--out FILE]\n\n"
+        "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
+        "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
+        "backend: hypervolume per generation, mean and standard deviation over seeds.\n"
+        "Runs must share their data; strategies must also share their budget\n"
+        "(population, children, generations, epochs, mc), or compare refuses (exit code 2).\n");
+    if (code != CLI_GO_ON) return code;
     if (n_dirs < 1) return cli_fail(UH_EXIT_USAGE, "compare: which run directories?");
     uh_run_data_t *runs[UH_REPORT_MAX_RUNS];
     uh_error_t err = {0};
@@ -92,6 +84,6 @@ int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     char *html = NULL;
     if (!rc) rc = uh_report_compare((const uh_run_data_t *const *)runs, n_dirs, &html, &err);
     for (int i = 0; i < loaded; i++) uh_run_free(runs[i]);
-    if (rc) return cli_fail(UH_EXIT_USAGE, "%s", err.msg);
+    if (rc) return cli_fail(cli_exit_code(rc), "%s", err.msg);
     return write_html(out, html, "compare");
 }

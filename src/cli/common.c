@@ -21,6 +21,20 @@ int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t
     return rc;
 }
 
+int cli_command_args(int argc, char **argv, const cli_opt_t *opts, int n_opts, const char *cmd,
+                     const char *usage) {
+    char msg[256];
+    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
+    if (prc == 2) {
+        fputs(usage, stdout);
+        printf("\noptions:\n");
+        cli_print_options(stdout, opts, n_opts);
+        printf("\n" CLI_EXIT_CODES);
+        return UH_EXIT_OK;
+    }
+    return prc ? cli_fail(UH_EXIT_USAGE, "%s: %s", cmd, msg) : CLI_GO_ON;
+}
+
 int cli_parse_shape(const char *s, uh_shape_t *shape) {
     int c, h, w;
     char x1, x2, tail;
