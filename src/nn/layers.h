@@ -69,10 +69,16 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const flo
 
 /* layout changes between NCHW ([N × C × P], what dense layers and the data use) and CNHW */
 
+/* src [A × B × P] -> dst [B × A × P]: the two outer axes swapped */
+void swap_outer(float *dst, const float *src, int A, int B, int P);
 /* src [N × C × P] -> dst [C × N × P] */
-void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P);
+static inline void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P) {
+    swap_outer(dst, src, N, C, P);
+}
 /* src [C × N × P] -> dst [N × C × P] */
-void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P);
+static inline void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P) {
+    swap_outer(dst, src, C, N, P);
+}
 
 /* pooling (no padding; windows may overlap when S < K). Works plane by plane, so on
  * CNHW and NCHW alike: x [N·C planes × H×W] -> y [N·C planes × OH×OW]. */
