@@ -65,10 +65,18 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* --arch is JSON text when it starts with '{', a file name otherwise. */
 int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err);
 
-double cli_now(void);
+/* An --arch with no dataset to take its shape from (energy, export): the input shape as
+ * --input CxHxW and the classes as --classes N, both options, then cli_load_arch_shaped. */
+/* clang-format off */
+#define CLI_SHAPE_OPTIONS(input, classes)                                                       \
+    {"input", OPT_STRING, &(input), 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},      \
+    {"classes", OPT_INT, &(classes), 2, 256, NULL, "N", "number of classes (default 10)"}
+/* clang-format on */
+/* cli_load_arch for input "CxHxW" (UH_EINVAL when malformed) and `classes` classes. */
+int cli_load_arch_shaped(const char *arg, const char *input, int classes, uh_arch_t *arch,
+                         uh_error_t *err);
 
-/* "CxHxW" (or "C×H×W" with ASCII x) into shape's c, h, w; non-zero when malformed. */
-int cli_parse_shape(const char *s, uh_shape_t *shape);
+double cli_now(void);
 
 /* A progress bar of `width` '#'/'.' characters for done ∈ [0, 1] into out[width + 1]. */
 void cli_bar(char *out, int width, double done);

@@ -14,8 +14,7 @@ int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE",
          "backend name (see uhnas backends) or a backend file (required)"},
         {"backend-file", OPT_STRING, &backend, 0, 0, NULL, "PATH", "a backend file"},
-        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},
-        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "number of classes (default 10)"},
+        CLI_SHAPE_OPTIONS(input, classes),
         {"json", OPT_FLAG, &json, 0, 0, NULL, NULL,
          "print one JSON object with energy_nj, latency_ns, footprint, breakdown and violations"},
     };
@@ -30,13 +29,9 @@ int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
     if (code != CLI_GO_ON) return code;
     if (!arch_arg || !backend)
         return cli_fail(UH_EXIT_USAGE, "energy: --arch and --backend are required (see --help)");
-    uh_shape_t shape = {0, 0, 0, classes};
-    if (cli_parse_shape(input, &shape))
-        return cli_fail(UH_EXIT_USAGE, "energy: --input: expected CxHxW, e.g. 1x28x28, got '%s'",
-                        input);
     uh_error_t err = {0};
     uh_arch_t arch;
-    if (cli_load_arch(arch_arg, shape, &arch, &err))
+    if (cli_load_arch_shaped(arch_arg, input, classes, &arch, &err))
         return cli_fail(cli_exit_code(err.code), "energy: %s", err.msg);
     uh_backend_t *b;
     if (uh_backend_load(backend, &b, &err))

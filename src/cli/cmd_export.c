@@ -63,9 +63,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         {"format", OPT_STRING, &format, 0, 0, NULL, "pytorch|json|csv", "default pytorch"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE",
          "where to write (default stdout); with weights and pytorch, FILE.uhw beside it"},
-        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW",
-         "input shape for --arch (default 1x28x28)"},
-        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "classes for --arch (default 10)"},
+        CLI_SHAPE_OPTIONS(input, classes),
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
     int code = cli_command_args(
@@ -93,10 +91,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
     if (run) {
         rc = from_run(run, candidate, &arch, &w, &n, &err);
     } else {
-        uh_shape_t shape = {0, 0, 0, classes};
-        if (cli_parse_shape(input, &shape))
-            return cli_fail(UH_EXIT_USAGE, "export: --input: expected CxHxW, got '%s'", input);
-        rc = cli_load_arch(arch_arg, shape, &arch, &err);
+        rc = cli_load_arch_shaped(arch_arg, input, classes, &arch, &err);
         if (!rc && weights_arg) rc = uh_weights_read(weights_arg, &w, &n, &err);
     }
     if (!rc && w && n != (size_t)arch.params)

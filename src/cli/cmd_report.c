@@ -17,26 +17,28 @@ static int write_html(const char *path, char *html, const char *command) {
     return UH_EXIT_OK;
 }
 
-/* Moves leading positional arguments (run directories) out of argv into dirs. */
-static int take_dirs(int *argc, char ***argv, const char **dirs, int max) {
+/* Both commands' arguments: run directories (at most max, into dirs, counted in *n_dirs),
+ * then --out FILE. Returns CLI_GO_ON or the exit code (see cli_command_args). */
+static int dirs_and_out(int argc, char **argv, const char **dirs, int max, int *n_dirs,
+                        const char **out, const char *out_help, const char *cmd,
+                        const char *usage) {
     int n = 0;
-    while (*argc >= 2 && (*argv)[1][0] != '-' && n < max) {
-        dirs[n++] = (*argv)[1];
-        (*argv)[1] = (*argv)[0];
-        (*argv)++, (*argc)--;
+    while (argc >= 2 && argv[1][0] != '-' && n < max) {
+        dirs[n++] = argv[1];
+        argv[1] = argv[0];
+        argv++, argc--;
     }
-    return n;
+    *n_dirs = n;
+    const cli_opt_t opts[] = {{"out", OPT_STRING, out, 0, 0, NULL, "FILE", out_help}};
+    return cli_command_args(argc, argv, opts, 1, cmd, usage);
 }
 
 int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[1], *out = NULL;
-    int n_dirs = take_dirs(&argc, &argv, dirs, 1);
-    cli_opt_t opts[] = {
-        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default DIR/report.html)"},
-    };
-    int code = cli_command_args(
-        argc, argv, opts, 1, "report",
+    int n_dirs;
+    int code = dirs_and_out(
+        argc, argv, dirs, 1, &n_dirs, &out, "where to write (default DIR/report.html)", "report",
         "usage: uhnas report DIR [--out FILE]\n\n"
         "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
         "from disk): the Pareto front of validation error vs energy per inference,\n"
@@ -62,12 +64,10 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html";
-    int n_dirs = take_dirs(&argc, &argv, dirs, UH_REPORT_MAX_RUNS);
-    cli_opt_t opts[] = {
-        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"},
-    };
-    int code = cli_command_args(
-        argc, argv, opts, 1, "compare",
+    int n_dirs;
+    int code = dirs_and_out(
+        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, &out,
+        "where to write (default compare.html)", "compare",
         "usage: uhnas compare DIR... [--out FILE]\n\n"
         "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
         "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
