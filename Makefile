@@ -6,6 +6,9 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= 2
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
+# WERROR=ON|OFF sets -Werror (CI passes ON); left empty, CMake turns it on in a git checkout.
+WERROR     ?=
+WERROR_ARG := $(if $(WERROR),-DUHNAS_WERROR=$(WERROR))
 
 .PHONY: all setup build check test demo sanitize bench format clean
 
@@ -15,7 +18,7 @@ setup:
 	@scripts/setup.sh
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(WERROR_ARG) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 # Sets up, builds and runs every test (CTest prints the summary CI reads).
@@ -38,15 +41,18 @@ demo: setup build
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 sanitize: setup
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DUHNAS_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DUHNAS_SANITIZE=ON $(WERROR_ARG) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && UHNAS_SANITIZED=1 ctest --output-on-failure -j $(JOBS)
 
 bench: setup build
 	@bench/train_vs_torch
 
+FORMAT_FILES = $(wildcard include/uhnas/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c)
 format:
-	@clang-format -i include/uhnas/*.h src/*/*.c src/*/*.h tests/*.c bench/*.c 2>/dev/null || true
+	@command -v clang-format >/dev/null || \
+	  { echo "make format: clang-format not found (Debian: apt-get install clang-format)" >&2; exit 1; }
+	@clang-format -i $(FORMAT_FILES)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

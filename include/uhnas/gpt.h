@@ -4,7 +4,8 @@
  * → residual, layer norm → MLP with GELU → residual), a final layer norm and an output head
  * tied to the token embedding. Forward and backward are plain loops and SGEMMs in the style
  * of karpathy's llm.c; training is AdamW with global gradient-norm clipping. Everything is
- * single-threaded and seeded, so the same seed gives the same model on any machine.
+ * single-threaded and seeded, so the same seed gives the same model on the same CPU and BLAS
+ * build (OpenBLAS picks its SGEMM kernel for the CPU at run time).
  *
  * Shapes: B sequences of T ≤ max_t tokens; C channels; H heads of C / H; V tokens. */
 #ifndef UHNAS_GPT_H

@@ -13,7 +13,8 @@
  * the layer's outputs after activation are rounded to 2^(bits-1)-1 levels in the forward
  * pass; the backward pass treats rounding as identity (straight-through estimator).
  *
- * Determinism: the same seed and the same thread count give the same weights bit for bit. */
+ * Determinism: the same seed and thread count give the same weights bit for bit on the same
+ * CPU and BLAS build (OpenBLAS picks its SGEMM kernel for the CPU at run time). */
 #ifndef UHNAS_NN_H
 #define UHNAS_NN_H
 
@@ -96,6 +97,26 @@ float uh_net_loss_grad(uh_net_t *net, const float *x, const uint8_t *y, int n);
 
 /* One optimizer step using the current gradients. */
 void uh_net_step(uh_net_t *net, const uh_train_opts_t *opts);
+
+/* the optimizer kernel */
+
+/* Adam (Kingma & Ba 2015) in PyTorch's form (torch.optim.Adam, amsgrad off), shared by the
+ * networks and the predictors' MLP. (The built-in language model's AdamW, uhnas/gpt.h, keeps
+ * llm.c's form: its rounding is part of the runs it has made.) */
+typedef struct {
+    double lr, beta1, beta2, eps;
+    double weight_decay; /* L2, added to the gradient */
+} uh_adam_t;
+
+/* Step t >= 1 over n parameters p, with moments m and v (zero before step 1) and gradient g:
+ *   g' = g + wd·p;  m ← b1·m + (1 − b1)·g';  v ← b2·v + (1 − b2)·g'²;
+ *   p ← p − lr/(1 − b1ᵗ) · m / (√v / √(1 − b2ᵗ) + eps)
+ * Elementwise, so the thread count never changes a result. */
+void uh_adam_step(float *p, float *m, float *v, const float *g, size_t n, const uh_adam_t *o,
+                  long t);
+/* The same in double precision. */
+void uh_adam_step_f64(double *p, double *m, double *v, const double *g, size_t n,
+                      const uh_adam_t *o, long t);
 
 /* training and evaluation */
 

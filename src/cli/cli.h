@@ -6,16 +6,36 @@
 
 #include <cjson/cJSON.h>
 
+#include "args.h"
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
 #include "uhnas/dist.h"
 
-/* Exit codes, documented in `uhnas --help`. */
+/* Exit codes, documented by CLI_EXIT_CODES in `uhnas --help` and every command's --help. */
 enum {
     UH_EXIT_OK = 0,
-    UH_EXIT_FAIL = 1,  /* a run failed: bad data file, i/o error, ... */
+    UH_EXIT_FAIL = 1,  /* failure while running: memory, file I/O, a damaged file, ... */
     UH_EXIT_USAGE = 2, /* bad command line, invalid architecture or backend, violations */
 };
+#define CLI_EXIT_CODES                                                                             \
+    "exit codes: 0 success; 1 failure while running (memory, file I/O, a damaged file,\n"          \
+    "missing data files); 2 bad usage or input (an option, or an architecture, backend or\n"       \
+    "run directory that is invalid, too large or absent)\n"
+
+/* The one table from a library error code to an exit code: UH_EINVAL, UH_ELIMIT and
+ * UH_ENOTFOUND (what the command line names is invalid, too large or absent) give
+ * UH_EXIT_USAGE; UH_ENOMEM, UH_EIO, UH_EFORMAT and UH_EINTR give UH_EXIT_FAIL. Commands use
+ * it for whatever they load; a failure of the work itself (training, a search, writing the
+ * result) is UH_EXIT_FAIL. */
+int cli_exit_code(int code);
+
+/* Parses a command's options (cli_parse); --help prints usage, the options and
+ * CLI_EXIT_CODES on stdout. Returns CLI_GO_ON when the command should go on, else the exit
+ * code to return: UH_EXIT_OK after --help, UH_EXIT_USAGE after a parse error (printed as
+ * "cmd: error"). */
+#define CLI_GO_ON (-1)
+int cli_command_args(int argc, char **argv, const cli_opt_t *opts, int n_opts, const char *cmd,
+                     const char *usage);
 
 /* What a command may need of the process beyond its arguments. */
 typedef struct {
@@ -45,10 +65,18 @@ int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* --arch is JSON text when it starts with '{', a file name otherwise. */
 int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err);
 
-double cli_now(void);
+/* An --arch with no dataset to take its shape from (energy, export): the input shape as
+ * --input CxHxW and the classes as --classes N, both options, then cli_load_arch_shaped. */
+/* clang-format off */
+#define CLI_SHAPE_OPTIONS(input, classes)                                                       \
+    {"input", OPT_STRING, &(input), 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},      \
+    {"classes", OPT_INT, &(classes), 2, 256, NULL, "N", "number of classes (default 10)"}
+/* clang-format on */
+/* cli_load_arch for input "CxHxW" (UH_EINVAL when malformed) and `classes` classes. */
+int cli_load_arch_shaped(const char *arg, const char *input, int classes, uh_arch_t *arch,
+                         uh_error_t *err);
 
-/* "CxHxW" (or "C×H×W" with ASCII x) into shape's c, h, w; non-zero when malformed. */
-int cli_parse_shape(const char *s, uh_shape_t *shape);
+double cli_now(void);
 
 /* A progress bar of `width` '#'/'.' characters for done ∈ [0, 1] into out[width + 1]. */
 void cli_bar(char *out, int width, double done);

@@ -10,24 +10,18 @@ int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
     const cli_opt_t opts[] = {
         {"json", OPT_FLAG, &json, 0, 0, NULL, NULL, "print one JSON object per line"},
     };
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, 1, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas backends [--json]\n\n"
-               "Lists the backend files found in $UHNAS_BACKENDS, ./configs/backends and the\n"
-               "installed configs/backends: name, physics model, energy per MAC (or its\n"
-               "equivalent for analog hardware), precision and the file. Beside pJ/MAC (which\n"
-               "hides static power: lasers, heaters, DAC/ADC idle), the energy (nJ), latency\n"
-               "(ns) and area (mm2) of one reference network,\n"
-               "  %s\n"
-               "  (conv 8 3x3, max-pool 2, dense 32, dense 10).\n"
-               "A 0 is a cost the backend does not model; \"-\" a network it cannot cost.\n"
-               "\noptions:\n",
-               CLI_REFERENCE_NAME);
-        cli_print_options(stdout, opts, 1);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "backends: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, 1, "backends",
+        "usage: uhnas backends [--json]\n\n"
+        "Lists the backend files found in $UHNAS_BACKENDS, ./configs/backends and the\n"
+        "installed configs/backends: name, physics model, energy per MAC (or its\n"
+        "equivalent for analog hardware), precision and the file. Beside pJ/MAC (which\n"
+        "hides static power: lasers, heaters, DAC/ADC idle), the energy (nJ), latency\n"
+        "(ns) and area (mm2) of one reference network,\n"
+        "  " CLI_REFERENCE_NAME "\n"
+        "  (conv 8 3x3, max-pool 2, dense 32, dense 10).\n"
+        "A 0 is a cost the backend does not model; \"-\" a network it cannot cost.\n");
+    if (code != CLI_GO_ON) return code;
     char names[UH_BACKEND_MAX_LIST][UH_BACKEND_MAX_NAME];
     int n = uh_backend_list(names, UH_BACKEND_MAX_LIST);
     if (n == 0) return cli_fail(UH_EXIT_FAIL, "backends: no backend files found");
@@ -36,7 +30,7 @@ int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
         printf("%-22s %-9s %-10s %-10s %-10s %-10s %-44s %s\n", "name", "model", "pJ/MAC", "ref nJ",
                "ref ns", "ref mm2", "precision", "file");
     }
-    int code = UH_EXIT_OK;
+    code = UH_EXIT_OK;
     for (int i = 0; i < n; i++) {
         uh_backend_t *b;
         uh_error_t err = {0};

@@ -14,39 +14,31 @@ int uh_cmd_energy(int argc, char **argv, const cli_env_t *env) {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE",
          "backend name (see uhnas backends) or a backend file (required)"},
         {"backend-file", OPT_STRING, &backend, 0, 0, NULL, "PATH", "a backend file"},
-        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW", "input shape (default 1x28x28)"},
-        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "number of classes (default 10)"},
+        CLI_SHAPE_OPTIONS(input, classes),
         {"json", OPT_FLAG, &json, 0, 0, NULL, NULL,
          "print one JSON object with energy_nj, latency_ns, footprint, breakdown and violations"},
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas energy --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
-               "Energy per inference (nJ), latency (ns) and footprint (area, MZIs, tiles, devices)\n"
-               "of an architecture on a backend, with the energy broken down per\n"
-               "component and per layer. Nothing is trained. Constraint violations are listed\n"
-               "(and make the exit code 2), but the energy is still computed.\n\noptions:\n");
-        cli_print_options(stdout, opts, n_opts);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "energy: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, n_opts, "energy",
+        "usage: uhnas energy --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
+        "Energy per inference (nJ), latency (ns) and footprint (area, MZIs, tiles, devices)\n"
+        "of an architecture on a backend, with the energy broken down per\n"
+        "component and per layer. Nothing is trained. Constraint violations are listed\n"
+        "(and make the exit code 2), but the energy is still computed.\n");
+    if (code != CLI_GO_ON) return code;
     if (!arch_arg || !backend)
         return cli_fail(UH_EXIT_USAGE, "energy: --arch and --backend are required (see --help)");
-    uh_shape_t shape = {0, 0, 0, classes};
-    if (cli_parse_shape(input, &shape))
-        return cli_fail(UH_EXIT_USAGE, "energy: --input: expected CxHxW, e.g. 1x28x28, got '%s'",
-                        input);
     uh_error_t err = {0};
     uh_arch_t arch;
-    if (cli_load_arch(arch_arg, shape, &arch, &err))
-        return cli_fail(UH_EXIT_USAGE, "energy: %s", err.msg);
+    if (cli_load_arch_shaped(arch_arg, input, classes, &arch, &err))
+        return cli_fail(cli_exit_code(err.code), "energy: %s", err.msg);
     uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) return cli_fail(UH_EXIT_USAGE, "energy: %s", err.msg);
+    if (uh_backend_load(backend, &b, &err))
+        return cli_fail(cli_exit_code(err.code), "energy: %s", err.msg);
     uh_energy_t e;
     uh_violations_t v;
-    int code = UH_EXIT_OK;
+    code = UH_EXIT_OK;
     if (uh_backend_energy(b, &arch, &e, &err)) {
         code = cli_fail(UH_EXIT_FAIL, "energy: %s", err.msg);
     } else {

@@ -6,16 +6,6 @@
 #include "training.h"
 #include "uhnas/evaluate.h"
 
-static void usage(FILE *out, const cli_opt_t *opts, int n) {
-    fprintf(out, "usage: uhnas eval --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
-                 "Checks the architecture against the backend's constraints (violations: exit\n"
-                 "code 2 and the list), trains it — with the backend's training-time noise model\n"
-                 "when --noise-aware is given — and reports clean accuracy, noisy accuracy (mean\n"
-                 "and standard deviation over --mc seeded hardware samples) and energy per\n"
-                 "inference, on the test set.\n\noptions:\n");
-    cli_print_options(out, opts, n);
-}
-
 int uh_cmd_eval(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     cli_training_t t;
@@ -48,23 +38,26 @@ int uh_cmd_eval(int argc, char **argv, const cli_env_t *env) {
                             "print one JSON object (clean_accuracy, noisy_accuracy, "
                             "noisy_accuracy_std, energy_nj, latency_ns, footprint, macs, params, "
                             "violations)"};
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, n, msg, sizeof msg);
-    if (prc == 2) {
-        usage(stdout, opts, n);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "eval: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, n, "eval",
+        "usage: uhnas eval --arch FILE_OR_JSON --backend NAME [OPTIONS]\n\n"
+        "Checks the architecture against the backend's constraints (violations: exit\n"
+        "code 2 and the list), trains it — with the backend's training-time noise model\n"
+        "when --noise-aware is given — and reports clean accuracy, noisy accuracy (mean\n"
+        "and standard deviation over --mc seeded hardware samples) and energy per\n"
+        "inference, on the test set.\n");
+    if (code != CLI_GO_ON) return code;
     if (!backend) return cli_fail(UH_EXIT_USAGE, "eval: --backend is required (see --help)");
 
     uh_error_t err = {0};
     uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) return cli_fail(UH_EXIT_USAGE, "eval: %s", err.msg);
+    if (uh_backend_load(backend, &b, &err))
+        return cli_fail(cli_exit_code(err.code), "eval: %s", err.msg);
     cli_run_t run;
     uh_energy_t energy;
     uh_violations_t v;
     uh_eval_result_t r;
-    int code = cli_training_load(&t, "eval", &run);
+    code = cli_training_load(&t, "eval", &run);
     if (code) goto done;
     if (uh_backend_check(b, &run.arch, &v)) {
         if (json) {

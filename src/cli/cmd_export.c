@@ -37,10 +37,9 @@ static int from_run(const char *dir, const char *which, uh_arch_t *arch, float *
         uh_shape_t shape = {train->c, train->h, train->w, train->n_classes};
         rc = uh_arch_parse(c->arch, strlen(c->arch), shape, arch, err);
     }
-    if (!rc) {
-        uh_error_t absent = {0};
-        if (uh_store_get_weights(store, c->hash, w, n, &absent)) *w = NULL;
-    }
+    *w = NULL;
+    if (!rc && (rc = uh_store_get_weights(store, c->hash, w, n, err)) == UH_ENOTFOUND)
+        rc = UH_OK; /* absent: the weights of the final front only are kept */
     uh_dataset_free(train);
     uh_dataset_free(test);
     uh_store_free_candidates(rows);
@@ -64,26 +63,20 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         {"format", OPT_STRING, &format, 0, 0, NULL, "pytorch|json|csv", "default pytorch"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE",
          "where to write (default stdout); with weights and pytorch, FILE.uhw beside it"},
-        {"input", OPT_STRING, &input, 0, 0, NULL, "CxHxW",
-         "input shape for --arch (default 1x28x28)"},
-        {"classes", OPT_INT, &classes, 2, 256, NULL, "N", "classes for --arch (default 10)"},
+        CLI_SHAPE_OPTIONS(input, classes),
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas export (--arch A [--weights W] | --run DIR --candidate ID)\n"
-               "                    [--format pytorch|json|csv] [--out FILE]\n\n"
-               "Writes an architecture for other tools. pytorch: a torch.nn.Module (same layers,\n"
-               "activations and fake quantization as uhnas) with a loader for uhnas weight\n"
-               "files; with weights and --out FILE the weights go to FILE.uhw, which\n"
-               "build() loads. json: the resolved layers (shapes, params, MACs; weights when\n"
-               "given). csv: one row per layer. A run stores the weights of its final front.\n"
-               "The weight file format is in docs/user-guide.md.\n\noptions:\n");
-        cli_print_options(stdout, opts, n_opts);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "export: %s", msg);
+    int code = cli_command_args(
+        argc, argv, opts, n_opts, "export",
+        "usage: uhnas export (--arch A [--weights W] | --run DIR --candidate ID)\n"
+        "                    [--format pytorch|json|csv] [--out FILE]\n\n"
+        "Writes an architecture for other tools. pytorch: a torch.nn.Module (same layers,\n"
+        "activations and fake quantization as uhnas) with a loader for uhnas weight\n"
+        "files; with weights and --out FILE the weights go to FILE.uhw, which\n"
+        "build() loads. json: the resolved layers (shapes, params, MACs; weights when\n"
+        "given). csv: one row per layer. A run stores the weights of its final front.\n"
+        "The weight file format is in docs/user-guide.md.\n");
+    if (code != CLI_GO_ON) return code;
     uh_export_format_t f;
     if (uh_export_format_parse(format, &f))
         return cli_fail(UH_EXIT_USAGE, "export: --format: pytorch, json or csv, not '%s'", format);
@@ -98,10 +91,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
     if (run) {
         rc = from_run(run, candidate, &arch, &w, &n, &err);
     } else {
-        uh_shape_t shape = {0, 0, 0, classes};
-        if (cli_parse_shape(input, &shape))
-            return cli_fail(UH_EXIT_USAGE, "export: --input: expected CxHxW, got '%s'", input);
-        rc = cli_load_arch(arch_arg, shape, &arch, &err);
+        rc = cli_load_arch_shaped(arch_arg, input, classes, &arch, &err);
         if (!rc && weights_arg) rc = uh_weights_read(weights_arg, &w, &n, &err);
     }
     if (!rc && w && n != (size_t)arch.params)
@@ -109,7 +99,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
                           arch.params);
     if (rc) {
         free(w);
-        return cli_fail(UH_EXIT_USAGE, "export: %s", err.msg);
+        return cli_fail(cli_exit_code(rc), "export: %s", err.msg);
     }
     if (run && !w)
         fprintf(stderr,
@@ -126,7 +116,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         rc = uh_export(&arch, f == UH_EXPORT_PYTORCH ? NULL : w, n, f,
                        weights_path[0] ? weights_path : NULL, &text, &err);
     free(w);
-    if (rc) return cli_fail(UH_EXIT_USAGE, "export: %s", err.msg);
+    if (rc) return cli_fail(cli_exit_code(rc), "export: %s", err.msg);
     if (out)
         rc = uh_write_file_atomic(out, text, strlen(text), &err);
     else

@@ -17,42 +17,41 @@ static int write_html(const char *path, char *html, const char *command) {
     return UH_EXIT_OK;
 }
 
-/* Moves leading positional arguments (run directories) out of argv into dirs. */
-static int take_dirs(int *argc, char ***argv, const char **dirs, int max) {
+/* Both commands' arguments: run directories (at most max, into dirs, counted in *n_dirs),
+ * then --out FILE. Returns CLI_GO_ON or the exit code (see cli_command_args). */
+static int dirs_and_out(int argc, char **argv, const char **dirs, int max, int *n_dirs,
+                        const char **out, const char *out_help, const char *cmd,
+                        const char *usage) {
     int n = 0;
-    while (*argc >= 2 && (*argv)[1][0] != '-' && n < max) {
-        dirs[n++] = (*argv)[1];
-        (*argv)[1] = (*argv)[0];
-        (*argv)++, (*argc)--;
+    while (argc >= 2 && argv[1][0] != '-' && n < max) {
+        dirs[n++] = argv[1];
+        argv[1] = argv[0];
+        argv++, argc--;
     }
-    return n;
+    *n_dirs = n;
+    const cli_opt_t opts[] = {{"out", OPT_STRING, out, 0, 0, NULL, "FILE", out_help}};
+    return cli_command_args(argc, argv, opts, 1, cmd, usage);
 }
 
 int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[1], *out = NULL;
-    int n_dirs = take_dirs(&argc, &argv, dirs, 1);
-    cli_opt_t opts[] = {
-        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default DIR/report.html)"},
-    };
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, 1, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas report DIR [--out FILE]\n\n"
-               "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
-               "from disk): the Pareto front of validation error vs energy per inference,\n"
-               "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
-               "Spearman's rho, the front as a table, language-model statistics when the run\n"
-               "had a model, and the run's config. Prints the file's path.\n\noptions:\n");
-        cli_print_options(stdout, opts, 1);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "report: %s", msg);
+    int n_dirs;
+    int code = dirs_and_out(
+        argc, argv, dirs, 1, &n_dirs, &out, "where to write (default DIR/report.html)", "report",
+        "usage: uhnas report DIR [--out FILE]\n\n"
+        "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
+        "from disk): the Pareto front of validation error vs energy per inference,\n"
+        "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
+        "Spearman's rho, the front as a table, language-model statistics when the run\n"
+        "had a model, and the run's config. Prints the file's path.\n");
+    if (code != CLI_GO_ON) return code;
     if (n_dirs != 1)
         return cli_fail(UH_EXIT_USAGE, "report: which run directory? (uhnas report DIR)");
     uh_error_t err = {0};
     uh_run_data_t *run;
-    if (uh_run_load(dirs[0], &run, &err)) return cli_fail(UH_EXIT_USAGE, "report: %s", err.msg);
+    if (uh_run_load(dirs[0], &run, &err))
+        return cli_fail(cli_exit_code(err.code), "report: %s", err.msg);
     char *html = NULL;
     int rc = uh_report_run(run, &html, &err);
     uh_run_free(run);
@@ -65,24 +64,17 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html";
-    int n_dirs = take_dirs(&argc, &argv, dirs, UH_REPORT_MAX_RUNS);
-    cli_opt_t opts[] = {
-        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"},
-    };
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, 1, msg, sizeof msg);
-    if (prc == 2) {
-        printf("usage: uhnas compare DIR... [--out FILE]\n\n"
-               "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
-               "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
-               "backend: hypervolume per generation, mean and standard deviation over seeds.\n"
-               "Runs must share their data; strategies must also share their budget\n"
-               "(population, children, generations, epochs, mc), or compare refuses.\n\n"
-               "options:\n");
-        cli_print_options(stdout, opts, 1);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "compare: %s", msg);
+    int n_dirs;
+    int code = dirs_and_out(
+        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, &out,
+        "where to write (default compare.html)", "compare",
+        "usage: uhnas compare DIR... [--out FILE]\n\n"
+        "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
+        "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
+        "backend: hypervolume per generation, mean and standard deviation over seeds.\n"
+        "Runs must share their data; strategies must also share their budget\n"
+        "(population, children, generations, epochs, mc), or compare refuses (exit code 2).\n");
+    if (code != CLI_GO_ON) return code;
     if (n_dirs < 1) return cli_fail(UH_EXIT_USAGE, "compare: which run directories?");
     uh_run_data_t *runs[UH_REPORT_MAX_RUNS];
     uh_error_t err = {0};
@@ -92,6 +84,6 @@ int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     char *html = NULL;
     if (!rc) rc = uh_report_compare((const uh_run_data_t *const *)runs, n_dirs, &html, &err);
     for (int i = 0; i < loaded; i++) uh_run_free(runs[i]);
-    if (rc) return cli_fail(UH_EXIT_USAGE, "%s", err.msg);
+    if (rc) return cli_fail(cli_exit_code(rc), "%s", err.msg);
     return write_html(out, html, "compare");
 }

@@ -435,6 +435,7 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
             "is stored as invalid, with the limit named. Both are stored with the run.\n"
             "\noptions:\n");
     cli_print_options(out, opts, n);
+    fprintf(out, "\n" CLI_EXIT_CODES);
 }
 
 int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
@@ -540,7 +541,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
 
     uh_error_t err = {0};
     uh_backend_t *b;
-    if (uh_backend_load(backend, &b, &err)) return cli_fail(UH_EXIT_USAGE, "search: %s", err.msg);
+    if (uh_backend_load(backend, &b, &err))
+        return cli_fail(cli_exit_code(err.code), "search: %s", err.msg);
     char dir[1024];
     if (out)
         snprintf(dir, sizeof dir, "%s", out);
@@ -561,7 +563,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     free(config);
     if (rc) {
         uh_backend_free(b);
-        return cli_fail(UH_EXIT_USAGE, "search: %s%s", err.msg,
+        return cli_fail(cli_exit_code(rc), "search: %s%s", err.msg,
                         rc == UH_EINVAL ? " (continue it with `uhnas resume DIR`, or --replace)"
                                         : "");
     }
@@ -610,18 +612,20 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
                "given here, they must equal the stored ones (a mismatch is refused).\n"
                "\noptions:\n");
         cli_print_options(stdout, opts, n);
+        printf("\n" CLI_EXIT_CODES);
         return UH_EXIT_OK;
     }
     if (prc) return cli_fail(UH_EXIT_USAGE, "resume: %s", msg);
     if (!dir) return cli_fail(UH_EXIT_USAGE, "resume: which run directory? (uhnas resume DIR)");
     uh_error_t err = {0};
     uh_store_t *store;
-    if (uh_store_open(dir, &store, &err)) return cli_fail(UH_EXIT_USAGE, "resume: %s", err.msg);
+    if (uh_store_open(dir, &store, &err))
+        return cli_fail(cli_exit_code(err.code), "resume: %s", err.msg);
     uh_search_config_t cfg;
     uh_backend_t *backend = NULL;
     if (uh_search_config_parse(uh_store_config(store), &cfg, &backend, &err)) {
         uh_store_close(store);
-        return cli_fail(UH_EXIT_USAGE, "resume: %s: %s", dir, err.msg);
+        return cli_fail(cli_exit_code(err.code), "resume: %s: %s", dir, err.msg);
     }
     if (goal_args_match(&goal_args, &cfg, msg, sizeof msg)) {
         uh_backend_free(backend);

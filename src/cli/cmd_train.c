@@ -3,21 +3,6 @@
 
 #include "training.h"
 
-static void usage(FILE *out, const cli_opt_t *opts, int n) {
-    fprintf(out,
-            "usage: uhnas train --arch FILE_OR_JSON [--data NAME] [OPTIONS]\n\n"
-            "Trains one architecture on the training set and reports its accuracy on the\n"
-            "test set. --arch takes a file or the JSON text itself, e.g.\n"
-            "  '{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-            "{\"type\":\"dense\",\"units\":10}]}'\n"
-            "(docs/architecture.md describes the format). Datasets: %s.\n\n"
-            "options:\n",
-            uh_dataset_names());
-    cli_print_options(out, opts, n);
-    fprintf(out, "\nexit codes: 0 success, 1 failure while running (e.g. data files), "
-                 "2 bad usage or invalid architecture\n");
-}
-
 static int print_json(const cli_run_t *run, const char *data, double accuracy) {
     const uh_arch_t *arch = &run->arch;
     char canon[UH_ARCH_CANON_MAX], hash[17];
@@ -57,16 +42,20 @@ int uh_cmd_train(int argc, char **argv, const cli_env_t *env) {
                                  NULL,
                                  "print one JSON object (test_accuracy, params, macs, "
                                  "train_seconds, ...)"};
-    char msg[256];
-    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
-    if (prc == 2) {
-        usage(stdout, opts, n_opts);
-        return UH_EXIT_OK;
-    }
-    if (prc) return cli_fail(UH_EXIT_USAGE, "train: %s", msg);
+    char usage[1024];
+    snprintf(usage, sizeof usage,
+             "usage: uhnas train --arch FILE_OR_JSON [--data NAME] [OPTIONS]\n\n"
+             "Trains one architecture on the training set and reports its accuracy on the\n"
+             "test set. --arch takes a file or the JSON text itself, e.g.\n"
+             "  '{\"layers\":[{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
+             "{\"type\":\"dense\",\"units\":10}]}'\n"
+             "(docs/architecture.md describes the format). Datasets: %s.\n",
+             uh_dataset_names());
+    int code = cli_command_args(argc, argv, opts, n_opts, "train", usage);
+    if (code != CLI_GO_ON) return code;
 
     cli_run_t run;
-    int code = cli_training_load(&t, "train", &run);
+    code = cli_training_load(&t, "train", &run);
     if (code == UH_EXIT_OK && !json) {
         char hash[17];
         uh_arch_hash(&run.arch, hash);

@@ -21,14 +21,30 @@ int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t
     return rc;
 }
 
-int cli_parse_shape(const char *s, uh_shape_t *shape) {
+int cli_command_args(int argc, char **argv, const cli_opt_t *opts, int n_opts, const char *cmd,
+                     const char *usage) {
+    char msg[256];
+    int prc = cli_parse(argc, argv, opts, n_opts, msg, sizeof msg);
+    if (prc == 2) {
+        fputs(usage, stdout);
+        printf("\noptions:\n");
+        cli_print_options(stdout, opts, n_opts);
+        printf("\n" CLI_EXIT_CODES);
+        return UH_EXIT_OK;
+    }
+    return prc ? cli_fail(UH_EXIT_USAGE, "%s: %s", cmd, msg) : CLI_GO_ON;
+}
+
+int cli_load_arch_shaped(const char *arg, const char *input, int classes, uh_arch_t *arch,
+                         uh_error_t *err) {
     int c, h, w;
     char x1, x2, tail;
-    if (sscanf(s, "%d%c%d%c%d%c", &c, &x1, &h, &x2, &w, &tail) != 5) return 1;
-    if ((x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X')) return 1;
-    if (c < 1 || c > 64 || h < 1 || h > 1024 || w < 1 || w > 1024) return 1;
-    shape->c = c, shape->h = h, shape->w = w;
-    return 0;
+    if (sscanf(input, "%d%c%d%c%d%c", &c, &x1, &h, &x2, &w, &tail) != 5 ||
+        (x1 != 'x' && x1 != 'X') || (x2 != 'x' && x2 != 'X') || c < 1 || c > 64 || h < 1 ||
+        h > 1024 || w < 1 || w > 1024)
+        return uh_error_set(err, UH_EINVAL, "--input: expected CxHxW, e.g. 1x28x28, got '%s'",
+                            input);
+    return cli_load_arch(arg, (uh_shape_t){c, h, w, classes}, arch, err);
 }
 
 double cli_now(void) {

@@ -30,6 +30,19 @@ int cli_fail(int code, const char *fmt, ...) {
     return code;
 }
 
+int cli_exit_code(int code) {
+    switch (code) {
+    case UH_OK:
+        return UH_EXIT_OK;
+    case UH_EINVAL:
+    case UH_ELIMIT:
+    case UH_ENOTFOUND:
+        return UH_EXIT_USAGE;
+    default: /* UH_ENOMEM, UH_EIO, UH_EFORMAT, UH_EINTR */
+        return UH_EXIT_FAIL;
+    }
+}
+
 static void print_help(FILE *out) {
     fprintf(out, "usage: uhnas COMMAND [OPTIONS]\n\n"
                  "Hardware-aware, language-model-guided neural architecture search.\n\n"
@@ -39,8 +52,7 @@ static void print_help(FILE *out) {
     fprintf(out, "\n`uhnas COMMAND --help` describes a command's options.\n\n"
                  "options:\n"
                  "  -h, --help     show this help\n"
-                 "  --version      show the version and build features\n\n"
-                 "exit codes: 0 success, 1 failure while running, 2 bad usage or input\n");
+                 "  --version      show the version and build features\n\n" CLI_EXIT_CODES);
 }
 
 int main(int argc, char **argv) {

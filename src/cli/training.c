@@ -41,13 +41,14 @@ int cli_training_load(const cli_training_t *t, const char *cmd, cli_run_t *run) 
     if (!t->arch) return cli_fail(UH_EXIT_USAGE, "%s: --arch is required (see --help)", cmd);
     uh_data_opts_t dopts = {
         .data_dir = t->data_dir, .limit_train = t->limit_train, .limit_test = t->limit_test};
+    /* A known dataset's missing files are the installation's fault, not the command line's:
+     * a failure while running (CLI_EXIT_CODES: "missing data files"). */
     if (uh_dataset_load(t->data, &dopts, &run->train, &run->test, &err))
-        return cli_fail(err.code == UH_EINVAL ? UH_EXIT_USAGE : UH_EXIT_FAIL, "%s: %s", cmd,
-                        err.msg);
+        return cli_fail(err.code == UH_ENOTFOUND ? UH_EXIT_FAIL : cli_exit_code(err.code), "%s: %s",
+                        cmd, err.msg);
     uh_shape_t shape = {run->train->c, run->train->h, run->train->w, run->train->n_classes};
     if (cli_load_arch(t->arch, shape, &run->arch, &err))
-        return cli_fail(err.code == UH_EIO || err.code == UH_ENOMEM ? UH_EXIT_FAIL : UH_EXIT_USAGE,
-                        "%s: %s", cmd, err.msg);
+        return cli_fail(cli_exit_code(err.code), "%s: %s", cmd, err.msg);
     uh_train_opts_default(&run->opts);
     run->opts.optimizer = t->optimizer == 1 ? UH_OPT_ADAM : UH_OPT_SGD;
     run->opts.lr = (float)(t->lr > 0 ? t->lr : (run->opts.optimizer == UH_OPT_ADAM ? 1e-3 : 0.05));

@@ -37,24 +37,14 @@ void uh_error_clear(uh_error_t *err) {
 }
 
 const char *uh_error_name(int code) {
-    switch (code) {
-    case UH_OK:
-        return "ok";
-    case UH_EINVAL:
-        return "invalid input";
-    case UH_ENOMEM:
-        return "out of memory";
-    case UH_EIO:
-        return "i/o error";
-    case UH_EFORMAT:
-        return "corrupt data";
-    case UH_ELIMIT:
-        return "limit exceeded";
-    case UH_ENOTFOUND:
-        return "not found";
-    case UH_EINTR:
-        return "interrupted";
-    default:
-        return "unknown error";
-    }
+    static const char *const names[] = {[UH_OK] = "ok",
+                                        [UH_EINVAL] = "invalid input",
+                                        [UH_ENOMEM] = "out of memory",
+                                        [UH_EIO] = "i/o error",
+                                        [UH_EFORMAT] = "corrupt data",
+                                        [UH_ELIMIT] = "limit exceeded",
+                                        [UH_ENOTFOUND] = "not found",
+                                        [UH_EINTR] = "interrupted"};
+    return (unsigned)code < sizeof names / sizeof *names && names[code] ? names[code]
+                                                                        : "unknown error";
 }

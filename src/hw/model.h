@@ -91,7 +91,8 @@ void hw_convert_blocks(float *z, size_t count, int bits, double sigma_rel, int c
  * activation. */
 float hw_act_max(uh_act_t act, float lo, float hi);
 
-/* The root mean square of x (0 for n = 0), accumulated in double. */
+/* The root mean square of x (0 for n = 0), accumulated in double; the same for any thread
+ * count. */
 float hw_rms(const float *x, size_t n);
 
 /* Noise-aware training's stand-in for a model's weight physics: one relative σ such that

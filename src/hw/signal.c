@@ -145,11 +145,25 @@ float hw_act_max(uh_act_t act, float lo, float hi) {
     return a > b ? a : b;
 }
 
+/* The sum of squares is cut into ranges set by n alone (at most RMS_RANGES, of at least
+ * HW_CHUNK values each), whose sums are added in order: an OpenMP reduction(+) would add
+ * them in an order set by the thread count, and so change the last bits with it. */
+#define RMS_RANGES 64
+
 float hw_rms(const float *x, size_t n) {
     if (n == 0) return 0;
+    long ranges = (long)(n / HW_CHUNK);
+    ranges = ranges < 1 ? 1 : ranges > RMS_RANGES ? RMS_RANGES : ranges;
+    double part[RMS_RANGES];
+#pragma omp parallel for schedule(static) if (ranges > 4)
+    for (long r = 0; r < ranges; r++) {
+        size_t i0 = n * (size_t)r / (size_t)ranges, i1 = n * (size_t)(r + 1) / (size_t)ranges;
+        double sq = 0;
+        for (size_t i = i0; i < i1; i++) sq += (double)x[i] * x[i];
+        part[r] = sq;
+    }
     double sq = 0;
-#pragma omp parallel for reduction(+ : sq) schedule(static) if (n > 4 * HW_CHUNK)
-    for (size_t i = 0; i < n; i++) sq += (double)x[i] * x[i];
+    for (long r = 0; r < ranges; r++) sq += part[r];
     return (float)sqrt(sq / (double)n);
 }
 

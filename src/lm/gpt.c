@@ -542,6 +542,9 @@ void uh_adamw_default(uh_adamw_t *o) {
     *o = (uh_adamw_t){3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f};
 }
 
+/* llm.c's AdamW, not nn's uh_adam_step (PyTorch's form): the two round differently, and this
+ * one's rounding is part of every run the built-in model has made (its proposals, its
+ * checkpoints), so it stays as it was. */
 float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o) {
     double sq = 0;
     for (size_t i = 0; i < m->n_params; i++) sq += (double)m->grads[i] * m->grads[i];

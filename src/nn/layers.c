@@ -206,19 +206,11 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const flo
 
 /* ---- layout ---- */
 
-void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P) {
-#pragma omp parallel for collapse(2) schedule(static) if ((long)N * C * P > NN_PAR_MIN)
-    for (int c = 0; c < C; c++)
-        for (int n = 0; n < N; n++)
-            memcpy(dst + ((size_t)c * N + n) * P, src + ((size_t)n * C + c) * P,
-                   (size_t)P * sizeof *dst);
-}
-
-void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P) {
-#pragma omp parallel for collapse(2) schedule(static) if ((long)N * C * P > NN_PAR_MIN)
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++)
-            memcpy(dst + ((size_t)n * C + c) * P, src + ((size_t)c * N + n) * P,
+void swap_outer(float *dst, const float *src, int A, int B, int P) {
+#pragma omp parallel for collapse(2) schedule(static) if ((long)A * B * P > NN_PAR_MIN)
+    for (int b = 0; b < B; b++)
+        for (int a = 0; a < A; a++)
+            memcpy(dst + ((size_t)b * A + a) * P, src + ((size_t)a * B + b) * P,
                    (size_t)P * sizeof *dst);
 }
 

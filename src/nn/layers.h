@@ -69,10 +69,16 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const flo
 
 /* layout changes between NCHW ([N × C × P], what dense layers and the data use) and CNHW */
 
+/* src [A × B × P] -> dst [B × A × P]: the two outer axes swapped */
+void swap_outer(float *dst, const float *src, int A, int B, int P);
 /* src [N × C × P] -> dst [C × N × P] */
-void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P);
+static inline void nchw_to_cnhw(float *dst, const float *src, int N, int C, int P) {
+    swap_outer(dst, src, N, C, P);
+}
 /* src [C × N × P] -> dst [N × C × P] */
-void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P);
+static inline void cnhw_to_nchw(float *dst, const float *src, int N, int C, int P) {
+    swap_outer(dst, src, C, N, P);
+}
 
 /* pooling (no padding; windows may overlap when S < K). Works plane by plane, so on
  * CNHW and NCHW alike: x [N·C planes × H×W] -> y [N·C planes × OH×OW]. */
@@ -107,13 +113,10 @@ void fake_quant(float *x, int C, int N, size_t P, int bits);
  * cross-entropy. Stable: logits are shifted by their max before exp. */
 float softmax_xent(float *dlogits, const float *logits, const uint8_t *y, int N, int C);
 
-/* optimizers (PyTorch conventions), elementwise over n parameters */
+/* optimizers (PyTorch conventions), elementwise over n parameters; Adam is public
+ * (uh_adam_step in uhnas/nn.h), since the language model and the predictors use it too */
 
 /* g' = g + wd·p; v = momentum·v + g'; p -= lr·v (momentum 0: p -= lr·g') */
 void sgd_step(float *p, float *v, const float *g, size_t n, float lr, float momentum, float wd);
-/* step t >= 1: g' = g + wd·p; m = b1·m + (1-b1)·g'; v = b2·v + (1-b2)·g'²;
- * p -= lr/(1-b1^t) · m / (sqrt(v)/sqrt(1-b2^t) + eps) */
-void adam_step(float *p, float *m, float *v, const float *g, size_t n, float lr, float b1, float b2,
-               float eps, float wd, long t);
 
 #endif

@@ -434,10 +434,14 @@ float uh_net_loss_grad(uh_net_t *net, const float *x, const uint8_t *y, int n) {
 
 void uh_net_step(uh_net_t *net, const uh_train_opts_t *opts) {
     if (opts->optimizer == UH_OPT_ADAM) {
-        float lr = opts->lr > 0.0f ? opts->lr : 1e-3f;
+        const uh_adam_t adam = {.lr = opts->lr > 0.0f ? opts->lr : 1e-3f,
+                                .beta1 = opts->beta1,
+                                .beta2 = opts->beta2,
+                                .eps = opts->eps,
+                                .weight_decay = opts->weight_decay};
         net->adam_t++;
-        adam_step(net->params, net->opt_m, net->opt_v, net->grads, net->n_params, lr, opts->beta1,
-                  opts->beta2, opts->eps, opts->weight_decay, net->adam_t);
+        uh_adam_step(net->params, net->opt_m, net->opt_v, net->grads, net->n_params, &adam,
+                     net->adam_t);
     } else {
         sgd_step(net->params, net->opt_m, net->grads, net->n_params, opts->lr, opts->momentum,
                  opts->weight_decay);

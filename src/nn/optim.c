@@ -5,6 +5,8 @@
 
 #include <math.h>
 
+#include "uhnas/nn.h"
+
 void sgd_step(float *p, float *v, const float *g, size_t n, float lr, float momentum, float wd) {
     const long cnt = (long)n;
     if (momentum == 0.0f) {
@@ -21,18 +23,25 @@ void sgd_step(float *p, float *v, const float *g, size_t n, float lr, float mome
     }
 }
 
-void adam_step(float *p, float *m, float *v, const float *g, size_t n, float lr, float b1, float b2,
-               float eps, float wd, long t) {
-    const long cnt = (long)n;
-    const double bc1 = 1.0 - pow((double)b1, (double)t);
-    const double bc2 = 1.0 - pow((double)b2, (double)t);
-    const float step_size = (float)(lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-#pragma omp parallel for simd schedule(static) if (cnt > NN_PAR_MIN)
-    for (long i = 0; i < cnt; i++) {
-        const float gi = g[i] + wd * p[i];
-        m[i] = b1 * m[i] + (1.0f - b1) * gi;
-        v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
+/* Adam in both precisions from one body (see uhnas/nn.h): the networks train in float, the
+ * predictors' MLP in double. (clang-format cannot lay out a _Pragma inside a macro.) */
+/* clang-format off */
+#define DEFINE_ADAM_STEP(NAME, T, SQRT)                                                          \
+    void NAME(T *p, T *m, T *v, const T *g, size_t n, const uh_adam_t *o, long t) {              \
+        const long cnt = (long)n;                                                                \
+        const double bc1 = 1.0 - pow(o->beta1, (double)t);                                       \
+        const double bc2 = 1.0 - pow(o->beta2, (double)t);                                       \
+        const T step_size = (T)(o->lr / bc1), bc2_sqrt = (T)sqrt(bc2);                           \
+        const T b1 = (T)o->beta1, b2 = (T)o->beta2, eps = (T)o->eps, wd = (T)o->weight_decay;    \
+        _Pragma("omp parallel for simd schedule(static) if (cnt > NN_PAR_MIN)")                  \
+        for (long i = 0; i < cnt; i++) {                                                         \
+            const T gi = g[i] + wd * p[i];                                                       \
+            m[i] = b1 * m[i] + ((T)1 - b1) * gi;                                                 \
+            v[i] = b2 * v[i] + ((T)1 - b2) * gi * gi;                                            \
+            p[i] -= step_size * m[i] / (SQRT(v[i]) / bc2_sqrt + eps);                            \
+        }                                                                                        \
     }
-}
+/* clang-format on */
+
+DEFINE_ADAM_STEP(uh_adam_step, float, sqrtf)
+DEFINE_ADAM_STEP(uh_adam_step_f64, double, sqrt)

@@ -14,25 +14,16 @@ enum { SVG_W = 640, SVG_H = 400, MARGIN_L = 72, MARGIN_R = 24, MARGIN_T = 36, MA
 
 void html_text(uh_strbuf_t *b, const char *s) {
     for (const char *p = s; *p; p++) {
-        switch (*p) {
-        case '&':
-            uh_strbuf_puts(b, "&amp;");
-            break;
-        case '<':
-            uh_strbuf_puts(b, "&lt;");
-            break;
-        case '>':
-            uh_strbuf_puts(b, "&gt;");
-            break;
-        case '"':
-            uh_strbuf_puts(b, "&quot;");
-            break;
-        case '\'':
-            uh_strbuf_puts(b, "&#39;");
-            break;
-        default:
+        const char *entity = *p == '&'    ? "&amp;"
+                             : *p == '<'  ? "&lt;"
+                             : *p == '>'  ? "&gt;"
+                             : *p == '"'  ? "&quot;"
+                             : *p == '\'' ? "&#39;"
+                                          : NULL;
+        if (entity)
+            uh_strbuf_puts(b, entity);
+        else
             uh_strbuf_put(b, p, 1);
-        }
     }
 }
 

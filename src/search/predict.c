@@ -32,18 +32,11 @@ static const double MLP_DECAYS[] = {1e-4, 1e-3, 1e-2};
 enum { STREAM_FOLDS = 1, STREAM_MLP = 2, STREAM_MLP_CV = 100 };
 
 const char *uh_pred_kind_name(uh_pred_kind_t kind) {
-    switch (kind) {
-    case UH_PRED_RIDGE:
-        return "ridge";
-    case UH_PRED_KERNEL:
-        return "kernel";
-    case UH_PRED_MLP:
-        return "mlp";
-    case UH_PRED_MEAN:
-        return "mean";
-    default:
-        return "?";
-    }
+    static const char *const names[] = {[UH_PRED_RIDGE] = "ridge",
+                                        [UH_PRED_KERNEL] = "kernel",
+                                        [UH_PRED_MLP] = "mlp",
+                                        [UH_PRED_MEAN] = "mean"};
+    return (unsigned)kind < sizeof names / sizeof *names && names[kind] ? names[kind] : "?";
 }
 
 static int check_data(const double *X, const double *y, int n, int d, uh_error_t *err) {

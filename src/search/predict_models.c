@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/nn.h"
+
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
                     size_t uplo_len);
 extern void dpotrs_(const char *uplo, const int *n, const int *nrhs, const double *a,
@@ -288,8 +290,9 @@ int uh_pred_mlp_train(const double *Z, const double *t, int n, int d, const uh_p
     for (int j = 0; j < H; j++) w2[j] = s2 * uh_rng_normal(rng);
     *b2 = 0;
 
-    const double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, wd = hp->weight_decay;
-    double p1 = 1, p2 = 1; /* β₁ᵗ, β₂ᵗ for the bias corrections */
+    /* the weight decay is in the loss (weights only, not biases), so not Adam's */
+    const double wd = hp->weight_decay;
+    uh_adam_t adam = {.beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     for (int step = 0; step < hp->steps; step++) {
         /* Forward: act = tanh(Z W1ᵀ + b1), output g = act·w2 + b2. */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, H, d, 1.0, Z, d, W1, d, 0.0, act,
@@ -323,15 +326,8 @@ int uh_pred_mlp_train(const double *Z, const double *t, int n, int d, const uh_p
 
         /* Adam with a cosine decay to a tenth of lr: the late small steps settle the fit
          * that the early large ones find. */
-        double lr = hp->lr * (0.1 + 0.45 * (1.0 + cos(3.141592653589793 * step / hp->steps)));
-        p1 *= beta1;
-        p2 *= beta2;
-        double c1 = 1.0 / (1.0 - p1), c2 = 1.0 / (1.0 - p2);
-        for (size_t i = 0; i < P; i++) {
-            m1[i] = beta1 * m1[i] + (1 - beta1) * grad[i];
-            m2[i] = beta2 * m2[i] + (1 - beta2) * grad[i] * grad[i];
-            theta[i] -= lr * (m1[i] * c1) / (sqrt(m2[i] * c2) + eps);
-        }
+        adam.lr = hp->lr * (0.1 + 0.45 * (1.0 + cos(3.141592653589793 * step / hp->steps)));
+        uh_adam_step_f64(theta, m1, m2, grad, P, &adam, step + 1);
     }
     free(buf);
     return UH_OK;

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,23 @@ static void bind_real(sqlite3_stmt *st, int i, double v) {
         sqlite3_bind_null(st, i);
     else
         sqlite3_bind_double(st, i, v);
+}
+
+/* Steps a lookup to its one row: UH_OK when there is one, UH_ENOTFOUND when there is none
+ * (err: the store's path and the absent message), else the SQLite error (while `what`). */
+static int step_one(const uh_store_t *s, sqlite3_stmt *st, const char *what, uh_error_t *err,
+                    const char *absent, ...) __attribute__((format(printf, 5, 6)));
+static int step_one(const uh_store_t *s, sqlite3_stmt *st, const char *what, uh_error_t *err,
+                    const char *absent, ...) {
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) return UH_OK;
+    if (step != SQLITE_DONE) return store_sql_error(s, what, err);
+    char msg[UH_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, absent);
+    vsnprintf(msg, sizeof msg, absent, ap);
+    va_end(ap);
+    return uh_error_set(err, UH_ENOTFOUND, "%s: %s", s->path, msg);
 }
 
 /* Runs a write statement to completion and finalizes it. */
@@ -363,22 +381,15 @@ int uh_store_get_generation(uh_store_t *store, int g, char **state_json, uh_gen_
                            &st, err);
     if (rc) return rc;
     sqlite3_bind_int(st, 1, g);
-    int step = sqlite3_step(st);
     char *state = NULL;
     uh_gen_metrics_t got = {0};
     int64_t front = 0;
-    if (step == SQLITE_ROW) {
-        rc = read_text_alloc(store, st, 0, "generations.state", &state, err);
-        if (!rc)
-            rc = store_read_real(store, st, 1, "generations.hypervolume", &got.hypervolume, err);
-        if (!rc) rc = store_read_real(store, st, 2, "generations.diversity", &got.diversity, err);
-        if (!rc) rc = read_int(store, st, 3, "generations.front_size", 0, INT_MAX, &front, err);
-        got.front_size = (int)front;
-    } else if (step == SQLITE_DONE) {
-        rc = uh_error_set(err, UH_ENOTFOUND, "%s: generation %d is not stored", store->path, g);
-    } else {
-        rc = store_sql_error(store, "reading a generation", err);
-    }
+    rc = step_one(store, st, "reading a generation", err, "generation %d is not stored", g);
+    if (!rc) rc = read_text_alloc(store, st, 0, "generations.state", &state, err);
+    if (!rc) rc = store_read_real(store, st, 1, "generations.hypervolume", &got.hypervolume, err);
+    if (!rc) rc = store_read_real(store, st, 2, "generations.diversity", &got.diversity, err);
+    if (!rc) rc = read_int(store, st, 3, "generations.front_size", 0, INT_MAX, &front, err);
+    got.front_size = (int)front;
     sqlite3_finalize(st);
     if (rc) {
         free(state);
@@ -442,13 +453,8 @@ int uh_store_get_meta(uh_store_t *store, const char *key, char **value, uh_error
     rc = store_prepare(store, "SELECT value FROM meta WHERE key = ?1", &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW)
-        rc = read_text_alloc(store, st, 0, "meta.value", value, err);
-    else if (step == SQLITE_DONE)
-        rc = uh_error_set(err, UH_ENOTFOUND, "%s: meta %s is not stored", store->path, key);
-    else
-        rc = store_sql_error(store, "reading meta", err);
+    rc = step_one(store, st, "reading meta", err, "meta %s is not stored", key);
+    if (!rc) rc = read_text_alloc(store, st, 0, "meta.value", value, err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -502,24 +508,17 @@ int uh_store_get_test_result(uh_store_t *store, const char *hash, uh_test_result
                        &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
     uh_test_result_t got = {0};
     int64_t mc = 0;
-    if (step == SQLITE_ROW) {
-        rc = store_read_real(store, st, 0, "test_results.accuracy", &got.accuracy, err);
-        if (!rc)
-            rc = store_read_real(store, st, 1, "test_results.noisy_accuracy", &got.noisy_accuracy,
-                                 err);
-        if (!rc)
-            rc = store_read_real(store, st, 2, "test_results.noisy_accuracy_std",
-                                 &got.noisy_accuracy_std, err);
-        if (!rc) rc = read_int(store, st, 3, "test_results.mc", 0, INT_MAX, &mc, err);
-        got.mc = (int)mc;
-    } else if (step == SQLITE_DONE) {
-        rc = uh_error_set(err, UH_ENOTFOUND, "%s: no test result for %s", store->path, hash);
-    } else {
-        rc = store_sql_error(store, "reading a test result", err);
-    }
+    rc = step_one(store, st, "reading a test result", err, "no test result for %s", hash);
+    if (!rc) rc = store_read_real(store, st, 0, "test_results.accuracy", &got.accuracy, err);
+    if (!rc)
+        rc = store_read_real(store, st, 1, "test_results.noisy_accuracy", &got.noisy_accuracy, err);
+    if (!rc)
+        rc = store_read_real(store, st, 2, "test_results.noisy_accuracy_std",
+                             &got.noisy_accuracy_std, err);
+    if (!rc) rc = read_int(store, st, 3, "test_results.mc", 0, INT_MAX, &mc, err);
+    got.mc = (int)mc;
     sqlite3_finalize(st);
     if (!rc) *r = got;
     return rc;
@@ -595,10 +594,10 @@ int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t 
     rc = store_prepare(store, "SELECT n, checksum, data FROM weights WHERE hash = ?1", &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
     int64_t count = 0, sum = 0;
     float *out = NULL;
-    if (step == SQLITE_ROW) {
+    rc = step_one(store, st, "reading weights", err, "no weights for %s", hash);
+    if (!rc) {
         char what[96];
         snprintf(what, sizeof what, "weights of %s: n", hash);
         rc = read_int(store, st, 0, what, 1, UH_STORE_MAX_WEIGHTS, &count, err);
@@ -635,10 +634,6 @@ int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t 
                 }
             }
         }
-    } else if (step == SQLITE_DONE) {
-        rc = uh_error_set(err, UH_ENOTFOUND, "%s: no weights for %s", store->path, hash);
-    } else {
-        rc = store_sql_error(store, "reading weights", err);
     }
     sqlite3_finalize(st);
     if (rc) {
