@@ -1384,13 +1384,15 @@ static void test_bad_files(void **state) {
     expect_bad(mzi_file("clements", 8, NUM("sigma_phase_rad", "4")),
                "params.sigma_phase_rad: must be in 0..3.2, got 4");
     expect_bad(mzi_file("clements", 8, NUM("phase_bits", "31")),
-               "params.phase_bits: must be in 0..30, got 31");
+               "params.phase_bits: must be an integer in 0..30, got 31");
     expect_bad(mzi_file("clements", 8, NUM("adc_bits", "7.5")),
-               "params.adc_bits: must be an integer, got 7.5");
-    expect_bad(mzi_file("clements", 1, ""), "params.tile: must be in 2..256, got 1");
-    expect_bad(mzi_file("butterfly", 8, ""), "params.mesh: must be one of: clements, reck");
-    expect_bad(mzi_file("clements", 8, "\"loss_balance\":\"some\""),
-               "params.loss_balance: must be one of: none, dummies");
+               "params.adc_bits: must be an integer in 0..16, got 7.5");
+    expect_bad(mzi_file("clements", 1, ""), "params.tile: must be an integer in 2..256, got 1");
+    expect_bad(mzi_file("butterfly", 8, ""),
+               "params.mesh: unknown value \"butterfly\"; expected one of \"clements\", \"reck\"");
+    expect_bad(
+        mzi_file("clements", 8, "\"loss_balance\":\"some\""),
+        "params.loss_balance: unknown value \"some\"; expected one of \"none\", \"dummies\"");
     expect_bad(mzi_file("clements", 8, NUM("il_db", "0.1") "," NUM("il_db", "0.2")),
                "params.il_db: given more than once");
     /* a required number left out */
@@ -1414,26 +1416,29 @@ static void test_bad_files(void **state) {
                "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
                "least 2 bits, got 0");
     expect_bad(mzi_file("clements", 8, "\"coupler_correction\":\"global\""),
-               "params.coupler_correction: must be one of: none, measured");
+               "params.coupler_correction: unknown value \"global\"; expected one of \"none\", "
+               "\"measured\"");
     expect_bad(mzi_file("clements", 8, NUM("coupler_model_error", "1.5")),
                "params.coupler_model_error: must be in 0..1, got 1.5");
     expect_bad(mzi_file("clements", 8, "\"mapping\":\"pipelined\""),
-               "params.mapping: must be one of: time-multiplexed, weight-stationary");
+               "params.mapping: unknown value \"pipelined\"; expected one of \"time-multiplexed\", "
+               "\"weight-stationary\"");
     expect_bad(mzi_file("clements", 8, NUM("chip_mzis", "0")),
                "params.chip_mzis: must be in 1..1e+09, got 0");
     /* noise-aware training's method: a choice, K capped at 16, N at least 1 */
-    expect_bad(mzi_file("clements", 8, "\"train_noise\":\"exact\""),
-               "params.train_noise: must be one of: gaussian, sampled");
+    expect_bad(
+        mzi_file("clements", 8, "\"train_noise\":\"exact\""),
+        "params.train_noise: unknown value \"exact\"; expected one of \"gaussian\", \"sampled\"");
     expect_bad(mzi_file("clements", 8, NUM("train_noise", "1")), "params.train_noise:");
     expect_bad(mzi_file("clements", 8, NUM("train_chips", "17")),
-               "params.train_chips: must be in 1..16, got 17");
+               "params.train_chips: must be an integer in 1..16, got 17");
     expect_bad(mzi_file("clements", 8, NUM("train_chips", "0")),
-               "params.train_chips: must be in 1..16, got 0");
+               "params.train_chips: must be an integer in 1..16, got 0");
     expect_bad(mzi_file("clements", 8, NUM("train_chips", "2.5")),
-               "params.train_chips: must be an integer, got 2.5");
+               "params.train_chips: must be an integer in 1..16, got 2.5");
     expect_bad(mzi_file("clements", 8, "\"train_chips\":4"), "params.train_chips:");
     expect_bad(mzi_file("clements", 8, NUM("train_redecompose_steps", "0")),
-               "params.train_redecompose_steps: must be in 1..1e+06, got 0");
+               "params.train_redecompose_steps: must be an integer in 1..1000000, got 0");
 }
 
 int main(void) {
