@@ -148,41 +148,51 @@ static const char *const COMPENSATION[] = {"none", "global", NULL};
     { key, UH_JSON_CHOICE, offsetof(xbar_t, m), req, 0, 0, dflt, .choices = names }
 /* The params: key, member, required, range, default (UH_JSON_KEEP: set after reading). */
 static const uh_json_field_t FIELDS[] = {
+    /* devices: conductance and programming noise */
     NUM("g_max_us", g_max, 1, 0.01, 1e4, 0),
     NUM("prog_noise_c0_us", prog_c[0], 0, 0, 1e3, 0),
     NUM("prog_noise_c1_us", prog_c[1], 0, -1e3, 1e3, 0),
     NUM("prog_noise_c2_us", prog_c[2], 0, -1e3, 1e3, 0),
     NUM("prog_ref_g_max_us", prog_ref_g_max, 0, 0.01, 1e4, UH_JSON_KEEP),
+    /* read noise */
     NUM("read_noise_q", read_q, 0, 0, 10, 0),
     NUM("read_noise_q_exp", read_q_exp, 0, 0, 10, 0),
     NUM("read_noise_q_max", read_q_max, 0, 0, 10, 10),
     NUM("t_read_s", t_read, 0, 1e-12, 1, 250e-9),
+    /* drift */
+    CHOICE("drift_compensation", compensation, 0, COMP_GLOBAL, COMPENSATION),
     NUM("drift_nu", nu, 0, 0, 1, 0),
     NUM("drift_nu_std", nu_std, 0, 0, 1, 0),
     NUM("t0_s", t0, 0, 1e-6, 1e9, 20),
     NUM("t_eval_s", t_eval, 0, 1e-6, 1e10, UH_JSON_KEEP),
-    CHOICE("drift_compensation", compensation, 0, COMP_GLOBAL, COMPENSATION),
+    /* stuck devices; noise_scale multiplies every Gaussian term */
     NUM("stuck_fraction", stuck_fraction, 0, 0, 1, 0),
     NUM("stuck_on_share", stuck_on_share, 0, 0, 1, 0.5),
     NUM("noise_scale", noise_scale, 0, 0, 100, 1),
+    /* converters and outputs */
     INT("dac_bits", dac_bits, 0, 0, 16, 0),
     INT("adc_bits", adc_bits, 0, 0, 16, 0),
     NUM("output_noise", output_noise, 0, 0, 10, 0),
     NUM("w_noise", w_noise, 0, 0, 10, 0),
     NUM("out_bound", out_bound, 0, 0, 1e6, 0),
+    /* tiles */
     INT("tile_rows", tile_rows, 1, 1, 1 << 16, 0),
     INT("tile_cols", tile_cols, 1, 1, 1 << 16, 0),
     INT("chip_tiles", chip_tiles, 0, 0, 1 << 20, 0),
     NUM("mvm_ns", mvm_ns, 0, 0, 1e9, 0),
     NUM("tile_area_mm2", tile_area_mm2, 0, 0, 1e4, 0),
+    /* noise-aware training */
     NUM("train_weight_noise", train_weight_noise, 0, 0, 10, -1),
     NUM("train_output_noise", train_output_noise, 0, 0, 10, 0),
+    /* energy of conversions */
     NUM("dac_pj", dac_pj, 1, 0, 1e6, 0),
     NUM("adc_pj", adc_pj, 1, 0, 1e6, 0),
     NUM("periphery_pj", periphery_pj, 0, 0, 1e6, 0),
+    /* digital work */
     NUM("accumulate_pj", accumulate_pj, 0, 0, 1e6, 0),
     NUM("activation_pj", activation_pj, 0, 0, 1e6, 0),
     NUM("pool_pj", pool_pj, 0, 0, 1e6, 0),
+    /* energy of the array */
     NUM("read_voltage_v", read_voltage, 0, 0, 10, 0),
     NUM("conductance_fill", conductance_fill, 0, 0, 1, 0.25),
     NUM("input_activity", input_activity, 0, 0, 1, 0.25),

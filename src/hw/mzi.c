@@ -194,45 +194,56 @@ static int refuse_retired(const cJSON *p, uh_error_t *err) {
     { key, UH_JSON_CHOICE, offsetof(mzi_t, m), req, 0, 0, dflt, .choices = names }
 /* The params: key, member, required, range, default. */
 static const uh_json_field_t FIELDS[] = {
+    /* meshes */
     CHOICE("mesh", mesh_kind, 0, MESH_CLEMENTS, MESH_KINDS),
     INT("tile", tile, 1, 2, 256, 0),
     INT("phase_bits", noise.phase_bits, 0, 0, UH_MESH_MAX_PHASE_BITS, 0),
     NUM("sigma_phase_rad", noise.sigma_phase, 0, 0, 3.2, 0),
     NUM("sigma_bs_rad", noise.sigma_bs, 0, 0, 0.8, 0),
+    /* calibration of crosstalk and couplers */
     NUM("crosstalk", noise.crosstalk, 0, 0, 1, 0),
     CHOICE("crosstalk_compensation", noise.crosstalk_compensated, 0, 0, COMPENSATION),
     NUM("crosstalk_model_error", noise.crosstalk_model_error, 0, 0, 1, 0),
     CHOICE("coupler_correction", noise.coupler_corrected, 0, 0, COMPENSATION),
     NUM("coupler_model_error", noise.coupler_model_error, 0, 0, 1, 0),
+    /* insertion loss */
     NUM("il_db", noise.il_db, 0, 0, 10, 0),
     NUM("sigma_il_db", noise.sigma_il_db, 0, 0, 10, 0),
     CHOICE("loss_balance", noise.il_balanced, 0, 1, LOSS_BALANCE),
-    INT("adc_bits", adc_bits, 0, 0, 16, 0),
+    /* mapping onto the chip */
     CHOICE("mapping", mapping, 0, MAP_TIME_MULTIPLEXED, MAPPINGS),
     CHOICE("io_layout", io_layout, 0, IO_ELECTRONIC, IO_LAYOUTS),
     CHOICE("replicate", replicate, 0, REPLICATE_NONE, REPLICATE),
     NUM("chip_mzis", chip_mzis, 0, 1, 1e9, 1e9),
     NUM("batch", batch, 0, 1, 1e6, 1),
-    NUM("reprogram_us", reprogram_us, 0, 0, 1e6, 0),
+    /* receiver */
     NUM("receiver_noise_lsb", receiver_noise_lsb, 0, 0, 1e3, 0),
+    INT("adc_bits", adc_bits, 0, 0, 16, 0),
     NUM("pd_responsivity_a_per_w", responsivity_a_per_w, 0, 0.01, 2, 1),
     NUM("tia_noise_pa_per_rthz", tia_noise_pa_per_rthz, 0, 0, 1e4, 0),
+    /* light */
+    NUM("laser_wallplug_efficiency", laser_efficiency, 1, 1e-3, 1, 0),
+    NUM("modulator_loss_db", modulator_loss_db, 0, 0, 60, 0),
+    NUM("coupling_loss_db", coupling_loss_db, 0, 0, 60, 0),
+    /* energy per conversion, at clock_ghz */
     NUM("clock_ghz", clock_ghz, 1, 1e-3, 1e3, 0),
     NUM("dac_pj", dac_pj, 1, 0, 1e6, 0),
     NUM("modulator_pj", modulator_pj, 1, 0, 1e6, 0),
-    NUM("modulator_loss_db", modulator_loss_db, 0, 0, 60, 0),
     NUM("adc_pj", adc_pj, 1, 0, 1e6, 0),
+    /* power */
     NUM("pd_mw", pd_mw, 1, 0, 1e4, 0),
     NUM("tia_mw", tia_mw, 1, 0, 1e4, 0),
-    NUM("laser_wallplug_efficiency", laser_efficiency, 1, 1e-3, 1, 0),
-    NUM("coupling_loss_db", coupling_loss_db, 0, 0, 60, 0),
     NUM("heater_p_pi_mw", heater_p_pi_mw, 1, 0, 1e3, 0),
+    /* digital work */
     NUM("accumulate_pj", accumulate_pj, 0, 0, 1e6, 0),
     NUM("activation_pj", activation_pj, 0, 0, 1e6, 0),
     NUM("pool_pj", pool_pj, 0, 0, 1e6, 0),
+    /* time and area */
+    NUM("reprogram_us", reprogram_us, 0, 0, 1e6, 0),
     NUM("mzi_area_mm2", mzi_area_mm2, 0, 0, 1e3, 0),
     NUM("input_area_mm2", input_area_mm2, 0, 0, 1e3, 0),
     NUM("output_area_mm2", output_area_mm2, 0, 0, 1e3, 0),
+    /* noise-aware training */
     CHOICE("train_noise", train_noise, 0, TRAIN_GAUSSIAN, TRAIN_NOISE),
     INT("train_chips", train_chips, 0, 1, MZI_MAX_TRAIN_CHIPS, 4),
     INT("train_redecompose_steps", train_redecompose, 0, 1, 1000000, 50),

@@ -48,16 +48,18 @@ static int read_config(uh_run_data_t *r, uh_error_t *err) {
         snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
     }
     snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg.objective));
-    snprintf(r->dataset, sizeof r->dataset, "%s", cfg.dataset);
-    r->seed = cfg.seed;
+    /* the budget */
     r->population = cfg.population;
     r->children = cfg.children;
     r->generations = cfg.generations;
     r->mc = cfg.mc;
     r->epochs = cfg.train.epochs;
+    /* the data, and the seed of every random draw */
+    snprintf(r->dataset, sizeof r->dataset, "%s", cfg.dataset);
     r->limit_train = cfg.limit_train;
     r->limit_test = cfg.limit_test;
     r->val_fraction = cfg.val_fraction;
+    r->seed = cfg.seed;
     return UH_OK;
 }
 
