@@ -183,7 +183,7 @@ static void test_bad_files(void **state) {
                        "params.mac_pj: must be in 1e-06..1e+06, got -1");
     expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp8\"," MAC
                        "}}",
-                       "params.format: must be one of: fp32, fp16");
+                       "params.format: unknown value \"fp8\"; expected one of \"fp32\", \"fp16\"");
     expect_bad_backend("{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC
                        ",\"mac_pJ\":{\"value\":1,\"source\":\"typo\"}}}",
                        "params.mac_pJ: unknown key");

@@ -774,8 +774,9 @@ static void test_bad_files(void **state) {
                        "params.adc_bits: must be an integer");
     expect_bad_backend(xbar_file(TILES "," NUM("tile_rows", "128")),
                        "params.tile_rows: given more than once");
-    expect_bad_backend(xbar_file(TILES ",\"drift_compensation\":\"local\""),
-                       "params.drift_compensation: must be one of: none, global");
+    expect_bad_backend(
+        xbar_file(TILES ",\"drift_compensation\":\"local\""),
+        "params.drift_compensation: unknown value \"local\"; expected one of \"none\", \"global\"");
     expect_bad_backend(xbar_file(TILES "," NUM("t0_s", "20") "," NUM("t_eval_s", "5")),
                        "params.t_eval_s: must be at least t0_s (20 s), got 5");
 }

@@ -1275,9 +1275,10 @@ static void test_bad_files(void **state) {
         {"\"il_db\":{\"value\":0.5}", "params.il_db: needs a \"source\""},
         {"\"il_db\":{\"value\":0.5,\"source\":\"\"}", "params.il_db: needs a \"source\""},
         {NUM("sigma_phase_rad", "4"), "params.sigma_phase_rad: must be in 0..3.2, got 4"},
-        {NUM("phase_bits", "31"), "params.phase_bits: must be in 0..30, got 31"},
-        {NUM("adc_bits", "7.5"), "params.adc_bits: must be an integer, got 7.5"},
-        {"\"loss_balance\":\"some\"", "params.loss_balance: must be one of: none, dummies"},
+        {NUM("phase_bits", "31"), "params.phase_bits: must be an integer in 0..30, got 31"},
+        {NUM("adc_bits", "7.5"), "params.adc_bits: must be an integer in 0..16, got 7.5"},
+        {"\"loss_balance\":\"some\"",
+         "params.loss_balance: unknown value \"some\"; expected one of \"none\", \"dummies\""},
         {NUM("il_db", "0.1") "," NUM("il_db", "0.2"), "params.il_db: given more than once"},
         {NUM("laser_wallplug_efficiency", "0"),
          "params.laser_wallplug_efficiency: given more than once"},
@@ -1289,26 +1290,30 @@ static void test_bad_files(void **state) {
         {NUM("receiver_noise_lsb", "0.5"),
          "params.adc_bits: the link budget (receiver_noise_lsb) needs a converter of at "
          "least 2 bits, got 0"},
-        {"\"coupler_correction\":\"global\"",
-         "params.coupler_correction: must be one of: none, measured"},
+        {"\"coupler_correction\":\"global\"", "params.coupler_correction: unknown value "
+                                              "\"global\"; expected one of \"none\", \"measured\""},
         {NUM("coupler_model_error", "1.5"), "params.coupler_model_error: must be in 0..1, got 1.5"},
-        {"\"mapping\":\"pipelined\"",
-         "params.mapping: must be one of: time-multiplexed, weight-stationary"},
+        {"\"mapping\":\"pipelined\"", "params.mapping: unknown value \"pipelined\"; expected one "
+                                      "of \"time-multiplexed\", \"weight-stationary\""},
         {NUM("chip_mzis", "0"), "params.chip_mzis: must be in 1..1e+09, got 0"},
         /* noise-aware training's method: a choice, K capped at 16, N at least 1 */
-        {"\"train_noise\":\"exact\"", "params.train_noise: must be one of: gaussian, sampled"},
+        {"\"train_noise\":\"exact\"",
+         "params.train_noise: unknown value \"exact\"; expected one of \"gaussian\", \"sampled\""},
         {NUM("train_noise", "1"), "params.train_noise:"},
-        {NUM("train_chips", "17"), "params.train_chips: must be in 1..16, got 17"},
-        {NUM("train_chips", "0"), "params.train_chips: must be in 1..16, got 0"},
-        {NUM("train_chips", "2.5"), "params.train_chips: must be an integer, got 2.5"},
+        {NUM("train_chips", "17"), "params.train_chips: must be an integer in 1..16, got 17"},
+        {NUM("train_chips", "0"), "params.train_chips: must be an integer in 1..16, got 0"},
+        {NUM("train_chips", "2.5"), "params.train_chips: must be an integer in 1..16, got 2.5"},
         {"\"train_chips\":4", "params.train_chips:"},
         {NUM("train_redecompose_steps", "0"),
-         "params.train_redecompose_steps: must be in 1..1e+06, got 0"},
+         "params.train_redecompose_steps: must be an integer in 1..1000000, got 0"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         expect_bad_backend(mzi_file("clements", 8, bad[i].params), bad[i].needle);
-    expect_bad_backend(mzi_file("clements", 1, ""), "params.tile: must be in 2..256, got 1");
-    expect_bad_backend(mzi_file("butterfly", 8, ""), "params.mesh: must be one of: clements, reck");
+    expect_bad_backend(mzi_file("clements", 1, ""),
+                       "params.tile: must be an integer in 2..256, got 1");
+    expect_bad_backend(
+        mzi_file("butterfly", 8, ""),
+        "params.mesh: unknown value \"butterfly\"; expected one of \"clements\", \"reck\"");
     /* a required number left out */
     char text[4096];
     snprintf(text, sizeof text, "%s", mzi_file("clements", 8, ""));

@@ -428,7 +428,7 @@ static void test_objectives_parse_and_config(void **state) {
     static const char *const edits[][3] = {
         {"\"drop\"", "\"error\"", "listed twice"},
         {"\"drop\"", "\"speed\"", "is not one of"},
-        {"\"max_energy_nj\":\t12.5", "\"max_energy_nj\":\t-1", "out of range"},
+        {"\"max_energy_nj\":\t12.5", "\"max_energy_nj\":\t-1", "must be in 0..1e+300, got -1"},
         {"\"max_energy_nj\"", "\"max_power_w\"", "unknown key"}};
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char *bad = edit(strdup(json), edits[i][0], edits[i][1]);

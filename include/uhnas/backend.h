@@ -98,6 +98,9 @@ typedef struct {
     int min_tile, max_tile; /* allowed "tile" values; 0/0 = the hardware has no tiles */
 } uh_constraints_t;
 
+/* The constraints of a file that gives none: whatever the architecture format allows. */
+void uh_constraints_default(uh_constraints_t *c);
+
 /* precision */
 
 typedef struct {

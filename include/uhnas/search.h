@@ -94,6 +94,7 @@ typedef enum {
 } uh_strategy_t;
 
 typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
+const char *uh_objective_name(uh_objective_t o); /* "noisy", "clean" */
 
 /* The quantities a run may minimise (see Objectives above). */
 typedef enum {

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
+#include "uhnas/json.h"
 
-static const char *const ACT_NAMES[UH_ACT_COUNT] = {
+static const char *const ACT_NAMES[UH_ACT_COUNT + 1] = {
     [UH_ACT_NONE] = "none",     [UH_ACT_RELU] = "relu",       [UH_ACT_LEAKY_RELU] = "leaky_relu",
     [UH_ACT_TANH] = "tanh",     [UH_ACT_SIGMOID] = "sigmoid", [UH_ACT_ABS] = "abs",
     [UH_ACT_SQUARE] = "square",
@@ -32,196 +32,115 @@ const char *uh_layer_type_name(uh_layer_type_t type) {
     return "?";
 }
 
-/* ---- strict field readers ------------------------------------------------------------ */
-
-/* Everything a field reader needs to name the culprit in its message. */
-typedef struct {
-    int index; /* 1-based layer number, 0 for the top level */
-    const char *type;
-    uh_error_t *err;
-} field_ctx_t;
-
-static int field_error(const field_ctx_t *fc, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int field_error(const field_ctx_t *fc, const char *field, const char *fmt, ...) {
-    char detail[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
-    if (fc->index == 0) return uh_error_set(fc->err, UH_EINVAL, "field \"%s\": %s", field, detail);
-    return uh_error_set(fc->err, UH_EINVAL, "layer %d (%s): field \"%s\": %s", fc->index, fc->type,
-                        field, detail);
-}
-
-/* Reads an integer field in [lo, hi]. Absent → *out = dflt (or an error when required). */
-static int read_int(const field_ctx_t *fc, const cJSON *obj, const char *field, int lo, int hi,
-                    int required, int dflt, int *out) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
-    if (!item) {
-        if (required) return field_error(fc, field, "is required");
-        *out = dflt;
-        return UH_OK;
-    }
-    if (!cJSON_IsNumber(item))
-        return field_error(fc, field, "must be an integer in %d..%d, got a non-number", lo, hi);
-    double v = item->valuedouble;
-    if (!isfinite(v) || v != floor(v) || v < lo || v > hi) {
-        return field_error(fc, field, "must be an integer in %d..%d, got %.6g", lo, hi, v);
-    }
-    *out = (int)v;
-    return UH_OK;
-}
-
-/* Reads a string field that must be one of names[0..n). Absent → dflt (or error). */
-static int read_enum(const field_ctx_t *fc, const cJSON *obj, const char *field,
-                     const char *const *names, int n, int required, int dflt, int *out) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
-    if (!item) {
-        if (required) return field_error(fc, field, "is required");
-        *out = dflt;
-        return UH_OK;
-    }
-    char allowed[256] = "";
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(allowed);
-        snprintf(allowed + used, sizeof allowed - used, "%s\"%s\"", i ? ", " : "", names[i]);
-    }
-    if (!cJSON_IsString(item))
-        return field_error(fc, field, "must be a string, one of %s", allowed);
-    for (int i = 0; i < n; i++) {
-        if (strcmp(item->valuestring, names[i]) == 0) {
-            *out = i;
-            return UH_OK;
-        }
-    }
-    return field_error(fc, field, "unknown value \"%.40s\"; expected one of %s", item->valuestring,
-                       allowed);
-}
-
-/* Rejects keys outside `allowed` and keys given twice (cJSON keeps duplicates and would
- * silently read the first one). */
-static int check_keys(const field_ctx_t *fc, const cJSON *obj, const char *const *allowed,
-                      int n_allowed) {
-    int seen[16] = {0};
-    for (const cJSON *child = obj->child; child; child = child->next) {
-        int found = -1;
-        for (int i = 0; i < n_allowed; i++)
-            if (child->string && strcmp(child->string, allowed[i]) == 0) found = i;
-        if (found < 0) {
-            char list[256] = "";
-            for (int i = 0; i < n_allowed; i++) {
-                size_t used = strlen(list);
-                snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", allowed[i]);
-            }
-            return field_error(fc, child->string ? child->string : "?",
-                               "unknown key; allowed keys are: %s", list);
-        }
-        if (seen[found]++) return field_error(fc, allowed[found], "given more than once");
-    }
-    return UH_OK;
-}
-
 /* ---- parsing -------------------------------------------------------------------------- */
 
-static const char *const TYPE_NAMES[] = {"dense", "conv2d", "pool", "flatten"};
-static const char *const POOL_NAMES[] = {"max", "avg"};
-static const char *const PADDING_NAMES[] = {"valid", "same"};
+/* The messages below, and the reader's (uhnas/json.h), reach a language model in its repair
+ * request, whose text is part of a transcript's key: they stay as they are, byte for byte, so
+ * that a stored run resumes to the same rows. */
 
-static int read_bits(const field_ctx_t *fc, const cJSON *obj, int *bits) {
-    int rc = read_int(fc, obj, "bits", UH_ARCH_MIN_BITS, 32, 0, 0, bits);
+static const char *const TYPE_NAMES[] = {"dense", "conv2d", "pool", "flatten", NULL};
+static const char *const POOL_NAMES[] = {"max", "avg", NULL};
+static const char *const PADDING_NAMES[] = {"valid", "same", NULL};
+
+/* "bits": 2..16, or 32 (full precision, stored as 0). */
+static int read_bits(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    static const uh_json_field_t any =
+        UH_JSON_ROW("bits", UH_JSON_INT, uh_layer_t, bits, 0, UH_ARCH_MIN_BITS, 32, 0);
+    uh_layer_t *l = dest;
+    int rc = uh_json_value(v, &any, l, name, 0, err);
     if (rc) return rc;
-    if (*bits > UH_ARCH_MAX_BITS && *bits != 32)
-        return field_error(fc, "bits", "must be in %d..%d, or 32 for full precision, got %d",
-                           UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS, *bits);
-    if (*bits == 32) *bits = 0;
+    if (l->bits > UH_ARCH_MAX_BITS && l->bits != 32)
+        return uh_error_set(err, UH_EINVAL,
+                            "%s: must be in %d..%d, or 32 for full precision, got %d", name,
+                            UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS, l->bits);
+    if (l->bits == 32) l->bits = 0;
     return UH_OK;
 }
 
-static int parse_dense(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) {
-    static const char *const keys[] = {"type", "units", "activation", "bits", "tile"};
-    int act, rc;
-    if ((rc = check_keys(fc, obj, keys, 5))) return rc;
-    if ((rc = read_int(fc, obj, "units", 1, UH_ARCH_MAX_UNITS, 1, 0, &l->units))) return rc;
-    if ((rc = read_enum(fc, obj, "activation", ACT_NAMES, UH_ACT_COUNT, 0, UH_ACT_NONE, &act)))
-        return rc;
-    l->act = (uh_act_t)act;
-    if ((rc = read_bits(fc, obj, &l->bits))) return rc;
-    return read_int(fc, obj, "tile", UH_ARCH_MIN_TILE, UH_ARCH_MAX_TILE, 0, 0, &l->tile);
-}
-
-/* "padding" is an integer, or "valid" (0) or "same" (kernel/2, odd kernels, stride 1). */
-static int read_padding(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) {
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "padding");
-    if (item && cJSON_IsString(item)) {
-        int which, rc;
-        if ((rc = read_enum(fc, obj, "padding", PADDING_NAMES, 2, 0, 0, &which))) return rc;
-        if (which == 0) {
-            l->padding = 0;
-            return UH_OK;
-        }
+/* "padding" is an integer below the kernel, or "valid" (0) or "same" (kernel/2, odd kernels,
+ * stride 1); kernel and stride are read before it. */
+static int read_padding(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    uh_layer_t *l = dest;
+    if (cJSON_IsString(v)) {
+        static const uh_json_field_t names = {"padding", UH_JSON_CHOICE, 0, 0,
+                                              .choices = PADDING_NAMES};
+        int same, rc = uh_json_value(v, &names, &same, name, 0, err);
+        if (rc || !same) return rc;
         if (l->kernel % 2 == 0 || l->stride != 1)
-            return field_error(fc, "padding",
-                               "\"same\" needs an odd kernel and stride 1 (kernel %d, stride %d); "
-                               "give an integer padding instead",
-                               l->kernel, l->stride);
+            return uh_error_set(err, UH_EINVAL,
+                                "%s: \"same\" needs an odd kernel and stride 1 (kernel %d, stride "
+                                "%d); give an integer padding instead",
+                                name, l->kernel, l->stride);
         l->padding = l->kernel / 2;
         return UH_OK;
     }
     int hi = l->kernel - 1 < UH_ARCH_MAX_PADDING ? l->kernel - 1 : UH_ARCH_MAX_PADDING;
-    return read_int(fc, obj, "padding", 0, hi, 0, 0, &l->padding);
+    const uh_json_field_t below =
+        UH_JSON_ROW("padding", UH_JSON_INT, uh_layer_t, padding, 0, 0, hi, 0);
+    return uh_json_value(v, &below, l, name, 0, err);
 }
 
-static int parse_conv2d(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) {
-    static const char *const keys[] = {"type",    "filters",    "kernel", "stride",
-                                       "padding", "activation", "bits",   "tile"};
-    int act, rc;
-    if ((rc = check_keys(fc, obj, keys, 8))) return rc;
-    if ((rc = read_int(fc, obj, "filters", 1, UH_ARCH_MAX_FILTERS, 1, 0, &l->filters))) return rc;
-    if ((rc = read_int(fc, obj, "kernel", 1, UH_ARCH_MAX_KERNEL, 1, 0, &l->kernel))) return rc;
-    if ((rc = read_int(fc, obj, "stride", 1, UH_ARCH_MAX_STRIDE, 0, 1, &l->stride))) return rc;
-    if ((rc = read_padding(fc, obj, l))) return rc;
-    if ((rc = read_enum(fc, obj, "activation", ACT_NAMES, UH_ACT_COUNT, 0, UH_ACT_NONE, &act)))
-        return rc;
-    l->act = (uh_act_t)act;
-    if ((rc = read_bits(fc, obj, &l->bits))) return rc;
-    return read_int(fc, obj, "tile", UH_ARCH_MIN_TILE, UH_ARCH_MAX_TILE, 0, 0, &l->tile);
-}
+#define INT(key, m, req, lo, hi, dflt)                                                             \
+    UH_JSON_ROW(key, UH_JSON_INT, uh_layer_t, m, req, lo, hi, dflt)
+#define TYPE                                                                                       \
+    { "type", UH_JSON_CHOICE, offsetof(uh_layer_t, type), 1, .choices = TYPE_NAMES }
+#define ACTIVATION                                                                                 \
+    {                                                                                              \
+        "activation", UH_JSON_CHOICE, offsetof(uh_layer_t, act), 0, 0, 0, UH_ACT_NONE,             \
+            .choices = ACT_NAMES                                                                   \
+    }
+#define BITS                                                                                       \
+    { "bits", UH_JSON_CUSTOM, .read = read_bits }
+#define TILE INT("tile", tile, 0, UH_ARCH_MIN_TILE, UH_ARCH_MAX_TILE, 0)
 
-static int parse_pool(const field_ctx_t *fc, const cJSON *obj, uh_layer_t *l) {
-    static const char *const keys[] = {"type", "kind", "size", "stride"};
-    int kind, rc;
-    if ((rc = check_keys(fc, obj, keys, 4))) return rc;
-    if ((rc = read_enum(fc, obj, "kind", POOL_NAMES, 2, 1, 0, &kind))) return rc;
-    l->pool_kind = (uh_pool_kind_t)kind;
-    if ((rc = read_int(fc, obj, "size", 1, UH_ARCH_MAX_KERNEL, 1, 0, &l->size))) return rc;
-    return read_int(fc, obj, "stride", 1, UH_ARCH_MAX_STRIDE, 0, l->size, &l->stride);
-}
+/* Each type's keys, in the order they are read. */
+static const uh_json_field_t DENSE_FIELDS[] = {
+    TYPE, INT("units", units, 1, 1, UH_ARCH_MAX_UNITS, 0), ACTIVATION, BITS, TILE, {NULL}};
+static const uh_json_field_t CONV2D_FIELDS[] = {
+    TYPE,
+    INT("filters", filters, 1, 1, UH_ARCH_MAX_FILTERS, 0),
+    INT("kernel", kernel, 1, 1, UH_ARCH_MAX_KERNEL, 0),
+    INT("stride", stride, 0, 1, UH_ARCH_MAX_STRIDE, 1),
+    {"padding", UH_JSON_CUSTOM, .read = read_padding},
+    ACTIVATION,
+    BITS,
+    TILE,
+    {NULL}};
+/* a pool's stride defaults to its size: absent, it stays 0 and is set after reading */
+static const uh_json_field_t POOL_FIELDS[] = {
+    TYPE,
+    {"kind", UH_JSON_CHOICE, offsetof(uh_layer_t, pool_kind), 1, .choices = POOL_NAMES},
+    INT("size", size, 1, 1, UH_ARCH_MAX_KERNEL, 0),
+    INT("stride", stride, 0, 1, UH_ARCH_MAX_STRIDE, UH_JSON_KEEP),
+    {NULL}};
+static const uh_json_field_t FLATTEN_FIELDS[] = {TYPE, {NULL}};
+static const uh_json_field_t *const LAYER_FIELDS[] = {[UH_LAYER_DENSE] = DENSE_FIELDS,
+                                                      [UH_LAYER_CONV2D] = CONV2D_FIELDS,
+                                                      [UH_LAYER_POOL] = POOL_FIELDS,
+                                                      [UH_LAYER_FLATTEN] = FLATTEN_FIELDS};
 
 static int parse_layer(const cJSON *obj, int index, uh_layer_t *l, uh_error_t *err) {
-    field_ctx_t fc = {index, "?", err};
     memset(l, 0, sizeof *l);
     if (!cJSON_IsObject(obj))
         return uh_error_set(err, UH_EINVAL, "layer %d: must be a JSON object", index);
-    int type, rc;
-    if ((rc = read_enum(&fc, obj, "type", TYPE_NAMES, 4, 1, 0, &type))) return rc;
-    l->type = (uh_layer_type_t)type;
-    fc.type = TYPE_NAMES[type];
-    switch (l->type) {
-    case UH_LAYER_DENSE:
-        return parse_dense(&fc, obj, l);
-    case UH_LAYER_CONV2D:
-        return parse_conv2d(&fc, obj, l);
-    case UH_LAYER_POOL:
-        return parse_pool(&fc, obj, l);
-    case UH_LAYER_FLATTEN: {
-        static const char *const keys[] = {"type"};
-        return check_keys(&fc, obj, keys, 1);
-    }
-    }
-    return UH_OK;
+    /* the type decides which keys the layer may have */
+    char where[64];
+    snprintf(where, sizeof where, "layer %d (?): field \"type\"", index);
+    static const uh_json_field_t type = TYPE;
+    int rc = uh_json_value(cJSON_GetObjectItemCaseSensitive(obj, "type"), &type, l, where, 0, err);
+    if (rc) return rc;
+    snprintf(where, sizeof where, "layer %d (%s)", index, TYPE_NAMES[l->type]);
+    rc = uh_json_read(obj, where, LAYER_FIELDS[l->type], l, UH_JSON_FIELD_NAMES, err);
+    if (!rc && l->type == UH_LAYER_POOL && !l->stride) l->stride = l->size;
+    return rc;
 }
+
+typedef struct {
+    const cJSON *layers;
+} arch_file_t;
+
+static const uh_json_field_t TOP_FIELDS[] = {
+    {"layers", UH_JSON_ANY, offsetof(arch_file_t, layers), .required = 0}, {NULL}};
 
 int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arch,
                   uh_error_t *err) {
@@ -230,6 +149,7 @@ int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arc
     if (len > UH_ARCH_MAX_JSON_BYTES)
         return uh_error_set(err, UH_ELIMIT, "architecture: %zu bytes, more than the limit of %d",
                             len, UH_ARCH_MAX_JSON_BYTES);
+    /* not uh_json_parse: its line:column would change the repair requests' text (above) */
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) {
@@ -247,16 +167,14 @@ int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arc
         }
     }
     int rc = UH_OK;
-    field_ctx_t top = {0, "", err};
-    static const char *const top_keys[] = {"layers"};
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    arch_file_t top;
     if (!cJSON_IsObject(root)) {
         rc = uh_error_set(err, UH_EINVAL, "architecture: must be a JSON object {\"layers\":[...]}");
-    } else if ((rc = check_keys(&top, root, top_keys, 1))) {
-    } else if (!cJSON_IsArray(layers)) {
+    } else if ((rc = uh_json_read(root, NULL, TOP_FIELDS, &top, UH_JSON_FIELD_NAMES, err))) {
+    } else if (!cJSON_IsArray(top.layers)) {
         rc = uh_error_set(err, UH_EINVAL, "field \"layers\": must be an array of layer objects");
     } else {
-        int n = cJSON_GetArraySize(layers);
+        int n = cJSON_GetArraySize(top.layers);
         if (n == 0) {
             rc = uh_error_set(err, UH_EINVAL, "field \"layers\": is empty");
         } else if (n > UH_ARCH_MAX_LAYERS) {
@@ -266,7 +184,7 @@ int uh_arch_parse(const char *json, size_t len, uh_shape_t input, uh_arch_t *arc
         } else {
             const cJSON *obj;
             int i = 0;
-            cJSON_ArrayForEach(obj, layers) {
+            cJSON_ArrayForEach(obj, top.layers) {
                 if ((rc = parse_layer(obj, i + 1, &arch->layers[i], err))) break;
                 i++;
             }

@@ -106,96 +106,13 @@ long hw_layer_pool_reads(const uh_arch_t *arch, int i) {
     return (long)l->out_c * l->out_h * l->out_w * l->size * l->size;
 }
 
-/* ---- strict readers for backend files ---------------------------------------------- */
-
-int hw_check_keys(const cJSON *obj, const char *where, const char *const *allowed, int n,
-                  uh_error_t *err) {
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        int found = 0;
-        for (int i = 0; i < n; i++) found |= c->string && !strcmp(c->string, allowed[i]);
-        if (!found)
-            return uh_error_set(err, UH_EINVAL, "%s.%s: unknown key", where,
-                                c->string ? c->string : "?");
-        for (const cJSON *d = c->next; d; d = d->next)
-            if (d->string && !strcmp(d->string, c->string))
-                return uh_error_set(err, UH_EINVAL, "%s.%s: given more than once", where,
-                                    c->string);
-    }
-    return UH_OK;
-}
-
-int hw_number(const cJSON *obj, const char *where, const char *key, double lo, double hi,
-              int required, double dflt, double *out, uh_error_t *err) {
-    const cJSON *item = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    if (!item) {
-        if (required) return uh_error_set(err, UH_EINVAL, "%s.%s: is required", where, key);
-        *out = dflt;
-        return UH_OK;
-    }
-    if (!cJSON_IsObject(item))
-        return uh_error_set(err, UH_EINVAL,
-                            "%s.%s: must be {\"value\": number, \"source\": \"...\"}", where, key);
-    static const char *const keys[] = {"value", "source"};
-    char inner[128];
-    snprintf(inner, sizeof inner, "%s.%s", where, key);
-    int rc = hw_check_keys(item, inner, keys, 2, err);
-    if (rc) return rc;
-    const cJSON *value = cJSON_GetObjectItemCaseSensitive(item, "value");
-    const cJSON *source = cJSON_GetObjectItemCaseSensitive(item, "source");
-    if (!cJSON_IsString(source) || strlen(source->valuestring) < 3)
-        return uh_error_set(err, UH_EINVAL,
-                            "%s.%s: needs a \"source\" (paper, datasheet, or \"assumed: why\")",
-                            where, key);
-    if (!cJSON_IsNumber(value) || !isfinite(value->valuedouble))
-        return uh_error_set(err, UH_EINVAL, "%s.%s: \"value\" must be a number", where, key);
-    double v = value->valuedouble;
-    if (v < lo || v > hi)
-        return uh_error_set(err, UH_EINVAL, "%s.%s: must be in %g..%g, got %g", where, key, lo, hi,
-                            v);
-    *out = v;
-    return UH_OK;
-}
-
-int hw_integer(const cJSON *obj, const char *where, const char *key, int lo, int hi, int required,
-               int dflt, int *out, uh_error_t *err) {
-    double v;
-    int rc = hw_number(obj, where, key, lo, hi, required, dflt, &v, err);
-    if (rc) return rc;
-    if (v != floor(v))
-        return uh_error_set(err, UH_EINVAL, "%s.%s: must be an integer, got %g", where, key, v);
-    *out = (int)v;
-    return UH_OK;
-}
-
-int hw_choice(const cJSON *obj, const char *where, const char *key, const char *const *choices,
-              int n, int required, int dflt, int *out, uh_error_t *err) {
-    const cJSON *item = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
-    if (!item) {
-        if (required) return uh_error_set(err, UH_EINVAL, "%s.%s: is required", where, key);
-        *out = dflt;
-        return UH_OK;
-    }
-    if (cJSON_IsString(item))
-        for (int i = 0; i < n; i++)
-            if (!strcmp(item->valuestring, choices[i])) {
-                *out = i;
-                return UH_OK;
-            }
-    char list[256] = "";
-    for (int i = 0; i < n; i++) {
-        size_t used = strlen(list);
-        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", choices[i]);
-    }
-    return uh_error_set(err, UH_EINVAL, "%s.%s: must be one of: %s", where, key, list);
-}
+/* ---- reading backend files ------------------------------------------------------------ */
 
 /* A list of names (layer types, activations) into a bit mask. */
-static int read_name_mask(const cJSON *obj, const char *key, const char *(*name_of)(int), int count,
-                          unsigned *mask, uh_error_t *err) {
-    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!arr) return UH_OK; /* keep the default: all allowed */
+static int read_name_mask(const cJSON *arr, const char *name, const char *(*name_of)(int),
+                          int count, unsigned *mask, uh_error_t *err) {
     if (!cJSON_IsArray(arr))
-        return uh_error_set(err, UH_EINVAL, "constraints.%s: must be an array of names", key);
+        return uh_error_set(err, UH_EINVAL, "%s: must be an array of names", name);
     *mask = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr) {
@@ -203,7 +120,7 @@ static int read_name_mask(const cJSON *obj, const char *key, const char *(*name_
         for (int i = 0; i < count && cJSON_IsString(it); i++)
             if (!strcmp(it->valuestring, name_of(i))) found = i;
         if (found < 0)
-            return uh_error_set(err, UH_EINVAL, "constraints.%s: unknown name %s%.40s%s", key,
+            return uh_error_set(err, UH_EINVAL, "%s: unknown name %s%.40s%s", name,
                                 cJSON_IsString(it) ? "\"" : "",
                                 cJSON_IsString(it) ? it->valuestring : "(not a string)",
                                 cJSON_IsString(it) ? "\"" : "");
@@ -219,7 +136,15 @@ static const char *act_name_of(int i) {
     return uh_act_name((uh_act_t)i);
 }
 
-static int read_constraints(const cJSON *obj, uh_constraints_t *c, uh_error_t *err) {
+static int read_layer_types(const cJSON *v, void *c, const char *name, uh_error_t *err) {
+    return read_name_mask(v, name, type_name_of, 4, &((uh_constraints_t *)c)->layer_types, err);
+}
+static int read_activations(const cJSON *v, void *c, const char *name, uh_error_t *err) {
+    return read_name_mask(v, name, act_name_of, UH_ACT_COUNT, &((uh_constraints_t *)c)->activations,
+                          err);
+}
+
+void uh_constraints_default(uh_constraints_t *c) {
     *c = (uh_constraints_t){
         .layer_types = (1u << 4) - 1,
         .activations = (1u << UH_ACT_COUNT) - 1,
@@ -231,38 +156,29 @@ static int read_constraints(const cJSON *obj, uh_constraints_t *c, uh_error_t *e
         .max_params = UH_ARCH_MAX_PARAMS,
         .max_macs = UH_ARCH_MAX_MACS,
     };
-    if (!obj) return UH_OK;
-    if (!cJSON_IsObject(obj)) return uh_error_set(err, UH_EINVAL, "constraints: must be an object");
-    static const char *const keys[] = {"layer_types", "activations", "min_bits",   "max_bits",
-                                       "max_units",   "max_filters", "max_kernel", "max_params",
-                                       "max_macs",    "min_tile",    "max_tile"};
-    double params, macs;
-    int rc;
-    if ((rc = hw_check_keys(obj, "constraints", keys, 11, err)) ||
-        (rc = read_name_mask(obj, "layer_types", type_name_of, 4, &c->layer_types, err)) ||
-        (rc =
-             read_name_mask(obj, "activations", act_name_of, UH_ACT_COUNT, &c->activations, err)) ||
-        (rc = hw_integer(obj, "constraints", "min_bits", UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS, 0,
-                         UH_ARCH_MIN_BITS, &c->min_bits, err)) ||
-        (rc = hw_integer(obj, "constraints", "max_bits", UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS, 0,
-                         UH_ARCH_MAX_BITS, &c->max_bits, err)) ||
-        (rc = hw_integer(obj, "constraints", "max_units", 1, UH_ARCH_MAX_UNITS, 0,
-                         UH_ARCH_MAX_UNITS, &c->max_units, err)) ||
-        (rc = hw_integer(obj, "constraints", "max_filters", 1, UH_ARCH_MAX_FILTERS, 0,
-                         UH_ARCH_MAX_FILTERS, &c->max_filters, err)) ||
-        (rc = hw_integer(obj, "constraints", "max_kernel", 1, UH_ARCH_MAX_KERNEL, 0,
-                         UH_ARCH_MAX_KERNEL, &c->max_kernel, err)) ||
-        (rc = hw_number(obj, "constraints", "max_params", 1, UH_ARCH_MAX_PARAMS, 0,
-                        UH_ARCH_MAX_PARAMS, &params, err)) ||
-        (rc = hw_number(obj, "constraints", "max_macs", 1, UH_ARCH_MAX_MACS, 0, UH_ARCH_MAX_MACS,
-                        &macs, err)) ||
-        (rc = hw_integer(obj, "constraints", "min_tile", 0, UH_ARCH_MAX_TILE, 0, 0, &c->min_tile,
-                         err)) ||
-        (rc = hw_integer(obj, "constraints", "max_tile", 0, UH_ARCH_MAX_TILE, 0, 0, &c->max_tile,
-                         err)))
-        return rc;
-    c->max_params = (long)params;
-    c->max_macs = (long)macs;
+}
+
+/* An absent key keeps uh_constraints_default's value. */
+#define LIMIT(key, type, m, lo, hi)                                                                \
+    UH_JSON_ROW(key, type, uh_constraints_t, m, 0, lo, hi, UH_JSON_KEEP)
+static const uh_json_field_t CONSTRAINT_FIELDS[] = {
+    {"layer_types", UH_JSON_CUSTOM, .read = read_layer_types},
+    {"activations", UH_JSON_CUSTOM, .read = read_activations},
+    LIMIT("min_bits", UH_JSON_INT, min_bits, UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS),
+    LIMIT("max_bits", UH_JSON_INT, max_bits, UH_ARCH_MIN_BITS, UH_ARCH_MAX_BITS),
+    LIMIT("max_units", UH_JSON_INT, max_units, 1, UH_ARCH_MAX_UNITS),
+    LIMIT("max_filters", UH_JSON_INT, max_filters, 1, UH_ARCH_MAX_FILTERS),
+    LIMIT("max_kernel", UH_JSON_INT, max_kernel, 1, UH_ARCH_MAX_KERNEL),
+    LIMIT("max_params", UH_JSON_LONG, max_params, 1, UH_ARCH_MAX_PARAMS),
+    LIMIT("max_macs", UH_JSON_LONG, max_macs, 1, UH_ARCH_MAX_MACS),
+    LIMIT("min_tile", UH_JSON_INT, min_tile, 0, UH_ARCH_MAX_TILE),
+    LIMIT("max_tile", UH_JSON_INT, max_tile, 0, UH_ARCH_MAX_TILE),
+    {NULL}};
+
+static int read_constraints(const cJSON *obj, uh_constraints_t *c, uh_error_t *err) {
+    uh_constraints_default(c);
+    int rc = uh_json_read(obj, "constraints", CONSTRAINT_FIELDS, c, UH_JSON_SOURCED, err);
+    if (rc) return rc;
     if (c->min_bits > c->max_bits)
         return uh_error_set(err, UH_EINVAL, "constraints: min_bits %d > max_bits %d", c->min_bits,
                             c->max_bits);
@@ -296,38 +212,48 @@ static int valid_name(const char *s) {
     return 1;
 }
 
+/* The file's top level; the values are checked below. */
+typedef struct {
+    const cJSON *name, *model, *description, *constraints, *params;
+} backend_file_t;
+
+#define TOP(key, m)                                                                                \
+    { key, UH_JSON_ANY, offsetof(backend_file_t, m), .required = 0 }
+static const uh_json_field_t FILE_FIELDS[] = {TOP("name", name),
+                                              TOP("model", model),
+                                              TOP("description", description),
+                                              TOP("constraints", constraints),
+                                              TOP("params", params),
+                                              {NULL}};
+
 static int parse_backend(const cJSON *root, uh_backend_t *b, uh_error_t *err) {
     if (!cJSON_IsObject(root)) return uh_error_set(err, UH_EINVAL, "must be a JSON object");
-    static const char *const keys[] = {"name", "model", "description", "constraints", "params"};
-    int rc = hw_check_keys(root, "backend", keys, 5, err);
+    backend_file_t f;
+    int rc = uh_json_read(root, "backend", FILE_FIELDS, &f, 0, err);
     if (rc) return rc;
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
-    if (!cJSON_IsString(name) || !valid_name(name->valuestring))
+    if (!cJSON_IsString(f.name) || !valid_name(f.name->valuestring))
         return uh_error_set(err, UH_EINVAL,
                             "backend.name: required; lowercase letters, digits, '-', '_', '.' "
                             "(at most %d)",
                             UH_BACKEND_MAX_NAME - 1);
-    snprintf(b->name, sizeof b->name, "%s", name->valuestring);
-    if (desc && !cJSON_IsString(desc))
+    snprintf(b->name, sizeof b->name, "%s", f.name->valuestring);
+    if (f.description && !cJSON_IsString(f.description))
         return uh_error_set(err, UH_EINVAL, "backend.description: must be a string");
-    snprintf(b->description, sizeof b->description, "%s", desc ? desc->valuestring : "");
-    if (!cJSON_IsString(model))
+    /* a longer description is cut, as it always was */
+    snprintf(b->description, sizeof b->description, "%s",
+             f.description ? f.description->valuestring : "");
+    if (!cJSON_IsString(f.model))
         return uh_error_set(err, UH_EINVAL, "backend.model: required (digital, mzi or crossbar)");
     for (int i = 0; i < N_MODELS; i++)
-        if (!strcmp(model->valuestring, MODELS[i]->name)) b->model = MODELS[i];
+        if (!strcmp(f.model->valuestring, MODELS[i]->name)) b->model = MODELS[i];
     if (!b->model)
         return uh_error_set(err, UH_EINVAL,
                             "backend.model: unknown model \"%.40s\" (digital, mzi or crossbar)",
-                            model->valuestring);
-    if ((rc = read_constraints(cJSON_GetObjectItemCaseSensitive(root, "constraints"),
-                               &b->constraints, err)))
-        return rc;
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "params");
-    if (!cJSON_IsObject(params))
+                            f.model->valuestring);
+    if ((rc = read_constraints(f.constraints, &b->constraints, err))) return rc;
+    if (!cJSON_IsObject(f.params))
         return uh_error_set(err, UH_EINVAL, "backend.params: required object");
-    return b->model->load(params, &b->state, err);
+    return b->model->load(f.params, &b->state, err);
 }
 
 int uh_backend_load_text(const char *text, size_t len, const char *origin, uh_backend_t **out,
@@ -336,21 +262,20 @@ int uh_backend_load_text(const char *text, size_t len, const char *origin, uh_ba
     if (len > UH_BACKEND_MAX_FILE_BYTES)
         return uh_error_set(err, UH_ELIMIT, "backend %s: %zu bytes, more than the limit of %d",
                             origin, len, UH_BACKEND_MAX_FILE_BYTES);
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        return uh_error_set(err, UH_EINVAL, "backend %s: invalid JSON near byte %zu", origin, at);
-    }
+    char name[UH_ERROR_MSG_MAX];
+    snprintf(name, sizeof name, "backend %s", origin);
+    cJSON *root;
+    int rc = uh_json_parse(text, len, name, &root, err);
+    if (rc) return rc;
     uh_backend_t *b = calloc(1, sizeof *b);
-    int rc = b ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    rc = b ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) rc = parse_backend(root, b, err);
     if (!rc) {
         b->text = dup_text(text, len);
         b->path = dup_text(origin, strlen(origin));
         if (!b->text || !b->path) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     } else {
-        uh_error_prefix(err, "backend %s", origin);
+        uh_error_prefix(err, "%s", name);
     }
     cJSON_Delete(root);
     if (rc) {

@@ -137,98 +137,78 @@ typedef struct {
     double read_voltage, conductance_fill, input_activity;
 } xbar_t;
 
-static const char *const COMPENSATION[] = {"none", "global"};
+static const char *const COMPENSATION[] = {"none", "global", NULL};
 
 /* ---- loading ------------------------------------------------------------------------ */
 
+#define NUM(key, m, req, lo, hi, dflt)                                                             \
+    UH_JSON_ROW(key, UH_JSON_NUMBER, xbar_t, m, req, lo, hi, dflt)
+#define INT(key, m, req, lo, hi, dflt) UH_JSON_ROW(key, UH_JSON_INT, xbar_t, m, req, lo, hi, dflt)
+#define CHOICE(key, m, req, dflt, names)                                                           \
+    { key, UH_JSON_CHOICE, offsetof(xbar_t, m), req, 0, 0, dflt, .choices = names }
+/* The params: key, member, required, range, default (UH_JSON_KEEP: set after reading). */
+static const uh_json_field_t FIELDS[] = {
+    /* devices: conductance and programming noise */
+    NUM("g_max_us", g_max, 1, 0.01, 1e4, 0),
+    NUM("prog_noise_c0_us", prog_c[0], 0, 0, 1e3, 0),
+    NUM("prog_noise_c1_us", prog_c[1], 0, -1e3, 1e3, 0),
+    NUM("prog_noise_c2_us", prog_c[2], 0, -1e3, 1e3, 0),
+    NUM("prog_ref_g_max_us", prog_ref_g_max, 0, 0.01, 1e4, UH_JSON_KEEP),
+    /* read noise */
+    NUM("read_noise_q", read_q, 0, 0, 10, 0),
+    NUM("read_noise_q_exp", read_q_exp, 0, 0, 10, 0),
+    NUM("read_noise_q_max", read_q_max, 0, 0, 10, 10),
+    NUM("t_read_s", t_read, 0, 1e-12, 1, 250e-9),
+    /* drift */
+    CHOICE("drift_compensation", compensation, 0, COMP_GLOBAL, COMPENSATION),
+    NUM("drift_nu", nu, 0, 0, 1, 0),
+    NUM("drift_nu_std", nu_std, 0, 0, 1, 0),
+    NUM("t0_s", t0, 0, 1e-6, 1e9, 20),
+    NUM("t_eval_s", t_eval, 0, 1e-6, 1e10, UH_JSON_KEEP),
+    /* stuck devices; noise_scale multiplies every Gaussian term */
+    NUM("stuck_fraction", stuck_fraction, 0, 0, 1, 0),
+    NUM("stuck_on_share", stuck_on_share, 0, 0, 1, 0.5),
+    NUM("noise_scale", noise_scale, 0, 0, 100, 1),
+    /* converters and outputs */
+    INT("dac_bits", dac_bits, 0, 0, 16, 0),
+    INT("adc_bits", adc_bits, 0, 0, 16, 0),
+    NUM("output_noise", output_noise, 0, 0, 10, 0),
+    NUM("w_noise", w_noise, 0, 0, 10, 0),
+    NUM("out_bound", out_bound, 0, 0, 1e6, 0),
+    /* tiles */
+    INT("tile_rows", tile_rows, 1, 1, 1 << 16, 0),
+    INT("tile_cols", tile_cols, 1, 1, 1 << 16, 0),
+    INT("chip_tiles", chip_tiles, 0, 0, 1 << 20, 0),
+    NUM("mvm_ns", mvm_ns, 0, 0, 1e9, 0),
+    NUM("tile_area_mm2", tile_area_mm2, 0, 0, 1e4, 0),
+    /* noise-aware training */
+    NUM("train_weight_noise", train_weight_noise, 0, 0, 10, -1),
+    NUM("train_output_noise", train_output_noise, 0, 0, 10, 0),
+    /* energy of conversions */
+    NUM("dac_pj", dac_pj, 1, 0, 1e6, 0),
+    NUM("adc_pj", adc_pj, 1, 0, 1e6, 0),
+    NUM("periphery_pj", periphery_pj, 0, 0, 1e6, 0),
+    /* digital work */
+    NUM("accumulate_pj", accumulate_pj, 0, 0, 1e6, 0),
+    NUM("activation_pj", activation_pj, 0, 0, 1e6, 0),
+    NUM("pool_pj", pool_pj, 0, 0, 1e6, 0),
+    /* energy of the array */
+    NUM("read_voltage_v", read_voltage, 0, 0, 10, 0),
+    NUM("conductance_fill", conductance_fill, 0, 0, 1, 0.25),
+    NUM("input_activity", input_activity, 0, 0, 1, 0.25),
+    {NULL}};
+
 static int xbar_load(const void *params, void **state, uh_error_t *err) {
-    const cJSON *p = params;
-    static const char *const keys[] = {"g_max_us",
-                                       "prog_noise_c0_us",
-                                       "prog_noise_c1_us",
-                                       "prog_noise_c2_us",
-                                       "prog_ref_g_max_us",
-                                       "read_noise_q",
-                                       "read_noise_q_exp",
-                                       "read_noise_q_max",
-                                       "t_read_s",
-                                       "drift_nu",
-                                       "drift_nu_std",
-                                       "t0_s",
-                                       "t_eval_s",
-                                       "drift_compensation",
-                                       "stuck_fraction",
-                                       "stuck_on_share",
-                                       "noise_scale",
-                                       "dac_bits",
-                                       "adc_bits",
-                                       "output_noise",
-                                       "w_noise",
-                                       "out_bound",
-                                       "tile_rows",
-                                       "tile_cols",
-                                       "chip_tiles",
-                                       "mvm_ns",
-                                       "tile_area_mm2",
-                                       "train_weight_noise",
-                                       "train_output_noise",
-                                       "dac_pj",
-                                       "adc_pj",
-                                       "periphery_pj",
-                                       "accumulate_pj",
-                                       "activation_pj",
-                                       "pool_pj",
-                                       "read_voltage_v",
-                                       "conductance_fill",
-                                       "input_activity"};
-    int rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
-    if (rc) return rc;
     xbar_t *x = calloc(1, sizeof *x);
     if (!x) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    const char *w = "params";
-    if ((rc = hw_number(p, w, "g_max_us", 0.01, 1e4, 1, 0, &x->g_max, err)) ||
-        (rc = hw_number(p, w, "prog_noise_c0_us", 0, 1e3, 0, 0, &x->prog_c[0], err)) ||
-        (rc = hw_number(p, w, "prog_noise_c1_us", -1e3, 1e3, 0, 0, &x->prog_c[1], err)) ||
-        (rc = hw_number(p, w, "prog_noise_c2_us", -1e3, 1e3, 0, 0, &x->prog_c[2], err)) ||
-        (rc = hw_number(p, w, "prog_ref_g_max_us", 0.01, 1e4, 0, x->g_max, &x->prog_ref_g_max,
-                        err)) ||
-        (rc = hw_number(p, w, "read_noise_q", 0, 10, 0, 0, &x->read_q, err)) ||
-        (rc = hw_number(p, w, "read_noise_q_exp", 0, 10, 0, 0, &x->read_q_exp, err)) ||
-        (rc = hw_number(p, w, "read_noise_q_max", 0, 10, 0, 10, &x->read_q_max, err)) ||
-        (rc = hw_number(p, w, "t_read_s", 1e-12, 1, 0, 250e-9, &x->t_read, err)) ||
-        (rc = hw_number(p, w, "drift_nu", 0, 1, 0, 0, &x->nu, err)) ||
-        (rc = hw_number(p, w, "drift_nu_std", 0, 1, 0, 0, &x->nu_std, err)) ||
-        (rc = hw_number(p, w, "t0_s", 1e-6, 1e9, 0, 20, &x->t0, err)) ||
-        (rc = hw_number(p, w, "t_eval_s", 1e-6, 1e10, 0, x->t0, &x->t_eval, err)) ||
-        (rc = hw_choice(p, w, "drift_compensation", COMPENSATION, 2, 0, COMP_GLOBAL,
-                        &x->compensation, err)) ||
-        (rc = hw_number(p, w, "stuck_fraction", 0, 1, 0, 0, &x->stuck_fraction, err)) ||
-        (rc = hw_number(p, w, "stuck_on_share", 0, 1, 0, 0.5, &x->stuck_on_share, err)) ||
-        (rc = hw_number(p, w, "noise_scale", 0, 100, 0, 1, &x->noise_scale, err)) ||
-        (rc = hw_integer(p, w, "dac_bits", 0, 16, 0, 0, &x->dac_bits, err)) ||
-        (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &x->adc_bits, err)) ||
-        (rc = hw_number(p, w, "output_noise", 0, 10, 0, 0, &x->output_noise, err)) ||
-        (rc = hw_number(p, w, "w_noise", 0, 10, 0, 0, &x->w_noise, err)) ||
-        (rc = hw_number(p, w, "out_bound", 0, 1e6, 0, 0, &x->out_bound, err)) ||
-        (rc = hw_integer(p, w, "tile_rows", 1, 1 << 16, 1, 0, &x->tile_rows, err)) ||
-        (rc = hw_integer(p, w, "tile_cols", 1, 1 << 16, 1, 0, &x->tile_cols, err)) ||
-        (rc = hw_integer(p, w, "chip_tiles", 0, 1 << 20, 0, 0, &x->chip_tiles, err)) ||
-        (rc = hw_number(p, w, "mvm_ns", 0, 1e9, 0, 0, &x->mvm_ns, err)) ||
-        (rc = hw_number(p, w, "tile_area_mm2", 0, 1e4, 0, 0, &x->tile_area_mm2, err)) ||
-        (rc = hw_number(p, w, "train_weight_noise", 0, 10, 0, -1, &x->train_weight_noise, err)) ||
-        (rc = hw_number(p, w, "train_output_noise", 0, 10, 0, 0, &x->train_output_noise, err)) ||
-        (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &x->dac_pj, err)) ||
-        (rc = hw_number(p, w, "adc_pj", 0, 1e6, 1, 0, &x->adc_pj, err)) ||
-        (rc = hw_number(p, w, "periphery_pj", 0, 1e6, 0, 0, &x->periphery_pj, err)) ||
-        (rc = hw_number(p, w, "accumulate_pj", 0, 1e6, 0, 0, &x->accumulate_pj, err)) ||
-        (rc = hw_number(p, w, "activation_pj", 0, 1e6, 0, 0, &x->activation_pj, err)) ||
-        (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &x->pool_pj, err)) ||
-        (rc = hw_number(p, w, "read_voltage_v", 0, 10, 0, 0, &x->read_voltage, err)) ||
-        (rc = hw_number(p, w, "conductance_fill", 0, 1, 0, 0.25, &x->conductance_fill, err)) ||
-        (rc = hw_number(p, w, "input_activity", 0, 1, 0, 0.25, &x->input_activity, err))) {
+    x->prog_ref_g_max = x->t_eval = NAN;
+    int rc = uh_json_read(params, "params", FIELDS, x, UH_JSON_SOURCED, err);
+    if (rc) {
         free(x);
         return rc;
     }
+    if (isnan(x->prog_ref_g_max)) x->prog_ref_g_max = x->g_max;
+    if (isnan(x->t_eval)) x->t_eval = x->t0;
     if (x->t_eval < x->t0) {
         rc = uh_error_set(err, UH_EINVAL,
                           "params.t_eval_s: must be at least t0_s (%g s), got %g (drift is "

@@ -81,7 +81,7 @@ typedef struct {
     double die_area_mm2; /* 0 = unknown */
 } digital_t;
 
-static const char *const FORMATS[] = {"fp32", "fp16"};
+static const char *const FORMATS[] = {"fp32", "fp16", NULL};
 
 /* Parses a format name: fp32, fp16 or int2..int16. 0 when it is none of them. */
 static int parse_format(const char *name, int *kind, int *bits) {
@@ -97,20 +97,29 @@ static int parse_format(const char *name, int *kind, int *bits) {
     return 1;
 }
 
+/* A format's costs; an absent activation or pooling cost is the default format's. */
+#define COST(key, m, req, lo, dflt)                                                                \
+    UH_JSON_ROW(key, UH_JSON_NUMBER, digital_format_t, m, req, lo, 1e6, dflt)
+static const uh_json_field_t FORMAT_FIELDS[] = {
+    COST("mac_pj", mac_pj, 1, 1e-6, 0),
+    COST("activation_pj", activation_pj, 0, 0, UH_JSON_KEEP),
+    COST("pool_pj", pool_pj, 0, 0, UH_JSON_KEEP),
+    {NULL}};
+
 /* "params.precisions": the formats beside the default. */
-static int load_precisions(const cJSON *list, digital_t *d, uh_error_t *err) {
-    if (!list) return UH_OK;
+static int read_precisions(const cJSON *list, void *dest, const char *name, uh_error_t *err) {
+    digital_t *d = dest;
     if (!cJSON_IsObject(list))
         return uh_error_set(err, UH_EINVAL,
-                            "params.precisions: must be an object of formats, e.g. {\"int8\": "
-                            "{\"mac_pj\": {\"value\": 0.44, \"source\": \"...\"}}}");
-    static const char *const keys[] = {"mac_pj", "activation_pj", "pool_pj"};
+                            "%s: must be an object of formats, e.g. {\"int8\": "
+                            "{\"mac_pj\": {\"value\": 0.44, \"source\": \"...\"}}}",
+                            name);
     const digital_format_t *def = &d->formats[0];
     const cJSON *item;
     cJSON_ArrayForEach(item, list) {
         char where[64];
-        snprintf(where, sizeof where, "params.precisions.%.30s", item->string);
-        digital_format_t f = {0};
+        snprintf(where, sizeof where, "%s.%.30s", name, item->string);
+        digital_format_t f = {.activation_pj = def->activation_pj, .pool_pj = def->pool_pj};
         if (!parse_format(item->string, &f.kind, &f.bits))
             return uh_error_set(err, UH_EINVAL,
                                 "%s: unknown format; formats are fp16 and int2 ... int16", where);
@@ -126,59 +135,62 @@ static int load_precisions(const cJSON *list, digital_t *d, uh_error_t *err) {
                                     "format)",
                                     where, f.bits, d->formats[k].name);
         if (d->n_formats >= DIGITAL_MAX_FORMATS)
-            return uh_error_set(err, UH_EINVAL, "params.precisions: more than %d formats",
+            return uh_error_set(err, UH_EINVAL, "%s: more than %d formats", name,
                                 DIGITAL_MAX_FORMATS - 1);
         if (!cJSON_IsObject(item))
             return uh_error_set(err, UH_EINVAL,
                                 "%s: must be an object with mac_pj (and optionally "
                                 "activation_pj, pool_pj)",
                                 where);
-        int rc = hw_check_keys(item, where, keys, 3, err);
-        if (rc || (rc = hw_number(item, where, "mac_pj", 1e-6, 1e6, 1, 0, &f.mac_pj, err)) ||
-            (rc = hw_number(item, where, "activation_pj", 0, 1e6, 0, def->activation_pj,
-                            &f.activation_pj, err)) ||
-            (rc = hw_number(item, where, "pool_pj", 0, 1e6, 0, def->pool_pj, &f.pool_pj, err)))
-            return rc;
+        int rc = uh_json_read(item, where, FORMAT_FIELDS, &f, UH_JSON_SOURCED, err);
+        if (rc) return rc;
         snprintf(f.name, sizeof f.name, "%s", item->string);
         d->formats[d->n_formats++] = f;
     }
     return UH_OK;
 }
 
+/* The default format: "format" names it, the top-level costs are its costs. */
+static int read_format(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    static const uh_json_field_t choice = {"format", UH_JSON_CHOICE, 0, 1, .choices = FORMATS};
+    digital_format_t *def = &((digital_t *)dest)->formats[0];
+    int format;
+    int rc = uh_json_value(v, &choice, &format, name, 0, err);
+    if (rc) return rc;
+    snprintf(def->name, sizeof def->name, "%s", FORMATS[format]);
+    def->kind = FMT_FLOAT;
+    def->bits = format == 1 ? 16 : 32;
+    return UH_OK;
+}
+
+#define NUM(key, m, req, lo, hi, dflt)                                                             \
+    UH_JSON_ROW(key, UH_JSON_NUMBER, digital_t, m, req, lo, hi, dflt)
+/* The params, in the order they are read: precisions take their defaults from the others.
+ * weight_reuse is the old name of batch. */
+static const uh_json_field_t FIELDS[] = {
+    {"format", UH_JSON_CUSTOM, 0, 1, .read = read_format},
+    NUM("mac_pj", formats[0].mac_pj, 1, 1e-6, 1e6, 0),
+    NUM("activation_pj", formats[0].activation_pj, 0, 0, 1e6, 0),
+    NUM("pool_pj", formats[0].pool_pj, 0, 0, 1e6, 0),
+    NUM("dram_pj_per_byte", dram_pj_per_byte, 0, 0, 1e6, 0),
+    NUM("batch", batch, 0, 1, 1e9, 1),
+    NUM("weight_reuse", batch, 0, 1, 1e9, UH_JSON_KEEP),
+    NUM("power_w", power_w, 0, 0, 1e6, 0),
+    NUM("die_area_mm2", die_area_mm2, 0, 0, 1e6, 0),
+    {"precisions", UH_JSON_CUSTOM, .read = read_precisions},
+    {NULL}};
+
 static int digital_load(const void *params, void **state, uh_error_t *err) {
     const cJSON *p = params;
-    static const char *const keys[] = {"format",           "mac_pj",    "activation_pj", "pool_pj",
-                                       "dram_pj_per_byte", "batch",     "weight_reuse",  "power_w",
-                                       "die_area_mm2",     "precisions"};
-    int rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
-    if (rc) return rc;
     if (cJSON_GetObjectItemCaseSensitive(p, "batch") &&
         cJSON_GetObjectItemCaseSensitive(p, "weight_reuse"))
         return uh_error_set(err, UH_EINVAL,
                             "params.weight_reuse: the old name of params.batch; give only one");
     digital_t *d = calloc(1, sizeof *d);
     if (!d) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    const char *batch_key =
-        cJSON_GetObjectItemCaseSensitive(p, "weight_reuse") ? "weight_reuse" : "batch";
-    digital_format_t *def = &d->formats[0];
-    int format = 0;
-    if ((rc = hw_choice(p, "params", "format", FORMATS, 2, 1, 0, &format, err)) ||
-        (rc = hw_number(p, "params", "mac_pj", 1e-6, 1e6, 1, 0, &def->mac_pj, err)) ||
-        (rc = hw_number(p, "params", "activation_pj", 0, 1e6, 0, 0, &def->activation_pj, err)) ||
-        (rc = hw_number(p, "params", "pool_pj", 0, 1e6, 0, 0, &def->pool_pj, err)) ||
-        (rc =
-             hw_number(p, "params", "dram_pj_per_byte", 0, 1e6, 0, 0, &d->dram_pj_per_byte, err)) ||
-        (rc = hw_number(p, "params", batch_key, 1, 1e9, 0, 1, &d->batch, err)) ||
-        (rc = hw_number(p, "params", "power_w", 0, 1e6, 0, 0, &d->power_w, err)) ||
-        (rc = hw_number(p, "params", "die_area_mm2", 0, 1e6, 0, 0, &d->die_area_mm2, err))) {
-        free(d);
-        return rc;
-    }
-    snprintf(def->name, sizeof def->name, "%s", FORMATS[format]);
-    def->kind = FMT_FLOAT;
-    def->bits = format == 1 ? 16 : 32;
     d->n_formats = 1;
-    if ((rc = load_precisions(cJSON_GetObjectItemCaseSensitive(p, "precisions"), d, err))) {
+    int rc = uh_json_read(p, "params", FIELDS, d, UH_JSON_SOURCED, err);
+    if (rc) {
         free(d);
         return rc;
     }

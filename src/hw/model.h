@@ -3,32 +3,16 @@
 #ifndef UHNAS_HW_MODEL_H
 #define UHNAS_HW_MODEL_H
 
-#include <cjson/cJSON.h>
-
 #include "uhnas/backend.h"
+#include "uhnas/json.h"
 
 /* The models compiled in; backend.c keeps the registry. */
 extern const uh_backend_model_t uh_model_digital;
 extern const uh_backend_model_t uh_model_mzi;
 extern const uh_backend_model_t uh_model_crossbar;
 
-/* Reads obj[key] = {"value": number, "source": "non-empty text"} into *out, checking
- * lo <= value <= hi. Absent: *out = dflt when !required, else an error. Errors name the
- * key, e.g. "params.laser_efficiency: must be in 0.01..1, got 3". `where` prefixes it. */
-int hw_number(const cJSON *obj, const char *where, const char *key, double lo, double hi,
-              int required, double dflt, double *out, uh_error_t *err);
-
-/* Same for a number that must be an integer. */
-int hw_integer(const cJSON *obj, const char *where, const char *key, int lo, int hi, int required,
-               int dflt, int *out, uh_error_t *err);
-
-/* Reads obj[key] = "one of choices" (plain string, no source needed) into *out (index). */
-int hw_choice(const cJSON *obj, const char *where, const char *key, const char *const *choices,
-              int n, int required, int dflt, int *out, uh_error_t *err);
-
-/* Refuses keys of obj outside allowed[0..n) (a typo must not silently drop a number). */
-int hw_check_keys(const cJSON *obj, const char *where, const char *const *allowed, int n,
-                  uh_error_t *err);
+/* A model reads its "params" with uh_json_read(params, "params", FIELDS, state,
+ * UH_JSON_SOURCED, err): every number carries its source. */
 
 /* Values a dense/conv layer presents to hardware, per inference:
  * rows = output features, cols = input features (im2col width for conv), passes = how many

@@ -164,13 +164,13 @@ enum { TRAIN_GAUSSIAN, TRAIN_SAMPLED };
 /* Sampled training holds K error matrices per layer: K is capped to bound the memory. */
 #define MZI_MAX_TRAIN_CHIPS 16
 
-static const char *const MESH_KINDS[] = {"clements", "reck"};
-static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary"};
-static const char *const IO_LAYOUTS[] = {"electronic", "optical"};
-static const char *const REPLICATE[] = {"none", "fill"};
-static const char *const LOSS_BALANCE[] = {"none", "dummies"};
-static const char *const COMPENSATION[] = {"none", "measured"};
-static const char *const TRAIN_NOISE[] = {"gaussian", "sampled"};
+static const char *const MESH_KINDS[] = {"clements", "reck", NULL};
+static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary", NULL};
+static const char *const IO_LAYOUTS[] = {"electronic", "optical", NULL};
+static const char *const REPLICATE[] = {"none", "fill", NULL};
+static const char *const LOSS_BALANCE[] = {"none", "dummies", NULL};
+static const char *const COMPENSATION[] = {"none", "measured", NULL};
+static const char *const TRAIN_NOISE[] = {"gaussian", "sampled", NULL};
 
 /* ---- loading ------------------------------------------------------------------------ */
 
@@ -188,110 +188,73 @@ static int refuse_retired(const cJSON *p, uh_error_t *err) {
     return UH_OK;
 }
 
+#define NUM(key, m, req, lo, hi, dflt) UH_JSON_ROW(key, UH_JSON_NUMBER, mzi_t, m, req, lo, hi, dflt)
+#define INT(key, m, req, lo, hi, dflt) UH_JSON_ROW(key, UH_JSON_INT, mzi_t, m, req, lo, hi, dflt)
+#define CHOICE(key, m, req, dflt, names)                                                           \
+    { key, UH_JSON_CHOICE, offsetof(mzi_t, m), req, 0, 0, dflt, .choices = names }
+/* The params: key, member, required, range, default. */
+static const uh_json_field_t FIELDS[] = {
+    /* meshes */
+    CHOICE("mesh", mesh_kind, 0, MESH_CLEMENTS, MESH_KINDS),
+    INT("tile", tile, 1, 2, 256, 0),
+    INT("phase_bits", noise.phase_bits, 0, 0, UH_MESH_MAX_PHASE_BITS, 0),
+    NUM("sigma_phase_rad", noise.sigma_phase, 0, 0, 3.2, 0),
+    NUM("sigma_bs_rad", noise.sigma_bs, 0, 0, 0.8, 0),
+    /* calibration of crosstalk and couplers */
+    NUM("crosstalk", noise.crosstalk, 0, 0, 1, 0),
+    CHOICE("crosstalk_compensation", noise.crosstalk_compensated, 0, 0, COMPENSATION),
+    NUM("crosstalk_model_error", noise.crosstalk_model_error, 0, 0, 1, 0),
+    CHOICE("coupler_correction", noise.coupler_corrected, 0, 0, COMPENSATION),
+    NUM("coupler_model_error", noise.coupler_model_error, 0, 0, 1, 0),
+    /* insertion loss */
+    NUM("il_db", noise.il_db, 0, 0, 10, 0),
+    NUM("sigma_il_db", noise.sigma_il_db, 0, 0, 10, 0),
+    CHOICE("loss_balance", noise.il_balanced, 0, 1, LOSS_BALANCE),
+    /* mapping onto the chip */
+    CHOICE("mapping", mapping, 0, MAP_TIME_MULTIPLEXED, MAPPINGS),
+    CHOICE("io_layout", io_layout, 0, IO_ELECTRONIC, IO_LAYOUTS),
+    CHOICE("replicate", replicate, 0, REPLICATE_NONE, REPLICATE),
+    NUM("chip_mzis", chip_mzis, 0, 1, 1e9, 1e9),
+    NUM("batch", batch, 0, 1, 1e6, 1),
+    /* receiver */
+    NUM("receiver_noise_lsb", receiver_noise_lsb, 0, 0, 1e3, 0),
+    INT("adc_bits", adc_bits, 0, 0, 16, 0),
+    NUM("pd_responsivity_a_per_w", responsivity_a_per_w, 0, 0.01, 2, 1),
+    NUM("tia_noise_pa_per_rthz", tia_noise_pa_per_rthz, 0, 0, 1e4, 0),
+    /* light */
+    NUM("laser_wallplug_efficiency", laser_efficiency, 1, 1e-3, 1, 0),
+    NUM("modulator_loss_db", modulator_loss_db, 0, 0, 60, 0),
+    NUM("coupling_loss_db", coupling_loss_db, 0, 0, 60, 0),
+    /* energy per conversion, at clock_ghz */
+    NUM("clock_ghz", clock_ghz, 1, 1e-3, 1e3, 0),
+    NUM("dac_pj", dac_pj, 1, 0, 1e6, 0),
+    NUM("modulator_pj", modulator_pj, 1, 0, 1e6, 0),
+    NUM("adc_pj", adc_pj, 1, 0, 1e6, 0),
+    /* power */
+    NUM("pd_mw", pd_mw, 1, 0, 1e4, 0),
+    NUM("tia_mw", tia_mw, 1, 0, 1e4, 0),
+    NUM("heater_p_pi_mw", heater_p_pi_mw, 1, 0, 1e3, 0),
+    /* digital work */
+    NUM("accumulate_pj", accumulate_pj, 0, 0, 1e6, 0),
+    NUM("activation_pj", activation_pj, 0, 0, 1e6, 0),
+    NUM("pool_pj", pool_pj, 0, 0, 1e6, 0),
+    /* time and area */
+    NUM("reprogram_us", reprogram_us, 0, 0, 1e6, 0),
+    NUM("mzi_area_mm2", mzi_area_mm2, 0, 0, 1e3, 0),
+    NUM("input_area_mm2", input_area_mm2, 0, 0, 1e3, 0),
+    NUM("output_area_mm2", output_area_mm2, 0, 0, 1e3, 0),
+    /* noise-aware training */
+    CHOICE("train_noise", train_noise, 0, TRAIN_GAUSSIAN, TRAIN_NOISE),
+    INT("train_chips", train_chips, 0, 1, MZI_MAX_TRAIN_CHIPS, 4),
+    INT("train_redecompose_steps", train_redecompose, 0, 1, 1000000, 50),
+    {NULL}};
+
 static int mzi_load(const void *params, void **state, uh_error_t *err) {
-    const cJSON *p = params;
-    static const char *const keys[] = {"mesh",
-                                       "tile",
-                                       "phase_bits",
-                                       "sigma_phase_rad",
-                                       "sigma_bs_rad",
-                                       "crosstalk",
-                                       "crosstalk_compensation",
-                                       "crosstalk_model_error",
-                                       "coupler_correction",
-                                       "coupler_model_error",
-                                       "il_db",
-                                       "sigma_il_db",
-                                       "loss_balance",
-                                       "adc_bits",
-                                       "mapping",
-                                       "io_layout",
-                                       "replicate",
-                                       "chip_mzis",
-                                       "batch",
-                                       "reprogram_us",
-                                       "receiver_noise_lsb",
-                                       "pd_responsivity_a_per_w",
-                                       "tia_noise_pa_per_rthz",
-                                       "clock_ghz",
-                                       "dac_pj",
-                                       "modulator_pj",
-                                       "modulator_loss_db",
-                                       "adc_pj",
-                                       "pd_mw",
-                                       "tia_mw",
-                                       "laser_wallplug_efficiency",
-                                       "coupling_loss_db",
-                                       "heater_p_pi_mw",
-                                       "accumulate_pj",
-                                       "activation_pj",
-                                       "pool_pj",
-                                       "mzi_area_mm2",
-                                       "input_area_mm2",
-                                       "output_area_mm2",
-                                       "train_noise",
-                                       "train_chips",
-                                       "train_redecompose_steps"};
-    int rc = refuse_retired(p, err);
-    if (rc) return rc;
-    rc = hw_check_keys(p, "params", keys, (int)(sizeof keys / sizeof keys[0]), err);
+    int rc = refuse_retired(params, err);
     if (rc) return rc;
     mzi_t *z = calloc(1, sizeof *z);
     if (!z) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    const char *w = "params";
-    int balance = 1, compensation = 0, coupler = 0;
-    uh_mesh_noise_t *nz = &z->noise;
-    if ((rc = hw_choice(p, w, "mesh", MESH_KINDS, 2, 0, MESH_CLEMENTS, &z->mesh_kind, err)) ||
-        (rc = hw_integer(p, w, "tile", 2, 256, 1, 0, &z->tile, err)) ||
-        (rc = hw_integer(p, w, "phase_bits", 0, UH_MESH_MAX_PHASE_BITS, 0, 0, &nz->phase_bits,
-                         err)) ||
-        (rc = hw_number(p, w, "sigma_phase_rad", 0, 3.2, 0, 0, &nz->sigma_phase, err)) ||
-        (rc = hw_number(p, w, "sigma_bs_rad", 0, 0.8, 0, 0, &nz->sigma_bs, err)) ||
-        (rc = hw_number(p, w, "crosstalk", 0, 1, 0, 0, &nz->crosstalk, err)) ||
-        (rc = hw_choice(p, w, "crosstalk_compensation", COMPENSATION, 2, 0, 0, &compensation,
-                        err)) ||
-        (rc = hw_number(p, w, "crosstalk_model_error", 0, 1, 0, 0, &nz->crosstalk_model_error,
-                        err)) ||
-        (rc = hw_choice(p, w, "coupler_correction", COMPENSATION, 2, 0, 0, &coupler, err)) ||
-        (rc = hw_number(p, w, "coupler_model_error", 0, 1, 0, 0, &nz->coupler_model_error, err)) ||
-        (rc = hw_number(p, w, "il_db", 0, 10, 0, 0, &nz->il_db, err)) ||
-        (rc = hw_number(p, w, "sigma_il_db", 0, 10, 0, 0, &nz->sigma_il_db, err)) ||
-        (rc = hw_choice(p, w, "loss_balance", LOSS_BALANCE, 2, 0, 1, &balance, err)) ||
-        (rc = hw_integer(p, w, "adc_bits", 0, 16, 0, 0, &z->adc_bits, err)) ||
-        (rc = hw_choice(p, w, "mapping", MAPPINGS, 2, 0, MAP_TIME_MULTIPLEXED, &z->mapping, err)) ||
-        (rc = hw_choice(p, w, "io_layout", IO_LAYOUTS, 2, 0, IO_ELECTRONIC, &z->io_layout, err)) ||
-        (rc = hw_choice(p, w, "replicate", REPLICATE, 2, 0, REPLICATE_NONE, &z->replicate, err)) ||
-        (rc = hw_number(p, w, "chip_mzis", 1, 1e9, 0, 1e9, &z->chip_mzis, err)) ||
-        (rc = hw_number(p, w, "batch", 1, 1e6, 0, 1, &z->batch, err)) ||
-        (rc = hw_number(p, w, "reprogram_us", 0, 1e6, 0, 0, &z->reprogram_us, err)) ||
-        (rc = hw_number(p, w, "receiver_noise_lsb", 0, 1e3, 0, 0, &z->receiver_noise_lsb, err)) ||
-        (rc = hw_number(p, w, "pd_responsivity_a_per_w", 0.01, 2, 0, 1, &z->responsivity_a_per_w,
-                        err)) ||
-        (rc = hw_number(p, w, "tia_noise_pa_per_rthz", 0, 1e4, 0, 0, &z->tia_noise_pa_per_rthz,
-                        err)) ||
-        (rc = hw_number(p, w, "clock_ghz", 1e-3, 1e3, 1, 0, &z->clock_ghz, err)) ||
-        (rc = hw_number(p, w, "dac_pj", 0, 1e6, 1, 0, &z->dac_pj, err)) ||
-        (rc = hw_number(p, w, "modulator_pj", 0, 1e6, 1, 0, &z->modulator_pj, err)) ||
-        (rc = hw_number(p, w, "modulator_loss_db", 0, 60, 0, 0, &z->modulator_loss_db, err)) ||
-        (rc = hw_number(p, w, "adc_pj", 0, 1e6, 1, 0, &z->adc_pj, err)) ||
-        (rc = hw_number(p, w, "pd_mw", 0, 1e4, 1, 0, &z->pd_mw, err)) ||
-        (rc = hw_number(p, w, "tia_mw", 0, 1e4, 1, 0, &z->tia_mw, err)) ||
-        (rc = hw_number(p, w, "laser_wallplug_efficiency", 1e-3, 1, 1, 0, &z->laser_efficiency,
-                        err)) ||
-        (rc = hw_number(p, w, "coupling_loss_db", 0, 60, 0, 0, &z->coupling_loss_db, err)) ||
-        (rc = hw_number(p, w, "heater_p_pi_mw", 0, 1e3, 1, 0, &z->heater_p_pi_mw, err)) ||
-        (rc = hw_number(p, w, "accumulate_pj", 0, 1e6, 0, 0, &z->accumulate_pj, err)) ||
-        (rc = hw_number(p, w, "activation_pj", 0, 1e6, 0, 0, &z->activation_pj, err)) ||
-        (rc = hw_number(p, w, "pool_pj", 0, 1e6, 0, 0, &z->pool_pj, err)) ||
-        (rc = hw_number(p, w, "mzi_area_mm2", 0, 1e3, 0, 0, &z->mzi_area_mm2, err)) ||
-        (rc = hw_number(p, w, "input_area_mm2", 0, 1e3, 0, 0, &z->input_area_mm2, err)) ||
-        (rc = hw_number(p, w, "output_area_mm2", 0, 1e3, 0, 0, &z->output_area_mm2, err)) ||
-        (rc = hw_choice(p, w, "train_noise", TRAIN_NOISE, 2, 0, TRAIN_GAUSSIAN, &z->train_noise,
-                        err)) ||
-        (rc =
-             hw_integer(p, w, "train_chips", 1, MZI_MAX_TRAIN_CHIPS, 0, 4, &z->train_chips, err)) ||
-        (rc = hw_integer(p, w, "train_redecompose_steps", 1, 1000000, 0, 50, &z->train_redecompose,
-                         err))) {
+    if ((rc = uh_json_read(params, "params", FIELDS, z, UH_JSON_SOURCED, err))) {
         free(z);
         return rc;
     }
@@ -303,9 +266,8 @@ static int mzi_load(const void *params, void **state, uh_error_t *err) {
                             "converter of at least 2 bits, got %d",
                             bits);
     }
-    nz->il_balanced = balance;
-    nz->crosstalk_compensated = compensation;
-    nz->coupler_corrected = coupler ? UH_COUPLER_IN_PHASE : UH_COUPLER_OFF;
+    /* the file's "measured" is the in-phase rule */
+    if (z->noise.coupler_corrected) z->noise.coupler_corrected = UH_COUPLER_IN_PHASE;
     *state = z;
     return UH_OK;
 }

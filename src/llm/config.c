@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/json.h"
 #include "uhnas/llm.h"
 
 char *uh_llm_config_json(const uh_llm_config_t *c) {
@@ -25,60 +26,37 @@ char *uh_llm_config_json(const uh_llm_config_t *c) {
     return s;
 }
 
-static int bad(uh_error_t *err, const char *key, const char *what) {
-    return uh_error_set(err, UH_EINVAL, "run config: operator.llm.%s: %s", key, what);
-}
-
-static int get_text(const cJSON *l, const char *key, char *out, size_t size, uh_error_t *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, key);
-    if (!cJSON_IsString(v)) return bad(err, key, "missing or not a string");
-    if (strlen(v->valuestring) >= size) return bad(err, key, "too long");
-    strcpy(out, v->valuestring);
+/* "system_prompt": the name of the system prompt; a file's path is in "system_file". */
+static int read_system(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    uh_llm_config_t *c = dest;
+    if (!cJSON_IsString(v) || uh_llm_system_parse(v->valuestring, &c->op.system) != UH_OK ||
+        (c->op.system == UH_LLM_SYSTEM_FILE && strcmp(v->valuestring, "file") != 0))
+        return uh_error_set(err, UH_EINVAL, "%s: not hardware, generic, none or file", name);
     return UH_OK;
 }
 
-static int get_real(const cJSON *l, const char *key, double lo, double hi, double *out,
-                    uh_error_t *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return bad(err, key, "missing or out of range");
-    *out = v->valuedouble;
-    return UH_OK;
-}
+#define ROW(key, type, m, lo, hi) UH_JSON_ROW(key, type, uh_llm_config_t, m, 1, lo, hi, 0)
+#define TEXT(key, m) ROW(key, UH_JSON_STRING, m, 0, sizeof((uh_llm_config_t *)0)->m)
+static const uh_json_field_t LLM_FIELDS[] = {
+    TEXT("url", client.url),
+    TEXT("model", client.model),
+    ROW("temperature", UH_JSON_NUMBER, client.temperature, 0, 2),
+    ROW("max_tokens", UH_JSON_INT, client.max_tokens, 1, 1e6),
+    ROW("timeout_s", UH_JSON_NUMBER, client.timeout_s, 0.001, 86400),
+    ROW("retries", UH_JSON_INT, client.retries, 0, 100),
+    {"system_prompt", UH_JSON_CUSTOM, 0, 1, .read = read_system},
+    TEXT("system_file", op.system_file),
+    TEXT("replay", replay),
+    {NULL}};
+static const uh_json_field_t OPERATOR_FIELDS[] = {
+    {"llm", UH_JSON_OBJECT, 0, 1, .fields = LLM_FIELDS}, {NULL}};
 
 int uh_llm_config_parse(const char *json, uh_llm_config_t *c, uh_error_t *err) {
     uh_llm_config_default(c);
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "llm");
-    static const char *const keys[] = {"url",           "model",       "temperature",
-                                       "max_tokens",    "timeout_s",   "retries",
-                                       "system_prompt", "system_file", "replay"};
-    int rc =
-        cJSON_IsObject(l) ? UH_OK : uh_error_set(err, UH_EINVAL, "run config: no operator.llm");
-    for (const cJSON *k = l ? l->child : NULL; !rc && k; k = k->next) {
-        int known = 0;
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !known; i++)
-            known = strcmp(k->string, keys[i]) == 0;
-        if (!known) rc = bad(err, k->string, "unknown key");
-    }
-    double max_tokens = 0, retries = 0;
-    char system[16];
-    if (!rc) rc = get_text(l, "url", c->client.url, sizeof c->client.url, err);
-    if (!rc) rc = get_text(l, "model", c->client.model, sizeof c->client.model, err);
-    if (!rc) rc = get_real(l, "temperature", 0, 2, &c->client.temperature, err);
-    if (!rc) rc = get_real(l, "max_tokens", 1, 1e6, &max_tokens, err);
-    if (!rc) rc = get_real(l, "timeout_s", 0.001, 86400, &c->client.timeout_s, err);
-    if (!rc) rc = get_real(l, "retries", 0, 100, &retries, err);
-    if (!rc) rc = get_text(l, "system_prompt", system, sizeof system, err);
-    if (!rc) rc = get_text(l, "system_file", c->op.system_file, sizeof c->op.system_file, err);
-    if (!rc) rc = get_text(l, "replay", c->replay, sizeof c->replay, err);
-    if (!rc && (max_tokens != floor(max_tokens) || retries != floor(retries)))
-        rc = bad(err, "max_tokens/retries", "not an integer");
-    if (!rc && uh_llm_system_parse(system, &c->op.system) == UH_OK &&
-        c->op.system == UH_LLM_SYSTEM_FILE && strcmp(system, "file") != 0)
-        rc = bad(err, "system_prompt", "not hardware, generic, none or file");
-    c->client.max_tokens = (int)max_tokens;
-    c->client.retries = (int)retries;
+    cJSON *o;
+    int rc = uh_json_parse(json, strlen(json), "run config: operator", &o, err);
+    if (!rc && (rc = uh_json_read(o, "operator", OPERATOR_FIELDS, c, 0, err)))
+        uh_error_prefix(err, "run config");
     c->op.temperature = c->client.temperature;
     cJSON_Delete(o);
     return rc;

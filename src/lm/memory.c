@@ -18,44 +18,41 @@
 #include <unistd.h>
 
 #include "uhnas/fileio.h"
+#include "uhnas/json.h"
 
 #define MAX_CHILDREN_PER_CALL UH_SEARCH_MAX_POPULATION
 
-/* The stats' members, for writing, reading and summing them alike. */
-static const struct {
-    const char *name;
-    size_t offset;
-    int is_long;
-} STAT_FIELDS[] = {
-    {"examples", offsetof(lm_stats_t, examples), 1},
-    {"steps", offsetof(lm_stats_t, steps), 1},
-    {"valid", offsetof(lm_stats_t, valid), 1},
-    {"resampled", offsetof(lm_stats_t, resampled), 1},
-    {"fallback", offsetof(lm_stats_t, fallback), 1},
-    {"train_tokens", offsetof(lm_stats_t, train_tokens), 1},
-    {"sample_tokens", offsetof(lm_stats_t, sample_tokens), 1},
-    {"replayed", offsetof(lm_stats_t, replayed), 1},
-    {"restored", offsetof(lm_stats_t, restored), 1},
-    {"loss", offsetof(lm_stats_t, loss), 0},
-    {"train_seconds", offsetof(lm_stats_t, train_s), 0},
-    {"sample_seconds", offsetof(lm_stats_t, sample_s), 0},
-};
-#define N_STAT_FIELDS (int)(sizeof STAT_FIELDS / sizeof STAT_FIELDS[0])
+/* The stats' members, for writing, reading and summing them alike. A record's numbers are
+ * finite and at most 1e15 in size (a non-finite one is written as -1). */
+#define STAT(key, type, m) UH_JSON_ROW(key, type, lm_stats_t, m, 1, -1e15, 1e15, 0)
+static const uh_json_field_t STAT_FIELDS[] = {STAT("examples", UH_JSON_LONG, examples),
+                                              STAT("steps", UH_JSON_LONG, steps),
+                                              STAT("valid", UH_JSON_LONG, valid),
+                                              STAT("resampled", UH_JSON_LONG, resampled),
+                                              STAT("fallback", UH_JSON_LONG, fallback),
+                                              STAT("train_tokens", UH_JSON_LONG, train_tokens),
+                                              STAT("sample_tokens", UH_JSON_LONG, sample_tokens),
+                                              STAT("replayed", UH_JSON_LONG, replayed),
+                                              STAT("restored", UH_JSON_LONG, restored),
+                                              STAT("loss", UH_JSON_NUMBER, loss),
+                                              STAT("train_seconds", UH_JSON_NUMBER, train_s),
+                                              STAT("sample_seconds", UH_JSON_NUMBER, sample_s),
+                                              {NULL}};
 
-static long *long_field(lm_stats_t *s, int i) {
-    return (long *)((char *)s + STAT_FIELDS[i].offset);
+static long *long_field(lm_stats_t *s, const uh_json_field_t *f) {
+    return (long *)((char *)s + f->offset);
 }
-static double *real_field(lm_stats_t *s, int i) {
-    return (double *)((char *)s + STAT_FIELDS[i].offset);
+static double *real_field(lm_stats_t *s, const uh_json_field_t *f) {
+    return (double *)((char *)s + f->offset);
 }
 
 void lm_stats_add(lm_stats_t *sum, const lm_stats_t *add) {
     lm_stats_t a = *add;
-    for (int i = 0; i < N_STAT_FIELDS; i++) {
-        if (STAT_FIELDS[i].is_long)
-            *long_field(sum, i) += *long_field(&a, i);
-        else if (strcmp(STAT_FIELDS[i].name, "loss") != 0)
-            *real_field(sum, i) += *real_field(&a, i);
+    for (const uh_json_field_t *f = STAT_FIELDS; f->key; f++) {
+        if (f->type == UH_JSON_LONG)
+            *long_field(sum, f) += *long_field(&a, f);
+        else if (strcmp(f->key, "loss") != 0)
+            *real_field(sum, f) += *real_field(&a, f);
     }
     if (a.steps > 0) sum->loss = a.loss; /* the latest training's */
 }
@@ -63,9 +60,9 @@ void lm_stats_add(lm_stats_t *sum, const lm_stats_t *add) {
 /* The members without rates: what a record stores. */
 static void stats_members(const lm_stats_t *s, cJSON *o) {
     lm_stats_t c = *s;
-    for (int i = 0; i < N_STAT_FIELDS; i++) {
-        double v = STAT_FIELDS[i].is_long ? (double)*long_field(&c, i) : *real_field(&c, i);
-        cJSON_AddNumberToObject(o, STAT_FIELDS[i].name, isfinite(v) ? v : -1);
+    for (const uh_json_field_t *f = STAT_FIELDS; f->key; f++) {
+        double v = f->type == UH_JSON_LONG ? (double)*long_field(&c, f) : *real_field(&c, f);
+        cJSON_AddNumberToObject(o, f->key, isfinite(v) ? v : -1);
     }
 }
 
@@ -75,21 +72,6 @@ void lm_stats_json(const lm_stats_t *s, cJSON *o) {
                             s->train_s > 0 ? (double)s->train_tokens / s->train_s : 0);
     cJSON_AddNumberToObject(o, "sample_tokens_per_s",
                             s->sample_s > 0 ? (double)s->sample_tokens / s->sample_s : 0);
-}
-
-static int stats_parse(const cJSON *o, lm_stats_t *s) {
-    memset(s, 0, sizeof *s);
-    if (!cJSON_IsObject(o) || cJSON_GetArraySize(o) != N_STAT_FIELDS) return -1;
-    for (int i = 0; i < N_STAT_FIELDS; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, STAT_FIELDS[i].name);
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || fabs(v->valuedouble) > 1e15)
-            return -1;
-        if (STAT_FIELDS[i].is_long)
-            *long_field(s, i) = (long)v->valuedouble;
-        else
-            *real_field(s, i) = v->valuedouble;
-    }
-    return 0;
 }
 
 static void lm_path(const char *dir, const char *file, char *buf, size_t size) {
@@ -128,45 +110,72 @@ static char *record_line(long call, const lm_record_t *r) {
     return line;
 }
 
+/* A line of calls.jsonl, and each of its children, as read. */
+typedef struct {
+    long call;
+    int generation;
+    const cJSON *children;
+    lm_stats_t stats;
+} line_t;
+
+typedef struct {
+    const cJSON *arch, *parents;
+    char origin[sizeof((uh_child_t *)0)->origin];
+} child_line_t;
+
+static const uh_json_field_t LINE_FIELDS[] = {
+    UH_JSON_ROW("call", UH_JSON_LONG, line_t, call, 1, 0, 1e15, 0),
+    UH_JSON_ROW("generation", UH_JSON_INT, line_t, generation, 1, 0, UH_SEARCH_MAX_GENERATIONS, 0),
+    {"children", UH_JSON_ANY, offsetof(line_t, children), .required = 1},
+    {"stats", UH_JSON_OBJECT, offsetof(line_t, stats), 1, .fields = STAT_FIELDS},
+    {NULL}};
+static const uh_json_field_t CHILD_FIELDS[] = {
+    {"arch", UH_JSON_ANY, offsetof(child_line_t, arch), .required = 1},
+    UH_JSON_ROW("origin", UH_JSON_STRING, child_line_t, origin, 1, 0,
+                sizeof((child_line_t *)0)->origin, 0),
+    {"parents", UH_JSON_ANY, offsetof(child_line_t, parents), .required = 1},
+    {NULL}};
+
+/* One child of a record; 0 when it is valid. */
+static int child_parse(const cJSON *j, uh_shape_t input, uh_child_t *child) {
+    child_line_t c;
+    const cJSON *p;
+    if (uh_json_read(j, NULL, CHILD_FIELDS, &c, 0, NULL) || !cJSON_IsString(c.arch) ||
+        !cJSON_IsArray(c.parents) || cJSON_GetArraySize(c.parents) > UH_SEARCH_MAX_PARENTS ||
+        uh_arch_parse(c.arch->valuestring, strlen(c.arch->valuestring), input, &child->arch, NULL))
+        return -1;
+    cJSON_ArrayForEach(p, c.parents) {
+        if (!cJSON_IsNumber(p) || p->valuedouble < 0 || p->valuedouble > 1e15) return -1;
+        child->parents[child->n_parents++] = (int64_t)p->valuedouble;
+    }
+    strcpy(child->origin, c.origin);
+    return 0;
+}
+
 /* Parses one line as the record of call `call`; −1 when it is not one. */
-static int record_parse(const char *line, size_t len, long call, uh_shape_t input, lm_record_t *r) {
+static int record_parse(const char *text, size_t len, long call, uh_shape_t input, lm_record_t *r) {
     memset(r, 0, sizeof *r);
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "call");
-    const cJSON *g = cJSON_GetObjectItemCaseSensitive(o, "generation");
-    const cJSON *children = cJSON_GetObjectItemCaseSensitive(o, "children"), *j;
-    int ok = cJSON_IsObject(o) && cJSON_GetArraySize(o) == 4 && cJSON_IsNumber(c) &&
-             c->valuedouble == (double)call && cJSON_IsNumber(g) && g->valuedouble >= 0 &&
-             g->valuedouble <= UH_SEARCH_MAX_GENERATIONS && cJSON_IsArray(children) &&
-             cJSON_GetArraySize(children) <= MAX_CHILDREN_PER_CALL &&
-             !stats_parse(cJSON_GetObjectItemCaseSensitive(o, "stats"), &r->stats);
-    int n = ok ? cJSON_GetArraySize(children) : 0;
-    if (ok) r->generation = (int)g->valuedouble;
+    cJSON *o = NULL;
+    line_t l;
+    int ok = !uh_json_parse(text, len, LM_CALLS_FILE, &o, NULL) && cJSON_IsObject(o) &&
+             !uh_json_read(o, NULL, LINE_FIELDS, &l, 0, NULL) && l.call == call &&
+             cJSON_IsArray(l.children) && cJSON_GetArraySize(l.children) <= MAX_CHILDREN_PER_CALL;
+    int n = ok ? cJSON_GetArraySize(l.children) : 0;
     if (ok && n > 0 && !(r->children = calloc((size_t)n, sizeof *r->children))) ok = 0;
-    cJSON_ArrayForEach(j, (ok ? children : NULL)) {
-        const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
-        const cJSON *origin = cJSON_GetObjectItemCaseSensitive(j, "origin");
-        const cJSON *parents = cJSON_GetObjectItemCaseSensitive(j, "parents"), *p;
-        uh_child_t *child = &r->children[r->n];
-        ok =
-            cJSON_IsObject(j) && cJSON_GetArraySize(j) == 3 && cJSON_IsString(arch) &&
-            cJSON_IsString(origin) && strlen(origin->valuestring) < sizeof child->origin &&
-            cJSON_IsArray(parents) && cJSON_GetArraySize(parents) <= UH_SEARCH_MAX_PARENTS &&
-            !uh_arch_parse(arch->valuestring, strlen(arch->valuestring), input, &child->arch, NULL);
-        cJSON_ArrayForEach(p, (ok ? parents : NULL)) {
-            if (!cJSON_IsNumber(p) || p->valuedouble < 0 || p->valuedouble > 1e15) ok = 0;
-            if (ok) child->parents[child->n_parents++] = (int64_t)p->valuedouble;
-        }
+    const cJSON *j;
+    cJSON_ArrayForEach(j, (ok ? l.children : NULL)) {
+        if ((ok = !child_parse(j, input, &r->children[r->n]))) r->n++;
         if (!ok) break;
-        strcpy(child->origin, origin->valuestring);
-        r->n++;
     }
     cJSON_Delete(o);
     if (!ok) {
         free(r->children);
         memset(r, 0, sizeof *r);
+        return -1;
     }
-    return ok ? 0 : -1;
+    r->generation = l.generation;
+    r->stats = l.stats;
+    return 0;
 }
 
 int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n, uh_error_t *err) {

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/llm.h"
 #include "uhnas/pareto.h"
 #include "uhnas/report.h"
+#include "uhnas/search.h"
 
 void uh_run_free(uh_run_data_t *r) {
     if (!r) return;
@@ -24,49 +26,41 @@ double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c) {
     return strcmp(r->objective, "clean") == 0 ? c->accuracy : c->noisy_accuracy;
 }
 
-static void copy_string(const cJSON *o, const char *key, char *out, size_t size) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    snprintf(out, size, "%s", cJSON_IsString(v) ? v->valuestring : "?");
-}
-
-static int number(const cJSON *o, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : 0;
-}
-
-/* The config's facts a report shows and compare checks. The store already refused a config
- * the search could not read; missing pieces here show as "?" or 0. */
-static void read_config(uh_run_data_t *r) {
-    cJSON *o = cJSON_Parse(r->config);
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "backend");
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "data");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "train");
-    copy_string(b, "name", r->backend, sizeof r->backend);
-    copy_string(o, "strategy", r->strategy, sizeof r->strategy);
+/* The config's facts a report shows and compare checks, read as strictly as `resume` reads
+ * them: a config the search would refuse is refused here too. */
+static int read_config(uh_run_data_t *r, uh_error_t *err) {
+    uh_search_config_t cfg;
+    uh_backend_t *b;
+    int rc = uh_search_config_parse(r->config, &cfg, &b, err);
+    if (rc) return rc;
+    snprintf(r->backend, sizeof r->backend, "%s", uh_backend_name(b));
+    uh_backend_free(b);
+    snprintf(r->strategy, sizeof r->strategy, "%s", uh_strategy_name(cfg.strategy));
     /* a language-model run is labelled with its system prompt: the paper's ablation compares
      * runs that differ only in it */
-    const cJSON *llm =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, "operator"), "llm");
-    const cJSON *sys = cJSON_GetObjectItemCaseSensitive(llm, "system_prompt");
-    if (cJSON_IsString(sys)) {
+    cJSON *op = cfg.operator_config[0] ? cJSON_Parse(cfg.operator_config) : NULL;
+    int remote = cJSON_HasObjectItem(op, "llm");
+    cJSON_Delete(op);
+    if (remote) {
+        uh_llm_config_t llm;
+        if ((rc = uh_llm_config_parse(cfg.operator_config, &llm, err))) return rc;
         size_t n = strlen(r->strategy);
-        snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", sys->valuestring);
+        snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
     }
-    copy_string(o, "objective", r->objective, sizeof r->objective);
-    copy_string(d, "dataset", r->dataset, sizeof r->dataset);
-    char seed[32];
-    copy_string(o, "seed", seed, sizeof seed);
-    r->seed = strtoull(seed, NULL, 10);
-    r->population = number(o, "population");
-    r->children = number(o, "children");
-    r->generations = number(o, "generations");
-    r->mc = number(o, "mc");
-    r->epochs = number(t, "epochs");
-    r->limit_train = number(d, "limit_train");
-    r->limit_test = number(d, "limit_test");
-    const cJSON *vf = cJSON_GetObjectItemCaseSensitive(d, "val_fraction");
-    r->val_fraction = cJSON_IsNumber(vf) ? vf->valuedouble : NAN;
-    cJSON_Delete(o);
+    snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg.objective));
+    /* the budget */
+    r->population = cfg.population;
+    r->children = cfg.children;
+    r->generations = cfg.generations;
+    r->mc = cfg.mc;
+    r->epochs = cfg.train.epochs;
+    /* the data, and the seed of every random draw */
+    snprintf(r->dataset, sizeof r->dataset, "%s", cfg.dataset);
+    r->limit_train = cfg.limit_train;
+    r->limit_test = cfg.limit_test;
+    r->val_fraction = cfg.val_fraction;
+    r->seed = cfg.seed;
+    return UH_OK;
 }
 
 /* The operator's counts (its state's first object member, whichever operator it was) and
@@ -156,8 +150,8 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
         snprintf(r->dir, sizeof r->dir, "%s", dir);
-        read_config(r);
-        rc = uh_store_candidates(s, &r->rows, &r->n_rows, err);
+        rc = read_config(r, err);
+        if (!rc) rc = uh_store_candidates(s, &r->rows, &r->n_rows, err);
     }
     if (!rc) {
         r->on_front = calloc(r->n_rows + 1, sizeof *r->on_front);

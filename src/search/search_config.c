@@ -1,19 +1,25 @@
 /* The search's config: defaults, names, and its JSON form in the run store. The stored text
  * is what `resume` trusts, so parsing is strict: every key known, every value in range. */
 #include <cjson/cJSON.h>
-#include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/json.h"
 #include "uhnas/search.h"
 
-static const char *const STRATEGIES[UH_STRATEGY_COUNT] = {"nsga2", "random", "evolution",
-                                                          "linas", "llm",    "llmatic"};
-static const char *const OBJECTIVES[] = {"noisy", "clean"};
-static const char *const OPTIMIZERS[] = {"sgd", "adam"};
+static const char *const STRATEGIES[UH_STRATEGY_COUNT + 1] = {
+    "nsga2", "random", "evolution", "linas", "llm", "llmatic", NULL};
+static const char *const OBJECTIVES[] = {"noisy", "clean", NULL};
+static const char *const OPTIMIZERS[] = {"sgd", "adam", NULL};
 static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
-static const char *const LIMIT_KEYS[] = {"max_energy_nj", "max_latency_ns", "max_area_mm2"};
+/* "limits": each >= 0, 0 = no limit; absent = none (a run stored before they existed). */
+#define LIMIT(key, m) UH_JSON_ROW(key, UH_JSON_NUMBER, uh_limits_t, m, 0, 0, 1e300, 0)
+static const uh_json_field_t LIMIT_FIELDS[] = {LIMIT("max_energy_nj", max_energy_nj),
+                                               LIMIT("max_latency_ns", max_latency_ns),
+                                               LIMIT("max_area_mm2", max_area_mm2),
+                                               {NULL}};
 
 void uh_search_config_default(uh_search_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -55,6 +61,10 @@ int uh_strategy_parse(const char *name, uh_strategy_t *out) {
             return UH_OK;
         }
     return UH_EINVAL;
+}
+
+const char *uh_objective_name(uh_objective_t o) {
+    return o == UH_OBJECTIVE_NOISY || o == UH_OBJECTIVE_CLEAN ? OBJECTIVES[o] : "?";
 }
 
 const char *uh_goal_name(uh_goal_t g) {
@@ -118,14 +128,14 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "strategy", uh_strategy_name(cfg->strategy));
-    cJSON_AddStringToObject(o, "objective", OBJECTIVES[cfg->objective]);
+    cJSON_AddStringToObject(o, "objective", uh_objective_name(cfg->objective));
     cJSON *goals = cJSON_AddArrayToObject(o, "objectives");
     for (int i = 0; i < cfg->n_goals; i++)
         cJSON_AddItemToArray(goals, cJSON_CreateString(uh_goal_name(cfg->goals[i])));
     cJSON *lim = cJSON_AddObjectToObject(o, "limits");
-    const double limits[] = {cfg->limits.max_energy_nj, cfg->limits.max_latency_ns,
-                             cfg->limits.max_area_mm2};
-    for (int i = 0; i < 3; i++) cJSON_AddNumberToObject(lim, LIMIT_KEYS[i], limits[i]);
+    for (const uh_json_field_t *f = LIMIT_FIELDS; f->key; f++)
+        cJSON_AddNumberToObject(lim, f->key,
+                                *(const double *)((const char *)&cfg->limits + f->offset));
     cJSON_AddNumberToObject(o, "population", cfg->population);
     cJSON_AddNumberToObject(o, "children", cfg->children);
     cJSON_AddNumberToObject(o, "generations", cfg->generations);
@@ -171,205 +181,121 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
 
 /* ---- strict reading ----------------------------------------------------------------- */
 
-static int bad(uh_error_t *err, const char *key, const char *what) {
-    return uh_error_set(err, UH_EINVAL, "run config: \"%s\": %s", key, what);
-}
-
-static int check_keys(const cJSON *o, const char *const *keys, int n, uh_error_t *err) {
-    for (const cJSON *c = o->child; c; c = c->next) {
-        int known = 0;
-        for (int i = 0; i < n && !known; i++) known = strcmp(c->string, keys[i]) == 0;
-        if (!known) return bad(err, c->string, "unknown key");
-    }
-    return UH_OK;
-}
-
-static int get_number(const cJSON *o, const char *key, double lo, double hi, double *out,
-                      uh_error_t *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return bad(err, key, "missing or not a number");
-    if (!(v->valuedouble >= lo && v->valuedouble <= hi)) return bad(err, key, "out of range");
-    *out = v->valuedouble;
-    return UH_OK;
-}
-
-static int get_int(const cJSON *o, const char *key, int lo, int hi, int *out, uh_error_t *err) {
-    double v;
-    int rc = get_number(o, key, lo, hi, &v, err);
-    if (rc) return rc;
-    if (v != floor(v)) return bad(err, key, "not an integer");
-    *out = (int)v;
-    return UH_OK;
-}
-
-static int get_string(const cJSON *o, const char *key, char *buf, size_t cap, uh_error_t *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(v)) return bad(err, key, "missing or not a string");
-    if (strlen(v->valuestring) >= cap) return bad(err, key, "too long");
-    strcpy(buf, v->valuestring);
-    return UH_OK;
-}
-
-static int get_choice(const cJSON *o, const char *key, const char *const *names, int n, int *out,
-                      uh_error_t *err) {
-    char s[32];
-    int rc = get_string(o, key, s, sizeof s, err);
-    if (rc) return rc;
-    for (int i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = i;
-            return UH_OK;
-        }
-    return bad(err, key, "not a known name");
-}
-
-static int get_object(const cJSON *o, const char *key, const cJSON **out, uh_error_t *err) {
-    *out = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsObject(*out) ? UH_OK : bad(err, key, "missing or not an object");
-}
-
-static int parse_train(const cJSON *t, uh_train_opts_t *opts, uh_error_t *err) {
-    static const char *const keys[] = {"optimizer",    "lr",    "momentum",
-                                       "weight_decay", "batch", "epochs"};
-    double lr, momentum, wd;
-    int optimizer = 0, rc;
-    if ((rc = check_keys(t, keys, 6, err)) ||
-        (rc = get_choice(t, "optimizer", OPTIMIZERS, 2, &optimizer, err)) ||
-        (rc = get_number(t, "lr", 0, 10, &lr, err)) ||
-        (rc = get_number(t, "momentum", 0, 1, &momentum, err)) ||
-        (rc = get_number(t, "weight_decay", 0, 1, &wd, err)) ||
-        (rc = get_int(t, "batch", 1, 65536, &opts->batch, err)) ||
-        (rc = get_int(t, "epochs", 1, 10000, &opts->epochs, err)))
-        return rc;
-    opts->optimizer = (uh_optimizer_t)optimizer;
-    opts->lr = (float)lr;
-    opts->momentum = (float)momentum;
-    opts->weight_decay = (float)wd;
-    return UH_OK;
-}
-
-static int parse_data(const cJSON *d, uh_search_config_t *cfg, uh_error_t *err) {
-    static const char *const keys[] = {"dataset", "data_dir", "limit_train", "limit_test",
-                                       "val_fraction"};
-    int rc;
-    if ((rc = check_keys(d, keys, 5, err)) ||
-        (rc = get_string(d, "dataset", cfg->dataset, sizeof cfg->dataset, err)) ||
-        (rc = get_string(d, "data_dir", cfg->data_dir, sizeof cfg->data_dir, err)) ||
-        (rc = get_int(d, "limit_train", 0, 100000000, &cfg->limit_train, err)) ||
-        (rc = get_int(d, "limit_test", 0, 100000000, &cfg->limit_test, err)) ||
-        (rc = get_number(d, "val_fraction", 0.01, 0.9, &cfg->val_fraction, err)))
-        return rc;
-    return UH_OK;
-}
+/* What the stored text holds: the config, and the backend's file. */
+typedef struct {
+    uh_search_config_t cfg;
+    const cJSON *backend_name, *backend_text;
+} stored_t;
 
 /* "objectives": optional (a run stored before they existed has error and energy). */
-static int parse_goals(const cJSON *o, uh_search_config_t *cfg, uh_error_t *err) {
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "objectives");
-    if (!a) return UH_OK;
-    if (!cJSON_IsArray(a)) return bad(err, "objectives", "not an array");
+static int read_goals(const cJSON *a, void *dest, const char *name, uh_error_t *err) {
+    uh_search_config_t *cfg = &((stored_t *)dest)->cfg;
+    if (!cJSON_IsArray(a)) return uh_error_set(err, UH_EINVAL, "%s: not an array", name);
     char list[128] = "", msg[160];
     size_t at = 0;
     for (const cJSON *e = a->child; e; e = e->next) {
         if (!cJSON_IsString(e) || strchr(e->valuestring, ','))
-            return bad(err, "objectives", "not an array of names");
+            return uh_error_set(err, UH_EINVAL, "%s: not an array of names", name);
         int w = snprintf(list + at, sizeof list - at, "%s%s", at ? "," : "", e->valuestring);
-        if (w < 0 || (size_t)w >= sizeof list - at) return bad(err, "objectives", "too long");
+        if (w < 0 || (size_t)w >= sizeof list - at)
+            return uh_error_set(err, UH_EINVAL, "%s: too long", name);
         at += (size_t)w;
     }
     if (uh_goals_parse(list, cfg->goals, &cfg->n_goals, msg, sizeof msg))
-        return uh_error_set(err, UH_EINVAL, "run config: \"objectives\": %s", msg);
+        return uh_error_set(err, UH_EINVAL, "%s: %s", name, msg);
     return UH_OK;
 }
 
-/* "limits": optional (none when absent); each value >= 0, 0 = no limit. */
-static int parse_limits(const cJSON *o, uh_limits_t *limits, uh_error_t *err) {
-    const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "limits");
-    if (!l) return UH_OK;
-    if (!cJSON_IsObject(l)) return bad(err, "limits", "not an object");
-    int rc = check_keys(l, LIMIT_KEYS, 3, err);
-    double *dest[] = {&limits->max_energy_nj, &limits->max_latency_ns, &limits->max_area_mm2};
-    for (int i = 0; !rc && i < 3; i++)
-        if (cJSON_GetObjectItemCaseSensitive(l, LIMIT_KEYS[i]))
-            rc = get_number(l, LIMIT_KEYS[i], 0, 1e300, dest[i], err);
-    return rc;
-}
-
-static int parse_seed(const cJSON *o, uint64_t *seed, uh_error_t *err) {
-    char s[24];
-    int rc = get_string(o, "seed", s, sizeof s, err);
-    if (rc) return rc;
+/* "seed": decimal text (a 64-bit seed does not fit a JSON number exactly). */
+static int read_seed(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    const char *s = cJSON_IsString(v) ? v->valuestring : "";
     char *end;
-    if (!s[0] || s[0] == '-') return bad(err, "seed", "not an unsigned integer");
-    *seed = strtoull(s, &end, 10);
-    return *end ? bad(err, "seed", "not an unsigned integer") : UH_OK;
+    errno = 0;
+    unsigned long long seed = strtoull(s, &end, 10);
+    if (!s[0] || s[0] == '-' || *end || errno)
+        return uh_error_set(err, UH_EINVAL, "%s: must be an unsigned integer as a string", name);
+    ((stored_t *)dest)->cfg.seed = seed;
+    return UH_OK;
 }
 
-static int parse_config(const cJSON *o, uh_search_config_t *cfg, uh_backend_t **backend,
-                        uh_error_t *err) {
-    static const char *const keys[] = {"strategy",       "objective",
-                                       "population",     "children",
-                                       "generations",    "seed",
-                                       "train",          "mc",
-                                       "noise_aware",    "data",
-                                       "crossover_prob", "tournament",
-                                       "energy_weight",  "predictor_generations",
-                                       "backend",        "operator",
-                                       "objectives",     "limits"};
-    const cJSON *t, *d, *b;
-    int strategy = 0, objective = 0, rc;
-    if ((rc = check_keys(o, keys, 18, err)) ||
-        (rc = get_choice(o, "strategy", STRATEGIES, UH_STRATEGY_COUNT, &strategy, err)) ||
-        (rc = get_choice(o, "objective", OBJECTIVES, 2, &objective, err)) ||
-        (rc = parse_goals(o, cfg, err)) || (rc = parse_limits(o, &cfg->limits, err)) ||
-        (rc = get_int(o, "population", 2, UH_SEARCH_MAX_POPULATION, &cfg->population, err)) ||
-        (rc = get_int(o, "children", 1, UH_SEARCH_MAX_POPULATION, &cfg->children, err)) ||
-        (rc = get_int(o, "generations", 0, UH_SEARCH_MAX_GENERATIONS, &cfg->generations, err)) ||
-        (rc = parse_seed(o, &cfg->seed, err)) || (rc = get_object(o, "train", &t, err)) ||
-        (rc = parse_train(t, &cfg->train, err)) ||
-        (rc = get_int(o, "mc", 1, 100000, &cfg->mc, err)) ||
-        (rc = get_object(o, "data", &d, err)) || (rc = parse_data(d, cfg, err)) ||
-        (rc = get_number(o, "crossover_prob", 0, 1, &cfg->crossover_prob, err)) ||
-        (rc = get_int(o, "tournament", 1, UH_SEARCH_MAX_POPULATION, &cfg->tournament, err)) ||
-        (rc = get_number(o, "energy_weight", 0, 100, &cfg->energy_weight, err)) ||
-        (rc = get_int(o, "predictor_generations", 1, UH_SEARCH_MAX_GENERATIONS,
-                      &cfg->predictor_generations, err)) ||
-        (rc = get_object(o, "backend", &b, err)))
-        return rc;
-    const cJSON *na = cJSON_GetObjectItemCaseSensitive(o, "noise_aware");
-    if (!cJSON_IsBool(na)) return bad(err, "noise_aware", "missing or not true/false");
-    cfg->noise_aware = cJSON_IsTrue(na);
-    cfg->strategy = (uh_strategy_t)strategy;
-    cfg->objective = (uh_objective_t)objective;
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator");
-    if (op) { /* the operator checks its own keys when it reads them */
-        if (!cJSON_IsObject(op)) return bad(err, "operator", "not an object");
-        char *text = cJSON_PrintUnformatted(op);
-        size_t len = text ? strlen(text) : 0;
-        if (text && len < sizeof cfg->operator_config) memcpy(cfg->operator_config, text, len + 1);
-        free(text);
-        if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
-        if (len >= sizeof cfg->operator_config) return bad(err, "operator", "too long");
-    }
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(b, "text");
-    if (!cJSON_IsString(text)) return bad(err, "backend.text", "missing or not a string");
-    return uh_backend_load_text(text->valuestring, strlen(text->valuestring), "run config backend",
-                                backend, err);
+/* "operator": kept as text; the operator checks its own keys when it reads them. */
+static int read_operator(const cJSON *op, void *dest, const char *name, uh_error_t *err) {
+    uh_search_config_t *cfg = &((stored_t *)dest)->cfg;
+    if (!cJSON_IsObject(op)) return uh_error_set(err, UH_EINVAL, "%s: must be an object", name);
+    char *text = cJSON_PrintUnformatted(op);
+    if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    if (len < sizeof cfg->operator_config) memcpy(cfg->operator_config, text, len + 1);
+    free(text);
+    return len < sizeof cfg->operator_config
+               ? UH_OK
+               : uh_error_set(err, UH_EINVAL, "%s: longer than %zu bytes", name,
+                              sizeof cfg->operator_config - 1);
 }
+
+#define C(m) offsetof(stored_t, cfg.m)
+#define ROW(key, type, m, lo, hi) UH_JSON_ROW(key, type, stored_t, cfg.m, 1, lo, hi, 0)
+#define TEXT(key, m) ROW(key, UH_JSON_STRING, m, 0, sizeof((uh_search_config_t *)0)->m)
+#define TRAIN(key, type, m, lo, hi) UH_JSON_ROW(key, type, uh_train_opts_t, m, 1, lo, hi, 0)
+static const uh_json_field_t TRAIN_FIELDS[] = {
+    {"optimizer", UH_JSON_CHOICE, offsetof(uh_train_opts_t, optimizer), 1, .choices = OPTIMIZERS},
+    TRAIN("lr", UH_JSON_FLOAT, lr, 0, 10),
+    TRAIN("momentum", UH_JSON_FLOAT, momentum, 0, 1),
+    TRAIN("weight_decay", UH_JSON_FLOAT, weight_decay, 0, 1),
+    TRAIN("batch", UH_JSON_INT, batch, 1, 65536),
+    TRAIN("epochs", UH_JSON_INT, epochs, 1, 10000),
+    {NULL}};
+static const uh_json_field_t DATA_FIELDS[] = {
+    TEXT("dataset", dataset),
+    TEXT("data_dir", data_dir),
+    ROW("limit_train", UH_JSON_INT, limit_train, 0, 100000000),
+    ROW("limit_test", UH_JSON_INT, limit_test, 0, 100000000),
+    ROW("val_fraction", UH_JSON_NUMBER, val_fraction, 0.01, 0.9),
+    {NULL}};
+static const uh_json_field_t BACKEND_FIELDS[] = {
+    {"name", UH_JSON_ANY, offsetof(stored_t, backend_name), .required = 0}, /* the text's */
+    {"text", UH_JSON_ANY, offsetof(stored_t, backend_text), .required = 1},
+    {NULL}};
+static const uh_json_field_t CONFIG_FIELDS[] = {
+    {"strategy", UH_JSON_CHOICE, C(strategy), 1, .choices = STRATEGIES},
+    {"objective", UH_JSON_CHOICE, C(objective), 1, .choices = OBJECTIVES},
+    {"objectives", UH_JSON_CUSTOM, .read = read_goals},
+    {"limits", UH_JSON_OBJECT, C(limits), 0, .fields = LIMIT_FIELDS},
+    ROW("population", UH_JSON_INT, population, 2, UH_SEARCH_MAX_POPULATION),
+    ROW("children", UH_JSON_INT, children, 1, UH_SEARCH_MAX_POPULATION),
+    ROW("generations", UH_JSON_INT, generations, 0, UH_SEARCH_MAX_GENERATIONS),
+    {"seed", UH_JSON_CUSTOM, 0, 1, .read = read_seed},
+    {"train", UH_JSON_OBJECT, C(train), 1, .fields = TRAIN_FIELDS},
+    ROW("mc", UH_JSON_INT, mc, 1, 100000),
+    {"noise_aware", UH_JSON_BOOL, C(noise_aware), .required = 1},
+    {"data", UH_JSON_OBJECT, 0, 1, .fields = DATA_FIELDS},
+    ROW("crossover_prob", UH_JSON_NUMBER, crossover_prob, 0, 1),
+    ROW("tournament", UH_JSON_INT, tournament, 1, UH_SEARCH_MAX_POPULATION),
+    ROW("energy_weight", UH_JSON_NUMBER, energy_weight, 0, 100),
+    ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
+    {"operator", UH_JSON_CUSTOM, .read = read_operator},
+    {"backend", UH_JSON_OBJECT, 0, 1, .fields = BACKEND_FIELDS},
+    {NULL}};
 
 int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend_t **backend,
                            uh_error_t *err) {
     *backend = NULL;
-    uh_search_config_default(cfg);
-    cJSON *o = cJSON_Parse(json);
+    stored_t s;
+    uh_search_config_default(&s.cfg);
+    cJSON *o;
+    int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
+    if (rc) return rc;
     if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return uh_error_set(err, UH_EFORMAT, "run config: not a JSON object");
+        rc = uh_error_set(err, UH_EFORMAT, "run config: not a JSON object");
+    } else if ((rc = uh_json_read(o, NULL, CONFIG_FIELDS, &s, 0, err))) {
+        uh_error_prefix(err, "run config");
+    } else if (!cJSON_IsString(s.backend_text)) {
+        rc = uh_error_set(err, UH_EINVAL, "run config: backend.text: must be a string");
+    } else {
+        const char *text = s.backend_text->valuestring;
+        rc = uh_backend_load_text(text, strlen(text), "run config backend", backend, err);
     }
-    int rc = parse_config(o, cfg, backend, err);
     cJSON_Delete(o);
-    if (rc && *backend) {
-        uh_backend_free(*backend);
-        *backend = NULL;
-    }
+    *cfg = s.cfg;
     return rc;
 }

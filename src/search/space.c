@@ -38,15 +38,8 @@ int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t inp
     memset(space, 0, sizeof *space);
     space->input = input;
     space->backend = backend;
-    uh_constraints_t open = {.layer_types = ~0u,
-                             .activations = ~0u,
-                             .min_bits = UH_ARCH_MIN_BITS,
-                             .max_bits = UH_ARCH_MAX_BITS,
-                             .max_units = UH_ARCH_MAX_UNITS,
-                             .max_filters = UH_ARCH_MAX_FILTERS,
-                             .max_kernel = UH_ARCH_MAX_KERNEL,
-                             .max_params = UH_ARCH_MAX_PARAMS,
-                             .max_macs = UH_ARCH_MAX_MACS};
+    uh_constraints_t open;
+    uh_constraints_default(&open);
     const uh_constraints_t *c = backend ? uh_backend_constraints(backend) : &open;
     int spatial = input.h >= 4 && input.w >= 4;
     space->allow_conv = spatial && (c->layer_types & (1u << UH_LAYER_CONV2D));
