@@ -67,6 +67,12 @@ before=$(chats main)
   --llm-replay "$tmp/run/llm.jsonl" --out "$tmp/replay" > /dev/null 2> "$tmp/replay.err" && ok || bad "replay: $(cat "$tmp/replay.err")"
 same_rows "$tmp/run" "$tmp/replay" "replayed run"
 [[ $(chats main) -eq $before ]] && ok || bad "replay went to the network"
+# replacing a run by a replay of its own transcript keeps the transcript (search --replace
+# removes the replaced run's; tests/test_replace_cli.sh)
+"$UHNAS" search "${SMALL[@]}" --population 4 --children 3 --generations 2 --strategy llm \
+  --llm-replay "$tmp/replay/llm.jsonl" --out "$tmp/replay" --replace > /dev/null 2> "$tmp/replay.err" && ok || bad "replay over itself: $(cat "$tmp/replay.err")"
+same_rows "$tmp/run" "$tmp/replay" "run replayed over its own transcript"
+[[ $(chats main) -eq $before ]] && ok || bad "replay over itself went to the network"
 
 # ---- failures: the run goes on with fallbacks --------------------------------------------
 # fail_run NAME SCRIPT EXTRA_ARGS...: a 2+1x2 run whose only generation meets the script

@@ -200,5 +200,8 @@ typedef struct {
 int uh_llm_stack_open(const uh_llm_config_t *c, const char *run_dir, const uh_backend_t *backend,
                       int check_server, uh_llm_stack_t *s, uh_error_t *err);
 void uh_llm_stack_close(uh_llm_stack_t *s);
+/* Removes run_dir's transcript (llm.jsonl) unless it is the file `keep` (NULL: none), a
+ * transcript the new run replays from. None is fine. */
+int uh_llm_forget(const char *run_dir, const char *keep, uh_error_t *err);
 
 #endif

@@ -72,5 +72,7 @@ int uh_lm_config_parse(const char *json, uh_lm_config_t *c, uh_error_t *err);
 /* The operator for a run with this config and seed, kept in run_dir (NULL: in memory). */
 int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_dir,
                         const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err);
+/* Removes the model's memory from run_dir (its calls and checkpoints); none is fine. */
+int uh_lm_forget(const char *run_dir, uh_error_t *err);
 
 #endif

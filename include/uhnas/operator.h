@@ -23,5 +23,9 @@ int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *ov
 /* What uh_search_opts_t.op takes: NULL for the classic operator. */
 const uh_operator_t *uh_operator_of(const uh_run_operator_t *op);
 void uh_operator_close(uh_run_operator_t *op); /* NULL is fine */
+/* Removes what any operator keeps in run_dir (a transcript, a model's memory), for a run
+ * that replaces the one there: the new run must not be answered from the old one's calls.
+ * cfg is the new run's; a transcript it replays from is kept. */
+int uh_operator_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err);
 
 #endif

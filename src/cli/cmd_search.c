@@ -559,7 +559,9 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         return cli_fail(UH_EXIT_FAIL, "search: out of memory");
     }
     uh_store_t *store;
-    int rc = uh_store_create(dir, config, replace ? UH_STORE_REPLACE : 0, &store, &err);
+    /* the replaced run's transcript and model memory go with it */
+    int rc = replace ? uh_operator_forget(dir, &cfg, &err) : UH_OK;
+    if (!rc) rc = uh_store_create(dir, config, replace ? UH_STORE_REPLACE : 0, &store, &err);
     free(config);
     if (rc) {
         uh_backend_free(b);

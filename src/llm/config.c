@@ -1,10 +1,13 @@
 /* The language-model settings as stored with a run (the search config's "operator" object),
  * so `resume` rebuilds the same operator. Never the API key. Parsing is strict. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "uhnas/json.h"
 #include "uhnas/llm.h"
@@ -69,6 +72,10 @@ void uh_llm_config_default(uh_llm_config_t *c) {
     c->op.temperature = NAN;
 }
 
+static void transcript_path(const char *run_dir, char *buf, size_t size) {
+    snprintf(buf, size, "%s/llm.jsonl", run_dir);
+}
+
 int uh_llm_stack_open(const uh_llm_config_t *c, const char *run_dir, const uh_backend_t *backend,
                       int check_server, uh_llm_stack_t *s, uh_error_t *err) {
     memset(s, 0, sizeof *s);
@@ -78,7 +85,7 @@ int uh_llm_stack_open(const uh_llm_config_t *c, const char *run_dir, const uh_ba
         if (!rc && check_server) rc = uh_llm_check_server(s->client, err);
     }
     char transcript[1200];
-    snprintf(transcript, sizeof transcript, "%s/llm.jsonl", run_dir);
+    transcript_path(run_dir, transcript, sizeof transcript);
     if (!rc)
         rc = uh_llm_session_new(s->client, transcript, c->replay[0] ? c->replay : NULL, &s->session,
                                 err);
@@ -92,4 +99,16 @@ void uh_llm_stack_close(uh_llm_stack_t *s) {
     uh_llm_session_free(s->session);
     uh_llm_client_free(s->client);
     memset(s, 0, sizeof *s);
+}
+
+int uh_llm_forget(const char *run_dir, const char *keep, uh_error_t *err) {
+    char transcript[1200];
+    transcript_path(run_dir, transcript, sizeof transcript);
+    struct stat a, b;
+    if (keep && stat(transcript, &a) == 0 && stat(keep, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        return UH_OK; /* the new run replays from it */
+    if (unlink(transcript) != 0 && errno != ENOENT)
+        return uh_error_set(err, UH_EIO, "%s: cannot remove: %s", transcript, strerror(errno));
+    return UH_OK;
 }

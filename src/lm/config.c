@@ -5,15 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/json.h"
 #include "uhnas/lm.h"
-
-/* The size settings: their names in the stored config, in uh_lm_config_t's order. */
-static const char *const SIZE_NAMES[5] = {"layers", "heads", "width", "context", "train_steps"};
-
-static int *size_field(uh_lm_config_t *c, int i) {
-    int *fields[5] = {&c->layers, &c->heads, &c->width, &c->context, &c->train_steps};
-    return fields[i];
-}
 
 void uh_lm_config_default(uh_lm_config_t *c) {
     uh_lm_opts_t d;
@@ -24,14 +17,46 @@ void uh_lm_config_default(uh_lm_config_t *c) {
     c->hardware_tokens = d.hardware_tokens;
 }
 
+/* "prior": the earlier runs' directories, at most UH_LM_MAX_PRIOR. */
+static int read_prior(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    uh_lm_config_t *c = dest;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > UH_LM_MAX_PRIOR)
+        return uh_error_set(err, UH_EINVAL, "%s: must be a list of at most %d directories", name,
+                            UH_LM_MAX_PRIOR);
+    const cJSON *d;
+    cJSON_ArrayForEach(d, v) {
+        if (!cJSON_IsString(d) || strlen(d->valuestring) >= sizeof c->prior[0])
+            return uh_error_set(err, UH_EINVAL, "%s: each must be a directory name under %zu bytes",
+                                name, sizeof c->prior[0]);
+        strcpy(c->prior[c->n_prior++], d->valuestring);
+    }
+    return UH_OK;
+}
+
+#define SIZE(key, m) UH_JSON_ROW(key, UH_JSON_INT, uh_lm_config_t, m, 1, 0, 100000, 0)
+static const uh_json_field_t BUILTIN_FIELDS[] = {
+    UH_JSON_ROW("hardware_tokens", UH_JSON_BOOL, uh_lm_config_t, hardware_tokens, 1, 0, 1, 0),
+    {"prior", UH_JSON_CUSTOM, 0, 1, .read = read_prior},
+    SIZE("layers", layers),
+    SIZE("heads", heads),
+    SIZE("width", width),
+    SIZE("context", context),
+    SIZE("train_steps", train_steps),
+    {NULL}};
+#undef SIZE
+
+/* Written in the table's order, by its rows. */
 char *uh_lm_config_json(const uh_lm_config_t *c) {
     cJSON *o = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(o, "builtin");
-    cJSON_AddBoolToObject(b, "hardware_tokens", c->hardware_tokens);
-    cJSON *prior = cJSON_AddArrayToObject(b, "prior");
-    for (int i = 0; i < c->n_prior; i++)
-        cJSON_AddItemToArray(prior, cJSON_CreateString(c->prior[i]));
-    for (int i = 0; i < 5; i++)
-        cJSON_AddNumberToObject(b, SIZE_NAMES[i], *size_field((uh_lm_config_t *)c, i));
+    for (const uh_json_field_t *f = BUILTIN_FIELDS; f->key; f++) {
+        const int *v = (const int *)((const char *)c + f->offset);
+        if (f->type == UH_JSON_BOOL) cJSON_AddBoolToObject(b, f->key, *v);
+        if (f->type == UH_JSON_INT) cJSON_AddNumberToObject(b, f->key, *v);
+        if (f->type != UH_JSON_CUSTOM) continue;
+        cJSON *prior = cJSON_AddArrayToObject(b, f->key);
+        for (int i = 0; i < c->n_prior; i++)
+            cJSON_AddItemToArray(prior, cJSON_CreateString(c->prior[i]));
+    }
     char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return json;
@@ -39,35 +64,16 @@ char *uh_lm_config_json(const uh_lm_config_t *c) {
 
 int uh_lm_config_parse(const char *json, uh_lm_config_t *c, uh_error_t *err) {
     uh_lm_config_default(c);
-    cJSON *root = cJSON_Parse(json);
+    cJSON *root;
+    int rc = uh_json_parse(json, strlen(json), "run config: operator", &root, err);
+    if (rc) return rc;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "builtin");
-    if (!b) {
-        cJSON_Delete(root);
-        return uh_error_set(err, UH_ENOTFOUND, "run config: no operator.builtin");
-    }
-    const cJSON *hw = cJSON_GetObjectItemCaseSensitive(b, "hardware_tokens");
-    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(b, "prior"), *d;
-    int ok = cJSON_IsBool(hw) && cJSON_IsArray(pr) && cJSON_GetArraySize(b) == 7 &&
-             cJSON_GetArraySize(pr) <= UH_LM_MAX_PRIOR;
-    for (int i = 0; i < 5; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, SIZE_NAMES[i]);
-        ok = ok && cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 100000 &&
-             v->valuedouble == (int)v->valuedouble;
-        *size_field(c, i) = ok ? (int)v->valuedouble : 0;
-    }
-    cJSON_ArrayForEach(d, (ok ? pr : NULL)) {
-        ok = cJSON_IsString(d) && strlen(d->valuestring) < sizeof c->prior[0];
-        if (!ok) break;
-        strcpy(c->prior[c->n_prior++], d->valuestring);
-    }
-    if (ok) c->hardware_tokens = cJSON_IsTrue(hw);
+    if (!b || cJSON_GetArraySize(root) != 1)
+        rc = uh_error_set(err, UH_ENOTFOUND, "run config: operator: not the built-in model's");
+    else if ((rc = uh_json_read(b, "operator.builtin", BUILTIN_FIELDS, c, 0, err)))
+        uh_error_prefix(err, "run config");
     cJSON_Delete(root);
-    if (!ok)
-        return uh_error_set(err, UH_EINVAL,
-                            "run config: operator.builtin: expected {\"hardware_tokens\": "
-                            "true|false, \"prior\": [DIR, ...], \"layers\", \"heads\", "
-                            "\"width\", \"context\", \"train_steps\": integers}");
-    return UH_OK;
+    return rc;
 }
 
 int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_dir,

@@ -19,6 +19,7 @@
 
 #include "uhnas/fileio.h"
 #include "uhnas/json.h"
+#include "uhnas/lm.h"
 
 #define MAX_CHILDREN_PER_CALL UH_SEARCH_MAX_POPULATION
 
@@ -271,6 +272,15 @@ int lm_checkpoint_save(const char *dir, long call, const uh_gpt_t *m, uh_error_t
     return rc;
 }
 
+/* 0 and *call when name is a checkpoint's (model-NNNNNN.bin), else -1. */
+static int lm_checkpoint_call(const char *name, long *call) {
+    char tail[8];
+    return sscanf(name, "model-%6ld%7s", call, tail) == 2 && strcmp(tail, ".bin") == 0 &&
+                   strlen(name) == 16
+               ? 0
+               : -1;
+}
+
 long lm_latest_checkpoint(const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/" LM_DIR, dir);
@@ -278,11 +288,30 @@ long lm_latest_checkpoint(const char *dir) {
     long latest = -1;
     for (struct dirent *e = d ? readdir(d) : NULL; e; e = readdir(d)) {
         long call;
-        char tail[8];
-        if (sscanf(e->d_name, "model-%6ld%7s", &call, tail) == 2 && strcmp(tail, ".bin") == 0 &&
-            strlen(e->d_name) == 16 && call > latest)
-            latest = call;
+        if (lm_checkpoint_call(e->d_name, &call) == 0 && call > latest) latest = call;
     }
     if (d) closedir(d);
     return latest;
+}
+
+/* Only the files this module writes go; a directory the user put more in stays. */
+int uh_lm_forget(const char *run_dir, uh_error_t *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" LM_DIR, run_dir);
+    DIR *d = opendir(path);
+    if (!d) return UH_OK; /* no memory */
+    int rc = UH_OK;
+    for (struct dirent *e = readdir(d); e && !rc; e = readdir(d)) {
+        long call;
+        char file[4200];
+        if (strcmp(e->d_name, LM_CALLS_FILE) != 0 && lm_checkpoint_call(e->d_name, &call) != 0)
+            continue;
+        lm_path(run_dir, e->d_name, file, sizeof file);
+        if (unlink(file) != 0 && errno != ENOENT)
+            rc = uh_error_set(err, UH_EIO, "%s: cannot remove: %s", file, strerror(errno));
+    }
+    closedir(d);
+    if (!rc && rmdir(path) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST)
+        rc = uh_error_set(err, UH_EIO, "%s: cannot remove: %s", path, strerror(errno));
+    return rc;
 }

@@ -1,33 +1,109 @@
 /* A run's operator from its config (see uhnas/operator.h). */
 #include <stdlib.h>
+#include <string.h>
 
+#include "uhnas/json.h"
 #include "uhnas/lm.h"
 #include "uhnas/operator.h"
 
 struct uh_run_operator {
-    enum { OP_CLASSIC, OP_REMOTE, OP_BUILTIN } kind;
-    uh_llm_stack_t remote;
-    uh_operator_t builtin;
+    const struct operator_kind *kind; /* NULL: the classic operator */
+    void *state;                      /* the kind's own */
+    const uh_operator_t *op;          /* inside state */
 };
 
-/* The stored settings name the model: the built-in one's, else a remote one's. */
-static int open_model(uh_run_operator_t *op, const uh_search_config_t *cfg,
-                      const uh_llm_overrides_t *overrides, const uh_backend_t *backend,
-                      const char *run_dir, uh_error_t *err) {
+/* A language model the search can propose with: the member of the stored operator config that
+ * names it, how to build it from that config, and the files it keeps in a run directory. */
+typedef struct operator_kind {
+    const char *key;
+    /* builds it from cfg's operator config; *state and *op are set on success */
+    int (*open)(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
+                const uh_backend_t *backend, const char *run_dir, void **state,
+                const uh_operator_t **op, uh_error_t *err);
+    void (*close)(void *state);
+    /* removes what it keeps in run_dir (a replaced run's); cfg is the new run's */
+    int (*forget)(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err);
+} operator_kind_t;
+
+/* ---- the built-in model (uhnas/lm.h) ---- */
+
+static int builtin_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
+                        const uh_backend_t *backend, const char *run_dir, void **state,
+                        const uh_operator_t **op, uh_error_t *err) {
     uh_lm_config_t lm;
     int rc = uh_lm_config_parse(cfg->operator_config, &lm, err);
-    if (rc == UH_OK) {
-        rc = uh_lm_operator_open(&lm, cfg->seed, run_dir, backend, &op->builtin, err);
-        if (!rc) op->kind = OP_BUILTIN;
+    uh_operator_t *o = rc ? NULL : calloc(1, sizeof *o);
+    if (!rc && !o) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc) rc = uh_lm_operator_open(&lm, cfg->seed, run_dir, backend, o, err);
+    if (rc) {
+        free(o);
         return rc;
     }
-    if (rc != UH_ENOTFOUND) return rc;
+    *state = o, *op = o;
+    return UH_OK;
+}
+
+static void builtin_close(void *state) {
+    uh_lm_operator_free(state);
+    free(state);
+}
+
+static int builtin_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err) {
+    return uh_lm_forget(run_dir, err);
+}
+
+/* ---- a language model over HTTP or a transcript (uhnas/llm.h) ---- */
+
+static int remote_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
+                       const uh_backend_t *backend, const char *run_dir, void **state,
+                       const uh_operator_t **op, uh_error_t *err) {
     uh_llm_config_t c;
-    if ((rc = uh_llm_config_parse(cfg->operator_config, &c, err))) return rc;
+    int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
+    if (rc) return rc;
     if (overrides) uh_llm_overrides_apply(overrides, &c);
     c.op.clean_objective = cfg->objective == UH_OBJECTIVE_CLEAN;
-    rc = uh_llm_stack_open(&c, run_dir, backend, c.client.url[0] != '\0', &op->remote, err);
-    if (!rc) op->kind = OP_REMOTE;
+    uh_llm_stack_t *s = calloc(1, sizeof *s);
+    if (!s) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    /* a server is asked for its models first: a wrong URL or key stops the run at once */
+    if ((rc = uh_llm_stack_open(&c, run_dir, backend, c.client.url[0] != '\0', s, err))) {
+        free(s);
+        return rc;
+    }
+    *state = s, *op = &s->op;
+    return UH_OK;
+}
+
+static void remote_close(void *state) {
+    uh_llm_stack_close(state);
+    free(state);
+}
+
+static int remote_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err) {
+    uh_llm_config_t c;
+    uh_error_t ignored = {0};
+    int replays = uh_llm_config_parse(cfg->operator_config, &c, &ignored) == UH_OK && c.replay[0];
+    return uh_llm_forget(run_dir, replays ? c.replay : NULL, err);
+}
+
+static const operator_kind_t KINDS[] = {
+    {"builtin", builtin_open, builtin_close, builtin_forget},
+    {"llm", remote_open, remote_close, remote_forget},
+};
+#define N_KINDS (int)(sizeof KINDS / sizeof KINDS[0])
+
+/* The kind the stored operator config names: {"KEY": {its settings}}. */
+static int find_kind(const uh_search_config_t *cfg, const operator_kind_t **kind, uh_error_t *err) {
+    cJSON *o;
+    int rc = uh_json_parse(cfg->operator_config, strlen(cfg->operator_config),
+                           "run config: operator", &o, err);
+    if (rc) return rc;
+    const char *key = cJSON_IsObject(o) && cJSON_GetArraySize(o) == 1 ? o->child->string : "";
+    for (int i = 0; i < N_KINDS && !*kind; i++)
+        if (!strcmp(key, KINDS[i].key)) *kind = &KINDS[i];
+    if (!*kind)
+        rc = uh_error_set(err, UH_EINVAL,
+                          "run config: operator: must be {\"builtin\": {...}} or {\"llm\": {...}}");
+    cJSON_Delete(o);
     return rc;
 }
 
@@ -37,9 +113,9 @@ int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *ov
     *out = NULL;
     uh_run_operator_t *op = calloc(1, sizeof *op);
     if (!op) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    int rc = uh_strategy_needs_model(cfg->strategy)
-                 ? open_model(op, cfg, overrides, backend, run_dir, err)
-                 : UH_OK; /* the classic operator */
+    int rc = uh_strategy_needs_model(cfg->strategy) ? find_kind(cfg, &op->kind, err) : UH_OK;
+    if (!rc && op->kind)
+        rc = op->kind->open(cfg, overrides, backend, run_dir, &op->state, &op->op, err);
     if (rc) {
         free(op);
         return rc;
@@ -49,15 +125,16 @@ int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *ov
 }
 
 const uh_operator_t *uh_operator_of(const uh_run_operator_t *op) {
-    return !op                      ? NULL
-           : op->kind == OP_REMOTE  ? &op->remote.op
-           : op->kind == OP_BUILTIN ? &op->builtin
-                                    : NULL;
+    return op ? op->op : NULL;
 }
 
 void uh_operator_close(uh_run_operator_t *op) {
-    if (!op) return;
-    if (op->kind == OP_REMOTE) uh_llm_stack_close(&op->remote);
-    if (op->kind == OP_BUILTIN) uh_lm_operator_free(&op->builtin);
+    if (op && op->kind) op->kind->close(op->state);
     free(op);
+}
+
+int uh_operator_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err) {
+    int rc = UH_OK;
+    for (int i = 0; i < N_KINDS && !rc; i++) rc = KINDS[i].forget(run_dir, cfg, err);
+    return rc;
 }
