@@ -155,6 +155,8 @@ void uh_search_config_default(uh_search_config_t *cfg);
 
 const char *uh_strategy_name(uh_strategy_t s);
 int uh_strategy_parse(const char *name, uh_strategy_t *out); /* 0 or UH_EINVAL */
+/* The names joined by sep ("nsga2|random|..."), cut to size. */
+void uh_strategy_names(char *buf, size_t size, const char *sep);
 /* Whether strategy s proposes through a language-model operator (llm, llmatic) rather than
  * the classic one. */
 int uh_strategy_needs_model(uh_strategy_t s);

@@ -451,12 +451,13 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     double lr = cfg.train.lr, momentum = cfg.train.momentum;
     goal_args_t goal_args;
     goal_args_unset(&goal_args);
+    char strategies[128];
+    uh_strategy_names(strategies, sizeof strategies, "|");
     cli_opt_t opts[] = {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
          "run directory (default runs/BACKEND-STRATEGY-sSEED)"},
-        {"strategy", OPT_CHOICE, &strategy, 0, 0, "nsga2|random|evolution|linas|llm|llmatic",
-         "NAME",
+        {"strategy", OPT_CHOICE, &strategy, 0, 0, strategies, "NAME",
          "search strategy (default nsga2; llm: --llm-url or --llm-replay, else the built-in model; "
          "llmatic: --llm-url or --llm-replay)"},
         {"objective", OPT_CHOICE, &objective, 0, 0, "noisy|clean", "WHICH",

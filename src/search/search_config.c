@@ -9,8 +9,6 @@
 #include "uhnas/json.h"
 #include "uhnas/search.h"
 
-static const char *const STRATEGIES[UH_STRATEGY_COUNT + 1] = {
-    "nsga2", "random", "evolution", "linas", "llm", "llmatic", NULL};
 static const char *const OBJECTIVES[] = {"noisy", "clean", NULL};
 static const char *const OPTIMIZERS[] = {"sgd", "adam", NULL};
 static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
@@ -48,19 +46,6 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->tournament = 4;
     cfg->energy_weight = 0.05;
     cfg->predictor_generations = 500;
-}
-
-const char *uh_strategy_name(uh_strategy_t s) {
-    return s >= 0 && s < UH_STRATEGY_COUNT ? STRATEGIES[s] : "?";
-}
-
-int uh_strategy_parse(const char *name, uh_strategy_t *out) {
-    for (int i = 0; i < UH_STRATEGY_COUNT; i++)
-        if (name && strcmp(name, STRATEGIES[i]) == 0) {
-            *out = (uh_strategy_t)i;
-            return UH_OK;
-        }
-    return UH_EINVAL;
 }
 
 const char *uh_objective_name(uh_objective_t o) {
@@ -218,6 +203,16 @@ static int read_seed(const cJSON *v, void *dest, const char *name, uh_error_t *e
     return UH_OK;
 }
 
+/* "strategy": a name in the strategies' table. */
+static int read_strategy(const cJSON *v, void *dest, const char *name, uh_error_t *err) {
+    if (cJSON_IsString(v) &&
+        uh_strategy_parse(v->valuestring, &((stored_t *)dest)->cfg.strategy) == UH_OK)
+        return UH_OK;
+    char names[128];
+    uh_strategy_names(names, sizeof names, ", ");
+    return uh_error_set(err, UH_EINVAL, "%s: must be one of %s", name, names);
+}
+
 /* "operator": kept as text; the operator checks its own keys when it reads them. */
 static int read_operator(const cJSON *op, void *dest, const char *name, uh_error_t *err) {
     uh_search_config_t *cfg = &((stored_t *)dest)->cfg;
@@ -257,7 +252,7 @@ static const uh_json_field_t BACKEND_FIELDS[] = {
     {"text", UH_JSON_ANY, offsetof(stored_t, backend_text), .required = 1},
     {NULL}};
 static const uh_json_field_t CONFIG_FIELDS[] = {
-    {"strategy", UH_JSON_CHOICE, C(strategy), 1, .choices = STRATEGIES},
+    {"strategy", UH_JSON_CUSTOM, 0, 1, .read = read_strategy},
     {"objective", UH_JSON_CHOICE, C(objective), 1, .choices = OBJECTIVES},
     {"objectives", UH_JSON_CUSTOM, .read = read_goals},
     {"limits", UH_JSON_OBJECT, C(limits), 0, .fields = LIMIT_FIELDS},

@@ -73,14 +73,15 @@ typedef struct {
 /* A strategy: one generation g ≥ 1 each (generation 0 is the shared random start). Adding
  * one is an entry in SEARCH_STRATEGIES (strategies.c) and its functions. */
 struct search_strategy {
-    int needs_model; /* its operator must be a language model's (not the classic one) */
+    const char *name; /* in configs and on the command line */
+    int needs_model;  /* its operator must be a language model's (not the classic one) */
     /* Optional: makes the strategy's state before its first generation. */
     int (*init)(search_run_t *r, void **state, uh_error_t *err);
     int (*generation)(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
     void (*free)(void *state); /* optional */
 };
 
-/* Indexed by uh_strategy_t (its names: uh_strategy_name). */
+/* Indexed by uh_strategy_t. */
 extern const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT];
 
 /* Evaluates (or finds in the store) `n` children and appends them; out[i] receives each

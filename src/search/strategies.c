@@ -269,13 +269,37 @@ int strategy_evolution(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *
 /* ---- the table ------------------------------------------------------------------------ */
 
 const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT] = {
-    [UH_STRATEGY_NSGA2] = {0, NULL, strategy_nsga2, NULL},
-    [UH_STRATEGY_RANDOM] = {0, NULL, strategy_random, NULL},
-    [UH_STRATEGY_EVOLUTION] = {0, NULL, strategy_evolution, NULL},
-    [UH_STRATEGY_LINAS] = {0, NULL, strategy_linas, NULL},
-    [UH_STRATEGY_LLM] = {1, NULL, strategy_nsga2, NULL}, /* NSGA-II, the model the operator */
-    [UH_STRATEGY_LLMATIC] = {1, strategy_llmatic_init, strategy_llmatic, strategy_llmatic_free},
+    [UH_STRATEGY_NSGA2] = {"nsga2", 0, NULL, strategy_nsga2, NULL},
+    [UH_STRATEGY_RANDOM] = {"random", 0, NULL, strategy_random, NULL},
+    [UH_STRATEGY_EVOLUTION] = {"evolution", 0, NULL, strategy_evolution, NULL},
+    [UH_STRATEGY_LINAS] = {"linas", 0, NULL, strategy_linas, NULL},
+    /* NSGA-II with a language model as the operator */
+    [UH_STRATEGY_LLM] = {"llm", 1, NULL, strategy_nsga2, NULL},
+    [UH_STRATEGY_LLMATIC] = {"llmatic", 1, strategy_llmatic_init, strategy_llmatic,
+                             strategy_llmatic_free},
 };
+
+const char *uh_strategy_name(uh_strategy_t s) {
+    return s >= 0 && s < UH_STRATEGY_COUNT ? SEARCH_STRATEGIES[s].name : "?";
+}
+
+int uh_strategy_parse(const char *name, uh_strategy_t *out) {
+    for (int i = 0; i < UH_STRATEGY_COUNT; i++)
+        if (name && strcmp(name, SEARCH_STRATEGIES[i].name) == 0) {
+            *out = (uh_strategy_t)i;
+            return UH_OK;
+        }
+    return UH_EINVAL;
+}
+
+void uh_strategy_names(char *buf, size_t size, const char *sep) {
+    size_t used = 0;
+    if (size) buf[0] = '\0';
+    for (int i = 0; i < UH_STRATEGY_COUNT && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? sep : "", SEARCH_STRATEGIES[i].name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
 
 int uh_strategy_needs_model(uh_strategy_t s) {
     return s >= 0 && s < UH_STRATEGY_COUNT && SEARCH_STRATEGIES[s].needs_model;
