@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "uhnas/lm.h"
+#include "uhnas/operator.h"
 #include "uhnas/search.h"
 
 static double now(void) {
@@ -40,17 +41,13 @@ static int run_one(const uh_backend_t *b, uh_search_config_t *cfg, int jobs, con
     uh_search_summary_t sum;
     double t0 = now();
     uh_search_opts_t opts = {.jobs = jobs};
-    uh_operator_t lm = {0}; /* strategy llm here: the built-in model, no server */
-    if (cfg->strategy == UH_STRATEGY_LLM) {
-        uh_lm_opts_t o;
-        uh_lm_opts_default(&o);
-        o.seed = cfg->seed;
-        o.run_dir = dir; /* checkpoints and records written as in a real run */
-        if (uh_lm_operator_new(&o, b, &lm, &err)) return die("built-in model", &err);
-        opts.op = &lm;
-    }
+    /* strategy llm here: the built-in model (its config is the run's), no server; its
+     * checkpoints and records are written as in a real run */
+    uh_run_operator_t *op;
+    if (uh_operator_open(cfg, NULL, b, dir, &op, &err)) return die("operator", &err);
+    opts.op = uh_operator_of(op);
     int rc = uh_search_run(store, &opts, &sum, &err);
-    uh_lm_operator_free(&lm);
+    uh_operator_close(op);
     if (rc) return die("search", &err);
     *wall = now() - t0;
     *hv = sum.hypervolume;
@@ -132,6 +129,14 @@ int main(int argc, char **argv) {
             cfg.limit_train = 6000;
             cfg.limit_test = 2000;
             snprintf(cfg.dataset, sizeof cfg.dataset, "%s", data);
+            if (cfg.strategy == UH_STRATEGY_LLM) {
+                uh_lm_config_t lm;
+                uh_lm_config_default(&lm);
+                char *op_json = uh_lm_config_json(&lm);
+                if (!op_json || strlen(op_json) >= sizeof cfg.operator_config) return 1;
+                strcpy(cfg.operator_config, op_json);
+                free(op_json);
+            }
             char dir[128];
             snprintf(dir, sizeof dir, "%s/%s-%d", root, uh_strategy_name(order[s]), seed);
             double h, w;
