@@ -6,18 +6,29 @@
 
 #include "cli.h"
 #include "uhnas/fileio.h"
+#include "uhnas/json.h"
+
+/* A user's file or text: a syntax error names its line and column (uh_json_parse) before the
+ * architecture's own reader, whose wording is part of the language models' transcripts. */
+static int parse_arch(const char *text, size_t len, const char *name, uh_shape_t shape,
+                      uh_arch_t *arch, uh_error_t *err) {
+    cJSON *root;
+    int rc = uh_json_parse(text, len, name, &root, err);
+    cJSON_Delete(root);
+    return rc ? rc : uh_arch_parse(text, len, shape, arch, err);
+}
 
 int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t *err) {
     const char *p = arg;
     while (*p == ' ' || *p == '\t' || *p == '\n') p++;
-    if (*p == '{') return uh_arch_parse(arg, strlen(arg), shape, arch, err);
+    if (*p == '{') return parse_arch(arg, strlen(arg), "--arch", shape, arch, err);
     char *text;
     size_t len;
     int rc = uh_read_file(arg, UH_ARCH_MAX_JSON_BYTES, &text, &len, err);
     if (rc) return rc;
-    rc = uh_arch_parse(text, len, shape, arch, err);
+    rc = parse_arch(text, len, arg, shape, arch, err);
     free(text);
-    if (rc) uh_error_prefix(err, "%s", arg);
+    if (rc && !strstr(err->msg, arg)) uh_error_prefix(err, "%s", arg);
     return rc;
 }
 
