@@ -230,6 +230,21 @@ static inline double max_rel_diff(const float *x, const float *y, size_t n) {
     return diff / scale;
 }
 
+/* A search small enough for a test: strategy s on the tiny dataset, one epoch in batches of 32
+ * and one Monte Carlo sample, with the population, children and generations given. */
+static inline void small_config(uh_search_config_t *cfg, uh_strategy_t s, int population,
+                                int children, int generations) {
+    uh_search_config_default(cfg);
+    cfg->strategy = s;
+    cfg->population = population;
+    cfg->children = children;
+    cfg->generations = generations;
+    cfg->train.epochs = 1;
+    cfg->train.batch = 32;
+    cfg->mc = 1;
+    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
+}
+
 /* A new run directory tmp_dir()/name whose store holds cfg, as a search on backend writes it. */
 static inline uh_store_t *create_run(const char *name, const uh_search_config_t *cfg,
                                      const char *backend) {

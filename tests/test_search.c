@@ -12,18 +12,13 @@
 #include "uhnas/pareto.h"
 #include "uhnas/search.h"
 
-static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
-    uh_search_config_default(cfg);
-    cfg->strategy = s;
-    cfg->population = 4;
-    cfg->children = 3;
-    cfg->generations = 2;
+/* The runs here: four parents and three children over two generations, seed 7, two Monte
+ * Carlo samples. */
+static void run_config(uh_search_config_t *cfg, uh_strategy_t s) {
+    small_config(cfg, s, 4, 3, 2);
     cfg->seed = 7;
-    cfg->train.epochs = 1;
-    cfg->train.batch = 32;
     cfg->mc = 2;
     cfg->predictor_generations = 20;
-    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
 }
 
 /* jobs 0 = one per core */
@@ -106,7 +101,7 @@ static void check_run(uh_store_t *store, const uh_search_config_t *cfg,
 
 static void strategy_runs(uh_strategy_t s, const char *backend) {
     uh_search_config_t cfg;
-    small_config(&cfg, s);
+    run_config(&cfg, s);
     char name[64];
     snprintf(name, sizeof name, "%s-%s", uh_strategy_name(s), backend);
     uh_store_t *store = create_run(name, &cfg, backend);
@@ -203,7 +198,7 @@ static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config
 /* Stops after `jobs`-parallel training of 5 candidates, resumes, compares with a whole run. */
 static void stop_and_resume(const char *name, int jobs) {
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     char whole_name[64], parted_name[64];
     snprintf(whole_name, sizeof whole_name, "%s-whole", name);
     snprintf(parted_name, sizeof parted_name, "%s-parted", name);
@@ -245,7 +240,7 @@ static void test_jobs_do_not_change_the_run(void **state) {
     for (size_t k = 0; k < sizeof strategies / sizeof strategies[0]; k++) {
         uh_strategy_t s = strategies[k];
         uh_search_config_t cfg;
-        small_config(&cfg, s);
+        run_config(&cfg, s);
         char name[64];
         snprintf(name, sizeof name, "jobs1-%s", uh_strategy_name(s));
         uh_store_t *serial = create_run(name, &cfg, "mzi-realistic");
@@ -264,7 +259,7 @@ static void test_jobs_do_not_change_the_run(void **state) {
 static void test_config_round_trip_and_strictness(void **state) {
     (void)state;
     uh_search_config_t cfg, back;
-    small_config(&cfg, UH_STRATEGY_LINAS);
+    run_config(&cfg, UH_STRATEGY_LINAS);
     cfg.seed = 18446744073709551615ULL;
     uh_error_t err = {0};
     uh_backend_t *b, *b2;
@@ -394,7 +389,7 @@ static void test_objectives_parse_and_config(void **state) {
 
     /* the default is error,energy with no limits; both travel with the config */
     uh_search_config_t cfg, back;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     assert_int_equal(cfg.n_goals, 2);
     assert_true(cfg.goals[0] == UH_GOAL_ERROR && cfg.goals[1] == UH_GOAL_ENERGY);
     assert_false(uh_limits_any(&cfg.limits));
@@ -489,7 +484,7 @@ static void test_limits_refuse_before_training(void **state) {
     uh_arch_hash(&big.big, big_hash);
 
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.limits.max_energy_nj = e.total_nj / 4;
     uh_operator_t op = uh_operator_classic;
     op.name = "big";
@@ -598,7 +593,7 @@ static double grid_hv(const double *p, int n, int k, const double *ref) {
 static void test_three_objectives_end_to_end(void **state) {
     (void)state;
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.generations = 3;
     cfg.n_goals = 3;
     cfg.goals[0] = UH_GOAL_ERROR, cfg.goals[1] = UH_GOAL_ENERGY, cfg.goals[2] = UH_GOAL_LATENCY;
@@ -685,7 +680,7 @@ static void test_three_objectives_end_to_end(void **state) {
 static void test_resumes_a_version1_store(void **state) {
     (void)state;
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     uh_store_t *whole = create_run("v1-whole", &cfg, "mzi-worst");
     uh_search_summary_t sum_whole;
     run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
