@@ -22,6 +22,7 @@
 
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
+#include "uhnas/data.h"
 #include "uhnas/error.h"
 #include "uhnas/search.h"
 #include "uhnas/store.h"
@@ -160,6 +161,13 @@ static inline void expect_bad_backend_at(const char *text, const char *needle, c
 static inline void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
     uh_error_t err = {0};
     if (uh_arch_parse(json, strlen(json), shape, a, &err)) fail_msg("arch: %s\n%s", err.msg, json);
+}
+
+/* The tiny dataset's training and test sets, which must load. */
+static inline void load_tiny(uh_dataset_t **train, uh_dataset_t **test) {
+    uh_data_opts_t opts = {0};
+    uh_error_t err = {0};
+    if (uh_dataset_load("tiny", &opts, train, test, &err)) fail_msg("tiny: %s", err.msg);
 }
 
 /* A backend by name or path (uh_backend_load's search: a shipped name is looked up under

@@ -125,8 +125,7 @@ static void test_evaluate_digital(void **state) {
     (void)state;
     uh_dataset_t *train, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    load_tiny(&train, &test);
     uh_arch_t a;
     parse_arch(RELU_MLP(32, 4), (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);

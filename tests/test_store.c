@@ -95,10 +95,9 @@ static void make_candidate(int i, uh_candidate_t *c) {
     c->seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 }
 
-/* A new store in dir with config, holding candidate number i (into c). */
-static uh_store_t *store_with_candidate(const char *dir, const char *config, int i,
-                                        uh_candidate_t *c) {
-    uh_store_t *s = create_store(dir, config);
+/* A new store in the fixture's run directory, holding candidate number i (into c). */
+static uh_store_t *store_with_candidate(const fixture_t *f, int i, uh_candidate_t *c) {
+    uh_store_t *s = create_store(f->run, "{}");
     make_candidate(i, c);
     CHECK_OK(uh_store_add_candidate(s, c, NULL, &e_));
     return s;
@@ -318,10 +317,10 @@ static void test_run_lock(void **state) {
     uh_store_close(b);
 }
 
+/* A hash is stored once; ids follow in order, and an explicit one is kept unless taken. */
 static void test_duplicate_hash_refused(void **state) {
-    fixture_t *f = *state;
     uh_candidate_t c;
-    uh_store_t *s = store_with_candidate(f->run, "{}", 1, &c);
+    uh_store_t *s = store_with_candidate(*state, 1, &c);
     uh_error_t err = {0};
     int64_t id = -5;
     expect_bad(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "already stored");
@@ -344,9 +343,8 @@ static void test_duplicate_hash_refused(void **state) {
 }
 
 static void test_find_hash(void **state) {
-    fixture_t *f = *state;
     uh_candidate_t c, got;
-    uh_store_t *s = store_with_candidate(f->run, "{}", 3, &c);
+    uh_store_t *s = store_with_candidate(*state, 3, &c);
     int found = -1;
     CHECK_OK(uh_store_find_hash(s, c.hash, NULL, &found, &e_));
     assert_int_equal(found, 1);
@@ -481,7 +479,7 @@ static void test_meta(void **state) {
 static void test_test_results(void **state) {
     fixture_t *f = *state;
     uh_candidate_t c;
-    uh_store_t *s = store_with_candidate(f->run, "{}", 5, &c);
+    uh_store_t *s = store_with_candidate(f, 5, &c);
     uh_test_result_t r = {0.9875, 0.9, NAN, 20}, got;
     CHECK_OK(uh_store_put_test_result(s, c.hash, &r, &e_));
     uh_error_t err = {0};
@@ -505,7 +503,7 @@ static void test_test_results(void **state) {
 static void test_weights(void **state) {
     fixture_t *f = *state;
     uh_candidate_t c;
-    uh_store_t *s = store_with_candidate(f->run, "{}", 8, &c);
+    uh_store_t *s = store_with_candidate(f, 8, &c);
     size_t n = 10007;
     float *w = malloc(n * sizeof *w);
     assert_non_null(w);
