@@ -193,6 +193,17 @@ static inline void energy_of(const uh_backend_t *b, const uh_arch_t *a, uh_energ
     if (uh_backend_energy(b, a, e, &err)) fail_msg("energy: %s", err.msg);
 }
 
+/* The energy of the architecture json (on shape) on a backend by name or path; the backend,
+ * for more questions (the caller frees it). */
+static inline uh_backend_t *energy_on(const char *backend, const char *json, uh_shape_t shape,
+                                      uh_energy_t *e) {
+    uh_backend_t *b = load_backend(backend);
+    uh_arch_t a;
+    parse_arch(json, shape, &a);
+    energy_of(b, &a, e);
+    return b;
+}
+
 /* The energy of one component of the network, or of one layer (0-based); -1 when absent. */
 static inline double part(const uh_energy_t *e, const char *name) {
     for (int k = 0; k < e->n_parts; k++)
