@@ -22,6 +22,7 @@
 
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
+#include "uhnas/data.h"
 #include "uhnas/error.h"
 #include "uhnas/search.h"
 #include "uhnas/store.h"
@@ -162,6 +163,13 @@ static inline void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) 
     if (uh_arch_parse(json, strlen(json), shape, a, &err)) fail_msg("arch: %s\n%s", err.msg, json);
 }
 
+/* The tiny dataset's training and test sets, which must load. */
+static inline void load_tiny(uh_dataset_t **train, uh_dataset_t **test) {
+    uh_data_opts_t opts = {0};
+    uh_error_t err = {0};
+    if (uh_dataset_load("tiny", &opts, train, test, &err)) fail_msg("tiny: %s", err.msg);
+}
+
 /* A backend by name or path (uh_backend_load's search: a shipped name is looked up under
  * $UHNAS_BACKENDS or the source tree). */
 static inline uh_backend_t *load_backend(const char *name_or_path) {
@@ -183,6 +191,17 @@ static inline uh_backend_t *load_backend_text(const char *text) {
 static inline void energy_of(const uh_backend_t *b, const uh_arch_t *a, uh_energy_t *e) {
     uh_error_t err = {0};
     if (uh_backend_energy(b, a, e, &err)) fail_msg("energy: %s", err.msg);
+}
+
+/* The energy of the architecture json (on shape) on a backend by name or path; the backend,
+ * for more questions (the caller frees it). */
+static inline uh_backend_t *energy_on(const char *backend, const char *json, uh_shape_t shape,
+                                      uh_energy_t *e) {
+    uh_backend_t *b = load_backend(backend);
+    uh_arch_t a;
+    parse_arch(json, shape, &a);
+    energy_of(b, &a, e);
+    return b;
 }
 
 /* The energy of one component of the network, or of one layer (0-based); -1 when absent. */
@@ -228,6 +247,21 @@ static inline double max_rel_diff(const float *x, const float *y, size_t n) {
         diff = fmax(diff, fabs((double)x[i] - y[i]));
     }
     return diff / scale;
+}
+
+/* A search small enough for a test: strategy s on the tiny dataset, one epoch in batches of 32
+ * and one Monte Carlo sample, with the population, children and generations given. */
+static inline void small_config(uh_search_config_t *cfg, uh_strategy_t s, int population,
+                                int children, int generations) {
+    uh_search_config_default(cfg);
+    cfg->strategy = s;
+    cfg->population = population;
+    cfg->children = children;
+    cfg->generations = generations;
+    cfg->train.epochs = 1;
+    cfg->train.batch = 32;
+    cfg->mc = 1;
+    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
 }
 
 /* A new run directory tmp_dir()/name whose store holds cfg, as a search on backend writes it. */

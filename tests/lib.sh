@@ -45,6 +45,8 @@ trap cleanup EXIT
 # ---- runs ---------------------------------------------------------------------------------
 # sql DIR QUERY: the rows of QUERY on DIR's store (read-only), fields joined by |
 sql() { python3 -c 'import sqlite3,sys; [print("|".join(map(str,r))) for r in sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute(sys.argv[2])]' "$1/run.sqlite" "$2"; }
+# sql_write DIR STATEMENT: run STATEMENT on DIR's store and commit it (to damage a run on purpose)
+sql_write() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()' "$1/run.sqlite" "$2"; }
 # rows DIR: the candidates in DIR's store so far (0 before there is one)
 rows() { sql "$1" "select count(*) from candidates" 2> /dev/null || echo 0; }
 # csv_rows FILE: the rows of a CSV file with a header

@@ -14,13 +14,10 @@ static void assert_die(const uh_energy_t *e, double area_mm2) {
 
 static void test_cpu_energy_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
+    uh_energy_t e;
+    uh_backend_t *b = energy_on(BACKENDS "cpu-xeon8380-fp32.json", RELU_MLP(128, 10), MNIST, &e);
     assert_string_equal(uh_backend_name(b), "cpu-xeon8380-fp32");
     assert_string_equal(uh_backend_model_name(b), "digital");
-    uh_arch_t a;
-    parse_arch(RELU_MLP(128, 10), MNIST, &a);
-    uh_energy_t e;
-    energy_of(b, &a, &e);
     /* MACs: 784·128 + 128·10 = 101632; at 91.7 pJ each = 9 319 654.4 pJ = 9319.6544 nJ.
      * Activations: 128 ReLUs at 91.7 pJ = 11 737.6 pJ = 11.7376 nJ (the last layer has none).
      * DRAM (outside the CPU's TDP, so counted on top): 101770 params × 4 bytes × 162.5 pJ/byte
@@ -36,21 +33,19 @@ static void test_cpu_energy_by_hand(void **state) {
     assert_int_equal(e.n_layers, 2);
     assert_close(e.layers[0].nj + e.layers[1].nj, e.total_nj, 1e-6);
     assert_close(uh_backend_pj_per_mac(b), 91.7, 1e-12);
-    assert_close(e.latency_ns, 1194418.176 / 270, 1e-6);
     assert_die(&e, 660);
+    assert_close(e.latency_ns, 1194418.176 / 270, 1e-6);
     uh_backend_free(b);
 }
 
 static void test_gpu_energy_and_pool_by_hand(void **state) {
     (void)state;
-    uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
-    uh_arch_t a;
-    parse_arch(
+    uh_energy_t e;
+    uh_backend_t *b = energy_on(
+        BACKENDS "gpu-b200-fp16.json",
         "{\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"activation\":\"relu\"},"
         "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},{\"type\":\"dense\",\"units\":3}]}",
-        (uh_shape_t){1, 6, 6, 3}, &a);
-    uh_energy_t e;
-    energy_of(b, &a, &e);
+        (uh_shape_t){1, 6, 6, 3}, &e);
     /* conv: 2 filters × 9 × 4×4 outputs = 288 MACs; dense: 2·2·2 = 8 inputs × 3 = 24 MACs.
      * MAC energy 312 × 0.889 pJ = 277.368 pJ. Activations: 2·4·4 = 32 ReLUs × 0.889 = 28.448 pJ.
      * Pool reads: 2·2·2 outputs × 4 window values = 32 × 0.889 = 28.448 pJ.
@@ -70,11 +65,8 @@ static void test_gpu_energy_and_pool_by_hand(void **state) {
  * power includes the HBM); latency and area by hand. */
 static void test_gpu_mlp_no_dram(void **state) {
     (void)state;
-    uh_backend_t *b = load_backend(BACKENDS "gpu-b200-fp16.json");
-    uh_arch_t a;
-    parse_arch(RELU_MLP(128, 10), MNIST, &a);
     uh_energy_t e;
-    energy_of(b, &a, &e);
+    uh_backend_t *b = energy_on(BACKENDS "gpu-b200-fp16.json", RELU_MLP(128, 10), MNIST, &e);
     /* MACs: 784·128 + 128·10 = 101632 × 0.889 pJ = 90 350.848 pJ = 90.350848 nJ.
      * Activations: 128 ReLUs × 0.889 pJ = 113.792 pJ = 0.113792 nJ. Total 90.46464 nJ, and
      * that is all: 2 parts, no "dram".
@@ -125,8 +117,7 @@ static void test_evaluate_digital(void **state) {
     (void)state;
     uh_dataset_t *train, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    load_tiny(&train, &test);
     uh_arch_t a;
     parse_arch(RELU_MLP(32, 4), (uh_shape_t){train->c, train->h, train->w, train->n_classes}, &a);
     uh_net_t *net = uh_net_new(&a, 32, 1, &err);

@@ -577,8 +577,7 @@ static void test_accuracy_falls_with_noise(void **state) {
     (void)state;
     uh_dataset_t *train, *small_test, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &small_test, &err), UH_OK);
+    load_tiny(&train, &small_test);
     /* 4000 fresh test images, so that a handful of borderline samples cannot decide */
     assert_int_equal(uh_dataset_tiny(4000, 77, &test, &err), UH_OK);
     uh_net_t *net = train_tiny_mlp(train, NULL);
@@ -616,8 +615,7 @@ static void test_accuracy_falls_with_w_noise(void **state) {
     (void)state;
     uh_dataset_t *train, *small_test, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &small_test, &err), UH_OK);
+    load_tiny(&train, &small_test);
     assert_int_equal(uh_dataset_tiny(4000, 78, &test, &err), UH_OK);
     uh_net_t *net = train_tiny_mlp(train, NULL);
     const char *levels[] = {"0", "0.0175", "0.1", "0.3", "1"};
@@ -662,8 +660,7 @@ static void test_noise_aware_training(void **state) {
     (void)state;
     uh_dataset_t *train, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    load_tiny(&train, &test);
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
     parse_arch(RELU_MLP(32, 4), TINY, &a);

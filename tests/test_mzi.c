@@ -769,8 +769,7 @@ static uh_net_t *train_tiny_seeded(const char *json, const uh_noise_t *noise, ui
                                    uint64_t noise_seed, int threads, int epochs) {
     uh_dataset_t *train, *test;
     uh_error_t err = {0};
-    uh_data_opts_t dopts = {0};
-    assert_int_equal(uh_dataset_load("tiny", &dopts, &train, &test, &err), UH_OK);
+    load_tiny(&train, &test);
     uh_arch_t a;
     parse_arch(json, TINY, &a);
     uh_net_t *net = uh_net_new(&a, 128, seed, &err);

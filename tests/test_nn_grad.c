@@ -188,23 +188,10 @@ static void mlp_check(const char *act) {
     grad_check(json, SHAPE_MLP, 4, 11);
 }
 
-static void test_grad_mlp_relu(void **state) {
-    mlp_check("relu");
-}
-static void test_grad_mlp_leaky_relu(void **state) {
-    mlp_check("leaky_relu");
-}
-static void test_grad_mlp_tanh(void **state) {
-    mlp_check("tanh");
-}
-static void test_grad_mlp_sigmoid(void **state) {
-    mlp_check("sigmoid");
-}
-static void test_grad_mlp_abs(void **state) {
-    mlp_check("abs");
-}
-static void test_grad_mlp_square(void **state) {
-    mlp_check("square");
+/* Every activation, in a network with one hidden layer. */
+static void test_grad_mlp_activations(void **state) {
+    static const char *const acts[] = {"relu", "leaky_relu", "tanh", "sigmoid", "abs", "square"};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) mlp_check(acts[i]);
 }
 
 static void test_grad_mlp_deep(void **state) {
@@ -218,57 +205,49 @@ static void test_grad_mlp_deep(void **state) {
 /* Non-square input so a swapped H and W cannot pass. */
 static const uh_shape_t SHAPE_IMG = {2, 7, 9, 3};
 
-static void test_grad_conv_stride2_pad1(void **state) {
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"stride\":2,"
-               "\"padding\":1,\"activation\":\"tanh\"},{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 13);
-}
-
-static void test_grad_conv_second_layer(void **state) {
+/* Convolutions and pooling: each architecture on SHAPE_IMG, with a batch of n, from seed. */
+static const struct {
+    const char *json;
+    int n;
+    uint64_t seed;
+} IMG_CASES[] = {
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"stride\":2,"
+     "\"padding\":1,\"activation\":\"tanh\"},{\"type\":\"dense\",\"units\":3}]}",
+     3, 13},
     /* a conv layer that is not first, so its input gradient (col2im) is checked */
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":2,\"activation\":"
-               "\"sigmoid\"},{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"stride\":2,"
-               "\"padding\":1,\"activation\":\"tanh\"},{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 14);
-}
-
-static void test_grad_maxpool(void **state) {
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"activation\":"
-               "\"tanh\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 15);
-}
-
-static void test_grad_maxpool_overlapping(void **state) {
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":2,\"activation\":"
-               "\"tanh\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":3,\"stride\":2},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 16);
-}
-
-static void test_grad_avgpool(void **state) {
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"padding\":1,"
-               "\"activation\":\"sigmoid\"},{\"type\":\"pool\",\"kind\":\"avg\",\"size\":3,"
-               "\"stride\":2},{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 17);
-}
-
-static void test_grad_pool_first(void **state) {
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":2,\"activation\":"
+     "\"sigmoid\"},{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"stride\":2,"
+     "\"padding\":1,\"activation\":\"tanh\"},{\"type\":\"dense\",\"units\":3}]}",
+     3, 14},
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"activation\":"
+     "\"tanh\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+     "{\"type\":\"dense\",\"units\":3}]}",
+     3, 15},
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":2,\"activation\":"
+     "\"tanh\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":3,\"stride\":2},"
+     "{\"type\":\"dense\",\"units\":3}]}",
+     3, 16},
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"padding\":1,"
+     "\"activation\":\"sigmoid\"},{\"type\":\"pool\",\"kind\":\"avg\",\"size\":3,"
+     "\"stride\":2},{\"type\":\"dense\",\"units\":3}]}",
+     3, 17},
     /* layers before the first parameter layer get no backward pass at all */
-    grad_check("{\"layers\":[{\"type\":\"pool\",\"kind\":\"avg\",\"size\":2},"
-               "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":6,\"activation\":\"tanh\"},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 3, 18);
-}
+    {"{\"layers\":[{\"type\":\"pool\",\"kind\":\"avg\",\"size\":2},"
+     "{\"type\":\"flatten\"},{\"type\":\"dense\",\"units\":6,\"activation\":\"tanh\"},"
+     "{\"type\":\"dense\",\"units\":3}]}",
+     3, 18},
+    {"{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,"
+     "\"activation\":\"relu\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+     "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"stride\":2,\"padding\":1,"
+     "\"activation\":\"leaky_relu\"},{\"type\":\"flatten\"},"
+     "{\"type\":\"dense\",\"units\":8,\"activation\":\"sigmoid\"},"
+     "{\"type\":\"dense\",\"units\":3}]}",
+     4, 19},
+};
 
-static void test_grad_mixed_cnn(void **state) {
-    grad_check("{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"padding\":1,"
-               "\"activation\":\"relu\"},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-               "{\"type\":\"conv2d\",\"filters\":3,\"kernel\":3,\"stride\":2,\"padding\":1,"
-               "\"activation\":\"leaky_relu\"},{\"type\":\"flatten\"},"
-               "{\"type\":\"dense\",\"units\":8,\"activation\":\"sigmoid\"},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               SHAPE_IMG, 4, 19);
+static void test_grad_conv_and_pool(void **state) {
+    for (size_t i = 0; i < sizeof IMG_CASES / sizeof IMG_CASES[0]; i++)
+        grad_check(IMG_CASES[i].json, SHAPE_IMG, IMG_CASES[i].n, IMG_CASES[i].seed);
 }
 
 /* ---- naive forward reference ---- */
@@ -454,20 +433,9 @@ static void test_conv_blocked_matches_kept(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_mlp_relu),
-        cmocka_unit_test(test_grad_mlp_leaky_relu),
-        cmocka_unit_test(test_grad_mlp_tanh),
-        cmocka_unit_test(test_grad_mlp_sigmoid),
-        cmocka_unit_test(test_grad_mlp_abs),
-        cmocka_unit_test(test_grad_mlp_square),
+        cmocka_unit_test(test_grad_mlp_activations),
         cmocka_unit_test(test_grad_mlp_deep),
-        cmocka_unit_test(test_grad_conv_stride2_pad1),
-        cmocka_unit_test(test_grad_conv_second_layer),
-        cmocka_unit_test(test_grad_maxpool),
-        cmocka_unit_test(test_grad_maxpool_overlapping),
-        cmocka_unit_test(test_grad_avgpool),
-        cmocka_unit_test(test_grad_pool_first),
-        cmocka_unit_test(test_grad_mixed_cnn),
+        cmocka_unit_test(test_grad_conv_and_pool),
         cmocka_unit_test(test_forward_mlp_activations),
         cmocka_unit_test(test_forward_conv_layouts),
         cmocka_unit_test(test_forward_pooling),

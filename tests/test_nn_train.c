@@ -62,6 +62,24 @@ static void train(uh_net_t *net, const uh_train_opts_t *o, uh_train_result_t *re
     if (uh_net_train(net, train_set, o, NULL, NULL, res, &err)) fail_msg("train: %s", err.msg);
 }
 
+/* A network of json made as make_net does, trained for epochs with sgd_opts. */
+static uh_net_t *sgd_trained(const char *json, int max_batch, uint64_t seed, int epochs,
+                             uh_train_result_t *res) {
+    uh_net_t *net = make_net(json, max_batch, seed);
+    uh_train_opts_t o = sgd_opts(epochs);
+    train(net, &o, res);
+    return net;
+}
+
+/* The trained net (res: its training) classifies more than want of the test set; freed. */
+static void assert_learned(uh_net_t *net, const uh_train_result_t *res, const char *what,
+                           double want) {
+    double acc = accuracy(net, test_set, 0);
+    printf("  %s: accuracy %.3f, final loss %.4f\n", what, acc, (double)res->final_loss);
+    assert_true(acc > want);
+    uh_net_free(net);
+}
+
 /* ---- learning ---- */
 
 static void test_defaults(void **state) {
@@ -95,21 +113,13 @@ static void test_mlp_adam_learns(void **state) {
     o.lr = 5e-3f;
     uh_train_result_t res;
     train(net, &o, &res);
-    double acc = accuracy(net, test_set, 0);
-    printf("  MLP Adam: accuracy %.3f, final loss %.4f\n", acc, (double)res.final_loss);
-    assert_true(acc > 0.9);
-    uh_net_free(net);
+    assert_learned(net, &res, "MLP Adam", 0.9);
 }
 
 static void test_cnn_learns(void **state) {
-    uh_net_t *net = make_net(CNN, 32, 3);
-    uh_train_opts_t o = sgd_opts(8);
     uh_train_result_t res;
-    train(net, &o, &res);
-    double acc = accuracy(net, test_set, 0);
-    printf("  CNN SGD: accuracy %.3f, final loss %.4f\n", acc, (double)res.final_loss);
-    assert_true(acc > 0.9);
-    uh_net_free(net);
+    uh_net_t *net = sgd_trained(CNN, 32, 3, 8, &res);
+    assert_learned(net, &res, "CNN SGD", 0.9);
 }
 
 /* ---- determinism ---- */
@@ -272,10 +282,8 @@ static void hook_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t 
 }
 
 static void test_noop_hook_changes_nothing(void **state) {
-    uh_net_t *net = make_net(CNN, 64, 4);
-    uh_train_opts_t o = sgd_opts(2);
     uh_train_result_t res;
-    train(net, &o, &res);
+    uh_net_t *net = sgd_trained(CNN, 64, 4, 2, &res);
     double clean = accuracy(net, test_set, 0);
     const int n = 64, in = 144, C = 4;
     float *logits = malloc(n * C * sizeof *logits);
@@ -304,10 +312,8 @@ static void test_noop_hook_changes_nothing(void **state) {
 }
 
 static void test_weight_noise_lowers_accuracy(void **state) {
-    uh_net_t *net = make_net(MLP, 64, 5);
-    uh_train_opts_t o = sgd_opts(10);
     uh_train_result_t res;
-    train(net, &o, &res);
+    uh_net_t *net = sgd_trained(MLP, 64, 5, 10, &res);
     double clean = accuracy(net, test_set, 0);
     hook_t h = {.sigma = 0.5, .levels_layer = -1};
     uh_noise_t noise = {hook_weights, NULL, &h};
@@ -410,14 +416,9 @@ static void test_fake_quant_bits2(void **state) {
 static void test_fake_quant_trains(void **state) {
     const char *json = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\","
                        "\"bits\":4},{\"type\":\"dense\",\"units\":4}]}";
-    uh_net_t *net = make_net(json, 32, 9);
-    uh_train_opts_t o = sgd_opts(10);
     uh_train_result_t res;
-    train(net, &o, &res);
-    double acc = accuracy(net, test_set, 0);
-    printf("  4-bit MLP: accuracy %.3f\n", acc);
-    assert_true(acc > 0.8);
-    uh_net_free(net);
+    uh_net_t *net = sgd_trained(json, 32, 9, 10, &res);
+    assert_learned(net, &res, "4-bit MLP", 0.8);
 }
 
 /* ---- loop mechanics and errors ---- */

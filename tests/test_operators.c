@@ -2,52 +2,14 @@
  * probability from what it is asked, the loop fills it from the config, a run's operator is
  * opened from its stored config in one place, the built-in model's settings go to JSON and
  * back strictly, and an operator's totals come through its hook. */
-#define _XOPEN_SOURCE 700 /* nftw */
-#include <ftw.h>
-#include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "common.h"
 
 #include "uhnas/lm.h"
 #include "uhnas/operator.h"
-#include "uhnas/search.h"
-
-static char g_root[64];
-
-static int make_root(void **state) {
-    (void)state;
-    snprintf(g_root, sizeof g_root, "/tmp/uhnas-operators-XXXXXX");
-    return mkdtemp(g_root) ? 0 : -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int remove_root(void **state) {
-    (void)state;
-    return nftw(g_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static const uh_shape_t TINY = {1, 12, 12, 4};
-
-static uh_backend_t *backend(void) {
-    uh_error_t err = {0};
-    uh_backend_t *b;
-    if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
-    return b;
-}
 
 /* Two different sampled parents; n children from the classic operator at probability p. */
 static void classic_children(double p, int n, uh_child_t *out) {
-    uh_backend_t *b = backend();
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_space_t space;
     uh_error_t err = {0};
     if (uh_space_init(&space, b, TINY, &err)) fail_msg("%s", err.msg);
@@ -102,38 +64,12 @@ static int spy_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_er
     return uh_operator_classic.propose(NULL, in, out, err);
 }
 
-static uh_store_t *create_run(const char *name, const uh_search_config_t *cfg) {
-    uh_error_t err = {0};
-    uh_backend_t *b = backend();
-    char *json = uh_search_config_json(cfg, b);
-    uh_backend_free(b);
-    assert_non_null(json);
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/%s", g_root, name);
-    uh_store_t *store;
-    if (uh_store_create(dir, json, 0, &store, &err)) fail_msg("%s", err.msg);
-    free(json);
-    return store;
-}
-
-static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
-    uh_search_config_default(cfg);
-    cfg->strategy = s;
-    cfg->population = 3;
-    cfg->children = 2;
-    cfg->generations = 1;
-    cfg->train.epochs = 1;
-    cfg->train.batch = 32;
-    cfg->mc = 1;
-    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
-}
-
 static void test_the_loop_passes_the_configs_crossover(void **state) {
     (void)state;
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    small_config(&cfg, UH_STRATEGY_NSGA2, 3, 2, 1);
     cfg.crossover_prob = 0.25;
-    uh_store_t *store = create_run("spy", &cfg);
+    uh_store_t *store = create_run("spy", &cfg, "mzi-realistic");
     spy_t spy = {0};
     uh_operator_t op = {"spy", spy_propose, NULL, NULL, 0, &spy};
     uh_search_opts_t opts = {.op = &op, .jobs = 1};
@@ -151,8 +87,8 @@ static void test_model_strategies_refuse_the_classic_operator(void **state) {
     assert_true(uh_strategy_needs_model(UH_STRATEGY_LLM));
     assert_true(uh_strategy_needs_model(UH_STRATEGY_LLMATIC));
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_LLM);
-    uh_store_t *store = create_run("no-model", &cfg);
+    small_config(&cfg, UH_STRATEGY_LLM, 3, 2, 1);
+    uh_store_t *store = create_run("no-model", &cfg, "mzi-realistic");
     uh_error_t err = {0};
     assert_int_equal(uh_search_run(store, NULL, NULL, &err), UH_EINVAL);
     assert_non_null(strstr(err.msg, "needs a language-model operator"));
@@ -195,16 +131,16 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
 
 static void test_open_by_config_and_totals(void **state) {
     (void)state;
-    uh_backend_t *b = backend();
+    uh_backend_t *b = load_backend("mzi-realistic");
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    small_config(&cfg, UH_STRATEGY_NSGA2, 3, 2, 1);
     uh_run_operator_t *op;
     uh_error_t err = {0};
-    assert_int_equal(uh_operator_open(&cfg, NULL, b, g_root, &op, &err), UH_OK);
+    assert_int_equal(uh_operator_open(&cfg, NULL, b, tmp_dir(), &op, &err), UH_OK);
     assert_null(uh_operator_of(op)); /* the classic operator */
     uh_operator_close(op);
 
-    small_config(&cfg, UH_STRATEGY_LLM);
+    small_config(&cfg, UH_STRATEGY_LLM, 3, 2, 1);
     uh_lm_config_t c;
     uh_lm_config_default(&c);
     char *json = uh_lm_config_json(&c);
@@ -248,5 +184,5 @@ int main(void) {
         cmocka_unit_test(test_open_by_config_and_totals),
         cmocka_unit_test(test_energy_scale),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

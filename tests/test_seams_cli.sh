@@ -1,37 +1,29 @@
 #!/usr/bin/env bash
 # Issue 14's seams as a user meets them: a damaged row is an error, never "not found" (item
 # 5), and every operator reports what it did the same way (item 1).
-set -uo pipefail
-UHNAS=${UHNAS:-./build/uhnas}
-SRC=${UHNAS_SRC:-.}
-export UHNAS_BACKENDS="$SRC/configs/backends"
-pass=0 fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARGS=(--backend mzi-realistic --data tiny --population 4 --children 2 --generations 2
       --epochs 1 --batch 32 --mc 2 --seed 3 --quiet --jobs 2)
-sql() { python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); r=c.execute(sys.argv[2]).fetchall(); c.commit(); print("\n".join("|".join(map(str,x)) for x in r))' "$1/run.sqlite" "$2"; }
 
 # ---- item 5: a damaged test result fails loudly; an absent one is simply not on the front --
 "$UHNAS" search "${ARGS[@]}" --out "$tmp/run" > /dev/null 2> "$tmp/run.err" && ok || bad "search: $(cat "$tmp/run.err")"
-n_front=$(( $(wc -l < "$tmp/run/front.csv") - 1 ))
+n_front=$(csv_rows "$tmp/run/front.csv")
 [[ $n_front -ge 1 ]] && ok || bad "front.csv has $n_front rows"
 "$UHNAS" report "$tmp/run" --out "$tmp/ok.html" > /dev/null 2>&1 && ok || bad "report of a sound run"
 cp -r "$tmp/run" "$tmp/damaged"
 hash=$(sql "$tmp/damaged" "select hash from test_results limit 1")
-sql "$tmp/damaged" "update test_results set accuracy = 'not a number' where hash = '$hash'" > /dev/null
+sql_write "$tmp/damaged" "update test_results set accuracy = 'not a number' where hash = '$hash'"
 out=$("$UHNAS" report "$tmp/damaged" --out "$tmp/bad.html" 2>&1)
 [[ $? -ne 0 && "$out" == *"not a number"* ]] && ok || bad "report of a damaged test result: $out"
 out=$("$UHNAS" resume "$tmp/damaged" --quiet 2>&1)
 [[ $? -ne 0 && "$out" == *"not a number"* ]] && ok || bad "resume over a damaged test result: $out"
 # a generation whose stored state is damaged is an error too, a missing one a gap
 cp -r "$tmp/run" "$tmp/badgen"
-sql "$tmp/badgen" "update generations set hypervolume = 'x' where generation = 1" > /dev/null
+sql_write "$tmp/badgen" "update generations set hypervolume = 'x' where generation = 1"
 out=$("$UHNAS" report "$tmp/badgen" --out "$tmp/badgen.html" 2>&1)
 [[ $? -ne 0 && "$out" == *"not a number"* ]] && ok || bad "report of a damaged generation: $out"
 cp -r "$tmp/run" "$tmp/gap"
-sql "$tmp/gap" "delete from generations where generation = 1" > /dev/null
+sql_write "$tmp/gap" "delete from generations where generation = 1"
 "$UHNAS" report "$tmp/gap" --out "$tmp/gap.html" > /dev/null 2>&1 && ok || bad "report of a run with a gap"
 
 # ---- item 1: the built-in model reports like any operator -------------------------------
@@ -57,5 +49,4 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(any(k.star
   && ok || bad "--json of a classic run names a model"
 ! grep -q "<h2>Operator" "$tmp/ok.html" && ok || bad "an operator section in a classic run's report"
 
-echo "test_seams_cli: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+finish

@@ -12,18 +12,13 @@
 #include "uhnas/pareto.h"
 #include "uhnas/search.h"
 
-static void small_config(uh_search_config_t *cfg, uh_strategy_t s) {
-    uh_search_config_default(cfg);
-    cfg->strategy = s;
-    cfg->population = 4;
-    cfg->children = 3;
-    cfg->generations = 2;
+/* The runs here: four parents and three children over two generations, seed 7, two Monte
+ * Carlo samples. */
+static void run_config(uh_search_config_t *cfg, uh_strategy_t s) {
+    small_config(cfg, s, 4, 3, 2);
     cfg->seed = 7;
-    cfg->train.epochs = 1;
-    cfg->train.batch = 32;
     cfg->mc = 2;
     cfg->predictor_generations = 20;
-    snprintf(cfg->dataset, sizeof cfg->dataset, "tiny");
 }
 
 /* jobs 0 = one per core */
@@ -106,7 +101,7 @@ static void check_run(uh_store_t *store, const uh_search_config_t *cfg,
 
 static void strategy_runs(uh_strategy_t s, const char *backend) {
     uh_search_config_t cfg;
-    small_config(&cfg, s);
+    run_config(&cfg, s);
     char name[64];
     snprintf(name, sizeof name, "%s-%s", uh_strategy_name(s), backend);
     uh_store_t *store = create_run(name, &cfg, backend);
@@ -122,17 +117,19 @@ static void strategy_runs(uh_strategy_t s, const char *backend) {
     uh_store_close(store);
 }
 
-static void test_nsga2(void **state) {
+/* nsga2, random and evolution, each on another backend (linas has a test of its own). */
+static void test_classic_strategies(void **state) {
     (void)state;
-    strategy_runs(UH_STRATEGY_NSGA2, "mzi-realistic");
-}
-static void test_random(void **state) {
-    (void)state;
-    strategy_runs(UH_STRATEGY_RANDOM, "cpu-xeon8380-fp32");
-}
-static void test_evolution(void **state) {
-    (void)state;
-    strategy_runs(UH_STRATEGY_EVOLUTION, "gpu-b200-fp16");
+    static const struct {
+        uh_strategy_t strategy;
+        const char *backend;
+    } runs[] = {
+        {UH_STRATEGY_NSGA2, "mzi-realistic"},
+        {UH_STRATEGY_RANDOM, "cpu-xeon8380-fp32"},
+        {UH_STRATEGY_EVOLUTION, "gpu-b200-fp16"},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
+        strategy_runs(runs[i].strategy, runs[i].backend);
 }
 
 static void test_linas_records_predictor_quality(void **state) {
@@ -166,8 +163,10 @@ static int same(double a, double b) {
     return a == b || (isnan(a) && isnan(b));
 }
 
-/* Two runs stored the same rows (ids included, in id order) and generation states. */
-static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config_t *cfg) {
+/* Two runs stored the same rows (ids included, in id order) and generation states, and their
+ * summaries sx and sy end on the same hypervolume. */
+static void assert_same_run(uh_store_t *x, const uh_search_summary_t *sx, uh_store_t *y,
+                            const uh_search_summary_t *sy, const uh_search_config_t *cfg) {
     uh_candidate_t *a, *b;
     size_t na, nb;
     load_rows(x, &a, &na);
@@ -198,12 +197,13 @@ static void assert_same_run(uh_store_t *x, uh_store_t *y, const uh_search_config
         free(sa);
         free(sb);
     }
+    assert_true(sx->hypervolume == sy->hypervolume);
 }
 
 /* Stops after `jobs`-parallel training of 5 candidates, resumes, compares with a whole run. */
 static void stop_and_resume(const char *name, int jobs) {
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     char whole_name[64], parted_name[64];
     snprintf(whole_name, sizeof whole_name, "%s-whole", name);
     snprintf(parted_name, sizeof parted_name, "%s-parted", name);
@@ -223,8 +223,7 @@ static void stop_and_resume(const char *name, int jobs) {
     run_jobs(parted, jobs, &stop, NULL, NULL, &sum, UH_OK);
     assert_int_equal(sum.reused, first); /* what was finished came from the store */
     assert_int_equal(sum.trained + sum.reused, sum_whole.trained);
-    assert_same_run(whole, parted, &cfg);
-    assert_true(sum.hypervolume == sum_whole.hypervolume);
+    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
     uh_store_close(whole);
     uh_store_close(parted);
 }
@@ -245,7 +244,7 @@ static void test_jobs_do_not_change_the_run(void **state) {
     for (size_t k = 0; k < sizeof strategies / sizeof strategies[0]; k++) {
         uh_strategy_t s = strategies[k];
         uh_search_config_t cfg;
-        small_config(&cfg, s);
+        run_config(&cfg, s);
         char name[64];
         snprintf(name, sizeof name, "jobs1-%s", uh_strategy_name(s));
         uh_store_t *serial = create_run(name, &cfg, "mzi-realistic");
@@ -254,8 +253,7 @@ static void test_jobs_do_not_change_the_run(void **state) {
         uh_search_summary_t a, b;
         run_jobs(serial, 1, NULL, NULL, NULL, &a, UH_OK);
         run_jobs(parallel, 3, NULL, NULL, NULL, &b, UH_OK);
-        assert_same_run(serial, parallel, &cfg);
-        assert_true(a.hypervolume == b.hypervolume);
+        assert_same_run(serial, &a, parallel, &b, &cfg);
         uh_store_close(serial);
         uh_store_close(parallel);
     }
@@ -264,7 +262,7 @@ static void test_jobs_do_not_change_the_run(void **state) {
 static void test_config_round_trip_and_strictness(void **state) {
     (void)state;
     uh_search_config_t cfg, back;
-    small_config(&cfg, UH_STRATEGY_LINAS);
+    run_config(&cfg, UH_STRATEGY_LINAS);
     cfg.seed = 18446744073709551615ULL;
     uh_error_t err = {0};
     uh_backend_t *b, *b2;
@@ -394,7 +392,7 @@ static void test_objectives_parse_and_config(void **state) {
 
     /* the default is error,energy with no limits; both travel with the config */
     uh_search_config_t cfg, back;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     assert_int_equal(cfg.n_goals, 2);
     assert_true(cfg.goals[0] == UH_GOAL_ERROR && cfg.goals[1] == UH_GOAL_ENERGY);
     assert_false(uh_limits_any(&cfg.limits));
@@ -489,7 +487,7 @@ static void test_limits_refuse_before_training(void **state) {
     uh_arch_hash(&big.big, big_hash);
 
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.limits.max_energy_nj = e.total_nj / 4;
     uh_operator_t op = uh_operator_classic;
     op.name = "big";
@@ -552,8 +550,7 @@ static void test_limits_refuse_before_training(void **state) {
     run_with(parted, &op, &stop, stop_after, &st, &part, UH_EINTR);
     stop = 0;
     run_with(parted, &op, &stop, NULL, NULL, &part, UH_OK);
-    assert_same_run(store, parted, &cfg);
-    assert_true(part.hypervolume == sum.hypervolume);
+    assert_same_run(store, &sum, parted, &part, &cfg);
     uh_store_close(parted);
     uh_store_close(store);
 }
@@ -598,7 +595,7 @@ static double grid_hv(const double *p, int n, int k, const double *ref) {
 static void test_three_objectives_end_to_end(void **state) {
     (void)state;
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.generations = 3;
     cfg.n_goals = 3;
     cfg.goals[0] = UH_GOAL_ERROR, cfg.goals[1] = UH_GOAL_ENERGY, cfg.goals[2] = UH_GOAL_LATENCY;
@@ -685,7 +682,7 @@ static void test_three_objectives_end_to_end(void **state) {
 static void test_resumes_a_version1_store(void **state) {
     (void)state;
     uh_search_config_t cfg;
-    small_config(&cfg, UH_STRATEGY_NSGA2);
+    run_config(&cfg, UH_STRATEGY_NSGA2);
     uh_store_t *whole = create_run("v1-whole", &cfg, "mzi-worst");
     uh_search_summary_t sum_whole;
     run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
@@ -712,8 +709,7 @@ static void test_resumes_a_version1_store(void **state) {
     assert_null(strstr(uh_store_config(parted), "objectives"));
     run_jobs(parted, 2, NULL, NULL, NULL, &sum, UH_OK);
     assert_int_equal(sum.reused, first);
-    assert_same_run(whole, parted, &cfg);
-    assert_true(sum.hypervolume == sum_whole.hypervolume);
+    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
     /* rows from before have no latency or area (not measured then); the new ones do */
     uh_candidate_t *rows;
     size_t n;
@@ -736,9 +732,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidate_seed_depends_on_both),
         cmocka_unit_test(test_config_round_trip_and_strictness),
-        cmocka_unit_test(test_nsga2),
-        cmocka_unit_test(test_random),
-        cmocka_unit_test(test_evolution),
+        cmocka_unit_test(test_classic_strategies),
         cmocka_unit_test(test_linas_records_predictor_quality),
         cmocka_unit_test(test_stop_and_resume_gives_the_same_run),
         cmocka_unit_test(test_jobs_do_not_change_the_run),

@@ -65,6 +65,13 @@ static uh_store_t *open_store(const char *dir) {
     return s;
 }
 
+/* s holds want candidates. */
+static void assert_count(uh_store_t *s, int64_t want) {
+    int64_t n = -1;
+    CHECK_OK(uh_store_count(s, &n, &e_));
+    assert_int_equal(n, want);
+}
+
 /* Candidate number i, every field derived from i. */
 static void make_candidate(int i, uh_candidate_t *c) {
     memset(c, 0, sizeof *c);
@@ -86,6 +93,14 @@ static void make_candidate(int i, uh_candidate_t *c) {
     c->status = i % 7 == 6 ? UH_CAND_FAILED : UH_CAND_OK;
     if (c->status == UH_CAND_FAILED) snprintf(c->message, sizeof c->message, "diverged at %d", i);
     c->seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+}
+
+/* A new store in the fixture's run directory, holding candidate number i (into c). */
+static uh_store_t *store_with_candidate(const fixture_t *f, int i, uh_candidate_t *c) {
+    uh_store_t *s = create_store(f->run, "{}");
+    make_candidate(i, c);
+    CHECK_OK(uh_store_add_candidate(s, c, NULL, &e_));
+    return s;
 }
 
 static int same_double(double a, double b) {
@@ -142,6 +157,18 @@ static unsigned char *slurp(const char *path, size_t *n) {
     fclose(fp);
     *n = len;
     return buf;
+}
+
+/* The CSV export of s (the candidates with the n given hashes, or all when n is 0) to the
+ * file out, read back as a string. */
+static char *export_text(uh_store_t *s, const char *out, const char *const *hashes, size_t n) {
+    CHECK_OK(uh_store_export_csv(s, out, hashes, n, &e_));
+    size_t len;
+    char *text = (char *)slurp(out, &len);
+    text = realloc(text, len + 1);
+    assert_non_null(text);
+    text[len] = '\0';
+    return text;
 }
 
 static void spit(const char *path, const void *data, size_t n) {
@@ -290,19 +317,15 @@ static void test_run_lock(void **state) {
     uh_store_close(b);
 }
 
+/* A hash is stored once; ids follow in order, and an explicit one is kept unless taken. */
 static void test_duplicate_hash_refused(void **state) {
-    fixture_t *f = *state;
-    uh_store_t *s = create_store(f->run, "{}");
     uh_candidate_t c;
-    make_candidate(1, &c);
-    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_t *s = store_with_candidate(*state, 1, &c);
     uh_error_t err = {0};
     int64_t id = -5;
     expect_bad(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "already stored");
     assert_int_equal(id, -5);
-    int64_t n = 0;
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 1);
+    assert_count(s, 1);
     /* The next row still gets the next id. */
     make_candidate(2, &c);
     CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
@@ -315,17 +338,13 @@ static void test_duplicate_hash_refused(void **state) {
     make_candidate(4, &c);
     c.id = 2;
     expect_bad(uh_store_add_candidate(s, &c, &id, &err), &err, UH_EINVAL, "id 2 is already taken");
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 3);
+    assert_count(s, 3);
     uh_store_close(s);
 }
 
 static void test_find_hash(void **state) {
-    fixture_t *f = *state;
-    uh_store_t *s = create_store(f->run, "{}");
     uh_candidate_t c, got;
-    make_candidate(3, &c);
-    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_t *s = store_with_candidate(*state, 3, &c);
     int found = -1;
     CHECK_OK(uh_store_find_hash(s, c.hash, NULL, &found, &e_));
     assert_int_equal(found, 1);
@@ -374,9 +393,7 @@ static void test_candidates_in_order(void **state) {
         if (i > 0) assert_true(strcmp(rows[i - 1].created_at, rows[i].created_at) <= 0);
     }
     uh_store_free_candidates(rows);
-    int64_t count = 0;
-    CHECK_OK(uh_store_count(s, &count, &e_));
-    assert_int_equal(count, 6);
+    assert_count(s, 6);
     uh_store_close(s);
 }
 
@@ -461,10 +478,8 @@ static void test_meta(void **state) {
 
 static void test_test_results(void **state) {
     fixture_t *f = *state;
-    uh_store_t *s = create_store(f->run, "{}");
     uh_candidate_t c;
-    make_candidate(5, &c);
-    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_t *s = store_with_candidate(f, 5, &c);
     uh_test_result_t r = {0.9875, 0.9, NAN, 20}, got;
     CHECK_OK(uh_store_put_test_result(s, c.hash, &r, &e_));
     uh_error_t err = {0};
@@ -487,10 +502,8 @@ static void test_test_results(void **state) {
 
 static void test_weights(void **state) {
     fixture_t *f = *state;
-    uh_store_t *s = create_store(f->run, "{}");
     uh_candidate_t c;
-    make_candidate(8, &c);
-    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_store_t *s = store_with_candidate(f, 8, &c);
     size_t n = 10007;
     float *w = malloc(n * sizeof *w);
     assert_non_null(w);
@@ -560,9 +573,7 @@ static void test_transactions(void **state) {
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
     CHECK_OK(uh_store_put_meta(s, "k", "rolled back", &e_));
     uh_store_rollback(s);
-    int64_t n = -1;
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 0);
+    assert_count(s, 0);
     char *v = NULL;
     expect_bad(uh_store_get_meta(s, "k", &v, &err), &err, UH_ENOTFOUND, "not stored");
 
@@ -579,8 +590,7 @@ static void test_transactions(void **state) {
     uh_store_close(s);
 
     s = open_store(f->run);
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 1);
+    assert_count(s, 1);
     CHECK_OK(uh_store_get_meta(s, "k", &v, &e_));
     assert_string_equal(v, "kept");
     free(v);
@@ -593,8 +603,7 @@ static void test_transactions(void **state) {
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
     uh_store_close(s);
     s = open_store(f->run);
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 1);
+    assert_count(s, 1);
     uh_store_close(s);
 }
 
@@ -626,9 +635,12 @@ static void expect_refused(const char *dir, int code, const char *needle) {
     }
 }
 
-static void file_dir(const fixture_t *f, const char *name, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s/%s", f->root, name);
+/* A new directory root/name into dir (256 bytes), the path of a store file in it into path
+ * (512 bytes). */
+static void file_dir(const fixture_t *f, const char *name, char *dir, char *path) {
+    snprintf(dir, 256, "%s/%s", f->root, name);
     assert_int_equal(mkdir(dir, 0777), 0);
+    snprintf(path, 512, "%s/%s", dir, UH_STORE_FILE);
 }
 
 static void test_open_refuses(void **state) {
@@ -639,59 +651,58 @@ static void test_open_refuses(void **state) {
     expect_refused(dir, UH_ENOTFOUND, "no such run directory");
     assert_false(exists(dir));
 
-    file_dir(f, "empty_dir", dir, sizeof dir);
+    file_dir(f, "empty_dir", dir, path);
     expect_refused(dir, UH_ENOTFOUND, "no run store here");
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
     assert_false(exists(path));
 
-    file_dir(f, "text", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    file_dir(f, "text", dir, path);
     const char *text = "id,accuracy\n1,0.5\n";
     spit(path, text, strlen(text));
     expect_refused(dir, UH_EFORMAT, "not an SQLite database");
 
-    file_dir(f, "zero", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    file_dir(f, "zero", dir, path);
     spit(path, "", 0);
     expect_refused(dir, UH_EFORMAT, "empty");
 
-    file_dir(f, "random", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
+    file_dir(f, "random", dir, path);
     unsigned char noise[16384];
     uint64_t x = 0x243f6a8885a308d3ull;
     for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)xorshift(&x);
     spit(path, noise, sizeof noise);
     expect_refused(dir, UH_EFORMAT, "not an SQLite database");
 
-    /* Another program's database: a plain one (application_id 0) and one with its own id. */
-    file_dir(f, "foreign0", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
-    raw_sql(path, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
-    expect_refused(dir, UH_EFORMAT, "application_id is 0x00000000");
-    file_dir(f, "foreign1", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
-    raw_sql(path, "PRAGMA journal_mode = WAL; PRAGMA application_id = 305419896;"
-                  "CREATE TABLE candidates(x);");
-    expect_refused(dir, UH_EFORMAT, "application_id is 0x12345678");
+    /* Another program's database: a plain one (application_id 0) and one with its own id;
+     * and our identity on a database without our tables. */
+    static const struct {
+        const char *name, *sql, *needle;
+    } foreign[] = {
+        {"foreign0", "CREATE TABLE t(x); INSERT INTO t VALUES (1);",
+         "application_id is 0x00000000"},
+        {"foreign1",
+         "PRAGMA journal_mode = WAL; PRAGMA application_id = 305419896;"
+         "CREATE TABLE candidates(x);",
+         "application_id is 0x12345678"},
+        {"no_tables",
+         "PRAGMA application_id = 1969770049; PRAGMA user_version = 1;"
+         "CREATE TABLE run(id INTEGER PRIMARY KEY, config TEXT);",
+         "table run lacks column uhnas_version"},
+    };
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+        file_dir(f, foreign[i].name, dir, path);
+        raw_sql(path, foreign[i].sql);
+        expect_refused(dir, UH_EFORMAT, foreign[i].needle);
+    }
 
     /* Ours, but from a newer (or unknown) schema. */
-    file_dir(f, "newer", dir, sizeof dir);
+    file_dir(f, "newer", dir, path);
     uh_store_close(create_store(dir, "{}"));
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
     raw_sql(path, "PRAGMA user_version = 3");
     expect_refused(dir, UH_EFORMAT, "schema version 3 is newer");
     raw_sql(path, "PRAGMA user_version = 0");
     expect_refused(dir, UH_EFORMAT, "unknown schema version 0");
 
-    /* Our identity on a database without our tables. */
-    file_dir(f, "no_tables", dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
-    raw_sql(path, "PRAGMA application_id = 1969770049; PRAGMA user_version = 1;"
-                  "CREATE TABLE run(id INTEGER PRIMARY KEY, config TEXT);");
-    expect_refused(dir, UH_EFORMAT, "table run lacks column uhnas_version");
-
     /* A real store, cut short. */
-    file_dir(f, "truncated", dir, sizeof dir);
+    file_dir(f, "truncated", dir, path);
     uh_store_t *s = create_store(dir, "{}");
     CHECK_OK(uh_store_begin(s, &e_));
     for (int i = 0; i < 300; i++) {
@@ -702,7 +713,6 @@ static void test_open_refuses(void **state) {
     }
     CHECK_OK(uh_store_commit(s, &e_));
     uh_store_close(s);
-    snprintf(path, sizeof path, "%s/%s", dir, UH_STORE_FILE);
     size_t n = 0;
     unsigned char *whole = slurp(path, &n);
     assert_true(n > 16 * 4096);
@@ -748,14 +758,11 @@ static void test_replace_flag(void **state) {
     spit(wal, "stale", 5);
     CHECK_OK(uh_store_create(f->run, "{\"second\":2}", UH_STORE_REPLACE, &s, &e_));
     assert_string_equal(uh_store_config(s), "{\"second\":2}");
-    int64_t n = -1;
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 0);
+    assert_count(s, 0);
     CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
     uh_store_close(s);
     s = open_store(f->run);
-    CHECK_OK(uh_store_count(s, &n, &e_));
-    assert_int_equal(n, 1);
+    assert_count(s, 1);
     uh_store_close(s);
 
     /* Missing parents are created; a config over the limit is refused. */
@@ -847,11 +854,7 @@ static void test_csv_export(void **state) {
 
     char out[200];
     snprintf(out, sizeof out, "%s/all.csv", f->root);
-    CHECK_OK(uh_store_export_csv(s, out, NULL, 0, &e_));
-    size_t n;
-    char *text = (char *)slurp(out, &n);
-    text = realloc(text, n + 1);
-    text[n] = '\0';
+    char *text = export_text(s, out, NULL, 0);
     csv_t csv;
     csv_parse(text, &csv);
     free(text);
@@ -913,10 +916,7 @@ static void test_csv_export(void **state) {
 
     /* A subset, in id order whatever the order asked for. */
     const char *pick[] = {c[2].hash, c[0].hash};
-    CHECK_OK(uh_store_export_csv(s, out, pick, 2, &e_));
-    text = (char *)slurp(out, &n);
-    text = realloc(text, n + 1);
-    text[n] = '\0';
+    text = export_text(s, out, pick, 2);
     csv_parse(text, &csv);
     free(text);
     assert_int_equal(csv.n_rows, 3);
@@ -1039,11 +1039,7 @@ static void test_opens_version1_store(void **state) {
     /* the CSV export: the old row's costs are empty fields */
     char out[200];
     snprintf(out, sizeof out, "%s/old.csv", f->root);
-    CHECK_OK(uh_store_export_csv(s, out, NULL, 0, &e_));
-    size_t len;
-    char *text = (char *)slurp(out, &len);
-    text = realloc(text, len + 1);
-    text[len] = '\0';
+    char *text = export_text(s, out, NULL, 0);
     assert_non_null(strstr(text, ",energy_nj,latency_ns,area_mm2,params,"));
     assert_non_null(strstr(text, ",12.5,,,100,200,"));
     free(text);
