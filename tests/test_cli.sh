@@ -26,7 +26,10 @@ expect 2 'layer 1 (dense): field "units": must be an integer in 1..4096, got 0' 
   "$UHNAS" train --data tiny --arch '{"layers":[{"type":"dense","units":0},{"type":"dense","units":4}]}'
 expect 2 'the last layer must be dense with units = 4' \
   "$UHNAS" train --data tiny --arch "$MLP"
-expect 2 "invalid JSON" "$UHNAS" train --data tiny --arch '{"layers":['
+expect 2 "--arch:1:11: invalid JSON" "$UHNAS" train --data tiny --arch '{"layers":['
+# a file's syntax error is named by file, line and column
+printf '{"layers": [\n  {"type": "dense", "units": 10,}\n]}\n' > "$tmp/bad-arch.json"
+expect 2 "$tmp/bad-arch.json:2:34: invalid JSON" "$UHNAS" energy --backend mzi-realistic --arch "$tmp/bad-arch.json"
 expect 2 "no/such/arch.json" "$UHNAS" train --data tiny --arch no/such/arch.json
 head -c 70000 /dev/zero | tr '\0' ' ' > "$tmp/huge.json"
 expect 2 "larger than the limit" "$UHNAS" train --data tiny --arch "$tmp/huge.json"
