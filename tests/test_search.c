@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <omp.h>
 #include <sqlite3.h>
 
 #include "uhnas/pareto.h"
@@ -21,12 +22,17 @@ static void run_config(uh_search_config_t *cfg, uh_strategy_t s) {
     cfg->predictor_generations = 20;
 }
 
-/* jobs 0 = one per core */
+/* jobs 0 = one per core. Every run also checks that the caller's OpenMP thread count is
+ * its own again afterwards (3 here: not a count the loop uses itself). */
 static void run_jobs(uh_store_t *store, int jobs, atomic_int *stop, uh_search_progress_fn fn,
                      void *ctx, uh_search_summary_t *sum, int want_rc) {
     uh_error_t err = {0};
     uh_search_opts_t opts = {.progress = fn, .progress_ctx = ctx, .stop = stop, .jobs = jobs};
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(3);
     int rc = uh_search_run(store, &opts, sum, &err);
+    assert_int_equal(omp_get_max_threads(), 3);
+    omp_set_num_threads(threads);
     if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
 }
 
