@@ -16,11 +16,13 @@ struct uh_run_operator {
  * names it, how to build it from that config, and the files it keeps in a run directory. */
 typedef struct operator_kind {
     const char *key;
-    /* builds it from cfg's operator config; *state and *op are set on success */
+    size_t state_size;
+    /* builds it from cfg's operator config into state (zeroed, state_size bytes), *op pointing
+     * into it; on failure leaves nothing to close */
     int (*open)(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
-                const uh_backend_t *backend, const char *run_dir, void **state,
+                const uh_backend_t *backend, const char *run_dir, void *state,
                 const uh_operator_t **op, uh_error_t *err);
-    void (*close)(void *state);
+    void (*close)(void *state); /* what open made; the state's memory is the caller's */
     /* removes what it keeps in run_dir (a replaced run's); cfg is the new run's */
     int (*forget)(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err);
 } operator_kind_t;
@@ -28,24 +30,17 @@ typedef struct operator_kind {
 /* ---- the built-in model (uhnas/lm.h) ---- */
 
 static int builtin_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
-                        const uh_backend_t *backend, const char *run_dir, void **state,
+                        const uh_backend_t *backend, const char *run_dir, void *state,
                         const uh_operator_t **op, uh_error_t *err) {
     uh_lm_config_t lm;
     int rc = uh_lm_config_parse(cfg->operator_config, &lm, err);
-    uh_operator_t *o = rc ? NULL : calloc(1, sizeof *o);
-    if (!rc && !o) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    if (!rc) rc = uh_lm_operator_open(&lm, cfg->seed, run_dir, backend, o, err);
-    if (rc) {
-        free(o);
-        return rc;
-    }
-    *state = o, *op = o;
-    return UH_OK;
+    if (!rc) rc = uh_lm_operator_open(&lm, cfg->seed, run_dir, backend, state, err);
+    *op = state;
+    return rc;
 }
 
 static void builtin_close(void *state) {
     uh_lm_operator_free(state);
-    free(state);
 }
 
 static int builtin_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err) {
@@ -55,27 +50,21 @@ static int builtin_forget(const char *run_dir, const uh_search_config_t *cfg, uh
 /* ---- a language model over HTTP or a transcript (uhnas/llm.h) ---- */
 
 static int remote_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *overrides,
-                       const uh_backend_t *backend, const char *run_dir, void **state,
+                       const uh_backend_t *backend, const char *run_dir, void *state,
                        const uh_operator_t **op, uh_error_t *err) {
+    uh_llm_stack_t *s = state;
     uh_llm_config_t c;
     int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
     if (rc) return rc;
     if (overrides) uh_llm_overrides_apply(overrides, &c);
     c.op.clean_objective = cfg->objective == UH_OBJECTIVE_CLEAN;
-    uh_llm_stack_t *s = calloc(1, sizeof *s);
-    if (!s) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    *op = &s->op;
     /* a server is asked for its models first: a wrong URL or key stops the run at once */
-    if ((rc = uh_llm_stack_open(&c, run_dir, backend, c.client.url[0] != '\0', s, err))) {
-        free(s);
-        return rc;
-    }
-    *state = s, *op = &s->op;
-    return UH_OK;
+    return uh_llm_stack_open(&c, run_dir, backend, c.client.url[0] != '\0', s, err);
 }
 
 static void remote_close(void *state) {
     uh_llm_stack_close(state);
-    free(state);
 }
 
 static int remote_forget(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err) {
@@ -86,8 +75,8 @@ static int remote_forget(const char *run_dir, const uh_search_config_t *cfg, uh_
 }
 
 static const operator_kind_t KINDS[] = {
-    {"builtin", builtin_open, builtin_close, builtin_forget},
-    {"llm", remote_open, remote_close, remote_forget},
+    {"builtin", sizeof(uh_operator_t), builtin_open, builtin_close, builtin_forget},
+    {"llm", sizeof(uh_llm_stack_t), remote_open, remote_close, remote_forget},
 };
 #define N_KINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -114,9 +103,12 @@ int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *ov
     uh_run_operator_t *op = calloc(1, sizeof *op);
     if (!op) return uh_error_set(err, UH_ENOMEM, "out of memory");
     int rc = uh_strategy_needs_model(cfg->strategy) ? find_kind(cfg, &op->kind, err) : UH_OK;
+    if (!rc && op->kind && !(op->state = calloc(1, op->kind->state_size)))
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && op->kind)
-        rc = op->kind->open(cfg, overrides, backend, run_dir, &op->state, &op->op, err);
+        rc = op->kind->open(cfg, overrides, backend, run_dir, op->state, &op->op, err);
     if (rc) {
+        free(op->state);
         free(op);
         return rc;
     }
@@ -129,7 +121,9 @@ const uh_operator_t *uh_operator_of(const uh_run_operator_t *op) {
 }
 
 void uh_operator_close(uh_run_operator_t *op) {
-    if (op && op->kind) op->kind->close(op->state);
+    if (!op) return;
+    if (op->kind) op->kind->close(op->state);
+    free(op->state);
     free(op);
 }
 
