@@ -25,6 +25,12 @@ out=$("$UHNAS" report "$tmp/badgen" --out "$tmp/badgen.html" 2>&1)
 cp -r "$tmp/run" "$tmp/gap"
 sql_write "$tmp/gap" "delete from generations where generation = 1"
 "$UHNAS" report "$tmp/gap" --out "$tmp/gap.html" > /dev/null 2>&1 && ok || bad "report of a run with a gap"
+# ---- item 4: the report reads the run config with the search's strict reader -------------
+# (it used to read it leniently and show "?" or 0 for what it could not read)
+cp -r "$tmp/run" "$tmp/badcfg"
+sql_write "$tmp/badcfg" "update run set config = replace(config, '\"mc\":'||char(9)||'2', '\"mc\":'||char(9)||'0')"
+[[ $(sql "$tmp/badcfg" "select instr(config, '\"mc\":'||char(9)||'0') > 0 from run") == 1 ]] && ok || bad "the config was not damaged"
+expect 2 "run config: mc: must be an integer in 1..100000, got 0" "$UHNAS" report "$tmp/badcfg" --out "$tmp/badcfg.html"
 
 # ---- item 1: the built-in model reports like any operator -------------------------------
 # a tiny model with a context too short for most children: some fall back to classic ones
