@@ -24,6 +24,7 @@
 #include "uhnas/backend.h"
 #include "uhnas/data.h"
 #include "uhnas/error.h"
+#include "uhnas/rng.h"
 #include "uhnas/search.h"
 #include "uhnas/store.h"
 
@@ -237,6 +238,13 @@ static inline void assert_mc_seeded(const uh_backend_t *b, uh_net_t *net, const 
     assert_int_equal(uh_backend_evaluate(b, net, test, samples, 4321, &r3, &err), UH_OK);
     assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
     assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
+}
+
+/* A generator seeded with seed, so that a test reads `uh_rng_t rng = rng_seeded(5);`. */
+static inline uh_rng_t rng_seeded(uint64_t seed) {
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    return rng;
 }
 
 /* max |x − y| over max |y| */
