@@ -416,8 +416,7 @@ static double layer_error(const uh_backend_t *b, int bits, double *analytic) {
     enum { OUT = 10, IN = 64, N = 500 };
     static float w[OUT * IN], wq[OUT * IN], x[N * IN], y[N * OUT];
     static double y0[N * OUT];
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 21);
+    uh_rng_t rng = rng_seeded(21);
     for (int i = 0; i < OUT * IN; i++) w[i] = wq[i] = (float)(0.1 * uh_rng_normal(&rng));
     for (int i = 0; i < N * IN; i++) x[i] = (float)uh_rng_uniform(&rng);
     hook->perturb_weights(hook->ctx, 0, wq, OUT, IN, NULL);

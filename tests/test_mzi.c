@@ -1001,8 +1001,7 @@ static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols
 }
 
 static void seeded_matrix(float *w, size_t n, uint64_t seed) {
-    uh_rng_t r;
-    uh_rng_seed(&r, seed);
+    uh_rng_t r = rng_seeded(seed);
     for (size_t i = 0; i < n; i++) w[i] = (float)uh_rng_normal(&r);
 }
 
