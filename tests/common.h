@@ -24,6 +24,7 @@
 #include "uhnas/backend.h"
 #include "uhnas/data.h"
 #include "uhnas/error.h"
+#include "uhnas/rng.h"
 #include "uhnas/search.h"
 #include "uhnas/store.h"
 
@@ -34,6 +35,13 @@
 #define RELU_MLP(hidden, classes)                                                                  \
     "{\"layers\":[{\"type\":\"dense\",\"units\":" #hidden ",\"activation\":\"relu\"},"             \
     "{\"type\":\"dense\",\"units\":" #classes "}]}"
+
+/* A conv layer of 3×3 filters with the tile hint 4, a 2×2 max pool, and 3 classes: on
+ * 6×6×1 inputs, the by-hand energy tests' network. */
+#define TILED_CNN(filters)                                                                         \
+    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":" #filters ",\"kernel\":3,\"activation\":"      \
+    "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"                        \
+    "{\"type\":\"dense\",\"units\":3}]}"
 
 static const uh_shape_t MNIST = {1, 28, 28, 10};
 static const uh_shape_t TINY = {1, 12, 12, 4}; /* uh_dataset_tiny's images */
@@ -158,9 +166,26 @@ static inline void expect_bad_backend_at(const char *text, const char *needle, c
 
 /* ---- what a test cannot go on without --------------------------------------------------- */
 
+/* A generator seeded with seed, so that a test reads `uh_rng_t rng = rng_seeded(5);`. */
+static inline uh_rng_t rng_seeded(uint64_t seed) {
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    return rng;
+}
+
 static inline void parse_arch(const char *json, uh_shape_t shape, uh_arch_t *a) {
     uh_error_t err = {0};
     if (uh_arch_parse(json, strlen(json), shape, a, &err)) fail_msg("arch: %s\n%s", err.msg, json);
+}
+
+/* One dense layer of units outputs on shape, with a tile hint and bits where they are not 0. */
+static inline void parse_dense(int units, int tile, int bits, uh_shape_t shape, uh_arch_t *a) {
+    char tile_key[32] = "", bits_key[32] = "", json[160];
+    if (tile) snprintf(tile_key, sizeof tile_key, ",\"tile\":%d", tile);
+    if (bits) snprintf(bits_key, sizeof bits_key, ",\"bits\":%d", bits);
+    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":%d%s%s}]}", units,
+             tile_key, bits_key);
+    parse_arch(json, shape, a);
 }
 
 /* The tiny dataset's training and test sets, which must load. */
@@ -227,14 +252,75 @@ static inline uh_backend_sim_t *new_sim(const uh_backend_t *b, const uh_arch_t *
     return sim;
 }
 
+/* A TRAIN simulation of a on b whose hook perturbs both weights and outputs. */
+static inline const uh_noise_t *train_hook(const uh_backend_t *b, const uh_arch_t *a,
+                                           uh_backend_sim_t **sim) {
+    *sim = new_sim(b, a, UH_SIM_TRAIN);
+    const uh_noise_t *hook = uh_backend_sim_hook(*sim);
+    assert_non_null(hook);
+    assert_non_null(hook->perturb_weights);
+    assert_non_null(hook->perturb_outputs);
+    return hook;
+}
+
+/* The RMS change the TRAIN hook of b makes to the n_w weights w0 of a's first layer (rows ×
+ * cols), drawn from seed 1; 0 when the hook perturbs no weights. */
+static inline double train_weight_rms(const uh_backend_t *b, const uh_arch_t *a, const float *w0,
+                                      int rows, int cols) {
+    uh_backend_sim_t *sim = new_sim(b, a, UH_SIM_TRAIN);
+    const uh_noise_t *hook = uh_backend_sim_hook(sim);
+    double rms = 0;
+    if (hook && hook->perturb_weights) {
+        size_t n = (size_t)rows * cols;
+        float *w = malloc(n * sizeof *w);
+        assert_non_null(w);
+        memcpy(w, w0, n * sizeof *w);
+        uh_rng_t rng = rng_seeded(1);
+        hook->perturb_weights(hook->ctx, 0, w, rows, cols, &rng);
+        double sq = 0;
+        for (size_t i = 0; i < n; i++) sq += ((double)w[i] - w0[i]) * ((double)w[i] - w0[i]);
+        rms = sqrt(sq / n);
+        free(w);
+    }
+    uh_backend_sim_free(sim);
+    return rms;
+}
+
+/* The RMS error the hook's output conversion (layer 0) adds to 20000 draws of N(0, 1) from
+ * seed, and their full scale max |z|; with_rng: the hook draws its noise from the same
+ * generator, else it gets none. */
+static inline double output_error_rms(const uh_noise_t *hook, uint64_t seed, int with_rng,
+                                      double *fs) {
+    enum { COUNT = 20000 };
+    static float z[COUNT], z0[COUNT];
+    assert_non_null(hook->perturb_outputs);
+    uh_rng_t rng = rng_seeded(seed);
+    *fs = 0;
+    for (int j = 0; j < COUNT; j++) {
+        z[j] = z0[j] = (float)uh_rng_normal(&rng);
+        *fs = fmax(*fs, fabs(z[j]));
+    }
+    hook->perturb_outputs(hook->ctx, 0, z, COUNT, with_rng ? &rng : NULL);
+    double sq = 0;
+    for (int j = 0; j < COUNT; j++) sq += (z[j] - z0[j]) * (double)(z[j] - z0[j]);
+    return sqrt(sq / COUNT);
+}
+
+/* samples hardware draws of net on b from seed, which must be answered. */
+static inline uh_mc_result_t evaluate(const uh_backend_t *b, uh_net_t *net,
+                                      const uh_dataset_t *test, int samples, uint64_t seed) {
+    uh_mc_result_t r;
+    uh_error_t err = {0};
+    if (uh_backend_evaluate(b, net, test, samples, seed, &r, &err)) fail_msg("%s", err.msg);
+    return r;
+}
+
 /* Monte Carlo on b is seeded: the same seed replays the same samples, another draws others. */
 static inline void assert_mc_seeded(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t *test,
                                     int samples) {
-    uh_mc_result_t r1, r2, r3;
-    uh_error_t err = {0};
-    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r1, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 1234, &r2, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(b, net, test, samples, 4321, &r3, &err), UH_OK);
+    uh_mc_result_t r1 = evaluate(b, net, test, samples, 1234),
+                   r2 = evaluate(b, net, test, samples, 1234),
+                   r3 = evaluate(b, net, test, samples, 4321);
     assert_true(r1.noisy_accuracy == r2.noisy_accuracy && r1.noisy_std == r2.noisy_std);
     assert_true(r1.noisy_accuracy != r3.noisy_accuracy || r1.noisy_std != r3.noisy_std);
 }

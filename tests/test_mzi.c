@@ -113,6 +113,18 @@ static void expect_part(const uh_energy_t *e, int layer, const char *name, doubl
     }
 }
 
+/* A component of one layer and its energy in pJ. */
+typedef struct {
+    int layer;
+    const char *name;
+    double pj;
+} part_t;
+
+/* Each of the n components of want, within relative 1e-9. */
+static void expect_parts(const uh_energy_t *e, const part_t *want, size_t n) {
+    for (size_t i = 0; i < n; i++) expect_part(e, want[i].layer, want[i].name, want[i].pj);
+}
+
 /* Every component of each layer, and the totals, agree within relative 1e-9. */
 static void expect_sums(const uh_energy_t *e) {
     double total = 0;
@@ -203,23 +215,14 @@ static void test_energy_mlp_by_hand(void **state) {
     double laser1 = 196 * laser_pj(16, 16, 13.1, 2), laser2 = 4 * laser_pj(10, 16, 11.3, 2);
     double heat1 = 196 * 528 * 12.385 * 0.1, heat2 = 4 * 366 * 12.385 * 0.1;
     double prog1 = 196 * 528 * 12.385 * 2000 / 1024.0, prog2 = 4 * 366 * 12.385 * 2000 / 1024.0;
-    expect_part(&e, 0, "dac", 11289.6);
-    expect_part(&e, 0, "modulator", 1411.2);
-    expect_part(&e, 0, "adc", 4641.28);
-    expect_part(&e, 0, "pd_tia", 1285.76);
-    expect_part(&e, 0, "laser", laser1);
-    expect_part(&e, 0, "heater", heat1);
-    expect_part(&e, 0, "reprogram", prog1);
-    expect_part(&e, 0, "accumulate", 307.2);
-    expect_part(&e, 0, "activation", 1.92);
-    expect_part(&e, 1, "dac", 230.4);
-    expect_part(&e, 1, "modulator", 28.8);
-    expect_part(&e, 1, "adc", 59.2);
-    expect_part(&e, 1, "pd_tia", 16.4);
-    expect_part(&e, 1, "laser", laser2);
-    expect_part(&e, 1, "heater", heat2);
-    expect_part(&e, 1, "reprogram", prog2);
-    expect_part(&e, 1, "accumulate", 3);
+    const part_t want[] = {
+        {0, "dac", 11289.6},     {0, "modulator", 1411.2}, {0, "adc", 4641.28},
+        {0, "pd_tia", 1285.76},  {0, "laser", laser1},     {0, "heater", heat1},
+        {0, "reprogram", prog1}, {0, "accumulate", 307.2}, {0, "activation", 1.92},
+        {1, "dac", 230.4},       {1, "modulator", 28.8},   {1, "adc", 59.2},
+        {1, "pd_tia", 16.4},     {1, "laser", laser2},     {1, "heater", heat2},
+        {1, "reprogram", prog2}, {1, "accumulate", 3}};
+    expect_parts(&e, want, sizeof want / sizeof *want);
     assert_int_equal(e.layers[0].n_parts, 9);
     assert_int_equal(e.layers[1].n_parts, 8); /* no activation on the logits */
     double l1 = 11289.6 + 1411.2 + 4641.28 + 1285.76 + laser1 + heat1 + prog1 + 307.2 + 1.92;
@@ -240,6 +243,27 @@ static void test_energy_mlp_by_hand(void **state) {
     uh_backend_free(b);
 }
 
+/* What a mapping of the conv net below gives: the heater energy of its conv and dense layers
+ * (pJ), the latency, and the units and MZIs on the chip. */
+typedef struct {
+    double conv_heater, dense_heater, latency_ns;
+    int tiles, mzis;
+} mapping_t;
+
+/* a's energy e on the 8-port Reck file with params must be the mapping want; the backend, for
+ * more questions (the caller frees it). */
+static uh_backend_t *expect_mapping(const char *params, const uh_arch_t *a, mapping_t want,
+                                    uh_energy_t *e) {
+    uh_backend_t *b = load_backend_text(mzi_file("reck", 8, params));
+    energy_of(b, a, e);
+    expect_part(e, 0, "heater", want.conv_heater);
+    expect_part(e, 2, "heater", want.dense_heater);
+    assert_rel(e->latency_ns, want.latency_ns, 1e-12);
+    assert_int_equal(e->footprint.tiles, want.tiles);
+    assert_int_equal(e->footprint.mzis, want.mzis);
+    return b;
+}
+
 /* A Reck file (depth 2n − 3) with the link budget, 25 mW/π heaters and coupler loss, on a conv
  * net whose conv layer carries the tile hint 4 and whose dense layer uses the default 8;
  * then the same chip weight-stationary. */
@@ -253,10 +277,7 @@ static void test_energy_conv_reck_by_hand(void **state) {
                                                                 "0.03") "," NUM("pool_pj", "0.05"));
     uh_backend_t *b = load_backend_text(mzi_file("reck", 8, params));
     uh_arch_t a;
-    parse_arch("{\"layers\":[{\"type\":\"conv2d\",\"filters\":6,\"kernel\":3,\"activation\":"
-               "\"relu\",\"tile\":4},{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-               "{\"type\":\"dense\",\"units\":3}]}",
-               (uh_shape_t){1, 6, 6, 3}, &a);
+    parse_arch(TILED_CNN(6), (uh_shape_t){1, 6, 6, 3}, &a);
     uh_energy_t e;
     energy_of(b, &a, &e);
     /* Reck depth: d(1) = 0, d(2) = 1, d(3) = 3, d(4) = 5, d(8) = 13.
@@ -284,23 +305,14 @@ static void test_energy_conv_reck_by_hand(void **state) {
     double conv_laser = 16 * (2 * laser_pj(4, 4, 9.7, 3) + laser_pj(4, 1, 7.2, 3) +
                               2 * laser_pj(2, 4, 7.7, 3) + laser_pj(2, 1, 5.2, 3));
     double dense_laser = 3 * laser_pj(3, 8, 12.7, 3);
-    expect_part(&e, 0, "dac", 1036.8);
-    expect_part(&e, 0, "modulator", 129.6);
-    expect_part(&e, 0, "adc", 432);
-    expect_part(&e, 0, "pd_tia", 118.08);
-    expect_part(&e, 0, "laser", conv_laser);
-    expect_part(&e, 0, "heater", 2800);
-    expect_part(&e, 0, "accumulate", 19.2);
-    expect_part(&e, 0, "activation", 2.88);
-    expect_part(&e, 1, "pool", 4.8);
+    const part_t want[] = {{0, "dac", 1036.8},      {0, "modulator", 129.6},   {0, "adc", 432},
+                           {0, "pd_tia", 118.08},   {0, "laser", conv_laser},  {0, "heater", 2800},
+                           {0, "accumulate", 19.2}, {0, "activation", 2.88},   {1, "pool", 4.8},
+                           {2, "dac", 86.4},        {2, "modulator", 10.8},    {2, "adc", 13.5},
+                           {2, "pd_tia", 3.69},     {2, "laser", dense_laser}, {2, "heater", 285},
+                           {2, "accumulate", 0.6}};
+    expect_parts(&e, want, sizeof want / sizeof *want);
     assert_int_equal(e.layers[1].n_parts, 1);
-    expect_part(&e, 2, "dac", 86.4);
-    expect_part(&e, 2, "modulator", 10.8);
-    expect_part(&e, 2, "adc", 13.5);
-    expect_part(&e, 2, "pd_tia", 3.69);
-    expect_part(&e, 2, "laser", dense_laser);
-    expect_part(&e, 2, "heater", 285);
-    expect_part(&e, 2, "accumulate", 0.6);
     assert_true(layer_nj(&e, 0, "reprogram") == 0); /* no settling time in this file */
     double total = 1036.8 + 129.6 + 432 + 118.08 + conv_laser + 2800 + 19.2 + 2.88 + 4.8 + 86.4 +
                    10.8 + 13.5 + 3.69 + dense_laser + 285 + 0.6;
@@ -317,13 +329,7 @@ static void test_energy_conv_reck_by_hand(void **state) {
      * = 102, shifters 140 + 228 = 368. */
     char ws[1200];
     snprintf(ws, sizeof ws, "%s,\"mapping\":\"weight-stationary\"," NUM("batch", "4"), params);
-    b = load_backend_text(mzi_file("reck", 8, ws));
-    energy_of(b, &a, &e);
-    expect_part(&e, 0, "heater", 2800);
-    expect_part(&e, 2, "heater", 4560);
-    assert_rel(e.latency_ns, 6.5, 1e-12);
-    assert_int_equal(e.footprint.tiles, 9);
-    assert_int_equal(e.footprint.mzis, 161);
+    b = expect_mapping(ws, &a, (mapping_t){2800, 4560, 6.5, 9, 161}, &e);
     assert_int_equal(e.footprint.devices, 368);
     uh_backend_free(b);
 
@@ -335,13 +341,7 @@ static void test_energy_conv_reck_by_hand(void **state) {
              "%s,\"mapping\":\"weight-stationary\",\"replicate\":\"fill\"," NUM(
                  "batch", "4") "," NUM("chip_mzis", "500"),
              params);
-    b = load_backend_text(mzi_file("reck", 8, ws));
-    energy_of(b, &a, &e);
-    expect_part(&e, 0, "heater", 3150);
-    expect_part(&e, 2, "heater", 855);
-    assert_rel(e.latency_ns, 1.3, 1e-12);
-    assert_int_equal(e.footprint.tiles, 39);
-    assert_int_equal(e.footprint.mzis, 456);
+    b = expect_mapping(ws, &a, (mapping_t){3150, 855, 1.3, 39, 456}, &e);
     uh_violations_t v;
     assert_int_equal(uh_backend_check(b, &a, &v), 0);
     uh_backend_free(b);
@@ -429,10 +429,9 @@ static void test_io_layout_by_hand(void **state) {
     energy_of(op, &a, &eo);
     /* dac 784 · 3.6 = 2822.4 pJ, modulator 784 · 0.45 = 352.8, adc 64 · 1.5 = 96, pd_tia
      * 64 · (49 · 1.1 + 3) mW / 10 GHz = 364.16 pJ, no accumulate */
-    expect_part(&eo, 0, "dac", 2822.4);
-    expect_part(&eo, 0, "modulator", 352.8);
-    expect_part(&eo, 0, "adc", 96);
-    expect_part(&eo, 0, "pd_tia", 364.16);
+    const part_t want[] = {
+        {0, "dac", 2822.4}, {0, "modulator", 352.8}, {0, "adc", 96}, {0, "pd_tia", 364.16}};
+    expect_parts(&eo, want, 4);
     assert_true(layer_nj(&eo, 0, "accumulate") == 0);
     assert_rel(layer_nj(&eo, 0, "laser"), layer_nj(&ee, 0, "laser"), 1e-12);
     uh_backend_free(el);
@@ -448,10 +447,7 @@ static void test_io_layout_by_hand(void **state) {
         uh_backend_t *b = load_backend_text(mzi_file("clements", 8, params));
         double lowest = INFINITY;
         for (int k = 2; k <= 32; k *= 2) {
-            char json[128];
-            snprintf(json, sizeof json,
-                     "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}", k);
-            parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
+            parse_dense(256, k, 0, (uh_shape_t){1, 16, 16, 256}, &a);
             uh_energy_t e;
             energy_of(b, &a, &e);
             print_message("%s k %d: %.4g nJ\n", layout ? "optical" : "electronic", k, e.total_nj);
@@ -500,29 +496,12 @@ static void test_bits_set_converters(void **state) {
         b = load_backend_text(mzi_file("clements", 5, params));
         double prev = 0;
         for (int i = 0; i < 3; i++) {
-            char json[256];
-            snprintf(json, sizeof json,
-                     "{\"layers\":[{\"type\":\"dense\",\"units\":20,\"tile\":5,\"bits\":%d}]}",
-                     bits[i]);
             uh_arch_t a;
-            parse_arch(json, (uh_shape_t){1, 12, 12, 20}, &a);
-            uh_backend_sim_t *sim;
-            sim = new_sim(b, &a, UH_SIM_EVAL);
-            const uh_noise_t *hook = uh_backend_sim_hook(sim);
-            enum { COUNT = 20000 };
-            static float z[COUNT], z0[COUNT];
-            uh_rng_t rng;
-            uh_rng_seed(&rng, 7);
-            double fs = 0;
-            for (int j = 0; j < COUNT; j++) {
-                z[j] = z0[j] = (float)uh_rng_normal(&rng);
-                fs = fmax(fs, fabs(z[j]));
-            }
-            hook->perturb_outputs(hook->ctx, 0, z, COUNT, &rng);
-            double sq = 0;
-            for (int j = 0; j < COUNT; j++) sq += (z[j] - z0[j]) * (double)(z[j] - z0[j]);
+            parse_dense(20, 5, bits[i], (uh_shape_t){1, 12, 12, 20}, &a);
+            uh_backend_sim_t *sim = new_sim(b, &a, UH_SIM_EVAL);
+            double fs, rms = output_error_rms(uh_backend_sim_hook(sim), 7, 1, &fs);
             double levels = (1 << (bits[i] - 1)) - 1;
-            double rms = sqrt(sq / COUNT), want = fs * sqrt(1.0 / 12 + lsb[n] * lsb[n]) / levels;
+            double want = fs * sqrt(1.0 / 12 + lsb[n] * lsb[n]) / levels;
             print_message("%d bits, noise %.1f LSB: error rms %.4e, analytic %.4e\n", bits[i],
                           lsb[n], rms, want);
             assert_rel(rms, want, 0.05);
@@ -547,11 +526,8 @@ static void test_laser_grows_exponentially(void **state) {
     const int tiles[] = {4, 8, 16, 32, 64};
     double lnk[5], dac[5];
     for (int i = 0; i < 5; i++) {
-        char json[256];
-        snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"tile\":%d}]}",
-                 tiles[i]);
         uh_arch_t a;
-        parse_arch(json, (uh_shape_t){1, 8, 8, 64}, &a);
+        parse_dense(64, tiles[i], 0, (uh_shape_t){1, 8, 8, 64}, &a);
         uh_energy_t e;
         energy_of(b, &a, &e);
         lnk[i] = log(part(&e, "laser") * tiles[i]);
@@ -607,6 +583,24 @@ static void logits(uh_net_t *net, const uh_backend_t *b, const uh_dataset_t *ds,
     uh_backend_sim_free(sim);
 }
 
+/* NET_BATCH tiny images, drawn from seed. */
+static uh_dataset_t *tiny_batch(uint64_t seed) {
+    uh_dataset_t *ds;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(NET_BATCH, seed, &ds, &err), UH_OK);
+    return ds;
+}
+
+/* An untrained net of json on the tiny images, its weights drawn from seed. */
+static uh_net_t *random_net(const char *json, uint64_t seed) {
+    uh_arch_t a;
+    parse_arch(json, TINY, &a);
+    uh_error_t err = {0};
+    uh_net_t *net = uh_net_new(&a, NET_BATCH, seed, &err);
+    assert_non_null(net);
+    return net;
+}
+
 /* ---- the noiseless limit ------------------------------------------------------------ */
 
 /* No phase DAC, no noise, no loss, an ideal ADC: SVD, both meshes, the attenuators and the
@@ -614,9 +608,7 @@ static void logits(uh_net_t *net, const uh_backend_t *b, const uh_dataset_t *ds,
  * a 30-bit phase DAC alone (steps of 6e-9 rad) stays within 1e-5. */
 static void test_noiseless_gives_digital_logits(void **state) {
     (void)state;
-    uh_dataset_t *ds;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(NET_BATCH, 5, &ds, &err), UH_OK);
+    uh_dataset_t *ds = tiny_batch(5);
     const char *meshes[] = {"clements", "reck"};
     const char *archs[] = {MLP, CNN};
     for (int m = 0; m < 2; m++) {
@@ -625,25 +617,20 @@ static void test_noiseless_gives_digital_logits(void **state) {
         uh_backend_t *lossy = load_backend_text(
             mzi_file(meshes[m], 5, NUM("il_db", "0.8") ",\"loss_balance\":\"dummies\""));
         uh_backend_t *fine = load_backend_text(mzi_file(meshes[m], 5, NUM("phase_bits", "30")));
+        const uh_backend_t *chips[] = {ideal, lossy, fine};
+        const char *what[] = {": noiseless", ", balanced 0.8 dB loss", ", 30-bit phases"};
+        const double tolerance[] = {1e-6, 1e-6, 1e-5};
         for (int k = 0; k < 2; k++) {
-            uh_arch_t a;
-            parse_arch(archs[k], TINY, &a);
-            uh_net_t *net = uh_net_new(&a, NET_BATCH, 3, &err);
-            assert_non_null(net);
+            uh_net_t *net = random_net(archs[k], 3);
             float clean[NET_BATCH * 4], hw[NET_BATCH * 4];
             logits(net, NULL, ds, 0, clean);
-            logits(net, ideal, ds, 11, hw);
-            double d = max_rel_diff(hw, clean, NET_BATCH * 4);
-            print_message("%s %s: noiseless %.2e", meshes[m], k ? "cnn" : "mlp", d);
-            assert_true(d <= 1e-6);
-            logits(net, lossy, ds, 11, hw);
-            d = max_rel_diff(hw, clean, NET_BATCH * 4);
-            print_message(", balanced 0.8 dB loss %.2e", d);
-            assert_true(d <= 1e-6);
-            logits(net, fine, ds, 11, hw);
-            d = max_rel_diff(hw, clean, NET_BATCH * 4);
-            print_message(", 30-bit phases %.2e\n", d);
-            assert_true(d <= 1e-5);
+            print_message("%s %s", meshes[m], k ? "cnn" : "mlp");
+            for (int c = 0; c < 3; c++) {
+                logits(net, chips[c], ds, 11, hw);
+                double d = max_rel_diff(hw, clean, NET_BATCH * 4);
+                print_message("%s %.2e%s", what[c], d, c == 2 ? "\n" : "");
+                assert_true(d <= tolerance[c]);
+            }
             uh_net_free(net);
         }
         uh_backend_free(ideal);
@@ -655,16 +642,33 @@ static void test_noiseless_gives_digital_logits(void **state) {
 
 /* ---- each non-ideality alone -------------------------------------------------------- */
 
-/* Mean relative RMS logit error of a random CNN (Clements, tile 5) over 3 hardware samples,
- * with `params` as the only non-ideality. */
-static double logit_error(uh_net_t *net, const uh_dataset_t *ds, const float *clean,
-                          const char *mesh, const char *params) {
+/* What the physics tests measure on: a random CNN, its images, and its digital logits. */
+typedef struct {
+    uh_dataset_t *ds;
+    uh_net_t *net;
+    float clean[NET_BATCH * 4];
+} probe_t;
+
+static void probe_init(probe_t *p) {
+    p->ds = tiny_batch(9);
+    p->net = random_net(CNN, 4);
+    logits(p->net, NULL, p->ds, 0, p->clean);
+}
+
+static void probe_free(probe_t *p) {
+    uh_net_free(p->net);
+    uh_dataset_free(p->ds);
+}
+
+/* Mean relative RMS logit error of the probe (tile 5) over 3 hardware samples, with `params`
+ * as the only non-ideality. */
+static double logit_error(probe_t *p, const char *mesh, const char *params) {
     uh_backend_t *b = load_backend_text(mzi_file(mesh, 5, params));
     double sum = 0;
     for (int s = 0; s < 3; s++) {
         float hw[NET_BATCH * 4];
-        logits(net, b, ds, 100 + (uint64_t)s, hw);
-        sum += rms_rel_diff(hw, clean, NET_BATCH * 4);
+        logits(p->net, b, p->ds, 100 + (uint64_t)s, hw);
+        sum += rms_rel_diff(hw, p->clean, NET_BATCH * 4);
     }
     uh_backend_free(b);
     return sum / 3;
@@ -674,15 +678,8 @@ static double logit_error(uh_net_t *net, const uh_dataset_t *ds, const float *cl
  * measure that does not need a trained net); at strength 0 it is ~0. */
 static void test_each_effect_degrades_monotonically(void **state) {
     (void)state;
-    uh_dataset_t *ds;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(NET_BATCH, 9, &ds, &err), UH_OK);
-    uh_arch_t a;
-    parse_arch(CNN, TINY, &a);
-    uh_net_t *net = uh_net_new(&a, NET_BATCH, 4, &err);
-    assert_non_null(net);
-    float clean[NET_BATCH * 4];
-    logits(net, NULL, ds, 0, clean);
+    probe_t p;
+    probe_init(&p);
     static const struct {
         const char *key, *mesh, *extra;
         const char *values[4];
@@ -711,7 +708,7 @@ static void test_each_effect_degrades_monotonically(void **state) {
             char params[256];
             snprintf(params, sizeof params, "\"%s\":{\"value\":%s,\"source\":\"assumed: test\"}%s",
                      effects[i].key, effects[i].values[v], effects[i].extra);
-            e[v] = logit_error(net, ds, clean, effects[i].mesh, params);
+            e[v] = logit_error(&p, effects[i].mesh, params);
             print_message(" %s: %.2e", effects[i].values[v], e[v]);
         }
         print_message("\n");
@@ -719,8 +716,7 @@ static void test_each_effect_degrades_monotonically(void **state) {
         for (int v = 1; v < 4; v++) assert_true(e[v] > e[v - 1]);
         assert_true(e[3] > 1e-3);
     }
-    uh_net_free(net);
-    uh_dataset_free(ds);
+    probe_free(&p);
 }
 
 /* A file whose error is the couplers' (σ_bs = 0.05, a 0.002 rad phase error beside them):
@@ -728,17 +724,10 @@ static void test_each_effect_degrades_monotonically(void **state) {
  * (coupler_model_error 0 < 0.3 < 1), and a model error of 1 is the uncorrected file exactly. */
 static void test_coupler_correction_lowers_error(void **state) {
     (void)state;
-    uh_dataset_t *ds;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(NET_BATCH, 9, &ds, &err), UH_OK);
-    uh_arch_t a;
-    parse_arch(CNN, TINY, &a);
-    uh_net_t *net = uh_net_new(&a, NET_BATCH, 4, &err);
-    assert_non_null(net);
-    float clean[NET_BATCH * 4];
-    logits(net, NULL, ds, 0, clean);
+    probe_t p;
+    probe_init(&p);
 #define COUPLERS NUM("sigma_bs_rad", "0.05") "," NUM("sigma_phase_rad", "0.002")
-    double none = logit_error(net, ds, clean, "clements", COUPLERS);
+    double none = logit_error(&p, "clements", COUPLERS);
     double fixed[3];
     const char *errors[] = {"0", "0.3", "1"};
     for (int i = 0; i < 3; i++) {
@@ -748,7 +737,7 @@ static void test_coupler_correction_lowers_error(void **state) {
                           "\"coupler_model_error\":{\"value\":%s,\"source\":\"assumed: "
                           "test\"}",
                  errors[i]);
-        fixed[i] = logit_error(net, ds, clean, "clements", params);
+        fixed[i] = logit_error(&p, "clements", params);
     }
 #undef COUPLERS
     print_message("sigma_bs 0.05: logit error uncorrected %.3e; corrected, model error 0: %.3e, "
@@ -757,8 +746,16 @@ static void test_coupler_correction_lowers_error(void **state) {
     assert_true(fixed[0] < 0.5 * none);
     assert_true(fixed[0] < fixed[1] && fixed[1] < fixed[2]);
     assert_true(fixed[2] == none);
-    uh_net_free(net);
-    uh_dataset_free(ds);
+    probe_free(&p);
+}
+
+/* 2000 tiny images from seed: a test set large enough that a few borderline ones cannot
+ * decide. */
+static uh_dataset_t *test_images(uint64_t seed) {
+    uh_dataset_t *test;
+    uh_error_t err = {0};
+    assert_int_equal(uh_dataset_tiny(2000, seed, &test, &err), UH_OK);
+    return test;
 }
 
 /* ---- accuracy on a trained net ------------------------------------------------------- */
@@ -787,6 +784,14 @@ static uh_net_t *train_tiny_seeded(const char *json, const uh_noise_t *noise, ui
     return net;
 }
 
+/* The Clements file of tile 16 with a phase error of sigma rad alone. */
+static uh_backend_t *load_phase_error(const char *sigma) {
+    char params[128];
+    snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
+             sigma);
+    return load_backend_text(mzi_file("clements", 16, params));
+}
+
 static uh_net_t *train_tiny(const char *json, const uh_noise_t *noise) {
     return train_tiny_seeded(json, noise, 1, 5, 0, 10);
 }
@@ -799,14 +804,10 @@ static const char *const TRAINED =
  * falls as the phase error rises, and a seed replays its samples exactly. */
 static void test_accuracy_realistic_worst_clean(void **state) {
     (void)state;
-    uh_dataset_t *test;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(2000, 77, &test, &err), UH_OK);
+    uh_dataset_t *test = test_images(77);
     uh_net_t *net = train_tiny(TRAINED, NULL);
     uh_backend_t *real = load_backend("mzi-realistic"), *worst = load_backend("mzi-worst");
-    uh_mc_result_t r, w;
-    assert_int_equal(uh_backend_evaluate(real, net, test, 4, 99, &r, &err), UH_OK);
-    assert_int_equal(uh_backend_evaluate(worst, net, test, 4, 99, &w, &err), UH_OK);
+    uh_mc_result_t r = evaluate(real, net, test, 4, 99), w = evaluate(worst, net, test, 4, 99);
     print_message("clean %.4f, realistic %.4f ± %.4f, worst %.4f ± %.4f\n", r.clean_accuracy,
                   r.noisy_accuracy, r.noisy_std, w.noisy_accuracy, w.noisy_std);
     assert_true(r.clean_accuracy > 0.9);
@@ -819,12 +820,8 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     const char *sigmas[] = {"0", "0.02", "0.1", "0.3"};
     double acc[4];
     for (int i = 0; i < 4; i++) {
-        char params[128];
-        snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
-                 sigmas[i]);
-        uh_backend_t *b = load_backend_text(mzi_file("clements", 16, params));
-        uh_mc_result_t m;
-        assert_int_equal(uh_backend_evaluate(b, net, test, 4, 7, &m, &err), UH_OK);
+        uh_backend_t *b = load_phase_error(sigmas[i]);
+        uh_mc_result_t m = evaluate(b, net, test, 4, 7);
         acc[i] = m.noisy_accuracy;
         print_message("sigma_phase %s: %.4f ± %.4f\n", sigmas[i], m.noisy_accuracy, m.noisy_std);
         uh_backend_free(b);
@@ -843,8 +840,7 @@ static void test_accuracy_realistic_worst_clean(void **state) {
     snprintf(raw, strlen(wt) + 8, "%.*s\"crosstalk_compensation\": \"none\"%s", (int)(on - wt), wt,
              on + strlen("\"crosstalk_compensation\": \"measured\""));
     uh_backend_t *raw_chip = load_backend_text(raw);
-    uh_mc_result_t u;
-    assert_int_equal(uh_backend_evaluate(raw_chip, net, test, 4, 99, &u, &err), UH_OK);
+    uh_mc_result_t u = evaluate(raw_chip, net, test, 4, 99);
     print_message("worst calibrated %.4f, uncalibrated %.4f ± %.4f\n", w.noisy_accuracy,
                   u.noisy_accuracy, u.noisy_std);
     assert_true(w.noisy_accuracy >= u.noisy_accuracy - 0.003);
@@ -863,13 +859,8 @@ static void test_accuracy_realistic_worst_clean(void **state) {
  * a second sim that decomposes afresh gives the same numbers); other seeds differ. */
 static void test_seeded_samples(void **state) {
     (void)state;
-    uh_dataset_t *ds;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(NET_BATCH, 3, &ds, &err), UH_OK);
-    uh_arch_t a;
-    parse_arch(MLP, TINY, &a);
-    uh_net_t *net = uh_net_new(&a, NET_BATCH, 8, &err);
-    assert_non_null(net);
+    uh_dataset_t *ds = tiny_batch(3);
+    uh_net_t *net = random_net(MLP, 8);
     uh_backend_t *b = load_backend("mzi-worst");
     float x1[NET_BATCH * 4], x2[NET_BATCH * 4], x3[NET_BATCH * 4];
     logits(net, b, ds, 21, x1);
@@ -888,35 +879,18 @@ static void test_seeded_samples(void **state) {
  * matrix is the calibrated σ_rel (the MZI model scales it by RMS(W): a block's error follows
  * its largest singular value, not a large layer's max |w|); 0 when perturb_weights is absent. */
 static double train_sigma(const uh_backend_t *b, int tile) {
-    char json[128];
-    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"tile\":%d}]}",
-             tile);
     uh_arch_t a;
-    parse_arch(json, (uh_shape_t){1, 16, 16, 256}, &a);
-    uh_backend_sim_t *sim;
-    sim = new_sim(b, &a, UH_SIM_TRAIN);
-    const uh_noise_t *hook = uh_backend_sim_hook(sim);
-    double sigma = 0;
-    if (hook && hook->perturb_weights) {
-        enum { N = 256 * 256 };
-        float *w = malloc(N * sizeof *w), *w0 = malloc(N * sizeof *w0);
-        assert_non_null(w);
-        assert_non_null(w0);
-        double ms = 0;
-        for (int i = 0; i < N; i++) {
-            w0[i] = w[i] = i == 0 ? 2.0f : (i % 3 ? 0.5f : -1.0f);
-            ms += (double)w0[i] * w0[i] / N;
-        }
-        uh_rng_t rng;
-        uh_rng_seed(&rng, 1);
-        hook->perturb_weights(hook->ctx, 0, w, 256, 256, &rng);
-        double sq = 0;
-        for (int i = 0; i < N; i++) sq += ((double)w[i] - w0[i]) * ((double)w[i] - w0[i]);
-        sigma = sqrt(sq / N) / sqrt(ms);
-        free(w);
-        free(w0);
+    parse_dense(256, tile, 0, (uh_shape_t){1, 16, 16, 256}, &a);
+    enum { N = 256 * 256 };
+    float *w0 = malloc(N * sizeof *w0);
+    assert_non_null(w0);
+    double ms = 0;
+    for (int i = 0; i < N; i++) {
+        w0[i] = i == 0 ? 2.0f : (i % 3 ? 0.5f : -1.0f);
+        ms += (double)w0[i] * w0[i] / N;
     }
-    uh_backend_sim_free(sim);
+    double sigma = train_weight_rms(b, &a, w0, 256, 256) / sqrt(ms);
+    free(w0);
     return sigma;
 }
 
@@ -937,10 +911,7 @@ static void test_train_sigma_calibrated(void **state) {
     const char *sigmas[] = {"0.005", "0.01", "0.05", "0.2"};
     double s[4];
     for (int i = 0; i < 4; i++) {
-        char params[128];
-        snprintf(params, sizeof params, "\"sigma_phase_rad\":{\"value\":%s,\"source\":\"t: t\"}",
-                 sigmas[i]);
-        b = load_backend_text(mzi_file("clements", 16, params));
+        b = load_phase_error(sigmas[i]);
         s[i] = train_sigma(b, 16);
         print_message("sigma_phase %s: train sigma %.5f\n", sigmas[i], s[i]);
         if (i) assert_true(s[i] > s[i - 1]);
@@ -967,28 +938,20 @@ static void test_train_sigma_calibrated(void **state) {
  * more accuracy on the worst-case hardware than a net trained clean (or at least as much). */
 static void test_noise_aware_training(void **state) {
     (void)state;
-    uh_dataset_t *test;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(2000, 78, &test, &err), UH_OK);
+    uh_dataset_t *test = test_images(78);
     uh_backend_t *worst = load_backend("mzi-worst");
     uh_arch_t a;
     parse_arch(TRAINED, TINY, &a);
     uh_backend_sim_t *sim;
-    sim = new_sim(worst, &a, UH_SIM_TRAIN);
-    const uh_noise_t *hook = uh_backend_sim_hook(sim);
-    assert_non_null(hook);
-    assert_non_null(hook->perturb_weights);
-    assert_non_null(hook->perturb_outputs);
+    const uh_noise_t *hook = train_hook(worst, &a, &sim);
     uh_net_t *aware = train_tiny(TRAINED, hook);
-    uh_mc_result_t r;
-    assert_int_equal(uh_backend_evaluate(worst, aware, test, 4, 5, &r, &err), UH_OK);
+    uh_mc_result_t r = evaluate(worst, aware, test, 4, 5);
     print_message("noise-aware on mzi-worst: clean %.4f noisy %.4f\n", r.clean_accuracy,
                   r.noisy_accuracy);
     assert_true(r.clean_accuracy > 0.85);
     assert_true(r.noisy_accuracy > 0.8);
     uh_net_t *plain = train_tiny(TRAINED, NULL);
-    uh_mc_result_t p;
-    assert_int_equal(uh_backend_evaluate(worst, plain, test, 4, 5, &p, &err), UH_OK);
+    uh_mc_result_t p = evaluate(worst, plain, test, 4, 5);
     print_message("trained clean, on mzi-worst: clean %.4f noisy %.4f\n", p.clean_accuracy,
                   p.noisy_accuracy);
     assert_true(r.noisy_accuracy >= p.noisy_accuracy - 0.005);
@@ -1028,13 +991,9 @@ static uh_backend_t *load_with(const char *text, const char *extra) {
 /* A sim of `mode` on a one-layer dense arch (rows outputs, cols inputs, tile k). */
 static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols, int k,
                                        uh_sim_mode_t mode, const uh_noise_t **hook) {
-    char json[128];
-    snprintf(json, sizeof json, "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"tile\":%d}]}",
-             rows, k);
     uh_arch_t a;
-    parse_arch(json, (uh_shape_t){1, 1, cols, rows}, &a);
-    uh_backend_sim_t *sim;
-    sim = new_sim(b, &a, mode);
+    parse_dense(rows, k, 0, (uh_shape_t){1, 1, cols, rows}, &a);
+    uh_backend_sim_t *sim = new_sim(b, &a, mode);
     *hook = uh_backend_sim_hook(sim);
     assert_non_null(*hook);
     assert_non_null((*hook)->perturb_weights);
@@ -1042,8 +1001,7 @@ static uh_backend_sim_t *one_layer_sim(const uh_backend_t *b, int rows, int cols
 }
 
 static void seeded_matrix(float *w, size_t n, uint64_t seed) {
-    uh_rng_t r;
-    uh_rng_seed(&r, seed);
+    uh_rng_t r = rng_seeded(seed);
     for (size_t i = 0; i < n; i++) w[i] = (float)uh_rng_normal(&r);
 }
 
@@ -1202,9 +1160,7 @@ static void test_sampled_training_deterministic(void **state) {
  * 0.05 the error is ~160 % and neither method learns.) */
 static void test_sampled_training_sees_systematic_errors(void **state) {
     (void)state;
-    uh_dataset_t *test;
-    uh_error_t err = {0};
-    assert_int_equal(uh_dataset_tiny(2000, 79, &test, &err), UH_OK);
+    uh_dataset_t *test = test_images(79);
     /* the systematic error, then mzi-worst's coupler imbalance, DAC, loss and converters */
     static const char *const parts[] = {
         NUM("crosstalk", "0.02"),       "\"crosstalk_compensation\":\"none\"",
@@ -1221,9 +1177,7 @@ static void test_sampled_training_sees_systematic_errors(void **state) {
     double mean_g = 0, mean_s = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
         uh_net_t *ng = train_tiny_on(g, seed, 0, 10), *ns = train_tiny_on(s, seed, 0, 10);
-        uh_mc_result_t rg, rs;
-        assert_int_equal(uh_backend_evaluate(g, ng, test, 6, 3, &rg, &err), UH_OK);
-        assert_int_equal(uh_backend_evaluate(g, ns, test, 6, 3, &rs, &err), UH_OK);
+        uh_mc_result_t rg = evaluate(g, ng, test, 6, 3), rs = evaluate(g, ns, test, 6, 3);
         print_message("systematic errors, seed %d: gaussian clean %.4f noisy %.4f ± %.4f; "
                       "sampled clean %.4f noisy %.4f ± %.4f\n",
                       (int)seed, rg.clean_accuracy, rg.noisy_accuracy, rg.noisy_std,
