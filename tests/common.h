@@ -229,6 +229,25 @@ static inline uh_backend_t *energy_on(const char *backend, const char *json, uh_
     return b;
 }
 
+/* The 784 → 64 (relu) → 10 MLP with its layers' "bits" (0: none), parsed on shape. */
+static inline void mlp_bits(uh_shape_t shape, int bits1, int bits2, uh_arch_t *a) {
+    char json[256], b1[16] = "", b2[16] = "";
+    if (bits1) snprintf(b1, sizeof b1, ",\"bits\":%d", bits1);
+    if (bits2) snprintf(b2, sizeof b2, ",\"bits\":%d", bits2);
+    snprintf(json, sizeof json,
+             "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"%s},"
+             "{\"type\":\"dense\",\"units\":10%s}]}",
+             b1, b2);
+    parse_arch(json, shape, a);
+}
+
+/* The same, priced on b. */
+static inline void mlp_bits_energy(const uh_backend_t *b, uh_shape_t shape, int bits1, int bits2,
+                                   uh_arch_t *a, uh_energy_t *e) {
+    mlp_bits(shape, bits1, bits2, a);
+    energy_of(b, a, e);
+}
+
 /* The energy of one component of the network, or of one layer (0-based); -1 when absent. */
 static inline double part(const uh_energy_t *e, const char *name) {
     for (int k = 0; k < e->n_parts; k++)

@@ -292,23 +292,16 @@ static void test_violations_per_layer(void **state) {
     uh_backend_free(b);
 }
 
-#define MLP_BITS(b1, b2)                                                                           \
-    "{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\"" b1 "},"                \
-    "{\"type\":\"dense\",\"units\":10" b2 "}]}"
-
 /* Precision is a hardware gene: a layer's bits select one of the file's formats and its
  * costs. By hand on the shipped files, against the same MLP without bits. */
 static void test_precision_prices_layers(void **state) {
     (void)state;
     uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a0, a8, a16;
-    parse_arch(MLP_BITS("", ""), MNIST, &a0);
-    parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a8);
-    parse_arch(MLP_BITS(",\"bits\":16", ",\"bits\":16"), MNIST, &a16);
     uh_energy_t e0, e8, e16;
-    energy_of(gpu, &a0, &e0);
-    energy_of(gpu, &a8, &e8);
-    energy_of(gpu, &a16, &e16);
+    mlp_bits_energy(gpu, MNIST, 0, 0, &a0, &e0);
+    mlp_bits_energy(gpu, MNIST, 8, 0, &a8, &e8);
+    mlp_bits_energy(gpu, MNIST, 16, 16, &a16, &e16);
     /* FP16 (no bits): layer 1 mac 784 · 64 = 50 176 × 0.889 = 44 606.464 pJ, activation
      * 64 × 0.889 = 56.896 pJ; layer 2 mac 640 × 0.889 = 568.96 pJ.
      * Layer 1 at int8 (bits 8, twice the dense FP16 rate at 1000 W): mac 50 176 × 0.4445 =
@@ -333,7 +326,7 @@ static void test_precision_prices_layers(void **state) {
      * (FP32: 258 425.78125 pJ). */
     uh_backend_t *cpu = load_backend(BACKENDS "cpu-xeon8380-fp32.json");
     uh_arch_t c8;
-    parse_arch(MLP_BITS(",\"bits\":8", ",\"bits\":8"), MNIST, &c8);
+    mlp_bits(MNIST, 8, 8, &c8);
     energy_of(cpu, &a0, &e0);
     energy_of(cpu, &c8, &e8);
     assert_close(part(&e0, "mac"), 50816 * 91.7e-3, 1e-9);
@@ -361,7 +354,7 @@ static void test_precision_unsupported_refused(void **state) {
     uh_violations_t v;
     uh_backend_t *gpu = load_backend(BACKENDS "gpu-b200-fp16.json");
     uh_arch_t a4;
-    parse_arch(MLP_BITS(",\"bits\":4", ""), MNIST, &a4);
+    mlp_bits(MNIST, 4, 0, &a4);
     assert_int_equal(uh_backend_check(gpu, &a4, &v), 1);
     assert_int_equal(v.items[0].layer, 1);
     assert_string_equal(v.items[0].field, "bits");
@@ -377,7 +370,7 @@ static void test_precision_unsupported_refused(void **state) {
     assert_non_null(strstr(err.msg, "layer 1: 4 bits requested; this hardware computes in fp16"));
     /* 12 bits is inside the file's 8..16 but no format: the model's own violation */
     uh_arch_t a12;
-    parse_arch(MLP_BITS("", ",\"bits\":12"), MNIST, &a12);
+    mlp_bits(MNIST, 0, 12, &a12);
     assert_int_equal(uh_backend_check(gpu, &a12, &v), 1);
     assert_int_equal(v.items[0].layer, 2);
     assert_non_null(strstr(v.items[0].msg, "12 bits requested"));
@@ -387,7 +380,7 @@ static void test_precision_unsupported_refused(void **state) {
         "{\"name\":\"x\",\"model\":\"digital\",\"params\":{\"format\":\"fp32\"," MAC "}}";
     uh_backend_t *b;
     assert_int_equal(uh_backend_load_text(text, strlen(text), "t", &b, &err), UH_OK);
-    parse_arch(MLP_BITS(",\"bits\":8", ",\"bits\":6"), MNIST, &a4);
+    mlp_bits(MNIST, 8, 6, &a4);
     assert_int_equal(uh_backend_check(b, &a4, &v), 2);
     assert_string_equal(v.items[1].msg,
                         "6 bits requested; this hardware computes in fp32 (the default: no bits)");
@@ -484,7 +477,7 @@ static void test_precision_rounds_layer(void **state) {
     assert_close(z[2], -19 * 2.0 / 127, 1e-6);
     uh_backend_sim_free(sim);
     /* fp32 layers beside an int8 one are left alone: a 2-layer net, only layer 1 at int8 */
-    parse_arch(MLP_BITS(",\"bits\":8", ""), MNIST, &a);
+    mlp_bits(MNIST, 8, 0, &a);
     sim = new_sim(b, &a, UH_SIM_EVAL);
     hook = uh_backend_sim_hook(sim);
     assert_non_null(hook);
@@ -493,7 +486,7 @@ static void test_precision_rounds_layer(void **state) {
     assert_true(keep[0] == 0.123456789f);
     uh_backend_sim_free(sim);
     /* a network entirely in fp32 still needs no hook */
-    parse_arch(MLP_BITS("", ""), MNIST, &a);
+    mlp_bits(MNIST, 0, 0, &a);
     sim = new_sim(b, &a, UH_SIM_EVAL);
     assert_null(uh_backend_sim_hook(sim));
     uh_backend_sim_free(sim);

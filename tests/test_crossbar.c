@@ -340,17 +340,10 @@ static void test_bits_set_converters(void **state) {
     (void)state;
     uh_backend_t *b = load_backend(PCM_FILE);
     uh_arch_t a0, a8, a4;
-    parse_arch(RELU_MLP(64, 10), MNIST, &a0);
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":8},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a8);
-    parse_arch("{\"layers\":[{\"type\":\"dense\",\"units\":64,\"activation\":\"relu\",\"bits\":4},"
-               "{\"type\":\"dense\",\"units\":10}]}",
-               MNIST, &a4);
     uh_energy_t e0, e8, e4;
-    energy_of(b, &a0, &e0);
-    energy_of(b, &a8, &e8);
-    energy_of(b, &a4, &e4);
+    mlp_bits_energy(b, MNIST, 0, 0, &a0, &e0);
+    mlp_bits_energy(b, MNIST, 8, 0, &a8, &e8);
+    mlp_bits_energy(b, MNIST, 4, 0, &a4, &e4);
     /* Layer 1 (784 → 64: rt = 4 row-tiles, ct = 1) at the file's 8 bits: dac 784 · 0.5 =
      * 392 pJ, adc 64 · 4 · 2 = 512 pJ. At 4 bits both scale by 2^(4 − 8) = 1/16: dac 24.5 pJ,
      * adc 32 pJ, 847.5 pJ less. Periphery, array, accumulate, activation and layer 2 stay. */
