@@ -208,6 +208,23 @@ static void test_bad_files(void **state) {
     memset(big, ' ', n);
     big[n] = '\0';
     expect_bad_backend(big, "more than the limit");
+    /* a description is kept whole up to its limit, and refused beyond it (never cut) */
+    for (size_t len = UH_BACKEND_MAX_DESCRIPTION - 1; len <= UH_BACKEND_MAX_DESCRIPTION; len++) {
+        char desc[UH_BACKEND_MAX_DESCRIPTION + 1];
+        memset(desc, 'd', len);
+        desc[len] = '\0';
+        snprintf(big, n,
+                 "{\"name\":\"x\",\"model\":\"digital\",\"description\":\"%s\","
+                 "\"params\":{\"format\":\"fp32\"," MAC "}}",
+                 desc);
+        if (len == UH_BACKEND_MAX_DESCRIPTION) {
+            expect_bad_backend(big, "backend.description: longer than 1023 bytes");
+            continue;
+        }
+        uh_backend_t *kept = load_backend_text(big);
+        assert_string_equal(uh_backend_description(kept), desc);
+        uh_backend_free(kept);
+    }
     free(big);
     uh_backend_t *b;
     uh_error_t err = {0};

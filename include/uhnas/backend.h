@@ -23,6 +23,7 @@
 
 #define UH_BACKEND_MAX_FILE_BYTES (256 * 1024)
 #define UH_BACKEND_MAX_NAME 64
+#define UH_BACKEND_MAX_DESCRIPTION 1024 /* bytes with the terminator; longer is refused */
 #define UH_BACKEND_MAX_LIST 64
 
 typedef struct uh_backend uh_backend_t;

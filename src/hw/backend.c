@@ -17,7 +17,7 @@ static const uh_backend_model_t *const MODELS[] = {&uh_model_digital, &uh_model_
 
 struct uh_backend {
     char name[UH_BACKEND_MAX_NAME];
-    char description[256];
+    char description[UH_BACKEND_MAX_DESCRIPTION];
     char *path;
     char *text;
     const uh_backend_model_t *model;
@@ -239,7 +239,9 @@ static int parse_backend(const cJSON *root, uh_backend_t *b, uh_error_t *err) {
     snprintf(b->name, sizeof b->name, "%s", f.name->valuestring);
     if (f.description && !cJSON_IsString(f.description))
         return uh_error_set(err, UH_EINVAL, "backend.description: must be a string");
-    /* a longer description is cut, as it always was */
+    if (f.description && strlen(f.description->valuestring) >= sizeof b->description)
+        return uh_error_set(err, UH_EINVAL, "backend.description: longer than %zu bytes",
+                            sizeof b->description - 1);
     snprintf(b->description, sizeof b->description, "%s",
              f.description ? f.description->valuestring : "");
     if (!cJSON_IsString(f.model))
