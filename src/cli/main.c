@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "uhnas/threads.h"
 
 static const uh_command_t COMMANDS[] = {
     {"train", "train one architecture on a dataset and report its accuracy", uh_cmd_train},
@@ -56,6 +57,9 @@ static void print_help(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* First: OpenMP reads its wait policy when it is loaded, so this runs the program again
+     * with waiting threads that sleep (a spinning one costs 10-56x on a shared machine). */
+    uh_threads_passive(argv);
     if (argc < 2) {
         print_help(stderr);
         return UH_EXIT_USAGE;

@@ -4,6 +4,27 @@
 #include <unistd.h>
 
 #include "training.h"
+#include "uhnas/threads.h"
+
+/* The threads to train on: those asked for (--threads, else OMP_NUM_THREADS), else the cores
+ * other processes leave free, so that a busy machine does not make a run slower than one
+ * thread would. More than the free cores is the user's choice, with a warning. Measured
+ * before the data is loaded: no thread of this process is busy yet. */
+static int training_threads(int option, const char *cmd) {
+    uh_cpu_share_t share;
+    uh_cpu_share(&share);
+    int asked = uh_threads_asked(option);
+    if (!asked) return share.free;
+    if (asked > share.free)
+        fprintf(stderr,
+                "uhnas: warning: %s: %d threads asked for, more than the free cores (%d of %d%s): "
+                "training may be slower than on %d thread%s; leave --threads out (and "
+                "OMP_NUM_THREADS unset) to use the free cores\n",
+                cmd, asked, share.free, share.cores,
+                share.free < share.cores ? "; other processes hold the rest" : "", share.free,
+                share.free == 1 ? "" : "s");
+    return asked;
+}
 
 int cli_training_options(cli_training_t *t, cli_opt_t *opts) {
     *t = (cli_training_t){
@@ -24,7 +45,8 @@ int cli_training_options(cli_training_t *t, cli_opt_t *opts) {
          "L2 weight decay (default 0)"},
         {"seed", OPT_INT, &t->seed, 0, 2147483647, NULL, "S",
          "seed for weights and shuffling (default 1)"},
-        {"threads", OPT_INT, &t->threads, 0, 1024, NULL, "N", "threads (default 0: all cores)"},
+        {"threads", OPT_INT, &t->threads, 0, 1024, NULL, "N",
+         "threads (default 0: the cores no other process holds)"},
         {"limit-train", OPT_INT, &t->limit_train, 0, 100000000, NULL, "N",
          "use only the first N training samples (default all)"},
         {"limit-test", OPT_INT, &t->limit_test, 0, 100000000, NULL, "N",
@@ -39,6 +61,7 @@ int cli_training_load(const cli_training_t *t, const char *cmd, cli_run_t *run) 
     *run = (cli_run_t){0};
     uh_error_t err = {0};
     if (!t->arch) return cli_fail(UH_EXIT_USAGE, "%s: --arch is required (see --help)", cmd);
+    int threads = training_threads(t->threads, cmd);
     uh_data_opts_t dopts = {
         .data_dir = t->data_dir, .limit_train = t->limit_train, .limit_test = t->limit_test};
     /* A known dataset's missing files are the installation's fault, not the command line's:
@@ -57,7 +80,7 @@ int cli_training_load(const cli_training_t *t, const char *cmd, cli_run_t *run) 
     run->opts.batch = t->batch;
     run->opts.epochs = t->epochs;
     run->opts.seed = (uint64_t)t->seed;
-    run->opts.threads = t->threads;
+    run->opts.threads = threads;
     return UH_EXIT_OK;
 }
 
