@@ -92,6 +92,18 @@ static uh_dataset_t *images(int n, int training, const char **what, uh_error_t *
     return ds;
 }
 
+/* The bench's MLP 784 → 256 → 10 with both layers on tile k, batch 256. */
+static uh_net_t *mlp(int k, uh_error_t *err) {
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\","
+             "\"tile\":%d},{\"type\":\"dense\",\"units\":10,\"tile\":%d}]}",
+             k, k);
+    uh_arch_t a;
+    if (uh_arch_parse(json, strlen(json), (uh_shape_t){1, 28, 28, 10}, &a, err)) return NULL;
+    return uh_net_new(&a, 256, 1, err);
+}
+
 /* Decomposition and per-sample times of the EVAL hook for the net's two weight matrices: a
  * fresh sim's first call decomposes and samples, later calls only sample. */
 static int bench_hook(const uh_backend_t *b, uh_net_t *net, double *t_decomp, double *t_sample,
@@ -175,14 +187,7 @@ static int bench_noisy_clean(const uh_backend_t *b, const uh_dataset_t *small, u
     const uh_dataset_t *sets[] = {small, full};
     int rc = UH_OK;
     for (int k_i = 0; k_i < 3 && !rc; k_i++) {
-        char json[256];
-        snprintf(json, sizeof json,
-                 "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\","
-                 "\"tile\":%d},{\"type\":\"dense\",\"units\":10,\"tile\":%d}]}",
-                 tiles[k_i], tiles[k_i]);
-        uh_arch_t a;
-        if ((rc = uh_arch_parse(json, strlen(json), (uh_shape_t){1, 28, 28, 10}, &a, err))) break;
-        uh_net_t *net = uh_net_new(&a, 256, 1, err);
+        uh_net_t *net = mlp(tiles[k_i], err);
         if (!net) {
             rc = err && err->code ? err->code : UH_ENOMEM;
             break;
@@ -334,16 +339,9 @@ int main(int argc, char **argv) {
     const int tiles[] = {8, 16, 32};
     int rc = 0;
     for (int k_i = 0; k_i < 3 && !rc; k_i++) {
-        char json[256];
-        snprintf(json, sizeof json,
-                 "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\","
-                 "\"tile\":%d},{\"type\":\"dense\",\"units\":10,\"tile\":%d}]}",
-                 tiles[k_i], tiles[k_i]);
-        uh_arch_t a;
-        if ((rc = uh_arch_parse(json, strlen(json), (uh_shape_t){1, 28, 28, 10}, &a, &err))) break;
-        uh_net_t *net = uh_net_new(&a, 256, 1, &err);
+        uh_net_t *net = mlp(tiles[k_i], &err);
         if (!net) {
-            rc = UH_ENOMEM;
+            rc = err.code ? err.code : UH_ENOMEM;
             break;
         }
         double t_decomp = 0, t_sample = 0;
