@@ -9,13 +9,18 @@
  * and, as a peer in the same process, the plain digital evaluation of the same net on the same
  * images. Timings are the fastest of several runs.
  *
+ * Then MZI noisy/clean throughput: per Monte-Carlo sample, one evaluation pass through a fresh
+ * hardware realization against a clean pass, on 1000 images and on the 10,000 of the test set
+ * (medians, the two taking turns).
+ *
  * Then noise-aware training's cost: uh_net_train throughput (training samples per second,
  * the median of several runs) of a 784 → 64 → 10 MLP and the demo CNN (configs/demo-arch.json)
  * at the file's default tile, one epoch of 6400 Fashion-MNIST training images (50 batches of
  * 128: at train_redecompose_steps 50, one mapping of every layer per run, the steady state),
  * without a hook, with train_noise "gaussian" and with "sampled" (the file's train_chips and
  * train_redecompose_steps, else 4 and 50), each run on a fresh net and a fresh sim (the
- * sim's calibration is not timed). Usage: bench_mzi [backend] (default mzi-realistic). */
+ * sim's calibration is not timed). Usage: bench_mzi [backend [throughput]] (default
+ * mzi-realistic; "throughput": the noisy/clean table alone). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,7 @@
 
 #define RUNS 7
 #define N_IMAGES 1000
+#define N_FULL 10000 /* the Fashion-MNIST test set */
 #define MC 4
 #define TRAIN_RUNS 7
 #define N_TRAIN 6400
@@ -86,6 +92,18 @@ static uh_dataset_t *images(int n, int training, const char **what, uh_error_t *
     return ds;
 }
 
+/* The bench's MLP 784 → 256 → 10 with both layers on tile k, batch 256. */
+static uh_net_t *mlp(int k, uh_error_t *err) {
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\","
+             "\"tile\":%d},{\"type\":\"dense\",\"units\":10,\"tile\":%d}]}",
+             k, k);
+    uh_arch_t a;
+    if (uh_arch_parse(json, strlen(json), (uh_shape_t){1, 28, 28, 10}, &a, err)) return NULL;
+    return uh_net_new(&a, 256, 1, err);
+}
+
 /* Decomposition and per-sample times of the EVAL hook for the net's two weight matrices: a
  * fresh sim's first call decomposes and samples, later calls only sample. */
 static int bench_hook(const uh_backend_t *b, uh_net_t *net, double *t_decomp, double *t_sample,
@@ -123,6 +141,68 @@ static int bench_hook(const uh_backend_t *b, uh_net_t *net, double *t_decomp, do
     *t_sample = fastest(t, RUNS);
     *t_decomp = fastest(t_first, RUNS) - *t_sample;
     return UH_OK;
+}
+
+/* Per Monte-Carlo sample, the median time of one uh_net_evaluate pass over ds without a hook
+ * (clean) and through the EVAL hook (noisy: one hardware realization of every block, the
+ * pass, the receivers' noise); the sim is warmed first, so the decomposition is not timed. */
+static int bench_throughput(const uh_backend_t *b, uh_net_t *net, const uh_dataset_t *ds,
+                            double *t_clean, double *t_noisy, uh_error_t *err) {
+    double clean[RUNS], noisy[RUNS], acc;
+    uh_backend_sim_t *sim;
+    int rc = uh_backend_sim_new(b, uh_net_arch(net), UH_SIM_EVAL, &sim, err);
+    if (rc) return rc;
+    uh_net_set_noise(net, uh_backend_sim_hook(sim), 7);
+    rc = uh_net_evaluate(net, ds, 0, &acc, err);
+    /* clean and noisy take turns, so a burst of other load hits both alike */
+    for (int r = 0; r < RUNS && !rc; r++) {
+        uh_net_set_noise(net, NULL, 0);
+        double t0 = now();
+        rc = uh_net_evaluate(net, ds, 0, &acc, err);
+        clean[r] = now() - t0;
+        uh_net_set_noise(net, uh_backend_sim_hook(sim), 7);
+        t0 = now();
+        if (!rc) rc = uh_net_evaluate(net, ds, (uint64_t)r + 1, &acc, err);
+        noisy[r] = now() - t0;
+    }
+    uh_net_set_noise(net, NULL, 0);
+    uh_backend_sim_free(sim);
+    if (rc) return rc;
+    *t_clean = median(clean, RUNS);
+    *t_noisy = median(noisy, RUNS);
+    return UH_OK;
+}
+
+/* MZI noisy/clean throughput: per sample, at the bench's image count and on the full test
+ * set (what `eval` and `search` use unless --limit-test), for every tile. */
+static int bench_noisy_clean(const uh_backend_t *b, const uh_dataset_t *small, uh_error_t *err) {
+    const char *what = "";
+    uh_dataset_t *full = images(N_FULL, 0, &what, err);
+    if (!full) return uh_error_set(err, UH_ENOMEM, "no memory for test images");
+    printf("\nMZI noisy/clean throughput, per Monte-Carlo sample: one uh_net_evaluate pass, "
+           "clean and through a realization; median of %d runs\n",
+           RUNS);
+    printf("%-5s %8s %10s %10s %12s\n", "tile", "images", "clean ms", "noisy ms", "noisy/clean");
+    const int tiles[] = {8, 16, 32};
+    const uh_dataset_t *sets[] = {small, full};
+    int rc = UH_OK;
+    for (int k_i = 0; k_i < 3 && !rc; k_i++) {
+        uh_net_t *net = mlp(tiles[k_i], err);
+        if (!net) {
+            rc = err && err->code ? err->code : UH_ENOMEM;
+            break;
+        }
+        for (int d = 0; d < 2 && !rc; d++) {
+            double clean = 0, noisy = 0;
+            if ((rc = bench_throughput(b, net, sets[d], &clean, &noisy, err))) break;
+            printf("%-5d %8d %10.2f %10.2f %11.0f%%\n", tiles[k_i], sets[d]->n, 1e3 * clean,
+                   1e3 * noisy, 100 * clean / noisy);
+        }
+        uh_net_free(net);
+    }
+    printf("noisy/clean: a noisy pass's throughput as a share of a clean one's (%s)\n", what);
+    uh_dataset_free(full);
+    return rc;
 }
 
 /* ---- noise-aware training's cost ------------------------------------------------------ */
@@ -247,21 +327,21 @@ int main(int argc, char **argv) {
 #endif
     printf("bench_mzi: backend %s, MLP 784-256-10, %d %s, %d OpenMP threads\n", name, ds->n, what,
            threads);
+    if (argc > 2 && strcmp(argv[2], "throughput") == 0) {
+        int rc = bench_noisy_clean(b, ds, &err);
+        if (rc) fprintf(stderr, "bench_mzi: %s\n", err.msg);
+        uh_dataset_free(ds);
+        uh_backend_free(b);
+        return rc ? 1 : 0;
+    }
     printf("%-5s %7s %10s %10s %10s %12s %11s %9s\n", "tile", "blocks", "decomp ms", "sample ms",
            "samples/s", "evaluate ms", "digital ms", "eval/dig");
     const int tiles[] = {8, 16, 32};
     int rc = 0;
     for (int k_i = 0; k_i < 3 && !rc; k_i++) {
-        char json[256];
-        snprintf(json, sizeof json,
-                 "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\","
-                 "\"tile\":%d},{\"type\":\"dense\",\"units\":10,\"tile\":%d}]}",
-                 tiles[k_i], tiles[k_i]);
-        uh_arch_t a;
-        if ((rc = uh_arch_parse(json, strlen(json), (uh_shape_t){1, 28, 28, 10}, &a, &err))) break;
-        uh_net_t *net = uh_net_new(&a, 256, 1, &err);
+        uh_net_t *net = mlp(tiles[k_i], &err);
         if (!net) {
-            rc = UH_ENOMEM;
+            rc = err.code ? err.code : UH_ENOMEM;
             break;
         }
         double t_decomp = 0, t_sample = 0;
@@ -303,6 +383,7 @@ int main(int argc, char **argv) {
                "decomposition); digital: one uh_net_evaluate pass without hardware on the same "
                "images; eval/dig: evaluate over one digital pass (%d passes run in evaluate)\n",
                RUNS, ds->n, MC, MC + 1);
+    if (!rc && (rc = bench_noisy_clean(b, ds, &err))) fprintf(stderr, "bench_mzi: %s\n", err.msg);
     if (!rc && (rc = bench_training(b, &err))) fprintf(stderr, "bench_mzi: %s\n", err.msg);
     uh_dataset_free(ds);
     uh_backend_free(b);

@@ -1077,21 +1077,19 @@ static void test_sampled_is_the_eval_physics(void **state) {
 static const char *const SAMPLED =
     "\"train_noise\":\"sampled\"," NUM("train_chips", "3") "," NUM("train_redecompose_steps", "5");
 
-/* The sampled hook on a matrix of many blocks (mzi-worst, tile 8) gives the same weights on 1
- * and 2 threads, call after call (mappings included). */
-static void test_sampled_thread_independent(void **state) {
-    (void)state;
+/* b's `mode` hook on a 40×72 matrix cut into blocks of `tile` (edge blocks of other sizes
+ * when 8 does not divide it) gives the same weights on 1 and 2 threads, call after call
+ * (mappings included), and different weights from call to call. */
+static void assert_thread_independent(const uh_backend_t *b, uh_sim_mode_t mode, int tile) {
 #ifdef _OPENMP
     enum { R = 40, C = 72, N = R * C };
-    uh_backend_t *worst = load_backend("mzi-worst");
-    uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
     float w0[N], w[N], out[2][8][N];
     seeded_matrix(w0, N, 3);
     int saved = omp_get_max_threads();
     for (int t = 0; t < 2; t++) {
         omp_set_num_threads(t + 1);
         const uh_noise_t *hook;
-        uh_backend_sim_t *sim = one_layer_sim(b, R, C, 8, UH_SIM_TRAIN, &hook);
+        uh_backend_sim_t *sim = one_layer_sim(b, R, C, tile, mode, &hook);
         memcpy(w, w0, sizeof w);
         for (int call = 0; call < 8; call++) {
             w[call] += 0.01f; /* the weights move between calls */
@@ -1102,11 +1100,29 @@ static void test_sampled_thread_independent(void **state) {
     omp_set_num_threads(saved);
     assert_memory_equal(out[0], out[1], sizeof out[0]);
     assert_memory_not_equal(out[0][0], out[0][1], sizeof out[0][0]);
-    uh_backend_free(b);
-    uh_backend_free(worst);
 #else
+    (void)b, (void)mode, (void)tile;
     skip();
 #endif
+}
+
+/* The sampled hook on a matrix of many blocks (mzi-worst, tile 8). */
+static void test_sampled_thread_independent(void **state) {
+    (void)state;
+    uh_backend_t *worst = load_backend("mzi-worst");
+    uh_backend_t *b = load_with(uh_backend_text(worst), SAMPLED);
+    assert_thread_independent(b, UH_SIM_TRAIN, 8);
+    uh_backend_free(b);
+    uh_backend_free(worst);
+}
+
+/* The EVAL hook (one Monte-Carlo sample per call, each thread reusing its realized meshes
+ * across blocks of sizes 16×16, 16×8, 8×16 and 8×8), every non-ideality of mzi-worst on. */
+static void test_eval_thread_independent(void **state) {
+    (void)state;
+    uh_backend_t *worst = load_backend("mzi-worst");
+    assert_thread_independent(worst, UH_SIM_EVAL, 16);
+    uh_backend_free(worst);
 }
 
 /* Trains TRAINED on the tiny set with the backend's TRAIN hook (a fresh sim): weights, order
@@ -1298,6 +1314,7 @@ int main(void) {
         cmocka_unit_test(test_noise_aware_training),
         cmocka_unit_test(test_sampled_is_the_eval_physics),
         cmocka_unit_test(test_sampled_thread_independent),
+        cmocka_unit_test(test_eval_thread_independent),
         cmocka_unit_test(test_sampled_training_deterministic),
         cmocka_unit_test(test_sampled_training_sees_systematic_errors),
         cmocka_unit_test(test_tile_too_large),

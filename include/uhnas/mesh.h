@@ -93,6 +93,11 @@ void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]);
 
 /* The n×n matrix the mesh implements (n·n entries written). */
 void uh_mesh_unitary(const uh_mesh_t *mesh, double complex *U);
+/* A ← U · A for A with n rows of `cols` entries (row-major, stride cols): the mesh's
+ * rotations applied to A's rows in light's order, then the screen, O(n_mzis · cols), no n×n
+ * matrix. Equal to uh_mesh_unitary's U times A up to rounding; a realized block's
+ * U · Σ · V is built this way without the n³ product. */
+void uh_mesh_apply_rows(const uh_mesh_t *mesh, double complex *A, int cols);
 /* out = U · in for one vector of n amplitudes; in and out may be the same array. */
 void uh_mesh_apply(const uh_mesh_t *mesh, const double complex *in, double complex *out);
 int uh_mesh_n_mzis(const uh_mesh_t *mesh);

@@ -228,6 +228,25 @@ static void apply_output_screen(const uh_mesh_t *mesh, double complex *rows, int
     }
 }
 
+/* The mesh's rotations applied to the rows of A (n rows, `cols` entries each, row stride
+ * cols), each on columns [lo[m], hi[m]] only where lo/hi are given, then the output screen. */
+static void rotate_rows(const uh_mesh_t *mesh, double complex *A, int cols, int *lo, int *hi) {
+    for (int k = 0; k < mesh->n_mzis; k++) {
+        const uh_mzi_t *z = &mesh->mzis[k];
+        double complex t[4];
+        uh_mzi_matrix(z, t);
+        int m = z->m, l = 0, h = cols - 1;
+        if (lo) {
+            l = lo[m] < lo[m + 1] ? lo[m] : lo[m + 1];
+            h = hi[m] > hi[m + 1] ? hi[m] : hi[m + 1];
+            lo[m] = lo[m + 1] = l;
+            hi[m] = hi[m + 1] = h;
+        }
+        uh_lin_rows_apply(A, cols, m, t, l, h);
+    }
+    apply_output_screen(mesh, A, cols);
+}
+
 void uh_mesh_unitary(const uh_mesh_t *mesh, double complex *U) {
     int n = mesh->n;
     /* Starting from the identity, row j is nonzero only within columns [lo[j], hi[j]]; a
@@ -239,31 +258,16 @@ void uh_mesh_unitary(const uh_mesh_t *mesh, double complex *U) {
         U[(size_t)j * n + j] = 1;
         lo[j] = hi[j] = j;
     }
-    for (int k = 0; k < mesh->n_mzis; k++) {
-        const uh_mzi_t *z = &mesh->mzis[k];
-        double complex t[4];
-        uh_mzi_matrix(z, t);
-        int m = z->m;
-        int l = lo[m] < lo[m + 1] ? lo[m] : lo[m + 1];
-        int h = hi[m] > hi[m + 1] ? hi[m] : hi[m + 1];
-        uh_lin_rows_apply(U, n, m, t, l, h);
-        lo[m] = lo[m + 1] = l;
-        hi[m] = hi[m + 1] = h;
-    }
-    apply_output_screen(mesh, U, n);
+    rotate_rows(mesh, U, n, lo, hi);
+}
+
+void uh_mesh_apply_rows(const uh_mesh_t *mesh, double complex *A, int cols) {
+    rotate_rows(mesh, A, cols, NULL, NULL);
 }
 
 void uh_mesh_apply(const uh_mesh_t *mesh, const double complex *in, double complex *out) {
     if (out != in) memcpy(out, in, (size_t)mesh->n * sizeof *out);
-    for (int k = 0; k < mesh->n_mzis; k++) {
-        const uh_mzi_t *z = &mesh->mzis[k];
-        double complex t[4];
-        uh_mzi_matrix(z, t);
-        double complex x = out[z->m], y = out[z->m + 1];
-        out[z->m] = uh_cmul(t[0], x) + uh_cmul(t[1], y);
-        out[z->m + 1] = uh_cmul(t[2], x) + uh_cmul(t[3], y);
-    }
-    apply_output_screen(mesh, out, 1);
+    uh_mesh_apply_rows(mesh, out, 1);
 }
 
 /* ---- Haar sampling ---- */

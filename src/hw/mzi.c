@@ -79,10 +79,12 @@
  *
  * Simulation, UH_SIM_EVAL: one hardware sample per uh_net_evaluate call. A layer's blocks are
  * decomposed once per weight matrix (cached by checksum: Monte-Carlo samples reuse it) and
- * each sample realizes every mesh with the file's non-idealities (uh_mesh_unitary_noisy:
+ * each sample realizes every mesh with the file's non-idealities (uh_mesh_realize_into:
  * coupler imbalance, calibration, phase DAC, crosstalk, phase error, insertion loss and its
  * spread); the attenuators get the same phase DAC, phase error and loss on their physical
- * phase. The effective weights replace W for that evaluation. Calibration (mesh.h, step 2),
+ * phase. The effective weights replace W for that evaluation: a block's U_hw Σ_hw V_hw is
+ * built by applying U_hw's rotations to the rows of Σ_hw V_hw (no dense product), and the
+ * whole evaluation set then runs through those weights. Calibration (mesh.h, step 2),
  * each part off by default: coupler_correction "measured" reprograms every mesh MZI for its
  * measured couplers α̂ = α(1 − coupler_model_error) — θ for the target splitting, φ and the
  * later shifters for the phases the imbalance adds (local correction, Bandyopadhyay et al.,
@@ -630,50 +632,79 @@ done:
     return rc;
 }
 
-/* One hardware sample of block b, written into W's block (rows × cols): Re(U_hw Σ_hw V_hw). */
-static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, float *W, int cols,
-                        uh_error_t *err) {
+/* One thread's working memory for block_sample, reused across its blocks: the realized
+ * meshes (cloned again only when a block's size changes) and the matrices of a k×k block. */
+typedef struct {
+    uh_mesh_t *u, *v;
+    double complex *V, *M; /* V_hw, then Σ·V_hw turned into U_hw·Σ·V_hw */
+    double *t;             /* the attenuators' transmissions */
+} sample_scratch_t;
+
+static int scratch_new(sample_scratch_t *sc, int k, uh_error_t *err) {
+    *sc = (sample_scratch_t){0};
+    sc->V = malloc((size_t)k * k * sizeof *sc->V);
+    sc->M = malloc((size_t)k * k * sizeof *sc->M);
+    sc->t = malloc((size_t)k * sizeof *sc->t);
+    if (sc->V && sc->M && sc->t) return UH_OK;
+    return uh_error_set(err, UH_ENOMEM, "out of memory for a %dx%d block", k, k);
+}
+
+static void scratch_free(sample_scratch_t *sc) {
+    uh_mesh_free(sc->u);
+    uh_mesh_free(sc->v);
+    free(sc->V);
+    free(sc->M);
+    free(sc->t);
+}
+
+/* *slot as a mesh of src's size, which uh_mesh_realize_into fills: kept when it is one. */
+static int scratch_mesh(uh_mesh_t **slot, const uh_mesh_t *src, uh_error_t *err) {
+    if (*slot && (*slot)->n == src->n && (*slot)->n_mzis == src->n_mzis) return UH_OK;
+    uh_mesh_free(*slot);
+    *slot = NULL;
+    return uh_mesh_clone(src, slot, err);
+}
+
+/* One hardware sample of block b, written into W's block (rows × cols): Re(U_hw Σ_hw V_hw).
+ * The draws from rng: U's realization, V's, then the attenuators. */
+static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, sample_scratch_t *sc,
+                        float *W, int cols, uh_error_t *err) {
     int mb = b->mb, nb = b->nb, r = mb < nb ? mb : nb;
     if (!b->u) {
         for (int i = 0; i < mb; i++)
             memset(W + (size_t)(b->r0 + i) * cols + b->c0, 0, (size_t)nb * sizeof *W);
         return UH_OK;
     }
-    double complex *U = malloc((size_t)mb * mb * sizeof *U);
-    double complex *V = malloc((size_t)nb * nb * sizeof *V);
-    double *t = malloc((size_t)r * sizeof *t);
-    int rc = UH_OK;
-    if (!U || !V || !t) {
-        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = uh_mesh_unitary_noisy(b->u, &z->noise, rng, U, err)) ||
-        (rc = uh_mesh_unitary_noisy(b->v, &z->noise, rng, V, err)))
-        goto done;
+    const uh_mesh_noise_t *nz = &z->noise;
+    int rc;
+    if ((rc = scratch_mesh(&sc->u, b->u, err)) || (rc = scratch_mesh(&sc->v, b->v, err)) ||
+        (rc = uh_mesh_realize_into(b->u, nz, rng, sc->u, err)) ||
+        (rc = uh_mesh_realize_into(b->v, nz, rng, sc->v, err)))
+        return rc;
     /* The attenuator's physical phase is 2θ (transmission cos θ): the DAC's steps of
      * 2π/2^b and the phase error σ act on 2θ, so θ moves in steps of π/2^b with error σ/2. */
-    const uh_mesh_noise_t *nz = &z->noise;
     double step = nz->phase_bits ? UH_PI / (double)(1L << nz->phase_bits) : 0;
     for (int i = 0; i < r; i++) {
         double th = b->theta[i];
         if (step > 0) th = round(th / step) * step;
         if (nz->sigma_phase > 0) th += 0.5 * nz->sigma_phase * uh_rng_normal(rng);
         double il = nz->il_db + (nz->sigma_il_db > 0 ? nz->sigma_il_db * uh_rng_normal(rng) : 0);
-        t[i] = cos(th) * pow(10, -(il > 0 ? il : 0) / 20);
+        sc->t[i] = cos(th) * pow(10, -(il > 0 ? il : 0) / 20);
     }
+    /* Σ_hw (mb × nb, t on its diagonal) times V_hw: row q < r is t_q · row q of V_hw, the
+     * rest zero. U_hw's rotations then act on those rows (uh_mesh_apply_rows): no mb×mb
+     * matrix and no dense product. */
+    uh_mesh_unitary(sc->v, sc->V);
+    double complex *M = sc->M;
+    for (int q = 0; q < r; q++)
+        for (int j = 0; j < nb; j++) M[q * nb + j] = sc->t[q] * sc->V[q * nb + j];
+    memset(M + (size_t)r * nb, 0, (size_t)(mb - r) * nb * sizeof *M);
+    uh_mesh_apply_rows(sc->u, M, nb);
     for (int i = 0; i < mb; i++) {
         float *row = W + (size_t)(b->r0 + i) * cols + b->c0;
-        for (int j = 0; j < nb; j++) {
-            double complex acc = 0;
-            for (int q = 0; q < r; q++) acc += U[i * mb + q] * t[q] * V[q * nb + j];
-            row[j] = (float)(creal(acc) * b->scale);
-        }
+        for (int j = 0; j < nb; j++) row[j] = (float)(creal(M[i * nb + j]) * b->scale);
     }
-done:
-    free(U);
-    free(V);
-    free(t);
-    return rc;
+    return UH_OK;
 }
 
 /* ---- simulation --------------------------------------------------------------------- */
@@ -681,6 +712,7 @@ done:
 /* A layer's programmed blocks, kept while its weights stay the same. */
 typedef struct {
     uint64_t checksum; /* FNV-1a of the weights' bytes and shape; 0 = nothing cached */
+    int tile;          /* k: no block is larger than k×k */
     int n_blocks;
     block_t *blocks;
 } layer_map_t;
@@ -745,6 +777,7 @@ static int map_layer(const mzi_t *z, layer_map_t *m, const float *w, int rows, i
     for_each_block(rows, cols, k, list_block, &list);
     m->blocks = list.blocks;
     m->n_blocks = n;
+    m->tile = k;
     int failed = 0;
     uh_error_t first = {0};
 #pragma omp parallel for schedule(dynamic) reduction(| : failed)
@@ -765,15 +798,22 @@ static int map_layer(const mzi_t *z, layer_map_t *m, const float *w, int rows, i
     return UH_OK;
 }
 
-/* One hardware sample of a mapped layer into w; block i draws stream (seed, i). */
+/* One hardware sample of a mapped layer into w; block i draws stream (seed, i), so the
+ * sample does not depend on which thread takes which block. */
 static int sample_layer(const mzi_t *z, const layer_map_t *m, uint64_t seed, float *w, int cols,
                         uh_error_t *err) {
     int failed = 0;
-#pragma omp parallel for schedule(dynamic) reduction(| : failed)
-    for (int i = 0; i < m->n_blocks; i++) {
-        uh_rng_t r;
-        uh_rng_seed_stream(&r, seed, (uint64_t)i);
-        if (block_sample(z, &m->blocks[i], &r, w, cols, NULL)) failed = 1;
+#pragma omp parallel reduction(| : failed)
+    {
+        sample_scratch_t sc;
+        failed = scratch_new(&sc, m->tile, NULL) != UH_OK;
+#pragma omp for schedule(dynamic)
+        for (int i = 0; i < m->n_blocks; i++) {
+            uh_rng_t r;
+            uh_rng_seed_stream(&r, seed, (uint64_t)i);
+            if (failed || block_sample(z, &m->blocks[i], &r, &sc, w, cols, NULL)) failed = 1;
+        }
+        scratch_free(&sc);
     }
     return failed ? uh_error_set(err, UH_ENOMEM, "out of memory sampling a mesh") : UH_OK;
 }
