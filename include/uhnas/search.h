@@ -348,4 +348,41 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
 /* The per-candidate training seed: a mix of the run seed and the architecture's hash. */
 uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash);
 
+/* ---- the cost of a run, estimated before it starts (src/search/estimate.c) ----
+ * A run costs about candidates × (epochs × n_train training samples + n_val held-out
+ * samples through the clean and Monte-Carlo passes) of networks as costly as the space's
+ * random samples. The rates are measured at start: UH_ESTIMATE_PROBES networks of the
+ * space (at the midpoints of equal-count strata of UH_ESTIMATE_SAMPLES samples sorted by
+ * MACs) train on UH_ESTIMATE_PROBE_TRAIN samples and are evaluated on UH_ESTIMATE_PROBE_VAL,
+ * on one thread, with the run's training and evaluation settings (docs/user-guide.md, "The
+ * cost of a run"). */
+#define UH_ESTIMATE_SAMPLES 128
+#define UH_ESTIMATE_PROBES 4
+#define UH_ESTIMATE_PROBE_TRAIN 256
+#define UH_ESTIMATE_PROBE_VAL 128
+
+typedef struct {
+    /* measured (uh_search_estimate) or given (tests) */
+    int n_train, n_val;      /* training samples per epoch (after the split), held-out ones */
+    double mean_macs;        /* mean MACs of the space's random samples */
+    double train_macs_per_s; /* training throughput: sample-MACs per second, one thread */
+    double eval_macs_per_s;  /* held-out throughput (clean + mc noisy passes), one thread */
+    /* derived (uh_search_estimate_compute) */
+    int candidates, parallel; /* the budget; candidates trained at once */
+    double candidate_s;       /* one mean candidate, one thread */
+    double cpu_s, wall_s;     /* all candidates on one core; on `parallel` cores */
+} uh_search_estimate_t;
+
+/* The formula: candidate_s = mean_macs × (epochs × n_train / train_macs_per_s + n_val /
+ * eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s × (population / p0 +
+ * generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs, children):
+ * a generation's children train at once, one core each. jobs <= 0 is one per core. */
+void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e);
+/* Measures the rates for cfg on backend (loads the run's data; about a second) and computes
+ * the estimate. The process's OpenMP thread count is the caller's again on return. */
+int uh_search_estimate(const uh_search_config_t *cfg, const uh_backend_t *backend, int jobs,
+                       uh_search_estimate_t *e, uh_error_t *err);
+/* One line: "estimate: ~28 candidates x ~3.1 s = ~1.4 min on one core, ~45 s on 2 (...)". */
+void uh_search_estimate_format(const uh_search_estimate_t *e, char *buf, size_t cap);
+
 #endif

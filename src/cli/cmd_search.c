@@ -579,6 +579,17 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
                 uh_strategy_name(cfg.strategy), backend, goals,
                 cfg.population + cfg.generations * cfg.children);
     }
+    if (!flags.quiet) { /* the cost before anything trains (docs/user-guide.md) */
+        uh_search_estimate_t est;
+        int at_once = uh_mpi_size(env->mpi) > 1 ? uh_mpi_size(env->mpi) - 1 : flags.jobs;
+        char line[512];
+        if (uh_search_estimate(&cfg, b, at_once, &est, &err) == UH_OK) {
+            uh_search_estimate_format(&est, line, sizeof line);
+            fprintf(flags.json ? stderr : stdout, "%s\n", line);
+        } else {
+            fprintf(stderr, "uhnas: warning: no cost estimate: %s\n", err.msg);
+        }
+    }
     cli_llm_args_t stored; /* the settings are in the config now */
     cli_llm_args_unset(&stored);
     int code = run_in_store(store, dir, &flags, &cfg, b, &stored, "search", env->mpi);

@@ -1,0 +1,77 @@
+/* The pre-run cost estimate: the formula given the rates (by hand), its line, and a measured
+ * estimate on the tiny data that is finite and consistent with its own formula. */
+#include "common.h"
+
+/* The paper's budget (20 + 30 x 8 candidates, 20 epochs, 48,000 training and 12,000
+ * held-out images) at 1e9 MAC/s both ways, networks of 1e6 MACs. */
+static void paper_budget(uh_search_config_t *cfg, uh_search_estimate_t *e) {
+    uh_search_config_default(cfg);
+    *e = (uh_search_estimate_t){.n_train = 48000,
+                                .n_val = 12000,
+                                .mean_macs = 1e6,
+                                .train_macs_per_s = 1e9,
+                                .eval_macs_per_s = 1e9};
+}
+
+static void test_formula(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    uh_search_estimate_t e;
+    paper_budget(&cfg, &e);
+    uh_search_estimate_compute(&cfg, 2, &e);
+    assert_int_equal(e.candidates, 260);
+    assert_int_equal(e.parallel, 2);
+    /* 1e6 x (20 x 48000 + 12000) / 1e9 = 960 + 12 s */
+    assert_close(e.candidate_s, 972, 1e-9);
+    assert_close(e.cpu_s, 260 * 972.0, 1e-6);
+    assert_close(e.wall_s, (20 / 2 + 30 * 8 / 2) * 972.0, 1e-6); /* 130 waves of 2 */
+    /* more jobs than children: a generation is one wave; the population is one too */
+    uh_search_estimate_compute(&cfg, 64, &e);
+    assert_int_equal(e.parallel, 20);
+    assert_close(e.wall_s, (1 + 30) * 972.0, 1e-6);
+    /* half the training rate doubles the training part only */
+    e.train_macs_per_s = 5e8;
+    uh_search_estimate_compute(&cfg, 1, &e);
+    assert_close(e.candidate_s, 2 * 960 + 12, 1e-9);
+    assert_close(e.wall_s, e.cpu_s, 1e-6);
+}
+
+static void test_line(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    uh_search_estimate_t e;
+    paper_budget(&cfg, &e);
+    uh_search_estimate_compute(&cfg, 2, &e);
+    char line[512];
+    uh_search_estimate_format(&e, line, sizeof line);
+    /* 972 s = 16 min per candidate; 70.2 h on one core, 35.1 h on two */
+    assert_contains(line, "estimate: ~260 candidates x ~16 min = ~70 h on one core",
+                    "~35 h with 2 at once", "mean 1e+06 MACs");
+}
+
+static void test_measured(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    small_config(&cfg, UH_STRATEGY_NSGA2, 4, 2, 1);
+    uh_backend_t *b = load_backend("mzi-realistic");
+    uh_search_estimate_t e;
+    uh_error_t err = {0};
+    assert_int_equal(uh_search_estimate(&cfg, b, 1, &e, &err), UH_OK);
+    assert_true(e.n_train > 0 && e.n_val > 0);
+    assert_true(e.mean_macs > 0 && isfinite(e.train_macs_per_s) && e.train_macs_per_s > 0);
+    assert_true(isfinite(e.eval_macs_per_s) && e.eval_macs_per_s > 0);
+    assert_int_equal(e.candidates, 6);
+    uh_search_estimate_t again = e;
+    uh_search_estimate_compute(&cfg, 1, &again);
+    assert_close(again.wall_s, e.wall_s, 0);
+    uh_backend_free(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formula),
+        cmocka_unit_test(test_line),
+        cmocka_unit_test(test_measured),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
