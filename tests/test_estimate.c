@@ -3,22 +3,22 @@
 #include "common.h"
 
 /* The paper's budget (20 + 30 x 8 candidates, 20 epochs, 48,000 training and 12,000
- * held-out images) at 1e9 MAC/s both ways, networks of 1e6 MACs. */
-static void paper_budget(uh_search_config_t *cfg, uh_search_estimate_t *e) {
+ * held-out images) at 1e9 MAC/s both ways, networks of 1e6 MACs, `jobs` at once. */
+static void paper_budget(uh_search_config_t *cfg, uh_search_estimate_t *e, int jobs) {
     uh_search_config_default(cfg);
     *e = (uh_search_estimate_t){.n_train = 48000,
                                 .n_val = 12000,
                                 .mean_macs = 1e6,
                                 .train_macs_per_s = 1e9,
                                 .eval_macs_per_s = 1e9};
+    uh_search_estimate_compute(cfg, jobs, e);
 }
 
 static void test_formula(void **state) {
     (void)state;
     uh_search_config_t cfg;
     uh_search_estimate_t e;
-    paper_budget(&cfg, &e);
-    uh_search_estimate_compute(&cfg, 2, &e);
+    paper_budget(&cfg, &e, 2);
     assert_int_equal(e.candidates, 260);
     assert_int_equal(e.parallel, 2);
     /* 1e6 x (20 x 48000 + 12000) / 1e9 = 960 + 12 s */
@@ -40,8 +40,7 @@ static void test_line(void **state) {
     (void)state;
     uh_search_config_t cfg;
     uh_search_estimate_t e;
-    paper_budget(&cfg, &e);
-    uh_search_estimate_compute(&cfg, 2, &e);
+    paper_budget(&cfg, &e, 2);
     char line[512];
     uh_search_estimate_format(&e, line, sizeof line);
     /* 972 s = 16 min per candidate; 70.2 h on one core, 35.1 h on two */
