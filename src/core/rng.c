@@ -65,3 +65,31 @@ void uh_rng_shuffle(uh_rng_t *rng, int *idx, int n) {
         idx[j] = t;
     }
 }
+
+void uh_rng_lanes_seed(uh_rng_lanes_t *rng, uint64_t seed, uint64_t stream) {
+    for (int j = 0; j < UH_RNG_LANES; j++) {
+        uh_rng_t r;
+        uh_rng_seed_stream(&r, seed, stream * UH_RNG_LANES + (uint64_t)j);
+        for (int k = 0; k < 4; k++) rng->s[k][j] = r.s[k];
+    }
+}
+
+/* uh_rng_u64's step on every lane; the multiplications by 5 and 9 as shifts and adds, which
+ * every vector unit has (a 64-bit vector multiply is rare). */
+void uh_rng_lanes_u64(uh_rng_lanes_t *rng, uint64_t *out, size_t n) {
+    uint64_t(*s)[UH_RNG_LANES] = rng->s;
+    for (size_t i = 0; i < n; i += UH_RNG_LANES) {
+#pragma omp simd
+        for (int j = 0; j < UH_RNG_LANES; j++) {
+            uint64_t s1x5 = s[1][j] + (s[1][j] << 2), r = rotl(s1x5, 7);
+            out[i + (size_t)j] = r + (r << 3);
+            uint64_t t = s[1][j] << 17;
+            s[2][j] ^= s[0][j];
+            s[3][j] ^= s[1][j];
+            s[1][j] ^= s[2][j];
+            s[0][j] ^= s[3][j];
+            s[2][j] ^= t;
+            s[3][j] = rotl(s[3][j], 45);
+        }
+    }
+}

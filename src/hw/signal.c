@@ -20,21 +20,34 @@ static inline void normal_pair(uh_rng_t *r, float *a, float *b) {
     *b = v * f;
 }
 
-/* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. */
+/* Draws per block of the fast path: a multiple of UH_RNG_LANES, small enough for the stack. */
+#define NOISE_BLOCK 256
+
+/* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. The fast
+ * path draws from UH_RNG_LANES generators at once (uh_rng_lanes_t) in blocks, and the loop that
+ * turns a draw into a value is vectorisable too: integers, one scale, one add. */
 static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t seed, long chunk,
                         int fast) {
-    uh_rng_t r;
-    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
     if (fast) {
         const float k = sigma * 1.7320508075688772f / 65536.0f; /* sqrt(3) / 2^16 */
-        for (size_t i = i0; i < i1; i++) {
-            uint64_t u = uh_rng_u64(&r);
-            int32_t sum = (int32_t)(u & 0xFFFF) + (int32_t)((u >> 16) & 0xFFFF) +
-                          (int32_t)((u >> 32) & 0xFFFF) + (int32_t)(u >> 48);
-            x[i] += k * (float)(sum + 2 - 131072);
+        uh_rng_lanes_t r;
+        uh_rng_lanes_seed(&r, seed, (uint64_t)chunk);
+        uint64_t u[NOISE_BLOCK];
+        for (size_t b = i0; b < i1; b += NOISE_BLOCK) {
+            size_t m = i1 - b < NOISE_BLOCK ? i1 - b : NOISE_BLOCK;
+            uh_rng_lanes_u64(&r, u, NOISE_BLOCK);
+            float *xb = x + b;
+#pragma omp simd
+            for (size_t i = 0; i < m; i++) {
+                int32_t sum = (int32_t)(u[i] & 0xFFFF) + (int32_t)((u[i] >> 16) & 0xFFFF) +
+                              (int32_t)((u[i] >> 32) & 0xFFFF) + (int32_t)(u[i] >> 48);
+                xb[i] += k * (float)(sum + 2 - 131072);
+            }
         }
         return;
     }
+    uh_rng_t r;
+    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
     for (size_t i = i0; i < i1; i += 2) {
         float a, b;
         normal_pair(&r, &a, &b);
@@ -45,7 +58,8 @@ static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t se
 
 float hw_max_abs(const float *x, size_t n) {
     float m = 0;
-#pragma omp parallel for reduction(max : m) schedule(static) if (n > 4 * HW_CHUNK)
+/* simd: a maximum is exact in any order */
+#pragma omp parallel for simd reduction(max : m) schedule(static) if (n > 4 * HW_CHUNK)
     for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
     return m;
 }
@@ -75,12 +89,14 @@ static void convert(float *z, size_t count, float step, float limit, double var,
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < count ? i0 + HW_CHUNK : count;
         if (round)
+#pragma omp simd
             for (size_t i = i0; i < i1; i++) {
                 float q = rintf(z[i] * inv_step);
                 q = q > limit ? limit : (q < -limit ? -limit : q);
                 z[i] = q * step;
             }
         if (noisy) chunk_noise(z, i0, i1, sig, seed, c, fast);
+#pragma omp simd reduction(min : lo) reduction(max : hi)
         for (size_t i = i0; i < i1; i++) {
             lo = z[i] < lo ? z[i] : lo;
             hi = z[i] > hi ? z[i] : hi;
@@ -147,8 +163,11 @@ float hw_act_max(uh_act_t act, float lo, float hi) {
 
 /* The sum of squares is cut into ranges set by n alone (at most RMS_RANGES, of at least
  * HW_CHUNK values each), whose sums are added in order: an OpenMP reduction(+) would add
- * them in an order set by the thread count, and so change the last bits with it. */
+ * them in an order set by the thread count, and so change the last bits with it. Within a
+ * range, RMS_LANES partial sums (value i into sum i % RMS_LANES, added in order at the end)
+ * let the loop run in vector registers with the same result whether it does or not. */
 #define RMS_RANGES 64
+#define RMS_LANES 8
 
 float hw_rms(const float *x, size_t n) {
     if (n == 0) return 0;
@@ -158,8 +177,14 @@ float hw_rms(const float *x, size_t n) {
 #pragma omp parallel for schedule(static) if (ranges > 4)
     for (long r = 0; r < ranges; r++) {
         size_t i0 = n * (size_t)r / (size_t)ranges, i1 = n * (size_t)(r + 1) / (size_t)ranges;
+        double acc[RMS_LANES] = {0};
+        size_t i = i0;
+        for (; i + RMS_LANES <= i1; i += RMS_LANES)
+#pragma omp simd
+            for (int j = 0; j < RMS_LANES; j++) acc[j] += (double)x[i + j] * x[i + j];
+        for (int j = 0; i < i1; i++, j++) acc[j] += (double)x[i] * x[i];
         double sq = 0;
-        for (size_t i = i0; i < i1; i++) sq += (double)x[i] * x[i];
+        for (int j = 0; j < RMS_LANES; j++) sq += acc[j];
         part[r] = sq;
     }
     double sq = 0;
