@@ -1,6 +1,7 @@
 #include "uhnas/rng.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
@@ -75,21 +76,30 @@ void uh_rng_lanes_seed(uh_rng_lanes_t *rng, uint64_t seed, uint64_t stream) {
 }
 
 /* uh_rng_u64's step on every lane; the multiplications by 5 and 9 as shifts and adds, which
- * every vector unit has (a 64-bit vector multiply is rare). */
+ * every vector unit has (a 64-bit vector multiply is rare). The state is worked on in locals,
+ * which `out` cannot alias, so it can stay in registers. */
 void uh_rng_lanes_u64(uh_rng_lanes_t *rng, uint64_t *out, size_t n) {
-    uint64_t(*s)[UH_RNG_LANES] = rng->s;
+    uint64_t s0[UH_RNG_LANES], s1[UH_RNG_LANES], s2[UH_RNG_LANES], s3[UH_RNG_LANES];
+    memcpy(s0, rng->s[0], sizeof s0);
+    memcpy(s1, rng->s[1], sizeof s1);
+    memcpy(s2, rng->s[2], sizeof s2);
+    memcpy(s3, rng->s[3], sizeof s3);
     for (size_t i = 0; i < n; i += UH_RNG_LANES) {
 #pragma omp simd
         for (int j = 0; j < UH_RNG_LANES; j++) {
-            uint64_t s1x5 = s[1][j] + (s[1][j] << 2), r = rotl(s1x5, 7);
+            uint64_t x5 = s1[j] + (s1[j] << 2), r = rotl(x5, 7);
             out[i + (size_t)j] = r + (r << 3);
-            uint64_t t = s[1][j] << 17;
-            s[2][j] ^= s[0][j];
-            s[3][j] ^= s[1][j];
-            s[1][j] ^= s[2][j];
-            s[0][j] ^= s[3][j];
-            s[2][j] ^= t;
-            s[3][j] = rotl(s[3][j], 45);
+            uint64_t t = s1[j] << 17;
+            s2[j] ^= s0[j];
+            s3[j] ^= s1[j];
+            s1[j] ^= s2[j];
+            s0[j] ^= s3[j];
+            s2[j] ^= t;
+            s3[j] = rotl(s3[j], 45);
         }
     }
+    memcpy(rng->s[0], s0, sizeof s0);
+    memcpy(rng->s[1], s1, sizeof s1);
+    memcpy(rng->s[2], s2, sizeof s2);
+    memcpy(rng->s[3], s3, sizeof s3);
 }
