@@ -7,7 +7,9 @@
 #include <string.h>
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
 #include <immintrin.h>
+#include <stdatomic.h>
 #define HAVE_F16C_BUILTIN 1
 #endif
 
@@ -69,8 +71,22 @@ __attribute__((target("avx,f16c"))) static void f16c_round(float *x, size_t n) {
     }
 }
 
+/* Whether the CPU has F16C, asked once (cpuid can trap to a hypervisor: microseconds). Its
+ * instructions are VEX-encoded, so they also need the OS to keep the AVX state, which
+ * __builtin_cpu_supports("avx") checks (compilers before GCC 11 and Clang 16 know no "f16c"). */
+static int cpu_has_f16c(void) {
+    static atomic_int known = -1;
+    int has = atomic_load_explicit(&known, memory_order_relaxed);
+    if (has < 0) {
+        unsigned a, b, c, d;
+        has = __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+        atomic_store_explicit(&known, has, memory_order_relaxed);
+    }
+    return has;
+}
+
 int hw_fp16_round_f16c(float *x, size_t n) {
-    if (!__builtin_cpu_supports("f16c")) return 0;
+    if (!cpu_has_f16c()) return 0;
     f16c_round(x, n);
     return 1;
 }

@@ -69,11 +69,45 @@ static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t se
     }
 }
 
+/* Running extremes kept per lane (value i in lane i % RANGE_LANES): a loop compilers turn into
+ * vector min/max without being told the order does not matter (it does not: the extremes
+ * of a set are exact). */
+#define RANGE_LANES 8
+
+/* The smallest and largest of x[0..n) (+inf and -inf when n = 0); NaNs are passed over. */
+static void range_of(const float *x, size_t n, float *lo_out, float *hi_out) {
+    float lo[RANGE_LANES], hi[RANGE_LANES];
+    for (int j = 0; j < RANGE_LANES; j++) lo[j] = INFINITY, hi[j] = -INFINITY;
+    size_t i = 0;
+    for (; i + RANGE_LANES <= n; i += RANGE_LANES)
+        for (int j = 0; j < RANGE_LANES; j++) {
+            float v = x[i + (size_t)j];
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+    for (int j = 0; i < n; i++, j++) {
+        lo[j] = x[i] < lo[j] ? x[i] : lo[j];
+        hi[j] = x[i] > hi[j] ? x[i] : hi[j];
+    }
+    for (int j = 1; j < RANGE_LANES; j++) {
+        lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+        hi[0] = hi[j] > hi[0] ? hi[j] : hi[0];
+    }
+    *lo_out = lo[0];
+    *hi_out = hi[0];
+}
+
 float hw_max_abs(const float *x, size_t n) {
     float m = 0;
-/* simd: a maximum is exact in any order */
-#pragma omp parallel for simd reduction(max : m) schedule(static) if (n > 4 * HW_CHUNK)
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    long chunks = (long)((n + HW_CHUNK - 1) / HW_CHUNK);
+#pragma omp parallel for reduction(max : m) schedule(static) if (chunks > 4)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < n ? i0 + HW_CHUNK : n;
+        float lo, hi;
+        range_of(x + i0, i1 - i0, &lo, &hi);
+        m = -lo > m ? -lo : m;
+        m = hi > m ? hi : m;
+    }
     return m;
 }
 
@@ -109,11 +143,10 @@ static void convert(float *z, size_t count, float step, float limit, double var,
                 z[i] = q * step;
             }
         if (noisy) chunk_noise(z, i0, i1, sig, seed, c, fast);
-#pragma omp simd reduction(min : lo) reduction(max : hi)
-        for (size_t i = i0; i < i1; i++) {
-            lo = z[i] < lo ? z[i] : lo;
-            hi = z[i] > hi ? z[i] : hi;
-        }
+        float clo, chi;
+        range_of(z + i0, i1 - i0, &clo, &chi);
+        lo = clo < lo ? clo : lo;
+        hi = chi > hi ? chi : hi;
     }
     *lo_out = lo;
     *hi_out = hi;
