@@ -21,16 +21,10 @@
 #include "uhnas/backend.h"
 #include "uhnas/nn.h"
 
+#include "bench_nets.h"
+
 #define BENCH_MAX_BACKENDS 32
 #define BENCH_MAX_REPS 15
-
-static const char *MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":10}]}";
-static const char *CNN =
-    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"activation\":\"relu\"},"
-    "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-    "{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},{\"type\":\"dense\",\"units\":10}]}";
 
 enum { MODE_BOTH, MODE_PLAIN, MODE_NOISE };
 
@@ -144,7 +138,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_noise: %s\n", err.msg);
         return 1;
     }
-    const char *json = !strcmp(net, "mlp") ? MLP : CNN;
+    const char *json = !strcmp(net, "mlp") ? BENCH_MLP : BENCH_CNN;
     uh_arch_t arch;
     uh_shape_t shape = {train->c, train->h, train->w, train->n_classes};
     if (uh_arch_parse(json, strlen(json), shape, &arch, &err)) {
