@@ -18,13 +18,7 @@
 
 #include "uhnas/nn.h"
 
-static const char *MLP = "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
-                         "{\"type\":\"dense\",\"units\":10}]}";
-static const char *CNN =
-    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":8,\"kernel\":3,\"activation\":\"relu\"},"
-    "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
-    "{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},{\"type\":\"dense\",\"units\":10}]}";
+#include "bench_nets.h"
 
 /* GFLOP/s of cblas_sgemm for C[M×N] = A[M×K] · B[N×K]ᵀ (the dense forward call). */
 static double sgemm_gflops(int M, int N, int K) {
@@ -144,9 +138,9 @@ int main(int argc, char **argv) {
            "2·MACs + input gradients 2·(MACs - first layer's MACs)\n");
     int rc = 0;
     if (!strcmp(which, "all") || !strcmp(which, "mlp"))
-        rc |= run("mlp", MLP, train, test, epochs, threads, sgemm);
+        rc |= run("mlp", BENCH_MLP, train, test, epochs, threads, sgemm);
     if (!strcmp(which, "all") || !strcmp(which, "cnn"))
-        rc |= run("cnn", CNN, train, test, epochs, threads, 0);
+        rc |= run("cnn", BENCH_CNN, train, test, epochs, threads, 0);
     uh_dataset_free(train);
     uh_dataset_free(test);
     return rc;

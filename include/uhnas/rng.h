@@ -5,6 +5,7 @@
 #ifndef UHNAS_RNG_H
 #define UHNAS_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -24,5 +25,19 @@ uint64_t uh_rng_below(uh_rng_t *rng, uint64_t n);
 double uh_rng_normal(uh_rng_t *rng);
 /* Fisher–Yates shuffle of an index array. */
 void uh_rng_shuffle(uh_rng_t *rng, int *idx, int n);
+
+/* Bulk draws: UH_RNG_LANES xoshiro256** generators stepped together, lane j seeded as
+ * uh_rng_seed_stream(seed, stream · UH_RNG_LANES + j). Integer arithmetic only, laid out so the
+ * compiler vectorises the step: the same numbers whether it does or not, on every platform. */
+#define UH_RNG_LANES 8
+
+typedef struct {
+    uint64_t s[4][UH_RNG_LANES];
+} uh_rng_lanes_t;
+
+void uh_rng_lanes_seed(uh_rng_lanes_t *rng, uint64_t seed, uint64_t stream);
+/* out[0..n) = the next n draws, lane by lane (out[i] from lane i % UH_RNG_LANES); n must be a
+ * multiple of UH_RNG_LANES. */
+void uh_rng_lanes_u64(uh_rng_lanes_t *rng, uint64_t *out, size_t n);
 
 #endif

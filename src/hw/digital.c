@@ -57,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fp16.h"
 #include "model.h"
 
 /* A number format the device computes in, with its costs. */
@@ -312,19 +313,6 @@ static double digital_pj_per_mac(const void *state) {
     return ((const digital_t *)state)->formats[0].mac_pj;
 }
 
-/* IEEE binary16 round-to-nearest-even of a float: 11 significant bits in the normal range,
- * a fixed quantum of 2^-24 below it, infinity past the largest finite value 65504. */
-static float round_fp16(float x) {
-    float a = fabsf(x);
-    if (!(a == a)) return x; /* NaN */
-    if (a >= 65520.0f) return copysignf(INFINITY, x);
-    if (a < 6.103515625e-05f) return rintf(x * 16777216.0f) / 16777216.0f;
-    int e;
-    frexpf(a, &e); /* a = m·2^e, m in [0.5, 1) */
-    float quantum = ldexpf(1.0f, e - 11);
-    return rintf(x / quantum) * quantum;
-}
-
 /* Symmetric fixed point of one tensor, as the engine's fake_quant (src/nn/layers.c): max-abs
  * scale, 2^(bits−1)−1 levels each side, roundf. */
 static void round_fixed(float *x, size_t n, int bits) {
@@ -354,19 +342,18 @@ static void round_weights(void *ctx, int layer, float *w, int rows, int cols, uh
     if (f->kind == FMT_INT)
         round_fixed(w, n, f->bits);
     else
-        for (size_t i = 0; i < n; i++) w[i] = round_fp16(w[i]);
+        hw_fp16_round(w, n);
 }
 
 static void round_outputs(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
     (void)rng;
     const digital_format_t *f = sim_format(ctx, layer);
     if (!f) return;
-    if (f->kind == FMT_INT) {
-        float lo, hi;
+    float lo, hi;
+    if (f->kind == FMT_INT)
         hw_convert_outputs(z, count, f->bits, 0, 0, 1, NULL, 0, &lo, &hi);
-    } else {
-        for (size_t i = 0; i < count; i++) z[i] = round_fp16(z[i]);
-    }
+    else
+        hw_fp16_round(z, count);
 }
 
 /* The rounding is deterministic, so training and evaluation use the same hook; a network that

@@ -46,9 +46,10 @@ long hw_layer_pool_reads(const uh_arch_t *arch, int i);
 float hw_max_abs(const float *x, size_t n);
 
 /* x += N(0, sigma^2) elementwise, seeded by one draw from rng. fast = 1 draws the sum of four
- * uniforms (Irwin-Hall) scaled to unit variance: Gaussian but for tails cut at 3.46 sigma,
- * with no logarithm and no rejection -- noise injection in training regularises through its
- * variance, and it runs on every batch. fast = 0 draws true normals (evaluation). */
+ * uniform bytes (Irwin-Hall) scaled to unit variance: Gaussian but for tails cut at 3.45 sigma
+ * and steps of sigma/148, with no logarithm and no rejection, 32 random bits a value --
+ * noise injection in training regularises through its variance, and it runs on every batch.
+ * fast = 0 draws true normals (evaluation). */
 void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast);
 
 /* An ADC reading a layer's pre-activation outputs z (a batch): the range is the batch's max |z|

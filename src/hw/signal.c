@@ -20,21 +20,47 @@ static inline void normal_pair(uh_rng_t *r, float *a, float *b) {
     *b = v * f;
 }
 
-/* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. */
+/* Values per block of the fast path: an even multiple of UH_RNG_LANES (two values a draw),
+ * small enough for the stack. */
+#define NOISE_BLOCK 512
+
+/* The fast path's normal from 32 random bits: the sum of their four bytes (Irwin-Hall of four
+ * uniforms on 256 levels), centred: mean 4 · 127.5 = 510, variance 4 · (256² − 1) / 12 = 21845.
+ * Two bytes at a time in one word (SWAR), so a vector unit does eight at once. */
+#define IH_MEAN 510
+#define IH_SD 147.79715830622424 /* sqrt(21845) */
+
+static inline float irwin_hall(uint32_t v) {
+    v = (v & 0x00FF00FFu) + ((v >> 8) & 0x00FF00FFu);
+    return (float)((int32_t)((v & 0xFFFFu) + (v >> 16)) - IH_MEAN);
+}
+
+/* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. The fast
+ * path draws from UH_RNG_LANES generators at once (uh_rng_lanes_t) in blocks; each 64-bit draw
+ * gives two values, its low half to the block's first half and its high half to the second,
+ * and the loops that turn them into noise are vectorisable too: integers, one scale, one add. */
 static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t seed, long chunk,
                         int fast) {
-    uh_rng_t r;
-    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
     if (fast) {
-        const float k = sigma * 1.7320508075688772f / 65536.0f; /* sqrt(3) / 2^16 */
-        for (size_t i = i0; i < i1; i++) {
-            uint64_t u = uh_rng_u64(&r);
-            int32_t sum = (int32_t)(u & 0xFFFF) + (int32_t)((u >> 16) & 0xFFFF) +
-                          (int32_t)((u >> 32) & 0xFFFF) + (int32_t)(u >> 48);
-            x[i] += k * (float)(sum + 2 - 131072);
+        enum { HALF = NOISE_BLOCK / 2 };
+        const float k = (float)(sigma / IH_SD);
+        uh_rng_lanes_t r;
+        uh_rng_lanes_seed(&r, seed, (uint64_t)chunk);
+        uint64_t u[HALF];
+        for (size_t b = i0; b < i1; b += NOISE_BLOCK) {
+            size_t m = i1 - b < NOISE_BLOCK ? i1 - b : NOISE_BLOCK, lo = m < HALF ? m : HALF;
+            uh_rng_lanes_u64(&r, u, HALF);
+            float *xb = x + b;
+#pragma omp simd
+            for (size_t i = 0; i < lo; i++) xb[i] += k * irwin_hall((uint32_t)u[i]);
+#pragma omp simd
+            for (size_t i = HALF; i < m; i++)
+                xb[i] += k * irwin_hall((uint32_t)(u[i - HALF] >> 32));
         }
         return;
     }
+    uh_rng_t r;
+    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
     for (size_t i = i0; i < i1; i += 2) {
         float a, b;
         normal_pair(&r, &a, &b);
@@ -43,10 +69,45 @@ static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t se
     }
 }
 
+/* Running extremes kept per lane (value i in lane i % RANGE_LANES): a loop compilers turn into
+ * vector min/max without being told the order does not matter (it does not: the extremes
+ * of a set are exact). */
+#define RANGE_LANES 8
+
+/* The smallest and largest of x[0..n) (+inf and -inf when n = 0); NaNs are passed over. */
+static void range_of(const float *x, size_t n, float *lo_out, float *hi_out) {
+    float lo[RANGE_LANES], hi[RANGE_LANES];
+    for (int j = 0; j < RANGE_LANES; j++) lo[j] = INFINITY, hi[j] = -INFINITY;
+    size_t i = 0;
+    for (; i + RANGE_LANES <= n; i += RANGE_LANES)
+        for (int j = 0; j < RANGE_LANES; j++) {
+            float v = x[i + (size_t)j];
+            lo[j] = v < lo[j] ? v : lo[j];
+            hi[j] = v > hi[j] ? v : hi[j];
+        }
+    for (int j = 0; i < n; i++, j++) {
+        lo[j] = x[i] < lo[j] ? x[i] : lo[j];
+        hi[j] = x[i] > hi[j] ? x[i] : hi[j];
+    }
+    for (int j = 1; j < RANGE_LANES; j++) {
+        lo[0] = lo[j] < lo[0] ? lo[j] : lo[0];
+        hi[0] = hi[j] > hi[0] ? hi[j] : hi[0];
+    }
+    *lo_out = lo[0];
+    *hi_out = hi[0];
+}
+
 float hw_max_abs(const float *x, size_t n) {
     float m = 0;
-#pragma omp parallel for reduction(max : m) schedule(static) if (n > 4 * HW_CHUNK)
-    for (size_t i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+    long chunks = (long)((n + HW_CHUNK - 1) / HW_CHUNK);
+#pragma omp parallel for reduction(max : m) schedule(static) if (chunks > 4)
+    for (long c = 0; c < chunks; c++) {
+        size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < n ? i0 + HW_CHUNK : n;
+        float lo, hi;
+        range_of(x + i0, i1 - i0, &lo, &hi);
+        m = -lo > m ? -lo : m;
+        m = hi > m ? hi : m;
+    }
     return m;
 }
 
@@ -75,16 +136,17 @@ static void convert(float *z, size_t count, float step, float limit, double var,
     for (long c = 0; c < chunks; c++) {
         size_t i0 = (size_t)c * HW_CHUNK, i1 = i0 + HW_CHUNK < count ? i0 + HW_CHUNK : count;
         if (round)
+#pragma omp simd
             for (size_t i = i0; i < i1; i++) {
                 float q = rintf(z[i] * inv_step);
                 q = q > limit ? limit : (q < -limit ? -limit : q);
                 z[i] = q * step;
             }
         if (noisy) chunk_noise(z, i0, i1, sig, seed, c, fast);
-        for (size_t i = i0; i < i1; i++) {
-            lo = z[i] < lo ? z[i] : lo;
-            hi = z[i] > hi ? z[i] : hi;
-        }
+        float clo, chi;
+        range_of(z + i0, i1 - i0, &clo, &chi);
+        lo = clo < lo ? clo : lo;
+        hi = chi > hi ? chi : hi;
     }
     *lo_out = lo;
     *hi_out = hi;
@@ -147,8 +209,11 @@ float hw_act_max(uh_act_t act, float lo, float hi) {
 
 /* The sum of squares is cut into ranges set by n alone (at most RMS_RANGES, of at least
  * HW_CHUNK values each), whose sums are added in order: an OpenMP reduction(+) would add
- * them in an order set by the thread count, and so change the last bits with it. */
+ * them in an order set by the thread count, and so change the last bits with it. Within a
+ * range, RMS_LANES partial sums (value i into sum i % RMS_LANES, added in order at the end)
+ * let the loop run in vector registers with the same result whether it does or not. */
 #define RMS_RANGES 64
+#define RMS_LANES 8
 
 float hw_rms(const float *x, size_t n) {
     if (n == 0) return 0;
@@ -158,8 +223,14 @@ float hw_rms(const float *x, size_t n) {
 #pragma omp parallel for schedule(static) if (ranges > 4)
     for (long r = 0; r < ranges; r++) {
         size_t i0 = n * (size_t)r / (size_t)ranges, i1 = n * (size_t)(r + 1) / (size_t)ranges;
+        double acc[RMS_LANES] = {0};
+        size_t i = i0;
+        for (; i + RMS_LANES <= i1; i += RMS_LANES)
+#pragma omp simd
+            for (int j = 0; j < RMS_LANES; j++) acc[j] += (double)x[i + j] * x[i + j];
+        for (int j = 0; i < i1; i++, j++) acc[j] += (double)x[i] * x[i];
         double sq = 0;
-        for (size_t i = i0; i < i1; i++) sq += (double)x[i] * x[i];
+        for (int j = 0; j < RMS_LANES; j++) sq += acc[j];
         part[r] = sq;
     }
     double sq = 0;
