@@ -706,7 +706,8 @@ static void test_resumes_a_version1_store(void **state) {
     uh_store_close(parted);
     char dir[256];
     tmp_pathf(dir, sizeof dir, "v1-parted");
-    raw_sql(dir, "ALTER TABLE candidates DROP COLUMN latency_ns;"
+    raw_sql(dir, "DROP TABLE rungs; ALTER TABLE candidates DROP COLUMN epochs_trained;"
+                 "ALTER TABLE candidates DROP COLUMN latency_ns;"
                  "ALTER TABLE candidates DROP COLUMN area_mm2;"
                  "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
                  "PRAGMA user_version = 1;");
