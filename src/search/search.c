@@ -308,19 +308,15 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     return UH_OK;
 }
 
-/* Commit of train_job: the row (and its weights when it may end on the front: every member
- * of the final front was undominated when its batch began, so the final front's weights are
- * all stored for the test evaluation and for export). */
-static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
-    job_t *job = &((batch_t *)ctx)->jobs[i];
-    if (job->settled) return UH_OK;
-    member_t probe = {.row = job->row};
-    member_objectives(r, &probe);
-    int keep_weights = probe.ok && job->weights && !dominated(r, probe.obj);
+/* Commits a trained job's final row in one transaction: with its weights when keep_weights,
+ * without the weights kept for its rungs (the pruner's). */
+static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *err) {
     int rc = uh_store_begin(r->env.store, err);
     if (!rc) rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
     if (!rc && keep_weights)
         rc = uh_store_put_weights(r->env.store, job->hash, job->weights, job->n_weights, err);
+    if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
+        rc = uh_store_drop_rung_weights(r->env.store, job->hash, err);
     if (!rc) rc = uh_store_commit(r->env.store, err);
     free(job->weights);
     job->weights = NULL;
@@ -332,6 +328,17 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     if (r->hooks.summary) r->hooks.summary->trained++;
     report_row(r, &job->row, 0);
     return UH_OK;
+}
+
+/* Commit of train_job: the row (and its weights when it may end on the front: every member
+ * of the final front was undominated when its batch began, so the final front's weights are
+ * all stored for the test evaluation and for export). */
+static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    job_t *job = &((batch_t *)ctx)->jobs[i];
+    if (job->settled) return UH_OK;
+    member_t probe = {.row = job->row};
+    member_objectives(r, &probe);
+    return store_row(r, job, probe.ok && job->weights && !dominated(r, probe.obj), err);
 }
 
 /* Fills job's row from a remote result, then commits it like a local one. */
@@ -494,22 +501,7 @@ static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
     if (keep_weights && !job->weights)
         rc = uh_store_get_rung_weights(r->env.store, job->hash, job->n_rungs - 1, &job->weights,
                                        &job->n_weights, err);
-    if (!rc) rc = uh_store_begin(r->env.store, err);
-    if (!rc) rc = uh_store_add_candidate(r->env.store, row, NULL, err);
-    if (!rc && keep_weights)
-        rc = uh_store_put_weights(r->env.store, job->hash, job->weights, job->n_weights, err);
-    if (!rc) rc = uh_store_drop_rung_weights(r->env.store, job->hash, err);
-    if (!rc) rc = uh_store_commit(r->env.store, err);
-    free(job->weights);
-    job->weights = NULL;
-    if (rc) {
-        uh_store_rollback(r->env.store);
-        return rc;
-    }
-    job->settled = 1;
-    if (r->hooks.summary) r->hooks.summary->trained++;
-    report_row(r, row, 0);
-    return UH_OK;
+    return rc ? rc : store_row(r, job, keep_weights, err);
 }
 
 /* The run's objectives of a member or job at rung g: its accuracies there, its exact costs. */
