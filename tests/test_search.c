@@ -188,6 +188,9 @@ static void assert_same_run(uh_store_t *x, const uh_search_summary_t *sx, uh_sto
         assert_true(same(a[i].accuracy, b[i].accuracy));
         assert_true(same(a[i].noisy_accuracy, b[i].noisy_accuracy));
         assert_true(same(a[i].energy_nj, b[i].energy_nj));
+        /* −1: a row from before schema version 3 (not recorded) */
+        assert_true(a[i].epochs_trained == b[i].epochs_trained || a[i].epochs_trained < 0 ||
+                    b[i].epochs_trained < 0);
     }
     uh_store_free_candidates(a);
     uh_store_free_candidates(b);
@@ -706,7 +709,8 @@ static void test_resumes_a_version1_store(void **state) {
     uh_store_close(parted);
     char dir[256];
     tmp_pathf(dir, sizeof dir, "v1-parted");
-    raw_sql(dir, "ALTER TABLE candidates DROP COLUMN latency_ns;"
+    raw_sql(dir, "DROP TABLE rungs; ALTER TABLE candidates DROP COLUMN epochs_trained;"
+                 "ALTER TABLE candidates DROP COLUMN latency_ns;"
                  "ALTER TABLE candidates DROP COLUMN area_mm2;"
                  "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
                  "PRAGMA user_version = 1;");
@@ -734,6 +738,143 @@ static void test_resumes_a_version1_store(void **state) {
     uh_store_close(parted);
 }
 
+/* ---- the pruner ---- */
+
+/* Training continued from a run's weights after one epoch gives the weights of the run
+ * itself (plain SGD: no optimizer state to lose), training noise included. */
+static void test_continued_training_is_one_run(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    run_config(&cfg, UH_STRATEGY_NSGA2);
+    cfg.train.optimizer = UH_OPT_SGD;
+    cfg.train.lr = 0.05f;
+    cfg.train.momentum = 0;
+    uh_error_t err = {0};
+    uh_backend_t *b;
+    uh_dataset_t *train, *val, *test;
+    if (uh_backend_load("mzi-worst", &b, &err) ||
+        uh_search_load_data(&cfg, &train, &val, &test, &err))
+        fail_msg("%s", err.msg);
+    uh_arch_t a = {0};
+    a.n_layers = 2;
+    a.layers[0].type = a.layers[1].type = UH_LAYER_DENSE;
+    a.layers[0].units = 16;
+    a.layers[1].units = train->n_classes;
+    uh_shape_t in = {train->c, train->h, train->w, train->n_classes};
+    if (uh_arch_resolve(&a, in, &err)) fail_msg("%s", err.msg);
+    uh_eval_config_t ec;
+    uh_search_eval_config(&cfg, &ec);
+    ec.train.epochs = 3;
+    uh_eval_result_t res;
+    float *whole, *part, *cont;
+    size_t n1, n2, n3;
+    if (uh_evaluate(b, &a, train, val, &ec, 11, &res, &whole, &n1, &err)) fail_msg("%s", err.msg);
+    ec.train.epochs = 1;
+    if (uh_evaluate(b, &a, train, val, &ec, 11, &res, &part, &n2, &err)) fail_msg("%s", err.msg);
+    ec.train.first_epoch = 1;
+    ec.train.epochs = 2;
+    ec.start_weights = part;
+    ec.n_start_weights = n2;
+    if (uh_evaluate(b, &a, train, val, &ec, 11, &res, &cont, &n3, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(n1, n3);
+    assert_memory_equal(whole, cont, n1 * sizeof *whole);
+    assert_true(memcmp(whole, part, n1 * sizeof *whole) != 0);
+    ec.n_start_weights = n2 - 1;
+    expect_bad(uh_evaluate(b, &a, train, val, &ec, 11, &res, NULL, NULL, &err), &err, UH_EFORMAT,
+               "weights to continue from");
+    free(whole);
+    free(part);
+    free(cont);
+    uh_dataset_free(train);
+    uh_dataset_free(val);
+    uh_dataset_free(test);
+    uh_backend_free(b);
+}
+
+/* A run under the pruner: nine parents and three children over two generations, nine
+ * epochs (rungs of 1, 3 and 9). */
+static void pruner_config(uh_search_config_t *cfg) {
+    small_config(cfg, UH_STRATEGY_NSGA2, 9, 3, 2);
+    cfg->seed = 7;
+    cfg->train.epochs = 9;
+    cfg->pruner = UH_PRUNER_ASHA;
+}
+
+/* Rows stopped at rung 0 or 1 are pruned with 1 or 3 epochs, the others ran all 9; per batch
+ * ceil(n/3) go on at each rung; no pruned row is on the final front. */
+static void check_pruned_run(uh_store_t *store) {
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(store, &rows, &n);
+    int per_gen[3][3] = {{0}}; /* [generation][epochs 1, 3, 9] */
+    for (size_t i = 0; i < n; i++) {
+        const uh_candidate_t *c = &rows[i];
+        if (c->status == UH_CAND_PRUNED)
+            assert_true(c->epochs_trained == 1 || c->epochs_trained == 3);
+        else if (c->status == UH_CAND_OK)
+            assert_int_equal(c->epochs_trained, 9);
+        int k = c->epochs_trained == 1 ? 0 : c->epochs_trained == 3 ? 1 : 2;
+        if (c->status != UH_CAND_INVALID && c->status != UH_CAND_FAILED)
+            per_gen[c->generation][k]++;
+        uh_test_result_t t;
+        uh_error_t e = {0};
+        if (c->status == UH_CAND_PRUNED)
+            assert_int_equal(uh_store_get_test_result(store, c->hash, &t, &e), UH_ENOTFOUND);
+    }
+    assert_int_equal(per_gen[0][1] + per_gen[0][2], 3); /* 9 → 3 → 1 */
+    assert_int_equal(per_gen[0][2], 1);
+    for (int g = 1; g <= 2; g++) assert_int_equal(per_gen[g][2], 1); /* 3 → 1 → 1 */
+    uh_store_free_candidates(rows);
+}
+
+static void test_pruner_runs_rungs_for_any_jobs(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    pruner_config(&cfg);
+    uh_store_t *serial = create_run("asha-jobs1", &cfg, "mzi-worst");
+    uh_store_t *parallel = create_run("asha-jobs3", &cfg, "mzi-worst");
+    uh_search_summary_t a, b;
+    run_jobs(serial, 1, NULL, NULL, NULL, &a, UH_OK);
+    run_jobs(parallel, 3, NULL, NULL, NULL, &b, UH_OK);
+    check_pruned_run(serial);
+    /* small stores: weights only for the final front (they left with the running front) */
+    uh_candidate_t *rows;
+    size_t n;
+    int with_weights = 0;
+    load_rows(serial, &rows, &n);
+    for (size_t i = 0; i < n; i++) {
+        float *w;
+        size_t nw;
+        uh_error_t e = {0};
+        if (!uh_store_get_weights(serial, rows[i].hash, &w, &nw, &e)) with_weights++, free(w);
+    }
+    uh_store_free_candidates(rows);
+    assert_int_equal(with_weights, a.front_size);
+    assert_same_run(serial, &a, parallel, &b, &cfg);
+    uh_store_close(serial);
+    uh_store_close(parallel);
+}
+
+/* Stopped between rungs (after the first pruned rows), resumed: the rows of a whole run, the
+ * finished rungs not trained again. */
+static void test_pruner_stop_and_resume(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    pruner_config(&cfg);
+    uh_store_t *whole = create_run("asha-whole", &cfg, "mzi-worst");
+    uh_search_summary_t sum_whole, sum;
+    run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
+    uh_store_t *parted = create_run("asha-parted", &cfg, "mzi-worst");
+    atomic_int stop = 0;
+    stopper_t st = {2, 0, &stop};
+    run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
+    stop = 0;
+    run_jobs(parted, 2, &stop, NULL, NULL, &sum, UH_OK);
+    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
+    uh_store_close(whole);
+    uh_store_close(parted);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidate_seed_depends_on_both),
@@ -747,6 +888,9 @@ int main(void) {
         cmocka_unit_test(test_limits_refuse_before_training),
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),
+        cmocka_unit_test(test_continued_training_is_one_run),
+        cmocka_unit_test(test_pruner_runs_rungs_for_any_jobs),
+        cmocka_unit_test(test_pruner_stop_and_resume),
     };
     return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

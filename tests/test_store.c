@@ -90,7 +90,8 @@ static void make_candidate(int i, uh_candidate_t *c) {
     c->params = 1000L + i;
     c->macs = i % 5 ? 2000L * i : -1;
     c->train_seconds = 0.1 * i;
-    c->status = i % 7 == 6 ? UH_CAND_FAILED : UH_CAND_OK;
+    c->epochs_trained = i % 3 == 2 ? -1 : i % 11; /* −1: not recorded */
+    c->status = i % 7 == 6 ? UH_CAND_FAILED : i % 7 == 5 ? UH_CAND_PRUNED : UH_CAND_OK;
     if (c->status == UH_CAND_FAILED) snprintf(c->message, sizeof c->message, "diverged at %d", i);
     c->seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
 }
@@ -122,6 +123,7 @@ static void assert_same_candidate(const uh_candidate_t *want, const uh_candidate
     assert_int_equal(got->params, want->params);
     assert_int_equal(got->macs, want->macs);
     assert_true(same_double(got->train_seconds, want->train_seconds));
+    assert_int_equal(got->epochs_trained, want->epochs_trained);
     assert_int_equal(got->status, want->status);
     assert_string_equal(got->message, want->message);
     assert_true(got->seed == want->seed);
@@ -696,8 +698,8 @@ static void test_open_refuses(void **state) {
     /* Ours, but from a newer (or unknown) schema. */
     file_dir(f, "newer", dir, path);
     uh_store_close(create_store(dir, "{}"));
-    raw_sql(path, "PRAGMA user_version = 3");
-    expect_refused(dir, UH_EFORMAT, "schema version 3 is newer");
+    raw_sql(path, "PRAGMA user_version = 4");
+    expect_refused(dir, UH_EFORMAT, "schema version 4 is newer");
     raw_sql(path, "PRAGMA user_version = 0");
     expect_refused(dir, UH_EFORMAT, "unknown schema version 0");
 
@@ -873,6 +875,7 @@ static void test_csv_export(void **state) {
                                          "params",
                                          "macs",
                                          "train_seconds",
+                                         "epochs_trained",
                                          "seed",
                                          "created_at",
                                          "test_accuracy",
@@ -880,8 +883,8 @@ static void test_csv_export(void **state) {
                                          "test_noisy_accuracy_std",
                                          "message",
                                          "arch"};
-    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 21);
-    for (int i = 0; i < 21; i++) assert_string_equal(csv.field[0][i], header[i]);
+    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 22);
+    for (int i = 0; i < 22; i++) assert_string_equal(csv.field[0][i], header[i]);
     for (int i = 0; i < 3; i++) {
         char **row = csv.field[i + 1];
         char want[64];
@@ -899,19 +902,23 @@ static void test_csv_export(void **state) {
                 assert_true(strtod(row[5 + k], NULL) == *vals[k]);
         }
         assert_true(strtod(row[13], NULL) == c[i].train_seconds);
-        assert_true(strtoull(row[14], NULL, 10) == c[i].seed);
-        assert_timestamp(row[15]);
-        assert_string_equal(row[19], c[i].message);
-        assert_string_equal(row[20], c[i].arch);
+        if (c[i].epochs_trained < 0)
+            assert_string_equal(row[14], "");
+        else
+            assert_int_equal(strtol(row[14], NULL, 10), c[i].epochs_trained);
+        assert_true(strtoull(row[15], NULL, 10) == c[i].seed);
+        assert_timestamp(row[16]);
+        assert_string_equal(row[20], c[i].message);
+        assert_string_equal(row[21], c[i].arch);
     }
     assert_string_equal(csv.field[1][5], "0.30000000000000004");
     assert_string_equal(csv.field[1][6], "");
     assert_string_equal(csv.field[1][12], ""); /* macs unknown */
-    assert_string_equal(csv.field[1][14], "18446744073709551615");
-    assert_string_equal(csv.field[1][16], ""); /* no test result */
-    assert_true(strtod(csv.field[2][16], NULL) == 1.0 / 3.0);
-    assert_string_equal(csv.field[2][17], "");
-    assert_string_equal(csv.field[2][18], "0.015625");
+    assert_string_equal(csv.field[1][15], "18446744073709551615");
+    assert_string_equal(csv.field[1][17], ""); /* no test result */
+    assert_true(strtod(csv.field[2][17], NULL) == 1.0 / 3.0);
+    assert_string_equal(csv.field[2][18], "");
+    assert_string_equal(csv.field[2][19], "0.015625");
     csv_free(&csv);
 
     /* A subset, in id order whatever the order asked for. */
@@ -935,8 +942,9 @@ static void test_csv_export(void **state) {
 }
 
 /* A run stored by a build of schema version 1 (before latency_ns and area_mm2), made by hand
- * with that version's exact schema: it opens, is upgraded in place, its rows read back with
- * the new costs unknown (NaN), and new rows carry them. */
+ * with that version's exact schema: it opens, is upgraded in place (through version 2 to 3),
+ * its rows read back with the new costs unknown (NaN) and epochs not recorded, and new rows
+ * carry them (status pruned included: the rebuilt table's check allows it). */
 static void test_opens_version1_store(void **state) {
     fixture_t *f = *state;
     char path[160];
@@ -1001,6 +1009,7 @@ static void test_opens_version1_store(void **state) {
     assert_int_equal(got.params, 100);
     assert_true(got.seed == 42);
     assert_true(isnan(got.latency_ns) && isnan(got.area_mm2)); /* not measured then */
+    assert_int_equal(got.epochs_trained, -1);                  /* not recorded then */
     /* the run goes on: a new row with the new costs, next to the old one */
     uh_candidate_t c;
     make_candidate(3, &c);
@@ -1024,7 +1033,7 @@ static void test_opens_version1_store(void **state) {
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), UH_STORE_SCHEMA_VERSION);
-    assert_int_equal(UH_STORE_SCHEMA_VERSION, 2);
+    assert_int_equal(UH_STORE_SCHEMA_VERSION, 3);
     sqlite3_finalize(st);
     sqlite3_close(db);
     s = open_store(f->run);
@@ -1043,6 +1052,64 @@ static void test_opens_version1_store(void **state) {
     assert_non_null(strstr(text, ",energy_nj,latency_ns,area_mm2,params,"));
     assert_non_null(strstr(text, ",12.5,,,100,200,"));
     free(text);
+    /* the rebuilt table takes a pruned row; the new rungs table is there */
+    make_candidate(5, &c);
+    assert_int_equal(c.status, UH_CAND_PRUNED);
+    CHECK_OK(uh_store_add_candidate(s, &c, NULL, &e_));
+    uh_rung_t rung = {.rung = 0, .epochs = 1, .accuracy = 0.5};
+    strcpy(rung.hash, c.hash);
+    CHECK_OK(uh_store_put_rung(s, &rung, NULL, 0, &e_));
+    CHECK_OK(uh_store_check(s, &e_));
+    uh_store_close(s);
+}
+
+/* The pruner's rungs: results kept, weights until dropped; weights of a candidate deleted. */
+static void test_rungs_and_weights_dropped(void **state) {
+    fixture_t *f = *state;
+    uh_candidate_t c;
+    uh_store_t *s = store_with_candidate(f, 1, &c);
+    const float w[3] = {1.5f, -2.0f, 0.25f};
+    uh_rung_t r1 = {.rung = 1,
+                    .epochs = 3,
+                    .accuracy = 0.7,
+                    .noisy_accuracy = 0.6,
+                    .noisy_accuracy_std = NAN,
+                    .train_seconds = 0.5};
+    uh_rung_t r0 = r1;
+    r0.rung = 0, r0.epochs = 1, r0.accuracy = 0.4;
+    strcpy(r0.hash, "zzz"); /* no candidate row yet: a rung comes first */
+    strcpy(r1.hash, "zzz");
+    CHECK_OK(uh_store_put_rung(s, &r1, w, 3, &e_));
+    CHECK_OK(uh_store_put_rung(s, &r0, w, 2, &e_));
+    r0.accuracy = 0.45; /* replaced */
+    CHECK_OK(uh_store_put_rung(s, &r0, w, 1, &e_));
+    uh_rung_t *rows;
+    size_t n;
+    CHECK_OK(uh_store_rungs(s, &rows, &n, &e_));
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].rung, 0);
+    assert_true(rows[0].accuracy == 0.45 && rows[0].epochs == 1);
+    assert_true(rows[1].rung == 1 && rows[1].epochs == 3 && rows[1].noisy_accuracy == 0.6);
+    assert_true(isnan(rows[1].noisy_accuracy_std) && rows[1].train_seconds == 0.5);
+    free(rows);
+    float *got;
+    CHECK_OK(uh_store_get_rung_weights(s, "zzz", 1, &got, &n, &e_));
+    assert_int_equal(n, 3);
+    assert_memory_equal(got, w, sizeof w);
+    free(got);
+    CHECK_OK(uh_store_drop_rung_weights(s, "zzz", &e_));
+    uh_error_t err = {0};
+    expect_bad(uh_store_get_rung_weights(s, "zzz", 1, &got, &n, &err), &err, UH_ENOTFOUND,
+               "no weights for zzz at rung 1");
+    CHECK_OK(uh_store_rungs(s, &rows, &n, &e_));
+    assert_int_equal(n, 2); /* the results stay */
+    free(rows);
+    r0.epochs = 0;
+    expect_bad(uh_store_put_rung(s, &r0, NULL, 0, &err), &err, UH_EINVAL, "0 epochs");
+    CHECK_OK(uh_store_put_weights(s, c.hash, w, 3, &e_));
+    CHECK_OK(uh_store_delete_weights(s, c.hash, &e_));
+    expect_bad(uh_store_get_weights(s, c.hash, &got, &n, &err), &err, UH_ENOTFOUND, "no weights");
+    CHECK_OK(uh_store_delete_weights(s, c.hash, &e_)); /* none is fine */
     uh_store_close(s);
 }
 
@@ -1212,6 +1279,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_replace_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opens_version1_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rungs_and_weights_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),
     };

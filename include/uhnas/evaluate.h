@@ -11,7 +11,11 @@
 #include "uhnas/nn.h"
 
 typedef struct {
-    uh_train_opts_t train;   /* epochs, batch, optimizer, lr...; train.seed is overridden */
+    uh_train_opts_t train; /* epochs, batch, optimizer, lr...; train.seed is overridden */
+    /* weights to continue training from (after train.first_epoch epochs), or NULL: a fresh
+     * network initialised from the seed */
+    const float *start_weights;
+    size_t n_start_weights;
     int mc;                  /* Monte-Carlo hardware samples for the noisy accuracy */
     int noise_aware;         /* train with the backend's training-time noise model */
     uh_progress_fn progress; /* optional, called after each training batch */

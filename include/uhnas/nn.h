@@ -41,6 +41,10 @@ typedef struct {
     float weight_decay; /* L2, added to the gradient (PyTorch's SGD/Adam convention) */
     int batch;          /* mini-batch size */
     int epochs;
+    /* the index of the first of these epochs: training continued from a run's weights after
+     * first_epoch epochs sees the data order and training noise that run would have seen
+     * next (the optimizer's state starts afresh) */
+    int first_epoch;
     uint64_t seed; /* shuffling order; weight init uses the seed given to uh_net_new */
     int threads;   /* 0 = leave OpenMP/OpenBLAS defaults */
 } uh_train_opts_t;

@@ -94,7 +94,28 @@ typedef enum {
 } uh_strategy_t;
 
 typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
-const char *uh_objective_name(uh_objective_t o); /* "noisy", "clean" */
+
+/* Multi-fidelity (config `pruner`):
+ *   none   every candidate trains its full epochs.
+ *   asha   Pareto-aware successive halving: a batch of new candidates (a generation's, or the
+ *          initial population) trains in rungs of epochs/η², epochs/η and epochs (η =
+ *          UH_PRUNER_ETA; rungs under one epoch, or equal to the one before, are dropped).
+ *          After each rung but the last, the batch's candidates are ranked by non-dominated
+ *          sorting and crowding on the run's objectives with the error measured at that rung
+ *          (costs are exact before training), together with every earlier candidate of the
+ *          run that has a result at that rung; the batch's best ceil(n/η) go on, continuing
+ *          from their weights (data order and training noise go on as in one run; the
+ *          optimizer's state starts afresh at each rung). The others are stored with status
+ *          pruned and their rung's accuracies and epochs_trained: they may parent children,
+ *          never enter the front, the hypervolume or a predictor's training set. Each rung's
+ *          result is stored the moment it is measured (with the weights to continue from), so
+ *          a resumed run loses no finished rung and makes the same decisions. */
+typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
+#define UH_PRUNER_ETA 3
+#define UH_PRUNER_MAX_RUNGS 3
+const char *uh_pruner_name(uh_pruner_t p);               /* "none", "asha" */
+int uh_pruner_parse(const char *name, uh_pruner_t *out); /* 0 or UH_EINVAL */
+const char *uh_objective_name(uh_objective_t o);         /* "noisy", "clean" */
 
 /* The quantities a run may minimise (see Objectives above). */
 typedef enum {
@@ -141,6 +162,11 @@ typedef struct {
     int tournament;            /* evolution: members per tournament */
     double energy_weight;      /* evolution's scalar: accuracy − energy_weight · log10(E / nJ) */
     int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
+    uh_pruner_t pruner;        /* multi-fidelity (see above) */
+    /* 0: weights are kept only for candidates on the running front (deleted when they leave
+     * it; the final front's serve its test measurement and export); 1: for every candidate
+     * that was on the front when measured ("keep_weights": "front" or "all") */
+    int keep_all_weights;
     /* the operator's own settings (a language model's URL, model, temperature...) as JSON
      * object text, stored with the run so `resume` can rebuild it; "" = none */
     char operator_config[4096];

@@ -13,6 +13,8 @@
  *   meta         key/value text for other modules (e.g. language-model stats)
  *   test_results final-front test-set results, by hash
  *   weights      trained parameters of final-front networks, by hash
+ *   rungs        the pruner's results per candidate and rung, with the weights a candidate
+ *                still in training continues from
  *
  * A store handle is used by one thread at a time; a second thread opens its own handle
  * (WAL lets a reader work beside the writer). Strings the store returns are owned as each
@@ -29,9 +31,10 @@
 #define UH_STORE_FILE "run.sqlite"
 #define UH_STORE_APP_ID 0x75684e41 /* "uhNA": PRAGMA application_id of every run store */
 /* PRAGMA user_version; bump with a migration. Version 2 added candidates.latency_ns and
- * candidates.area_mm2: a version-1 store is upgraded in place when opened (ALTER TABLE ADD
- * COLUMN, one transaction), its earlier rows keeping NULL (NaN: not measured) there. */
-#define UH_STORE_SCHEMA_VERSION 2
+ * candidates.area_mm2, version 3 status 'pruned', candidates.epochs_trained and the rungs
+ * table. An older store is upgraded in place when opened (one transaction), its earlier rows
+ * keeping NULL there (NaN: not measured; epochs_trained −1: not recorded). */
+#define UH_STORE_SCHEMA_VERSION 3
 
 /* Hard limits, checked on the way in and again on the way out (a file is input too). */
 #define UH_STORE_HASH_MAX 64                    /* characters of a candidate hash */
@@ -44,9 +47,10 @@
 typedef struct uh_store uh_store_t;
 
 typedef enum {
-    UH_CAND_OK,     /* trained and measured */
-    UH_CAND_FAILED, /* evaluation failed (message says why); never retried */
-    UH_CAND_INVALID /* the architecture was refused before training */
+    UH_CAND_OK,      /* trained and measured */
+    UH_CAND_FAILED,  /* evaluation failed (message says why); never retried */
+    UH_CAND_INVALID, /* the architecture was refused before training */
+    UH_CAND_PRUNED   /* measured at a rung and stopped there by the pruner (uhnas/search.h) */
 } uh_cand_status_t;
 
 /* One row of `candidates`. Strings are NUL-terminated inside their buffers. Metrics that were
@@ -65,6 +69,7 @@ typedef struct {
     double area_mm2;   /* the mapping's footprint.area_mm2; 0 = not modelled */
     long params, macs;
     double train_seconds;
+    int epochs_trained; /* epochs behind the accuracies; 0 = never trained, −1 = not recorded */
     uh_cand_status_t status;
     char message[UH_STORE_MESSAGE_MAX]; /* why it failed; "" when ok */
     uint64_t seed;                      /* stored as its 64-bit pattern */
@@ -133,7 +138,7 @@ int uh_store_candidates(uh_store_t *store, uh_candidate_t **rows, size_t *n, uh_
 void uh_store_free_candidates(uh_candidate_t *rows);
 int uh_store_count(uh_store_t *store, int64_t *n, uh_error_t *err);
 
-const char *uh_cand_status_name(uh_cand_status_t s); /* "ok", "failed", "invalid" */
+const char *uh_cand_status_name(uh_cand_status_t s); /* "ok", "failed", "invalid", "pruned" */
 
 /* generations */
 
@@ -165,14 +170,38 @@ int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, si
 int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t *n,
                          uh_error_t *err);
 
+/* Deletes hash's weights (none stored is fine): a candidate that left the running front. */
+int uh_store_delete_weights(uh_store_t *store, const char *hash, uh_error_t *err);
+
+/* rungs: a candidate's results at the pruner's rungs (uhnas/search.h) */
+
+typedef struct {
+    char hash[UH_STORE_HASH_MAX + 1];
+    int rung;   /* 0, 1, ... */
+    int epochs; /* trained in all up to this rung */
+    double accuracy, noisy_accuracy, noisy_accuracy_std;
+    double train_seconds; /* of this rung's epochs */
+} uh_rung_t;
+
+/* Stores (or replaces) r with the weights training continues from (w may be NULL: none). */
+int uh_store_put_rung(uh_store_t *store, const uh_rung_t *r, const float *w, size_t n,
+                      uh_error_t *err);
+/* Every rung stored, ordered by hash then rung, malloc'd (caller frees). */
+int uh_store_rungs(uh_store_t *store, uh_rung_t **rows, size_t *n, uh_error_t *err);
+/* The weights stored with (hash, rung); UH_ENOTFOUND when there are none. */
+int uh_store_get_rung_weights(uh_store_t *store, const char *hash, int rung, float **w, size_t *n,
+                              uh_error_t *err);
+/* Drops the weights kept with hash's rungs (its results stay): the candidate is final. */
+int uh_store_drop_rung_weights(uh_store_t *store, const char *hash, uh_error_t *err);
+
 /* export */
 
 /* Writes the candidates (ordered by id; when hashes is not NULL only those n_hashes rows, each
  * of which must be stored) as RFC 4180 CSV with a header row, atomically. Columns: id,
  * generation, origin, status, hash, accuracy, noisy_accuracy, noisy_accuracy_std, energy_nj,
- * latency_ns, area_mm2, params, macs, train_seconds, seed, created_at, test_accuracy,
- * test_noisy_accuracy, test_noisy_accuracy_std, message, arch. Unknown values are empty
- * fields; numbers are written so that they read back to the same double. */
+ * latency_ns, area_mm2, params, macs, train_seconds, epochs_trained, seed, created_at,
+ * test_accuracy, test_noisy_accuracy, test_noisy_accuracy_std, message, arch. Unknown values are
+ * empty fields; numbers are written so that they read back to the same double. */
 int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *hashes,
                         size_t n_hashes, uh_error_t *err);
 

@@ -443,6 +443,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
+    int pruner = (int)cfg.pruner, keep_weights = cfg.keep_all_weights;
     run_flags_t flags = {0};
     cli_llm_args_t llm_args;
     cli_llm_args_unset(&llm_args);
@@ -497,6 +498,12 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "evolution: fitness = accuracy - W*log10(energy nJ) (default 0.05)"},
         {"predictor-generations", OPT_INT, &cfg.predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS,
          NULL, "N", "linas: NSGA-II generations on the predictors per cycle (default 500)"},
+        {"pruner", OPT_CHOICE, &pruner, 0, 0, "none|asha", "WHICH",
+         "multi-fidelity: asha trains in rungs (epochs/9, /3, all) and stops all but the best "
+         "third of each rung (default none)"},
+        {"keep-weights", OPT_CHOICE, &keep_weights, 0, 0, "front|all", "WHICH",
+         "weights stored for the running front only (default) or for every candidate that was "
+         "on it"},
         {"replace", OPT_FLAG, &replace, 0, 0, NULL, NULL,
          "delete a run already in DIR and start again"},
         RUN_FLAG_OPTIONS(flags),
@@ -527,6 +534,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     if (!backend) return cli_fail(UH_EXIT_USAGE, "search: --backend is required (see --help)");
     cfg.strategy = (uh_strategy_t)strategy;
     cfg.objective = (uh_objective_t)objective;
+    cfg.pruner = (uh_pruner_t)pruner;
+    cfg.keep_all_weights = keep_weights;
     cfg.train.optimizer = (uh_optimizer_t)optimizer;
     cfg.train.lr = (float)lr;
     cfg.train.momentum = (float)momentum;

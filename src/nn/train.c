@@ -1,6 +1,7 @@
 /* uhnas — the epoch loop and evaluation.
  *
- * Each epoch visits the samples in an order shuffled by (opts->seed, epoch), gathers every
+ * Each epoch visits the samples in an order shuffled by (opts->seed, epoch index counted from
+ * opts->first_epoch), gathers every
  * mini-batch (the last, partial one included) into the network's preallocated buffer and
  * takes one optimizer step on it. Nothing is allocated inside the loop: the index array is
  * allocated once per uh_net_train call. */
@@ -74,8 +75,9 @@ int uh_net_train(uh_net_t *net, const uh_dataset_t *ds, const uh_train_opts_t *o
         return uh_error_set(err, UH_EINVAL,
                             "train: batch size %d is outside 1..%d (the network's max batch)",
                             opts->batch, net->max_batch);
-    if (opts->epochs < 0)
-        return uh_error_set(err, UH_EINVAL, "train: epochs must be >= 0, got %d", opts->epochs);
+    if (opts->epochs < 0 || opts->first_epoch < 0)
+        return uh_error_set(err, UH_EINVAL, "train: epochs must be >= 0, got %d from epoch %d",
+                            opts->epochs, opts->first_epoch);
     if (!isfinite(opts->lr) || opts->lr < 0 || !isfinite(opts->momentum) ||
         !isfinite(opts->weight_decay))
         return uh_error_set(err, UH_EINVAL,
@@ -90,7 +92,10 @@ int uh_net_train(uh_net_t *net, const uh_dataset_t *ds, const uh_train_opts_t *o
     double t0 = omp_get_wtime();
     int stop = 0, epochs_done = 0;
     float final_loss = 0.0f;
-    for (int epoch = 0; epoch < opts->epochs && !stop; epoch++) {
+    /* a continued run's training noise goes on from the step it reached */
+    if (opts->first_epoch > 0) net->train_calls = (uint64_t)opts->first_epoch * (uint64_t)n_batches;
+    for (int epoch = opts->first_epoch; epoch < opts->first_epoch + opts->epochs && !stop;
+         epoch++) {
         uh_rng_t rng;
         uh_rng_seed_stream(&rng, opts->seed, (uint64_t)epoch);
         for (int i = 0; i < n; i++) idx[i] = i;

@@ -21,8 +21,16 @@ int uh_evaluate(const uh_backend_t *backend, const uh_arch_t *arch, const uh_dat
     opts.seed = seed;
     uh_net_t *net = uh_net_new(arch, opts.batch, seed, err);
     if (!net) return err ? err->code : UH_ENOMEM;
+    if (cfg->start_weights) {
+        if (cfg->n_start_weights != uh_net_n_params(net))
+            rc = uh_error_set(err, UH_EFORMAT, "%zu weights to continue from, the network has %zu",
+                              cfg->n_start_weights, uh_net_n_params(net));
+        else
+            memcpy(uh_net_params(net), cfg->start_weights,
+                   cfg->n_start_weights * sizeof *cfg->start_weights);
+    }
     uh_backend_sim_t *sim = NULL;
-    if (cfg->noise_aware) rc = uh_backend_sim_new(backend, arch, UH_SIM_TRAIN, &sim, err);
+    if (!rc && cfg->noise_aware) rc = uh_backend_sim_new(backend, arch, UH_SIM_TRAIN, &sim, err);
     uh_train_result_t tr = {0};
     if (!rc) {
         uh_net_set_noise(net, uh_backend_sim_hook(sim), seed);

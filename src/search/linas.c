@@ -33,13 +33,13 @@ static void predictors_free(predictors_t *p) {
 
 static int fit(search_run_t *r, predictors_t *p, uh_error_t *err) {
     int n = 0;
-    for (int i = 0; i < r->arc.n_all; i++) n += r->arc.all[i].ok;
+    for (int i = 0; i < r->arc.n_all; i++) n += search_final(&r->arc.all[i]);
     double *X = malloc((size_t)(n + 1) * UH_SPACE_FEATURES * sizeof *X);
     double *y = malloc((size_t)(n + 1) * TARGETS * sizeof *y);
     int rc = !X || !y ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     for (int i = 0, k = 0; !rc && i < r->arc.n_all; i++) {
         const member_t *m = &r->arc.all[i];
-        if (!m->ok) continue;
+        if (!search_final(m)) continue; /* a pruned row's accuracy is a rung's */
         uh_space_encode(&m->arch, X + (size_t)k * UH_SPACE_FEATURES);
         y[k] = m->row.accuracy;
         y[n + k] = m->row.noisy_accuracy;
@@ -198,7 +198,7 @@ int strategy_linas(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err)
     if (!rc) rc = search_take_children(r, children, C, parents, r->arc.n_population, rng, out, err);
     int n_q = 0; /* predictions of children trained as proposed */
     for (int i = 0; !rc && i < n_new; i++) {
-        if (out[i] < 0 || !r->arc.all[out[i]].ok ||
+        if (out[i] < 0 || !search_final(&r->arc.all[out[i]]) ||
             strcmp(r->arc.all[out[i]].row.origin, "linas") != 0)
             continue;
         for (int t = 0; t < TARGETS; t++) pred[t * C + n_q] = pred[t * C + i];

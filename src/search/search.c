@@ -69,10 +69,15 @@ void search_goals(const search_run_t *r, double accuracy, double noisy_accuracy,
                                       noisy_accuracy, energy_nj, latency_ns, area_mm2);
 }
 
+int search_final(const member_t *m) {
+    return m->ok && !m->pruned;
+}
+
 static void member_objectives(const search_run_t *r, member_t *m) {
     const uh_candidate_t *c = &m->row;
-    m->ok = c->status == UH_CAND_OK && isfinite(c->accuracy) && isfinite(c->noisy_accuracy) &&
-            c->energy_nj > 0;
+    m->pruned = c->status == UH_CAND_PRUNED;
+    m->ok = (c->status == UH_CAND_OK || m->pruned) && isfinite(c->accuracy) &&
+            isfinite(c->noisy_accuracy) && c->energy_nj > 0;
     if (!m->ok) return;
     const uh_goal_t base_goals[2] = {UH_GOAL_ERROR, UH_GOAL_ENERGY};
     for (int j = 0; j < 2; j++)
@@ -84,8 +89,19 @@ static void member_objectives(const search_run_t *r, member_t *m) {
                  m->obj);
 }
 
+/* Fills m's rung results from rungs[0..n) (any order; other hashes are skipped). */
+static void member_rungs(member_t *m, const uh_rung_t *rungs, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const uh_rung_t *g = &rungs[i];
+        if (g->rung >= UH_PRUNER_MAX_RUNGS || strcmp(g->hash, m->row.hash) != 0) continue;
+        m->rung_acc[g->rung][0] = g->accuracy;
+        m->rung_acc[g->rung][1] = g->noisy_accuracy;
+        if (g->rung + 1 > m->n_rungs) m->n_rungs = g->rung + 1;
+    }
+}
+
 static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
-                  uh_error_t *err) {
+                  const uh_rung_t *rungs, size_t n_rungs, uh_error_t *err) {
     if (r->arc.n_all == r->arc.cap_all) {
         int cap = r->arc.cap_all ? 2 * r->arc.cap_all : 64;
         member_t *m = realloc(r->arc.all, (size_t)cap * sizeof *m);
@@ -98,6 +114,8 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
     m->row = *row;
     m->arch = *arch;
     member_objectives(r, m);
+    member_rungs(m, r->env.rungs, r->env.n_rungs);
+    member_rungs(m, rungs, n_rungs);
     return UH_OK;
 }
 
@@ -120,6 +138,10 @@ typedef struct {
     size_t n_weights;
     int settled; /* row is final (read back or committed) */
     int refused; /* beyond a limit: stored as invalid, never trained */
+    /* the pruner's: results at rungs 0..n_rungs) and whether it trains on */
+    uh_rung_t rungs[UH_PRUNER_MAX_RUNGS];
+    int n_rungs;
+    int active;
 } job_t;
 
 typedef struct {
@@ -232,7 +254,7 @@ static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void 
 static int dominated(const search_run_t *r, const double *obj) {
     for (int i = 0; i < r->arc.n_all; i++) {
         const member_t *m = &r->arc.all[i];
-        if (!m->ok) continue;
+        if (!search_final(m)) continue;
         int le = 1, lt = 0;
         for (int j = 0; j < r->k; j++) {
             le &= m->obj[j] <= obj[j];
@@ -282,22 +304,19 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     row->latency_ns = res.latency_ns;
     row->area_mm2 = res.area_mm2;
     row->train_seconds = res.train_seconds;
+    row->epochs_trained = r->cfg.train.epochs;
     return UH_OK;
 }
 
-/* Commit of train_job: the row (and its weights when it may end on the front: every member
- * of the final front was undominated when its batch began, so the final front's weights are
- * all stored for the test evaluation and for export). */
-static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
-    job_t *job = &((batch_t *)ctx)->jobs[i];
-    if (job->settled) return UH_OK;
-    member_t probe = {.row = job->row};
-    member_objectives(r, &probe);
-    int keep_weights = probe.ok && job->weights && !dominated(r, probe.obj);
+/* Commits a trained job's final row in one transaction: with its weights when keep_weights,
+ * without the weights kept for its rungs (the pruner's). */
+static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *err) {
     int rc = uh_store_begin(r->env.store, err);
     if (!rc) rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
     if (!rc && keep_weights)
         rc = uh_store_put_weights(r->env.store, job->hash, job->weights, job->n_weights, err);
+    if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
+        rc = uh_store_drop_rung_weights(r->env.store, job->hash, err);
     if (!rc) rc = uh_store_commit(r->env.store, err);
     free(job->weights);
     job->weights = NULL;
@@ -309,6 +328,17 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     if (r->hooks.summary) r->hooks.summary->trained++;
     report_row(r, &job->row, 0);
     return UH_OK;
+}
+
+/* Commit of train_job: the row (and its weights when it may end on the front: every member
+ * of the final front was undominated when its batch began, so the final front's weights are
+ * all stored for the test evaluation and for export). */
+static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    job_t *job = &((batch_t *)ctx)->jobs[i];
+    if (job->settled) return UH_OK;
+    member_t probe = {.row = job->row};
+    member_objectives(r, &probe);
+    return store_row(r, job, probe.ok && job->weights && !dominated(r, probe.obj), err);
 }
 
 /* Fills job's row from a remote result, then commits it like a local one. */
@@ -329,6 +359,7 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
         row->latency_ns = res->result.latency_ns;
         row->area_mm2 = res->result.area_mm2;
         row->train_seconds = res->result.train_seconds;
+        row->epochs_trained = b->r->cfg.train.epochs;
     } else {
         row->status = UH_CAND_FAILED;
         snprintf(row->message, sizeof row->message, "%s", res->message);
@@ -354,6 +385,229 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
                : UH_OK;
     free(jobs);
     if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
+    return rc;
+}
+
+/* ---- the pruner (uhnas/search.h, "Multi-fidelity") ------------------------------------
+ * A batch's rungs are barriers: every active job trains to the rung (up to `jobs` at once,
+ * each rung committed as it finishes, with its weights), then the decision of who goes on
+ * is taken on one thread from the rung's results in job order. Nothing a decision reads
+ * depends on finishing order, and a resumed run finds each stored rung instead of training
+ * it, so the rows are the same for any `jobs` and after kill -9. */
+
+/* The rungs for `epochs`: epochs/η², epochs/η, epochs, without those under one epoch or
+ * equal to the one before. */
+static void rung_schedule(search_run_t *r) {
+    int *e = r->env.rung_epochs, n = 0;
+    for (int k = UH_PRUNER_MAX_RUNGS - 1; k >= 0; k--) {
+        int d = 1;
+        for (int i = 0; i < k; i++) d *= UH_PRUNER_ETA;
+        int x = r->cfg.train.epochs / d;
+        if (x >= 1 && (n == 0 || x > e[n - 1])) e[n++] = x;
+    }
+    r->env.n_rung_epochs = n;
+}
+
+/* Fills the job's failed row from an evaluation error (or returns a machine's failure). */
+static int job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
+    if (eerr->code == UH_ENOMEM || eerr->code == UH_EIO) {
+        if (err) *err = *eerr;
+        return eerr->code;
+    }
+    uh_candidate_t *row = &job->row;
+    row->status = UH_CAND_FAILED;
+    snprintf(row->message, sizeof row->message, "%s", eerr->msg);
+    row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
+    row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
+    job->active = 0;
+    return UH_OK;
+}
+
+typedef struct {
+    batch_t *b;
+    int rung;
+} rung_ctx_t;
+
+/* Task: trains active job i from its previous rung's weights (in memory, or stored by an
+ * earlier process) to this rung. */
+static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    rung_ctx_t *c = ctx;
+    job_t *job = &c->b->jobs[i];
+    if (!job->active || job->settled || job->n_rungs > c->rung) return UH_OK;
+    int first = c->rung ? r->env.rung_epochs[c->rung - 1] : 0;
+    uh_eval_config_t ec;
+    uh_search_eval_config(&r->cfg, &ec);
+    ec.train.first_epoch = first;
+    ec.train.epochs = r->env.rung_epochs[c->rung] - first;
+    if (c->rung > 0 && !job->weights) {
+        int rc = uh_store_get_rung_weights(r->env.store, job->hash, c->rung - 1, &job->weights,
+                                           &job->n_weights, err);
+        if (rc) return rc;
+    }
+    ec.start_weights = job->weights;
+    ec.n_start_weights = job->n_weights;
+    float *w = NULL;
+    size_t n_w = 0;
+    uh_eval_result_t res;
+    uh_error_t eerr = {0};
+    int rc = uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed,
+                         &res, &w, &n_w, &eerr);
+    free(job->weights);
+    job->weights = w;
+    job->n_weights = n_w;
+    if (rc) return job_failed(job, &eerr, err);
+    uh_rung_t *g = &job->rungs[c->rung];
+    *g = (uh_rung_t){.rung = c->rung,
+                     .epochs = r->env.rung_epochs[c->rung],
+                     .accuracy = res.accuracy,
+                     .noisy_accuracy = res.noisy_accuracy,
+                     .noisy_accuracy_std = res.noisy_std,
+                     .train_seconds = res.train_seconds};
+    memcpy(g->hash, job->hash, sizeof job->hash);
+    return UH_OK;
+}
+
+/* Commit of train_rung: the rung's result and the weights to continue from, at once. */
+static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    rung_ctx_t *c = ctx;
+    job_t *job = &c->b->jobs[i];
+    if (!job->active || job->settled || job->n_rungs > c->rung) return UH_OK;
+    int rc =
+        uh_store_put_rung(r->env.store, &job->rungs[c->rung], job->weights, job->n_weights, err);
+    if (!rc) job->n_rungs = c->rung + 1;
+    return rc;
+}
+
+/* The job's final row: its last rung's accuracies (status ok after the last rung, else
+ * pruned), committed with its weights when it may end on the front; the weights kept for
+ * its rungs go. A failed job's row is committed as it is. */
+static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
+    job->active = 0;
+    if (job->settled) return UH_OK;
+    uh_candidate_t *row = &job->row;
+    if (row->status != UH_CAND_FAILED) {
+        const uh_rung_t *g = &job->rungs[job->n_rungs - 1];
+        row->status = job->n_rungs == r->env.n_rung_epochs ? UH_CAND_OK : UH_CAND_PRUNED;
+        row->accuracy = g->accuracy;
+        row->noisy_accuracy = g->noisy_accuracy;
+        row->noisy_accuracy_std = g->noisy_accuracy_std;
+        row->epochs_trained = g->epochs;
+        row->train_seconds = 0;
+        for (int k = 0; k < job->n_rungs; k++) row->train_seconds += job->rungs[k].train_seconds;
+    }
+    member_t probe = {.row = *row};
+    member_objectives(r, &probe);
+    int keep_weights = search_final(&probe) && !dominated(r, probe.obj), rc = UH_OK;
+    if (keep_weights && !job->weights)
+        rc = uh_store_get_rung_weights(r->env.store, job->hash, job->n_rungs - 1, &job->weights,
+                                       &job->n_weights, err);
+    return rc ? rc : store_row(r, job, keep_weights, err);
+}
+
+/* The run's objectives of a member or job at rung g: its accuracies there, its exact costs. */
+static void rung_point(const search_run_t *r, const double acc[2], const uh_candidate_t *row,
+                       double *obj) {
+    search_goals(r, acc[0], acc[1], row->energy_nj, row->latency_ns, row->area_mm2, obj);
+}
+
+/* Whether an earlier candidate takes part in rung g's ranking: measured there (a row that
+ * failed later has no costs). */
+static int rung_ranked(const member_t *m, int g) {
+    return m->n_rungs > g && m->row.energy_nj > 0;
+}
+
+/* After rung g: the batch's best ceil(n/η) of its n active jobs, ranked by non-dominated
+ * sorting and crowding among every candidate of the run measured at rung g (the archive's,
+ * then the batch's), stay active; the others are finished as pruned. */
+static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
+    int k = r->k, n_old = 0, n = 0;
+    for (int i = 0; i < r->arc.n_all; i++) n_old += rung_ranked(&r->arc.all[i], g);
+    for (int j = 0; j < b->n_jobs; j++) n += b->jobs[j].active;
+    double *p = malloc((size_t)(n_old + n + 1) * k * sizeof *p);
+    int *rank = malloc((size_t)(n_old + n + 1) * sizeof *rank);
+    double *crowd = malloc((size_t)(n_old + n + 1) * sizeof *crowd);
+    int *who = malloc((size_t)(n + 1) * sizeof *who);
+    int rc = !p || !rank || !crowd || !who ? uh_error_set(err, UH_ENOMEM, "out of memory") : 0;
+    int at = 0;
+    for (int i = 0; !rc && i < r->arc.n_all; i++) {
+        const member_t *m = &r->arc.all[i];
+        if (rung_ranked(m, g)) rung_point(r, m->rung_acc[g], &m->row, p + (size_t)k * at++);
+    }
+    for (int j = 0, w = 0; !rc && j < b->n_jobs; j++) {
+        const job_t *job = &b->jobs[j];
+        if (!job->active) continue;
+        double acc[2] = {job->rungs[g].accuracy, job->rungs[g].noisy_accuracy};
+        rung_point(r, acc, &job->row, p + (size_t)k * at++);
+        who[w++] = j;
+    }
+    if (!rc && at > 0) rc = uh_nsga2_assign(p, at, k, rank, crowd, err);
+    int keep = (n + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
+    /* the best `keep` of the batch's: (rank, crowding, place in the batch) */
+    for (int kept = 0; !rc && kept < keep; kept++) {
+        int best = -1;
+        for (int w = kept; w < n; w++) {
+            int a = n_old + w, c = best < 0 ? 0 : n_old + best;
+            if (best < 0 || uh_nsga2_better(rank[a], crowd[a], rank[c], crowd[c]) > 0 ||
+                (uh_nsga2_better(rank[a], crowd[a], rank[c], crowd[c]) == 0 && who[w] < who[best]))
+                best = w;
+        }
+        /* move the chosen one to place `kept` (its rank and crowding with it) */
+        int tj = who[kept], tr = rank[n_old + kept];
+        double tc = crowd[n_old + kept];
+        who[kept] = who[best], rank[n_old + kept] = rank[n_old + best];
+        crowd[n_old + kept] = crowd[n_old + best];
+        who[best] = tj, rank[n_old + best] = tr, crowd[n_old + best] = tc;
+    }
+    for (int w = keep; !rc && w < n; w++) rc = finish_job(r, &b->jobs[who[w]], err);
+    free(p);
+    free(rank);
+    free(crowd);
+    free(who);
+    return rc;
+}
+
+/* Step three under the pruner: the batch's jobs through the rungs. A job's rungs stored by an
+ * earlier process are read back (their results; their weights when it trains on). */
+static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
+    if (r->hooks.executor)
+        return uh_error_set(err, UH_EINVAL,
+                            "the pruner does not run on remote workers yet: "
+                            "use --pruner none with MPI");
+    for (int j = 0; j < b->n_jobs; j++) {
+        job_t *job = &b->jobs[j];
+        for (size_t i = 0; i < r->env.n_rungs; i++) {
+            const uh_rung_t *g = &r->env.rungs[i];
+            if (strcmp(g->hash, job->hash) != 0 || g->rung >= r->env.n_rung_epochs) continue;
+            job->rungs[g->rung] = *g;
+            if (g->rung + 1 > job->n_rungs) job->n_rungs = g->rung + 1;
+        }
+        /* a row stored by an earlier process takes part in the rungs it was measured at */
+        job->active = !job->refused && (!job->settled || job->n_rungs > 0);
+        /* the costs rank it from rung 0 on, also when its rungs were all read back (a
+         * backend that cannot cost it fails it at rung 0 instead) */
+        uh_energy_t e;
+        uh_error_t ignored = {0};
+        if (job->active && !job->settled &&
+            !uh_backend_energy(r->env.backend, &job->arch, &e, &ignored)) {
+            job->row.energy_nj = e.total_nj;
+            job->row.latency_ns = e.latency_ns;
+            job->row.area_mm2 = e.footprint.area_mm2;
+        }
+    }
+    int rc = UH_OK;
+    for (int g = 0; !rc && g < r->env.n_rung_epochs; g++) {
+        rung_ctx_t c = {b, g};
+        rc = run_tasks(r, b->n_jobs, train_rung, commit_rung, &c, err);
+        for (int j = 0; !rc && j < b->n_jobs; j++) /* failed at this rung: final now */
+            if (!b->jobs[j].settled && b->jobs[j].row.status == UH_CAND_FAILED)
+                rc = finish_job(r, &b->jobs[j], err);
+        /* a stored row that stopped before this rung (failed) was not measured here */
+        for (int j = 0; j < b->n_jobs; j++)
+            if (b->jobs[j].settled && b->jobs[j].n_rungs <= g) b->jobs[j].active = 0;
+        if (!rc && g + 1 < r->env.n_rung_epochs) rc = prune_after(r, b, g, err);
+    }
+    for (int j = 0; !rc && j < b->n_jobs; j++)
+        if (b->jobs[j].active) rc = finish_job(r, &b->jobs[j], err);
     return rc;
 }
 
@@ -457,10 +711,13 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
     if (!rc)
-        rc = r->hooks.executor ? run_remote(r, &b, err)
-                               : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
+        rc = r->cfg.pruner == UH_PRUNER_ASHA ? run_rungs(r, &b, err)
+             : r->hooks.executor             ? run_remote(r, &b, err)
+                                 : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
     int first = r->arc.n_all; /* jobs join the archive in slot order: job j at first + j */
-    for (int j = 0; !rc && j < b.n_jobs; j++) rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, err);
+    for (int j = 0; !rc && j < b.n_jobs; j++)
+        rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, b.jobs[j].rungs, (size_t)b.jobs[j].n_rungs,
+                    err);
     for (int i = 0; !rc && i < n; i++) {
         if (slot_job[i] >= 0)
             out[i] = first + slot_job[i];
@@ -494,13 +751,13 @@ typedef struct {
     int front_size, ok, refused;
 } metrics_t;
 
-/* Indices of the archive's ok members; caller frees. */
+/* Indices of the archive's members measured at full fidelity; caller frees. */
 static int ok_members(const search_run_t *r, int **idx, int *n, uh_error_t *err) {
     *idx = malloc((size_t)(r->arc.n_all + 1) * sizeof **idx);
     if (!*idx) return uh_error_set(err, UH_ENOMEM, "out of memory");
     *n = 0;
     for (int i = 0; i < r->arc.n_all; i++)
-        if (r->arc.all[i].ok) (*idx)[(*n)++] = i;
+        if (search_final(&r->arc.all[i])) (*idx)[(*n)++] = i;
     return UH_OK;
 }
 
@@ -576,9 +833,28 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     return rc;
 }
 
+/* Small stores: the weights of members that left the running front go, in one commit (the
+ * final front's members never left it, so their weights stay for the test measurement). */
+static int drop_weights_off_front(search_run_t *r, uh_error_t *err) {
+    int *front = NULL, nf, rc = search_archive_front(r, &front, &nf, err);
+    if (!rc) rc = uh_store_begin(r->env.store, err);
+    for (int i = 0, f = 0; !rc && i < r->arc.n_all; i++) {
+        member_t *m = &r->arc.all[i];
+        while (f < nf && front[f] < i) f++; /* front is ascending */
+        if (m->off_front || !search_final(m) || (f < nf && front[f] == i)) continue;
+        rc = uh_store_delete_weights(r->env.store, m->row.hash, err);
+        m->off_front = 1;
+    }
+    if (!rc) rc = uh_store_commit(r->env.store, err);
+    if (rc) uh_store_rollback(r->env.store);
+    free(front);
+    return rc;
+}
+
 static int end_generation(search_run_t *r, uh_error_t *err) {
     metrics_t m;
     int rc = compute_metrics(r, &m, err);
+    if (!rc && !r->cfg.keep_all_weights) rc = drop_weights_off_front(r, err);
     if (rc) return rc;
     cJSON *s = cJSON_CreateObject();
     cJSON *pop = cJSON_AddArrayToObject(s, "population");
@@ -783,6 +1059,9 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                             uh_strategy_name(r->cfg.strategy));
     rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
     if (!rc) rc = energy_scale(r, err);
+    rung_schedule(r);
+    if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
+        rc = uh_store_rungs(store, &r->env.rungs, &r->env.n_rungs, err);
     if (!rc) {
         uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w,
                          r->env.train->n_classes};
@@ -815,6 +1094,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     if (r.strategy && r.strategy->free) r.strategy->free(r.strategy_state);
     free(r.arc.population);
     free(r.arc.all);
+    free(r.env.rungs);
     uh_dataset_free(r.env.train);
     uh_dataset_free(r.env.val);
     uh_dataset_free(r.env.test);

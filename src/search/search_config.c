@@ -11,6 +11,8 @@
 
 static const char *const OBJECTIVES[] = {"noisy", "clean", NULL};
 static const char *const OPTIMIZERS[] = {"sgd", "adam", NULL};
+static const char *const PRUNERS[] = {"none", "asha", NULL};
+static const char *const KEEP_WEIGHTS[] = {"front", "all", NULL};
 static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
 /* "limits": each >= 0, 0 = no limit; absent = none (a run stored before they existed). */
 #define LIMIT(key, m) UH_JSON_ROW(key, UH_JSON_NUMBER, uh_limits_t, m, 0, 0, 1e300, 0)
@@ -46,6 +48,19 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->tournament = 4;
     cfg->energy_weight = 0.05;
     cfg->predictor_generations = 500;
+}
+
+const char *uh_pruner_name(uh_pruner_t p) {
+    return p == UH_PRUNER_NONE || p == UH_PRUNER_ASHA ? PRUNERS[p] : "?";
+}
+
+int uh_pruner_parse(const char *name, uh_pruner_t *out) {
+    for (int i = 0; PRUNERS[i]; i++)
+        if (strcmp(name, PRUNERS[i]) == 0) {
+            *out = (uh_pruner_t)i;
+            return UH_OK;
+        }
+    return UH_EINVAL;
 }
 
 const char *uh_objective_name(uh_objective_t o) {
@@ -147,6 +162,8 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "tournament", cfg->tournament);
     cJSON_AddNumberToObject(o, "energy_weight", cfg->energy_weight);
     cJSON_AddNumberToObject(o, "predictor_generations", cfg->predictor_generations);
+    cJSON_AddStringToObject(o, "pruner", PRUNERS[cfg->pruner]);
+    cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
         cJSON *op = cJSON_Parse(cfg->operator_config);
         if (!cJSON_IsObject(op)) { /* the caller's bug: refuse rather than store a lie */
@@ -268,6 +285,9 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("tournament", UH_JSON_INT, tournament, 1, UH_SEARCH_MAX_POPULATION),
     ROW("energy_weight", UH_JSON_NUMBER, energy_weight, 0, 100),
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
+    /* optional: a run stored before them trained fully and kept its front's weights */
+    {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
+    {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
     {"backend", UH_JSON_OBJECT, 0, 1, .fields = BACKEND_FIELDS},
     {NULL}};

@@ -13,7 +13,12 @@ typedef struct {
     double obj[UH_SEARCH_MAX_OBJECTIVES];
     /* error, normalised log energy, robustness drop: the legacy 3-D hypervolume's */
     double base[3];
-    int ok; /* status ok: takes part in selection and metrics */
+    int ok;        /* measured (status ok or pruned): takes part in selection */
+    int pruned;    /* stopped at a rung: never on the front, in metrics or in a predictor */
+    int off_front; /* left the running front: its weights were deleted (keep_weights front) */
+    /* the pruner's results at rungs 0..n_rungs): clean and noisy accuracy */
+    int n_rungs;
+    double rung_acc[UH_PRUNER_MAX_RUNGS][2];
 } member_t;
 
 /* resources: what the run reads and writes */
@@ -22,8 +27,13 @@ typedef struct {
     uh_store_t *store;
     uh_space_t space;
     uh_dataset_t *train, *val, *test;
-    double zero[3]; /* log10 of the smallest network's energy, latency and area: the cost
-                     * scales' zeros (NaN: not modelled) */
+    double zero[3];   /* log10 of the smallest network's energy, latency and area: the cost
+                       * scales' zeros (NaN: not modelled) */
+    uh_rung_t *rungs; /* the pruner's rung results stored before this call, by hash */
+    size_t n_rungs;
+    /* the pruner's rungs: total epochs at each (the last is the config's epochs) */
+    int n_rung_epochs;
+    int rung_epochs[UH_PRUNER_MAX_RUNGS];
 } search_env_t;
 
 /* population: every candidate met, and the strategy's current population */
@@ -130,6 +140,10 @@ int search_mutate(search_run_t *r, const member_t *parent, uh_rng_t *rng, uh_chi
 /* A proposal's objectives (the run's goals, normalised) from its accuracies and costs. */
 void search_goals(const search_run_t *r, double accuracy, double noisy_accuracy, double energy_nj,
                   double latency_ns, double area_mm2, double *obj);
+
+/* Whether member m counts as measured at full fidelity (ok and not pruned): the front,
+ * metrics and predictors use only these. */
+int search_final(const member_t *m);
 
 /* The archive's Pareto front over the run's objectives as member indices (caller frees
  * *front). */

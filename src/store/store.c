@@ -21,31 +21,53 @@
  * what a hostile file can make us allocate. */
 #define STORE_SQL_LENGTH_MAX ((int)(UH_STORE_MAX_WEIGHTS * 4 + 1024))
 
+/* The candidates table (shared by a new file's schema and the version-3 rebuild, which must
+ * give the same table). */
+#define CANDIDATES_TABLE                                                                           \
+    "("                                                                                            \
+    "  id INTEGER PRIMARY KEY,"                                                                    \
+    "  generation INTEGER NOT NULL CHECK (generation >= 0),"                                       \
+    "  origin TEXT NOT NULL,"                                                                      \
+    "  arch TEXT NOT NULL,"                                                                        \
+    "  hash TEXT NOT NULL UNIQUE,"                                                                 \
+    "  accuracy REAL,"                                                                             \
+    "  noisy_accuracy REAL,"                                                                       \
+    "  noisy_accuracy_std REAL,"                                                                   \
+    "  energy_nj REAL,"                                                                            \
+    "  params INTEGER NOT NULL,"                                                                   \
+    "  macs INTEGER NOT NULL,"                                                                     \
+    "  train_seconds REAL,"                                                                        \
+    "  status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'invalid', 'pruned')),"              \
+    "  message TEXT NOT NULL,"                                                                     \
+    "  seed INTEGER NOT NULL,"                                                                     \
+    "  created_at TEXT NOT NULL,"                                                                  \
+    "  latency_ns REAL,"                                                                           \
+    "  area_mm2 REAL,"                                                                             \
+    "  epochs_trained INTEGER);"
+
+/* Results of candidates at the pruner's rungs, and the weights a candidate in training
+ * continues from (NULL once it is final). No foreign key: a rung is stored before its
+ * candidate's row. */
+#define RUNGS_TABLE                                                                                \
+    "CREATE TABLE rungs("                                                                          \
+    "  hash TEXT NOT NULL,"                                                                        \
+    "  rung INTEGER NOT NULL CHECK (rung >= 0),"                                                   \
+    "  epochs INTEGER NOT NULL CHECK (epochs >= 1),"                                               \
+    "  accuracy REAL,"                                                                             \
+    "  noisy_accuracy REAL,"                                                                       \
+    "  noisy_accuracy_std REAL,"                                                                   \
+    "  train_seconds REAL,"                                                                        \
+    "  n INTEGER,"                                                                                 \
+    "  checksum INTEGER,"                                                                          \
+    "  data BLOB,"                                                                                 \
+    "  PRIMARY KEY (hash, rung));"
+
 static const char SCHEMA[] = "CREATE TABLE run("
                              "  id INTEGER PRIMARY KEY CHECK (id = 1),"
                              "  config TEXT NOT NULL,"
                              "  uhnas_version TEXT NOT NULL,"
                              "  created_at TEXT NOT NULL);"
-                             "CREATE TABLE candidates("
-                             "  id INTEGER PRIMARY KEY,"
-                             "  generation INTEGER NOT NULL CHECK (generation >= 0),"
-                             "  origin TEXT NOT NULL,"
-                             "  arch TEXT NOT NULL,"
-                             "  hash TEXT NOT NULL UNIQUE,"
-                             "  accuracy REAL,"
-                             "  noisy_accuracy REAL,"
-                             "  noisy_accuracy_std REAL,"
-                             "  energy_nj REAL,"
-                             "  params INTEGER NOT NULL,"
-                             "  macs INTEGER NOT NULL,"
-                             "  train_seconds REAL,"
-                             "  status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'invalid')),"
-                             "  message TEXT NOT NULL,"
-                             "  seed INTEGER NOT NULL,"
-                             "  created_at TEXT NOT NULL,"
-                             "  latency_ns REAL,"
-                             "  area_mm2 REAL);"
-                             "CREATE TABLE generations("
+                             "CREATE TABLE candidates" CANDIDATES_TABLE "CREATE TABLE generations("
                              "  generation INTEGER PRIMARY KEY CHECK (generation >= 0),"
                              "  state TEXT NOT NULL,"
                              "  hypervolume REAL,"
@@ -64,7 +86,7 @@ static const char SCHEMA[] = "CREATE TABLE run("
                              "  hash TEXT PRIMARY KEY REFERENCES candidates(hash),"
                              "  n INTEGER NOT NULL,"
                              "  checksum INTEGER NOT NULL,"
-                             "  data BLOB NOT NULL);";
+                             "  data BLOB NOT NULL);" RUNGS_TABLE;
 
 /* Every table and column a file must have for this build to read it (columns added by a later
  * schema version are in ADDED, checked once the file has been upgraded). */
@@ -83,11 +105,42 @@ static const struct {
     {"weights", {"hash", "n", "checksum", "data"}},
 };
 
-/* Schema version 2: the columns, and the statements that add them to a version-1 file. */
-static const char *const ADDED_V2[] = {"latency_ns", "area_mm2"};
+/* Columns added by later schema versions: a file of that version or newer has them. */
+static const struct {
+    int version;
+    const char *table, *column;
+} ADDED[] = {
+    {2, "candidates", "latency_ns"},
+    {2, "candidates", "area_mm2"},
+    {3, "candidates", "epochs_trained"},
+    {3, "rungs", "hash"},
+    {3, "rungs", "rung"},
+    {3, "rungs", "epochs"},
+    {3, "rungs", "accuracy"},
+    {3, "rungs", "noisy_accuracy"},
+    {3, "rungs", "noisy_accuracy_std"},
+    {3, "rungs", "train_seconds"},
+    {3, "rungs", "n"},
+    {3, "rungs", "checksum"},
+    {3, "rungs", "data"},
+};
+
+/* Schema version 2: the statements that add its columns to a version-1 file. */
 static const char MIGRATE_V2[] = "ALTER TABLE candidates ADD COLUMN latency_ns REAL;"
                                  "ALTER TABLE candidates ADD COLUMN area_mm2 REAL;"
                                  "PRAGMA user_version = 2;";
+/* Schema version 3: status 'pruned' (a CHECK constraint, so the table is rebuilt: SQLite's
+ * documented way, with foreign keys still off on this handle), candidates.epochs_trained
+ * (NULL on earlier rows: not recorded) and the rungs table. */
+static const char MIGRATE_V3[] =
+    "CREATE TABLE candidates_v3" CANDIDATES_TABLE
+    "INSERT INTO candidates_v3(id, generation, origin, arch, hash, accuracy, noisy_accuracy, "
+    "noisy_accuracy_std, energy_nj, params, macs, train_seconds, status, message, seed, "
+    "created_at, latency_ns, area_mm2) SELECT id, generation, origin, arch, hash, accuracy, "
+    "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, train_seconds, status, "
+    "message, seed, created_at, latency_ns, area_mm2 FROM candidates;"
+    "DROP TABLE candidates;"
+    "ALTER TABLE candidates_v3 RENAME TO candidates;" RUNGS_TABLE "PRAGMA user_version = 3;";
 
 /* helpers shared by the store's files */
 
@@ -332,7 +385,7 @@ static int has_column(const uh_store_t *s, sqlite3_stmt *st, const char *table, 
     return -1;
 }
 
-/* The tables and columns of schema `version` (1 or 2). */
+/* The tables and columns of schema `version` (1 to UH_STORE_SCHEMA_VERSION). */
 static int check_tables(const uh_store_t *s, int64_t version, uh_error_t *err) {
     /* Triggers and views would run code of the file's choosing beside ours. */
     int64_t n = 0;
@@ -359,14 +412,15 @@ static int check_tables(const uh_store_t *s, int64_t version, uh_error_t *err) {
                                            s->path, EXPECTED[t].table, EXPECTED[t].columns[c]);
         }
     }
-    for (size_t c = 0; !rc && version >= 2 && c < sizeof ADDED_V2 / sizeof *ADDED_V2; c++) {
-        int has = has_column(s, st, "candidates", ADDED_V2[c], err);
+    for (size_t c = 0; !rc && c < sizeof ADDED / sizeof *ADDED; c++) {
+        if (version < ADDED[c].version) continue;
+        int has = has_column(s, st, ADDED[c].table, ADDED[c].column, err);
         if (has < 0)
             rc = err ? err->code : UH_EIO;
         else if (!has)
-            rc = uh_error_set(err, UH_EFORMAT,
-                              "%s: not a valid run store: table candidates lacks column %s",
-                              s->path, ADDED_V2[c]);
+            rc =
+                uh_error_set(err, UH_EFORMAT, "%s: not a valid run store: table %s lacks column %s",
+                             s->path, ADDED[c].table, ADDED[c].column);
     }
     sqlite3_finalize(st);
     return rc;
@@ -402,7 +456,7 @@ static int load_run(uh_store_t *s, uh_error_t *err) {
     return rc;
 }
 
-/* Upgrades a checked version-1 store to version 2 in one transaction. Another process may
+/* Upgrades a checked older store to this version in one transaction. Another process may
  * have done it meanwhile (two readers opening an old run at once): the version is read again
  * under the write lock. */
 static int upgrade(uh_store_t *s, uh_error_t *err) {
@@ -411,6 +465,7 @@ static int upgrade(uh_store_t *s, uh_error_t *err) {
     int64_t v = 0;
     rc = query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
     if (!rc && v == 1) rc = exec_sql(s, MIGRATE_V2, "upgrading the schema to version 2", err);
+    if (!rc && v <= 2) rc = exec_sql(s, MIGRATE_V3, "upgrading the schema to version 3", err);
     if (!rc) rc = exec_sql(s, "COMMIT", "committing the schema upgrade", err);
     if (rc) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

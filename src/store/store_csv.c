@@ -94,7 +94,8 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
     uh_strbuf_t b = {0};
     static const char header[] =
         "id,generation,origin,status,hash,accuracy,noisy_accuracy,noisy_accuracy_std,energy_nj,"
-        "latency_ns,area_mm2,params,macs,train_seconds,seed,created_at,test_accuracy,"
+        "latency_ns,area_mm2,params,macs,train_seconds,epochs_trained,seed,created_at,test_"
+        "accuracy,"
         "test_noisy_accuracy,test_noisy_accuracy_std,message,arch\r\n";
     uh_strbuf_put(&b, header, sizeof header - 1);
     int step = SQLITE_DONE;
@@ -122,6 +123,7 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         put_long(&b, c->params);
         put_long(&b, c->macs);
         put_real(&b, c->train_seconds);
+        put_long(&b, c->epochs_trained);
         comma(&b);
         uh_strbuf_putf(&b, "%" PRIu64, c->seed);
         put_text(&b, c->created_at);

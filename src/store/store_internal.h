@@ -31,8 +31,8 @@ int store_check_hash(const char *hash, uh_error_t *err);
 #define STORE_CANDIDATE_COLUMNS                                                                    \
     "id, generation, origin, arch, hash, accuracy, noisy_accuracy, noisy_accuracy_std, "           \
     "energy_nj, params, macs, train_seconds, status, message, seed, created_at, latency_ns, "      \
-    "area_mm2"
-#define STORE_CANDIDATE_NCOLS 18
+    "area_mm2, epochs_trained"
+#define STORE_CANDIDATE_NCOLS 19
 
 /* Reads one candidate row (columns from `first` on, as above) into *c, checking every type,
  * range and length: the file is input. */

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <zlib.h>
 
-static const char *const STATUS_NAMES[] = {"ok", "failed", "invalid"};
+static const char *const STATUS_NAMES[] = {"ok", "failed", "invalid", "pruned"};
 
 const char *uh_cand_status_name(uh_cand_status_t s) {
     return (unsigned)s < sizeof STATUS_NAMES / sizeof *STATUS_NAMES ? STATUS_NAMES[s] : "unknown";
@@ -169,8 +169,8 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
         size_t k = 0, n = sizeof STATUS_NAMES / sizeof *STATUS_NAMES;
         while (k < n && strcmp(status, STATUS_NAMES[k]) != 0) k++;
         if (k == n)
-            rc = uh_error_set(err, UH_EFORMAT, "%s: %s is \"%s\", not ok/failed/invalid", s->path,
-                              WHAT("status"), status);
+            rc = uh_error_set(err, UH_EFORMAT, "%s: %s is \"%s\", not ok/failed/invalid/pruned",
+                              s->path, WHAT("status"), status);
         c->status = (uh_cand_status_t)k;
     }
     if (!rc) rc = read_text(s, st, first + 13, WHAT("message"), c->message, sizeof c->message, err);
@@ -181,6 +181,10 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
                        err);
     if (!rc) rc = store_read_real(s, st, first + 16, WHAT("latency_ns"), &c->latency_ns, err);
     if (!rc) rc = store_read_real(s, st, first + 17, WHAT("area_mm2"), &c->area_mm2, err);
+    v = -1; /* NULL: a row from before version 3, epochs not recorded */
+    if (!rc && sqlite3_column_type(st, first + 18) != SQLITE_NULL)
+        rc = read_int(s, st, first + 18, WHAT("epochs_trained"), 0, INT_MAX, &v, err);
+    c->epochs_trained = (int)v;
 #undef WHAT
     return rc;
 }
@@ -202,8 +206,9 @@ static int check_candidate(const uh_candidate_t *c, uh_error_t *err) {
     if (bounded_len(c->message, sizeof c->message) == sizeof c->message)
         return uh_error_set(err, UH_ELIMIT, "candidate %s: message longer than %zu bytes", c->hash,
                             sizeof c->message - 1);
-    if (c->params < -1 || c->macs < -1)
-        return uh_error_set(err, UH_EINVAL, "candidate %s: params and macs must be >= -1", c->hash);
+    if (c->params < -1 || c->macs < -1 || c->epochs_trained < -1)
+        return uh_error_set(err, UH_EINVAL,
+                            "candidate %s: params, macs and epochs_trained must be >= -1", c->hash);
     if ((unsigned)c->status >= sizeof STATUS_NAMES / sizeof *STATUS_NAMES)
         return uh_error_set(err, UH_EINVAL, "candidate %s: unknown status %d", c->hash,
                             (int)c->status);
@@ -219,9 +224,9 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
                        "INSERT INTO candidates(generation, origin, arch, hash, accuracy, "
                        "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, "
                        "train_seconds, status, message, seed, created_at, id, latency_ns, "
-                       "area_mm2) "
+                       "area_mm2, epochs_trained) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                       "?16, ?17, ?18)",
+                       "?16, ?17, ?18, ?19)",
                        &st, err);
     if (rc) return rc;
     char now[32];
@@ -249,6 +254,10 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
         sqlite3_bind_null(st, 16); /* SQLite picks the next row id */
     bind_real(st, 17, c->latency_ns);
     bind_real(st, 18, c->area_mm2);
+    if (c->epochs_trained >= 0)
+        sqlite3_bind_int(st, 19, c->epochs_trained);
+    else
+        sqlite3_bind_null(st, 19);
     if (sqlite3_step(st) != SQLITE_DONE) {
         int code = sqlite3_extended_errcode(store->db);
         if (code == SQLITE_CONSTRAINT_UNIQUE)
@@ -545,43 +554,101 @@ static uint32_t checksum(const unsigned char *bytes, size_t n) {
     return (uint32_t)crc;
 }
 
-int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, size_t n,
-                         uh_error_t *err) {
-    int rc = store_check_hash(hash, err);
-    if (rc) return uh_error_prefix(err, "%s", store->path);
+/* The blob of n floats, little-endian: w itself, or *le (caller frees) on a big-endian host. */
+static int encode_weights(const uh_store_t *store, const char *hash, const float *w, size_t n,
+                          const unsigned char **blob, unsigned char **le, uh_error_t *err) {
+    *le = NULL;
+    *blob = (const unsigned char *)w;
     if (n == 0 || !w)
         return uh_error_set(err, UH_EINVAL, "%s: weights of %s: no weights given", store->path,
                             hash);
     if (n > (size_t)UH_STORE_MAX_WEIGHTS)
         return uh_error_set(err, UH_ELIMIT, "%s: weights of %s: %zu floats, over the limit of %ld",
                             store->path, hash, n, (long)UH_STORE_MAX_WEIGHTS);
-    size_t bytes = n * 4;
-    unsigned char *le = NULL;
-    const unsigned char *blob = (const unsigned char *)w;
-    if (!host_is_little_endian()) {
-        if (!(le = malloc(bytes)))
-            return uh_error_set(err, UH_ENOMEM, "%s: out of memory encoding weights", store->path);
-        for (size_t i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, &w[i], 4);
-            for (int k = 0; k < 4; k++) le[4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
-        }
-        blob = le;
+    if (host_is_little_endian()) return UH_OK;
+    if (!(*le = malloc(n * 4)))
+        return uh_error_set(err, UH_ENOMEM, "%s: out of memory encoding weights", store->path);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &w[i], 4);
+        for (int k = 0; k < 4; k++) (*le)[4 * i + (size_t)k] = (unsigned char)(u >> (8 * k));
     }
+    *blob = *le;
+    return UH_OK;
+}
+
+/* Binds (n, checksum, data) of the weights at parameters first.. of st. */
+static void bind_weights(sqlite3_stmt *st, int first, const unsigned char *blob, size_t n) {
+    sqlite3_bind_int64(st, first, (sqlite3_int64)n);
+    sqlite3_bind_int64(st, first + 1, checksum(blob, n * 4));
+    sqlite3_bind_blob64(st, first + 2, blob, n * 4, SQLITE_STATIC);
+}
+
+int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, size_t n,
+                         uh_error_t *err) {
+    int rc = store_check_hash(hash, err);
+    if (rc) return uh_error_prefix(err, "%s", store->path);
+    const unsigned char *blob;
+    unsigned char *le;
+    rc = encode_weights(store, hash, w, n, &blob, &le, err);
     sqlite3_stmt *st;
-    rc = store_prepare(store,
-                       "INSERT OR REPLACE INTO weights(hash, n, checksum, data) "
-                       "VALUES (?1, ?2, ?3, ?4)",
-                       &st, err);
+    if (!rc)
+        rc = store_prepare(store,
+                           "INSERT OR REPLACE INTO weights(hash, n, checksum, data) "
+                           "VALUES (?1, ?2, ?3, ?4)",
+                           &st, err);
     if (!rc) {
         sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)n);
-        sqlite3_bind_int64(st, 3, checksum(blob, bytes));
-        sqlite3_bind_blob64(st, 4, blob, bytes, SQLITE_STATIC);
+        bind_weights(st, 2, blob, n);
         rc = keyed_write(store, st, hash, "storing weights", err);
     }
     free(le);
     return rc;
+}
+
+/* Reads the weights at columns (n, checksum, data) first.. of a stepped row of st. */
+static int read_weights(uh_store_t *store, sqlite3_stmt *st, int first, const char *hash, float **w,
+                        size_t *n, uh_error_t *err) {
+    int64_t count = 0, sum = 0;
+    float *out = NULL;
+    char what[96];
+    snprintf(what, sizeof what, "weights of %s: n", hash);
+    int rc = read_int(store, st, first, what, 1, UH_STORE_MAX_WEIGHTS, &count, err);
+    snprintf(what, sizeof what, "weights of %s: checksum", hash);
+    if (!rc) rc = read_int(store, st, first + 1, what, 0, UINT32_MAX, &sum, err);
+    if (!rc && sqlite3_column_type(st, first + 2) != SQLITE_BLOB)
+        rc = uh_error_set(err, UH_EFORMAT, "%s: weights of %s: data is not a blob", store->path,
+                          hash);
+    const unsigned char *blob = rc ? NULL : sqlite3_column_blob(st, first + 2);
+    size_t bytes = rc ? 0 : (size_t)sqlite3_column_bytes(st, first + 2);
+    if (!rc && !blob)
+        rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory reading weights", store->path);
+    if (!rc && bytes != (size_t)count * 4)
+        rc = uh_error_set(err, UH_EFORMAT,
+                          "%s: weights of %s: %zu bytes of data for %" PRId64 " floats",
+                          store->path, hash, bytes, count);
+    uint32_t computed = rc ? 0 : checksum(blob, bytes);
+    if (!rc && computed != (uint32_t)sum)
+        rc = uh_error_set(err, UH_EFORMAT,
+                          "%s: weights of %s are corrupt: checksum 0x%08" PRIx32
+                          ", stored 0x%08" PRIx32,
+                          store->path, hash, computed, (uint32_t)sum);
+    if (!rc && !(out = malloc(bytes)))
+        rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory reading weights", store->path);
+    if (rc) return rc;
+    if (host_is_little_endian()) {
+        memcpy(out, blob, bytes);
+    } else {
+        for (size_t i = 0; i < (size_t)count; i++) {
+            const unsigned char *b = blob + 4 * i;
+            uint32_t u =
+                (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+            memcpy(&out[i], &u, 4);
+        }
+    }
+    *w = out;
+    *n = (size_t)count;
+    return UH_OK;
 }
 
 int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t *n,
@@ -594,53 +661,137 @@ int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t 
     rc = store_prepare(store, "SELECT n, checksum, data FROM weights WHERE hash = ?1", &st, err);
     if (rc) return rc;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-    int64_t count = 0, sum = 0;
-    float *out = NULL;
     rc = step_one(store, st, "reading weights", err, "no weights for %s", hash);
+    if (!rc) rc = read_weights(store, st, 0, hash, w, n, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int uh_store_delete_weights(uh_store_t *store, const char *hash, uh_error_t *err) {
+    int rc = store_check_hash(hash, err);
+    if (rc) return uh_error_prefix(err, "%s", store->path);
+    sqlite3_stmt *st;
+    rc = store_prepare(store, "DELETE FROM weights WHERE hash = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    return step_write(store, st, "deleting weights", err);
+}
+
+/* rungs */
+
+int uh_store_put_rung(uh_store_t *store, const uh_rung_t *r, const float *w, size_t n,
+                      uh_error_t *err) {
+    int rc = store_check_hash(r->hash, err);
+    if (rc) return uh_error_prefix(err, "%s", store->path);
+    if (r->rung < 0 || r->epochs < 1)
+        return uh_error_set(err, UH_EINVAL, "%s: rung %d of %s: %d epochs", store->path, r->rung,
+                            r->hash, r->epochs);
+    const unsigned char *blob = NULL;
+    unsigned char *le = NULL;
+    if (w) rc = encode_weights(store, r->hash, w, n, &blob, &le, err);
+    sqlite3_stmt *st;
+    if (!rc)
+        rc = store_prepare(store,
+                           "INSERT OR REPLACE INTO rungs(hash, rung, epochs, accuracy, "
+                           "noisy_accuracy, noisy_accuracy_std, train_seconds, n, checksum, data) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                           &st, err);
     if (!rc) {
-        char what[96];
-        snprintf(what, sizeof what, "weights of %s: n", hash);
-        rc = read_int(store, st, 0, what, 1, UH_STORE_MAX_WEIGHTS, &count, err);
-        snprintf(what, sizeof what, "weights of %s: checksum", hash);
-        if (!rc) rc = read_int(store, st, 1, what, 0, UINT32_MAX, &sum, err);
-        if (!rc && sqlite3_column_type(st, 2) != SQLITE_BLOB)
-            rc = uh_error_set(err, UH_EFORMAT, "%s: weights of %s: data is not a blob", store->path,
-                              hash);
-        const unsigned char *blob = rc ? NULL : sqlite3_column_blob(st, 2);
-        size_t bytes = rc ? 0 : (size_t)sqlite3_column_bytes(st, 2);
-        if (!rc && !blob)
-            rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory reading weights", store->path);
-        if (!rc && bytes != (size_t)count * 4)
-            rc = uh_error_set(err, UH_EFORMAT,
-                              "%s: weights of %s: %zu bytes of data for %" PRId64 " floats",
-                              store->path, hash, bytes, count);
-        uint32_t computed = rc ? 0 : checksum(blob, bytes);
-        if (!rc && computed != (uint32_t)sum)
-            rc = uh_error_set(err, UH_EFORMAT,
-                              "%s: weights of %s are corrupt: checksum 0x%08" PRIx32
-                              ", stored 0x%08" PRIx32,
-                              store->path, hash, computed, (uint32_t)sum);
-        if (!rc && !(out = malloc(bytes)))
-            rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory reading weights", store->path);
-        if (!rc) {
-            if (host_is_little_endian()) {
-                memcpy(out, blob, bytes);
-            } else {
-                for (size_t i = 0; i < (size_t)count; i++) {
-                    const unsigned char *b = blob + 4 * i;
-                    uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                                 (uint32_t)b[3] << 24;
-                    memcpy(&out[i], &u, 4);
-                }
-            }
-        }
+        sqlite3_bind_text(st, 1, r->hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, r->rung);
+        sqlite3_bind_int(st, 3, r->epochs);
+        bind_real(st, 4, r->accuracy);
+        bind_real(st, 5, r->noisy_accuracy);
+        bind_real(st, 6, r->noisy_accuracy_std);
+        bind_real(st, 7, r->train_seconds);
+        if (w) bind_weights(st, 8, blob, n); /* else NULLs */
+        rc = step_write(store, st, "storing a rung", err);
     }
+    free(le);
+    return rc;
+}
+
+int uh_store_rungs(uh_store_t *store, uh_rung_t **rows, size_t *n, uh_error_t *err) {
+    *rows = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    int rc = store_prepare(store,
+                           "SELECT hash, rung, epochs, accuracy, noisy_accuracy, "
+                           "noisy_accuracy_std, train_seconds FROM rungs ORDER BY hash, rung",
+                           &st, err);
+    if (rc) return rc;
+    uh_rung_t *a = NULL;
+    size_t len = 0, cap = 0;
+    int step = SQLITE_DONE;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            uh_rung_t *b = realloc(a, ncap * sizeof *a);
+            if (!b) {
+                rc = uh_error_set(err, UH_ENOMEM, "%s: out of memory reading rungs", store->path);
+                break;
+            }
+            a = b;
+            cap = ncap;
+        }
+        uh_rung_t *r = &a[len];
+        int64_t rung = 0, epochs = 0;
+        rc = read_text(store, st, 0, "rungs.hash", r->hash, sizeof r->hash, err);
+        if (!rc && store_check_hash(r->hash, NULL))
+            rc = uh_error_set(err, UH_EFORMAT, "%s: rungs.hash \"%s\" is not [0-9A-Za-z]+",
+                              store->path, r->hash);
+        if (!rc) rc = read_int(store, st, 1, "rungs.rung", 0, INT_MAX, &rung, err);
+        if (!rc) rc = read_int(store, st, 2, "rungs.epochs", 1, INT_MAX, &epochs, err);
+        if (!rc) rc = store_read_real(store, st, 3, "rungs.accuracy", &r->accuracy, err);
+        if (!rc)
+            rc = store_read_real(store, st, 4, "rungs.noisy_accuracy", &r->noisy_accuracy, err);
+        if (!rc)
+            rc = store_read_real(store, st, 5, "rungs.noisy_accuracy_std", &r->noisy_accuracy_std,
+                                 err);
+        if (!rc) rc = store_read_real(store, st, 6, "rungs.train_seconds", &r->train_seconds, err);
+        r->rung = (int)rung;
+        r->epochs = (int)epochs;
+        if (!rc) len++;
+    }
+    if (!rc && step != SQLITE_DONE) rc = store_sql_error(store, "reading rungs", err);
     sqlite3_finalize(st);
     if (rc) {
-        free(out);
+        free(a);
         return rc;
     }
-    *w = out;
-    *n = (size_t)count;
+    *rows = a;
+    *n = len;
     return UH_OK;
+}
+
+int uh_store_get_rung_weights(uh_store_t *store, const char *hash, int rung, float **w, size_t *n,
+                              uh_error_t *err) {
+    *w = NULL;
+    *n = 0;
+    int rc = store_check_hash(hash, err);
+    if (rc) return uh_error_prefix(err, "%s", store->path);
+    sqlite3_stmt *st;
+    rc = store_prepare(store,
+                       "SELECT n, checksum, data FROM rungs "
+                       "WHERE hash = ?1 AND rung = ?2 AND data IS NOT NULL",
+                       &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, rung);
+    rc = step_one(store, st, "reading rung weights", err, "no weights for %s at rung %d", hash,
+                  rung);
+    if (!rc) rc = read_weights(store, st, 0, hash, w, n, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int uh_store_drop_rung_weights(uh_store_t *store, const char *hash, uh_error_t *err) {
+    int rc = store_check_hash(hash, err);
+    if (rc) return uh_error_prefix(err, "%s", store->path);
+    sqlite3_stmt *st;
+    rc = store_prepare(
+        store, "UPDATE rungs SET n = NULL, checksum = NULL, data = NULL WHERE hash = ?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
+    return step_write(store, st, "dropping rung weights", err);
 }
