@@ -32,6 +32,14 @@
 #define BACKENDS UHNAS_TEST_BACKENDS "/"
 
 /* The JSON of a network with one hidden layer of ReLUs: hidden units, then classes. */
+/* A test program's main(): its tests (cmocka_unit_test(...), ...) as one group, with the
+ * group's setup and teardown (NULL for none). */
+#define UH_TEST_MAIN(setup, teardown, ...)                                                         \
+    int main(void) {                                                                               \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};                                           \
+        return cmocka_run_group_tests(tests, setup, teardown);                                     \
+    }
+
 #define RELU_MLP(hidden, classes)                                                                  \
     "{\"layers\":[{\"type\":\"dense\",\"units\":" #hidden ",\"activation\":\"relu\"},"             \
     "{\"type\":\"dense\",\"units\":" #classes "}]}"

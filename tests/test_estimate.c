@@ -66,11 +66,5 @@ static void test_measured(void **state) {
     uh_backend_free(b);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_formula),
-        cmocka_unit_test(test_line),
-        cmocka_unit_test(test_measured),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UH_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_formula), cmocka_unit_test(test_line),
+             cmocka_unit_test(test_measured))

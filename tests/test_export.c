@@ -166,11 +166,5 @@ static void test_pytorch_matches_uhnas(void **state) {
     for (int i = 0; i < (int)(sizeof archs / sizeof archs[0]); i++) round_trip(python, archs[i], i);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_weight_files),
-        cmocka_unit_test(test_json_and_csv),
-        cmocka_unit_test(test_pytorch_matches_uhnas),
-    };
-    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
-}
+UH_TEST_MAIN(tmp_setup, tmp_teardown, cmocka_unit_test(test_weight_files),
+             cmocka_unit_test(test_json_and_csv), cmocka_unit_test(test_pytorch_matches_uhnas))

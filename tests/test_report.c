@@ -192,11 +192,5 @@ static void test_compare_refuses_other_data(void **state) {
     uh_run_free(c);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_run_report),
-        cmocka_unit_test(test_compare),
-        cmocka_unit_test(test_compare_refuses_other_data),
-    };
-    return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
-}
+UH_TEST_MAIN(tmp_setup, tmp_teardown, cmocka_unit_test(test_run_report),
+             cmocka_unit_test(test_compare), cmocka_unit_test(test_compare_refuses_other_data))

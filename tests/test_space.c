@@ -111,11 +111,6 @@ static void test_small_input_has_no_conv(void **state) {
     run_operators(&space, 3, 100, d, sizeof d);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unconstrained),
-        cmocka_unit_test(test_respects_constraints),
-        cmocka_unit_test(test_small_input_has_no_conv),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UH_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_unconstrained),
+             cmocka_unit_test(test_respects_constraints),
+             cmocka_unit_test(test_small_input_has_no_conv))

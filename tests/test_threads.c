@@ -58,11 +58,5 @@ static void test_share_and_asked(void **state) {
     assert_int_equal(uh_threads_asked(0), want);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loadavg_running),
-        cmocka_unit_test(test_free_cores),
-        cmocka_unit_test(test_share_and_asked),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UH_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_loadavg_running), cmocka_unit_test(test_free_cores),
+             cmocka_unit_test(test_share_and_asked))
