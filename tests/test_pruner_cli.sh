@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# search --pruner asha as a user meets it: kill -9 in the middle of the rungs, then resume,
+# ends with the rows of an uninterrupted run (statuses and epochs trained included), and the
+# rungs it stored are the same; --jobs does not change them either.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ARGS=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 3 --epochs 27
+      --batch 32 --mc 2 --seed 3 --quiet --pruner asha)
+ROW_COLUMNS+=(status epochs_trained)
+rungs() { sql "$1" "select hash, rung, epochs, accuracy, noisy_accuracy from rungs order by hash, rung"; }
+
+"$UHNAS" search "${ARGS[@]}" --jobs 2 --out "$tmp/full" > /dev/null 2> "$tmp/full.err" \
+  && ok || bad "uninterrupted run: $(cat "$tmp/full.err")"
+[[ $(sql "$tmp/full" "select count(*) from candidates where status = 'pruned'") -gt 0 ]] && ok \
+  || bad "the pruner pruned nothing"
+"$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/one" > /dev/null 2> "$tmp/one.err" \
+  && ok || bad "run with --jobs 1: $(cat "$tmp/one.err")"
+same_rows "$tmp/full" "$tmp/one" "--jobs 1 against --jobs 2"
+
+# killed once the population's first rung is stored and the second has begun to be
+"$UHNAS" search "${ARGS[@]}" --jobs 2 --out "$tmp/killed" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 1200); do
+  [[ $(sql "$tmp/killed" "select count(*) from rungs" 2> /dev/null || echo 0) -ge 7 ]] && break
+  sleep 0.05
+done
+kill -9 "$pid" 2> /dev/null; wait "$pid" 2> /dev/null
+n=$(sql "$tmp/killed" "select count(*) from rungs")
+[[ $n -ge 7 && $n -lt $(sql "$tmp/full" "select count(*) from rungs") ]] && ok \
+  || bad "the kill did not land between the rungs ($n rungs stored)"
+"$UHNAS" resume "$tmp/killed" --quiet --jobs 2 > /dev/null 2> "$tmp/resume.err" \
+  && ok || bad "resume: $(cat "$tmp/resume.err")"
+same_rows "$tmp/full" "$tmp/killed" "killed mid-rung and resumed"
+[[ "$(rungs "$tmp/full")" == "$(rungs "$tmp/killed")" ]] && ok || bad "the stored rungs differ"
+finish
