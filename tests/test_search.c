@@ -273,6 +273,7 @@ static void test_config_round_trip_and_strictness(void **state) {
     uh_search_config_t cfg, back;
     run_config(&cfg, UH_STRATEGY_LINAS);
     cfg.seed = 18446744073709551615ULL;
+    cfg.sampler = UH_SAMPLER_COST_SPREAD;
     uh_error_t err = {0};
     uh_backend_t *b, *b2;
     if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
@@ -284,7 +285,17 @@ static void test_config_round_trip_and_strictness(void **state) {
     assert_string_equal(back.dataset, "tiny");
     assert_string_equal(uh_backend_name(b2), "mzi-realistic");
     assert_string_equal(back.operator_config, "");
+    assert_int_equal(back.sampler, UH_SAMPLER_COST_SPREAD);
     uh_backend_free(b2);
+    /* a run stored before the sampler was a choice drew uniform samples */
+    char *stored = strdup(json), *key = strstr(stored, "\"sampler\":\t\"cost-spread\",");
+    assert_non_null(key);
+    memmove(key, key + strlen("\"sampler\":\t\"cost-spread\","),
+            strlen(key + strlen("\"sampler\":\t\"cost-spread\",")) + 1);
+    if (uh_search_config_parse(stored, &back, &b2, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.sampler, UH_SAMPLER_UNIFORM);
+    uh_backend_free(b2);
+    free(stored);
     /* the operator's settings travel as an object; text that is not one is refused */
     uh_search_config_t llm = cfg;
     llm.strategy = UH_STRATEGY_LLM;

@@ -111,6 +111,34 @@ static void test_small_input_has_no_conv(void **state) {
     run_operators(&space, 3, 100, d, sizeof d);
 }
 
+/* The cost-spread sampler: log10 MACs of 1000 samples roughly uniform over the first
+ * UH_SPACE_SAMPLE_DECADES decades above the linear classifier (784 x 10 MACs), with no
+ * monster far beyond (uniform choices' top 1 % had 1.1e7 MACs and 6.5e6 params). */
+static void test_sample_cost_spread(void **state) {
+    (void)state;
+    uh_space_t space;
+    uh_error_t err = {0};
+    assert_int_equal(uh_space_init(&space, NULL, MNIST, &err), UH_OK);
+    assert_int_equal(space.sampler, UH_SAMPLER_UNIFORM); /* the default */
+    space.sampler = UH_SAMPLER_COST_SPREAD;
+    uh_rng_t rng = rng_seeded(7);
+    const double lo = log10(784.0 * 10), hi = lo + UH_SPACE_SAMPLE_DECADES;
+    enum { N = 1000, BINS = 5 };
+    int bin[BINS] = {0};
+    for (int i = 0; i < N; i++) {
+        uh_arch_t a;
+        assert_int_equal(uh_space_sample(&space, &rng, &a, &err), UH_OK);
+        double x = log10((double)a.macs);
+        assert_true(x >= lo && x <= hi + 0.5); /* the nearest draw may overshoot a little */
+        bin[x >= hi ? BINS - 1 : (int)((x - lo) / (hi - lo) * BINS)]++;
+    }
+    for (int k = 0; k < BINS; k++) { /* each fifth of the range holds 10..30 % of samples */
+        assert_true(bin[k] > N / 10);
+        assert_true(bin[k] < 3 * N / 10);
+    }
+}
+
 UH_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_unconstrained),
              cmocka_unit_test(test_respects_constraints),
-             cmocka_unit_test(test_small_input_has_no_conv))
+             cmocka_unit_test(test_small_input_has_no_conv),
+             cmocka_unit_test(test_sample_cost_spread))

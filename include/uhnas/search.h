@@ -163,6 +163,7 @@ typedef struct {
     double energy_weight;      /* evolution's scalar: accuracy − energy_weight · log10(E / nJ) */
     int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
     uh_pruner_t pruner;        /* multi-fidelity (see above) */
+    uh_sampler_t sampler;      /* how random samples are drawn (uhnas/space.h; "sampler") */
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
      * that was on the front when measured ("keep_weights": "front" or "all") */

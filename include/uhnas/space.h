@@ -19,6 +19,17 @@
 #define UH_SPACE_MAX_DENSE 4
 /* Attempts before an operator gives up on a repair and samples a fresh architecture. */
 #define UH_SPACE_MAX_TRIES 64
+/* The cost-spread sampler draws a target log10 MACs uniformly over the first
+ * UH_SPACE_SAMPLE_DECADES decades above the task's smallest network (one dense layer, inputs
+ * -> classes; capped by the backend's max_macs), then keeps the one of UH_SPACE_COST_DRAWS
+ * valid structural draws nearest to it (docs/strategies.md, "Random samples"). */
+#define UH_SPACE_SAMPLE_DECADES 2.5
+#define UH_SPACE_COST_DRAWS 16
+
+/* How uh_space_sample draws: uniform choices of structure (every run stored before the
+ * choice existed), or with its cost spread log-uniformly in MACs. */
+typedef enum { UH_SAMPLER_UNIFORM, UH_SAMPLER_COST_SPREAD, UH_SAMPLER_COUNT } uh_sampler_t;
+extern const char *const UH_SAMPLER_NAMES[UH_SAMPLER_COUNT + 1]; /* "uniform", "cost-spread" */
 
 typedef struct {
     int n;
@@ -52,6 +63,7 @@ typedef struct {
     uh_shape_t input;
     const uh_backend_t *backend; /* constraints and model checks; not owned */
     uh_limits_t limits;          /* none after uh_space_init; the search sets the run's */
+    uh_sampler_t sampler;        /* uniform after uh_space_init; the search sets the run's */
     int allow_conv, allow_pool;
     uh_choices_t units, filters, kernels, pool_sizes;
     uh_choices_t activations; /* uh_act_t values usable on hidden layers */
@@ -75,7 +87,7 @@ int uh_space_valid_hardware(const uh_space_t *space, uh_arch_t *arch);
 uh_limit_t uh_space_over_limit(const uh_space_t *space, const uh_arch_t *arch, double cost[3],
                                char *msg, size_t cap);
 
-/* A random valid architecture. */
+/* A random valid architecture, drawn by the space's sampler; deterministic from rng. */
 int uh_space_sample(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out, uh_error_t *err);
 
 /* One random mutation of parent (add/remove/resize a layer, change activation, kernel,

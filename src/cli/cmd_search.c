@@ -443,7 +443,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
-    int pruner = (int)cfg.pruner, keep_weights = cfg.keep_all_weights;
+    int pruner = (int)cfg.pruner, keep_weights = cfg.keep_all_weights, sampler = (int)cfg.sampler;
     run_flags_t flags = {0};
     cli_llm_args_t llm_args;
     cli_llm_args_unset(&llm_args);
@@ -501,6 +501,9 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"pruner", OPT_CHOICE, &pruner, 0, 0, "none|asha", "WHICH",
          "multi-fidelity: asha trains in rungs (epochs/9, /3, all) and stops all but the best "
          "third of each rung (default none)"},
+        {"sampler", OPT_CHOICE, &sampler, 0, 0, "uniform|cost-spread", "WHICH",
+         "random samples: uniform choices of structure (default), or cost-spread (log-uniform "
+         "in MACs over 2.5 decades above the linear classifier: fewer very large networks)"},
         {"keep-weights", OPT_CHOICE, &keep_weights, 0, 0, "front|all", "WHICH",
          "weights stored for the running front only (default) or for every candidate that was "
          "on it"},
@@ -535,6 +538,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     cfg.strategy = (uh_strategy_t)strategy;
     cfg.objective = (uh_objective_t)objective;
     cfg.pruner = (uh_pruner_t)pruner;
+    cfg.sampler = (uh_sampler_t)sampler;
     cfg.keep_all_weights = keep_weights;
     cfg.train.optimizer = (uh_optimizer_t)optimizer;
     cfg.train.lr = (float)lr;

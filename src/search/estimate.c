@@ -110,6 +110,7 @@ int uh_search_estimate(const uh_search_config_t *cfg, const uh_backend_t *backen
         rc = uh_space_init(&space, backend,
                            (uh_shape_t){train->c, train->h, train->w, train->n_classes}, err);
         space.limits = cfg->limits;
+        space.sampler = cfg->sampler;
     }
     if (!rc) rc = draw_probes(&space, cfg->seed, probes, &e->mean_macs, err);
     if (!rc) {

@@ -1067,6 +1067,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                          r->env.train->n_classes};
         rc = uh_space_init(&r->env.space, r->env.backend, in, err);
         r->env.space.limits = r->cfg.limits;
+        r->env.space.sampler = r->cfg.sampler;
     }
     return rc;
 }

@@ -163,6 +163,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "energy_weight", cfg->energy_weight);
     cJSON_AddNumberToObject(o, "predictor_generations", cfg->predictor_generations);
     cJSON_AddStringToObject(o, "pruner", PRUNERS[cfg->pruner]);
+    cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
         cJSON *op = cJSON_Parse(cfg->operator_config);
@@ -285,8 +286,10 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("tournament", UH_JSON_INT, tournament, 1, UH_SEARCH_MAX_POPULATION),
     ROW("energy_weight", UH_JSON_NUMBER, energy_weight, 0, 100),
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
-    /* optional: a run stored before them trained fully and kept its front's weights */
+    /* optional: a run stored before them trained fully, kept its front's weights and drew
+     * uniform samples */
     {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
+    {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
     {"backend", UH_JSON_OBJECT, 0, 1, .fields = BACKEND_FIELDS},

@@ -194,9 +194,43 @@ static int sample_once(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *a) {
     return uh_space_valid(space, a);
 }
 
+const char *const UH_SAMPLER_NAMES[UH_SAMPLER_COUNT + 1] = {"uniform", "cost-spread", NULL};
+
+/* MACs of the task's smallest network (one dense layer, inputs -> classes): where the
+ * cost-spread sampler's scale starts. */
+static double smallest_macs(const uh_space_t *space) {
+    const uh_shape_t in = space->input;
+    return (double)in.c * in.h * in.w * in.n_classes;
+}
+
+/* The cost-spread draw: a target log10 MACs uniform over [log10 lo, log10 hi], then the first
+ * of UH_SPACE_COST_DRAWS valid structural draws nearest to it. 0 when no draw was valid in
+ * UH_SPACE_MAX_TRIES attempts. */
+static int sample_spread(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out) {
+    double lo = log10(smallest_macs(space));
+    double hi = lo + UH_SPACE_SAMPLE_DECADES;
+    if (space->backend)
+        hi = fmin(hi, log10((double)uh_backend_constraints(space->backend)->max_macs));
+    double target = lo + uh_rng_uniform(rng) * fmax(hi - lo, 0);
+    double best = INFINITY;
+    int found = 0;
+    uh_arch_t a;
+    for (int t = 0; t < UH_SPACE_MAX_TRIES && found < UH_SPACE_COST_DRAWS; t++) {
+        if (!sample_once(space, rng, &a)) continue;
+        found++;
+        double d = fabs(log10((double)a.macs) - target);
+        if (d < best) best = d, *out = a;
+    }
+    return found > 0;
+}
+
 int uh_space_sample(const uh_space_t *space, uh_rng_t *rng, uh_arch_t *out, uh_error_t *err) {
-    for (int t = 0; t < UH_SPACE_MAX_TRIES; t++)
-        if (sample_once(space, rng, out)) return UH_OK;
+    if (space->sampler == UH_SAMPLER_COST_SPREAD) {
+        if (sample_spread(space, rng, out)) return UH_OK;
+    } else {
+        for (int t = 0; t < UH_SPACE_MAX_TRIES; t++)
+            if (sample_once(space, rng, out)) return UH_OK;
+    }
     /* A single output layer is the smallest network; if even it fails, the space is empty. */
     memset(out, 0, sizeof *out);
     out->layers[out->n_layers++] = output_layer(space);
