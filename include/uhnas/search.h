@@ -356,10 +356,10 @@ typedef struct {
     uh_search_progress_fn progress; /* optional, called on the calling thread's behalf, one
                                        call at a time */
     void *progress_ctx;
-    atomic_int *stop;              /* optional: stops early (UH_EINTR) once non-zero; read by
-                                      the training threads (a signal handler may set it: an
-                                      atomic_int is lock-free where uhnas builds) */
-    int jobs;                      /* candidates trained at once; 0 = one per core */
+    atomic_int *stop; /* optional: stops early (UH_EINTR) once non-zero; read by
+                         the training threads (a signal handler may set it: an
+                         atomic_int is lock-free where uhnas builds) */
+    int jobs;         /* candidates trained at once; 0 = one per free core (uhnas/threads.h) */
     const uh_executor_t *executor; /* NULL = local threads (jobs) */
 } uh_search_opts_t;
 
@@ -403,7 +403,7 @@ typedef struct {
 /* The formula: candidate_s = mean_macs × (epochs × n_train / train_macs_per_s + n_val /
  * eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s × (population / p0 +
  * generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs, children):
- * a generation's children train at once, one core each. jobs <= 0 is one per core. */
+ * a generation's children train at once, one core each. jobs <= 0 is one per free core. */
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e);
 /* Measures the rates for cfg on backend (loads the run's data; about a second) and computes
  * the estimate. The process's OpenMP thread count is the caller's again on return. */

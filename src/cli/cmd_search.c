@@ -235,7 +235,7 @@ typedef struct {
 /* clang-format off */
 #define RUN_FLAG_OPTIONS(f)                                                                     \
     {"jobs", OPT_INT, &(f).jobs, 0, 1024, NULL, "N",                                            \
-     "candidates trained at once, one core each (default 0: one per core; under mpirun the "    \
+     "candidates trained at once, one core each (default 0: one per free core; under mpirun the "    \
      "workers train them); the result does not depend on it"},                                  \
     {"json", OPT_FLAG, &(f).json, 0, 0, NULL, NULL,                                             \
      "print the result as one JSON object on stdout (progress goes to stderr)"},                \

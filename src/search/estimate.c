@@ -6,13 +6,18 @@
 #include <stdlib.h>
 
 #include "uhnas/search.h"
+#include "uhnas/threads.h"
 
 static int min_int(int a, int b) {
     return a < b ? a : b;
 }
 
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e) {
-    if (jobs <= 0) jobs = omp_get_num_procs();
+    if (jobs <= 0) { /* as the search will: the cores no other process holds */
+        uh_cpu_share_t share;
+        uh_cpu_share(&share);
+        jobs = share.free;
+    }
     e->candidates = cfg->population + cfg->generations * cfg->children;
     e->parallel = min_int(jobs, cfg->population > cfg->children ? cfg->population : cfg->children);
     e->candidate_s = e->mean_macs * ((double)cfg->train.epochs * e->n_train / e->train_macs_per_s +

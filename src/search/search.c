@@ -10,6 +10,7 @@
 
 #include "search_internal.h"
 #include "uhnas/pareto.h"
+#include "uhnas/threads.h"
 
 /* Random streams of a run, one per (generation, purpose), all from the run seed. */
 enum { STREAM_GENERATION = 1, STREAM_SPLIT = 2 };
@@ -1072,6 +1073,13 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
     return rc;
 }
 
+/* One candidate per core that no other process holds (a loaded machine: uhnas/threads.h). */
+static int free_cores(void) {
+    uh_cpu_share_t share;
+    uh_cpu_share(&share);
+    return share.free;
+}
+
 int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_summary_t *summary,
                   uh_error_t *err) {
     static const uh_search_opts_t defaults = {0};
@@ -1082,7 +1090,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                                 .progress = opts->progress,
                                 .progress_ctx = opts->progress_ctx,
                                 .stop = opts->stop,
-                                .jobs = opts->jobs > 0 ? opts->jobs : omp_get_num_procs(),
+                                .jobs = opts->jobs > 0 ? opts->jobs : free_cores(),
                                 .summary = summary}};
     if (summary) memset(summary, 0, sizeof *summary);
     /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so
