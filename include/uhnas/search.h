@@ -403,10 +403,11 @@ typedef struct {
 /* The formula: candidate_s = mean_macs × (epochs × n_train / train_macs_per_s + n_val /
  * eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s × (population / p0 +
  * generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs, children):
- * a generation's children train at once, one core each. jobs <= 0 is one per free core. */
+ * a generation's children train at once, one core each. Pure: jobs < 1 counts as 1. */
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e);
 /* Measures the rates for cfg on backend (loads the run's data; about a second) and computes
- * the estimate. The process's OpenMP thread count is the caller's again on return. */
+ * the estimate for `jobs` at once (0: the search's default, one per free core). The
+ * process's OpenMP thread count is the caller's again on return. */
 int uh_search_estimate(const uh_search_config_t *cfg, const uh_backend_t *backend, int jobs,
                        uh_search_estimate_t *e, uh_error_t *err);
 /* One line: "estimate: ~28 candidates x ~3.1 s = ~1.4 min on one core, ~45 s on 2 (...)". */

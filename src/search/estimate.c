@@ -5,19 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "uhnas/search.h"
-#include "uhnas/threads.h"
+#include "search_internal.h"
 
 static int min_int(int a, int b) {
     return a < b ? a : b;
 }
 
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e) {
-    if (jobs <= 0) { /* as the search will: the cores no other process holds */
-        uh_cpu_share_t share;
-        uh_cpu_share(&share);
-        jobs = share.free;
-    }
+    if (jobs < 1) jobs = 1; /* a pure formula: uh_search_estimate resolves the default */
     e->candidates = cfg->population + cfg->generations * cfg->children;
     e->parallel = min_int(jobs, cfg->population > cfg->children ? cfg->population : cfg->children);
     e->candidate_s = e->mean_macs * ((double)cfg->train.epochs * e->n_train / e->train_macs_per_s +
@@ -127,7 +122,7 @@ int uh_search_estimate(const uh_search_config_t *cfg, const uh_backend_t *backen
         rc = time_probes(cfg, backend, probes, train, val, e, err);
         omp_set_num_threads(threads);
     }
-    if (!rc) uh_search_estimate_compute(cfg, jobs, e);
+    if (!rc) uh_search_estimate_compute(cfg, jobs > 0 ? jobs : search_default_jobs(), e);
     uh_dataset_free(train);
     uh_dataset_free(val);
     uh_dataset_free(test);

@@ -1073,8 +1073,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
     return rc;
 }
 
-/* One candidate per core that no other process holds (a loaded machine: uhnas/threads.h). */
-static int free_cores(void) {
+int search_default_jobs(void) {
     uh_cpu_share_t share;
     uh_cpu_share(&share);
     return share.free;
@@ -1090,7 +1089,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                                 .progress = opts->progress,
                                 .progress_ctx = opts->progress_ctx,
                                 .stop = opts->stop,
-                                .jobs = opts->jobs > 0 ? opts->jobs : free_cores(),
+                                .jobs = opts->jobs > 0 ? opts->jobs : search_default_jobs(),
                                 .summary = summary}};
     if (summary) memset(summary, 0, sizeof *summary);
     /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so

@@ -103,6 +103,10 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
 /* n fresh random samples into all; out may be NULL. */
 int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_error_t *err);
 
+/* Candidates trained at once when the caller gives no number: one per core that no other
+ * process holds (a loaded machine: uhnas/threads.h). The search and its estimate both use it. */
+int search_default_jobs(void);
+
 /* Index of the member with this hash, or -1. */
 int search_find(const search_run_t *r, const char *hash);
 
