@@ -811,12 +811,24 @@ static void pruner_config(uh_search_config_t *cfg) {
     cfg->pruner = UH_PRUNER_ASHA;
 }
 
-/* Rows stopped at rung 0 or 1 are pruned with 1 or 3 epochs, the others ran all 9; per batch
- * ceil(n/3) go on at each rung; no pruned row is on the final front. */
+/* The rung result of rows[i] at rung g, or NULL. */
+static const uh_rung_t *rung_of(const uh_rung_t *rungs, size_t n, const char *hash, int g) {
+    for (size_t i = 0; i < n; i++)
+        if (rungs[i].rung == g && strcmp(rungs[i].hash, hash) == 0) return &rungs[i];
+    return NULL;
+}
+
+/* Rows stopped at rung 0 or 1 are pruned with 1 or 3 epochs, the others ran all 9; the
+ * initial population (no rival at its rungs) goes 9 → 3 → 1; after that, a candidate that N/3
+ * or more candidates measured at its rung dominate (error, energy; each ranks before it) never
+ * goes on; no pruned row is on the final front. */
 static void check_pruned_run(uh_store_t *store) {
     uh_candidate_t *rows;
-    size_t n;
+    uh_rung_t *rungs;
+    size_t n, n_rungs;
+    uh_error_t err = {0};
     load_rows(store, &rows, &n);
+    if (uh_store_rungs(store, &rungs, &n_rungs, &err)) fail_msg("%s", err.msg);
     int per_gen[3][3] = {{0}}; /* [generation][epochs 1, 3, 9] */
     for (size_t i = 0; i < n; i++) {
         const uh_candidate_t *c = &rows[i];
@@ -831,11 +843,32 @@ static void check_pruned_run(uh_store_t *store) {
         uh_error_t e = {0};
         if (c->status == UH_CAND_PRUNED)
             assert_int_equal(uh_store_get_test_result(store, c->hash, &t, &e), UH_ENOTFOUND);
+        for (int g = 0; g < 2 && c->generation > 0; g++) {
+            const uh_rung_t *mine = rung_of(rungs, n_rungs, c->hash, g);
+            if (!mine) continue;
+            int at = 0, dominating = 0; /* measured at rung g up to c's batch; dominating c */
+            for (size_t j = 0; j < n; j++) {
+                const uh_rung_t *o = rung_of(rungs, n_rungs, rows[j].hash, g);
+                if (!o || rows[j].generation > c->generation) continue;
+                at++;
+                dominating +=
+                    o->noisy_accuracy >= mine->noisy_accuracy &&
+                    rows[j].energy_nj <= c->energy_nj &&
+                    (o->noisy_accuracy > mine->noisy_accuracy || rows[j].energy_nj < c->energy_nj);
+            }
+            if (dominating >= (at + 2) / 3) assert_null(rung_of(rungs, n_rungs, c->hash, g + 1));
+        }
     }
     assert_int_equal(per_gen[0][1] + per_gen[0][2], 3); /* 9 → 3 → 1 */
     assert_int_equal(per_gen[0][2], 1);
-    for (int g = 1; g <= 2; g++) assert_int_equal(per_gen[g][2], 1); /* 3 → 1 → 1 */
+    /* in this run each generation sends one child to rung 1 and none further (3 epochs do
+     * not place it in the rung's top third): a quota per batch would take one on each time */
+    for (int g = 1; g <= 2; g++) {
+        assert_int_equal(per_gen[g][1], 1);
+        assert_int_equal(per_gen[g][2], 0);
+    }
     uh_store_free_candidates(rows);
+    free(rungs);
 }
 
 static void test_pruner_runs_rungs_for_any_jobs(void **state) {

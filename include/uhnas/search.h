@@ -103,8 +103,8 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
  *          After each rung but the last, the batch's candidates are ranked by non-dominated
  *          sorting and crowding on the run's objectives with the error measured at that rung
  *          (costs are exact before training), together with every earlier candidate of the
- *          run that has a result at that rung; the batch's best ceil(n/η) go on, continuing
- *          from their weights (data order and training noise go on as in one run; the
+ *          run that has a result at that rung; a candidate goes on when it is among the best
+ *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its weights (data order and training noise go on as in one run; the
  *          optimizer's state starts afresh at each rung). The others are stored with status
  *          pruned and their rung's accuracies and epochs_trained: they may parent children,
  *          never enter the front, the hypervolume or a predictor's training set. Each rung's

@@ -517,9 +517,12 @@ static int rung_ranked(const member_t *m, int g) {
     return m->n_rungs > g && m->row.energy_nj > 0;
 }
 
-/* After rung g: the batch's best ceil(n/η) of its n active jobs, ranked by non-dominated
- * sorting and crowding among every candidate of the run measured at rung g (the archive's,
- * then the batch's), stay active; the others are finished as pruned. */
+/* After rung g: a batch's job goes on when it is among the best ceil(N/η) of the N candidates
+ * of the run measured at rung g (the archive's, then the batch's), ranked by non-dominated
+ * sorting and crowding, ties by that order; the others are finished as pruned. As in ASHA, a
+ * rung promotes by standing against everything measured there, not a quota per batch: a
+ * batch of poor children may send none on, a strong one several, and a batch of one is not
+ * always promoted. */
 static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
     int k = r->k, n_old = 0, n = 0;
     for (int i = 0; i < r->arc.n_all; i++) n_old += rung_ranked(&r->arc.all[i], g);
@@ -542,24 +545,15 @@ static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
         who[w++] = j;
     }
     if (!rc && at > 0) rc = uh_nsga2_assign(p, at, k, rank, crowd, err);
-    int keep = (n + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
-    /* the best `keep` of the batch's: (rank, crowding, place in the batch) */
-    for (int kept = 0; !rc && kept < keep; kept++) {
-        int best = -1;
-        for (int w = kept; w < n; w++) {
-            int a = n_old + w, c = best < 0 ? 0 : n_old + best;
-            if (best < 0 || uh_nsga2_better(rank[a], crowd[a], rank[c], crowd[c]) > 0 ||
-                (uh_nsga2_better(rank[a], crowd[a], rank[c], crowd[c]) == 0 && who[w] < who[best]))
-                best = w;
+    int promoted = (at + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
+    for (int w = 0; !rc && w < n; w++) {
+        int a = n_old + w, ahead = 0; /* candidates at the rung placed before this job */
+        for (int c = 0; c < at; c++) {
+            int order = uh_nsga2_better(rank[c], crowd[c], rank[a], crowd[a]);
+            ahead += order > 0 || (order == 0 && c < a);
         }
-        /* move the chosen one to place `kept` (its rank and crowding with it) */
-        int tj = who[kept], tr = rank[n_old + kept];
-        double tc = crowd[n_old + kept];
-        who[kept] = who[best], rank[n_old + kept] = rank[n_old + best];
-        crowd[n_old + kept] = crowd[n_old + best];
-        who[best] = tj, rank[n_old + best] = tr, crowd[n_old + best] = tc;
+        if (ahead >= promoted) rc = finish_job(r, &b->jobs[who[w]], err);
     }
-    for (int w = keep; !rc && w < n; w++) rc = finish_job(r, &b->jobs[who[w]], err);
     free(p);
     free(rank);
     free(crowd);
