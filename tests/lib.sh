@@ -55,6 +55,15 @@ csv_rows() { python3 -c 'import csv,sys; print(len(list(csv.DictReader(open(sys.
 wait_rows() {
   for _ in $(seq 1 $((${3:-60} * 20))); do [[ $(rows "$1") -ge $2 ]] && break; sleep 0.05; done
 }
+# rungs DIR: the pruner's stored rung results, a rung a line
+rungs() { sql "$1" "select hash, rung, epochs, accuracy, noisy_accuracy from rungs order by hash, rung"; }
+# wait_rungs DIR N: until DIR's store holds N rung results (at most 60 s)
+wait_rungs() {
+  for _ in $(seq 1 1200); do
+    [[ $(sql "$1" "select count(*) from rungs" 2> /dev/null || echo 0) -ge $2 ]] && break
+    sleep 0.05
+  done
+}
 # kill_at DIR N PID: kill -9 PID once DIR's store holds N candidates (or after 60 s)
 kill_at() { wait_rows "$1" "$2"; kill -9 "$3" 2> /dev/null; wait "$3" 2> /dev/null; }
 

@@ -59,4 +59,33 @@ for how in mpi serial; do
   same_rows "$tmp/serial" "$tmp/killed-$how" "resumed $how run"
 done
 
+# the pruner on workers: each rung is a job sent with the weights it continues from; the same
+# rows and rungs as a serial run, and kill -9 of the job between rungs, then resume under
+# mpirun, ends with them too
+PRUNED=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 3
+        --epochs 27 --batch 32 --mc 2 --seed 3 --quiet --pruner asha)
+ROW_COLUMNS+=(status epochs_trained)
+"$UHNAS" search "${PRUNED[@]}" --jobs 1 --out "$tmp/asha-serial" > /dev/null 2>&1 && ok \
+  || bad "serial run with the pruner"
+out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${PRUNED[@]}" --out "$tmp/asha-mpi" 2>&1)
+[[ $? -eq 0 ]] && ok || bad "mpirun -np 3 with the pruner: $out"
+same_rows "$tmp/asha-serial" "$tmp/asha-mpi" "MPI run with the pruner"
+[[ "$(rungs "$tmp/asha-serial")" == "$(rungs "$tmp/asha-mpi")" ]] && ok || bad "MPI rungs differ"
+setsid mpirun -np 3 "$UHNAS" search "${PRUNED[@]}" --out "$tmp/asha-killed" > /dev/null 2>&1 &
+pid=$!
+wait_rungs "$tmp/asha-killed" 7
+kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+for _ in $(seq 1 100); do
+  pgrep -f -- "$tmp/asha-killed" > /dev/null || break
+  pkill -9 -f -- "$tmp/asha-killed"; sleep 0.1
+done
+n=$(sql "$tmp/asha-killed" "select count(*) from rungs")
+[[ $n -ge 7 && $n -lt $(sql "$tmp/asha-serial" "select count(*) from rungs") ]] && ok \
+  || bad "the kill did not land between the rungs ($n rungs stored)"
+timeout 300 mpirun -np 3 "$UHNAS" resume "$tmp/asha-killed" --quiet > "$tmp/resume.log" 2>&1 \
+  && ok || bad "resume with the pruner under mpirun: $(cat "$tmp/resume.log")"
+same_rows "$tmp/asha-serial" "$tmp/asha-killed" "killed MPI run with the pruner, resumed"
+[[ "$(rungs "$tmp/asha-serial")" == "$(rungs "$tmp/asha-killed")" ]] && ok \
+  || bad "resumed MPI rungs differ"
+
 finish

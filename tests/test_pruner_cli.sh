@@ -6,7 +6,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARGS=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 3 --epochs 27
       --batch 32 --mc 2 --seed 3 --quiet --pruner asha)
 ROW_COLUMNS+=(status epochs_trained)
-rungs() { sql "$1" "select hash, rung, epochs, accuracy, noisy_accuracy from rungs order by hash, rung"; }
 
 "$UHNAS" search "${ARGS[@]}" --jobs 2 --out "$tmp/full" > /dev/null 2> "$tmp/full.err" \
   && ok || bad "uninterrupted run: $(cat "$tmp/full.err")"
@@ -19,10 +18,7 @@ same_rows "$tmp/full" "$tmp/one" "--jobs 1 against --jobs 2"
 # killed once the population's first rung is stored and the second has begun to be
 "$UHNAS" search "${ARGS[@]}" --jobs 2 --out "$tmp/killed" > /dev/null 2>&1 &
 pid=$!
-for _ in $(seq 1 1200); do
-  [[ $(sql "$tmp/killed" "select count(*) from rungs" 2> /dev/null || echo 0) -ge 7 ]] && break
-  sleep 0.05
-done
+wait_rungs "$tmp/killed" 7
 kill -9 "$pid" 2> /dev/null; wait "$pid" 2> /dev/null
 n=$(sql "$tmp/killed" "select count(*) from rungs")
 [[ $n -ge 7 && $n -lt $(sql "$tmp/full" "select count(*) from rungs") ]] && ok \

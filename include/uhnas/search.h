@@ -104,12 +104,12 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
  *          sorting and crowding on the run's objectives with the error measured at that rung
  *          (costs are exact before training), together with every earlier candidate of the
  *          run that has a result at that rung; a candidate goes on when it is among the best
- *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its weights (data order and training noise go on as in one run; the
- *          optimizer's state starts afresh at each rung). The others are stored with status
- *          pruned and their rung's accuracies and epochs_trained: they may parent children,
- *          never enter the front, the hypervolume or a predictor's training set. Each rung's
- *          result is stored the moment it is measured (with the weights to continue from), so
- *          a resumed run loses no finished rung and makes the same decisions. */
+ *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its weights (data
+ * order and training noise go on as in one run; the optimizer's state starts afresh at each rung).
+ * The others are stored with status pruned and their rung's accuracies and epochs_trained: they may
+ * parent children, never enter the front, the hypervolume or a predictor's training set. Each
+ * rung's result is stored the moment it is measured (with the weights to continue from), so a
+ * resumed run loses no finished rung and makes the same decisions. */
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
 #define UH_PRUNER_ETA 3
 #define UH_PRUNER_MAX_RUNGS 3
@@ -296,11 +296,17 @@ typedef struct {
  * back as it arrives, in any order, on the calling thread. The loop fixes every decision
  * (ids, seeds) before the batch starts, so where and when a candidate ran does not change
  * the run. Workers evaluate with uh_search_load_data's data and uh_search_eval_config, one
- * thread each, exactly as the loop would. */
+ * thread each, exactly as the loop would; under the pruner a job is one rung, continuing from
+ * the weights it is sent with. */
 typedef struct {
     int index;        /* in the batch */
     const char *arch; /* canonical JSON */
     uint64_t seed;
+    /* the pruner's rungs: train epochs first_epoch..first_epoch+epochs from start_weights
+     * (n_start_weights floats, or NULL to start afresh); epochs 0 = the run's */
+    int first_epoch, epochs;
+    const float *start_weights;
+    size_t n_start_weights;
 } uh_remote_job_t;
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* Candidate evaluation over MPI (see uhnas/dist.h). */
 #include "uhnas/dist.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,15 +98,29 @@ static void broadcast_config(const char *config) {
 
 /* ---- rank 0: the executor ----------------------------------------------------------- */
 
+/* A job's message: this header, then arch_len bytes of canonical JSON, then n_weights floats
+ * to continue from (the pruner's rungs). */
+typedef struct {
+    int32_t index, first_epoch, epochs, reserved;
+    uint64_t seed, arch_len, n_weights;
+} job_msg_t;
+
 static void send_job(uh_mpi_t *m, int worker, const uh_remote_job_t *job) {
-    size_t len = strlen(job->arch);
-    unsigned char *buf = malloc(12 + len);
+    job_msg_t h = {job->index,
+                   job->first_epoch,
+                   job->epochs,
+                   0,
+                   job->seed,
+                   strlen(job->arch),
+                   job->start_weights ? job->n_start_weights : 0};
+    size_t wbytes = (size_t)h.n_weights * sizeof(float), len = sizeof h + h.arch_len + wbytes;
+    if (len > INT_MAX) MPI_Abort(MPI_COMM_WORLD, 2); /* MPI counts are ints */
+    unsigned char *buf = malloc(len);
     if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
-    int32_t index = job->index;
-    memcpy(buf, &index, 4);
-    memcpy(buf + 4, &job->seed, 8);
-    memcpy(buf + 12, job->arch, len);
-    MPI_Send(buf, (int)(12 + len), MPI_BYTE, worker, TAG_JOB, MPI_COMM_WORLD);
+    memcpy(buf, &h, sizeof h);
+    memcpy(buf + sizeof h, job->arch, h.arch_len);
+    if (wbytes) memcpy(buf + sizeof h + h.arch_len, job->start_weights, wbytes);
+    MPI_Send(buf, (int)len, MPI_BYTE, worker, TAG_JOB, MPI_COMM_WORLD);
     free(buf);
     m->workers[worker].sent_at = now_s();
 }
@@ -228,24 +243,38 @@ typedef struct {
     uh_error_t setup; /* why this worker cannot train (every job then fails with it) */
 } worker_state_t;
 
-static void evaluate_job(worker_state_t *ws, const unsigned char *buf, int len, int rank) {
+static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t len, int rank) {
     result_msg_t msg;
     memset(&msg, 0, sizeof msg);
-    int32_t index;
-    uint64_t seed;
-    memcpy(&index, buf, 4);
-    memcpy(&seed, buf + 4, 8);
-    msg.index = index;
+    job_msg_t h;
+    memcpy(&h, buf, sizeof h);
+    msg.index = h.index;
     uh_arch_t arch;
     uh_error_t e = ws->setup;
-    float *w = NULL;
+    float *w = NULL, *start = NULL;
     size_t n = 0;
     uh_eval_result_t res;
-    if (!e.code) {
-        uh_shape_t in = {ws->train->c, ws->train->h, ws->train->w, ws->train->n_classes};
-        if (!uh_arch_parse((const char *)buf + 12, (size_t)(len - 12), in, &arch, &e))
-            uh_evaluate(ws->backend, &arch, ws->train, ws->val, &ws->ec, seed, &res, &w, &n, &e);
+    uh_eval_config_t ec = ws->ec;
+    size_t rest = len - sizeof h;
+    if (!e.code && (h.arch_len > rest || h.n_weights > (rest - h.arch_len) / sizeof(float) ||
+                    h.first_epoch < 0 || h.epochs < 0))
+        uh_error_set(&e, UH_EFORMAT, "malformed job message (%zu bytes)", len);
+    if (!e.code && h.n_weights) { /* copied: the message's floats need not be aligned */
+        start = malloc((size_t)h.n_weights * sizeof *start);
+        if (!start)
+            uh_error_set(&e, UH_ENOMEM, "out of memory");
+        else
+            memcpy(start, buf + sizeof h + h.arch_len, (size_t)h.n_weights * sizeof *start);
     }
+    if (!e.code) {
+        if (h.epochs) ec.train.first_epoch = h.first_epoch, ec.train.epochs = h.epochs;
+        ec.start_weights = start;
+        ec.n_start_weights = (size_t)h.n_weights;
+        uh_shape_t in = {ws->train->c, ws->train->h, ws->train->w, ws->train->n_classes};
+        if (!uh_arch_parse((const char *)buf + sizeof h, (size_t)h.arch_len, in, &arch, &e))
+            uh_evaluate(ws->backend, &arch, ws->train, ws->val, &ec, h.seed, &res, &w, &n, &e);
+    }
+    free(start);
     if (e.code) {
         snprintf(msg.message, sizeof msg.message, "worker %d: %.480s", rank, e.msg);
         free(w);
@@ -290,7 +319,8 @@ int uh_mpi_serve(uh_mpi_t *m, uh_error_t *err) {
         unsigned char *buf = malloc((size_t)count + 1);
         if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
         MPI_Recv(buf, count, MPI_BYTE, 0, st.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (st.MPI_TAG == TAG_JOB && count >= 12) evaluate_job(&ws, buf, count, m->rank);
+        if (st.MPI_TAG == TAG_JOB && count >= (int)sizeof(job_msg_t))
+            evaluate_job(&ws, buf, (size_t)count, m->rank);
         free(buf);
         if (st.MPI_TAG == TAG_STOP) break;
     }

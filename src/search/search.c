@@ -380,7 +380,8 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
     int n = 0;
     for (int j = 0; j < b->n_jobs; j++)
         if (!b->jobs[j].settled)
-            jobs[n++] = (uh_remote_job_t){j, b->jobs[j].row.arch, b->jobs[j].row.seed};
+            jobs[n++] = (uh_remote_job_t){
+                .index = j, .arch = b->jobs[j].row.arch, .seed = b->jobs[j].row.seed};
     int rc = n ? r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_done, b,
                                         r->hooks.stop, err)
                : UH_OK;
@@ -429,53 +430,115 @@ typedef struct {
     int rung;
 } rung_ctx_t;
 
-/* Task: trains active job i from its previous rung's weights (in memory, or stored by an
- * earlier process) to this rung. */
-static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
-    rung_ctx_t *c = ctx;
-    job_t *job = &c->b->jobs[i];
-    if (!job->active || job->settled || job->n_rungs > c->rung) return UH_OK;
-    int first = c->rung ? r->env.rung_epochs[c->rung - 1] : 0;
-    uh_eval_config_t ec;
-    uh_search_eval_config(&r->cfg, &ec);
-    ec.train.first_epoch = first;
-    ec.train.epochs = r->env.rung_epochs[c->rung] - first;
-    if (c->rung > 0 && !job->weights) {
-        int rc = uh_store_get_rung_weights(r->env.store, job->hash, c->rung - 1, &job->weights,
+/* Whether job trains at rung g: active, not final, and rung g not measured yet. */
+static int rung_due(const job_t *job, int g) {
+    return job->active && !job->settled && job->n_rungs <= g;
+}
+
+/* The evaluation of rung g: the epochs after the previous rung's, from the job's weights
+ * there (in memory, or read back from the store when an earlier process trained them). */
+static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t *ec,
+                            uh_error_t *err) {
+    uh_search_eval_config(&r->cfg, ec);
+    ec->train.first_epoch = g ? r->env.rung_epochs[g - 1] : 0;
+    ec->train.epochs = r->env.rung_epochs[g] - ec->train.first_epoch;
+    if (g > 0 && !job->weights) {
+        int rc = uh_store_get_rung_weights(r->env.store, job->hash, g - 1, &job->weights,
                                            &job->n_weights, err);
         if (rc) return rc;
     }
-    ec.start_weights = job->weights;
-    ec.n_start_weights = job->n_weights;
+    ec->start_weights = job->weights;
+    ec->n_start_weights = job->n_weights;
+    return UH_OK;
+}
+
+/* Records job's evaluation at rung g (failed when eerr is set) and takes w (n_w floats,
+ * malloc'd) as the weights to continue from. */
+static int rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_result_t *res, float *w,
+                         size_t n_w, const uh_error_t *eerr, uh_error_t *err) {
+    free(job->weights);
+    job->weights = w;
+    job->n_weights = n_w;
+    if (eerr->code) return job_failed(job, eerr, err);
+    uh_rung_t *m = &job->rungs[g];
+    *m = (uh_rung_t){.rung = g,
+                     .epochs = r->env.rung_epochs[g],
+                     .accuracy = res->accuracy,
+                     .noisy_accuracy = res->noisy_accuracy,
+                     .noisy_accuracy_std = res->noisy_std,
+                     .train_seconds = res->train_seconds};
+    memcpy(m->hash, job->hash, sizeof job->hash);
+    return UH_OK;
+}
+
+/* Task: trains active job i to this rung. */
+static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    rung_ctx_t *c = ctx;
+    job_t *job = &c->b->jobs[i];
+    if (!rung_due(job, c->rung)) return UH_OK;
+    uh_eval_config_t ec;
+    int rc = rung_eval_config(r, job, c->rung, &ec, err);
+    if (rc) return rc;
     float *w = NULL;
     size_t n_w = 0;
     uh_eval_result_t res;
     uh_error_t eerr = {0};
-    int rc = uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed,
-                         &res, &w, &n_w, &eerr);
-    free(job->weights);
-    job->weights = w;
-    job->n_weights = n_w;
-    if (rc) return job_failed(job, &eerr, err);
-    uh_rung_t *g = &job->rungs[c->rung];
-    *g = (uh_rung_t){.rung = c->rung,
-                     .epochs = r->env.rung_epochs[c->rung],
-                     .accuracy = res.accuracy,
-                     .noisy_accuracy = res.noisy_accuracy,
-                     .noisy_accuracy_std = res.noisy_std,
-                     .train_seconds = res.train_seconds};
-    memcpy(g->hash, job->hash, sizeof job->hash);
-    return UH_OK;
+    uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res, &w,
+                &n_w, &eerr);
+    return rung_measured(r, job, c->rung, &res, w, n_w, &eerr, err);
 }
 
 /* Commit of train_rung: the rung's result and the weights to continue from, at once. */
 static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     rung_ctx_t *c = ctx;
     job_t *job = &c->b->jobs[i];
-    if (!job->active || job->settled || job->n_rungs > c->rung) return UH_OK;
+    if (!rung_due(job, c->rung)) return UH_OK;
     int rc =
         uh_store_put_rung(r->env.store, &job->rungs[c->rung], job->weights, job->n_weights, err);
     if (!rc) job->n_rungs = c->rung + 1;
+    return rc;
+}
+
+/* A rung's result from the executor: recorded and committed like a local one. */
+static int remote_rung_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
+    rung_ctx_t *c = ctx;
+    if (res->index < 0 || res->index >= c->b->n_jobs) {
+        free(res->weights);
+        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
+    }
+    uh_error_t eerr = {0};
+    if (!res->ok) uh_error_set(&eerr, UH_EINVAL, "%s", res->message);
+    int rc = rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
+                           res->n_weights, &eerr, err);
+    res->weights = NULL;
+    return rc ? rc : commit_rung(c->b->r, c, res->index, err);
+}
+
+/* Trains the batch's due jobs to rung g: on local threads, or through the executor (each job
+ * sent with the weights it continues from). */
+static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
+    rung_ctx_t c = {b, g};
+    if (!r->hooks.executor) return run_tasks(r, b->n_jobs, train_rung, commit_rung, &c, err);
+    uh_remote_job_t *jobs = malloc((size_t)(b->n_jobs + 1) * sizeof *jobs);
+    if (!jobs) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int n = 0, rc = UH_OK;
+    for (int j = 0; !rc && j < b->n_jobs; j++) {
+        job_t *job = &b->jobs[j];
+        uh_eval_config_t ec;
+        if (!rung_due(job, g) || (rc = rung_eval_config(r, job, g, &ec, err))) continue;
+        jobs[n++] = (uh_remote_job_t){j,
+                                      job->row.arch,
+                                      job->row.seed,
+                                      ec.train.first_epoch,
+                                      ec.train.epochs,
+                                      ec.start_weights,
+                                      ec.n_start_weights};
+    }
+    if (!rc && n)
+        rc = r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_rung_done, &c,
+                                    r->hooks.stop, err);
+    free(jobs);
+    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
     return rc;
 }
 
@@ -564,10 +627,6 @@ static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
 /* Step three under the pruner: the batch's jobs through the rungs. A job's rungs stored by an
  * earlier process are read back (their results; their weights when it trains on). */
 static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
-    if (r->hooks.executor)
-        return uh_error_set(err, UH_EINVAL,
-                            "the pruner does not run on remote workers yet: "
-                            "use --pruner none with MPI");
     for (int j = 0; j < b->n_jobs; j++) {
         job_t *job = &b->jobs[j];
         for (size_t i = 0; i < r->env.n_rungs; i++) {
@@ -591,8 +650,7 @@ static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
     }
     int rc = UH_OK;
     for (int g = 0; !rc && g < r->env.n_rung_epochs; g++) {
-        rung_ctx_t c = {b, g};
-        rc = run_tasks(r, b->n_jobs, train_rung, commit_rung, &c, err);
+        rc = train_to_rung(r, b, g, err);
         for (int j = 0; !rc && j < b->n_jobs; j++) /* failed at this rung: final now */
             if (!b->jobs[j].settled && b->jobs[j].row.status == UH_CAND_FAILED)
                 rc = finish_job(r, &b->jobs[j], err);
