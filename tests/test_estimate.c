@@ -34,6 +34,20 @@ static void test_formula(void **state) {
     uh_search_estimate_compute(&cfg, 1, &e);
     assert_close(e.candidate_s, 2 * 960 + 12, 1e-9);
     assert_close(e.wall_s, e.cpu_s, 1e-6);
+    /* the pruner: rungs at 2, 6 and 20 epochs, a third going on at each: (2 + 4/3 + 14/9)
+     * of 20 epochs = 0.2444, and 1 + 1/3 + 1/9 held-out passes */
+    paper_budget(&cfg, &e, 1);
+    cfg.pruner = UH_PRUNER_ASHA;
+    uh_search_estimate_compute(&cfg, 1, &e);
+    assert_close(e.epoch_share, (2 + 4 / 3.0 + 14 / 9.0) / 20, 1e-12);
+    assert_close(e.eval_share, 13 / 9.0, 1e-12);
+    assert_close(e.candidate_s, 960 * e.epoch_share + 12 * 13 / 9.0, 1e-9);
+    char line[512];
+    uh_search_estimate_format(&e, line, sizeof line);
+    assert_contains(line, "the pruner's target: ~0.24 of the epochs");
+    int rungs[UH_PRUNER_MAX_RUNGS];
+    assert_int_equal(uh_pruner_rungs(3, rungs), 2); /* 1 and 3: epochs/9 is under one */
+    assert_int_equal(rungs[0] * 10 + rungs[1], 13);
 }
 
 static void test_line(void **state) {

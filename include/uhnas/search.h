@@ -113,6 +113,9 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
 #define UH_PRUNER_ETA 3
 #define UH_PRUNER_MAX_RUNGS 3
+/* asha's rungs for `epochs` into out (the epochs trained in all at each): epochs/η²,
+ * epochs/η, epochs, without those under one epoch or equal to the one before; their count. */
+int uh_pruner_rungs(int epochs, int out[UH_PRUNER_MAX_RUNGS]);
 const char *uh_pruner_name(uh_pruner_t p);               /* "none", "asha" */
 int uh_pruner_parse(const char *name, uh_pruner_t *out); /* 0 or UH_EINVAL */
 const char *uh_objective_name(uh_objective_t o);         /* "noisy", "clean" */
@@ -384,11 +387,12 @@ uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash);
 /* ---- the cost of a run, estimated before it starts (src/search/estimate.c) ----
  * A run costs about candidates × (epochs × n_train training samples + n_val held-out
  * samples through the clean and Monte-Carlo passes) of networks as costly as the space's
- * random samples. The rates are measured at start: UH_ESTIMATE_PROBES networks of the
- * space (at the midpoints of equal-count strata of UH_ESTIMATE_SAMPLES samples sorted by
- * MACs) train on UH_ESTIMATE_PROBE_TRAIN samples and are evaluated on UH_ESTIMATE_PROBE_VAL,
- * on one thread, with the run's training and evaluation settings (docs/user-guide.md, "The
- * cost of a run"). */
+ * random samples; under the pruner, of the share of them a candidate trains and measures
+ * when a third goes on at each rung (its target, not a measurement). The rates are measured at
+ * start: UH_ESTIMATE_PROBES networks of the space (at the midpoints of equal-count strata of
+ * UH_ESTIMATE_SAMPLES samples sorted by MACs) train on UH_ESTIMATE_PROBE_TRAIN samples and are
+ * evaluated on UH_ESTIMATE_PROBE_VAL, on one thread, with the run's training and evaluation
+ * settings (docs/user-guide.md, "The cost of a run"). */
 #define UH_ESTIMATE_SAMPLES 128
 #define UH_ESTIMATE_PROBES 4
 #define UH_ESTIMATE_PROBE_TRAIN 256
@@ -401,15 +405,17 @@ typedef struct {
     double train_macs_per_s; /* training throughput: sample-MACs per second, one thread */
     double eval_macs_per_s;  /* held-out throughput (clean + mc noisy passes), one thread */
     /* derived (uh_search_estimate_compute) */
+    double epoch_share; /* of the epochs a mean candidate trains: 1, or asha's Σ Δe_k η^-k / E */
+    double eval_share;  /* held-out passes per candidate: 1, or asha's Σ η^-k over its rungs */
     int candidates, parallel; /* the budget; candidates trained at once */
     double candidate_s;       /* one mean candidate, one thread */
     double cpu_s, wall_s;     /* all candidates on one core; on `parallel` cores */
 } uh_search_estimate_t;
 
-/* The formula: candidate_s = mean_macs × (epochs × n_train / train_macs_per_s + n_val /
- * eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s × (population / p0 +
- * generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs, children):
- * a generation's children train at once, one core each. Pure: jobs < 1 counts as 1. */
+/* The formula: candidate_s = mean_macs × (epoch_share × epochs × n_train / train_macs_per_s +
+ * eval_share × n_val / eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s ×
+ * (population / p0 + generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs,
+ * children): a generation's children train at once, one core each. Pure: jobs < 1 counts as 1. */
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e);
 /* Measures the rates for cfg on backend (loads the run's data; about a second) and computes
  * the estimate for `jobs` at once (0: the search's default, one per free core). The

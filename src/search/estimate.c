@@ -15,8 +15,20 @@ void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_sear
     if (jobs < 1) jobs = 1; /* a pure formula: uh_search_estimate resolves the default */
     e->candidates = cfg->population + cfg->generations * cfg->children;
     e->parallel = min_int(jobs, cfg->population > cfg->children ? cfg->population : cfg->children);
-    e->candidate_s = e->mean_macs * ((double)cfg->train.epochs * e->n_train / e->train_macs_per_s +
-                                     e->n_val / e->eval_macs_per_s);
+    e->epoch_share = e->eval_share = 1;
+    if (cfg->pruner == UH_PRUNER_ASHA && cfg->train.epochs > 0) {
+        int rungs[UH_PRUNER_MAX_RUNGS], n = uh_pruner_rungs(cfg->train.epochs, rungs);
+        double going_on = 1, epochs = 0, evals = 0; /* share of a batch reaching rung k */
+        for (int k = 0; k < n; k++, going_on /= UH_PRUNER_ETA) {
+            epochs += going_on * (rungs[k] - (k ? rungs[k - 1] : 0));
+            evals += going_on;
+        }
+        e->epoch_share = epochs / cfg->train.epochs;
+        e->eval_share = evals;
+    }
+    e->candidate_s =
+        e->mean_macs * (e->epoch_share * cfg->train.epochs * e->n_train / e->train_macs_per_s +
+                        e->eval_share * e->n_val / e->eval_macs_per_s);
     e->cpu_s = e->candidates * e->candidate_s;
     double waves = (double)cfg->population / min_int(jobs, cfg->population) +
                    (double)cfg->generations * cfg->children / min_int(jobs, cfg->children);
@@ -34,15 +46,18 @@ static void duration(char *buf, size_t cap, double s) {
 }
 
 void uh_search_estimate_format(const uh_search_estimate_t *e, char *buf, size_t cap) {
-    char one[32], cpu[32], wall[32];
+    char one[32], cpu[32], wall[32], pruned[64] = "";
     duration(one, sizeof one, e->candidate_s);
     duration(cpu, sizeof cpu, e->cpu_s);
     duration(wall, sizeof wall, e->wall_s);
+    if (e->epoch_share < 1)
+        snprintf(pruned, sizeof pruned, "; the pruner's target: ~%.2f of the epochs",
+                 e->epoch_share);
     snprintf(buf, cap,
              "estimate: ~%d candidates x ~%s = ~%s on one core, ~%s with %d at once (mean "
-             "%.2g MACs per network; measured %.2g training and %.2g held-out MAC/s per core)",
+             "%.2g MACs per network; measured %.2g training and %.2g held-out MAC/s per core%s)",
              e->candidates, one, cpu, wall, e->parallel, e->mean_macs, e->train_macs_per_s,
-             e->eval_macs_per_s);
+             e->eval_macs_per_s, pruned);
 }
 
 static int cmp_macs(const void *a, const void *b) {

@@ -397,17 +397,15 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
  * depends on finishing order, and a resumed run finds each stored rung instead of training
  * it, so the rows are the same for any `jobs` and after kill -9. */
 
-/* The rungs for `epochs`: epochs/η², epochs/η, epochs, without those under one epoch or
- * equal to the one before. */
-static void rung_schedule(search_run_t *r) {
-    int *e = r->env.rung_epochs, n = 0;
+int uh_pruner_rungs(int epochs, int out[UH_PRUNER_MAX_RUNGS]) {
+    int n = 0;
     for (int k = UH_PRUNER_MAX_RUNGS - 1; k >= 0; k--) {
         int d = 1;
         for (int i = 0; i < k; i++) d *= UH_PRUNER_ETA;
-        int x = r->cfg.train.epochs / d;
-        if (x >= 1 && (n == 0 || x > e[n - 1])) e[n++] = x;
+        int x = epochs / d;
+        if (x >= 1 && (n == 0 || x > out[n - 1])) out[n++] = x;
     }
-    r->env.n_rung_epochs = n;
+    return n;
 }
 
 /* Fills the job's failed row from an evaluation error (or returns a machine's failure). */
@@ -1112,7 +1110,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                             uh_strategy_name(r->cfg.strategy));
     rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
     if (!rc) rc = energy_scale(r, err);
-    rung_schedule(r);
+    r->env.n_rung_epochs = uh_pruner_rungs(r->cfg.train.epochs, r->env.rung_epochs);
     if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
         rc = uh_store_rungs(store, &r->env.rungs, &r->env.n_rungs, err);
     if (!rc) {
