@@ -171,8 +171,10 @@ int uh_mesh_depth(const uh_mesh_t *mesh) {
 /* ---- one MZI ---- */
 
 void uh_mzi_ideal(double theta, double phi, double complex t[4]) {
-    double c = cos(theta), s = sin(theta);
-    double complex e = CMPLX(cos(phi), sin(phi));
+    double c, s, cp, sp;
+    uh_mesh_sincos(theta, &s, &c);
+    uh_mesh_sincos(phi, &sp, &cp);
+    double complex e = CMPLX(cp, sp);
     t[0] = e * c;
     t[1] = -s;
     t[2] = e * s;
@@ -191,10 +193,13 @@ void uh_mzi_physical(double theta, double phi, double alpha1, double alpha2, dou
      * multiplied out by hand:
      *   [[ e^{iφ} (s₁s₂ p* − c₁c₂ p),   i (s₁c₂ p + c₁s₂ p*) ],
      *    [ −i e^{iφ} (c₁s₂ p + s₁c₂ p*), c₁c₂ p* − s₁s₂ p  ]]   before the leading i. */
-    double c1 = cos(0.25 * UH_PI + alpha1), s1 = sin(0.25 * UH_PI + alpha1);
-    double c2 = cos(0.25 * UH_PI + alpha2), s2 = sin(0.25 * UH_PI + alpha2);
-    double complex p = CMPLX(sin(theta), cos(theta)), pc = conj(p);
-    double complex e = CMPLX(cos(phi), sin(phi));
+    double c1, s1, c2, s2, st, ct, sp, cp;
+    uh_mesh_sincos(0.25 * UH_PI + alpha1, &s1, &c1);
+    uh_mesh_sincos(0.25 * UH_PI + alpha2, &s2, &c2);
+    uh_mesh_sincos(theta, &st, &ct);
+    uh_mesh_sincos(phi, &sp, &cp);
+    double complex p = CMPLX(st, ct), pc = conj(p);
+    double complex e = CMPLX(cp, sp);
     double complex m00 = uh_cmul(e, s1 * s2 * pc - c1 * c2 * p);
     double complex m01 = times_i(s1 * c2 * p + c1 * s2 * pc);
     double complex m10 = -times_i(uh_cmul(e, c1 * s2 * p + s1 * c2 * pc));
@@ -221,8 +226,9 @@ void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]) {
 
 static void apply_output_screen(const uh_mesh_t *mesh, double complex *rows, int stride) {
     for (int j = 0; j < mesh->n; j++) {
-        double d = mesh->out_phase[j];
-        double complex e = mesh->gain * CMPLX(cos(d), sin(d));
+        double sd, cd;
+        uh_mesh_sincos(mesh->out_phase[j], &sd, &cd);
+        double complex e = mesh->gain * CMPLX(cd, sd);
         double complex *row = rows + (size_t)j * stride;
         for (int c = 0; c < stride; c++) row[c] = uh_cmul(e, row[c]);
     }
