@@ -42,20 +42,25 @@ static inline void uh_mesh_sincos_quadrant(long q, double sr, double cr, double 
  * exact in 53 bits, so n < 2^20); the meshes' phases are a few π, libm takes the rest. */
 #define UH_MESH_SINCOS_FAST_MAX 1.0e5
 
-/* sin x and cos x within an ulp of libm's, several times faster on a mesh's phases: x − n·π/2
- * in two parts (fdlibm's pio2_1, 33 bits, and pio2_1t: the first product is exact), the
- * kernels above, then the quadrant. */
-static inline void uh_mesh_sincos(double x, double *s, double *c) {
-    if (!(fabs(x) <= UH_MESH_SINCOS_FAST_MAX)) {
-        *s = sin(x);
-        *c = cos(x);
-        return;
-    }
+/* sin x and cos x within an ulp of libm's for |x| ≤ UH_MESH_SINCOS_FAST_MAX: x − n·π/2 in two
+ * parts (fdlibm's pio2_1, 33 bits, and pio2_1t: the first product is exact), the kernels
+ * above, then the quadrant. Branch-free, for vector loops. */
+static inline void uh_mesh_sincos_near(double x, double *s, double *c) {
     const double pio2_1 = 1.57079632673412561417e+00, pio2_1t = 6.07710050650619224932e-11;
     double n = nearbyint(x * 0.63661977236758134308);
     double r = (x - n * pio2_1) - n * pio2_1t, sr, cr;
     uh_mesh_sincos_kernel(r, &sr, &cr);
     uh_mesh_sincos_quadrant((long)n, sr, cr, s, c);
+}
+
+/* sin x and cos x for any x, several times faster than libm's on a mesh's phases. */
+static inline void uh_mesh_sincos(double x, double *s, double *c) {
+    if (fabs(x) <= UH_MESH_SINCOS_FAST_MAX) {
+        uh_mesh_sincos_near(x, s, c);
+    } else {
+        *s = sin(x);
+        *c = cos(x);
+    }
 }
 
 #endif

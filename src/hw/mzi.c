@@ -732,7 +732,7 @@ static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, sample_
 
 /* A layer's programmed blocks, kept while its weights stay the same. */
 typedef struct {
-    uint64_t checksum; /* FNV-1a of the weights' bytes and shape; 0 = nothing cached */
+    uint64_t checksum; /* FNV-1a of the weights and shape (weights_checksum); 0 = nothing cached */
     int tile;          /* k: no block is larger than k×k */
     int n_blocks;
     block_t *blocks;
@@ -761,12 +761,32 @@ typedef struct {
     uh_error_t fault;                        /* the first such error */
 } mzi_sim_t;
 
+#define FNV_PRIME 1099511628211ULL
+/* Independent FNV chains the weights are spread over: every Monte-Carlo sample checks its
+ * layers' weights against the cache, and one chain of multiplies over the bytes cost a
+ * twentieth of the sample. */
+#define CHECKSUM_LANES 4
+
 static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
+    uint64_t lane[CHECKSUM_LANES];
+    for (int j = 0; j < CHECKSUM_LANES; j++) lane[j] = 14695981039346656037ULL + (uint64_t)j;
+    size_t i = 0;
+    for (; i + CHECKSUM_LANES <= n; i += CHECKSUM_LANES) {
+        for (int j = 0; j < CHECKSUM_LANES; j++) {
+            uint32_t x;
+            memcpy(&x, &w[i + (size_t)j], sizeof x);
+            lane[j] = (lane[j] ^ x) * FNV_PRIME;
+        }
+    }
     uint64_t h = 14695981039346656037ULL;
-    const unsigned char *p = (const unsigned char *)w;
-    for (size_t i = 0; i < n * sizeof *w; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    h = (h ^ (uint64_t)rows) * 1099511628211ULL;
-    h = (h ^ (uint64_t)cols) * 1099511628211ULL;
+    for (; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, &w[i], sizeof x);
+        h = (h ^ x) * FNV_PRIME;
+    }
+    for (int j = 0; j < CHECKSUM_LANES; j++) h = (h ^ lane[j]) * FNV_PRIME;
+    h = (h ^ (uint64_t)rows) * FNV_PRIME;
+    h = (h ^ (uint64_t)cols) * FNV_PRIME;
     return h ? h : 1;
 }
 
