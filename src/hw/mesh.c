@@ -234,11 +234,17 @@ void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]) {
  * does not cover (ideal couplers: the closed form; phases beyond the fast sines). A
  * realized mesh's couplers are all imbalanced, and the matrices are a third of its cost. */
 static void mzi_matrices(const uh_mzi_t *z, int count, double complex (*t)[4]) {
-    /* The angles as arrays first: the vectoriser does not load from an array of structs. */
+    /* The angles as arrays first: the vectoriser does not load from an array of structs. An
+     * MZI the loop does not cover gets angles 0 there (no out-of-range conversion). */
     double a1[MZI_BLOCK], a2[MZI_BLOCK], th[MZI_BLOCK], ph[MZI_BLOCK], r[MZI_BLOCK][8];
+    int slow[MZI_BLOCK];
+    const double lim = UH_MESH_SINCOS_FAST_MAX;
     for (int k = 0; k < count; k++) {
         a1[k] = BETA(z[k].alpha[0]), a2[k] = BETA(z[k].alpha[1]);
         th[k] = z[k].theta, ph[k] = z[k].phi;
+        slow[k] = (z[k].alpha[0] == 0 && z[k].alpha[1] == 0) || !(fabs(a1[k]) <= lim) ||
+                  !(fabs(a2[k]) <= lim) || !(fabs(th[k]) <= lim) || !(fabs(ph[k]) <= lim);
+        if (slow[k]) a1[k] = a2[k] = th[k] = ph[k] = 0;
     }
 #pragma omp simd
     for (int k = 0; k < count; k++) {
@@ -249,15 +255,12 @@ static void mzi_matrices(const uh_mzi_t *z, int count, double complex (*t)[4]) {
         uh_mesh_sincos_near(ph[k], &sp, &cp);
         physical_product(s1, c1, s2, c2, st, ct, sp, cp, r[k]);
     }
-    for (int k = 0; k < count; k++)
-        for (int i = 0; i < 8; i++) r[k][i] *= z[k].amp;
-    const double lim = UH_MESH_SINCOS_FAST_MAX;
     for (int k = 0; k < count; k++) {
-        if ((z[k].alpha[0] == 0 && z[k].alpha[1] == 0) || !(fabs(a1[k]) <= lim) ||
-            !(fabs(a2[k]) <= lim) || !(fabs(th[k]) <= lim) || !(fabs(ph[k]) <= lim)) {
+        if (slow[k]) {
             uh_mzi_matrix(&z[k], t[k]);
         } else {
-            for (int i = 0; i < 4; i++) t[k][i] = CMPLX(r[k][2 * i], r[k][2 * i + 1]);
+            for (int i = 0; i < 4; i++)
+                t[k][i] = CMPLX(z[k].amp * r[k][2 * i], z[k].amp * r[k][2 * i + 1]);
         }
     }
 }
