@@ -761,6 +761,8 @@ typedef struct {
     uh_error_t fault;                        /* the first such error */
 } mzi_sim_t;
 
+/* 64-bit FNV-1a's offset basis and prime (Fowler, Noll and Vo; IETF draft-eastlake-fnv). */
+#define FNV_OFFSET 14695981039346656037ULL
 #define FNV_PRIME 1099511628211ULL
 /* Independent FNV chains the weights are spread over: every Monte-Carlo sample checks its
  * layers' weights against the cache, and one chain of multiplies over the bytes cost a
@@ -769,7 +771,7 @@ typedef struct {
 
 static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
     uint64_t lane[CHECKSUM_LANES];
-    for (int j = 0; j < CHECKSUM_LANES; j++) lane[j] = 14695981039346656037ULL + (uint64_t)j;
+    for (int j = 0; j < CHECKSUM_LANES; j++) lane[j] = FNV_OFFSET + (uint64_t)j;
     size_t i = 0;
     for (; i + CHECKSUM_LANES <= n; i += CHECKSUM_LANES) {
         for (int j = 0; j < CHECKSUM_LANES; j++) {
@@ -778,7 +780,7 @@ static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
             lane[j] = (lane[j] ^ x) * FNV_PRIME;
         }
     }
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = FNV_OFFSET;
     for (; i < n; i++) {
         uint32_t x;
         memcpy(&x, &w[i], sizeof x);
