@@ -16,18 +16,19 @@ enum { STREAM_PHASE = 1, STREAM_COUPLER = 2, STREAM_LOSS = 3 };
 #define LN10_OVER_20 0.11512925464970229
 
 /* Standard normals for one effect's stream by Box–Muller, both of each pair kept (a sample
- * draws up to 5 per MZI), made GAUSS_BLOCK at a time in a loop the compiler vectorises: the
- * n-th normal of a stream is the same whatever the block size and whether it vectorises. */
+ * draws up to 5 per MZI), made GAUSS_BLOCK at a time from the lanes generator (uh_rng_lanes_t)
+ * in loops the compiler vectorises: the same numbers whether it does or not. */
 #define GAUSS_BLOCK 64
+_Static_assert(GAUSS_BLOCK % UH_RNG_LANES == 0, "uh_rng_lanes_u64 draws whole rounds");
 
 typedef struct {
-    uh_rng_t rng;
+    uh_rng_lanes_t rng;
     int next; /* buf[next..GAUSS_BLOCK) not yet used */
     double buf[GAUSS_BLOCK];
 } gauss_t;
 
 static void gauss_init(gauss_t *g, uint64_t key, uint64_t stream) {
-    uh_rng_seed_stream(&g->rng, key, stream);
+    uh_rng_lanes_seed(&g->rng, key, stream);
     g->next = GAUSS_BLOCK;
 }
 
@@ -69,10 +70,13 @@ static inline void sincos_turn(double u, double *s, double *c) {
 static void gauss_fill(gauss_t *g) {
     enum { PAIRS = GAUSS_BLOCK / 2 };
     double u1[PAIRS], u2[PAIRS], r[PAIRS];
+    uint64_t x[GAUSS_BLOCK];
+    uh_rng_lanes_u64(&g->rng, x, GAUSS_BLOCK);
+#pragma omp simd
     for (int i = 0; i < PAIRS; i++) {
-        double u = uh_rng_uniform(&g->rng);
+        double u = uh_rng_to_uniform(x[i]);
         u1[i] = u < 1e-300 ? 1e-300 : u; /* ln 0 */
-        u2[i] = uh_rng_uniform(&g->rng);
+        u2[i] = uh_rng_to_uniform(x[PAIRS + i]);
     }
 #pragma omp simd
     for (int i = 0; i < PAIRS; i++) r[i] = -2.0 * fast_log(u1[i]);
