@@ -6,6 +6,7 @@
 
 #include <complex.h>
 
+#include "../src/hw/mesh_internal.h"
 #include "uhnas/mesh.h"
 #include "uhnas/rng.h"
 
@@ -1278,6 +1279,83 @@ static void test_seeded_reproducibility(void **state) {
     haar_mesh_free(&h);
 }
 
+/* The mesh's own sines against libm's, over the phases meshes hold (every quadrant, both
+ * signs), far ones (the reduction's range) and beyond it (libm's own): within 1.5 ulp of 1. */
+static void test_fast_sines(void **state) {
+    (void)state;
+    uh_rng_t rng = rng_seeded(65);
+    double worst = 0;
+    for (int i = 0; i < 200000; i++) {
+        double scale = i % 4 == 0 ? 1e-3 : (i % 4 == 1 ? 8.0 : (i % 4 == 2 ? 1e3 : 2e5));
+        double x = scale * (2 * uh_rng_uniform(&rng) - 1), s, c;
+        uh_mesh_sincos(x, &s, &c);
+        worst = fmax(worst, fmax(fabs(s - sin(x)), fabs(c - cos(x))));
+    }
+    print_message("fast sines: worst |error| %.3g\n", worst);
+    assert_true(worst <= 1.5 * 0x1p-52);
+    double s, c;
+    uh_mesh_sincos(NAN, &s, &c);
+    assert_true(isnan(s) && isnan(c));
+}
+
+/* Programming ahead (uh_mesh_program) then realizing gives uh_mesh_realize_into's sample bit
+ * for bit, calibrated or not; coupler correction, which programs each sample's own
+ * couplers, is refused. */
+static void test_programmed_ahead(void **state) {
+    (void)state;
+    haar_mesh_t h = haar_mesh(12, 63, 0);
+    uh_mesh_noise_t nz = every_effect(0.02, 0.01, 0.02);
+    for (int cal = 0; cal < 2; cal++) {
+        nz.crosstalk_compensated = cal;
+        nz.crosstalk_model_error = cal ? 0.1 : 0;
+        uh_mesh_t *prog = NULL, *a = realize(h.mesh, &nz, 9), *b = realize(h.mesh, &nz, 1);
+        assert_int_equal(uh_mesh_program(h.mesh, &nz, &prog, NULL), UH_OK);
+        uh_rng_t rng = rng_seeded(9);
+        assert_int_equal(uh_mesh_realize_programmed_into(prog, &nz, &rng, b, NULL), UH_OK);
+        assert_memory_equal(a->mzis, b->mzis, (size_t)a->n_mzis * sizeof *a->mzis);
+        assert_memory_equal(a->out_phase, b->out_phase, (size_t)a->n * sizeof *a->out_phase);
+        assert_true(a->gain == b->gain);
+        uh_mesh_free(prog);
+        uh_mesh_free(a);
+        uh_mesh_free(b);
+    }
+    uh_error_t err = {0};
+    uh_mesh_t *prog = NULL;
+    nz.coupler_corrected = UH_COUPLER_NEAREST;
+    assert_int_equal(uh_mesh_program(h.mesh, &nz, &prog, &err), UH_EINVAL);
+    assert_null(prog);
+    haar_mesh_free(&h);
+}
+
+/* The couplers' α / σ over many samples is a standard normal: mean, variance, fourth moment
+ * and the mass within one σ (68.27 %), which a wrong quadrant or log in the generator
+ * would move. Seeded: the tolerances are several standard errors of these 48,000 draws. */
+static void test_draws_are_normal(void **state) {
+    (void)state;
+    haar_mesh_t h = haar_mesh(16, 64, 0);
+    const double sigma = 0.01;
+    uh_mesh_noise_t nz = {.sigma_bs = sigma};
+    double m1 = 0, m2 = 0, m4 = 0, within = 0, count = 0;
+    for (int s = 0; s < 200; s++) {
+        uh_mesh_t *sample = realize(h.mesh, &nz, 1000 + (uint64_t)s);
+        for (int k = 0; k < sample->n_mzis; k++) {
+            for (int i = 0; i < 2; i++) {
+                double x = sample->mzis[k].alpha[i] / sigma;
+                m1 += x, m2 += x * x, m4 += x * x * x * x, within += fabs(x) < 1, count++;
+            }
+        }
+        uh_mesh_free(sample);
+    }
+    m1 /= count, m2 /= count, m4 /= count, within /= count;
+    print_message("%.0f draws: mean %.4f, variance %.4f, 4th moment %.3f, within 1 sigma %.4f\n",
+                  count, m1, m2, m4, within);
+    assert_true(fabs(m1) < 0.02);
+    assert_true(fabs(m2 - 1) < 0.03);
+    assert_true(fabs(m4 - 3) < 0.2);
+    assert_true(fabs(within - 0.6827) < 0.01);
+    haar_mesh_free(&h);
+}
+
 static void test_errors(void **state) {
     (void)state;
     uh_error_t err = {0};
@@ -1420,6 +1498,9 @@ int main(void) {
         cmocka_unit_test(test_coupler_correction_with_other_noise),
         cmocka_unit_test(test_loss_balance),
         cmocka_unit_test(test_seeded_reproducibility),
+        cmocka_unit_test(test_fast_sines),
+        cmocka_unit_test(test_programmed_ahead),
+        cmocka_unit_test(test_draws_are_normal),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_svd_reconstructs),
     };

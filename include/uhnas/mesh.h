@@ -187,6 +187,16 @@ int uh_mesh_realize(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_
 /* The same into dst, a clone of mesh (or an earlier sample of it): no allocation, for loops. */
 int uh_mesh_realize_into(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
                          uh_mesh_t *dst, uh_error_t *err);
+/* Steps 2b–4 (crosstalk calibration, DAC, crosstalk) draw nothing: without coupler correction
+ * they are the same for every sample of a mesh. *out gets a clone of mesh with its phases
+ * programmed so (UH_EINVAL when noise corrects couplers), and a realization of it skips them:
+ * uh_mesh_realize_programmed_into(*out, noise, rng, dst) gives the sample that
+ * uh_mesh_realize_into(mesh, noise, rng, dst) gives, bit for bit, at a Monte-Carlo loop's
+ * cost per sample of only the draws. */
+int uh_mesh_program(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_mesh_t **out,
+                    uh_error_t *err);
+int uh_mesh_realize_programmed_into(const uh_mesh_t *programmed, const uh_mesh_noise_t *noise,
+                                    uh_rng_t *rng, uh_mesh_t *dst, uh_error_t *err);
 /* The effective n×n matrix of one hardware sample: what a simulator multiplies by. */
 int uh_mesh_unitary_noisy(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
                           double complex *U, uh_error_t *err);

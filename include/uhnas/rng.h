@@ -19,6 +19,11 @@ void uh_rng_seed_stream(uh_rng_t *rng, uint64_t seed, uint64_t stream);
 uint64_t uh_rng_u64(uh_rng_t *rng);
 /* Uniform in [0, 1). */
 double uh_rng_uniform(uh_rng_t *rng);
+/* The uniform in [0, 1) a 64-bit draw stands for (its top 53 bits): uh_rng_uniform's mapping,
+ * for draws made in bulk. */
+static inline double uh_rng_to_uniform(uint64_t x) {
+    return (double)(x >> 11) * 0x1.0p-53;
+}
 /* Uniform integer in [0, n), unbiased; n > 0. */
 uint64_t uh_rng_below(uh_rng_t *rng, uint64_t n);
 /* Standard normal (Box–Muller, no cached spare so the stream position is explicit). */

@@ -39,7 +39,7 @@ uint64_t uh_rng_u64(uh_rng_t *rng) {
 }
 
 double uh_rng_uniform(uh_rng_t *rng) {
-    return (double)(uh_rng_u64(rng) >> 11) * 0x1.0p-53;
+    return uh_rng_to_uniform(uh_rng_u64(rng));
 }
 
 uint64_t uh_rng_below(uh_rng_t *rng, uint64_t n) {

@@ -171,38 +171,47 @@ int uh_mesh_depth(const uh_mesh_t *mesh) {
 /* ---- one MZI ---- */
 
 void uh_mzi_ideal(double theta, double phi, double complex t[4]) {
-    double c = cos(theta), s = sin(theta);
-    double complex e = CMPLX(cos(phi), sin(phi));
+    double c, s, cp, sp;
+    uh_mesh_sincos(theta, &s, &c);
+    uh_mesh_sincos(phi, &sp, &cp);
+    double complex e = CMPLX(cp, sp);
     t[0] = e * c;
     t[1] = -s;
     t[2] = e * s;
     t[3] = c;
 }
 
-/* i·(x + iy) = −y + ix, without a general complex product. */
-static inline double complex times_i(double complex z) {
-    return CMPLX(-cimag(z), creal(z));
+/* uh_mzi_physical's product from the sines and cosines of β₁, β₂, θ and φ, in real
+ * arithmetic (t row-major, (re, im) pairs) so that a loop of it vectorises:
+ *   i · B(β₂) · diag(p, p*) · B(β₁) · diag(−e^{iφ}, 1) with p = i e^{−iθ} (see mesh.h) is
+ *   i · [[ e^{iφ} (s₁s₂ p* − c₁c₂ p),   i (s₁c₂ p + c₁s₂ p*) ],
+ *        [ −i e^{iφ} (c₁s₂ p + s₁c₂ p*), c₁c₂ p* − s₁s₂ p  ]],  p = st + i·ct. */
+static inline void physical_product(double s1, double c1, double s2, double c2, double st,
+                                    double ct, double sp, double cp, double t[8]) {
+    double ss = s1 * s2, cc = c1 * c2, sc = s1 * c2, cs = c1 * s2;
+    double a_re = ss * st - cc * st, a_im = ss * -ct - cc * ct; /* s₁s₂ p* − c₁c₂ p */
+    double b_re = sc * st + cs * st, b_im = sc * ct + cs * -ct; /* s₁c₂ p + c₁s₂ p* */
+    double d_re = cs * st + sc * st, d_im = cs * ct + sc * -ct; /* c₁s₂ p + s₁c₂ p* */
+    double f_re = cc * st - ss * st, f_im = cc * -ct - ss * ct; /* c₁c₂ p* − s₁s₂ p */
+    t[0] = -(cp * a_im + sp * a_re), t[1] = cp * a_re - sp * a_im;
+    t[2] = -b_re, t[3] = -b_im;
+    t[4] = cp * d_re - sp * d_im, t[5] = cp * d_im + sp * d_re;
+    t[6] = -f_im, t[7] = f_re;
 }
+
+/* β = π/4 + α: its sine and cosine. */
+#define BETA(alpha) (0.25 * UH_PI + (alpha))
 
 /* A directional coupler with power splitting cos²β : sin²β, symmetric (i on the cross
  * terms), β = π/4 + α: the imbalance model of Banerjee et al. and torchonn (Gu et al.). */
 void uh_mzi_physical(double theta, double phi, double alpha1, double alpha2, double complex t[4]) {
-    /* i · B(β₂) · diag(p, p*) · B(β₁) · diag(−e^{iφ}, 1) with p = i e^{−iθ} (see mesh.h),
-     * multiplied out by hand:
-     *   [[ e^{iφ} (s₁s₂ p* − c₁c₂ p),   i (s₁c₂ p + c₁s₂ p*) ],
-     *    [ −i e^{iφ} (c₁s₂ p + s₁c₂ p*), c₁c₂ p* − s₁s₂ p  ]]   before the leading i. */
-    double c1 = cos(0.25 * UH_PI + alpha1), s1 = sin(0.25 * UH_PI + alpha1);
-    double c2 = cos(0.25 * UH_PI + alpha2), s2 = sin(0.25 * UH_PI + alpha2);
-    double complex p = CMPLX(sin(theta), cos(theta)), pc = conj(p);
-    double complex e = CMPLX(cos(phi), sin(phi));
-    double complex m00 = uh_cmul(e, s1 * s2 * pc - c1 * c2 * p);
-    double complex m01 = times_i(s1 * c2 * p + c1 * s2 * pc);
-    double complex m10 = -times_i(uh_cmul(e, c1 * s2 * p + s1 * c2 * pc));
-    double complex m11 = c1 * c2 * pc - s1 * s2 * p;
-    t[0] = times_i(m00);
-    t[1] = times_i(m01);
-    t[2] = times_i(m10);
-    t[3] = times_i(m11);
+    double c1, s1, c2, s2, st, ct, sp, cp, r[8];
+    uh_mesh_sincos(BETA(alpha1), &s1, &c1);
+    uh_mesh_sincos(BETA(alpha2), &s2, &c2);
+    uh_mesh_sincos(theta, &st, &ct);
+    uh_mesh_sincos(phi, &sp, &cp);
+    physical_product(s1, c1, s2, c2, st, ct, sp, cp, r);
+    for (int i = 0; i < 4; i++) t[i] = CMPLX(r[2 * i], r[2 * i + 1]);
 }
 
 void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]) {
@@ -217,12 +226,52 @@ void uh_mzi_matrix(const uh_mzi_t *mzi, double complex t[4]) {
     }
 }
 
+/* MZIs whose matrices mzi_matrices computes per block, in a vector loop. */
+#define MZI_BLOCK 32
+
+/* uh_mzi_matrix of count ≤ MZI_BLOCK MZIs, the same numbers: every MZI's physical product in
+ * a vector loop (× amp, exact when it is 1), then uh_mzi_matrix itself for the MZIs that loop
+ * does not cover (ideal couplers: the closed form; phases beyond the fast sines). A
+ * realized mesh's couplers are all imbalanced, and the matrices are a third of its cost. */
+static void mzi_matrices(const uh_mzi_t *z, int count, double complex (*t)[4]) {
+    /* The angles as arrays first: the vectoriser does not load from an array of structs. An
+     * MZI the loop does not cover gets angles 0 there (no out-of-range conversion). */
+    double a1[MZI_BLOCK], a2[MZI_BLOCK], th[MZI_BLOCK], ph[MZI_BLOCK], r[MZI_BLOCK][8];
+    int slow[MZI_BLOCK];
+    const double lim = UH_MESH_SINCOS_FAST_MAX;
+    for (int k = 0; k < count; k++) {
+        a1[k] = BETA(z[k].alpha[0]), a2[k] = BETA(z[k].alpha[1]);
+        th[k] = z[k].theta, ph[k] = z[k].phi;
+        slow[k] = (z[k].alpha[0] == 0 && z[k].alpha[1] == 0) || !(fabs(a1[k]) <= lim) ||
+                  !(fabs(a2[k]) <= lim) || !(fabs(th[k]) <= lim) || !(fabs(ph[k]) <= lim);
+        if (slow[k]) a1[k] = a2[k] = th[k] = ph[k] = 0;
+    }
+#pragma omp simd
+    for (int k = 0; k < count; k++) {
+        double c1, s1, c2, s2, st, ct, sp, cp;
+        uh_mesh_sincos_near(a1[k], &s1, &c1);
+        uh_mesh_sincos_near(a2[k], &s2, &c2);
+        uh_mesh_sincos_near(th[k], &st, &ct);
+        uh_mesh_sincos_near(ph[k], &sp, &cp);
+        physical_product(s1, c1, s2, c2, st, ct, sp, cp, r[k]);
+    }
+    for (int k = 0; k < count; k++) {
+        if (slow[k]) {
+            uh_mzi_matrix(&z[k], t[k]);
+        } else {
+            for (int i = 0; i < 4; i++)
+                t[k][i] = CMPLX(z[k].amp * r[k][2 * i], z[k].amp * r[k][2 * i + 1]);
+        }
+    }
+}
+
 /* ---- the whole mesh ---- */
 
 static void apply_output_screen(const uh_mesh_t *mesh, double complex *rows, int stride) {
     for (int j = 0; j < mesh->n; j++) {
-        double d = mesh->out_phase[j];
-        double complex e = mesh->gain * CMPLX(cos(d), sin(d));
+        double sd, cd;
+        uh_mesh_sincos(mesh->out_phase[j], &sd, &cd);
+        double complex e = mesh->gain * CMPLX(cd, sd);
         double complex *row = rows + (size_t)j * stride;
         for (int c = 0; c < stride; c++) row[c] = uh_cmul(e, row[c]);
     }
@@ -231,10 +280,13 @@ static void apply_output_screen(const uh_mesh_t *mesh, double complex *rows, int
 /* The mesh's rotations applied to the rows of A (n rows, `cols` entries each, row stride
  * cols), each on columns [lo[m], hi[m]] only where lo/hi are given, then the output screen. */
 static void rotate_rows(const uh_mesh_t *mesh, double complex *A, int cols, int *lo, int *hi) {
+    double complex t[MZI_BLOCK][4];
     for (int k = 0; k < mesh->n_mzis; k++) {
         const uh_mzi_t *z = &mesh->mzis[k];
-        double complex t[4];
-        uh_mzi_matrix(z, t);
+        if (k % MZI_BLOCK == 0) {
+            int left = mesh->n_mzis - k;
+            mzi_matrices(z, left < MZI_BLOCK ? left : MZI_BLOCK, t);
+        }
         int m = z->m, l = 0, h = cols - 1;
         if (lo) {
             l = lo[m] < lo[m + 1] ? lo[m] : lo[m + 1];
@@ -242,7 +294,7 @@ static void rotate_rows(const uh_mesh_t *mesh, double complex *A, int cols, int 
             lo[m] = lo[m + 1] = l;
             hi[m] = hi[m + 1] = h;
         }
-        uh_lin_rows_apply(A, cols, m, t, l, h);
+        uh_lin_rows_apply(A, cols, m, t[k % MZI_BLOCK], l, h);
     }
     apply_output_screen(mesh, A, cols);
 }

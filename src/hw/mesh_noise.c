@@ -3,8 +3,10 @@
 #include "uhnas/mesh.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "linalg.h"
+#include "mesh_internal.h"
 
 /* Stream ids under one realization's key: each effect draws from its own stream so that its
  * samples do not depend on which other effects are on. */
@@ -13,30 +15,86 @@ enum { STREAM_PHASE = 1, STREAM_COUPLER = 2, STREAM_LOSS = 3 };
 /* 10^(−dB/20) = exp(−dB · ln 10 / 20): exp is cheaper than pow in the per-MZI loop. */
 #define LN10_OVER_20 0.11512925464970229
 
-/* Standard normals for one effect's stream. Box–Muller gives two per (log, sqrt, sin, cos);
- * uh_rng_normal keeps only one, this keeps both: a sample draws up to 5 per MZI. */
+/* Standard normals for one effect's stream by Box–Muller, both of each pair kept (a sample
+ * draws up to 5 per MZI), made GAUSS_BLOCK at a time from the lanes generator (uh_rng_lanes_t)
+ * in loops the compiler vectorises: the same numbers whether it does or not. */
+#define GAUSS_BLOCK 64
+_Static_assert(GAUSS_BLOCK % UH_RNG_LANES == 0, "uh_rng_lanes_u64 draws whole rounds");
+
 typedef struct {
-    uh_rng_t rng;
-    double spare;
-    int has_spare;
+    uh_rng_lanes_t rng;
+    int next; /* buf[next..GAUSS_BLOCK) not yet used */
+    double buf[GAUSS_BLOCK];
 } gauss_t;
 
 static void gauss_init(gauss_t *g, uint64_t key, uint64_t stream) {
-    uh_rng_seed_stream(&g->rng, key, stream);
-    g->has_spare = 0;
+    uh_rng_lanes_seed(&g->rng, key, stream);
+    g->next = GAUSS_BLOCK;
 }
 
-static double gauss(gauss_t *g) {
-    if (g->has_spare) {
-        g->has_spare = 0;
-        return g->spare;
+/* ln x for a normal (not subnormal) double x > 0: fdlibm's e_log.c (Sun Microsystems 1993, as in
+ * FreeBSD's msun), x = 2^k (1 + f) with 1 + f in [√2/2, √2), ln(1 + f) by its minimax series in s =
+ * f / (2 + f), error under one ulp. Branch-free, so that a loop of it vectorises (libm's log does
+ * not). */
+static inline double fast_log(double x) {
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    uint64_t b;
+    memcpy(&b, &x, sizeof b);
+    int64_t k = (int64_t)(b >> 52) - 1023;
+    b = (b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull; /* 1 + f in [1, 2) */
+    double m;
+    memcpy(&m, &b, sizeof m);
+    /* A select between constants, not between products: a loop the compiler may not
+     * speculate floating-point operations in (they may trap) still vectorises. */
+    int big = m > 1.41421356237309504880;
+    m *= big ? 0.5 : 1.0;
+    double dk = (double)(k + big), f = m - 1.0;
+    double s = f / (2.0 + f), z = s * s, w = z * z;
+    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6)), t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
+    double hfsq = 0.5 * f * f;
+    return dk * ln2_hi - ((hfsq - (s * (hfsq + t1 + t2) + dk * ln2_lo)) - f);
+}
+
+/* sin 2πu and cos 2πu for u in [0, 1): u − q/4 (q the nearest quarter) is exact, so the
+ * angle given to the kernels is 2π(u − q/4) ∈ [−π/4, π/4] to one rounding. */
+static inline void sincos_turn(double u, double *s, double *c) {
+    double q = nearbyint(4.0 * u), sr, cr;
+    uh_mesh_sincos_kernel(2.0 * UH_PI * (u - 0.25 * q), &sr, &cr);
+    uh_mesh_sincos_quadrant((long)q, sr, cr, s, c);
+}
+
+static void gauss_fill(gauss_t *g) {
+    enum { PAIRS = GAUSS_BLOCK / 2 };
+    double u1[PAIRS], u2[PAIRS], r[PAIRS];
+    uint64_t x[GAUSS_BLOCK];
+    uh_rng_lanes_u64(&g->rng, x, GAUSS_BLOCK);
+#pragma omp simd
+    for (int i = 0; i < PAIRS; i++) {
+        double u = uh_rng_to_uniform(x[i]);
+        u1[i] = u < 1e-300 ? 1e-300 : u; /* ln 0 */
+        u2[i] = uh_rng_to_uniform(x[PAIRS + i]);
     }
-    double u1 = uh_rng_uniform(&g->rng), u2 = uh_rng_uniform(&g->rng);
-    if (u1 < 1e-300) u1 = 1e-300;
-    double r = sqrt(-2.0 * log(u1)), a = 2.0 * UH_PI * u2;
-    g->spare = r * sin(a);
-    g->has_spare = 1;
-    return r * cos(a);
+#pragma omp simd
+    for (int i = 0; i < PAIRS; i++) r[i] = -2.0 * fast_log(u1[i]);
+    /* sqrt on its own: C's sqrt may set errno, which keeps it out of a vector loop. */
+    for (int i = 0; i < PAIRS; i++) r[i] = sqrt(r[i]);
+#pragma omp simd
+    for (int i = 0; i < PAIRS; i++) {
+        double s, c;
+        sincos_turn(u2[i], &s, &c);
+        g->buf[2 * i] = r[i] * c;
+        g->buf[2 * i + 1] = r[i] * s;
+    }
+    g->next = 0;
+}
+
+static inline double gauss(gauss_t *g) {
+    if (g->next == GAUSS_BLOCK) gauss_fill(g);
+    return g->buf[g->next++];
 }
 
 static int bad_sigma(double x) {
@@ -294,17 +352,16 @@ static void correct_couplers(const uh_mesh_noise_t *nz, uh_mesh_t *dst) {
     }
 }
 
-/* Calibration, DAC, crosstalk and phase error on dst's phases (the targets, after the
- * coupler correction when there is one), in place. */
-static void realize_phases(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
-                           uh_mesh_t *dst) {
+/* Calibration, DAC and crosstalk on dst's phases (the targets, after the coupler correction
+ * when there is one), in place: steps 2b–4, which draw nothing. */
+static void program_phases(const uh_mesh_noise_t *nz, uh_mesh_t *dst) {
     chain_t ch;
-    chain_init(&ch, nz, mesh->n);
+    chain_init(&ch, nz, dst->n);
     /* Chains start at the MZIs without a neighbour on mode m − 2. */
-    for (int head = 0; head < mesh->n_mzis; head++) {
-        if (mesh->nbr[2 * head] >= 0) continue;
+    for (int head = 0; head < dst->n_mzis; head++) {
+        if (dst->nbr[2 * head] >= 0) continue;
         ch.len = 0;
-        for (int k = head; k >= 0; k = mesh->nbr[2 * k + 1]) ch.idx[ch.len++] = k;
+        for (int k = head; k >= 0; k = dst->nbr[2 * k + 1]) ch.idx[ch.len++] = k;
         for (int i = 0; i < ch.len; i++) ch.t[i] = dst->mzis[ch.idx[i]].theta;
         chain_phases(&ch, 1);
         for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].theta = ch.t[i];
@@ -313,22 +370,24 @@ static void realize_phases(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uin
         for (int i = 0; i < ch.len; i++) dst->mzis[ch.idx[i]].phi = ch.t[i];
     }
     /* The output screen is one column of n adjacent shifters: neighbours are modes j ± 1. */
-    ch.len = mesh->n;
-    for (int j = 0; j < mesh->n; j++) ch.t[j] = dst->out_phase[j];
+    ch.len = dst->n;
+    for (int j = 0; j < dst->n; j++) ch.t[j] = dst->out_phase[j];
     chain_phases(&ch, 0);
-    for (int j = 0; j < mesh->n; j++) dst->out_phase[j] = ch.t[j];
+    for (int j = 0; j < dst->n; j++) dst->out_phase[j] = ch.t[j];
+}
 
-    /* Phase error σ on physical phases: σ/2 on θ (mesh.h). Draw order θ, φ per MZI, then
-     * the screen. */
+/* Phase error σ on physical phases: σ/2 on θ (mesh.h). Draw order θ, φ per MZI, then the
+ * screen. */
+static void realize_phase_errors(const uh_mesh_noise_t *nz, uint64_t key, uh_mesh_t *dst) {
     double s = nz->sigma_phase;
     if (s == 0) return;
     gauss_t r;
     gauss_init(&r, key, STREAM_PHASE);
-    for (int k = 0; k < mesh->n_mzis; k++) {
+    for (int k = 0; k < dst->n_mzis; k++) {
         dst->mzis[k].theta += 0.5 * s * gauss(&r);
         dst->mzis[k].phi += s * gauss(&r);
     }
-    for (int j = 0; j < mesh->n; j++) dst->out_phase[j] += s * gauss(&r);
+    for (int j = 0; j < dst->n; j++) dst->out_phase[j] += s * gauss(&r);
 }
 
 static void realize_couplers(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
@@ -361,27 +420,66 @@ static void realize_loss(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint6
     if (nz->il_balanced) dst->gain *= pow(t_mean, mesh->depth);
 }
 
-int uh_mesh_realize_into(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
-                         uh_mesh_t *dst, uh_error_t *err) {
+/* The checks and the start shared by both realizations: dst gets mesh's devices (a sample
+ * of a sample adds the effects again) and *key the realization's key. */
+static int realize_start(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
+                         uh_mesh_t *dst, uint64_t *key, uh_error_t *err) {
     int rc = uh_mesh_noise_check(noise, err);
     if (rc) return rc;
     if (dst == mesh || dst->n != mesh->n || dst->n_mzis != mesh->n_mzis) {
         /* Sizes are what the copy below relies on; the layout itself is copied over. */
         return uh_error_set(err, UH_EINVAL, "mesh realize: dst must be a separate clone");
     }
-    /* Start from the mesh's own devices (a sample of a sample adds the effects again). */
     for (int k = 0; k < mesh->n_mzis; k++) dst->mzis[k] = mesh->mzis[k];
     for (int k = 0; k < 2 * mesh->n_mzis; k++) dst->nbr[k] = mesh->nbr[k];
     for (int j = 0; j < mesh->n; j++) dst->out_phase[j] = mesh->out_phase[j];
     dst->depth = mesh->depth;
     dst->gain = mesh->gain;
-    uint64_t key = uh_rng_u64(rng);
+    *key = uh_rng_u64(rng);
+    return UH_OK;
+}
+
+int uh_mesh_realize_into(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_rng_t *rng,
+                         uh_mesh_t *dst, uh_error_t *err) {
+    uint64_t key;
+    int rc = realize_start(mesh, noise, rng, dst, &key, err);
+    if (rc) return rc;
     /* The chip's couplers first: the calibration measures them. Their own stream keeps their
      * values whatever the order. */
     realize_couplers(mesh, noise, key, dst);
     if (noise->coupler_corrected) correct_couplers(noise, dst);
-    realize_phases(mesh, noise, key, dst);
+    program_phases(noise, dst);
+    realize_phase_errors(noise, key, dst);
     realize_loss(mesh, noise, key, dst);
+    return UH_OK;
+}
+
+static int refuse_corrected(const uh_mesh_noise_t *noise, uh_error_t *err) {
+    if (!noise->coupler_corrected) return UH_OK;
+    return uh_error_set(err, UH_EINVAL,
+                        "mesh program: coupler correction programs each sample's own couplers");
+}
+
+int uh_mesh_program(const uh_mesh_t *mesh, const uh_mesh_noise_t *noise, uh_mesh_t **out,
+                    uh_error_t *err) {
+    *out = NULL;
+    int rc = uh_mesh_noise_check(noise, err);
+    if (!rc) rc = refuse_corrected(noise, err);
+    if (!rc) rc = uh_mesh_clone(mesh, out, err);
+    if (rc) return rc;
+    program_phases(noise, *out);
+    return UH_OK;
+}
+
+int uh_mesh_realize_programmed_into(const uh_mesh_t *programmed, const uh_mesh_noise_t *noise,
+                                    uh_rng_t *rng, uh_mesh_t *dst, uh_error_t *err) {
+    uint64_t key;
+    int rc = refuse_corrected(noise, err);
+    if (!rc) rc = realize_start(programmed, noise, rng, dst, &key, err);
+    if (rc) return rc;
+    realize_couplers(programmed, noise, key, dst);
+    realize_phase_errors(noise, key, dst);
+    realize_loss(programmed, noise, key, dst);
     return UH_OK;
 }
 

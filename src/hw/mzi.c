@@ -78,12 +78,13 @@
  * layer uses at once (time-multiplexed) or over every block (weight-stationary).
  *
  * Simulation, UH_SIM_EVAL: one hardware sample per uh_net_evaluate call. A layer's blocks are
- * decomposed once per weight matrix (cached by checksum: Monte-Carlo samples reuse it) and
- * each sample realizes every mesh with the file's non-idealities (uh_mesh_realize_into:
- * coupler imbalance, calibration, phase DAC, crosstalk, phase error, insertion loss and its
- * spread); the attenuators get the same phase DAC, phase error and loss on their physical
- * phase. The effective weights replace W for that evaluation: a block's U_hw Σ_hw V_hw is
- * built by applying U_hw's rotations to the rows of Σ_hw V_hw (no dense product), and the
+ * decomposed once per weight matrix (cached by checksum: Monte-Carlo samples reuse it, and
+ * without coupler correction the meshes are cached programmed: calibration, phase DAC and
+ * crosstalk draw nothing) and each sample realizes every mesh with the file's non-idealities
+ * (uh_mesh_realize_into: coupler imbalance, calibration, phase DAC, crosstalk, phase error,
+ * insertion loss and its spread); the attenuators get the same phase DAC, phase error and loss on
+ * their physical phase. The effective weights replace W for that evaluation: a block's U_hw Σ_hw
+ * V_hw is built by applying U_hw's rotations to the rows of Σ_hw V_hw (no dense product), and the
  * whole evaluation set then runs through those weights. Calibration (mesh.h, step 2),
  * each part off by default: coupler_correction "measured" reprograms every mesh MZI for its
  * measured couplers α̂ = α(1 − coupler_model_error) — θ for the target splitting, φ and the
@@ -571,7 +572,8 @@ static void mzi_precision(const void *state, uh_precision_t *p) {
 
 typedef struct {
     int r0, c0, mb, nb;
-    uh_mesh_t *u, *v; /* U (mb ports) and Vᵀ (nb ports); NULL when the block is all zero */
+    uh_mesh_t *u, *v; /* U (mb ports) and Vᵀ (nb ports), as real_to_mesh keeps them; NULL when
+                         the block is all zero */
     double *theta;    /* min(mb, nb) attenuator angles, acos(σ_i / σ_max) */
     double scale;     /* σ_max / the meshes' calibrated loss */
 } block_t;
@@ -589,13 +591,33 @@ static int decompose(const mzi_t *z, const double complex *U, int n, uh_mesh_t *
                                      : uh_mesh_decompose_clements(U, n, out, err);
 }
 
+/* Without coupler correction the chip's programming (calibration, DACs, crosstalk) is the
+ * same for every sample: the mesh is kept programmed (uh_mesh_program), and samples only draw. */
+static int programmed_ahead(const mzi_t *z) {
+    return !z->noise.coupler_corrected;
+}
+
 static int real_to_mesh(const mzi_t *z, const double *Q, int n, uh_mesh_t **out, uh_error_t *err) {
     double complex *C = malloc((size_t)n * n * sizeof *C);
     if (!C) return uh_error_set(err, UH_ENOMEM, "out of memory");
     for (size_t i = 0; i < (size_t)n * n; i++) C[i] = Q[i];
-    int rc = decompose(z, C, n, out, err);
+    uh_mesh_t *mesh;
+    int rc = decompose(z, C, n, &mesh, err);
     free(C);
+    if (rc || !programmed_ahead(z)) {
+        *out = rc ? NULL : mesh;
+        return rc;
+    }
+    rc = uh_mesh_program(mesh, &z->noise, out, err);
+    uh_mesh_free(mesh);
     return rc;
+}
+
+/* One hardware sample of a block's mesh (as real_to_mesh kept it) into dst. */
+static int realize(const mzi_t *z, const uh_mesh_t *mesh, uh_rng_t *rng, uh_mesh_t *dst,
+                   uh_error_t *err) {
+    return programmed_ahead(z) ? uh_mesh_realize_programmed_into(mesh, &z->noise, rng, dst, err)
+                               : uh_mesh_realize_into(mesh, &z->noise, rng, dst, err);
 }
 
 /* Programs block b from W (rows × cols, row-major): SVD, both meshes, the attenuators. */
@@ -678,8 +700,7 @@ static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, sample_
     const uh_mesh_noise_t *nz = &z->noise;
     int rc;
     if ((rc = scratch_mesh(&sc->u, b->u, err)) || (rc = scratch_mesh(&sc->v, b->v, err)) ||
-        (rc = uh_mesh_realize_into(b->u, nz, rng, sc->u, err)) ||
-        (rc = uh_mesh_realize_into(b->v, nz, rng, sc->v, err)))
+        (rc = realize(z, b->u, rng, sc->u, err)) || (rc = realize(z, b->v, rng, sc->v, err)))
         return rc;
     /* The attenuator's physical phase is 2θ (transmission cos θ): the DAC's steps of
      * 2π/2^b and the phase error σ act on 2θ, so θ moves in steps of π/2^b with error σ/2. */
@@ -711,7 +732,7 @@ static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, sample_
 
 /* A layer's programmed blocks, kept while its weights stay the same. */
 typedef struct {
-    uint64_t checksum; /* FNV-1a of the weights' bytes and shape; 0 = nothing cached */
+    uint64_t checksum; /* FNV-1a of the weights and shape (weights_checksum); 0 = nothing cached */
     int tile;          /* k: no block is larger than k×k */
     int n_blocks;
     block_t *blocks;
@@ -740,12 +761,34 @@ typedef struct {
     uh_error_t fault;                        /* the first such error */
 } mzi_sim_t;
 
+/* 64-bit FNV-1a's offset basis and prime (Fowler, Noll and Vo; IETF draft-eastlake-fnv). */
+#define FNV_OFFSET 14695981039346656037ULL
+#define FNV_PRIME 1099511628211ULL
+/* Independent FNV chains the weights are spread over: every Monte-Carlo sample checks its
+ * layers' weights against the cache, and one chain of multiplies over the bytes cost a
+ * twentieth of the sample. */
+#define CHECKSUM_LANES 4
+
 static uint64_t weights_checksum(const float *w, size_t n, int rows, int cols) {
-    uint64_t h = 14695981039346656037ULL;
-    const unsigned char *p = (const unsigned char *)w;
-    for (size_t i = 0; i < n * sizeof *w; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    h = (h ^ (uint64_t)rows) * 1099511628211ULL;
-    h = (h ^ (uint64_t)cols) * 1099511628211ULL;
+    uint64_t lane[CHECKSUM_LANES];
+    for (int j = 0; j < CHECKSUM_LANES; j++) lane[j] = FNV_OFFSET + (uint64_t)j;
+    size_t i = 0;
+    for (; i + CHECKSUM_LANES <= n; i += CHECKSUM_LANES) {
+        for (int j = 0; j < CHECKSUM_LANES; j++) {
+            uint32_t x;
+            memcpy(&x, &w[i + (size_t)j], sizeof x);
+            lane[j] = (lane[j] ^ x) * FNV_PRIME;
+        }
+    }
+    uint64_t h = FNV_OFFSET;
+    for (; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, &w[i], sizeof x);
+        h = (h ^ x) * FNV_PRIME;
+    }
+    for (int j = 0; j < CHECKSUM_LANES; j++) h = (h ^ lane[j]) * FNV_PRIME;
+    h = (h ^ (uint64_t)rows) * FNV_PRIME;
+    h = (h ^ (uint64_t)cols) * FNV_PRIME;
     return h ? h : 1;
 }
 
