@@ -6,6 +6,7 @@
  * held-out images) at 1e9 MAC/s both ways, networks of 1e6 MACs, `jobs` at once. */
 static void paper_budget(uh_search_config_t *cfg, uh_search_estimate_t *e, int jobs) {
     uh_search_config_default(cfg);
+    cfg->pruner = UH_PRUNER_NONE; /* every candidate trains all its epochs */
     *e = (uh_search_estimate_t){.n_train = 48000,
                                 .n_val = 12000,
                                 .mean_macs = 1e6,

@@ -20,6 +20,8 @@ static void run_config(uh_search_config_t *cfg, uh_strategy_t s) {
     cfg->seed = 7;
     cfg->mc = 2;
     cfg->predictor_generations = 20;
+    cfg->pruner = UH_PRUNER_NONE; /* counts below are whole candidates; the pruner's runs are
+                                   * tested on their own (test_pruner_*) */
 }
 
 /* jobs 0 = one per core. Every run also checks that the caller's OpenMP thread count is
@@ -274,6 +276,7 @@ static void test_config_round_trip_and_strictness(void **state) {
     run_config(&cfg, UH_STRATEGY_LINAS);
     cfg.seed = 18446744073709551615ULL;
     cfg.sampler = UH_SAMPLER_COST_SPREAD;
+    cfg.pruner = UH_PRUNER_ASHA;
     uh_error_t err = {0};
     uh_backend_t *b, *b2;
     if (uh_backend_load("mzi-realistic", &b, &err)) fail_msg("%s", err.msg);
@@ -286,14 +289,20 @@ static void test_config_round_trip_and_strictness(void **state) {
     assert_string_equal(uh_backend_name(b2), "mzi-realistic");
     assert_string_equal(back.operator_config, "");
     assert_int_equal(back.sampler, UH_SAMPLER_COST_SPREAD);
+    assert_int_equal(back.pruner, UH_PRUNER_ASHA);
     uh_backend_free(b2);
-    /* a run stored before the sampler was a choice drew uniform samples */
-    char *stored = strdup(json), *key = strstr(stored, "\"sampler\":\t\"cost-spread\",");
-    assert_non_null(key);
-    memmove(key, key + strlen("\"sampler\":\t\"cost-spread\","),
-            strlen(key + strlen("\"sampler\":\t\"cost-spread\",")) + 1);
+    /* a run stored before the sampler and the pruner were choices drew uniform samples and
+     * trained every candidate fully (whatever the defaults are now) */
+    char *stored = strdup(json);
+    const char *gone[] = {"\"sampler\":\t\"cost-spread\",", "\"pruner\":\t\"asha\","};
+    for (int i = 0; i < 2; i++) {
+        char *key = strstr(stored, gone[i]);
+        assert_non_null(key);
+        memmove(key, key + strlen(gone[i]), strlen(key + strlen(gone[i])) + 1);
+    }
     if (uh_search_config_parse(stored, &back, &b2, &err)) fail_msg("%s", err.msg);
     assert_int_equal(back.sampler, UH_SAMPLER_UNIFORM);
+    assert_int_equal(back.pruner, UH_PRUNER_NONE);
     uh_backend_free(b2);
     free(stored);
     /* the operator's settings travel as an object; text that is not one is refused */

@@ -179,8 +179,8 @@ typedef struct {
 /* Defaults (the paper's budget): nsga2 on noisy accuracy, objectives error and energy, no
  * limits, population 20, 8 children, 30
  * generations, seed 1, 20 epochs of Adam at lr 1e-3 (batch 128), mc 5, noise-aware, all of
- * fashion-mnist, validation 0.2, crossover
- * 0.5, tournament 4, energy weight 0.05, predictor generations 500. */
+ * fashion-mnist, validation 0.2, crossover 0.5, tournament 4, energy weight 0.05, predictor
+ * generations 500, pruner asha (a stored config without "pruner" reads as none). */
 void uh_search_config_default(uh_search_config_t *cfg);
 
 const char *uh_strategy_name(uh_strategy_t s);
