@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gauss.h"
 #include "linalg.h"
 #include "mesh_internal.h"
 
@@ -14,88 +15,6 @@ enum { STREAM_PHASE = 1, STREAM_COUPLER = 2, STREAM_LOSS = 3 };
 
 /* 10^(−dB/20) = exp(−dB · ln 10 / 20): exp is cheaper than pow in the per-MZI loop. */
 #define LN10_OVER_20 0.11512925464970229
-
-/* Standard normals for one effect's stream by Box–Muller, both of each pair kept (a sample
- * draws up to 5 per MZI), made GAUSS_BLOCK at a time from the lanes generator (uh_rng_lanes_t)
- * in loops the compiler vectorises: the same numbers whether it does or not. */
-#define GAUSS_BLOCK 64
-_Static_assert(GAUSS_BLOCK % UH_RNG_LANES == 0, "uh_rng_lanes_u64 draws whole rounds");
-
-typedef struct {
-    uh_rng_lanes_t rng;
-    int next; /* buf[next..GAUSS_BLOCK) not yet used */
-    double buf[GAUSS_BLOCK];
-} gauss_t;
-
-static void gauss_init(gauss_t *g, uint64_t key, uint64_t stream) {
-    uh_rng_lanes_seed(&g->rng, key, stream);
-    g->next = GAUSS_BLOCK;
-}
-
-/* ln x for a normal (not subnormal) double x > 0: fdlibm's e_log.c (Sun Microsystems 1993, as in
- * FreeBSD's msun), x = 2^k (1 + f) with 1 + f in [√2/2, √2), ln(1 + f) by its minimax series in s =
- * f / (2 + f), error under one ulp. Branch-free, so that a loop of it vectorises (libm's log does
- * not). */
-static inline double fast_log(double x) {
-    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
-                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
-                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
-                 Lg7 = 1.479819860511658591e-01;
-    uint64_t b;
-    memcpy(&b, &x, sizeof b);
-    int64_t k = (int64_t)(b >> 52) - 1023;
-    b = (b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull; /* 1 + f in [1, 2) */
-    double m;
-    memcpy(&m, &b, sizeof m);
-    /* A select between constants, not between products: a loop the compiler may not
-     * speculate floating-point operations in (they may trap) still vectorises. */
-    int big = m > 1.41421356237309504880;
-    m *= big ? 0.5 : 1.0;
-    double dk = (double)(k + big), f = m - 1.0;
-    double s = f / (2.0 + f), z = s * s, w = z * z;
-    double t1 = w * (Lg2 + w * (Lg4 + w * Lg6)), t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
-    double hfsq = 0.5 * f * f;
-    return dk * ln2_hi - ((hfsq - (s * (hfsq + t1 + t2) + dk * ln2_lo)) - f);
-}
-
-/* sin 2πu and cos 2πu for u in [0, 1): u − q/4 (q the nearest quarter) is exact, so the
- * angle given to the kernels is 2π(u − q/4) ∈ [−π/4, π/4] to one rounding. */
-static inline void sincos_turn(double u, double *s, double *c) {
-    double q = nearbyint(4.0 * u), sr, cr;
-    uh_mesh_sincos_kernel(2.0 * UH_PI * (u - 0.25 * q), &sr, &cr);
-    uh_mesh_sincos_quadrant((long)q, sr, cr, s, c);
-}
-
-static void gauss_fill(gauss_t *g) {
-    enum { PAIRS = GAUSS_BLOCK / 2 };
-    double u1[PAIRS], u2[PAIRS], r[PAIRS];
-    uint64_t x[GAUSS_BLOCK];
-    uh_rng_lanes_u64(&g->rng, x, GAUSS_BLOCK);
-#pragma omp simd
-    for (int i = 0; i < PAIRS; i++) {
-        double u = uh_rng_to_uniform(x[i]);
-        u1[i] = u < 1e-300 ? 1e-300 : u; /* ln 0 */
-        u2[i] = uh_rng_to_uniform(x[PAIRS + i]);
-    }
-#pragma omp simd
-    for (int i = 0; i < PAIRS; i++) r[i] = -2.0 * fast_log(u1[i]);
-    /* sqrt on its own: C's sqrt may set errno, which keeps it out of a vector loop. */
-    for (int i = 0; i < PAIRS; i++) r[i] = sqrt(r[i]);
-#pragma omp simd
-    for (int i = 0; i < PAIRS; i++) {
-        double s, c;
-        sincos_turn(u2[i], &s, &c);
-        g->buf[2 * i] = r[i] * c;
-        g->buf[2 * i + 1] = r[i] * s;
-    }
-    g->next = 0;
-}
-
-static inline double gauss(gauss_t *g) {
-    if (g->next == GAUSS_BLOCK) gauss_fill(g);
-    return g->buf[g->next++];
-}
 
 static int bad_sigma(double x) {
     return !(x >= 0) || !isfinite(x);
@@ -381,22 +300,22 @@ static void program_phases(const uh_mesh_noise_t *nz, uh_mesh_t *dst) {
 static void realize_phase_errors(const uh_mesh_noise_t *nz, uint64_t key, uh_mesh_t *dst) {
     double s = nz->sigma_phase;
     if (s == 0) return;
-    gauss_t r;
-    gauss_init(&r, key, STREAM_PHASE);
+    uh_gauss_t r;
+    uh_gauss_init(&r, key, STREAM_PHASE);
     for (int k = 0; k < dst->n_mzis; k++) {
-        dst->mzis[k].theta += 0.5 * s * gauss(&r);
-        dst->mzis[k].phi += s * gauss(&r);
+        dst->mzis[k].theta += 0.5 * s * uh_gauss(&r);
+        dst->mzis[k].phi += s * uh_gauss(&r);
     }
-    for (int j = 0; j < dst->n; j++) dst->out_phase[j] += s * gauss(&r);
+    for (int j = 0; j < dst->n; j++) dst->out_phase[j] += s * uh_gauss(&r);
 }
 
 static void realize_couplers(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
                              uh_mesh_t *dst) {
     if (nz->sigma_bs == 0) return;
-    gauss_t r;
-    gauss_init(&r, key, STREAM_COUPLER);
+    uh_gauss_t r;
+    uh_gauss_init(&r, key, STREAM_COUPLER);
     for (int k = 0; k < mesh->n_mzis; k++) {
-        for (int i = 0; i < 2; i++) dst->mzis[k].alpha[i] += nz->sigma_bs * gauss(&r);
+        for (int i = 0; i < 2; i++) dst->mzis[k].alpha[i] += nz->sigma_bs * uh_gauss(&r);
     }
 }
 
@@ -406,13 +325,13 @@ static void realize_couplers(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, u
 static void realize_loss(const uh_mesh_t *mesh, const uh_mesh_noise_t *nz, uint64_t key,
                          uh_mesh_t *dst) {
     if (nz->il_db == 0 && nz->sigma_il_db == 0) return;
-    gauss_t r;
-    gauss_init(&r, key, STREAM_LOSS);
+    uh_gauss_t r;
+    uh_gauss_init(&r, key, STREAM_LOSS);
     double t_mean = pow(10.0, -nz->il_db / 20.0);
     double per_mzi = nz->il_balanced ? t_mean : 1.0;
     for (int k = 0; k < mesh->n_mzis; k++) {
         double il = nz->il_db;
-        if (nz->sigma_il_db > 0) il += nz->sigma_il_db * gauss(&r);
+        if (nz->sigma_il_db > 0) il += nz->sigma_il_db * uh_gauss(&r);
         /* A passive device has no gain. */
         if (il < 0) il = 0;
         dst->mzis[k].amp *= exp(-il * LN10_OVER_20) / per_mzi;

@@ -49,7 +49,7 @@ float hw_max_abs(const float *x, size_t n);
  * uniform bytes (Irwin-Hall) scaled to unit variance: Gaussian but for tails cut at 3.45 sigma
  * and steps of sigma/148, with no logarithm and no rejection, 32 random bits a value --
  * noise injection in training regularises through its variance, and it runs on every batch.
- * fast = 0 draws true normals (evaluation). */
+ * fast = 0 draws true normals (evaluation; Box–Muller in blocks, src/hw/gauss.h). */
 void hw_add_normal(float *x, size_t n, float sigma, uh_rng_t *rng, int fast);
 
 /* An ADC reading a layer's pre-activation outputs z (a batch): the range is the batch's max |z|

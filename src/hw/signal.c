@@ -4,21 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gauss.h"
 #include "model.h"
-
-/* Two standard normals (Marsaglia's polar method, single precision, 24-bit uniforms). */
-static inline void normal_pair(uh_rng_t *r, float *a, float *b) {
-    float u, v, q;
-    do {
-        uint64_t x = uh_rng_u64(r);
-        u = (float)(x >> 40) * 0x1p-23f - 1.0f;
-        v = (float)((x >> 16) & 0xFFFFFF) * 0x1p-23f - 1.0f;
-        q = u * u + v * v;
-    } while (q >= 1.0f || q == 0.0f);
-    float f = sqrtf(-2.0f * logf(q) / q);
-    *a = u * f;
-    *b = v * f;
-}
 
 /* Values per block of the fast path: an even multiple of UH_RNG_LANES (two values a draw),
  * small enough for the stack. */
@@ -38,7 +25,8 @@ static inline float irwin_hall(uint32_t v) {
 /* x[i0..i1) += sigma·N(0,1) from stream (seed, chunk); see hw_add_normal for `fast`. The fast
  * path draws from UH_RNG_LANES generators at once (uh_rng_lanes_t) in blocks; each 64-bit draw
  * gives two values, its low half to the block's first half and its high half to the second,
- * and the loops that turn them into noise are vectorisable too: integers, one scale, one add. */
+ * and the loops that turn them into noise are vectorisable too: integers, one scale, one add.
+ * The exact path takes blocks of Box–Muller normals (gauss.h). */
 static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t seed, long chunk,
                         int fast) {
     if (fast) {
@@ -59,13 +47,14 @@ static void chunk_noise(float *x, size_t i0, size_t i1, float sigma, uint64_t se
         }
         return;
     }
-    uh_rng_t r;
-    uh_rng_seed_stream(&r, seed, (uint64_t)chunk);
-    for (size_t i = i0; i < i1; i += 2) {
-        float a, b;
-        normal_pair(&r, &a, &b);
-        x[i] += sigma * a;
-        if (i + 1 < i1) x[i + 1] += sigma * b;
+    uh_gauss_t g;
+    uh_gauss_init(&g, seed, (uint64_t)chunk);
+    for (size_t b = i0; b < i1; b += UH_GAUSS_BLOCK) {
+        size_t m = i1 - b < UH_GAUSS_BLOCK ? i1 - b : UH_GAUSS_BLOCK;
+        uh_gauss_fill(&g);
+        float *xb = x + b;
+#pragma omp simd
+        for (size_t i = 0; i < m; i++) xb[i] += sigma * (float)g.buf[i];
     }
 }
 
