@@ -120,12 +120,17 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
             cli_duration(d, sizeof d, left);
             snprintf(when, sizeof when, "  ETA %s", d);
         }
-        if (c->status == UH_CAND_OK)
-            fprintf(pr->out,
-                    "  [%d/%d] gen %d %-16s %-15s acc %.4f noisy %.4f %10.4g nJ %8ld params%s%s\n",
-                    p->done, p->budget, p->generation, c->hash, c->origin, c->accuracy,
-                    c->noisy_accuracy, c->energy_nj, c->params, p->reused ? "  (stored)" : "",
-                    when);
+        char pruned[40] = ""; /* a pruned row's accuracies are those of its last rung */
+        if (c->status == UH_CAND_PRUNED)
+            snprintf(pruned, sizeof pruned, "  pruned after %d epoch%s", c->epochs_trained,
+                     c->epochs_trained == 1 ? "" : "s");
+        if (c->status == UH_CAND_OK || c->status == UH_CAND_PRUNED)
+            fprintf(
+                pr->out,
+                "  [%d/%d] gen %d %-16s %-15s acc %.4f noisy %.4f %10.4g nJ %8ld params%s%s%s\n",
+                p->done, p->budget, p->generation, c->hash, c->origin, c->accuracy,
+                c->noisy_accuracy, c->energy_nj, c->params, pruned, p->reused ? "  (stored)" : "",
+                when);
         else
             fprintf(pr->out, "  [%d/%d] gen %d %-16s %-15s %s: %s%s\n", p->done, p->budget,
                     p->generation, c->hash, c->origin, uh_cand_status_name(c->status), c->message,
