@@ -842,7 +842,10 @@ static int check_promotions(const uh_candidate_t *rows, size_t n, const uh_rung_
     for (int pass = 0; pass < 2; pass++) /* earlier generations, then this one */
         for (size_t i = 0; i < n; i++) {
             const uh_rung_t *m = rung_of(rungs, n_rungs, rows[i].hash, g);
-            if (!m || (pass == 0 ? rows[i].generation >= gen : rows[i].generation != gen)) continue;
+            /* a row that failed at a later rung has no costs and is not ranked */
+            if (!m || !(rows[i].energy_nj > 0) ||
+                (pass == 0 ? rows[i].generation >= gen : rows[i].generation != gen))
+                continue;
             if (pass == 1 && first_new < 0) first_new = at;
             p[2 * at] = 1 - m->noisy_accuracy;
             p[2 * at + 1] = log10(rows[i].energy_nj);

@@ -104,12 +104,13 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
  *          sorting and crowding on the run's objectives with the error measured at that rung
  *          (costs are exact before training), together with every earlier candidate of the
  *          run that has a result at that rung; a candidate goes on when it is among the best
- *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its weights (data
- * order and training noise go on as in one run; the optimizer's state starts afresh at each rung).
- * The others are stored with status pruned and their rung's accuracies and epochs_trained: they may
- * parent children, never enter the front, the hypervolume or a predictor's training set. Each
- * rung's result is stored the moment it is measured (with the weights to continue from), so a
- * resumed run loses no finished rung and makes the same decisions. */
+ *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its
+ *          weights (data order and training noise go on as in one run; the optimizer's state
+ *          starts afresh at each rung). The others are stored with status pruned and their
+ *          rung's accuracies and epochs_trained: they may parent children, never enter the
+ *          front, the hypervolume or a predictor's training set. Each rung's result is stored
+ *          the moment it is measured (with the weights to continue from), so a resumed run
+ *          loses no finished rung and makes the same decisions. */
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
 #define UH_PRUNER_ETA 3
 #define UH_PRUNER_MAX_RUNGS 3
@@ -314,10 +315,13 @@ typedef struct {
 
 typedef struct {
     int index;
-    int ok; /* 0: the candidate failed; message says why */
+    int ok;   /* 0: the evaluation failed; message says why */
+    int code; /* then its UH_E* code: UH_ENOMEM or UH_EIO is the worker's machine failing (the
+               * run stops, resumable, as on a local failure), any other the candidate's */
     char message[UH_ERROR_MSG_MAX];
     uh_eval_result_t result;
-    float *weights; /* malloc'd, handed over to the callback's owner (may be NULL) */
+    float *weights; /* malloc'd (may be NULL): the callback may take them, setting weights to
+                     * NULL; the executor frees what is left */
     size_t n_weights;
 } uh_remote_result_t;
 

@@ -17,7 +17,7 @@ enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_WEIGHTS = 4 };
 
 /* A result's fixed part. */
 typedef struct {
-    int32_t index, ok;
+    int32_t index, ok, code, reserved; /* code: the failure's UH_E* code when !ok */
     double accuracy, noisy_accuracy, noisy_std, energy_nj, latency_ns, area_mm2, train_seconds;
     uint64_t n_weights;
     char message[UH_ERROR_MSG_MAX];
@@ -114,7 +114,8 @@ static void send_job(uh_mpi_t *m, int worker, const uh_remote_job_t *job) {
                    strlen(job->arch),
                    job->start_weights ? job->n_start_weights : 0};
     size_t wbytes = (size_t)h.n_weights * sizeof(float), len = sizeof h + h.arch_len + wbytes;
-    if (len > INT_MAX) MPI_Abort(MPI_COMM_WORLD, 2); /* MPI counts are ints */
+    /* MPI counts are ints; weights are far below (UH_ARCH_MAX_PARAMS floats) */
+    if (len > INT_MAX) MPI_Abort(MPI_COMM_WORLD, 2);
     unsigned char *buf = malloc(len);
     if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
     memcpy(buf, &h, sizeof h);
@@ -138,6 +139,7 @@ static int receive_result(uh_mpi_t *m, int *worker, uh_remote_result_t *r) {
     memset(r, 0, sizeof *r);
     r->index = msg.index;
     r->ok = msg.ok;
+    r->code = msg.code;
     msg.message[sizeof msg.message - 1] = '\0';
     snprintf(r->message, sizeof r->message, "%s", msg.message);
     r->result = (uh_eval_result_t){.accuracy = msg.accuracy,
@@ -166,7 +168,8 @@ static int mpi_run(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done
     uh_mpi_t *m = ctx;
     double t0 = now_s(), blocked0 = m->blocked_s;
     int next = 0, running = 0, rc = UH_OK;
-    for (int w = 1; w < m->size && next < n; w++, next++, running++) send_job(m, w, &jobs[next]);
+    for (int w = 1; w < m->size && next < n && !(stop && atomic_load(stop)); w++, next++, running++)
+        send_job(m, w, &jobs[next]);
     while (running > 0) {
         int worker;
         uh_remote_result_t r;
@@ -256,8 +259,12 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     uh_eval_result_t res;
     uh_eval_config_t ec = ws->ec;
     size_t rest = len - sizeof h;
-    if (!e.code && (h.arch_len > rest || h.n_weights > (rest - h.arch_len) / sizeof(float) ||
-                    h.first_epoch < 0 || h.epochs < 0))
+    int epochs = ws->ec.train.epochs; /* a rung lies within the run's epochs */
+    if (!e.code &&
+        (h.reserved != 0 || h.arch_len > rest ||
+         h.n_weights != (rest - h.arch_len) / sizeof(float) ||
+         (rest - h.arch_len) % sizeof(float) != 0 || h.epochs < 0 || h.epochs > epochs ||
+         h.first_epoch < 0 || h.first_epoch > epochs - h.epochs || (!h.epochs && h.first_epoch)))
         uh_error_set(&e, UH_EFORMAT, "malformed job message (%zu bytes)", len);
     if (!e.code && h.n_weights) { /* copied: the message's floats need not be aligned */
         start = malloc((size_t)h.n_weights * sizeof *start);
@@ -276,6 +283,7 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     }
     free(start);
     if (e.code) {
+        msg.code = e.code;
         snprintf(msg.message, sizeof msg.message, "worker %d: %.480s", rank, e.msg);
         free(w);
         w = NULL, n = 0;

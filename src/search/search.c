@@ -342,12 +342,26 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     return store_row(r, job, probe.ok && job->weights && !dominated(r, probe.obj), err);
 }
 
+/* A remote result's failure as a local evaluation's error (eerr), and whether it names one of
+ * the batch's jobs (else an error: the executor is broken). */
+static int remote_result(const batch_t *b, const uh_remote_result_t *res, uh_error_t *eerr,
+                         uh_error_t *err) {
+    *eerr = (uh_error_t){0};
+    if (res->index < 0 || res->index >= b->n_jobs)
+        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
+    if (!res->ok) uh_error_set(eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
+    return UH_OK;
+}
+
 /* Fills job's row from a remote result, then commits it like a local one. */
 static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     batch_t *b = ctx;
-    if (res->index < 0 || res->index >= b->n_jobs) {
-        free(res->weights);
-        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
+    uh_error_t eerr;
+    int rc = remote_result(b, res, &eerr, err);
+    if (rc) return rc;
+    if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) { /* the worker's machine, not the net */
+        if (err) *err = eerr;
+        return eerr.code;
     }
     job_t *job = &b->jobs[res->index];
     uh_candidate_t *row = &job->row;
@@ -500,14 +514,11 @@ static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
 /* A rung's result from the executor: recorded and committed like a local one. */
 static int remote_rung_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     rung_ctx_t *c = ctx;
-    if (res->index < 0 || res->index >= c->b->n_jobs) {
-        free(res->weights);
-        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
-    }
-    uh_error_t eerr = {0};
-    if (!res->ok) uh_error_set(&eerr, UH_EINVAL, "%s", res->message);
-    int rc = rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
-                           res->n_weights, &eerr, err);
+    uh_error_t eerr;
+    int rc = remote_result(c->b, res, &eerr, err);
+    if (rc) return rc;
+    rc = rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
+                       res->n_weights, &eerr, err); /* a failure of the machine is returned */
     res->weights = NULL;
     return rc ? rc : commit_rung(c->b->r, c, res->index, err);
 }
@@ -524,13 +535,13 @@ static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
         job_t *job = &b->jobs[j];
         uh_eval_config_t ec;
         if (!rung_due(job, g) || (rc = rung_eval_config(r, job, g, &ec, err))) continue;
-        jobs[n++] = (uh_remote_job_t){j,
-                                      job->row.arch,
-                                      job->row.seed,
-                                      ec.train.first_epoch,
-                                      ec.train.epochs,
-                                      ec.start_weights,
-                                      ec.n_start_weights};
+        jobs[n++] = (uh_remote_job_t){.index = j,
+                                      .arch = job->row.arch,
+                                      .seed = job->row.seed,
+                                      .first_epoch = ec.train.first_epoch,
+                                      .epochs = ec.train.epochs,
+                                      .start_weights = ec.start_weights,
+                                      .n_start_weights = ec.n_start_weights};
     }
     if (!rc && n)
         rc = r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_rung_done, &c,
