@@ -186,8 +186,15 @@ static void test_redaction(void **state) {
     s = uh_llm_redact("nothing to hide", NULL);
     assert_string_equal(s, "nothing to hide");
     free(s);
-    s = uh_llm_redact("xx", "x"); /* a key shorter than the mark */
-    assert_string_equal(s, "[REDACTED][REDACTED]");
+    s = uh_llm_redact("x x", "x"); /* a key shorter than the mark */
+    assert_string_equal(s, "[REDACTED] [REDACTED]");
+    free(s);
+    /* a short key is redacted as a word only: the text around it stays readable */
+    s = uh_llm_redact("networks: {\"kernel\": 3}; key=k, \"k\"\nk", "k");
+    assert_string_equal(s, "networks: {\"kernel\": 3}; key=[REDACTED], \"[REDACTED]\"\n[REDACTED]");
+    free(s);
+    s = uh_llm_redact("sk-abcd sk-abc sk-abc_1 xsk-abc", "sk-abc");
+    assert_string_equal(s, "sk-abcd [REDACTED] sk-abc_1 xsk-abc");
     free(s);
 }
 

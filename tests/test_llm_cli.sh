@@ -74,6 +74,21 @@ same_rows "$tmp/run" "$tmp/replay" "replayed run"
 same_rows "$tmp/run" "$tmp/replay" "run replayed over its own transcript"
 [[ $(chats main) -eq $before ]] && ok || bad "replay over itself went to the network"
 
+# ---- a one-letter key: redacted where it stands alone, the transcript readable, replayable --
+start_server short '{"steps":[{"kind":"echo_key","valid":2,"prose":true}]}' k
+UHNAS_LLM_API_KEY=k "$UHNAS" search "${SMALL[@]}" --population 4 --children 2 --generations 1 \
+  --strategy llm --llm-url "$URL" --out "$tmp/short" > /dev/null 2> "$tmp/short.err" \
+  && ok || bad "run with the key k: $(cat "$tmp/short.err")"
+grep -q '\[REDACTED\]' "$tmp/short/llm.jsonl" && ok || bad "the echoed key k was not redacted"
+if grep -q 'networ\[REDACTED\]\|\[REDACTED\]ernel' "$tmp/short/llm.jsonl"; then
+  bad "the key k was cut out of words: $(grep -o '.\{20\}\[REDACTED\].\{20\}' "$tmp/short/llm.jsonl" | head -3)"
+else ok; fi
+grep -q 'kernel' "$tmp/short/llm.jsonl" && ok || bad "the transcript lost its words"
+UHNAS_LLM_API_KEY=k "$UHNAS" search "${SMALL[@]}" --population 4 --children 2 --generations 1 \
+  --strategy llm --llm-replay "$tmp/short/llm.jsonl" --out "$tmp/short-replay" > /dev/null \
+  2> "$tmp/short-replay.err" && ok || bad "replay with the key k: $(cat "$tmp/short-replay.err")"
+same_rows "$tmp/short" "$tmp/short-replay" "run with the key k, replayed"
+
 # ---- failures: the run goes on with fallbacks --------------------------------------------
 # fail_run NAME SCRIPT EXTRA_ARGS...: a 2+1x2 run whose only generation meets the script
 fail_run() {

@@ -125,8 +125,9 @@ int uh_llm_session_chat(uh_llm_session_t *s, int generation, const char *what,
                         const uh_llm_msg_t *msgs, int n_msgs, double temperature, char **content,
                         uh_llm_usage_t *usage, uh_llm_call_t *call, uh_error_t *err);
 
-/* Copies text with every occurrence of secret replaced by "[REDACTED]" (secret NULL or "":
- * a plain copy). NULL when out of memory. */
+/* Copies text with every occurrence of secret as a whole token (not inside a longer run of
+ * letters, digits, '-' and '_': a key "k" leaves "kernel" alone) replaced by "[REDACTED]"
+ * (secret NULL or "": a plain copy). NULL when out of memory. */
 char *uh_llm_redact(const char *text, const char *secret);
 
 /* ---- the operator ---- */

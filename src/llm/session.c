@@ -44,16 +44,32 @@ struct uh_llm_session {
     char *secret; /* the API key, for redaction; NULL when none */
 };
 
+/* Characters API keys are made of: an occurrence of the key inside a longer run of them is
+ * another word ("k" in "kernel"), not the key. */
+static int key_char(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+           c == '_';
+}
+
+/* The next occurrence of secret (k bytes) at or after p that is a whole token of text. */
+static const char *find_token(const char *text, const char *p, const char *secret, size_t k) {
+    for (const char *q = strstr(p, secret); q; q = strstr(q + 1, secret))
+        if ((q == text || !key_char(q[-1])) && !key_char(q[k])) return q;
+    return NULL;
+}
+
 char *uh_llm_redact(const char *text, const char *secret) {
     size_t n = strlen(text), k = secret ? strlen(secret) : 0;
     if (k == 0) return strdup(text);
     size_t hits = 0;
-    for (const char *p = strstr(text, secret); p; p = strstr(p + k, secret)) hits++;
+    for (const char *p = find_token(text, text, secret, k); p;
+         p = find_token(text, p + k, secret, k))
+        hits++;
     size_t r = sizeof REDACTED - 1;
     char *out = malloc(n + hits * (r > k ? r - k : 0) + 1), *o = out;
     if (!out) return NULL;
     const char *p = text;
-    for (const char *q = strstr(p, secret); q; q = strstr(p, secret)) {
+    for (const char *q = find_token(text, p, secret, k); q; q = find_token(text, p, secret, k)) {
         memcpy(o, p, (size_t)(q - p));
         o += q - p;
         memcpy(o, REDACTED, r);
