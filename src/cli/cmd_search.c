@@ -22,8 +22,8 @@ static volatile sig_atomic_t g_signalled;
 static atomic_int g_stop;
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "a signal handler may set only a lock-free atomic");
 
-/* The first Ctrl-C lets the candidates in training finish; a second one quits at once (what
- * is committed is safe either way). */
+/* The first Ctrl-C (or SIGTERM, SIGHUP) lets the candidates in training finish; a second one
+ * quits at once (what is committed is safe either way). */
 static void on_signal(int sig) {
     static const char msg[] = "\nuhnas: stopping once the candidates in training are stored "
                               "(Ctrl-C again quits now)\n";
@@ -44,6 +44,11 @@ static void catch_signals(void) {
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a closed terminal stops the run cleanly, unless the run was started to outlive it
+     * (nohup: SIGHUP ignored, and kept so) */
+    struct sigaction hup;
+    if (sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler != SIG_IGN)
+        sigaction(SIGHUP, &sa, NULL);
 }
 
 /* What the user sees while a search runs. On a terminal a status bar (done/budget, ETA, the
