@@ -998,7 +998,9 @@ static void test_opens_version1_store(void **state) {
                   "  '2025-01-01T00:00:01.000Z');"
                   "INSERT INTO generations VALUES (0, '{}', 0.25, 0.5, 1);");
 
-    uh_store_t *s = open_store(f->run);
+    /* a reader gets it upgraded on the way (the directory is writable), and writes nothing */
+    uh_store_t *s;
+    CHECK_OK(uh_store_open_readonly(f->run, &s, &e_));
     assert_string_equal(uh_store_config(s), "{\"old\":1}");
     uh_candidate_t got;
     int found = 0;
@@ -1010,10 +1012,14 @@ static void test_opens_version1_store(void **state) {
     assert_true(got.seed == 42);
     assert_true(isnan(got.latency_ns) && isnan(got.area_mm2)); /* not measured then */
     assert_int_equal(got.epochs_trained, -1);                  /* not recorded then */
-    /* the run goes on: a new row with the new costs, next to the old one */
     uh_candidate_t c;
     make_candidate(3, &c);
     int64_t id = 0;
+    uh_error_t refused = {0};
+    assert_int_not_equal(uh_store_add_candidate(s, &c, &id, &refused), UH_OK);
+    uh_store_close(s);
+    /* the run goes on: a new row with the new costs, next to the old one */
+    s = open_store(f->run);
     CHECK_OK(uh_store_add_candidate(s, &c, &id, &e_));
     assert_int_equal(id, 2);
     char *state_json = NULL;

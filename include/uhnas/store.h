@@ -105,6 +105,10 @@ int uh_store_create(const char *dir, const char *config_json, int flags, uh_stor
  * passes SQLite's quick_check. A refused file is left untouched; an accepted store of an
  * older schema version is then upgraded to this one (see UH_STORE_SCHEMA_VERSION). */
 int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err);
+/* The same checks, for reading only (report, compare, export, a model's prior runs): nothing in
+ * dir is written, and a directory the user cannot write is read as immutable. A store of an
+ * older schema is upgraded first (opened writable once). Writing through the handle fails. */
+int uh_store_open_readonly(const char *dir, uh_store_t **out, uh_error_t *err);
 void uh_store_close(uh_store_t *store); /* NULL is fine */
 
 const char *uh_store_path(const uh_store_t *store); /* dir/run.sqlite, for messages */

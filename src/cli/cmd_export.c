@@ -14,7 +14,7 @@
 static int from_run(const char *dir, const char *which, uh_arch_t *arch, float **w, size_t *n,
                     uh_error_t *err) {
     uh_store_t *store;
-    int rc = uh_store_open(dir, &store, err);
+    int rc = uh_store_open_readonly(dir, &store, err);
     if (rc) return rc;
     uh_search_config_t cfg;
     uh_backend_t *backend = NULL;

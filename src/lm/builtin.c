@@ -376,7 +376,7 @@ static int lm_totals(void *ctx, uh_operator_totals_t *t, uh_error_t *err) {
  * parents in context where that run's records name them. */
 static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
     uh_store_t *store;
-    int rc = uh_store_open(dir, &store, err);
+    int rc = uh_store_open_readonly(dir, &store, err);
     if (rc) {
         uh_error_prefix(err, "--llm-prior");
         return rc;

@@ -143,7 +143,7 @@ static int mark_front(uh_run_data_t *r, uh_error_t *err) {
 int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
     *out = NULL;
     uh_store_t *s;
-    int rc = uh_store_open(dir, &s, err);
+    int rc = uh_store_open_readonly(dir, &s, err);
     if (rc) return rc;
     uh_run_data_t *r = calloc(1, sizeof *r);
     if (!r || !(r->config = strdup(uh_store_config(s))))

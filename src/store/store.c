@@ -1,6 +1,7 @@
 /* The run store: creating, opening (with every check a hostile file needs), transactions. */
 #include "store_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -508,8 +509,11 @@ static int validate_and_setup(uh_store_t *s, uh_error_t *err) {
     if (!rc) rc = check_tables(s, v, err);
     if (!rc) rc = run_check(s, "PRAGMA quick_check(1)", "quick_check", err);
     if (!rc) rc = load_run(s, err);
-    if (!rc && v < UH_STORE_SCHEMA_VERSION) rc = upgrade(s, err);
-    if (rc) return rc;
+    if (!rc && v < UH_STORE_SCHEMA_VERSION) {
+        if (s->readonly) return s->outdated = 1, UH_OK;
+        rc = upgrade(s, err);
+    }
+    if (rc || s->readonly) return rc; /* a reader leaves the journal and sync settings be */
 
     sqlite3_stmt *st;
     rc = store_prepare(s, "PRAGMA journal_mode = WAL", &st, err);
@@ -530,7 +534,37 @@ static int validate_and_setup(uh_store_t *s, uh_error_t *err) {
 
 /* open and close */
 
-int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
+/* "file:" URI of path for sqlite3_open_v2 with SQLITE_OPEN_URI (everything but unreserved
+ * characters and '/' percent-encoded), with the query q; NULL when out of memory. */
+static char *file_uri(const char *path, const char *q) {
+    size_t n = strlen(path), at = 0;
+    char *u = malloc(5 + 3 * n + strlen(q) + 1);
+    if (!u) return NULL;
+    at += (size_t)sprintf(u, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (isalnum(*p) || strchr("/-._~", *p))
+            u[at++] = (char)*p;
+        else
+            at += (size_t)sprintf(u + at, "%%%02X", *p);
+    }
+    strcpy(u + at, q);
+    return u;
+}
+
+/* Opens path read-only: in place when the directory is writable (SQLite may then create the
+ * WAL's shared-memory file), else as immutable (a run directory the user cannot write: no
+ * process of this user can be changing it). */
+static int open_readonly(uh_store_t *s, const char *dir, uh_error_t *err) {
+    char *uri = file_uri(s->path, access(dir, W_OK) == 0 ? "?mode=ro" : "?mode=ro&immutable=1");
+    if (!uri) return uh_error_set(err, UH_ENOMEM, "%s: out of memory", s->path);
+    int ok = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    free(uri);
+    return ok == SQLITE_OK ? UH_OK
+           : s->db         ? store_sql_error(s, "cannot open", err)
+                           : uh_error_set(err, UH_ENOMEM, "%s: out of memory", s->path);
+}
+
+static int open_store(const char *dir, int readonly, uh_store_t **out, uh_error_t *err) {
     *out = NULL;
     if (!dir || !*dir) return uh_error_set(err, UH_EINVAL, "run directory is empty");
     struct stat st;
@@ -554,7 +588,10 @@ int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
         rc = uh_error_set(err, UH_EINVAL, "%s: not a regular file", s->path);
     }
     if (!rc) rc = check_header(s->path, err);
-    if (!rc && sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+    s->readonly = readonly;
+    if (!rc && readonly) {
+        rc = open_readonly(s, dir, err);
+    } else if (!rc && sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         rc = s->db ? store_sql_error(s, "cannot open", err)
                    : uh_error_set(err, UH_ENOMEM, "%s: out of memory", s->path);
     }
@@ -568,6 +605,25 @@ int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
     }
     *out = s;
     return UH_OK;
+}
+
+int uh_store_open(const char *dir, uh_store_t **out, uh_error_t *err) {
+    return open_store(dir, 0, out, err);
+}
+
+int uh_store_open_readonly(const char *dir, uh_store_t **out, uh_error_t *err) {
+    int rc = open_store(dir, 1, out, err);
+    if (rc || !(*out)->outdated) return rc;
+    /* an older schema is upgraded first, which needs to write once */
+    uh_store_close(*out);
+    *out = NULL;
+    rc = open_store(dir, 0, out, err);
+    if (rc == UH_EIO || rc == UH_EFORMAT)
+        uh_error_prefix(err, "a store of an older uhnas is upgraded before it is read, which "
+                             "needs write access once");
+    uh_store_close(*out);
+    *out = NULL;
+    return rc ? rc : open_store(dir, 1, out, err);
 }
 
 int uh_store_lock_run(uh_store_t *store, uh_error_t *err) {

@@ -12,6 +12,8 @@ struct uh_store {
     char *config; /* the run's configuration text, read on open */
     int in_tx;    /* inside uh_store_begin / uh_store_commit */
     int lock_fd;  /* dir/run.lock while this process runs the search, else −1 */
+    int readonly; /* opened by uh_store_open_readonly */
+    int outdated; /* read-only and of an older schema: to be upgraded by a writable open */
 };
 
 /* Turns the connection's last SQLite error into ours: "<path>: <what>: <sqlite message>",
