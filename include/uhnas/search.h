@@ -374,6 +374,8 @@ typedef struct {
                          atomic_int is lock-free where uhnas builds) */
     int jobs;         /* candidates trained at once; 0 = one per free core (uhnas/threads.h) */
     const uh_executor_t *executor; /* NULL = local threads (jobs) */
+    const char *data_dir; /* where the data files are, for the stored config's (the same files
+                             on another machine, or moved); NULL = the stored one */
 } uh_search_opts_t;
 
 /* Runs (or resumes) the search whose store is open: the config is the store's. The children

@@ -240,6 +240,7 @@ static int write_tables(uh_store_t *store, const uh_run_data_t *f, const char *d
 /* How `search` and `resume` run and report, none of it part of the run's config. */
 typedef struct {
     int quiet, json, jobs;
+    const char *data_dir; /* resume: in place of the stored one */
 } run_flags_t;
 
 /* clang-format off */
@@ -339,7 +340,8 @@ static void warn_unmodelled(const uh_search_config_t *cfg, const uh_backend_t *b
 
 /* Runs the search in the open store, then prints the final front and writes the CSV. */
 static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t *flags,
-                          const uh_search_config_t *cfg, const uh_operator_t *op, uh_mpi_t *mpi) {
+                          const uh_search_config_t *cfg, const uh_backend_t *backend,
+                          const uh_operator_t *op, uh_mpi_t *mpi) {
     uh_error_t err = {0};
     uh_search_summary_t sum;
     FILE *log = flags->json ? stderr : stdout;
@@ -356,11 +358,16 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                              .progress = on_progress,
                              .progress_ctx = &pr,
                              .stop = &g_stop,
-                             .jobs = flags->jobs};
+                             .jobs = flags->jobs,
+                             .data_dir = flags->data_dir};
     uh_executor_t workers;
     int rc = UH_OK;
     if (uh_mpi_size(mpi) > 1) { /* rank 0: the other ranks train */
-        rc = uh_mpi_start(mpi, uh_store_config(store), &workers, &err);
+        /* with their data where this run finds it now (cfg has the new directory) */
+        char *moved = flags->data_dir ? uh_search_config_json(cfg, backend) : NULL;
+        if (flags->data_dir && !moved) rc = uh_error_set(&err, UH_ENOMEM, "out of memory");
+        if (!rc) rc = uh_mpi_start(mpi, moved ? moved : uh_store_config(store), &workers, &err);
+        free(moved);
         opts.executor = &workers;
         pr.mpi = mpi;
     }
@@ -375,6 +382,11 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                 dir);
         return UH_EXIT_FAIL;
     }
+    if (rc == UH_ENOTFOUND) /* the data are not where the run found them */
+        return cli_fail(UH_EXIT_FAIL,
+                        "search: %s (once they are found, continue with: uhnas resume %s, with "
+                        "--data-dir DIR if they moved)",
+                        err.msg, dir);
     if (rc)
         return cli_fail(UH_EXIT_FAIL, "search: %s (continue with: uhnas resume %s)", err.msg, dir);
     uh_run_data_t *f;
@@ -417,7 +429,7 @@ static int run_in_store(uh_store_t *store, const char *dir, const run_flags_t *f
     if (uh_operator_open(cfg, &overrides->remote, backend, dir, &op, &err))
         return cli_fail(UH_EXIT_USAGE, "%s: language model: %s (fix it, then: uhnas resume %s)",
                         command, err.msg, dir);
-    int code = run_and_report(store, dir, flags, cfg, uh_operator_of(op), mpi);
+    int code = run_and_report(store, dir, flags, cfg, backend, uh_operator_of(op), mpi);
     uh_operator_close(op);
     return code;
 }
@@ -583,9 +595,19 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         uh_backend_free(b);
         return cli_fail(UH_EXIT_FAIL, "search: out of memory");
     }
+    /* the data are found and read before the run directory exists: a wrong --data-dir
+     * leaves nothing behind */
+    uh_dataset_t *sets[3];
+    int rc = uh_search_load_data(&cfg, &sets[0], &sets[1], &sets[2], &err);
+    for (int i = 0; !rc && i < 3; i++) uh_dataset_free(sets[i]);
+    if (rc) {
+        uh_backend_free(b);
+        free(config);
+        return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg); /* missing data: 1, as documented */
+    }
     uh_store_t *store;
     /* the replaced run's transcript and model memory go with it */
-    int rc = replace ? uh_operator_forget(dir, &cfg, &err) : UH_OK;
+    rc = replace ? uh_operator_forget(dir, &cfg, &err) : UH_OK;
     if (!rc) rc = uh_store_create(dir, config, replace ? UH_STORE_REPLACE : 0, &store, &err);
     free(config);
     if (rc) {
@@ -629,8 +651,12 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
     cli_llm_args_unset(&overrides);
     goal_args_t goal_args;
     goal_args_unset(&goal_args);
-    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags), CLI_LLM_OPTIONS(overrides),
-                        GOAL_OPTIONS(goal_args)};
+    cli_opt_t opts[] = {RUN_FLAG_OPTIONS(flags),
+                        CLI_LLM_OPTIONS(overrides),
+                        GOAL_OPTIONS(goal_args),
+                        {"data-dir", OPT_STRING, &flags.data_dir, 0, 0, NULL, "DIR",
+                         "where the data files are now, in place of the stored directory (the "
+                         "same files: another machine, or moved)"}};
     int n = (int)(sizeof opts / sizeof opts[0]);
     /* the run directory is the one positional argument */
     if (argc >= 2 && argv[1][0] != '-') {
@@ -646,7 +672,8 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
                "candidates are read back, not retrained, and the result is the one an\n"
                "uninterrupted run would have given. Calls to a language model that are in\n"
                "DIR/llm.jsonl are answered from it; the --llm-* options replace the stored\n"
-               "ones (e.g. a server that moved). --objectives and --max-* are the run's own:\n"
+               "ones (e.g. a server that moved), --data-dir the data's directory, --jobs\n"
+               "the candidates trained at once. --objectives and --max-* are the run's own:\n"
                "given here, they must equal the stored ones (a mismatch is refused).\n"
                "\noptions:\n");
         cli_print_options(stdout, opts, n);
@@ -664,6 +691,12 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
     if (uh_search_config_parse(uh_store_config(store), &cfg, &backend, &err)) {
         uh_store_close(store);
         return cli_fail(cli_exit_code(err.code), "resume: %s: %s", dir, err.msg);
+    }
+    if (flags.data_dir && snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", flags.data_dir) >=
+                              (int)sizeof cfg.data_dir) {
+        uh_backend_free(backend);
+        uh_store_close(store);
+        return cli_fail(UH_EXIT_USAGE, "resume: --data-dir: path too long");
     }
     if (goal_args_match(&goal_args, &cfg, msg, sizeof msg)) {
         uh_backend_free(backend);

@@ -1112,6 +1112,10 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                   uh_error_t *err) {
     int rc = uh_store_lock_run(store, err);
     if (!rc) rc = uh_search_config_parse(uh_store_config(store), &r->cfg, &r->env.backend, err);
+    if (!rc && opts->data_dir &&
+        snprintf(r->cfg.data_dir, sizeof r->cfg.data_dir, "%s", opts->data_dir) >=
+            (int)sizeof r->cfg.data_dir)
+        rc = uh_error_set(err, UH_EINVAL, "data directory: path too long");
     if (rc) return rc;
     r->budget = r->cfg.population + r->cfg.generations * r->cfg.children;
     r->k = r->cfg.n_goals;
