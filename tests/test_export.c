@@ -119,13 +119,16 @@ static void round_trip(const char *python, const char *json, int index) {
     write_floats(input, x, (size_t)N * in);
     write_floats(expect, logits, (size_t)N * SHAPE.n_classes);
     snprintf(cmd, sizeof cmd,
-             "%s - '%s' '%s' '%s' %d %d %d %d %d <<'PY'\n"
+             "cd / && %s - '%s' '%s' '%s' %d %d %d %d %d <<'PY'\n"
              "import importlib.util, sys, torch\n"
              "path, inp, exp = sys.argv[1:4]\n"
              "n, c, h, w, k = map(int, sys.argv[4:9])\n"
              "spec = importlib.util.spec_from_file_location('exported', path)\n"
              "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-             "model = m.build()\n"
+             "model = m.build()  # its weights found beside it, from another directory\n"
+             "px = torch.tensor([0, 51, 255], dtype=torch.uint8).repeat(c * h * w)[:c * h * w]\n"
+             "assert torch.equal(m.preprocess(px.view(1, c, h, w)),\n"
+             "                   px.to(torch.float32).view(1, c, h, w) / 255.0)\n"
              "x = torch.frombuffer(bytearray(open(inp, 'rb').read()), dtype=torch.float32)\n"
              "want = torch.frombuffer(bytearray(open(exp, 'rb').read()), dtype=torch.float32)\n"
              "with torch.no_grad():\n"

@@ -35,6 +35,21 @@ out=$("$UHNAS" compare "$tmp/a" "$tmp/d" --out "$tmp/no.html" 2>&1)
 id=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["id"])' "$tmp/a/front.csv")
 out=$("$UHNAS" export --run "$tmp/a" --candidate "$id" --format pytorch --out "$tmp/net.py" 2>&1)
 [[ $? -eq 0 && -s "$tmp/net.py" && -s "$tmp/net.py.uhw" ]] && grep -q "class UhnasNet" "$tmp/net.py" && ok || bad "export pytorch: $out"
+# the module finds its weights beside it, wherever Python runs, and says how inputs are scaled
+if python3 -c 'import torch' 2> /dev/null; then
+  mkdir "$tmp/elsewhere" && mv "$tmp/net.py" "$tmp/net.py.uhw" "$tmp/elsewhere/"
+  (cd / && python3 -c 'import importlib.util, sys
+spec = importlib.util.spec_from_file_location("net", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+x = m.preprocess(__import__("torch").full((2, 28, 28), 255, dtype=__import__("torch").uint8))
+assert float(x.max()) == 1.0 and tuple(x.shape) == (2, 1, 28, 28), x.shape
+print(tuple(m.build()(x).shape))' "$tmp/elsewhere/net.py") > "$tmp/py.out" 2>&1 \
+    && [[ "$(cat "$tmp/py.out")" == "(2, 10)" ]] && ok || bad "the exported module from /: $(cat "$tmp/py.out")"
+  mv "$tmp/elsewhere/net.py" "$tmp/elsewhere/net.py.uhw" "$tmp/"
+else
+  grep -q 'os.path.dirname(os.path.abspath(__file__)), "net.py.uhw")' "$tmp/net.py" \
+    && grep -q "/ 255" "$tmp/net.py" && ok || bad "exported module: weights path or scaling"
+fi
 params=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["params"])' "$tmp/a/front.csv")
 "$UHNAS" export --run "$tmp/a" --candidate "$id" --format json | python3 -c '
 import json, sys

@@ -26,8 +26,9 @@ typedef enum { UH_EXPORT_PYTORCH, UH_EXPORT_JSON, UH_EXPORT_CSV } uh_export_form
 int uh_export_format_parse(const char *name, uh_export_format_t *out); /* UH_EINVAL if unknown */
 
 /* The text of arch (resolved) in format f; weights (n = arch->params floats) may be NULL.
- * For pytorch, weights_path (may be NULL) becomes the file the generated code loads by
- * default. *text is malloc'd (caller frees). */
+ * For pytorch, the file named like weights_path (may be NULL) in the module's own directory is
+ * what the generated code loads by default (export writes it there), and preprocess() scales
+ * uint8 images as uhnas does (/ 255). *text is malloc'd (caller frees). */
 int uh_export(const uh_arch_t *arch, const float *weights, size_t n_weights, uh_export_format_t f,
               const char *weights_path, char **text, uh_error_t *err);
 
