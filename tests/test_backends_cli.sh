@@ -7,6 +7,11 @@ BACKENDS="cpu-xeon8380-fp32 gpu-b200-fp16 mzi-realistic mzi-worst crossbar-pcm"
 # backends: the five shipped ones, in text and JSON
 out=$("$UHNAS" backends)
 for b in $BACKENDS; do [[ "$out" == *"$b"* ]] && ok || bad "backends lacks $b: $out"; done
+# each precision whole, as --json has it
+"$UHNAS" backends --json | python3 -c 'import json, sys
+table = open(sys.argv[1]).read()
+for r in map(json.loads, sys.stdin):
+    assert r["precision"] in table, r["precision"]' <(echo "$out") && ok || bad "backends cut a precision: $out"
 n=$("$UHNAS" backends --json | python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; assert all(r["pj_per_mac"] > 0 and r["model"] in ("digital","mzi","crossbar") for r in rows), rows; print(len(rows))')
 [[ "${n:-0}" -ge 5 ]] && ok || bad "backends --json gave ${n:-nothing}"
 expect 0 "usage: uhnas backends" "$UHNAS" backends --help

@@ -15,7 +15,7 @@ int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
         "usage: uhnas backends [--json]\n\n"
         "Lists the backend files found in $UHNAS_BACKENDS, ./configs/backends and the\n"
         "installed configs/backends: name, physics model, energy per MAC (or its\n"
-        "equivalent for analog hardware), precision and the file. Beside pJ/MAC (which\n"
+        "equivalent for analog hardware), the file and its precision. Beside pJ/MAC (which\n"
         "hides static power: lasers, heaters, DAC/ADC idle), the energy (nJ), latency\n"
         "(ns) and area (mm2) of one reference network,\n"
         "  " CLI_REFERENCE_NAME "\n"
@@ -27,8 +27,9 @@ int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
     if (n == 0) return cli_fail(UH_EXIT_FAIL, "backends: no backend files found");
     if (!json) {
         printf("reference network: %s\n", CLI_REFERENCE_NAME);
-        printf("%-22s %-9s %-10s %-10s %-10s %-10s %-44s %s\n", "name", "model", "pJ/MAC", "ref nJ",
-               "ref ns", "ref mm2", "precision", "file");
+        /* precision last and whole: it is the longest column, and cut it misleads */
+        printf("%-22s %-9s %-10s %-10s %-10s %-10s %-40s %s\n", "name", "model", "pJ/MAC", "ref nJ",
+               "ref ns", "ref mm2", "file", "precision");
     }
     code = UH_EXIT_OK;
     for (int i = 0; i < n; i++) {
@@ -70,9 +71,9 @@ int uh_cmd_backends(int argc, char **argv, const cli_env_t *env) {
                 snprintf(ns, sizeof ns, "%.4g", ref.latency_ns);
                 snprintf(mm2, sizeof mm2, "%.4g", ref.footprint.area_mm2);
             }
-            printf("%-22s %-9s %-10.4g %-10s %-10s %-10s %-44.44s %s\n", uh_backend_name(b),
-                   uh_backend_model_name(b), uh_backend_pj_per_mac(b), nj, ns, mm2, p.summary,
-                   uh_backend_path(b));
+            printf("%-22s %-9s %-10.4g %-10s %-10s %-10s %-40s %s\n", uh_backend_name(b),
+                   uh_backend_model_name(b), uh_backend_pj_per_mac(b), nj, ns, mm2,
+                   uh_backend_path(b), p.summary);
         }
         uh_backend_free(b);
     }
