@@ -20,6 +20,10 @@ n_whole=$(rows "$tmp/whole")
 n_front=$(csv_rows "$tmp/whole/front.csv" 2>/dev/null || echo 0)
 [[ $n_front -ge 1 && $n_front -lt $n_whole ]] && ok || bad "front.csv has $n_front rows"
 grep -q "hypervolume" "$tmp/whole.log" && ok || bad "no hypervolume in: $(cat "$tmp/whole.log")"
+# resumed aloud: each generation's line has its own time and the run's so far
+out=$("$UHNAS" resume "$tmp/whole" 2>&1)
+[[ "$out" == *"generation 3/3 done in "*"s: "*"hypervolume"*"s in all)"* ]] && ok \
+  || bad "no generation times in: $out"
 # a second search into the same directory is refused, and points at resume
 expect 2 "resume" "$UHNAS" search "${ARGS[@]}" --out "$tmp/whole"
 

@@ -59,7 +59,8 @@ typedef struct {
     FILE *out;
     int quiet, tty;
     double run_start, start;
-    int first_done; /* candidates done before the first one this call trained */
+    double generation_start; /* when the generation now training began (this process) */
+    int first_done;          /* candidates done before the first one this call trained */
     int started;
     double best_acc, best_nj; /* the best accuracy seen (noisy; clean with --objective clean) */
     int clean;
@@ -114,9 +115,13 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
     double left = c ? eta(pr, p) : NAN;
     clear_bar(pr);
     if (!c) {
-        fprintf(pr->out, "generation %d/%d done: %d/%d candidates, hypervolume %.4f (%.0f s)\n",
-                p->generation, p->generations, p->done, p->budget, p->hypervolume,
-                cli_now() - pr->run_start);
+        char took[24], all[24];
+        cli_duration(took, sizeof took, cli_now() - pr->generation_start);
+        cli_duration(all, sizeof all, cli_now() - pr->run_start);
+        fprintf(pr->out,
+                "generation %d/%d done in %s: %d/%d candidates, hypervolume %.4f (%s in all)\n",
+                p->generation, p->generations, took, p->done, p->budget, p->hypervolume, all);
+        pr->generation_start = cli_now();
         uh_mpi_print_workers(pr->mpi, pr->out);
     } else {
         char when[32] = "";
@@ -349,6 +354,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                      .quiet = flags->quiet,
                      .tty = isatty(fileno(log)),
                      .run_start = cli_now(),
+                     .generation_start = cli_now(),
                      .best_acc = NAN,
                      .best_nj = NAN,
                      .clean = cfg->objective == UH_OBJECTIVE_CLEAN,
