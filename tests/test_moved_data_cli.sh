@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Data that are missing or moved: search with a wrong --data-dir fails before a run directory
-# exists; a run whose data moved fails on resume with the way out, and resume --data-dir
+# Data that are missing or moved: search with a wrong --data-dir (or UHNAS_DATA) fails before a
+# run directory exists; a run whose data moved fails on resume with the way out, and resume --data-dir
 # continues it to the rows of an uninterrupted run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 FASHION=/usr/share/datasets/fashion-mnist
@@ -12,6 +12,12 @@ ARGS=(--backend mzi-realistic --data fashion-mnist --limit-train 600 --limit-tes
 expect 1 "no train-images-idx3-ubyte" "$UHNAS" search "${ARGS[@]}" --data-dir "$tmp/nowhere" \
   --out "$tmp/never"
 [[ ! -e "$tmp/never" ]] && ok || bad "a failed search left $tmp/never behind"
+
+# UHNAS_DATA pointing nowhere is a mistake to report, not a directory to pass over
+UHNAS_DATA="$tmp/nowhere" expect 1 "UHNAS_DATA=$tmp/nowhere: no such directory" "$UHNAS" search \
+  "${ARGS[@]}" --out "$tmp/never"
+UHNAS_DATA="$tmp/nowhere" expect 0 "" "$UHNAS" search "${ARGS[@]/fashion-mnist/tiny}" \
+  --generations 0 --out "$tmp/tiny"
 
 mkdir "$tmp/data1" && ln -s "$FASHION"/*.gz "$tmp/data1/"
 "$UHNAS" search "${ARGS[@]}" --data-dir "$tmp/data1" --out "$tmp/whole" > /dev/null 2>&1 && ok \

@@ -3,7 +3,8 @@
  * Where the files come from (first match wins):
  *
  *   fashion-mnist  opts->data_dir (or data_dir/fashion-mnist) if given, and only there;
- *                  else $UHNAS_DATA/fashion-mnist, $UHNAS_DATA,
+ *                  else $UHNAS_DATA/fashion-mnist, $UHNAS_DATA (set but not a directory:
+ *                  an error, never passed over),
  *                  /usr/share/datasets/fashion-mnist (Debian: dataset-fashion-mnist).
  *   mnist          opts->data_dir (or data_dir/mnist) if given, and only there;
  *                  else $UHNAS_DATA/mnist, $UHNAS_DATA; else the offline fallback below.
@@ -589,6 +590,13 @@ int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t *
     if (!train || !test) return uh_error_set(err, UH_EINVAL, "uh_dataset_load: NULL output");
     *train = *test = NULL;
     if (!name) return uh_error_set(err, UH_EINVAL, "no dataset name; known: %s", DATASET_NAMES);
+    /* UHNAS_DATA names where the user keeps data: pointing nowhere it is a mistake to report,
+     * not a directory to pass over for the system's copy */
+    const char *env = getenv("UHNAS_DATA");
+    struct stat st;
+    if (strcmp(name, "tiny") != 0 && !(opts && opts->data_dir && *opts->data_dir) && env && *env &&
+        (stat(env, &st) != 0 || !S_ISDIR(st.st_mode)))
+        return uh_error_set(err, UH_ENOTFOUND, "UHNAS_DATA=%s: no such directory", env);
     int rc;
     if (strcmp(name, "fashion-mnist") == 0) {
         rc = load_fashion(opts, train, test, err);
