@@ -24,6 +24,18 @@ grep -q "hypervolume" "$tmp/whole.log" && ok || bad "no hypervolume in: $(cat "$
 out=$("$UHNAS" resume "$tmp/whole" 2>&1)
 [[ "$out" == *"generation 3/3 done in "*"s: "*"hypervolume"*"s in all)"* ]] && ok \
   || bad "no generation times in: $out"
+# ... and ends with the front: ids (what export takes), cheapest first, one-word column names
+python3 - "$tmp/whole/run.sqlite" <<PY && ok || bad "front table: $out"
+import sqlite3, sys
+lines = """$out""".splitlines()
+head = next(i for i, l in enumerate(lines) if l.split()[:2] == ["id", "energy_nJ"])
+rows = [l.split() for l in lines[head + 1:] if l.strip() and l.split()[0].isdigit()]
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+energy = dict(db.execute("select id, energy_nj from candidates"))
+ids = [int(r[0]) for r in rows]
+assert ids and [energy[i] for i in ids] == sorted(energy[i] for i in ids), ids
+assert all(float(r[1]) == float("%.4g" % energy[int(r[0])]) for r in rows), rows
+PY
 # a second search into the same directory is refused, and points at resume
 expect 2 "resume" "$UHNAS" search "${ARGS[@]}" --out "$tmp/whole"
 

@@ -172,14 +172,26 @@ static void print_front(const uh_run_data_t *f, const uh_search_summary_t *sum,
     if (sum->rejected) printf("; %d refused for a limit", sum->rejected);
     printf("); hypervolume %.4f (%s), %.4f (error,energy,drop); front of %d:\n", sum->hypervolume,
            goals, sum->hypervolume3, sum->front_size);
-    printf("  %-16s %-15s %8s %8s %8s %8s %12s %11s %10s %9s\n", "hash", "origin", "val acc",
-           "noisy", "test acc", "t-noisy", "energy nJ", "latency ns", "area mm2", "params");
-    for (size_t k = 0; k < f->n_rows; k++) {
-        if (!f->has_test[k]) continue;
+    /* cheapest first, by the id `export --candidate` takes; one-word column names */
+    printf("  %6s %10s %10s %9s %10s %11s %11s %9s %9s  %-15s %s\n", "id", "energy_nJ", "val_noisy",
+           "val_clean", "test_noisy", "test_clean", "latency_ns", "area_mm2", "params", "origin",
+           "hash");
+    for (size_t shown = 0, last = (size_t)-1;; shown++) {
+        size_t k = (size_t)-1; /* the next cheapest after `last` (ties by place) */
+        for (size_t j = 0; j < f->n_rows; j++) {
+            if (!f->has_test[j]) continue;
+            const uh_candidate_t *c = &f->rows[j];
+            int after = last == (size_t)-1 || c->energy_nj > f->rows[last].energy_nj ||
+                        (c->energy_nj == f->rows[last].energy_nj && j > last);
+            if (after && (k == (size_t)-1 || c->energy_nj < f->rows[k].energy_nj)) k = j;
+        }
+        if (k == (size_t)-1) break;
         const uh_candidate_t *c = &f->rows[k];
-        printf("  %-16s %-15s %8.4f %8.4f %8.4f %8.4f %12.4g %11.4g %10.4g %9ld\n", c->hash,
-               c->origin, c->accuracy, c->noisy_accuracy, f->test[k].accuracy,
-               f->test[k].noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2, c->params);
+        printf("  %6lld %10.4g %10.4f %9.4f %10.4f %11.4f %11.4g %9.4g %9ld  %-15s %s\n",
+               (long long)c->id, c->energy_nj, c->noisy_accuracy, c->accuracy,
+               f->test[k].noisy_accuracy, f->test[k].accuracy, c->latency_ns, c->area_mm2,
+               c->params, c->origin, c->hash);
+        last = k;
     }
 }
 
