@@ -2,7 +2,7 @@
 # baselines — random, evolution, nsga2 and linas (and llm, llmatic when a language model is
 # given with --llm-url/--llm-model or --llm-replay) at one budget and several seeds on
 # mzi-realistic; writes the comparison report and prints the final hypervolume table.
-# Options: see experiments/lib.sh.
+
 source "$(dirname "$0")/lib.sh"
 strategies=(random evolution nsga2 linas)
 if [[ ${#LLM[@]} -gt 0 ]]; then

@@ -2,7 +2,7 @@
 # fig1 — the paper's Figure 1: the same NSGA-II search on GPU (B200, FP16), CPU (Xeon 8380,
 # FP32) and MZI optical hardware under realistic and worst-case non-idealities, then their
 # Pareto fronts on one plot (uhnas compare). Prints each backend's front size and energy
-# range. Options: see experiments/lib.sh (--paper, --out, --data).
+# range.
 source "$(dirname "$0")/lib.sh"
 backends=(gpu-b200-fp16 cpu-xeon8380-fp32 mzi-realistic mzi-worst)
 dirs=()

@@ -7,6 +7,13 @@
 #   --llm-url URL --llm-model NAME | --llm-replay FILE
 #                      a language model for the llm and llmatic strategies
 set -euo pipefail
+# usage: the calling script's header comment, then the options above
+usage() {
+  local header='NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }'
+  awk "$header" "$0"
+  printf '\nOptions:\n'
+  awk "$header" "${BASH_SOURCE[0]}"
+}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 UHNAS=${UHNAS:-$ROOT/build/uhnas}
 [[ -x "$UHNAS" ]] || make -C "$ROOT" build >/dev/null
@@ -18,7 +25,7 @@ while [[ $# -gt 0 ]]; do
     --seeds) SEEDS=$2; shift ;;
     --data) DATA=$2; shift ;;
     --llm-url|--llm-model|--llm-replay) LLM+=("$1" "$2"); shift ;;
-    -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -61,12 +68,15 @@ for d in sys.argv[1:]:
     cfg = json.loads(db.execute("select config from run").fetchone()[0])
     hv = db.execute("select hypervolume from generations order by generation desc limit 1").fetchone()[0]
     name = cfg["strategy"]
-    if "operator" in cfg:  # language-model runs differ by their system prompt
-        name += "/" + cfg["operator"]["llm"]["system_prompt"]
+    op = cfg.get("operator", {})  # language-model runs differ by their system prompt
+    if "llm" in op:
+        name += "/" + op["llm"]["system_prompt"]
+    elif "builtin" in op:  # the built-in model: hardware tokens in its context, or none
+        name += "/builtin-" + ("hardware" if op["builtin"]["hardware_tokens"] else "none")
     by.setdefault(name, []).append(hv)
-print("%-10s %5s %22s" % ("strategy", "runs", "final HV mean ± std"))
+print("%-20s %5s %22s" % ("strategy", "runs", "final HV mean ± std"))
 for s, v in by.items():
     sd = statistics.stdev(v) if len(v) > 1 else 0.0
-    print("%-10s %5d %14.4f ± %.4f" % (s, len(v), statistics.mean(v), sd))
+    print("%-20s %5d %14.4f ± %.4f" % (s, len(v), statistics.mean(v), sd))
 PY
 }

@@ -2,7 +2,7 @@
 # robustness — does clean accuracy predict accuracy on the hardware? The same random
 # architectures (same seed, same space) are trained noise-aware and measured on mzi-realistic
 # and on mzi-worst; prints Spearman's rho between clean and noisy accuracy for each, and the
-# architectures whose rank changes most. Writes robustness.html. Options: experiments/lib.sh.
+# architectures whose rank changes most. Writes robustness.html.
 source "$(dirname "$0")/lib.sh"
 for b in mzi-realistic mzi-worst; do
   echo "  measuring on $b" >&2

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # system-prompt — the paper's ablation: UH-NAS (strategy llm) on mzi-realistic with the
 # hardware-aware system prompt, a generic one and none, same seeds and budget; writes the
-# comparison report and prints the hypervolume table. Needs a language model:
-# --llm-url URL --llm-model NAME (or --llm-replay FILE). Options: experiments/lib.sh.
+# comparison report and prints the hypervolume table. With --llm-url URL --llm-model NAME (or
+# --llm-replay FILE) a remote model; without, the built-in one (hardware against none: it has
+# no generic prompt).
 source "$(dirname "$0")/lib.sh"
+prompts=(hardware generic none)
 if [[ ${#LLM[@]} -eq 0 ]]; then
-  echo "system-prompt: needs a language model: --llm-url URL --llm-model NAME (see docs/llm.md)" >&2
-  exit 2
+  prompts=(hardware none)
+  echo "  (no --llm-url or --llm-replay: the built-in model, hardware prompt against none)" >&2
 fi
 dirs=()
-for prompt in hardware generic none; do
+for prompt in "${prompts[@]}"; do
   for seed in $(seq 1 "$SEEDS"); do
     echo "  system prompt $prompt, seed $seed" >&2
     run "$OUT/$prompt-s$seed" --backend mzi-realistic --strategy llm --seed "$seed" \
