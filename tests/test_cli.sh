@@ -41,7 +41,8 @@ expect 2 "unknown dataset" "$UHNAS" train --data cifar99 --arch "$TINY_MLP"
 expect 1 "$tmp/empty" "$UHNAS" train --data fashion-mnist --data-dir "$tmp/empty" --arch "$MLP"
 
 # a real training run on the built-in set, as JSON
-out=$("$UHNAS" train --data tiny --arch "$TINY_MLP" --epochs 5 --batch 32 --json)
+# (with search's optimizer by default: Adam at 1e-3)
+out=$("$UHNAS" train --data tiny --arch "$TINY_MLP" --epochs 10 --batch 32 --json)
 rc=$?
 if [[ $rc -eq 0 ]] && /usr/bin/env python3 - "$out" <<'PY'
 import json, sys
@@ -51,6 +52,7 @@ for k in ("test_accuracy", "params", "macs", "train_seconds", "hash", "arch"):
 assert 0.9 <= o["test_accuracy"] <= 1, o
 assert o["params"] == 144 * 32 + 32 + 32 * 4 + 4, o
 assert o["macs"] == 144 * 32 + 32 * 4, o
+assert o["optimizer"] == "adam" and abs(o["lr"] - 1e-3) < 1e-9, o
 PY
 then ok; else bad "train --json on tiny: $out"; fi
 # no progress line when stdout is not a terminal

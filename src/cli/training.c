@@ -27,8 +27,14 @@ static int training_threads(int option, const char *cmd) {
 }
 
 int cli_training_options(cli_training_t *t, cli_opt_t *opts) {
-    *t = (cli_training_t){
-        .data = "fashion-mnist", .epochs = 5, .batch = 128, .seed = 1, .momentum = 0.9};
+    /* Adam at 1e-3, as search trains its candidates: re-training a found network with
+     * `train` or `eval` trains it the same way */
+    *t = (cli_training_t){.data = "fashion-mnist",
+                          .epochs = 5,
+                          .batch = 128,
+                          .optimizer = 1,
+                          .seed = 1,
+                          .momentum = 0.9};
     const cli_opt_t list[] = {
         {"arch", OPT_STRING, &t->arch, 0, 0, NULL, "FILE_OR_JSON", "architecture (required)"},
         {"data", OPT_STRING, &t->data, 0, 0, NULL, "NAME", "dataset (default fashion-mnist)"},
@@ -37,7 +43,7 @@ int cli_training_options(cli_training_t *t, cli_opt_t *opts) {
         {"epochs", OPT_INT, &t->epochs, 1, 10000, NULL, "N", "training epochs (default 5)"},
         {"batch", OPT_INT, &t->batch, 1, 65536, NULL, "B", "mini-batch size (default 128)"},
         {"optimizer", OPT_CHOICE, &t->optimizer, 0, 0, "sgd|adam", NULL,
-         "optimizer (default sgd, with momentum)"},
+         "optimizer (default adam, as search trains; sgd with momentum)"},
         {"lr", OPT_REAL, &t->lr, 1e-9, 10, NULL, "X",
          "learning rate (default 0.05 sgd, 0.001 adam)"},
         {"momentum", OPT_REAL, &t->momentum, 0, 0.999, NULL, "X", "SGD momentum (default 0.9)"},
