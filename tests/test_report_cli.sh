@@ -26,6 +26,12 @@ expect 2 "nothing" "$UHNAS" report "$tmp/nothing"
 # compare: seeds and strategies at one budget; backends; a different budget is refused
 out=$("$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/c" --out "$tmp/cmp.html" 2>&1)
 [[ $? -eq 0 ]] && grep -q 'data-plot="compare-hv"' "$tmp/cmp.html" && ok || bad "compare strategies: $out"
+! grep -q "seed: runs of one seed" "$tmp/cmp.html" && ok || bad "compare flagged distinct seeds"
+# the same seed twice: the table says its ± is not a spread over seeds
+cp -r "$tmp/a" "$tmp/a2"
+out=$("$UHNAS" compare "$tmp/a" "$tmp/a2" --out "$tmp/same.html" 2>&1)
+[[ $? -eq 0 ]] && grep -q "(2 runs, 1 seed: runs of one seed repeat one search" "$tmp/same.html" \
+  && ok || bad "compare of one seed twice: $out"
 out=$("$UHNAS" compare "$tmp/a" "$tmp/w" --out "$tmp/fig1.html" 2>&1)
 [[ $? -eq 0 ]] && grep -q 'data-plot="compare-front"' "$tmp/fig1.html" && ok || bad "compare backends: $out"
 out=$("$UHNAS" compare "$tmp/a" "$tmp/d" --out "$tmp/no.html" 2>&1)

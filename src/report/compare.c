@@ -211,8 +211,23 @@ static void hv_plot(uh_strbuf_t *b, uh_strbuf_t *table, const uh_run_data_t *con
         dashed[s] = s % 2;
         uh_strbuf_puts(table, "<tr><td class=\"l\">");
         html_text(table, groups[s]);
-        uh_strbuf_putf(table, "</td><td>%d</td><td>%.4f ± %.4f</td></tr>\n", cnt[s * G + G - 1],
+        uh_strbuf_putf(table, "</td><td>%d</td><td>%.4f ± %.4f", cnt[s * G + G - 1],
                        mean[s * G + G - 1], sd[s * G + G - 1]);
+        /* runs of one seed repeat one search: a spread of 0 says nothing about seeds */
+        int runs_here = 0, seeds_here = 0;
+        for (int i = 0; i < n; i++) {
+            if (group[i] != s) continue;
+            runs_here++;
+            int seen = 0;
+            for (int j = 0; j < i; j++) seen |= group[j] == s && runs[j]->seed == runs[i]->seed;
+            seeds_here += !seen;
+        }
+        if (runs_here > 1 && seeds_here < runs_here)
+            uh_strbuf_putf(table,
+                           " <span class=\"note\">(%d runs, %d seed%s: runs of one seed "
+                           "repeat one search, so the spread is not over seeds)</span>",
+                           runs_here, seeds_here, seeds_here == 1 ? "" : "s");
+        uh_strbuf_puts(table, "</td></tr>\n");
     }
     uh_strbuf_puts(table, "</table>\n");
     plot_legend(&p, LEGEND_BOTTOM_RIGHT, names, colors, marks, dashed, n_groups);
