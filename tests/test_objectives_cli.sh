@@ -68,7 +68,7 @@ for f in front:
 PY
 out=$("$UHNAS" search --backend mzi-realistic "${LOUD[@]}" --objectives error,energy,latency \
       --out "$tmp/three-text" 2>&1)
-[[ "$out" == *"objectives error,energy,latency"* && "$out" == *"(error,energy,latency)"* && "$out" == *"latency ns"* ]] \
+[[ "$out" == *"objectives error,energy,latency"* && "$out" == *"(error,energy,latency)"* && "$out" == *"latency_ns"* ]] \
   && ok || bad "three objectives, text: $out"
 
 # a hard energy limit: every trained network is under it; stored with the run; resume
