@@ -4,11 +4,11 @@
 # continue; a second signal exits at once, still resumable; resume then ends with the rows of
 # an uninterrupted run. nohup's ignored SIGHUP stays ignored.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ARGS=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 2 --epochs 40
+ARGS=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 2 --epochs 20
       --batch 32 --mc 2 --seed 9 --pruner none --jobs 1)
-# twice: candidates long enough (about a second each) that the second signal comes while one
+# twice: candidates long enough (about half a second each) that the second signal comes while one
 # trains
-LONG=(--backend mzi-realistic --data tiny --population 3 --children 1 --generations 2 --epochs 200
+LONG=(--backend mzi-realistic --data tiny --population 3 --children 1 --generations 2 --epochs 80
       --batch 32 --mc 2 --seed 9 --pruner none --jobs 1)
 "$UHNAS" search "${ARGS[@]}" --quiet --out "$tmp/whole" > /dev/null 2>&1 && ok || bad "uninterrupted run"
 "$UHNAS" search "${LONG[@]}" --quiet --out "$tmp/whole-twice" > /dev/null 2>&1 && ok \
