@@ -14,8 +14,11 @@ WERROR_ARG := $(if $(WERROR),-DUHNAS_WERROR=$(WERROR))
 
 all: build
 
+# What setup installs follows the goal: the tests' PyTorch reference, the benchmarks' peer.
+check sanitize: SETUP_FLAGS = --check
+bench: SETUP_FLAGS = --bench
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh $(SETUP_FLAGS)
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(WERROR_ARG) $(CMAKE_ARGS) >/dev/null

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages uhnas needs, only those that are missing.
-#   scripts/setup.sh          build + test dependencies and the Fashion-MNIST dataset
-#   scripts/setup.sh --bench  also PyTorch (python3-torch), the benchmarks' peer
+#   scripts/setup.sh          build dependencies and the Fashion-MNIST dataset (make demo)
+#   scripts/setup.sh --check  also PyTorch (python3-torch): the reference the export tests
+#                             load the generated module in (make check, make sanitize)
+#   scripts/setup.sh --bench  PyTorch and NumPy, the benchmarks' peer
 set -euo pipefail
 
 packages=(
@@ -12,9 +14,12 @@ packages=(
   openmpi-bin libopenmpi-dev             # optional MPI mode: mpirun -np N uhnas search
   dataset-fashion-mnist                  # /usr/share/datasets/fashion-mnist (default data)
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy)
-fi
+case "${1:-}" in
+  "") ;;
+  --check) packages+=(python3-torch) ;;
+  --bench) packages+=(python3-torch python3-numpy) ;;
+  *) echo "setup: unknown option $1 (--check or --bench)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
