@@ -275,37 +275,48 @@ static void report_row(search_run_t *r, const uh_candidate_t *row, int reused) {
     r->hooks.progress(r->hooks.progress_ctx, &p);
 }
 
+/* Fills the job's failed row from an evaluation error (or returns a machine's failure). */
+static int job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
+    if (eerr->code == UH_ENOMEM || eerr->code == UH_EIO) {
+        if (err) *err = *eerr;
+        return eerr->code;
+    }
+    uh_candidate_t *row = &job->row;
+    row->status = UH_CAND_FAILED;
+    snprintf(row->message, sizeof row->message, "%s", eerr->msg);
+    row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
+    row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
+    job->active = 0;
+    return UH_OK;
+}
+
+/* Fills the job's row from its finished evaluation: status ok, accuracies, costs, all epochs. */
+static void job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res) {
+    uh_candidate_t *row = &job->row;
+    row->status = UH_CAND_OK;
+    row->accuracy = res->accuracy;
+    row->noisy_accuracy = res->noisy_accuracy;
+    row->noisy_accuracy_std = res->noisy_std;
+    row->energy_nj = res->energy_nj;
+    row->latency_ns = res->latency_ns;
+    row->area_mm2 = res->area_mm2;
+    row->train_seconds = res->train_seconds;
+    row->epochs_trained = r->cfg.train.epochs;
+}
+
 /* Task: trains and measures the batch's unsettled job i. A failure of the candidate becomes
  * its row's status; only a failure of the machine (memory, I/O) is returned. */
 static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job_t *job = &((batch_t *)ctx)->jobs[i];
     if (job->settled) return UH_OK;
-    uh_candidate_t *row = &job->row;
     uh_eval_config_t ec;
     uh_search_eval_config(&r->cfg, &ec);
     uh_eval_result_t res;
     uh_error_t eerr = {0};
-    if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, row->seed, &res,
-                    &job->weights, &job->n_weights, &eerr)) {
-        if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) {
-            if (err) *err = eerr;
-            return eerr.code;
-        }
-        row->status = UH_CAND_FAILED;
-        snprintf(row->message, sizeof row->message, "%s", eerr.msg);
-        row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-        row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
-        return UH_OK;
-    }
-    row->status = UH_CAND_OK;
-    row->accuracy = res.accuracy;
-    row->noisy_accuracy = res.noisy_accuracy;
-    row->noisy_accuracy_std = res.noisy_std;
-    row->energy_nj = res.energy_nj;
-    row->latency_ns = res.latency_ns;
-    row->area_mm2 = res.area_mm2;
-    row->train_seconds = res.train_seconds;
-    row->epochs_trained = r->cfg.train.epochs;
+    if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res,
+                    &job->weights, &job->n_weights, &eerr))
+        return job_failed(job, &eerr, err);
+    job_measured(r, job, &res);
     return UH_OK;
 }
 
@@ -359,32 +370,29 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     uh_error_t eerr;
     int rc = remote_result(b, res, &eerr, err);
     if (rc) return rc;
-    if (eerr.code == UH_ENOMEM || eerr.code == UH_EIO) { /* the worker's machine, not the net */
-        if (err) *err = eerr;
-        return eerr.code;
-    }
     job_t *job = &b->jobs[res->index];
-    uh_candidate_t *row = &job->row;
-    if (res->ok) {
-        row->status = UH_CAND_OK;
-        row->accuracy = res->result.accuracy;
-        row->noisy_accuracy = res->result.noisy_accuracy;
-        row->noisy_accuracy_std = res->result.noisy_std;
-        row->energy_nj = res->result.energy_nj;
-        row->latency_ns = res->result.latency_ns;
-        row->area_mm2 = res->result.area_mm2;
-        row->train_seconds = res->result.train_seconds;
-        row->epochs_trained = b->r->cfg.train.epochs;
+    if (eerr.code) {
+        rc = job_failed(job, &eerr, err); /* returns only the worker's machine failing */
+        if (rc) return rc;
     } else {
-        row->status = UH_CAND_FAILED;
-        snprintf(row->message, sizeof row->message, "%s", res->message);
-        row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-        row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
+        job_measured(b->r, job, &res->result);
     }
     job->weights = res->weights;
     job->n_weights = res->n_weights;
     res->weights = NULL;
     return commit_job(b->r, b, res->index, err);
+}
+
+/* Hands jobs[0..n) (malloc'd, freed here) to the executor, each result to done(ctx); a stop
+ * asked for meanwhile is returned as UH_EINTR, as run_tasks does. */
+static int run_on_executor(search_run_t *r, uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
+                           void *ctx, uh_error_t *err) {
+    int rc =
+        n ? r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, done, ctx, r->hooks.stop, err)
+          : UH_OK;
+    free(jobs);
+    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
+    return rc;
 }
 
 /* Step three through the executor: the unsettled jobs, as canonical JSON and seeds. */
@@ -396,12 +404,7 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
         if (!b->jobs[j].settled)
             jobs[n++] = (uh_remote_job_t){
                 .index = j, .arch = b->jobs[j].row.arch, .seed = b->jobs[j].row.seed};
-    int rc = n ? r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_done, b,
-                                        r->hooks.stop, err)
-               : UH_OK;
-    free(jobs);
-    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
-    return rc;
+    return run_on_executor(r, jobs, n, remote_done, b, err);
 }
 
 /* ---- the pruner (uhnas/search.h, "Multi-fidelity") ------------------------------------
@@ -420,21 +423,6 @@ int uh_pruner_rungs(int epochs, int out[UH_PRUNER_MAX_RUNGS]) {
         if (x >= 1 && (n == 0 || x > out[n - 1])) out[n++] = x;
     }
     return n;
-}
-
-/* Fills the job's failed row from an evaluation error (or returns a machine's failure). */
-static int job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
-    if (eerr->code == UH_ENOMEM || eerr->code == UH_EIO) {
-        if (err) *err = *eerr;
-        return eerr->code;
-    }
-    uh_candidate_t *row = &job->row;
-    row->status = UH_CAND_FAILED;
-    snprintf(row->message, sizeof row->message, "%s", eerr->msg);
-    row->accuracy = row->noisy_accuracy = row->noisy_accuracy_std = NAN;
-    row->energy_nj = row->latency_ns = row->area_mm2 = row->train_seconds = NAN;
-    job->active = 0;
-    return UH_OK;
 }
 
 typedef struct {
@@ -543,12 +531,11 @@ static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
                                       .start_weights = ec.start_weights,
                                       .n_start_weights = ec.n_start_weights};
     }
-    if (!rc && n)
-        rc = r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, remote_rung_done, &c,
-                                    r->hooks.stop, err);
-    free(jobs);
-    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
-    return rc;
+    if (rc) {
+        free(jobs);
+        return rc;
+    }
+    return run_on_executor(r, jobs, n, remote_rung_done, &c, err);
 }
 
 /* The job's final row: its last rung's accuracies (status ok after the last rung, else
