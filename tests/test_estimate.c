@@ -35,10 +35,13 @@ static void test_formula(void **state) {
     uh_search_estimate_compute(&cfg, 1, &e);
     assert_close(e.candidate_s, 2 * 960 + 12, 1e-9);
     assert_close(e.wall_s, e.cpu_s, 1e-6);
-    /* the pruner: rungs at 2, 6 and 20 epochs, a third going on at each: (2 + 4/3 + 14/9)
-     * of 20 epochs = 0.2444, and 1 + 1/3 + 1/9 held-out passes */
+    /* the pruner as stored before rung_rounding and rung_mc: rungs at 2, 6 and 20 epochs, a
+     * third going on at each: (2 + 4/3 + 14/9) of 20 epochs = 0.2444, and 1 + 1/3 + 1/9
+     * held-out passes */
     paper_budget(&cfg, &e, 1);
     cfg.pruner = UH_PRUNER_ASHA;
+    cfg.rung_rounding = UH_RUNGS_DOWN;
+    cfg.rung_mc = 0;
     uh_search_estimate_compute(&cfg, 1, &e);
     assert_close(e.epoch_share, (2 + 4 / 3.0 + 14 / 9.0) / 20, 1e-12);
     assert_close(e.eval_share, 13 / 9.0, 1e-12);
@@ -46,9 +49,39 @@ static void test_formula(void **state) {
     char line[512];
     uh_search_estimate_format(&e, line, sizeof line);
     assert_contains(line, "the pruner's target: ~0.24 of the epochs");
+    /* today's default: rungs at 20/27, 20/9, 20/3 and 20 rounded (1, 2, 7, 20): (1 + 1/3 +
+     * 5/9 + 13/27) of 20 epochs = 0.1185; below the last rung a clean pass and 1 of the 5
+     * hardware samples, 2/6 of a full measurement: (1 + 1/3 + 1/9) · 2/6 + 1/27 = 14/27 */
+    uh_search_config_t def;
+    uh_search_config_default(&def);
+    cfg.rung_rounding = def.rung_rounding;
+    cfg.rung_mc = def.rung_mc;
+    uh_search_estimate_compute(&cfg, 1, &e);
+    assert_close(e.epoch_share, (1 + 1 / 3.0 + 5 / 9.0 + 13 / 27.0) / 20, 1e-12);
+    assert_close(e.eval_share, 14 / 27.0, 1e-12);
     int rungs[UH_PRUNER_MAX_RUNGS];
-    assert_int_equal(uh_pruner_rungs(3, rungs), 2); /* 1 and 3: epochs/9 is under one */
+    assert_int_equal(uh_pruner_rungs(&cfg, rungs), 4);
+    assert_int_equal(((rungs[0] * 10 + rungs[1]) * 10 + rungs[2]) * 100 + rungs[3], 12720);
+    cfg.train.epochs = 9; /* 9/27 rounds to 0: 1, 3, 9 as rounded down */
+    assert_int_equal(uh_pruner_rungs(&cfg, rungs), 3);
+    assert_int_equal((rungs[0] * 10 + rungs[1]) * 10 + rungs[2], 139);
+    cfg.train.epochs = 3;
+    cfg.rung_rounding = UH_RUNGS_DOWN; /* 1 and 3: epochs/9 is under one */
+    assert_int_equal(uh_pruner_rungs(&cfg, rungs), 2);
     assert_int_equal(rungs[0] * 10 + rungs[1], 13);
+    cfg.train.epochs = 10000; /* at most UH_PRUNER_MAX_RUNGS: 10000/3^7 = 4.6 → 5 first */
+    cfg.rung_rounding = UH_RUNGS_NEAREST;
+    assert_int_equal(uh_pruner_rungs(&cfg, rungs), UH_PRUNER_MAX_RUNGS);
+    assert_int_equal(rungs[0], 5);
+    assert_int_equal(rungs[UH_PRUNER_MAX_RUNGS - 1], 10000);
+    /* the rungs' hardware samples: rung_mc below the last (never above mc), mc at it */
+    cfg.mc = 5, cfg.rung_mc = 1;
+    assert_int_equal(uh_pruner_rung_mc(&cfg, 0, 4), 1);
+    assert_int_equal(uh_pruner_rung_mc(&cfg, 3, 4), 5);
+    cfg.rung_mc = 9;
+    assert_int_equal(uh_pruner_rung_mc(&cfg, 0, 4), 5);
+    cfg.rung_mc = 0;
+    assert_int_equal(uh_pruner_rung_mc(&cfg, 0, 4), 5);
 }
 
 static void test_line(void **state) {

@@ -413,6 +413,84 @@ static void test_fake_quant_bits2(void **state) {
     uh_net_free(net);
 }
 
+/* The quantised weights a hook receives equal round(w / s) · s with C's roundf (halves away
+ * from zero), s = max|w| / 7 at 4 bits, bit for bit: the kernel rounds with a vectorised
+ * expression, not roundf. The max is set to 7 so that s = 1 and the grid's ties are exact. */
+typedef struct {
+    const float *expect;
+    int n, mismatches;
+} quant_check_t;
+
+static void check_quantised(void *ctx, int layer, float *w, int rows, int cols, uh_rng_t *rng) {
+    quant_check_t *q = ctx;
+    if (layer != 0) return;
+    assert_int_equal(rows * cols, q->n);
+    for (int i = 0; i < q->n; i++)
+        if (memcmp(&w[i], &q->expect[i], sizeof w[i]) != 0) q->mismatches++;
+}
+
+static void test_fake_quant_rounds_like_roundf(void **state) {
+    const char *json = "{\"layers\":[{\"type\":\"dense\",\"units\":4,\"bits\":4}]}";
+    uh_net_t *net = make_net(json, 8, 1);
+    float *p = uh_net_params(net); /* layer 0's weights come first: 4 × inputs */
+    const int n = 4 * train_set->c * train_set->h * train_set->w;
+    static const float special[] = {
+        7.0f,        -7.0f,        0.5f, -0.5f, 1.5f,       -1.5f,       2.5f,   -2.5f, 6.5f,
+        0.49999997f, -0.49999997f, 0.0f, -0.0f, 3.5000002f, -6.4999995f, 1e-30f, 5.5f};
+    const int n_special = (int)(sizeof special / sizeof *special);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 5);
+    for (int i = 0; i < n; i++)
+        p[i] = i < n_special ? special[i] : (float)(uh_rng_uniform(&rng) * 14.0 - 7.0);
+    float *expect = malloc((size_t)n * sizeof *expect);
+    for (int i = 0; i < n; i++) expect[i] = roundf(p[i]); /* s = 7 / 7 = 1 */
+    quant_check_t q = {expect, n, 0};
+    uh_noise_t noise = {check_quantised, NULL, &q};
+    uh_net_set_noise(net, &noise, 1);
+    assert_non_null(uh_net_forward(net, train_set->x, 8));
+    assert_int_equal(q.mismatches, 0);
+    free(expect);
+    uh_net_free(net);
+}
+
+/* tanh and sigmoid are rational approximations (layers.c): a hook overwrites a layer's
+ * pre-activations with values across [-12, 12] (and 0, ±1e-5, NaN) and the outputs are held
+ * to tanh and the logistic function in double: 3e-7 absolute. */
+static void set_preactivations(void *ctx, int layer, float *z, size_t count, uh_rng_t *rng) {
+    for (size_t i = 0; i < count; i++) z[i] = -12.0f + 24.0f * (float)i / (float)(count - 1);
+    z[0] = 0.0f, z[1] = 1e-5f, z[2] = -1e-5f, z[3] = NAN, z[4] = 7.9f, z[5] = -3.2e-4f;
+}
+
+static void test_tanh_sigmoid_accuracy(void **state) {
+    const char *acts[2] = {"tanh", "sigmoid"};
+    for (int k = 0; k < 2; k++) {
+        char json[128];
+        snprintf(json, sizeof json,
+                 "{\"layers\":[{\"type\":\"dense\",\"units\":4,\"activation\":\"%s\"}]}", acts[k]);
+        uh_net_t *net = make_net(json, 250, 1); /* the logits: 250 samples × 4 classes */
+        uh_noise_t noise = {NULL, set_preactivations, NULL};
+        uh_net_set_noise(net, &noise, 1);
+        const float *a = uh_net_forward(net, train_set->x, 250);
+        assert_non_null(a);
+        float z[1000];
+        set_preactivations(NULL, 0, z, 1000, NULL);
+        double worst = 0;
+        for (int i = 0; i < 1000; i++) {
+            if (isnan(z[i])) {
+                assert_true(isnan(a[i]));
+                continue;
+            }
+            double ref = k == 0 ? tanh((double)z[i]) : 1.0 / (1.0 + exp(-(double)z[i]));
+            double e = fabs((double)a[i] - ref);
+            worst = e > worst ? e : worst;
+            if (k == 0 && fabsf(z[i]) < 4e-4f) assert_true(a[i] == z[i]);
+        }
+        printf("  %s: max |error| %.2e\n", acts[k], worst);
+        assert_true(worst < 3e-7);
+        uh_net_free(net);
+    }
+}
+
 static void test_fake_quant_trains(void **state) {
     const char *json = "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\","
                        "\"bits\":4},{\"type\":\"dense\",\"units\":4}]}";
@@ -524,6 +602,8 @@ int main(void) {
         cmocka_unit_test(test_noise_aware_training_reproducible),
         cmocka_unit_test(test_fake_quant_bits2),
         cmocka_unit_test(test_fake_quant_trains),
+        cmocka_unit_test(test_fake_quant_rounds_like_roundf),
+        cmocka_unit_test(test_tanh_sigmoid_accuracy),
         cmocka_unit_test(test_partial_batch_and_early_stop),
         cmocka_unit_test(test_errors),
     };

@@ -98,25 +98,29 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
 /* Multi-fidelity (config `pruner`):
  *   none   every candidate trains its full epochs.
  *   asha   Pareto-aware successive halving: a batch of new candidates (a generation's, or the
- *          initial population) trains in rungs of epochs/η², epochs/η and epochs (η =
- *          UH_PRUNER_ETA; rungs under one epoch, or equal to the one before, are dropped).
+ *          initial population) trains in rungs of ..., epochs/η², epochs/η and epochs (η =
+ *          UH_PRUNER_ETA), rounded to the nearest epoch (config `rung_rounding` "nearest"),
+ *          down to the first that rounds to one epoch: 1, 2, 7, 20 for 20 epochs; 1, 3, 9 for
+ *          9. Runs stored before "rung_rounding" existed ("down") have three rungs at most,
+ *          rounded down: 2, 6, 20 for 20 epochs. Rungs equal to the one before are dropped.
  *          After each rung but the last, the batch's candidates are ranked by non-dominated
  *          sorting and crowding on the run's objectives with the error measured at that rung
  *          (costs are exact before training), together with every earlier candidate of the
  *          run that has a result at that rung; a candidate goes on when it is among the best
  *          ceil(N/η) of those N (no quota per batch, as in ASHA), continuing from its
  *          weights (data order and training noise go on as in one run; the optimizer's state
- *          starts afresh at each rung). The others are stored with status pruned and their
+ *          starts afresh at each rung). A rung before the last measures the noisy accuracy
+ *          with `rung_mc` hardware samples (default 1; 0, as in runs stored before it, means
+ *          `mc`): it only has to rank, and the spread between samples (~0.002 on MZI) is
+ *          far below the gaps that decide. The others are stored with status pruned and their
  *          rung's accuracies and epochs_trained: they may parent children, never enter the
  *          front, the hypervolume or a predictor's training set. Each rung's result is stored
  *          the moment it is measured (with the weights to continue from), so a resumed run
  *          loses no finished rung and makes the same decisions. */
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
+typedef enum { UH_RUNGS_DOWN, UH_RUNGS_NEAREST } uh_rung_rounding_t;
 #define UH_PRUNER_ETA 3
-#define UH_PRUNER_MAX_RUNGS 3
-/* asha's rungs for `epochs` into out (the epochs trained in all at each): epochs/η²,
- * epochs/η, epochs, without those under one epoch or equal to the one before; their count. */
-int uh_pruner_rungs(int epochs, int out[UH_PRUNER_MAX_RUNGS]);
+#define UH_PRUNER_MAX_RUNGS 8
 const char *uh_pruner_name(uh_pruner_t p);               /* "none", "asha" */
 int uh_pruner_parse(const char *name, uh_pruner_t *out); /* 0 or UH_EINVAL */
 const char *uh_objective_name(uh_objective_t o);         /* "noisy", "clean" */
@@ -167,7 +171,9 @@ typedef struct {
     double energy_weight;      /* evolution's scalar: accuracy − energy_weight · log10(E / nJ) */
     int predictor_generations; /* linas: NSGA-II generations on the predictors per cycle */
     uh_pruner_t pruner;        /* multi-fidelity (see above) */
-    uh_sampler_t sampler;      /* how random samples are drawn (uhnas/space.h; "sampler") */
+    uh_rung_rounding_t rung_rounding; /* asha's rungs (see above; "rung_rounding") */
+    int rung_mc;                      /* asha: hardware samples at rungs before the last; 0 = mc */
+    uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
      * that was on the front when measured ("keep_weights": "front" or "all") */
@@ -183,6 +189,12 @@ typedef struct {
  * fashion-mnist, validation 0.2, crossover 0.5, tournament 4, energy weight 0.05, predictor
  * generations 500, pruner asha (a stored config without "pruner" reads as none). */
 void uh_search_config_default(uh_search_config_t *cfg);
+
+/* asha's rungs for cfg (the epochs trained in all at each, see Multi-fidelity above) into
+ * out; their count. */
+int uh_pruner_rungs(const uh_search_config_t *cfg, int out[UH_PRUNER_MAX_RUNGS]);
+/* The Monte-Carlo samples measured at rung g of n: cfg->mc at the last, else rung_mc. */
+int uh_pruner_rung_mc(const uh_search_config_t *cfg, int g, int n);
 
 const char *uh_strategy_name(uh_strategy_t s);
 int uh_strategy_parse(const char *name, uh_strategy_t *out); /* 0 or UH_EINVAL */
@@ -307,8 +319,9 @@ typedef struct {
     const char *arch; /* canonical JSON */
     uint64_t seed;
     /* the pruner's rungs: train epochs first_epoch..first_epoch+epochs from start_weights
-     * (n_start_weights floats, or NULL to start afresh); epochs 0 = the run's */
-    int first_epoch, epochs;
+     * (n_start_weights floats, or NULL to start afresh); epochs 0 = the run's; mc: the
+     * hardware samples to measure (0 = the run's) */
+    int first_epoch, epochs, mc;
     const float *start_weights;
     size_t n_start_weights;
 } uh_remote_job_t;

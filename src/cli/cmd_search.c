@@ -539,9 +539,12 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"predictor-generations", OPT_INT, &cfg.predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS,
          NULL, "N", "linas: NSGA-II generations on the predictors per cycle (default 500)"},
         {"pruner", OPT_CHOICE, &pruner, 0, 0, "none|asha", "WHICH",
-         "multi-fidelity (default asha): asha trains in rungs (epochs/9, /3, all) and goes on "
-         "with a candidate only while it is in the best third of its rung; none trains every "
-         "candidate fully"},
+         "multi-fidelity (default asha): asha trains in rungs (epochs/3^k rounded, from one "
+         "epoch: 1, 2, 7, 20 for 20 epochs) and goes on with a candidate only while it is in "
+         "the best third of its rung; none trains every candidate fully"},
+        {"rung-mc", OPT_INT, &cfg.rung_mc, 0, 100000, NULL, "N",
+         "asha: hardware samples for the noisy accuracy at rungs before the last (default 1; "
+         "0 = --mc)"},
         {"sampler", OPT_CHOICE, &sampler, 0, 0, "uniform|cost-spread", "WHICH",
          "random samples: uniform choices of structure (default), or cost-spread (log-uniform "
          "in MACs over 2.5 decades above the linear classifier: fewer very large networks)"},

@@ -101,7 +101,7 @@ static void broadcast_config(const char *config) {
 /* A job's message: this header, then arch_len bytes of canonical JSON, then n_weights floats
  * to continue from (the pruner's rungs). */
 typedef struct {
-    int32_t index, first_epoch, epochs, reserved;
+    int32_t index, first_epoch, epochs, mc; /* mc 0: the run's */
     uint64_t seed, arch_len, n_weights;
 } job_msg_t;
 
@@ -109,7 +109,7 @@ static void send_job(uh_mpi_t *m, int worker, const uh_remote_job_t *job) {
     job_msg_t h = {job->index,
                    job->first_epoch,
                    job->epochs,
-                   0,
+                   job->mc,
                    job->seed,
                    strlen(job->arch),
                    job->start_weights ? job->n_start_weights : 0};
@@ -261,7 +261,7 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     size_t rest = len - sizeof h;
     int epochs = ws->ec.train.epochs; /* a rung lies within the run's epochs */
     if (!e.code &&
-        (h.reserved != 0 || h.arch_len > rest ||
+        (h.mc < 0 || h.mc > ws->ec.mc || h.arch_len > rest ||
          h.n_weights != (rest - h.arch_len) / sizeof(float) ||
          (rest - h.arch_len) % sizeof(float) != 0 || h.epochs < 0 || h.epochs > epochs ||
          h.first_epoch < 0 || h.first_epoch > epochs - h.epochs || (!h.epochs && h.first_epoch)))
@@ -275,6 +275,7 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     }
     if (!e.code) {
         if (h.epochs) ec.train.first_epoch = h.first_epoch, ec.train.epochs = h.epochs;
+        if (h.mc) ec.mc = h.mc;
         ec.start_weights = start;
         ec.n_start_weights = (size_t)h.n_weights;
         uh_shape_t in = {ws->train->c, ws->train->h, ws->train->w, ws->train->n_classes};

@@ -17,11 +17,12 @@ void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_sear
     e->parallel = min_int(jobs, cfg->population > cfg->children ? cfg->population : cfg->children);
     e->epoch_share = e->eval_share = 1;
     if (cfg->pruner == UH_PRUNER_ASHA && cfg->train.epochs > 0) {
-        int rungs[UH_PRUNER_MAX_RUNGS], n = uh_pruner_rungs(cfg->train.epochs, rungs);
+        int rungs[UH_PRUNER_MAX_RUNGS], n = uh_pruner_rungs(cfg, rungs);
         double going_on = 1, epochs = 0, evals = 0; /* share of a batch reaching rung k */
         for (int k = 0; k < n; k++, going_on /= UH_PRUNER_ETA) {
             epochs += going_on * (rungs[k] - (k ? rungs[k - 1] : 0));
-            evals += going_on;
+            /* a clean pass and mc noisy ones, each costed alike (noisy ones cost more) */
+            evals += going_on * (1.0 + uh_pruner_rung_mc(cfg, k, n)) / (1.0 + cfg->mc);
         }
         e->epoch_share = epochs / cfg->train.epochs;
         e->eval_share = evals;

@@ -414,15 +414,21 @@ static int run_remote(search_run_t *r, batch_t *b, uh_error_t *err) {
  * depends on finishing order, and a resumed run finds each stored rung instead of training
  * it, so the rows are the same for any `jobs` and after kill -9. */
 
-int uh_pruner_rungs(int epochs, int out[UH_PRUNER_MAX_RUNGS]) {
+int uh_pruner_rungs(const uh_search_config_t *cfg, int out[UH_PRUNER_MAX_RUNGS]) {
+    const int nearest = cfg->rung_rounding == UH_RUNGS_NEAREST, epochs = cfg->train.epochs;
     int n = 0;
-    for (int k = UH_PRUNER_MAX_RUNGS - 1; k >= 0; k--) {
+    for (int k = nearest ? UH_PRUNER_MAX_RUNGS - 1 : 2; k >= 0; k--) {
         int d = 1;
         for (int i = 0; i < k; i++) d *= UH_PRUNER_ETA;
-        int x = epochs / d;
+        int x = nearest ? (int)((2L * epochs + d) / (2L * d)) : epochs / d; /* halves up */
         if (x >= 1 && (n == 0 || x > out[n - 1])) out[n++] = x;
     }
     return n;
+}
+
+int uh_pruner_rung_mc(const uh_search_config_t *cfg, int g, int n) {
+    if (g + 1 >= n || cfg->rung_mc <= 0) return cfg->mc;
+    return cfg->rung_mc < cfg->mc ? cfg->rung_mc : cfg->mc;
 }
 
 typedef struct {
@@ -442,6 +448,7 @@ static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t
     uh_search_eval_config(&r->cfg, ec);
     ec->train.first_epoch = g ? r->env.rung_epochs[g - 1] : 0;
     ec->train.epochs = r->env.rung_epochs[g] - ec->train.first_epoch;
+    ec->mc = uh_pruner_rung_mc(&r->cfg, g, r->env.n_rung_epochs);
     if (g > 0 && !job->weights) {
         int rc = uh_store_get_rung_weights(r->env.store, job->hash, g - 1, &job->weights,
                                            &job->n_weights, err);
@@ -528,6 +535,7 @@ static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
                                       .seed = job->row.seed,
                                       .first_epoch = ec.train.first_epoch,
                                       .epochs = ec.train.epochs,
+                                      .mc = ec.mc,
                                       .start_weights = ec.start_weights,
                                       .n_start_weights = ec.n_start_weights};
     }
@@ -1112,7 +1120,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                             uh_strategy_name(r->cfg.strategy));
     rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
     if (!rc) rc = energy_scale(r, err);
-    r->env.n_rung_epochs = uh_pruner_rungs(r->cfg.train.epochs, r->env.rung_epochs);
+    r->env.n_rung_epochs = uh_pruner_rungs(&r->cfg, r->env.rung_epochs);
     if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
         rc = uh_store_rungs(store, &r->env.rungs, &r->env.n_rungs, err);
     if (!rc) {

@@ -13,6 +13,7 @@ static const char *const OBJECTIVES[] = {"noisy", "clean", NULL};
 static const char *const OPTIMIZERS[] = {"sgd", "adam", NULL};
 static const char *const PRUNERS[] = {"none", "asha", NULL};
 static const char *const KEEP_WEIGHTS[] = {"front", "all", NULL};
+static const char *const RUNG_ROUNDINGS[] = {"down", "nearest", NULL};
 static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
 /* "limits": each >= 0, 0 = no limit; absent = none (a run stored before they existed). */
 #define LIMIT(key, m) UH_JSON_ROW(key, UH_JSON_NUMBER, uh_limits_t, m, 0, 0, 1e300, 0)
@@ -50,6 +51,10 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     /* asha: at equal candidates a third of the epochs for 0.98 of the hypervolume, at equal
      * wall time more of it (docs/strategies.md, "Multi-fidelity") */
     cfg->pruner = UH_PRUNER_ASHA;
+    /* a first rung of one epoch and one hardware sample below the last rung: 0.12 of the
+     * epochs at 20 (docs/strategies.md, "Multi-fidelity") */
+    cfg->rung_rounding = UH_RUNGS_NEAREST;
+    cfg->rung_mc = 1;
     cfg->predictor_generations = 500;
 }
 
@@ -166,6 +171,8 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "energy_weight", cfg->energy_weight);
     cJSON_AddNumberToObject(o, "predictor_generations", cfg->predictor_generations);
     cJSON_AddStringToObject(o, "pruner", PRUNERS[cfg->pruner]);
+    cJSON_AddStringToObject(o, "rung_rounding", RUNG_ROUNDINGS[cfg->rung_rounding]);
+    cJSON_AddNumberToObject(o, "rung_mc", cfg->rung_mc);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
@@ -289,9 +296,12 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("tournament", UH_JSON_INT, tournament, 1, UH_SEARCH_MAX_POPULATION),
     ROW("energy_weight", UH_JSON_NUMBER, energy_weight, 0, 100),
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
-    /* optional: a run stored before them trained fully, kept its front's weights and drew
-     * uniform samples */
+    /* optional: a run stored before them trained fully (in 3 rungs rounded down, with mc
+     * hardware samples at each, when pruned), kept its front's weights and drew uniform
+     * samples */
     {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
+    {"rung_rounding", UH_JSON_CHOICE, C(rung_rounding), 0, .choices = RUNG_ROUNDINGS},
+    ROW("rung_mc", UH_JSON_INT, rung_mc, 0, 100000),
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
@@ -303,7 +313,9 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
     *backend = NULL;
     stored_t s;
     uh_search_config_default(&s.cfg);
-    s.cfg.pruner = UH_PRUNER_NONE; /* a run stored before the pruner existed trained fully */
+    s.cfg.pruner = UH_PRUNER_NONE;       /* a run stored before the pruner existed trained fully */
+    s.cfg.rung_rounding = UH_RUNGS_DOWN; /* ... and one stored before these, in 3 rungs */
+    s.cfg.rung_mc = 0;                   /* with mc samples at each */
     cJSON *o;
     int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
     if (rc) return rc;
