@@ -58,10 +58,12 @@ static void catch_signals(void) {
 typedef struct {
     FILE *out;
     int quiet, tty;
-    double run_start, start;
-    double generation_start; /* when the generation now training began (this process) */
-    int first_done;          /* candidates done before the first one this call trained */
-    int started;
+    double run_start;
+    double generation_start;  /* when the generation now training began (this process) */
+    int generation_first;     /* candidates done when it began */
+    int generation_trained;   /* whether it trained any (not all read back by resume) */
+    double paced_seconds;     /* the generations this process trained: their time, */
+    int paced_candidates;     /* and their candidates */
     double best_acc, best_nj; /* the best accuracy seen (noisy; clean with --objective clean) */
     int clean;
     double hypervolume;
@@ -69,17 +71,25 @@ typedef struct {
     uh_mpi_t *mpi; /* workers to report on, or NULL */
 } progress_t;
 
-/* Seconds left, from the pace of the candidates trained in this call. */
-static double eta(progress_t *pr, const uh_search_progress_t *p) {
-    if (p->reused) return NAN;
-    if (!pr->started) {
-        pr->started = 1;
-        pr->first_done = p->done - 1;
-        pr->start = cli_now();
-        return NAN;
+/* Seconds left, from the pace of whole generations this process trained: under the pruner a
+ * generation's candidates finish in bursts (two thirds at the first rung's decision, the last
+ * after their full training), so the pace of single candidates says nothing until a
+ * generation ends. */
+static double eta(const progress_t *pr, const uh_search_progress_t *p) {
+    if (p->reused || pr->paced_candidates == 0) return NAN;
+    return pr->paced_seconds / pr->paced_candidates * (p->budget - p->done);
+}
+
+/* At a generation's end: its time and candidates join the pace when it trained any. */
+static void generation_ended(progress_t *pr, const uh_search_progress_t *p) {
+    double now = cli_now();
+    if (pr->generation_trained) {
+        pr->paced_seconds += now - pr->generation_start;
+        pr->paced_candidates += p->done - pr->generation_first;
     }
-    int mine = p->done - pr->first_done - 1;
-    return mine > 0 ? (cli_now() - pr->start) / mine * (p->budget - p->done) : NAN;
+    pr->generation_start = now;
+    pr->generation_first = p->done;
+    pr->generation_trained = 0;
 }
 
 static void clear_bar(progress_t *pr) {
@@ -111,8 +121,12 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
             (acc == pr->best_acc && c->energy_nj < pr->best_nj))
             pr->best_acc = acc, pr->best_nj = c->energy_nj;
     }
-    if (pr->quiet) return;
-    double left = c ? eta(pr, p) : NAN;
+    if (c && !p->reused) pr->generation_trained = 1;
+    if (pr->quiet) {
+        if (!c) generation_ended(pr, p);
+        return;
+    }
+    double left = eta(pr, p);
     clear_bar(pr);
     if (!c) {
         char took[24], all[24];
@@ -121,7 +135,8 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
         fprintf(pr->out,
                 "generation %d/%d done in %s: %d/%d candidates, hypervolume %.4f (%s in all)\n",
                 p->generation, p->generations, took, p->done, p->budget, p->hypervolume, all);
-        pr->generation_start = cli_now();
+        generation_ended(pr, p);
+        left = eta(pr, p);
         uh_mpi_print_workers(pr->mpi, pr->out);
     } else {
         char when[32] = "";
