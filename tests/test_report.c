@@ -8,9 +8,11 @@
 #include "uhnas/report.h"
 #include "uhnas/search.h"
 
-/* Six candidates: (noisy accuracy, energy) = (0.5, 1) (0.7, 10) (0.9, 100) on the front,
- * (0.4, 5) (0.6, 50) dominated, and one failed. Generations 0..2 with hypervolumes hv0 + g/10.
- * origin of candidate 4 and the heuristics carry hostile text. */
+/* Six candidates: (noisy accuracy, energy / scale) = (0.5, 1) (0.7, 10) (0.9, 100) on the
+ * front, (0.4, 5) (0.6, 50) dominated, and one failed, scale = 10^(4 hv0) nJ (so that runs of
+ * different hv0 differ when re-scored). Generations 0..2 stored with hypervolumes hv0 + g/10,
+ * which reports do not show: they re-score the rows. origin of candidate 4 and the
+ * heuristics carry hostile text. */
 static void make_run(const char *name, const char *backend, uh_strategy_t strategy, uint64_t seed,
                      int population, double hv0) {
     uh_search_config_t cfg;
@@ -38,7 +40,7 @@ static void make_run(const char *name, const char *backend, uh_strategy_t strate
         c.accuracy = isnan(acc[i]) ? NAN : acc[i] + 0.02;
         c.noisy_accuracy = acc[i];
         c.noisy_accuracy_std = 0.01;
-        c.energy_nj = nj[i];
+        c.energy_nj = nj[i] * pow(10, 4 * hv0);
         c.params = 100 * (i + 1);
         c.macs = 90 * (i + 1);
         if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
@@ -139,8 +141,19 @@ static void test_compare(void **state) {
     char *hv = plot(html, "compare-hv");
     assert_int_equal(count(hv, "class=\"pt gen\""), 6); /* 2 strategies × 3 generations */
     free(hv);
-    assert_non_null(strstr(html, "<td>2</td><td>0.7500 ± 0.0707</td>")); /* nsga2: 0.7, 0.8 */
-    assert_non_null(strstr(html, "<td>1</td><td>0.6000 ± 0.0000</td>")); /* random */
+    /* the final hypervolumes, re-scored: nsga2's mean and sample std over its two seeds */
+    double h[3];
+    for (int i = 0; i < 3; i++) {
+        h[i] = runs[i]->gens[2].hypervolume;
+        assert_true(h[i] > 0 && h[i] < 1);
+    }
+    assert_true(h[0] != h[1]);
+    char row[96];
+    snprintf(row, sizeof row, "<td>2</td><td>%.4f ± %.4f</td>", (h[0] + h[1]) / 2,
+             fabs(h[0] - h[1]) / sqrt(2));
+    assert_non_null(strstr(html, row));
+    snprintf(row, sizeof row, "<td>1</td><td>%.4f ± 0.0000</td>", h[2]);
+    assert_non_null(strstr(html, row));
     char *fr = plot(html, "compare-front");
     assert_int_equal(count(fr, "class=\"pt front\""), 9);
     free(fr);
@@ -192,5 +205,56 @@ static void test_compare_refuses_other_data(void **state) {
     uh_run_free(c);
 }
 
+/* A stored run is re-scored with the "chance" rule whatever it stored: on tiny (4 classes,
+ * chance error 0.75) a network at chance (noisy accuracy 0.2) that is the cheapest of all is
+ * neither on the front nor worth any volume; one below the linear classifier's energy counts
+ * as costing that much. By hand: A (0.9 at 10^(z+2) nJ, z = log10 E_lin): error 0.1 / 0.75,
+ * energy 2/4: (1 − 0.1/0.75)(1 − 0.5); C (0.55 at 10^(z−2) nJ): error 0.45 / 0.75 = 0.6, energy
+ * clipped to 0: (1 − 0.6) · 1; union: their sum less the overlap (1 − 0.6)(1 − 0.5). */
+static void test_chance_rescore(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    uh_search_config_default(&cfg);
+    cfg.population = 3, cfg.children = 1, cfg.generations = 1;
+    snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_backend_t *b = load_backend("mzi-realistic");
+    double zero[3];
+    uh_error_t err = {0};
+    if (uh_search_cost_zero(b, (uh_shape_t){1, 12, 12, 4}, zero, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b);
+    uh_store_t *s = create_run("chance", &cfg, "mzi-realistic");
+    const double acc[3] = {0.9, 0.2, 0.55}, lg[3] = {2, -3, -2};
+    for (int i = 0; i < 3; i++) {
+        uh_candidate_t c;
+        memset(&c, 0, sizeof c);
+        c.generation = i < 2 ? 0 : 1;
+        snprintf(c.origin, sizeof c.origin, "sample");
+        snprintf(c.arch, sizeof c.arch,
+                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d},{\"type\":\"dense\","
+                 "\"units\":4}]}",
+                 8 + i);
+        snprintf(c.hash, sizeof c.hash, "%016x", 0xc0 + i);
+        c.status = UH_CAND_OK;
+        c.accuracy = c.noisy_accuracy = acc[i];
+        c.energy_nj = pow(10, zero[0] + lg[i]);
+        if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
+    }
+    for (int g = 0; g <= 1; g++) {
+        uh_gen_metrics_t m = {0.999, 0, 1}; /* what a legacy run may have stored */
+        if (uh_store_put_generation(s, g, "{}", &m, &err)) fail_msg("%s", err.msg);
+    }
+    uh_store_close(s);
+    uh_run_data_t *r = load("chance");
+    assert_int_equal(r->n_classes, 4);
+    const double a = (1 - 0.1 / 0.75) * 0.5, c = 1 - 0.6, overlap = (1 - 0.6) * 0.5;
+    assert_close(r->gens[0].hypervolume, a, 1e-12); /* the chance network adds nothing */
+    assert_close(r->gens[1].hypervolume, a + c - overlap, 1e-12);
+    assert_int_equal(r->on_front[0], 1);
+    assert_int_equal(r->on_front[1], 0); /* cheapest of all, but at chance */
+    assert_int_equal(r->on_front[2], 1);
+    uh_run_free(r);
+}
+
 UH_TEST_MAIN(tmp_setup, tmp_teardown, cmocka_unit_test(test_run_report),
-             cmocka_unit_test(test_compare), cmocka_unit_test(test_compare_refuses_other_data))
+             cmocka_unit_test(test_compare), cmocka_unit_test(test_compare_refuses_other_data),
+             cmocka_unit_test(test_chance_rescore))

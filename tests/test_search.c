@@ -107,6 +107,32 @@ static void check_run(uh_store_t *store, const uh_search_config_t *cfg,
     uh_store_free_candidates(rows);
 }
 
+/* The hypervolume the loop stored for each generation is the "chance" one of the rows of
+ * generations up to it: the definition report and compare re-score with
+ * (uh_search_rows_hypervolume, tested by hand in test_report). */
+static void check_hypervolumes(uh_store_t *store, const uh_search_config_t *cfg,
+                               const char *backend) {
+    uh_backend_t *b = load_backend(backend);
+    double zero[3];
+    uh_error_t err = {0};
+    if (uh_search_cost_zero(b, (uh_shape_t){1, 12, 12, 4}, zero, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b);
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(store, &rows, &n);
+    for (int g = 0; g <= cfg->generations; g++) {
+        uh_gen_metrics_t m;
+        char *state;
+        if (uh_store_get_generation(store, g, &state, &m, &err)) fail_msg("%s", err.msg);
+        free(state);
+        double hv;
+        if (uh_search_rows_hypervolume(cfg, zero, 4, rows, n, g, &hv, &err))
+            fail_msg("%s", err.msg);
+        assert_close(m.hypervolume, hv, 1e-12);
+    }
+    free(rows);
+}
+
 static void strategy_runs(uh_strategy_t s, const char *backend) {
     uh_search_config_t cfg;
     run_config(&cfg, s);
@@ -116,6 +142,7 @@ static void strategy_runs(uh_strategy_t s, const char *backend) {
     uh_search_summary_t sum;
     run(store, NULL, NULL, NULL, &sum, UH_OK);
     check_run(store, &cfg, &sum);
+    check_hypervolumes(store, &cfg, backend);
     assert_int_equal(sum.reused, 0);
     /* running it again trains nothing and gives the same summary */
     uh_search_summary_t again;
@@ -291,11 +318,18 @@ static void test_config_round_trip_and_strictness(void **state) {
     assert_int_equal(back.sampler, UH_SAMPLER_COST_SPREAD);
     assert_int_equal(back.pruner, UH_PRUNER_ASHA);
     uh_backend_free(b2);
-    /* a run stored before the sampler and the pruner were choices drew uniform samples and
-     * trained every candidate fully (whatever the defaults are now) */
+    assert_int_equal(back.rung_rounding, UH_RUNGS_NEAREST);
+    assert_int_equal(back.rung_mc, 1);
+    assert_int_equal(back.hypervolume, UH_HV_CHANCE);
+    /* a run stored before the sampler, the pruner, its rung rules and the chance hypervolume
+     * drew uniform samples, trained every candidate fully (in three rungs rounded down with
+     * every hardware sample, when pruned) and measured the legacy hypervolume (whatever the
+     * defaults are now) */
     char *stored = strdup(json);
-    const char *gone[] = {"\"sampler\":\t\"cost-spread\",", "\"pruner\":\t\"asha\","};
-    for (int i = 0; i < 2; i++) {
+    const char *gone[] = {"\"sampler\":\t\"cost-spread\",", "\"pruner\":\t\"asha\",",
+                          "\"rung_rounding\":\t\"nearest\",", "\"rung_mc\":\t1,",
+                          "\"hypervolume\":\t\"chance\","};
+    for (int i = 0; i < 5; i++) {
         char *key = strstr(stored, gone[i]);
         assert_non_null(key);
         memmove(key, key + strlen(gone[i]), strlen(key + strlen(gone[i])) + 1);
@@ -303,6 +337,9 @@ static void test_config_round_trip_and_strictness(void **state) {
     if (uh_search_config_parse(stored, &back, &b2, &err)) fail_msg("%s", err.msg);
     assert_int_equal(back.sampler, UH_SAMPLER_UNIFORM);
     assert_int_equal(back.pruner, UH_PRUNER_NONE);
+    assert_int_equal(back.rung_rounding, UH_RUNGS_DOWN);
+    assert_int_equal(back.rung_mc, 0);
+    assert_int_equal(back.hypervolume, UH_HV_LEGACY);
     uh_backend_free(b2);
     free(stored);
     /* the operator's settings travel as an object; text that is not one is refused */
@@ -620,7 +657,7 @@ static double grid_hv(const double *p, int n, int k, const double *ref) {
 
 /* A tiny search on error, energy and latency: runs end to end, its 3-D front (the rows
  * measured on the test set) is exactly the non-dominated set of its rows in those three
- * objectives, and its hypervolume is the grid count's. */
+ * objectives (networks at chance aside), and its hypervolume is the grid count's. */
 static void test_three_objectives_end_to_end(void **state) {
     (void)state;
     uh_search_config_t cfg;
@@ -649,6 +686,9 @@ static void test_three_objectives_end_to_end(void **state) {
     uh_dataset_free(test);
     uh_backend_free(b);
 
+    /* the hypervolume's box: error / chance error, costs clipped to [0, 1]; networks at
+     * chance are never on the front */
+    const double chance = 1 - 1.0 / in.n_classes;
     uh_candidate_t *rows;
     size_t n;
     load_rows(store, &rows, &n);
@@ -659,14 +699,16 @@ static void test_three_objectives_end_to_end(void **state) {
         if (c->status != UH_CAND_OK) continue;
         assert_true(isfinite(c->latency_ns) && c->latency_ns >= 0);
         assert_true(isfinite(c->area_mm2) && c->area_mm2 >= 0);
-        ok[m] = (int)i;
-        for (int j = 0; j < 3; j++)
+        double box[3];
+        for (int j = 0; j < 3; j++) {
             p[m * 3 + j] =
                 uh_search_goal_value(cfg.goals[j], cfg.objective, zero, c->accuracy,
                                      c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2);
-        if (p[m * 3] < 1 && p[m * 3 + 1] < 1 && p[m * 3 + 2] < 1)
-            memcpy(inside + 3 * n_in++, p + 3 * m, 3 * sizeof *p);
-        m++;
+            box[j] = uh_search_hv_value(cfg.goals[j], p[m * 3 + j], chance);
+        }
+        if (box[0] < 1 && box[1] < 1 && box[2] < 1) memcpy(inside + 3 * n_in++, box, sizeof box);
+        if (p[m * 3] >= chance) continue; /* at chance: off the front */
+        ok[m++] = (int)i;
     }
     static const double ref[3] = {1, 1, 1};
     double want = grid_hv(inside, n_in, 3, ref);

@@ -62,6 +62,11 @@ typedef struct {
 int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t **train,
                     uh_dataset_t **test, uh_error_t *err);
 
+/* The shape of a named dataset's images and its number of classes, without reading it (what
+ * uh_dataset_load gives for that name): reports use it to rebuild a run's scales. UH_EINVAL
+ * for an unknown name. */
+int uh_dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes, uh_error_t *err);
+
 /* Pairs an image IDX file with a label IDX file into a dataset (checks counts agree). */
 int uh_dataset_from_idx(const char *images_path, const char *labels_path, int n_classes,
                         uh_dataset_t **out, uh_error_t *err);

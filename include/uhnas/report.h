@@ -48,12 +48,14 @@ typedef struct {
     unsigned long long seed;
     int population, children, generations, epochs, mc, limit_train, limit_test;
     double val_fraction;
+    int n_classes;        /* the task's: a network at or below 1/n_classes is at chance */
     uh_candidate_t *rows; /* ordered by id */
     size_t n_rows;
     int *on_front;          /* per row: on the 2-D Pareto front of ok rows */
     uh_test_result_t *test; /* per row; valid where has_test */
     int *has_test;
-    uh_run_gen_t *gens;
+    uh_run_gen_t *gens; /* hypervolume: re-scored from the rows with the "chance" rule
+                         * (uh_search_rows_hypervolume), whatever rule the run used */
     int n_gens;
 } uh_run_data_t;
 

@@ -50,11 +50,19 @@
  *   latency log10(L / L_lin) / UH_HV_LATENCY_DECADES,
  *   area    log10(A / A_lin) / UH_HV_AREA_DECADES,
  * where X_lin is the backend's cost for the smallest network of the task (one dense layer,
- * inputs → classes), and the reference point is 1 in every objective. Candidates beyond it
- * contribute nothing. A cost the backend does not model (0 for the linear classifier or for
- * the candidate) normalises to 0: it neither ranks nor adds volume. The same backend and data
- * give the same scale, so runs of different strategies compare directly. Hypervolume is of
- * every candidate measured up to that generation (the archive), exact in 2-D and 3-D.
+ * inputs → classes). NSGA-II's ranking, the front and LINAS use these values. The
+ * hypervolume (config `hypervolume` "chance", the default) measures them in a fixed box, so
+ * that no network can add volume by being useless: the error is divided by the task's chance
+ * error (1 − 1/classes) and each cost is clipped to [0, 1] (a network cheaper than the linear
+ * classifier counts as costing what it costs); the reference point is 1 in every objective.
+ * A network at or below chance (error ≥ chance error) adds nothing, and is never on the front
+ * (nor are its weights kept for it). A cost the backend does not model (0 for the linear
+ * classifier or for the candidate) normalises to 0: it neither ranks nor adds volume. The
+ * same backend and data give the same box, so runs of different strategies compare directly;
+ * `report` and `compare` re-score every run with it (uh_search_rows_hypervolume). Runs stored
+ * before it ("legacy") resume with their rule: the normalised values themselves, reference 1,
+ * below-chance networks on the front. Hypervolume is of every candidate measured up to that
+ * generation (the archive), exact in 2-D and 3-D.
  *
  * Limits (config `limits`: max_energy_nj, max_latency_ns, max_area_mm2; 0 = none) are hard:
  * the space's operators only return networks within them (uhnas/space.h), and a child an
@@ -118,6 +126,7 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
  *          the moment it is measured (with the weights to continue from), so a resumed run
  *          loses no finished rung and makes the same decisions. */
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
+typedef enum { UH_HV_LEGACY, UH_HV_CHANCE } uh_hv_rule_t; /* see Hypervolume reference */
 typedef enum { UH_RUNGS_DOWN, UH_RUNGS_NEAREST } uh_rung_rounding_t;
 #define UH_PRUNER_ETA 3
 #define UH_PRUNER_MAX_RUNGS 8
@@ -173,6 +182,7 @@ typedef struct {
     uh_pruner_t pruner;        /* multi-fidelity (see above) */
     uh_rung_rounding_t rung_rounding; /* asha's rungs (see above; "rung_rounding") */
     int rung_mc;                      /* asha: hardware samples at rungs before the last; 0 = mc */
+    uh_hv_rule_t hypervolume;         /* the hypervolume's box and the front's chance rule */
     uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
@@ -372,6 +382,16 @@ double uh_search_energy_scaled(double energy_zero, double energy_nj);
 double uh_search_goal_value(uh_goal_t g, uh_objective_t objective, const double zero[3],
                             double accuracy, double noisy_accuracy, double energy_nj,
                             double latency_ns, double area_mm2);
+
+/* Goal g's value v (uh_search_goal_value) as the "chance" hypervolume measures it: an error
+ * divided by chance_error, a cost clipped to [0, 1], a drop as it is. */
+double uh_search_hv_value(uh_goal_t g, double v, double chance_error);
+/* The "chance" hypervolume, over cfg's objectives, of the rows with status ok and generation
+ * ≤ upto (zero: uh_search_cost_zero; n_classes: the task's). What `report` and `compare`
+ * show for every run, whatever rule it ran with. */
+int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[3], int n_classes,
+                               const uh_candidate_t *rows, size_t n, int upto, double *hv,
+                               uh_error_t *err);
 
 /* How the loop evaluates one candidate (training options, mc, noise-aware, one thread). */
 void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec);

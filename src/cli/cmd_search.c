@@ -485,9 +485,11 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
             "latency (ns), area (mm2) and drop (clean - noisy accuracy); default\n"
             "error,energy. Costs are normalised on log10 scales from the task's linear\n"
             "classifier, error and drop linearly; the hypervolume (exact in 2-D and 3-D) is\n"
-            "over the chosen ones. Limits (--max-energy-nj, --max-latency-ns, --max-area-mm2)\n"
-            "are hard: networks beyond one are never trained; one a language model proposes\n"
-            "is stored as invalid, with the limit named. Both are stored with the run.\n"
+            "over the chosen ones, in a box: error / chance error, costs clipped to [0, 1].\n"
+            "A network at or below chance counts for nothing and is never on the front.\n"
+            "Limits (--max-energy-nj, --max-latency-ns, --max-area-mm2) are hard: networks\n"
+            "beyond one are never trained; one a language model proposes is stored as\n"
+            "invalid, with the limit named. Both are stored with the run.\n"
             "\noptions:\n");
     cli_print_options(out, opts, n);
     fprintf(out, "\n" CLI_EXIT_CODES);

@@ -585,6 +585,25 @@ int uh_dataset_tiny(int n, uint64_t seed, uh_dataset_t **out, uh_error_t *err) {
 
 /* ---- by name, splits ---- */
 
+/* The named datasets' shapes: the IDX files of fashion-mnist and mnist hold 28×28 images of
+ * 10 classes (their loaders pass 10); tiny is made here. */
+static const struct {
+    const char *name;
+    int c, h, w, classes;
+} SHAPES[] = {{"fashion-mnist", 1, 28, 28, 10},
+              {"mnist", 1, 28, 28, 10},
+              {"tiny", 1, TINY_SIDE, TINY_SIDE, TINY_CLASSES}};
+
+int uh_dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes, uh_error_t *err) {
+    for (size_t i = 0; name && i < sizeof SHAPES / sizeof *SHAPES; i++)
+        if (strcmp(name, SHAPES[i].name) == 0) {
+            *c = SHAPES[i].c, *h = SHAPES[i].h, *w = SHAPES[i].w, *n_classes = SHAPES[i].classes;
+            return UH_OK;
+        }
+    return uh_error_set(err, UH_EINVAL, "unknown dataset \"%s\"; known: %s", name ? name : "",
+                        DATASET_NAMES);
+}
+
 int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t **train,
                     uh_dataset_t **test, uh_error_t *err) {
     if (!train || !test) return uh_error_set(err, UH_EINVAL, "uh_dataset_load: NULL output");

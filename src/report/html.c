@@ -99,7 +99,7 @@ static void generation_plot(uh_strbuf_t *b, const uh_run_data_t *r, int diversit
                          : "Hypervolume of all candidates per generation",
                "generation",
                diversity ? "mean pairwise genome distance on the front"
-                         : "hypervolume (error × normalised log energy)",
+                         : "hypervolume (error / chance error × log energy, clipped)",
                x0, x1, y0, y1, 0);
     plot_line(&p, x, y, n, REPORT_COLORS[diversity ? 2 : 0], 0, 0);
     for (int g = 0; g < n; g++) {
@@ -280,7 +280,7 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
     html_text(&b, r->dataset);
     uh_strbuf_putf(&b,
                    ".<br>%zu candidates (%d measured), %d on the front; %d of %d generations "
-                   "stored; hypervolume %.4f.</p>\n",
+                   "stored; hypervolume %.4f (networks at chance count for nothing).</p>\n",
                    r->n_rows, ok, nf, r->n_gens, r->generations + 1,
                    last ? last->hypervolume : NAN);
     uh_strbuf_puts(&b, "<h2>Front and progress</h2>\n<div class=\"plots\">\n");

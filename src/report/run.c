@@ -118,7 +118,27 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
     return UH_OK;
 }
 
-/* The 2-D front (objective error, log energy) of the ok rows. */
+/* Every generation's hypervolume with today's rule (uhnas/search.h, Hypervolume reference),
+ * from the rows: a run stored with the legacy rule is measured like any other. The scales'
+ * zeros come from the stored backend and the task's shape, as the search computed them. */
+static int rescore(uh_run_data_t *r, uh_error_t *err) {
+    uh_search_config_t cfg;
+    uh_backend_t *b;
+    int rc = uh_search_config_parse(r->config, &cfg, &b, err);
+    if (rc) return rc;
+    uh_shape_t in;
+    double zero[3];
+    rc = uh_dataset_shape(cfg.dataset, &in.c, &in.h, &in.w, &in.n_classes, err);
+    if (!rc) rc = uh_search_cost_zero(b, in, zero, err);
+    uh_backend_free(b);
+    if (!rc) r->n_classes = in.n_classes;
+    for (int g = 0; !rc && g < r->n_gens; g++)
+        rc = uh_search_rows_hypervolume(&cfg, zero, in.n_classes, r->rows, r->n_rows,
+                                        r->gens[g].generation, &r->gens[g].hypervolume, err);
+    return rc;
+}
+
+/* The 2-D front (objective error, log energy) of the ok rows above chance. */
 static int mark_front(uh_run_data_t *r, uh_error_t *err) {
     size_t n = r->n_rows;
     double *p = malloc((n + 1) * 2 * sizeof *p);
@@ -127,7 +147,9 @@ static int mark_front(uh_run_data_t *r, uh_error_t *err) {
     for (size_t i = 0; !rc && i < n; i++) {
         const uh_candidate_t *c = &r->rows[i];
         double acc = uh_run_accuracy(r, c);
-        if (c->status != UH_CAND_OK || !isfinite(acc) || !(c->energy_nj > 0)) continue;
+        if (c->status != UH_CAND_OK || !isfinite(acc) || !(c->energy_nj > 0) ||
+            1 - acc >= 1 - 1.0 / r->n_classes) /* at chance, as the search decides */
+            continue;
         p[2 * m] = 1 - acc;
         p[2 * m + 1] = log10(c->energy_nj);
         idx[m++] = (int)i;
@@ -166,6 +188,7 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
         if (rc == UH_ENOTFOUND) rc = UH_OK;
     }
     if (!rc) rc = read_generations(r, s, err);
+    if (!rc) rc = rescore(r, err);
     if (!rc) rc = mark_front(r, err);
     uh_store_close(s);
     if (rc) {

@@ -74,6 +74,52 @@ int search_final(const member_t *m) {
     return m->ok && !m->pruned;
 }
 
+/* Whether m may be on the front: final, and above chance under the "chance" rule. */
+static int front_eligible(const member_t *m) {
+    return search_final(m) && !m->at_chance;
+}
+
+double uh_search_hv_value(uh_goal_t g, double v, double chance_error) {
+    switch (g) {
+    case UH_GOAL_ERROR:
+        return v / chance_error;
+    case UH_GOAL_ENERGY:
+    case UH_GOAL_LATENCY:
+    case UH_GOAL_AREA:
+        return v < 0 ? 0 : v > 1 ? 1 : v;
+    default:
+        return v;
+    }
+}
+
+int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[3], int n_classes,
+                               const uh_candidate_t *rows, size_t n, int upto, double *hv,
+                               uh_error_t *err) {
+    *hv = 0;
+    if (n_classes < 2) return uh_error_set(err, UH_EINVAL, "a task of %d classes", n_classes);
+    const double chance = 1 - 1.0 / n_classes, ref[UH_SEARCH_MAX_OBJECTIVES] = {1, 1, 1};
+    const int k = cfg->n_goals;
+    double *p = malloc((n + 1) * (size_t)k * sizeof *p);
+    if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uh_candidate_t *c = &rows[i];
+        if (c->status != UH_CAND_OK || c->generation > upto || !isfinite(c->accuracy) ||
+            !isfinite(c->noisy_accuracy) || !(c->energy_nj > 0))
+            continue;
+        for (int j = 0; j < k; j++)
+            p[m * k + j] = uh_search_hv_value(
+                cfg->goals[j],
+                uh_search_goal_value(cfg->goals[j], cfg->objective, zero, c->accuracy,
+                                     c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2),
+                chance);
+        m++;
+    }
+    int rc = m > 0 ? uh_hypervolume(p, m, k, ref, hv, err) : UH_OK;
+    free(p);
+    return rc;
+}
+
 static void member_objectives(const search_run_t *r, member_t *m) {
     const uh_candidate_t *c = &m->row;
     m->pruned = c->status == UH_CAND_PRUNED;
@@ -88,6 +134,7 @@ static void member_objectives(const search_run_t *r, member_t *m) {
     m->base[2] = c->accuracy - c->noisy_accuracy;
     search_goals(r, c->accuracy, c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2,
                  m->obj);
+    m->at_chance = r->cfg.hypervolume == UH_HV_CHANCE && m->base[0] >= r->env.chance_error;
 }
 
 /* Fills m's rung results from rungs[0..n) (any order; other hashes are skipped). */
@@ -255,7 +302,7 @@ static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void 
 static int dominated(const search_run_t *r, const double *obj) {
     for (int i = 0; i < r->arc.n_all; i++) {
         const member_t *m = &r->arc.all[i];
-        if (!search_final(m)) continue;
+        if (!front_eligible(m)) continue;
         int le = 1, lt = 0;
         for (int j = 0; j < r->k; j++) {
             le &= m->obj[j] <= obj[j];
@@ -350,7 +397,8 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     if (job->settled) return UH_OK;
     member_t probe = {.row = job->row};
     member_objectives(r, &probe);
-    return store_row(r, job, probe.ok && job->weights && !dominated(r, probe.obj), err);
+    return store_row(r, job, front_eligible(&probe) && job->weights && !dominated(r, probe.obj),
+                     err);
 }
 
 /* A remote result's failure as a local evaluation's error (eerr), and whether it names one of
@@ -565,7 +613,7 @@ static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
     }
     member_t probe = {.row = *row};
     member_objectives(r, &probe);
-    int keep_weights = search_final(&probe) && !dominated(r, probe.obj), rc = UH_OK;
+    int keep_weights = front_eligible(&probe) && !dominated(r, probe.obj), rc = UH_OK;
     if (keep_weights && !job->weights)
         rc = uh_store_get_rung_weights(r->env.store, job->hash, job->n_rungs - 1, &job->weights,
                                        &job->n_weights, err);
@@ -808,13 +856,14 @@ typedef struct {
     int front_size, ok, refused;
 } metrics_t;
 
-/* Indices of the archive's members measured at full fidelity; caller frees. */
+/* Indices of the archive's members that may be on the front (measured at full fidelity,
+ * above chance under the "chance" rule); caller frees. */
 static int ok_members(const search_run_t *r, int **idx, int *n, uh_error_t *err) {
     *idx = malloc((size_t)(r->arc.n_all + 1) * sizeof **idx);
     if (!*idx) return uh_error_set(err, UH_ENOMEM, "out of memory");
     *n = 0;
     for (int i = 0; i < r->arc.n_all; i++)
-        if (search_final(&r->arc.all[i])) (*idx)[(*n)++] = i;
+        if (front_eligible(&r->arc.all[i])) (*idx)[(*n)++] = i;
     return UH_OK;
 }
 
@@ -825,16 +874,21 @@ static double pair_distance(void *ctx, int i, int j) {
 
 /* Points of members idx[0..n): the run's r->k objectives, or with `legacy` the three of
  * (error, energy, drop), the drop clipped to the reference box (a negative drop is noise: it
- * counts as none). */
-static double *points(const search_run_t *r, const int *idx, int n, int legacy) {
+ * counts as none). With `box`, as the run's hypervolume rule measures them. */
+static double *points(const search_run_t *r, const int *idx, int n, int legacy, int box) {
+    static const uh_goal_t legacy_goals[3] = {UH_GOAL_ERROR, UH_GOAL_ENERGY, UH_GOAL_DROP};
     int k = legacy ? 3 : r->k;
+    box = box && r->cfg.hypervolume == UH_HV_CHANCE;
     double *p = malloc((size_t)(n + 1) * k * sizeof *p);
     if (!p) return NULL;
     for (int i = 0; i < n; i++)
         for (int j = 0; j < k; j++) {
             const member_t *m = &r->arc.all[idx[i]];
             double v = legacy ? m->base[j] : m->obj[j];
-            p[i * k + j] = legacy && j == 2 && v < 0 ? 0 : v;
+            if (legacy && j == 2 && v < 0) v = 0;
+            p[i * k + j] = box ? uh_search_hv_value(legacy ? legacy_goals[j] : r->cfg.goals[j], v,
+                                                    r->env.chance_error)
+                               : v;
         }
     return p;
 }
@@ -843,7 +897,7 @@ static double *points(const search_run_t *r, const int *idx, int n, int legacy) 
 int search_archive_front(const search_run_t *r, int **front, int *n_front, uh_error_t *err) {
     int *idx, n, rc = ok_members(r, &idx, &n, err);
     if (rc) return rc;
-    double *p = points(r, idx, n, 0);
+    double *p = points(r, idx, n, 0, 0);
     int *rank = malloc((size_t)(n + 1) * sizeof *rank);
     if (!p || !rank) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && n > 0) rc = uh_pareto_sort(p, n, r->k, rank, err);
@@ -868,7 +922,7 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     for (int i = 0; i < r->arc.n_all; i++)
         m->refused += r->arc.all[i].row.status == UH_CAND_INVALID;
     static const double ref[3] = {1, 1, 1};
-    double *pk = points(r, idx, n, 0), *p3 = points(r, idx, n, 1);
+    double *pk = points(r, idx, n, 0, 1), *p3 = points(r, idx, n, 1, 1);
     if (!pk || !p3) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && n > 0) rc = uh_hypervolume(pk, n, r->k, ref, &m->hv, err);
     if (!rc && n > 0) rc = uh_hypervolume(p3, n, 3, ref, &m->hv3, err);
@@ -1076,6 +1130,7 @@ int uh_search_energy_zero(const uh_backend_t *b, uh_shape_t in, double *log_e_li
 
 static int energy_scale(search_run_t *r, uh_error_t *err) {
     uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w, r->env.train->n_classes};
+    r->env.chance_error = 1 - 1.0 / in.n_classes;
     return uh_search_cost_zero(r->env.backend, in, r->env.zero, err);
 }
 

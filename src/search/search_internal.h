@@ -15,6 +15,7 @@ typedef struct {
     double base[3];
     int ok;        /* measured (status ok or pruned): takes part in selection */
     int pruned;    /* stopped at a rung: never on the front, in metrics or in a predictor */
+    int at_chance; /* at or below chance under the "chance" rule: never on the front */
     int off_front; /* left the running front: its weights were deleted (keep_weights front) */
     /* the pruner's results at rungs 0..n_rungs): clean and noisy accuracy */
     int n_rungs;
@@ -27,9 +28,10 @@ typedef struct {
     uh_store_t *store;
     uh_space_t space;
     uh_dataset_t *train, *val, *test;
-    double zero[3];   /* log10 of the smallest network's energy, latency and area: the cost
-                       * scales' zeros (NaN: not modelled) */
-    uh_rung_t *rungs; /* the pruner's rung results stored before this call, by hash */
+    double zero[3];      /* log10 of the smallest network's energy, latency and area: the cost
+                          * scales' zeros (NaN: not modelled) */
+    double chance_error; /* 1 − 1/classes */
+    uh_rung_t *rungs;    /* the pruner's rung results stored before this call, by hash */
     size_t n_rungs;
     /* the pruner's rungs: total epochs at each (the last is the config's epochs) */
     int n_rung_epochs;
