@@ -3,7 +3,8 @@
  * An architecture is a JSON object {"layers":[...]}: an ordered list of layers that a
  * language model can read and write. It is data, never code. The parser is strict (unknown
  * keys, wrong types, bad sizes and shapes that do not fit are errors naming the layer and
- * field) and bounded (the limits below), so hostile text cannot exhaust memory.
+ * field) and bounded (the UH_ARCH_ limits in uhnas/limits.h), so hostile text cannot exhaust
+ * memory.
  *
  * Layer objects:
  *   {"type":"dense",  "units":U, "activation":A?, "bits":B?, "tile":T?}
@@ -24,28 +25,7 @@
 #include <stdint.h>
 
 #include "uhnas/error.h"
-
-/* Hard limits, checked where text enters. They bound a single candidate far above what the
- * search needs on MNIST-sized data, and well below what would exhaust a 2-core laptop. */
-#define UH_ARCH_MAX_JSON_BYTES (64 * 1024) /* a whole description */
-#define UH_ARCH_MAX_LAYERS 32              /* layers, flatten included */
-#define UH_ARCH_MAX_UNITS 4096             /* dense units */
-#define UH_ARCH_MAX_FILTERS 512            /* conv2d filters */
-#define UH_ARCH_MAX_KERNEL 11              /* conv2d / pool window side */
-#define UH_ARCH_MAX_STRIDE 8
-#define UH_ARCH_MAX_PADDING 5
-#define UH_ARCH_MAX_PARAMS 20000000L /* trainable parameters (80 MB of float weights) */
-#define UH_ARCH_MAX_MACS 1000000000L /* multiply-accumulates per inference */
-/* Per-sample working memory, so a batch's buffers stay bounded: a layer's output values,
- * and a conv layer's unfolded input (in_c·k·k × out_h·out_w, the im2col matrix). */
-#define UH_ARCH_MAX_ACTIVATIONS (1L << 20)
-#define UH_ARCH_MAX_IM2COL (1L << 22)
-#define UH_ARCH_MIN_BITS 2
-#define UH_ARCH_MAX_BITS 16
-#define UH_ARCH_MIN_TILE 2
-#define UH_ARCH_MAX_TILE 1024
-/* Canonical JSON of a maximal architecture fits comfortably in this. */
-#define UH_ARCH_CANON_MAX 8192
+#include "uhnas/limits.h"
 
 typedef enum { UH_LAYER_DENSE, UH_LAYER_CONV2D, UH_LAYER_POOL, UH_LAYER_FLATTEN } uh_layer_type_t;
 

@@ -17,12 +17,9 @@
 #include "uhnas/arch.h"
 #include "uhnas/backend.h"
 #include "uhnas/gpt.h"
+#include "uhnas/limits.h"
 #include "uhnas/rng.h"
 
-/* Room for the longest example: 11 conditioning tokens, 2 separators, EOS, and a parent and
- * a child of at most 58 tokens each (3 conv layers of 8, 5 pools of 2 on a 32×32 input,
- * 4 dense layers of 5, the output layer of 4) make 130. */
-#define UH_LANG_MAX_TOKENS 256
 #define UH_LANG_BUCKETS 10 /* accuracy, noisy accuracy and energy targets */
 
 /* The vocabulary: token ids and their printable names. */

@@ -19,18 +19,13 @@
 #include "uhnas/arch.h"
 #include "uhnas/data.h"
 #include "uhnas/error.h"
+#include "uhnas/limits.h"
 #include "uhnas/nn.h"
-
-#define UH_BACKEND_MAX_FILE_BYTES (256 * 1024)
-#define UH_BACKEND_MAX_NAME 64
-#define UH_BACKEND_MAX_DESCRIPTION 1024 /* bytes with the terminator; longer is refused */
-#define UH_BACKEND_MAX_LIST 64
 
 typedef struct uh_backend uh_backend_t;
 
 /* energy per inference, with a breakdown per layer and per component */
 
-#define UH_ENERGY_MAX_PARTS 16
 #define UH_ENERGY_PART_NAME 24
 
 typedef struct {
@@ -69,8 +64,6 @@ typedef struct {
 void uh_energy_add(uh_energy_t *e, int layer, const char *part, double nj);
 
 /* constraints */
-
-#define UH_MAX_VIOLATIONS 64
 
 typedef struct {
     int layer; /* 1-based as in parser messages; 0 = the whole network */

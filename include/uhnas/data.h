@@ -10,12 +10,7 @@
 #include <stdint.h>
 
 #include "uhnas/error.h"
-
-/* Limits on what an IDX file may claim, checked before anything is allocated. */
-#define UH_IDX_MAX_DIMS 4
-#define UH_IDX_MAX_ITEMS 10000000   /* images in one file */
-#define UH_IDX_MAX_SIDE 1024        /* any image dimension */
-#define UH_IDX_MAX_BYTES (1L << 31) /* decompressed payload */
+#include "uhnas/limits.h"
 
 typedef struct {
     int n;         /* samples */

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "uhnas/limits.h"
+
 enum {
     UH_OK = 0,
     UH_EINVAL = 1,    /* bad argument or malformed input (JSON, options) */
@@ -18,8 +20,6 @@ enum {
     UH_ENOTFOUND = 6, /* a named thing (dataset, file) does not exist */
     UH_EINTR = 7,     /* stopped on request (a signal) before the work was done */
 };
-
-#define UH_ERROR_MSG_MAX 512
 
 typedef struct {
     int code;

@@ -14,9 +14,7 @@
 #include <stddef.h>
 
 #include "uhnas/error.h"
-
-#define UH_JSON_MAX_BYTES (64L << 20) /* longer text is refused before parsing */
-#define UH_JSON_MAX_DEPTH 32          /* our documents nest 5 deep; deeper is hostile */
+#include "uhnas/limits.h"
 
 /* ---- parsing ---- */
 

@@ -27,13 +27,8 @@
 
 #include "uhnas/backend.h"
 #include "uhnas/error.h"
+#include "uhnas/limits.h"
 #include "uhnas/search.h"
-
-#define UH_LLM_MAX_URL 512
-#define UH_LLM_MAX_MODEL 128
-#define UH_LLM_DEFAULT_MAX_REPLY (1 << 20) /* bytes of HTTP body */
-#define UH_LLM_MAX_HEURISTICS 8
-#define UH_LLM_MAX_HEURISTIC_LEN 300
 
 /* ---- client ---- */
 

@@ -20,6 +20,7 @@
 
 #include "uhnas/backend.h"
 #include "uhnas/gpt.h"
+#include "uhnas/limits.h"
 #include "uhnas/search.h"
 
 #define UH_LM_MAX_RESAMPLES 8
@@ -52,8 +53,6 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
 void uh_lm_operator_free(uh_operator_t *op); /* an operator uh_lm_operator_new made, or {0} */
 
 /* ---- a run's built-in model, as stored in its config ---- */
-
-#define UH_LM_MAX_PRIOR 16
 
 typedef struct {
     int layers, heads, width, context, train_steps;

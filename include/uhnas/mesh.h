@@ -35,14 +35,8 @@
 #include <complex.h>
 
 #include "uhnas/error.h"
+#include "uhnas/limits.h"
 #include "uhnas/rng.h"
-
-/* Hard limits, checked where sizes enter. Tiles are 8…64 ports in practice; 1024 keeps one
- * n×n complex matrix at 16 MiB and the O(n³) decomposition at seconds. */
-#define UH_MESH_MAX_N 1024
-#define UH_MESH_MAX_PHASE_BITS 30
-/* SVD of an m×n block (after tiling): U and Vᵀ are full square matrices, 128 MiB at 4096. */
-#define UH_SVD_MAX_DIM 4096
 
 /* One MZI. The layout fields (m, stage) are fixed when the mesh is built; phases and the
  * device parameters may be written (training, calibration, a hardware sample). */

@@ -13,12 +13,7 @@
 #define UHNAS_PARETO_H
 
 #include "uhnas/error.h"
-
-/* Hard limits, checked on entry (UH_ELIMIT / UH_EINVAL). 10^5 points is two orders of
- * magnitude above any archive a search builds; the sort is O(n log² n) and the hypervolume
- * O(n log n), a fraction of a second there. */
-#define UH_PARETO_MAX_POINTS 100000
-#define UH_PARETO_MAX_OBJECTIVES 3
+#include "uhnas/limits.h"
 
 /* ---- dominance ---- */
 

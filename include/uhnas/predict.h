@@ -18,18 +18,7 @@
 #include <stdint.h>
 
 #include "uhnas/error.h"
-
-/* Hard limits, checked on entry (UH_ELIMIT). A search measures hundreds to a few thousand
- * candidates; the kernel model holds an n×n matrix and factors it in O(n³), so it stops at
- * 2000 rows, where one fit takes about a second. An MLP fit costs O(steps·n·d·hidden) and
- * fit_best trains 3·folds + 1 of them: about 3 s in all for 1000 rows of 50 features on one
- * core, so refit a large archive every few generations rather than every one. */
-#define UH_PRED_MAX_N 20000
-#define UH_PRED_MAX_D 512
-#define UH_PRED_KERNEL_MAX_N 2000
-#define UH_PRED_MAX_HIDDEN 256
-#define UH_PRED_MAX_STEPS 100000
-#define UH_PRED_MAX_FOLDS 20
+#include "uhnas/limits.h"
 
 /* Defaults for what the options leave at 0. */
 #define UH_PRED_DEFAULT_FOLDS 5

@@ -20,9 +20,9 @@
 #include <stddef.h>
 
 #include "uhnas/error.h"
+#include "uhnas/limits.h"
 #include "uhnas/store.h"
 
-#define UH_REPORT_MAX_RUNS 64
 typedef struct {
     char name[32];
     double value;

@@ -79,15 +79,13 @@
 #include "uhnas/backend.h"
 #include "uhnas/data.h"
 #include "uhnas/evaluate.h"
+#include "uhnas/limits.h"
 #include "uhnas/space.h"
 #include "uhnas/store.h"
 
 #define UH_HV_ENERGY_DECADES 4.0
 #define UH_HV_LATENCY_DECADES 4.0
 #define UH_HV_AREA_DECADES 4.0
-#define UH_SEARCH_MAX_OBJECTIVES 3
-#define UH_SEARCH_MAX_POPULATION 1024
-#define UH_SEARCH_MAX_GENERATIONS 100000
 /* Attempts at a child that is new (not a duplicate) before a fresh sample takes its place. */
 #define UH_SEARCH_MAX_DUPLICATE_TRIES 16
 
@@ -226,9 +224,7 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
  * (mutation and crossover on the space) is built in; language-model operators plug in here.
  * The loop re-checks every child (validity, duplicates) and replaces what fails. */
 
-#define UH_SEARCH_MAX_PARENTS 4
-#define UH_SEARCH_RECENT 16          /* candidates shown to an operator as "recent" */
-#define UH_SEARCH_OP_STATE_MAX 16384 /* bytes of an operator's state per generation */
+#define UH_SEARCH_RECENT 16 /* candidates shown to an operator as "recent" */
 
 typedef struct {
     uh_arch_t arch;

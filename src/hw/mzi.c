@@ -118,7 +118,7 @@
  *     gradient straight through to W (the engine's straight-through estimator). Between
  *     re-decompositions E_k is that of the weights at mapping time (the stale-error
  *     approximation of L2ight-style training; N trades fidelity for the mapping's cost).
- *     Memory: K · rows · cols floats per layer (K ≤ MZI_MAX_TRAIN_CHIPS = 16). Chip k's blocks
+ *     Memory: K · rows · cols floats per layer (K ≤ UH_MZI_MAX_TRAIN_CHIPS = 16). Chip k's blocks
  *     draw streams from (seed of the call, k): deterministic for a given seed, independent of
  *     the thread count. The sim carries the per-layer call counts: one sim per training run. */
 #include <complex.h>
@@ -165,7 +165,6 @@ typedef struct {
 
 enum { TRAIN_GAUSSIAN, TRAIN_SAMPLED };
 /* Sampled training holds K error matrices per layer: K is capped to bound the memory. */
-#define MZI_MAX_TRAIN_CHIPS 16
 
 static const char *const MESH_KINDS[] = {"clements", "reck", NULL};
 static const char *const MAPPINGS[] = {"time-multiplexed", "weight-stationary", NULL};
@@ -248,7 +247,7 @@ static const uh_json_field_t FIELDS[] = {
     NUM("output_area_mm2", output_area_mm2, 0, 0, 1e3, 0),
     /* noise-aware training */
     CHOICE("train_noise", train_noise, 0, TRAIN_GAUSSIAN, TRAIN_NOISE),
-    INT("train_chips", train_chips, 0, 1, MZI_MAX_TRAIN_CHIPS, 4),
+    INT("train_chips", train_chips, 0, 1, UH_MZI_MAX_TRAIN_CHIPS, 4),
     INT("train_redecompose_steps", train_redecompose, 0, 1, 1000000, 50),
     {NULL}};
 

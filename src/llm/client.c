@@ -11,8 +11,6 @@
 #include "llm_internal.h"
 #include "uhnas/rng.h"
 
-#define MAX_HEADER_BYTES 8192 /* one response header line we keep (Retry-After) */
-
 struct uh_llm_client {
     uh_llm_opts_t opts;
     char *auth_header; /* "Authorization: Bearer KEY", or NULL */
@@ -135,8 +133,9 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ctx) {
     body_t *b = ctx;
     size_t n = size * nmemb;
     static const char name[] = "retry-after:";
-    if (n > sizeof name && n < MAX_HEADER_BYTES && strncasecmp(ptr, name, sizeof name - 1) == 0) {
-        char v[MAX_HEADER_BYTES];
+    if (n > sizeof name && n < UH_LLM_MAX_HEADER_BYTES &&
+        strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        char v[UH_LLM_MAX_HEADER_BYTES];
         memcpy(v, ptr + sizeof name - 1, n - (sizeof name - 1));
         v[n - (sizeof name - 1)] = '\0';
         char *end;

@@ -5,14 +5,13 @@
 #include <cjson/cJSON.h>
 
 #include "uhnas/llm.h"
+#include "uhnas/limits.h"
 #include "uhnas/strbuf.h"
 
 /* The chat messages as the protocol's "messages" array, added to o (client.c). */
 void llm_add_messages(cJSON *o, const uh_llm_msg_t *msgs, int n);
 
 /* ---- templates (prompt.c) ---- */
-
-#define LLM_MAX_TEMPLATE_BYTES (64 * 1024)
 
 typedef struct {
     const char *name; /* {{NAME}} in a template */
@@ -22,7 +21,7 @@ typedef struct {
 /* The prompt directory: `given` when set, else $UHNAS_PROMPTS, ./configs/prompts, then the
  * source tree's configs/prompts (the first holding user.txt). */
 int llm_prompt_dir(const char *given, char *out, size_t size, uh_error_t *err);
-/* Reads dir/file (at most LLM_MAX_TEMPLATE_BYTES). */
+/* Reads dir/file (at most UH_LLM_MAX_TEMPLATE_BYTES). */
 int llm_template_load(const char *dir, const char *file, char **text, uh_error_t *err);
 /* Replaces every {{NAME}} by its value; a placeholder with no value is an error (a typo in
  * an edited template should not reach the model silently). */

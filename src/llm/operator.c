@@ -104,7 +104,7 @@ static int load_templates(llm_op_t *o, uh_error_t *err) {
         rc = llm_template_load(o->dir, "system-generic.txt", &o->t_system, err);
     } else if (!rc && o->opts.system == UH_LLM_SYSTEM_FILE) {
         size_t len;
-        rc = uh_read_file(o->opts.system_file, LLM_MAX_TEMPLATE_BYTES, &o->t_system, &len, err);
+        rc = uh_read_file(o->opts.system_file, UH_LLM_MAX_TEMPLATE_BYTES, &o->t_system, &len, err);
     }
     return rc;
 }

@@ -39,7 +39,7 @@ int llm_template_load(const char *dir, const char *file, char **text, uh_error_t
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t len;
-    int rc = uh_read_file(path, LLM_MAX_TEMPLATE_BYTES, text, &len, err);
+    int rc = uh_read_file(path, UH_LLM_MAX_TEMPLATE_BYTES, text, &len, err);
     if (!rc && strlen(*text) != len) {
         free(*text);
         *text = NULL;

@@ -8,9 +8,6 @@
 
 #include "llm_internal.h"
 
-#define MAX_OBJECT_STARTS 64 /* '{' positions tried before giving up on finding JSON */
-#define MAX_DEPTH 64
-#define MAX_ITEMS 64 /* "children" entries looked at */
 #define MAX_PROBLEM_LINES 24
 
 /* The end (one past '}') of the object starting at text[i], or 0 when it does not close. */
@@ -26,7 +23,7 @@ static size_t object_end(const char *text, size_t len, size_t i) {
         } else if (c == '"') {
             in_string = 1;
         } else if (c == '{' || c == '[') {
-            if (++depth > MAX_DEPTH) return 0;
+            if (++depth > UH_LLM_MAX_REPLY_DEPTH) return 0;
         } else if (c == '}' || c == ']') {
             if (--depth == 0) return c == '}' ? j + 1 : 0;
             if (depth < 0) return 0;
@@ -40,7 +37,7 @@ static cJSON *find_object(const char *text) {
     size_t len = strlen(text);
     cJSON *first = NULL;
     int tries = 0;
-    for (const char *p = strchr(text, '{'); p && tries < MAX_OBJECT_STARTS;
+    for (const char *p = strchr(text, '{'); p && tries < UH_LLM_MAX_OBJECT_STARTS;
          p = strchr(p + 1, '{'), tries++) {
         size_t start = (size_t)(p - text), end = object_end(text, len, start);
         if (!end) continue;
@@ -191,7 +188,7 @@ int llm_parse_reply(const char *text, const llm_check_t *check, int want, llm_re
     int rc = fatal && !(out->fatal = strdup(fatal)) ? UH_ENOMEM : UH_OK;
     const cJSON *item;
     cJSON_ArrayForEach(item, children) {
-        if (out->n_items == MAX_ITEMS || rc) break;
+        if (out->n_items == UH_LLM_MAX_REPLY_ITEMS || rc) break;
         rc = read_child(item, out->n_items++, check, want, out);
     }
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "heuristics");

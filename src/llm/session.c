@@ -19,7 +19,6 @@
 #include "uhnas/fileio.h"
 #include "llm_internal.h"
 
-#define MAX_TRANSCRIPT_BYTES ((size_t)1 << 30)
 #define REDACTED "[REDACTED]"
 
 typedef struct {
@@ -176,7 +175,7 @@ static int parse_line(const char *line, size_t len, entry_t *e) {
 static int load(uh_llm_session_t *s, const char *path, int own, int optional, uh_error_t *err) {
     char *text;
     size_t len;
-    int rc = uh_read_file(path, MAX_TRANSCRIPT_BYTES, &text, &len, err);
+    int rc = uh_read_file(path, UH_LLM_MAX_TRANSCRIPT_BYTES, &text, &len, err);
     if (rc == UH_ENOTFOUND && optional) return UH_OK;
     if (rc) return rc;
     for (size_t i = 0; i < len && !rc;) {

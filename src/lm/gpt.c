@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "uhnas/fileio.h"
+#include "uhnas/limits.h"
 #include "uhnas/rng.h"
 
 enum {
@@ -612,7 +613,6 @@ const float *uh_gpt_decode(uh_gpt_t *m, int token, int pos) {
  *   i64 steps, u64 n_params, f32 params[n], m[n], v[n], u32 crc32 of everything before. */
 #define CKPT_MAGIC "UHGPT001"
 #define CKPT_HEADER (8 + 4 + 5 * 4 + 8 + 8)
-#define CKPT_MAX_BYTES ((size_t)1 << 31)
 
 const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m) {
     return &m->cfg;
@@ -644,7 +644,7 @@ int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err) {
 uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err) {
     char *buf = NULL;
     size_t len = 0;
-    if (uh_read_file(path, CKPT_MAX_BYTES, &buf, &len, err)) return NULL;
+    if (uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &buf, &len, err)) return NULL;
     const unsigned char *at = (const unsigned char *)buf;
     uint32_t bom = 0, crc = 0;
     int32_t shape[5];

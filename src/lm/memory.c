@@ -21,8 +21,6 @@
 #include "uhnas/json.h"
 #include "uhnas/lm.h"
 
-#define MAX_CHILDREN_PER_CALL UH_SEARCH_MAX_POPULATION
-
 /* The stats' members, for writing, reading and summing them alike. A record's numbers are
  * finite and at most 1e15 in size (a non-finite one is written as -1). */
 #define STAT(key, type, m) UH_JSON_ROW(key, type, lm_stats_t, m, 1, -1e15, 1e15, 0)
@@ -160,7 +158,8 @@ static int record_parse(const char *text, size_t len, long call, uh_shape_t inpu
     line_t l;
     int ok = !uh_json_parse(text, len, LM_CALLS_FILE, &o, NULL) && cJSON_IsObject(o) &&
              !uh_json_read(o, NULL, LINE_FIELDS, &l, 0, NULL) && l.call == call &&
-             cJSON_IsArray(l.children) && cJSON_GetArraySize(l.children) <= MAX_CHILDREN_PER_CALL;
+             cJSON_IsArray(l.children) &&
+             cJSON_GetArraySize(l.children) <= UH_LM_MAX_CHILDREN_PER_CALL;
     int n = ok ? cJSON_GetArraySize(l.children) : 0;
     if (ok && n > 0 && !(r->children = calloc((size_t)n, sizeof *r->children))) ok = 0;
     const cJSON *j;
@@ -186,7 +185,7 @@ int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n
     if (access(path, F_OK) != 0) return UH_OK;
     char *text = NULL;
     size_t len = 0;
-    int rc = uh_read_file(path, (size_t)LM_CALLS_MAX_BYTES, &text, &len, err);
+    int rc = uh_read_file(path, (size_t)UH_LM_MAX_CALLS_BYTES, &text, &len, err);
     if (rc) return rc;
     int cap = 0;
     for (const char *line = text; line < text + len;) {

@@ -17,11 +17,11 @@
 #include <cjson/cJSON.h>
 
 #include "uhnas/gpt.h"
+#include "uhnas/limits.h"
 #include "uhnas/search.h"
 
 #define LM_DIR "lm"
 #define LM_CALLS_FILE "calls.jsonl"
-#define LM_CALLS_MAX_BYTES (64L << 20)
 
 /* What one call did (summed over a generation's calls in the stored state). */
 typedef struct {

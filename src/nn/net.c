@@ -15,7 +15,7 @@
  * scratch. A conv layer whose whole-batch im2col matrix fits in NN_COL_KEEP_FLOATS owns it
  * and keeps it from forward to backward; a larger one works in blocks of samples through a
  * shared buffer of about NN_COL_BLOCK_FLOATS and redoes im2col in backward. The total is
- * bounded by NN_MAX_BYTES so a huge max_batch is an error, not an out-of-memory kill.
+ * bounded by UH_NN_MAX_BYTES so a huge max_batch is an error, not an out-of-memory kill.
  *
  * Weight init (seeded per layer, stream = layer index, so a layer's draw does not depend on
  * the layers before it): uniform in ±sqrt(6 / fan_in) (He) for relu and leaky_relu, in
@@ -28,16 +28,13 @@
  * a stream derived from (noise seed, kind of call, step number or sample id), and within it
  * one sub-stream per layer: the same seeds replay the same noise. */
 #include "net.h"
+#include "uhnas/limits.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define NN_MAX_BATCH 65536
-/* All buffers of one network: far above what an MNIST-sized candidate needs (a few MB to a
- * few hundred MB), below what would swap a laptop. */
-#define NN_MAX_BYTES (6UL << 30)
 /* A conv layer keeps its whole-batch im2col matrix when it has at most this many floats
  * (64 MiB), and all kept ones together at most NN_COL_KEEP_TOTAL. */
 #define NN_COL_KEEP_FLOATS (1L << 24)
@@ -53,10 +50,10 @@ static int net_alloc(uh_net_t *net, void **out, size_t count, size_t elem, uh_er
     size_t bytes = count * elem;
     bytes = (bytes + 63) / 64 * 64;
     if (bytes == 0) bytes = 64;
-    if (net->bytes + bytes > NN_MAX_BYTES)
+    if (net->bytes + bytes > UH_NN_MAX_BYTES)
         return uh_error_set(err, UH_ELIMIT,
                             "buffers would take over %lu MiB; use a smaller batch or network",
-                            (unsigned long)(NN_MAX_BYTES >> 20));
+                            (unsigned long)(UH_NN_MAX_BYTES >> 20));
     if (net->n_mem >= (int)(sizeof net->mem / sizeof net->mem[0]))
         return uh_error_set(err, UH_ENOMEM, "too many buffers");
     void *p = aligned_alloc(64, bytes);
@@ -215,9 +212,9 @@ uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_err
         uh_error_set(err, UH_EINVAL, "network: the architecture is empty or not resolved");
         return NULL;
     }
-    if (max_batch < 1 || max_batch > NN_MAX_BATCH) {
-        uh_error_set(err, UH_EINVAL, "network: batch size must be in 1..%d, got %d", NN_MAX_BATCH,
-                     max_batch);
+    if (max_batch < 1 || max_batch > UH_NN_MAX_BATCH) {
+        uh_error_set(err, UH_EINVAL, "network: batch size must be in 1..%d, got %d",
+                     UH_NN_MAX_BATCH, max_batch);
         return NULL;
     }
     const uh_layer_t *last = &arch->layers[arch->n_layers - 1];

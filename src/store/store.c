@@ -1,5 +1,6 @@
 /* The run store: creating, opening (with every check a hostile file needs), transactions. */
 #include "store_internal.h"
+#include "uhnas/limits.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -18,9 +19,6 @@
 
 /* How long a write waits for another connection's lock before giving up. */
 #define STORE_BUSY_TIMEOUT_MS 30000
-/* The largest string or blob SQLite may build for us: one weights blob at the limit. Bounds
- * what a hostile file can make us allocate. */
-#define STORE_SQL_LENGTH_MAX ((int)(UH_STORE_MAX_WEIGHTS * 4 + 1024))
 
 /* The candidates table (shared by a new file's schema and the version-3 rebuild, which must
  * give the same table). */
@@ -479,7 +477,7 @@ static int upgrade(uh_store_t *s, uh_error_t *err) {
 static void configure(sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, STORE_SQL_LENGTH_MAX);
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, UH_STORE_SQL_LENGTH_MAX);
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
 #ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
     sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
