@@ -1,4 +1,5 @@
 /* uhnas — entry point: dispatches to one small program per command. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,10 @@ int main(int argc, char **argv) {
     /* First: OpenMP reads its wait policy when it is loaded, so this runs the program again
      * with waiting threads that sleep (a spinning one costs 10-56x on a shared machine). */
     uh_threads_passive(argv);
+    /* A write past the file-size limit (ulimit -f) fails with EFBIG, like a full disk with
+     * ENOSPC, instead of killing the process: the error names the file and the run stops
+     * with what it committed. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_help(stderr);
         return UH_EXIT_USAGE;

@@ -144,8 +144,8 @@ static const char MIGRATE_V3[] =
 /* helpers shared by the store's files */
 
 int store_sql_error(const uh_store_t *s, const char *what, uh_error_t *err) {
-    int code;
-    switch (sqlite3_errcode(s->db)) {
+    int code, rc = sqlite3_errcode(s->db);
+    switch (rc) {
     case SQLITE_NOMEM:
         code = UH_ENOMEM;
         break;
@@ -165,8 +165,12 @@ int store_sql_error(const uh_store_t *s, const char *what, uh_error_t *err) {
     default:
         code = UH_EIO;
     }
-    return uh_error_set(err, code, "%s: %s%s: %s", s->path, code == UH_EFORMAT ? "corrupt: " : "",
-                        what, sqlite3_errmsg(s->db));
+    /* SQLite says "disk I/O error" for a full disk or a file-size limit alike: the system's
+     * reason tells the user what to do (free space, raise ulimit -f) */
+    int sys = code == UH_EIO || rc == SQLITE_FULL ? sqlite3_system_errno(s->db) : 0;
+    return uh_error_set(err, code, "%s: %s%s: %s%s%s", s->path,
+                        code == UH_EFORMAT ? "corrupt: " : "", what, sqlite3_errmsg(s->db),
+                        sys ? ": " : "", sys ? strerror(sys) : "");
 }
 
 int store_prepare(const uh_store_t *s, const char *sql, sqlite3_stmt **st, uh_error_t *err) {
