@@ -121,14 +121,14 @@ fail_run inject '{"steps":[{"kind":"children","inject":true}]}'
 fail_run drop '{"steps":[{"kind":"children"},{"kind":"close"}],"default":{"kind":"close"}}' --generations 2 --llm-retries 1
 [[ $? -eq 0 && $(llm_count "$tmp/drop" 2 fallback) -eq 2 ]] && ok || bad "dropped connection: $(cat "$tmp/drop.err")"
 
-# ---- start-up: a wrong URL, key or model stops the run before training -------------------
+# ---- start-up: a wrong URL, key or model stops the run before its directory exists --------
 out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
   --strategy llm --llm-url http://127.0.0.1:9/v1 --out "$tmp/down" 2>&1)
-[[ $? -eq 2 && "$out" == *"cannot reach"* && ! -s "$tmp/down/candidates.csv" ]] && ok || bad "server down: $out"
+[[ $? -eq 2 && "$out" == *"cannot reach"* && ! -e "$tmp/down" ]] && ok || bad "server down: $out"
 start_server keyed '{"steps":[]}' "another-key"
 out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \
   --strategy llm --llm-url "$URL" --out "$tmp/keyed" 2>&1)
-[[ $? -eq 2 && "$out" == *"refused the API key"* ]] && ok || bad "wrong key: $out"
+[[ $? -eq 2 && "$out" == *"refused the API key"* && ! -e "$tmp/keyed" ]] && ok || bad "wrong key: $out"
 [[ "$out" != *"$KEY"* ]] && ok || bad "the key was printed"
 start_server model '{"steps":[]}'
 out=$(timeout 60 "$UHNAS" search "${SMALL[@]}" --population 2 --children 2 --generations 1 \

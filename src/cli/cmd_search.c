@@ -643,6 +643,12 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         free(config);
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg); /* missing data: 1, as documented */
     }
+    /* ... and so is the language model's server: a wrong URL, key or model is bad input */
+    if ((rc = cli_llm_precheck(&cfg, &err))) {
+        uh_backend_free(b);
+        free(config);
+        return cli_fail(UH_EXIT_USAGE, "search: %s", err.msg);
+    }
     uh_store_t *store;
     /* the replaced run's transcript and model memory go with it */
     rc = replace ? uh_operator_forget(dir, &cfg, &err) : UH_OK;
