@@ -97,4 +97,26 @@ PY
   [[ $(stat -c %s "$tmp/shot.png" 2>/dev/null || echo 0) -gt 20000 ]] && ok || bad "Chromium did not render the comparison"
 fi
 
+# ---- --watch follows a running search: a page that reloads itself while it runs, a last one
+# without the reload once it ends (holding every candidate), then it stops by itself ----------
+"$UHNAS" search --backend cpu-xeon8380-fp32 --data tiny --population 6 --children 3 \
+  --generations 120 --epochs 3 --seed 5 --jobs 1 --quiet --out "$tmp/live" > /dev/null 2>&1 &
+spid=$!; pids+=("$spid")
+wait_rows "$tmp/live" 1
+"$UHNAS" report "$tmp/live" --watch --every 1 > "$tmp/watch.out" 2>&1 &
+wpid=$!; pids+=("$wpid")
+for _ in $(seq 1 200); do grep -qs 'http-equiv="refresh"' "$tmp/live/report.html" && break; sleep 0.05; done
+grep -qs 'http-equiv="refresh" content="1"' "$tmp/live/report.html" && kill -0 "$spid" 2> /dev/null \
+  && ok || bad "no reloading report while the search ran"
+wait "$spid" && ok || bad "the watched search failed"
+for _ in $(seq 1 100); do kill -0 "$wpid" 2> /dev/null || break; sleep 0.1; done
+kill -0 "$wpid" 2> /dev/null && bad "--watch went on after the run ended" || ok
+wait "$wpid" && [[ $(cat "$tmp/watch.out") == "$tmp/live/report.html" ]] && ok \
+  || bad "--watch: $(cat "$tmp/watch.out")"
+! grep -q 'http-equiv' "$tmp/live/report.html" && ok || bad "the last report still reloads"
+grep -q "<br>$(rows "$tmp/live") candidates" "$tmp/live/report.html" && ok \
+  || bad "the last report lacks candidates ($(rows "$tmp/live") stored)"
+# on a run that is not running, --watch writes the report once and stops
+expect 0 "$tmp/live/report.html" timeout 20 "$UHNAS" report "$tmp/live" --watch
+
 finish

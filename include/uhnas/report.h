@@ -54,6 +54,7 @@ typedef struct {
     int *on_front;          /* per row: on the 2-D Pareto front of ok rows */
     uh_test_result_t *test; /* per row; valid where has_test */
     int *has_test;
+    int refresh_s;      /* > 0: the page reloads itself this often (a run still going) */
     uh_run_gen_t *gens; /* hypervolume: re-scored from the rows with the "chance" rule
                          * (uh_search_rows_hypervolume), whatever rule the run used */
     int n_gens;

@@ -109,6 +109,9 @@ const char *uh_store_path(const uh_store_t *store); /* dir/run.sqlite, for messa
  * closes or the process dies, kill -9 included): a second search or resume of the same run
  * is refused with UH_EINVAL instead of writing beside the first. Readers need no lock. */
 int uh_store_lock_run(uh_store_t *store, uh_error_t *err);
+/* Whether a process holds dir's run lock now (a search or resume running there): 0 when none
+ * does or there is no lock file. Takes no lock itself, and needs no write access. */
+int uh_store_run_alive(const char *dir);
 const char *uh_store_config(const uh_store_t *store); /* owned by the store */
 /* Full PRAGMA integrity_check and foreign_key_check (slower than the check on open). */
 int uh_store_check(uh_store_t *store, uh_error_t *err);

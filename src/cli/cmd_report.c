@@ -2,26 +2,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "cli.h"
 #include "uhnas/fileio.h"
 #include "uhnas/report.h"
 
-static int write_html(const char *path, char *html, const char *command) {
+/* Writes html (freed here) to path and prints the path unless quiet. */
+static int write_html(const char *path, char *html, const char *command, int quiet) {
     uh_error_t err = {0};
     int rc = uh_write_file_atomic(path, html, strlen(html), &err);
     free(html);
     if (rc) return cli_fail(UH_EXIT_FAIL, "%s: %s", command, err.msg);
-    printf("%s\n", path);
+    if (!quiet) printf("%s\n", path);
+    fflush(stdout);
     return UH_EXIT_OK;
 }
 
 /* Both commands' arguments: run directories (at most max, into dirs, counted in *n_dirs),
- * then --out FILE. Returns CLI_GO_ON or the exit code (see cli_command_args). */
-static int dirs_and_out(int argc, char **argv, const char **dirs, int max, int *n_dirs,
-                        const char **out, const char *out_help, const char *cmd,
-                        const char *usage) {
+ * then the options. Returns CLI_GO_ON or the exit code (see cli_command_args). */
+static int dirs_and_options(int argc, char **argv, const char **dirs, int max, int *n_dirs,
+                            const cli_opt_t *opts, int n_opts, const char *cmd, const char *usage) {
     int n = 0;
     while (argc >= 2 && argv[1][0] != '-' && n < max) {
         dirs[n++] = argv[1];
@@ -29,45 +31,88 @@ static int dirs_and_out(int argc, char **argv, const char **dirs, int max, int *
         argv++, argc--;
     }
     *n_dirs = n;
-    const cli_opt_t opts[] = {{"out", OPT_STRING, out, 0, 0, NULL, "FILE", out_help}};
-    return cli_command_args(argc, argv, opts, 1, cmd, usage);
+    return cli_command_args(argc, argv, opts, n_opts, cmd, usage);
+}
+
+/* The report of the run in dir into path; refresh_s > 0 makes the page reload itself. */
+static int write_report(const char *dir, const char *path, int refresh_s, int quiet) {
+    uh_error_t err = {0};
+    uh_run_data_t *run;
+    if (uh_run_load(dir, &run, &err))
+        return cli_fail(cli_exit_code(err.code), "report: %s", err.msg);
+    run->refresh_s = refresh_s;
+    char *html = NULL;
+    int rc = uh_report_run(run, &html, &err);
+    uh_run_free(run);
+    if (rc) return cli_fail(UH_EXIT_FAIL, "report: %s", err.msg);
+    return write_html(path, html, "report", quiet);
+}
+
+/* The last generation stored in dir, or -1 (none yet, or the store cannot be read now). */
+static int last_generation(const char *dir) {
+    uh_store_t *s;
+    uh_error_t err = {0};
+    int g = -1;
+    if (uh_store_open_readonly(dir, &s, &err)) return -1;
+    if (uh_store_latest_generation(s, &g, &err)) g = -1;
+    uh_store_close(s);
+    return g;
+}
+
+/* --watch: the report again after every generation while a search runs in dir, the page
+ * reloading itself; once the run has ended (or was never running), one last report without
+ * the reload, and done. The run's liveness is read before its data, so the last report
+ * always holds everything the run stored. */
+static int watch_report(const char *dir, const char *path, int every_s) {
+    for (int written = -2;;) {
+        int alive = uh_store_run_alive(dir), g = last_generation(dir);
+        if (!alive) return write_report(dir, path, 0, 0);
+        if (g != written) {
+            int code = write_report(dir, path, every_s, 1);
+            if (code != UH_EXIT_OK) return code;
+            written = g;
+        }
+        sleep((unsigned)every_s);
+    }
 }
 
 int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[1], *out = NULL;
-    int n_dirs;
-    int code = dirs_and_out(
-        argc, argv, dirs, 1, &n_dirs, &out, "where to write (default DIR/report.html)", "report",
-        "usage: uhnas report DIR [--out FILE]\n\n"
+    int n_dirs, watch = 0, every = 10;
+    const cli_opt_t opts[] = {
+        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default DIR/report.html)"},
+        {"watch", OPT_FLAG, &watch, 0, 0, NULL, NULL,
+         "while a search runs in DIR: write the report again after every generation, as a page "
+         "that reloads itself; stop when the run ends (with a last report)"},
+        {"every", OPT_INT, &every, 1, 3600, NULL, "SECONDS",
+         "--watch: how often to look, and the page's reload interval (default 10)"}};
+    int code = dirs_and_options(
+        argc, argv, dirs, 1, &n_dirs, opts, (int)(sizeof opts / sizeof opts[0]), "report",
+        "usage: uhnas report DIR [--out FILE] [--watch [--every SECONDS]]\n\n"
         "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
         "from disk): the Pareto front of validation error vs energy per inference,\n"
         "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
         "Spearman's rho, the front as a table, language-model statistics when the run\n"
-        "had a model, and the run's config. Prints the file's path.\n");
+        "had a model, and the run's config. Prints the file's path. With --watch it\n"
+        "follows a search that is running in DIR until it ends.\n");
     if (code != CLI_GO_ON) return code;
     if (n_dirs != 1)
         return cli_fail(UH_EXIT_USAGE, "report: which run directory? (uhnas report DIR)");
-    uh_error_t err = {0};
-    uh_run_data_t *run;
-    if (uh_run_load(dirs[0], &run, &err))
-        return cli_fail(cli_exit_code(err.code), "report: %s", err.msg);
-    char *html = NULL;
-    int rc = uh_report_run(run, &html, &err);
-    uh_run_free(run);
-    if (rc) return cli_fail(UH_EXIT_FAIL, "report: %s", err.msg);
     char path[1100];
     snprintf(path, sizeof path, "%s/report.html", dirs[0]);
-    return write_html(out ? out : path, html, "report");
+    if (watch) return watch_report(dirs[0], out ? out : path, every);
+    return write_report(dirs[0], out ? out : path, 0, 0);
 }
 
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html";
     int n_dirs;
-    int code = dirs_and_out(
-        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, &out,
-        "where to write (default compare.html)", "compare",
+    const cli_opt_t opts[] = {
+        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"}};
+    int code = dirs_and_options(
+        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, opts, 1, "compare",
         "usage: uhnas compare DIR... [--out FILE]\n\n"
         "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
         "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
@@ -85,5 +130,5 @@ int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     if (!rc) rc = uh_report_compare((const uh_run_data_t *const *)runs, n_dirs, &html, &err);
     for (int i = 0; i < loaded; i++) uh_run_free(runs[i]);
     if (rc) return cli_fail(cli_exit_code(rc), "%s", err.msg);
-    return write_html(out, html, "compare");
+    return write_html(out, html, "compare", 0);
 }

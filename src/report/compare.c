@@ -256,7 +256,7 @@ int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_e
                                 runs[0]->backend, runs[0]->dir, runs[i]->dir, why);
     uh_strbuf_t b = {0}, table = {0};
     const char *title = one_backend ? "uhnas: strategies compared" : "uhnas: backends compared";
-    html_begin(&b, title);
+    html_begin(&b, title, 0);
     uh_strbuf_puts(&b, "<h1>");
     html_text(&b, title);
     uh_strbuf_putf(&b, "</h1>\n<p>%d runs on ", n);

@@ -264,7 +264,7 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
     uh_strbuf_t b = {0};
     char title[400];
     snprintf(title, sizeof title, "uhnas run: %.160s, %s on %s", r->dir, r->strategy, r->backend);
-    html_begin(&b, title);
+    html_begin(&b, title, r->refresh_s);
     uh_strbuf_puts(&b, "<h1>");
     html_text(&b, title);
     uh_strbuf_puts(&b, "</h1>\n<p>");

@@ -49,7 +49,7 @@ int *report_front_by_energy(const uh_run_data_t *r, int *n);
 /* HTML text escaping (&, <, >, ", '). */
 void html_text(uh_strbuf_t *b, const char *s);
 /* The page's head (title, style) and foot. */
-void html_begin(uh_strbuf_t *b, const char *title);
+void html_begin(uh_strbuf_t *b, const char *title, int refresh_s);
 void html_end(uh_strbuf_t *b);
 /* A compact architecture summary: "conv8k3·relu → pool2 → dense64·relu/4b → dense10". */
 void arch_summary(uh_strbuf_t *b, const char *arch_json);

@@ -244,8 +244,11 @@ void plot_legend(plot_t *p, legend_corner_t corner, const char *const *names,
     uh_strbuf_puts(p->out, "</g>\n");
 }
 
-void html_begin(uh_strbuf_t *b, const char *title) {
-    uh_strbuf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
+void html_begin(uh_strbuf_t *b, const char *title, int refresh_s) {
+    uh_strbuf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
+    if (refresh_s > 0)
+        uh_strbuf_putf(b, "<meta http-equiv=\"refresh\" content=\"%d\">\n", refresh_s);
+    uh_strbuf_puts(b, "<title>");
     html_text(b, title);
     uh_strbuf_puts(
         b, "</title>\n<style>\n"

@@ -651,6 +651,18 @@ int uh_store_lock_run(uh_store_t *store, uh_error_t *err) {
     return rc;
 }
 
+int uh_store_run_alive(const char *dir) {
+    char lock[1100];
+    if (snprintf(lock, sizeof lock, "%s/run.lock", dir) >= (int)sizeof lock) return 0;
+    int fd = open(lock, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    /* a shared lock is refused while the run holds its exclusive one; if granted, it is
+     * released at once by the close */
+    int alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return alive;
+}
+
 void uh_store_close(uh_store_t *store) {
     if (!store) return;
     if (store->lock_fd >= 0) close(store->lock_fd); /* releases the lock */
