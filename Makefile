@@ -3,6 +3,7 @@
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= 2
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
@@ -10,12 +11,13 @@ CMAKE_ARGS ?=
 WERROR     ?=
 WERROR_ARG := $(if $(WERROR),-DUHNAS_WERROR=$(WERROR))
 
-.PHONY: all setup build check test demo sanitize bench format clean
+.PHONY: all setup build check test demo sanitize tsan bench format clean
 
 all: build
 
 # What setup installs follows the goal: the tests' PyTorch reference, the benchmarks' peer.
-check sanitize: SETUP_FLAGS = --check
+check: SETUP_FLAGS = --check
+sanitize tsan: SETUP_FLAGS = --sanitize
 bench: SETUP_FLAGS = --bench
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -42,11 +44,27 @@ demo: setup build
 	@printf 'report: '
 	@./$(BUILD)/uhnas report runs/demo
 
-# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrent
+# paths under ThreadSanitizer.
 sanitize: setup
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DUHNAS_SANITIZE=ON $(WERROR_ARG) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && UHNAS_SANITIZED=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) tsan SETUP_DONE=1
+
+# The concurrent paths (candidates trained at once, the progress calls, the stop flag and its
+# signals) under ThreadSanitizer, built with clang and libomp, whose Archer tool makes OpenMP's
+# synchronisation visible; the suppressions cover those two runtimes' own internals only.
+# OpenBLAS (libgomp's) runs one thread here, as it does inside every search job.
+TSAN_TESTS = test_search$$|test_threads|test_signal|test_signals_cli|test_search_cli
+ARCHER     = $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/libarcher.so)))
+tsan: $(if $(SETUP_DONE),,setup)
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DUHNAS_TSAN=ON \
+	  -DUHNAS_NATIVE=OFF $(WERROR_ARG) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@cd $(TSAN_BUILD) && UHNAS_SANITIZED=1 OPENBLAS_NUM_THREADS=1 OMP_TOOL_LIBRARIES=$(ARCHER) \
+	  TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
 bench: setup build
 	@bench/train_vs_torch
@@ -58,4 +76,4 @@ format:
 	@clang-format -i $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

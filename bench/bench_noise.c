@@ -100,7 +100,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
     const char *backend = "all", *net = "mlp", *mode_name = "both";
     int epochs = 2, limit = 8000, threads = 2, reps = 3;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* option, value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return usage();
         if (!strcmp(a, "--backend"))
@@ -119,7 +119,6 @@ int main(int argc, char **argv) {
             reps = atoi(v);
         else
             return usage();
-        i++;
     }
     int mode = !strcmp(mode_name, "both")    ? MODE_BOTH
                : !strcmp(mode_name, "plain") ? MODE_PLAIN

@@ -3,6 +3,7 @@
 #   scripts/setup.sh          build dependencies and the Fashion-MNIST dataset (make demo)
 #   scripts/setup.sh --check  also PyTorch (python3-torch): the reference the export tests
 #                             load the generated module in (make check, make sanitize)
+#   scripts/setup.sh --sanitize  as --check, and clang with libomp (ThreadSanitizer: make tsan)
 #   scripts/setup.sh --bench  PyTorch and NumPy, the benchmarks' peer
 set -euo pipefail
 
@@ -17,8 +18,9 @@ packages=(
 case "${1:-}" in
   "") ;;
   --check) packages+=(python3-torch) ;;
+  --sanitize) packages+=(python3-torch clang libomp-dev) ;;
   --bench) packages+=(python3-torch python3-numpy) ;;
-  *) echo "setup: unknown option $1 (--check or --bench)" >&2; exit 2 ;;
+  *) echo "setup: unknown option $1 (--check, --sanitize or --bench)" >&2; exit 2 ;;
 esac
 
 missing=()

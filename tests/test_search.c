@@ -225,7 +225,7 @@ static void assert_same_run(uh_store_t *x, const uh_search_summary_t *sx, uh_sto
     uh_store_free_candidates(b);
     uh_error_t err = {0};
     for (int g = 0; g <= cfg->generations; g++) {
-        char *sa, *sb;
+        char *sa = NULL, *sb = NULL;
         uh_gen_metrics_t ma, mb;
         if (uh_store_get_generation(x, g, &sa, &ma, &err) ||
             uh_store_get_generation(y, g, &sb, &mb, &err))
@@ -813,7 +813,7 @@ static void test_continued_training_is_one_run(void **state) {
     cfg.train.momentum = 0;
     uh_error_t err = {0};
     uh_backend_t *b;
-    uh_dataset_t *train, *val, *test;
+    uh_dataset_t *train = NULL, *val = NULL, *test = NULL;
     if (uh_backend_load("mzi-worst", &b, &err) ||
         uh_search_load_data(&cfg, &train, &val, &test, &err))
         fail_msg("%s", err.msg);

@@ -33,6 +33,10 @@
 #define UHNAS_MESH_H
 
 #include <complex.h>
+/* glibc defines CMPLX for GCC only; clang (the ThreadSanitizer build) has the builtin. */
+#ifndef CMPLX
+#define CMPLX(x, y) __builtin_complex((double)(x), (double)(y))
+#endif
 
 #include "uhnas/error.h"
 #include "uhnas/limits.h"

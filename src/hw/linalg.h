@@ -3,7 +3,7 @@
 #ifndef UHNAS_HW_LINALG_H
 #define UHNAS_HW_LINALG_H
 
-#include <complex.h>
+#include "uhnas/mesh.h" /* complex.h, and CMPLX for clang */
 
 /* π to double precision: M_PI is not in strict C11 with only _POSIX_C_SOURCE. */
 #define UH_PI 3.14159265358979323846

@@ -201,7 +201,7 @@ static void hv_plot(uh_strbuf_t *b, uh_strbuf_t *table, const uh_run_data_t *con
         plot_line(&p, x, mean + s * G, G, color, s % 2, 0);
         for (int g = 0; g < G; g++) {
             char tip[128];
-            snprintf(tip, sizeof tip, "%s, generation %d: %.4f ± %.4f (%d runs)", groups[s], g,
+            snprintf(tip, sizeof tip, "%.60s, generation %d: %.4f ± %.4f (%d runs)", groups[s], g,
                      mean[s * G + g], sd[s * G + g], cnt[s * G + g]);
             plot_point(&p, x[g], mean[s * G + g], color, (mark_t)(s % MARK_COUNT), 1, "gen", tip);
         }
