@@ -4,6 +4,10 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+# seconds per fuzz target (make fuzz; make fuzz-smoke runs each for FUZZ_SMOKE_SECONDS)
+FUZZ_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 3
 JOBS       ?= 2
 MAKEFLAGS  += --no-print-directory
 CMAKE_ARGS ?=
@@ -11,13 +15,13 @@ CMAKE_ARGS ?=
 WERROR     ?=
 WERROR_ARG := $(if $(WERROR),-DUHNAS_WERROR=$(WERROR))
 
-.PHONY: all setup build check test demo sanitize tsan bench format clean
+.PHONY: all setup build check test demo sanitize tsan fuzz fuzz-smoke fuzz-build bench format clean
 
 all: build
 
 # What setup installs follows the goal: the tests' PyTorch reference, the benchmarks' peer.
 check: SETUP_FLAGS = --check
-sanitize tsan: SETUP_FLAGS = --sanitize
+sanitize tsan fuzz fuzz-smoke fuzz-build: SETUP_FLAGS = --sanitize
 bench: SETUP_FLAGS = --bench
 setup:
 	@scripts/setup.sh $(SETUP_FLAGS)
@@ -51,6 +55,7 @@ sanitize: setup
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && UHNAS_SANITIZED=1 ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) tsan SETUP_DONE=1
+	@$(MAKE) fuzz-smoke SETUP_DONE=1
 
 # The concurrent paths (candidates trained at once, the progress calls, the stop flag and its
 # signals) under ThreadSanitizer, built with clang and libomp, whose Archer tool makes OpenMP's
@@ -66,14 +71,27 @@ tsan: $(if $(SETUP_DONE),,setup)
 	  TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure -j $(JOBS) -R '$(TSAN_TESTS)'
 
+# Every parser under libFuzzer with AddressSanitizer and UndefinedBehaviorSanitizer (clang),
+# FUZZ_SECONDS per target on its seed corpus and dictionary; fails on any crash, leak or
+# report, keeping the input in $(FUZZ_BUILD)/fuzz-crashes (docs/fuzzing.md).
+fuzz-build: $(if $(SETUP_DONE),,setup)
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DUHNAS_FUZZ=ON \
+	  -DUHNAS_NATIVE=OFF $(WERROR_ARG) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+# A few seconds each: what make sanitize (CI) runs.
+fuzz-smoke: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS)
+
 bench: setup build
 	@bench/train_vs_torch
 
-FORMAT_FILES = $(wildcard include/uhnas/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c)
+FORMAT_FILES = $(wildcard include/uhnas/*.h src/*/*.c src/*/*.h tests/*.c tests/*.h bench/*.c fuzz/*.c fuzz/*.h)
 format:
 	@command -v clang-format >/dev/null || \
 	  { echo "make format: clang-format not found (Debian: apt-get install clang-format)" >&2; exit 1; }
 	@clang-format -i $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include "uhnas/gpt.h"
 #include "uhnas/rng.h"
@@ -216,6 +217,34 @@ static void test_checkpoint_round_trip(void **state) {
     uh_gpt_free(b);
 }
 
+/* Found by fuzz/fuzz_checkpoint: a small file, well formed and with a good checksum, whose
+ * header asks for a model of a far larger shape (64 layers of 4096 channels) than its count
+ * and size hold. It is refused before anything of that shape is allocated, at once (it used
+ * to build the whole model first, gigabytes and half a minute, to find the count wrong). */
+static void test_checkpoint_shape_checked_before_allocating(void **state) {
+    (void)state;
+    char dir[64], path[96];
+    assert_int_equal(temp_dir_new(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    uint8_t file[48 + 12 * 4 + 4] = "UHGPT001";
+    uint32_t bom = 0x01020304;
+    int32_t shape[5] = {65536, 4096, 64, 64, 4096};
+    uint64_t count = 4;
+    memcpy(file + 8, &bom, 4);
+    memcpy(file + 12, shape, sizeof shape);
+    memcpy(file + 40, &count, 8);
+    uint32_t crc = (uint32_t)crc32(0L, file, (uInt)(sizeof file - 4));
+    memcpy(file + sizeof file - 4, &crc, 4);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(file, 1, sizeof file, f), sizeof file);
+    fclose(f);
+    uh_error_t err = {0};
+    assert_null(uh_gpt_load(path, 2, &err));
+    assert_non_null(strstr(err.msg, "4 parameters for a model of"));
+    assert_int_equal(remove_tree(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradients_match_finite_differences),
@@ -223,6 +252,7 @@ int main(void) {
         cmocka_unit_test(test_seed_and_limits),
         cmocka_unit_test(test_cached_decoding_matches_forward),
         cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_checkpoint_shape_checked_before_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

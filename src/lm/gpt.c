@@ -340,11 +340,15 @@ void uh_gpt_free(uh_gpt_t *m) {
     free(m);
 }
 
+static int shape_ok(const uh_gpt_config_t *c) {
+    return c->vocab >= 2 && c->vocab <= 65536 && c->max_t >= 1 && c->max_t <= 4096 &&
+           c->layers >= 1 && c->layers <= 64 && c->heads >= 1 && c->channels >= c->heads &&
+           c->channels % c->heads == 0 && c->channels <= 4096;
+}
+
 uh_gpt_t *uh_gpt_new(const uh_gpt_config_t *cfg, int max_b, uint64_t seed, uh_error_t *err) {
     const uh_gpt_config_t *c = cfg;
-    if (c->vocab < 2 || c->vocab > 65536 || c->max_t < 1 || c->max_t > 4096 || c->layers < 1 ||
-        c->layers > 64 || c->heads < 1 || c->channels < c->heads || c->channels % c->heads != 0 ||
-        c->channels > 4096 || max_b < 1 || max_b > 4096) {
+    if (!shape_ok(c) || max_b < 1 || max_b > 4096) {
         uh_error_set(err, UH_EINVAL,
                      "gpt: bad shape (vocab %d, context %d, layers %d, heads %d, "
                      "channels %d, batch %d)",
@@ -667,13 +671,18 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err) {
         goto done;
     }
     uh_gpt_config_t cfg = {shape[0], shape[1], shape[2], shape[3], shape[4]};
-    if (!(m = uh_gpt_new(&cfg, max_b, 0, err))) goto done;
-    if (m->n_params != count) {
+    /* the count the shape implies, before allocating what the header asks for */
+    size_t sizes[N_PARAM_TENSORS], n_params = 0;
+    if (shape_ok(&cfg)) {
+        param_sizes(&cfg, sizes);
+        n_params = carve(NULL, sizes, N_PARAM_TENSORS, NULL);
+    }
+    if (shape_ok(&cfg) && n_params != count) {
         uh_error_set(err, UH_EINVAL, "%s: %llu parameters for a model of %zu", path,
-                     (unsigned long long)count, m->n_params);
-        uh_gpt_free(m), m = NULL;
+                     (unsigned long long)count, n_params);
         goto done;
     }
+    if (!(m = uh_gpt_new(&cfg, max_b, 0, err))) goto done;
     float *arrays[3] = {m->params, m->m, m->v};
     at += CKPT_HEADER;
     for (int i = 0; i < 3; i++)
