@@ -159,12 +159,15 @@ static int parse_line(const char *line, size_t len, entry_t *e) {
         const cJSON *u = cJSON_GetObjectItemCaseSensitive(o, "usage");
         const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-        if (cJSON_IsNumber(pt) && pt->valuedouble >= 0)
+        /* counts as the client reads them (below 1e12), a status below 1000; anything else,
+         * e.g. an edited 1e30 that no integer holds, is taken as absent */
+        if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 1e12)
             e->usage.prompt_tokens = (long)pt->valuedouble;
-        if (cJSON_IsNumber(ct) && ct->valuedouble >= 0)
+        if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 1e12)
             e->usage.completion_tokens = (long)ct->valuedouble;
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "http_status");
-        if (cJSON_IsNumber(st)) e->http_status = (int)st->valuedouble;
+        if (cJSON_IsNumber(st) && st->valuedouble >= 0 && st->valuedouble < 1000)
+            e->http_status = (int)st->valuedouble;
     }
     cJSON_Delete(o);
     if (!ok) entry_clear(e);
