@@ -182,8 +182,9 @@ static void print_front(const uh_run_data_t *f, const uh_search_summary_t *sum,
                         const uh_search_config_t *cfg) {
     char goals[64];
     uh_goals_format(cfg->goals, cfg->n_goals, goals, sizeof goals);
-    printf("\n%d candidates (%d trained now, %d from the store", sum->candidates, sum->trained,
-           sum->reused);
+    /* sum->candidates counts the rows that may be on the front: not pruned, above chance */
+    printf("\n%d candidates (%d trained now, %d from the store; %d trained fully and above chance",
+           sum->trained + sum->reused, sum->trained, sum->reused, sum->candidates);
     if (sum->rejected) printf("; %d refused for a limit", sum->rejected);
     printf("); hypervolume %.4f (%s), %.4f (error,energy,drop); front of %d:\n", sum->hypervolume,
            goals, sum->hypervolume3, sum->front_size);
