@@ -645,7 +645,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg); /* missing data: 1, as documented */
     }
     /* ... and so is the language model's server: a wrong URL, key or model is bad input */
-    if ((rc = cli_llm_precheck(&cfg, &err))) {
+    if ((rc = uh_operator_check(&cfg, &err))) {
         uh_backend_free(b);
         free(config);
         return cli_fail(UH_EXIT_USAGE, "search: %s", err.msg);

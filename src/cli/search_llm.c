@@ -1,6 +1,5 @@
 /* The --llm-* options of `search` and `resume`, and what the user is told about the run's
  * operator. */
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,20 +143,4 @@ cJSON *cli_operator_json(const uh_operator_t *op) {
     cJSON *o = t.json ? cJSON_Parse(t.json) : NULL;
     free(t.json);
     return o;
-}
-
-int cli_llm_precheck(const uh_search_config_t *cfg, uh_error_t *err) {
-    if (!uh_strategy_needs_model(cfg->strategy) || !cfg->operator_config[0]) return UH_OK;
-    cJSON *op = cJSON_Parse(cfg->operator_config); /* the built-in model's has no "llm" */
-    int remote = cJSON_HasObjectItem(op, "llm");
-    cJSON_Delete(op);
-    if (!remote) return UH_OK;
-    uh_llm_config_t c;
-    int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
-    if (rc || !c.client.url[0] || c.replay[0]) return rc;
-    uh_llm_client_t *client;
-    rc = uh_llm_client_new(&c.client, uh_llm_api_key_from_env(), &client, err);
-    if (!rc) rc = uh_llm_check_server(client, err);
-    uh_llm_client_free(client);
-    return rc;
 }

@@ -44,10 +44,6 @@ void cli_llm_args_unset(cli_llm_args_t *a);
 int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_search_config_t *cfg,
                        char *msg, size_t size);
 
-/* Before a new run's directory exists: a remote language model in cfg (not a replay) must
- * answer (uh_llm_check_server), so a wrong URL, a server that is down or a refused key
- * leaves nothing behind. UH_OK when cfg has no remote model. */
-int cli_llm_precheck(const uh_search_config_t *cfg, uh_error_t *err);
 /* The end-of-run warning on stderr when the operator's calls failed or children fell back. */
 void cli_operator_warn(const uh_operator_t *op);
 /* Its totals as JSON (caller frees), or NULL when it keeps none. */

@@ -25,6 +25,8 @@ typedef struct operator_kind {
     void (*close)(void *state); /* what open made; the state's memory is the caller's */
     /* removes what it keeps in run_dir (a replaced run's); cfg is the new run's */
     int (*forget)(const char *run_dir, const uh_search_config_t *cfg, uh_error_t *err);
+    /* checks, before a run directory exists, what can be checked of it (NULL: nothing) */
+    int (*check)(const uh_search_config_t *cfg, uh_error_t *err);
 } operator_kind_t;
 
 /* ---- the built-in model (uhnas/lm.h) ---- */
@@ -74,9 +76,21 @@ static int remote_forget(const char *run_dir, const uh_search_config_t *cfg, uh_
     return uh_llm_forget(run_dir, replays ? c.replay : NULL, err);
 }
 
+/* A server (not a replay) must answer and take the key. */
+static int remote_check(const uh_search_config_t *cfg, uh_error_t *err) {
+    uh_llm_config_t c;
+    int rc = uh_llm_config_parse(cfg->operator_config, &c, err);
+    if (rc || !c.client.url[0] || c.replay[0]) return rc;
+    uh_llm_client_t *client;
+    rc = uh_llm_client_new(&c.client, uh_llm_api_key_from_env(), &client, err);
+    if (!rc) rc = uh_llm_check_server(client, err);
+    uh_llm_client_free(client);
+    return rc;
+}
+
 static const operator_kind_t KINDS[] = {
-    {"builtin", sizeof(uh_operator_t), builtin_open, builtin_close, builtin_forget},
-    {"llm", sizeof(uh_llm_stack_t), remote_open, remote_close, remote_forget},
+    {"builtin", sizeof(uh_operator_t), builtin_open, builtin_close, builtin_forget, NULL},
+    {"llm", sizeof(uh_llm_stack_t), remote_open, remote_close, remote_forget, remote_check},
 };
 #define N_KINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -114,6 +128,12 @@ int uh_operator_open(const uh_search_config_t *cfg, const uh_llm_overrides_t *ov
     }
     *out = op;
     return UH_OK;
+}
+
+int uh_operator_check(const uh_search_config_t *cfg, uh_error_t *err) {
+    const operator_kind_t *kind = NULL;
+    int rc = uh_strategy_needs_model(cfg->strategy) ? find_kind(cfg, &kind, err) : UH_OK;
+    return !rc && kind && kind->check ? kind->check(cfg, err) : rc;
 }
 
 const uh_operator_t *uh_operator_of(const uh_run_operator_t *op) {
