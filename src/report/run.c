@@ -26,40 +26,37 @@ double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c) {
     return strcmp(r->objective, "clean") == 0 ? c->accuracy : c->noisy_accuracy;
 }
 
-/* The config's facts a report shows and compare checks, read as strictly as `resume` reads
- * them: a config the search would refuse is refused here too. */
-static int read_config(uh_run_data_t *r, uh_error_t *err) {
-    uh_search_config_t cfg;
-    uh_backend_t *b;
-    int rc = uh_search_config_parse(r->config, &cfg, &b, err);
-    if (rc) return rc;
+/* The config's facts a report shows and compare checks, from the stored config as parsed
+ * (as strictly as `resume` reads it: a config the search would refuse is refused here too). */
+static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh_backend_t *b,
+                       uh_error_t *err) {
+    int rc;
     snprintf(r->backend, sizeof r->backend, "%s", uh_backend_name(b));
-    uh_backend_free(b);
-    snprintf(r->strategy, sizeof r->strategy, "%s", uh_strategy_name(cfg.strategy));
+    snprintf(r->strategy, sizeof r->strategy, "%s", uh_strategy_name(cfg->strategy));
     /* a language-model run is labelled with its system prompt: the paper's ablation compares
      * runs that differ only in it */
-    cJSON *op = cfg.operator_config[0] ? cJSON_Parse(cfg.operator_config) : NULL;
+    cJSON *op = cfg->operator_config[0] ? cJSON_Parse(cfg->operator_config) : NULL;
     int remote = cJSON_HasObjectItem(op, "llm");
     cJSON_Delete(op);
     if (remote) {
         uh_llm_config_t llm;
-        if ((rc = uh_llm_config_parse(cfg.operator_config, &llm, err))) return rc;
+        if ((rc = uh_llm_config_parse(cfg->operator_config, &llm, err))) return rc;
         size_t n = strlen(r->strategy);
         snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
     }
-    snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg.objective));
+    snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg->objective));
     /* the budget */
-    r->population = cfg.population;
-    r->children = cfg.children;
-    r->generations = cfg.generations;
-    r->mc = cfg.mc;
-    r->epochs = cfg.train.epochs;
+    r->population = cfg->population;
+    r->children = cfg->children;
+    r->generations = cfg->generations;
+    r->mc = cfg->mc;
+    r->epochs = cfg->train.epochs;
     /* the data, and the seed of every random draw */
-    snprintf(r->dataset, sizeof r->dataset, "%s", cfg.dataset);
-    r->limit_train = cfg.limit_train;
-    r->limit_test = cfg.limit_test;
-    r->val_fraction = cfg.val_fraction;
-    r->seed = cfg.seed;
+    snprintf(r->dataset, sizeof r->dataset, "%s", cfg->dataset);
+    r->limit_train = cfg->limit_train;
+    r->limit_test = cfg->limit_test;
+    r->val_fraction = cfg->val_fraction;
+    r->seed = cfg->seed;
     return UH_OK;
 }
 
@@ -121,19 +118,15 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
 /* Every generation's hypervolume with today's rule (uhnas/search.h, Hypervolume reference),
  * from the rows: a run stored with the legacy rule is measured like any other. The scales'
  * zeros come from the stored backend and the task's shape, as the search computed them. */
-static int rescore(uh_run_data_t *r, uh_error_t *err) {
-    uh_search_config_t cfg;
-    uh_backend_t *b;
-    int rc = uh_search_config_parse(r->config, &cfg, &b, err);
-    if (rc) return rc;
+static int rescore(uh_run_data_t *r, const uh_search_config_t *cfg, const uh_backend_t *b,
+                   uh_error_t *err) {
     uh_shape_t in;
     double zero[3];
-    rc = uh_dataset_shape(cfg.dataset, &in.c, &in.h, &in.w, &in.n_classes, err);
+    int rc = uh_dataset_shape(cfg->dataset, &in.c, &in.h, &in.w, &in.n_classes, err);
     if (!rc) rc = uh_search_cost_zero(b, in, zero, err);
-    uh_backend_free(b);
     if (!rc) r->n_classes = in.n_classes;
     for (int g = 0; !rc && g < r->n_gens; g++)
-        rc = uh_search_rows_hypervolume(&cfg, zero, in.n_classes, r->rows, r->n_rows,
+        rc = uh_search_rows_hypervolume(cfg, zero, in.n_classes, r->rows, r->n_rows,
                                         r->gens[g].generation, &r->gens[g].hypervolume, err);
     return rc;
 }
@@ -168,11 +161,14 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
     int rc = uh_store_open_readonly(dir, &s, err);
     if (rc) return rc;
     uh_run_data_t *r = calloc(1, sizeof *r);
+    uh_search_config_t cfg;
+    uh_backend_t *b = NULL;
     if (!r || !(r->config = strdup(uh_store_config(s))))
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
         snprintf(r->dir, sizeof r->dir, "%s", dir);
-        rc = read_config(r, err);
+        rc = uh_search_config_parse(r->config, &cfg, &b, err);
+        if (!rc) rc = read_config(r, &cfg, b, err);
         if (!rc) rc = uh_store_candidates(s, &r->rows, &r->n_rows, err);
     }
     if (!rc) {
@@ -188,8 +184,9 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
         if (rc == UH_ENOTFOUND) rc = UH_OK;
     }
     if (!rc) rc = read_generations(r, s, err);
-    if (!rc) rc = rescore(r, err);
+    if (!rc) rc = rescore(r, &cfg, b, err);
     if (!rc) rc = mark_front(r, err);
+    uh_backend_free(b);
     uh_store_close(s);
     if (rc) {
         uh_run_free(r);
