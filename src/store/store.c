@@ -17,6 +17,8 @@
 #define UHNAS_VERSION "unknown"
 #endif
 
+/* The run's lock, beside its store (uh_store_lock_run). */
+#define STORE_LOCK_FILE "run.lock"
 /* How long a write waits for another connection's lock before giving up. */
 #define STORE_BUSY_TIMEOUT_MS 30000
 
@@ -631,11 +633,11 @@ int uh_store_open_readonly(const char *dir, uh_store_t **out, uh_error_t *err) {
 int uh_store_lock_run(uh_store_t *store, uh_error_t *err) {
     if (store->lock_fd >= 0) return UH_OK;
     size_t n = strlen(store->path);
-    char *lock = malloc(n + 8);
+    char *lock = malloc(n + sizeof STORE_LOCK_FILE);
     if (!lock) return uh_error_set(err, UH_ENOMEM, "out of memory");
     memcpy(lock, store->path, n + 1);
     char *slash = strrchr(lock, '/');
-    strcpy(slash ? slash + 1 : lock, "run.lock");
+    strcpy(slash ? slash + 1 : lock, STORE_LOCK_FILE);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     int rc = UH_OK;
     if (fd < 0)
@@ -652,9 +654,9 @@ int uh_store_lock_run(uh_store_t *store, uh_error_t *err) {
 }
 
 int uh_store_run_alive(const char *dir) {
-    char lock[1100];
-    if (snprintf(lock, sizeof lock, "%s/run.lock", dir) >= (int)sizeof lock) return 0;
-    int fd = open(lock, O_RDONLY | O_CLOEXEC);
+    char *lock = join_path(dir, STORE_LOCK_FILE);
+    int fd = lock ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
+    free(lock);
     if (fd < 0) return 0;
     /* a shared lock is refused while the run holds its exclusive one; if granted, it is
      * released at once by the close */
