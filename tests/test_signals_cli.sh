@@ -6,9 +6,10 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ARGS=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 2 --epochs 20
       --batch 32 --mc 2 --seed 9 --pruner none --jobs 1)
-# twice: candidates long enough (about half a second each) that the second signal comes while one
-# trains
-LONG=(--backend mzi-realistic --data tiny --population 3 --children 1 --generations 2 --epochs 80
+# twice: candidates long enough (the one training when the first signal comes takes about 0.8 s)
+# that the second signal comes while it trains: it is sent as soon as the first one's message
+# is out (a fixed pause lost that race on a loaded machine once training got faster)
+LONG=(--backend mzi-realistic --data tiny --population 3 --children 1 --generations 2 --epochs 200
       --batch 32 --mc 2 --seed 9 --pruner none --jobs 1)
 "$UHNAS" search "${ARGS[@]}" --quiet --out "$tmp/whole" > /dev/null 2>&1 && ok || bad "uninterrupted run"
 "$UHNAS" search "${LONG[@]}" --quiet --out "$tmp/whole-twice" > /dev/null 2>&1 && ok \
@@ -25,7 +26,10 @@ stopped() {
   local pid=$!
   wait_rows "$dir" 2
   kill -s "$sig" "$pid"
-  [[ -n $twice ]] && { sleep 0.1; kill -s "$sig" "$pid"; }
+  if [[ -n $twice ]]; then
+    for _ in $(seq 1 500); do grep -qs "stopping once" "$dir.err" && break; sleep 0.01; done
+    kill -s "$sig" "$pid"
+  fi
   wait "$pid"
   local rc=$? n
   n=$(rows "$dir")
