@@ -5,6 +5,8 @@
 
 #include "uhnas/nn.h"
 
+#include <omp.h>
+
 static const char *MLP = RELU_MLP(32, 4);
 static const char *CNN =
     "{\"layers\":[{\"type\":\"conv2d\",\"filters\":4,\"kernel\":3,\"activation\":\"relu\"},"
@@ -156,6 +158,82 @@ static void test_determinism(void **state) {
     }
     free(a);
     free(b);
+}
+
+/* Random 28×28 images with 10 classes, the shape of (Fashion-)MNIST: at 784 inputs
+ * OpenBLAS's threaded SGEMM gives other floats than its one-thread one. */
+static uh_dataset_t *mnist_shaped(int n) {
+    uh_dataset_t *ds = calloc(1, sizeof *ds);
+    ds->n = n, ds->c = 1, ds->h = ds->w = 28, ds->n_classes = 10;
+    ds->x = malloc((size_t)n * 784 * sizeof *ds->x);
+    ds->y = malloc((size_t)n);
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    for (long i = 0; i < (long)n * 784; i++) ds->x[i] = (float)uh_rng_uniform(&rng);
+    for (int i = 0; i < n; i++) ds->y[i] = (uint8_t)(i % 10);
+    return ds;
+}
+
+/* Networks whose GEMMs are cut into blocks (layers.h: NN_GEMM_*), batch 128: the MLP of
+ * bench_nn and a CNN with a 64-filter layer. */
+static const char *WIDE_MLP =
+    "{\"layers\":[{\"type\":\"dense\",\"units\":256,\"activation\":\"relu\"},"
+    "{\"type\":\"dense\",\"units\":128,\"activation\":\"relu\"},"
+    "{\"type\":\"dense\",\"units\":10}]}";
+static const char *WIDE_CNN =
+    "{\"layers\":[{\"type\":\"conv2d\",\"filters\":16,\"kernel\":3,\"activation\":\"relu\"},"
+    "{\"type\":\"pool\",\"kind\":\"max\",\"size\":2},"
+    "{\"type\":\"conv2d\",\"filters\":64,\"kernel\":3,\"activation\":\"relu\"},"
+    "{\"type\":\"dense\",\"units\":10}]}";
+
+/* What the progress hook of test_threads_invariance sees: the threads each batch ran with. */
+typedef struct {
+    atomic_int *live;
+    int batches, followed;
+} live_probe_t;
+
+static int flip_threads(void *ctx, int epoch, int batch, int n_batches, float loss) {
+    (void)epoch, (void)batch, (void)n_batches, (void)loss;
+    live_probe_t *p = ctx;
+    p->followed += omp_get_max_threads() == atomic_load(p->live);
+    p->batches++;
+    atomic_store(p->live, 3 - atomic_load(p->live)); /* 1, 2, 1, ... */
+    return 0;
+}
+
+/* The same floats on 1, 2 and 3 threads, and with the count changed between batches
+ * (threads_live, as a search gives a candidate its neighbours' cores). */
+static void test_threads_invariance(void **state) {
+    uh_dataset_t *ds = mnist_shaped(384);
+    const char *nets[] = {WIDE_MLP, WIDE_CNN};
+    int saved = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        float *params[4] = {0};
+        size_t n = 0;
+        for (int t = 0; t < 4; t++) {
+            uh_net_t *net = make_net_shape(nets[k], (uh_shape_t){1, 28, 28, 10}, 128, 5);
+            uh_train_opts_t o = sgd_opts(1);
+            o.batch = 128;
+            o.lr = 0.01f;
+            o.threads = t < 3 ? t + 1 : 1;
+            atomic_int live = 1;
+            live_probe_t probe = {.live = &live};
+            if (t == 3) o.threads_live = &live;
+            uh_train_result_t res;
+            uh_error_t err = {0};
+            if (uh_net_train(net, ds, &o, t == 3 ? flip_threads : NULL, &probe, &res, &err))
+                fail_msg("train: %s", err.msg);
+            if (t == 3) assert_true(probe.batches == 3 && probe.followed == 3);
+            n = uh_net_n_params(net);
+            params[t] = malloc(n * sizeof(float));
+            memcpy(params[t], uh_net_params(net), n * sizeof(float));
+            uh_net_free(net);
+        }
+        for (int t = 1; t < 4; t++) assert_memory_equal(params[0], params[t], n * sizeof(float));
+        for (int t = 0; t < 4; t++) free(params[t]);
+    }
+    omp_set_num_threads(saved);
+    uh_dataset_free(ds);
 }
 
 /* ---- optimizers against PyTorch's formulas, worked out here in double ---- */
@@ -593,6 +671,7 @@ int main(void) {
         cmocka_unit_test(test_mlp_adam_learns),
         cmocka_unit_test(test_cnn_learns),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_threads_invariance),
         cmocka_unit_test(test_sgd_momentum_step),
         cmocka_unit_test(test_adam_step),
         cmocka_unit_test(test_adam_default_lr),

@@ -128,6 +128,8 @@
 #define UH_SEARCH_MAX_GENERATIONS 100000 /* assumed: far above any run */
 #define UH_SEARCH_MAX_PARENTS 4          /* parents of one child, as an operator names them */
 #define UH_SEARCH_OP_STATE_MAX 16384     /* bytes of an operator's state per generation */
+#define UH_SEARCH_MAX_JOBS                                                                         \
+    1024 /* --jobs: threads of one process; assumed: far above a node's cores */
 
 /* ---- language-model operators (llm, lm) ----
  * Every reply and every file a run wrote is untrusted text: sizes are capped. */

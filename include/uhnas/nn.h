@@ -18,6 +18,7 @@
 #ifndef UHNAS_NN_H
 #define UHNAS_NN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,7 +47,11 @@ typedef struct {
      * next (the optimizer's state starts afresh) */
     int first_epoch;
     uint64_t seed; /* shuffling order; weight init uses the seed given to uh_net_new */
-    int threads;   /* 0 = leave OpenMP/OpenBLAS defaults */
+    int threads;   /* 0 = leave OpenMP's default */
+    /* When set, the threads the next mini-batch may use, read before each one (> 0): a
+     * search gives a candidate the cores its neighbours have finished with. The floats do
+     * not depend on the thread count, so neither does the result. */
+    const atomic_int *threads_live;
 } uh_train_opts_t;
 
 /* SGD, lr 0.05, momentum 0.9, batch 128, 1 epoch, seed 1 (Adam defaults: lr 1e-3,

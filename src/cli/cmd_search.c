@@ -278,9 +278,10 @@ typedef struct {
 
 /* clang-format off */
 #define RUN_FLAG_OPTIONS(f)                                                                     \
-    {"jobs", OPT_INT, &(f).jobs, 0, 1024, NULL, "N",                                            \
-     "candidates trained at once, one core each (default 0: one per free core; under mpirun the "    \
-     "workers train them); the result does not depend on it"},                                  \
+    {"jobs", OPT_INT, &(f).jobs, 0, UH_SEARCH_MAX_JOBS, NULL, "N",                              \
+     "candidates trained at once, on N threads in all: the last of a rung gets the cores the "    \
+     "others have left (default 0: one per free core; under mpirun the workers train them); the " \
+     "result does not depend on it"},                                                            \
     {"json", OPT_FLAG, &(f).json, 0, 0, NULL, NULL,                                             \
      "print the result as one JSON object on stdout (progress goes to stderr)"},                \
     {"quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"}

@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 /* Sum of n floats with 16 independent partial sums, so the compiler can vectorise it
@@ -24,19 +25,62 @@ static float sum_f(const float *a, size_t n) {
     return s;
 }
 
+/* ---- GEMM ---- */
+
+/* OpenBLAS's OpenMP build threads a call made outside an active parallel region on
+ * omp_get_max_threads() threads, whatever openblas_set_num_threads said. Called inside a
+ * region (active or not: a region has its own copy of the setting), this keeps the next call
+ * on the calling thread. */
+static void one_blas_thread(void) {
+    if (omp_get_max_threads() > 1) omp_set_num_threads(1);
+}
+
+/* C [M × N] = op(A) · op(B) + beta·C, row-major; op(A) [M × K] is A, or Aᵀ when tA (A is then
+ * [K × M]); likewise op(B) [K × N]. Done as a fixed number of one-thread GEMMs over blocks of
+ * C's longer side, the count set by the shape alone, run on the threads there are: every
+ * float is computed the same way on any number of threads, which OpenBLAS's own threading
+ * does not give (it is off: uh_net_new). A block has at least NN_GEMM_MIN_SIDE rows or
+ * columns and NN_GEMM_BLOCK_MACS multiply-adds, so that splitting costs one thread little. */
+static void gemm(int tA, int tB, int M, int N, int K, const float *A, int lda, const float *B,
+                 int ldb, float beta, float *C, int ldc) {
+    const int cols = N >= M, side = cols ? N : M;
+    long S = (long)M * N * K / NN_GEMM_BLOCK_MACS;
+    if (S > side / NN_GEMM_MIN_SIDE) S = side / NN_GEMM_MIN_SIDE;
+    if (S > NN_GEMM_SPLIT) S = NN_GEMM_SPLIT;
+    while (S & (S - 1)) S &= S - 1; /* a power of two: whole blocks per thread on 2, 4, 8 */
+    if (S < 1) S = 1;
+    const int parallel = S > 1 && openblas_get_parallel() == OPENBLAS_OPENMP;
+    const enum CBLAS_TRANSPOSE opA = tA ? CblasTrans : CblasNoTrans,
+                               opB = tB ? CblasTrans : CblasNoTrans;
+#pragma omp parallel for schedule(static) num_threads(parallel ? omp_get_max_threads() : 1)
+    for (int s = 0; s < (int)S; s++) {
+        /* block [lo, hi) of the split side, its ends on multiples of 16 (a kernel's tile) */
+        const int lo = s ? (int)((long)side * s / S) & ~15 : 0;
+        const int hi = s + 1 < S ? (int)((long)side * (s + 1) / S) & ~15 : side;
+        one_blas_thread();
+        if (cols)
+            cblas_sgemm(CblasRowMajor, opA, opB, M, hi - lo, K, 1.0f, A, lda,
+                        B + (tB ? (size_t)lo * ldb : (size_t)lo), ldb, beta, C + lo, ldc);
+        else
+            cblas_sgemm(CblasRowMajor, opA, opB, hi - lo, N, K, 1.0f,
+                        A + (tA ? (size_t)lo : (size_t)lo * lda), lda, B, ldb, beta,
+                        C + (size_t)lo * ldc, ldc);
+    }
+}
+
 /* ---- dense ---- */
 
 void dense_forward(float *z, const float *x, const float *w, const float *b, int N, int C, int OC) {
     /* z = bias broadcast, then z += x · wᵀ (one GEMM, beta = 1) */
 #pragma omp parallel for schedule(static) if ((long)N * OC > NN_PAR_MIN)
     for (int n = 0; n < N; n++) memcpy(z + (size_t)n * OC, b, (size_t)OC * sizeof *b);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, x, C, w, C, 1.0f, z, OC);
+    gemm(0, 1, N, OC, C, x, C, w, C, 1.0f, z, OC);
 }
 
 void dense_backward(float *dx, float *dw, float *db, const float *dz, const float *x,
                     const float *w, int N, int C, int OC) {
     /* dw [OC × C] = dzᵀ [OC × N] · x [N × C] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dz, OC, x, C, 0.0f, dw, C);
+    gemm(1, 0, OC, C, N, dz, OC, x, C, 0.0f, dw, C);
     /* db [OC] = column sums of dz, samples in order */
     for (int oc = 0; oc < OC; oc++) db[oc] = 0.0f;
     for (int n = 0; n < N; n++) {
@@ -45,9 +89,7 @@ void dense_backward(float *dx, float *dw, float *db, const float *dz, const floa
         for (int oc = 0; oc < OC; oc++) db[oc] += row[oc];
     }
     /* dx [N × C] = dz [N × OC] · w [OC × C] */
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dz, OC, w, C, 0.0f,
-                    dx, C);
+    if (dx) gemm(0, 0, N, C, OC, dz, OC, w, C, 0.0f, dx, C);
 }
 
 /* ---- conv2d ---- */
@@ -144,8 +186,7 @@ void conv2d_forward(float *z, float *col, const float *x, const float *w, const 
 #pragma omp simd
             for (int j = 0; j < ncP; j++) row[j] = bf;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, ncP, CKK, 1.0f, w, CKK, col, ncP,
-                    1.0f, zb, (int)NP);
+        gemm(0, 0, F, ncP, CKK, w, CKK, col, ncP, 1.0f, zb, (int)NP);
     }
 }
 
@@ -162,9 +203,10 @@ static void gemm_nt_split(float *dw, const float *a, int lda, const float *b, in
     S = S < 1 ? 1 : S > NN_DW_SPLIT ? NN_DW_SPLIT : S;
     const size_t FR = (size_t)F * R;
     const int parallel = S > 1 && openblas_get_parallel() == OPENBLAS_OPENMP;
-#pragma omp parallel for schedule(static) if (parallel)
+#pragma omp parallel for schedule(static) num_threads(parallel ? omp_get_max_threads() : 1)
     for (int s = 0; s < S; s++) {
         const int j0 = (int)((long)L * s / S), j1 = (int)((long)L * (s + 1) / S);
+        one_blas_thread();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, R, j1 - j0, 1.0f, a + j0, lda,
                     b + j0, ldb, 0.0f, part + s * FR, R);
     }
@@ -193,12 +235,10 @@ void conv2d_backward(float *dx, float *dw, float *db, const float *dz, const flo
         if (F * CKK <= NN_DW_THIN)
             gemm_nt_split(dw, dzb, (int)NP, col, ncP, F, CKK, ncP, beta, part);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, F, CKK, ncP, 1.0f, dzb, (int)NP,
-                        col, ncP, beta, dw, CKK);
+            gemm(0, 1, F, CKK, ncP, dzb, (int)NP, col, ncP, beta, dw, CKK);
         if (dx) {
             /* dcol [CKK × nc·P] = wᵀ [CKK × F] · dz block [F × nc·P], into col (now unused) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, ncP, F, 1.0f, w, CKK, dzb,
-                        (int)NP, 0.0f, col, ncP);
+            gemm(1, 0, CKK, ncP, F, w, CKK, dzb, (int)NP, 0.0f, col, ncP);
             col2im(dx, col, N, n0, nc, g);
         }
     }

@@ -20,6 +20,15 @@
  * costs more than it saves (measured on 2 cores: a fork/join is a few microseconds). */
 #define NN_PAR_MIN 16384
 
+/* Every other GEMM is cut into at most NN_GEMM_SPLIT blocks (a power of two) of at least
+ * NN_GEMM_MIN_SIDE rows or columns and NN_GEMM_BLOCK_MACS multiply-adds (gemm in layers.c).
+ * Measured with bench_nn on a 2-core machine (MLP 784-256-128-10, one epoch): 0.61 s on one
+ * thread against 0.60 s uncut, 0.43 s on two; blocks of 2^21 multiply-adds or 64 columns
+ * cost one thread 7 %. */
+#define NN_GEMM_SPLIT 8
+#define NN_GEMM_MIN_SIDE 128
+#define NN_GEMM_BLOCK_MACS (1L << 22)
+
 /* A conv weight gradient with at most NN_DW_THIN values is computed as up to NN_DW_SPLIT
  * one-thread GEMMs over ranges of at least NN_DW_MIN_COLS columns (see conv2d_backward). */
 #define NN_DW_THIN 16384

@@ -224,6 +224,9 @@ uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_err
                      arch->input.n_classes);
         return NULL;
     }
+    /* The kernels thread their GEMMs themselves, in blocks set by the shapes (layers.c):
+     * OpenBLAS's own threads would make the floats depend on the thread count. */
+    openblas_set_num_threads(1);
     uh_net_t *net = calloc(1, sizeof *net);
     if (!net) {
         uh_error_set(err, UH_ENOMEM, "out of memory for the network");

@@ -7,7 +7,6 @@
  * allocated once per uh_net_train call. */
 #include "net.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -46,9 +45,7 @@ static int check_dataset(const uh_net_t *net, const uh_dataset_t *ds, uh_error_t
 }
 
 static void set_threads(int threads) {
-    if (threads <= 0) return;
-    omp_set_num_threads(threads);
-    openblas_set_num_threads(threads);
+    if (threads > 0 && threads != omp_get_max_threads()) omp_set_num_threads(threads);
 }
 
 /* xb [nb × in_sz], yb [nb] = the samples idx[0..nb) of ds */
@@ -104,6 +101,7 @@ int uh_net_train(uh_net_t *net, const uh_dataset_t *ds, const uh_train_opts_t *o
         int seen = 0;
         for (int b = 0; b < n_batches; b++) {
             const int nb = b == n_batches - 1 ? n - b * bs : bs;
+            if (opts->threads_live) set_threads(atomic_load(opts->threads_live));
             gather(net->xb, net->yb, ds, idx + (size_t)b * bs, nb, in_sz);
             float loss = nn_loss_grad(net, net->xb, net->yb, nb);
             uh_net_step(net, opts);

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,47 +254,81 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
 }
 
 /* Runs work(r, ctx, i) for every i in [0, n), up to r->hooks.jobs at once, and commit(r, ctx, i)
- * as each one finishes, one commit at a time. Each task runs on one thread — its OpenMP
- * regions and OpenBLAS too — because OpenBLAS's threaded SGEMM does not give the same floats
- * as its single-threaded one: a candidate's numbers must not depend on how many ran beside
- * it. Once a task fails or the run is told to stop, no new task starts. */
+ * as each one finishes, one commit at a time. Once a task fails or the run is told to stop,
+ * no new task starts.
+ *
+ * The workers share r->hooks.jobs threads: each task's kernels run on jobs ÷ (workers still
+ * busy) of them, read again before every mini-batch (uh_train_opts_t.threads_live), so the
+ * last candidate of a rung gets the cores the others have finished with. The floats do not
+ * depend on the thread count (src/nn/layers.h), so neither do the rows. Workers are threads
+ * of their own, not an OpenMP team: each then has its own OpenMP pool, and a task's parallel
+ * regions are not nested ones. */
 typedef int (*task_fn)(search_run_t *r, void *ctx, int i, uh_error_t *err);
 
 static int stopped(const search_run_t *r) {
     return r->hooks.stop && atomic_load(r->hooks.stop);
 }
 
+typedef struct {
+    search_run_t *r;
+    int n;
+    task_fn work, commit;
+    void *ctx;
+    atomic_int next, failed;
+    pthread_mutex_t lock; /* commits, the first error and the share */
+    int busy;             /* workers not yet out of tasks */
+    uh_error_t first;
+} task_pool_t;
+
+static void *task_worker(void *arg) {
+    task_pool_t *p = arg;
+    search_run_t *r = p->r;
+    for (;;) {
+        int i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n || atomic_load(&p->failed) || stopped(r)) break;
+        omp_set_num_threads(atomic_load(&r->threads_live));
+        uh_error_t e = {0};
+        int rc = p->work(r, p->ctx, i, &e);
+        pthread_mutex_lock(&p->lock);
+        if (!rc && !atomic_load(&p->failed)) rc = p->commit(r, p->ctx, i, &e);
+        if (rc && !atomic_load(&p->failed)) {
+            p->first = e;
+            atomic_store(&p->failed, rc);
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    pthread_mutex_lock(&p->lock);
+    if (--p->busy > 0) atomic_store(&r->threads_live, r->hooks.jobs / p->busy);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
 static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void *ctx,
                      uh_error_t *err) {
     int workers = r->hooks.jobs < n ? r->hooks.jobs : n;
-    int next = 0, failed = UH_OK;
-    uh_error_t first = {0};
-#pragma omp parallel num_threads(workers > 1 ? workers : 1) if (workers > 1)
-    {
-        omp_set_num_threads(1); /* this worker's nested regions; OpenBLAS follows it */
-        for (;;) {
-            int i, halt;
-#pragma omp atomic capture
-            i = next++;
-#pragma omp atomic read
-            halt = failed;
-            if (i >= n || halt || stopped(r)) break;
-            uh_error_t e = {0};
-            int rc = work(r, ctx, i, &e);
-#pragma omp critical(uh_search_commit)
-            {
-                if (!rc && !failed) rc = commit(r, ctx, i, &e);
-                if (rc && !failed) {
-                    first = e;
-#pragma omp atomic write
-                    failed = rc;
-                }
-            }
-        }
-    }
-    if (failed) {
-        if (err) *err = first;
-        return failed;
+    if (workers < 1) workers = 1;
+    task_pool_t p = {.r = r, .n = n, .work = work, .commit = commit, .ctx = ctx};
+    pthread_t helpers[UH_SEARCH_MAX_JOBS];
+    if (workers > UH_SEARCH_MAX_JOBS) workers = UH_SEARCH_MAX_JOBS;
+    if (pthread_mutex_init(&p.lock, NULL))
+        return uh_error_set(err, UH_ENOMEM, "cannot make a lock for the training threads");
+    /* this thread is worker 0; a thread that cannot be made is a worker less */
+    int started = 1;
+    atomic_store(&r->threads_live, r->hooks.jobs / workers > 0 ? r->hooks.jobs / workers : 1);
+    p.busy = workers;
+    for (; started < workers; started++)
+        if (pthread_create(&helpers[started], NULL, task_worker, &p)) break;
+    pthread_mutex_lock(&p.lock);
+    p.busy -= workers - started;
+    pthread_mutex_unlock(&p.lock);
+    const int own_threads = omp_get_max_threads();
+    task_worker(&p);
+    omp_set_num_threads(own_threads);
+    for (int w = 1; w < started; w++) pthread_join(helpers[w], NULL);
+    pthread_mutex_destroy(&p.lock);
+    if (p.failed) {
+        if (err) *err = p.first;
+        return p.failed;
     }
     return stopped(r) ? uh_error_set(err, UH_EINTR, "stopped") : UH_OK;
 }
@@ -358,6 +393,7 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     if (job->settled) return UH_OK;
     uh_eval_config_t ec;
     uh_search_eval_config(&r->cfg, &ec);
+    ec.train.threads_live = &r->threads_live;
     uh_eval_result_t res;
     uh_error_t eerr = {0};
     if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res,
@@ -494,6 +530,7 @@ static int rung_due(const job_t *job, int g) {
 static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t *ec,
                             uh_error_t *err) {
     uh_search_eval_config(&r->cfg, ec);
+    ec->train.threads_live = &r->threads_live;
     ec->train.first_epoch = g ? r->env.rung_epochs[g - 1] : 0;
     ec->train.epochs = r->env.rung_epochs[g] - ec->train.first_epoch;
     ec->mc = uh_pruner_rung_mc(&r->cfg, g, r->env.n_rung_epochs);

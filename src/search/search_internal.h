@@ -79,7 +79,8 @@ typedef struct {
     search_counts_t count;
     search_hooks_t hooks;
     const search_strategy_t *strategy;
-    void *strategy_state; /* the strategy's own, kept across generations (or NULL) */
+    void *strategy_state;    /* the strategy's own, kept across generations (or NULL) */
+    atomic_int threads_live; /* the threads each training task may use now (run_tasks) */
 } search_run_t;
 
 /* A strategy: one generation g ≥ 1 each (generation 0 is the shared random start). Adding
