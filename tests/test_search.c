@@ -392,6 +392,93 @@ static void test_candidate_seed_depends_on_both(void **state) {
     assert_true(a == uh_search_candidate_seed(1, "00ff"));
 }
 
+/* Seeding "evaluation": a candidate's rows are a function of its architecture and the
+ * evaluation. Every measured candidate of a run with seed 7, trained again with the data,
+ * seed and settings a run with seed 8 would give it, measures the same to the last bit; its
+ * stored seed is the one the other run derives. */
+static void test_rows_do_not_depend_on_the_run_seed(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    run_config(&cfg, UH_STRATEGY_RANDOM);
+    assert_int_equal(cfg.seeding, UH_SEED_EVALUATION); /* the default */
+    uh_store_t *store = create_run("seeding-7", &cfg, "mzi-worst");
+    run_jobs(store, 2, NULL, NULL, NULL, NULL, UH_OK);
+    uh_search_config_t other;
+    uh_backend_t *backend = NULL;
+    uh_error_t err = {0};
+    if (uh_search_config_parse(uh_store_config(store), &other, &backend, &err))
+        fail_msg("%s", err.msg);
+    other.seed = 8;
+    uh_dataset_t *train, *val, *test;
+    if (uh_search_load_data(&other, &train, &val, &test, &err)) fail_msg("%s", err.msg);
+    uh_eval_config_t ec;
+    uh_search_eval_config(&other, &ec);
+    const uint64_t base = uh_search_seed_base(&other, backend);
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(store, &rows, &n);
+    int checked = 0;
+    for (size_t i = 0; i < n && checked < 3; i++) {
+        if (rows[i].status != UH_CAND_OK) continue;
+        assert_true(rows[i].seed == uh_search_candidate_seed(base, rows[i].hash));
+        uh_arch_t arch;
+        parse_arch(rows[i].arch, (uh_shape_t){train->c, train->h, train->w, train->n_classes},
+                   &arch);
+        uh_eval_result_t res;
+        if (uh_evaluate(backend, &arch, train, val, &ec, rows[i].seed, &res, NULL, NULL, &err))
+            fail_msg("%s", err.msg);
+        assert_true(res.accuracy == rows[i].accuracy);
+        assert_true(res.noisy_accuracy == rows[i].noisy_accuracy);
+        checked++;
+    }
+    assert_int_equal(checked, 3);
+    /* the run seed still moves what the search does, and "run" seeding the seeds */
+    assert_true(base == uh_search_seed_base(&cfg, backend));
+    other.seeding = UH_SEED_RUN;
+    assert_true(uh_search_seed_base(&other, backend) == 8);
+    assert_true(uh_search_split_seed(&other) != uh_search_split_seed(&cfg));
+    uh_store_free_candidates(rows);
+    uh_dataset_free(train);
+    uh_dataset_free(val);
+    uh_dataset_free(test);
+    uh_backend_free(backend);
+    uh_store_close(store);
+}
+
+/* A run stored before "seeding" existed seeded from its run seed: resumed, it keeps doing so
+ * and ends with the rows of an uninterrupted run of that rule. */
+static void test_resumes_a_run_seeded_by_its_run_seed(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    run_config(&cfg, UH_STRATEGY_NSGA2);
+    cfg.seeding = UH_SEED_RUN;
+    uh_store_t *whole = create_run("seed-run-whole", &cfg, "mzi-worst");
+    uh_search_summary_t sum_whole;
+    run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
+    uh_store_t *parted = create_run("seed-run-parted", &cfg, "mzi-worst");
+    atomic_int stop = 0;
+    stopper_t st = {5, 0, &stop};
+    uh_search_summary_t sum;
+    run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
+    uh_store_close(parted);
+    char dir[256];
+    tmp_pathf(dir, sizeof dir, "seed-run-parted");
+    raw_sql(dir, "UPDATE run SET config = json_remove(config, '$.seeding');");
+    uh_error_t err = {0};
+    if (uh_store_open(dir, &parted, &err)) fail_msg("%s", err.msg);
+    assert_null(strstr(uh_store_config(parted), "seeding"));
+    run_jobs(parted, 2, NULL, NULL, NULL, &sum, UH_OK);
+    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
+    uh_candidate_t *rows;
+    size_t n;
+    load_rows(parted, &rows, &n);
+    for (size_t i = 0; i < n; i++)
+        assert_true(rows[i].seed == uh_search_candidate_seed(cfg.seed, rows[i].hash));
+    uh_store_free_candidates(rows);
+    uh_store_close(whole);
+    uh_store_close(parted);
+}
+
 /* ---- objectives and limits ----------------------------------------------------------- */
 
 static void test_limits_check_names_the_limit(void **state) {
@@ -990,6 +1077,8 @@ static void test_pruner_stop_and_resume(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_candidate_seed_depends_on_both),
+        cmocka_unit_test(test_rows_do_not_depend_on_the_run_seed),
+        cmocka_unit_test(test_resumes_a_run_seeded_by_its_run_seed),
         cmocka_unit_test(test_config_round_trip_and_strictness),
         cmocka_unit_test(test_classic_strategies),
         cmocka_unit_test(test_linas_records_predictor_quality),

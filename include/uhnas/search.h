@@ -126,6 +126,13 @@ typedef enum { UH_OBJECTIVE_NOISY, UH_OBJECTIVE_CLEAN } uh_objective_t;
 typedef enum { UH_PRUNER_NONE, UH_PRUNER_ASHA } uh_pruner_t;
 typedef enum { UH_HV_LEGACY, UH_HV_CHANCE } uh_hv_rule_t; /* see Hypervolume reference */
 typedef enum { UH_RUNGS_DOWN, UH_RUNGS_NEAREST } uh_rung_rounding_t;
+/* Where a candidate's randomness comes from (config "seeding"). "evaluation": its training
+ * seed mixes its architecture's hash with uh_search_eval_digest, and the validation split is
+ * UH_SEARCH_EVAL_SPLIT_SEED's: the same architecture under the same evaluation gets the same
+ * rows in any run, whatever the run seed, so runs can be compared and share results. "run"
+ * (runs stored before the field existed): the run seed in both. */
+typedef enum { UH_SEED_RUN, UH_SEED_EVALUATION } uh_seeding_t;
+#define UH_SEARCH_EVAL_SPLIT_SEED 0x73706c6974ull /* "split"; any fixed value */
 #define UH_PRUNER_ETA 3
 #define UH_PRUNER_MAX_RUNGS 8
 const char *uh_pruner_name(uh_pruner_t p);               /* "none", "asha" */
@@ -182,6 +189,7 @@ typedef struct {
     int rung_mc;                      /* asha: hardware samples at rungs before the last; 0 = mc */
     uh_hv_rule_t hypervolume;         /* the hypervolume's box and the front's chance rule */
     uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
+    uh_seeding_t seeding;             /* candidates' seeds and the split (see above) */
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
      * that was on the front when measured ("keep_weights": "front" or "all") */
@@ -416,8 +424,18 @@ typedef struct {
 int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_summary_t *summary,
                   uh_error_t *err);
 
-/* The per-candidate training seed: a mix of the run seed and the architecture's hash. */
-uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash);
+/* The per-candidate training seed: a mix of `base` (the run seed, or the evaluation's digest:
+ * see uh_seeding_t) and the architecture's hash. */
+uint64_t uh_search_candidate_seed(uint64_t base, const char *hash);
+
+/* A digest of everything that decides a candidate's result besides its architecture: the
+ * training settings, hardware samples, noise-aware training, the data (dataset, training
+ * samples, validation share; not its directory) and the backend file's text. */
+uint64_t uh_search_eval_digest(const uh_search_config_t *cfg, const uh_backend_t *backend);
+
+/* The seeds of a run's candidates and of its validation split, by cfg->seeding. */
+uint64_t uh_search_seed_base(const uh_search_config_t *cfg, const uh_backend_t *backend);
+uint64_t uh_search_split_seed(const uh_search_config_t *cfg);
 
 /* ---- the cost of a run, estimated before it starts (src/search/estimate.c) ----
  * A run costs about candidates × (epochs × n_train training samples + n_val held-out

@@ -16,13 +16,39 @@
 /* Random streams of a run, one per (generation, purpose), all from the run seed. */
 enum { STREAM_GENERATION = 1, STREAM_SPLIT = 2 };
 
-uint64_t uh_search_candidate_seed(uint64_t run_seed, const char *hash) {
-    uint64_t h = 14695981039346656037ULL ^ run_seed;
-    for (const char *p = hash; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    /* splitmix64 finaliser: nearby run seeds give unrelated candidate seeds */
+/* FNV-1a of text after h */
+static uint64_t fnv1a(uint64_t h, const char *text) {
+    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+uint64_t uh_search_candidate_seed(uint64_t base, const char *hash) {
+    uint64_t h = fnv1a(14695981039346656037ULL ^ base, hash);
+    /* splitmix64 finaliser: nearby bases give unrelated candidate seeds */
     h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27, h *= 0x94d049bb133111ebULL;
     return h ^ (h >> 31);
+}
+
+uint64_t uh_search_eval_digest(const uh_search_config_t *cfg, const uh_backend_t *backend) {
+    const uh_train_opts_t *t = &cfg->train;
+    char text[512]; /* floats as %a: exact, and the same on every machine */
+    snprintf(text, sizeof text,
+             "optimizer %d lr %a momentum %a beta1 %a beta2 %a eps %a decay %a batch %d "
+             "epochs %d mc %d noise_aware %d data %s limit %d val %a\n",
+             (int)t->optimizer, (double)t->lr, (double)t->momentum, (double)t->beta1,
+             (double)t->beta2, (double)t->eps, (double)t->weight_decay, t->batch, t->epochs,
+             cfg->mc, cfg->noise_aware, cfg->dataset, cfg->limit_train, cfg->val_fraction);
+    return fnv1a(fnv1a(14695981039346656037ULL, text), uh_backend_text(backend));
+}
+
+uint64_t uh_search_seed_base(const uh_search_config_t *cfg, const uh_backend_t *backend) {
+    return cfg->seeding == UH_SEED_EVALUATION ? uh_search_eval_digest(cfg, backend) : cfg->seed;
+}
+
+uint64_t uh_search_split_seed(const uh_search_config_t *cfg) {
+    return cfg->seeding == UH_SEED_EVALUATION ? UH_SEARCH_EVAL_SPLIT_SEED
+                                              : cfg->seed ^ STREAM_SPLIT;
 }
 
 /* ---- the archive -------------------------------------------------------------------- */
@@ -247,7 +273,7 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
     if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
         return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
     memcpy(row->hash, job->hash, sizeof job->hash);
-    row->seed = uh_search_candidate_seed(r->cfg.seed, job->hash);
+    row->seed = uh_search_candidate_seed(r->env.seed_base, job->hash);
     row->params = arch->params;
     row->macs = arch->macs;
     return UH_OK;
@@ -1128,7 +1154,7 @@ int uh_search_load_data(const uh_search_config_t *cfg, uh_dataset_t **train, uh_
     *train = *val = *test = NULL;
     int rc = uh_dataset_load(cfg->dataset, &o, &full, test, err);
     if (!rc)
-        rc = uh_dataset_split(full, cfg->val_fraction, cfg->seed ^ STREAM_SPLIT, train, val, err);
+        rc = uh_dataset_split(full, cfg->val_fraction, uh_search_split_seed(cfg), train, val, err);
     uh_dataset_free(full);
     return rc;
 }
@@ -1206,6 +1232,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
     if (rc) return rc;
     r->budget = r->cfg.population + r->cfg.generations * r->cfg.children;
     r->k = r->cfg.n_goals;
+    r->env.seed_base = uh_search_seed_base(&r->cfg, r->env.backend);
     r->strategy = &SEARCH_STRATEGIES[r->cfg.strategy];
     if (uh_strategy_needs_model(r->cfg.strategy) && !opts->op) /* NULL: the classic one */
         return uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",

@@ -15,6 +15,7 @@ static const char *const PRUNERS[] = {"none", "asha", NULL};
 static const char *const KEEP_WEIGHTS[] = {"front", "all", NULL};
 static const char *const RUNG_ROUNDINGS[] = {"down", "nearest", NULL};
 static const char *const HV_RULES[] = {"legacy", "chance", NULL};
+static const char *const SEEDINGS[] = {"run", "evaluation", NULL};
 static const char *const GOALS[UH_GOAL_COUNT] = {"error", "energy", "latency", "area", "drop"};
 /* "limits": each >= 0, 0 = no limit; absent = none (a run stored before they existed). */
 #define LIMIT(key, m) UH_JSON_ROW(key, UH_JSON_NUMBER, uh_limits_t, m, 0, 0, 1e300, 0)
@@ -57,6 +58,7 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->rung_rounding = UH_RUNGS_NEAREST;
     cfg->rung_mc = 1;
     cfg->hypervolume = UH_HV_CHANCE;
+    cfg->seeding = UH_SEED_EVALUATION;
     cfg->predictor_generations = 500;
 }
 
@@ -176,6 +178,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddStringToObject(o, "rung_rounding", RUNG_ROUNDINGS[cfg->rung_rounding]);
     cJSON_AddNumberToObject(o, "rung_mc", cfg->rung_mc);
     cJSON_AddStringToObject(o, "hypervolume", HV_RULES[cfg->hypervolume]);
+    cJSON_AddStringToObject(o, "seeding", SEEDINGS[cfg->seeding]);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
@@ -301,11 +304,12 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
     /* optional: a run stored before them trained fully (in 3 rungs rounded down, with mc
      * hardware samples at each, when pruned), kept its front's weights, drew uniform
-     * samples and measured the legacy hypervolume */
+     * samples, measured the legacy hypervolume and seeded from the run seed */
     {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
     {"rung_rounding", UH_JSON_CHOICE, C(rung_rounding), 0, .choices = RUNG_ROUNDINGS},
     UH_JSON_ROW("rung_mc", UH_JSON_INT, stored_t, cfg.rung_mc, 0, 0, 100000, 0),
     {"hypervolume", UH_JSON_CHOICE, C(hypervolume), 0, .choices = HV_RULES},
+    {"seeding", UH_JSON_CHOICE, C(seeding), 0, .choices = SEEDINGS},
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
@@ -321,6 +325,7 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
     s.cfg.rung_rounding = UH_RUNGS_DOWN; /* ... and one stored before these, in 3 rungs */
     s.cfg.rung_mc = 0;                   /* with mc samples at each */
     s.cfg.hypervolume = UH_HV_LEGACY;
+    s.cfg.seeding = UH_SEED_RUN;
     cJSON *o;
     int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
     if (rc) return rc;

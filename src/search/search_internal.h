@@ -31,6 +31,7 @@ typedef struct {
     double zero[3];      /* log10 of the smallest network's energy, latency and area: the cost
                           * scales' zeros (NaN: not modelled) */
     double chance_error; /* 1 − 1/classes */
+    uint64_t seed_base;  /* what candidates' seeds mix with their hash (uh_search_seed_base) */
     uh_rung_t *rungs;    /* the pruner's rung results stored before this call, by hash */
     size_t n_rungs;
     /* the pruner's rungs: total epochs at each (the last is the config's epochs) */
