@@ -38,6 +38,7 @@ typedef struct {
     uh_run_count_t *counts;
     int n_counts;
     char *heuristics; /* the knowledge base after this generation, one per line; or NULL */
+    int cached;       /* candidates answered from an evaluation cache (uhnas/cache.h) */
 } uh_run_gen_t;
 
 typedef struct {

@@ -77,6 +77,7 @@
 #include <stdint.h>
 
 #include "uhnas/backend.h"
+#include "uhnas/cache.h"
 #include "uhnas/data.h"
 #include "uhnas/evaluate.h"
 #include "uhnas/limits.h"
@@ -307,6 +308,7 @@ typedef struct {
     const uh_candidate_t *last; /* the candidate just finished, or NULL */
     int reused;                 /* 1 when `last` came from the store (resume) */
     double hypervolume;         /* of the archive, after a generation; NaN inside one */
+    int cached;                 /* 1 when `last` came from the evaluation cache, untrained */
 } uh_search_progress_t;
 
 typedef void (*uh_search_progress_fn)(void *ctx, const uh_search_progress_t *p);
@@ -319,6 +321,7 @@ typedef struct {
     int rejected;   /* rows refused before training for exceeding a limit */
     int trained;    /* candidates trained by this call (0 when everything was stored) */
     int reused;     /* candidates answered from the store */
+    int cached;     /* candidates answered from the evaluation cache, untrained */
 } uh_search_summary_t;
 
 /* ---- remote evaluation ----
@@ -413,6 +416,9 @@ typedef struct {
     const uh_executor_t *executor; /* NULL = local threads (jobs) */
     const char *data_dir; /* where the data files are, for the stored config's (the same files
                              on another machine, or moved); NULL = the stored one */
+    /* results other runs measured, and where this one adds its own (uhnas/cache.h); NULL =
+     * none. The caller's: open before, closed after. */
+    uh_cache_t *cache;
 } uh_search_opts_t;
 
 /* Runs (or resumes) the search whose store is open: the config is the store's. The children

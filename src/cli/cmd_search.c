@@ -154,7 +154,10 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
                 pr->out,
                 "  [%d/%d] gen %d %-16s %-15s acc %.4f noisy %.4f %10.4g nJ %8ld params%s%s%s\n",
                 p->done, p->budget, p->generation, c->hash, c->origin, c->accuracy,
-                c->noisy_accuracy, c->energy_nj, c->params, pruned, p->reused ? "  (stored)" : "",
+                c->noisy_accuracy, c->energy_nj, c->params, pruned,
+                p->reused   ? "  (stored)"
+                : p->cached ? "  (cached)"
+                            : "",
                 when);
         else
             fprintf(pr->out, "  [%d/%d] gen %d %-16s %-15s %s: %s%s\n", p->done, p->budget,
@@ -183,8 +186,10 @@ static void print_front(const uh_run_data_t *f, const uh_search_summary_t *sum,
     char goals[64];
     uh_goals_format(cfg->goals, cfg->n_goals, goals, sizeof goals);
     /* sum->candidates counts the rows that may be on the front: not pruned, above chance */
-    printf("\n%d candidates (%d trained now, %d from the store; %d trained fully and above chance",
-           sum->trained + sum->reused, sum->trained, sum->reused, sum->candidates);
+    printf("\n%d candidates (%d trained now, %d from the store",
+           sum->trained + sum->reused + sum->cached, sum->trained, sum->reused);
+    if (sum->cached) printf(", %d from the cache", sum->cached);
+    printf("; %d trained fully and above chance", sum->candidates);
     if (sum->rejected) printf("; %d refused for a limit", sum->rejected);
     printf("); hypervolume %.4f (%s), %.4f (error,energy,drop); front of %d:\n", sum->hypervolume,
            goals, sum->hypervolume3, sum->front_size);
@@ -218,6 +223,7 @@ static cJSON *front_json(const uh_run_data_t *f, const uh_search_summary_t *sum,
     cJSON_AddNumberToObject(o, "candidates", sum->candidates);
     cJSON_AddNumberToObject(o, "trained", sum->trained);
     cJSON_AddNumberToObject(o, "reused", sum->reused);
+    cJSON_AddNumberToObject(o, "cached", sum->cached);
     cJSON_AddNumberToObject(o, "rejected", sum->rejected);
     cJSON *goals = cJSON_AddArrayToObject(o, "objectives");
     for (int i = 0; i < cfg->n_goals; i++)
@@ -274,6 +280,7 @@ static int write_tables(uh_store_t *store, const uh_run_data_t *f, const char *d
 typedef struct {
     int quiet, json, jobs;
     const char *data_dir; /* resume: in place of the stored one */
+    const char *cache;    /* the evaluation cache's file, or NULL */
 } run_flags_t;
 
 /* clang-format off */
@@ -282,6 +289,9 @@ typedef struct {
      "candidates trained at once, on N threads in all: the last of a rung gets the cores the "    \
      "others have left (default 0: one per free core; under mpirun the workers train them); the " \
      "result does not depend on it"},                                                            \
+    {"cache", OPT_STRING, &(f).cache, 0, 0, NULL, "FILE",                                       \
+     "evaluation cache shared with other runs (created when missing): candidates it knows are " \
+     "answered from it untrained, with the same rows; what this run trains is added"},           \
     {"json", OPT_FLAG, &(f).json, 0, 0, NULL, NULL,                                             \
      "print the result as one JSON object on stdout (progress goes to stderr)"},                \
     {"quiet", OPT_FLAG, &(f).quiet, 0, 0, NULL, NULL, "no progress output"}
@@ -406,7 +416,13 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
         opts.executor = &workers;
         pr.mpi = mpi;
     }
+    uh_cache_t *cache = NULL;
+    if (!rc && flags->cache) {
+        rc = uh_cache_open(flags->cache, &cache, &err);
+        opts.cache = cache;
+    }
     if (!rc) rc = uh_search_run(store, &opts, &sum, &err);
+    uh_cache_close(cache);
     clear_bar(&pr);
     cli_operator_warn(op);
     if (pr.mpi && !flags->quiet) mpi_summary(mpi, log);
@@ -645,6 +661,15 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         free(config);
         return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg); /* missing data: 1, as documented */
     }
+    /* ... and so is the cache (created now when missing: it outlives the run anyway) */
+    uh_cache_t *cache = NULL;
+    if (flags.cache && (rc = uh_cache_open(flags.cache, &cache, &err)) == UH_OK)
+        uh_cache_close(cache);
+    if (rc) {
+        uh_backend_free(b);
+        free(config);
+        return cli_fail(UH_EXIT_FAIL, "search: %s", err.msg);
+    }
     /* ... and so is the language model's server: a wrong URL, key or model is bad input */
     if ((rc = uh_operator_check(&cfg, &err))) {
         uh_backend_free(b);
@@ -719,7 +744,8 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
                "uninterrupted run would have given. Calls to a language model that are in\n"
                "DIR/llm.jsonl are answered from it; the --llm-* options replace the stored\n"
                "ones (e.g. a server that moved), --data-dir the data's directory, --jobs\n"
-               "the candidates trained at once. --objectives and --max-* are the run's own:\n"
+               "the candidates trained at once, --cache an evaluation cache (none of these\n"
+               "changes a result). --objectives and --max-* are the run's own:\n"
                "given here, they must equal the stored ones (a mismatch is refused).\n"
                "\noptions:\n");
         cli_print_options(stdout, opts, n);

@@ -278,11 +278,14 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
                    r->strategy, r->seed, r->objective, r->population, r->generations, r->children,
                    r->epochs, r->mc);
     html_text(&b, r->dataset);
+    int cached = 0;
+    for (int g = 0; g < r->n_gens; g++) cached += r->gens[g].cached;
+    uh_strbuf_putf(&b, ".<br>%zu candidates (%d measured", r->n_rows, ok);
+    if (cached) uh_strbuf_putf(&b, "; %d answered from an evaluation cache, untrained", cached);
     uh_strbuf_putf(&b,
-                   ".<br>%zu candidates (%d measured), %d on the front; %d of %d generations "
+                   "), %d on the front; %d of %d generations "
                    "stored; hypervolume %.4f (networks at chance count for nothing).</p>\n",
-                   r->n_rows, ok, nf, r->n_gens, r->generations + 1,
-                   last ? last->hypervolume : NAN);
+                   nf, r->n_gens, r->generations + 1, last ? last->hypervolume : NAN);
     uh_strbuf_puts(&b, "<h2>Front and progress</h2>\n<div class=\"plots\">\n");
     front_plot(&b, r);
     robustness_plot(&b, r);

@@ -1,6 +1,7 @@
 /* Reading a run for reports: the store's config, rows, test results and generations. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,9 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
 static void read_state(uh_run_gen_t *g, const char *state) {
     cJSON *o = cJSON_Parse(state);
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(o, "operator"), *counts = NULL, *c;
+    const cJSON *cached = cJSON_GetObjectItemCaseSensitive(o, "cached");
+    if (cJSON_IsNumber(cached) && cached->valuedouble >= 0 && cached->valuedouble <= INT_MAX)
+        g->cached = (int)cached->valuedouble;
     for (const cJSON *m = cJSON_IsObject(op) ? op->child : NULL; m && !counts; m = m->next)
         if (cJSON_IsObject(m)) counts = m;
     if (counts) {

@@ -30,16 +30,34 @@ uint64_t uh_search_candidate_seed(uint64_t base, const char *hash) {
     return h ^ (h >> 31);
 }
 
-uint64_t uh_search_eval_digest(const uh_search_config_t *cfg, const uh_backend_t *backend) {
+/* The evaluation settings of uh_search_eval_digest as text. */
+static void eval_text(const uh_search_config_t *cfg, char *out, size_t cap) {
     const uh_train_opts_t *t = &cfg->train;
-    char text[512]; /* floats as %a: exact, and the same on every machine */
-    snprintf(text, sizeof text,
+    /* floats as %a: exact, and the same on every machine */
+    snprintf(out, cap,
              "optimizer %d lr %a momentum %a beta1 %a beta2 %a eps %a decay %a batch %d "
              "epochs %d mc %d noise_aware %d data %s limit %d val %a\n",
              (int)t->optimizer, (double)t->lr, (double)t->momentum, (double)t->beta1,
              (double)t->beta2, (double)t->eps, (double)t->weight_decay, t->batch, t->epochs,
              cfg->mc, cfg->noise_aware, cfg->dataset, cfg->limit_train, cfg->val_fraction);
+}
+
+uint64_t uh_search_eval_digest(const uh_search_config_t *cfg, const uh_backend_t *backend) {
+    char text[512];
+    eval_text(cfg, text, sizeof text);
     return fnv1a(fnv1a(14695981039346656037ULL, text), uh_backend_text(backend));
+}
+
+/* FNV-1a of a dataset's shape, pixels and labels after h. */
+static uint64_t data_digest(const uh_dataset_t *ds, uint64_t h) {
+    char shape[64];
+    snprintf(shape, sizeof shape, "%d %d %d %d %d\n", ds->n, ds->c, ds->h, ds->w, ds->n_classes);
+    h = fnv1a(h, shape);
+    const unsigned char *x = (const unsigned char *)ds->x;
+    const size_t bytes = (size_t)ds->n * ds->c * ds->h * ds->w * sizeof *ds->x;
+    for (size_t i = 0; i < bytes; i++) h = (h ^ x[i]) * 1099511628211ULL;
+    for (int i = 0; i < ds->n; i++) h = (h ^ ds->y[i]) * 1099511628211ULL;
+    return h;
 }
 
 uint64_t uh_search_seed_base(const uh_search_config_t *cfg, const uh_backend_t *backend) {
@@ -217,6 +235,8 @@ typedef struct {
     uh_rung_t rungs[UH_PRUNER_MAX_RUNGS];
     int n_rungs;
     int active;
+    int trained, cached; /* results (rungs) trained here, and taken from the cache */
+    int cached_rung;     /* the rung just taken from the cache (not added back), or -1 */
 } job_t;
 
 typedef struct {
@@ -274,6 +294,7 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
         return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
     memcpy(row->hash, job->hash, sizeof job->hash);
     row->seed = uh_search_candidate_seed(r->env.seed_base, job->hash);
+    job->cached_rung = -1;
     row->params = arch->params;
     row->macs = arch->macs;
     return UH_OK;
@@ -375,11 +396,17 @@ static int dominated(const search_run_t *r, const double *obj) {
 }
 
 /* A row is finished; refused rows (status invalid) do not count against the budget. */
-static void report_row(search_run_t *r, const uh_candidate_t *row, int reused) {
+static void report_row(search_run_t *r, const uh_candidate_t *row, int reused, int cached) {
     if (row->status != UH_CAND_INVALID) r->count.done++;
     if (!r->hooks.progress) return;
-    uh_search_progress_t p = {
-        r->count.generation, r->cfg.generations, r->count.done, r->budget, row, reused, NAN};
+    uh_search_progress_t p = {r->count.generation,
+                              r->cfg.generations,
+                              r->count.done,
+                              r->budget,
+                              row,
+                              reused,
+                              NAN,
+                              cached};
     r->hooks.progress(r->hooks.progress_ctx, &p);
 }
 
@@ -412,6 +439,84 @@ static void job_measured(const search_run_t *r, job_t *job, const uh_eval_result
     row->epochs_trained = r->cfg.train.epochs;
 }
 
+/* ---- the evaluation cache (uhnas/cache.h) --------------------------------------------
+ * A job's result is looked up before it would train (after its rung g under the pruner, or
+ * trained fully), and what a job trains is added when it is committed. A hit is stored in
+ * the run like a trained result, so the run's store stays whole without the cache. */
+
+/* What decides job's result after rung g (g < 0: trained fully, without the pruner): the
+ * settings, backend, data, seed, schedule and architecture, as text (*out malloc'd). */
+static int cache_description(const search_run_t *r, const job_t *job, int g, char **out,
+                             uh_error_t *err) {
+    char eval[512], schedule[160];
+    eval_text(&r->cfg, eval, sizeof eval);
+    if (g < 0) {
+        snprintf(schedule, sizeof schedule, "full mc %d", r->cfg.mc);
+    } else {
+        int n = snprintf(schedule, sizeof schedule, "rungs");
+        for (int k = 0; k <= g; k++)
+            n += snprintf(schedule + n, sizeof schedule - (size_t)n, " %d", r->env.rung_epochs[k]);
+        snprintf(schedule + n, sizeof schedule - (size_t)n, " mc %d",
+                 uh_pruner_rung_mc(&r->cfg, g, r->env.n_rung_epochs));
+    }
+    size_t cap = strlen(eval) + strlen(schedule) + strlen(job->row.arch) + 128;
+    if (!(*out = malloc(cap))) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    snprintf(*out, cap,
+             "uhnas evaluation 1\n%sbackend %016llx\ndata %016llx\nseed %016llx\n%s\narch %s\n",
+             eval, (unsigned long long)r->env.backend_digest,
+             (unsigned long long)r->env.data_digest, (unsigned long long)job->row.seed, schedule,
+             job->row.arch);
+    return UH_OK;
+}
+
+/* Job's result after rung g from the cache: *hit, with res (its costs from the backend:
+ * exact) and the weights (*w malloc'd). An entry whose weights do not fit the network is a
+ * miss. */
+static int cache_lookup(search_run_t *r, const job_t *job, int g, uh_eval_result_t *res, float **w,
+                        size_t *n, int *hit, uh_error_t *err) {
+    *hit = 0;
+    *w = NULL;
+    if (!r->hooks.cache) return UH_OK;
+    char *d;
+    int rc = cache_description(r, job, g, &d, err);
+    uh_cache_entry_t e;
+    if (!rc) rc = uh_cache_get(r->hooks.cache, d, &e, w, n, hit, err);
+    free(d);
+    uh_energy_t energy;
+    uh_error_t ignored = {0};
+    if (!rc && *hit &&
+        (*n != (size_t)job->arch.params ||
+         uh_backend_energy(r->env.backend, &job->arch, &energy, &ignored))) {
+        free(*w);
+        *w = NULL;
+        *hit = 0;
+    }
+    if (rc || !*hit) return rc;
+    *res = (uh_eval_result_t){.accuracy = e.accuracy,
+                              .noisy_accuracy = e.noisy_accuracy,
+                              .noisy_std = e.noisy_std,
+                              .energy_nj = energy.total_nj,
+                              .latency_ns = energy.latency_ns,
+                              .area_mm2 = energy.footprint.area_mm2,
+                              .train_seconds = e.train_seconds,
+                              .params = job->arch.params,
+                              .macs = job->arch.macs};
+    return UH_OK;
+}
+
+/* Adds what job measured after rung g (its weights now in job->weights) to the cache. */
+static int cache_add(search_run_t *r, const job_t *job, int g, double accuracy,
+                     double noisy_accuracy, double noisy_std, double train_seconds,
+                     uh_error_t *err) {
+    if (!r->hooks.cache || !job->weights) return UH_OK;
+    char *d;
+    int rc = cache_description(r, job, g, &d, err);
+    uh_cache_entry_t e = {accuracy, noisy_accuracy, noisy_std, train_seconds};
+    if (!rc) rc = uh_cache_put(r->hooks.cache, d, &e, job->weights, job->n_weights, err);
+    free(d);
+    return rc;
+}
+
 /* Task: trains and measures the batch's unsettled job i. A failure of the candidate becomes
  * its row's status; only a failure of the machine (memory, I/O) is returned. */
 static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
@@ -422,6 +527,7 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     ec.train.threads_live = &r->threads_live;
     uh_eval_result_t res;
     uh_error_t eerr = {0};
+    job->trained = 1;
     if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res,
                     &job->weights, &job->n_weights, &eerr))
         return job_failed(job, &eerr, err);
@@ -446,8 +552,11 @@ static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *
         return rc;
     }
     job->settled = 1;
-    if (r->hooks.summary) r->hooks.summary->trained++;
-    report_row(r, &job->row, 0);
+    /* answered from the cache only when nothing of it was trained here */
+    const int cached = job->cached && !job->trained;
+    if (r->hooks.summary) *(cached ? &r->hooks.summary->cached : &r->hooks.summary->trained) += 1;
+    r->count.cached += cached;
+    report_row(r, &job->row, 0, cached);
     return UH_OK;
 }
 
@@ -457,10 +566,34 @@ static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *
 static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job_t *job = &((batch_t *)ctx)->jobs[i];
     if (job->settled) return UH_OK;
+    const uh_candidate_t *row = &job->row;
+    int rc = job->trained && row->status == UH_CAND_OK
+                 ? cache_add(r, job, -1, row->accuracy, row->noisy_accuracy,
+                             row->noisy_accuracy_std, row->train_seconds, err)
+                 : UH_OK;
+    if (rc) return rc;
     member_t probe = {.row = job->row};
     member_objectives(r, &probe);
     return store_row(r, job, front_eligible(&probe) && job->weights && !dominated(r, probe.obj),
                      err);
+}
+
+/* Step three without the pruner, first: the jobs the cache knows, committed as if trained. */
+static int answer_from_cache(search_run_t *r, batch_t *b, uh_error_t *err) {
+    for (int j = 0; r->hooks.cache && j < b->n_jobs; j++) {
+        job_t *job = &b->jobs[j];
+        if (job->settled || job->refused) continue;
+        uh_eval_result_t res;
+        int hit;
+        int rc = cache_lookup(r, job, -1, &res, &job->weights, &job->n_weights, &hit, err);
+        if (!rc && hit) {
+            job->cached = 1;
+            job_measured(r, job, &res);
+            rc = commit_job(r, b, j, err);
+        }
+        if (rc) return rc;
+    }
+    return UH_OK;
 }
 
 /* A remote result's failure as a local evaluation's error (eerr), and whether it names one of
@@ -481,6 +614,7 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     int rc = remote_result(b, res, &eerr, err);
     if (rc) return rc;
     job_t *job = &b->jobs[res->index];
+    job->trained = 1;
     if (eerr.code) {
         rc = job_failed(job, &eerr, err); /* returns only the worker's machine failing */
         if (rc) return rc;
@@ -601,6 +735,7 @@ static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     size_t n_w = 0;
     uh_eval_result_t res;
     uh_error_t eerr = {0};
+    job->trained = 1;
     uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res, &w,
                 &n_w, &eerr);
     return rung_measured(r, job, c->rung, &res, w, n_w, &eerr, err);
@@ -611,10 +746,36 @@ static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     rung_ctx_t *c = ctx;
     job_t *job = &c->b->jobs[i];
     if (!rung_due(job, c->rung)) return UH_OK;
-    int rc =
-        uh_store_put_rung(r->env.store, &job->rungs[c->rung], job->weights, job->n_weights, err);
+    const uh_rung_t *m = &job->rungs[c->rung];
+    int rc = job->row.status == UH_CAND_FAILED || job->cached_rung == c->rung
+                 ? UH_OK
+                 : cache_add(r, job, c->rung, m->accuracy, m->noisy_accuracy, m->noisy_accuracy_std,
+                             m->train_seconds, err);
+    if (!rc) rc = uh_store_put_rung(r->env.store, m, job->weights, job->n_weights, err);
     if (!rc) job->n_rungs = c->rung + 1;
     return rc;
+}
+
+/* Before rung g trains: the due jobs the cache knows at g, committed as if trained there. */
+static int rung_from_cache(search_run_t *r, rung_ctx_t *c, uh_error_t *err) {
+    for (int j = 0; r->hooks.cache && j < c->b->n_jobs; j++) {
+        job_t *job = &c->b->jobs[j];
+        if (!rung_due(job, c->rung)) continue;
+        uh_eval_result_t res;
+        float *w;
+        size_t n_w = 0;
+        int hit;
+        int rc = cache_lookup(r, job, c->rung, &res, &w, &n_w, &hit, err);
+        if (!rc && hit) {
+            uh_error_t none = {0};
+            job->cached = 1;
+            job->cached_rung = c->rung;
+            rc = rung_measured(r, job, c->rung, &res, w, n_w, &none, err);
+            if (!rc) rc = commit_rung(r, c, j, err);
+        }
+        if (rc) return rc;
+    }
+    return UH_OK;
 }
 
 /* A rung's result from the executor: recorded and committed like a local one. */
@@ -633,14 +794,17 @@ static int remote_rung_done(void *ctx, uh_remote_result_t *res, uh_error_t *err)
  * sent with the weights it continues from). */
 static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
     rung_ctx_t c = {b, g};
+    int rc = rung_from_cache(r, &c, err);
+    if (rc) return rc;
     if (!r->hooks.executor) return run_tasks(r, b->n_jobs, train_rung, commit_rung, &c, err);
     uh_remote_job_t *jobs = malloc((size_t)(b->n_jobs + 1) * sizeof *jobs);
     if (!jobs) return uh_error_set(err, UH_ENOMEM, "out of memory");
-    int n = 0, rc = UH_OK;
+    int n = 0;
     for (int j = 0; !rc && j < b->n_jobs; j++) {
         job_t *job = &b->jobs[j];
         uh_eval_config_t ec;
         if (!rung_due(job, g) || (rc = rung_eval_config(r, job, g, &ec, err))) continue;
+        job->trained = 1;
         jobs[n++] = (uh_remote_job_t){.index = j,
                                       .arch = job->row.arch,
                                       .seed = job->row.seed,
@@ -858,12 +1022,12 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
             job->row = stored;
             job->settled = 1;
             if (r->hooks.summary && !job->refused) r->hooks.summary->reused++;
-            report_row(r, &stored, 1);
+            report_row(r, &stored, 1, 0);
         } else if (job->refused) { /* nothing to train: stored at once */
             rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
             if (rc) return rc;
             job->settled = 1;
-            report_row(r, &job->row, 0);
+            report_row(r, &job->row, 0, 0);
         }
     }
     return UH_OK;
@@ -879,8 +1043,9 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
     if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
     if (!rc)
-        rc = r->cfg.pruner == UH_PRUNER_ASHA ? run_rungs(r, &b, err)
-             : r->hooks.executor             ? run_remote(r, &b, err)
+        rc = r->cfg.pruner == UH_PRUNER_ASHA        ? run_rungs(r, &b, err)
+             : (rc = answer_from_cache(r, &b, err)) ? rc
+             : r->hooks.executor                    ? run_remote(r, &b, err)
                                  : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
     int first = r->arc.n_all; /* jobs join the archive in slot order: job j at first + j */
     for (int j = 0; !rc && j < b.n_jobs; j++)
@@ -1038,6 +1203,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_AddNumberToObject(s, "hypervolume3", m.hv3);
     cJSON_AddNumberToObject(s, "candidates_ok", m.ok);
     cJSON_AddNumberToObject(s, "duplicates", r->count.duplicates);
+    cJSON_AddNumberToObject(s, "cached", r->count.cached);
     cJSON_AddNumberToObject(s, "invalid", r->count.invalid);
     cJSON_AddNumberToObject(s, "fallbacks", r->count.fallbacks);
     if (uh_limits_any(&r->cfg.limits)) { /* which limits the invalid children broke */
@@ -1067,7 +1233,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     uh_gen_metrics_t gm = {m.hv, m.diversity, m.front_size};
     rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
     free(text);
-    r->count.duplicates = r->count.fallbacks = r->count.invalid = 0;
+    r->count.duplicates = r->count.fallbacks = r->count.invalid = r->count.cached = 0;
     memset(r->count.over_limit, 0, sizeof r->count.over_limit);
     r->count.extra_state[0] = '\0';
     if (r->hooks.summary) {
@@ -1079,7 +1245,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     }
     if (!rc && r->hooks.progress) {
         uh_search_progress_t p = {
-            r->count.generation, r->cfg.generations, r->count.done, r->budget, NULL, 0, m.hv};
+            r->count.generation, r->cfg.generations, r->count.done, r->budget, NULL, 0, m.hv, 0};
         r->hooks.progress(r->hooks.progress_ctx, &p);
     }
     return rc;
@@ -1238,6 +1404,11 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
         return uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
                             uh_strategy_name(r->cfg.strategy));
     rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
+    if (!rc && opts->cache) { /* what the cache's descriptions name the backend and data by */
+        r->env.backend_digest = fnv1a(14695981039346656037ULL, uh_backend_text(r->env.backend));
+        r->env.data_digest =
+            data_digest(r->env.val, data_digest(r->env.train, 14695981039346656037ULL));
+    }
     if (!rc) rc = energy_scale(r, err);
     r->env.n_rung_epochs = uh_pruner_rungs(&r->cfg, r->env.rung_epochs);
     if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
@@ -1269,6 +1440,7 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
                                 .progress_ctx = opts->progress_ctx,
                                 .stop = opts->stop,
                                 .jobs = opts->jobs > 0 ? opts->jobs : search_default_jobs(),
+                                .cache = opts->cache,
                                 .summary = summary}};
     if (summary) memset(summary, 0, sizeof *summary);
     /* Everything outside run_tasks (predictor fits included) runs on this one thread too, so

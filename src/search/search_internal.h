@@ -32,7 +32,9 @@ typedef struct {
                           * scales' zeros (NaN: not modelled) */
     double chance_error; /* 1 − 1/classes */
     uint64_t seed_base;  /* what candidates' seeds mix with their hash (uh_search_seed_base) */
-    uh_rung_t *rungs;    /* the pruner's rung results stored before this call, by hash */
+    /* with a cache: FNV-1a of the backend's text and of the training and validation data */
+    uint64_t backend_digest, data_digest;
+    uh_rung_t *rungs; /* the pruner's rung results stored before this call, by hash */
     size_t n_rungs;
     /* the pruner's rungs: total epochs at each (the last is the config's epochs) */
     int n_rung_epochs;
@@ -53,6 +55,7 @@ typedef struct {
     int generation;
     int done; /* candidates finished, against the budget */
     int duplicates, fallbacks, invalid;
+    int cached; /* candidates answered from the evaluation cache */
     int over_limit[UH_LIMIT_COUNT];
     char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
 } search_counts_t;
@@ -66,6 +69,7 @@ typedef struct {
     atomic_int *stop;
     int jobs; /* candidates trained at once */
     uh_search_summary_t *summary;
+    uh_cache_t *cache; /* or NULL */
 } search_hooks_t;
 
 typedef struct search_strategy search_strategy_t;

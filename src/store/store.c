@@ -274,7 +274,7 @@ static uint32_t be32(const unsigned char *b) {
 /* The checks that need no SQLite, so that SQLite never touches a file that is not ours: the
  * magic string, our application_id, a sane page size, and (when no write-ahead log holds
  * newer pages) a file as long as its header says. */
-static int check_header(const char *path, uh_error_t *err) {
+int store_check_header(const char *path, uint32_t app_id, const char *kind, uh_error_t *err) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return uh_error_set(err, UH_EIO, "%s: cannot open: %s", path, strerror(errno));
     unsigned char h[100];
@@ -296,16 +296,17 @@ static int check_header(const char *path, uh_error_t *err) {
     if (stat_rc != 0)
         return uh_error_set(err, UH_EIO, "%s: cannot stat: %s", path, strerror(errno));
     if (got == 0)
-        return uh_error_set(err, UH_EFORMAT, "%s: not a run store: the file is empty", path);
+        return uh_error_set(err, UH_EFORMAT, "%s: not a uhnas %s: the file is empty", path, kind);
     if (got < sizeof h || memcmp(h, "SQLite format 3", 16) != 0)
         return uh_error_set(err, UH_EFORMAT,
-                            "%s: not a run store: not an SQLite database (no SQLite header)", path);
-    uint32_t app_id = be32(h + 68);
-    if (app_id != UH_STORE_APP_ID)
+                            "%s: not a uhnas %s: not an SQLite database (no SQLite header)", path,
+                            kind);
+    uint32_t file_app_id = be32(h + 68);
+    if (file_app_id != app_id)
         return uh_error_set(err, UH_EFORMAT,
-                            "%s: not a uhnas run store: SQLite application_id is 0x%08" PRIx32
-                            ", expected 0x%08x",
-                            path, app_id, (unsigned)UH_STORE_APP_ID);
+                            "%s: not a uhnas %s: SQLite application_id is 0x%08" PRIx32
+                            ", expected 0x%08" PRIx32,
+                            path, kind, file_app_id, app_id);
     uint32_t page = (uint32_t)h[16] << 8 | h[17];
     if (page == 1) page = 65536;
     if (page < 512 || (page & (page - 1)) != 0)
@@ -333,15 +334,15 @@ static int check_header(const char *path, uh_error_t *err) {
 }
 
 /* Runs a statement that needs no parameters and returns no rows we read. */
-static int exec_sql(const uh_store_t *s, const char *sql, const char *what, uh_error_t *err) {
+int store_exec(const uh_store_t *s, const char *sql, const char *what, uh_error_t *err) {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return store_sql_error(s, what, err);
     return UH_OK;
 }
 
 /* Runs a one-value query (a PRAGMA) and returns its integer. */
-static int query_int(const uh_store_t *s, const char *sql, const char *what, int64_t *out,
-                     uh_error_t *err) {
+int store_query_int(const uh_store_t *s, const char *sql, const char *what, int64_t *out,
+                    uh_error_t *err) {
     sqlite3_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
     if (rc) return rc;
@@ -394,8 +395,9 @@ static int has_column(const uh_store_t *s, sqlite3_stmt *st, const char *table, 
 static int check_tables(const uh_store_t *s, int64_t version, uh_error_t *err) {
     /* Triggers and views would run code of the file's choosing beside ours. */
     int64_t n = 0;
-    int rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE type IN ('trigger', 'view')",
-                       "reading the schema", &n, err);
+    int rc =
+        store_query_int(s, "SELECT count(*) FROM sqlite_schema WHERE type IN ('trigger', 'view')",
+                        "reading the schema", &n, err);
     if (rc) return rc;
     if (n > 0)
         return uh_error_set(err, UH_EFORMAT,
@@ -465,13 +467,13 @@ static int load_run(uh_store_t *s, uh_error_t *err) {
  * have done it meanwhile (two readers opening an old run at once): the version is read again
  * under the write lock. */
 static int upgrade(uh_store_t *s, uh_error_t *err) {
-    int rc = exec_sql(s, "BEGIN IMMEDIATE", "upgrading the schema", err);
+    int rc = store_exec(s, "BEGIN IMMEDIATE", "upgrading the schema", err);
     if (rc) return rc;
     int64_t v = 0;
-    rc = query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
-    if (!rc && v == 1) rc = exec_sql(s, MIGRATE_V2, "upgrading the schema to version 2", err);
-    if (!rc && v <= 2) rc = exec_sql(s, MIGRATE_V3, "upgrading the schema to version 3", err);
-    if (!rc) rc = exec_sql(s, "COMMIT", "committing the schema upgrade", err);
+    rc = store_query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
+    if (!rc && v == 1) rc = store_exec(s, MIGRATE_V2, "upgrading the schema to version 2", err);
+    if (!rc && v <= 2) rc = store_exec(s, MIGRATE_V3, "upgrading the schema to version 3", err);
+    if (!rc) rc = store_exec(s, "COMMIT", "committing the schema upgrade", err);
     if (rc) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
@@ -480,7 +482,7 @@ static int upgrade(uh_store_t *s, uh_error_t *err) {
 }
 
 /* Connection settings every handle gets before it reads anything. */
-static void configure(sqlite3 *db) {
+void store_configure(sqlite3 *db) {
     sqlite3_extended_result_codes(db, 1);
     sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, UH_STORE_SQL_LENGTH_MAX);
@@ -493,14 +495,14 @@ static void configure(sqlite3 *db) {
 /* Everything uh_store_open promises, on a handle whose file passed check_header. */
 static int validate_and_setup(uh_store_t *s, uh_error_t *err) {
     int64_t v = 0;
-    int rc = exec_sql(s, "PRAGMA cell_size_check = ON", "setting cell_size_check", err);
-    if (!rc) rc = query_int(s, "PRAGMA application_id", "reading application_id", &v, err);
+    int rc = store_exec(s, "PRAGMA cell_size_check = ON", "setting cell_size_check", err);
+    if (!rc) rc = store_query_int(s, "PRAGMA application_id", "reading application_id", &v, err);
     if (!rc && v != UH_STORE_APP_ID)
         rc = uh_error_set(err, UH_EFORMAT,
                           "%s: not a uhnas run store: SQLite application_id is 0x%08" PRIx32
                           ", expected 0x%08x",
                           s->path, (uint32_t)v, (unsigned)UH_STORE_APP_ID);
-    if (!rc) rc = query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
+    if (!rc) rc = store_query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
     if (!rc && v > UH_STORE_SCHEMA_VERSION)
         rc = uh_error_set(err, UH_EFORMAT,
                           "%s: schema version %" PRId64
@@ -531,8 +533,8 @@ static int validate_and_setup(uh_store_t *s, uh_error_t *err) {
                               mode ? mode : "unknown");
     }
     sqlite3_finalize(st);
-    if (!rc) rc = exec_sql(s, "PRAGMA synchronous = FULL", "setting synchronous", err);
-    if (!rc) rc = exec_sql(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err);
+    if (!rc) rc = store_exec(s, "PRAGMA synchronous = FULL", "setting synchronous", err);
+    if (!rc) rc = store_exec(s, "PRAGMA foreign_keys = ON", "enabling foreign keys", err);
     return rc;
 }
 
@@ -591,7 +593,7 @@ static int open_store(const char *dir, int readonly, uh_store_t **out, uh_error_
     } else if (!S_ISREG(st.st_mode)) {
         rc = uh_error_set(err, UH_EINVAL, "%s: not a regular file", s->path);
     }
-    if (!rc) rc = check_header(s->path, err);
+    if (!rc) rc = store_check_header(s->path, UH_STORE_APP_ID, "run store", err);
     s->readonly = readonly;
     if (!rc && readonly) {
         rc = open_readonly(s, dir, err);
@@ -600,7 +602,7 @@ static int open_store(const char *dir, int readonly, uh_store_t **out, uh_error_
                    : uh_error_set(err, UH_ENOMEM, "%s: out of memory", s->path);
     }
     if (!rc) {
-        configure(s->db);
+        store_configure(s->db);
         rc = validate_and_setup(s, err);
     }
     if (rc) {
@@ -686,7 +688,7 @@ static int build(const char *tmp, const char *config_json, uh_error_t *err) {
         sqlite3_close(s.db);
         return rc;
     }
-    configure(s.db);
+    store_configure(s.db);
     char now[32];
     store_now(now);
     /* The two PRAGMA values are constants of this build, not user data. */
@@ -694,9 +696,9 @@ static int build(const char *tmp, const char *config_json, uh_error_t *err) {
     snprintf(pragmas, sizeof pragmas,
              "PRAGMA application_id = %d; PRAGMA user_version = %d; PRAGMA synchronous = FULL",
              (int)UH_STORE_APP_ID, UH_STORE_SCHEMA_VERSION);
-    int rc = exec_sql(&s, pragmas, "setting the file's identity", err);
-    if (!rc) rc = exec_sql(&s, "BEGIN", "starting the schema", err);
-    if (!rc) rc = exec_sql(&s, SCHEMA, "creating the tables", err);
+    int rc = store_exec(&s, pragmas, "setting the file's identity", err);
+    if (!rc) rc = store_exec(&s, "BEGIN", "starting the schema", err);
+    if (!rc) rc = store_exec(&s, SCHEMA, "creating the tables", err);
     sqlite3_stmt *st = NULL;
     if (!rc)
         rc = store_prepare(&s,
@@ -710,9 +712,9 @@ static int build(const char *tmp, const char *config_json, uh_error_t *err) {
         if (sqlite3_step(st) != SQLITE_DONE) rc = store_sql_error(&s, "storing the config", err);
     }
     sqlite3_finalize(st);
-    if (!rc) rc = exec_sql(&s, "COMMIT", "committing the schema", err);
+    if (!rc) rc = store_exec(&s, "COMMIT", "committing the schema", err);
     /* WAL mode is recorded in the file header; closing checkpoints and removes the log. */
-    if (!rc) rc = exec_sql(&s, "PRAGMA journal_mode = WAL", "setting WAL mode", err);
+    if (!rc) rc = store_exec(&s, "PRAGMA journal_mode = WAL", "setting WAL mode", err);
     if (sqlite3_close(s.db) != SQLITE_OK && !rc)
         rc = uh_error_set(err, UH_EIO, "%s: cannot close the new store", tmp);
     return rc;
@@ -818,7 +820,7 @@ int uh_store_begin(uh_store_t *store, uh_error_t *err) {
     if (store->in_tx)
         return uh_error_set(err, UH_EINVAL, "%s: a transaction is already open", store->path);
     /* IMMEDIATE takes the write lock now, so a commit never fails for a lock taken later. */
-    int rc = exec_sql(store, "BEGIN IMMEDIATE", "beginning a transaction", err);
+    int rc = store_exec(store, "BEGIN IMMEDIATE", "beginning a transaction", err);
     if (!rc) store->in_tx = 1;
     return rc;
 }
@@ -832,7 +834,7 @@ int uh_store_commit(uh_store_t *store, uh_error_t *err) {
         return uh_error_set(err, UH_EIO, "%s: the transaction was rolled back by an earlier error",
                             store->path);
     }
-    int rc = exec_sql(store, "COMMIT", "committing", err);
+    int rc = store_exec(store, "COMMIT", "committing", err);
     if (rc) {
         sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
     }

@@ -45,4 +45,35 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
 int store_read_real(const uh_store_t *s, sqlite3_stmt *st, int col, const char *what, double *out,
                     uh_error_t *err);
 
+/* The checks of a file that need no SQLite, so that SQLite never opens one that is not ours:
+ * the magic string, application_id app_id (of a `kind`, named in errors: "run store"), a sane
+ * page size, and a length that matches the header. */
+int store_check_header(const char *path, uint32_t app_id, const char *kind, uh_error_t *err);
+
+/* Connection settings every handle gets before it reads anything (busy timeout, limits,
+ * defensive mode). */
+void store_configure(sqlite3 *db);
+
+/* Runs a statement without parameters or rows to read. */
+int store_exec(const uh_store_t *s, const char *sql, const char *what, uh_error_t *err);
+
+/* Runs a one-value query (a PRAGMA) and returns its integer. */
+int store_query_int(const uh_store_t *s, const char *sql, const char *what, int64_t *out,
+                    uh_error_t *err);
+
+/* Reads an INTEGER column in [lo, hi]; other types and values are refused. */
+int store_read_int(const uh_store_t *s, sqlite3_stmt *st, int col, const char *what, int64_t lo,
+                   int64_t hi, int64_t *out, uh_error_t *err);
+
+/* Weights as a blob: n little-endian IEEE floats with a CRC-32 (zlib) of those bytes.
+ * store_encode_weights gives the blob of w (w itself, or *le, which the caller frees, on a
+ * big-endian host); store_bind_weights binds (n, checksum, data) at parameters first..;
+ * store_read_weights reads them back from columns first.. of a stepped row, checking count,
+ * length and checksum (*w malloc'd). `hash` names the weights in errors. */
+int store_encode_weights(const uh_store_t *store, const char *hash, const float *w, size_t n,
+                         const unsigned char **blob, unsigned char **le, uh_error_t *err);
+void store_bind_weights(sqlite3_stmt *st, int first, const unsigned char *blob, size_t n);
+int store_read_weights(uh_store_t *store, sqlite3_stmt *st, int first, const char *hash, float **w,
+                       size_t *n, uh_error_t *err);
+
 #endif

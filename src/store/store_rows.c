@@ -85,7 +85,7 @@ int store_read_real(const uh_store_t *s, sqlite3_stmt *st, int col, const char *
     }
 }
 
-static int read_int(const uh_store_t *s, sqlite3_stmt *st, int col, const char *what, int64_t lo,
+int store_read_int(const uh_store_t *s, sqlite3_stmt *st, int col, const char *what, int64_t lo,
                     int64_t hi, int64_t *out, uh_error_t *err) {
     if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
         return uh_error_set(err, UH_EFORMAT, "%s: %s is not an integer", s->path, what);
@@ -138,12 +138,12 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
                          uh_error_t *err) {
     memset(c, 0, sizeof *c);
     int64_t v = 0;
-    int rc = read_int(s, st, first, "candidates.id", 1, INT64_MAX, &c->id, err);
+    int rc = store_read_int(s, st, first, "candidates.id", 1, INT64_MAX, &c->id, err);
     if (rc) return rc;
     char what[64];
     /* Messages name the row: "candidates[17].origin". */
 #define WHAT(field) (snprintf(what, sizeof what, "candidates[%" PRId64 "]." field, c->id), what)
-    if (!rc) rc = read_int(s, st, first + 1, WHAT("generation"), 0, INT_MAX, &v, err);
+    if (!rc) rc = store_read_int(s, st, first + 1, WHAT("generation"), 0, INT_MAX, &v, err);
     c->generation = (int)v;
     if (!rc) rc = read_text(s, st, first + 2, WHAT("origin"), c->origin, sizeof c->origin, err);
     if (!rc) rc = read_text(s, st, first + 3, WHAT("arch"), c->arch, sizeof c->arch, err);
@@ -158,9 +158,9 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
         rc = store_read_real(s, st, first + 7, WHAT("noisy_accuracy_std"), &c->noisy_accuracy_std,
                              err);
     if (!rc) rc = store_read_real(s, st, first + 8, WHAT("energy_nj"), &c->energy_nj, err);
-    if (!rc) rc = read_int(s, st, first + 9, WHAT("params"), -1, LONG_MAX, &v, err);
+    if (!rc) rc = store_read_int(s, st, first + 9, WHAT("params"), -1, LONG_MAX, &v, err);
     c->params = (long)v;
-    if (!rc) rc = read_int(s, st, first + 10, WHAT("macs"), -1, LONG_MAX, &v, err);
+    if (!rc) rc = store_read_int(s, st, first + 10, WHAT("macs"), -1, LONG_MAX, &v, err);
     c->macs = (long)v;
     if (!rc) rc = store_read_real(s, st, first + 11, WHAT("train_seconds"), &c->train_seconds, err);
     char status[16];
@@ -174,7 +174,7 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
         c->status = (uh_cand_status_t)k;
     }
     if (!rc) rc = read_text(s, st, first + 13, WHAT("message"), c->message, sizeof c->message, err);
-    if (!rc) rc = read_int(s, st, first + 14, WHAT("seed"), INT64_MIN, INT64_MAX, &v, err);
+    if (!rc) rc = store_read_int(s, st, first + 14, WHAT("seed"), INT64_MIN, INT64_MAX, &v, err);
     if (!rc) memcpy(&c->seed, &v, sizeof c->seed);
     if (!rc)
         rc = read_text(s, st, first + 15, WHAT("created_at"), c->created_at, sizeof c->created_at,
@@ -183,7 +183,7 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
     if (!rc) rc = store_read_real(s, st, first + 17, WHAT("area_mm2"), &c->area_mm2, err);
     v = -1; /* NULL: a row from before version 3, epochs not recorded */
     if (!rc && sqlite3_column_type(st, first + 18) != SQLITE_NULL)
-        rc = read_int(s, st, first + 18, WHAT("epochs_trained"), 0, INT_MAX, &v, err);
+        rc = store_read_int(s, st, first + 18, WHAT("epochs_trained"), 0, INT_MAX, &v, err);
     c->epochs_trained = (int)v;
 #undef WHAT
     return rc;
@@ -397,7 +397,7 @@ int uh_store_get_generation(uh_store_t *store, int g, char **state_json, uh_gen_
     if (!rc) rc = read_text_alloc(store, st, 0, "generations.state", &state, err);
     if (!rc) rc = store_read_real(store, st, 1, "generations.hypervolume", &got.hypervolume, err);
     if (!rc) rc = store_read_real(store, st, 2, "generations.diversity", &got.diversity, err);
-    if (!rc) rc = read_int(store, st, 3, "generations.front_size", 0, INT_MAX, &front, err);
+    if (!rc) rc = store_read_int(store, st, 3, "generations.front_size", 0, INT_MAX, &front, err);
     got.front_size = (int)front;
     sqlite3_finalize(st);
     if (rc) {
@@ -421,7 +421,7 @@ int uh_store_latest_generation(uh_store_t *store, int *g, uh_error_t *err) {
         rc = store_sql_error(store, "reading the latest generation", err);
     } else if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
         int64_t v;
-        rc = read_int(store, st, 0, "generations.generation", 0, INT_MAX, &v, err);
+        rc = store_read_int(store, st, 0, "generations.generation", 0, INT_MAX, &v, err);
         if (!rc) *g = (int)v;
     }
     sqlite3_finalize(st);
@@ -526,7 +526,7 @@ int uh_store_get_test_result(uh_store_t *store, const char *hash, uh_test_result
     if (!rc)
         rc = store_read_real(store, st, 2, "test_results.noisy_accuracy_std",
                              &got.noisy_accuracy_std, err);
-    if (!rc) rc = read_int(store, st, 3, "test_results.mc", 0, INT_MAX, &mc, err);
+    if (!rc) rc = store_read_int(store, st, 3, "test_results.mc", 0, INT_MAX, &mc, err);
     got.mc = (int)mc;
     sqlite3_finalize(st);
     if (!rc) *r = got;
@@ -555,7 +555,7 @@ static uint32_t checksum(const unsigned char *bytes, size_t n) {
 }
 
 /* The blob of n floats, little-endian: w itself, or *le (caller frees) on a big-endian host. */
-static int encode_weights(const uh_store_t *store, const char *hash, const float *w, size_t n,
+int store_encode_weights(const uh_store_t *store, const char *hash, const float *w, size_t n,
                           const unsigned char **blob, unsigned char **le, uh_error_t *err) {
     *le = NULL;
     *blob = (const unsigned char *)w;
@@ -578,7 +578,7 @@ static int encode_weights(const uh_store_t *store, const char *hash, const float
 }
 
 /* Binds (n, checksum, data) of the weights at parameters first.. of st. */
-static void bind_weights(sqlite3_stmt *st, int first, const unsigned char *blob, size_t n) {
+void store_bind_weights(sqlite3_stmt *st, int first, const unsigned char *blob, size_t n) {
     sqlite3_bind_int64(st, first, (sqlite3_int64)n);
     sqlite3_bind_int64(st, first + 1, checksum(blob, n * 4));
     sqlite3_bind_blob64(st, first + 2, blob, n * 4, SQLITE_STATIC);
@@ -590,7 +590,7 @@ int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, si
     if (rc) return uh_error_prefix(err, "%s", store->path);
     const unsigned char *blob;
     unsigned char *le;
-    rc = encode_weights(store, hash, w, n, &blob, &le, err);
+    rc = store_encode_weights(store, hash, w, n, &blob, &le, err);
     sqlite3_stmt *st;
     if (!rc)
         rc = store_prepare(store,
@@ -599,7 +599,7 @@ int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, si
                            &st, err);
     if (!rc) {
         sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-        bind_weights(st, 2, blob, n);
+        store_bind_weights(st, 2, blob, n);
         rc = keyed_write(store, st, hash, "storing weights", err);
     }
     free(le);
@@ -607,15 +607,15 @@ int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, si
 }
 
 /* Reads the weights at columns (n, checksum, data) first.. of a stepped row of st. */
-static int read_weights(uh_store_t *store, sqlite3_stmt *st, int first, const char *hash, float **w,
+int store_read_weights(uh_store_t *store, sqlite3_stmt *st, int first, const char *hash, float **w,
                         size_t *n, uh_error_t *err) {
     int64_t count = 0, sum = 0;
     float *out = NULL;
     char what[96];
     snprintf(what, sizeof what, "weights of %s: n", hash);
-    int rc = read_int(store, st, first, what, 1, UH_STORE_MAX_WEIGHTS, &count, err);
+    int rc = store_read_int(store, st, first, what, 1, UH_STORE_MAX_WEIGHTS, &count, err);
     snprintf(what, sizeof what, "weights of %s: checksum", hash);
-    if (!rc) rc = read_int(store, st, first + 1, what, 0, UINT32_MAX, &sum, err);
+    if (!rc) rc = store_read_int(store, st, first + 1, what, 0, UINT32_MAX, &sum, err);
     if (!rc && sqlite3_column_type(st, first + 2) != SQLITE_BLOB)
         rc = uh_error_set(err, UH_EFORMAT, "%s: weights of %s: data is not a blob", store->path,
                           hash);
@@ -662,7 +662,7 @@ int uh_store_get_weights(uh_store_t *store, const char *hash, float **w, size_t 
     if (rc) return rc;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
     rc = step_one(store, st, "reading weights", err, "no weights for %s", hash);
-    if (!rc) rc = read_weights(store, st, 0, hash, w, n, err);
+    if (!rc) rc = store_read_weights(store, st, 0, hash, w, n, err);
     sqlite3_finalize(st);
     return rc;
 }
@@ -688,7 +688,7 @@ int uh_store_put_rung(uh_store_t *store, const uh_rung_t *r, const float *w, siz
                             r->hash, r->epochs);
     const unsigned char *blob = NULL;
     unsigned char *le = NULL;
-    if (w) rc = encode_weights(store, r->hash, w, n, &blob, &le, err);
+    if (w) rc = store_encode_weights(store, r->hash, w, n, &blob, &le, err);
     sqlite3_stmt *st;
     if (!rc)
         rc = store_prepare(store,
@@ -704,7 +704,7 @@ int uh_store_put_rung(uh_store_t *store, const uh_rung_t *r, const float *w, siz
         bind_real(st, 5, r->noisy_accuracy);
         bind_real(st, 6, r->noisy_accuracy_std);
         bind_real(st, 7, r->train_seconds);
-        if (w) bind_weights(st, 8, blob, n); /* else NULLs */
+        if (w) store_bind_weights(st, 8, blob, n); /* else NULLs */
         rc = step_write(store, st, "storing a rung", err);
     }
     free(le);
@@ -740,8 +740,8 @@ int uh_store_rungs(uh_store_t *store, uh_rung_t **rows, size_t *n, uh_error_t *e
         if (!rc && store_check_hash(r->hash, NULL))
             rc = uh_error_set(err, UH_EFORMAT, "%s: rungs.hash \"%s\" is not [0-9A-Za-z]+",
                               store->path, r->hash);
-        if (!rc) rc = read_int(store, st, 1, "rungs.rung", 0, INT_MAX, &rung, err);
-        if (!rc) rc = read_int(store, st, 2, "rungs.epochs", 1, INT_MAX, &epochs, err);
+        if (!rc) rc = store_read_int(store, st, 1, "rungs.rung", 0, INT_MAX, &rung, err);
+        if (!rc) rc = store_read_int(store, st, 2, "rungs.epochs", 1, INT_MAX, &epochs, err);
         if (!rc) rc = store_read_real(store, st, 3, "rungs.accuracy", &r->accuracy, err);
         if (!rc)
             rc = store_read_real(store, st, 4, "rungs.noisy_accuracy", &r->noisy_accuracy, err);
@@ -780,7 +780,7 @@ int uh_store_get_rung_weights(uh_store_t *store, const char *hash, int rung, flo
     sqlite3_bind_int(st, 2, rung);
     rc = step_one(store, st, "reading rung weights", err, "no weights for %s at rung %d", hash,
                   rung);
-    if (!rc) rc = read_weights(store, st, 0, hash, w, n, err);
+    if (!rc) rc = store_read_weights(store, st, 0, hash, w, n, err);
     sqlite3_finalize(st);
     return rc;
 }
