@@ -4,6 +4,11 @@
  * back strictly, and an operator's totals come through its hook. */
 #include "common.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../src/lm/memory.h"
+
 #include "uhnas/lm.h"
 #include "uhnas/operator.h"
 
@@ -166,6 +171,26 @@ static void test_open_by_config_and_totals(void **state) {
     uh_backend_free(b);
 }
 
+/* A record that cannot be written (a full disk: /dev/full) fails with the file and the
+ * reason, and leaves the records before it. */
+static void test_builtin_record_on_a_full_disk(void **state) {
+    (void)state;
+    char dir[256], lm[300], calls[320];
+    tmp_pathf(dir, sizeof dir, "full-calls");
+    snprintf(lm, sizeof lm, "%s/" LM_DIR, dir);
+    snprintf(calls, sizeof calls, "%s/" LM_CALLS_FILE, lm);
+    mkdir(dir, 0700);
+    mkdir(lm, 0700);
+    unlink(calls);
+    if (symlink("/dev/full", calls)) skip();
+    lm_record_t r = {.generation = 1, .n = 0};
+    uh_error_t err = {0};
+    assert_int_equal(lm_record_append(dir, 0, &r, &err), UH_EIO);
+    assert_non_null(strstr(err.msg, calls));
+    assert_non_null(strstr(err.msg, "No space left on device"));
+    unlink(calls);
+}
+
 static void test_energy_scale(void **state) {
     (void)state;
     assert_true(fabs(uh_search_energy_scaled(2.0, 100.0)) < 1e-12);
@@ -182,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_model_strategies_refuse_the_classic_operator),
         cmocka_unit_test(test_builtin_config_round_trip_and_strictness),
         cmocka_unit_test(test_open_by_config_and_totals),
+        cmocka_unit_test(test_builtin_record_on_a_full_disk),
         cmocka_unit_test(test_energy_scale),
     };
     return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);

@@ -224,7 +224,9 @@ int lm_record_append(const char *dir, long call, const lm_record_t *r, uh_error_
     if (f) {
         int ok =
             fputs(line, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        if (fclose(f) != 0 || !ok) rc = uh_error_set(err, UH_EIO, "%s: write failed", path);
+        int e = errno; /* the failed call's reason: fclose must not replace it */
+        if (fclose(f) != 0 && ok) ok = 0, e = errno;
+        if (!ok) rc = uh_error_set(err, UH_EIO, "%s: write failed: %s", path, strerror(e));
     }
     free(line);
     return rc;
