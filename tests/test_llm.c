@@ -3,6 +3,10 @@
  * from a backend. The HTTP client is tested against a real server in test_llm_cli.sh. */
 #include "common.h"
 
+#include <sys/resource.h>
+
+#include <signal.h>
+
 #include <unistd.h>
 
 #include "../src/llm/llm_internal.h"
@@ -295,6 +299,38 @@ static void test_transcript_replay(void **state) {
     free(text);
 }
 
+/* A transcript line that cannot be written (here EFBIG: a file-size limit, what a full disk
+ * gives as ENOSPC) fails the call with the file and the reason. */
+static void test_transcript_write_failure(void **state) {
+    (void)state;
+    char path[128], copy[128];
+    tmp_pathf(path, sizeof path, "full-llm.jsonl");
+    tmp_pathf(copy, sizeof copy, "full-replay.jsonl");
+    unlink(path);
+    FILE *f = fopen(copy, "w");
+    assert_non_null(f);
+    fclose(f);
+    uh_llm_session_t *s;
+    uh_error_t err = {0};
+    assert_int_equal(uh_llm_session_new(NULL, path, copy, &s, &err), UH_OK);
+    struct rlimit saved, none;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    none = saved;
+    none.rlim_cur = 0;
+    void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+    char *reply = NULL;
+    uh_llm_call_t call;
+    int rc = chat(s, "hello", &reply, &call, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, old);
+    assert_int_equal(rc, UH_EIO);
+    assert_null(reply);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "File too large"));
+    uh_llm_session_free(s);
+}
+
 static void test_system_prompts(void **state) {
     (void)state;
     uh_backend_t *b = load_backend("mzi-realistic");
@@ -372,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_redaction),
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_transcript_replay),
+        cmocka_unit_test(test_transcript_write_failure),
         cmocka_unit_test(test_system_prompts),
         cmocka_unit_test(test_config_round_trip),
     };

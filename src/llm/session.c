@@ -11,6 +11,7 @@
  * the same fallbacks. */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ typedef struct {
 struct uh_llm_session {
     uh_llm_client_t *client; /* NULL = replay only */
     FILE *out;               /* the run's transcript, or NULL */
+    char *out_path;          /* its name, for errors */
     char *replay_path;
     entry_t *entries;
     int n, cap;
@@ -107,6 +109,7 @@ void uh_llm_session_free(uh_llm_session_t *s) {
     for (int i = 0; i < s->n; i++) entry_clear(&s->entries[i]);
     free(s->entries);
     free(s->replay_path);
+    free(s->out_path);
     if (s->secret) {
         volatile char *p = s->secret;
         while (*p) *p++ = 0;
@@ -211,8 +214,10 @@ int uh_llm_session_new(uh_llm_client_t *client, const char *transcript_path,
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && transcript_path) rc = load(s, transcript_path, 1, 1, err);
     if (!rc && replay_path) rc = load(s, replay_path, 0, 0, err);
+    if (!rc && transcript_path && !(s->out_path = strdup(transcript_path)))
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && transcript_path && !(s->out = fopen(transcript_path, "a")))
-        rc = uh_error_set(err, UH_EIO, "%s: cannot append", transcript_path);
+        rc = uh_error_set(err, UH_EIO, "%s: cannot append: %s", transcript_path, strerror(errno));
     if (rc) {
         uh_llm_session_free(s);
         return rc;
@@ -264,9 +269,10 @@ static int append(uh_llm_session_t *s, int generation, const char *what, const c
     if (!safe) return uh_error_set(err, UH_ENOMEM, "out of memory");
     int ok = fputs(safe, s->out) >= 0 && fputc('\n', s->out) != EOF && fflush(s->out) == 0 &&
              fsync(fileno(s->out)) == 0;
+    int e = errno;
     free(safe);
     s->seq++;
-    return ok ? UH_OK : uh_error_set(err, UH_EIO, "writing the language-model transcript failed");
+    return ok ? UH_OK : uh_error_set(err, UH_EIO, "%s: write failed: %s", s->out_path, strerror(e));
 }
 
 /* Copies text redacted into *out (NULL stays NULL). */
