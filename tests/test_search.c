@@ -392,6 +392,38 @@ static void test_candidate_seed_depends_on_both(void **state) {
     assert_true(a == uh_search_candidate_seed(1, "00ff"));
 }
 
+/* Runs cfg uninterrupted ("NAME-whole") and stopped after five candidates ("NAME-parted"),
+ * whose store is then edited with sql to look like an older one (and no longer holds
+ * `gone` in its config), reopened and resumed: the two end with the same run. The stores
+ * are left open; *before gets the rows stored before the stop. */
+static void resume_edited(const char *name, const uh_search_config_t *cfg, const char *sql,
+                          const char *gone, uh_store_t **whole, uh_store_t **parted,
+                          uh_candidate_t **before, size_t *n_before) {
+    char path[256];
+    snprintf(path, sizeof path, "%s-whole", name);
+    *whole = create_run(path, cfg, "mzi-worst");
+    uh_search_summary_t sum_whole, sum;
+    run_jobs(*whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
+    snprintf(path, sizeof path, "%s-parted", name);
+    *parted = create_run(path, cfg, "mzi-worst");
+    atomic_int stop = 0;
+    stopper_t st = {5, 0, &stop};
+    run_jobs(*parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
+    int first = sum.trained;
+    load_rows(*parted, before, n_before);
+    assert_int_equal(*n_before, first);
+    uh_store_close(*parted);
+    char dir[256];
+    tmp_pathf(dir, sizeof dir, "%s", path);
+    raw_sql(dir, sql);
+    uh_error_t err = {0};
+    if (uh_store_open(dir, parted, &err)) fail_msg("%s", err.msg);
+    assert_null(strstr(uh_store_config(*parted), gone));
+    run_jobs(*parted, 2, NULL, NULL, NULL, &sum, UH_OK);
+    assert_int_equal(sum.reused, first);
+    assert_same_run(*whole, &sum_whole, *parted, &sum, cfg);
+}
+
 /* Seeding "evaluation": a candidate's rows are a function of its architecture and the
  * evaluation. Every measured candidate of a run with seed 7, trained again with the data,
  * seed and settings a run with seed 8 would give it, measures the same to the last bit; its
@@ -452,29 +484,16 @@ static void test_resumes_a_run_seeded_by_its_run_seed(void **state) {
     uh_search_config_t cfg;
     run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.seeding = UH_SEED_RUN;
-    uh_store_t *whole = create_run("seed-run-whole", &cfg, "mzi-worst");
-    uh_search_summary_t sum_whole;
-    run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
-    uh_store_t *parted = create_run("seed-run-parted", &cfg, "mzi-worst");
-    atomic_int stop = 0;
-    stopper_t st = {5, 0, &stop};
-    uh_search_summary_t sum;
-    run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
-    uh_store_close(parted);
-    char dir[256];
-    tmp_pathf(dir, sizeof dir, "seed-run-parted");
-    raw_sql(dir, "UPDATE run SET config = json_remove(config, '$.seeding');");
-    uh_error_t err = {0};
-    if (uh_store_open(dir, &parted, &err)) fail_msg("%s", err.msg);
-    assert_null(strstr(uh_store_config(parted), "seeding"));
-    run_jobs(parted, 2, NULL, NULL, NULL, &sum, UH_OK);
-    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
-    uh_candidate_t *rows;
-    size_t n;
+    uh_store_t *whole, *parted;
+    uh_candidate_t *before, *rows;
+    size_t n_before, n;
+    resume_edited("seed-run", &cfg, "UPDATE run SET config = json_remove(config, '$.seeding');",
+                  "seeding", &whole, &parted, &before, &n_before);
     load_rows(parted, &rows, &n);
     for (size_t i = 0; i < n; i++)
         assert_true(rows[i].seed == uh_search_candidate_seed(cfg.seed, rows[i].hash));
     uh_store_free_candidates(rows);
+    uh_store_free_candidates(before);
     uh_store_close(whole);
     uh_store_close(parted);
 }
@@ -841,34 +860,16 @@ static void test_resumes_a_version1_store(void **state) {
     (void)state;
     uh_search_config_t cfg;
     run_config(&cfg, UH_STRATEGY_NSGA2);
-    uh_store_t *whole = create_run("v1-whole", &cfg, "mzi-worst");
-    uh_search_summary_t sum_whole;
-    run_jobs(whole, 2, NULL, NULL, NULL, &sum_whole, UH_OK);
-
-    uh_store_t *parted = create_run("v1-parted", &cfg, "mzi-worst");
-    atomic_int stop = 0;
-    stopper_t st = {5, 0, &stop};
-    uh_search_summary_t sum;
-    run_jobs(parted, 2, &stop, stop_after, &st, &sum, UH_EINTR);
-    int first = sum.trained;
+    uh_store_t *whole, *parted;
     uh_candidate_t *before;
     size_t n_before;
-    load_rows(parted, &before, &n_before);
-    assert_int_equal(n_before, first);
-    uh_store_close(parted);
-    char dir[256];
-    tmp_pathf(dir, sizeof dir, "v1-parted");
-    raw_sql(dir, "DROP TABLE rungs; ALTER TABLE candidates DROP COLUMN epochs_trained;"
-                 "ALTER TABLE candidates DROP COLUMN latency_ns;"
-                 "ALTER TABLE candidates DROP COLUMN area_mm2;"
-                 "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
-                 "PRAGMA user_version = 1;");
-    uh_error_t err = {0};
-    if (uh_store_open(dir, &parted, &err)) fail_msg("%s", err.msg);
-    assert_null(strstr(uh_store_config(parted), "objectives"));
-    run_jobs(parted, 2, NULL, NULL, NULL, &sum, UH_OK);
-    assert_int_equal(sum.reused, first);
-    assert_same_run(whole, &sum_whole, parted, &sum, &cfg);
+    resume_edited("v1", &cfg,
+                  "DROP TABLE rungs; ALTER TABLE candidates DROP COLUMN epochs_trained;"
+                  "ALTER TABLE candidates DROP COLUMN latency_ns;"
+                  "ALTER TABLE candidates DROP COLUMN area_mm2;"
+                  "UPDATE run SET config = json_remove(config, '$.objectives', '$.limits');"
+                  "PRAGMA user_version = 1;",
+                  "objectives", &whole, &parted, &before, &n_before);
     /* rows from before have no latency or area (not measured then); the new ones do */
     uh_candidate_t *rows;
     size_t n;
