@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("model.bin", file, len);
     free(file);
     uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_load(path, 1, &err);
+    uh_gpt_t *m = uh_gpt_load(path, 1, NULL, &err);
     uh_gpt_free(m);
     return 0;
 }

@@ -185,9 +185,14 @@ static void test_checkpoint_round_trip(void **state) {
         uh_gpt_step(a, &o);
     }
     assert_int_equal(uh_gpt_save(a, path, &err), UH_OK);
-    uh_gpt_t *b = uh_gpt_load(path, 2, &err);
+    uh_gpt_t *b = uh_gpt_load(path, 2, &TINY_GPT, &err);
     assert_non_null(b);
     assert_memory_equal(uh_gpt_config(b), &TINY_GPT, sizeof TINY_GPT);
+    /* another shape than the caller expects: refused before anything is allocated for it */
+    uh_gpt_config_t longer = TINY_GPT;
+    longer.max_t *= 64;
+    assert_null(uh_gpt_load(path, 2, &longer, &err));
+    assert_non_null(strstr(err.msg, "expected"));
     for (int s = 0; s < 2; s++) /* Adam's moments and bias correction must carry over */
         for (uh_gpt_t *m = a; m; m = m == a ? b : NULL) {
             uh_gpt_forward(m, tokens, targets, 2, 6);
@@ -202,15 +207,15 @@ static void test_checkpoint_round_trip(void **state) {
     fseek(f, 100, SEEK_SET);
     fputc(c ^ 0x10, f);
     fclose(f);
-    assert_null(uh_gpt_load(path, 2, &err));
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
     assert_non_null(strstr(err.msg, "damaged checkpoint"));
     assert_int_equal(truncate(path, 60), 0);
-    assert_null(uh_gpt_load(path, 2, &err));
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
     assert_non_null(strstr(err.msg, path));
     f = fopen(path, "wb");
     fputs("not a model at all", f);
     fclose(f);
-    assert_null(uh_gpt_load(path, 2, &err));
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
     assert_non_null(strstr(err.msg, "not a uhnas model checkpoint"));
     assert_int_equal(remove_tree(dir), 0);
     uh_gpt_free(a);
@@ -240,7 +245,7 @@ static void test_checkpoint_shape_checked_before_allocating(void **state) {
     assert_int_equal(fwrite(file, 1, sizeof file, f), sizeof file);
     fclose(f);
     uh_error_t err = {0};
-    assert_null(uh_gpt_load(path, 2, &err));
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
     assert_non_null(strstr(err.msg, "4 parameters for a model of"));
     assert_int_equal(remove_tree(dir), 0);
 }

@@ -68,9 +68,11 @@ float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o);
 
 /* Checkpoints: weights, AdamW moments and step count, so training continues exactly where it
  * stopped. Written atomically (uhnas/fileio.h); a load checks magic, byte order, size and a
- * CRC-32, and refuses damage with the file's name. */
+ * CRC-32, and refuses damage with the file's name. Given `want`, a load also refuses a
+ * checkpoint of another shape before allocating anything for it (its header could ask for
+ * activations far larger than the file: a long context with few weights). */
 const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m);
 int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err);
-uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err);
+uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, uh_error_t *err);
 
 #endif

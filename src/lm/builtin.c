@@ -235,8 +235,7 @@ static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
         lm_checkpoint_path(o->dir, k, path, sizeof path);
         uh_gpt_config_t want = {uh_lang_vocab_size(), o->opts.context, o->opts.layers,
                                 o->opts.heads, o->opts.channels};
-        m = uh_gpt_load(path, o->opts.batch, NULL);
-        if (m && memcmp(uh_gpt_config(m), &want, sizeof want) != 0) uh_gpt_free(m), m = NULL;
+        m = uh_gpt_load(path, o->opts.batch, &want, NULL);
     }
     if (m) {
         o->model = m, o->trained = o->checkpoint = k;

@@ -645,7 +645,7 @@ int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err) {
     return rc;
 }
 
-uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err) {
+uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, uh_error_t *err) {
     char *buf = NULL;
     size_t len = 0;
     if (uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &buf, &len, err)) return NULL;
@@ -671,6 +671,14 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, uh_error_t *err) {
         goto done;
     }
     uh_gpt_config_t cfg = {shape[0], shape[1], shape[2], shape[3], shape[4]};
+    if (want && memcmp(&cfg, want, sizeof cfg) != 0) {
+        uh_error_set(err, UH_EINVAL,
+                     "%s: a model of vocabulary %d, context %d, %d layers, %d heads, %d channels; "
+                     "expected %d, %d, %d, %d, %d",
+                     path, cfg.vocab, cfg.max_t, cfg.layers, cfg.heads, cfg.channels, want->vocab,
+                     want->max_t, want->layers, want->heads, want->channels);
+        goto done;
+    }
     /* the count the shape implies, before allocating what the header asks for */
     size_t sizes[N_PARAM_TENSORS], n_params = 0;
     if (shape_ok(&cfg)) {
