@@ -124,6 +124,65 @@ static void test_run_report(void **state) {
     uh_run_free(r);
 }
 
+/* The deployment view: one row per front network with its energy bar (the layers' shares
+ * add up to the whole) and export command; the knee suggested; --min-accuracy leaves out the
+ * networks below it, and the knee is then taken among the others. Front (noisy accuracy,
+ * energy): (0.5, 1) (0.85, 10) (0.9, 100) (0.92, 1000): the knee is the second. */
+static void test_deployment_view(void **state) {
+    (void)state;
+    uh_search_config_t cfg;
+    uh_search_config_default(&cfg);
+    snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_store_t *s = create_run("deploy", &cfg, "mzi-realistic");
+    uh_error_t err = {0};
+    const double acc[] = {0.5, 0.85, 0.9, 0.92}, nj[] = {1, 10, 100, 1000};
+    for (int i = 0; i < 4; i++) {
+        uh_candidate_t c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.origin, sizeof c.origin, "sample");
+        snprintf(c.arch, sizeof c.arch,
+                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d,\"activation\":\"relu\"},"
+                 "{\"type\":\"dense\",\"units\":4}]}",
+                 8 << i);
+        snprintf(c.hash, sizeof c.hash, "%016x", 0xde0 + i);
+        c.status = UH_CAND_OK;
+        c.accuracy = acc[i] + 0.01;
+        c.noisy_accuracy = acc[i];
+        c.energy_nj = nj[i];
+        c.latency_ns = 100 * (i + 1);
+        c.area_mm2 = i + 1;
+        if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
+    }
+    uh_store_close(s);
+    uh_run_data_t *r = load("deploy");
+    char *html;
+    assert_int_equal(uh_report_run(r, &html, &err), UH_OK);
+    const char *view = strstr(html, "<h2>Deploying a network</h2>");
+    assert_non_null(view);
+    assert_int_equal(count(view, "<div class=\"bar\">"), 4);
+    assert_int_equal(count(view, "--candidate "), 4);
+    assert_non_null(strstr(view, "Suggested: <b>#2</b>"));
+    assert_int_equal(count(view, "<tr class=\"knee\"><td>2</td>"), 1);
+    /* each bar's segments add up to 100 % */
+    for (const char *bar = strstr(view, "<div class=\"bar\">"); bar;
+         bar = strstr(bar + 1, "<div class=\"bar\">")) {
+        double sum = 0;
+        const char *end = strstr(bar, "</div>");
+        for (const char *w = strstr(bar, "width:"); w && w < end; w = strstr(w + 1, "width:"))
+            sum += strtod(w + 6, NULL);
+        assert_true(fabs(sum - 100) < 0.05);
+    }
+    free(html);
+    r->min_accuracy = 0.88; /* two left: too few for a knee */
+    assert_int_equal(uh_report_run(r, &html, &err), UH_OK);
+    view = strstr(html, "<h2>Deploying a network</h2>");
+    assert_int_equal(count(view, "--candidate "), 2);
+    assert_non_null(strstr(view, "2 of 4 shown"));
+    assert_null(strstr(view, "Suggested"));
+    free(html);
+    uh_run_free(r);
+}
+
 static void test_compare(void **state) {
     (void)state;
     make_run("s-nsga2-1", "mzi-realistic", UH_STRATEGY_NSGA2, 1, 4, 0.50);
@@ -256,5 +315,6 @@ static void test_chance_rescore(void **state) {
 }
 
 UH_TEST_MAIN(tmp_setup, tmp_teardown, cmocka_unit_test(test_run_report),
-             cmocka_unit_test(test_compare), cmocka_unit_test(test_compare_refuses_other_data),
+             cmocka_unit_test(test_deployment_view), cmocka_unit_test(test_compare),
+             cmocka_unit_test(test_compare_refuses_other_data),
              cmocka_unit_test(test_chance_rescore))

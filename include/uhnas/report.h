@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "uhnas/backend.h"
 #include "uhnas/error.h"
 #include "uhnas/limits.h"
 #include "uhnas/store.h"
@@ -55,10 +56,14 @@ typedef struct {
     int *on_front;          /* per row: on the 2-D Pareto front of ok rows */
     uh_test_result_t *test; /* per row; valid where has_test */
     int *has_test;
-    int refresh_s;      /* > 0: the page reloads itself this often (a run still going) */
-    uh_run_gen_t *gens; /* hypervolume: re-scored from the rows with the "chance" rule
-                         * (uh_search_rows_hypervolume), whatever rule the run used */
+    int refresh_s;       /* > 0: the page reloads itself this often (a run still going) */
+    double min_accuracy; /* the deployment view shows front networks at least this accurate */
+    uh_run_gen_t *gens;  /* hypervolume: re-scored from the rows with the "chance" rule
+                          * (uh_search_rows_hypervolume), whatever rule the run used */
     int n_gens;
+    /* per row: the stored backend's energy per layer and component, for front rows (NULL
+     * for the others, and where the backend cannot cost the row) */
+    uh_energy_t **energy;
 } uh_run_data_t;
 
 /* Reads the run in dir (refused like `resume` refuses a foreign or damaged store). */

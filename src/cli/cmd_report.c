@@ -35,12 +35,14 @@ static int dirs_and_options(int argc, char **argv, const char **dirs, int max, i
 }
 
 /* The report of the run in dir into path; refresh_s > 0 makes the page reload itself. */
-static int write_report(const char *dir, const char *path, int refresh_s, int quiet) {
+static int write_report(const char *dir, const char *path, int refresh_s, int quiet,
+                        double min_accuracy) {
     uh_error_t err = {0};
     uh_run_data_t *run;
     if (uh_run_load(dir, &run, &err))
         return cli_fail(cli_exit_code(err.code), "report: %s", err.msg);
     run->refresh_s = refresh_s;
+    run->min_accuracy = min_accuracy;
     char *html = NULL;
     int rc = uh_report_run(run, &html, &err);
     uh_run_free(run);
@@ -63,12 +65,12 @@ static int last_generation(const char *dir) {
  * reloading itself; once the run has ended (or was never running), one last report without
  * the reload, and done. The run's liveness is read before its data, so the last report
  * always holds everything the run stored. */
-static int watch_report(const char *dir, const char *path, int every_s) {
+static int watch_report(const char *dir, const char *path, int every_s, double min_accuracy) {
     for (int written = -2;;) {
         int alive = uh_store_run_alive(dir), g = last_generation(dir);
-        if (!alive) return write_report(dir, path, 0, 0);
+        if (!alive) return write_report(dir, path, 0, 0, min_accuracy);
         if (g != written) {
-            int code = write_report(dir, path, every_s, 1);
+            int code = write_report(dir, path, every_s, 1, min_accuracy);
             if (code != UH_EXIT_OK) return code;
             written = g;
         }
@@ -80,29 +82,35 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *dirs[1], *out = NULL;
     int n_dirs, watch = 0, every = 10;
+    double min_accuracy = 0;
     const cli_opt_t opts[] = {
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default DIR/report.html)"},
         {"watch", OPT_FLAG, &watch, 0, 0, NULL, NULL,
          "while a search runs in DIR: write the report again after every generation, as a page "
          "that reloads itself; stop when the run ends (with a last report)"},
         {"every", OPT_INT, &every, 1, 3600, NULL, "SECONDS",
-         "--watch: how often to look, and the page's reload interval (default 10)"}};
+         "--watch: how often to look, and the page's reload interval (default 10)"},
+        {"min-accuracy", OPT_REAL, &min_accuracy, 0, 1, NULL, "A",
+         "the deployment view shows only front networks at least this accurate, and suggests "
+         "the knee of those (default 0: all)"}};
     int code = dirs_and_options(
         argc, argv, dirs, 1, &n_dirs, opts, (int)(sizeof opts / sizeof opts[0]), "report",
-        "usage: uhnas report DIR [--out FILE] [--watch [--every SECONDS]]\n\n"
+        "usage: uhnas report DIR [--out FILE] [--min-accuracy A] [--watch [--every SECONDS]]\n\n"
         "Writes one self-contained HTML file about the run in DIR (inline SVG, opens\n"
         "from disk): the Pareto front of validation error vs energy per inference,\n"
         "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
-        "Spearman's rho, the front as a table, language-model statistics when the run\n"
-        "had a model, and the run's config. Prints the file's path. With --watch it\n"
-        "follows a search that is running in DIR until it ends.\n");
+        "Spearman's rho, the front as a table, the deployment view (per front network:\n"
+        "energy by layer, latency, area, the export command; the knee suggested),\n"
+        "language-model statistics when the run had a model, and the run's config.\n"
+        "Prints the file's path. With --watch it follows a search that is running in\n"
+        "DIR until it ends.\n");
     if (code != CLI_GO_ON) return code;
     if (n_dirs != 1)
         return cli_fail(UH_EXIT_USAGE, "report: which run directory? (uhnas report DIR)");
     char path[1100];
     snprintf(path, sizeof path, "%s/report.html", dirs[0]);
-    if (watch) return watch_report(dirs[0], out ? out : path, every);
-    return write_report(dirs[0], out ? out : path, 0, 0);
+    if (watch) return watch_report(dirs[0], out ? out : path, every, min_accuracy);
+    return write_report(dirs[0], out ? out : path, 0, 0, min_accuracy);
 }
 
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {

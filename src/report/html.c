@@ -193,6 +193,132 @@ static void front_table(uh_strbuf_t *b, const uh_run_data_t *r) {
     free(front);
 }
 
+/* ---- deploying a front network ---- */
+
+/* The knee of the front members idx[0..n) (cheapest first): the one farthest below the line
+ * through the two ends, with error and log10 energy each scaled to [0, 1] over the front
+ * (I. Das, "On characterizing the 'knee' of the Pareto curve based on normal-boundary
+ * intersection", Structural Optimization 18, 1999). -1 with fewer than three members. */
+static int front_knee(const uh_run_data_t *r, const int *idx, int n) {
+    if (n < 3) return -1;
+    double x[3], y[3]; /* ends, then the member */
+    const uh_candidate_t *a = &r->rows[idx[0]], *z = &r->rows[idx[n - 1]];
+    double x0 = log10(a->energy_nj), x1 = log10(z->energy_nj);
+    double y0 = 1 - uh_run_accuracy(r, a), y1 = 1 - uh_run_accuracy(r, z);
+    if (!(x1 > x0) || !(y0 > y1)) return -1;
+    x[0] = 0, y[0] = 1, x[1] = 1, y[1] = 0; /* the ends, scaled */
+    int best = -1;
+    double best_d = 0;
+    for (int k = 1; k + 1 < n; k++) {
+        const uh_candidate_t *c = &r->rows[idx[k]];
+        x[2] = (log10(c->energy_nj) - x0) / (x1 - x0);
+        y[2] = (1 - uh_run_accuracy(r, c) - y1) / (y0 - y1);
+        double d = (1 - x[2] - y[2]) / sqrt(2.0); /* below the line x + y = 1 */
+        if (d > best_d) best_d = d, best = k;
+    }
+    return best;
+}
+
+/* s as one shell word: as it is when it is plain, else in single quotes. */
+static void shell_word(uh_strbuf_t *b, const char *s) {
+    int plain = *s != '\0';
+    for (const char *p = s; *p; p++)
+        plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 strchr("/._-+:,=", *p) != NULL;
+    if (plain) {
+        html_text(b, s);
+        return;
+    }
+    uh_strbuf_puts(b, "'");
+    for (const char *p = s; *p; p++) {
+        char one[2] = {*p, '\0'};
+        html_text(b, *p == '\'' ? "'\\''" : one);
+    }
+    uh_strbuf_puts(b, "'");
+}
+
+/* A bar of the energy per layer, in layer order, each segment's title its components. */
+static void energy_bar(uh_strbuf_t *b, const uh_energy_t *e) {
+    static const char *const colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
+                                         "#76b7b2", "#edc948", "#b07aa1", "#9c755f"};
+    uh_strbuf_puts(b, "<div class=\"bar\">");
+    for (int l = 0; l < e->n_layers; l++) {
+        const uh_energy_layer_t *L = &e->layers[l];
+        if (!(L->nj > 0) || !(e->total_nj > 0)) continue;
+        uh_strbuf_putf(
+            b, "<span style=\"width:%.2f%%;background:%s\" title=\"layer %d: %.4g nJ (%.1f%%)",
+            100 * L->nj / e->total_nj, colors[l % 8], l + 1, L->nj, 100 * L->nj / e->total_nj);
+        for (int k = 0; k < L->n_parts; k++) {
+            uh_strbuf_puts(b, k ? ", " : ": ");
+            html_text(b, L->parts[k].name);
+            uh_strbuf_putf(b, " %.3g", L->parts[k].nj);
+        }
+        uh_strbuf_puts(b, "\"></span>");
+    }
+    uh_strbuf_puts(b, "</div>");
+}
+
+/* The accuracy the deployment view shows and filters on: the run objective's, on the test
+ * set where the row was measured there, else on validation. */
+static double deploy_accuracy(const uh_run_data_t *r, int i) {
+    if (!r->has_test[i]) return uh_run_accuracy(r, &r->rows[i]);
+    return strcmp(r->objective, "clean") == 0 ? r->test[i].accuracy : r->test[i].noisy_accuracy;
+}
+
+/* What choosing a network for the chip needs: per front network at least r->min_accuracy
+ * accurate, where its energy goes, latency, area, accuracy, the command that exports it; the
+ * knee of those suggested. */
+static void deploy_section(uh_strbuf_t *b, const uh_run_data_t *r) {
+    int nf = 0, *front = report_front_by_energy(r, &nf);
+    if (!front) {
+        b->oom = 1;
+        return;
+    }
+    int n = 0; /* the front members above the minimum, cheapest first */
+    for (int k = 0; k < nf; k++)
+        if (deploy_accuracy(r, front[k]) >= r->min_accuracy) front[n++] = front[k];
+    int knee = front_knee(r, front, n);
+    uh_strbuf_puts(b, "<h2>Deploying a network</h2>\n<p>Each front network's energy per "
+                      "inference on ");
+    html_text(b, r->backend);
+    uh_strbuf_puts(b, " by layer (segments in layer order; hover for the components), its "
+                      "latency and area, and the command that exports it with its weights. "
+                      "Accuracy: the run's objective, on the test set (else validation).");
+    if (r->min_accuracy > 0)
+        uh_strbuf_putf(b,
+                       " Networks below %.4f are left out (<code>--min-accuracy</code>): "
+                       "%d of %d shown.",
+                       r->min_accuracy, n, nf);
+    if (knee >= 0)
+        uh_strbuf_putf(b,
+                       " Suggested: <b>#%lld</b> (highlighted), the knee of these: the network "
+                       "farthest below the line between the cheapest and the most accurate, "
+                       "with error and log energy scaled to their range.",
+                       (long long)r->rows[front[knee]].id);
+    uh_strbuf_puts(b, "</p>\n<table class=\"deploy\"><tr><th>id</th><th class=\"l\">network</th>"
+                      "<th>accuracy</th><th>energy (nJ)</th><th>latency (ns)</th>"
+                      "<th>area (mm²)</th><th class=\"l\">energy by layer</th>"
+                      "<th class=\"l\">export</th></tr>\n");
+    for (int k = 0; k < n; k++) {
+        const int i = front[k];
+        const uh_candidate_t *c = &r->rows[i];
+        uh_strbuf_putf(b, "<tr%s><td>%lld</td><td class=\"l\">", k == knee ? " class=\"knee\"" : "",
+                       (long long)c->id);
+        arch_summary(b, c->arch);
+        uh_strbuf_putf(
+            b, "</td><td>%.4f%s</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td class=\"l\">",
+            deploy_accuracy(r, i), r->has_test[i] ? "" : " (val)", c->energy_nj, c->latency_ns,
+            c->area_mm2);
+        if (r->energy && r->energy[i]) energy_bar(b, r->energy[i]);
+        uh_strbuf_puts(b, "</td><td class=\"l\"><code>uhnas export --run ");
+        shell_word(b, r->dir);
+        uh_strbuf_putf(b, " --candidate %lld --out net-%lld.py</code></td></tr>\n",
+                       (long long)c->id, (long long)c->id);
+    }
+    uh_strbuf_puts(b, "</table>\n");
+    free(front);
+}
+
 #define MAX_COLUMNS 32
 
 /* Column c's value in generation x: NAN when x has no such count. */
@@ -296,6 +422,7 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
                        "backend's energy for one dense layer from inputs to classes.</p>\n");
     uh_strbuf_puts(&b, "<h2>The front</h2>\n");
     front_table(&b, r);
+    deploy_section(&b, r);
     operator_section(&b, r);
     uh_strbuf_puts(&b, "<h2>Config</h2>\n<details><summary>the run's full config (backend file "
                        "included)</summary><pre>");

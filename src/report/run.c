@@ -1,7 +1,7 @@
 /* Reading a run for reports: the store's config, rows, test results and generations. */
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +18,8 @@ void uh_run_free(uh_run_data_t *r) {
     free(r->on_front);
     free(r->test);
     free(r->has_test);
+    for (size_t i = 0; r->energy && i < r->n_rows; i++) free(r->energy[i]);
+    free(r->energy);
     for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics), free(r->gens[g].counts);
     free(r->gens);
     free(r);
@@ -159,6 +161,27 @@ static int mark_front(uh_run_data_t *r, uh_error_t *err) {
     return rc;
 }
 
+/* The energy breakdown of every front row, from the stored backend (what a deployment
+ * decision reads: where the energy goes). */
+static int front_energy(uh_run_data_t *r, const uh_search_config_t *cfg, const uh_backend_t *b,
+                        uh_error_t *err) {
+    uh_shape_t in;
+    int rc = uh_dataset_shape(cfg->dataset, &in.c, &in.h, &in.w, &in.n_classes, err);
+    if (!rc && !(r->energy = calloc(r->n_rows + 1, sizeof *r->energy)))
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < r->n_rows; i++) {
+        if (!r->on_front[i]) continue;
+        uh_arch_t arch;
+        uh_error_t ignored = {0}; /* a row the backend cannot cost shows no breakdown */
+        if (uh_arch_parse(r->rows[i].arch, strlen(r->rows[i].arch), in, &arch, &ignored)) continue;
+        if (!(r->energy[i] = malloc(sizeof *r->energy[i])))
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+        else if (uh_backend_energy(b, &arch, r->energy[i], &ignored))
+            free(r->energy[i]), r->energy[i] = NULL;
+    }
+    return rc;
+}
+
 int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
     *out = NULL;
     uh_store_t *s;
@@ -190,6 +213,7 @@ int uh_run_load(const char *dir, uh_run_data_t **out, uh_error_t *err) {
     if (!rc) rc = read_generations(r, s, err);
     if (!rc) rc = rescore(r, &cfg, b, err);
     if (!rc) rc = mark_front(r, err);
+    if (!rc) rc = front_energy(r, &cfg, b, err);
     uh_backend_free(b);
     uh_store_close(s);
     if (rc) {

@@ -261,6 +261,8 @@ void html_begin(uh_strbuf_t *b, const char *title, int refresh_s) {
            "background:#fff}\n"
            "pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em;max-height:32em}\n"
            ".note{color:#555;font-size:.9em}code{font-size:.9em}\n"
+           ".bar{display:flex;width:18em;height:1em;border:1px solid #bbb}.bar span{height:100%}\n"
+           "tr.knee{background:#fff6d5}\n"
            "</style></head><body>\n");
 }
 
