@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""sim_workers — how busy W workers would be, replaying a run's measured candidate costs.
+
+A discrete-event simulation (issue 19, item 3) of two ways to hand candidates to W workers:
+
+  generational  what uhnas does today: a generation's candidates (the population, then
+                --children at a time) train to each of the pruner's rungs, and every rung is a
+                barrier: the next starts when the last candidate of this one is done.
+  async         a steady-state search: whenever a worker is free it gets the next task, a
+                promoted candidate's next rung first, else a new candidate; no barriers.
+
+Costs are the run's own: each candidate's training seconds per rung (the rungs table; a run
+without the pruner has one task per candidate). For more workers than the run has candidates,
+the candidates are resampled (seeded) to --per-worker candidates per worker, keeping each
+one's rungs together, so the heavy tail of the real costs stays. Rank 0 hands out one task at
+a time and spends --coord-ms on each (dispatch, receive, commit: bench/bench_mpi.sh measures
+it, 15-21 ms); a worker waits for it like for anything else.
+
+Prints, per worker count and mode: the simulated wall time, utilisation (the workers' busy
+seconds over workers x wall time) and candidates per hour. Search quality is not simulated:
+the same candidates are replayed in both modes, so only time differs.
+
+  bench/sim_workers.py RUN_DIR [--workers 1,2,3,8,64,256,1024] [--coord-ms 18]
+                               [--per-worker 400] [--seed 1]
+"""
+import argparse
+import heapq
+import random
+import sqlite3
+import sys
+
+
+def load(run_dir):
+    """[(generation, [rung seconds...])] in id order, from a run's store (read-only)."""
+    db = sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True)
+    rows = db.execute("SELECT hash, generation, train_seconds, status FROM candidates "
+                      "ORDER BY id").fetchall()
+    rungs = {}
+    for h, rung, secs in db.execute("SELECT hash, rung, train_seconds FROM rungs ORDER BY hash, rung"):
+        rungs.setdefault(h, []).append(secs)
+    out = []
+    for h, gen, secs, status in rows:
+        if status == "invalid":
+            continue  # refused before training: no cost
+        chain = rungs.get(h) or [secs if secs and secs > 0 else 0.0]
+        out.append((gen, [max(0.0, s or 0.0) for s in chain]))
+    return out
+
+
+def resample(cands, n, seed):
+    """n candidates drawn with replacement, in generations of the original sizes' pattern."""
+    if n <= len(cands):
+        return cands
+    rng = random.Random(seed)
+    pop = sum(1 for g, _ in cands if g == 0)
+    children = max(1, sum(1 for g, _ in cands if g == 1))
+    out = []
+    for i in range(n):
+        gen = 0 if i < pop else 1 + (i - pop) // children
+        out.append((gen, rng.choice(cands)[1]))
+    return out
+
+
+class Rank0:
+    """The coordinator: one task handed out at a time, coord seconds each."""
+
+    def __init__(self, coord):
+        self.coord, self.free_at = coord, 0.0
+
+    def dispatch(self, now):
+        start = max(now, self.free_at)
+        self.free_at = start + self.coord
+        return self.free_at  # the task starts on its worker then
+
+
+def generational(cands, workers, coord):
+    """Barriers at every rung of every generation; returns (wall, busy)."""
+    gens = {}
+    for g, chain in cands:
+        gens.setdefault(g, []).append(chain)
+    rank0, now, busy = Rank0(coord), 0.0, 0.0
+    for g in sorted(gens):
+        batch = gens[g]
+        depth = max(len(c) for c in batch)
+        for r in range(depth):
+            tasks = [c[r] for c in batch if len(c) > r]
+            free = [now] * min(workers, len(tasks))  # the workers of this rung, in order
+            heapq.heapify(free)
+            end = now
+            for t in tasks:
+                at = heapq.heappop(free)
+                start = rank0.dispatch(at)
+                done = start + t
+                busy += t
+                end = max(end, done)
+                heapq.heappush(free, done)
+            now = end  # the barrier
+    return now, busy
+
+
+def asynchronous(cands, workers, coord):
+    """No barriers: a promoted rung first, else the next candidate; returns (wall, busy)."""
+    rank0, busy, end = Rank0(coord), 0.0, 0.0
+    pending = []  # (ready time, order, chain, next rung): promotions waiting for a worker
+    nxt, order = 0, 0
+    free = [0.0] * workers
+    heapq.heapify(free)
+    while nxt < len(cands) or pending:
+        at = heapq.heappop(free)
+        if pending and (pending[0][0] <= at or nxt >= len(cands)):
+            ready, _, chain, r = heapq.heappop(pending)
+            at = max(at, ready)
+        else:
+            chain, r = cands[nxt][1], 0
+            nxt += 1
+        start = rank0.dispatch(at)
+        done = start + chain[r]
+        busy += chain[r]
+        end = max(end, done)
+        if r + 1 < len(chain):
+            order += 1
+            heapq.heappush(pending, (done, order, chain, r + 1))
+        heapq.heappush(free, done)
+    return end, busy
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run_dir")
+    ap.add_argument("--workers", default="1,2,3,8,64,256,1024")
+    ap.add_argument("--coord-ms", type=float, default=18.0)
+    ap.add_argument("--per-worker", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    cands = load(a.run_dir)
+    if not cands:
+        sys.exit(f"sim_workers: no candidates in {a.run_dir}")
+    costs = sorted(sum(c) for _, c in cands)
+    print(f"sim_workers: {len(cands)} candidates from {a.run_dir}; seconds per candidate: "
+          f"median {costs[len(costs) // 2]:.1f}, mean {sum(costs) / len(costs):.1f}, "
+          f"max {costs[-1]:.1f}; rank 0 {a.coord_ms:g} ms per task")
+    print(f"{'workers':>7} {'candidates':>10} {'mode':>12} {'wall (h)':>9} {'utilisation':>11} "
+          f"{'cand/h':>8}")
+    for w in (int(x) for x in a.workers.split(",")):
+        sample = resample(cands, max(len(cands), a.per_worker * w), a.seed)
+        for name, sim in (("generational", generational), ("async", asynchronous)):
+            wall, busy = sim(sample, w, a.coord_ms / 1000)
+            print(f"{w:>7} {len(sample):>10} {name:>12} {wall / 3600:>9.3f} "
+                  f"{busy / (w * wall):>11.3f} {len(sample) / (wall / 3600):>8.0f}")
+
+
+if __name__ == "__main__":
+    main()
