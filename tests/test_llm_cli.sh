@@ -10,7 +10,9 @@ KEY="sk-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 export UHNAS_LLM_API_KEY="$KEY"
 unset OPENAI_API_KEY
 BASE=(--backend mzi-realistic --data tiny --epochs 1 --batch 32 --mc 2 --seed 5 --quiet)
-SMALL=("${BASE[@]}" --llm-model test-model)
+# the scripted server answers a fixed number of calls: no near-duplicate is asked again here
+# (tests/test_search.c tests that)
+SMALL=("${BASE[@]}" --llm-model test-model --min-distance 0)
 
 # start_server NAME SCRIPT_JSON [KEY]: sets URL; the request log is $tmp/NAME.log
 start_server() {

@@ -34,7 +34,8 @@ expect 2 "run config: mc: must be an integer in 1..100000, got 0" "$UHNAS" repor
 
 # ---- item 1: the built-in model reports like any operator -------------------------------
 # a tiny model with a context too short for most children: some fall back to classic ones
-"$UHNAS" search "${ARGS[@]}" --strategy llm --llm-context 16 --llm-train-steps 2 --llm-layers 1 \
+# (a call per generation: near-duplicates are not asked again here)
+"$UHNAS" search "${ARGS[@]}" --strategy llm --min-distance 0 --llm-context 16 --llm-train-steps 2 --llm-layers 1 \
   --llm-width 16 --llm-heads 2 --out "$tmp/builtin" --json > "$tmp/builtin.json" 2> "$tmp/builtin.err" \
   && ok || bad "built-in run: $(cat "$tmp/builtin.err")"
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d.get("llm-builtin", {}).get(sys.argv[2], -1))' "$tmp/builtin.json" "$1"; }

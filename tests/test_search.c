@@ -639,6 +639,130 @@ static void run_with(uh_store_t *store, const uh_operator_t *op, atomic_int *sto
     if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
 }
 
+/* An operator that puts a network of its own in the first slot of every full request: A in
+ * generation 1, then A', A with one unit more (a near-duplicate: genome distance 0.006). A
+ * request for fewer children is the loop asking again: classic children only. */
+typedef struct {
+    uh_arch_t a, twin;
+    double crossover;
+    int calls, children;
+} twin_operator_t;
+
+static int propose_twin(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_error_t *err) {
+    twin_operator_t *op = ctx;
+    op->calls++;
+    int rc = uh_operator_classic.propose(&op->crossover, in, out, err);
+    if (rc || in->n < op->children) return rc;
+    out[0].arch = in->generation == 1 ? op->a : op->twin;
+    snprintf(out[0].origin, sizeof out[0].origin, "twin");
+    return UH_OK;
+}
+
+/* The generations' summed count `key` from their stored states. */
+static int state_sum(uh_store_t *store, int generations, const char *key) {
+    int sum = 0;
+    for (int g = 0; g <= generations; g++) {
+        char *text;
+        uh_error_t err = {0};
+        if (uh_store_get_generation(store, g, &text, NULL, &err)) fail_msg("%s", err.msg);
+        cJSON *o = cJSON_Parse(text);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        assert_true(cJSON_IsNumber(v));
+        sum += v->valueint;
+        cJSON_Delete(o);
+        free(text);
+    }
+    return sum;
+}
+
+static void test_near_duplicates_are_refused_and_asked_again(void **state) {
+    (void)state;
+    uh_shape_t tiny = {1, 12, 12, 4};
+    uh_error_t err = {0};
+    twin_operator_t twin = {.crossover = 0.5};
+    static const char *const json[2] = {
+        "{\"layers\":[{\"type\":\"dense\",\"units\":32,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":4}]}",
+        "{\"layers\":[{\"type\":\"dense\",\"units\":33,\"activation\":\"relu\"},"
+        "{\"type\":\"dense\",\"units\":4}]}"};
+    uh_arch_t *archs[2] = {&twin.a, &twin.twin};
+    char hash[2][17];
+    for (int i = 0; i < 2; i++) {
+        if (uh_arch_parse(json[i], strlen(json[i]), tiny, archs[i], &err)) fail_msg("%s", err.msg);
+        uh_arch_hash(archs[i], hash[i]);
+    }
+    double fa[UH_SPACE_FEATURES], fb[UH_SPACE_FEATURES];
+    uh_space_encode(&twin.a, fa);
+    uh_space_encode(&twin.twin, fb);
+    assert_true(uh_space_distance(fa, fb) < 0.01);
+    { /* stored with the run; a run stored before it took near-duplicates */
+        uh_search_config_t cfg, back;
+        run_config(&cfg, UH_STRATEGY_NSGA2);
+        uh_backend_t *b = load_backend("cpu-xeon8380-fp32"), *b2;
+        char *text = uh_search_config_json(&cfg, b);
+        assert_non_null(strstr(text, "\"min_distance\":\t0.1,"));
+        if (uh_search_config_parse(text, &back, &b2, &err)) fail_msg("%s", err.msg);
+        assert_true(back.min_distance == UH_SEARCH_MIN_DISTANCE);
+        uh_backend_free(b2);
+        text = edit(text, "\"min_distance\":\t0.1,", "");
+        if (uh_search_config_parse(text, &back, &b2, &err)) fail_msg("%s", err.msg);
+        assert_true(back.min_distance == 0);
+        uh_backend_free(b2);
+        uh_backend_free(b);
+        free(text);
+    }
+
+    for (int refuse = 0; refuse < 2; refuse++) {
+        uh_search_config_t cfg;
+        run_config(&cfg, UH_STRATEGY_NSGA2);
+        cfg.generations = 3;
+        cfg.min_distance = refuse ? UH_SEARCH_MIN_DISTANCE : 0;
+        twin.children = cfg.children;
+        twin.calls = 0;
+        uh_operator_t op = uh_operator_classic;
+        op.name = "twin";
+        op.propose = propose_twin;
+        op.ctx = &twin;
+        uh_store_t *store =
+            create_run(refuse ? "near-refused" : "near-taken", &cfg, "cpu-xeon8380-fp32");
+        uh_search_summary_t sum;
+        run_with(store, &op, NULL, NULL, NULL, &sum, UH_OK);
+        uh_candidate_t *rows;
+        size_t n;
+        load_rows(store, &rows, &n);
+        int found[2] = {0, 0}, near_pairs = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (int k = 0; k < 2; k++) found[k] += strcmp(rows[i].hash, hash[k]) == 0;
+            uh_arch_t x, y;
+            if (uh_arch_parse(rows[i].arch, strlen(rows[i].arch), tiny, &x, &err))
+                fail_msg("%s", err.msg);
+            uh_space_encode(&x, fa);
+            for (size_t j = 0; j < i; j++) {
+                if (uh_arch_parse(rows[j].arch, strlen(rows[j].arch), tiny, &y, &err))
+                    fail_msg("%s", err.msg);
+                uh_space_encode(&y, fb);
+                near_pairs += uh_space_distance(fa, fb) < UH_SEARCH_MIN_DISTANCE;
+            }
+        }
+        assert_int_equal(found[0], 1);
+        int near = state_sum(store, cfg.generations, "near_duplicates");
+        if (refuse) {
+            /* the twin, proposed in generations 2 and 3, was refused each time and the
+             * operator asked again; no two trained networks are that close */
+            assert_int_equal(found[1], 0);
+            assert_int_equal(near_pairs, 0);
+            assert_true(near >= 2);
+            assert_true(twin.calls >= 2 * cfg.generations - 1);
+        } else {
+            assert_int_equal(found[1], 1);
+            assert_int_equal(near, 0);
+            assert_int_equal(twin.calls, cfg.generations);
+        }
+        free(rows);
+        uh_store_close(store);
+    }
+}
+
 static void test_limits_refuse_before_training(void **state) {
     (void)state;
     const char *backend = "cpu-xeon8380-fp32";
@@ -661,6 +785,7 @@ static void test_limits_refuse_before_training(void **state) {
     uh_search_config_t cfg;
     run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.limits.max_energy_nj = e.total_nj / 4;
+    cfg.min_distance = 0; /* its second proposal reaches the batch, not a second request */
     uh_operator_t op = uh_operator_classic;
     op.name = "big";
     op.propose = propose_big;
@@ -1088,6 +1213,7 @@ int main(void) {
         cmocka_unit_test(test_limits_check_names_the_limit),
         cmocka_unit_test(test_objectives_parse_and_config),
         cmocka_unit_test(test_limits_refuse_before_training),
+        cmocka_unit_test(test_near_duplicates_are_refused_and_asked_again),
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),
         cmocka_unit_test(test_continued_training_is_one_run),

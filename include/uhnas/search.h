@@ -89,6 +89,15 @@
 #define UH_HV_AREA_DECADES 4.0
 /* Attempts at a child that is new (not a duplicate) before a fresh sample takes its place. */
 #define UH_SEARCH_MAX_DUPLICATE_TRIES 16
+/* Near-duplicates (config "min_distance"): a child closer than this to a candidate the run
+ * has met (uh_space_distance of their encodings) is refused before training, counted as
+ * "near_duplicates" in the generation's state, and the operator is asked again for that slot
+ * (UH_SEARCH_REASKS rounds, then the fallback mutations). Assumed: 0.1 is below the space's
+ * smallest step (0.125: bits 6 -> 8 or a doubling of units or filters; a step also moves the
+ * log counts), so only proposals off the space's grid that train like a network already
+ * measured (30 units beside 32) are refused, never a neighbour the space itself offers. */
+#define UH_SEARCH_MIN_DISTANCE 0.1
+#define UH_SEARCH_REASKS 2
 
 typedef enum {
     UH_STRATEGY_NSGA2,
@@ -191,6 +200,7 @@ typedef struct {
     uh_hv_rule_t hypervolume;         /* the hypervolume's box and the front's chance rule */
     uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
     uh_seeding_t seeding;             /* candidates' seeds and the split (see above) */
+    double min_distance; /* near-duplicate threshold (above); 0 = off, as in runs stored before */
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
      * that was on the front when measured ("keep_weights": "front" or "all") */

@@ -583,6 +583,10 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"sampler", OPT_CHOICE, &sampler, 0, 0, "uniform|cost-spread", "WHICH",
          "random samples: uniform choices of structure (default), or cost-spread (log-uniform "
          "in MACs over 2.5 decades above the linear classifier: fewer very large networks)"},
+        {"min-distance", OPT_REAL, &cfg.min_distance, 0, 10, NULL, "X",
+         "children closer than X to a network the run has met (genome distance: each choice "
+         "scaled by its range; the space's smallest step is 0.125) are refused untrained and "
+         "the operator asked again (default 0.1; 0: only exact duplicates)"},
         {"keep-weights", OPT_CHOICE, &keep_weights, 0, 0, "front|all", "WHICH",
          "weights stored for the running front only (default) or for every candidate that was "
          "on it"},

@@ -77,6 +77,27 @@ int search_find(const search_run_t *r, const char *hash) {
     return -1;
 }
 
+novelty_t search_novelty(const search_run_t *r, const uh_arch_t *a, const uh_arch_t *const *others,
+                         int n_others) {
+    char hash[17], other[17];
+    uh_arch_hash(a, hash);
+    if (search_find(r, hash) >= 0) return NOVEL_NOT;
+    for (int j = 0; j < n_others; j++) {
+        uh_arch_hash(others[j], other);
+        if (strcmp(hash, other) == 0) return NOVEL_NOT;
+    }
+    if (!(r->cfg.min_distance > 0)) return NOVEL;
+    double f[UH_SPACE_FEATURES], g[UH_SPACE_FEATURES];
+    uh_space_encode(a, f);
+    for (int i = 0; i < r->arc.n_all; i++)
+        if (uh_space_distance(f, r->arc.all[i].genome) < r->cfg.min_distance) return NOVEL_NEAR;
+    for (int j = 0; j < n_others; j++) {
+        uh_space_encode(others[j], g);
+        if (uh_space_distance(f, g) < r->cfg.min_distance) return NOVEL_NEAR;
+    }
+    return NOVEL;
+}
+
 /* A cost on a log10 scale from its zero; 0 when the backend does not model it. */
 static double cost_scale(double x, double zero, double decades) {
     if (!(x > 0) || !isfinite(zero)) return 0;
@@ -206,6 +227,7 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
     memset(m, 0, sizeof *m);
     m->row = *row;
     m->arch = *arch;
+    uh_space_encode(arch, m->genome);
     member_objectives(r, m);
     member_rungs(m, r->env.rungs, r->env.n_rungs);
     member_rungs(m, rungs, n_rungs);
@@ -251,10 +273,13 @@ static int in_batch(const batch_t *b, const char *hash) {
     return -1;
 }
 
-static int is_new(const batch_t *b, const uh_arch_t *a) {
-    char hash[17];
-    uh_arch_hash(a, hash);
-    return search_find(b->r, hash) < 0 && in_batch(b, hash) < 0;
+/* a's novelty against the run and the batch's jobs */
+static novelty_t batch_novelty(const batch_t *b, const uh_arch_t *a) {
+    const uh_arch_t *others[2 * UH_SEARCH_MAX_POPULATION + 1];
+    int n = 0;
+    for (int j = 0; j < b->n_jobs && n < (int)(sizeof others / sizeof *others); j++)
+        others[n++] = &b->jobs[j].arch;
+    return search_novelty(b->r, a, others, n);
 }
 
 /* A new valid architecture near the parents: mutations of random parents, then fresh
@@ -274,7 +299,7 @@ static int fallback(const batch_t *b, const member_t *const *parents, int n_pare
             *origin = "fallback-sample";
         }
         if (rc) return rc;
-        if (is_new(b, out)) return UH_OK;
+        if (batch_novelty(b, out) == NOVEL) return UH_OK;
     }
     *origin = NULL;
     return UH_OK;
@@ -983,11 +1008,14 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         uh_arch_t *a = &children[i].arch;
         const char *origin = children[i].origin;
         int valid = uh_space_valid_hardware(&r->env.space, a);
-        int fresh = valid && is_new(b, a);
+        novelty_t novelty = valid ? batch_novelty(b, a) : NOVEL_NOT;
+        int fresh = novelty == NOVEL;
         if (!valid)
             r->count.invalid++;
-        else if (!fresh)
+        else if (novelty == NOVEL_NOT)
             r->count.duplicates++;
+        else if (novelty == NOVEL_NEAR)
+            r->count.near_duplicates++;
         else {
             int rc = refuse_over_limit(b, a, origin, &fresh, err);
             if (rc) return rc;
@@ -1203,6 +1231,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_AddNumberToObject(s, "hypervolume3", m.hv3);
     cJSON_AddNumberToObject(s, "candidates_ok", m.ok);
     cJSON_AddNumberToObject(s, "duplicates", r->count.duplicates);
+    cJSON_AddNumberToObject(s, "near_duplicates", r->count.near_duplicates);
     cJSON_AddNumberToObject(s, "cached", r->count.cached);
     cJSON_AddNumberToObject(s, "invalid", r->count.invalid);
     cJSON_AddNumberToObject(s, "fallbacks", r->count.fallbacks);
@@ -1234,6 +1263,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
     free(text);
     r->count.duplicates = r->count.fallbacks = r->count.invalid = r->count.cached = 0;
+    r->count.near_duplicates = 0;
     memset(r->count.over_limit, 0, sizeof r->count.over_limit);
     r->count.extra_state[0] = '\0';
     if (r->hooks.summary) {

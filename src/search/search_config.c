@@ -59,6 +59,7 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->rung_mc = 1;
     cfg->hypervolume = UH_HV_CHANCE;
     cfg->seeding = UH_SEED_EVALUATION;
+    cfg->min_distance = UH_SEARCH_MIN_DISTANCE;
     cfg->predictor_generations = 500;
 }
 
@@ -179,6 +180,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "rung_mc", cfg->rung_mc);
     cJSON_AddStringToObject(o, "hypervolume", HV_RULES[cfg->hypervolume]);
     cJSON_AddStringToObject(o, "seeding", SEEDINGS[cfg->seeding]);
+    cJSON_AddNumberToObject(o, "min_distance", cfg->min_distance);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
@@ -304,12 +306,14 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
     /* optional: a run stored before them trained fully (in 3 rungs rounded down, with mc
      * hardware samples at each, when pruned), kept its front's weights, drew uniform
-     * samples, measured the legacy hypervolume and seeded from the run seed */
+     * samples, measured the legacy hypervolume, seeded from the run seed and took near
+     * duplicates */
     {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
     {"rung_rounding", UH_JSON_CHOICE, C(rung_rounding), 0, .choices = RUNG_ROUNDINGS},
     UH_JSON_ROW("rung_mc", UH_JSON_INT, stored_t, cfg.rung_mc, 0, 0, 100000, 0),
     {"hypervolume", UH_JSON_CHOICE, C(hypervolume), 0, .choices = HV_RULES},
     {"seeding", UH_JSON_CHOICE, C(seeding), 0, .choices = SEEDINGS},
+    UH_JSON_ROW("min_distance", UH_JSON_NUMBER, stored_t, cfg.min_distance, 0, 0, 10, 0),
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
@@ -326,6 +330,7 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
     s.cfg.rung_mc = 0;                   /* with mc samples at each */
     s.cfg.hypervolume = UH_HV_LEGACY;
     s.cfg.seeding = UH_SEED_RUN;
+    s.cfg.min_distance = 0; /* and accepted every child new by its hash */
     cJSON *o;
     int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
     if (rc) return rc;

@@ -20,6 +20,7 @@ typedef struct {
     /* the pruner's results at rungs 0..n_rungs): clean and noisy accuracy */
     int n_rungs;
     double rung_acc[UH_PRUNER_MAX_RUNGS][2];
+    double genome[UH_SPACE_FEATURES]; /* uh_space_encode of arch: near-duplicates, diversity */
 } member_t;
 
 /* resources: what the run reads and writes */
@@ -55,7 +56,8 @@ typedef struct {
     int generation;
     int done; /* candidates finished, against the budget */
     int duplicates, fallbacks, invalid;
-    int cached; /* candidates answered from the evaluation cache */
+    int near_duplicates; /* children refused for cfg.min_distance (uhnas/search.h) */
+    int cached;          /* candidates answered from the evaluation cache */
     int over_limit[UH_LIMIT_COUNT];
     char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
 } search_counts_t;
@@ -117,6 +119,11 @@ int search_default_jobs(void);
 
 /* Index of the member with this hash, or -1. */
 int search_find(const search_run_t *r, const char *hash);
+/* Whether a is new to the run: not the hash of a member nor of others[0..n_others) (NOVEL_NOT
+ * otherwise), and not within cfg.min_distance of one (NOVEL_NEAR). */
+typedef enum { NOVEL, NOVEL_NOT, NOVEL_NEAR } novelty_t;
+novelty_t search_novelty(const search_run_t *r, const uh_arch_t *a, const uh_arch_t *const *others,
+                         int n_others);
 
 /* The strategies' generations and states (strategies.c, linas.c, llmatic.c). */
 int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);

@@ -75,6 +75,46 @@ static int run_view(const search_run_t *r, const uh_candidate_t ***front, int *n
     return UH_OK;
 }
 
+/* Asks the operator again, for up to UH_SEARCH_REASKS rounds, in place of children that
+ * are duplicates or near-duplicates (uhnas/search.h, UH_SEARCH_MIN_DISTANCE) of the run or of
+ * the children before them; each refusal counted. What is left is the batch's to refuse
+ * (counted there) and replace. A
+ * slot asked again keeps its parents (the classic operator's child i takes parents 2i and
+ * 2i + 1). */
+static int reask(search_run_t *r, const uh_propose_t *first, uh_child_t *out, uh_error_t *err) {
+    int n = first->n, *slot = malloc((size_t)(n + 1) * sizeof *slot);
+    const uh_arch_t **before = malloc((size_t)(n + 1) * sizeof *before);
+    const uh_candidate_t **parents = malloc((size_t)(2 * n + 1) * sizeof *parents);
+    uh_child_t *again = malloc((size_t)(n + 1) * sizeof *again);
+    int rc =
+        slot && before && parents && again ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int round = 0; !rc && round < UH_SEARCH_REASKS; round++) {
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < i; j++) before[j] = &out[j].arch;
+            novelty_t v = search_novelty(r, &out[i].arch, before, i);
+            if (v == NOVEL) continue;
+            if (v == NOVEL_NEAR)
+                r->count.near_duplicates++;
+            else
+                r->count.duplicates++;
+            slot[k] = i;
+            parents[2 * k] = first->parents[(2 * i) % first->n_parents];
+            parents[2 * k + 1] = first->parents[(2 * i + 1) % first->n_parents];
+            k++;
+        }
+        if (k == 0) break;
+        uh_propose_t in = *first;
+        in.n = k;
+        in.parents = parents;
+        in.n_parents = first->n_parents > 1 ? 2 * k : 1;
+        rc = r->hooks.op->propose(r->hooks.op->ctx, &in, again, err);
+        for (int j = 0; !rc && j < k; j++) out[slot[j]] = again[j];
+    }
+    free(slot), free(before), free(parents), free(again);
+    return rc;
+}
+
 int search_propose_variant(search_run_t *r, const member_t *const *parents, int n_parents, int n,
                            int variant, double temperature, uh_rng_t *rng, uh_child_t *out,
                            uh_error_t *err) {
@@ -107,6 +147,7 @@ int search_propose_variant(search_run_t *r, const member_t *const *parents, int 
                            .temperature = temperature,
                            .rng = rng};
         rc = r->hooks.op->propose(r->hooks.op->ctx, &in, out, err);
+        if (!rc && r->cfg.min_distance > 0) rc = reask(r, &in, out, err);
     }
     free(rows);
     free(front);

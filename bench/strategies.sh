@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/strategies.sh — the strategies against each other at matched budgets over many seeds,
+# on one shared evaluation cache (issue 16): every (backend, budget, strategy, seed) run goes
+# to OUT/BACKEND/cBUDGET/STRATEGY/sSEED, and `uhnas compare` turns each backend and budget
+# into OUT/BACKEND-cBUDGET.html and .csv (hypervolume against evaluations with 95 % bootstrap
+# intervals, Mann-Whitney U against random and nsga2, diversity, robustness, cost).
+#
+# Resumable and incremental: a finished run is skipped, an interrupted one resumed (kill -9
+# included), so a session can stop at any time and the next one continues; add seeds or
+# strategies later and only they run. Runs go seed by seed, so whatever is finished is
+# balanced across strategies. The cache makes a network that two runs meet train once (its
+# result is a function of the architecture and the evaluation, not of the run).
+#
+#   bench/strategies.sh [--out DIR] [--backends LIST] [--budgets LIST] [--strategies LIST]
+#                       [--seeds N] [--first-seed N] [--data NAME] [--limit-train N]
+#                       [--epochs N] [--mc N] [--jobs N] [--uhnas PATH] [--report-only]
+#
+# Strategies: random nsga2 evolution linas llm (the built-in model) llm-noprompt (the built-in
+# model without hardware conditioning: --system-prompt none, the paper's ablation).
+# A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.
+set -euo pipefail
+
+OUT=bench-out/strategies BACKENDS=mzi-realistic,mzi-worst BUDGETS=70
+STRATEGIES=random,nsga2,evolution,linas,llm,llm-noprompt
+SEEDS=10 FIRST_SEED=1 DATA=fashion-mnist LIMIT_TRAIN=6000 EPOCHS=2 MC=2 JOBS=0
+UHNAS=./build/uhnas REPORT_ONLY=0
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+while (($#)); do
+  case $1 in
+    --out) OUT=$2 ;; --backends) BACKENDS=$2 ;; --budgets) BUDGETS=$2 ;;
+    --strategies) STRATEGIES=$2 ;; --seeds) SEEDS=$2 ;; --first-seed) FIRST_SEED=$2 ;;
+    --data) DATA=$2 ;; --limit-train) LIMIT_TRAIN=$2 ;; --epochs) EPOCHS=$2 ;; --mc) MC=$2 ;;
+    --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;;
+    --report-only) REPORT_ONLY=1; shift; continue ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "strategies.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  [[ $# -ge 2 ]] || { echo "strategies.sh: $1 needs a value" >&2; exit 2; }
+  shift 2
+done
+for n in "$SEEDS" "$FIRST_SEED" "$LIMIT_TRAIN" "$EPOCHS" "$MC" "$JOBS"; do
+  [[ $n =~ ^[0-9]+$ ]] || { echo "strategies.sh: not a count: $n" >&2; exit 2; }
+done
+[[ -x $UHNAS ]] || { echo "strategies.sh: $UHNAS not built (make)" >&2; exit 2; }
+mkdir -p "$OUT"
+CACHE=$OUT/cache.sqlite LOG=$OUT/runs.log
+
+# The search options of one strategy label.
+strategy_args() {
+  case $1 in
+    random|nsga2|evolution|linas|llm) echo "--strategy $1" ;;
+    llm-noprompt) echo "--strategy llm --system-prompt none" ;;
+    *) echo "strategies.sh: unknown strategy $1" >&2; return 2 ;;
+  esac
+}
+
+run_one() { # backend budget label seed
+  local dir=$OUT/$1/c$2/$3/s$4 gens=$((($2 - 10) / 10)) t0 t1 how
+  [[ -f $dir/front.csv ]] && return 0 # finished
+  t0=$(date +%s.%N)
+  if [[ -f $dir/run.sqlite ]]; then
+    how=resumed
+    "$UHNAS" resume "$dir" --jobs "$JOBS" --cache "$CACHE" --quiet > /dev/null
+  else
+    how=new
+    # shellcheck disable=SC2046 # the strategy's options are words
+    "$UHNAS" search --backend "$1" $(strategy_args "$3") --seed "$4" --out "$dir" \
+      --population 10 --children 10 --generations "$gens" --epochs "$EPOCHS" --mc "$MC" \
+      --data "$DATA" --limit-train "$LIMIT_TRAIN" --limit-test 2000 --jobs "$JOBS" \
+      --cache "$CACHE" --quiet > /dev/null
+  fi
+  t1=$(date +%s.%N)
+  printf '%s %s c%s %s s%s %s %.1f s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" "$how" \
+    "$(echo "$t1 - $t0" | bc)" | tee -a "$LOG"
+}
+
+IFS=, read -ra backends <<< "$BACKENDS"
+IFS=, read -ra budgets <<< "$BUDGETS"
+IFS=, read -ra labels <<< "$STRATEGIES"
+for label in "${labels[@]}"; do strategy_args "$label" > /dev/null; done
+for b in "${budgets[@]}"; do
+  [[ $b =~ ^[0-9]+$ && $b -ge 20 && $(((b - 10) % 10)) -eq 0 ]] ||
+    { echo "strategies.sh: a budget is 10 + 10 k candidates, k >= 1: $b" >&2; exit 2; }
+done
+
+if ((!REPORT_ONLY)); then
+  for ((seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++)); do
+    for b in "${budgets[@]}"; do
+      for backend in "${backends[@]}"; do
+        for label in "${labels[@]}"; do run_one "$backend" "$b" "$label" "$seed"; done
+      done
+    done
+  done
+fi
+
+for backend in "${backends[@]}"; do
+  for b in "${budgets[@]}"; do
+    dirs=()
+    for label in "${labels[@]}"; do
+      for d in "$OUT/$backend/c$b/$label"/s*; do [[ -f $d/front.csv ]] && dirs+=("$d"); done
+    done
+    ((${#dirs[@]})) || continue
+    "$UHNAS" compare "${dirs[@]}" --out "$OUT/$backend-c$b.html" --csv "$OUT/$backend-c$b.csv"
+  done
+done
