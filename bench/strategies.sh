@@ -2,7 +2,7 @@
 # bench/strategies.sh — the strategies against each other at matched budgets over many seeds,
 # on one shared evaluation cache (issue 16): every (backend, budget, strategy, seed) run goes
 # to OUT/BACKEND/cBUDGET/STRATEGY/sSEED, and `uhnas compare` turns each backend and budget
-# into OUT/BACKEND-cBUDGET.html and .csv (hypervolume against evaluations with 95 % bootstrap
+# into OUT/BACKEND-cBUDGET.html, .csv and -curves.csv (hypervolume against evaluations with 95 % bootstrap
 # intervals, Mann-Whitney U against random and nsga2, diversity, robustness, cost).
 #
 # Resumable and incremental: a finished run is skipped, an interrupted one resumed (kill -9
@@ -101,6 +101,7 @@ for backend in "${backends[@]}"; do
       for d in "$OUT/$backend/c$b/$label"/s*; do [[ -f $d/front.csv ]] && dirs+=("$d"); done
     done
     ((${#dirs[@]})) || continue
-    "$UHNAS" compare "${dirs[@]}" --out "$OUT/$backend-c$b.html" --csv "$OUT/$backend-c$b.csv"
+    "$UHNAS" compare "${dirs[@]}" --group-by-parent --out "$OUT/$backend-c$b.html" \
+      --csv "$OUT/$backend-c$b.csv" --curves "$OUT/$backend-c$b-curves.csv"
   done
 done

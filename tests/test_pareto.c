@@ -543,16 +543,80 @@ static void test_mean_pairwise(void **state) {
     assert_close(uh_mean_pairwise(0, abs_diff, v), 0.0, 0);
 }
 
+/* Mann-Whitney U against hand-worked and published values. */
+static void test_mann_whitney(void **state) {
+    (void)state;
+    double u;
+    /* scipy.stats.mannwhitneyu's documented example (males vs females): U = 17, exact p =
+     * 1/9; asymptotic: z = (|17 − 10| − 0.5) / sqrt(5·4·10/12), p = 0.11134688653314041 */
+    const double males[] = {19, 22, 16, 29, 24}, females[] = {20, 11, 17, 12};
+    assert_true(fabs(uh_mann_whitney_p(males, 5, females, 4, &u) - 1.0 / 9) < 1e-12);
+    assert_true(u == 17);
+    /* separated samples: the one arrangement of C(6, 3) = 20 at each end, p = 2/20; and
+     * 2 / C(20, 10) = 2 / 184756 at 10 against 10 */
+    const double a[] = {1, 2, 3}, b[] = {4, 5, 6};
+    assert_true(fabs(uh_mann_whitney_p(a, 3, b, 3, &u) - 0.1) < 1e-12 && u == 0);
+    assert_true(fabs(uh_mann_whitney_p(b, 3, a, 3, &u) - 0.1) < 1e-12 && u == 9);
+    double x[40];
+    for (int i = 0; i < 40; i++) x[i] = i;
+    assert_true(fabs(uh_mann_whitney_p(x, 10, x + 10, 10, NULL) - 2.0 / 184756) < 1e-15);
+    /* beyond the exact sizes, the normal approximation: 20 against 20 separated, z =
+     * (200 − 0.5) / sqrt(400·41/12) = 5.3965, p = erfc(z/√2) = 6.79e-8 */
+    double p = uh_mann_whitney_p(x, 20, x + 20, 20, &u);
+    assert_true(u == 0 && fabs(p - erfc(199.5 / sqrt(400.0 * 41 / 12) / sqrt(2))) < 1e-15);
+    assert_true(p > 6.7e-8 && p < 6.9e-8);
+    /* ties: x = {1, 2, 2}, y = {2, 3, 3}: U = 0 + 0.5 + 0.5 + (the 1 beats none) = 1; tie
+     * groups 2 (three) and 3 (two): Σ t³ − t = 24 + 6 = 30; var = 9/12 · (7 − 30/30) = 4.5;
+     * z = (|1 − 4.5| − 0.5) / sqrt(4.5) = 1.4142, p = erfc(1) = 0.157299 */
+    const double tx[] = {1, 2, 2}, ty[] = {2, 3, 3};
+    p = uh_mann_whitney_p(tx, 3, ty, 3, &u);
+    assert_true(u == 1 && fabs(p - erfc(1.0)) < 1e-12);
+    /* one sample equal to the other: p = 1; empty or NaN: NaN */
+    assert_true(uh_mann_whitney_p(a, 3, a, 3, NULL) == 1);
+    assert_true(isnan(uh_mann_whitney_p(a, 0, b, 3, NULL)));
+    const double bad[] = {1, NAN};
+    assert_true(isnan(uh_mann_whitney_p(bad, 2, b, 3, NULL)));
+}
+
+static void test_bootstrap_interval(void **state) {
+    (void)state;
+    double lo, hi, lo2, hi2;
+    const double same[] = {0.5, 0.5, 0.5};
+    uh_bootstrap_mean_ci(same, 3, 1000, 0.95, 1, &lo, &hi);
+    assert_true(lo == 0.5 && hi == 0.5);
+    /* 200 draws of N(0, 1): the interval is about ±1.96/sqrt(200) = ±0.139 around the mean */
+    double x[200], mean = 0;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 3);
+    for (int i = 0; i < 200; i++) mean += (x[i] = uh_rng_normal(&rng)) / 200;
+    uh_bootstrap_mean_ci(x, 200, 4000, 0.95, 7, &lo, &hi);
+    assert_true(lo < mean && mean < hi);
+    assert_true(fabs((hi - lo) / 2 - 1.96 / sqrt(200)) < 0.03);
+    uh_bootstrap_mean_ci(x, 200, 4000, 0.95, 7, &lo2, &hi2); /* reproducible */
+    assert_true(lo == lo2 && hi == hi2);
+    uh_bootstrap_mean_ci(x, 0, 4000, 0.95, 7, &lo, &hi);
+    assert_true(isnan(lo) && isnan(hi));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hv_hand),         cmocka_unit_test(test_hv_random_small),
-        cmocka_unit_test(test_hv_random_large), cmocka_unit_test(test_hv_flat_3d),
-        cmocka_unit_test(test_hv_invalid),      cmocka_unit_test(test_sort_random),
-        cmocka_unit_test(test_sort_hand),       cmocka_unit_test(test_sort_limit),
-        cmocka_unit_test(test_front_indices),   cmocka_unit_test(test_crowding_hand),
-        cmocka_unit_test(test_select),          cmocka_unit_test(test_select_random),
-        cmocka_unit_test(test_rank_stats),      cmocka_unit_test(test_rank_stats_random),
+        cmocka_unit_test(test_hv_hand),
+        cmocka_unit_test(test_hv_random_small),
+        cmocka_unit_test(test_hv_random_large),
+        cmocka_unit_test(test_hv_flat_3d),
+        cmocka_unit_test(test_hv_invalid),
+        cmocka_unit_test(test_sort_random),
+        cmocka_unit_test(test_sort_hand),
+        cmocka_unit_test(test_sort_limit),
+        cmocka_unit_test(test_front_indices),
+        cmocka_unit_test(test_crowding_hand),
+        cmocka_unit_test(test_select),
+        cmocka_unit_test(test_select_random),
+        cmocka_unit_test(test_rank_stats),
+        cmocka_unit_test(test_rank_stats_random),
         cmocka_unit_test(test_mean_pairwise),
+        cmocka_unit_test(test_mann_whitney),
+        cmocka_unit_test(test_bootstrap_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

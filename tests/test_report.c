@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "uhnas/pareto.h"
 #include "uhnas/report.h"
 #include "uhnas/search.h"
 
@@ -194,38 +195,57 @@ static void test_compare(void **state) {
                               load("b-worst"), load("s-bigger")};
     char *html;
     uh_error_t err = {0};
-    /* strategies on one backend: hypervolume mean ± std per strategy */
+    /* strategies on one backend: hypervolume against evaluations, mean and bootstrap
+     * interval per strategy, Mann-Whitney against random and nsga2, as HTML and CSV */
     const uh_run_data_t *three[3] = {runs[0], runs[1], runs[2]};
-    assert_int_equal(uh_report_compare(three, 3, &html, &err), UH_OK);
+    char *csv, *curves;
+    assert_int_equal(uh_report_compare(three, 3, NULL, &html, &csv, &curves, &err), UH_OK);
     char *hv = plot(html, "compare-hv");
-    assert_int_equal(count(hv, "class=\"pt gen\""), 6); /* 2 strategies × 3 generations */
+    assert_int_equal(count(hv, "class=\"pt gen\""), 2); /* each strategy's end */
     free(hv);
-    /* the final hypervolumes, re-scored: nsga2's mean and sample std over its two seeds */
+    /* the final hypervolumes, re-scored: the curve ends where the generations do */
     double h[3];
     for (int i = 0; i < 3; i++) {
         h[i] = runs[i]->gens[2].hypervolume;
         assert_true(h[i] > 0 && h[i] < 1);
+        assert_true(runs[i]->n_evals == 6); /* the hand-written rows, the failed one included */
+        assert_true(runs[i]->hv_by_eval[runs[i]->n_evals] == h[i]);
+        assert_true(runs[i]->hv_by_eval[0] == 0);
+        for (int e = 1; e <= runs[i]->n_evals; e++) /* an archive's hypervolume only grows */
+            assert_true(runs[i]->hv_by_eval[e] >= runs[i]->hv_by_eval[e - 1]);
     }
     assert_true(h[0] != h[1]);
-    char row[96];
-    snprintf(row, sizeof row, "<td>2</td><td>%.4f ± %.4f</td>", (h[0] + h[1]) / 2,
-             fabs(h[0] - h[1]) / sqrt(2));
+    /* two seeds: the bootstrap's 2.5 and 97.5 % points are the two values (each resample is
+     * all one of them with probability 1/4) */
+    char row[160];
+    snprintf(row, sizeof row, "<td>2</td><td>%.4f [%.4f, %.4f]</td>", (h[0] + h[1]) / 2,
+             fmin(h[0], h[1]), fmax(h[0], h[1]));
     assert_non_null(strstr(html, row));
-    snprintf(row, sizeof row, "<td>1</td><td>%.4f ± 0.0000</td>", h[2]);
+    snprintf(row, sizeof row, "<td>1</td><td>%.4f [%.4f, %.4f]</td>", h[2], h[2], h[2]);
     assert_non_null(strstr(html, row));
+    double p = uh_mann_whitney_p(h, 2, h + 2, 1, NULL);
+    snprintf(row, sizeof row, "\nnsga2,2,2,%.6g,nan,%.6g,", p, (h[0] + h[1]) / 2);
+    assert_non_null(strstr(csv, row));
+    snprintf(row, sizeof row, "\nrandom,1,1,nan,%.6g,%.6g,", p, h[2]);
+    assert_non_null(strstr(csv, row));
+    assert_non_null(strstr(csv, "strategy,runs,seeds,p_vs_random,p_vs_nsga2,final_hypervolume_"));
+    assert_int_equal(count(curves, "\n"), 1 + 2 * 6); /* a header, 6 evaluations each */
+    snprintf(row, sizeof row, "\nrandom,6,1,%.6f,%.6f,%.6f\n", h[2], h[2], h[2]);
+    assert_non_null(strstr(curves, row));
+    free(csv), free(curves);
     char *fr = plot(html, "compare-front");
     assert_int_equal(count(fr, "class=\"pt front\""), 9);
     free(fr);
     free(html);
     /* backends side by side: fronts only (their budgets may differ) */
     const uh_run_data_t *two[2] = {runs[0], runs[3]};
-    assert_int_equal(uh_report_compare(two, 2, &html, &err), UH_OK);
+    assert_int_equal(uh_report_compare(two, 2, NULL, &html, NULL, NULL, &err), UH_OK);
     assert_null(strstr(html, "data-plot=\"compare-hv\""));
     assert_non_null(strstr(html, "normalised per backend"));
     free(html);
     /* strategies at different budgets are refused, naming the difference */
     const uh_run_data_t *unequal[2] = {runs[0], runs[4]};
-    assert_int_equal(uh_report_compare(unequal, 2, &html, &err), UH_EINVAL);
+    assert_int_equal(uh_report_compare(unequal, 2, NULL, &html, NULL, NULL, &err), UH_EINVAL);
     assert_non_null(strstr(err.msg, "population 4 vs 6"));
     for (int i = 0; i < 5; i++) uh_run_free(runs[i]);
 }
@@ -252,7 +272,7 @@ static void test_compare_refuses_other_data(void **state) {
     uh_run_data_t *a = load("d-a"), *c = load("d-b");
     const uh_run_data_t *both[2] = {a, c};
     char *html;
-    assert_int_equal(uh_report_compare(both, 2, &html, &err), UH_EINVAL);
+    assert_int_equal(uh_report_compare(both, 2, NULL, &html, NULL, NULL, &err), UH_EINVAL);
     assert_non_null(strstr(err.msg, "different data (dataset tiny vs fashion-mnist)"));
     /* an empty run still reports (no points, no crash) */
     assert_int_equal(uh_report_run(c, &html, &err), UH_OK);

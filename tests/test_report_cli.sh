@@ -36,6 +36,33 @@ out=$("$UHNAS" compare "$tmp/a" "$tmp/w" --out "$tmp/fig1.html" 2>&1)
 [[ $? -eq 0 ]] && grep -q 'data-plot="compare-front"' "$tmp/fig1.html" && ok || bad "compare backends: $out"
 out=$("$UHNAS" compare "$tmp/a" "$tmp/d" --out "$tmp/no.html" 2>&1)
 [[ $? -eq 2 && "$out" == *"population 4 vs 5"* && ! -e "$tmp/no.html" ]] && ok || bad "compare refused: $out"
+# the statistics as CSV; variants of one strategy told apart by their folders
+out=$("$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/c" --out "$tmp/cmp.html" --csv "$tmp/cmp.csv" \
+  --curves "$tmp/curves.csv" 2>&1)
+[[ $? -eq 0 && $(csv_rows "$tmp/cmp.csv") -eq 2 && $(head -1 "$tmp/cmp.csv") == strategy,runs,seeds,p_vs_random,p_vs_nsga2,* ]] \
+  && ok || bad "compare --csv: $out $(cat "$tmp/cmp.csv")"
+python3 - "$tmp/cmp.csv" "$tmp/curves.csv" "$tmp/a" "$tmp/b" <<'PY' && ok || bad "compare's CSV against the runs"
+import csv, sqlite3, sys
+stats = {r["strategy"]: r for r in csv.DictReader(open(sys.argv[1]))}
+curves = list(csv.DictReader(open(sys.argv[2])))
+n = sum(1 for _ in sqlite3.connect(sys.argv[3] + "/run.sqlite").execute("select 1 from candidates where status != 'invalid'"))
+nsga2 = [c for c in curves if c["strategy"] == "nsga2"]
+assert len(nsga2) == n, (len(nsga2), n)           # one point per evaluation
+assert nsga2[-1]["runs"] == "2" and stats["nsga2"]["runs"] == "2" and stats["nsga2"]["seeds"] == "2"
+assert abs(float(nsga2[-1]["mean_hypervolume"]) - float(stats["nsga2"]["final_hypervolume_mean"])) < 1e-5
+assert float(nsga2[-1]["ci95_low"]) <= float(nsga2[-1]["mean_hypervolume"]) <= float(nsga2[-1]["ci95_high"])
+assert all(float(a["mean_hypervolume"]) <= float(b["mean_hypervolume"]) + 1e-12 for a, b in zip(nsga2, nsga2[1:]))
+p = float(stats["random"]["p_vs_nsga2"])
+assert p == float(stats["nsga2"]["p_vs_random"]) and 0 < p <= 1
+assert 0 < float(stats["nsga2"]["training_seconds_mean"]) and float(stats["nsga2"]["epochs_trained_mean"]) >= n
+PY
+mkdir -p "$tmp/variants/x" "$tmp/variants/y"
+cp -r "$tmp/a" "$tmp/variants/x/s1" && cp -r "$tmp/b" "$tmp/variants/y/s2"
+"$UHNAS" compare "$tmp/variants/x/s1" "$tmp/variants/y/s2/" --group-by-parent --out "$tmp/v.html" \
+  --csv "$tmp/v.csv" > /dev/null 2>&1 && cut -d, -f1 "$tmp/v.csv" | tr '\n' ' ' | grep -qx "strategy x y " \
+  && ok || bad "compare --group-by-parent: $(cat "$tmp/v.csv")"
+expect 2 "for strategies on one backend" "$UHNAS" compare "$tmp/a" "$tmp/w" --csv "$tmp/no.csv"
+[[ ! -e "$tmp/no.csv" ]] && ok || bad "a CSV written for backends"
 
 # export a member of the front, with its stored weights
 id=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["id"])' "$tmp/a/front.csv")

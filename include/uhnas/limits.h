@@ -165,7 +165,10 @@
 #define UH_STORE_SQL_LENGTH_MAX ((int)(UH_STORE_MAX_WEIGHTS * 4 + 1024))
 
 /* ---- reports and export (report, export) ---- */
-#define UH_REPORT_MAX_RUNS 64 /* runs in one comparison; assumed: more is unreadable in a plot */
+#define UH_REPORT_MAX_RUNS 256 /* runs in one comparison: 16 strategies x 16 seeds; assumed */
+#define UH_MW_EXACT_MAX                                                                            \
+    16 /* Mann-Whitney exact up to this many a side: 17 x 257 doubles on the stack */
+#define UH_REPORT_HV_POINTS 512 /* a run's hypervolume-by-evaluation points; assumed: a plot */
 #define UH_EXPORT_MAX_WEIGHTS ((size_t)UH_ARCH_MAX_PARAMS) /* floats in a weights file read */
 
 #endif

@@ -12,6 +12,8 @@
 #ifndef UHNAS_PARETO_H
 #define UHNAS_PARETO_H
 
+#include <stdint.h>
+
 #include "uhnas/error.h"
 #include "uhnas/limits.h"
 
@@ -88,5 +90,19 @@ double uh_mae(const double *pred, const double *truth, int n);
  * a population under any distance the caller defines (e.g. between architecture
  * encodings). */
 double uh_mean_pairwise(int n, double (*dist)(void *ctx, int i, int j), void *ctx);
+
+/* ---- two samples (strategies over seeds) ---- */
+
+/* Two-sided p of the Mann-Whitney U test (Wilcoxon rank-sum) that x and y come from one
+ * distribution; *u (may be NULL) gets U of x: the pairs with x > y, ties counting one half.
+ * Exact (the null distribution by recursion) without ties when both sizes are at most
+ * UH_MW_EXACT_MAX, otherwise the normal approximation with tie and continuity corrections
+ * (scipy.stats.mannwhitneyu's "asymptotic"). NaN when a sample is empty or holds NaN. */
+double uh_mann_whitney_p(const double *x, int nx, const double *y, int ny, double *u);
+/* The percentile bootstrap interval of the mean of x at `level` (0.95: the 2.5 and 97.5 %
+ * points of `resamples` resampled means), reproducible from seed. NaN when n < 1 or out of
+ * memory. */
+void uh_bootstrap_mean_ci(const double *x, int n, int resamples, double level, uint64_t seed,
+                          double *lo, double *hi);
 
 #endif

@@ -7,8 +7,8 @@
  * candidates faded), hypervolume and diversity per generation, clean vs noisy accuracy with
  * Spearman's ρ, the front as a table, language-model statistics when the run had them, and
  * the config. From several: their fronts on one plot (backends side by side, as the paper's
- * Figure 1) or, for runs of several strategies on one backend, hypervolume mean ± std per
- * generation across seeds.
+ * Figure 1) or, for runs of several strategies on one backend, their statistics over seeds
+ * (uh_report_compare).
  *
  * Plots carry machine-readable marks for tests and tools: every SVG has
  * data-plot="front|hypervolume|diversity|robustness|compare-front|compare-hv" and every
@@ -50,7 +50,13 @@ typedef struct {
     unsigned long long seed;
     int population, children, generations, epochs, mc, limit_train, limit_test;
     double val_fraction;
-    int n_classes;        /* the task's: a network at or below 1/n_classes is at chance */
+    int n_classes;      /* the task's: a network at or below 1/n_classes is at chance */
+    uh_shape_t input;   /* the task's input shape (and classes) */
+    double energy_zero; /* log10 nJ of the task's linear classifier on the stored backend:
+                         * the zero of the hypervolume's energy axis */
+    double *hv_by_eval; /* hypervolume after 0..n_evals evaluations (rows not refused before
+                         * training, in commit order), with the "chance" rule */
+    int n_evals;
     uh_candidate_t *rows; /* ordered by id */
     size_t n_rows;
     int *on_front;          /* per row: on the 2-D Pareto front of ok rows */
@@ -77,10 +83,19 @@ double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c);
 int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err);
 
 /* Several runs on one page. Runs must share their data (dataset, limits, validation split);
- * when they all use one backend they are compared as strategies (hypervolume mean ± std per
- * generation across seeds) and must also share their budget (population, children,
- * generations, epochs, mc). Otherwise their fronts are drawn per backend. A refusal is
- * UH_EINVAL with the difference named. */
-int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_error_t *err);
+ * when they all use one backend they are compared as strategies and must also share their
+ * budget (population, children, generations, epochs, mc): hypervolume against evaluations
+ * (mean and 95 % bootstrap interval over seeds), the final hypervolume with Mann-Whitney U
+ * against the strategies named random and nsga2, the front's size, genome distance and drop,
+ * coverage of an energy x accuracy grid, the proposals' spread in energy, and cost. Otherwise
+ * their fronts are drawn per backend. A refusal is UH_EINVAL with the difference named.
+ * *csv and *curves (each may be NULL) get the statistics per strategy and the curves as CSV
+ * ("" when not comparing strategies); all outputs are malloc'd, the caller frees. */
+typedef struct {
+    int group_by_parent; /* strategies named by their directories' parent folders (a
+                          * strategy run in variants: bench/strategies.sh's layout) */
+} uh_compare_opts_t;
+int uh_report_compare(const uh_run_data_t *const *runs, int n, const uh_compare_opts_t *opts,
+                      char **html, char **csv, char **curves, uh_error_t *err);
 
 #endif

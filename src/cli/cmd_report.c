@@ -113,20 +113,44 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
     return write_report(dirs[0], out ? out : path, 0, 0, min_accuracy);
 }
 
+/* text into path when path is set (text freed either way); 0 or the exit code */
+static int write_csv(const char *path, char *text, const char *what) {
+    uh_error_t err = {0};
+    int rc = path && uh_write_file_atomic(path, text, strlen(text), &err);
+    free(text);
+    if (rc) return cli_fail(UH_EXIT_FAIL, "compare: %s: %s", what, err.msg);
+    if (path) printf("%s\n", path);
+    return UH_EXIT_OK;
+}
+
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     (void)env;
-    const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html";
-    int n_dirs;
+    const char *dirs[UH_REPORT_MAX_RUNS], *out = "compare.html", *csv_path = NULL;
+    const char *curves_path = NULL;
+    int n_dirs, by_parent = 0;
     const cli_opt_t opts[] = {
-        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"}};
+        {"out", OPT_STRING, &out, 0, 0, NULL, "FILE", "where to write (default compare.html)"},
+        {"csv", OPT_STRING, &csv_path, 0, 0, NULL, "FILE",
+         "strategies: also write their statistics per strategy as CSV"},
+        {"curves", OPT_STRING, &curves_path, 0, 0, NULL, "FILE",
+         "strategies: also write hypervolume against evaluations (mean, 95 % interval) as CSV"},
+        {"group-by-parent", OPT_FLAG, &by_parent, 0, 0, NULL, NULL,
+         "name strategies by their run directories' parent folders, not by their strategy "
+         "(variants of one strategy: bench/strategies.sh's OUT/.../LABEL/sSEED)"}};
     int code = dirs_and_options(
-        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, opts, 1, "compare",
-        "usage: uhnas compare DIR... [--out FILE]\n\n"
+        argc, argv, dirs, UH_REPORT_MAX_RUNS, &n_dirs, opts, 4, "compare",
+        "usage: uhnas compare DIR... [--out FILE] [--csv FILE] [--curves FILE]\n"
+        "                     [--group-by-parent]\n\n"
         "Puts several runs on one HTML page. Runs on different backends: their Pareto\n"
         "fronts on one plot (the paper's Figure 1). Runs of different strategies on one\n"
-        "backend: hypervolume per generation, mean and standard deviation over seeds.\n"
-        "Runs must share their data; strategies must also share their budget\n"
-        "(population, children, generations, epochs, mc), or compare refuses (exit code 2).\n");
+        "backend, over seeds: hypervolume against candidates evaluated (mean and 95 %\n"
+        "bootstrap interval), and per strategy the final hypervolume with the p of a\n"
+        "Mann-Whitney U test against random and against nsga2, the front's size, genome\n"
+        "distance and drop (clean - noisy), coverage of an energy x accuracy grid, the\n"
+        "spread of the proposals' energy, and cost (training time, epochs, model tokens,\n"
+        "cached candidates). Runs must share their data; strategies must also share their\n"
+        "budget (population, children, generations, epochs, mc), or compare refuses (exit\n"
+        "code 2). Hypervolumes are re-scored from the rows with today's rule.\n");
     if (code != CLI_GO_ON) return code;
     if (n_dirs < 1) return cli_fail(UH_EXIT_USAGE, "compare: which run directories?");
     uh_run_data_t *runs[UH_REPORT_MAX_RUNS];
@@ -134,9 +158,26 @@ int uh_cmd_compare(int argc, char **argv, const cli_env_t *env) {
     int rc = UH_OK, loaded = 0;
     for (; loaded < n_dirs && !rc; loaded++)
         if ((rc = uh_run_load(dirs[loaded], &runs[loaded], &err))) break;
-    char *html = NULL;
-    if (!rc) rc = uh_report_compare((const uh_run_data_t *const *)runs, n_dirs, &html, &err);
+    char *html = NULL, *csv = NULL, *curves = NULL;
+    uh_compare_opts_t how = {.group_by_parent = by_parent};
+    if (!rc)
+        rc = uh_report_compare((const uh_run_data_t *const *)runs, n_dirs, &how, &html, &csv,
+                               &curves, &err);
     for (int i = 0; i < loaded; i++) uh_run_free(runs[i]);
     if (rc) return cli_fail(cli_exit_code(rc), "%s", err.msg);
+    if ((csv_path || curves_path) && !csv[0]) {
+        free(html), free(csv), free(curves);
+        return cli_fail(UH_EXIT_USAGE, "compare: --csv and --curves are for strategies on one "
+                                       "backend; these runs use several backends");
+    }
+    code = write_csv(csv_path, csv, "--csv");
+    if (!code)
+        code = write_csv(curves_path, curves, "--curves");
+    else
+        free(curves);
+    if (code) {
+        free(html);
+        return code;
+    }
     return write_html(out, html, "compare", 0);
 }

@@ -144,99 +144,11 @@ static void fronts_plot(uh_strbuf_t *b, const uh_run_data_t *const *runs, int n)
     free(e), free(err);
 }
 
-/* Hypervolume per generation, mean ± std over the runs of each strategy. */
-static void hv_plot(uh_strbuf_t *b, uh_strbuf_t *table, const uh_run_data_t *const *runs, int n) {
-    char groups[UH_REPORT_MAX_RUNS][64];
-    int n_groups = 0, group[UH_REPORT_MAX_RUNS];
-    for (int i = 0; i < n; i++) group[i] = group_of(groups, &n_groups, runs[i]->strategy);
-    int G = runs[0]->generations + 1;
-    double *mean = calloc((size_t)n_groups * G + 1, sizeof *mean);
-    double *sd = calloc((size_t)n_groups * G + 1, sizeof *sd);
-    int *cnt = calloc((size_t)n_groups * G + 1, sizeof *cnt);
-    double *x = malloc((size_t)G * sizeof *x), *lo_band = malloc((size_t)G * sizeof *lo_band);
-    double *hi_band = malloc((size_t)G * sizeof *hi_band);
-    if (!mean || !sd || !cnt || !x || !lo_band || !hi_band) {
-        b->oom = 1;
-        free(mean), free(sd), free(cnt), free(x), free(lo_band), free(hi_band);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < runs[i]->n_gens; k++) {
-            int g = runs[i]->gens[k].generation;
-            double v = runs[i]->gens[k].hypervolume;
-            if (g < 0 || g >= G || !isfinite(v)) continue;
-            mean[group[i] * G + g] += v;
-            sd[group[i] * G + g] += v * v;
-            cnt[group[i] * G + g]++;
-        }
-    double lo = INFINITY, hi = -INFINITY;
-    for (int j = 0; j < n_groups * G; j++) {
-        if (!cnt[j]) {
-            mean[j] = sd[j] = NAN;
-            continue;
-        }
-        double m = mean[j] / cnt[j], var = cnt[j] > 1 ? (sd[j] - cnt[j] * m * m) / (cnt[j] - 1) : 0;
-        mean[j] = m;
-        sd[j] = var > 0 ? sqrt(var) : 0;
-        lo = fmin(lo, m - sd[j]), hi = fmax(hi, m + sd[j]);
-    }
-    double range[2] = {lo, hi}, y0, y1;
-    report_range(range, 2, 0, &y0, &y1);
-    plot_t p;
-    plot_begin(&p, b, "compare-hv", "Hypervolume per generation (mean ± std over seeds)",
-               "generation", "hypervolume", 0, G > 1 ? G - 1 : 1, y0, y1, 0);
-    const char *names[UH_REPORT_MAX_RUNS], *colors[UH_REPORT_MAX_RUNS];
-    mark_t marks[UH_REPORT_MAX_RUNS];
-    int dashed[UH_REPORT_MAX_RUNS];
-    for (int g = 0; g < G; g++) x[g] = g;
-    uh_strbuf_puts(table, "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
-                          "<th>final hypervolume (mean ± std)</th></tr>\n");
-    for (int s = 0; s < n_groups; s++) {
-        const char *color = REPORT_COLORS[s % REPORT_N_COLORS];
-        for (int g = 0; g < G; g++) {
-            lo_band[g] = mean[s * G + g] - sd[s * G + g];
-            hi_band[g] = mean[s * G + g] + sd[s * G + g];
-        }
-        plot_band(&p, x, lo_band, hi_band, G, color);
-        plot_line(&p, x, mean + s * G, G, color, s % 2, 0);
-        for (int g = 0; g < G; g++) {
-            char tip[128];
-            snprintf(tip, sizeof tip, "%.60s, generation %d: %.4f ± %.4f (%d runs)", groups[s], g,
-                     mean[s * G + g], sd[s * G + g], cnt[s * G + g]);
-            plot_point(&p, x[g], mean[s * G + g], color, (mark_t)(s % MARK_COUNT), 1, "gen", tip);
-        }
-        names[s] = groups[s];
-        colors[s] = color;
-        marks[s] = (mark_t)(s % MARK_COUNT);
-        dashed[s] = s % 2;
-        uh_strbuf_puts(table, "<tr><td class=\"l\">");
-        html_text(table, groups[s]);
-        uh_strbuf_putf(table, "</td><td>%d</td><td>%.4f ± %.4f", cnt[s * G + G - 1],
-                       mean[s * G + G - 1], sd[s * G + G - 1]);
-        /* runs of one seed repeat one search: a spread of 0 says nothing about seeds */
-        int runs_here = 0, seeds_here = 0;
-        for (int i = 0; i < n; i++) {
-            if (group[i] != s) continue;
-            runs_here++;
-            int seen = 0;
-            for (int j = 0; j < i; j++) seen |= group[j] == s && runs[j]->seed == runs[i]->seed;
-            seeds_here += !seen;
-        }
-        if (runs_here > 1 && seeds_here < runs_here)
-            uh_strbuf_putf(table,
-                           " <span class=\"note\">(%d runs, %d seed%s: runs of one seed "
-                           "repeat one search, so the spread is not over seeds)</span>",
-                           runs_here, seeds_here, seeds_here == 1 ? "" : "s");
-        uh_strbuf_puts(table, "</td></tr>\n");
-    }
-    uh_strbuf_puts(table, "</table>\n");
-    plot_legend(&p, LEGEND_BOTTOM_RIGHT, names, colors, marks, dashed, n_groups);
-    plot_end(&p);
-    free(mean), free(sd), free(cnt), free(x), free(lo_band), free(hi_band);
-}
-
-int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_error_t *err) {
+int uh_report_compare(const uh_run_data_t *const *runs, int n, const uh_compare_opts_t *opts,
+                      char **html, char **csv, char **curves, uh_error_t *err) {
     *html = NULL;
+    if (csv) *csv = NULL;
+    if (curves) *curves = NULL;
     if (n < 1 || n > UH_REPORT_MAX_RUNS)
         return uh_error_set(err, UH_EINVAL, "compare: give 1 to %d run directories",
                             UH_REPORT_MAX_RUNS);
@@ -254,7 +166,7 @@ int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_e
                                 "compare: strategies on %s can only be compared at one budget; "
                                 "%s and %s differ (%s)",
                                 runs[0]->backend, runs[0]->dir, runs[i]->dir, why);
-    uh_strbuf_t b = {0}, table = {0};
+    uh_strbuf_t b = {0}, table = {0}, csv_text = {0}, curves_text = {0};
     const char *title = one_backend ? "uhnas: strategies compared" : "uhnas: backends compared";
     html_begin(&b, title, 0);
     uh_strbuf_puts(&b, "<h1>");
@@ -264,7 +176,9 @@ int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_e
     uh_strbuf_putf(&b, " (%d training samples%s).</p>\n<div class=\"plots\">\n",
                    runs[0]->limit_train, runs[0]->limit_train ? "" : ": all");
     fronts_plot(&b, runs, n);
-    if (one_backend) hv_plot(&b, &table, runs, n);
+    if (one_backend && report_strategies(&b, &table, &csv_text, &curves_text, runs, n,
+                                         opts && opts->group_by_parent))
+        b.oom = 1;
     uh_strbuf_puts(&b, "</div>\n");
     if (!one_backend)
         uh_strbuf_puts(&b, "<p class=\"note\">Hypervolumes are normalised per backend (energy "
@@ -274,6 +188,14 @@ int uh_report_compare(const uh_run_data_t *const *runs, int n, char **html, uh_e
     uh_strbuf_free(&table);
     summary_table(&b, runs, n);
     html_end(&b);
-    *html = uh_strbuf_take(&b);
-    return *html ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory writing the report");
+    int oom = b.oom || csv_text.oom || curves_text.oom;
+    *html = oom ? NULL : uh_strbuf_take(&b);
+    if (csv && !oom) *csv = uh_strbuf_take(&csv_text);
+    if (curves && !oom) *curves = uh_strbuf_take(&curves_text);
+    uh_strbuf_free(&b), uh_strbuf_free(&csv_text), uh_strbuf_free(&curves_text);
+    if (*html && (!csv || *csv) && (!curves || *curves)) return UH_OK;
+    free(*html), *html = NULL;
+    if (csv) free(*csv), *csv = NULL;
+    if (curves) free(*curves), *curves = NULL;
+    return uh_error_set(err, UH_ENOMEM, "out of memory writing the report");
 }

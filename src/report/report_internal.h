@@ -46,6 +46,13 @@ void report_range(const double *v, int n, int log_scale, double *lo, double *hi)
  * NULL when out of memory. */
 int *report_front_by_energy(const uh_run_data_t *r, int *n);
 
+/* Runs of one backend compared as strategies (src/report/strategies.c): the hypervolume-by-
+ * evaluation plot into plots, the statistics table into table, both as CSV. Runs are grouped
+ * by strategy, or by their directories' parent folders (by_parent). UH_ENOMEM or UH_OK. */
+int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv,
+                      uh_strbuf_t *curves, const uh_run_data_t *const *runs, int n,
+                      int by_parent);
+
 /* HTML text escaping (&, <, >, ", '). */
 void html_text(uh_strbuf_t *b, const char *s);
 /* The page's head (title, style) and foot. */

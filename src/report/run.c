@@ -22,6 +22,7 @@ void uh_run_free(uh_run_data_t *r) {
     free(r->energy);
     for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics), free(r->gens[g].counts);
     free(r->gens);
+    free(r->hv_by_eval);
     free(r);
 }
 
@@ -121,6 +122,30 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
     return UH_OK;
 }
 
+/* The hypervolume after each evaluation (rows in commit order, those refused before training
+ * skipped): every one up to UH_REPORT_HV_POINTS evaluations, then at as many evenly spaced
+ * counts, each value held until the next (a run's curve stays cheap to draw at any size). */
+static int hv_by_evaluations(uh_run_data_t *r, const uh_search_config_t *cfg, const double zero[3],
+                             uh_error_t *err) {
+    int n = 0;
+    for (size_t i = 0; i < r->n_rows; i++) n += r->rows[i].status != UH_CAND_INVALID;
+    if (!(r->hv_by_eval = calloc((size_t)n + 1, sizeof *r->hv_by_eval)))
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    r->n_evals = n;
+    int step = n > UH_REPORT_HV_POINTS ? (n + UH_REPORT_HV_POINTS - 1) / UH_REPORT_HV_POINTS : 1;
+    double hv = 0;
+    int e = 0, rc = UH_OK;
+    for (size_t i = 0; !rc && i < r->n_rows; i++) {
+        if (r->rows[i].status == UH_CAND_INVALID) continue;
+        e++;
+        if (e % step == 0 || e == n)
+            rc = uh_search_rows_hypervolume(cfg, zero, r->n_classes, r->rows, i + 1, INT_MAX, &hv,
+                                            err);
+        r->hv_by_eval[e] = hv;
+    }
+    return rc;
+}
+
 /* Every generation's hypervolume with today's rule (uhnas/search.h, Hypervolume reference),
  * from the rows: a run stored with the legacy rule is measured like any other. The scales'
  * zeros come from the stored backend and the task's shape, as the search computed them. */
@@ -130,11 +155,11 @@ static int rescore(uh_run_data_t *r, const uh_search_config_t *cfg, const uh_bac
     double zero[3];
     int rc = uh_dataset_shape(cfg->dataset, &in.c, &in.h, &in.w, &in.n_classes, err);
     if (!rc) rc = uh_search_cost_zero(b, in, zero, err);
-    if (!rc) r->n_classes = in.n_classes;
+    if (!rc) r->n_classes = in.n_classes, r->input = in, r->energy_zero = zero[0];
     for (int g = 0; !rc && g < r->n_gens; g++)
         rc = uh_search_rows_hypervolume(cfg, zero, in.n_classes, r->rows, r->n_rows,
                                         r->gens[g].generation, &r->gens[g].hypervolume, err);
-    return rc;
+    return rc ? rc : hv_by_evaluations(r, cfg, zero, err);
 }
 
 /* The 2-D front (objective error, log energy) of the ok rows above chance. */

@@ -1,4 +1,5 @@
-/* Rank statistics of a predictor against measurements, and mean pairwise distance.
+/* Rank statistics of a predictor against measurements, mean pairwise distance, and two
+ * samples compared (Mann-Whitney U, a bootstrap interval of a mean).
  *
  * Quadratic on purpose: a search measures at most a few thousand candidates, and the O(n²)
  * forms need no scratch memory, so these functions cannot fail and stay pure. Sums of pair
@@ -7,6 +8,10 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uhnas/rng.h"
 
 static int any_nan(const double *x, const double *y, int n) {
     for (int i = 0; i < n; i++)
@@ -103,4 +108,78 @@ double uh_mean_pairwise(int n, double (*dist)(void *ctx, int i, int j), void *ct
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) s += dist(ctx, i, j);
     return s / ((double)n * (n - 1) / 2);
+}
+
+/* ---- two samples, and a mean's interval ---- */
+
+/* The exact null distribution of U without ties, f(n, m, u) = f(n − 1, m, u − m) +
+ * f(n, m − 1, u) arrangements (Mann & Whitney 1947), built over n in place: row m keeps
+ * f(·, m, ·), read downwards in u so that f(n − 1, m, u − m) is still the old one. */
+static double mw_exact_p(int nx, int ny, double u) {
+    double f[UH_MW_EXACT_MAX + 1][UH_MW_EXACT_MAX * UH_MW_EXACT_MAX + 1];
+    memset(f, 0, sizeof f);
+    for (int m = 0; m <= ny; m++) f[m][0] = 1; /* n = 0 (and m = 0 for every n) */
+    for (int n = 1; n <= nx; n++)
+        for (int m = 1; m <= ny; m++)
+            for (int v = n * m; v >= 0; v--) f[m][v] = (v >= m ? f[m][v - m] : 0) + f[m - 1][v];
+    double total = 0, tail = 0, lo = fmin(u, (double)nx * ny - u);
+    for (int v = 0; v <= nx * ny; v++) {
+        total += f[ny][v];
+        if (v <= lo + 1e-9) tail += f[ny][v];
+    }
+    return fmin(1, 2 * tail / total);
+}
+
+double uh_mann_whitney_p(const double *x, int nx, const double *y, int ny, double *u_out) {
+    if (u_out) *u_out = NAN;
+    if (nx < 1 || ny < 1) return NAN;
+    for (int i = 0; i < nx; i++)
+        if (isnan(x[i])) return NAN;
+    for (int j = 0; j < ny; j++)
+        if (isnan(y[j])) return NAN;
+    double u = 0;
+    for (int i = 0; i < nx; i++)
+        for (int j = 0; j < ny; j++) u += x[i] > y[j] ? 1 : x[i] == y[j] ? 0.5 : 0;
+    if (u_out) *u_out = u;
+    /* Σ (t³ − t) over groups of tied values: each member of a group of t adds t² − 1 */
+    int64_t ties = 0, total = (int64_t)nx + ny;
+    for (int64_t a = 0; a < total; a++) {
+        double va = a < nx ? x[a] : y[a - nx];
+        int64_t t = 0;
+        for (int64_t b = 0; b < total; b++) t += va == (b < nx ? x[b] : y[b - nx]);
+        ties += t * t - 1;
+    }
+    if (ties == 0 && nx <= UH_MW_EXACT_MAX && ny <= UH_MW_EXACT_MAX) return mw_exact_p(nx, ny, u);
+    double n = (double)total, mean = (double)nx * ny / 2;
+    double var = (double)nx * ny / 12 * ((n + 1) - (double)ties / (n * (n - 1)));
+    if (!(var > 0)) return 1;
+    double z = (fabs(u - mean) - 0.5) / sqrt(var); /* with a continuity correction */
+    return z > 0 ? fmin(1, erfc(z / sqrt(2))) : 1;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void uh_bootstrap_mean_ci(const double *x, int n, int resamples, double level, uint64_t seed,
+                          double *lo, double *hi) {
+    *lo = *hi = NAN;
+    if (n < 1 || resamples < 1 || !(level > 0 && level < 1)) return;
+    double *means = malloc((size_t)resamples * sizeof *means);
+    if (!means) return;
+    uh_rng_t rng;
+    uh_rng_seed(&rng, seed);
+    for (int b = 0; b < resamples; b++) {
+        double s = 0;
+        for (int i = 0; i < n; i++) s += x[uh_rng_below(&rng, (uint64_t)n)];
+        means[b] = s / n;
+    }
+    qsort(means, (size_t)resamples, sizeof *means, by_value);
+    /* the percentile interval: the resampled means at (1 ± level) / 2, nearest rank */
+    int k_lo = (int)floor((1 - level) / 2 * (resamples - 1) + 0.5);
+    int k_hi = (int)floor((1 + level) / 2 * (resamples - 1) + 0.5);
+    *lo = means[k_lo];
+    *hi = means[k_hi];
+    free(means);
 }

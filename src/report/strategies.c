@@ -1,0 +1,365 @@
+/* Strategies compared over seeds: hypervolume against evaluations (mean and 95 % bootstrap
+ * interval), the final hypervolume with Mann-Whitney U against random and nsga2, the front's
+ * diversity and robustness, the proposals' spread in energy, and what each run cost. The
+ * same figures go to the page and to CSV. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_internal.h"
+#include "uhnas/pareto.h"
+#include "uhnas/search.h"
+
+#define BOOTSTRAP_RESAMPLES 2000 /* assumed: the 2.5 % point moves < 1 % of the width */
+#define BOOTSTRAP_SEED 0x5eed    /* fixed: the page is a function of the runs */
+#define GRID_CELLS 10            /* the energy x accuracy grid is GRID_CELLS squared */
+
+/* One run's figures (NaN where it has none). */
+typedef struct {
+    double hv, front, front_distance, coverage, spread, median_energy, drop;
+    double train_s, epochs, tokens, cached;
+} run_stats_t;
+
+static const char *const STAT_NAMES[] = {"final_hypervolume",
+                                         "front_size",
+                                         "front_genome_distance",
+                                         "grid_coverage",
+                                         "proposal_energy_iqr",
+                                         "proposal_energy_median_log10_nj",
+                                         "front_drop",
+                                         "training_seconds",
+                                         "epochs_trained",
+                                         "model_tokens",
+                                         "cached"};
+#define N_STATS ((int)(sizeof STAT_NAMES / sizeof *STAT_NAMES))
+
+static double stat_of(const run_stats_t *s, int k) {
+    const double v[] = {s->hv,     s->front,         s->front_distance, s->coverage,
+                        s->spread, s->median_energy, s->drop,           s->train_s,
+                        s->epochs, s->tokens,        s->cached};
+    return v[k];
+}
+
+static int by_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of sorted v[0..n) by linear interpolation. */
+static double quantile(const double *v, int n, double q) {
+    if (n < 1) return NAN;
+    double at = q * (n - 1);
+    int i = (int)at;
+    return i + 1 < n ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[n - 1];
+}
+
+static double genome_distance(void *ctx, int i, int j) {
+    const double *g = ctx;
+    return uh_space_distance(g + (size_t)i * UH_SPACE_FEATURES, g + (size_t)j * UH_SPACE_FEATURES);
+}
+
+/* Diversity of the front: mean pairwise genome distance of its members. */
+static double front_distance(const uh_run_data_t *r, int n_front) {
+    double *g = malloc(((size_t)n_front + 1) * UH_SPACE_FEATURES * sizeof *g);
+    int m = 0;
+    for (size_t i = 0; g && i < r->n_rows; i++) {
+        uh_arch_t a;
+        uh_error_t ignored = {0};
+        if (!r->on_front[i] ||
+            uh_arch_parse(r->rows[i].arch, strlen(r->rows[i].arch), r->input, &a, &ignored))
+            continue;
+        uh_space_encode(&a, g + (size_t)m++ * UH_SPACE_FEATURES);
+    }
+    double d = g ? uh_mean_pairwise(m, genome_distance, g) : NAN;
+    free(g);
+    return d;
+}
+
+static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
+    memset(s, 0, sizeof *s);
+    s->hv = r->n_evals > 0 ? r->hv_by_eval[r->n_evals] : NAN;
+    double drop = 0, chance = 1.0 / r->n_classes;
+    int cells[GRID_CELLS][GRID_CELLS] = {{0}}, n_front = 0, n_energy = 0;
+    double *energy = malloc((r->n_rows + 1) * sizeof *energy);
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const uh_candidate_t *c = &r->rows[i];
+        if (r->on_front[i]) n_front++, drop += c->accuracy - c->noisy_accuracy;
+        /* the proposals: every child the strategy made (generation 0 is the same random
+         * population for all), refused ones included */
+        if (energy && c->generation > 0 && c->energy_nj > 0)
+            energy[n_energy++] = log10(c->energy_nj);
+        if (c->status == UH_CAND_OK && c->energy_nj > 0) {
+            double acc = uh_run_accuracy(r, c);
+            double x = (log10(c->energy_nj) - r->energy_zero) / UH_HV_ENERGY_DECADES;
+            double y = (acc - chance) / (1 - chance);
+            if (y > 0 && isfinite(x)) {
+                int cx = x <= 0 ? 0 : x >= 1 ? GRID_CELLS - 1 : (int)(x * GRID_CELLS);
+                int cy = y >= 1 ? GRID_CELLS - 1 : (int)(y * GRID_CELLS);
+                cells[cx][cy] = 1;
+            }
+        }
+        if (c->train_seconds > 0) s->train_s += c->train_seconds;
+        if (c->epochs_trained > 0) s->epochs += c->epochs_trained;
+    }
+    int covered = 0;
+    for (int x = 0; x < GRID_CELLS; x++)
+        for (int y = 0; y < GRID_CELLS; y++) covered += cells[x][y];
+    s->coverage = (double)covered / (GRID_CELLS * GRID_CELLS);
+    s->front = n_front;
+    s->drop = n_front ? drop / n_front : NAN;
+    s->front_distance = front_distance(r, n_front);
+    if (energy) qsort(energy, (size_t)n_energy, sizeof *energy, by_double);
+    s->spread = energy && n_energy
+                    ? quantile(energy, n_energy, 0.9) - quantile(energy, n_energy, 0.1)
+                    : NAN;
+    s->median_energy = energy ? quantile(energy, n_energy, 0.5) : NAN;
+    free(energy);
+    for (int g = 0; g < r->n_gens; g++) {
+        s->cached += r->gens[g].cached;
+        for (int k = 0; k < r->gens[g].n_counts; k++) {
+            const char *name = r->gens[g].counts[k].name;
+            size_t len = strlen(name);
+            if (len >= 7 && strcmp(name + len - 7, "_tokens") == 0)
+                s->tokens += r->gens[g].counts[k].value;
+        }
+    }
+}
+
+/* A strategy: its runs (indices into the compared runs). */
+typedef struct {
+    char name[64];
+    int *runs, n;
+    run_stats_t *stats;
+} group_t;
+
+static const char *group_name(const uh_run_data_t *r, int by_parent, char *buf, size_t size) {
+    if (!by_parent) return r->strategy;
+    /* the parent folder's name: bench/strategies.sh keeps OUT/.../LABEL/sSEED */
+    char path[sizeof r->dir];
+    snprintf(path, sizeof path, "%s", r->dir);
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') path[--n] = '\0';
+    char *slash = strrchr(path, '/');
+    if (!slash) return "."; /* a run in the current directory */
+    *slash = '\0';
+    slash = strrchr(path, '/');
+    snprintf(buf, size, "%s", slash ? slash + 1 : path);
+    return buf;
+}
+
+static int find_group(const group_t *g, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(g[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* The values of statistic k over group g's runs. */
+static int values(const group_t *g, int k, double *out) {
+    int m = 0;
+    for (int i = 0; i < g->n; i++) {
+        double v = stat_of(&g->stats[i], k);
+        if (isfinite(v)) out[m++] = v;
+    }
+    return m;
+}
+
+static double mean_of(const double *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    return n ? s / n : NAN;
+}
+
+/* Hypervolume against evaluations, mean and 95 % bootstrap band per strategy; the curves'
+ * CSV. A run past its last evaluation holds its final value. */
+static void hv_curves(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *const *runs,
+                      const group_t *groups, int n_groups) {
+    int E = 0;
+    for (int s = 0; s < n_groups; s++)
+        for (int i = 0; i < groups[s].n; i++)
+            if (runs[groups[s].runs[i]]->n_evals > E) E = runs[groups[s].runs[i]]->n_evals;
+    if (E < 1) return;
+    size_t cells = (size_t)n_groups * (E + 1);
+    double *mean = malloc(cells * sizeof *mean), *lo = malloc(cells * sizeof *lo);
+    double *hi = malloc(cells * sizeof *hi), *x = malloc((E + 1) * sizeof *x);
+    double *v = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *v);
+    if (!mean || !lo || !hi || !x || !v) {
+        b->oom = 1;
+        free(mean), free(lo), free(hi), free(x), free(v);
+        return;
+    }
+    uh_strbuf_puts(csv, "strategy,evaluations,runs,mean_hypervolume,ci95_low,ci95_high\n");
+    double y0 = INFINITY, y1 = -INFINITY;
+    for (int s = 0; s < n_groups; s++)
+        for (int e = 0; e <= E; e++) {
+            for (int i = 0; i < groups[s].n; i++) {
+                const uh_run_data_t *r = runs[groups[s].runs[i]];
+                v[i] = r->hv_by_eval[e < r->n_evals ? e : r->n_evals];
+            }
+            size_t at = (size_t)s * (E + 1) + e;
+            mean[at] = mean_of(v, groups[s].n);
+            uh_bootstrap_mean_ci(v, groups[s].n, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED, &lo[at],
+                                 &hi[at]);
+            y0 = fmin(y0, lo[at]), y1 = fmax(y1, hi[at]);
+            if (e > 0)
+                uh_strbuf_putf(csv, "%s,%d,%d,%.6f,%.6f,%.6f\n", groups[s].name, e, groups[s].n,
+                               mean[at], lo[at], hi[at]);
+        }
+    double range[2] = {y0, y1};
+    report_range(range, 2, 0, &y0, &y1);
+    for (int e = 0; e <= E; e++) x[e] = e;
+    plot_t p;
+    plot_begin(&p, b, "compare-hv",
+               "Hypervolume against evaluations (mean and 95 % bootstrap interval over seeds)",
+               "candidates evaluated", "hypervolume", 0, E, y0, y1, 0);
+    const char *names[UH_REPORT_MAX_RUNS], *colors[UH_REPORT_MAX_RUNS];
+    mark_t marks[UH_REPORT_MAX_RUNS];
+    int dashed[UH_REPORT_MAX_RUNS];
+    for (int s = 0; s < n_groups; s++) {
+        const char *color = REPORT_COLORS[s % REPORT_N_COLORS];
+        size_t at = (size_t)s * (E + 1);
+        plot_band(&p, x, lo + at, hi + at, E + 1, color);
+        plot_line(&p, x, mean + at, E + 1, color, s % 2, 0);
+        char tip[160];
+        snprintf(tip, sizeof tip, "%.60s after %d: %.4f [%.4f, %.4f] (%d runs)", groups[s].name, E,
+                 mean[at + E], lo[at + E], hi[at + E], groups[s].n);
+        plot_point(&p, E, mean[at + E], color, (mark_t)(s % MARK_COUNT), 1, "gen", tip);
+        names[s] = groups[s].name;
+        colors[s] = color;
+        marks[s] = (mark_t)(s % MARK_COUNT);
+        dashed[s] = s % 2;
+    }
+    plot_legend(&p, LEGEND_BOTTOM_RIGHT, names, colors, marks, dashed, n_groups);
+    plot_end(&p);
+    free(mean), free(lo), free(hi), free(x), free(v);
+}
+
+/* p of Mann-Whitney U between the final hypervolumes of groups a and b; NaN when either is
+ * absent or a is b. */
+static double p_against(const group_t *groups, int a, int b, double *va, double *vb) {
+    if (a < 0 || b < 0 || a == b) return NAN;
+    int na = values(&groups[a], 0, va), nb = values(&groups[b], 0, vb);
+    return uh_mann_whitney_p(va, na, vb, nb, NULL);
+}
+
+static void put_p(uh_strbuf_t *b, double p) {
+    if (isnan(p))
+        uh_strbuf_puts(b, "<td>–</td>");
+    else
+        uh_strbuf_putf(b, "<td%s>%.3g</td>", p < 0.05 ? " class=\"sig\"" : "", p);
+}
+
+/* The statistics table and its CSV. */
+static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *const *runs,
+                        const group_t *groups, int n_groups) {
+    int random = find_group(groups, n_groups, "random");
+    int nsga2 = find_group(groups, n_groups, "nsga2");
+    double *va = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *va);
+    double *vb = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *vb);
+    if (!va || !vb) {
+        b->oom = 1;
+        free(va), free(vb);
+        return;
+    }
+    uh_strbuf_puts(csv, "strategy,runs,seeds,p_vs_random,p_vs_nsga2");
+    for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%s_mean", STAT_NAMES[k]);
+    uh_strbuf_puts(csv, ",final_hypervolume_ci95_low,final_hypervolume_ci95_high\n");
+    uh_strbuf_puts(b, "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
+                      "<th>final hypervolume: mean [95 % interval]</th><th>p against random</th>"
+                      "<th>p against nsga2</th><th>front size</th><th>front genome distance</th>"
+                      "<th>grid coverage</th><th>proposals' energy: median, 10–90 % (decades)</th>"
+                      "<th>front drop (clean − noisy)</th><th>training (s)</th><th>epochs</th>"
+                      "<th>model tokens</th><th>cached</th></tr>\n");
+    for (int s = 0; s < n_groups; s++) {
+        const group_t *g = &groups[s];
+        double m[N_STATS], lo, hi;
+        for (int k = 0; k < N_STATS; k++) {
+            int n = values(g, k, va);
+            m[k] = mean_of(va, n);
+        }
+        int n_hv = values(g, 0, va);
+        uh_bootstrap_mean_ci(va, n_hv, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED, &lo, &hi);
+        double p_random = p_against(groups, s, random, va, vb);
+        double p_nsga2 = p_against(groups, s, nsga2, va, vb);
+        int seeds = 0;
+        for (int i = 0; i < g->n; i++) {
+            int seen = 0;
+            for (int j = 0; j < i; j++) seen |= runs[g->runs[j]]->seed == runs[g->runs[i]]->seed;
+            seeds += !seen;
+        }
+        uh_strbuf_putf(csv, "%s,%d,%d,%.6g,%.6g", g->name, g->n, seeds, p_random, p_nsga2);
+        for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%.6g", m[k]);
+        uh_strbuf_putf(csv, ",%.6g,%.6g\n", lo, hi);
+        uh_strbuf_puts(b, "<tr><td class=\"l\">");
+        html_text(b, g->name);
+        uh_strbuf_putf(b, "</td><td>%d</td><td>%.4f [%.4f, %.4f]", g->n, m[0], lo, hi);
+        /* runs of one seed repeat one search: a spread of 0 says nothing about seeds */
+        if (g->n > 1 && seeds < g->n)
+            uh_strbuf_putf(b,
+                           " <span class=\"note\">(%d runs, %d seed%s: runs of one seed "
+                           "repeat one search, so the spread is not over seeds)</span>",
+                           g->n, seeds, seeds == 1 ? "" : "s");
+        uh_strbuf_puts(b, "</td>");
+        put_p(b, p_random);
+        put_p(b, p_nsga2);
+        uh_strbuf_putf(b,
+                       "<td>%.1f</td><td>%.3f</td><td>%.2f</td><td>%.3g nJ, %.2f</td>"
+                       "<td>%.4f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.1f</td></tr>\n",
+                       m[1], m[2], m[3], pow(10, m[5]), m[4], m[6], m[7], m[8], m[9], m[10]);
+    }
+    uh_strbuf_puts(
+        b, "</table>\n<p class=\"note\">Means over a strategy's runs. p: two-sided Mann-Whitney U "
+           "of the final hypervolumes (exact up to 16 runs a side without ties; below 0.05 "
+           "marked). Interval: percentile bootstrap of the mean, 2000 resamples. Front genome "
+           "distance: mean pairwise distance of the front's encodings (uh_space_distance). "
+           "Grid coverage: share of a 10 × 10 grid over energy (the hypervolume's 4 decades) "
+           "and accuracy (chance to 1) holding a measured network. Proposals: the children "
+           "(generation 1 on), refused ones included; their energy's median and 10–90 % range "
+           "in decades (a narrow range: the operator explores a narrow band). Training and "
+           "epochs are what the runs' candidates cost, cached ones included; cached: "
+           "answered from the evaluation cache.</p>\n");
+    free(va), free(vb);
+}
+
+int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, uh_strbuf_t *curves,
+                      const uh_run_data_t *const *runs, int n, int by_parent) {
+    group_t groups[UH_REPORT_MAX_RUNS];
+    int n_groups = 0;
+    run_stats_t *stats = malloc(((size_t)n + 1) * sizeof *stats);
+    int *order = malloc(((size_t)n + 1) * sizeof *order);
+    if (!stats || !order) {
+        free(stats), free(order);
+        return UH_ENOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        char buf[64];
+        const char *name = group_name(runs[i], by_parent, buf, sizeof buf);
+        int s = find_group(groups, n_groups, name);
+        if (s < 0) {
+            s = n_groups++;
+            memset(&groups[s], 0, sizeof groups[s]);
+            snprintf(groups[s].name, sizeof groups[s].name, "%s", name);
+        }
+        groups[s].n++;
+    }
+    /* each group's runs and stats as contiguous slices, in the runs' order */
+    int at = 0;
+    for (int s = 0; s < n_groups; s++) {
+        groups[s].runs = order + at;
+        groups[s].stats = stats + at;
+        at += groups[s].n;
+        groups[s].n = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        char buf[64];
+        group_t *g =
+            &groups[find_group(groups, n_groups, group_name(runs[i], by_parent, buf, sizeof buf))];
+        g->runs[g->n] = i;
+        run_stats(runs[i], &g->stats[g->n]);
+        g->n++;
+    }
+    hv_curves(plots, curves, runs, groups, n_groups);
+    stats_table(table, csv, runs, groups, n_groups);
+    free(stats), free(order);
+    return UH_OK;
+}
