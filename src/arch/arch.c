@@ -1,5 +1,6 @@
 /* Architecture descriptions: strict JSON parsing, shape resolution, canonical form, hash. */
 #include "uhnas/arch.h"
+#include "uhnas/hash.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -373,11 +374,7 @@ int uh_arch_canonical(const uh_arch_t *arch, char *buf, size_t cap) {
 void uh_arch_hash(const uh_arch_t *arch, char out[17]) {
     char canon[UH_ARCH_CANON_MAX];
     int n = uh_arch_canonical(arch, canon, sizeof canon);
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a offset basis */
-    for (int i = 0; i < n; i++) {
-        h ^= (unsigned char)canon[i];
-        h *= 0x100000001b3ull; /* FNV prime */
-    }
+    uint64_t h = uh_fnv1a(UH_FNV1A_BASIS, canon, n > 0 ? (size_t)n : 0);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "uhnas/fileio.h"
+#include "uhnas/hash.h"
 #include "llm_internal.h"
 
 #define REDACTED "[REDACTED]"
@@ -82,7 +83,7 @@ char *uh_llm_redact(const char *text, const char *secret) {
 }
 
 static void request_key(const uh_llm_msg_t *msgs, int n, double temperature, char key[17]) {
-    uint64_t h = 14695981039346656037ULL;
+    uint64_t h = UH_FNV1A_BASIS;
     char t[32];
     snprintf(t, sizeof t, "%.6g", temperature);
     const char *parts[2];
@@ -90,10 +91,7 @@ static void request_key(const uh_llm_msg_t *msgs, int n, double temperature, cha
         parts[0] = i < 0 ? t : msgs[i].role;
         parts[1] = i < 0 ? "" : msgs[i].content;
         for (int j = 0; j < 2; j++) /* each part ends with its NUL: no two splits collide */
-            for (const char *p = parts[j];; p++) {
-                h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-                if (!*p) break;
-            }
+            h = uh_fnv1a(h, parts[j], strlen(parts[j]) + 1);
     }
     snprintf(key, 17, "%016llx", (unsigned long long)h);
 }

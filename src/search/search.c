@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/hash.h"
 #include "search_internal.h"
 #include "uhnas/pareto.h"
 #include "uhnas/threads.h"
@@ -18,12 +19,11 @@ enum { STREAM_GENERATION = 1, STREAM_SPLIT = 2 };
 
 /* FNV-1a of text after h */
 static uint64_t fnv1a(uint64_t h, const char *text) {
-    for (const char *p = text; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return uh_fnv1a(h, text, strlen(text));
 }
 
 uint64_t uh_search_candidate_seed(uint64_t base, const char *hash) {
-    uint64_t h = fnv1a(14695981039346656037ULL ^ base, hash);
+    uint64_t h = fnv1a(UH_FNV1A_BASIS ^ base, hash);
     /* splitmix64 finaliser: nearby bases give unrelated candidate seeds */
     h ^= h >> 30, h *= 0xbf58476d1ce4e5b9ULL;
     h ^= h >> 27, h *= 0x94d049bb133111ebULL;
@@ -45,7 +45,7 @@ static void eval_text(const uh_search_config_t *cfg, char *out, size_t cap) {
 uint64_t uh_search_eval_digest(const uh_search_config_t *cfg, const uh_backend_t *backend) {
     char text[512];
     eval_text(cfg, text, sizeof text);
-    return fnv1a(fnv1a(14695981039346656037ULL, text), uh_backend_text(backend));
+    return fnv1a(fnv1a(UH_FNV1A_BASIS, text), uh_backend_text(backend));
 }
 
 /* FNV-1a of a dataset's shape, pixels and labels after h. */
@@ -55,8 +55,8 @@ static uint64_t data_digest(const uh_dataset_t *ds, uint64_t h) {
     h = fnv1a(h, shape);
     const unsigned char *x = (const unsigned char *)ds->x;
     const size_t bytes = (size_t)ds->n * ds->c * ds->h * ds->w * sizeof *ds->x;
-    for (size_t i = 0; i < bytes; i++) h = (h ^ x[i]) * 1099511628211ULL;
-    for (int i = 0; i < ds->n; i++) h = (h ^ ds->y[i]) * 1099511628211ULL;
+    h = uh_fnv1a(h, x, bytes);
+    for (int i = 0; i < ds->n; i++) h = (h ^ ds->y[i]) * UH_FNV1A_PRIME;
     return h;
 }
 
@@ -1435,9 +1435,8 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
                             uh_strategy_name(r->cfg.strategy));
     rc = uh_search_load_data(&r->cfg, &r->env.train, &r->env.val, &r->env.test, err);
     if (!rc && opts->cache) { /* what the cache's descriptions name the backend and data by */
-        r->env.backend_digest = fnv1a(14695981039346656037ULL, uh_backend_text(r->env.backend));
-        r->env.data_digest =
-            data_digest(r->env.val, data_digest(r->env.train, 14695981039346656037ULL));
+        r->env.backend_digest = fnv1a(UH_FNV1A_BASIS, uh_backend_text(r->env.backend));
+        r->env.data_digest = data_digest(r->env.val, data_digest(r->env.train, UH_FNV1A_BASIS));
     }
     if (!rc) rc = energy_scale(r, err);
     r->env.n_rung_epochs = uh_pruner_rungs(&r->cfg, r->env.rung_epochs);
