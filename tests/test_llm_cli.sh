@@ -191,7 +191,7 @@ replayed() { sql "$1" "select json_extract(state, '\$.operator.llm_builtin.repla
 prior_ok=$(sql "$tmp/builtin1" "select count(*) from candidates where status = 'ok'")
 [[ $(sql "$tmp/prior" "select json_extract(state, '\$.operator.llm_builtin.examples') from generations where generation = 1") -eq $((prior_ok + 4)) ]] && ok || bad "prior examples: $(sql "$tmp/prior" "select state from generations where generation = 1")"
 out=$("$UHNAS" search "${BASE[@]}" --strategy llm --llm-prior "$tmp/none" --out "$tmp/noprior" 2>&1)
-[[ $? -eq 2 && "$out" == *"holds no run"* && ! -e "$tmp/noprior" ]] && ok || bad "missing prior: $out"
+[[ $? -eq 2 && "$out" == *"neither a checkpoint (uhnas pretrain) nor a run directory"* && ! -e "$tmp/noprior" ]] && ok || bad "missing prior: $out"
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

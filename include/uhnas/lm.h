@@ -37,6 +37,9 @@ typedef struct {
      * each with its own backend's hardware tokens: knowledge carries across runs */
     const char *const *prior;
     int n_prior;
+    /* a pretrained checkpoint (uh_lm_pretrain) of this shape the model starts from and
+     * fine-tunes; NULL: fresh weights from the seed */
+    const char *start;
     /* the run directory: the model's checkpoint and its calls are kept in DIR/lm so that
      * `resume` continues from them (see src/lm/memory.h); NULL = kept in memory only */
     const char *run_dir;
@@ -52,6 +55,32 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
                        uh_error_t *err);
 void uh_lm_operator_free(uh_operator_t *op); /* an operator uh_lm_operator_new made, or {0} */
 
+/* ---- a prior: the model pretrained on measured candidates ----
+ * The examples of earlier runs (each with its own backend's hardware tokens: physics
+ * numbers, never names) and of corpus files, trained `steps` AdamW steps from the seed and
+ * saved as a checkpoint a run can start from (uh_lm_opts_t.start). One thread, seeded:
+ * the same inputs give the same checkpoint, byte for byte, on the same CPU and BLAS build. */
+typedef struct {
+    uh_lm_opts_t model;        /* shape, batch, lr, seed, hardware tokens; prior: the runs */
+    int steps;                 /* AdamW steps */
+    const char *const *corpus; /* corpus files read too (gzip; src/lm/corpus.h) */
+    int n_corpus;
+    const char *write_corpus; /* where to write every example read as a corpus, or NULL */
+    const char *out;          /* the checkpoint */
+} uh_lm_pretrain_t;
+
+typedef struct {
+    long examples, steps, train_tokens;
+    double first_loss, loss, seconds; /* mean loss of the first and last 5 % of steps */
+    size_t params;
+} uh_lm_pretrain_stats_t;
+
+int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_error_t *err);
+
+/* FNV-1a of a file's bytes as 16 hex digits (a prior checkpoint's identity in a run's
+ * config). */
+int uh_lm_file_digest(const char *path, char out[17], uh_error_t *err);
+
 /* ---- a run's built-in model, as stored in its config ---- */
 
 typedef struct {
@@ -59,16 +88,22 @@ typedef struct {
     int hardware_tokens;
     int n_prior;
     char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
+    char start[1024];                  /* the pretrained checkpoint it starts from, or "" */
+    char start_digest[17];             /* uh_lm_file_digest of it when the run began */
 } uh_lm_config_t;
 
 /* uh_lm_opts_default's settings, no prior runs. */
 void uh_lm_config_default(uh_lm_config_t *c);
 /* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
- * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}. Caller frees. */
+ * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, with "start":FILE and
+ * "start_digest":HEX when it starts from a checkpoint (absent in runs stored before).
+ * Caller frees. */
 char *uh_lm_config_json(const uh_lm_config_t *c);
 /* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */
 int uh_lm_config_parse(const char *json, uh_lm_config_t *c, uh_error_t *err);
-/* The operator for a run with this config and seed, kept in run_dir (NULL: in memory). */
+/* The operator for a run with this config and seed, kept in run_dir (NULL: in memory). A
+ * start checkpoint whose digest is no longer the stored one is refused: a run keeps the
+ * prior it began with. */
 int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_dir,
                         const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err);
 /* Removes the model's memory from run_dir (its calls and checkpoints); none is fine. */

@@ -58,6 +58,7 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env);
 int uh_cmd_report(int argc, char **argv, const cli_env_t *env);
 int uh_cmd_compare(int argc, char **argv, const cli_env_t *env);
 int uh_cmd_export(int argc, char **argv, const cli_env_t *env);
+int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env);
 
 /* Prints "uhnas: <message>" on stderr and returns code, for `return cli_fail(...)`. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

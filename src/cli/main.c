@@ -19,6 +19,8 @@ static const uh_command_t COMMANDS[] = {
     {"compare", "several runs on one HTML page (backends, or strategies over seeds)",
      uh_cmd_compare},
     {"export", "an architecture (and weights) as PyTorch source, JSON or CSV", uh_cmd_export},
+    {"pretrain", "the built-in model's prior: pretrain it on measured candidates",
+     uh_cmd_pretrain},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 

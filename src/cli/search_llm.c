@@ -1,5 +1,6 @@
 /* The --llm-* options of `search` and `resume`, and what the user is told about the run's
  * operator. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "search_llm.h"
+#include "uhnas/gpt.h"
 #include "uhnas/lm.h"
 
 void cli_llm_args_unset(cli_llm_args_t *a) {
@@ -25,7 +27,47 @@ static int store_settings(char *json, uh_search_config_t *cfg, const char *what,
     return !fits;
 }
 
-/* The built-in model: --system-prompt hardware or none, its sizes and prior runs. */
+/* A pretrained checkpoint as the built-in model's start: its shape becomes the model's (a
+ * size option that says otherwise is refused), its digest is stored. Non-zero: refused. */
+static int prior_checkpoint(const char *path, const int given[5], uh_lm_config_t *c, char *msg,
+                            size_t size) {
+    uh_error_t err = {0};
+    uh_gpt_t *m = uh_gpt_load(path, 1, NULL, &err);
+    if (!m || uh_lm_file_digest(path, c->start_digest, &err)) {
+        uh_gpt_free(m);
+        snprintf(msg, size, "--llm-prior: %s", err.msg);
+        return 1;
+    }
+    if (c->start[0]) {
+        uh_gpt_free(m);
+        snprintf(msg, size, "--llm-prior: one checkpoint at most (%.200s and %.200s)", c->start,
+                 path);
+        return 1;
+    }
+    const uh_gpt_config_t *g = uh_gpt_config(m);
+    const int shape[4] = {g->layers, g->heads, g->channels, g->max_t};
+    static const char *const names[4] = {"--llm-layers", "--llm-heads", "--llm-width",
+                                         "--llm-context"};
+    int *sizes[4] = {&c->layers, &c->heads, &c->width, &c->context};
+    for (int i = 0; i < 4; i++) {
+        if (given[i] >= 0 && given[i] != shape[i]) {
+            snprintf(msg, size, "--llm-prior %.200s: the checkpoint has %s %d, not %d", path,
+                     names[i], shape[i], given[i]);
+            uh_gpt_free(m);
+            return 1;
+        }
+        *sizes[i] = shape[i];
+    }
+    uh_gpt_free(m);
+    /* absolute: `resume` from another directory finds it */
+    char *abs = realpath(path, NULL);
+    int fits = abs && snprintf(c->start, sizeof c->start, "%s", abs) < (int)sizeof c->start;
+    free(abs);
+    if (!fits) snprintf(msg, size, "--llm-prior: %.200s: path too long", path);
+    return !fits;
+}
+
+/* The built-in model: --system-prompt hardware or none, its sizes, prior runs and start. */
 static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char *msg,
                           size_t size) {
     if (a->remote.model || !isnan(a->remote.temperature) || !isnan(a->remote.timeout_s) ||
@@ -46,22 +88,33 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
     int *sizes[5] = {&c.layers, &c.heads, &c.width, &c.context, &c.train_steps};
     for (int i = 0; i < 5; i++)
         if (a->size[i] >= 0) *sizes[i] = a->size[i];
-    char dirs[4096];
-    if (a->prior && snprintf(dirs, sizeof dirs, "%s", a->prior) < (int)sizeof dirs)
-        for (char *d = strtok(dirs, ","); d; d = strtok(NULL, ",")) {
-            char store[4200];
-            struct stat st;
-            snprintf(store, sizeof store, "%s/run.sqlite", d);
-            if (stat(store, &st) != 0) { /* before a run directory is made for nothing */
-                snprintf(msg, size, "--llm-prior: %.200s holds no run (no run.sqlite)", d);
-                return 1;
-            }
-            if (c.n_prior == UH_LM_MAX_PRIOR || strlen(d) >= sizeof c.prior[0]) {
-                snprintf(msg, size, "--llm-prior: too many or too long directories");
-                return 1;
-            }
-            strcpy(c.prior[c.n_prior++], d);
+    char items[4096];
+    if (a->prior && snprintf(items, sizeof items, "%s", a->prior) >= (int)sizeof items) {
+        snprintf(msg, size, "--llm-prior: too long");
+        return 1;
+    }
+    for (char *d = a->prior ? strtok(items, ",") : NULL; d; d = strtok(NULL, ",")) {
+        char store[4200];
+        struct stat st;
+        snprintf(store, sizeof store, "%s/run.sqlite", d);
+        if (strcmp(d, "none") == 0) continue;
+        if (stat(d, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (prior_checkpoint(d, a->size, &c, msg, size)) return 1;
+            continue;
         }
+        if (stat(store, &st) != 0) { /* before a run directory is made for nothing */
+            snprintf(msg, size,
+                     "--llm-prior: %.200s is neither a checkpoint (uhnas pretrain) nor a run "
+                     "directory (no run.sqlite)",
+                     d);
+            return 1;
+        }
+        if (c.n_prior == UH_LM_MAX_PRIOR || strlen(d) >= sizeof c.prior[0]) {
+            snprintf(msg, size, "--llm-prior: too many or too long directories");
+            return 1;
+        }
+        strcpy(c.prior[c.n_prior++], d);
+    }
     return store_settings(uh_lm_config_json(&c), cfg,
                           "--llm-prior: too many or too long directories", msg, size);
 }

@@ -9,14 +9,13 @@
 #include <time.h>
 
 #include "uhnas/archlang.h"
+#include "uhnas/fileio.h"
+#include "uhnas/hash.h"
 #include "uhnas/store.h"
+#include "corpus.h"
 #include "memory.h"
 
-/* One training example: tokens[0..len). */
-typedef struct {
-    int len;
-    int tok[UH_LANG_MAX_TOKENS];
-} example_t;
+typedef lm_example_t example_t; /* one training example: tokens[0..len) */
 
 /* Which parent a child came from: what the model's examples put in its context. */
 typedef struct {
@@ -26,7 +25,8 @@ typedef struct {
 
 typedef struct {
     uh_lm_opts_t opts;
-    char dir[4096]; /* the run directory ("" = nothing kept) */
+    char dir[4096];   /* the run directory ("" = nothing kept) */
+    char start[4096]; /* opts.start's copy ("" = none) */
     const uh_backend_t *backend;
     int hw[5];
     example_t *prior; /* the prior runs' examples */
@@ -129,21 +129,18 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     return UH_OK;
 }
 
-/* train_steps AdamW steps on minibatches drawn with replacement; each batch is as long as
- * its longest example, positions past an example's end count for nothing. */
-static int train(lm_op_t *o, const uh_propose_t *in, uh_rng_t *rng, uh_error_t *err) {
-    example_t *ex = NULL;
-    int n = 0;
-    int rc = build_examples(o, in, &ex, &n, err);
-    const int B = o->opts.batch, T = o->opts.context;
+/* steps AdamW steps on minibatches of examples drawn with replacement; each batch is as long
+ * as its longest example, positions past an example's end count for nothing. */
+static int train_examples(uh_gpt_t *m, const example_t *ex, int n, int steps, int B, int T,
+                          float lr, uh_rng_t *rng, lm_stats_t *st, uh_error_t *err) {
     int *bx = malloc((size_t)B * T * sizeof *bx), *by = malloc((size_t)B * T * sizeof *by);
     int *pick = malloc((size_t)B * sizeof *pick);
-    if (!rc && (!bx || !by || !pick)) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    int rc = bx && by && pick ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
     uh_adamw_t adam;
     uh_adamw_default(&adam);
-    adam.lr = o->opts.lr;
+    adam.lr = lr;
     double t0 = seconds();
-    for (int s = 0; !rc && n > 0 && s < o->opts.train_steps; s++) {
+    for (int s = 0; !rc && n > 0 && s < steps; s++) {
         int len = 2;
         for (int b = 0; b < B; b++) {
             pick[b] = (int)uh_rng_below(rng, (uint64_t)n);
@@ -156,16 +153,28 @@ static int train(lm_op_t *o, const uh_propose_t *in, uh_rng_t *rng, uh_error_t *
                 bx[b * t_in + t] = t + 1 < e->len ? e->tok[t] : UH_TOK_PAD;
                 by[b * t_in + t] = t + 1 < e->len ? e->tok[t + 1] : -1;
             }
-            o->cur.train_tokens += e->len - 1;
+            st->train_tokens += e->len - 1;
         }
-        o->cur.loss = uh_gpt_forward(o->model, bx, by, B, t_in);
-        uh_gpt_backward(o->model);
-        uh_gpt_step(o->model, &adam);
-        o->cur.steps++;
+        st->loss = uh_gpt_forward(m, bx, by, B, t_in);
+        uh_gpt_backward(m);
+        uh_gpt_step(m, &adam);
+        st->steps++;
     }
-    o->cur.train_s += seconds() - t0;
-    o->cur.examples += n;
-    free(ex), free(bx), free(by), free(pick);
+    st->train_s += seconds() - t0;
+    st->examples += n;
+    free(bx), free(by), free(pick);
+    return rc;
+}
+
+/* This call's training: train_steps on the prior's examples and the run's measured ones. */
+static int train(lm_op_t *o, const uh_propose_t *in, uh_rng_t *rng, uh_error_t *err) {
+    example_t *ex = NULL;
+    int n = 0;
+    int rc = build_examples(o, in, &ex, &n, err);
+    if (!rc)
+        rc = train_examples(o->model, ex, n, o->opts.train_steps, o->opts.batch, o->opts.context,
+                            o->opts.lr, rng, &o->cur, err);
+    free(ex);
     return rc;
 }
 
@@ -271,14 +280,23 @@ static int replay(lm_op_t *o, const uh_propose_t *in, const lm_record_t *r, uh_c
     return UH_OK;
 }
 
+/* The pretrained model a run starts from (uh_lm_pretrain's checkpoint), of the run's shape. */
+static uh_gpt_t *load_start(const char *path, int batch, const uh_gpt_config_t *want,
+                            uh_error_t *err) {
+    uh_gpt_t *m = uh_gpt_load(path, batch, want, err);
+    if (!m) uh_error_prefix(err, "--llm-prior");
+    return m;
+}
+
 /* The model trained through this call: continued from the previous call's, or as restored
  * from the run directory. The checkpoint is written before anything is sampled. */
 static int ready_model(lm_op_t *o, const uh_propose_t *in, long call, uh_error_t *err) {
     if (!o->model) {
         uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers, o->opts.heads,
                                o->opts.channels};
-        if (!(o->model = uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err)))
-            return err ? err->code : UH_ENOMEM;
+        o->model = o->opts.start ? load_start(o->opts.start, o->opts.batch, &cfg, err)
+                                 : uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err);
+        if (!o->model) return err ? err->code : UH_ENOMEM;
         o->trained = -1;
     }
     if (o->trained == call) {
@@ -456,6 +474,19 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
         for (int i = 0; i < 5; i++) o->hw[i] = UH_TOK_PAD; /* the ablation: no hardware */
     o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
     o->opts.run_dir = NULL;
+    if (opts->start) { /* refused now, before anything is trained, when it does not load */
+        uh_gpt_config_t want = {uh_lang_vocab_size(), opts->context, opts->layers, opts->heads,
+                                opts->channels};
+        uh_gpt_t *m = snprintf(o->start, sizeof o->start, "%s", opts->start) < (int)sizeof o->start
+                          ? load_start(opts->start, 1, &want, err)
+                          : NULL;
+        if (!m) {
+            free(o);
+            return err && err->code ? err->code : UH_EINVAL;
+        }
+        uh_gpt_free(m);
+        o->opts.start = o->start;
+    }
     for (int i = 0; i < opts->n_prior; i++) {
         int rc = load_prior(o, opts->prior[i], err);
         if (rc) {
@@ -477,4 +508,68 @@ void uh_lm_operator_free(uh_operator_t *op) {
     free(o->lineage);
     free(o);
     memset(op, 0, sizeof *op);
+}
+
+int uh_lm_file_digest(const char *path, char out[17], uh_error_t *err) {
+    char *bytes;
+    size_t n;
+    int rc = uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &bytes, &n, err);
+    if (rc) return rc;
+    snprintf(out, 17, "%016llx", (unsigned long long)uh_fnv1a(UH_FNV1A_BASIS, bytes, n));
+    free(bytes);
+    return UH_OK;
+}
+
+/* The mean of v[from..to). */
+static double mean_range(const float *v, long from, long to) {
+    double s = 0;
+    for (long i = from; i < to; i++) s += v[i];
+    return to > from ? s / (double)(to - from) : NAN;
+}
+
+int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_error_t *err) {
+    memset(stats, 0, sizeof *stats);
+    const uh_lm_opts_t *mo = &p->model;
+    if (p->steps < 1 || !p->out)
+        return uh_error_set(err, UH_EINVAL, "pretrain: steps >= 1 and an output file");
+    uh_lm_opts_t shape = *mo;
+    shape.prior = NULL, shape.n_prior = 0, shape.start = NULL, shape.run_dir = NULL;
+    shape.hardware_tokens = 0; /* checked for its shape only: needs no backend */
+    uh_operator_t op;
+    int rc = uh_lm_operator_new(&shape, NULL, &op, err);
+    if (rc) return rc;
+    lm_op_t *o = op.ctx; /* examples: each prior run's with its own backend's tokens */
+    o->opts.hardware_tokens = mo->hardware_tokens;
+    for (int i = 0; !rc && i < mo->n_prior; i++) rc = load_prior(o, mo->prior[i], err);
+    for (int i = 0; !rc && i < p->n_corpus; i++)
+        rc = lm_corpus_read(p->corpus[i], mo->context, &o->prior, &o->n_prior, err);
+    if (!rc && o->n_prior == 0)
+        rc = uh_error_set(err, UH_EINVAL, "pretrain: no examples (give runs or a corpus)");
+    if (!rc && p->write_corpus) rc = lm_corpus_write(p->write_corpus, o->prior, o->n_prior, err);
+    uh_gpt_config_t cfg = {uh_lang_vocab_size(), mo->context, mo->layers, mo->heads, mo->channels};
+    float *losses = rc ? NULL : malloc((size_t)p->steps * sizeof *losses);
+    if (!rc && !losses) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc && !(o->model = uh_gpt_new(&cfg, mo->batch, mo->seed, err)))
+        rc = err && err->code ? err->code : UH_ENOMEM;
+    uh_rng_t rng; /* its own stream: pretraining draws differ from any run's */
+    uh_rng_seed_stream(&rng, mo->seed ^ 0x7072696f72ULL, 0);
+    for (int s = 0; !rc && s < p->steps; s++) { /* one step at a time: the losses */
+        rc = train_examples(o->model, o->prior, o->n_prior, 1, mo->batch, mo->context, mo->lr, &rng,
+                            &o->cur, err);
+        losses[s] = (float)o->cur.loss;
+    }
+    if (!rc) rc = uh_gpt_save(o->model, p->out, err);
+    if (!rc) {
+        long tail = p->steps / 20 > 0 ? p->steps / 20 : 1;
+        *stats = (uh_lm_pretrain_stats_t){.examples = o->n_prior,
+                                          .steps = o->cur.steps,
+                                          .train_tokens = o->cur.train_tokens,
+                                          .first_loss = mean_range(losses, 0, tail),
+                                          .loss = mean_range(losses, p->steps - tail, p->steps),
+                                          .seconds = o->cur.train_s,
+                                          .params = uh_gpt_n_params(o->model)};
+    }
+    free(losses);
+    uh_lm_operator_free(&op);
+    return rc;
 }

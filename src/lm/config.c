@@ -42,6 +42,11 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
     SIZE("width", width),
     SIZE("context", context),
     SIZE("train_steps", train_steps),
+    /* optional: a run stored before them started from fresh weights */
+    UH_JSON_ROW("start", UH_JSON_STRING, uh_lm_config_t, start, 0, 0,
+                sizeof(((uh_lm_config_t *)0)->start), 0),
+    UH_JSON_ROW("start_digest", UH_JSON_STRING, uh_lm_config_t, start_digest, 0, 0,
+                sizeof(((uh_lm_config_t *)0)->start_digest), 0),
     {NULL}};
 #undef SIZE
 
@@ -52,6 +57,8 @@ char *uh_lm_config_json(const uh_lm_config_t *c) {
         const int *v = (const int *)((const char *)c + f->offset);
         if (f->type == UH_JSON_BOOL) cJSON_AddBoolToObject(b, f->key, *v);
         if (f->type == UH_JSON_INT) cJSON_AddNumberToObject(b, f->key, *v);
+        if (f->type == UH_JSON_STRING && *(const char *)v)
+            cJSON_AddStringToObject(b, f->key, (const char *)v);
         if (f->type != UH_JSON_CUSTOM) continue;
         cJSON *prior = cJSON_AddArrayToObject(b, f->key);
         for (int i = 0; i < c->n_prior; i++)
@@ -88,5 +95,19 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;
+    if (c->start[0]) {
+        char now[17];
+        int rc = uh_lm_file_digest(c->start, now, err);
+        if (rc) {
+            uh_error_prefix(err, "--llm-prior");
+            return rc;
+        }
+        if (strcmp(now, c->start_digest) != 0)
+            return uh_error_set(err, UH_EINVAL,
+                                "--llm-prior %s: the checkpoint changed since the run began "
+                                "(digest %s, now %s): a run keeps the prior it started from",
+                                c->start, c->start_digest, now);
+        o.start = c->start;
+    }
     return uh_lm_operator_new(&o, backend, op, err);
 }
