@@ -39,7 +39,7 @@ out=$("$UHNAS" compare "$tmp/a" "$tmp/d" --out "$tmp/no.html" 2>&1)
 # the statistics as CSV; variants of one strategy told apart by their folders
 out=$("$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/c" --out "$tmp/cmp.html" --csv "$tmp/cmp.csv" \
   --curves "$tmp/curves.csv" 2>&1)
-[[ $? -eq 0 && $(csv_rows "$tmp/cmp.csv") -eq 2 && $(head -1 "$tmp/cmp.csv") == strategy,runs,seeds,p_vs_random,p_vs_nsga2,* ]] \
+[[ $? -eq 0 && $(csv_rows "$tmp/cmp.csv") -eq 2 && $(head -1 "$tmp/cmp.csv") == strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2,* ]] \
   && ok || bad "compare --csv: $out $(cat "$tmp/cmp.csv")"
 python3 - "$tmp/cmp.csv" "$tmp/curves.csv" "$tmp/a" "$tmp/b" <<'PY' && ok || bad "compare's CSV against the runs"
 import csv, sqlite3, sys

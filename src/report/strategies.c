@@ -18,26 +18,20 @@
 /* One run's figures (NaN where it has none). */
 typedef struct {
     double hv, front, front_distance, coverage, spread, median_energy, drop;
-    double train_s, epochs, tokens, cached;
+    double train_s, epochs, tokens, operator_s, cached;
 } run_stats_t;
 
-static const char *const STAT_NAMES[] = {"final_hypervolume",
-                                         "front_size",
-                                         "front_genome_distance",
-                                         "grid_coverage",
-                                         "proposal_energy_iqr",
-                                         "proposal_energy_median_log10_nj",
-                                         "front_drop",
-                                         "training_seconds",
-                                         "epochs_trained",
-                                         "model_tokens",
-                                         "cached"};
+static const char *const STAT_NAMES[] = {
+    "final_hypervolume", "front_size",          "front_genome_distance",
+    "grid_coverage",     "proposal_energy_iqr", "proposal_energy_median_log10_nj",
+    "front_drop",        "training_seconds",    "epochs_trained",
+    "model_tokens",      "operator_seconds",    "cached"};
 #define N_STATS ((int)(sizeof STAT_NAMES / sizeof *STAT_NAMES))
 
 static double stat_of(const run_stats_t *s, int k) {
     const double v[] = {s->hv,     s->front,         s->front_distance, s->coverage,
                         s->spread, s->median_energy, s->drop,           s->train_s,
-                        s->epochs, s->tokens,        s->cached};
+                        s->epochs, s->tokens,        s->operator_s,     s->cached};
     return v[k];
 }
 
@@ -122,6 +116,8 @@ static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
             size_t len = strlen(name);
             if (len >= 7 && strcmp(name + len - 7, "_tokens") == 0)
                 s->tokens += r->gens[g].counts[k].value;
+            if (len >= 8 && strcmp(name + len - 8, "_seconds") == 0) /* the model's own time */
+                s->operator_s += r->gens[g].counts[k].value;
         }
     }
 }
@@ -234,6 +230,30 @@ static void hv_curves(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *con
     free(mean), free(lo), free(hi), free(x), free(v);
 }
 
+static int by_hash(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Distinct architectures measured over a group's runs (-1 when out of memory): how much of
+ * the space the strategy saw across its seeds. */
+static long distinct_networks(const uh_run_data_t *const *runs, const group_t *g) {
+    size_t total = 0;
+    for (int i = 0; i < g->n; i++) total += runs[g->runs[i]]->n_rows;
+    const char **h = malloc((total + 1) * sizeof *h);
+    if (!h) return -1;
+    size_t m = 0;
+    for (int i = 0; i < g->n; i++) {
+        const uh_run_data_t *r = runs[g->runs[i]];
+        for (size_t k = 0; k < r->n_rows; k++)
+            if (r->rows[k].status != UH_CAND_INVALID) h[m++] = r->rows[k].hash;
+    }
+    qsort(h, m, sizeof *h, by_hash);
+    long distinct = 0;
+    for (size_t k = 0; k < m; k++) distinct += k == 0 || strcmp(h[k], h[k - 1]) != 0;
+    free(h);
+    return distinct;
+}
+
 /* p of Mann-Whitney U between the final hypervolumes of groups a and b; NaN when either is
  * absent or a is b. */
 static double p_against(const group_t *groups, int a, int b, double *va, double *vb) {
@@ -261,7 +281,7 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
         free(va), free(vb);
         return;
     }
-    uh_strbuf_puts(csv, "strategy,runs,seeds,p_vs_random,p_vs_nsga2");
+    uh_strbuf_puts(csv, "strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2");
     for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%s_mean", STAT_NAMES[k]);
     uh_strbuf_puts(csv, ",final_hypervolume_ci95_low,final_hypervolume_ci95_high\n");
     uh_strbuf_puts(b, "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
@@ -287,7 +307,9 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
             for (int j = 0; j < i; j++) seen |= runs[g->runs[j]]->seed == runs[g->runs[i]]->seed;
             seeds += !seen;
         }
-        uh_strbuf_putf(csv, "%s,%d,%d,%.6g,%.6g", g->name, g->n, seeds, p_random, p_nsga2);
+        long distinct = distinct_networks(runs, g);
+        uh_strbuf_putf(csv, "%s,%d,%d,%ld,%.6g,%.6g", g->name, g->n, seeds, distinct, p_random,
+                       p_nsga2);
         for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%.6g", m[k]);
         uh_strbuf_putf(csv, ",%.6g,%.6g\n", lo, hi);
         uh_strbuf_puts(b, "<tr><td class=\"l\">");
@@ -304,8 +326,10 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
         put_p(b, p_nsga2);
         uh_strbuf_putf(b,
                        "<td>%.1f</td><td>%.3f</td><td>%.2f</td><td>%.3g nJ, %.2f</td>"
-                       "<td>%.4f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.1f</td></tr>\n",
-                       m[1], m[2], m[3], pow(10, m[5]), m[4], m[6], m[7], m[8], m[9], m[10]);
+                       "<td>%.4f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.1f</td>"
+                       "<td>%.1f</td><td>%ld</td></tr>\n",
+                       m[1], m[2], m[3], pow(10, m[5]), m[4], m[6], m[7], m[8], m[9], m[10], m[11],
+                       distinct);
     }
     uh_strbuf_puts(
         b, "</table>\n<p class=\"note\">Means over a strategy's runs. p: two-sided Mann-Whitney U "
@@ -316,8 +340,10 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
            "and accuracy (chance to 1) holding a measured network. Proposals: the children "
            "(generation 1 on), refused ones included; their energy's median and 10–90 % range "
            "in decades (a narrow range: the operator explores a narrow band). Training and "
-           "epochs are what the runs' candidates cost, cached ones included; cached: "
-           "answered from the evaluation cache.</p>\n");
+           "epochs are what the runs' candidates cost, cached ones included; model (s): the "
+           "language model's own training and sampling; cached: answered from the evaluation "
+           "cache; distinct networks: different architectures measured over all the "
+           "strategy's runs.</p>\n");
     free(va), free(vb);
 }
 
