@@ -223,12 +223,23 @@ static void test_compare(void **state) {
     assert_non_null(strstr(html, row));
     snprintf(row, sizeof row, "<td>1</td><td>%.4f [%.4f, %.4f]</td>", h[2], h[2], h[2]);
     assert_non_null(strstr(html, row));
+    { /* every row of the statistics table has a cell per heading */
+        const char *t = strstr(html, "<table class=\"hv\">"),
+                   *end = t ? strstr(t, "</table>") : NULL;
+        assert_non_null(end);
+        char *table = strndup(t, (size_t)(end - t));
+        int heads = count(table, "<th"), cells = count(table, "<td"), rows = count(table, "<tr>");
+        assert_int_equal(rows, 3);
+        assert_int_equal(cells, 2 * heads);
+        free(table);
+    }
     double p = uh_mann_whitney_p(h, 2, h + 2, 1, NULL);
     snprintf(row, sizeof row, "\nnsga2,2,2,6,%.6g,nan,%.6g,", p, (h[0] + h[1]) / 2);
     assert_non_null(strstr(csv, row));
     snprintf(row, sizeof row, "\nrandom,1,1,6,nan,%.6g,%.6g,", p, h[2]);
     assert_non_null(strstr(csv, row));
-    assert_non_null(strstr(csv, "strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2,final_"));
+    assert_non_null(
+        strstr(csv, "strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2,final_"));
     assert_int_equal(count(curves, "\n"), 1 + 2 * 6); /* a header, 6 evaluations each */
     snprintf(row, sizeof row, "\nrandom,6,1,%.6f,%.6f,%.6f\n", h[2], h[2], h[2]);
     assert_non_null(strstr(curves, row));

@@ -289,7 +289,8 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
                       "<th>p against nsga2</th><th>front size</th><th>front genome distance</th>"
                       "<th>grid coverage</th><th>proposals' energy: median, 10–90 % (decades)</th>"
                       "<th>front drop (clean − noisy)</th><th>training (s)</th><th>epochs</th>"
-                      "<th>model tokens</th><th>cached</th></tr>\n");
+                      "<th>model tokens</th><th>model (s)</th><th>cached</th>"
+                      "<th>distinct networks, all runs</th></tr>\n");
     for (int s = 0; s < n_groups; s++) {
         const group_t *g = &groups[s];
         double m[N_STATS], lo, hi;
