@@ -27,6 +27,10 @@ python3 -c 'import re,sys; a,b=map(float,re.search(r"loss ([0-9.]+) -> ([0-9.]+)
   && cmp -s "$tmp/p1.ckpt" "$tmp/p3.ckpt" && ok || bad "the corpus alone gave another checkpoint"
 "$UHNAS" pretrain --corpus "$tmp/c.gz" "${SMALL[@]}" --steps 40 --seed 2 --out "$tmp/p4.ckpt" > /dev/null 2>&1 \
   && ! cmp -s "$tmp/p1.ckpt" "$tmp/p4.ckpt" && ok || bad "another seed gave the same checkpoint"
+# the shipped corpus (configs/lm/corpus.gz: bench/prior.sh corpus) is this build's
+out=$("$UHNAS" pretrain --corpus "$SRC/configs/lm/corpus.gz" --llm-layers 1 --llm-width 16 --llm-heads 2 \
+  --steps 2 --out "$tmp/shipped.ckpt" 2>&1)
+[[ $? -eq 0 && "$out" == "298 examples, 2 steps"* ]] && ok || bad "the shipped corpus: $out"
 expect 2 "--out FILE is required" "$UHNAS" pretrain --runs "$tmp/r1"
 expect 2 "give --runs or --corpus" "$UHNAS" pretrain --out "$tmp/x.ckpt"
 expect 2 "nothing" "$UHNAS" pretrain --runs "$tmp/nothing" --out "$tmp/x.ckpt"
