@@ -41,7 +41,7 @@ out=$("$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/c" --out "$tmp/cmp.html" --csv "$
   --curves "$tmp/curves.csv" 2>&1)
 [[ $? -eq 0 && $(csv_rows "$tmp/cmp.csv") -eq 2 && $(head -1 "$tmp/cmp.csv") == strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2,* ]] \
   && ok || bad "compare --csv: $out $(cat "$tmp/cmp.csv")"
-python3 - "$tmp/cmp.csv" "$tmp/curves.csv" "$tmp/a" "$tmp/b" <<'PY' && ok || bad "compare's CSV against the runs"
+python3 - "$tmp/cmp.csv" "$tmp/curves.csv" "$tmp/a" "$tmp/b" "$tmp/c" <<'PY' && ok || bad "compare's CSV against the runs"
 import csv, sqlite3, sys
 stats = {r["strategy"]: r for r in csv.DictReader(open(sys.argv[1]))}
 curves = list(csv.DictReader(open(sys.argv[2])))
@@ -55,6 +55,23 @@ assert all(float(a["mean_hypervolume"]) <= float(b["mean_hypervolume"]) + 1e-12 
 p = float(stats["random"]["p_vs_nsga2"])
 assert p == float(stats["nsga2"]["p_vs_random"]) and 0 < p <= 1
 assert 0 < float(stats["nsga2"]["training_seconds_mean"]) and float(stats["nsga2"]["epochs_trained_mean"]) >= n
+# Spearman's rho of clean vs noisy accuracy, by hand, for random's one run (tmp/c)
+rows = sqlite3.connect(sys.argv[5] + "/run.sqlite").execute(
+    "select accuracy, noisy_accuracy from candidates where status = 'ok'").fetchall()
+def ranks(v):
+    order = sorted(range(len(v)), key=lambda i: v[i]); r = [0.0] * len(v); i = 0
+    while i < len(v):
+        j = i
+        while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]: j += 1
+        for k in range(i, j + 1): r[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return r
+x, y = ranks([a for a, _ in rows]), ranks([b for _, b in rows])
+mx, my = sum(x) / len(x), sum(y) / len(y)
+rho = sum((a - mx) * (b - my) for a, b in zip(x, y)) / (sum((a - mx) ** 2 for a in x) * sum((b - my) ** 2 for b in y)) ** 0.5
+got = float(stats["random"]["clean_noisy_spearman_mean"])
+assert abs(got - rho) < 1e-5, (got, rho)
+assert float(stats["random"]["clean_noisy_spearman_ci95_low"]) == float(stats["random"]["clean_noisy_spearman_ci95_high"])
 PY
 mkdir -p "$tmp/variants/x" "$tmp/variants/y"
 cp -r "$tmp/a" "$tmp/variants/x/s1" && cp -r "$tmp/b" "$tmp/variants/y/s2"

@@ -19,19 +19,22 @@
 typedef struct {
     double hv, front, front_distance, coverage, spread, median_energy, drop;
     double train_s, epochs, tokens, operator_s, cached;
+    double rho; /* Spearman's ρ of clean against noisy accuracy over the measured networks */
 } run_stats_t;
 
 static const char *const STAT_NAMES[] = {
-    "final_hypervolume", "front_size",          "front_genome_distance",
-    "grid_coverage",     "proposal_energy_iqr", "proposal_energy_median_log10_nj",
-    "front_drop",        "training_seconds",    "epochs_trained",
-    "model_tokens",      "operator_seconds",    "cached"};
+    "final_hypervolume",   "front_size",          "front_genome_distance",
+    "grid_coverage",       "proposal_energy_iqr", "proposal_energy_median_log10_nj",
+    "front_drop",          "training_seconds",    "epochs_trained",
+    "model_tokens",        "operator_seconds",    "cached",
+    "clean_noisy_spearman"};
 #define N_STATS ((int)(sizeof STAT_NAMES / sizeof *STAT_NAMES))
 
 static double stat_of(const run_stats_t *s, int k) {
     const double v[] = {s->hv,     s->front,         s->front_distance, s->coverage,
                         s->spread, s->median_energy, s->drop,           s->train_s,
-                        s->epochs, s->tokens,        s->operator_s,     s->cached};
+                        s->epochs, s->tokens,        s->operator_s,     s->cached,
+                        s->rho};
     return v[k];
 }
 
@@ -70,6 +73,22 @@ static double front_distance(const uh_run_data_t *r, int n_front) {
     return d;
 }
 
+/* The paper's robustness ablation: does clean accuracy rank the networks as the hardware's
+ * noise does? Spearman's ρ over the run's fully measured networks. */
+static double clean_noisy_rho(const uh_run_data_t *r) {
+    double *x = malloc((r->n_rows + 1) * sizeof *x), *y = malloc((r->n_rows + 1) * sizeof *y);
+    int n = 0;
+    for (size_t i = 0; x && y && i < r->n_rows; i++)
+        if (r->rows[i].status == UH_CAND_OK && isfinite(r->rows[i].accuracy) &&
+            isfinite(r->rows[i].noisy_accuracy)) {
+            x[n] = r->rows[i].accuracy;
+            y[n++] = r->rows[i].noisy_accuracy;
+        }
+    double rho = x && y ? uh_spearman_rho(x, y, n) : NAN;
+    free(x), free(y);
+    return rho;
+}
+
 static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
     memset(s, 0, sizeof *s);
     s->hv = r->n_evals > 0 ? r->hv_by_eval[r->n_evals] : NAN;
@@ -102,6 +121,7 @@ static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
     s->coverage = (double)covered / (GRID_CELLS * GRID_CELLS);
     s->front = n_front;
     s->drop = n_front ? drop / n_front : NAN;
+    s->rho = clean_noisy_rho(r);
     s->front_distance = front_distance(r, n_front);
     if (energy) qsort(energy, (size_t)n_energy, sizeof *energy, by_double);
     s->spread = energy && n_energy
@@ -283,14 +303,16 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
     }
     uh_strbuf_puts(csv, "strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2");
     for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%s_mean", STAT_NAMES[k]);
-    uh_strbuf_puts(csv, ",final_hypervolume_ci95_low,final_hypervolume_ci95_high\n");
-    uh_strbuf_puts(b, "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
-                      "<th>final hypervolume: mean [95 % interval]</th><th>p against random</th>"
-                      "<th>p against nsga2</th><th>front size</th><th>front genome distance</th>"
-                      "<th>grid coverage</th><th>proposals' energy: median, 10–90 % (decades)</th>"
-                      "<th>front drop (clean − noisy)</th><th>training (s)</th><th>epochs</th>"
-                      "<th>model tokens</th><th>model (s)</th><th>cached</th>"
-                      "<th>distinct networks, all runs</th></tr>\n");
+    uh_strbuf_puts(csv, ",final_hypervolume_ci95_low,final_hypervolume_ci95_high"
+                        ",clean_noisy_spearman_ci95_low,clean_noisy_spearman_ci95_high\n");
+    uh_strbuf_puts(b,
+                   "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
+                   "<th>final hypervolume: mean [95 % interval]</th><th>p against random</th>"
+                   "<th>p against nsga2</th><th>front size</th><th>front genome distance</th>"
+                   "<th>grid coverage</th><th>proposals' energy: median, 10–90 % (decades)</th>"
+                   "<th>front drop (clean − noisy)</th><th>training (s)</th><th>epochs</th>"
+                   "<th>model tokens</th><th>model (s)</th><th>cached</th>"
+                   "<th>distinct networks, all runs</th><th>ρ clean vs noisy [95 %]</th></tr>\n");
     for (int s = 0; s < n_groups; s++) {
         const group_t *g = &groups[s];
         double m[N_STATS], lo, hi;
@@ -298,6 +320,10 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
             int n = values(g, k, va);
             m[k] = mean_of(va, n);
         }
+        double rho_lo, rho_hi;
+        int n_rho = values(g, 12, va);
+        uh_bootstrap_mean_ci(va, n_rho, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED, &rho_lo,
+                             &rho_hi);
         int n_hv = values(g, 0, va);
         uh_bootstrap_mean_ci(va, n_hv, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED, &lo, &hi);
         double p_random = p_against(groups, s, random, va, vb);
@@ -312,7 +338,7 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
         uh_strbuf_putf(csv, "%s,%d,%d,%ld,%.6g,%.6g", g->name, g->n, seeds, distinct, p_random,
                        p_nsga2);
         for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%.6g", m[k]);
-        uh_strbuf_putf(csv, ",%.6g,%.6g\n", lo, hi);
+        uh_strbuf_putf(csv, ",%.6g,%.6g,%.6g,%.6g\n", lo, hi, rho_lo, rho_hi);
         uh_strbuf_puts(b, "<tr><td class=\"l\">");
         html_text(b, g->name);
         uh_strbuf_putf(b, "</td><td>%d</td><td>%.4f [%.4f, %.4f]", g->n, m[0], lo, hi);
@@ -328,9 +354,9 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
         uh_strbuf_putf(b,
                        "<td>%.1f</td><td>%.3f</td><td>%.2f</td><td>%.3g nJ, %.2f</td>"
                        "<td>%.4f</td><td>%.0f</td><td>%.0f</td><td>%.0f</td><td>%.1f</td>"
-                       "<td>%.1f</td><td>%ld</td></tr>\n",
+                       "<td>%.1f</td><td>%ld</td><td>%.3f [%.3f, %.3f]</td></tr>\n",
                        m[1], m[2], m[3], pow(10, m[5]), m[4], m[6], m[7], m[8], m[9], m[10], m[11],
-                       distinct);
+                       distinct, m[12], rho_lo, rho_hi);
     }
     uh_strbuf_puts(
         b, "</table>\n<p class=\"note\">Means over a strategy's runs. p: two-sided Mann-Whitney U "
@@ -344,7 +370,9 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
            "epochs are what the runs' candidates cost, cached ones included; model (s): the "
            "language model's own training and sampling; cached: answered from the evaluation "
            "cache; distinct networks: different architectures measured over all the "
-           "strategy's runs.</p>\n");
+           "strategy's runs. ρ: Spearman's rank correlation of clean and noisy validation "
+           "accuracy over a run's fully measured networks (the paper's robustness ablation: "
+           "below 1, clean accuracy misranks networks on this hardware).</p>\n");
     free(va), free(vb);
 }
 
