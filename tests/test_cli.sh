@@ -9,6 +9,7 @@ TINY_MLP='{"layers":[{"type":"dense","units":32,"activation":"relu"},{"type":"de
 
 # help and usage
 expect 0 "usage: uhnas COMMAND" "$UHNAS" --help
+expect 2 "a run keeps its config, so resume takes only what cannot change its result" "$UHNAS" resume "$tmp/nothing" --epochs 5
 expect 0 "train" "$UHNAS" --help
 expect 0 "--limit-train N" "$UHNAS" train --help
 expect 0 "uhnas 0." "$UHNAS" --version

@@ -758,6 +758,11 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
         printf("\n" CLI_EXIT_CODES);
         return UH_EXIT_OK;
     }
+    if (prc && strstr(msg, "unknown option"))
+        return cli_fail(UH_EXIT_USAGE,
+                        "resume: %s; a run keeps its config, so resume takes only what cannot "
+                        "change its result (a new run: uhnas search)",
+                        msg);
     if (prc) return cli_fail(UH_EXIT_USAGE, "resume: %s", msg);
     if (!dir) return cli_fail(UH_EXIT_USAGE, "resume: which run directory? (uhnas resume DIR)");
     uh_error_t err = {0};
