@@ -60,7 +60,8 @@ expect 1 "cut.gz" "$UHNAS" pretrain --corpus "$tmp/cut.gz" --out "$tmp/x.ckpt"
 # ---- search --llm-prior FILE: starts from it, fine-tunes, keeps it ---------------------------
 ARGS=("${BASE[@]}" --backend mzi-worst --strategy llm --jobs 1 --pruner none)
 "$UHNAS" search "${ARGS[@]}" "${SMALL[@]}" --out "$tmp/fresh" > /dev/null 2>&1 && ok || bad "run without a prior"
-( cd "$tmp" && "$UHNAS" search "${ARGS[@]}" --llm-prior p1.ckpt --out "$tmp/primed" > /dev/null 2>&1 ) \
+uhnas_abs=$(realpath "$(command -v "$UHNAS")") # the prior is given relative to $tmp
+( cd "$tmp" && "$uhnas_abs" search "${ARGS[@]}" --llm-prior p1.ckpt --out "$tmp/primed" > /dev/null 2>&1 ) \
   && ok || bad "run with a prior"
 op=$(sqlite3 "$tmp/primed/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
 digest=$("$UHNAS" pretrain --corpus "$tmp/c.gz" "${SMALL[@]}" --steps 40 --out "$tmp/p6.ckpt" | sed -n 's/.*(digest \([0-9a-f]*\))/\1/p')
