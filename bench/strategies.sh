@@ -84,7 +84,7 @@ for b in "${budgets[@]}"; do
     { echo "strategies.sh: a budget is 10 + 10 k candidates, k >= 1: $b" >&2; exit 2; }
 done
 
-# linas trains the large networks its predictors favour (one run of 70 took 25 min here,
+# linas trains the large networks its predictors favour (one run of 70 took 19 min here,
 # against ~1 min for the others): it goes in a second pass, so that the other strategies'
 # seeds are all done first
 if ((!REPORT_ONLY)); then
