@@ -146,7 +146,7 @@
 /* A run's transcript, read back on resume; assumed: hundreds of generations of full replies. */
 #define UH_LLM_MAX_TRANSCRIPT_BYTES ((size_t)1 << 30)
 #define UH_LM_MAX_CORPUS 1000000 /* examples in a pretraining corpus: ~1 GB of tokens in memory */
-#define UH_LM_MAX_PRIOR 16 /* earlier runs the built-in model learns from (--llm-prior) */
+#define UH_LM_MAX_PRIOR 16       /* earlier runs the built-in model learns from (--llm-prior) */
 /* The built-in model's calls.jsonl, read back on resume; assumed: a line is a few KiB. */
 #define UH_LM_MAX_CALLS_BYTES (64L << 20)
 #define UH_LM_MAX_CHILDREN_PER_CALL UH_SEARCH_MAX_POPULATION /* children of one stored call */

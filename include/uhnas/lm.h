@@ -38,7 +38,8 @@ typedef struct {
     const char *const *prior;
     int n_prior;
     /* a pretrained checkpoint (uh_lm_pretrain) of this shape the model starts from and
-     * fine-tunes; NULL: fresh weights from the seed */
+     * fine-tunes (loaded by uh_lm_operator_new; the path is not kept); NULL: fresh weights
+     * from the seed */
     const char *start;
     /* the run directory: the model's checkpoint and its calls are kept in DIR/lm so that
      * `resume` continues from them (see src/lm/memory.h); NULL = kept in memory only */

@@ -93,6 +93,9 @@ double uh_mean_pairwise(int n, double (*dist)(void *ctx, int i, int j), void *ct
 
 /* ---- two samples (strategies over seeds) ---- */
 
+/* qsort's comparison of doubles, ascending (NaN compares equal to everything). */
+int uh_compare_doubles(const void *a, const void *b);
+
 /* Two-sided p of the Mann-Whitney U test (Wilcoxon rank-sum) that x and y come from one
  * distribution; *u (may be NULL) gets U of x: the pairs with x > y, ties counting one half.
  * Exact (the null distribution by recursion) without ties when both sizes are at most

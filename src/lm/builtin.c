@@ -25,8 +25,7 @@ typedef struct {
 
 typedef struct {
     uh_lm_opts_t opts;
-    char dir[4096];   /* the run directory ("" = nothing kept) */
-    char start[4096]; /* opts.start's copy ("" = none) */
+    char dir[4096]; /* the run directory ("" = nothing kept) */
     const uh_backend_t *backend;
     int hw[5];
     example_t *prior; /* the prior runs' examples */
@@ -247,6 +246,7 @@ static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
         m = uh_gpt_load(path, o->opts.batch, &want, NULL);
     }
     if (m) {
+        uh_gpt_free(o->model); /* the prior it would have started from */
         o->model = m, o->trained = o->checkpoint = k;
         if (o->n_records > k + 1) { /* calls after the checkpoint are made again */
             for (int i = (int)k + 1; i < o->n_records; i++) free(o->records[i].children);
@@ -280,23 +280,15 @@ static int replay(lm_op_t *o, const uh_propose_t *in, const lm_record_t *r, uh_c
     return UH_OK;
 }
 
-/* The pretrained model a run starts from (uh_lm_pretrain's checkpoint), of the run's shape. */
-static uh_gpt_t *load_start(const char *path, int batch, const uh_gpt_config_t *want,
-                            uh_error_t *err) {
-    uh_gpt_t *m = uh_gpt_load(path, batch, want, err);
-    if (!m) uh_error_prefix(err, "--llm-prior");
-    return m;
-}
-
-/* The model trained through this call: continued from the previous call's, or as restored
- * from the run directory. The checkpoint is written before anything is sampled. */
+/* The model trained through this call: continued from the previous call's (or from the
+ * prior it started as), or as restored from the run directory. The checkpoint is written
+ * before anything is sampled. */
 static int ready_model(lm_op_t *o, const uh_propose_t *in, long call, uh_error_t *err) {
     if (!o->model) {
         uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers, o->opts.heads,
                                o->opts.channels};
-        o->model = o->opts.start ? load_start(o->opts.start, o->opts.batch, &cfg, err)
-                                 : uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err);
-        if (!o->model) return err ? err->code : UH_ENOMEM;
+        if (!(o->model = uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err)))
+            return err ? err->code : UH_ENOMEM;
         o->trained = -1;
     }
     if (o->trained == call) {
@@ -474,22 +466,21 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
         for (int i = 0; i < 5; i++) o->hw[i] = UH_TOK_PAD; /* the ablation: no hardware */
     o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
     o->opts.run_dir = NULL;
-    if (opts->start) { /* refused now, before anything is trained, when it does not load */
+    o->opts.start = NULL;
+    if (opts->start) { /* the model starts as the prior: loaded (or refused) now */
         uh_gpt_config_t want = {uh_lang_vocab_size(), opts->context, opts->layers, opts->heads,
                                 opts->channels};
-        uh_gpt_t *m = snprintf(o->start, sizeof o->start, "%s", opts->start) < (int)sizeof o->start
-                          ? load_start(opts->start, 1, &want, err)
-                          : NULL;
-        if (!m) {
+        if (!(o->model = uh_gpt_load(opts->start, opts->batch, &want, err))) {
+            uh_error_prefix(err, "--llm-prior");
             free(o);
             return err && err->code ? err->code : UH_EINVAL;
         }
-        uh_gpt_free(m);
-        o->opts.start = o->start;
+        o->trained = -1;
     }
     for (int i = 0; i < opts->n_prior; i++) {
         int rc = load_prior(o, opts->prior[i], err);
         if (rc) {
+            uh_gpt_free(o->model);
             free(o->prior);
             free(o);
             return rc;

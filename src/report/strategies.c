@@ -38,11 +38,6 @@ static double stat_of(const run_stats_t *s, int k) {
     return v[k];
 }
 
-static int by_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The q-quantile of sorted v[0..n) by linear interpolation. */
 static double quantile(const double *v, int n, double q) {
     if (n < 1) return NAN;
@@ -123,7 +118,7 @@ static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
     s->drop = n_front ? drop / n_front : NAN;
     s->rho = clean_noisy_rho(r);
     s->front_distance = front_distance(r, n_front);
-    if (energy) qsort(energy, (size_t)n_energy, sizeof *energy, by_double);
+    if (energy) qsort(energy, (size_t)n_energy, sizeof *energy, uh_compare_doubles);
     s->spread = energy && n_energy
                     ? quantile(energy, n_energy, 0.9) - quantile(energy, n_energy, 0.1)
                     : NAN;
@@ -386,6 +381,7 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
         free(stats), free(order);
         return UH_ENOMEM;
     }
+    int group[UH_REPORT_MAX_RUNS]; /* each run's */
     for (int i = 0; i < n; i++) {
         char buf[64];
         const char *name = group_name(runs[i], by_parent, buf, sizeof buf);
@@ -396,6 +392,7 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
             snprintf(groups[s].name, sizeof groups[s].name, "%s", name);
         }
         groups[s].n++;
+        group[i] = s;
     }
     /* each group's runs and stats as contiguous slices, in the runs' order */
     int at = 0;
@@ -406,9 +403,7 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
         groups[s].n = 0;
     }
     for (int i = 0; i < n; i++) {
-        char buf[64];
-        group_t *g =
-            &groups[find_group(groups, n_groups, group_name(runs[i], by_parent, buf, sizeof buf))];
+        group_t *g = &groups[group[i]];
         g->runs[g->n] = i;
         run_stats(runs[i], &g->stats[g->n]);
         g->n++;

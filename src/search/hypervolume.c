@@ -19,11 +19,6 @@ typedef struct {
     double c[UH_PARETO_MAX_OBJECTIVES];
 } hpt_t;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_xy(const void *a, const void *b) {
     const hpt_t *p = a, *q = b;
     if (p->c[0] != q->c[0]) return p->c[0] < q->c[0] ? -1 : 1;
@@ -117,7 +112,7 @@ static int hv3(hpt_t *p, int n, const double *ref, double *out) {
         return UH_ENOMEM;
     }
     for (int i = 0; i < n; i++) xs[i] = p[i].c[0];
-    qsort(xs, (size_t)n, sizeof *xs, cmp_double);
+    qsort(xs, (size_t)n, sizeof *xs, uh_compare_doubles);
     int m = 0;
     for (int i = 0; i < n; i++)
         if (m == 0 || xs[i] > xs[m - 1]) xs[m++] = xs[i];

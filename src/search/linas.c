@@ -40,7 +40,7 @@ static int fit(search_run_t *r, predictors_t *p, uh_error_t *err) {
     for (int i = 0, k = 0; !rc && i < r->arc.n_all; i++) {
         const member_t *m = &r->arc.all[i];
         if (!search_final(m)) continue; /* a pruned row's accuracy is a rung's */
-        uh_space_encode(&m->arch, X + (size_t)k * UH_SPACE_FEATURES);
+        memcpy(X + (size_t)k * UH_SPACE_FEATURES, m->genome, sizeof m->genome);
         y[k] = m->row.accuracy;
         y[n + k] = m->row.noisy_accuracy;
         k++;

@@ -157,9 +157,8 @@ double uh_mann_whitney_p(const double *x, int nx, const double *y, int ny, doubl
     return z > 0 ? fmin(1, erfc(z / sqrt(2))) : 1;
 }
 
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+int uh_compare_doubles(const void *a, const void *b) {
+    return order(*(const double *)a, *(const double *)b);
 }
 
 void uh_bootstrap_mean_ci(const double *x, int n, int resamples, double level, uint64_t seed,
@@ -175,7 +174,7 @@ void uh_bootstrap_mean_ci(const double *x, int n, int resamples, double level, u
         for (int i = 0; i < n; i++) s += x[uh_rng_below(&rng, (uint64_t)n)];
         means[b] = s / n;
     }
-    qsort(means, (size_t)resamples, sizeof *means, by_value);
+    qsort(means, (size_t)resamples, sizeof *means, uh_compare_doubles);
     /* the percentile interval: the resampled means at (1 ± level) / 2, nearest rank */
     int k_lo = (int)floor((1 - level) / 2 * (resamples - 1) + 0.5);
     int k_hi = (int)floor((1 + level) / 2 * (resamples - 1) + 0.5);

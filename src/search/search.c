@@ -1123,9 +1123,15 @@ static int ok_members(const search_run_t *r, int **idx, int *n, uh_error_t *err)
     return UH_OK;
 }
 
+/* The genome distance of members front[i] and front[j] (ctx: the run and the indices). */
+typedef struct {
+    const search_run_t *r;
+    const int *front;
+} front_view_t;
+
 static double pair_distance(void *ctx, int i, int j) {
-    const double *f = ctx;
-    return uh_space_distance(f + (size_t)i * UH_SPACE_FEATURES, f + (size_t)j * UH_SPACE_FEATURES);
+    const front_view_t *v = ctx;
+    return uh_space_distance(v->r->arc.all[v->front[i]].genome, v->r->arc.all[v->front[j]].genome);
 }
 
 /* Points of members idx[0..n): the run's r->k objectives, or with `legacy` the three of
@@ -1187,15 +1193,11 @@ static int compute_metrics(const search_run_t *r, metrics_t *m, uh_error_t *err)
     free(idx);
     int *front = NULL, nf = 0;
     if (!rc) rc = search_archive_front(r, &front, &nf, err);
-    double *f = rc ? NULL : malloc((size_t)(nf + 1) * UH_SPACE_FEATURES * sizeof *f);
-    if (!rc && !f) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc) {
-        for (int i = 0; i < nf; i++)
-            uh_space_encode(&r->arc.all[front[i]].arch, f + (size_t)i * UH_SPACE_FEATURES);
+        front_view_t view = {r, front};
         m->front_size = nf;
-        m->diversity = uh_mean_pairwise(nf, pair_distance, f);
+        m->diversity = uh_mean_pairwise(nf, pair_distance, &view);
     }
-    free(f);
     free(front);
     return rc;
 }
