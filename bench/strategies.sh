@@ -13,17 +13,21 @@
 #
 #   bench/strategies.sh [--out DIR] [--backends LIST] [--budgets LIST] [--strategies LIST]
 #                       [--seeds N] [--first-seed N] [--data NAME] [--limit-train N]
-#                       [--epochs N] [--mc N] [--jobs N] [--uhnas PATH] [--report-only]
+#                       [--epochs N] [--mc N] [--jobs N] [--prior FILE] [--uhnas PATH]
+#                       [--report-only]
 #
 # Strategies: random nsga2 evolution linas llm (the built-in model) llm-noprompt (the built-in
-# model without hardware conditioning: --system-prompt none, the paper's ablation).
+# model without hardware conditioning: --system-prompt none, the paper's ablation) llm-prior
+# (the built-in model starting from the checkpoint --prior FILE, default configs/lm/prior.ckpt)
+# llm-clean nsga2-clean (the same searches on clean accuracy, --objective clean: the paper's
+# robustness ablation; compare pairs each with its twin on the noisy objective).
 # A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.
 set -euo pipefail
 
 OUT=bench-out/strategies BACKENDS=mzi-realistic,mzi-worst BUDGETS=70
 STRATEGIES=random,nsga2,evolution,linas,llm,llm-noprompt
 SEEDS=10 FIRST_SEED=1 DATA=fashion-mnist LIMIT_TRAIN=6000 EPOCHS=2 MC=2 JOBS=0
-UHNAS=./build/uhnas REPORT_ONLY=0
+UHNAS=./build/uhnas REPORT_ONLY=0 PRIOR=configs/lm/prior.ckpt
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 while (($#)); do
@@ -31,7 +35,7 @@ while (($#)); do
     --out) OUT=$2 ;; --backends) BACKENDS=$2 ;; --budgets) BUDGETS=$2 ;;
     --strategies) STRATEGIES=$2 ;; --seeds) SEEDS=$2 ;; --first-seed) FIRST_SEED=$2 ;;
     --data) DATA=$2 ;; --limit-train) LIMIT_TRAIN=$2 ;; --epochs) EPOCHS=$2 ;; --mc) MC=$2 ;;
-    --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;;
+    --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;; --prior) PRIOR=$2 ;;
     --report-only) REPORT_ONLY=1; shift; continue ;;
     -h|--help) usage; exit 0 ;;
     *) echo "strategies.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -44,6 +48,7 @@ for n in "$SEEDS" "$FIRST_SEED" "$LIMIT_TRAIN" "$EPOCHS" "$MC" "$JOBS"; do
 done
 [[ -x $UHNAS ]] || { echo "strategies.sh: $UHNAS not built (make)" >&2; exit 2; }
 mkdir -p "$OUT"
+PRIOR=$(realpath "$PRIOR") # a run keeps the checkpoint's path: absolute, as search stores it
 CACHE=$OUT/cache.sqlite LOG=$OUT/runs.log
 
 # The search options of one strategy label.
@@ -51,6 +56,8 @@ strategy_args() {
   case $1 in
     random|nsga2|evolution|linas|llm) echo "--strategy $1" ;;
     llm-noprompt) echo "--strategy llm --system-prompt none" ;;
+    llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
+    llm-clean|nsga2-clean) echo "--strategy ${1%-clean} --objective clean" ;;
     *) echo "strategies.sh: unknown strategy $1" >&2; return 2 ;;
   esac
 }
@@ -78,7 +85,10 @@ run_one() { # backend budget label seed
 IFS=, read -ra backends <<< "$BACKENDS"
 IFS=, read -ra budgets <<< "$BUDGETS"
 IFS=, read -ra labels <<< "$STRATEGIES"
-for label in "${labels[@]}"; do strategy_args "$label" > /dev/null; done
+for label in "${labels[@]}"; do
+  strategy_args "$label" > /dev/null
+  [[ $label != llm-prior || -f $PRIOR ]] || { echo "strategies.sh: no prior $PRIOR (--prior FILE)" >&2; exit 2; }
+done
 for b in "${budgets[@]}"; do
   [[ $b =~ ^[0-9]+$ && $b -ge 20 && $(((b - 10) % 10)) -eq 0 ]] ||
     { echo "strategies.sh: a budget is 10 + 10 k candidates, k >= 1: $b" >&2; exit 2; }

@@ -6,17 +6,22 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BASE=(--data tiny --epochs 1 --batch 32 --mc 2 --population 6 --children 3 --generations 2 --quiet)
 SMALL=(--llm-layers 2 --llm-width 32 --llm-heads 2 --llm-context 160)
-"$UHNAS" search "${BASE[@]}" --backend mzi-realistic --strategy random --out "$tmp/r1" > /dev/null 2>&1 && ok || bad "run r1"
+# r1 trains 2 epochs: the pruner stops some candidates after the first
+"$UHNAS" search "${BASE[@]}" --epochs 2 --backend mzi-realistic --strategy random --out "$tmp/r1" > /dev/null 2>&1 && ok || bad "run r1"
 "$UHNAS" search "${BASE[@]}" --backend crossbar-pcm --strategy random --out "$tmp/r2" > /dev/null 2>&1 && ok || bad "run r2"
 
 # ---- pretrain: reproducible, from runs or from the corpus alone -----------------------------
 out=$("$UHNAS" pretrain --runs "$tmp/r1,$tmp/r2" "${SMALL[@]}" --steps 40 --out "$tmp/p1.ckpt" \
   --write-corpus "$tmp/c.gz" 2>&1)
 [[ $? -eq 0 && "$out" == *"examples, 40 steps"* && "$out" == *"(digest "* ]] && ok || bad "pretrain: $out"
-n_ok=$(( $(sqlite3 "$tmp/r1/run.sqlite" "select count(*) from candidates where status = 'ok'") +
-         $(sqlite3 "$tmp/r2/run.sqlite" "select count(*) from candidates where status = 'ok'") ))
-[[ "$out" == "$n_ok examples,"* ]] && ok || bad "pretrain read $out, the runs have $n_ok ok candidates"
-[[ $(zcat "$tmp/c.gz" | wc -l) -eq $((n_ok + 1)) && $(zcat "$tmp/c.gz" | head -1) == "uhnas-lm-corpus 1 vocab "* ]] \
+count() { sqlite3 "$tmp/$1/run.sqlite" "select count(*) from candidates where status $2"; }
+n_ok=$(( $(count r1 "= 'ok'") + $(count r2 "= 'ok'") ))
+n_measured=$(( $(count r1 "in ('ok', 'pruned')") + $(count r2 "in ('ok', 'pruned')") ))
+[[ $n_measured -gt $n_ok && "$out" == "$n_measured examples,"* ]] && ok \
+  || bad "pretrain read $out, the runs have $n_measured ok or pruned candidates ($n_ok ok)"
+ok_only=$("$UHNAS" pretrain --runs "$tmp/r1,$tmp/r2" "${SMALL[@]}" --steps 1 --ok-only --out "$tmp/ok.ckpt" 2>&1)
+[[ "$ok_only" == "$n_ok examples,"* ]] && ok || bad "pretrain --ok-only read $ok_only, the runs have $n_ok ok"
+[[ $(zcat "$tmp/c.gz" | wc -l) -eq $((n_measured + 1)) && $(zcat "$tmp/c.gz" | head -1) == "uhnas-lm-corpus 1 vocab "* ]] \
   && ok || bad "corpus: $(zcat "$tmp/c.gz" | head -2)"
 # the loss falls: it learned the examples
 python3 -c 'import re,sys; a,b=map(float,re.search(r"loss ([0-9.]+) -> ([0-9.]+)",sys.argv[1]).groups()); sys.exit(not b < a)' "$out" \
@@ -34,7 +39,7 @@ out=$("$UHNAS" pretrain --corpus "$SRC/configs/lm/corpus.gz" --llm-layers 1 --ll
 expect 2 "--out FILE is required" "$UHNAS" pretrain --runs "$tmp/r1"
 expect 2 "give --runs or --corpus" "$UHNAS" pretrain --out "$tmp/x.ckpt"
 expect 2 "nothing" "$UHNAS" pretrain --runs "$tmp/nothing" --out "$tmp/x.ckpt"
-"$UHNAS" pretrain --help | grep -q "byte for byte" && ok || bad "pretrain --help"
+"$UHNAS" pretrain --help | grep -q "the same checkpoint, byte for" && ok || bad "pretrain --help"
 
 # ---- the corpus is input: strict; a damaged one is exit code 1, like a damaged data file ---
 zcat "$tmp/c.gz" > "$tmp/plain.txt"

@@ -345,7 +345,90 @@ static void test_chance_rescore(void **state) {
     uh_run_free(r);
 }
 
+/* A run on tiny (chance error 0.75) with rows (clean accuracy, noisy accuracy, log10 energy
+ * above the linear classifier's), all ok, all in generation 0. */
+static void make_objective_run(const char *name, uh_objective_t objective, uint64_t seed,
+                               const double (*rows)[3], int n) {
+    uh_search_config_t cfg;
+    uh_search_config_default(&cfg);
+    cfg.objective = objective;
+    cfg.seed = seed;
+    cfg.population = 3, cfg.children = 1, cfg.generations = 1;
+    snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
+    uh_backend_t *b = load_backend("mzi-realistic");
+    double zero[3];
+    uh_error_t err = {0};
+    if (uh_search_cost_zero(b, (uh_shape_t){1, 12, 12, 4}, zero, &err)) fail_msg("%s", err.msg);
+    uh_backend_free(b);
+    uh_store_t *s = create_run(name, &cfg, "mzi-realistic");
+    for (int i = 0; i < n; i++) {
+        uh_candidate_t c;
+        memset(&c, 0, sizeof c);
+        snprintf(c.origin, sizeof c.origin, "sample");
+        snprintf(c.arch, sizeof c.arch,
+                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d},{\"type\":\"dense\","
+                 "\"units\":4}]}",
+                 8 + i);
+        snprintf(c.hash, sizeof c.hash, "%016x", 0xd0 + i);
+        c.status = UH_CAND_OK;
+        c.accuracy = rows[i][0];
+        c.noisy_accuracy = rows[i][1];
+        c.energy_nj = pow(10, zero[0] + rows[i][2]);
+        if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
+    }
+    uh_gen_metrics_t m = {0, 0, 1};
+    if (uh_store_put_generation(s, 0, "{}", &m, &err)) fail_msg("%s", err.msg);
+    uh_store_close(s);
+}
+
+/* The robustness ablation, by hand (tiny: error / 0.75; energy: 4 decades above the linear
+ * classifier). The clean search measured A (clean 0.9, noisy 0.6, +2 decades), B (0.8, 0.8,
+ * +3) and C (0.7, 0.7, +1): on clean accuracy A and C make the front, B is dominated by A.
+ * Under noise C dominates A: the front handed over is worth C's box, (1 − 0.3/0.75)(1 − 1/4)
+ * = 0.45 (all its rows would be worth more: B adds (1 − 0.2/0.75 − 0.6)(1 − 3/4)). Its twin
+ * on the noisy objective found D (noisy 0.8, +3) and E (0.7, +1): as much as all the clean run's
+ * rows. Lost: 1 − 0.45 / that; missed: D (nothing handed over is as accurate under noise), E is
+ * reached by C. A clean run of another seed has no twin. */
+static void test_objective_ablation(void **state) {
+    (void)state;
+    const double clean[3][3] = {{0.9, 0.6, 2}, {0.8, 0.8, 3}, {0.7, 0.7, 1}};
+    const double twin[2][3] = {{0.8, 0.8, 3}, {0.7, 0.7, 1}};
+    make_objective_run("abl-clean", UH_OBJECTIVE_CLEAN, 7, clean, 3);
+    make_objective_run("abl-twin", UH_OBJECTIVE_NOISY, 7, twin, 2);
+    make_objective_run("abl-lone", UH_OBJECTIVE_CLEAN, 8, clean, 3);
+    uh_run_data_t *c = load("abl-clean"), *t = load("abl-twin"), *lone = load("abl-lone");
+    const double handed = 0.45, all_rows = 0.45 + (1 - 0.2 / 0.75 - 0.6) / 4, own = all_rows;
+    const double clean_hv = (1 - 0.1 / 0.75) * 0.5 + 0.6 * 0.75 - 0.6 * 0.5;
+    assert_close(c->hv_by_eval[3], clean_hv, 1e-12);
+    assert_close(c->hv_deployed_by_eval[3], handed, 1e-12);
+    assert_close(c->hv_deployed_by_eval[1], (1 - 0.4 / 0.75) * 0.5, 1e-12); /* A alone */
+    assert_close(t->hv_deployed_by_eval[2], t->hv_by_eval[2], 0);
+    assert_close(t->hv_by_eval[2], own, 1e-12);
+    const uh_run_data_t *runs[3] = {c, t, lone};
+    char *html, *csv, *curves;
+    uh_error_t err = {0};
+    assert_int_equal(uh_report_compare(runs, 3, NULL, &html, &csv, &curves, &err), UH_OK);
+    char row[256];
+    /* the clean group (pairs 1, lost, CI of one value, missed 1/2, p of one against one) */
+    snprintf(row, sizeof row, ",clean,1,%.6g,%.6g,%.6g,0.5,0.5,0.5,1\n", 1 - handed / own,
+             1 - handed / own, 1 - handed / own);
+    assert_non_null(strstr(csv, row));
+    snprintf(row, sizeof row, "nsga2 (clean objective),2,2,");
+    assert_non_null(strstr(csv, row));
+    assert_non_null(strstr(csv, ",noisy,0,nan,nan,nan,nan,nan,nan,nan\n"));
+    assert_non_null(strstr(html, "Searching on clean accuracy"));
+    free(html), free(csv), free(curves);
+    /* one objective: no ablation, the clean runs scored on their own accuracy */
+    const uh_run_data_t *alone[2] = {c, lone};
+    assert_int_equal(uh_report_compare(alone, 2, NULL, &html, &csv, &curves, &err), UH_OK);
+    assert_null(strstr(html, "Searching on clean accuracy"));
+    snprintf(row, sizeof row, "nsga2,2,2,3,nan,nan,%.6g,", clean_hv);
+    assert_non_null(strstr(csv, row));
+    free(html), free(csv), free(curves);
+    uh_run_free(c), uh_run_free(t), uh_run_free(lone);
+}
+
 UH_TEST_MAIN(tmp_setup, tmp_teardown, cmocka_unit_test(test_run_report),
              cmocka_unit_test(test_deployment_view), cmocka_unit_test(test_compare),
              cmocka_unit_test(test_compare_refuses_other_data),
-             cmocka_unit_test(test_chance_rescore))
+             cmocka_unit_test(test_chance_rescore), cmocka_unit_test(test_objective_ablation))

@@ -73,6 +73,24 @@ got = float(stats["random"]["clean_noisy_spearman_mean"])
 assert abs(got - rho) < 1e-5, (got, rho)
 assert float(stats["random"]["clean_noisy_spearman_ci95_low"]) == float(stats["random"]["clean_noisy_spearman_ci95_high"])
 PY
+# the robustness ablation: a search on clean accuracy beside its twin on the noisy objective
+"$UHNAS" search "${ARGS[@]}" --seed 1 --objective clean --out "$tmp/ac" > /dev/null 2>&1 && ok || bad "search ac"
+"$UHNAS" compare "$tmp/a" "$tmp/b" "$tmp/ac" --out "$tmp/abl.html" --csv "$tmp/abl.csv" > /dev/null 2>&1 \
+  && grep -q "Searching on clean accuracy" "$tmp/abl.html" && ok || bad "compare of both objectives"
+python3 - "$tmp/abl.csv" "$tmp/a" "$tmp/ac" <<'PY' && ok || bad "the ablation's front missed, by hand"
+import csv, sqlite3, sys
+stats = {r["strategy"]: r for r in csv.DictReader(open(sys.argv[1]))}
+clean = stats["nsga2 (clean objective)"]
+assert clean["objective"] == "clean" and clean["objective_pairs"] == "1", clean
+assert stats["nsga2"]["objective_pairs"] == "0" and stats["nsga2"]["runs"] == "2"
+def front(run, column):  # the 2-D front of ok rows above chance (tiny: 4 classes)
+    rows = sqlite3.connect(run + "/run.sqlite").execute(
+        f"select {column}, noisy_accuracy, energy_nj from candidates where status = 'ok' and {column} > 0.25").fetchall()
+    return [r for r in rows if not any(o[0] >= r[0] and o[2] <= r[2] and (o[0], o[2]) != (r[0], r[2]) for o in rows)]
+twin, handed = front(sys.argv[2], "noisy_accuracy"), front(sys.argv[3], "accuracy")
+missed = sum(not any(h[1] >= t[1] and h[2] <= t[2] for h in handed) for t in twin) / len(twin)
+assert abs(float(clean["noisy_front_missed_mean"]) - missed) < 1e-6, (clean["noisy_front_missed_mean"], missed)
+PY
 mkdir -p "$tmp/variants/x" "$tmp/variants/y"
 cp -r "$tmp/a" "$tmp/variants/x/s1" && cp -r "$tmp/b" "$tmp/variants/y/s2"
 "$UHNAS" compare "$tmp/variants/x/s1" "$tmp/variants/y/s2/" --group-by-parent --out "$tmp/v.html" \

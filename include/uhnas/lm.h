@@ -68,6 +68,9 @@ typedef struct {
     int n_corpus;
     const char *write_corpus; /* where to write every example read as a corpus, or NULL */
     const char *out;          /* the checkpoint */
+    /* the runs' pruned candidates are examples too, with the accuracies of the rung they
+     * stopped at (a search's own examples, and --llm-prior DIR's, are its ok candidates) */
+    int with_pruned;
 } uh_lm_pretrain_t;
 
 typedef struct {

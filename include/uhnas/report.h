@@ -56,6 +56,10 @@ typedef struct {
                          * the zero of the hypervolume's energy axis */
     double *hv_by_eval; /* hypervolume after 0..n_evals evaluations (rows not refused before
                          * training, in commit order), with the "chance" rule */
+    /* the same for the front the run hands over, scored on noisy accuracy
+     * (uh_search_rows_deployed_hypervolume): hv_by_eval's values unless the objective was
+     * clean */
+    double *hv_deployed_by_eval;
     int n_evals;
     uh_candidate_t *rows; /* ordered by id */
     size_t n_rows;
@@ -87,7 +91,11 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err);
  * budget (population, children, generations, epochs, mc): hypervolume against evaluations
  * (mean and 95 % bootstrap interval over seeds), the final hypervolume with Mann-Whitney U
  * against the strategies named random and nsga2, the front's size, genome distance and drop,
- * coverage of an energy x accuracy grid, the proposals' spread in energy, and cost. Otherwise
+ * coverage of an energy x accuracy grid, the proposals' spread in energy, and cost. Runs on
+ * the clean and the noisy objective together are all scored on noisy accuracy (a clean
+ * search by the front it hands over), with the objective ablation per clean strategy: the
+ * hypervolume lost and the share of the noisy front missed against each run's twin on the
+ * noisy objective (equal settings otherwise), and Mann-Whitney U. Otherwise
  * their fronts are drawn per backend. A refusal is UH_EINVAL with the difference named.
  * *csv and *curves (each may be NULL) get the statistics per strategy and the curves as CSV
  * ("" when not comparing strategies); all outputs are malloc'd, the caller frees. */

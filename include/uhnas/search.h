@@ -409,6 +409,13 @@ double uh_search_hv_value(uh_goal_t g, double v, double chance_error);
 int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[3], int n_classes,
                                const uh_candidate_t *rows, size_t n, int upto, double *hv,
                                uh_error_t *err);
+/* The same, of the front the run hands over: the rows nondominated on cfg's objectives with
+ * cfg's accuracy objective, scored on noisy accuracy (the robustness ablation: what a search
+ * on the clean objective delivers on the noisy hardware). Equal to uh_search_rows_hypervolume
+ * for a run on the noisy objective. */
+int uh_search_rows_deployed_hypervolume(const uh_search_config_t *cfg, const double zero[3],
+                                        int n_classes, const uh_candidate_t *rows, size_t n,
+                                        int upto, double *hv, uh_error_t *err);
 
 /* How the loop evaluates one candidate (training options, mc, noise-aware, one thread). */
 void uh_search_eval_config(const uh_search_config_t *cfg, uh_eval_config_t *ec);

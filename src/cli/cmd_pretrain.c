@@ -22,7 +22,7 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
     uh_lm_pretrain_t p = {.steps = 2000};
     uh_lm_opts_default(&p.model);
     const char *runs = NULL, *corpus = NULL;
-    int seed = 1, no_hardware = 0;
+    int seed = 1, no_hardware = 0, ok_only = 0;
     const cli_opt_t opts[] = {
         {"runs", OPT_STRING, &runs, 0, 0, NULL, "DIR[,DIR...]",
          "earlier runs whose measured candidates are examples (each with its own backend's "
@@ -44,17 +44,20 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
         {"llm-context", OPT_INT, &p.model.context, 16, UH_LANG_MAX_TOKENS, NULL, "N",
          "context in tokens (default 256)"},
         {"no-hardware", OPT_FLAG, &no_hardware, 0, 0, NULL, NULL,
-         "examples without hardware tokens (for runs with --system-prompt none)"}};
+         "examples without hardware tokens (for runs with --system-prompt none)"},
+        {"ok-only", OPT_FLAG, &ok_only, 0, 0, NULL, NULL,
+         "the runs' fully trained candidates only (default: their pruned ones too, with the "
+         "accuracies of the rung they stopped at)"}};
     int code = cli_command_args(
         argc, argv, opts, sizeof opts / sizeof *opts, "pretrain",
         "usage: uhnas pretrain (--runs DIR,... | --corpus FILE,...) --out FILE [OPTIONS]\n\n"
-        "Pretrains the built-in language model on measured candidates: every ok candidate\n"
-        "of the runs (with its parent in context where the run's model made it) and of the\n"
-        "corpus files, --steps AdamW steps of 8 examples at lr 1e-3 from --seed, on one\n"
-        "thread. The same inputs give the same checkpoint, byte for byte, on the same CPU\n"
-        "and BLAS build. `uhnas search --strategy llm --llm-prior FILE` starts from it and\n"
-        "fine-tunes it on the run. Prints the examples, the loss of the first and last 5 %\n"
-        "of steps, the time and the checkpoint's digest.\n");
+        "Pretrains the built-in language model on measured candidates: every ok and pruned\n"
+        "candidate of the runs (with its parent in context where the run's model made it)\n"
+        "and the examples of the corpus files; --steps AdamW steps of 8 examples at lr 1e-3\n"
+        "from --seed, on one thread. The same inputs give the same checkpoint, byte for\n"
+        "byte, on the same CPU and BLAS build. `uhnas search --strategy llm --llm-prior FILE`\n"
+        "starts from it and fine-tunes it on the run. Prints the examples, the loss of the\n"
+        "first and last 5 % of steps, the time and the checkpoint's digest.\n");
     if (code != CLI_GO_ON) return code;
     if (!p.out) return cli_fail(UH_EXIT_USAGE, "pretrain: --out FILE is required");
     if (!runs && !corpus) return cli_fail(UH_EXIT_USAGE, "pretrain: give --runs or --corpus");
@@ -71,6 +74,7 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
     p.corpus = corpora;
     p.model.seed = (uint64_t)seed;
     p.model.hardware_tokens = !no_hardware;
+    p.with_pruned = !ok_only;
     uh_lm_pretrain_stats_t st;
     uh_error_t err = {0};
     int rc = uh_lm_pretrain(&p, &st, &err);

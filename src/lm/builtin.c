@@ -92,12 +92,14 @@ static int64_t parent_of(const lineage_t *l, int n, const char *hash) {
 }
 
 /* Candidate c as an example: hardware, its measured results, its parent (when known, found
- * among rows[0..n_rows), and the example fits the context) and its architecture. */
-static int make_example(const int *hw, const uh_candidate_t *c, double energy_zero,
+ * among rows[0..n_rows), and the example fits the context) and its architecture. A pruned
+ * candidate is one only with_pruned (its results are those of the rung it stopped at). */
+static int make_example(const int *hw, const uh_candidate_t *c, int with_pruned, double energy_zero,
                         const lineage_t *lineage, int n_lineage, const uh_candidate_t *const *rows,
                         int n_rows, uh_shape_t input, int context, example_t *ex) {
     uh_arch_t a, parent;
-    if (c->status != UH_CAND_OK || !(c->energy_nj > 0) ||
+    int measured = c->status == UH_CAND_OK || (with_pruned && c->status == UH_CAND_PRUNED);
+    if (!measured || !(c->energy_nj > 0) ||
         uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
         return -1;
     int64_t pid = parent_of(lineage, n_lineage, c->hash);
@@ -122,7 +124,7 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     if (o->n_prior) memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
     *n = o->n_prior;
     for (int i = 0; i < in->n_archive; i++)
-        *n += !make_example(o->hw, in->archive[i], in->energy_zero, o->lineage, o->n_lineage,
+        *n += !make_example(o->hw, in->archive[i], 0, in->energy_zero, o->lineage, o->n_lineage,
                             in->archive, in->n_archive, in->space->input, o->opts.context,
                             &(*out)[*n]);
     return UH_OK;
@@ -381,9 +383,9 @@ static int lm_totals(void *ctx, uh_operator_totals_t *t, uh_error_t *err) {
     return t->json ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
 }
 
-/* The measured candidates of the run in dir as examples appended to o->prior, with their
- * parents in context where that run's records name them. */
-static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
+/* The measured candidates of the run in dir (its pruned ones too when with_pruned) as examples
+ * appended to o->prior, with their parents in context where that run's records name them. */
+static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *err) {
     uh_store_t *store;
     int rc = uh_store_open_readonly(dir, &store, err);
     if (rc) {
@@ -422,9 +424,9 @@ static int load_prior(lm_op_t *o, const char *dir, uh_error_t *err) {
     if (!rc) rc = uh_lang_hardware(b, hw, err);
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
-        o->n_prior +=
-            !make_example(o->opts.hardware_tokens ? hw : o->hw, &rows[i], zero, lineage, n_lineage,
-                          view, (int)n, in, o->opts.context, &o->prior[o->n_prior]);
+        o->n_prior += !make_example(o->opts.hardware_tokens ? hw : o->hw, &rows[i], with_pruned,
+                                    zero, lineage, n_lineage, view, (int)n, in, o->opts.context,
+                                    &o->prior[o->n_prior]);
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
     free(view);
     free(lineage);
@@ -478,7 +480,7 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
         o->trained = -1;
     }
     for (int i = 0; i < opts->n_prior; i++) {
-        int rc = load_prior(o, opts->prior[i], err);
+        int rc = load_prior(o, opts->prior[i], 0, err);
         if (rc) {
             uh_gpt_free(o->model);
             free(o->prior);
@@ -531,7 +533,8 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
     if (rc) return rc;
     lm_op_t *o = op.ctx; /* examples: each prior run's with its own backend's tokens */
     o->opts.hardware_tokens = mo->hardware_tokens;
-    for (int i = 0; !rc && i < mo->n_prior; i++) rc = load_prior(o, mo->prior[i], err);
+    for (int i = 0; !rc && i < mo->n_prior; i++)
+        rc = load_prior(o, mo->prior[i], p->with_pruned, err);
     for (int i = 0; !rc && i < p->n_corpus; i++)
         rc = lm_corpus_read(p->corpus[i], mo->context, &o->prior, &o->n_prior, err);
     if (!rc && o->n_prior == 0)

@@ -23,6 +23,7 @@ void uh_run_free(uh_run_data_t *r) {
     for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics), free(r->gens[g].counts);
     free(r->gens);
     free(r->hv_by_eval);
+    free(r->hv_deployed_by_eval);
     free(r);
 }
 
@@ -123,25 +124,34 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
 }
 
 /* The hypervolume after each evaluation (rows in commit order, those refused before training
- * skipped): every one up to UH_REPORT_HV_POINTS evaluations, then at as many evenly spaced
- * counts, each value held until the next (a run's curve stays cheap to draw at any size). */
+ * skipped), of all the rows and of the front handed over: every one up to UH_REPORT_HV_POINTS
+ * evaluations, then at as many evenly spaced counts, each value held until the next (a run's
+ * curve stays cheap to draw at any size). */
 static int hv_by_evaluations(uh_run_data_t *r, const uh_search_config_t *cfg, const double zero[3],
                              uh_error_t *err) {
     int n = 0;
     for (size_t i = 0; i < r->n_rows; i++) n += r->rows[i].status != UH_CAND_INVALID;
-    if (!(r->hv_by_eval = calloc((size_t)n + 1, sizeof *r->hv_by_eval)))
+    r->hv_by_eval = calloc((size_t)n + 1, sizeof *r->hv_by_eval);
+    r->hv_deployed_by_eval = calloc((size_t)n + 1, sizeof *r->hv_deployed_by_eval);
+    if (!r->hv_by_eval || !r->hv_deployed_by_eval)
         return uh_error_set(err, UH_ENOMEM, "out of memory");
     r->n_evals = n;
     int step = n > UH_REPORT_HV_POINTS ? (n + UH_REPORT_HV_POINTS - 1) / UH_REPORT_HV_POINTS : 1;
-    double hv = 0;
+    double hv = 0, deployed = 0;
     int e = 0, rc = UH_OK;
     for (size_t i = 0; !rc && i < r->n_rows; i++) {
         if (r->rows[i].status == UH_CAND_INVALID) continue;
         e++;
-        if (e % step == 0 || e == n)
+        if (e % step == 0 || e == n) {
             rc = uh_search_rows_hypervolume(cfg, zero, r->n_classes, r->rows, i + 1, INT_MAX, &hv,
                                             err);
+            deployed = hv;
+            if (!rc && cfg->objective != UH_OBJECTIVE_NOISY)
+                rc = uh_search_rows_deployed_hypervolume(cfg, zero, r->n_classes, r->rows, i + 1,
+                                                         INT_MAX, &deployed, err);
+        }
         r->hv_by_eval[e] = hv;
+        r->hv_deployed_by_eval[e] = deployed;
     }
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "report_internal.h"
 #include "uhnas/pareto.h"
 #include "uhnas/search.h"
@@ -84,9 +86,16 @@ static double clean_noisy_rho(const uh_run_data_t *r) {
     return rho;
 }
 
-static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
+/* The run's hypervolume curve: of its own objective, or (deployed) of the front it hands over
+ * scored on noisy accuracy. */
+static const double *hv_curve(const uh_run_data_t *r, int deployed) {
+    return deployed ? r->hv_deployed_by_eval : r->hv_by_eval;
+}
+
+/* deployed: every figure on noisy accuracy (runs of both objectives compared) */
+static void run_stats(const uh_run_data_t *r, int deployed, run_stats_t *s) {
     memset(s, 0, sizeof *s);
-    s->hv = r->n_evals > 0 ? r->hv_by_eval[r->n_evals] : NAN;
+    s->hv = r->n_evals > 0 ? hv_curve(r, deployed)[r->n_evals] : NAN;
     double drop = 0, chance = 1.0 / r->n_classes;
     int cells[GRID_CELLS][GRID_CELLS] = {{0}}, n_front = 0, n_energy = 0;
     double *energy = malloc((r->n_rows + 1) * sizeof *energy);
@@ -98,7 +107,7 @@ static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
         if (energy && c->generation > 0 && c->energy_nj > 0)
             energy[n_energy++] = log10(c->energy_nj);
         if (c->status == UH_CAND_OK && c->energy_nj > 0) {
-            double acc = uh_run_accuracy(r, c);
+            double acc = deployed ? c->noisy_accuracy : uh_run_accuracy(r, c);
             double x = (log10(c->energy_nj) - r->energy_zero) / UH_HV_ENERGY_DECADES;
             double y = (acc - chance) / (1 - chance);
             if (y > 0 && isfinite(x)) {
@@ -137,11 +146,22 @@ static void run_stats(const uh_run_data_t *r, run_stats_t *s) {
     }
 }
 
+/* The objective ablation of a strategy searched on clean accuracy, against its runs' twins on
+ * the noisy objective (NaN where it has none). */
+typedef struct {
+    int pairs;
+    double lost, lost_lo, lost_hi;       /* hypervolume lost: 1 − handed over / twin's */
+    double missed, missed_lo, missed_hi; /* share of the twin's front not reached */
+    double p;                            /* Mann-Whitney U: handed over against twins' */
+} ablation_t;
+
 /* A strategy: its runs (indices into the compared runs). */
 typedef struct {
     char name[64];
     int *runs, n;
     run_stats_t *stats;
+    int clean; /* its runs searched on clean accuracy */
+    ablation_t ablation;
 } group_t;
 
 static const char *group_name(const uh_run_data_t *r, int by_parent, char *buf, size_t size) {
@@ -184,7 +204,7 @@ static double mean_of(const double *v, int n) {
 /* Hypervolume against evaluations, mean and 95 % bootstrap band per strategy; the curves'
  * CSV. A run past its last evaluation holds its final value. */
 static void hv_curves(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *const *runs,
-                      const group_t *groups, int n_groups) {
+                      const group_t *groups, int n_groups, int deployed) {
     int E = 0;
     for (int s = 0; s < n_groups; s++)
         for (int i = 0; i < groups[s].n; i++)
@@ -205,7 +225,7 @@ static void hv_curves(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *con
         for (int e = 0; e <= E; e++) {
             for (int i = 0; i < groups[s].n; i++) {
                 const uh_run_data_t *r = runs[groups[s].runs[i]];
-                v[i] = r->hv_by_eval[e < r->n_evals ? e : r->n_evals];
+                v[i] = hv_curve(r, deployed)[e < r->n_evals ? e : r->n_evals];
             }
             size_t at = (size_t)s * (E + 1) + e;
             mean[at] = mean_of(v, groups[s].n);
@@ -221,7 +241,10 @@ static void hv_curves(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *con
     for (int e = 0; e <= E; e++) x[e] = e;
     plot_t p;
     plot_begin(&p, b, "compare-hv",
-               "Hypervolume against evaluations (mean and 95 % bootstrap interval over seeds)",
+               deployed ? "Hypervolume on noisy accuracy of the front each search hands over, "
+                          "against evaluations (mean and 95 % bootstrap interval over seeds)"
+                        : "Hypervolume against evaluations (mean and 95 % bootstrap interval "
+                          "over seeds)",
                "candidates evaluated", "hypervolume", 0, E, y0, y1, 0);
     const char *names[UH_REPORT_MAX_RUNS], *colors[UH_REPORT_MAX_RUNS];
     mark_t marks[UH_REPORT_MAX_RUNS];
@@ -286,7 +309,7 @@ static void put_p(uh_strbuf_t *b, double p) {
 
 /* The statistics table and its CSV. */
 static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *const *runs,
-                        const group_t *groups, int n_groups) {
+                        const group_t *groups, int n_groups, int deployed) {
     int random = find_group(groups, n_groups, "random");
     int nsga2 = find_group(groups, n_groups, "nsga2");
     double *va = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *va);
@@ -299,7 +322,11 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
     uh_strbuf_puts(csv, "strategy,runs,seeds,distinct_networks,p_vs_random,p_vs_nsga2");
     for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%s_mean", STAT_NAMES[k]);
     uh_strbuf_puts(csv, ",final_hypervolume_ci95_low,final_hypervolume_ci95_high"
-                        ",clean_noisy_spearman_ci95_low,clean_noisy_spearman_ci95_high\n");
+                        ",clean_noisy_spearman_ci95_low,clean_noisy_spearman_ci95_high"
+                        ",objective,objective_pairs,hypervolume_lost_mean,hypervolume_lost_ci95_low"
+                        ",hypervolume_lost_ci95_high,noisy_front_missed_mean"
+                        ",noisy_front_missed_ci95_low,noisy_front_missed_ci95_high"
+                        ",p_vs_noisy_objective\n");
     uh_strbuf_puts(b,
                    "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>runs</th>"
                    "<th>final hypervolume: mean [95 % interval]</th><th>p against random</th>"
@@ -333,7 +360,10 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
         uh_strbuf_putf(csv, "%s,%d,%d,%ld,%.6g,%.6g", g->name, g->n, seeds, distinct, p_random,
                        p_nsga2);
         for (int k = 0; k < N_STATS; k++) uh_strbuf_putf(csv, ",%.6g", m[k]);
-        uh_strbuf_putf(csv, ",%.6g,%.6g,%.6g,%.6g\n", lo, hi, rho_lo, rho_hi);
+        const ablation_t *ab = &g->ablation;
+        uh_strbuf_putf(csv, ",%.6g,%.6g,%.6g,%.6g,%s,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", lo,
+                       hi, rho_lo, rho_hi, g->clean ? "clean" : "noisy", ab->pairs, ab->lost,
+                       ab->lost_lo, ab->lost_hi, ab->missed, ab->missed_lo, ab->missed_hi, ab->p);
         uh_strbuf_puts(b, "<tr><td class=\"l\">");
         html_text(b, g->name);
         uh_strbuf_putf(b, "</td><td>%d</td><td>%.4f [%.4f, %.4f]", g->n, m[0], lo, hi);
@@ -367,8 +397,106 @@ static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *c
            "cache; distinct networks: different architectures measured over all the "
            "strategy's runs. ρ: Spearman's rank correlation of clean and noisy validation "
            "accuracy over a run's fully measured networks (the paper's robustness ablation: "
-           "below 1, clean accuracy misranks networks on this hardware).</p>\n");
+           "below 1, clean accuracy misranks networks on this hardware).");
+    if (deployed)
+        uh_strbuf_puts(b, " Runs on both objectives: every figure is on noisy accuracy, and a "
+                          "search on clean accuracy is scored by the front it hands over (chosen "
+                          "on clean accuracy, measured under noise).");
+    uh_strbuf_puts(b, "</p>\n");
     free(va), free(vb);
+}
+
+/* Share of twin's front (a search on noisy accuracy) that the front run c hands over does not
+ * reach on noisy accuracy: a point is reached by a member of c's front at least as accurate
+ * under noise and at most as costly in energy. NaN when the twin has no front. */
+static double front_missed(const uh_run_data_t *twin, const uh_run_data_t *c) {
+    int n = 0, missed = 0;
+    for (size_t i = 0; i < twin->n_rows; i++) {
+        if (!twin->on_front[i]) continue;
+        const uh_candidate_t *a = &twin->rows[i];
+        int reached = 0;
+        for (size_t k = 0; k < c->n_rows && !reached; k++)
+            reached = c->on_front[k] && c->rows[k].noisy_accuracy >= a->noisy_accuracy &&
+                      c->rows[k].energy_nj <= a->energy_nj;
+        n++;
+        missed += !reached;
+    }
+    return n ? (double)missed / n : NAN;
+}
+
+/* Each clean-objective run's twin: a run on the noisy objective whose stored config is equal
+ * in everything else (seed included); −1 when none. */
+static void find_twins(const uh_run_data_t *const *runs, int n, int *twin) {
+    cJSON *cfg[UH_REPORT_MAX_RUNS];
+    for (int i = 0; i < n; i++) {
+        twin[i] = -1;
+        cfg[i] = cJSON_Parse(runs[i]->config);
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg[i], "objective");
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; cfg[i] && twin[i] < 0 && strcmp(runs[i]->objective, "clean") == 0 && j < n;
+             j++)
+            if (strcmp(runs[j]->objective, "clean") != 0 && cJSON_Compare(cfg[i], cfg[j], 1))
+                twin[i] = j;
+    for (int i = 0; i < n; i++) cJSON_Delete(cfg[i]);
+}
+
+/* The objective ablation of clean group g from its runs' twins. */
+static void ablation(const uh_run_data_t *const *runs, const int *twin, group_t *g, double *va,
+                     double *vb) {
+    ablation_t *ab = &g->ablation;
+    double *lost = malloc(((size_t)g->n + 1) * sizeof *lost);
+    double *missed = malloc(((size_t)g->n + 1) * sizeof *missed);
+    int n_lost = 0, n_missed = 0;
+    for (int i = 0; lost && missed && i < g->n; i++) {
+        int t = twin[g->runs[i]];
+        if (t < 0) continue;
+        const uh_run_data_t *c = runs[g->runs[i]], *q = runs[t];
+        double handed = c->hv_deployed_by_eval[c->n_evals], own = q->hv_by_eval[q->n_evals];
+        va[ab->pairs] = handed;
+        vb[ab->pairs++] = own;
+        if (own > 0) lost[n_lost++] = 1 - handed / own;
+        double m = front_missed(q, c);
+        if (isfinite(m)) missed[n_missed++] = m;
+    }
+    if (ab->pairs) {
+        ab->lost = mean_of(lost, n_lost);
+        uh_bootstrap_mean_ci(lost, n_lost, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED, &ab->lost_lo,
+                             &ab->lost_hi);
+        ab->missed = mean_of(missed, n_missed);
+        uh_bootstrap_mean_ci(missed, n_missed, BOOTSTRAP_RESAMPLES, 0.95, BOOTSTRAP_SEED,
+                             &ab->missed_lo, &ab->missed_hi);
+        ab->p = uh_mann_whitney_p(va, ab->pairs, vb, ab->pairs, NULL);
+    }
+    free(lost), free(missed);
+}
+
+/* The objective ablation's table (runs on both objectives compared). */
+static void ablation_table(uh_strbuf_t *b, const group_t *groups, int n_groups) {
+    uh_strbuf_puts(b, "<h2>Searching on clean accuracy: what the noisy hardware loses</h2>\n"
+                      "<table class=\"hv\"><tr><th class=\"l\">strategy</th><th>pairs</th>"
+                      "<th>hypervolume lost [95 %]</th><th>noisy front missed [95 %]</th>"
+                      "<th>p against the noisy objective</th></tr>\n");
+    for (int s = 0; s < n_groups; s++) {
+        const ablation_t *ab = &groups[s].ablation;
+        if (!groups[s].clean) continue;
+        uh_strbuf_puts(b, "<tr><td class=\"l\">");
+        html_text(b, groups[s].name);
+        uh_strbuf_putf(b,
+                       "</td><td>%d</td><td>%.1f %% [%.1f, %.1f]</td><td>%.1f %% [%.1f, %.1f]</td>",
+                       ab->pairs, 100 * ab->lost, 100 * ab->lost_lo, 100 * ab->lost_hi,
+                       100 * ab->missed, 100 * ab->missed_lo, 100 * ab->missed_hi);
+        put_p(b, ab->p);
+        uh_strbuf_puts(b, "</tr>\n");
+    }
+    uh_strbuf_puts(
+        b, "</table>\n<p class=\"note\">Each run on the clean objective is paired with its twin: "
+           "the run on the noisy objective whose settings are otherwise equal, seed included "
+           "(no twin: no pair). Hypervolume lost: 1 − the hypervolume, on noisy accuracy, of the "
+           "front the clean search hands over (chosen on clean accuracy) over its twin's. Noisy "
+           "front missed: the share of the twin's front that no member of the handed-over front "
+           "reaches (as accurate under noise at no more energy). p: Mann-Whitney U of the two "
+           "hypervolumes over the pairs.</p>\n");
 }
 
 int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, uh_strbuf_t *curves,
@@ -382,14 +510,23 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
         return UH_ENOMEM;
     }
     int group[UH_REPORT_MAX_RUNS]; /* each run's */
+    /* runs on both objectives: every figure on noisy accuracy, and clean ones a group apart */
+    int mixed = 0;
+    for (int i = 1; i < n; i++) mixed |= strcmp(runs[i]->objective, runs[0]->objective) != 0;
     for (int i = 0; i < n; i++) {
-        char buf[64];
+        char buf[64], clean[64];
         const char *name = group_name(runs[i], by_parent, buf, sizeof buf);
+        int is_clean = mixed && strcmp(runs[i]->objective, "clean") == 0;
+        if (is_clean) {
+            snprintf(clean, sizeof clean, "%.40s (clean objective)", name);
+            name = clean;
+        }
         int s = find_group(groups, n_groups, name);
         if (s < 0) {
             s = n_groups++;
             memset(&groups[s], 0, sizeof groups[s]);
             snprintf(groups[s].name, sizeof groups[s].name, "%s", name);
+            groups[s].clean = is_clean;
         }
         groups[s].n++;
         group[i] = s;
@@ -405,11 +542,21 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
     for (int i = 0; i < n; i++) {
         group_t *g = &groups[group[i]];
         g->runs[g->n] = i;
-        run_stats(runs[i], &g->stats[g->n]);
+        run_stats(runs[i], mixed, &g->stats[g->n]);
         g->n++;
     }
-    hv_curves(plots, curves, runs, groups, n_groups);
-    stats_table(table, csv, runs, groups, n_groups);
+    int twin[UH_REPORT_MAX_RUNS];
+    find_twins(runs, n, twin);
+    double *va = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *va);
+    double *vb = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *vb);
+    for (int s = 0; s < n_groups; s++) {
+        groups[s].ablation = (ablation_t){0, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+        if (va && vb && groups[s].clean) ablation(runs, twin, &groups[s], va, vb);
+    }
+    free(va), free(vb);
+    hv_curves(plots, curves, runs, groups, n_groups, mixed);
+    stats_table(table, csv, runs, groups, n_groups, mixed);
+    if (mixed) ablation_table(table, groups, n_groups);
     free(stats), free(order);
     return UH_OK;
 }

@@ -158,15 +158,12 @@ double uh_search_hv_value(uh_goal_t g, double v, double chance_error) {
     }
 }
 
-int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[3], int n_classes,
-                               const uh_candidate_t *rows, size_t n, int upto, double *hv,
-                               uh_error_t *err) {
-    *hv = 0;
-    if (n_classes < 2) return uh_error_set(err, UH_EINVAL, "a task of %d classes", n_classes);
-    const double chance = 1 - 1.0 / n_classes, ref[UH_SEARCH_MAX_OBJECTIVES] = {1, 1, 1};
+/* The "chance" hypervolume's points of the ok rows of generation ≤ upto, their accuracy
+ * taken as `objective` says, into p[0..m·k) (rows' indices into idx when not NULL); m. */
+static int hv_points(const uh_search_config_t *cfg, uh_objective_t objective, const double zero[3],
+                     double chance, const uh_candidate_t *rows, size_t n, int upto, double *p,
+                     int *idx) {
     const int k = cfg->n_goals;
-    double *p = malloc((n + 1) * (size_t)k * sizeof *p);
-    if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
     int m = 0;
     for (size_t i = 0; i < n; i++) {
         const uh_candidate_t *c = &rows[i];
@@ -176,13 +173,58 @@ int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[
         for (int j = 0; j < k; j++)
             p[m * k + j] = uh_search_hv_value(
                 cfg->goals[j],
-                uh_search_goal_value(cfg->goals[j], cfg->objective, zero, c->accuracy,
-                                     c->noisy_accuracy, c->energy_nj, c->latency_ns, c->area_mm2),
+                uh_search_goal_value(cfg->goals[j], objective, zero, c->accuracy, c->noisy_accuracy,
+                                     c->energy_nj, c->latency_ns, c->area_mm2),
                 chance);
+        if (idx) idx[m] = (int)i;
         m++;
     }
-    int rc = m > 0 ? uh_hypervolume(p, m, k, ref, hv, err) : UH_OK;
+    return m;
+}
+
+int uh_search_rows_hypervolume(const uh_search_config_t *cfg, const double zero[3], int n_classes,
+                               const uh_candidate_t *rows, size_t n, int upto, double *hv,
+                               uh_error_t *err) {
+    *hv = 0;
+    if (n_classes < 2) return uh_error_set(err, UH_EINVAL, "a task of %d classes", n_classes);
+    const double ref[UH_SEARCH_MAX_OBJECTIVES] = {1, 1, 1};
+    double *p = malloc((n + 1) * (size_t)cfg->n_goals * sizeof *p);
+    if (!p) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    int m = hv_points(cfg, cfg->objective, zero, 1 - 1.0 / n_classes, rows, n, upto, p, NULL);
+    int rc = m > 0 ? uh_hypervolume(p, m, cfg->n_goals, ref, hv, err) : UH_OK;
     free(p);
+    return rc;
+}
+
+int uh_search_rows_deployed_hypervolume(const uh_search_config_t *cfg, const double zero[3],
+                                        int n_classes, const uh_candidate_t *rows, size_t n,
+                                        int upto, double *hv, uh_error_t *err) {
+    if (cfg->objective == UH_OBJECTIVE_NOISY)
+        return uh_search_rows_hypervolume(cfg, zero, n_classes, rows, n, upto, hv, err);
+    *hv = 0;
+    if (n_classes < 2) return uh_error_set(err, UH_EINVAL, "a task of %d classes", n_classes);
+    const int k = cfg->n_goals;
+    const double chance = 1 - 1.0 / n_classes, ref[UH_SEARCH_MAX_OBJECTIVES] = {1, 1, 1};
+    double *own = malloc((n + 1) * (size_t)k * sizeof *own);
+    double *noisy = malloc((n + 1) * (size_t)k * sizeof *noisy);
+    int *idx = malloc((n + 1) * sizeof *idx), *rank = malloc((n + 1) * sizeof *rank);
+    int rc = own && noisy && idx && rank ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    int m = rc ? 0 : hv_points(cfg, cfg->objective, zero, chance, rows, n, upto, own, idx);
+    if (m > 0) rc = uh_pareto_sort(own, m, k, rank, err);
+    /* the front the search hands over (chosen on its own objective), then scored on noisy
+     * accuracy; a point at or past the reference on its own objective adds nothing there and
+     * is no member either */
+    int f = 0;
+    for (int i = 0; !rc && i < m; i++) {
+        int inside = 1;
+        for (int j = 0; j < k; j++) inside &= own[i * k + j] < ref[j];
+        if (rank[i] != 0 || !inside) continue;
+        hv_points(cfg, UH_OBJECTIVE_NOISY, zero, chance, &rows[idx[i]], 1, upto, noisy + f * k,
+                  NULL);
+        f++;
+    }
+    if (!rc && f > 0) rc = uh_hypervolume(noisy, f, k, ref, hv, err);
+    free(own), free(noisy), free(idx), free(rank);
     return rc;
 }
 
