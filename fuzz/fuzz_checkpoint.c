@@ -1,6 +1,7 @@
-/* The built-in model's checkpoint (uh_gpt_load). The first byte chooses what the harness
- * repairs before writing the rest as the file: bit 0 the parameter count (from the size),
- * bit 1 the CRC-32, so that mutations reach past the checks a random file fails. */
+/* The built-in model's checkpoint (uh_gpt_load), full or weights-only. The first byte chooses
+ * what the harness repairs before writing the rest as the file: bit 0 the parameter count
+ * (from the size and the magic's number of arrays), bit 1 the CRC-32, so that mutations reach
+ * past the checks a random file fails. */
 #include <zlib.h>
 
 #include "fuzz.h"
@@ -16,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t len = size - 1;
     memcpy(file, data + 1, len);
     if ((fix & 1) && len >= HEADER + 4) {
-        uint64_t count = (len - HEADER - 4) / (3 * sizeof(float));
+        size_t arrays = memcmp(file, "UHGPTW01", 8) == 0 ? 1 : 3; /* weights alone, or +moments */
+        uint64_t count = (len - HEADER - 4) / (arrays * sizeof(float));
         memcpy(file + 40, &count, 8);
     }
     if ((fix & 2) && len >= HEADER + 4) {

@@ -3,6 +3,7 @@
  * and reproduced by greedy decoding, and a seed fixes the model. */
 #include "common.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -222,6 +223,52 @@ static void test_checkpoint_round_trip(void **state) {
     uh_gpt_free(b);
 }
 
+/* A weights-only checkpoint (a prior) holds the weights and nothing else: loaded, it trains
+ * exactly like a fresh model given the same weights (moments and steps at 0), at a third of
+ * the size; a flipped byte is refused as in a full one. */
+static void test_weights_only_checkpoint(void **state) {
+    (void)state;
+    char dir[64], path[96];
+    assert_int_equal(temp_dir_new(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/prior.bin", dir);
+    uh_error_t err = {0};
+    uh_gpt_t *a = uh_gpt_new(&TINY_GPT, 2, 11, &err), *fresh = uh_gpt_new(&TINY_GPT, 2, 12, &err);
+    int tokens[12], targets[12];
+    for (int i = 0; i < 12; i++) tokens[i] = i % 11, targets[i] = (i * 7 + 3) % 11;
+    uh_adamw_t o;
+    uh_adamw_default(&o);
+    for (int s = 0; s < 3; s++) {
+        uh_gpt_forward(a, tokens, targets, 2, 6);
+        uh_gpt_backward(a);
+        uh_gpt_step(a, &o);
+    }
+    assert_int_equal(uh_gpt_save_weights(a, path, &err), UH_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((size_t)st.st_size, 48 + uh_gpt_n_params(a) * sizeof(float) + 4);
+    uh_gpt_t *b = uh_gpt_load(path, 2, &TINY_GPT, &err);
+    assert_non_null(b);
+    assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
+    memcpy(uh_gpt_params(fresh), uh_gpt_params(a), uh_gpt_n_params(a) * sizeof(float));
+    for (int s = 0; s < 2; s++)
+        for (uh_gpt_t *m = fresh; m; m = m == fresh ? b : NULL) {
+            uh_gpt_forward(m, tokens, targets, 2, 6);
+            uh_gpt_backward(m);
+            uh_gpt_step(m, &o);
+        }
+    assert_memory_equal(uh_gpt_params(fresh), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
+    FILE *f = fopen(path, "r+b");
+    fseek(f, 60, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 60, SEEK_SET);
+    fputc(c ^ 0x01, f);
+    fclose(f);
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
+    assert_non_null(strstr(err.msg, "damaged checkpoint"));
+    assert_int_equal(remove_tree(dir), 0);
+    uh_gpt_free(a), uh_gpt_free(b), uh_gpt_free(fresh);
+}
+
 /* Found by fuzz/fuzz_checkpoint: a small file, well formed and with a good checksum, whose
  * header asks for a model of a far larger shape (64 layers of 4096 channels) than its count
  * and size hold. It is refused before anything of that shape is allocated, at once (it used
@@ -257,6 +304,7 @@ int main(void) {
         cmocka_unit_test(test_seed_and_limits),
         cmocka_unit_test(test_cached_decoding_matches_forward),
         cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_weights_only_checkpoint),
         cmocka_unit_test(test_checkpoint_shape_checked_before_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

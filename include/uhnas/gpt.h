@@ -73,6 +73,9 @@ float uh_gpt_step(uh_gpt_t *m, const uh_adamw_t *o);
  * activations far larger than the file: a long context with few weights). */
 const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m);
 int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err);
+/* The weights alone (a third of the size): a model loaded from it trains as from fresh
+ * weights, AdamW's moments and steps at 0 (a prior, uhnas/lm.h). */
+int uh_gpt_save_weights(const uh_gpt_t *m, const char *path, uh_error_t *err);
 uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, uh_error_t *err);
 
 #endif

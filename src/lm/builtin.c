@@ -552,7 +552,7 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
                             &o->cur, err);
         losses[s] = (float)o->cur.loss;
     }
-    if (!rc) rc = uh_gpt_save(o->model, p->out, err);
+    if (!rc) rc = uh_gpt_save_weights(o->model, p->out, err);
     if (!rc) {
         long tail = p->steps / 20 > 0 ? p->steps / 20 : 1;
         *stats = (uh_lm_pretrain_stats_t){.examples = o->n_prior,

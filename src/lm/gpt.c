@@ -614,35 +614,48 @@ const float *uh_gpt_decode(uh_gpt_t *m, int token, int pos) {
 
 /* File layout (native floats; the byte-order mark refuses a file from another endianness):
  *   magic "UHGPT001", u32 0x01020304, i32 vocab, max_t, layers, heads, channels,
- *   i64 steps, u64 n_params, f32 params[n], m[n], v[n], u32 crc32 of everything before. */
-#define CKPT_MAGIC "UHGPT001"
+ *   i64 steps, u64 n_params, f32 params[n], m[n], v[n], u32 crc32 of everything before;
+ *   or magic "UHGPTW01", the same header with steps 0, params[n] and the crc32. */
+#define CKPT_MAGIC "UHGPT001"         /* weights, AdamW moments and steps */
+#define CKPT_WEIGHTS_MAGIC "UHGPTW01" /* weights alone: training starts afresh from them */
 #define CKPT_HEADER (8 + 4 + 5 * 4 + 8 + 8)
 
 const uh_gpt_config_t *uh_gpt_config(const uh_gpt_t *m) {
     return &m->cfg;
 }
 
-int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err) {
-    const size_t n = m->n_params, len = CKPT_HEADER + 3 * n * sizeof(float) + 4;
+/* The checkpoint of m: its weights, then its AdamW moments unless weights_only. */
+static int save(const uh_gpt_t *m, const char *path, int weights_only, uh_error_t *err) {
+    const int n_arrays = weights_only ? 1 : 3;
+    const size_t n = m->n_params, len = CKPT_HEADER + n_arrays * n * sizeof(float) + 4;
     unsigned char *buf = malloc(len), *at = buf;
     if (!buf) return uh_error_set(err, UH_ENOMEM, "out of memory");
     const uint32_t bom = 0x01020304;
     const int32_t shape[5] = {m->cfg.vocab, m->cfg.max_t, m->cfg.layers, m->cfg.heads,
                               m->cfg.channels};
-    const int64_t steps = m->steps;
+    const int64_t steps = weights_only ? 0 : m->steps;
     const uint64_t count = n;
-    memcpy(at, CKPT_MAGIC, 8), at += 8;
+    memcpy(at, weights_only ? CKPT_WEIGHTS_MAGIC : CKPT_MAGIC, 8), at += 8;
     memcpy(at, &bom, 4), at += 4;
     memcpy(at, shape, sizeof shape), at += sizeof shape;
     memcpy(at, &steps, 8), at += 8;
     memcpy(at, &count, 8), at += 8;
     const float *arrays[3] = {m->params, m->m, m->v};
-    for (int i = 0; i < 3; i++) memcpy(at, arrays[i], n * sizeof(float)), at += n * sizeof(float);
+    for (int i = 0; i < n_arrays; i++)
+        memcpy(at, arrays[i], n * sizeof(float)), at += n * sizeof(float);
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)(at - buf));
     memcpy(at, &crc, 4);
     int rc = uh_write_file_atomic(path, buf, len, err);
     free(buf);
     return rc;
+}
+
+int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err) {
+    return save(m, path, 0, err);
+}
+
+int uh_gpt_save_weights(const uh_gpt_t *m, const char *path, uh_error_t *err) {
+    return save(m, path, 1, err);
 }
 
 uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, uh_error_t *err) {
@@ -655,7 +668,9 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
     int64_t steps = 0;
     uint64_t count = 0;
     uh_gpt_t *m = NULL;
-    if (len < CKPT_HEADER + 4 || memcmp(at, CKPT_MAGIC, 8) != 0) {
+    const int weights_only = len >= 8 && memcmp(at, CKPT_WEIGHTS_MAGIC, 8) == 0;
+    const size_t n_arrays = weights_only ? 1 : 3;
+    if (len < CKPT_HEADER + 4 || (!weights_only && memcmp(at, CKPT_MAGIC, 8) != 0)) {
         uh_error_set(err, UH_EINVAL, "%s: not a uhnas model checkpoint", path);
         goto done;
     }
@@ -664,8 +679,9 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
     memcpy(&steps, at + 32, 8);
     memcpy(&count, at + 40, 8);
     memcpy(&crc, at + len - 4, 4);
-    if (bom != 0x01020304 || steps < 0 || count != (len - CKPT_HEADER - 4) / (3 * sizeof(float)) ||
-        len != CKPT_HEADER + 3 * count * sizeof(float) + 4 ||
+    if (bom != 0x01020304 || steps < 0 || (weights_only && steps != 0) ||
+        count != (len - CKPT_HEADER - 4) / (n_arrays * sizeof(float)) ||
+        len != CKPT_HEADER + n_arrays * count * sizeof(float) + 4 ||
         crc != (uint32_t)crc32(0L, at, (uInt)(len - 4))) {
         uh_error_set(err, UH_EINVAL, "%s: damaged checkpoint (size, byte order or checksum)", path);
         goto done;
@@ -691,9 +707,9 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
         goto done;
     }
     if (!(m = uh_gpt_new(&cfg, max_b, 0, err))) goto done;
-    float *arrays[3] = {m->params, m->m, m->v};
+    float *arrays[3] = {m->params, m->m, m->v}; /* moments not stored stay 0 */
     at += CKPT_HEADER;
-    for (int i = 0; i < 3; i++)
+    for (size_t i = 0; i < n_arrays; i++)
         memcpy(arrays[i], at, count * sizeof(float)), at += count * sizeof(float);
     m->steps = (long)steps;
 done:
