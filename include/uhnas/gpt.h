@@ -77,5 +77,8 @@ int uh_gpt_save(const uh_gpt_t *m, const char *path, uh_error_t *err);
  * weights, AdamW's moments and steps at 0 (a prior, uhnas/lm.h). */
 int uh_gpt_save_weights(const uh_gpt_t *m, const char *path, uh_error_t *err);
 uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, uh_error_t *err);
+/* The same from a file's bytes already read (name: what errors call it). */
+uh_gpt_t *uh_gpt_load_bytes(const void *bytes, size_t len, const char *name, int max_b,
+                            const uh_gpt_config_t *want, uh_error_t *err);
 
 #endif

@@ -41,6 +41,7 @@ typedef struct {
      * fine-tunes (loaded by uh_lm_operator_new; the path is not kept); NULL: fresh weights
      * from the seed */
     const char *start;
+    const char *start_digest; /* when not NULL, start must still have this digest */
     /* the run directory: the model's checkpoint and its calls are kept in DIR/lm so that
      * `resume` continues from them (see src/lm/memory.h); NULL = kept in memory only */
     const char *run_dir;
@@ -84,6 +85,9 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
 /* FNV-1a of a file's bytes as 16 hex digits (a prior checkpoint's identity in a run's
  * config). */
 int uh_lm_file_digest(const char *path, char out[17], uh_error_t *err);
+/* A prior checkpoint (uh_gpt_load: want may be NULL) and its digest, from one read. */
+uh_gpt_t *uh_lm_load_prior(const char *path, int max_b, const uh_gpt_config_t *want,
+                           char digest[17], uh_error_t *err);
 
 /* ---- a run's built-in model, as stored in its config ---- */
 

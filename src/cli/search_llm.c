@@ -32,9 +32,8 @@ static int store_settings(char *json, uh_search_config_t *cfg, const char *what,
 static int prior_checkpoint(const char *path, const int given[5], uh_lm_config_t *c, char *msg,
                             size_t size) {
     uh_error_t err = {0};
-    uh_gpt_t *m = uh_gpt_load(path, 1, NULL, &err);
-    if (!m || uh_lm_file_digest(path, c->start_digest, &err)) {
-        uh_gpt_free(m);
+    uh_gpt_t *m = uh_lm_load_prior(path, 1, NULL, c->start_digest, &err);
+    if (!m) {
         snprintf(msg, size, "--llm-prior: %s", err.msg);
         return 1;
     }

@@ -469,13 +469,25 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
     o->opts.prior = NULL, o->opts.n_prior = 0;             /* read now; the paths are not kept */
     o->opts.run_dir = NULL;
     o->opts.start = NULL;
+    o->opts.start_digest = NULL;
     if (opts->start) { /* the model starts as the prior: loaded (or refused) now */
         uh_gpt_config_t want = {uh_lang_vocab_size(), opts->context, opts->layers, opts->heads,
                                 opts->channels};
-        if (!(o->model = uh_gpt_load(opts->start, opts->batch, &want, err))) {
+        char now[17];
+        int rc = UH_OK;
+        if (!(o->model = uh_lm_load_prior(opts->start, opts->batch, &want, now, err))) {
             uh_error_prefix(err, "--llm-prior");
+            rc = err && err->code ? err->code : UH_EINVAL;
+        } else if (opts->start_digest && strcmp(now, opts->start_digest) != 0) {
+            rc = uh_error_set(err, UH_EINVAL,
+                              "--llm-prior %s: the checkpoint changed since the run began "
+                              "(digest %s, now %s): a run keeps the prior it started from",
+                              opts->start, opts->start_digest, now);
+        }
+        if (rc) {
+            uh_gpt_free(o->model);
             free(o);
-            return err && err->code ? err->code : UH_EINVAL;
+            return rc;
         }
         o->trained = -1;
     }
@@ -503,14 +515,29 @@ void uh_lm_operator_free(uh_operator_t *op) {
     memset(op, 0, sizeof *op);
 }
 
+static void digest_of(const char *bytes, size_t n, char out[17]) {
+    snprintf(out, 17, "%016llx", (unsigned long long)uh_fnv1a(UH_FNV1A_BASIS, bytes, n));
+}
+
 int uh_lm_file_digest(const char *path, char out[17], uh_error_t *err) {
     char *bytes;
     size_t n;
     int rc = uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &bytes, &n, err);
     if (rc) return rc;
-    snprintf(out, 17, "%016llx", (unsigned long long)uh_fnv1a(UH_FNV1A_BASIS, bytes, n));
+    digest_of(bytes, n, out);
     free(bytes);
     return UH_OK;
+}
+
+uh_gpt_t *uh_lm_load_prior(const char *path, int max_b, const uh_gpt_config_t *want,
+                           char digest[17], uh_error_t *err) {
+    char *bytes;
+    size_t n;
+    if (uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &bytes, &n, err)) return NULL;
+    digest_of(bytes, n, digest);
+    uh_gpt_t *m = uh_gpt_load_bytes(bytes, n, path, max_b, want, err);
+    free(bytes);
+    return m;
 }
 
 /* The mean of v[from..to). */

@@ -95,19 +95,6 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;
-    if (c->start[0]) {
-        char now[17];
-        int rc = uh_lm_file_digest(c->start, now, err);
-        if (rc) {
-            uh_error_prefix(err, "--llm-prior");
-            return rc;
-        }
-        if (strcmp(now, c->start_digest) != 0)
-            return uh_error_set(err, UH_EINVAL,
-                                "--llm-prior %s: the checkpoint changed since the run began "
-                                "(digest %s, now %s): a run keeps the prior it started from",
-                                c->start, c->start_digest, now);
-        o.start = c->start;
-    }
+    if (c->start[0]) o.start = c->start, o.start_digest = c->start_digest;
     return uh_lm_operator_new(&o, backend, op, err);
 }

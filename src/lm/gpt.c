@@ -662,17 +662,23 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
     char *buf = NULL;
     size_t len = 0;
     if (uh_read_file(path, UH_GPT_MAX_CHECKPOINT_BYTES, &buf, &len, err)) return NULL;
-    const unsigned char *at = (const unsigned char *)buf;
+    uh_gpt_t *m = uh_gpt_load_bytes(buf, len, path, max_b, want, err);
+    free(buf);
+    return m;
+}
+
+uh_gpt_t *uh_gpt_load_bytes(const void *bytes, size_t len, const char *name, int max_b,
+                            const uh_gpt_config_t *want, uh_error_t *err) {
+    const unsigned char *at = bytes;
     uint32_t bom = 0, crc = 0;
     int32_t shape[5];
     int64_t steps = 0;
     uint64_t count = 0;
-    uh_gpt_t *m = NULL;
     const int weights_only = len >= 8 && memcmp(at, CKPT_WEIGHTS_MAGIC, 8) == 0;
     const size_t n_arrays = weights_only ? 1 : 3;
     if (len < CKPT_HEADER + 4 || (!weights_only && memcmp(at, CKPT_MAGIC, 8) != 0)) {
-        uh_error_set(err, UH_EINVAL, "%s: not a uhnas model checkpoint", path);
-        goto done;
+        uh_error_set(err, UH_EINVAL, "%s: not a uhnas model checkpoint", name);
+        return NULL;
     }
     memcpy(&bom, at + 8, 4);
     memcpy(shape, at + 12, sizeof shape);
@@ -683,17 +689,17 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
         count != (len - CKPT_HEADER - 4) / (n_arrays * sizeof(float)) ||
         len != CKPT_HEADER + n_arrays * count * sizeof(float) + 4 ||
         crc != (uint32_t)crc32(0L, at, (uInt)(len - 4))) {
-        uh_error_set(err, UH_EINVAL, "%s: damaged checkpoint (size, byte order or checksum)", path);
-        goto done;
+        uh_error_set(err, UH_EINVAL, "%s: damaged checkpoint (size, byte order or checksum)", name);
+        return NULL;
     }
     uh_gpt_config_t cfg = {shape[0], shape[1], shape[2], shape[3], shape[4]};
     if (want && memcmp(&cfg, want, sizeof cfg) != 0) {
         uh_error_set(err, UH_EINVAL,
                      "%s: a model of vocabulary %d, context %d, %d layers, %d heads, %d channels; "
                      "expected %d, %d, %d, %d, %d",
-                     path, cfg.vocab, cfg.max_t, cfg.layers, cfg.heads, cfg.channels, want->vocab,
+                     name, cfg.vocab, cfg.max_t, cfg.layers, cfg.heads, cfg.channels, want->vocab,
                      want->max_t, want->layers, want->heads, want->channels);
-        goto done;
+        return NULL;
     }
     /* the count the shape implies, before allocating what the header asks for */
     size_t sizes[N_PARAM_TENSORS], n_params = 0;
@@ -702,17 +708,16 @@ uh_gpt_t *uh_gpt_load(const char *path, int max_b, const uh_gpt_config_t *want, 
         n_params = carve(NULL, sizes, N_PARAM_TENSORS, NULL);
     }
     if (shape_ok(&cfg) && n_params != count) {
-        uh_error_set(err, UH_EINVAL, "%s: %llu parameters for a model of %zu", path,
+        uh_error_set(err, UH_EINVAL, "%s: %llu parameters for a model of %zu", name,
                      (unsigned long long)count, n_params);
-        goto done;
+        return NULL;
     }
-    if (!(m = uh_gpt_new(&cfg, max_b, 0, err))) goto done;
+    uh_gpt_t *m = uh_gpt_new(&cfg, max_b, 0, err);
+    if (!m) return NULL;
     float *arrays[3] = {m->params, m->m, m->v}; /* moments not stored stay 0 */
     at += CKPT_HEADER;
     for (size_t i = 0; i < n_arrays; i++)
         memcpy(arrays[i], at, count * sizeof(float)), at += count * sizeof(float);
     m->steps = (long)steps;
-done:
-    free(buf);
     return m;
 }
