@@ -77,24 +77,23 @@ int search_find(const search_run_t *r, const char *hash) {
     return -1;
 }
 
-novelty_t search_novelty(const search_run_t *r, const uh_arch_t *a, const uh_arch_t *const *others,
-                         int n_others) {
-    char hash[17], other[17];
-    uh_arch_hash(a, hash);
-    if (search_find(r, hash) >= 0) return NOVEL_NOT;
-    for (int j = 0; j < n_others; j++) {
-        uh_arch_hash(others[j], other);
-        if (strcmp(hash, other) == 0) return NOVEL_NOT;
-    }
+void search_novelty_key(const uh_arch_t *a, novelty_key_t *key) {
+    uh_arch_hash(a, key->hash);
+    uh_space_encode(a, key->genome);
+}
+
+novelty_t search_novelty(const search_run_t *r, const novelty_key_t *a,
+                         const novelty_key_t *const *others, int n_others) {
+    if (search_find(r, a->hash) >= 0) return NOVEL_NOT;
+    for (int j = 0; j < n_others; j++)
+        if (strcmp(a->hash, others[j]->hash) == 0) return NOVEL_NOT;
     if (!(r->cfg.min_distance > 0)) return NOVEL;
-    double f[UH_SPACE_FEATURES], g[UH_SPACE_FEATURES];
-    uh_space_encode(a, f);
     for (int i = 0; i < r->arc.n_all; i++)
-        if (uh_space_distance(f, r->arc.all[i].genome) < r->cfg.min_distance) return NOVEL_NEAR;
-    for (int j = 0; j < n_others; j++) {
-        uh_space_encode(others[j], g);
-        if (uh_space_distance(f, g) < r->cfg.min_distance) return NOVEL_NEAR;
-    }
+        if (uh_space_distance(a->genome, r->arc.all[i].genome) < r->cfg.min_distance)
+            return NOVEL_NEAR;
+    for (int j = 0; j < n_others; j++)
+        if (uh_space_distance(a->genome, others[j]->genome) < r->cfg.min_distance)
+            return NOVEL_NEAR;
     return NOVEL;
 }
 
@@ -289,7 +288,7 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
 
 typedef struct {
     uh_arch_t arch;
-    char hash[17];
+    novelty_key_t key; /* its hash, and its genome for the novelty of later children */
     uh_candidate_t row;
     float *weights; /* trained parameters until the row is committed */
     size_t n_weights;
@@ -311,17 +310,19 @@ typedef struct {
 
 static int in_batch(const batch_t *b, const char *hash) {
     for (int j = 0; j < b->n_jobs; j++)
-        if (strcmp(b->jobs[j].hash, hash) == 0) return j;
+        if (strcmp(b->jobs[j].key.hash, hash) == 0) return j;
     return -1;
 }
 
 /* a's novelty against the run and the batch's jobs */
 static novelty_t batch_novelty(const batch_t *b, const uh_arch_t *a) {
-    const uh_arch_t *others[2 * UH_SEARCH_MAX_POPULATION + 1];
+    const novelty_key_t *others[2 * UH_SEARCH_MAX_POPULATION + 1];
     int n = 0;
     for (int j = 0; j < b->n_jobs && n < (int)(sizeof others / sizeof *others); j++)
-        others[n++] = &b->jobs[j].arch;
-    return search_novelty(b->r, a, others, n);
+        others[n++] = &b->jobs[j].key;
+    novelty_key_t key;
+    search_novelty_key(a, &key);
+    return search_novelty(b->r, &key, others, n);
 }
 
 /* A new valid architecture near the parents: mutations of random parents, then fresh
@@ -352,15 +353,15 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
                     int64_t id, uh_error_t *err) {
     memset(job, 0, sizeof *job);
     job->arch = *arch;
-    uh_arch_hash(arch, job->hash);
+    search_novelty_key(arch, &job->key);
     uh_candidate_t *row = &job->row;
     row->id = id;
     row->generation = r->count.generation;
     snprintf(row->origin, sizeof row->origin, "%s", origin);
     if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
         return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
-    memcpy(row->hash, job->hash, sizeof job->hash);
-    row->seed = uh_search_candidate_seed(r->env.seed_base, job->hash);
+    memcpy(row->hash, job->key.hash, sizeof job->key.hash);
+    row->seed = uh_search_candidate_seed(r->env.seed_base, job->key.hash);
     job->cached_rung = -1;
     row->params = arch->params;
     row->macs = arch->macs;
@@ -608,9 +609,9 @@ static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *
     int rc = uh_store_begin(r->env.store, err);
     if (!rc) rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
     if (!rc && keep_weights)
-        rc = uh_store_put_weights(r->env.store, job->hash, job->weights, job->n_weights, err);
+        rc = uh_store_put_weights(r->env.store, job->key.hash, job->weights, job->n_weights, err);
     if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
-        rc = uh_store_drop_rung_weights(r->env.store, job->hash, err);
+        rc = uh_store_drop_rung_weights(r->env.store, job->key.hash, err);
     if (!rc) rc = uh_store_commit(r->env.store, err);
     free(job->weights);
     job->weights = NULL;
@@ -762,7 +763,7 @@ static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t
     ec->train.epochs = r->env.rung_epochs[g] - ec->train.first_epoch;
     ec->mc = uh_pruner_rung_mc(&r->cfg, g, r->env.n_rung_epochs);
     if (g > 0 && !job->weights) {
-        int rc = uh_store_get_rung_weights(r->env.store, job->hash, g - 1, &job->weights,
+        int rc = uh_store_get_rung_weights(r->env.store, job->key.hash, g - 1, &job->weights,
                                            &job->n_weights, err);
         if (rc) return rc;
     }
@@ -786,7 +787,7 @@ static int rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_resul
                      .noisy_accuracy = res->noisy_accuracy,
                      .noisy_accuracy_std = res->noisy_std,
                      .train_seconds = res->train_seconds};
-    memcpy(m->hash, job->hash, sizeof job->hash);
+    memcpy(m->hash, job->key.hash, sizeof job->key.hash);
     return UH_OK;
 }
 
@@ -909,7 +910,7 @@ static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
     member_objectives(r, &probe);
     int keep_weights = front_eligible(&probe) && !dominated(r, probe.obj), rc = UH_OK;
     if (keep_weights && !job->weights)
-        rc = uh_store_get_rung_weights(r->env.store, job->hash, job->n_rungs - 1, &job->weights,
+        rc = uh_store_get_rung_weights(r->env.store, job->key.hash, job->n_rungs - 1, &job->weights,
                                        &job->n_weights, err);
     return rc ? rc : store_row(r, job, keep_weights, err);
 }
@@ -977,7 +978,7 @@ static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
         job_t *job = &b->jobs[j];
         for (size_t i = 0; i < r->env.n_rungs; i++) {
             const uh_rung_t *g = &r->env.rungs[i];
-            if (strcmp(g->hash, job->hash) != 0 || g->rung >= r->env.n_rung_epochs) continue;
+            if (strcmp(g->hash, job->key.hash) != 0 || g->rung >= r->env.n_rung_epochs) continue;
             job->rungs[g->rung] = *g;
             if (g->rung + 1 > job->n_rungs) job->n_rungs = g->rung + 1;
         }
@@ -1086,7 +1087,7 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         job_t *job = &b->jobs[j];
         uh_candidate_t stored;
         int found = 0;
-        int rc = uh_store_find_hash(r->env.store, job->hash, &stored, &found, err);
+        int rc = uh_store_find_hash(r->env.store, job->key.hash, &stored, &found, err);
         if (rc) return rc;
         if (found) {
             job->row = stored;

@@ -119,11 +119,18 @@ int search_default_jobs(void);
 
 /* Index of the member with this hash, or -1. */
 int search_find(const search_run_t *r, const char *hash);
-/* Whether a is new to the run: not the hash of a member nor of others[0..n_others) (NOVEL_NOT
- * otherwise), and not within cfg.min_distance of one (NOVEL_NEAR). */
+/* An architecture as novelty compares it: its hash and genome (uh_space_encode), computed
+ * once by whoever holds it. */
+typedef struct {
+    char hash[17];
+    double genome[UH_SPACE_FEATURES];
+} novelty_key_t;
+void search_novelty_key(const uh_arch_t *a, novelty_key_t *key);
+/* Whether a is new to the run: not the hash of a member nor of *others[0..n_others)
+ * (NOVEL_NOT otherwise), and not within cfg.min_distance of one (NOVEL_NEAR). */
 typedef enum { NOVEL, NOVEL_NOT, NOVEL_NEAR } novelty_t;
-novelty_t search_novelty(const search_run_t *r, const uh_arch_t *a, const uh_arch_t *const *others,
-                         int n_others);
+novelty_t search_novelty(const search_run_t *r, const novelty_key_t *a,
+                         const novelty_key_t *const *others, int n_others);
 
 /* The strategies' generations and states (strategies.c, linas.c, llmatic.c). */
 int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);

@@ -83,16 +83,21 @@ static int run_view(const search_run_t *r, const uh_candidate_t ***front, int *n
  * 2i + 1). */
 static int reask(search_run_t *r, const uh_propose_t *first, uh_child_t *out, uh_error_t *err) {
     int n = first->n, *slot = malloc((size_t)(n + 1) * sizeof *slot);
-    const uh_arch_t **before = malloc((size_t)(n + 1) * sizeof *before);
+    novelty_key_t *keys = malloc((size_t)(n + 1) * sizeof *keys);
+    const novelty_key_t **before = malloc((size_t)(n + 1) * sizeof *before);
     const uh_candidate_t **parents = malloc((size_t)(2 * n + 1) * sizeof *parents);
     uh_child_t *again = malloc((size_t)(n + 1) * sizeof *again);
-    int rc =
-        slot && before && parents && again ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    int rc = slot && keys && before && parents && again
+                 ? UH_OK
+                 : uh_error_set(err, UH_ENOMEM, "out of memory");
     for (int round = 0; !rc && round < UH_SEARCH_REASKS; round++) {
         int k = 0;
         for (int i = 0; i < n; i++) {
-            for (int j = 0; j < i; j++) before[j] = &out[j].arch;
-            novelty_t v = search_novelty(r, &out[i].arch, before, i);
+            search_novelty_key(&out[i].arch, &keys[i]);
+            before[i] = &keys[i];
+        }
+        for (int i = 0; i < n; i++) {
+            novelty_t v = search_novelty(r, &keys[i], before, i);
             if (v == NOVEL) continue;
             if (v == NOVEL_NEAR)
                 r->count.near_duplicates++;
@@ -111,7 +116,7 @@ static int reask(search_run_t *r, const uh_propose_t *first, uh_child_t *out, uh
         rc = r->hooks.op->propose(r->hooks.op->ctx, &in, again, err);
         for (int j = 0; !rc && j < k; j++) out[slot[j]] = again[j];
     }
-    free(slot), free(before), free(parents), free(again);
+    free(slot), free(keys), free(before), free(parents), free(again);
     return rc;
 }
 
