@@ -37,10 +37,16 @@ static const char *budget_difference(const uh_run_data_t *a, const uh_run_data_t
     return NULL; /* the objective may differ: the ablation (report_strategies) */
 }
 
+int report_find_name(const void *items, size_t stride, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp((const char *)items + (size_t)i * stride, name) == 0) return i;
+    return -1;
+}
+
 /* Index of name in list[0..*n), appended when new. */
 static int group_of(char list[][64], int *n, const char *name) {
-    for (int i = 0; i < *n; i++)
-        if (strcmp(list[i], name) == 0) return i;
+    int i = report_find_name(list, sizeof *list, *n, name);
+    if (i >= 0) return i;
     snprintf(list[*n], 64, "%s", name);
     return (*n)++;
 }

@@ -46,12 +46,15 @@ void report_range(const double *v, int n, int log_scale, double *lo, double *hi)
  * NULL when out of memory. */
 int *report_front_by_energy(const uh_run_data_t *r, int *n);
 
+/* The index of the item named name among n items of `stride` bytes that each begin with
+ * their name (a char array), or -1: groups of runs by backend or strategy. */
+int report_find_name(const void *items, size_t stride, int n, const char *name);
+
 /* Runs of one backend compared as strategies (src/report/strategies.c): the hypervolume-by-
  * evaluation plot into plots, the statistics table into table, both as CSV. Runs are grouped
  * by strategy, or by their directories' parent folders (by_parent). UH_ENOMEM or UH_OK. */
-int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv,
-                      uh_strbuf_t *curves, const uh_run_data_t *const *runs, int n,
-                      int by_parent);
+int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, uh_strbuf_t *curves,
+                      const uh_run_data_t *const *runs, int n, int by_parent);
 
 /* HTML text escaping (&, <, >, ", '). */
 void html_text(uh_strbuf_t *b, const char *s);

@@ -157,7 +157,7 @@ typedef struct {
 
 /* A strategy: its runs (indices into the compared runs). */
 typedef struct {
-    char name[64];
+    char name[64]; /* first: report_find_name */
     int *runs, n;
     run_stats_t *stats;
     int clean; /* its runs searched on clean accuracy */
@@ -177,12 +177,6 @@ static const char *group_name(const uh_run_data_t *r, int by_parent, char *buf, 
     slash = strrchr(path, '/');
     snprintf(buf, size, "%s", slash ? slash + 1 : path);
     return buf;
-}
-
-static int find_group(const group_t *g, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(g[i].name, name) == 0) return i;
-    return -1;
 }
 
 /* The values of statistic k over group g's runs. */
@@ -310,8 +304,8 @@ static void put_p(uh_strbuf_t *b, double p) {
 /* The statistics table and its CSV. */
 static void stats_table(uh_strbuf_t *b, uh_strbuf_t *csv, const uh_run_data_t *const *runs,
                         const group_t *groups, int n_groups, int deployed) {
-    int random = find_group(groups, n_groups, "random");
-    int nsga2 = find_group(groups, n_groups, "nsga2");
+    int random = report_find_name(groups, sizeof *groups, n_groups, "random");
+    int nsga2 = report_find_name(groups, sizeof *groups, n_groups, "nsga2");
     double *va = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *va);
     double *vb = malloc((UH_REPORT_MAX_RUNS + 1) * sizeof *vb);
     if (!va || !vb) {
@@ -521,7 +515,7 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
             snprintf(clean, sizeof clean, "%.40s (clean objective)", name);
             name = clean;
         }
-        int s = find_group(groups, n_groups, name);
+        int s = report_find_name(groups, sizeof *groups, n_groups, name);
         if (s < 0) {
             s = n_groups++;
             memset(&groups[s], 0, sizeof groups[s]);
