@@ -15,7 +15,7 @@ CMAKE_ARGS ?=
 WERROR     ?=
 WERROR_ARG := $(if $(WERROR),-DUHNAS_WERROR=$(WERROR))
 
-.PHONY: all setup build check test demo sanitize tsan fuzz fuzz-smoke fuzz-build bench format clean
+.PHONY: all setup build check test demo sanitize tsan fuzz fuzz-smoke fuzz-build bench format clean prior-check
 
 all: build
 
@@ -52,6 +52,12 @@ demo: setup build
 	@printf 'report: '
 	@./$(BUILD)/uhnas report runs/demo
 	@echo 'demo: ran --strategy $(DEMO_STRATEGY), $(DEMO_WHY)'
+
+# The built-in model's shipped prior rebuilt from the shipped corpus (about 2.5 min on one
+# thread) and compared byte for byte with configs/lm/prior.ckpt (bench/prior.sh made both).
+prior-check: build
+	@./$(BUILD)/uhnas pretrain --corpus configs/lm/corpus.gz --steps 2000 --out $(BUILD)/prior.ckpt
+	@cmp configs/lm/prior.ckpt $(BUILD)/prior.ckpt && echo 'prior-check: identical to configs/lm/prior.ckpt'
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrent
 # paths under ThreadSanitizer.

@@ -13,7 +13,9 @@
 #
 # Resumable: finished runs are skipped, interrupted ones resumed. The checkpoint is a function
 # of the corpus: `uhnas pretrain --corpus DIR/corpus.gz --steps 2000 --out FILE` rebuilds it
-# byte for byte on the same CPU and BLAS build.
+# byte for byte on the same CPU and BLAS build. configs/lm/corpus.gz and configs/lm/prior.ckpt
+# (the default prior of `search --strategy llm`) are DIR/corpus.gz and DIR/prior.ckpt of
+# `bench/prior.sh corpus`; `make prior-check` rebuilds the checkpoint and compares it.
 set -euo pipefail
 MODE=${1:-}
 [[ $MODE == corpus || $MODE == measure ]] || { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
@@ -59,7 +61,7 @@ fi
 [[ -f $OUT/prior.ckpt ]] || { echo "prior.sh: no $OUT/prior.ckpt: run 'bench/prior.sh corpus' first" >&2; exit 2; }
 for ((seed = 1; seed <= SEEDS; seed++)); do
   run "$OUT/measure/llm-prior/s$seed" --backend "$HELD_OUT" --strategy llm --seed "$seed" --llm-prior "$OUT/prior.ckpt"
-  run "$OUT/measure/llm/s$seed" --backend "$HELD_OUT" --strategy llm --seed "$seed"
+  run "$OUT/measure/llm/s$seed" --backend "$HELD_OUT" --strategy llm --seed "$seed" --llm-prior none
   run "$OUT/measure/random/s$seed" --backend "$HELD_OUT" --strategy random --seed "$seed"
 done
 "$UHNAS" compare "$OUT"/measure/*/s* --group-by-parent --out "$OUT/measure.html" \

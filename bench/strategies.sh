@@ -16,11 +16,12 @@
 #                       [--epochs N] [--mc N] [--jobs N] [--prior FILE] [--uhnas PATH]
 #                       [--report-only]
 #
-# Strategies: random nsga2 evolution linas llm (the built-in model) llm-noprompt (the built-in
-# model without hardware conditioning: --system-prompt none, the paper's ablation) llm-prior
-# (the built-in model starting from the checkpoint --prior FILE, default configs/lm/prior.ckpt)
-# llm-clean nsga2-clean (the same searches on clean accuracy, --objective clean: the paper's
-# robustness ablation; compare pairs each with its twin on the noisy objective).
+# Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
+# llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
+# ablation) llm-prior (the built-in model starting from the checkpoint --prior FILE, default
+# configs/lm/prior.ckpt: what `search --strategy llm` does by default) llm-clean nsga2-clean
+# (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
+# compare pairs each run with its twin on the noisy objective).
 # A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.
 set -euo pipefail
 
@@ -54,10 +55,12 @@ CACHE=$OUT/cache.sqlite LOG=$OUT/runs.log
 # The search options of one strategy label.
 strategy_args() {
   case $1 in
-    random|nsga2|evolution|linas|llm) echo "--strategy $1" ;;
-    llm-noprompt) echo "--strategy llm --system-prompt none" ;;
+    random|nsga2|evolution|linas) echo "--strategy $1" ;;
+    llm) echo "--strategy llm --llm-prior none" ;;
+    llm-noprompt) echo "--strategy llm --llm-prior none --system-prompt none" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
-    llm-clean|nsga2-clean) echo "--strategy ${1%-clean} --objective clean" ;;
+    llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
+    nsga2-clean) echo "--strategy nsga2 --objective clean" ;;
     *) echo "strategies.sh: unknown strategy $1" >&2; return 2 ;;
   esac
 }

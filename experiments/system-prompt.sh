@@ -8,7 +8,9 @@ source "$(dirname "$0")/lib.sh"
 prompts=(hardware generic none)
 if [[ ${#LLM[@]} -eq 0 ]]; then
   prompts=(hardware none)
-  echo "  (no --llm-url or --llm-replay: the built-in model, hardware prompt against none)" >&2
+  # both without the shipped prior (learnt with hardware tokens): only the tokens differ
+  LLM=(--llm-prior none)
+  echo "  (no --llm-url or --llm-replay: the built-in model without a prior, hardware prompt against none)" >&2
 fi
 dirs=()
 for prompt in "${prompts[@]}"; do

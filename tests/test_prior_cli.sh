@@ -35,7 +35,7 @@ python3 -c 'import re,sys; a,b=map(float,re.search(r"loss ([0-9.]+) -> ([0-9.]+)
 # the shipped corpus (configs/lm/corpus.gz: bench/prior.sh corpus) is this build's
 out=$("$UHNAS" pretrain --corpus "$SRC/configs/lm/corpus.gz" --llm-layers 1 --llm-width 16 --llm-heads 2 \
   --steps 2 --out "$tmp/shipped.ckpt" 2>&1)
-[[ $? -eq 0 && "$out" == "298 examples, 2 steps"* ]] && ok || bad "the shipped corpus: $out"
+[[ $? -eq 0 && "$out" == "840 examples, 2 steps"* ]] && ok || bad "the shipped corpus: $out"
 expect 2 "--out FILE is required" "$UHNAS" pretrain --runs "$tmp/r1"
 expect 2 "give --runs or --corpus" "$UHNAS" pretrain --out "$tmp/x.ckpt"
 expect 2 "nothing" "$UHNAS" pretrain --runs "$tmp/nothing" --out "$tmp/x.ckpt"
@@ -101,9 +101,35 @@ expect 2 "one checkpoint at most" "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp
 expect 2 "neither a checkpoint" "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp/nothing" --out "$tmp/no5"
 [[ ! -e "$tmp/no1" && ! -e "$tmp/no2" && ! -e "$tmp/no3" && ! -e "$tmp/no4" && ! -e "$tmp/no5" ]] \
   && ok || bad "a run directory made for a refused prior"
-# none: no prior (the default)
+# none: no prior; other sizes than the default: no prior either (the shipped one would not fit)
 "$UHNAS" search "${ARGS[@]}" "${SMALL[@]}" --llm-prior none --out "$tmp/none" > /dev/null 2>&1 \
   && [[ $(sqlite3 "$tmp/none/run.sqlite" "select group_concat(hash) from candidates") == \
         $(sqlite3 "$tmp/fresh/run.sqlite" "select group_concat(hash) from candidates") ]] \
-  && ok || bad "--llm-prior none is not the default"
+  && ok || bad "--llm-prior none differs from a run of other sizes"
+op=$(sqlite3 "$tmp/fresh/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
+[[ "$op" != *'"start"'* ]] && ok || bad "a model of other sizes started from a prior: $op"
+
+# ---- the default: the shipped prior (configs/lm/prior.ckpt), found from any directory ------
+( cd / && "$uhnas_abs" search "${ARGS[@]}" --generations 1 --out "$tmp/shipped" > /dev/null 2>&1 ) \
+  && ok || bad "run with the shipped prior"
+shipped=$(realpath "$SRC/configs/lm/prior.ckpt")
+digest=$(python3 -c 'import sys
+h = 0xcbf29ce484222325
+for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
+print("%016x" % h)' "$shipped")
+op=$(sqlite3 "$tmp/shipped/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
+[[ "$op" == *"\"start\":\"$shipped\""* && "$op" == *"\"start_digest\":\"$digest\""* && "$op" == *'"layers":4'* ]] \
+  && ok || bad "the default run does not start from the shipped prior: $op"
+# the checkout moved since the run began: the stored path is gone, the shipped prior is found
+cp -r "$tmp/shipped" "$tmp/moved"
+sqlite3 "$tmp/moved/run.sqlite" "update run set config = json_set(config, '$.operator.builtin.start', '/moved/away/prior.ckpt')"
+sqlite3 "$tmp/moved/run.sqlite" "delete from candidates where generation = 1; delete from generations where generation = 1"
+rm -rf "$tmp/moved/lm"
+"$UHNAS" resume "$tmp/moved" --quiet > /dev/null 2>&1 \
+  && [[ $(sqlite3 "$tmp/moved/run.sqlite" "select group_concat(hash || accuracy) from candidates order by id") == \
+        $(sqlite3 "$tmp/shipped/run.sqlite" "select group_concat(hash || accuracy) from candidates order by id") ]] \
+  && ok || bad "a run whose prior moved did not resume from the shipped one to the same rows"
+"$UHNAS" search "${ARGS[@]}" --generations 1 --llm-prior none --out "$tmp/unprimed" > /dev/null 2>&1 \
+  && [[ $(sqlite3 "$tmp/unprimed/run.sqlite" "select json_extract(config, '$.operator.builtin') from run") != *'"start"'* ]] \
+  && ok || bad "--llm-prior none still started from the shipped prior"
 finish

@@ -89,6 +89,12 @@ int uh_lm_file_digest(const char *path, char out[17], uh_error_t *err);
 uh_gpt_t *uh_lm_load_prior(const char *path, int max_b, const uh_gpt_config_t *want,
                            char digest[17], uh_error_t *err);
 
+/* The shipped prior: UH_LM_SHIPPED_PRIOR (pretrained by bench/prior.sh from
+ * configs/lm/corpus.gz) in the current directory, else in the source tree, into path; 0 when
+ * neither exists. `search --strategy llm` starts from it unless told otherwise. */
+#define UH_LM_SHIPPED_PRIOR "configs/lm/prior.ckpt"
+int uh_lm_shipped_prior(char *path, size_t size);
+
 /* ---- a run's built-in model, as stored in its config ---- */
 
 typedef struct {
@@ -111,7 +117,8 @@ char *uh_lm_config_json(const uh_lm_config_t *c);
 int uh_lm_config_parse(const char *json, uh_lm_config_t *c, uh_error_t *err);
 /* The operator for a run with this config and seed, kept in run_dir (NULL: in memory). A
  * start checkpoint whose digest is no longer the stored one is refused: a run keeps the
- * prior it began with. */
+ * prior it began with. One no longer at its stored path is found as the shipped prior when
+ * that has its digest (a checkout moved since the run began). */
 int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_dir,
                         const uh_backend_t *backend, uh_operator_t *op, uh_error_t *err);
 /* Removes the model's memory from run_dir (its calls and checkpoints); none is fine. */

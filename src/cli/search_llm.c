@@ -92,6 +92,15 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
         snprintf(msg, size, "--llm-prior: too long");
         return 1;
     }
+    /* by default the model of the default shape, with hardware tokens, starts from the shipped
+     * prior; another shape (a size option) starts fresh, as the prior would not fit it, and so
+     * does the model without hardware tokens, as the prior learnt with them */
+    int default_model = c.hardware_tokens;
+    for (int i = 0; i < 4; i++) default_model &= a->size[i] < 0;
+    char shipped[4096];
+    if (!a->prior && default_model && uh_lm_shipped_prior(shipped, sizeof shipped) &&
+        prior_checkpoint(shipped, a->size, &c, msg, size))
+        return 1;
     for (char *d = a->prior ? strtok(items, ",") : NULL; d; d = strtok(NULL, ",")) {
         char store[4200];
         struct stat st;

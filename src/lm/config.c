@@ -4,9 +4,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "uhnas/json.h"
 #include "uhnas/lm.h"
+
+int uh_lm_shipped_prior(char *path, size_t size) {
+    const char *const places[2] = {UH_LM_SHIPPED_PRIOR, UHNAS_SOURCE_DIR "/" UH_LM_SHIPPED_PRIOR};
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (stat(places[i], &st) == 0 && S_ISREG(st.st_mode) &&
+            snprintf(path, size, "%s", places[i]) < (int)size)
+            return 1;
+    }
+    return 0;
+}
 
 void uh_lm_config_default(uh_lm_config_t *c) {
     uh_lm_opts_t d;
@@ -95,6 +107,14 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;
-    if (c->start[0]) o.start = c->start, o.start_digest = c->start_digest;
+    char shipped[4096], digest[17];
+    struct stat st;
+    if (c->start[0]) {
+        o.start = c->start, o.start_digest = c->start_digest;
+        /* the checkout moved since the run began: the shipped prior, when it is that file */
+        if (stat(c->start, &st) != 0 && uh_lm_shipped_prior(shipped, sizeof shipped) &&
+            !uh_lm_file_digest(shipped, digest, NULL) && strcmp(digest, c->start_digest) == 0)
+            o.start = shipped;
+    }
     return uh_lm_operator_new(&o, backend, op, err);
 }
