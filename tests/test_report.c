@@ -161,7 +161,8 @@ static void test_deployment_view(void **state) {
     const char *view = strstr(html, "<h2>Deploying a network</h2>");
     assert_non_null(view);
     assert_int_equal(count(view, "<div class=\"bar\">"), 4);
-    assert_int_equal(count(view, "--candidate "), 4);
+    assert_int_equal(count(view, "--candidate "), 8); /* the network, and the chip's file */
+    assert_int_equal(count(view, "--format mzi-phases --out chip-"), 4);
     assert_non_null(strstr(view, "Suggested: <b>#2</b>"));
     assert_int_equal(count(view, "<tr class=\"knee\"><td>2</td>"), 1);
     /* each bar's segments add up to 100 % */
@@ -177,7 +178,7 @@ static void test_deployment_view(void **state) {
     r->min_accuracy = 0.88; /* two left: too few for a knee */
     assert_int_equal(uh_report_run(r, &html, &err), UH_OK);
     view = strstr(html, "<h2>Deploying a network</h2>");
-    assert_int_equal(count(view, "--candidate "), 2);
+    assert_int_equal(count(view, "--candidate "), 4);
     assert_non_null(strstr(view, "2 of 4 shown"));
     assert_null(strstr(view, "Suggested"));
     free(html);

@@ -135,6 +135,12 @@ typedef struct {
     int (*sim_new)(const void *state, const uh_arch_t *arch, uh_sim_mode_t mode, void **sim,
                    uh_noise_t *hook, uh_error_t *err);
     void (*sim_free)(void *sim);
+    /* The hardware programming of arch with its trained weights (arch->params floats, in
+     * the .uhw order, uhnas/export.h) as JSON text (malloc'd), in the format named
+     * program_format (docs/programming.md). Both NULL for hardware programmed otherwise. */
+    const char *program_format;
+    int (*program)(const void *state, const uh_arch_t *arch, const float *weights, char **json,
+                   uh_error_t *err);
 } uh_backend_model_t;
 
 /* loading */
@@ -168,6 +174,14 @@ int uh_backend_energy(const uh_backend_t *b, const uh_arch_t *arch, uh_energy_t 
                       uh_error_t *err);
 /* Fills v with every violation (shared constraints, then the model's); returns v->n. */
 int uh_backend_check(const uh_backend_t *b, const uh_arch_t *arch, uh_violations_t *v);
+
+/* The format of the backend's programming file ("mzi-phases", ...), or NULL when it has
+ * none; the file itself (see uh_backend_model_t.program). */
+const char *uh_backend_program_format(const uh_backend_t *b);
+/* The programming formats of the models compiled in, into names[0..max); their count. */
+int uh_backend_program_formats(const char **names, int max);
+int uh_backend_program(const uh_backend_t *b, const uh_arch_t *arch, const float *weights,
+                       char **json, uh_error_t *err);
 
 /* simulation */
 

@@ -9,10 +9,10 @@
 #include "uhnas/fileio.h"
 #include "uhnas/search.h"
 
-/* The run's candidate (by id or hash), its input shape and its stored weights (NULL when
- * the run kept none: only the final front's are stored). */
+/* The run's candidate (by id or hash), its input shape, its stored weights (NULL when the run
+ * kept none: only the final front's are stored) and the run's backend (*b, caller frees). */
 static int from_run(const char *dir, const char *which, uh_arch_t *arch, float **w, size_t *n,
-                    uh_error_t *err) {
+                    uh_backend_t **b, uh_error_t *err) {
     uh_store_t *store;
     int rc = uh_store_open_readonly(dir, &store, err);
     if (rc) return rc;
@@ -43,15 +43,43 @@ static int from_run(const char *dir, const char *which, uh_arch_t *arch, float *
     uh_dataset_free(train);
     uh_dataset_free(test);
     uh_store_free_candidates(rows);
-    uh_backend_free(backend);
+    if (rc)
+        uh_backend_free(backend);
+    else
+        *b = backend;
     uh_store_close(store);
+    return rc;
+}
+
+/* The backend's programming file of arch with weights w, written to out (stdout when NULL). */
+static int program_file(const uh_backend_t *b, const char *format, const uh_arch_t *arch,
+                        const float *w, const char *out, uh_error_t *err) {
+    const char *own = uh_backend_program_format(b);
+    if (!own || strcmp(own, format) != 0)
+        return uh_error_set(err, UH_EINVAL, "--format %s: backend %s (model %s) %s%s%s", format,
+                            uh_backend_name(b), uh_backend_model_name(b),
+                            own ? "writes --format " : "has no programming file", own ? own : "",
+                            own ? "" : " (its weights are the network's: --format json)");
+    if (!w)
+        return uh_error_set(err, UH_EINVAL,
+                            "--format %s programs trained weights: give --weights, or a "
+                            "candidate whose weights the run stored",
+                            format);
+    char *json;
+    int rc = uh_backend_program(b, arch, w, &json, err);
+    if (rc) return rc;
+    if (out)
+        rc = uh_write_file_atomic(out, json, strlen(json), err);
+    else
+        puts(json);
+    free(json);
     return rc;
 }
 
 int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
     (void)env;
     const char *arch_arg = NULL, *weights_arg = NULL, *run = NULL, *candidate = NULL;
-    const char *format = "pytorch", *out = NULL, *input = "1x28x28";
+    const char *format = "pytorch", *out = NULL, *input = "1x28x28", *backend_name = NULL;
     int classes = 10;
     const cli_opt_t opts[] = {
         {"arch", OPT_STRING, &arch_arg, 0, 0, NULL, "FILE_OR_JSON", "the architecture"},
@@ -60,7 +88,11 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         {"run", OPT_STRING, &run, 0, 0, NULL, "DIR",
          "take the architecture (and its stored weights) from a run ..."},
         {"candidate", OPT_STRING, &candidate, 0, 0, NULL, "ID_OR_HASH", "... this candidate of it"},
-        {"format", OPT_STRING, &format, 0, 0, NULL, "pytorch|json|csv", "default pytorch"},
+        {"format", OPT_STRING, &format, 0, 0, NULL, "FORMAT",
+         "pytorch (default), json, csv; or the hardware's programming: mzi-phases (an MZI "
+         "backend's), crossbar-conductances (a crossbar's); docs/programming.md"},
+        {"backend", OPT_STRING, &backend_name, 0, 0, NULL, "NAME_OR_FILE",
+         "with --arch and a programming format: the hardware (a run's is its own)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "FILE",
          "where to write (default stdout); with weights and pytorch, FILE.uhw beside it"},
         CLI_SHAPE_OPTIONS(input, classes),
@@ -68,38 +100,62 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
     int code = cli_command_args(
         argc, argv, opts, n_opts, "export",
-        "usage: uhnas export (--arch A [--weights W] | --run DIR --candidate ID)\n"
-        "                    [--format pytorch|json|csv] [--out FILE]\n\n"
+        "usage: uhnas export (--arch A [--weights W] [--backend B] | --run DIR --candidate ID)\n"
+        "                    [--format FORMAT] [--out FILE]\n\n"
         "Writes an architecture for other tools. pytorch: a torch.nn.Module (same layers,\n"
         "activations and fake quantization as uhnas) with a loader for uhnas weight\n"
         "files; with weights and --out FILE the weights go to FILE.uhw, which\n"
         "build() loads. json: the resolved layers (shapes, params, MACs; weights when\n"
-        "given). csv: one row per layer. A run stores the weights of its final front.\n"
-        "The weight file format is in docs/user-guide.md.\n");
+        "given). csv: one row per layer. mzi-phases: what an MZI chip is programmed with\n"
+        "(per layer and block: both meshes' MZI phases and DAC codes, output phases,\n"
+        "attenuators, electronic scale); crossbar-conductances: each device pair's G+\n"
+        "and G- (uS) per tile with the weight scale; both from trained weights, on the\n"
+        "run's backend or --backend (docs/programming.md). A run stores the weights of\n"
+        "its final front. The weight file format is in docs/user-guide.md.\n");
     if (code != CLI_GO_ON) return code;
     uh_export_format_t f;
-    if (uh_export_format_parse(format, &f))
-        return cli_fail(UH_EXIT_USAGE, "export: --format: pytorch, json or csv, not '%s'", format);
-    if (!!arch_arg == !!run || (run && !candidate) || (weights_arg && !arch_arg))
-        return cli_fail(UH_EXIT_USAGE,
-                        "export: give --arch (optionally --weights), or --run DIR --candidate ID");
+    /* a format that is not a network's is a backend model's programming file */
+    int programming = uh_export_format_parse(format, &f) != UH_OK;
+    const char *formats[8];
+    int n_formats = uh_backend_program_formats(formats, 8), known = 0;
+    for (int i = 0; i < n_formats; i++) known |= strcmp(formats[i], format) == 0;
+    if (programming && !known) {
+        char list[256] = "pytorch, json, csv";
+        for (int i = 0; i < n_formats; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", formats[i]);
+        return cli_fail(UH_EXIT_USAGE, "export: --format: %s; not '%s'", list, format);
+    }
+    if (!!arch_arg == !!run || (run && !candidate) || (weights_arg && !arch_arg) ||
+        (backend_name && !arch_arg))
+        return cli_fail(UH_EXIT_USAGE, "export: give --arch (optionally --weights, --backend), or "
+                                       "--run DIR --candidate ID");
+    if (programming && arch_arg && !backend_name)
+        return cli_fail(UH_EXIT_USAGE, "export: --format %s: give the hardware, --backend NAME",
+                        format);
     uh_error_t err = {0};
     uh_arch_t arch;
+    uh_backend_t *backend = NULL;
     float *w = NULL;
     size_t n = 0;
     int rc;
     if (run) {
-        rc = from_run(run, candidate, &arch, &w, &n, &err);
+        rc = from_run(run, candidate, &arch, &w, &n, &backend, &err);
     } else {
         rc = cli_load_arch_shaped(arch_arg, input, classes, &arch, &err);
         if (!rc && weights_arg) rc = uh_weights_read(weights_arg, &w, &n, &err);
+        if (!rc && backend_name) rc = uh_backend_load(backend_name, &backend, &err);
     }
     if (!rc && w && n != (size_t)arch.params)
         rc = uh_error_set(&err, UH_EINVAL, "%zu weights for a network of %ld parameters", n,
                           arch.params);
-    if (rc) {
+    if (!rc && programming) {
+        rc = program_file(backend, format, &arch, w, out, &err);
+        if (!rc && out) printf("%s\n", out);
+    }
+    uh_backend_free(backend);
+    if (rc || programming) {
         free(w);
-        return cli_fail(cli_exit_code(rc), "export: %s", err.msg);
+        return rc ? cli_fail(cli_exit_code(rc), "export: %s", err.msg) : UH_EXIT_OK;
     }
     if (run && !w)
         fprintf(stderr,

@@ -100,7 +100,8 @@ int uh_cmd_report(int argc, char **argv, const cli_env_t *env) {
         "from disk): the Pareto front of validation error vs energy per inference,\n"
         "hypervolume and diversity per generation, clean vs noisy accuracy with\n"
         "Spearman's rho, the front as a table, the deployment view (per front network:\n"
-        "energy by layer, latency, area, the export command; the knee suggested),\n"
+        "energy by layer, latency, area, the export commands: the network, and the\n"
+        "chip's programming file where the backend has one; the knee suggested),\n"
         "language-model statistics when the run had a model, and the run's config.\n"
         "Prints the file's path. With --watch it follows a search that is running in\n"
         "DIR until it ends.\n");

@@ -400,6 +400,39 @@ double uh_backend_pj_per_mac(const uh_backend_t *b) {
     return b->model->pj_per_mac(b->state);
 }
 
+cJSON *hw_json_exact(double v, int float_value) {
+    char buf[40];
+    if (!isfinite(v)) return cJSON_CreateNull();
+    snprintf(buf, sizeof buf, float_value ? "%.9g" : "%.17g", v);
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *hw_json_exact_array(const double *v, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, hw_json_exact(v[i], 0));
+    return a;
+}
+
+int uh_backend_program_formats(const char **names, int max) {
+    int n = 0;
+    for (int i = 0; i < N_MODELS; i++)
+        if (MODELS[i]->program && n < max) names[n++] = MODELS[i]->program_format;
+    return n;
+}
+
+const char *uh_backend_program_format(const uh_backend_t *b) {
+    return b->model->program ? b->model->program_format : NULL;
+}
+
+int uh_backend_program(const uh_backend_t *b, const uh_arch_t *arch, const float *weights,
+                       char **json, uh_error_t *err) {
+    *json = NULL;
+    if (!b->model->program)
+        return uh_error_set(err, UH_EINVAL, "backend %s (model %s) has no programming file",
+                            b->name, b->model->name);
+    return b->model->program(b->state, arch, weights, json, err);
+}
+
 /* ---- questions about an architecture ------------------------------------------------- */
 
 int uh_backend_energy(const uh_backend_t *b, const uh_arch_t *arch, uh_energy_t *e,

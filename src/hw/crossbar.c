@@ -550,6 +550,82 @@ static int xbar_sim_new(const void *state, const uh_arch_t *arch, uh_sim_mode_t 
     return UH_OK;
 }
 
+/* ---- the programming file (docs/programming.md) ------------------------------------- */
+
+/* One tile's devices, G⁺ or G⁻ (sign +1 or −1) in µS, [input][output]: the device of the
+ * weight's sign at G_max·|w|/max|W|, the other at 0 (as the simulation programs them). */
+static cJSON *tile_devices(const float *W, int n_in, int j0, int i0, int rows, int cols,
+                           double to_g, int sign) {
+    cJSON *t = cJSON_CreateArray();
+    double *g = malloc(((size_t)cols + 1) * sizeof *g);
+    for (int j = 0; t && g && j < rows; j++) {
+        for (int i = 0; i < cols; i++) {
+            double w = W[(size_t)(i0 + i) * n_in + j0 + j];
+            g[i] = sign * w > 0 ? fabs(w) * to_g : 0;
+        }
+        cJSON_AddItemToArray(t, hw_json_exact_array(g, cols));
+    }
+    free(g);
+    return t;
+}
+
+static int xbar_program(const void *state, const uh_arch_t *arch, const float *weights, char **json,
+                        uh_error_t *err) {
+    const xbar_t *x = state;
+    *json = NULL;
+    cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
+    if (!root || !layers) {
+        cJSON_Delete(root);
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    cJSON_AddStringToObject(root, "format", "uhnas-crossbar-conductances");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddItemToObject(root, "g_max_us", hw_json_exact(x->g_max, 0));
+    long offset = 0; /* the layer's weights in the .uhw order */
+    for (int l = 0; l < arch->n_layers; offset += arch->layers[l].params, l++) {
+        hw_mvm_t m;
+        if (!hw_layer_mvm(arch, l, &m)) continue;
+        const float *W = weights + offset; /* outputs × inputs */
+        int R, C;                          /* inputs on a tile's rows, outputs on its columns */
+        layer_tile(x, &arch->layers[l], &R, &C);
+        float wmax = hw_max_abs(W, (size_t)m.rows * m.cols);
+        double to_g = wmax > 0 ? x->g_max / wmax : 0;
+        cJSON *layer = cJSON_CreateObject();
+        cJSON_AddItemToArray(layers, layer);
+        cJSON_AddNumberToObject(layer, "layer", l);
+        cJSON_AddStringToObject(layer, "type",
+                                arch->layers[l].type == UH_LAYER_DENSE ? "dense" : "conv2d");
+        cJSON_AddNumberToObject(layer, "outputs", m.rows);
+        cJSON_AddNumberToObject(layer, "inputs", m.cols);
+        cJSON_AddNumberToObject(layer, "tile_rows", R);
+        cJSON_AddNumberToObject(layer, "tile_cols", C);
+        cJSON_AddItemToObject(layer, "weight_per_us",
+                              hw_json_exact(wmax > 0 ? wmax / x->g_max : 0, 0));
+        cJSON *bias = cJSON_AddArrayToObject(layer, "bias");
+        for (long j = (long)m.rows * m.cols; bias && j < arch->layers[l].params; j++)
+            cJSON_AddItemToArray(bias, hw_json_exact(W[j], 1));
+        cJSON *tiles = cJSON_AddArrayToObject(layer, "tiles");
+        for (int j0 = 0; tiles && j0 < m.cols; j0 += R)
+            for (int i0 = 0; i0 < m.rows; i0 += C) {
+                int rows = m.cols - j0 < R ? m.cols - j0 : R,
+                    cols = m.rows - i0 < C ? m.rows - i0 : C;
+                cJSON *t = cJSON_CreateObject();
+                cJSON_AddItemToArray(tiles, t);
+                cJSON_AddNumberToObject(t, "input", j0);
+                cJSON_AddNumberToObject(t, "output", i0);
+                cJSON_AddNumberToObject(t, "inputs", rows);
+                cJSON_AddNumberToObject(t, "outputs", cols);
+                cJSON_AddItemToObject(t, "g_plus",
+                                      tile_devices(W, m.cols, j0, i0, rows, cols, to_g, 1));
+                cJSON_AddItemToObject(t, "g_minus",
+                                      tile_devices(W, m.cols, j0, i0, rows, cols, to_g, -1));
+            }
+    }
+    int rc = (*json = cJSON_Print(root)) ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    cJSON_Delete(root);
+    return rc;
+}
+
 const uh_backend_model_t uh_model_crossbar = {
     .name = "crossbar",
     .load = xbar_load,
@@ -560,4 +636,6 @@ const uh_backend_model_t uh_model_crossbar = {
     .pj_per_mac = xbar_pj_per_mac,
     .sim_new = xbar_sim_new,
     .sim_free = xbar_sim_free,
+    .program_format = "crossbar-conductances",
+    .program = xbar_program,
 };

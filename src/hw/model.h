@@ -3,6 +3,8 @@
 #ifndef UHNAS_HW_MODEL_H
 #define UHNAS_HW_MODEL_H
 
+#include <cjson/cJSON.h>
+
 #include "uhnas/backend.h"
 #include "uhnas/json.h"
 
@@ -24,6 +26,12 @@ typedef struct {
 
 /* 1 and fills m when layer i is a dense/conv layer, 0 otherwise. */
 int hw_layer_mvm(const uh_arch_t *arch, int i, hw_mvm_t *m);
+
+/* v as JSON that reads back as the same double (cJSON's own printing rounds to 15 digits
+ * when that is within its tolerance): the programming files (docs/programming.md). With
+ * float_value v is a float, and 9 digits do. Not finite: null. */
+cJSON *hw_json_exact(double v, int float_value);
+cJSON *hw_json_exact_array(const double *v, int n);
 
 /* A layer's converter resolution: its "bits", else the file's (0 = ideal converters). */
 int hw_layer_bits(const uh_layer_t *l, int file_bits);

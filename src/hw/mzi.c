@@ -596,14 +596,17 @@ static int programmed_ahead(const mzi_t *z) {
     return !z->noise.coupler_corrected;
 }
 
-static int real_to_mesh(const mzi_t *z, const double *Q, int n, uh_mesh_t **out, uh_error_t *err) {
+/* The mesh of the real orthogonal Q (n × n): decomposed, then programmed as the chip would be
+ * when program_it (and the chip is programmed ahead: programmed_ahead). */
+static int real_to_mesh(const mzi_t *z, const double *Q, int n, int program_it, uh_mesh_t **out,
+                        uh_error_t *err) {
     double complex *C = malloc((size_t)n * n * sizeof *C);
     if (!C) return uh_error_set(err, UH_ENOMEM, "out of memory");
     for (size_t i = 0; i < (size_t)n * n; i++) C[i] = Q[i];
     uh_mesh_t *mesh;
     int rc = decompose(z, C, n, &mesh, err);
     free(C);
-    if (rc || !programmed_ahead(z)) {
+    if (rc || !program_it || !programmed_ahead(z)) {
         *out = rc ? NULL : mesh;
         return rc;
     }
@@ -619,37 +622,53 @@ static int realize(const mzi_t *z, const uh_mesh_t *mesh, uh_rng_t *rng, uh_mesh
                                : uh_mesh_realize_into(mesh, &z->noise, rng, dst, err);
 }
 
-/* Programs block b from W (rows × cols, row-major): SVD, both meshes, the attenuators. */
-static int block_map(const mzi_t *z, block_t *b, const float *W, int cols, uh_error_t *err) {
+/* A block's factors: W's block (rows r0.., columns c0.., of W: rows × cols, row-major) =
+ * U Σ Vᵀ, and the attenuator angles acos(σ_i / σ_max) into theta (min(mb, nb)). *smax 0: an
+ * all-zero block (theta untouched). */
+typedef struct {
+    double *U, *S, *Vt;
+} block_svd_t;
+
+static void block_svd_free(block_svd_t *f) {
+    free(f->U), free(f->S), free(f->Vt);
+}
+
+static int block_svd(const block_t *b, const float *W, int cols, block_svd_t *f, double *theta,
+                     double *smax, uh_error_t *err) {
     int mb = b->mb, nb = b->nb, r = mb < nb ? mb : nb;
     double *B = malloc((size_t)mb * nb * sizeof *B);
-    double *U = malloc((size_t)mb * mb * sizeof *U);
-    double *S = malloc((size_t)r * sizeof *S);
-    double *Vt = malloc((size_t)nb * nb * sizeof *Vt);
-    b->theta = malloc((size_t)r * sizeof *b->theta);
-    int rc = UH_OK;
-    if (!B || !U || !S || !Vt || !b->theta) {
-        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (int i = 0; i < mb; i++)
+    f->U = malloc((size_t)mb * mb * sizeof *f->U);
+    f->S = malloc((size_t)r * sizeof *f->S);
+    f->Vt = malloc((size_t)nb * nb * sizeof *f->Vt);
+    int rc = B && f->U && f->S && f->Vt ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < mb; i++)
         for (int j = 0; j < nb; j++) B[i * nb + j] = W[(size_t)(b->r0 + i) * cols + b->c0 + j];
-    if ((rc = uh_svd(B, mb, nb, U, S, Vt, err))) goto done;
-    if (!(S[0] > 0)) goto done; /* an all-zero block: no meshes, outputs 0 */
-    for (int i = 0; i < r; i++) {
-        double t = S[i] / S[0];
-        b->theta[i] = acos(t < 1 ? t : 1);
-    }
-    if ((rc = real_to_mesh(z, U, mb, &b->u, err)) || (rc = real_to_mesh(z, Vt, nb, &b->v, err)))
-        goto done;
-    /* The electronics undo the loss of a nominal path: both meshes and the attenuator. */
-    double stages = mesh_depth(z, mb) + mesh_depth(z, nb) + 1;
-    b->scale = S[0] / pow(10, -z->noise.il_db * stages / 20);
-done:
+    if (!rc) rc = uh_svd(B, mb, nb, f->U, f->S, f->Vt, err);
     free(B);
-    free(U);
-    free(S);
-    free(Vt);
+    *smax = !rc && f->S[0] > 0 ? f->S[0] : 0;
+    for (int i = 0; *smax > 0 && i < r; i++) {
+        double t = f->S[i] / f->S[0];
+        theta[i] = acos(t < 1 ? t : 1);
+    }
+    return rc;
+}
+
+/* Programs block b from W (rows × cols, row-major): SVD, both meshes, the attenuators. */
+static int block_map(const mzi_t *z, block_t *b, const float *W, int cols, uh_error_t *err) {
+    int r = b->mb < b->nb ? b->mb : b->nb;
+    block_svd_t f = {0};
+    double smax = 0;
+    b->theta = malloc((size_t)r * sizeof *b->theta);
+    int rc = b->theta ? block_svd(b, W, cols, &f, b->theta, &smax, err)
+                      : uh_error_set(err, UH_ENOMEM, "out of memory");
+    /* an all-zero block: no meshes, outputs 0 */
+    if (!rc && smax > 0 && !(rc = real_to_mesh(z, f.U, b->mb, 1, &b->u, err)) &&
+        !(rc = real_to_mesh(z, f.Vt, b->nb, 1, &b->v, err))) {
+        /* The electronics undo the loss of a nominal path: both meshes and the attenuator. */
+        double stages = mesh_depth(z, b->mb) + mesh_depth(z, b->nb) + 1;
+        b->scale = smax / pow(10, -z->noise.il_db * stages / 20);
+    }
+    block_svd_free(&f);
     return rc;
 }
 
@@ -725,6 +744,124 @@ static int block_sample(const mzi_t *z, const block_t *b, uh_rng_t *rng, sample_
         for (int j = 0; j < nb; j++) row[j] = (float)(creal(M[i * nb + j]) * b->scale);
     }
     return UH_OK;
+}
+
+/* ---- the programming file (docs/programming.md) ------------------------------------- */
+
+/* DAC code of a physical phase on a b-bit grid of 2π/2^b, wrapped into [0, 2^b). */
+static double phase_code(double phase, int bits) {
+    double levels = (double)(1L << bits), code = round(phase / (2 * UH_PI) * levels);
+    return fmod(fmod(code, levels) + levels, levels);
+}
+
+/* A mesh: per MZI [mode, θ, φ] (with bits, then θ's code on 2θ's grid and φ's), the output
+ * phases [δ] (and δ's code). */
+static cJSON *mesh_json(const uh_mesh_t *m, int bits) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *mzis = cJSON_AddArrayToObject(o, "mzis"), *out = cJSON_AddArrayToObject(o, "output");
+    cJSON_AddNumberToObject(o, "modes", m->n);
+    for (int k = 0; mzis && k < m->n_mzis; k++) {
+        const uh_mzi_t *t = &m->mzis[k];
+        double row[5] = {t->m, t->theta, t->phi, phase_code(2 * t->theta, bits),
+                         phase_code(t->phi, bits)};
+        cJSON_AddItemToArray(mzis, hw_json_exact_array(row, bits ? 5 : 3));
+    }
+    for (int j = 0; out && j < m->n; j++) {
+        double row[2] = {m->out_phase[j], phase_code(m->out_phase[j], bits)};
+        cJSON_AddItemToArray(out, hw_json_exact_array(row, bits ? 2 : 1));
+    }
+    return o;
+}
+
+/* One block: U's and Vᵀ's meshes as decomposed (before any calibration), the attenuators
+ * [θ, code of 2θ] and the electronic scale σ_max with the path-loss gain the electronics add. */
+static int block_json(const mzi_t *z, const block_t *b, const float *W, int cols, cJSON *blocks,
+                      uh_error_t *err) {
+    int r = b->mb < b->nb ? b->mb : b->nb, bits = z->noise.phase_bits;
+    double *theta = malloc((size_t)r * sizeof *theta), smax = 0;
+    block_svd_t f = {0};
+    uh_mesh_t *u = NULL, *v = NULL;
+    int rc = theta ? block_svd(b, W, cols, &f, theta, &smax, err)
+                   : uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc && smax > 0 && !(rc = real_to_mesh(z, f.U, b->mb, 0, &u, err)))
+        rc = real_to_mesh(z, f.Vt, b->nb, 0, &v, err);
+    cJSON *o = rc ? NULL : cJSON_CreateObject();
+    if (o) {
+        cJSON_AddItemToArray(blocks, o);
+        cJSON_AddNumberToObject(o, "row", b->r0);
+        cJSON_AddNumberToObject(o, "col", b->c0);
+        cJSON_AddNumberToObject(o, "rows", b->mb);
+        cJSON_AddNumberToObject(o, "cols", b->nb);
+        cJSON_AddItemToObject(o, "scale", hw_json_exact(smax, 0));
+    }
+    if (o && smax > 0) {
+        double stages = mesh_depth(z, b->mb) + mesh_depth(z, b->nb) + 1;
+        cJSON_AddItemToObject(o, "loss_gain",
+                              hw_json_exact(pow(10, z->noise.il_db * stages / 20), 0));
+        cJSON_AddItemToObject(o, "u", mesh_json(u, bits));
+        cJSON_AddItemToObject(o, "v", mesh_json(v, bits));
+        cJSON *att = cJSON_AddArrayToObject(o, "attenuators");
+        for (int i = 0; att && i < r; i++) {
+            double row[2] = {theta[i], phase_code(2 * theta[i], bits)};
+            cJSON_AddItemToArray(att, hw_json_exact_array(row, bits ? 2 : 1));
+        }
+    }
+    if (!rc && !o) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    uh_mesh_free(u), uh_mesh_free(v);
+    block_svd_free(&f);
+    free(theta);
+    return rc;
+}
+
+static int mzi_program(const void *state, const uh_arch_t *arch, const float *weights, char **json,
+                       uh_error_t *err) {
+    const mzi_t *z = state;
+    *json = NULL;
+    cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
+    if (!root || !layers) {
+        cJSON_Delete(root);
+        return uh_error_set(err, UH_ENOMEM, "out of memory");
+    }
+    cJSON_AddStringToObject(root, "format", "uhnas-mzi-phases");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON_AddStringToObject(root, "mesh", MESH_KINDS[z->mesh_kind]);
+    cJSON_AddNumberToObject(root, "phase_bits", z->noise.phase_bits);
+    int rc = UH_OK;
+    long offset = 0; /* the layer's weights in the .uhw order */
+    for (int i = 0; !rc && i < arch->n_layers; offset += arch->layers[i].params, i++) {
+        hw_mvm_t m;
+        if (!hw_layer_mvm(arch, i, &m)) continue;
+        const uh_layer_t *l = &arch->layers[i];
+        const float *W = weights + offset;
+        cJSON *layer = cJSON_CreateObject();
+        cJSON_AddItemToArray(layers, layer);
+        cJSON_AddNumberToObject(layer, "layer", i);
+        cJSON_AddStringToObject(layer, "type", l->type == UH_LAYER_DENSE ? "dense" : "conv2d");
+        cJSON_AddNumberToObject(layer, "rows", m.rows);
+        cJSON_AddNumberToObject(layer, "cols", m.cols);
+        int k = layer_tile(z, l);
+        cJSON_AddNumberToObject(layer, "tile", k);
+        cJSON *bias = cJSON_AddArrayToObject(layer, "bias");
+        for (long j = (long)m.rows * m.cols; bias && j < l->params; j++)
+            cJSON_AddItemToArray(bias, hw_json_exact(W[j], 1));
+        cJSON *blocks = cJSON_AddArrayToObject(layer, "blocks");
+        for (int r0 = 0; !rc && r0 < m.rows; r0 += k)
+            for (int c0 = 0; !rc && c0 < m.cols; c0 += k) {
+                block_t b = {r0,
+                             c0,
+                             m.rows - r0 < k ? m.rows - r0 : k,
+                             m.cols - c0 < k ? m.cols - c0 : k,
+                             NULL,
+                             NULL,
+                             NULL,
+                             0};
+                rc = blocks ? block_json(z, &b, W, m.cols, blocks, err)
+                            : uh_error_set(err, UH_ENOMEM, "out of memory");
+            }
+    }
+    if (!rc && !(*json = cJSON_Print(root))) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    cJSON_Delete(root);
+    return rc;
 }
 
 /* ---- simulation --------------------------------------------------------------------- */
@@ -1038,4 +1175,6 @@ const uh_backend_model_t uh_model_mzi = {
     .pj_per_mac = mzi_pj_per_mac,
     .sim_new = mzi_sim_new,
     .sim_free = mzi_sim_free,
+    .program_format = "mzi-phases",
+    .program = mzi_program,
 };

@@ -312,8 +312,15 @@ static void deploy_section(uh_strbuf_t *b, const uh_run_data_t *r) {
         if (r->energy && r->energy[i]) energy_bar(b, r->energy[i]);
         uh_strbuf_puts(b, "</td><td class=\"l\"><code>uhnas export --run ");
         shell_word(b, r->dir);
-        uh_strbuf_putf(b, " --candidate %lld --out net-%lld.py</code></td></tr>\n",
-                       (long long)c->id, (long long)c->id);
+        uh_strbuf_putf(b, " --candidate %lld --out net-%lld.py</code>", (long long)c->id,
+                       (long long)c->id);
+        if (r->program_format[0]) { /* the chip's programming (docs/programming.md) */
+            uh_strbuf_puts(b, "<br><code>uhnas export --run ");
+            shell_word(b, r->dir);
+            uh_strbuf_putf(b, " --candidate %lld --format %s --out chip-%lld.json</code>",
+                           (long long)c->id, r->program_format, (long long)c->id);
+        }
+        uh_strbuf_puts(b, "</td></tr>\n");
     }
     uh_strbuf_puts(b, "</table>\n");
     free(front);

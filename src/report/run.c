@@ -37,6 +37,8 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
                        uh_error_t *err) {
     int rc;
     snprintf(r->backend, sizeof r->backend, "%s", uh_backend_name(b));
+    const char *program = uh_backend_program_format(b);
+    snprintf(r->program_format, sizeof r->program_format, "%s", program ? program : "");
     snprintf(r->strategy, sizeof r->strategy, "%s", uh_strategy_name(cfg->strategy));
     /* a language-model run is labelled with its system prompt: the paper's ablation compares
      * runs that differ only in it */
