@@ -164,6 +164,29 @@ static void test_cached_decoding_matches_forward(void **state) {
     uh_gpt_free(m);
 }
 
+/* steps AdamW steps of m on one batch (2 sequences of 6 tokens). */
+static void train_on(uh_gpt_t *m, const int *tokens, const int *targets, int steps,
+                     const uh_adamw_t *o) {
+    for (int s = 0; s < steps; s++) {
+        uh_gpt_forward(m, tokens, targets, 2, 6);
+        uh_gpt_backward(m);
+        uh_gpt_step(m, o);
+    }
+}
+
+/* Flips one bit of the byte at offset in path: a load must then refuse the file as damaged. */
+static void assert_damage_refused(const char *path, long offset) {
+    FILE *f = fopen(path, "r+b");
+    fseek(f, offset, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, offset, SEEK_SET);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    uh_error_t err = {0};
+    assert_null(uh_gpt_load(path, 2, NULL, &err));
+    assert_non_null(strstr(err.msg, "damaged checkpoint"));
+}
+
 /* A checkpoint restores weights, moments and step count: training continued from the file
  * gives bit-identical weights to training continued in memory; damage is refused. */
 static void test_checkpoint_round_trip(void **state) {
@@ -180,11 +203,7 @@ static void test_checkpoint_round_trip(void **state) {
         tokens[i] = (int)uh_rng_below(&rng, 11), targets[i] = (int)uh_rng_below(&rng, 11);
     uh_adamw_t o;
     uh_adamw_default(&o);
-    for (int s = 0; s < 3; s++) {
-        uh_gpt_forward(a, tokens, targets, 2, 6);
-        uh_gpt_backward(a);
-        uh_gpt_step(a, &o);
-    }
+    train_on(a, tokens, targets, 3, &o);
     assert_int_equal(uh_gpt_save(a, path, &err), UH_OK);
     uh_gpt_t *b = uh_gpt_load(path, 2, &TINY_GPT, &err);
     assert_non_null(b);
@@ -194,26 +213,15 @@ static void test_checkpoint_round_trip(void **state) {
     longer.max_t *= 64;
     assert_null(uh_gpt_load(path, 2, &longer, &err));
     assert_non_null(strstr(err.msg, "expected"));
-    for (int s = 0; s < 2; s++) /* Adam's moments and bias correction must carry over */
-        for (uh_gpt_t *m = a; m; m = m == a ? b : NULL) {
-            uh_gpt_forward(m, tokens, targets, 2, 6);
-            uh_gpt_backward(m);
-            uh_gpt_step(m, &o);
-        }
+    train_on(a, tokens, targets, 2, &o); /* Adam's moments and bias correction carry over */
+    train_on(b, tokens, targets, 2, &o);
     assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
     /* one flipped byte, then a truncation: refused, naming the file */
-    FILE *f = fopen(path, "r+b");
-    fseek(f, 100, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 100, SEEK_SET);
-    fputc(c ^ 0x10, f);
-    fclose(f);
-    assert_null(uh_gpt_load(path, 2, NULL, &err));
-    assert_non_null(strstr(err.msg, "damaged checkpoint"));
+    assert_damage_refused(path, 100);
     assert_int_equal(truncate(path, 60), 0);
     assert_null(uh_gpt_load(path, 2, NULL, &err));
     assert_non_null(strstr(err.msg, path));
-    f = fopen(path, "wb");
+    FILE *f = fopen(path, "wb");
     fputs("not a model at all", f);
     fclose(f);
     assert_null(uh_gpt_load(path, 2, NULL, &err));
@@ -237,11 +245,7 @@ static void test_weights_only_checkpoint(void **state) {
     for (int i = 0; i < 12; i++) tokens[i] = i % 11, targets[i] = (i * 7 + 3) % 11;
     uh_adamw_t o;
     uh_adamw_default(&o);
-    for (int s = 0; s < 3; s++) {
-        uh_gpt_forward(a, tokens, targets, 2, 6);
-        uh_gpt_backward(a);
-        uh_gpt_step(a, &o);
-    }
+    train_on(a, tokens, targets, 3, &o);
     assert_int_equal(uh_gpt_save_weights(a, path, &err), UH_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -250,21 +254,10 @@ static void test_weights_only_checkpoint(void **state) {
     assert_non_null(b);
     assert_memory_equal(uh_gpt_params(a), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
     memcpy(uh_gpt_params(fresh), uh_gpt_params(a), uh_gpt_n_params(a) * sizeof(float));
-    for (int s = 0; s < 2; s++)
-        for (uh_gpt_t *m = fresh; m; m = m == fresh ? b : NULL) {
-            uh_gpt_forward(m, tokens, targets, 2, 6);
-            uh_gpt_backward(m);
-            uh_gpt_step(m, &o);
-        }
+    train_on(fresh, tokens, targets, 2, &o);
+    train_on(b, tokens, targets, 2, &o);
     assert_memory_equal(uh_gpt_params(fresh), uh_gpt_params(b), uh_gpt_n_params(a) * sizeof(float));
-    FILE *f = fopen(path, "r+b");
-    fseek(f, 60, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 60, SEEK_SET);
-    fputc(c ^ 0x01, f);
-    fclose(f);
-    assert_null(uh_gpt_load(path, 2, NULL, &err));
-    assert_non_null(strstr(err.msg, "damaged checkpoint"));
+    assert_damage_refused(path, 60);
     assert_int_equal(remove_tree(dir), 0);
     uh_gpt_free(a), uh_gpt_free(b), uh_gpt_free(fresh);
 }

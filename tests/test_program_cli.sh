@@ -6,10 +6,31 @@
 # float rounding; the biases are exact; from --arch with --backend and from a run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+cat > "$tmp/files.py" <<'PY'
+# What both readers share: the programming file (its format and version checked), the weights
+# (.uhw) and each layer's offset in them (from `uhnas export --format json`).
+import json, struct
+
+def load(path, weights, arch, fmt):
+    p = json.load(open(path))
+    assert p["format"] == fmt and p["version"] == 1, p["format"]
+    raw = open(weights, "rb").read()
+    n = struct.unpack_from("<Q", raw, 8)[0]
+    w = struct.unpack_from("<%df" % n, raw, 16)
+    offsets, off = {}, 0
+    for i, l in enumerate(json.load(open(arch))["resolved"]["layers"]):
+        offsets[i], off = off, off + l["params"]
+    assert off == n
+    return p, w, offsets
+
+def f32(x):  # the files' biases are floats, printed with 9 digits
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+PY
 cat > "$tmp/reader.py" <<'PY'
 # reader.py FILE WEIGHTS ARCH_JSON: rebuilds each layer's W from FILE (uhnas-mzi-phases 1) and
 # prints the worst relative Frobenius error against WEIGHTS (.uhw), exact and from the codes.
-import cmath, json, math, struct, sys
+import cmath, math, sys
+from files import f32, load
 
 def mesh(m, quantised, step):
     # U = D · T_K ⋯ T_1: MZIs in list order on modes (k, k+1), then the output phases
@@ -38,16 +59,7 @@ def block(b, quantised, step):
     return [[b["scale"] * sum(U[i][q] * t[q] * V[q][j] for q in range(len(t))).real
              for j in range(b["cols"])] for i in range(b["rows"])]
 
-p = json.load(open(sys.argv[1]))
-assert p["format"] == "uhnas-mzi-phases" and p["version"] == 1, p["format"]
-raw = open(sys.argv[2], "rb").read()
-n = struct.unpack_from("<Q", raw, 8)[0]
-w = struct.unpack_from("<%df" % n, raw, 16)
-offsets, off = {}, 0
-for i, l in enumerate(json.load(open(sys.argv[3]))["resolved"]["layers"]):
-    offsets[i], off = off, off + l["params"]
-assert off == n
-f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
+p, w, offsets = load(sys.argv[1], sys.argv[2], sys.argv[3], "uhnas-mzi-phases")
 step = 2 * math.pi / 2 ** p["phase_bits"]
 worst = {}
 for quantised in (False, True):
@@ -73,16 +85,9 @@ PY
 cat > "$tmp/xbar.py" <<'PY'
 # xbar.py FILE WEIGHTS ARCH_JSON: rebuilds each layer's W = (G+ - G-) * weight_per_us from FILE
 # (uhnas-crossbar-conductances 1) and checks it against WEIGHTS (.uhw) to float rounding.
-import json, struct, sys
-p = json.load(open(sys.argv[1]))
-assert p["format"] == "uhnas-crossbar-conductances" and p["version"] == 1, p["format"]
-raw = open(sys.argv[2], "rb").read()
-n = struct.unpack_from("<Q", raw, 8)[0]
-w = struct.unpack_from("<%df" % n, raw, 16)
-offsets, off = {}, 0
-for i, l in enumerate(json.load(open(sys.argv[3]))["resolved"]["layers"]):
-    offsets[i], off = off, off + l["params"]
-f32 = lambda x: struct.unpack("<f", struct.pack("<f", x))[0]
+import sys
+from files import f32, load
+p, w, offsets = load(sys.argv[1], sys.argv[2], sys.argv[3], "uhnas-crossbar-conductances")
 tiles = 0
 for L in p["layers"]:
     O, I, o = L["outputs"], L["inputs"], offsets[L["layer"]]
@@ -117,14 +122,17 @@ sys.exit(not (int(layers) >= 1 and float(exact) < 1e-9 and 0 < float(coded) < 4 
 }
 
 # ---- from an architecture, random weights, two MZI backends ------------------------------
-"$UHNAS" export --arch "$SRC/configs/demo-arch.json" --format json > "$tmp/arch.json" && ok || bad "export json"
-python3 - "$tmp/arch.json" "$tmp/w.uhw" <<'PY' && ok || bad "random weights"
+# random_weights ARCH OUT_WEIGHTS OUT_ARCH_JSON SEED: N(0, 0.1) weights for ARCH as a .uhw
+random_weights() {
+  "$UHNAS" export --arch "$1" --format json > "$3" && python3 - "$3" "$2" "$4" <<'PY'
 import json, random, struct, sys
 n = json.load(open(sys.argv[1]))["resolved"]["params"]
-rnd = random.Random(7)
+rnd = random.Random(int(sys.argv[3]))
 w = [rnd.gauss(0, 0.1) for _ in range(n)]
 open(sys.argv[2], "wb").write(b"UHNASWT1" + struct.pack("<Q", n) + struct.pack("<%df" % n, *w))
 PY
+}
+random_weights "$SRC/configs/demo-arch.json" "$tmp/w.uhw" "$tmp/arch.json" 7 && ok || bad "random weights"
 for b in mzi-realistic mzi-nonvolatile; do
   out=$("$UHNAS" export --arch "$SRC/configs/demo-arch.json" --weights "$tmp/w.uhw" --backend "$b" \
     --format mzi-phases --out "$tmp/$b.json" 2>&1)
@@ -133,14 +141,7 @@ for b in mzi-realistic mzi-nonvolatile; do
 done
 # a layer of many blocks and tiles (its tile hint 4): 784 inputs to 10 outputs
 TILED='{"layers":[{"type":"dense","units":10,"tile":4}]}'
-"$UHNAS" export --arch "$TILED" --format json > "$tmp/tiled.json" && ok || bad "export json (tiled)"
-python3 - "$tmp/tiled.json" "$tmp/t.uhw" <<'PY' && ok || bad "random weights (tiled)"
-import json, random, struct, sys
-n = json.load(open(sys.argv[1]))["resolved"]["params"]
-rnd = random.Random(8)
-w = [rnd.uniform(-1, 1) for _ in range(n)]
-open(sys.argv[2], "wb").write(b"UHNASWT1" + struct.pack("<Q", n) + struct.pack("<%df" % n, *w))
-PY
+random_weights "$TILED" "$tmp/t.uhw" "$tmp/tiled.json" 8 && ok || bad "random weights (tiled)"
 "$UHNAS" export --arch "$TILED" --weights "$tmp/t.uhw" --backend mzi-worst --format mzi-phases \
   --out "$tmp/tiled-mzi.json" > /dev/null && ok || bad "export mzi-phases (tiled)"
 check "$tmp/tiled-mzi.json" "$tmp/t.uhw" "$tmp/tiled.json" "mzi-worst, 4x4 blocks"

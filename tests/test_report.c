@@ -296,60 +296,12 @@ static void test_compare_refuses_other_data(void **state) {
     uh_run_free(c);
 }
 
-/* A stored run is re-scored with the "chance" rule whatever it stored: on tiny (4 classes,
- * chance error 0.75) a network at chance (noisy accuracy 0.2) that is the cheapest of all is
- * neither on the front nor worth any volume; one below the linear classifier's energy counts
- * as costing that much. By hand: A (0.9 at 10^(z+2) nJ, z = log10 E_lin): error 0.1 / 0.75,
- * energy 2/4: (1 − 0.1/0.75)(1 − 0.5); C (0.55 at 10^(z−2) nJ): error 0.45 / 0.75 = 0.6, energy
- * clipped to 0: (1 − 0.6) · 1; union: their sum less the overlap (1 − 0.6)(1 − 0.5). */
-static void test_chance_rescore(void **state) {
-    (void)state;
-    uh_search_config_t cfg;
-    uh_search_config_default(&cfg);
-    cfg.population = 3, cfg.children = 1, cfg.generations = 1;
-    snprintf(cfg.dataset, sizeof cfg.dataset, "tiny");
-    uh_backend_t *b = load_backend("mzi-realistic");
-    double zero[3];
-    uh_error_t err = {0};
-    if (uh_search_cost_zero(b, (uh_shape_t){1, 12, 12, 4}, zero, &err)) fail_msg("%s", err.msg);
-    uh_backend_free(b);
-    uh_store_t *s = create_run("chance", &cfg, "mzi-realistic");
-    const double acc[3] = {0.9, 0.2, 0.55}, lg[3] = {2, -3, -2};
-    for (int i = 0; i < 3; i++) {
-        uh_candidate_t c;
-        memset(&c, 0, sizeof c);
-        c.generation = i < 2 ? 0 : 1;
-        snprintf(c.origin, sizeof c.origin, "sample");
-        snprintf(c.arch, sizeof c.arch,
-                 "{\"layers\":[{\"type\":\"dense\",\"units\":%d},{\"type\":\"dense\","
-                 "\"units\":4}]}",
-                 8 + i);
-        snprintf(c.hash, sizeof c.hash, "%016x", 0xc0 + i);
-        c.status = UH_CAND_OK;
-        c.accuracy = c.noisy_accuracy = acc[i];
-        c.energy_nj = pow(10, zero[0] + lg[i]);
-        if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
-    }
-    for (int g = 0; g <= 1; g++) {
-        uh_gen_metrics_t m = {0.999, 0, 1}; /* what a legacy run may have stored */
-        if (uh_store_put_generation(s, g, "{}", &m, &err)) fail_msg("%s", err.msg);
-    }
-    uh_store_close(s);
-    uh_run_data_t *r = load("chance");
-    assert_int_equal(r->n_classes, 4);
-    const double a = (1 - 0.1 / 0.75) * 0.5, c = 1 - 0.6, overlap = (1 - 0.6) * 0.5;
-    assert_close(r->gens[0].hypervolume, a, 1e-12); /* the chance network adds nothing */
-    assert_close(r->gens[1].hypervolume, a + c - overlap, 1e-12);
-    assert_int_equal(r->on_front[0], 1);
-    assert_int_equal(r->on_front[1], 0); /* cheapest of all, but at chance */
-    assert_int_equal(r->on_front[2], 1);
-    uh_run_free(r);
-}
-
-/* A run on tiny (chance error 0.75) with rows (clean accuracy, noisy accuracy, log10 energy
- * above the linear classifier's), all ok, all in generation 0. */
-static void make_objective_run(const char *name, uh_objective_t objective, uint64_t seed,
-                               const double (*rows)[3], int n) {
+/* A run on tiny (4 classes: chance error 0.75) on mzi-realistic, its rows given as (clean
+ * accuracy, noisy accuracy, log10 energy above the task's linear classifier's, generation),
+ * all ok; each generation stored with the hypervolume 0.999, as a legacy run might have (the
+ * reports re-score the rows). */
+static void make_tiny_run(const char *name, uh_objective_t objective, uint64_t seed,
+                          const double (*rows)[4], int n) {
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
     cfg.objective = objective;
@@ -362,24 +314,50 @@ static void make_objective_run(const char *name, uh_objective_t objective, uint6
     if (uh_search_cost_zero(b, (uh_shape_t){1, 12, 12, 4}, zero, &err)) fail_msg("%s", err.msg);
     uh_backend_free(b);
     uh_store_t *s = create_run(name, &cfg, "mzi-realistic");
+    int last = 0;
     for (int i = 0; i < n; i++) {
         uh_candidate_t c;
         memset(&c, 0, sizeof c);
+        c.generation = (int)rows[i][3];
+        if (c.generation > last) last = c.generation;
         snprintf(c.origin, sizeof c.origin, "sample");
         snprintf(c.arch, sizeof c.arch,
                  "{\"layers\":[{\"type\":\"dense\",\"units\":%d},{\"type\":\"dense\","
                  "\"units\":4}]}",
                  8 + i);
-        snprintf(c.hash, sizeof c.hash, "%016x", 0xd0 + i);
+        snprintf(c.hash, sizeof c.hash, "%016x", 0xc0 + i);
         c.status = UH_CAND_OK;
         c.accuracy = rows[i][0];
         c.noisy_accuracy = rows[i][1];
         c.energy_nj = pow(10, zero[0] + rows[i][2]);
         if (uh_store_add_candidate(s, &c, NULL, &err)) fail_msg("%s", err.msg);
     }
-    uh_gen_metrics_t m = {0, 0, 1};
-    if (uh_store_put_generation(s, 0, "{}", &m, &err)) fail_msg("%s", err.msg);
+    for (int g = 0; g <= last; g++) {
+        uh_gen_metrics_t m = {0.999, 0, 1};
+        if (uh_store_put_generation(s, g, "{}", &m, &err)) fail_msg("%s", err.msg);
+    }
     uh_store_close(s);
+}
+
+/* A stored run is re-scored with the "chance" rule whatever it stored: on tiny (4 classes,
+ * chance error 0.75) a network at chance (noisy accuracy 0.2) that is the cheapest of all is
+ * neither on the front nor worth any volume; one below the linear classifier's energy counts
+ * as costing that much. By hand: A (0.9 at 10^(z+2) nJ, z = log10 E_lin): error 0.1 / 0.75,
+ * energy 2/4: (1 − 0.1/0.75)(1 − 0.5); C (0.55 at 10^(z−2) nJ): error 0.45 / 0.75 = 0.6, energy
+ * clipped to 0: (1 − 0.6) · 1; union: their sum less the overlap (1 − 0.6)(1 − 0.5). */
+static void test_chance_rescore(void **state) {
+    (void)state;
+    const double rows[3][4] = {{0.9, 0.9, 2, 0}, {0.2, 0.2, -3, 0}, {0.55, 0.55, -2, 1}};
+    make_tiny_run("chance", UH_OBJECTIVE_NOISY, 1, rows, 3);
+    uh_run_data_t *r = load("chance");
+    assert_int_equal(r->n_classes, 4);
+    const double a = (1 - 0.1 / 0.75) * 0.5, c = 1 - 0.6, overlap = (1 - 0.6) * 0.5;
+    assert_close(r->gens[0].hypervolume, a, 1e-12); /* the chance network adds nothing */
+    assert_close(r->gens[1].hypervolume, a + c - overlap, 1e-12);
+    assert_int_equal(r->on_front[0], 1);
+    assert_int_equal(r->on_front[1], 0); /* cheapest of all, but at chance */
+    assert_int_equal(r->on_front[2], 1);
+    uh_run_free(r);
 }
 
 /* The robustness ablation, by hand (tiny: error / 0.75; energy: 4 decades above the linear
@@ -392,11 +370,11 @@ static void make_objective_run(const char *name, uh_objective_t objective, uint6
  * reached by C. A clean run of another seed has no twin. */
 static void test_objective_ablation(void **state) {
     (void)state;
-    const double clean[3][3] = {{0.9, 0.6, 2}, {0.8, 0.8, 3}, {0.7, 0.7, 1}};
-    const double twin[2][3] = {{0.8, 0.8, 3}, {0.7, 0.7, 1}};
-    make_objective_run("abl-clean", UH_OBJECTIVE_CLEAN, 7, clean, 3);
-    make_objective_run("abl-twin", UH_OBJECTIVE_NOISY, 7, twin, 2);
-    make_objective_run("abl-lone", UH_OBJECTIVE_CLEAN, 8, clean, 3);
+    const double clean[3][4] = {{0.9, 0.6, 2, 0}, {0.8, 0.8, 3, 0}, {0.7, 0.7, 1, 0}};
+    const double twin[2][4] = {{0.8, 0.8, 3, 0}, {0.7, 0.7, 1, 0}};
+    make_tiny_run("abl-clean", UH_OBJECTIVE_CLEAN, 7, clean, 3);
+    make_tiny_run("abl-twin", UH_OBJECTIVE_NOISY, 7, twin, 2);
+    make_tiny_run("abl-lone", UH_OBJECTIVE_CLEAN, 8, clean, 3);
     uh_run_data_t *c = load("abl-clean"), *t = load("abl-twin"), *lone = load("abl-lone");
     const double handed = 0.45, all_rows = 0.45 + (1 - 0.2 / 0.75 - 0.6) / 4, own = all_rows;
     const double clean_hv = (1 - 0.1 / 0.75) * 0.5 + 0.6 * 0.75 - 0.6 * 0.5;

@@ -420,6 +420,42 @@ int uh_backend_program_formats(const char **names, int max) {
     return n;
 }
 
+cJSON *hw_program_root(const char *format) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", format);
+    cJSON_AddNumberToObject(root, "version", 1);
+    return root;
+}
+
+int hw_program_write(cJSON *root, const void *state, const uh_arch_t *arch, const float *weights,
+                     hw_program_layer_fn layer_fn, char **json, uh_error_t *err) {
+    *json = NULL;
+    cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+    int rc = layers ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
+    long offset = 0; /* the layer's weights in the .uhw order: weights, then biases */
+    for (int i = 0; !rc && i < arch->n_layers; offset += arch->layers[i].params, i++) {
+        const uh_layer_t *l = &arch->layers[i];
+        hw_mvm_t m;
+        if (!hw_layer_mvm(arch, i, &m)) continue;
+        const float *W = weights + offset;
+        cJSON *layer = cJSON_CreateObject();
+        if (!layer || !cJSON_AddItemToArray(layers, layer)) {
+            cJSON_Delete(layer);
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+            break;
+        }
+        cJSON_AddNumberToObject(layer, "layer", i);
+        cJSON_AddStringToObject(layer, "type", l->type == UH_LAYER_DENSE ? "dense" : "conv2d");
+        cJSON *bias = cJSON_AddArrayToObject(layer, "bias");
+        for (long j = (long)m.rows * m.cols; bias && j < l->params; j++)
+            cJSON_AddItemToArray(bias, hw_json_exact(W[j], 1));
+        rc = layer_fn(state, l, &m, W, layer, err);
+    }
+    if (!rc && !(*json = cJSON_Print(root))) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    cJSON_Delete(root);
+    return rc;
+}
+
 const char *uh_backend_program_format(const uh_backend_t *b) {
     return b->model->program ? b->model->program_format : NULL;
 }

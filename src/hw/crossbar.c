@@ -569,61 +569,49 @@ static cJSON *tile_devices(const float *W, int n_in, int j0, int i0, int rows, i
     return t;
 }
 
+/* A layer's tiles: inputs on a tile's rows, outputs on its columns. */
+static int xbar_program_layer(const void *state, const uh_layer_t *l, const hw_mvm_t *m,
+                              const float *W, cJSON *layer, uh_error_t *err) {
+    const xbar_t *x = state;
+    int R, C;
+    layer_tile(x, l, &R, &C);
+    float wmax = hw_max_abs(W, (size_t)m->rows * m->cols);
+    double to_g = wmax > 0 ? x->g_max / wmax : 0;
+    cJSON_AddNumberToObject(layer, "outputs", m->rows);
+    cJSON_AddNumberToObject(layer, "inputs", m->cols);
+    cJSON_AddNumberToObject(layer, "tile_rows", R);
+    cJSON_AddNumberToObject(layer, "tile_cols", C);
+    cJSON_AddItemToObject(layer, "weight_per_us", hw_json_exact(wmax > 0 ? wmax / x->g_max : 0, 0));
+    cJSON *tiles = cJSON_AddArrayToObject(layer, "tiles");
+    if (!tiles) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int j0 = 0; j0 < m->cols; j0 += R)
+        for (int i0 = 0; i0 < m->rows; i0 += C) {
+            int rows = m->cols - j0 < R ? m->cols - j0 : R;
+            int cols = m->rows - i0 < C ? m->rows - i0 : C;
+            cJSON *t = cJSON_CreateObject();
+            if (!t || !cJSON_AddItemToArray(tiles, t)) {
+                cJSON_Delete(t);
+                return uh_error_set(err, UH_ENOMEM, "out of memory");
+            }
+            cJSON_AddNumberToObject(t, "input", j0);
+            cJSON_AddNumberToObject(t, "output", i0);
+            cJSON_AddNumberToObject(t, "inputs", rows);
+            cJSON_AddNumberToObject(t, "outputs", cols);
+            cJSON_AddItemToObject(t, "g_plus",
+                                  tile_devices(W, m->cols, j0, i0, rows, cols, to_g, 1));
+            cJSON_AddItemToObject(t, "g_minus",
+                                  tile_devices(W, m->cols, j0, i0, rows, cols, to_g, -1));
+        }
+    return UH_OK;
+}
+
 static int xbar_program(const void *state, const uh_arch_t *arch, const float *weights, char **json,
                         uh_error_t *err) {
     const xbar_t *x = state;
-    *json = NULL;
-    cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
-    if (!root || !layers) {
-        cJSON_Delete(root);
-        return uh_error_set(err, UH_ENOMEM, "out of memory");
-    }
-    cJSON_AddStringToObject(root, "format", "uhnas-crossbar-conductances");
-    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON *root = hw_program_root("uhnas-crossbar-conductances");
+    if (!root) return uh_error_set(err, UH_ENOMEM, "out of memory");
     cJSON_AddItemToObject(root, "g_max_us", hw_json_exact(x->g_max, 0));
-    long offset = 0; /* the layer's weights in the .uhw order */
-    for (int l = 0; l < arch->n_layers; offset += arch->layers[l].params, l++) {
-        hw_mvm_t m;
-        if (!hw_layer_mvm(arch, l, &m)) continue;
-        const float *W = weights + offset; /* outputs × inputs */
-        int R, C;                          /* inputs on a tile's rows, outputs on its columns */
-        layer_tile(x, &arch->layers[l], &R, &C);
-        float wmax = hw_max_abs(W, (size_t)m.rows * m.cols);
-        double to_g = wmax > 0 ? x->g_max / wmax : 0;
-        cJSON *layer = cJSON_CreateObject();
-        cJSON_AddItemToArray(layers, layer);
-        cJSON_AddNumberToObject(layer, "layer", l);
-        cJSON_AddStringToObject(layer, "type",
-                                arch->layers[l].type == UH_LAYER_DENSE ? "dense" : "conv2d");
-        cJSON_AddNumberToObject(layer, "outputs", m.rows);
-        cJSON_AddNumberToObject(layer, "inputs", m.cols);
-        cJSON_AddNumberToObject(layer, "tile_rows", R);
-        cJSON_AddNumberToObject(layer, "tile_cols", C);
-        cJSON_AddItemToObject(layer, "weight_per_us",
-                              hw_json_exact(wmax > 0 ? wmax / x->g_max : 0, 0));
-        cJSON *bias = cJSON_AddArrayToObject(layer, "bias");
-        for (long j = (long)m.rows * m.cols; bias && j < arch->layers[l].params; j++)
-            cJSON_AddItemToArray(bias, hw_json_exact(W[j], 1));
-        cJSON *tiles = cJSON_AddArrayToObject(layer, "tiles");
-        for (int j0 = 0; tiles && j0 < m.cols; j0 += R)
-            for (int i0 = 0; i0 < m.rows; i0 += C) {
-                int rows = m.cols - j0 < R ? m.cols - j0 : R,
-                    cols = m.rows - i0 < C ? m.rows - i0 : C;
-                cJSON *t = cJSON_CreateObject();
-                cJSON_AddItemToArray(tiles, t);
-                cJSON_AddNumberToObject(t, "input", j0);
-                cJSON_AddNumberToObject(t, "output", i0);
-                cJSON_AddNumberToObject(t, "inputs", rows);
-                cJSON_AddNumberToObject(t, "outputs", cols);
-                cJSON_AddItemToObject(t, "g_plus",
-                                      tile_devices(W, m.cols, j0, i0, rows, cols, to_g, 1));
-                cJSON_AddItemToObject(t, "g_minus",
-                                      tile_devices(W, m.cols, j0, i0, rows, cols, to_g, -1));
-            }
-    }
-    int rc = (*json = cJSON_Print(root)) ? UH_OK : uh_error_set(err, UH_ENOMEM, "out of memory");
-    cJSON_Delete(root);
-    return rc;
+    return hw_program_write(root, x, arch, weights, xbar_program_layer, json, err);
 }
 
 const uh_backend_model_t uh_model_crossbar = {

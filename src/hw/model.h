@@ -33,6 +33,17 @@ int hw_layer_mvm(const uh_arch_t *arch, int i, hw_mvm_t *m);
 cJSON *hw_json_exact(double v, int float_value);
 cJSON *hw_json_exact_array(const double *v, int n);
 
+/* A programming file (docs/programming.md): {"format": format, "version": 1, ...} to which
+ * the model adds its header, then hw_program_write adds "layers": per dense/conv layer an
+ * object with "layer", "type" and "bias" (exact floats) that layer_fn completes from the
+ * layer's weight matrix W (m->rows × m->cols, the .uhw order), and prints it into *json
+ * (root is consumed). */
+typedef int (*hw_program_layer_fn)(const void *state, const uh_layer_t *l, const hw_mvm_t *m,
+                                   const float *W, cJSON *layer, uh_error_t *err);
+cJSON *hw_program_root(const char *format);
+int hw_program_write(cJSON *root, const void *state, const uh_arch_t *arch, const float *weights,
+                     hw_program_layer_fn layer_fn, char **json, uh_error_t *err);
+
 /* A layer's converter resolution: its "bits", else the file's (0 = ideal converters). */
 int hw_layer_bits(const uh_layer_t *l, int file_bits);
 

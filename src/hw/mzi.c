@@ -813,55 +813,35 @@ static int block_json(const mzi_t *z, const block_t *b, const float *W, int cols
     return rc;
 }
 
+/* A layer's blocks (the layer's tile at most). */
+static int mzi_program_layer(const void *state, const uh_layer_t *l, const hw_mvm_t *m,
+                             const float *W, cJSON *layer, uh_error_t *err) {
+    const mzi_t *z = state;
+    int k = layer_tile(z, l), rc = UH_OK;
+    cJSON_AddNumberToObject(layer, "rows", m->rows);
+    cJSON_AddNumberToObject(layer, "cols", m->cols);
+    cJSON_AddNumberToObject(layer, "tile", k);
+    cJSON *blocks = cJSON_AddArrayToObject(layer, "blocks");
+    if (!blocks) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int r0 = 0; !rc && r0 < m->rows; r0 += k)
+        for (int c0 = 0; !rc && c0 < m->cols; c0 += k) {
+            block_t b = {.r0 = r0,
+                         .c0 = c0,
+                         .mb = m->rows - r0 < k ? m->rows - r0 : k,
+                         .nb = m->cols - c0 < k ? m->cols - c0 : k};
+            rc = block_json(z, &b, W, m->cols, blocks, err);
+        }
+    return rc;
+}
+
 static int mzi_program(const void *state, const uh_arch_t *arch, const float *weights, char **json,
                        uh_error_t *err) {
     const mzi_t *z = state;
-    *json = NULL;
-    cJSON *root = cJSON_CreateObject(), *layers = cJSON_AddArrayToObject(root, "layers");
-    if (!root || !layers) {
-        cJSON_Delete(root);
-        return uh_error_set(err, UH_ENOMEM, "out of memory");
-    }
-    cJSON_AddStringToObject(root, "format", "uhnas-mzi-phases");
-    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON *root = hw_program_root("uhnas-mzi-phases");
+    if (!root) return uh_error_set(err, UH_ENOMEM, "out of memory");
     cJSON_AddStringToObject(root, "mesh", MESH_KINDS[z->mesh_kind]);
     cJSON_AddNumberToObject(root, "phase_bits", z->noise.phase_bits);
-    int rc = UH_OK;
-    long offset = 0; /* the layer's weights in the .uhw order */
-    for (int i = 0; !rc && i < arch->n_layers; offset += arch->layers[i].params, i++) {
-        hw_mvm_t m;
-        if (!hw_layer_mvm(arch, i, &m)) continue;
-        const uh_layer_t *l = &arch->layers[i];
-        const float *W = weights + offset;
-        cJSON *layer = cJSON_CreateObject();
-        cJSON_AddItemToArray(layers, layer);
-        cJSON_AddNumberToObject(layer, "layer", i);
-        cJSON_AddStringToObject(layer, "type", l->type == UH_LAYER_DENSE ? "dense" : "conv2d");
-        cJSON_AddNumberToObject(layer, "rows", m.rows);
-        cJSON_AddNumberToObject(layer, "cols", m.cols);
-        int k = layer_tile(z, l);
-        cJSON_AddNumberToObject(layer, "tile", k);
-        cJSON *bias = cJSON_AddArrayToObject(layer, "bias");
-        for (long j = (long)m.rows * m.cols; bias && j < l->params; j++)
-            cJSON_AddItemToArray(bias, hw_json_exact(W[j], 1));
-        cJSON *blocks = cJSON_AddArrayToObject(layer, "blocks");
-        for (int r0 = 0; !rc && r0 < m.rows; r0 += k)
-            for (int c0 = 0; !rc && c0 < m.cols; c0 += k) {
-                block_t b = {r0,
-                             c0,
-                             m.rows - r0 < k ? m.rows - r0 : k,
-                             m.cols - c0 < k ? m.cols - c0 : k,
-                             NULL,
-                             NULL,
-                             NULL,
-                             0};
-                rc = blocks ? block_json(z, &b, W, m.cols, blocks, err)
-                            : uh_error_set(err, UH_ENOMEM, "out of memory");
-            }
-    }
-    if (!rc && !(*json = cJSON_Print(root))) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    cJSON_Delete(root);
-    return rc;
+    return hw_program_write(root, z, arch, weights, mzi_program_layer, json, err);
 }
 
 /* ---- simulation --------------------------------------------------------------------- */
