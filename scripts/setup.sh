@@ -2,7 +2,8 @@
 # Installs the Debian packages uhnas needs, only those that are missing.
 #   scripts/setup.sh          build dependencies and the Fashion-MNIST dataset (make demo)
 #   scripts/setup.sh --check  also PyTorch (python3-torch): the reference the export tests
-#                             load the generated module in (make check, make sanitize)
+#                             load the generated module in, and Chromium, the browser the
+#                             report test renders the report in (make check, make sanitize)
 #   scripts/setup.sh --sanitize  as --check, and clang with libomp (ThreadSanitizer: make tsan)
 #   scripts/setup.sh --bench  PyTorch and NumPy, the benchmarks' peer
 set -euo pipefail
@@ -17,8 +18,8 @@ packages=(
 )
 case "${1:-}" in
   "") ;;
-  --check) packages+=(python3-torch) ;;
-  --sanitize) packages+=(python3-torch clang libomp-dev) ;;
+  --check) packages+=(python3-torch chromium) ;;
+  --sanitize) packages+=(python3-torch chromium clang libomp-dev) ;;
   --bench) packages+=(python3-torch python3-numpy) ;;
   *) echo "setup: unknown option $1 (--check, --sanitize or --bench)" >&2; exit 2 ;;
 esac

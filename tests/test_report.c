@@ -161,7 +161,9 @@ static void test_deployment_view(void **state) {
     const char *view = strstr(html, "<h2>Deploying a network</h2>");
     assert_non_null(view);
     assert_int_equal(count(view, "<div class=\"bar\">"), 4);
-    assert_int_equal(count(view, "--candidate "), 8); /* the network, and the chip's file */
+    assert_int_equal(count(view, "<svg class=\"arch\""), 4); /* a diagram per network */
+    assert_int_equal(count(view, "<rect x="), 4 * 2);        /* two layers each */
+    assert_int_equal(count(view, "--candidate "), 8);        /* the network, and the chip's file */
     assert_int_equal(count(view, "--format mzi-phases --out chip-"), 4);
     assert_non_null(strstr(view, "Suggested: <b>#2</b>"));
     assert_int_equal(count(view, "<tr class=\"knee\"><td>2</td>"), 1);

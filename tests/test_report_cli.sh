@@ -141,7 +141,7 @@ from html.parser import HTMLParser
 n_front, n_ok = int(sys.argv[1]), int(sys.argv[2])
 class P(HTMLParser):
     def __init__(self):
-        super().__init__(); self.plot = None; self.marks = {}
+        super().__init__(); self.plot = None; self.marks = {}; self.rows = []; self.code = None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "svg": self.plot = a.get("data-plot")
@@ -149,11 +149,31 @@ class P(HTMLParser):
         if self.plot and "pt" in cls:
             key = (self.plot, "front" if "front" in cls else "other")
             self.marks[key] = self.marks.get(key, 0) + 1
+        # the deployment view: per row its diagram, its energy bar and its export commands
+        if tag == "tr": self.rows.append({"arch": 0, "bar": 0, "commands": []})
+        if self.rows and tag == "svg" and "arch" in cls: self.rows[-1]["arch"] += 1
+        if self.rows and tag == "div" and "bar" in cls: self.rows[-1]["bar"] += 1
+        if tag == "code": self.code = ""
+    def handle_data(self, data):
+        if self.code is not None: self.code += data
+    def handle_endtag(self, tag):
+        if tag == "code" and self.rows: self.rows[-1]["commands"].append(self.code)
+        if tag == "code": self.code = None
 p = P(); p.feed(open(sys.argv[3]).read())
 assert p.marks.get(("front", "front"), 0) == n_front, p.marks
 assert p.marks.get(("front", "front"), 0) + p.marks.get(("front", "other"), 0) == n_ok, p.marks
 assert p.marks.get(("hypervolume", "other"), 0) == 3, p.marks
+deploy = [r for r in p.rows if r["arch"]]
+assert len(deploy) == n_front, (len(deploy), n_front)
+for r in deploy:
+    assert r["bar"] == 1 and len(r["commands"]) == 2, r
+    assert "--format pytorch" in r["commands"][0] or "--out net-" in r["commands"][0], r
+    assert "--format mzi-phases --out chip-" in r["commands"][1], r
 PY
+  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --screenshot="$tmp/report.png" \
+    --window-size=1400,4000 "file://$tmp/a/report.html" > /dev/null 2>&1
+  [[ $(stat -c %s "$tmp/report.png" 2>/dev/null || echo 0) -gt 20000 ]] && ok || bad "Chromium did not render the report"
+  [[ -n "${UHNAS_SCREENSHOTS:-}" ]] && cp "$tmp/report.png" "$UHNAS_SCREENSHOTS/"
   timeout 120 "$browser" --headless --no-sandbox --disable-gpu --screenshot="$tmp/shot.png" \
     --window-size=1400,1800 "file://$tmp/fig1.html" > /dev/null 2>&1
   [[ $(stat -c %s "$tmp/shot.png" 2>/dev/null || echo 0) -gt 20000 ]] && ok || bad "Chromium did not render the comparison"

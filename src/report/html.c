@@ -305,6 +305,7 @@ static void deploy_section(uh_strbuf_t *b, const uh_run_data_t *r) {
         uh_strbuf_putf(b, "<tr%s><td>%lld</td><td class=\"l\">", k == knee ? " class=\"knee\"" : "",
                        (long long)c->id);
         arch_summary(b, c->arch);
+        arch_diagram(b, c->arch);
         uh_strbuf_putf(
             b, "</td><td>%.4f%s</td><td>%.4g</td><td>%.4g</td><td>%.4g</td><td class=\"l\">",
             deploy_accuracy(r, i), r->has_test[i] ? "" : " (val)", c->energy_nj, c->latency_ns,

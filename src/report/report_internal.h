@@ -63,5 +63,8 @@ void html_begin(uh_strbuf_t *b, const char *title, int refresh_s);
 void html_end(uh_strbuf_t *b);
 /* A compact architecture summary: "conv8k3·relu → pool2 → dense64·relu/4b → dense10". */
 void arch_summary(uh_strbuf_t *b, const char *arch_json);
+/* The same as a small inline SVG (class "arch"): a box per layer in order, coloured by kind,
+ * as tall as log2 of its units or filters, each with its summary as a tooltip. */
+void arch_diagram(uh_strbuf_t *b, const char *arch_json);
 
 #endif

@@ -262,7 +262,7 @@ void html_begin(uh_strbuf_t *b, const char *title, int refresh_s) {
            "pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.85em;max-height:32em}\n"
            ".note{color:#555;font-size:.9em}code{font-size:.9em}\n"
            ".bar{display:flex;width:18em;height:1em;border:1px solid #bbb}.bar span{height:100%}\n"
-           "tr.knee{background:#fff6d5}\n"
+           "tr.knee{background:#fff6d5}svg.arch{display:block;margin-top:.3em}\n"
            "</style></head><body>\n");
 }
 
@@ -301,6 +301,42 @@ static const char *layer_short(const cJSON *l, char *buf, size_t size) {
     if (n > 0 && (size_t)n < size && bits) n += snprintf(buf + n, size - (size_t)n, "/%db", bits);
     if (n > 0 && (size_t)n < size && tile) snprintf(buf + n, size - (size_t)n, "/t%d", tile);
     return buf;
+}
+
+void arch_diagram(uh_strbuf_t *b, const char *arch_json) {
+    enum { BOX = 12, GAP = 4, TALL = 40 }; /* px: a box's width, the gap, the tallest box */
+    cJSON *o = cJSON_Parse(arch_json);
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(o, "layers"), *l;
+    int n = cJSON_GetArraySize(layers);
+    if (!cJSON_IsArray(layers) || n < 1) {
+        cJSON_Delete(o);
+        return;
+    }
+    uh_strbuf_putf(b, "<svg class=\"arch\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">",
+                   n * (BOX + GAP), TALL, n * (BOX + GAP), TALL);
+    int x = 0;
+    cJSON_ArrayForEach(l, layers) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(l, "type");
+        const char *t = cJSON_IsString(type) ? type->valuestring : "";
+        const cJSON *size =
+            cJSON_GetObjectItemCaseSensitive(l, strcmp(t, "conv2d") == 0 ? "filters" : "units");
+        double width = cJSON_IsNumber(size) && size->valuedouble >= 1 ? size->valuedouble : 1;
+        /* 4 px a doubling, from 6 px for one unit (pooling and flattening have none) */
+        double h = fmin(TALL, 6 + 4 * log2(width));
+        const char *fill = strcmp(t, "conv2d") == 0  ? "#4c78a8"
+                           : strcmp(t, "dense") == 0 ? "#f58518"
+                           : strcmp(t, "pool") == 0  ? "#9d9d9d"
+                                                     : "#d0d0d0";
+        char tip[96];
+        uh_strbuf_putf(b,
+                       "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>",
+                       x, (TALL - h) / 2, BOX, h, fill);
+        html_text(b, layer_short(l, tip, sizeof tip));
+        uh_strbuf_puts(b, "</title></rect>");
+        x += BOX + GAP;
+    }
+    uh_strbuf_puts(b, "</svg>");
+    cJSON_Delete(o);
 }
 
 void arch_summary(uh_strbuf_t *b, const char *arch_json) {
