@@ -16,7 +16,19 @@ expect 0 "uhnas 0." "$UHNAS" --version
 expect 2 "unknown command 'frobnicate'" "$UHNAS" frobnicate
 expect 2 "usage:" "$UHNAS"
 expect 2 "--arch is required" "$UHNAS" train --data tiny
-expect 2 "unknown option '--epoch'" "$UHNAS" train --arch "$TINY_MLP" --epoch 3
+expect 2 "unknown option '--epoch'; did you mean --epochs?" "$UHNAS" train --arch "$TINY_MLP" --epoch 3
+# "did you mean" for misspelled commands, options, choices, backends, datasets and file keys;
+# none for a word that is no typo of any
+expect 2 "unknown command 'serach'; did you mean search?" "$UHNAS" serach
+out=$("$UHNAS" frobnicate 2>&1); [[ "$out" != *"did you mean"* ]] && ok || bad "a hint for frobnicate: $out"
+expect 2 "got 'nsag2'; did you mean nsga2?" "$UHNAS" search --backend mzi-realistic --strategy nsag2
+expect 2 'unknown backend "mzi-realistc" (did you mean mzi-realistic?)' \
+  "$UHNAS" energy --backend mzi-realistc --arch "$SRC/configs/demo-arch.json"
+expect 2 'unknown dataset "fashion-mnst" (did you mean fashion-mnist?)' \
+  "$UHNAS" train --data fashion-mnst --arch "$TINY_MLP"
+sed 's/"tile"/"tyle"/' "$SRC/configs/backends/mzi-worst.json" > "$tmp/typo-backend.json"
+expect 2 'params.tyle: unknown key (did you mean "tile"?)' \
+  "$UHNAS" energy --backend "$tmp/typo-backend.json" --arch "$SRC/configs/demo-arch.json"
 expect 2 "--epochs: expected an integer in 1..10000, got 'many'" "$UHNAS" train --arch "$TINY_MLP" --epochs many
 expect 2 "--epochs: expected an integer in 1..10000, got '0'" "$UHNAS" train --arch "$TINY_MLP" --epochs 0
 expect 2 "--optimizer: expected one of sgd|adam, got 'rmsprop'" "$UHNAS" train --arch "$TINY_MLP" --optimizer rmsprop

@@ -12,9 +12,11 @@
 
 #include <cmocka.h>
 
+#include "uhnas/arch.h"
 #include "uhnas/backend.h"
 #include "uhnas/fileio.h"
 #include "uhnas/json.h"
+#include "uhnas/strbuf.h"
 
 typedef struct {
     int depth, kept;
@@ -106,6 +108,36 @@ static void test_types_and_defaults(void **state) {
     assert_int_equal(d.kept, 8);
 }
 
+/* "did you mean": a typo (a swap, a missing or extra letter, within the limits per length)
+ * finds its name; a word too far from every name, or one letter against another, finds none;
+ * an architecture's messages never carry a hint (their words are part of a transcript's key). */
+static void test_nearest_names(void **state) {
+    (void)state;
+    const char *const names[] = {"nsga2", "random", "evolution", "linas", "llm", "llmatic"};
+    assert_string_equal(uh_nearest("nsag2", names, 6), "nsga2");         /* a swap */
+    assert_string_equal(uh_nearest("evolutoin", names, 6), "evolution"); /* 1 of 9 */
+    assert_string_equal(uh_nearest("randm", names, 6), "random");        /* a deletion */
+    assert_string_equal(uh_nearest("llms", names, 6), "llm");            /* an insertion */
+    assert_null(uh_nearest("genetic", names, 6));                        /* too far */
+    assert_string_equal(uh_nearest("lina55", names, 6), "linas");        /* 2 edits of 6 */
+    assert_null(uh_nearest("lin555", names, 6));                         /* 3 of 6: too many */
+    const char *const one[] = {"x", "n"};
+    assert_null(uh_nearest("m", one, 2)); /* one letter is no typo of another */
+    assert_null(uh_nearest("nsga2", names, 0));
+    char longer[UH_NEAREST_MAX + 2];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_null(uh_nearest(longer, names, 6));
+    /* an architecture's unknown key: no hint */
+    uh_arch_t a;
+    uh_error_t err = {0};
+    const char *text = "{\"layers\":[{\"type\":\"dense\",\"unitz\":4}]}";
+    assert_int_not_equal(uh_arch_parse(text, strlen(text), (uh_shape_t){1, 12, 12, 4}, &a, &err),
+                         UH_OK);
+    assert_non_null(strstr(err.msg, "unknown"));
+    assert_null(strstr(err.msg, "did you mean"));
+}
+
 static void test_refusals(void **state) {
     (void)state;
     expect_bad("{\"inner\": {\"n\": 1}}", "cfg.depth: is required");
@@ -132,7 +164,8 @@ static void test_refusals(void **state) {
     expect_bad("{\"depth\": 2, \"twice\": \"x\", \"inner\": {\"n\": 1}}",
                "cfg.twice: want a number");
     /* a typo must not silently drop a number, and a key given twice is not read once */
-    expect_bad("{\"depht\": 2, \"inner\": {\"n\": 1}}", "cfg.depht: unknown key");
+    expect_bad("{\"depht\": 2, \"inner\": {\"n\": 1}}",
+               "cfg.depht: unknown key (did you mean \"depth\"?); allowed keys are: depth, ");
     expect_bad("{\"depth\": 2, \"depth\": 3, \"inner\": {\"n\": 1}}",
                "cfg.depth: given more than once");
     expect_bad("[1]", "cfg: must be an object");
@@ -246,6 +279,7 @@ static void test_backend_file_syntax_error(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_types_and_defaults),
+        cmocka_unit_test(test_nearest_names),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_sourced_numbers),
         cmocka_unit_test(test_syntax_errors_name_line_and_column),

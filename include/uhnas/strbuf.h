@@ -1,5 +1,6 @@
-/* uhnas — a growable text buffer. Appends never fail loudly: the first allocation failure
- * sets `oom` and later appends do nothing, so a caller checks once at the end. */
+/* uhnas — a growable text buffer, and the nearest name for "did you mean". Appends never fail
+ * loudly: the first allocation failure sets `oom` and later appends do nothing, so a caller checks
+ * once at the end. */
 #ifndef UHNAS_STRBUF_H
 #define UHNAS_STRBUF_H
 
@@ -17,5 +18,13 @@ void uh_strbuf_putf(uh_strbuf_t *b, const char *fmt, ...) __attribute__((format(
 /* The text, handed over (caller frees): "" when empty, NULL after an allocation failure. */
 char *uh_strbuf_take(uh_strbuf_t *b);
 void uh_strbuf_free(uh_strbuf_t *b);
+
+/* The name among names[0..n) closest to word by edit distance (insertions, deletions,
+ * substitutions and swaps of neighbours), when close enough to be a typo of it: at most 1
+ * edit for a word of up to 4 characters, 2 up to 8, 3 beyond, and fewer edits than half the
+ * longer one's length; the first of equals; NULL otherwise (or when a word is longer than
+ * UH_NEAREST_MAX). For "did you mean" in messages. */
+#define UH_NEAREST_MAX 64
+const char *uh_nearest(const char *word, const char *const *names, int n);
 
 #endif

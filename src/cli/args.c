@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "uhnas/strbuf.h"
+
 /* Index of `value` among the "|"-separated names, or -1. */
 static int choice_index(const char *choices, const char *value) {
     size_t vlen = strlen(value);
@@ -17,6 +19,19 @@ static int choice_index(const char *choices, const char *value) {
         p = bar + 1;
     }
     return -1;
+}
+
+/* "; did you mean X?" when value is a typo of one of the "|"-separated choices, else "". */
+static const char *choice_hint(const char *choices, const char *value, char *buf, size_t size) {
+    char names[512];
+    const char *list[64];
+    int n = 0;
+    snprintf(names, sizeof names, "%s", choices);
+    for (char *p = strtok(names, "|"); p && n < 64; p = strtok(NULL, "|")) list[n++] = p;
+    const char *near = uh_nearest(value, list, n);
+    if (!near) return "";
+    snprintf(buf, size, "; did you mean %s?", near);
+    return buf;
 }
 
 static int set_value(const cli_opt_t *o, const char *value, char *msg, size_t cap) {
@@ -55,7 +70,9 @@ static int set_value(const cli_opt_t *o, const char *value, char *msg, size_t ca
     case OPT_CHOICE: {
         int i = choice_index(o->choices, value);
         if (i < 0) {
-            snprintf(msg, cap, "--%s: expected one of %s, got '%s'", o->name, o->choices, value);
+            char hint[128];
+            snprintf(msg, cap, "--%s: expected one of %s, got '%s'%s", o->name, o->choices, value,
+                     choice_hint(o->choices, value, hint, sizeof hint));
             return 1;
         }
         *(int *)o->dest = i;
@@ -81,7 +98,14 @@ int cli_parse(int argc, char **argv, const cli_opt_t *opts, int n_opts, char *ms
             if (strlen(opts[k].name) == name_len && !strncmp(opts[k].name, name, name_len))
                 o = &opts[k];
         if (!o) {
-            snprintf(msg, cap, "unknown option '%.*s' (see --help)", (int)(name_len + 2), arg);
+            const char *names[128];
+            char word[UH_NEAREST_MAX + 1];
+            int n = 0;
+            for (int k = 0; k < n_opts && n < 128; k++) names[n++] = opts[k].name;
+            snprintf(word, sizeof word, "%.*s", (int)name_len, name);
+            const char *near = uh_nearest(word, names, n);
+            snprintf(msg, cap, "unknown option '%.*s'%s%s%s (see --help)", (int)(name_len + 2), arg,
+                     near ? "; did you mean --" : "", near ? near : "", near ? "?" : "");
             return 1;
         }
         if (o->kind == OPT_FLAG) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "uhnas/strbuf.h"
 #include "uhnas/threads.h"
 
 static const uh_command_t COMMANDS[] = {
@@ -19,8 +20,7 @@ static const uh_command_t COMMANDS[] = {
     {"compare", "several runs on one HTML page (backends, or strategies over seeds)",
      uh_cmd_compare},
     {"export", "an architecture (and weights) as PyTorch source, JSON or CSV", uh_cmd_export},
-    {"pretrain", "the built-in model's prior: pretrain it on measured candidates",
-     uh_cmd_pretrain},
+    {"pretrain", "the built-in model's prior: pretrain it on measured candidates", uh_cmd_pretrain},
 };
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -86,7 +86,13 @@ int main(int argc, char **argv) {
     const uh_command_t *command = NULL;
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(cmd, COMMANDS[i].name)) command = &COMMANDS[i];
-    if (!command) return cli_fail(UH_EXIT_USAGE, "unknown command '%s' (see uhnas --help)", cmd);
+    if (!command) {
+        const char *names[N_COMMANDS];
+        for (size_t i = 0; i < N_COMMANDS; i++) names[i] = COMMANDS[i].name;
+        const char *near = uh_nearest(cmd, names, (int)N_COMMANDS);
+        return cli_fail(UH_EXIT_USAGE, "unknown command '%s'%s%s%s (see uhnas --help)", cmd,
+                        near ? "; did you mean " : "", near ? near : "", near ? "?" : "");
+    }
     /* Under mpirun, rank 0 runs the command; the other ranks serve its search, if any. */
     cli_env_t env = {0};
     uh_error_t err = {0};

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "uhnas/strbuf.h"
+
 /* ---- parsing ---------------------------------------------------------------------------- */
 
 /* 1 + the deepest nesting below item (0 for a number, string, true, false or null). cJSON
@@ -206,8 +208,15 @@ static int check_keys(const cJSON *obj, const char *path, const uh_json_field_t 
                 snprintf(list + used, sizeof list - used, "%s%s", f == fields ? "" : ", ", f->key);
             }
             if (strlen(list) == sizeof list - 1) strcpy(list + sizeof list - 4, "...");
-            return uh_error_set(err, UH_EINVAL, "%s: unknown key; allowed keys are: %s", name,
-                                list);
+            const char *keys[128];
+            int n = 0;
+            for (const uh_json_field_t *f = fields; f->key && n < 128; f++) keys[n++] = f->key;
+            /* no hint in an architecture's words (see the top: they are a transcript's key) */
+            const char *near =
+                c->string && !(flags & UH_JSON_FIELD_NAMES) ? uh_nearest(c->string, keys, n) : NULL;
+            return uh_error_set(err, UH_EINVAL, "%s: unknown key%s%s%s; allowed keys are: %s", name,
+                                near ? " (did you mean \"" : "", near ? near : "",
+                                near ? "\"?)" : "", list);
         }
         for (const cJSON *d = obj->child; d != c; d = d->next)
             if (!strcmp(d->string, c->string))

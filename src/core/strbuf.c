@@ -58,6 +58,39 @@ char *uh_strbuf_take(uh_strbuf_t *b) {
     return s;
 }
 
+/* The optimal-string-alignment distance of a and b (both at most UH_NEAREST_MAX long). */
+static int edit_distance(const char *a, size_t la, const char *b, size_t lb) {
+    int d[UH_NEAREST_MAX + 1][UH_NEAREST_MAX + 1];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *uh_nearest(const char *word, const char *const *names, int n) {
+    size_t lw = strlen(word);
+    if (lw > UH_NEAREST_MAX) return NULL;
+    int limit = lw <= 4 ? 1 : lw <= 8 ? 2 : 3, best = limit + 1;
+    const char *found = NULL;
+    for (int i = 0; i < n; i++) {
+        size_t ln = names[i] ? strlen(names[i]) : UH_NEAREST_MAX + 1;
+        if (ln > UH_NEAREST_MAX) continue;
+        int dist = edit_distance(word, lw, names[i], ln);
+        /* more alike than not: one letter is no typo of another */
+        if (dist < best && 2 * dist < (int)(lw > ln ? lw : ln)) best = dist, found = names[i];
+    }
+    return found;
+}
+
 void uh_strbuf_free(uh_strbuf_t *b) {
     free(b->buf);
     *b = (uh_strbuf_t){0};

@@ -26,6 +26,7 @@
  * redo the conversion, delete <cache>/mnist. */
 #include "uhnas/data.h"
 #include "uhnas/rng.h"
+#include "uhnas/strbuf.h"
 
 #include "data_internal.h"
 
@@ -592,14 +593,22 @@ static const struct {
               {"mnist", 1, MNIST_SIDE, MNIST_SIDE, MNIST_CLASSES},
               {"tiny", 1, TINY_SIDE, TINY_SIDE, TINY_CLASSES}};
 
+static int unknown_dataset(const char *name, uh_error_t *err) {
+    const char *names[sizeof SHAPES / sizeof *SHAPES];
+    for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) names[i] = SHAPES[i].name;
+    const char *near = uh_nearest(name, names, (int)(sizeof SHAPES / sizeof *SHAPES));
+    return uh_error_set(err, UH_EINVAL, "unknown dataset \"%s\"%s%s%s; known: %s", name,
+                        near ? " (did you mean " : "", near ? near : "", near ? "?)" : "",
+                        DATASET_NAMES);
+}
+
 int uh_dataset_shape(const char *name, int *c, int *h, int *w, int *n_classes, uh_error_t *err) {
     for (size_t i = 0; name && i < sizeof SHAPES / sizeof *SHAPES; i++)
         if (strcmp(name, SHAPES[i].name) == 0) {
             *c = SHAPES[i].c, *h = SHAPES[i].h, *w = SHAPES[i].w, *n_classes = SHAPES[i].classes;
             return UH_OK;
         }
-    return uh_error_set(err, UH_EINVAL, "unknown dataset \"%s\"; known: %s", name ? name : "",
-                        DATASET_NAMES);
+    return unknown_dataset(name ? name : "", err);
 }
 
 int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t **train,
@@ -629,8 +638,7 @@ int uh_dataset_load(const char *name, const uh_data_opts_t *opts, uh_dataset_t *
             }
         }
     } else {
-        return uh_error_set(err, UH_EINVAL, "unknown dataset \"%s\"; known: %s", name,
-                            DATASET_NAMES);
+        return unknown_dataset(name, err);
     }
     if (rc) return rc;
     if (opts) {

@@ -10,6 +10,7 @@
 #include "model.h"
 #include "uhnas/fileio.h"
 #include "uhnas/rng.h"
+#include "uhnas/strbuf.h"
 
 static const uh_backend_model_t *const MODELS[] = {&uh_model_digital, &uh_model_mzi,
                                                    &uh_model_crossbar};
@@ -332,7 +333,11 @@ int uh_backend_load(const char *name_or_path, uh_backend_t **out, uh_error_t *er
         size_t used = strlen(known);
         snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", names[i]);
     }
-    return uh_error_set(err, UH_ENOTFOUND, "unknown backend \"%s\"; known: %s", name_or_path,
+    const char *list[UH_BACKEND_MAX_LIST];
+    for (int i = 0; i < count; i++) list[i] = names[i];
+    const char *near = uh_nearest(name_or_path, list, count);
+    return uh_error_set(err, UH_ENOTFOUND, "unknown backend \"%s\"%s%s%s; known: %s", name_or_path,
+                        near ? " (did you mean " : "", near ? near : "", near ? "?)" : "",
                         count ? known : "(none found)");
 }
 
