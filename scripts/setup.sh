@@ -2,8 +2,9 @@
 # Installs the Debian packages uhnas needs, only those that are missing.
 #   scripts/setup.sh          build dependencies and the Fashion-MNIST dataset (make demo)
 #   scripts/setup.sh --check  also PyTorch (python3-torch): the reference the export tests
-#                             load the generated module in, and Chromium, the browser the
-#                             report test renders the report in (make check, make sanitize)
+#                             load the generated module in, ONNX (python3-onnx, NumPy) that
+#                             checks the exported model, and Chromium, the browser the report
+#                             test renders the report in (make check, make sanitize)
 #   scripts/setup.sh --sanitize  as --check, and clang with libomp (ThreadSanitizer: make tsan)
 #   scripts/setup.sh --bench  PyTorch and NumPy, the benchmarks' peer
 set -euo pipefail
@@ -18,8 +19,8 @@ packages=(
 )
 case "${1:-}" in
   "") ;;
-  --check) packages+=(python3-torch chromium) ;;
-  --sanitize) packages+=(python3-torch chromium clang libomp-dev) ;;
+  --check) packages+=(python3-torch python3-onnx python3-numpy chromium) ;;
+  --sanitize) packages+=(python3-torch python3-onnx python3-numpy chromium clang libomp-dev) ;;
   --bench) packages+=(python3-torch python3-numpy) ;;
   *) echo "setup: unknown option $1 (--check, --sanitize or --bench)" >&2; exit 2 ;;
 esac

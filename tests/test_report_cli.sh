@@ -103,6 +103,11 @@ expect 2 "for strategies on one backend" "$UHNAS" compare "$tmp/a" "$tmp/w" --cs
 id=$(python3 -c 'import csv,sys; print(next(csv.DictReader(open(sys.argv[1])))["id"])' "$tmp/a/front.csv")
 out=$("$UHNAS" export --run "$tmp/a" --candidate "$id" --format pytorch --out "$tmp/net.py" 2>&1)
 [[ $? -eq 0 && -s "$tmp/net.py" && -s "$tmp/net.py.uhw" ]] && grep -q "class UhnasNet" "$tmp/net.py" && ok || bad "export pytorch: $out"
+# ONNX of the same candidate (its checker and logits: test_export); a binary file needs --out
+out=$("$UHNAS" export --run "$tmp/a" --candidate "$id" --format onnx --out "$tmp/net.onnx" 2>&1)
+[[ $? -eq 0 && "$out" == "$tmp/net.onnx" && $(head -c 2 "$tmp/net.onnx" | od -An -tx1 | tr -d ' ') == 0807 ]] \
+  && ok || bad "export onnx: $out"
+expect 2 "give --out FILE" "$UHNAS" export --run "$tmp/a" --candidate "$id" --format onnx
 # the module finds its weights beside it, wherever Python runs, and says how inputs are scaled
 if python3 -c 'import torch' 2> /dev/null; then
   mkdir "$tmp/elsewhere" && mv "$tmp/net.py" "$tmp/net.py.uhw" "$tmp/elsewhere/"

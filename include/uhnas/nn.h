@@ -80,6 +80,11 @@ typedef struct {
 /* Builds a network for arch (which must be resolved) that can run batches of up to
  * max_batch samples; weights are initialised from seed (He-uniform for ReLU-like
  * activations, Xavier-uniform otherwise; biases zero). */
+/* w[0..n) quantized as a layer with "bits" quantizes its weights in the forward pass: the
+ * symmetric grid of 2^(bits-1) − 1 steps per sign scaled to max |w|, halves away from zero
+ * (all zero stays zero). What an export folds into a network's weights. */
+void uh_fake_quant(float *w, size_t n, int bits);
+
 uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_error_t *err);
 void uh_net_free(uh_net_t *net);
 

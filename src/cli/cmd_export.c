@@ -8,6 +8,7 @@
 #include "uhnas/export.h"
 #include "uhnas/fileio.h"
 #include "uhnas/search.h"
+#include "uhnas/strbuf.h"
 
 /* The run's candidate (by id or hash), its input shape, its stored weights (NULL when the run
  * kept none: only the final front's are stored) and the run's backend (*b, caller frees). */
@@ -89,7 +90,7 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
          "take the architecture (and its stored weights) from a run ..."},
         {"candidate", OPT_STRING, &candidate, 0, 0, NULL, "ID_OR_HASH", "... this candidate of it"},
         {"format", OPT_STRING, &format, 0, 0, NULL, "FORMAT",
-         "pytorch (default), json, csv; or the hardware's programming: mzi-phases (an MZI "
+         "pytorch (default), json, csv, onnx; or the hardware's programming: mzi-phases (an MZI "
          "backend's), crossbar-conductances (a crossbar's); docs/programming.md"},
         {"backend", OPT_STRING, &backend_name, 0, 0, NULL, "NAME_OR_FILE",
          "with --arch and a programming format: the hardware (a run's is its own)"},
@@ -106,7 +107,9 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         "activations and fake quantization as uhnas) with a loader for uhnas weight\n"
         "files; with weights and --out FILE the weights go to FILE.uhw, which\n"
         "build() loads. json: the resolved layers (shapes, params, MACs; weights when\n"
-        "given). csv: one row per layer. mzi-phases: what an MZI chip is programmed with\n"
+        "given). csv: one row per layer. onnx: an ONNX model (opset 13) with the trained\n"
+        "weights and uhnas's fake quantization, input \"input\" [N,C,H,W] (pixels / 255),\n"
+        "output \"logits\"; needs --out. mzi-phases: what an MZI chip is programmed with\n"
         "(per layer and block: both meshes' MZI phases and DAC codes, output phases,\n"
         "attenuators, electronic scale); crossbar-conductances: each device pair's G+\n"
         "and G- (uS) per tile with the weight scale; both from trained weights, on the\n"
@@ -114,21 +117,30 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         "its final front. The weight file format is in docs/user-guide.md.\n");
     if (code != CLI_GO_ON) return code;
     uh_export_format_t f;
+    int onnx = strcmp(format, "onnx") == 0;
     /* a format that is not a network's is a backend model's programming file */
-    int programming = uh_export_format_parse(format, &f) != UH_OK;
+    int programming = !onnx && uh_export_format_parse(format, &f) != UH_OK;
     const char *formats[8];
     int n_formats = uh_backend_program_formats(formats, 8), known = 0;
     for (int i = 0; i < n_formats; i++) known |= strcmp(formats[i], format) == 0;
     if (programming && !known) {
-        char list[256] = "pytorch, json, csv";
-        for (int i = 0; i < n_formats; i++)
+        const char *names[12] = {"pytorch", "json", "csv", "onnx"};
+        char list[256] = "pytorch, json, csv, onnx";
+        for (int i = 0; i < n_formats; i++) {
+            names[4 + i] = formats[i];
             snprintf(list + strlen(list), sizeof list - strlen(list), ", %s", formats[i]);
-        return cli_fail(UH_EXIT_USAGE, "export: --format: %s; not '%s'", list, format);
+        }
+        const char *near = uh_nearest(format, names, 4 + n_formats);
+        return cli_fail(UH_EXIT_USAGE, "export: --format: %s; not '%s'%s%s%s", list, format,
+                        near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
     }
     if (!!arch_arg == !!run || (run && !candidate) || (weights_arg && !arch_arg) ||
         (backend_name && !arch_arg))
         return cli_fail(UH_EXIT_USAGE, "export: give --arch (optionally --weights, --backend), or "
                                        "--run DIR --candidate ID");
+    if (onnx && !out)
+        return cli_fail(UH_EXIT_USAGE,
+                        "export: --format onnx writes a binary file: give --out FILE");
     if (programming && arch_arg && !backend_name)
         return cli_fail(UH_EXIT_USAGE, "export: --format %s: give the hardware, --backend NAME",
                         format);
@@ -152,8 +164,19 @@ int uh_cmd_export(int argc, char **argv, const cli_env_t *env) {
         rc = program_file(backend, format, &arch, w, out, &err);
         if (!rc && out) printf("%s\n", out);
     }
+    if (!rc && onnx) {
+        char *model = NULL;
+        size_t len = 0;
+        rc = w ? uh_export_onnx(&arch, w, n, &model, &len, &err)
+               : uh_error_set(&err, UH_EINVAL,
+                              "--format onnx holds the trained weights: give --weights, or a "
+                              "candidate whose weights the run stored");
+        if (!rc) rc = uh_write_file_atomic(out, model, len, &err);
+        if (!rc) printf("%s\n", out);
+        free(model);
+    }
     uh_backend_free(backend);
-    if (rc || programming) {
+    if (rc || programming || onnx) {
         free(w);
         return rc ? cli_fail(cli_exit_code(rc), "export: %s", err.msg) : UH_EXIT_OK;
     }

@@ -314,6 +314,10 @@ void nn_prepare_weights(uh_net_t *net, uint64_t kind, uint64_t id) {
     }
 }
 
+void uh_fake_quant(float *w, size_t n, int bits) {
+    fake_quant(w, 1, 1, n, bits);
+}
+
 /* Output noise, activation and output quantization of a dense/conv layer's n samples. */
 static void finish_outputs(uh_net_t *net, nn_layer_t *L, int i, int n) {
     size_t count = (size_t)n * L->out_sz;
