@@ -19,6 +19,7 @@
 #define UH_ERROR_MSG_MAX 512
 #define UH_JSON_MAX_BYTES (64L << 20) /* longer text is refused before parsing */
 #define UH_JSON_MAX_DEPTH 32          /* our documents nest 5 deep; deeper is hostile */
+#define UH_NEAREST_MAX 64 /* characters of a word "did you mean" compares; its table is 17 KB */
 
 /* ---- architectures (arch) ----
  * Checked where text enters. They bound a single candidate far above what the search needs on

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "uhnas/limits.h"
+
 typedef struct {
     char *buf; /* NUL-terminated once anything was appended; NULL before */
     size_t len, cap;
@@ -24,7 +26,6 @@ void uh_strbuf_free(uh_strbuf_t *b);
  * edit for a word of up to 4 characters, 2 up to 8, 3 beyond, and fewer edits than half the
  * longer one's length; the first of equals; NULL otherwise (or when a word is longer than
  * UH_NEAREST_MAX). For "did you mean" in messages. */
-#define UH_NEAREST_MAX 64
 const char *uh_nearest(const char *word, const char *const *names, int n);
 
 #endif
