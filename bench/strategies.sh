@@ -19,7 +19,7 @@
 # Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
 # llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
 # ablation) llm-prior (the built-in model starting from the checkpoint --prior FILE, default
-# configs/lm/prior.ckpt: what `search --strategy llm` does by default) llm-clean nsga2-clean
+# configs/lm/prior.ckpt: `search --llm-prior shipped`) llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
 # compare pairs each run with its twin on the noisy objective).
 # A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.

@@ -101,17 +101,17 @@ expect 2 "one checkpoint at most" "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp
 expect 2 "neither a checkpoint" "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp/nothing" --out "$tmp/no5"
 [[ ! -e "$tmp/no1" && ! -e "$tmp/no2" && ! -e "$tmp/no3" && ! -e "$tmp/no4" && ! -e "$tmp/no5" ]] \
   && ok || bad "a run directory made for a refused prior"
-# none: no prior; other sizes than the default: no prior either (the shipped one would not fit)
+# none: no prior, as without the option
 "$UHNAS" search "${ARGS[@]}" "${SMALL[@]}" --llm-prior none --out "$tmp/none" > /dev/null 2>&1 \
   && [[ $(sqlite3 "$tmp/none/run.sqlite" "select group_concat(hash) from candidates") == \
         $(sqlite3 "$tmp/fresh/run.sqlite" "select group_concat(hash) from candidates") ]] \
-  && ok || bad "--llm-prior none differs from a run of other sizes"
+  && ok || bad "--llm-prior none differs from a run without the option"
 op=$(sqlite3 "$tmp/fresh/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
-[[ "$op" != *'"start"'* ]] && ok || bad "a model of other sizes started from a prior: $op"
+[[ "$op" != *'"start"'* ]] && ok || bad "a run without --llm-prior started from a prior: $op"
 
-# ---- the default: the shipped prior (configs/lm/prior.ckpt), found from any directory ------
-( cd / && "$uhnas_abs" search "${ARGS[@]}" --generations 1 --out "$tmp/shipped" > /dev/null 2>&1 ) \
-  && ok || bad "run with the shipped prior"
+# ---- --llm-prior shipped: configs/lm/prior.ckpt, found from any directory --------------
+( cd / && "$uhnas_abs" search "${ARGS[@]}" --generations 1 --llm-prior shipped --out "$tmp/shipped" \
+  > /dev/null 2>&1 ) && ok || bad "run with the shipped prior"
 shipped=$(realpath "$SRC/configs/lm/prior.ckpt")
 digest=$(python3 -c 'import sys
 h = 0xcbf29ce484222325
@@ -119,7 +119,7 @@ for b in open(sys.argv[1], "rb").read(): h = ((h ^ b) * 0x100000001b3) % 2**64
 print("%016x" % h)' "$shipped")
 op=$(sqlite3 "$tmp/shipped/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
 [[ "$op" == *"\"start\":\"$shipped\""* && "$op" == *"\"start_digest\":\"$digest\""* && "$op" == *'"layers":4'* ]] \
-  && ok || bad "the default run does not start from the shipped prior: $op"
+  && ok || bad "--llm-prior shipped does not start from the shipped prior: $op"
 # the checkout moved since the run began: the stored path is gone, the shipped prior is found
 cp -r "$tmp/shipped" "$tmp/moved"
 sqlite3 "$tmp/moved/run.sqlite" "update run set config = json_set(config, '$.operator.builtin.start', '/moved/away/prior.ckpt')"
@@ -129,7 +129,7 @@ rm -rf "$tmp/moved/lm"
   && [[ $(sqlite3 "$tmp/moved/run.sqlite" "select group_concat(hash || accuracy) from candidates order by id") == \
         $(sqlite3 "$tmp/shipped/run.sqlite" "select group_concat(hash || accuracy) from candidates order by id") ]] \
   && ok || bad "a run whose prior moved did not resume from the shipped one to the same rows"
-"$UHNAS" search "${ARGS[@]}" --generations 1 --llm-prior none --out "$tmp/unprimed" > /dev/null 2>&1 \
+"$UHNAS" search "${ARGS[@]}" --generations 1 --out "$tmp/unprimed" > /dev/null 2>&1 \
   && [[ $(sqlite3 "$tmp/unprimed/run.sqlite" "select json_extract(config, '$.operator.builtin') from run") != *'"start"'* ]] \
-  && ok || bad "--llm-prior none still started from the shipped prior"
+  && ok || bad "the default model of the default sizes started from a prior"
 finish

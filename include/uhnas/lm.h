@@ -91,7 +91,7 @@ uh_gpt_t *uh_lm_load_prior(const char *path, int max_b, const uh_gpt_config_t *w
 
 /* The shipped prior: UH_LM_SHIPPED_PRIOR (pretrained by bench/prior.sh from
  * configs/lm/corpus.gz) in the current directory, else in the source tree, into path; 0 when
- * neither exists. `search --strategy llm` starts from it unless told otherwise. */
+ * neither exists. `search --llm-prior shipped` starts from it. */
 #define UH_LM_SHIPPED_PRIOR "configs/lm/prior.ckpt"
 int uh_lm_shipped_prior(char *path, size_t size);
 

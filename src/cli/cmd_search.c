@@ -594,13 +594,12 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "delete a run already in DIR and start again"},
         RUN_FLAG_OPTIONS(flags),
         CLI_LLM_OPTIONS(llm_args),
-        {"llm-prior", OPT_STRING, &llm_args.prior, 0, 0, NULL, "none|FILE|DIR,...",
+        {"llm-prior", OPT_STRING, &llm_args.prior, 0, 0, NULL, "none|shipped|FILE|DIR,...",
          "built-in model: start from a pretrained checkpoint FILE (uhnas pretrain; its sizes "
-         "become the model's) and fine-tune it on the run, and/or also learn from these "
-         "earlier runs DIR (any backend); none: neither. Default: the shipped prior, "
-         "configs/lm/prior.ckpt, for the model of the default sizes with hardware tokens (none "
-         "when an --llm-layers, -heads, -width or -context option asks for another, or with "
-         "--system-prompt none)"},
+         "become the model's) or the shipped one (configs/lm/prior.ckpt) and fine-tune it on "
+         "the run, and/or also learn from these earlier runs DIR (any backend); none: neither "
+         "(default: the shipped prior helped on a backend it never saw, not on the presets it "
+         "learnt from; docs/llm.md)"},
         {"llm-layers", OPT_INT, &llm_args.size[0], 1, 16, NULL, "N",
          "built-in model: transformer blocks (default 4)"},
         {"llm-heads", OPT_INT, &llm_args.size[1], 1, 64, NULL, "N",

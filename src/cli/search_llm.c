@@ -92,20 +92,20 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
         snprintf(msg, size, "--llm-prior: too long");
         return 1;
     }
-    /* by default the model of the default shape, with hardware tokens, starts from the shipped
-     * prior; another shape (a size option) starts fresh, as the prior would not fit it, and so
-     * does the model without hardware tokens, as the prior learnt with them */
-    int default_model = c.hardware_tokens;
-    for (int i = 0; i < 4; i++) default_model &= a->size[i] < 0;
-    char shipped[4096];
-    if (!a->prior && default_model && uh_lm_shipped_prior(shipped, sizeof shipped) &&
-        prior_checkpoint(shipped, a->size, &c, msg, size))
-        return 1;
     for (char *d = a->prior ? strtok(items, ",") : NULL; d; d = strtok(NULL, ",")) {
-        char store[4200];
+        char store[4200], shipped[4096];
         struct stat st;
         snprintf(store, sizeof store, "%s/run.sqlite", d);
         if (strcmp(d, "none") == 0) continue;
+        if (strcmp(d, "shipped") == 0) { /* configs/lm/prior.ckpt, wherever uhnas runs */
+            if (!uh_lm_shipped_prior(shipped, sizeof shipped)) {
+                snprintf(msg, size, "--llm-prior shipped: no %s here or in the source tree",
+                         UH_LM_SHIPPED_PRIOR);
+                return 1;
+            }
+            if (prior_checkpoint(shipped, a->size, &c, msg, size)) return 1;
+            continue;
+        }
         if (stat(d, &st) == 0 && S_ISREG(st.st_mode)) {
             if (prior_checkpoint(d, a->size, &c, msg, size)) return 1;
             continue;
