@@ -201,6 +201,9 @@ typedef struct {
     uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
     uh_seeding_t seeding;             /* candidates' seeds and the split (see above) */
     double min_distance; /* near-duplicate threshold (above); 0 = off, as in runs stored before */
+    /* 1: asynchronous steady state (see Asynchronous below; "async"); 0: generations, as in
+     * runs stored before */
+    int async;
     /* 0: weights are kept only for candidates on the running front (deleted when they leave
      * it; the final front's serve its test measurement and export); 1: for every candidate
      * that was on the front when measured ("keep_weights": "front" or "all") */
@@ -209,6 +212,29 @@ typedef struct {
      * object text, stored with the run so `resume` can rebuild it; "" = none */
     char operator_config[4096];
 } uh_search_config_t;
+
+/* Asynchronous steady state (config "async", `search --async`; src/search/async.c). No
+ * generation barrier: whenever a worker is free it gets the next child, made from the
+ * population as it stands, and each result is merged into the population the moment it
+ * arrives (nsga2 and llm: the best `population` of the population and the newcomer by
+ * non-dominated sorting and crowding; evolution: the newcomer joins, the oldest leaves; random:
+ * nothing to merge). The initial `population` samples are generation 0's, as in a generational
+ * run; until a result is in, a free worker gets a fresh sample. The classic operator is asked
+ * for one child at a time; a language model for `children` at once (one call per `children`
+ * candidates, so that workers seldom wait on it). Each decision is a "generation" row (a
+ * batch) written before its children are sent: the ids merged since the decision before, in
+ * merge order ("merged"), then the archive's metrics; a last row ("event": "end") holds the
+ * merges after the last decision. `resume` replays the rows: merges each recorded id in its
+ * order, re-makes each batch from the population it saw (its random stream is the batch's),
+ * and goes on live, so the resumed run's rows are what the interrupted run stored; a finished
+ * candidate is never trained twice. With one worker each child is made after every earlier
+ * result is merged: the steady-state algorithm's definition. The pruner's rungs are barriers:
+ * an asynchronous run trains every candidate fully (pruner none); linas and llmatic work in
+ * batches and have no asynchronous form. */
+
+/* UH_EINVAL with the reason when cfg asks for the asynchronous search with a strategy or
+ * pruner it cannot run (above); UH_OK otherwise. */
+int uh_search_async_check(const uh_search_config_t *cfg, uh_error_t *err);
 
 /* Defaults (the paper's budget): nsga2 on noisy accuracy, objectives error and energy, no
  * limits, population 20, 8 children, 30
@@ -366,13 +392,20 @@ typedef struct {
 } uh_remote_result_t;
 
 typedef int (*uh_remote_done_fn)(void *ctx, uh_remote_result_t *r, uh_error_t *err);
+/* The next job for a free worker: *have = 1 with *job filled (its arch and weights need only
+ * last until the executor has sent it), or *have = 0 when there is none now: the executor
+ * asks again after the next result, and ends when nothing runs either. */
+typedef int (*uh_remote_next_fn)(void *ctx, uh_remote_job_t *job, int *have, uh_error_t *err);
 
 typedef struct {
-    /* Trains jobs[0..n) and calls done for each as it finishes; once *stop (may be NULL)
-     * is set, starts no new job but waits for those running. Returns an error when the
-     * executor failed or when done returned one. */
-    int (*run)(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
-               void *done_ctx, atomic_int *stop, uh_error_t *err);
+    /* Keeps every worker busy: whenever one is free it asks next for a job and sends it, and
+     * calls done for each result as it arrives, in any order; next and done run on the
+     * calling thread, one at a time. Ends when next has no job and none runs; once *stop (may
+     * be NULL) is set, sends no new job but waits for those running. Returns an error when
+     * the executor failed or when next or done returned one. A batch is a next that hands
+     * out an array; a steady-state search decides each job when a worker asks. */
+    int (*run)(void *ctx, uh_remote_next_fn next, uh_remote_done_fn done, void *cb_ctx,
+               atomic_int *stop, uh_error_t *err);
     /* Optional: JSON members about the executor's work since the last call (per-worker
      * throughput, idle time), stored in each generation's state. */
     void (*take_state)(void *ctx, char *buf, size_t size);

@@ -66,6 +66,7 @@ typedef struct {
     int paced_candidates;     /* and their candidates */
     double best_acc, best_nj; /* the best accuracy seen (noisy; clean with --objective clean) */
     int clean;
+    int async; /* no generations: the pace is per candidate, and no "gen g/G" */
     double hypervolume;
     int bar_shown;
     uh_mpi_t *mpi; /* workers to report on, or NULL */
@@ -105,8 +106,10 @@ static void draw_bar(progress_t *pr, const uh_search_progress_t *p, double left)
         snprintf(best, sizeof best, "best %s %.4f @ %.4g nJ", pr->clean ? "acc" : "noisy",
                  pr->best_acc, pr->best_nj);
     if (isfinite(pr->hypervolume)) snprintf(hv, sizeof hv, "HV %.4f", pr->hypervolume);
-    fprintf(pr->out, "\r\033[K[%s] %d/%d  gen %d/%d  %s  %s  ETA %s", bar, p->done, p->budget,
-            p->generation, p->generations, best, hv, when);
+    char gen[32] = "";
+    if (!pr->async) snprintf(gen, sizeof gen, "  gen %d/%d", p->generation, p->generations);
+    fprintf(pr->out, "\r\033[K[%s] %d/%d%s  %s  %s  ETA %s", bar, p->done, p->budget, gen, best, hv,
+            when);
     pr->bar_shown = 1;
 }
 
@@ -122,6 +125,7 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
             pr->best_acc = acc, pr->best_nj = c->energy_nj;
     }
     if (c && !p->reused) pr->generation_trained = 1;
+    if (c && pr->async) generation_ended(pr, p); /* candidates end one by one */
     if (pr->quiet) {
         if (!c) generation_ended(pr, p);
         return;
@@ -132,9 +136,13 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
         char took[24], all[24];
         cli_duration(took, sizeof took, cli_now() - pr->generation_start);
         cli_duration(all, sizeof all, cli_now() - pr->run_start);
-        fprintf(pr->out,
-                "generation %d/%d done in %s: %d/%d candidates, hypervolume %.4f (%s in all)\n",
-                p->generation, p->generations, took, p->done, p->budget, p->hypervolume, all);
+        if (pr->async) /* called once, at the end */
+            fprintf(pr->out, "all %d/%d candidates merged: hypervolume %.4f (%s in all)\n", p->done,
+                    p->budget, p->hypervolume, all);
+        else
+            fprintf(pr->out,
+                    "generation %d/%d done in %s: %d/%d candidates, hypervolume %.4f (%s in all)\n",
+                    p->generation, p->generations, took, p->done, p->budget, p->hypervolume, all);
         generation_ended(pr, p);
         left = eta(pr, p);
         uh_mpi_print_workers(pr->mpi, pr->out);
@@ -153,7 +161,7 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
             fprintf(
                 pr->out,
                 "  [%d/%d] gen %d %-16s %-15s acc %.4f noisy %.4f %10.4g nJ %8ld params%s%s%s\n",
-                p->done, p->budget, p->generation, c->hash, c->origin, c->accuracy,
+                p->done, p->budget, c->generation, c->hash, c->origin, c->accuracy,
                 c->noisy_accuracy, c->energy_nj, c->params, pruned,
                 p->reused   ? "  (stored)"
                 : p->cached ? "  (cached)"
@@ -161,7 +169,7 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
                 when);
         else
             fprintf(pr->out, "  [%d/%d] gen %d %-16s %-15s %s: %s%s\n", p->done, p->budget,
-                    p->generation, c->hash, c->origin, uh_cand_status_name(c->status), c->message,
+                    c->generation, c->hash, c->origin, uh_cand_status_name(c->status), c->message,
                     p->reused ? "  (stored)" : "");
     }
     if (pr->tty && p->done < p->budget) draw_bar(pr, p, left);
@@ -397,6 +405,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                      .best_acc = NAN,
                      .best_nj = NAN,
                      .clean = cfg->objective == UH_OBJECTIVE_CLEAN,
+                     .async = cfg->async,
                      .hypervolume = NAN};
     catch_signals();
     uh_search_opts_t opts = {.op = op,
@@ -518,7 +527,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
-    int pruner = (int)cfg.pruner, keep_weights = cfg.keep_all_weights, sampler = (int)cfg.sampler;
+    int pruner = -1, keep_weights = cfg.keep_all_weights, sampler = (int)cfg.sampler;
     run_flags_t flags = {0};
     cli_llm_args_t llm_args;
     cli_llm_args_unset(&llm_args);
@@ -574,9 +583,15 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"predictor-generations", OPT_INT, &cfg.predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS,
          NULL, "N", "linas: NSGA-II generations on the predictors per cycle (default 500)"},
         {"pruner", OPT_CHOICE, &pruner, 0, 0, "none|asha", "WHICH",
-         "multi-fidelity (default asha): asha trains in rungs (epochs/3^k rounded, from one "
+         "multi-fidelity (default asha; none with --async): asha trains in rungs (epochs/3^k "
+         "rounded, from one "
          "epoch: 1, 2, 7, 20 for 20 epochs) and goes on with a candidate only while it is in "
          "the best third of its rung; none trains every candidate fully"},
+        {"async", OPT_FLAG, &cfg.async, 0, 0, NULL, NULL,
+         "asynchronous steady state (nsga2, llm, evolution, random): no generations; a free "
+         "worker (--jobs thread or MPI rank) gets a child of the population as it stands, and "
+         "each result joins the population as it arrives; every candidate trains fully "
+         "(default pruner none); resume replays the recorded order (docs/mpi.md)"},
         {"rung-mc", OPT_INT, &cfg.rung_mc, 0, 100000, NULL, "N",
          "asha: hardware samples for the noisy accuracy at rungs before the last (default 1; "
          "0 = --mc)"},
@@ -624,7 +639,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     if (!backend) return cli_fail(UH_EXIT_USAGE, "search: --backend is required (see --help)");
     cfg.strategy = (uh_strategy_t)strategy;
     cfg.objective = (uh_objective_t)objective;
-    cfg.pruner = (uh_pruner_t)pruner;
+    cfg.pruner = pruner >= 0 ? (uh_pruner_t)pruner : cfg.async ? UH_PRUNER_NONE : cfg.pruner;
     cfg.sampler = (uh_sampler_t)sampler;
     cfg.keep_all_weights = keep_weights;
     cfg.train.optimizer = (uh_optimizer_t)optimizer;
@@ -634,13 +649,15 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     cfg.seed = (uint64_t)seed;
     if (goal_args_apply(&goal_args, &cfg, msg, sizeof msg))
         return cli_fail(UH_EXIT_USAGE, "search: --objectives: %s", msg);
+    uh_error_t err = {0};
+    if (uh_search_async_check(&cfg, &err))
+        return cli_fail(UH_EXIT_USAGE, "search: --async: %s", err.msg);
     if (data && snprintf(cfg.dataset, sizeof cfg.dataset, "%s", data) >= (int)sizeof cfg.dataset)
         return cli_fail(UH_EXIT_USAGE, "search: --data: name too long");
     if (data_dir &&
         snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data_dir) >= (int)sizeof cfg.data_dir)
         return cli_fail(UH_EXIT_USAGE, "search: --data-dir: path too long");
 
-    uh_error_t err = {0};
     uh_backend_t *b;
     if (uh_backend_load(backend, &b, &err))
         return cli_fail(cli_exit_code(err.code), "search: %s", err.msg);

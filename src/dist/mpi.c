@@ -163,29 +163,47 @@ static int receive_result(uh_mpi_t *m, int *worker, uh_remote_result_t *r) {
     return UH_OK;
 }
 
-static int mpi_run(void *ctx, const uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
-                   void *done_ctx, atomic_int *stop, uh_error_t *err) {
+/* Sends the next job to worker w if there is one: *sent says whether. */
+static int feed(uh_mpi_t *m, int w, uh_remote_next_fn next, void *ctx, atomic_int *stop, int *sent,
+                uh_error_t *err) {
+    *sent = 0;
+    if (stop && atomic_load(stop)) return UH_OK;
+    uh_remote_job_t job;
+    int rc = next(ctx, &job, sent, err);
+    if (!rc && *sent) send_job(m, w, &job);
+    return rc;
+}
+
+static int mpi_run(void *ctx, uh_remote_next_fn next, uh_remote_done_fn done, void *cb_ctx,
+                   atomic_int *stop, uh_error_t *err) {
     uh_mpi_t *m = ctx;
     double t0 = now_s(), blocked0 = m->blocked_s;
-    int next = 0, running = 0, rc = UH_OK;
-    for (int w = 1; w < m->size && next < n && !(stop && atomic_load(stop)); w++, next++, running++)
-        send_job(m, w, &jobs[next]);
-    while (running > 0) {
+    int running = 0, rc = UH_OK, sent = 1;
+    /* idle[0..n_idle): workers without a job, asked for again after each result */
+    int *idle = malloc((size_t)m->size * sizeof *idle), n_idle = 0;
+    if (!idle) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int w = 1; w < m->size; w++) idle[n_idle++] = w;
+    for (;;) {
+        while (!rc && n_idle > 0 &&
+               (rc = feed(m, idle[n_idle - 1], next, cb_ctx, stop, &sent, err)) == UH_OK && sent) {
+            n_idle--;
+            running++;
+        }
+        if (running == 0) break;
         int worker;
         uh_remote_result_t r;
         if (receive_result(m, &worker, &r)) {
             MPI_Abort(MPI_COMM_WORLD, 2); /* cannot drain the message: the job cannot go on */
+            free(idle);
             return uh_error_set(err, UH_ENOMEM, "out of memory receiving weights");
         }
         running--;
-        /* the free worker gets the next candidate before this one is committed */
-        if (!rc && next < n && !(stop && atomic_load(stop))) {
-            send_job(m, worker, &jobs[next++]);
-            running++;
-        }
-        if (!rc) rc = done(done_ctx, &r, err);
+        idle[n_idle++] = worker; /* fed at the top of the loop, once the result is in: a
+                                    steady-state search decides with it */
+        if (!rc) rc = done(cb_ctx, &r, err);
         free(r.weights);
     }
+    free(idle);
     m->coordination_s += (now_s() - t0) - (m->blocked_s - blocked0);
     return rc;
 }

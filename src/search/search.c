@@ -71,6 +71,10 @@ uint64_t uh_search_split_seed(const uh_search_config_t *cfg) {
 
 /* ---- the archive -------------------------------------------------------------------- */
 
+uint64_t search_stream(int g) {
+    return g == 0 ? STREAM_GENERATION : (uint64_t)STREAM_GENERATION + 16 * (uint64_t)g;
+}
+
 int search_find(const search_run_t *r, const char *hash) {
     for (int i = 0; i < r->arc.n_all; i++)
         if (strcmp(r->arc.all[i].row.hash, hash) == 0) return i;
@@ -227,7 +231,7 @@ int uh_search_rows_deployed_hypervolume(const uh_search_config_t *cfg, const dou
     return rc;
 }
 
-static void member_objectives(const search_run_t *r, member_t *m) {
+void search_member_objectives(const search_run_t *r, member_t *m) {
     const uh_candidate_t *c = &m->row;
     m->pruned = c->status == UH_CAND_PRUNED;
     m->ok = (c->status == UH_CAND_OK || m->pruned) && isfinite(c->accuracy) &&
@@ -255,7 +259,7 @@ static void member_rungs(member_t *m, const uh_rung_t *rungs, size_t n) {
     }
 }
 
-static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
+int search_append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
                   const uh_rung_t *rungs, size_t n_rungs, uh_error_t *err) {
     if (r->arc.n_all == r->arc.cap_all) {
         int cap = r->arc.cap_all ? 2 * r->arc.cap_all : 64;
@@ -269,7 +273,7 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
     m->row = *row;
     m->arch = *arch;
     uh_space_encode(arch, m->genome);
-    member_objectives(r, m);
+    search_member_objectives(r, m);
     member_rungs(m, r->env.rungs, r->env.n_rungs);
     member_rungs(m, rungs, n_rungs);
     return UH_OK;
@@ -285,28 +289,6 @@ static int append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *a
  * archive, the random streams) changes while candidates train, and a network's training is
  * the same float by float on any number of threads (src/nn/layers.h), so the run's result
  * does not depend on `jobs`. */
-
-typedef struct {
-    uh_arch_t arch;
-    novelty_key_t key; /* its hash, and its genome for the novelty of later children */
-    uh_candidate_t row;
-    float *weights; /* trained parameters until the row is committed */
-    size_t n_weights;
-    int settled; /* row is final (read back or committed) */
-    int refused; /* beyond a limit: stored as invalid, never trained */
-    /* the pruner's: results at rungs 0..n_rungs) and whether it trains on */
-    uh_rung_t rungs[UH_PRUNER_MAX_RUNGS];
-    int n_rungs;
-    int active;
-    int trained, cached; /* results (rungs) trained here, and taken from the cache */
-    int cached_rung;     /* the rung just taken from the cache (not added back), or -1 */
-} job_t;
-
-typedef struct {
-    search_run_t *r;
-    job_t *jobs;
-    int n_jobs;
-} batch_t;
 
 static int in_batch(const batch_t *b, const char *hash) {
     for (int j = 0; j < b->n_jobs; j++)
@@ -380,7 +362,7 @@ static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const ch
  * regions are not nested ones. */
 typedef int (*task_fn)(search_run_t *r, void *ctx, int i, uh_error_t *err);
 
-static int stopped(const search_run_t *r) {
+int search_stopped(const search_run_t *r) {
     return r->hooks.stop && atomic_load(r->hooks.stop);
 }
 
@@ -400,7 +382,7 @@ static void *task_worker(void *arg) {
     search_run_t *r = p->r;
     for (;;) {
         int i = atomic_fetch_add(&p->next, 1);
-        if (i >= p->n || atomic_load(&p->failed) || stopped(r)) break;
+        if (i >= p->n || atomic_load(&p->failed) || search_stopped(r)) break;
         omp_set_num_threads(atomic_load(&r->threads_live));
         uh_error_t e = {0};
         int rc = p->work(r, p->ctx, i, &e);
@@ -445,7 +427,7 @@ static int run_tasks(search_run_t *r, int n, task_fn work, task_fn commit, void 
         if (err) *err = p.first;
         return p.failed;
     }
-    return stopped(r) ? uh_error_set(err, UH_EINTR, "stopped") : UH_OK;
+    return search_stopped(r) ? uh_error_set(err, UH_EINTR, "stopped") : UH_OK;
 }
 
 /* Whether an ok member with these objectives would be dominated by the archive. */
@@ -464,7 +446,7 @@ static int dominated(const search_run_t *r, const double *obj) {
 }
 
 /* A row is finished; refused rows (status invalid) do not count against the budget. */
-static void report_row(search_run_t *r, const uh_candidate_t *row, int reused, int cached) {
+void search_report_row(search_run_t *r, const uh_candidate_t *row, int reused, int cached) {
     if (row->status != UH_CAND_INVALID) r->count.done++;
     if (!r->hooks.progress) return;
     uh_search_progress_t p = {r->count.generation,
@@ -479,7 +461,7 @@ static void report_row(search_run_t *r, const uh_candidate_t *row, int reused, i
 }
 
 /* Fills the job's failed row from an evaluation error (or returns a machine's failure). */
-static int job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
+int search_job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
     if (eerr->code == UH_ENOMEM || eerr->code == UH_EIO) {
         if (err) *err = *eerr;
         return eerr->code;
@@ -494,7 +476,7 @@ static int job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
 }
 
 /* Fills the job's row from its finished evaluation: status ok, accuracies, costs, all epochs. */
-static void job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res) {
+void search_job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res) {
     uh_candidate_t *row = &job->row;
     row->status = UH_CAND_OK;
     row->accuracy = res->accuracy;
@@ -598,8 +580,8 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job->trained = 1;
     if (uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res,
                     &job->weights, &job->n_weights, &eerr))
-        return job_failed(job, &eerr, err);
-    job_measured(r, job, &res);
+        return search_job_failed(job, &eerr, err);
+    search_job_measured(r, job, &res);
     return UH_OK;
 }
 
@@ -624,15 +606,14 @@ static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *
     const int cached = job->cached && !job->trained;
     if (r->hooks.summary) *(cached ? &r->hooks.summary->cached : &r->hooks.summary->trained) += 1;
     r->count.cached += cached;
-    report_row(r, &job->row, 0, cached);
+    search_report_row(r, &job->row, 0, cached);
     return UH_OK;
 }
 
 /* Commit of train_job: the row (and its weights when it may end on the front: every member
  * of the final front was undominated when its batch began, so the final front's weights are
  * all stored for the test evaluation and for export). */
-static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
-    job_t *job = &((batch_t *)ctx)->jobs[i];
+int search_commit_job(search_run_t *r, job_t *job, uh_error_t *err) {
     if (job->settled) return UH_OK;
     const uh_candidate_t *row = &job->row;
     int rc = job->trained && row->status == UH_CAND_OK
@@ -641,27 +622,34 @@ static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
                  : UH_OK;
     if (rc) return rc;
     member_t probe = {.row = job->row};
-    member_objectives(r, &probe);
+    search_member_objectives(r, &probe);
     return store_row(r, job, front_eligible(&probe) && job->weights && !dominated(r, probe.obj),
                      err);
 }
 
+static int commit_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    return search_commit_job(r, &((batch_t *)ctx)->jobs[i], err);
+}
+
+int search_job_from_cache(search_run_t *r, job_t *job, int *hit, uh_error_t *err) {
+    *hit = 0;
+    if (!r->hooks.cache || job->settled || job->refused) return UH_OK;
+    uh_eval_result_t res;
+    int rc = cache_lookup(r, job, -1, &res, &job->weights, &job->n_weights, hit, err);
+    if (!rc && *hit) {
+        job->cached = 1;
+        search_job_measured(r, job, &res);
+        rc = search_commit_job(r, job, err);
+    }
+    return rc;
+}
+
 /* Step three without the pruner, first: the jobs the cache knows, committed as if trained. */
 static int answer_from_cache(search_run_t *r, batch_t *b, uh_error_t *err) {
-    for (int j = 0; r->hooks.cache && j < b->n_jobs; j++) {
-        job_t *job = &b->jobs[j];
-        if (job->settled || job->refused) continue;
-        uh_eval_result_t res;
-        int hit;
-        int rc = cache_lookup(r, job, -1, &res, &job->weights, &job->n_weights, &hit, err);
-        if (!rc && hit) {
-            job->cached = 1;
-            job_measured(r, job, &res);
-            rc = commit_job(r, b, j, err);
-        }
-        if (rc) return rc;
-    }
-    return UH_OK;
+    int rc = UH_OK, hit;
+    for (int j = 0; !rc && j < b->n_jobs; j++)
+        rc = search_job_from_cache(r, &b->jobs[j], &hit, err);
+    return rc;
 }
 
 /* A remote result's failure as a local evaluation's error (eerr), and whether it names one of
@@ -684,10 +672,10 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     job_t *job = &b->jobs[res->index];
     job->trained = 1;
     if (eerr.code) {
-        rc = job_failed(job, &eerr, err); /* returns only the worker's machine failing */
+        rc = search_job_failed(job, &eerr, err); /* returns only the worker's machine failing */
         if (rc) return rc;
     } else {
-        job_measured(b->r, job, &res->result);
+        search_job_measured(b->r, job, &res->result);
     }
     job->weights = res->weights;
     job->n_weights = res->n_weights;
@@ -695,15 +683,41 @@ static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     return commit_job(b->r, b, res->index, err);
 }
 
+/* A batch as the executor asks for it: jobs[0..n) in order, each result to done. */
+typedef struct {
+    const uh_remote_job_t *jobs;
+    int n, sent;
+    uh_remote_done_fn done;
+    void *done_ctx;
+} job_list_t;
+
+static int list_next(void *ctx, uh_remote_job_t *job, int *have, uh_error_t *err) {
+    job_list_t *l = ctx;
+    (void)err;
+    *have = l->sent < l->n;
+    if (*have) *job = l->jobs[l->sent++];
+    return UH_OK;
+}
+
+static int list_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
+    const job_list_t *l = ctx;
+    return l->done(l->done_ctx, res, err);
+}
+
+int search_run_executor(search_run_t *r, uh_remote_next_fn next, uh_remote_done_fn done, void *ctx,
+                        uh_error_t *err) {
+    int rc = r->hooks.executor->run(r->hooks.executor->ctx, next, done, ctx, r->hooks.stop, err);
+    if (!rc && search_stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
+    return rc;
+}
+
 /* Hands jobs[0..n) (malloc'd, freed here) to the executor, each result to done(ctx); a stop
  * asked for meanwhile is returned as UH_EINTR, as run_tasks does. */
 static int run_on_executor(search_run_t *r, uh_remote_job_t *jobs, int n, uh_remote_done_fn done,
                            void *ctx, uh_error_t *err) {
-    int rc =
-        n ? r->hooks.executor->run(r->hooks.executor->ctx, jobs, n, done, ctx, r->hooks.stop, err)
-          : UH_OK;
+    job_list_t list = {jobs, n, 0, done, ctx};
+    int rc = n ? search_run_executor(r, list_next, list_done, &list, err) : UH_OK;
     free(jobs);
-    if (!rc && stopped(r)) rc = uh_error_set(err, UH_EINTR, "stopped");
     return rc;
 }
 
@@ -779,7 +793,7 @@ static int rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_resul
     free(job->weights);
     job->weights = w;
     job->n_weights = n_w;
-    if (eerr->code) return job_failed(job, eerr, err);
+    if (eerr->code) return search_job_failed(job, eerr, err);
     uh_rung_t *m = &job->rungs[g];
     *m = (uh_rung_t){.rung = g,
                      .epochs = r->env.rung_epochs[g],
@@ -907,7 +921,7 @@ static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
         for (int k = 0; k < job->n_rungs; k++) row->train_seconds += job->rungs[k].train_seconds;
     }
     member_t probe = {.row = *row};
-    member_objectives(r, &probe);
+    search_member_objectives(r, &probe);
     int keep_weights = front_eligible(&probe) && !dominated(r, probe.obj), rc = UH_OK;
     if (keep_weights && !job->weights)
         rc = uh_store_get_rung_weights(r->env.store, job->key.hash, job->n_rungs - 1, &job->weights,
@@ -1039,12 +1053,12 @@ static int refuse_over_limit(batch_t *b, const uh_arch_t *a, const char *origin,
     return UH_OK;
 }
 
-/* Steps one and two: the slots' architectures, ids and stored rows. slot_job[i] is the job
- * of slot i, or −1 when the slot is spent on a duplicate because nothing new was found near
- * it; out[i] then already holds the duplicate's archive index (−1 for an invalid child).
- * A child refused for a limit is a job of its own (committed here, never trained), followed
- * by the job that takes its slot. */
-static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *const *parents,
+/* Step one: the slots' architectures and ids. slot_job[i] is the job of slot i, or −1 when
+ * the slot is spent on a duplicate because nothing new was found near it; out[i] then already
+ * holds the duplicate's archive index (−1 for an invalid child). A child refused for a limit
+ * is a job of its own (committed by step two, never trained), followed by the job that takes
+ * its slot. */
+int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *const *parents,
                       int n_parents, uh_rng_t *rng, int *slot_job, int *out, uh_error_t *err) {
     search_run_t *r = b->r;
     for (int i = 0; i < n; i++) {
@@ -1083,6 +1097,11 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         if (rc) return rc;
         slot_job[i] = b->n_jobs++;
     }
+    return UH_OK;
+}
+
+int search_settle_batch(batch_t *b, uh_error_t *err) {
+    search_run_t *r = b->r;
     for (int j = 0; j < b->n_jobs; j++) {
         job_t *job = &b->jobs[j];
         uh_candidate_t stored;
@@ -1093,12 +1112,12 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
             job->row = stored;
             job->settled = 1;
             if (r->hooks.summary && !job->refused) r->hooks.summary->reused++;
-            report_row(r, &stored, 1, 0);
+            search_report_row(r, &stored, 1, 0);
         } else if (job->refused) { /* nothing to train: stored at once */
             rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
             if (rc) return rc;
             job->settled = 1;
-            report_row(r, &job->row, 0, 0);
+            search_report_row(r, &job->row, 0, 0);
         }
     }
     return UH_OK;
@@ -1107,12 +1126,13 @@ static int plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
 int search_take_children(search_run_t *r, uh_child_t *children, int n,
                          const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
                          uh_error_t *err) {
-    if (stopped(r)) return uh_error_set(err, UH_EINTR, "stopped");
+    if (search_stopped(r)) return uh_error_set(err, UH_EINTR, "stopped");
     /* a slot takes two jobs when its child is refused for a limit */
     batch_t b = {r, malloc((size_t)(2 * n + 1) * sizeof *b.jobs), 0};
     int *slot_job = malloc((size_t)(n + 1) * sizeof *slot_job);
     int rc = !b.jobs || !slot_job ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
-    if (!rc) rc = plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
+    if (!rc) rc = search_plan_batch(&b, children, n, parents, n_parents, rng, slot_job, out, err);
+    if (!rc) rc = search_settle_batch(&b, err);
     if (!rc)
         rc = r->cfg.pruner == UH_PRUNER_ASHA        ? run_rungs(r, &b, err)
              : (rc = answer_from_cache(r, &b, err)) ? rc
@@ -1120,8 +1140,8 @@ int search_take_children(search_run_t *r, uh_child_t *children, int n,
                                  : run_tasks(r, b.n_jobs, train_job, commit_job, &b, err);
     int first = r->arc.n_all; /* jobs join the archive in slot order: job j at first + j */
     for (int j = 0; !rc && j < b.n_jobs; j++)
-        rc = append(r, &b.jobs[j].row, &b.jobs[j].arch, b.jobs[j].rungs, (size_t)b.jobs[j].n_rungs,
-                    err);
+        rc = search_append(r, &b.jobs[j].row, &b.jobs[j].arch, b.jobs[j].rungs,
+                           (size_t)b.jobs[j].n_rungs, err);
     for (int i = 0; !rc && i < n; i++) {
         if (slot_job[i] >= 0)
             out[i] = first + slot_job[i];
@@ -1263,7 +1283,7 @@ static int drop_weights_off_front(search_run_t *r, uh_error_t *err) {
     return rc;
 }
 
-static int end_generation(search_run_t *r, uh_error_t *err) {
+int search_end_generation(search_run_t *r, uh_error_t *err) {
     metrics_t m;
     int rc = compute_metrics(r, &m, err);
     if (!rc && !r->cfg.keep_all_weights) rc = drop_weights_off_front(r, err);
@@ -1280,6 +1300,12 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_AddNumberToObject(s, "cached", r->count.cached);
     cJSON_AddNumberToObject(s, "invalid", r->count.invalid);
     cJSON_AddNumberToObject(s, "fallbacks", r->count.fallbacks);
+    if (r->count.event) { /* the asynchronous search's record (async.c) */
+        cJSON_AddStringToObject(s, "event", r->count.event);
+        cJSON *merged = cJSON_AddArrayToObject(s, "merged");
+        for (int i = 0; i < r->count.n_merged; i++)
+            cJSON_AddItemToArray(merged, cJSON_CreateNumber((double)r->count.merged[i]));
+    }
     if (uh_limits_any(&r->cfg.limits)) { /* which limits the invalid children broke */
         cJSON *o = cJSON_AddObjectToObject(s, "over_limit");
         for (int k = UH_LIMIT_ENERGY; k < UH_LIMIT_COUNT; k++)
@@ -1318,7 +1344,7 @@ static int end_generation(search_run_t *r, uh_error_t *err) {
         r->hooks.summary->candidates = m.ok;
         r->hooks.summary->rejected = m.refused;
     }
-    if (!rc && r->hooks.progress) {
+    if (!rc && r->hooks.progress && !(r->count.event && strcmp(r->count.event, "end") != 0)) {
         uh_search_progress_t p = {
             r->count.generation, r->cfg.generations, r->count.done, r->budget, NULL, 0, m.hv, 0};
         r->hooks.progress(r->hooks.progress_ctx, &p);
@@ -1363,7 +1389,7 @@ static int store_test_result(search_run_t *r, void *ctx, int i, uh_error_t *err)
 }
 
 /* The final front's members not yet measured on the test set, from their stored weights. */
-static int test_front(search_run_t *r, uh_error_t *err) {
+int search_test_front(search_run_t *r, uh_error_t *err) {
     int *front, n, rc = search_archive_front(r, &front, &n, err);
     if (rc) return rc;
     front_test_t *todo = calloc((size_t)n + 1, sizeof *todo);
@@ -1439,8 +1465,9 @@ static int energy_scale(search_run_t *r, uh_error_t *err) {
 }
 
 static int run_loop(search_run_t *r, uh_error_t *err) {
+    if (r->cfg.async) return search_async_run(r, err);
     uh_rng_t rng;
-    uh_rng_seed_stream(&rng, r->cfg.seed, STREAM_GENERATION);
+    uh_rng_seed_stream(&rng, r->cfg.seed, search_stream(0));
     r->arc.population = malloc((size_t)(r->cfg.population + r->cfg.children + 1) * sizeof(int));
     if (!r->arc.population) return uh_error_set(err, UH_ENOMEM, "out of memory");
     int rc = search_take_samples(r, r->cfg.population, &rng, r->arc.population, err);
@@ -1448,16 +1475,16 @@ static int run_loop(search_run_t *r, uh_error_t *err) {
     for (int i = 0; !rc && i < r->cfg.population; i++) /* failed candidates never breed */
         if (r->arc.population[i] >= 0 && r->arc.all[r->arc.population[i]].ok)
             r->arc.population[r->arc.n_population++] = r->arc.population[i];
-    if (!rc) rc = end_generation(r, err);
+    if (!rc) rc = search_end_generation(r, err);
     const search_strategy_t *s = r->strategy;
     for (int g = 1; !rc && g <= r->cfg.generations; g++) {
         r->count.generation = g;
-        uh_rng_seed_stream(&rng, r->cfg.seed, (uint64_t)STREAM_GENERATION + 16 * (uint64_t)g);
+        uh_rng_seed_stream(&rng, r->cfg.seed, search_stream(g));
         if (g == 1 && s->init) rc = s->init(r, &r->strategy_state, err);
         if (!rc) rc = s->generation(r, r->strategy_state, &rng, err);
-        if (!rc) rc = end_generation(r, err);
+        if (!rc) rc = search_end_generation(r, err);
     }
-    if (!rc) rc = test_front(r, err);
+    if (!rc) rc = search_test_front(r, err);
     return rc;
 }
 
@@ -1475,6 +1502,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
     r->k = r->cfg.n_goals;
     r->env.seed_base = uh_search_seed_base(&r->cfg, r->env.backend);
     r->strategy = &SEARCH_STRATEGIES[r->cfg.strategy];
+    if ((rc = uh_search_async_check(&r->cfg, err))) return rc;
     if (uh_strategy_needs_model(r->cfg.strategy) && !opts->op) /* NULL: the classic one */
         return uh_error_set(err, UH_EINVAL, "strategy %s needs a language-model operator",
                             uh_strategy_name(r->cfg.strategy));
@@ -1495,6 +1523,20 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
         r->env.space.sampler = r->cfg.sampler;
     }
     return rc;
+}
+
+int uh_search_async_check(const uh_search_config_t *cfg, uh_error_t *err) {
+    if (!cfg->async) return UH_OK;
+    if (!SEARCH_STRATEGIES[cfg->strategy].propose)
+        return uh_error_set(err, UH_EINVAL,
+                            "asynchronous search: strategy %s has none (it decides a batch at a "
+                            "time); nsga2, llm, evolution and random have",
+                            uh_strategy_name(cfg->strategy));
+    if (cfg->pruner != UH_PRUNER_NONE)
+        return uh_error_set(err, UH_EINVAL,
+                            "asynchronous search: trains every candidate fully (pruner none): "
+                            "the pruner's rungs are barriers");
+    return UH_OK;
 }
 
 int search_default_jobs(void) {

@@ -181,6 +181,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddStringToObject(o, "hypervolume", HV_RULES[cfg->hypervolume]);
     cJSON_AddStringToObject(o, "seeding", SEEDINGS[cfg->seeding]);
     cJSON_AddNumberToObject(o, "min_distance", cfg->min_distance);
+    cJSON_AddBoolToObject(o, "async", cfg->async);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
@@ -306,14 +307,15 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     ROW("predictor_generations", UH_JSON_INT, predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS),
     /* optional: a run stored before them trained fully (in 3 rungs rounded down, with mc
      * hardware samples at each, when pruned), kept its front's weights, drew uniform
-     * samples, measured the legacy hypervolume, seeded from the run seed and took near
-     * duplicates */
+     * samples, measured the legacy hypervolume, seeded from the run seed, took near
+     * duplicates and ran in generations */
     {"pruner", UH_JSON_CHOICE, C(pruner), 0, .choices = PRUNERS},
     {"rung_rounding", UH_JSON_CHOICE, C(rung_rounding), 0, .choices = RUNG_ROUNDINGS},
     UH_JSON_ROW("rung_mc", UH_JSON_INT, stored_t, cfg.rung_mc, 0, 0, 100000, 0),
     {"hypervolume", UH_JSON_CHOICE, C(hypervolume), 0, .choices = HV_RULES},
     {"seeding", UH_JSON_CHOICE, C(seeding), 0, .choices = SEEDINGS},
     UH_JSON_ROW("min_distance", UH_JSON_NUMBER, stored_t, cfg.min_distance, 0, 0, 10, 0),
+    {"async", UH_JSON_BOOL, C(async), .required = 0},
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},

@@ -17,6 +17,8 @@ typedef struct {
     int pruned;    /* stopped at a rung: never on the front, in metrics or in a predictor */
     int at_chance; /* at or below chance under the "chance" rule: never on the front */
     int off_front; /* left the running front: its weights were deleted (keep_weights front) */
+    int pending;   /* decided and not merged yet (the asynchronous search): not ok, so no
+                      selection, front or metric sees it; novelty does */
     /* the pruner's results at rungs 0..n_rungs): clean and noisy accuracy */
     int n_rungs;
     double rung_acc[UH_PRUNER_MAX_RUNGS][2];
@@ -60,6 +62,11 @@ typedef struct {
     int cached;          /* candidates answered from the evaluation cache */
     int over_limit[UH_LIMIT_COUNT];
     char extra_state[2048]; /* strategy's JSON members for this generation's state, or "" */
+    /* the asynchronous search's record (async.c): "decide" or "end", and the ids merged since
+     * the record before, in merge order; event NULL in a generational run */
+    const char *event;
+    const int64_t *merged;
+    int n_merged;
 } search_counts_t;
 
 /* callbacks: how the run is driven and reported (none of it changes the result) */
@@ -99,6 +106,14 @@ struct search_strategy {
     int (*init)(search_run_t *r, void **state, uh_error_t *err);
     int (*generation)(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);
     void (*free)(void *state); /* optional */
+    /* Optional, the asynchronous steady state (config "async"; async.c): propose makes n
+     * children from the population as it stands, untrained, with the parents they came from
+     * (*n_parents ≤ 2n; 0 for fresh samples); merge takes member i's result, the moment it
+     * is in, into the population (NULL: random search keeps none). A strategy without
+     * propose has no asynchronous form. */
+    int (*propose)(search_run_t *r, void *state, uh_rng_t *rng, int n, uh_child_t *out,
+                   const member_t **parents, int *n_parents, uh_error_t *err);
+    int (*merge)(search_run_t *r, void *state, int i, uh_error_t *err);
 };
 
 /* Indexed by uh_strategy_t. */
@@ -109,6 +124,11 @@ extern const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT];
 int search_take_children(search_run_t *r, uh_child_t *children, int n,
                          const member_t *const *parents, int n_parents, uh_rng_t *rng, int *out,
                          uh_error_t *err);
+
+/* n fresh samples of the space as children (origin "sample", no parents: *n_parents = 0):
+ * a strategy's start, or its fallback when the population is empty. */
+int search_sample_children(search_run_t *r, uh_rng_t *rng, int n, uh_child_t *out, int *n_parents,
+                           uh_error_t *err);
 
 /* n fresh random samples into all; out may be NULL. */
 int search_take_samples(search_run_t *r, int n, uh_rng_t *rng, int *out, uh_error_t *err);
@@ -131,6 +151,68 @@ void search_novelty_key(const uh_arch_t *a, novelty_key_t *key);
 typedef enum { NOVEL, NOVEL_NOT, NOVEL_NEAR } novelty_t;
 novelty_t search_novelty(const search_run_t *r, const novelty_key_t *a,
                          const novelty_key_t *const *others, int n_others);
+
+/* ---- batches (search.c): a batch is settled in three steps, see there ---- */
+
+/* One candidate in the making: its row, and what its training has produced so far. */
+typedef struct {
+    uh_arch_t arch;
+    novelty_key_t key; /* its hash, and its genome for the novelty of later children */
+    uh_candidate_t row;
+    float *weights; /* trained parameters until the row is committed */
+    size_t n_weights;
+    int settled; /* row is final (read back or committed) */
+    int refused; /* beyond a limit: stored as invalid, never trained */
+    /* the pruner's: results at rungs 0..n_rungs) and whether it trains on */
+    uh_rung_t rungs[UH_PRUNER_MAX_RUNGS];
+    int n_rungs;
+    int active;
+    int trained, cached; /* results (rungs) trained here, and taken from the cache */
+    int cached_rung;     /* the rung just taken from the cache (not added back), or -1 */
+} job_t;
+
+typedef struct {
+    search_run_t *r;
+    job_t *jobs;
+    int n_jobs;
+} batch_t;
+
+/* Step one: the slots' architectures, ids (archive index + 1, in slot order) and jobs;
+ * slot_job[i] the job of slot i, or −1 for a slot spent on a duplicate (see search.c). */
+int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *const *parents,
+                      int n_parents, uh_rng_t *rng, int *slot_job, int *out, uh_error_t *err);
+/* Step two: jobs whose hash the store holds are read back (settled); those refused for a
+ * limit are stored. */
+int search_settle_batch(batch_t *b, uh_error_t *err);
+/* A job's row from its evaluation (status ok, all epochs), or from its failure (a failure of
+ * the machine, UH_ENOMEM or UH_EIO, is returned instead). */
+void search_job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res);
+int search_job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err);
+/* Commits a measured job's row (with its weights when it may end on the front) and adds it
+ * to the evaluation cache; a no-op for a settled job. */
+int search_commit_job(search_run_t *r, job_t *job, uh_error_t *err);
+/* Answers an unsettled job from the evaluation cache, committing it, when the cache has it. */
+int search_job_from_cache(search_run_t *r, job_t *job, int *hit, uh_error_t *err);
+/* Appends a row to the archive (its objectives and stored rungs filled in). */
+int search_append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
+                  const uh_rung_t *rungs, size_t n_rungs, uh_error_t *err);
+/* m's ok, pruned, at_chance flags and objectives from its row. */
+void search_member_objectives(const search_run_t *r, member_t *m);
+/* A finished row: counted against the budget (unless refused) and shown to the progress. */
+void search_report_row(search_run_t *r, const uh_candidate_t *row, int reused, int cached);
+/* Whether the run was told to stop. */
+int search_stopped(const search_run_t *r);
+/* Runs the executor with next and done (ctx), UH_EINTR when stopped meanwhile. */
+int search_run_executor(search_run_t *r, uh_remote_next_fn next, uh_remote_done_fn done, void *ctx,
+                        uh_error_t *err);
+/* Stores generation r->count.generation's state and metrics, then resets its counts. */
+int search_end_generation(search_run_t *r, uh_error_t *err);
+/* Measures the final front's members on the test set (those not measured yet). */
+int search_test_front(search_run_t *r, uh_error_t *err);
+/* The random stream of generation (or batch) g. */
+uint64_t search_stream(int g);
+/* The asynchronous steady-state search (async.c): the whole run when cfg.async. */
+int search_async_run(search_run_t *r, uh_error_t *err);
 
 /* The strategies' generations and states (strategies.c, linas.c, llmatic.c). */
 int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err);

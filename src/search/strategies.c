@@ -236,33 +236,82 @@ int search_select_population(search_run_t *r, const int *add, int n_add, uh_erro
     return rc;
 }
 
-int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
-    int n = r->arc.n_population, C = r->cfg.children;
-    if (n == 0) return search_take_samples(r, C, rng, NULL, err); /* everything failed so far */
-    int *rank = malloc((size_t)n * sizeof *rank), *out = malloc((size_t)C * sizeof *out);
-    double *crowd = malloc((size_t)n * sizeof *crowd);
-    const member_t **parents = malloc((size_t)2 * C * sizeof *parents);
-    uh_child_t *children = malloc((size_t)C * sizeof *children);
-    int rc = UH_OK;
-    if (!rank || !out || !crowd || !parents || !children)
-        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
-    if (!rc) rc = search_rank_crowding(r, r->arc.population, n, rank, crowd, err);
-    for (int i = 0; !rc && i < 2 * C; i++)
-        parents[i] = &r->arc.all[r->arc.population[search_tournament(n, rank, crowd, rng)]];
-    if (!rc) rc = search_propose(r, parents, 2 * C, C, rng, children, err);
-    if (!rc) rc = search_take_children(r, children, C, parents, 2 * C, rng, out, err);
-    if (!rc) rc = search_select_population(r, out, C, err);
+int search_sample_children(search_run_t *r, uh_rng_t *rng, int n, uh_child_t *out, int *n_parents,
+                           uh_error_t *err) {
+    *n_parents = 0;
+    for (int i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        int rc = uh_space_sample(&r->env.space, rng, &out[i].arch, err);
+        if (rc) return rc;
+        snprintf(out[i].origin, sizeof out[i].origin, "sample");
+    }
+    return UH_OK;
+}
+
+/* NSGA-II's n children: 2n binary tournaments on (rank, crowding) over the population pick
+ * parents[0..2n), and the operator makes the children from them. */
+static int nsga2_propose(search_run_t *r, void *state, uh_rng_t *rng, int n, uh_child_t *out,
+                         const member_t **parents, int *n_parents, uh_error_t *err) {
+    (void)state;
+    int m = r->arc.n_population;
+    if (m == 0) return search_sample_children(r, rng, n, out, n_parents, err);
+    int *rank = malloc((size_t)m * sizeof *rank);
+    double *crowd = malloc((size_t)m * sizeof *crowd);
+    int rc = rank && crowd ? search_rank_crowding(r, r->arc.population, m, rank, crowd, err)
+                           : uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < 2 * n; i++)
+        parents[i] = &r->arc.all[r->arc.population[search_tournament(m, rank, crowd, rng)]];
+    *n_parents = 2 * n;
+    if (!rc) rc = search_propose(r, parents, 2 * n, n, rng, out, err);
     free(rank);
-    free(out);
     free(crowd);
+    return rc;
+}
+
+/* The steady state's merge: the best `population` of the population and the newcomer. */
+static int nsga2_merge(search_run_t *r, void *state, int i, uh_error_t *err) {
+    (void)state;
+    return search_select_population(r, &i, 1, err);
+}
+
+/* A strategy's generation from its propose: `children` children, trained together, then
+ * join for each new ok one in slot order (select: instead, one environmental selection of
+ * them all, NSGA-II's). Samples made because the population was empty (everything failed so
+ * far) join nothing, as in runs stored before. */
+static int generation_of(search_run_t *r, void *state, uh_rng_t *rng, int select,
+                         int (*join)(search_run_t *, void *, int, uh_error_t *), uh_error_t *err) {
+    int C = r->cfg.children, n_parents = 0, first_new = r->arc.n_all;
+    const int was_empty = r->arc.n_population == 0;
+    const member_t **parents = calloc((size_t)2 * C + 1, sizeof *parents);
+    uh_child_t *children = malloc((size_t)C * sizeof *children);
+    int *out = malloc((size_t)C * sizeof *out);
+    int rc = !parents || !children || !out ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
+    if (!rc) rc = r->strategy->propose(r, state, rng, C, children, parents, &n_parents, err);
+    if (!rc) rc = search_take_children(r, children, C, parents, n_parents, rng, out, err);
+    if (!rc && select && !was_empty) rc = search_select_population(r, out, C, err);
+    for (int c = 0; !rc && join && !was_empty && c < C; c++)
+        if (out[c] >= first_new && r->arc.all[out[c]].ok) /* not failed, nor an old duplicate */
+            rc = join(r, state, out[c], err);
     free(parents);
     free(children);
+    free(out);
     return rc;
+}
+
+int strategy_nsga2(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    return generation_of(r, state, rng, 1, NULL, err);
 }
 
 /* ---- random search -------------------------------------------------------------------- */
 
+static int random_propose(search_run_t *r, void *state, uh_rng_t *rng, int n, uh_child_t *out,
+                          const member_t **parents, int *n_parents, uh_error_t *err) {
+    (void)state, (void)parents;
+    return search_sample_children(r, rng, n, out, n_parents, err);
+}
+
 int strategy_random(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    (void)state;
     return search_take_samples(r, r->cfg.children, rng, NULL, err);
 }
 
@@ -273,54 +322,60 @@ static double scalar(const search_run_t *r, const member_t *m) {
     return acc - r->cfg.energy_weight * log10(m->row.energy_nj);
 }
 
-/* One generation = `children` tournaments on the population as it stands, their mutations
- * trained together, then each new child joins in turn while the oldest member leaves. Real et
- * al. run the tournaments asynchronously on free workers; drawing a generation's tournaments
- * at once is the same algorithm made deterministic for any number of workers. */
-int strategy_evolution(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
-    int n = r->arc.n_population, C = r->cfg.children;
-    if (n == 0) return search_take_samples(r, C, rng, NULL, err);
-    const member_t **parents = calloc((size_t)C, sizeof *parents);
-    uh_child_t *children = malloc((size_t)C * sizeof *children);
-    int *out = malloc((size_t)C * sizeof *out);
-    int rc = !parents || !children || !out ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
-    for (int c = 0; !rc && c < C; c++) {
+/* n tournaments of `tournament` random members of the population, each winner's mutation. */
+static int evolution_propose(search_run_t *r, void *state, uh_rng_t *rng, int n, uh_child_t *out,
+                             const member_t **parents, int *n_parents, uh_error_t *err) {
+    (void)state;
+    int m = r->arc.n_population;
+    if (m == 0) return search_sample_children(r, rng, n, out, n_parents, err);
+    *n_parents = n;
+    for (int c = 0; c < n; c++) {
         const member_t *best = NULL;
         for (int t = 0; t < r->cfg.tournament; t++) {
-            const member_t *m = &r->arc.all[r->arc.population[uh_rng_below(rng, (uint64_t)n)]];
-            if (!best || scalar(r, m) > scalar(r, best)) best = m;
+            const member_t *x = &r->arc.all[r->arc.population[uh_rng_below(rng, (uint64_t)m)]];
+            if (!best || scalar(r, x) > scalar(r, best)) best = x;
         }
         parents[c] = best;
-        rc = search_mutate(r, best, rng, &children[c], err);
+        int rc = search_mutate(r, best, rng, &out[c], err);
+        if (rc) return rc;
     }
-    int first_new = r->arc.n_all;
-    if (!rc) rc = search_take_children(r, children, C, parents, C, rng, out, err);
-    for (int c = 0; !rc && c < C; c++) {
-        if (out[c] < first_new || !r->arc.all[out[c]].ok)
-            continue;                 /* failed, or an old duplicate */
-        if (n >= r->cfg.population) { /* the population is kept oldest first */
-            memmove(r->arc.population, r->arc.population + 1,
-                    (size_t)(n - 1) * sizeof *r->arc.population);
-            n--;
-        }
-        r->arc.population[n++] = out[c];
-        r->arc.n_population = n;
+    return UH_OK;
+}
+
+/* The newcomer joins, and when the population is full its oldest member leaves (the
+ * population is kept oldest first). */
+static int evolution_merge(search_run_t *r, void *state, int i, uh_error_t *err) {
+    (void)state, (void)err;
+    int n = r->arc.n_population;
+    if (n >= r->cfg.population) {
+        memmove(r->arc.population, r->arc.population + 1,
+                (size_t)(n - 1) * sizeof *r->arc.population);
+        n--;
     }
-    free(parents);
-    free(children);
-    free(out);
-    return rc;
+    r->arc.population[n++] = i;
+    r->arc.n_population = n;
+    return UH_OK;
+}
+
+/* One generation = `children` tournaments on the population as it stands, their mutations
+ * trained together, then each new child joins in turn while the oldest member leaves. Real et
+ * al. run the tournaments asynchronously on free workers (search --async does); drawing a
+ * generation's tournaments at once is the same algorithm made deterministic for any number
+ * of workers. */
+int strategy_evolution(search_run_t *r, void *state, uh_rng_t *rng, uh_error_t *err) {
+    return generation_of(r, state, rng, 0, evolution_merge, err);
 }
 
 /* ---- the table ------------------------------------------------------------------------ */
 
 const search_strategy_t SEARCH_STRATEGIES[UH_STRATEGY_COUNT] = {
-    [UH_STRATEGY_NSGA2] = {"nsga2", 0, NULL, strategy_nsga2, NULL},
-    [UH_STRATEGY_RANDOM] = {"random", 0, NULL, strategy_random, NULL},
-    [UH_STRATEGY_EVOLUTION] = {"evolution", 0, NULL, strategy_evolution, NULL},
+    [UH_STRATEGY_NSGA2] = {"nsga2", 0, NULL, strategy_nsga2, NULL, nsga2_propose, nsga2_merge},
+    [UH_STRATEGY_RANDOM] = {"random", 0, NULL, strategy_random, NULL, random_propose, NULL},
+    [UH_STRATEGY_EVOLUTION] = {"evolution", 0, NULL, strategy_evolution, NULL, evolution_propose,
+                               evolution_merge},
     [UH_STRATEGY_LINAS] = {"linas", 0, NULL, strategy_linas, NULL},
     /* NSGA-II with a language model as the operator */
-    [UH_STRATEGY_LLM] = {"llm", 1, NULL, strategy_nsga2, NULL},
+    [UH_STRATEGY_LLM] = {"llm", 1, NULL, strategy_nsga2, NULL, nsga2_propose, nsga2_merge},
     [UH_STRATEGY_LLMATIC] = {"llmatic", 1, strategy_llmatic_init, strategy_llmatic,
                              strategy_llmatic_free},
 };

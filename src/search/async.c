@@ -1,0 +1,392 @@
+/* The asynchronous steady-state search (uhnas/search.h, "Asynchronous steady state").
+ *
+ * Two events move the run: a worker asks for a job (next: the queue's first child, deciding
+ * a batch when the queue is empty) and a result arrives (done: committed, then merged into
+ * the population). Both run one at a time, on whichever thread the executor calls them from.
+ * A decision reads the population, which depends on the order results were merged in, so
+ * each decision is recorded (a generation row: the ids merged since the record before, in
+ * order) before any child of it is sent or stored. `resume` replays the records, then goes
+ * on live. */
+#include <cjson/cJSON.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search_internal.h"
+
+typedef struct {
+    search_run_t *r;
+    job_t *jobs; /* by archive index: the job each member came from */
+    int cap_jobs;
+    int *queue; /* archive indices of children waiting for a worker: queue[head..n_queue) */
+    int head, n_queue, cap_queue;
+    int64_t *merged; /* ids merged since the last record, in merge order */
+    int n_merged, cap_merged;
+    int decided;   /* budget slots decided (a slot spent on a duplicate too) */
+    int batches;   /* batches decided: the next one's generation number */
+    int replaying; /* deciding batches already recorded: nothing is written */
+} async_t;
+
+static int grow(void **p, int *cap, int need, size_t size, uh_error_t *err) {
+    if (need <= *cap) return UH_OK;
+    int c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, (size_t)c * size);
+    if (!q) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    *p = q;
+    *cap = c;
+    return UH_OK;
+}
+
+/* Member i's result joins the run: its row is final, and the strategy takes it into the
+ * population. */
+static int merge(async_t *a, int i, uh_error_t *err) {
+    search_run_t *r = a->r;
+    int rc = grow((void **)&a->merged, &a->cap_merged, a->n_merged + 1, sizeof *a->merged, err);
+    if (rc) return rc;
+    member_t *m = &r->arc.all[i];
+    m->row = a->jobs[i].row;
+    m->pending = 0;
+    search_member_objectives(r, m);
+    a->merged[a->n_merged++] = m->row.id;
+    return m->ok && r->strategy->merge ? r->strategy->merge(r, r->strategy_state, i, err) : UH_OK;
+}
+
+/* Writes the record of generation r->count.generation: event, the merges since the last. */
+static int record(async_t *a, const char *event, uh_error_t *err) {
+    search_run_t *r = a->r;
+    r->count.event = event;
+    r->count.merged = a->merged;
+    r->count.n_merged = a->n_merged;
+    int rc = search_end_generation(r, err);
+    r->count.event = NULL;
+    a->n_merged = 0;
+    return rc;
+}
+
+/* The batch's jobs join the archive as pending members (settled ones wait for their recorded
+ * merge; refused ones are final), the others queue for a worker. */
+static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
+    search_run_t *r = a->r;
+    int rc = grow((void **)&a->jobs, &a->cap_jobs, r->arc.n_all + b->n_jobs, sizeof *a->jobs, err);
+    if (!rc)
+        rc = grow((void **)&a->queue, &a->cap_queue, a->n_queue + b->n_jobs, sizeof *a->queue, err);
+    for (int j = 0; !rc && j < b->n_jobs; j++) {
+        const job_t *job = &b->jobs[j];
+        int i = r->arc.n_all;
+        if (job->row.id != i + 1) /* a stored row under another id: not this run's record */
+            return uh_error_set(err, UH_EFORMAT,
+                                "run store: candidate %s is stored as id %lld; replaying the "
+                                "run's record makes it id %d (the store was changed?)",
+                                job->row.hash, (long long)job->row.id, i + 1);
+        a->jobs[i] = *job;
+        rc = search_append(r, &job->row, &job->arch, NULL, 0, err);
+        if (rc || job->refused) continue;
+        r->arc.all[i].pending = 1;
+        r->arc.all[i].ok = 0;
+        if (!job->settled) a->queue[a->n_queue++] = i;
+    }
+    return rc;
+}
+
+/* Batch g: generation 0's samples, then the strategy's children of the population as it
+ * stands (one at a time, a language model's `children` at once), cut to the budget. Recorded
+ * before anything of it is stored; a replayed batch finds its stored rows. */
+static int decide(async_t *a, int g, uh_error_t *err) {
+    search_run_t *r = a->r;
+    int n = g == 0 ? r->cfg.population
+                   : (uh_strategy_needs_model(r->cfg.strategy) ? r->cfg.children : 1);
+    if (n > r->budget - a->decided) n = r->budget - a->decided;
+    r->count.generation = g;
+    a->batches = g + 1;
+    uh_rng_t rng;
+    uh_rng_seed_stream(&rng, r->cfg.seed, search_stream(g));
+    uh_child_t *children = calloc((size_t)n + 1, sizeof *children);
+    const member_t **parents = calloc((size_t)2 * n + 1, sizeof *parents);
+    int *slot_job = malloc(((size_t)n + 1) * sizeof *slot_job);
+    int *out = malloc(((size_t)n + 1) * sizeof *out);
+    batch_t b = {r, calloc((size_t)2 * n + 1, sizeof *b.jobs), 0}; /* a refusal takes two */
+    int n_parents = 0;
+    int rc = children && parents && slot_job && out && b.jobs
+                 ? UH_OK
+                 : uh_error_set(err, UH_ENOMEM, "out of memory");
+    if (!rc)
+        rc = g == 0 ? search_sample_children(r, &rng, n, children, &n_parents, err)
+                    : r->strategy->propose(r, r->strategy_state, &rng, n, children, parents,
+                                           &n_parents, err);
+    if (!rc) rc = search_plan_batch(&b, children, n, parents, n_parents, &rng, slot_job, out, err);
+    for (int i = 0; !rc && i < n; i++)
+        if (slot_job[i] < 0) r->count.done++; /* a spent slot still counts against the budget */
+    a->decided += n;
+    if (!rc && !a->replaying) rc = record(a, "decide", err);
+    if (!rc) rc = search_settle_batch(&b, err);
+    if (!rc) rc = enlist(a, &b, err);
+    free(children);
+    free(parents);
+    free(slot_job);
+    free(out);
+    free(b.jobs);
+    return rc;
+}
+
+/* The executor asks for a job: the queue's first child, answered from the evaluation cache
+ * (committed and merged) when it knows it; an empty queue is a new batch until the budget is
+ * decided. */
+static int async_next(void *ctx, uh_remote_job_t *job, int *have, uh_error_t *err) {
+    async_t *a = ctx;
+    search_run_t *r = a->r;
+    *have = 0;
+    while (!search_stopped(r)) {
+        if (a->head == a->n_queue) {
+            if (a->decided >= r->budget) break;
+            int rc = decide(a, a->batches, err);
+            if (rc) return rc;
+            continue;
+        }
+        int i = a->queue[a->head++], hit;
+        job_t *jb = &a->jobs[i];
+        int rc = search_job_from_cache(r, jb, &hit, err);
+        if (!rc && hit) rc = merge(a, i, err);
+        if (rc) return rc;
+        if (hit) continue;
+        jb->trained = 1;
+        *job = (uh_remote_job_t){.index = i, .arch = jb->row.arch, .seed = jb->row.seed};
+        *have = 1;
+        break;
+    }
+    return UH_OK;
+}
+
+/* A result arrives: committed like a generational one, then merged. */
+static int async_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
+    async_t *a = ctx;
+    search_run_t *r = a->r;
+    int i = res->index;
+    if (i < 0 || i >= r->arc.n_all || !r->arc.all[i].pending || a->jobs[i].settled)
+        return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", i);
+    job_t *job = &a->jobs[i];
+    if (!res->ok) {
+        uh_error_t eerr = {0};
+        uh_error_set(&eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
+        int rc = search_job_failed(job, &eerr, err); /* returns only the machine failing */
+        if (rc) return rc;
+    } else {
+        search_job_measured(r, job, &res->result);
+    }
+    free(job->weights);
+    job->weights = res->weights;
+    job->n_weights = res->n_weights;
+    res->weights = NULL;
+    int rc = search_commit_job(r, job, err);
+    return rc ? rc : merge(a, i, err);
+}
+
+/* ---- local workers: threads that ask for jobs like MPI ranks -------------------------- */
+
+typedef struct {
+    async_t *a;
+    pthread_mutex_t lock; /* next, done and everything they touch */
+    pthread_cond_t wake;  /* a result is in, or the run is over */
+    int running, failed;
+    uh_error_t first;
+} local_pool_t;
+
+/* Trains one job exactly as a worker rank would: one thread, the run's evaluation. */
+static void evaluate(const search_run_t *r, const char *arch_json, uint64_t seed,
+                     uh_remote_result_t *out) {
+    uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w, r->env.train->n_classes};
+    uh_eval_config_t ec;
+    uh_search_eval_config(&r->cfg, &ec);
+    uh_arch_t arch;
+    uh_error_t e = {0};
+    if (!uh_arch_parse(arch_json, strlen(arch_json), in, &arch, &e))
+        uh_evaluate(r->env.backend, &arch, r->env.train, r->env.val, &ec, seed, &out->result,
+                    &out->weights, &out->n_weights, &e);
+    if (!e.code) {
+        out->ok = 1;
+        return;
+    }
+    out->code = e.code;
+    snprintf(out->message, sizeof out->message, "%s", e.msg);
+    free(out->weights);
+    out->weights = NULL;
+    out->n_weights = 0;
+}
+
+static void pool_fail(local_pool_t *p, int rc, const uh_error_t *e) {
+    if (p->failed) return;
+    p->failed = rc;
+    p->first = *e;
+}
+
+static void *local_worker(void *arg) {
+    local_pool_t *p = arg;
+    omp_set_num_threads(1); /* the operator's and the training's floats: one thread */
+    pthread_mutex_lock(&p->lock);
+    while (!p->failed) {
+        uh_remote_job_t job;
+        uh_error_t e = {0};
+        int have = 0, rc = async_next(p->a, &job, &have, &e);
+        if (rc) {
+            pool_fail(p, rc, &e);
+            break;
+        }
+        if (!have) {
+            if (p->running == 0) break; /* nothing to send, nothing to wait for: done */
+            pthread_cond_wait(&p->wake, &p->lock);
+            continue;
+        }
+        uh_remote_result_t res = {.index = job.index};
+        char *arch = strdup(job.arch); /* the archive may move while this trains */
+        if (!arch) {
+            uh_error_set(&e, UH_ENOMEM, "out of memory");
+            pool_fail(p, UH_ENOMEM, &e);
+            break;
+        }
+        p->running++;
+        pthread_mutex_unlock(&p->lock);
+        evaluate(p->a->r, arch, job.seed, &res);
+        free(arch);
+        pthread_mutex_lock(&p->lock);
+        p->running--;
+        if (!p->failed && (rc = async_done(p->a, &res, &e))) pool_fail(p, rc, &e);
+        free(res.weights);
+        pthread_cond_broadcast(&p->wake);
+    }
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* r->hooks.jobs threads (this one among them) as workers. */
+static int run_local(async_t *a, uh_error_t *err) {
+    search_run_t *r = a->r;
+    int workers = r->hooks.jobs < 1 ? 1 : r->hooks.jobs;
+    if (workers > UH_SEARCH_MAX_JOBS) workers = UH_SEARCH_MAX_JOBS;
+    local_pool_t p = {.a = a};
+    if (pthread_mutex_init(&p.lock, NULL))
+        return uh_error_set(err, UH_ENOMEM, "cannot make a lock for the training threads");
+    if (pthread_cond_init(&p.wake, NULL)) {
+        pthread_mutex_destroy(&p.lock);
+        return uh_error_set(err, UH_ENOMEM, "cannot make a condition for the training threads");
+    }
+    pthread_t helpers[UH_SEARCH_MAX_JOBS];
+    int started = 1; /* a thread that cannot be made is a worker less */
+    for (; started < workers; started++)
+        if (pthread_create(&helpers[started], NULL, local_worker, &p)) break;
+    const int own_threads = omp_get_max_threads();
+    local_worker(&p);
+    omp_set_num_threads(own_threads);
+    for (int w = 1; w < started; w++) pthread_join(helpers[w], NULL);
+    pthread_cond_destroy(&p.wake);
+    pthread_mutex_destroy(&p.lock);
+    if (p.failed) {
+        if (err) *err = p.first;
+        return p.failed;
+    }
+    return search_stopped(r) ? uh_error_set(err, UH_EINTR, "stopped") : UH_OK;
+}
+
+/* ---- replay ------------------------------------------------------------------------- */
+
+/* Record g's event ("decide" or "end") and merged ids (*ids malloc'd). */
+static int read_record(const char *state, int g, int *end, int64_t **ids, int *n, uh_error_t *err) {
+    cJSON *o = cJSON_Parse(state);
+    const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
+    const cJSON *merged = cJSON_GetObjectItemCaseSensitive(o, "merged");
+    int rc = UH_OK;
+    *ids = NULL;
+    *n = 0;
+    if (!cJSON_IsString(event) || !cJSON_IsArray(merged) ||
+        (strcmp(event->valuestring, "decide") != 0 && strcmp(event->valuestring, "end") != 0))
+        rc = uh_error_set(err, UH_EFORMAT,
+                          "run store: generation %d is not an asynchronous run's record (event "
+                          "\"decide\" or \"end\" and the ids merged)",
+                          g);
+    int count = rc ? 0 : cJSON_GetArraySize(merged);
+    if (!rc && !(*ids = malloc(((size_t)count + 1) * sizeof **ids)))
+        rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    const cJSON *id, *list = rc ? NULL : merged;
+    cJSON_ArrayForEach(id, list) {
+        double v = cJSON_IsNumber(id) ? id->valuedouble : -1;
+        if (!(v >= 1 && v <= 1e12) || v != (double)(int64_t)v) {
+            rc = uh_error_set(err, UH_EFORMAT, "run store: generation %d merges a bad id", g);
+            break;
+        }
+        (*ids)[(*n)++] = (int64_t)v;
+    }
+    if (!rc) *end = strcmp(event->valuestring, "end") == 0;
+    cJSON_Delete(o);
+    return rc;
+}
+
+/* Merges recorded id, which must be a stored candidate of the run waiting for its merge. */
+static int merge_recorded(async_t *a, int64_t id, int g, uh_error_t *err) {
+    search_run_t *r = a->r;
+    int64_t i = id - 1;
+    if (i < 0 || i >= r->arc.n_all || !r->arc.all[i].pending || !a->jobs[i].settled)
+        return uh_error_set(err, UH_EFORMAT,
+                            "run store: generation %d merges candidate %lld, which is not a "
+                            "stored candidate waiting for its merge (the store was changed?)",
+                            g, (long long)id);
+    return merge(a, (int)i, err);
+}
+
+/* Replays the recorded batches: *finished when the record ends the run. */
+static int replay(async_t *a, int *finished, uh_error_t *err) {
+    search_run_t *r = a->r;
+    *finished = 0;
+    a->replaying = 1;
+    int rc = UH_OK;
+    for (int g = 0; !rc && !*finished; g++) {
+        char *state = NULL;
+        rc = uh_store_get_generation(r->env.store, g, &state, NULL, err);
+        if (rc == UH_ENOTFOUND) {
+            rc = UH_OK;
+            break;
+        }
+        int64_t *ids = NULL;
+        int n = 0;
+        if (!rc) rc = read_record(state, g, finished, &ids, &n, err);
+        free(state);
+        for (int k = 0; !rc && k < n; k++) rc = merge_recorded(a, ids[k], g, err);
+        free(ids);
+        a->n_merged = 0;
+        if (rc || *finished) break;
+        if (a->decided >= r->budget)
+            rc = uh_error_set(err, UH_EFORMAT,
+                              "run store: generation %d decides beyond the budget (the store "
+                              "was changed?)",
+                              g);
+        else
+            rc = decide(a, g, err);
+    }
+    a->replaying = 0;
+    return rc;
+}
+
+int search_async_run(search_run_t *r, uh_error_t *err) {
+    async_t a = {.r = r};
+    r->arc.population = malloc((size_t)(r->cfg.population + 2) * sizeof *r->arc.population);
+    if (!r->arc.population) return uh_error_set(err, UH_ENOMEM, "out of memory");
+    r->arc.n_population = 0;
+    int finished, rc = replay(&a, &finished, err);
+    /* results stored after the last record: merged first, in id order (no decision saw them) */
+    for (int i = 0; !rc && !finished && i < r->arc.n_all; i++)
+        if (r->arc.all[i].pending && a.jobs[i].settled) rc = merge(&a, i, err);
+    if (!rc && !finished)
+        rc = r->hooks.executor ? search_run_executor(r, async_next, async_done, &a, err)
+                               : run_local(&a, err);
+    if (!rc && !finished) {
+        r->count.generation = a.batches;
+        rc = record(&a, "end", err);
+    }
+    if (!rc) rc = search_test_front(r, err);
+    for (int i = 0; a.jobs && i < r->arc.n_all; i++) free(a.jobs[i].weights);
+    free(a.jobs);
+    free(a.queue);
+    free(a.merged);
+    return rc;
+}

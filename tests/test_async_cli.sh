@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# uhnas search --async (the asynchronous steady state, uhnas/search.h): with one worker it is
+# the steady-state algorithm by definition (each child made after every earlier result is
+# merged) and reproducible; with two its merge order is recorded, and resume replays that
+# record: from any point the interrupted run could have stopped at, the resumed run re-makes
+# the same children under the same ids; kill -9 then resume trains no stored candidate again
+# and completes the budget. Refused where it cannot run, and a damaged record is refused.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+ARGS=(--backend mzi-realistic --data tiny --population 4 --children 3 --generations 8
+      --epochs 1 --batch 32 --mc 2 --seed 11 --async --quiet)
+BUDGET=28
+# records DIR: each generation row's event and merged ids, a row a line
+records() { sql "$1" "select generation, json_extract(state, '\$.event'), json_extract(state, '\$.merged') from generations order by generation"; }
+
+# ---- one worker: the definition, and the same run twice --------------------------------
+"$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/serial" > /dev/null 2>&1 && ok || bad "serial async run"
+"$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/serial2" > /dev/null 2>&1 && ok || bad "second serial async run"
+same_rows "$tmp/serial" "$tmp/serial2" "a serial asynchronous run repeated"
+python3 - "$tmp/serial/run.sqlite" 4 $BUDGET <<'PY' && ok || bad "serial records are not the steady state's"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); pop, budget = int(sys.argv[2]), int(sys.argv[3])
+rec = [(g, json.loads(s)) for g, s in db.execute("select generation, state from generations order by generation")]
+# batch 0: the population's samples; batch 1 after all of them; then one child per batch, each
+# decided after the child before it was merged; the last record merges the last child
+assert rec[0][1]["event"] == "decide" and rec[0][1]["merged"] == [], rec[0]
+assert rec[1][1]["merged"] == list(range(1, pop + 1)), rec[1]
+for g, s in rec[2:-1]:
+    assert s["event"] == "decide" and s["merged"] == [pop + g - 1], (g, s)
+assert rec[-1][1]["event"] == "end" and rec[-1][1]["merged"] == [budget], rec[-1]
+assert len(rec) == budget - pop + 2, len(rec)
+gens = [g for (g,) in db.execute("select generation from candidates order by id")]
+assert gens == [0] * pop + list(range(1, budget - pop + 1)), gens
+PY
+
+# ---- two workers: the budget, every result merged once --------------------------------
+"$UHNAS" search "${ARGS[@]}" --jobs 2 --out "$tmp/two" > /dev/null 2>&1 && ok || bad "async run on two threads"
+[[ $(rows "$tmp/two") -eq $BUDGET ]] && ok || bad "two threads: $(rows "$tmp/two") rows, want $BUDGET"
+python3 - "$tmp/two/run.sqlite" $BUDGET <<'PY' && ok || bad "the merge record does not hold every result once"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+merged = [i for (s,) in db.execute("select state from generations order by generation") for i in json.loads(s)["merged"]]
+assert sorted(merged) == list(range(1, int(sys.argv[2]) + 1)), merged
+PY
+
+# ---- replay: cut the two-thread run where it could have been killed, resume on one ------
+# Keep the records up to batch 12 and the rows they merged, plus the first result merged after
+# it (stored, not yet recorded); drop the rest. Resumed with one thread, the run must make
+# batches 1-12's children again under the same ids and hashes (a serial run makes others).
+cp -r "$tmp/two" "$tmp/cut"
+rm -f "$tmp/cut/front.csv" "$tmp/cut/candidates.csv"
+python3 - "$tmp/cut/run.sqlite" 12 <<'PY' && ok || bad "could not cut the run"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1]); cut = int(sys.argv[2])
+rec = dict((g, json.loads(s)) for g, s in db.execute("select generation, state from generations"))
+keep = {i for g in rec if g <= cut for i in rec[g]["merged"]} | set(rec[cut + 1]["merged"][:1])
+db.execute("delete from generations where generation > ?", (cut,))
+db.execute("delete from candidates where id not in (%s)" % ",".join(map(str, keep)))
+db.execute("delete from weights where hash not in (select hash from candidates)")
+db.execute("delete from test_results")
+db.commit()
+PY
+cut_rows=$(rows "$tmp/cut")
+"$UHNAS" resume "$tmp/cut" --jobs 1 --json > "$tmp/cut.json" 2> "$tmp/cut.log" && ok || bad "resume of the cut run: $(cat "$tmp/cut.log")"
+python3 - "$tmp/two/run.sqlite" "$tmp/cut/run.sqlite" "$tmp/cut.json" "$cut_rows" 16 $BUDGET <<'PY' && ok || bad "the resumed run did not replay the record"
+import json, sqlite3, sys
+q = "select id, hash, origin, generation, noisy_accuracy from candidates where id <= ? order by id"
+first, upto = [sqlite3.connect(p) for p in sys.argv[1:3]], int(sys.argv[5])
+a, b = (list(db.execute(q, (upto,))) for db in first)
+assert a == b, (a, b)  # batches 0-12 decide ids 1-16: the same children
+out = json.load(open(sys.argv[3]))
+assert out["reused"] == int(sys.argv[4]) and out["trained"] == int(sys.argv[6]) - int(sys.argv[4]), out
+assert first[1].execute("select count(*) from candidates").fetchone()[0] == int(sys.argv[6])
+PY
+
+# ---- kill -9 mid-run, resume: nothing stored is trained again, the budget completes -----
+SLOW=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 30
+      --epochs 3 --batch 32 --mc 2 --seed 5 --async --quiet)
+"$UHNAS" search "${SLOW[@]}" --jobs 2 --out "$tmp/killed" > /dev/null 2>&1 &
+kill_at "$tmp/killed" 8 $!
+sql "$tmp/killed" "select id, hash, noisy_accuracy from candidates order by id" > "$tmp/before"
+records "$tmp/killed" > "$tmp/records-before"
+n=$(wc -l < "$tmp/before")
+[[ $n -ge 8 && $n -lt 96 ]] && ok || bad "killed run has $n rows"
+"$UHNAS" resume "$tmp/killed" --jobs 2 --json > "$tmp/killed.json" 2> "$tmp/killed.log" && ok || bad "resume after kill -9: $(cat "$tmp/killed.log")"
+python3 - "$tmp/killed.json" "$n" 96 <<'PY' && ok || bad "resume trained stored candidates again: $(cat "$tmp/killed.json")"
+import json, sys
+out, n, budget = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+assert out["reused"] == n and out["trained"] == budget - n, out
+PY
+[[ $(rows "$tmp/killed") -eq 96 ]] && ok || bad "resumed run has $(rows "$tmp/killed") rows, want 96"
+sql "$tmp/killed" "select id, hash, noisy_accuracy from candidates order by id" > "$tmp/after"
+[[ -z $(comm -23 <(sort "$tmp/before") <(sort "$tmp/after")) ]] && ok || bad "rows stored before the kill changed"
+records "$tmp/killed" | head -n "$(wc -l < "$tmp/records-before")" | diff - "$tmp/records-before" > /dev/null && ok || bad "records written before the kill changed"
+
+# ---- the evaluation cache answers an asynchronous run too ------------------------------
+"$UHNAS" search "${ARGS[@]}" --jobs 1 --cache "$tmp/cache.sqlite" --out "$tmp/c1" > /dev/null 2>&1 && ok || bad "async run filling a cache"
+out=$("$UHNAS" search "${ARGS[@]}" --jobs 1 --cache "$tmp/cache.sqlite" --out "$tmp/c2" --json 2> /dev/null)
+[[ $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["cached"])' "$out") -eq $BUDGET ]] && ok || bad "second run not answered from the cache: $out"
+same_rows "$tmp/c1" "$tmp/c2" "cached asynchronous run"
+
+# ---- refused where it cannot run; a damaged record ------------------------------------
+expect 2 "strategy linas has none" "$UHNAS" search "${ARGS[@]}" --strategy linas --out "$tmp/x1"
+expect 2 "pruner's rungs are barriers" "$UHNAS" search "${ARGS[@]}" --pruner asha --out "$tmp/x2"
+[[ ! -e "$tmp/x1" && ! -e "$tmp/x2" ]] && ok || bad "a refused search left a run directory"
+"$UHNAS" search --help | grep -q -- "--async" && ok || bad "search --help does not name --async"
+cp -r "$tmp/serial" "$tmp/damaged"
+sql_write "$tmp/damaged" "update generations set state = json_set(state, '\$.merged', json('[99]')) where generation = 3"
+sql_write "$tmp/damaged" "delete from generations where generation > 3"
+expect 1 "generation 3 merges candidate 99" "$UHNAS" resume "$tmp/damaged" --quiet
+cp -r "$tmp/serial" "$tmp/damaged2"
+sql_write "$tmp/damaged2" "update generations set state = '{\"population\":[]}' where generation = 2"
+expect 1 "generation 2 is not an asynchronous run's record" "$UHNAS" resume "$tmp/damaged2" --quiet
+
+finish
