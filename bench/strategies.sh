@@ -21,7 +21,9 @@
 # ablation) llm-prior (the built-in model starting from the checkpoint --prior FILE, default
 # configs/lm/prior.ckpt: `search --llm-prior shipped`) llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
-# compare pairs each run with its twin on the noisy objective).
+# compare pairs each run with its twin on the noisy objective), nsga2-full nsga2-async (nsga2
+# without the pruner, in generations and asynchronous: issue 19's hypervolume at equal
+# evaluations; give --jobs 2 or more, or the asynchronous run has one worker).
 # A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.
 set -euo pipefail
 
@@ -61,6 +63,8 @@ strategy_args() {
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;
+    nsga2-full) echo "--strategy nsga2 --pruner none" ;;
+    nsga2-async) echo "--strategy nsga2 --pruner none --async" ;;
     *) echo "strategies.sh: unknown strategy $1" >&2; return 2 ;;
   esac
 }

@@ -88,4 +88,64 @@ same_rows "$tmp/asha-serial" "$tmp/asha-killed" "killed MPI run with the pruner,
 [[ "$(rungs "$tmp/asha-serial")" == "$(rungs "$tmp/asha-killed")" ]] && ok \
   || bad "resumed MPI rungs differ"
 
+# --async under mpirun (uhnas/search.h, "Asynchronous steady state"): a free rank gets a child
+# of the population as it stands; the budget completes and the record merges each result once
+ASYNC=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 30
+       --epochs 3 --batch 32 --mc 2 --seed 5 --async --quiet)
+ASYNC_BUDGET=96
+# merged_once DIR: every candidate of DIR is in its merge record once
+merged_once() {
+  python3 - "$1/run.sqlite" <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+merged = [i for (s,) in db.execute("select state from generations order by generation") for i in json.loads(s)["merged"]]
+ids = [i for (i,) in db.execute("select id from candidates where status != 'invalid' order by id")]
+assert sorted(merged) == ids, (merged, ids)
+PY
+}
+out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ASYNC[@]}" --out "$tmp/async" 2>&1)
+[[ $? -eq 0 ]] && ok || bad "mpirun -np 3 --async: $out"
+[[ $(rows "$tmp/async") -eq $ASYNC_BUDGET ]] && ok || bad "async MPI run has $(rows "$tmp/async") rows"
+merged_once "$tmp/async" && ok || bad "async MPI merge record"
+
+# kill -9 of the whole job, and of a single worker (Open MPI then ends the job), each resumed
+# under mpirun: nothing stored is trained again, and the budget completes
+# rank_pid DIR RANK: the pid of the process of that rank working on DIR
+rank_pid() {
+  for p in $(pgrep -f -- "$1"); do
+    tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$p"; return; }
+  done
+}
+for what in job worker; do
+  d=$tmp/async-killed-$what
+  setsid mpirun -np 3 "$UHNAS" search "${ASYNC[@]}" --out "$d" > /dev/null 2>&1 &
+  pid=$!
+  wait_rows "$d" 8 120
+  if [[ $what == job ]]; then
+    kill -9 -- -"$pid" 2> /dev/null
+  else
+    kill -9 "$(rank_pid "$d" 2)" 2> /dev/null
+    for _ in $(seq 1 600); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
+  fi
+  wait "$pid" 2> /dev/null
+  for _ in $(seq 1 100); do
+    pgrep -f -- "$d" > /dev/null || break
+    pkill -9 -f -- "$d"; sleep 0.1
+  done
+  sql "$d" "select id, hash, noisy_accuracy from candidates order by id" > "$tmp/before"
+  n=$(wc -l < "$tmp/before")
+  [[ $n -ge 8 && $n -lt $ASYNC_BUDGET ]] && ok || bad "async run, $what killed, has $n rows"
+  timeout 300 mpirun -np 3 "$UHNAS" resume "$d" --quiet --json > "$tmp/resume.json" 2> "$tmp/resume.log" \
+    && ok || bad "resume after the $what was killed: $(cat "$tmp/resume.log")"
+  python3 - "$tmp/resume.json" "$n" $ASYNC_BUDGET <<'PY' && ok || bad "resume after the $what was killed trained stored candidates again: $(cat "$tmp/resume.json")"
+import json, sys
+out, n, budget = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+assert out["reused"] == n and out["trained"] == budget - n, out
+PY
+  [[ $(rows "$d") -eq $ASYNC_BUDGET ]] && ok || bad "resumed ($what killed): $(rows "$d") rows"
+  sql "$d" "select id, hash, noisy_accuracy from candidates order by id" > "$tmp/after"
+  [[ -z $(comm -23 <(sort "$tmp/before") <(sort "$tmp/after")) ]] && ok || bad "rows stored before the $what was killed changed"
+  merged_once "$d" && ok || bad "merge record after the $what was killed"
+done
+
 finish
