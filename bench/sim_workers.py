@@ -1,49 +1,60 @@
 #!/usr/bin/env python3
 """sim_workers — how busy W workers would be, replaying a run's measured candidate costs.
 
-A discrete-event simulation (issue 19, item 3) of two ways to hand candidates to W workers:
+A discrete-event simulation (issue 19, item 3) of three ways to hand candidates to W workers:
 
-  generational  what uhnas does today: a generation's candidates (the population, then
+  generational  a generational run: a generation's candidates (the population, then
                 --children at a time) train to each of the pruner's rungs, and every rung is a
                 barrier: the next starts when the last candidate of this one is done.
-  async         a steady-state search: whenever a worker is free it gets the next task, a
-                promoted candidate's next rung first, else a new candidate; no barriers.
+  async         what `search --async` does: whenever a worker is free it gets the next
+                candidate, trained fully as one task; no barriers. A candidate the run pruned
+                is charged its full training: its seconds per epoch so far x the run's epochs.
+  async+asha    a steady state with the pruner (not built: --async trains fully): a promoted
+                candidate's next rung first, else a new candidate.
 
 Costs are the run's own: each candidate's training seconds per rung (the rungs table; a run
-without the pruner has one task per candidate). For more workers than the run has candidates,
-the candidates are resampled (seeded) to --per-worker candidates per worker, keeping each
-one's rungs together, so the heavy tail of the real costs stays. Rank 0 hands out one task at
-a time and spends --coord-ms on each (dispatch, receive, commit: bench/bench_mpi.sh measures
-it, 15-21 ms); a worker waits for it like for anything else.
+without the pruner has one task per candidate), times --scale (training time is linear in
+epochs x samples: 100 takes a run of 2 epochs on 4,800 samples to the paper's 20 epochs on
+48,000). For more workers than the run has candidates, the candidates are resampled (seeded)
+to --per-worker candidates per worker, keeping each one's rungs together, so the heavy tail
+of the real costs stays. Rank 0 hands out one task at a time and spends --coord-ms on each
+(dispatch, receive, commit, the record of the decision: bench/bench_mpi.sh measures it); a
+worker waits for it like for anything else.
 
 Prints, per worker count and mode: the simulated wall time, utilisation (the workers' busy
-seconds over workers x wall time) and candidates per hour. Search quality is not simulated:
-the same candidates are replayed in both modes, so only time differs.
+seconds over workers x wall time) and candidates per hour (hypervolume per hour follows:
+the search's hypervolume at equal evaluations is measured by bench/strategies.sh, labels
+nsga2-full and nsga2-async). The same candidates are replayed in every mode.
 
-  bench/sim_workers.py RUN_DIR [--workers 1,2,3,8,64,256,1024] [--coord-ms 18]
+  bench/sim_workers.py RUN_DIR [--workers 1,2,3,8,64,256,1024] [--coord-ms 18] [--scale 1]
                                [--per-worker 400] [--seed 1]
 """
 import argparse
 import heapq
+import json
 import random
 import sqlite3
 import sys
 
 
-def load(run_dir):
-    """[(generation, [rung seconds...])] in id order, from a run's store (read-only)."""
+def load(run_dir, scale):
+    """[(generation, [rung seconds...], full seconds)] in id order, from a run's store
+    (read-only); full: the candidate trained to the run's epochs."""
     db = sqlite3.connect(f"file:{run_dir}/run.sqlite?mode=ro", uri=True)
-    rows = db.execute("SELECT hash, generation, train_seconds, status FROM candidates "
-                      "ORDER BY id").fetchall()
+    epochs = json.loads(db.execute("SELECT config FROM run").fetchone()[0])["train"]["epochs"]
+    rows = db.execute("SELECT hash, generation, train_seconds, status, epochs_trained "
+                      "FROM candidates ORDER BY id").fetchall()
     rungs = {}
     for h, rung, secs in db.execute("SELECT hash, rung, train_seconds FROM rungs ORDER BY hash, rung"):
         rungs.setdefault(h, []).append(secs)
     out = []
-    for h, gen, secs, status in rows:
+    for h, gen, secs, status, trained in rows:
         if status == "invalid":
             continue  # refused before training: no cost
-        chain = rungs.get(h) or [secs if secs and secs > 0 else 0.0]
-        out.append((gen, [max(0.0, s or 0.0) for s in chain]))
+        chain = [scale * max(0.0, s or 0.0)
+                 for s in (rungs.get(h) or [secs if secs and secs > 0 else 0.0])]
+        full = sum(chain) * (epochs / trained if trained and trained > 0 else 1)
+        out.append((gen, chain, full))
     return out
 
 
@@ -52,12 +63,12 @@ def resample(cands, n, seed):
     if n <= len(cands):
         return cands
     rng = random.Random(seed)
-    pop = sum(1 for g, _ in cands if g == 0)
-    children = max(1, sum(1 for g, _ in cands if g == 1))
+    pop = sum(1 for c in cands if c[0] == 0)
+    children = max(1, sum(1 for c in cands if c[0] == 1))
     out = []
     for i in range(n):
         gen = 0 if i < pop else 1 + (i - pop) // children
-        out.append((gen, rng.choice(cands)[1]))
+        out.append((gen,) + rng.choice(cands)[1:])
     return out
 
 
@@ -76,7 +87,7 @@ class Rank0:
 def generational(cands, workers, coord):
     """Barriers at every rung of every generation; returns (wall, busy)."""
     gens = {}
-    for g, chain in cands:
+    for g, chain, _ in cands:
         gens.setdefault(g, []).append(chain)
     rank0, now, busy = Rank0(coord), 0.0, 0.0
     for g in sorted(gens):
@@ -99,6 +110,11 @@ def generational(cands, workers, coord):
 
 
 def asynchronous(cands, workers, coord):
+    """--async: the next candidate to a free worker, trained fully; returns (wall, busy)."""
+    return steady([(g, [full], full) for g, _, full in cands], workers, coord)
+
+
+def steady(cands, workers, coord):
     """No barriers: a promoted rung first, else the next candidate; returns (wall, busy)."""
     rank0, busy, end = Rank0(coord), 0.0, 0.0
     pending = []  # (ready time, order, chain, next rung): promotions waiting for a worker
@@ -130,20 +146,24 @@ def main():
     ap.add_argument("--workers", default="1,2,3,8,64,256,1024")
     ap.add_argument("--coord-ms", type=float, default=18.0)
     ap.add_argument("--per-worker", type=int, default=400)
+    ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    cands = load(a.run_dir)
+    cands = load(a.run_dir, a.scale)
     if not cands:
         sys.exit(f"sim_workers: no candidates in {a.run_dir}")
-    costs = sorted(sum(c) for _, c in cands)
-    print(f"sim_workers: {len(cands)} candidates from {a.run_dir}; seconds per candidate: "
-          f"median {costs[len(costs) // 2]:.1f}, mean {sum(costs) / len(costs):.1f}, "
-          f"max {costs[-1]:.1f}; rank 0 {a.coord_ms:g} ms per task")
+    for what, costs in (("as the run trained them", sorted(sum(c[1]) for c in cands)),
+                        ("trained fully", sorted(c[2] for c in cands))):
+        print(f"sim_workers: {len(cands)} candidates from {a.run_dir} (x{a.scale:g}); seconds "
+              f"per candidate {what}: median {costs[len(costs) // 2]:.1f}, "
+              f"mean {sum(costs) / len(costs):.1f}, max {costs[-1]:.1f}")
+    print(f"rank 0: {a.coord_ms:g} ms per task")
     print(f"{'workers':>7} {'candidates':>10} {'mode':>12} {'wall (h)':>9} {'utilisation':>11} "
           f"{'cand/h':>8}")
     for w in (int(x) for x in a.workers.split(",")):
         sample = resample(cands, max(len(cands), a.per_worker * w), a.seed)
-        for name, sim in (("generational", generational), ("async", asynchronous)):
+        for name, sim in (("generational", generational), ("async", asynchronous),
+                          ("async+asha", steady)):
             wall, busy = sim(sample, w, a.coord_ms / 1000)
             print(f"{w:>7} {len(sample):>10} {name:>12} {wall / 3600:>9.3f} "
                   f"{busy / (w * wall):>11.3f} {len(sample) / (wall / 3600):>8.0f}")

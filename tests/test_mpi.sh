@@ -107,6 +107,14 @@ out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ASYNC[@]}" --out "$tmp/async" 
 [[ $? -eq 0 ]] && ok || bad "mpirun -np 3 --async: $out"
 [[ $(rows "$tmp/async") -eq $ASYNC_BUDGET ]] && ok || bad "async MPI run has $(rows "$tmp/async") rows"
 merged_once "$tmp/async" && ok || bad "async MPI merge record"
+"$UHNAS" report "$tmp/async" --out "$tmp/async.html" > /dev/null 2>&1 && ok || bad "report of the async MPI run"
+python3 - "$tmp/async.html" <<'PY' && ok || bad "the report lacks the workers' table"
+import re, sys
+s = open(sys.argv[1]).read()
+assert "asynchronous steady state" in s, "no async summary"
+rows = re.findall(r"<tr><td>(\d+)</td><td>(\d+)</td><td>[0-9.]+</td><td>[0-9.]+</td><td>\d+ %</td></tr>", s[s.index("<h2>Workers</h2>"):])
+assert [r for r, _ in rows] == ["1", "2"] and sum(int(c) for _, c in rows) == 96, rows
+PY
 
 # kill -9 of the whole job, and of a single worker (Open MPI then ends the job), each resumed
 # under mpirun: nothing stored is trained again, and the budget completes

@@ -42,6 +42,14 @@ typedef struct {
     int cached;       /* candidates answered from an evaluation cache (uhnas/cache.h) */
 } uh_run_gen_t;
 
+/* One MPI worker rank's work in the latest session of a run (the "workers" of its last state
+ * that has them). */
+typedef struct {
+    int rank;
+    long candidates;
+    double busy_s, idle_s;
+} uh_run_worker_t;
+
 typedef struct {
     char dir[1024];
     char *config; /* the stored config, JSON text */
@@ -50,6 +58,12 @@ typedef struct {
     char dataset[32];
     unsigned long long seed;
     int population, children, generations, epochs, mc, limit_train, limit_test;
+    int async; /* the asynchronous steady state: gens are its decisions (uhnas/search.h) */
+    /* the workers of the run's latest MPI session (none: n_workers 0), its wall time and rank
+     * 0's coordination time */
+    uh_run_worker_t *workers;
+    int n_workers;
+    double workers_wall_s, coordination_s;
     double val_fraction;
     int n_classes;      /* the task's: a network at or below 1/n_classes is at chance */
     uh_shape_t input;   /* the task's input shape (and classes) */

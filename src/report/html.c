@@ -394,6 +394,26 @@ static void operator_section(uh_strbuf_t *b, const uh_run_data_t *r) {
     }
 }
 
+/* The MPI workers of the run's latest session: throughput and idle share per rank, and rank
+ * 0's coordination. */
+static void workers_section(uh_strbuf_t *b, const uh_run_data_t *r) {
+    if (r->n_workers == 0) return;
+    double wall = r->workers_wall_s;
+    uh_strbuf_putf(b,
+                   "<h2>Workers</h2>\n<p>The latest MPI session: %d worker ranks over %.1f s; rank "
+                   "0 coordinated (dispatch, receive, commit) for %.2f s.</p>\n<table><tr><th>rank"
+                   "</th><th>candidates</th><th>per minute</th><th>busy s</th><th>idle</th></tr>\n",
+                   r->n_workers, wall, r->coordination_s);
+    for (int i = 0; i < r->n_workers; i++) {
+        const uh_run_worker_t *w = &r->workers[i];
+        uh_strbuf_putf(
+            b, "<tr><td>%d</td><td>%ld</td><td>%.2f</td><td>%.1f</td><td>%.0f %%</td></tr>\n",
+            w->rank, w->candidates, wall > 0 ? 60 * (double)w->candidates / wall : 0, w->busy_s,
+            wall > 0 ? 100 * w->idle_s / wall : 0);
+    }
+    uh_strbuf_puts(b, "</table>\n");
+}
+
 int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
     uh_strbuf_t b = {0};
     char title[400];
@@ -416,10 +436,16 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
     for (int g = 0; g < r->n_gens; g++) cached += r->gens[g].cached;
     uh_strbuf_putf(&b, ".<br>%zu candidates (%d measured", r->n_rows, ok);
     if (cached) uh_strbuf_putf(&b, "; %d answered from an evaluation cache, untrained", cached);
-    uh_strbuf_putf(&b,
-                   "), %d on the front; %d of %d generations "
-                   "stored; hypervolume %.4f (networks at chance count for nothing).</p>\n",
-                   nf, r->n_gens, r->generations + 1, last ? last->hypervolume : NAN);
+    if (r->async) /* its generations are decisions, one child at a time */
+        uh_strbuf_putf(&b,
+                       "), %d on the front; asynchronous steady state, %d decisions recorded; "
+                       "hypervolume %.4f (networks at chance count for nothing).</p>\n",
+                       nf, r->n_gens, last ? last->hypervolume : NAN);
+    else
+        uh_strbuf_putf(&b,
+                       "), %d on the front; %d of %d generations "
+                       "stored; hypervolume %.4f (networks at chance count for nothing).</p>\n",
+                       nf, r->n_gens, r->generations + 1, last ? last->hypervolume : NAN);
     uh_strbuf_puts(&b, "<h2>Front and progress</h2>\n<div class=\"plots\">\n");
     front_plot(&b, r);
     robustness_plot(&b, r);
@@ -432,6 +458,7 @@ int uh_report_run(const uh_run_data_t *r, char **html, uh_error_t *err) {
     front_table(&b, r);
     deploy_section(&b, r);
     operator_section(&b, r);
+    workers_section(&b, r);
     uh_strbuf_puts(&b, "<h2>Config</h2>\n<details><summary>the run's full config (backend file "
                        "included)</summary><pre>");
     html_text(&b, r->config);

@@ -22,6 +22,7 @@ void uh_run_free(uh_run_data_t *r) {
     free(r->energy);
     for (int g = 0; g < r->n_gens; g++) free(r->gens[g].heuristics), free(r->gens[g].counts);
     free(r->gens);
+    free(r->workers);
     free(r->hv_by_eval);
     free(r->hv_deployed_by_eval);
     free(r);
@@ -56,6 +57,7 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
     r->population = cfg->population;
     r->children = cfg->children;
     r->generations = cfg->generations;
+    r->async = cfg->async;
     r->mc = cfg->mc;
     r->epochs = cfg->train.epochs;
     /* the data, and the seed of every random draw */
@@ -102,6 +104,43 @@ static void read_state(uh_run_gen_t *g, const char *state) {
     cJSON_Delete(o);
 }
 
+/* The MPI workers of a state that has them (uh_mpi's "workers": wall_s, coordination_s and
+ * per rank candidates, busy_s, idle_s), replacing those of earlier states. */
+static void read_workers(uh_run_data_t *r, const char *state) {
+    cJSON *o = cJSON_Parse(state);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "workers");
+    const cJSON *ranks = cJSON_GetObjectItemCaseSensitive(w, "ranks"), *x;
+    const cJSON *wall = cJSON_GetObjectItemCaseSensitive(w, "wall_s");
+    const cJSON *coord = cJSON_GetObjectItemCaseSensitive(w, "coordination_s");
+    int n = cJSON_IsArray(ranks) ? cJSON_GetArraySize(ranks) : 0;
+    uh_run_worker_t *list = n > 0 && cJSON_IsNumber(wall) && cJSON_IsNumber(coord)
+                                ? calloc((size_t)n, sizeof *list)
+                                : NULL;
+    int k = 0;
+    const cJSON *each = list ? ranks : NULL;
+    cJSON_ArrayForEach(x, each) {
+        const cJSON *rank = cJSON_GetObjectItemCaseSensitive(x, "rank");
+        const cJSON *cands = cJSON_GetObjectItemCaseSensitive(x, "candidates");
+        const cJSON *busy = cJSON_GetObjectItemCaseSensitive(x, "busy_s");
+        const cJSON *idle = cJSON_GetObjectItemCaseSensitive(x, "idle_s");
+        if (!cJSON_IsNumber(rank) || !cJSON_IsNumber(cands) || !cJSON_IsNumber(busy) ||
+            !cJSON_IsNumber(idle) || !(cands->valuedouble >= 0 && cands->valuedouble < 1e15))
+            continue; /* a damaged entry is left out */
+        list[k++] = (uh_run_worker_t){rank->valueint, (long)cands->valuedouble, busy->valuedouble,
+                                      idle->valuedouble};
+    }
+    if (k > 0) {
+        free(r->workers);
+        r->workers = list;
+        r->n_workers = k;
+        r->workers_wall_s = wall->valuedouble;
+        r->coordination_s = coord->valuedouble;
+    } else {
+        free(list);
+    }
+    cJSON_Delete(o);
+}
+
 static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
     int last;
     int rc = uh_store_latest_generation(s, &last, err);
@@ -120,6 +159,7 @@ static int read_generations(uh_run_data_t *r, uh_store_t *s, uh_error_t *err) {
         x->diversity = m.diversity;
         x->front_size = m.front_size;
         read_state(x, state);
+        read_workers(r, state);
         free(state);
     }
     return UH_OK;

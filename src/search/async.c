@@ -5,7 +5,9 @@
  * the population). Both run one at a time, on whichever thread the executor calls them from.
  * A decision reads the population, which depends on the order results were merged in, so
  * each decision is recorded (a generation row: the ids merged since the record before, in
- * order) before any child of it is sent or stored. `resume` replays the records, then goes
+ * order), written in the commit of the next candidate to be stored, so that it is durable
+ * before any row it decided and costs no commit of its own. A decision lost in a crash
+ * decided nothing stored, and resume makes it again. `resume` replays the records, then goes
  * on live. */
 #include <cjson/cJSON.h>
 #include <omp.h>
@@ -121,6 +123,8 @@ static int decide(async_t *a, int g, uh_error_t *err) {
         if (slot_job[i] < 0) r->count.done++; /* a spent slot still counts against the budget */
     a->decided += n;
     if (!rc && !a->replaying) rc = record(a, "decide", err);
+    for (int j = 0; !rc && j < b.n_jobs; j++) /* settling stores a refusal: its record first */
+        if (b.jobs[j].refused) rc = search_flush_generations(r, err);
     if (!rc) rc = search_settle_batch(&b, err);
     if (!rc) rc = enlist(a, &b, err);
     free(children);

@@ -585,6 +585,44 @@ static int train_job(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     return UH_OK;
 }
 
+/* Writes the deferred records (inside the caller's transaction) and forgets them. */
+static int write_deferred(search_run_t *r, uh_error_t *err) {
+    int rc = UH_OK;
+    for (int i = 0; !rc && i < r->n_deferred; i++)
+        rc = uh_store_put_generation(r->env.store, r->deferred[i].generation, r->deferred[i].text,
+                                     &r->deferred[i].metrics, err);
+    if (rc) return rc;
+    for (int i = 0; i < r->n_deferred; i++) free(r->deferred[i].text);
+    r->n_deferred = 0;
+    return UH_OK;
+}
+
+int search_flush_generations(search_run_t *r, uh_error_t *err) {
+    if (r->n_deferred == 0) return UH_OK;
+    int rc = uh_store_begin(r->env.store, err);
+    if (!rc) rc = write_deferred(r, err);
+    if (!rc) rc = uh_store_commit(r->env.store, err);
+    if (rc) uh_store_rollback(r->env.store);
+    return rc;
+}
+
+/* Queues generation g's record (text taken) for the next commit. */
+static int defer_generation(search_run_t *r, int g, char *text, const uh_gen_metrics_t *m,
+                            uh_error_t *err) {
+    if (r->n_deferred == r->cap_deferred) {
+        int cap = r->cap_deferred ? 2 * r->cap_deferred : 16;
+        deferred_record_t *d = realloc(r->deferred, (size_t)cap * sizeof *d);
+        if (!d) {
+            free(text);
+            return uh_error_set(err, UH_ENOMEM, "out of memory");
+        }
+        r->deferred = d;
+        r->cap_deferred = cap;
+    }
+    r->deferred[r->n_deferred++] = (deferred_record_t){g, text, *m};
+    return UH_OK;
+}
+
 /* Commits a trained job's final row in one transaction: with its weights when keep_weights,
  * without the weights kept for its rungs (the pruner's). */
 static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *err) {
@@ -592,6 +630,7 @@ static int store_row(search_run_t *r, job_t *job, int keep_weights, uh_error_t *
     if (!rc) rc = uh_store_add_candidate(r->env.store, &job->row, NULL, err);
     if (!rc && keep_weights)
         rc = uh_store_put_weights(r->env.store, job->key.hash, job->weights, job->n_weights, err);
+    if (!rc) rc = write_deferred(r, err); /* the decision records before this row (async.c) */
     if (!rc && r->cfg.pruner == UH_PRUNER_ASHA)
         rc = uh_store_drop_rung_weights(r->env.store, job->key.hash, err);
     if (!rc) rc = uh_store_commit(r->env.store, err);
@@ -1284,9 +1323,11 @@ static int drop_weights_off_front(search_run_t *r, uh_error_t *err) {
 }
 
 int search_end_generation(search_run_t *r, uh_error_t *err) {
+    /* the asynchronous search's decisions are written with the next commit (async.c) */
+    const int defer = r->count.event && strcmp(r->count.event, "decide") == 0;
     metrics_t m;
     int rc = compute_metrics(r, &m, err);
-    if (!rc && !r->cfg.keep_all_weights) rc = drop_weights_off_front(r, err);
+    if (!rc && !r->cfg.keep_all_weights && !defer) rc = drop_weights_off_front(r, err);
     if (rc) return rc;
     cJSON *s = cJSON_CreateObject();
     cJSON *pop = cJSON_AddArrayToObject(s, "population");
@@ -1331,8 +1372,13 @@ int search_end_generation(search_run_t *r, uh_error_t *err) {
     cJSON_Delete(s);
     if (!text) return uh_error_set(err, UH_ENOMEM, "out of memory");
     uh_gen_metrics_t gm = {m.hv, m.diversity, m.front_size};
-    rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
-    free(text);
+    if (defer) {
+        rc = defer_generation(r, r->count.generation, text, &gm, err);
+    } else {
+        rc = search_flush_generations(r, err);
+        if (!rc) rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
+        free(text);
+    }
     r->count.duplicates = r->count.fallbacks = r->count.invalid = r->count.cached = 0;
     r->count.near_duplicates = 0;
     memset(r->count.over_limit, 0, sizeof r->count.over_limit);
@@ -1570,6 +1616,8 @@ int uh_search_run(uh_store_t *store, const uh_search_opts_t *opts, uh_search_sum
     free(r.arc.population);
     free(r.arc.all);
     free(r.env.rungs);
+    for (int i = 0; i < r.n_deferred; i++) free(r.deferred[i].text);
+    free(r.deferred);
     uh_dataset_free(r.env.train);
     uh_dataset_free(r.env.val);
     uh_dataset_free(r.env.test);

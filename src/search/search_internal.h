@@ -83,6 +83,13 @@ typedef struct {
 
 typedef struct search_strategy search_strategy_t;
 
+/* A generation's record waiting for the next commit (the asynchronous search's decisions). */
+typedef struct {
+    int generation;
+    char *text; /* its state JSON, malloc'd */
+    uh_gen_metrics_t metrics;
+} deferred_record_t;
+
 typedef struct {
     /* config: the store's, and what follows from it */
     uh_search_config_t cfg;
@@ -95,6 +102,10 @@ typedef struct {
     const search_strategy_t *strategy;
     void *strategy_state;    /* the strategy's own, kept across generations (or NULL) */
     atomic_int threads_live; /* the threads each training task may use now (run_tasks) */
+    /* records of decisions not written yet: each goes into the next candidate's commit, so a
+     * decision costs no commit of its own and is durable before any row it decided */
+    deferred_record_t *deferred;
+    int n_deferred, cap_deferred;
 } search_run_t;
 
 /* A strategy: one generation g ≥ 1 each (generation 0 is the shared random start). Adding
@@ -205,8 +216,12 @@ int search_stopped(const search_run_t *r);
 /* Runs the executor with next and done (ctx), UH_EINTR when stopped meanwhile. */
 int search_run_executor(search_run_t *r, uh_remote_next_fn next, uh_remote_done_fn done, void *ctx,
                         uh_error_t *err);
-/* Stores generation r->count.generation's state and metrics, then resets its counts. */
+/* Stores generation r->count.generation's state and metrics, then resets its counts. A
+ * "decide" record (async.c) is queued instead: written inside the next candidate's commit
+ * (the weights of members that left the front are then dropped at the end, not now). */
 int search_end_generation(search_run_t *r, uh_error_t *err);
+/* Writes the queued records now, in one commit. */
+int search_flush_generations(search_run_t *r, uh_error_t *err);
 /* Measures the final front's members on the test set (those not measured yet). */
 int search_test_front(search_run_t *r, uh_error_t *err);
 /* The random stream of generation (or batch) g. */
