@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """sim_workers — how busy W workers would be, replaying a run's measured candidate costs.
 
-A discrete-event simulation (issue 19, item 3) of three ways to hand candidates to W workers:
+A discrete-event simulation (issue 19, item 3) of four ways to hand candidates to W workers:
 
   generational  a generational run: a generation's candidates (the population, then
                 --children at a time) train to each of the pruner's rungs, and every rung is a
                 barrier: the next starts when the last candidate of this one is done.
+  gen, W kids   the same with --children W (as many children as workers).
   async         what `search --async` does: whenever a worker is free it gets the next
                 candidate, trained fully as one task; no barriers. A candidate the run pruned
                 is charged its full training: its seconds per epoch so far x the run's epochs.
@@ -58,13 +59,14 @@ def load(run_dir, scale):
     return out
 
 
-def resample(cands, n, seed):
-    """n candidates drawn with replacement, in generations of the original sizes' pattern."""
-    if n <= len(cands):
+def resample(cands, n, seed, children=None):
+    """n candidates drawn with replacement, in generations of the original sizes' pattern
+    (or of `children` after the population)."""
+    if n <= len(cands) and children is None:
         return cands
     rng = random.Random(seed)
     pop = sum(1 for c in cands if c[0] == 0)
-    children = max(1, sum(1 for c in cands if c[0] == 1))
+    children = children or max(1, sum(1 for c in cands if c[0] == 1))
     out = []
     for i in range(n):
         gen = 0 if i < pop else 1 + (i - pop) // children
@@ -162,9 +164,11 @@ def main():
           f"{'cand/h':>8}")
     for w in (int(x) for x in a.workers.split(",")):
         sample = resample(cands, max(len(cands), a.per_worker * w), a.seed)
-        for name, sim in (("generational", generational), ("async", asynchronous),
-                          ("async+asha", steady)):
-            wall, busy = sim(sample, w, a.coord_ms / 1000)
+        wide = resample(cands, len(sample), a.seed, children=w)  # --children W
+        for name, sim, cs in (("generational", generational, sample),
+                              ("gen, W kids", generational, wide),
+                              ("async", asynchronous, sample), ("async+asha", steady, sample)):
+            wall, busy = sim(cs, w, a.coord_ms / 1000)
             print(f"{w:>7} {len(sample):>10} {name:>12} {wall / 3600:>9.3f} "
                   f"{busy / (w * wall):>11.3f} {len(sample) / (wall / 3600):>8.0f}")
 
