@@ -68,11 +68,12 @@ sanitize: setup
 	@$(MAKE) tsan SETUP_DONE=1
 	@$(MAKE) fuzz-smoke SETUP_DONE=1
 
-# The concurrent paths (candidates trained at once, the progress calls, the stop flag and its
-# signals) under ThreadSanitizer, built with clang and libomp, whose Archer tool makes OpenMP's
-# synchronisation visible; the suppressions cover those two runtimes' own internals only.
+# The concurrent paths (candidates trained at once, the asynchronous search's workers, the
+# progress calls, the stop flag and its signals) under ThreadSanitizer, built with clang and
+# libomp, whose Archer tool makes OpenMP's synchronisation visible; the suppressions cover
+# those two runtimes' own internals only.
 # OpenBLAS (libgomp's) runs one thread here, as it does inside every search job.
-TSAN_TESTS = test_search$$|test_threads|test_signal|test_signals_cli|test_search_cli
+TSAN_TESTS = test_search$$|test_threads|test_signal|test_signals_cli|test_search_cli|test_async_cli
 ARCHER     = $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/libarcher.so)))
 tsan: $(if $(SETUP_DONE),,setup)
 	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DUHNAS_TSAN=ON \

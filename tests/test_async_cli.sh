@@ -34,6 +34,13 @@ PY
 
 "$UHNAS" report "$tmp/serial" --out "$tmp/serial.html" > /dev/null 2>&1 && grep -q "asynchronous steady state, 26 decisions recorded" "$tmp/serial.html" && ok || bad "the report does not say the run was asynchronous"
 
+# compare keeps an asynchronous run apart from a generational one of the same strategy
+GENERATIONAL=()
+for a in "${ARGS[@]}"; do [[ $a == --async ]] || GENERATIONAL+=("$a"); done
+"$UHNAS" search "${GENERATIONAL[@]}" --pruner none --out "$tmp/generational" > /dev/null 2>&1 && ok || bad "generational twin"
+"$UHNAS" compare "$tmp/generational" "$tmp/serial" --out "$tmp/cmp.html" --csv "$tmp/cmp.csv" > /dev/null 2>&1 && ok || bad "compare"
+[[ "$(cut -d, -f1 "$tmp/cmp.csv" | tail -n +2 | sort | tr '\n' ' ')" == "nsga2 nsga2-async " ]] && ok || bad "compare labels: $(cut -d, -f1 "$tmp/cmp.csv")"
+
 # ---- two workers: the budget, every result merged once --------------------------------
 # (keeping every front member's weights, so that a cut of it below is what the run held then)
 "$UHNAS" search "${ARGS[@]}" --jobs 2 --keep-weights all --out "$tmp/two" > /dev/null 2>&1 && ok || bad "async run on two threads"

@@ -52,6 +52,10 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
         size_t n = strlen(r->strategy);
         snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
     }
+    if (cfg->async) { /* another algorithm than the generational one of the same name */
+        size_t n = strlen(r->strategy);
+        snprintf(r->strategy + n, sizeof r->strategy - n, "-async");
+    }
     snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg->objective));
     /* the budget */
     r->population = cfg->population;
