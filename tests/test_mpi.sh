@@ -107,6 +107,9 @@ out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${ASYNC[@]}" --out "$tmp/async" 
 [[ $? -eq 0 ]] && ok || bad "mpirun -np 3 --async: $out"
 [[ $(rows "$tmp/async") -eq $ASYNC_BUDGET ]] && ok || bad "async MPI run has $(rows "$tmp/async") rows"
 merged_once "$tmp/async" && ok || bad "async MPI merge record"
+# its progress shows the workers every --children candidates (there are no generations)
+out=$(timeout 300 mpirun -np 3 "$UHNAS" search "${LOUD[@]}" --async --out "$tmp/async-loud" 2>&1)
+[[ $(grep -c "worker 2:" <<< "$out") -ge 3 ]] && ok || bad "async progress has no worker lines: $out"
 "$UHNAS" report "$tmp/async" --out "$tmp/async.html" > /dev/null 2>&1 && ok || bad "report of the async MPI run"
 python3 - "$tmp/async.html" <<'PY' && ok || bad "the report lacks the workers' table"
 import re, sys

@@ -66,7 +66,8 @@ typedef struct {
     int paced_candidates;     /* and their candidates */
     double best_acc, best_nj; /* the best accuracy seen (noisy; clean with --objective clean) */
     int clean;
-    int async; /* no generations: the pace is per candidate, and no "gen g/G" */
+    int async;         /* no generations: the pace is per candidate, and no "gen g/G" */
+    int workers_every; /* async under MPI: the workers' lines after every so many candidates */
     double hypervolume;
     int bar_shown;
     uh_mpi_t *mpi; /* workers to report on, or NULL */
@@ -172,6 +173,8 @@ static void on_progress(void *ctx, const uh_search_progress_t *p) {
                     c->generation, c->hash, c->origin, uh_cand_status_name(c->status), c->message,
                     p->reused ? "  (stored)" : "");
     }
+    if (c && pr->async && !p->reused && p->done % pr->workers_every == 0)
+        uh_mpi_print_workers(pr->mpi, pr->out); /* no generations to print them after */
     if (pr->tty && p->done < p->budget) draw_bar(pr, p, left);
     fflush(pr->out);
 }
@@ -406,6 +409,7 @@ static int run_and_report(uh_store_t *store, const char *dir, const run_flags_t 
                      .best_nj = NAN,
                      .clean = cfg->objective == UH_OBJECTIVE_CLEAN,
                      .async = cfg->async,
+                     .workers_every = cfg->children,
                      .hypervolume = NAN};
     catch_signals();
     uh_search_opts_t opts = {.op = op,
