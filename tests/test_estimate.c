@@ -30,6 +30,12 @@ static void test_formula(void **state) {
     uh_search_estimate_compute(&cfg, 64, &e);
     assert_int_equal(e.parallel, 20);
     assert_close(e.wall_s, (1 + 30) * 972.0, 1e-6);
+    /* asynchronous: no generation holds a worker back, 260 candidates over 64 workers */
+    cfg.async = 1;
+    uh_search_estimate_compute(&cfg, 64, &e);
+    assert_int_equal(e.parallel, 64);
+    assert_close(e.wall_s, 260 / 64.0 * 972.0, 1e-6);
+    cfg.async = 0;
     /* half the training rate doubles the training part only */
     e.train_macs_per_s = 5e8;
     uh_search_estimate_compute(&cfg, 1, &e);

@@ -524,7 +524,8 @@ typedef struct {
 /* The formula: candidate_s = mean_macs × (epoch_share × epochs × n_train / train_macs_per_s +
  * eval_share × n_val / eval_macs_per_s); cpu_s = budget × candidate_s; wall_s = candidate_s ×
  * (population / p0 + generations × children / p1) with p0 = min(jobs, population), p1 = min(jobs,
- * children): a generation's children train at once, one core each. Pure: jobs < 1 counts as 1. */
+ * children): a generation's children train at once, one core each; asynchronous (cfg->async),
+ * candidate_s × budget / jobs: no generation holds a core back. Pure: jobs < 1 counts as 1. */
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e);
 /* Measures the rates for cfg on backend (loads the run's data; about a second) and computes
  * the estimate for `jobs` at once (0: the search's default, one per free core). The

@@ -14,7 +14,10 @@ static int min_int(int a, int b) {
 void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_search_estimate_t *e) {
     if (jobs < 1) jobs = 1; /* a pure formula: uh_search_estimate resolves the default */
     e->candidates = cfg->population + cfg->generations * cfg->children;
-    e->parallel = min_int(jobs, cfg->population > cfg->children ? cfg->population : cfg->children);
+    /* asynchronous: every worker busy on any candidate; generational: a generation at most */
+    e->parallel = cfg->async ? jobs
+                             : min_int(jobs, cfg->population > cfg->children ? cfg->population
+                                                                             : cfg->children);
     e->epoch_share = e->eval_share = 1;
     if (cfg->pruner == UH_PRUNER_ASHA && cfg->train.epochs > 0) {
         int rungs[UH_PRUNER_MAX_RUNGS], n = uh_pruner_rungs(cfg, rungs);
@@ -31,8 +34,10 @@ void uh_search_estimate_compute(const uh_search_config_t *cfg, int jobs, uh_sear
         e->mean_macs * (e->epoch_share * cfg->train.epochs * e->n_train / e->train_macs_per_s +
                         e->eval_share * e->n_val / e->eval_macs_per_s);
     e->cpu_s = e->candidates * e->candidate_s;
-    double waves = (double)cfg->population / min_int(jobs, cfg->population) +
-                   (double)cfg->generations * cfg->children / min_int(jobs, cfg->children);
+    double waves =
+        cfg->async ? (double)e->candidates / jobs
+                   : (double)cfg->population / min_int(jobs, cfg->population) +
+                         (double)cfg->generations * cfg->children / min_int(jobs, cfg->children);
     e->wall_s = e->candidate_s * waves;
 }
 
