@@ -41,6 +41,16 @@ for a in "${ARGS[@]}"; do [[ $a == --async ]] || GENERATIONAL+=("$a"); done
 "$UHNAS" compare "$tmp/generational" "$tmp/serial" --out "$tmp/cmp.html" --csv "$tmp/cmp.csv" > /dev/null 2>&1 && ok || bad "compare"
 [[ "$(cut -d, -f1 "$tmp/cmp.csv" | tail -n +2 | sort | tr '\n' ' ')" == "nsga2 nsga2-async " ]] && ok || bad "compare labels: $(cut -d, -f1 "$tmp/cmp.csv")"
 
+# resuming a finished run trains nothing and reports its figures
+out=$("$UHNAS" resume "$tmp/serial" --json 2> /dev/null)
+python3 - "$out" "$tmp/serial" <<'PY' && ok || bad "resume of a finished async run: $out"
+import json, sqlite3, sys
+o = json.loads(sys.argv[1])
+db = sqlite3.connect(sys.argv[2] + "/run.sqlite")
+hv = db.execute("select hypervolume from generations order by generation desc limit 1").fetchone()[0]
+assert o["trained"] == 0 and o["reused"] == 28 and abs(o["hypervolume"] - hv) < 1e-12 and o["hypervolume"] > 0, o
+PY
+
 # ---- two workers: the budget, every result merged once --------------------------------
 # (keeping every front member's weights, so that a cut of it below is what the run held then)
 "$UHNAS" search "${ARGS[@]}" --jobs 2 --keep-weights all --out "$tmp/two" > /dev/null 2>&1 && ok || bad "async run on two threads"

@@ -401,9 +401,11 @@ typedef struct {
     /* Keeps every worker busy: whenever one is free it asks next for a job and sends it, and
      * calls done for each result as it arrives, in any order; next and done run on the
      * calling thread, one at a time. Ends when next has no job and none runs; once *stop (may
-     * be NULL) is set, sends no new job but waits for those running. Returns an error when
-     * the executor failed or when next or done returned one. A batch is a next that hands
-     * out an array; a steady-state search decides each job when a worker asks. */
+     * be NULL) is set, sends no new job but waits for those running. Once next fails no job
+     * is sent either, but the results of those running still go to done (trained work is
+     * kept) until done fails. Returns the first error of the executor, next or done. A batch
+     * is a next that hands out an array; a steady-state search decides each job when a
+     * worker asks. */
     int (*run)(void *ctx, uh_remote_next_fn next, uh_remote_done_fn done, void *cb_ctx,
                atomic_int *stop, uh_error_t *err);
     /* Optional: JSON members about the executor's work since the last call (per-worker

@@ -178,7 +178,7 @@ static int mpi_run(void *ctx, uh_remote_next_fn next, uh_remote_done_fn done, vo
                    atomic_int *stop, uh_error_t *err) {
     uh_mpi_t *m = ctx;
     double t0 = now_s(), blocked0 = m->blocked_s;
-    int running = 0, rc = UH_OK, sent = 1;
+    int running = 0, rc = UH_OK, sent = 1, done_failed = 0;
     /* idle[0..n_idle): workers without a job, asked for again after each result */
     int *idle = malloc((size_t)m->size * sizeof *idle), n_idle = 0;
     if (!idle) return uh_error_set(err, UH_ENOMEM, "out of memory");
@@ -200,7 +200,12 @@ static int mpi_run(void *ctx, uh_remote_next_fn next, uh_remote_done_fn done, vo
         running--;
         idle[n_idle++] = worker; /* fed at the top of the loop, once the result is in: a
                                     steady-state search decides with it */
-        if (!rc) rc = done(cb_ctx, &r, err);
+        if (!done_failed) {      /* after next failed too: a trained result is still stored */
+            uh_error_t e = {0};
+            int d = done(cb_ctx, &r, &e);
+            if (d && !rc && err) *err = e;
+            if (d) done_failed = 1, rc = rc ? rc : d;
+        }
         free(r.weights);
     }
     free(idle);

@@ -68,6 +68,17 @@ static int record(async_t *a, const char *event, uh_error_t *err) {
     return rc;
 }
 
+/* A replayed decision's counts, and what the operator says it did for it, are in its record:
+ * dropped, so that the next record holds its own decision's only. */
+static void forget_counts(search_run_t *r) {
+    search_reset_counts(r);
+    if (r->hooks.op->take_state) {
+        char *drained = malloc(UH_SEARCH_OP_STATE_MAX);
+        if (drained) r->hooks.op->take_state(r->hooks.op->ctx, drained, UH_SEARCH_OP_STATE_MAX);
+        free(drained);
+    }
+}
+
 /* The batch's jobs join the archive as pending members (settled ones wait for their recorded
  * merge; refused ones are final), the others queue for a worker. */
 static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
@@ -123,7 +134,8 @@ static int decide(async_t *a, int g, uh_error_t *err) {
         if (slot_job[i] < 0) r->count.done++; /* a spent slot still counts against the budget */
     a->decided += n;
     if (!rc && !a->replaying) rc = record(a, "decide", err);
-    for (int j = 0; !rc && j < b.n_jobs; j++) /* settling stores a refusal: its record first */
+    if (!rc && a->replaying) forget_counts(r); /* its record holds them already */
+    for (int j = 0; !rc && j < b.n_jobs; j++)  /* settling stores a refusal: its record first */
         if (b.jobs[j].refused) rc = search_flush_generations(r, err);
     if (!rc) rc = search_settle_batch(&b, err);
     if (!rc) rc = enlist(a, &b, err);
@@ -194,6 +206,7 @@ typedef struct {
     pthread_mutex_t lock; /* next, done and everything they touch */
     pthread_cond_t wake;  /* a result is in, or the run is over */
     int running, failed;
+    int done_failed; /* results are stored until done itself fails (not after next failed) */
     uh_error_t first;
 } local_pool_t;
 
@@ -255,7 +268,10 @@ static void *local_worker(void *arg) {
         free(arch);
         pthread_mutex_lock(&p->lock);
         p->running--;
-        if (!p->failed && (rc = async_done(p->a, &res, &e))) pool_fail(p, rc, &e);
+        if (!p->done_failed && (rc = async_done(p->a, &res, &e))) {
+            p->done_failed = 1;
+            pool_fail(p, rc, &e);
+        }
         free(res.weights);
         pthread_cond_broadcast(&p->wake);
     }
@@ -386,6 +402,8 @@ int search_async_run(search_run_t *r, uh_error_t *err) {
     if (!rc && !finished) {
         r->count.generation = a.batches;
         rc = record(&a, "end", err);
+    } else if (!rc) {
+        rc = search_summarise(r, err); /* a finished run: its figures for the caller */
     }
     if (!rc) rc = search_test_front(r, err);
     for (int i = 0; a.jobs && i < r->arc.n_all; i++) free(a.jobs[i].weights);

@@ -1322,6 +1322,30 @@ static int drop_weights_off_front(search_run_t *r, uh_error_t *err) {
     return rc;
 }
 
+/* The summary's figures of the archive as it stands. */
+static void summarise(search_run_t *r, const metrics_t *m) {
+    if (!r->hooks.summary) return;
+    r->hooks.summary->hypervolume = m->hv;
+    r->hooks.summary->hypervolume3 = m->hv3;
+    r->hooks.summary->front_size = m->front_size;
+    r->hooks.summary->candidates = m->ok;
+    r->hooks.summary->rejected = m->refused;
+}
+
+int search_summarise(search_run_t *r, uh_error_t *err) {
+    metrics_t m;
+    int rc = compute_metrics(r, &m, err);
+    if (!rc) summarise(r, &m);
+    return rc;
+}
+
+void search_reset_counts(search_run_t *r) {
+    r->count.duplicates = r->count.fallbacks = r->count.invalid = r->count.cached = 0;
+    r->count.near_duplicates = 0;
+    memset(r->count.over_limit, 0, sizeof r->count.over_limit);
+    r->count.extra_state[0] = '\0';
+}
+
 int search_end_generation(search_run_t *r, uh_error_t *err) {
     /* the asynchronous search's decisions are written with the next commit (async.c) */
     const int defer = r->count.event && strcmp(r->count.event, "decide") == 0;
@@ -1379,17 +1403,8 @@ int search_end_generation(search_run_t *r, uh_error_t *err) {
         if (!rc) rc = uh_store_put_generation(r->env.store, r->count.generation, text, &gm, err);
         free(text);
     }
-    r->count.duplicates = r->count.fallbacks = r->count.invalid = r->count.cached = 0;
-    r->count.near_duplicates = 0;
-    memset(r->count.over_limit, 0, sizeof r->count.over_limit);
-    r->count.extra_state[0] = '\0';
-    if (r->hooks.summary) {
-        r->hooks.summary->hypervolume = m.hv;
-        r->hooks.summary->hypervolume3 = m.hv3;
-        r->hooks.summary->front_size = m.front_size;
-        r->hooks.summary->candidates = m.ok;
-        r->hooks.summary->rejected = m.refused;
-    }
+    search_reset_counts(r);
+    summarise(r, &m);
     if (!rc && r->hooks.progress && !(r->count.event && strcmp(r->count.event, "end") != 0)) {
         uh_search_progress_t p = {
             r->count.generation, r->cfg.generations, r->count.done, r->budget, NULL, 0, m.hv, 0};

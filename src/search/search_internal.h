@@ -220,6 +220,11 @@ int search_run_executor(search_run_t *r, uh_remote_next_fn next, uh_remote_done_
  * "decide" record (async.c) is queued instead: written inside the next candidate's commit
  * (the weights of members that left the front are then dropped at the end, not now). */
 int search_end_generation(search_run_t *r, uh_error_t *err);
+/* The run summary's hypervolume, front and counts from the archive as it stands (what
+ * search_end_generation sets; a resumed run that writes no generation needs it). */
+int search_summarise(search_run_t *r, uh_error_t *err);
+/* Forgets the generation's counts (duplicates, fallbacks, invalid...: a record holds them). */
+void search_reset_counts(search_run_t *r);
 /* Writes the queued records now, in one commit. */
 int search_flush_generations(search_run_t *r, uh_error_t *err);
 /* Measures the final front's members on the test set (those not measured yet). */
