@@ -7,11 +7,12 @@ A discrete-event simulation (issue 19, item 3) of four ways to hand candidates t
                 --children at a time) train to each of the pruner's rungs, and every rung is a
                 barrier: the next starts when the last candidate of this one is done.
   gen, W kids   the same with --children W (as many children as workers).
-  async         what `search --async` does: whenever a worker is free it gets the next
+  async         `search --async --pruner none`: whenever a worker is free it gets the next
                 candidate, trained fully as one task; no barriers. A candidate the run pruned
                 is charged its full training: its seconds per epoch so far x the run's epochs.
-  async+asha    a steady state with the pruner (not built: --async trains fully): a promoted
-                candidate's next rung first, else a new candidate.
+  async+asha    `search --async` with the pruner: each rung a task, a candidate going on to
+                its next rung served first, else a new candidate. The run's own decisions of
+                who goes on are replayed.
 
 Costs are the run's own: each candidate's training seconds per rung (the rungs table; a run
 without the pruner has one task per candidate), times --scale (training time is linear in

@@ -91,7 +91,7 @@ same_rows "$tmp/asha-serial" "$tmp/asha-killed" "killed MPI run with the pruner,
 # --async under mpirun (uhnas/search.h, "Asynchronous steady state"): a free rank gets a child
 # of the population as it stands; the budget completes and the record merges each result once
 ASYNC=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 30
-       --epochs 3 --batch 32 --mc 2 --seed 5 --async --quiet)
+       --epochs 3 --batch 32 --mc 2 --seed 5 --async --pruner none --quiet)
 ASYNC_BUDGET=96
 # merged_once DIR: every candidate of DIR is in its merge record once
 merged_once() {
@@ -158,5 +158,33 @@ PY
   [[ -z $(comm -23 <(sort "$tmp/before") <(sort "$tmp/after")) ]] && ok || bad "rows stored before the $what was killed changed"
   merged_once "$d" && ok || bad "merge record after the $what was killed"
 done
+
+# the pruner, asynchronous, on workers: each rung a job sent with the weights it continues
+# from; kill -9 of the job, resumed under mpirun: no stored rung trained again, the budget
+PASYNC=(--backend mzi-realistic --data tiny --population 6 --children 3 --generations 30
+        --epochs 9 --batch 32 --mc 2 --seed 5 --async --pruner asha --quiet)
+d=$tmp/async-pruner
+setsid mpirun -np 3 "$UHNAS" search "${PASYNC[@]}" --out "$d" > /dev/null 2>&1 &
+pid=$!
+wait_rungs "$d" 12
+kill -9 -- -"$pid" 2> /dev/null; wait "$pid" 2> /dev/null
+for _ in $(seq 1 100); do
+  pgrep -f -- "$d" > /dev/null || break
+  pkill -9 -f -- "$d"; sleep 0.1
+done
+rungs "$d" > "$tmp/before"
+n=$(rows "$d")
+[[ $(wc -l < "$tmp/before") -ge 12 && $n -lt $ASYNC_BUDGET ]] && ok || bad "async pruner run killed with $n rows"
+timeout 300 mpirun -np 3 "$UHNAS" resume "$d" --quiet > "$tmp/resume.log" 2>&1 \
+  && ok || bad "resume of the async pruner run under mpirun: $(cat "$tmp/resume.log")"
+[[ $(rows "$d") -eq $ASYNC_BUDGET ]] && ok || bad "resumed async pruner run: $(rows "$d") rows"
+[[ -z $(comm -23 <(sort "$tmp/before") <(rungs "$d" | sort)) ]] && ok || bad "rungs stored before the kill changed"
+python3 - "$d/run.sqlite" <<'PY' && ok || bad "async pruner record under MPI"
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+merged = [tuple(e) for (s,) in db.execute("select state from generations order by generation") for e in json.loads(s)["merged"]]
+stored = [(i, g) for i, g in db.execute("select c.id, r.rung from rungs r join candidates c on c.hash = r.hash")]
+assert sorted(merged) == sorted(stored), (len(merged), len(stored))
+PY
 
 finish

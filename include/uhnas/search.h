@@ -228,12 +228,16 @@ typedef struct {
  * order, re-makes each batch from the population it saw (its random stream is the batch's),
  * and goes on live, so the resumed run's rows are what the interrupted run stored; a finished
  * candidate is never trained twice. With one worker each child is made after every earlier
- * result is merged: the steady-state algorithm's definition. The pruner's rungs are barriers:
- * an asynchronous run trains every candidate fully (pruner none); linas and llmatic work in
- * batches and have no asynchronous form. */
+ * result is merged: the steady-state algorithm's definition. Under the pruner each rung is a
+ * job of its own, and each rung's result is decided on the moment it is merged (the stopping
+ * form of asynchronous successive halving: Li et al., "A System for Massively Parallel
+ * Hyperparameter Tuning", MLSys 2020): the candidate goes on to its next rung, served before
+ * new children, when it is among the best ceil(N/η) of the N candidates measured at that rung
+ * so far, else it stops there for good; "merged" then holds [id, rung] pairs. linas and
+ * llmatic work in batches and have no asynchronous form. */
 
-/* UH_EINVAL with the reason when cfg asks for the asynchronous search with a strategy or
- * pruner it cannot run (above); UH_OK otherwise. */
+/* UH_EINVAL with the reason when cfg asks for the asynchronous search with a strategy it
+ * cannot run (above); UH_OK otherwise. */
 int uh_search_async_check(const uh_search_config_t *cfg, uh_error_t *err);
 
 /* Defaults (the paper's budget): nsga2 on noisy accuracy, objectives error and energy, no

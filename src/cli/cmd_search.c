@@ -531,7 +531,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_default(&cfg);
     const char *backend = NULL, *out = NULL, *data = NULL, *data_dir = NULL;
     int strategy = 0, objective = 0, optimizer = (int)cfg.train.optimizer, replace = 0;
-    int pruner = -1, keep_weights = cfg.keep_all_weights, sampler = (int)cfg.sampler;
+    int pruner = (int)cfg.pruner, keep_weights = cfg.keep_all_weights, sampler = (int)cfg.sampler;
     run_flags_t flags = {0};
     cli_llm_args_t llm_args;
     cli_llm_args_unset(&llm_args);
@@ -587,15 +587,16 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"predictor-generations", OPT_INT, &cfg.predictor_generations, 1, UH_SEARCH_MAX_GENERATIONS,
          NULL, "N", "linas: NSGA-II generations on the predictors per cycle (default 500)"},
         {"pruner", OPT_CHOICE, &pruner, 0, 0, "none|asha", "WHICH",
-         "multi-fidelity (default asha; none with --async): asha trains in rungs (epochs/3^k "
+         "multi-fidelity (default asha): asha trains in rungs (epochs/3^k "
          "rounded, from one "
          "epoch: 1, 2, 7, 20 for 20 epochs) and goes on with a candidate only while it is in "
          "the best third of its rung; none trains every candidate fully"},
         {"async", OPT_FLAG, &cfg.async, 0, 0, NULL, NULL,
          "asynchronous steady state (nsga2, llm, evolution, random): no generations; a free "
          "worker (--jobs thread or MPI rank) gets a child of the population as it stands, and "
-         "each result joins the population as it arrives; every candidate trains fully "
-         "(default pruner none); resume replays the recorded order (docs/mpi.md)"},
+         "each result joins the population as it arrives; under the pruner each rung's result "
+         "is decided on as it arrives (go on or stop); resume replays the recorded order "
+         "(docs/mpi.md)"},
         {"rung-mc", OPT_INT, &cfg.rung_mc, 0, 100000, NULL, "N",
          "asha: hardware samples for the noisy accuracy at rungs before the last (default 1; "
          "0 = --mc)"},
@@ -643,7 +644,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     if (!backend) return cli_fail(UH_EXIT_USAGE, "search: --backend is required (see --help)");
     cfg.strategy = (uh_strategy_t)strategy;
     cfg.objective = (uh_objective_t)objective;
-    cfg.pruner = pruner >= 0 ? (uh_pruner_t)pruner : cfg.async ? UH_PRUNER_NONE : cfg.pruner;
+    cfg.pruner = pruner >= 0 ? (uh_pruner_t)pruner : cfg.pruner;
     cfg.sampler = (uh_sampler_t)sampler;
     cfg.keep_all_weights = keep_weights;
     cfg.train.optimizer = (uh_optimizer_t)optimizer;

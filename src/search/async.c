@@ -18,18 +18,40 @@
 
 #include "search_internal.h"
 
+/* Archive indices waiting for a worker, first in first out: at[head..n). */
+typedef struct {
+    int *at;
+    int head, n, cap;
+} queue_t;
+
 typedef struct {
     search_run_t *r;
     job_t *jobs; /* by archive index: the job each member came from */
     int cap_jobs;
-    int *queue; /* archive indices of children waiting for a worker: queue[head..n_queue) */
-    int head, n_queue, cap_queue;
-    int64_t *merged; /* ids merged since the last record, in merge order */
+    queue_t fresh;    /* new children */
+    queue_t promoted; /* under the pruner: members going on to their next rung, served first */
+    /* what was merged since the last record, in merge order: ids, or under the pruner
+     * id x MERGE_RUNGS + the rung measured */
+    int64_t *merged;
     int n_merged, cap_merged;
     int decided;   /* budget slots decided (a slot spent on a duplicate too) */
     int batches;   /* batches decided: the next one's generation number */
     int replaying; /* deciding batches already recorded: nothing is written */
 } async_t;
+
+enum { MERGE_RUNGS = 16 }; /* > UH_PRUNER_MAX_RUNGS */
+
+static int grow(void **p, int *cap, int need, size_t size, uh_error_t *err);
+
+static int push(queue_t *q, int i, uh_error_t *err) {
+    int rc = grow((void **)&q->at, &q->cap, q->n + 1, sizeof *q->at, err);
+    if (!rc) q->at[q->n++] = i;
+    return rc;
+}
+
+static int pop(queue_t *q) {
+    return q->head < q->n ? q->at[q->head++] : -1;
+}
 
 static int grow(void **p, int *cap, int need, size_t size, uh_error_t *err) {
     if (need <= *cap) return UH_OK;
@@ -42,18 +64,47 @@ static int grow(void **p, int *cap, int need, size_t size, uh_error_t *err) {
     return UH_OK;
 }
 
-/* Member i's result joins the run: its row is final, and the strategy takes it into the
- * population. */
+static int log_merge(async_t *a, int64_t entry, uh_error_t *err) {
+    int rc = grow((void **)&a->merged, &a->cap_merged, a->n_merged + 1, sizeof *a->merged, err);
+    if (!rc) a->merged[a->n_merged++] = entry;
+    return rc;
+}
+
+/* Member i's final row joins the run, and the strategy takes it into the population (logged
+ * here without the pruner; under it, its last rung's merge was). */
 static int merge(async_t *a, int i, uh_error_t *err) {
     search_run_t *r = a->r;
-    int rc = grow((void **)&a->merged, &a->cap_merged, a->n_merged + 1, sizeof *a->merged, err);
-    if (rc) return rc;
     member_t *m = &r->arc.all[i];
+    int rc = r->cfg.pruner == UH_PRUNER_NONE ? log_merge(a, m->row.id, err) : UH_OK;
+    if (rc) return rc;
     m->row = a->jobs[i].row;
     m->pending = 0;
     search_member_objectives(r, m);
-    a->merged[a->n_merged++] = m->row.id;
     return m->ok && r->strategy->merge ? r->strategy->merge(r, r->strategy_state, i, err) : UH_OK;
+}
+
+/* Under the pruner, member i's result at rung g joins: it takes part in the rung's ranking
+ * from now on, and is decided on at once (the stopping form of asynchronous successive
+ * halving): it goes on when it is among the best ceil(N/eta) of the N measured there so far,
+ * else its row is final, pruned; after the last rung, or failed, it is final. A stored row
+ * keeps its stored fate, and a rung stored after this one means it went on. */
+static int merge_rung(async_t *a, int i, int g, uh_error_t *err) {
+    search_run_t *r = a->r;
+    job_t *job = &a->jobs[i];
+    member_t *m = &r->arc.all[i];
+    int rc = log_merge(a, (int64_t)m->row.id * MERGE_RUNGS + g, err);
+    if (rc) return rc;
+    if (job->row.status == UH_CAND_FAILED) return merge(a, i, err); /* committed already */
+    m->rung_acc[g][0] = job->rungs[g].accuracy;
+    m->rung_acc[g][1] = job->rungs[g].noisy_accuracy;
+    m->n_rungs = g + 1;
+    int on = g + 1 < job->n_rungs; /* a later rung is stored: it went on */
+    if (!on && !job->settled && g + 1 < r->env.n_rung_epochs)
+        rc = search_rung_goes_on(r, i, g, &on, err);
+    if (rc) return rc;
+    if (on) return job->n_rungs == g + 1 ? push(&a->promoted, i, err) : UH_OK;
+    rc = search_finish_job(r, job, err); /* ok after the last rung, else pruned */
+    return rc ? rc : merge(a, i, err);
 }
 
 /* Writes the record of generation r->count.generation: event, the merges since the last. */
@@ -62,6 +113,7 @@ static int record(async_t *a, const char *event, uh_error_t *err) {
     r->count.event = event;
     r->count.merged = a->merged;
     r->count.n_merged = a->n_merged;
+    r->count.merged_rungs = r->cfg.pruner == UH_PRUNER_NONE ? 0 : MERGE_RUNGS;
     int rc = search_end_generation(r, err);
     r->count.event = NULL;
     a->n_merged = 0;
@@ -84,10 +136,9 @@ static void forget_counts(search_run_t *r) {
 static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
     search_run_t *r = a->r;
     int rc = grow((void **)&a->jobs, &a->cap_jobs, r->arc.n_all + b->n_jobs, sizeof *a->jobs, err);
-    if (!rc)
-        rc = grow((void **)&a->queue, &a->cap_queue, a->n_queue + b->n_jobs, sizeof *a->queue, err);
     for (int j = 0; !rc && j < b->n_jobs; j++) {
-        const job_t *job = &b->jobs[j];
+        job_t *job = &b->jobs[j];
+        if (r->cfg.pruner != UH_PRUNER_NONE) search_job_rungs(r, job); /* costs, stored rungs */
         int i = r->arc.n_all;
         if (job->row.id != i + 1) /* a stored row under another id: not this run's record */
             return uh_error_set(err, UH_EFORMAT,
@@ -97,9 +148,12 @@ static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
         a->jobs[i] = *job;
         rc = search_append(r, &job->row, &job->arch, NULL, 0, err);
         if (rc || job->refused) continue;
-        r->arc.all[i].pending = 1;
-        r->arc.all[i].ok = 0;
-        if (!job->settled) a->queue[a->n_queue++] = i;
+        member_t *m = &r->arc.all[i];
+        m->pending = 1;
+        m->ok = 0;
+        m->n_rungs = 0; /* its rungs count once merged */
+        /* one with stored rungs goes on as their merges decide */
+        if (!job->settled && job->n_rungs == 0) rc = push(&a->fresh, i, err);
     }
     return rc;
 }
@@ -155,20 +209,34 @@ static int async_next(void *ctx, uh_remote_job_t *job, int *have, uh_error_t *er
     search_run_t *r = a->r;
     *have = 0;
     while (!search_stopped(r)) {
-        if (a->head == a->n_queue) {
+        int i = pop(&a->promoted), hit, rc;
+        if (i < 0) i = pop(&a->fresh);
+        if (i < 0) {
             if (a->decided >= r->budget) break;
-            int rc = decide(a, a->batches, err);
-            if (rc) return rc;
+            if ((rc = decide(a, a->batches, err))) return rc;
             continue;
         }
-        int i = a->queue[a->head++], hit;
         job_t *jb = &a->jobs[i];
-        int rc = search_job_from_cache(r, jb, &hit, err);
-        if (!rc && hit) rc = merge(a, i, err);
+        if (r->cfg.pruner == UH_PRUNER_NONE) {
+            rc = search_job_from_cache(r, jb, &hit, err);
+            if (!rc && hit) rc = merge(a, i, err);
+        } else {
+            rc = search_rung_from_cache(r, jb, jb->n_rungs, &hit, err);
+            if (!rc && hit) rc = merge_rung(a, i, jb->n_rungs - 1, err);
+        }
         if (rc) return rc;
         if (hit) continue;
         jb->trained = 1;
         *job = (uh_remote_job_t){.index = i, .arch = jb->row.arch, .seed = jb->row.seed};
+        if (r->cfg.pruner != UH_PRUNER_NONE) { /* the next rung, from the weights of the last */
+            uh_eval_config_t ec;
+            if ((rc = search_rung_eval_config(r, jb, jb->n_rungs, &ec, err))) return rc;
+            job->first_epoch = ec.train.first_epoch;
+            job->epochs = ec.train.epochs;
+            job->mc = ec.mc;
+            job->start_weights = ec.start_weights;
+            job->n_start_weights = ec.n_start_weights;
+        }
         *have = 1;
         break;
     }
@@ -183,9 +251,19 @@ static int async_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     if (i < 0 || i >= r->arc.n_all || !r->arc.all[i].pending || a->jobs[i].settled)
         return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", i);
     job_t *job = &a->jobs[i];
+    uh_error_t eerr = {0};
+    if (!res->ok) uh_error_set(&eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
+    if (r->cfg.pruner != UH_PRUNER_NONE) { /* a rung: recorded, committed, decided on */
+        int g = job->n_rungs;
+        int rc = search_rung_measured(r, job, g, &res->result, res->weights, res->n_weights, &eerr,
+                                      err); /* returns only the machine failing */
+        res->weights = NULL;
+        if (!rc)
+            rc = job->row.status == UH_CAND_FAILED ? search_finish_job(r, job, err)
+                                                   : search_rung_commit(r, job, g, err);
+        return rc ? rc : merge_rung(a, i, g, err);
+    }
     if (!res->ok) {
-        uh_error_t eerr = {0};
-        uh_error_set(&eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
         int rc = search_job_failed(job, &eerr, err); /* returns only the machine failing */
         if (rc) return rc;
     } else {
@@ -211,11 +289,16 @@ typedef struct {
 } local_pool_t;
 
 /* Trains one job exactly as a worker rank would: one thread, the run's evaluation. */
-static void evaluate(const search_run_t *r, const char *arch_json, uint64_t seed,
+static void evaluate(const search_run_t *r, const char *arch_json, const uh_remote_job_t *job,
                      uh_remote_result_t *out) {
     uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w, r->env.train->n_classes};
     uh_eval_config_t ec;
     uh_search_eval_config(&r->cfg, &ec);
+    if (job->epochs) ec.train.first_epoch = job->first_epoch, ec.train.epochs = job->epochs;
+    if (job->mc) ec.mc = job->mc;
+    ec.start_weights = job->start_weights; /* the member's, untouched until this result */
+    ec.n_start_weights = job->n_start_weights;
+    const uint64_t seed = job->seed;
     uh_arch_t arch;
     uh_error_t e = {0};
     if (!uh_arch_parse(arch_json, strlen(arch_json), in, &arch, &e))
@@ -264,7 +347,7 @@ static void *local_worker(void *arg) {
         }
         p->running++;
         pthread_mutex_unlock(&p->lock);
-        evaluate(p->a->r, arch, job.seed, &res);
+        evaluate(p->a->r, arch, &job, &res);
         free(arch);
         pthread_mutex_lock(&p->lock);
         p->running--;
@@ -311,8 +394,10 @@ static int run_local(async_t *a, uh_error_t *err) {
 
 /* ---- replay ------------------------------------------------------------------------- */
 
-/* Record g's event ("decide" or "end") and merged ids (*ids malloc'd). */
-static int read_record(const char *state, int g, int *end, int64_t **ids, int *n, uh_error_t *err) {
+/* Record g's event ("decide" or "end") and merged entries (*ids malloc'd): ids, or with
+ * rungs > 0 [id, rung] pairs as id × rungs + rung. */
+static int read_record(const char *state, int g, int rungs, int *end, int64_t **ids, int *n,
+                       uh_error_t *err) {
     cJSON *o = cJSON_Parse(state);
     const cJSON *event = cJSON_GetObjectItemCaseSensitive(o, "event");
     const cJSON *merged = cJSON_GetObjectItemCaseSensitive(o, "merged");
@@ -330,28 +415,43 @@ static int read_record(const char *state, int g, int *end, int64_t **ids, int *n
         rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     const cJSON *id, *list = rc ? NULL : merged;
     cJSON_ArrayForEach(id, list) {
-        double v = cJSON_IsNumber(id) ? id->valuedouble : -1;
-        if (!(v >= 1 && v <= 1e12) || v != (double)(int64_t)v) {
-            rc = uh_error_set(err, UH_EFORMAT, "run store: generation %d merges a bad id", g);
+        const cJSON *number = rungs ? cJSON_GetArrayItem(id, 0) : id;
+        const cJSON *rung = rungs ? cJSON_GetArrayItem(id, 1) : NULL;
+        double v = cJSON_IsNumber(number) ? number->valuedouble : -1;
+        double k = rungs ? (cJSON_IsNumber(rung) ? rung->valuedouble : -1) : 0;
+        if (!(v >= 1 && v <= 1e12) || v != (double)(int64_t)v ||
+            !(k >= 0 && k < UH_PRUNER_MAX_RUNGS) || k != (double)(int)k ||
+            (rungs && cJSON_GetArraySize(id) != 2)) {
+            rc = uh_error_set(err, UH_EFORMAT, "run store: generation %d merges a bad %s", g,
+                              rungs ? "[id, rung]" : "id");
             break;
         }
-        (*ids)[(*n)++] = (int64_t)v;
+        (*ids)[(*n)++] = (int64_t)v * (rungs ? rungs : 1) + (int64_t)k;
     }
     if (!rc) *end = strcmp(event->valuestring, "end") == 0;
     cJSON_Delete(o);
     return rc;
 }
 
-/* Merges recorded id, which must be a stored candidate of the run waiting for its merge. */
-static int merge_recorded(async_t *a, int64_t id, int g, uh_error_t *err) {
+/* Merges a recorded entry: a stored candidate of the run waiting for its merge (under the
+ * pruner, its next rung's stored result, or its stored failure). */
+static int merge_recorded(async_t *a, int64_t entry, int g, uh_error_t *err) {
     search_run_t *r = a->r;
-    int64_t i = id - 1;
-    if (i < 0 || i >= r->arc.n_all || !r->arc.all[i].pending || !a->jobs[i].settled)
+    const int pruned = r->cfg.pruner != UH_PRUNER_NONE;
+    int64_t i = (pruned ? entry / MERGE_RUNGS : entry) - 1;
+    int rung = pruned ? (int)(entry % MERGE_RUNGS) : 0;
+    const job_t *job = i >= 0 && i < r->arc.n_all ? &a->jobs[i] : NULL;
+    int ok =
+        job && r->arc.all[i].pending &&
+        (pruned ? rung == r->arc.all[i].n_rungs &&
+                      (rung < job->n_rungs || (job->settled && job->row.status == UH_CAND_FAILED))
+                : job->settled);
+    if (!ok)
         return uh_error_set(err, UH_EFORMAT,
-                            "run store: generation %d merges candidate %lld, which is not a "
-                            "stored candidate waiting for its merge (the store was changed?)",
-                            g, (long long)id);
-    return merge(a, (int)i, err);
+                            "run store: generation %d merges candidate %lld%s, which is not a "
+                            "stored result waiting for its merge (the store was changed?)",
+                            g, (long long)i + 1, pruned ? " at a rung" : "");
+    return pruned ? merge_rung(a, (int)i, rung, err) : merge(a, (int)i, err);
 }
 
 /* Replays the recorded batches: *finished when the record ends the run. */
@@ -369,7 +469,9 @@ static int replay(async_t *a, int *finished, uh_error_t *err) {
         }
         int64_t *ids = NULL;
         int n = 0;
-        if (!rc) rc = read_record(state, g, finished, &ids, &n, err);
+        if (!rc)
+            rc = read_record(state, g, r->cfg.pruner == UH_PRUNER_NONE ? 0 : MERGE_RUNGS, finished,
+                             &ids, &n, err);
         free(state);
         for (int k = 0; !rc && k < n; k++) rc = merge_recorded(a, ids[k], g, err);
         free(ids);
@@ -394,8 +496,17 @@ int search_async_run(search_run_t *r, uh_error_t *err) {
     r->arc.n_population = 0;
     int finished, rc = replay(&a, &finished, err);
     /* results stored after the last record: merged first, in id order (no decision saw them) */
-    for (int i = 0; !rc && !finished && i < r->arc.n_all; i++)
-        if (r->arc.all[i].pending && a.jobs[i].settled) rc = merge(&a, i, err);
+    for (int i = 0; !rc && !finished && i < r->arc.n_all; i++) {
+        const member_t *m = &r->arc.all[i];
+        if (r->cfg.pruner == UH_PRUNER_NONE) {
+            if (m->pending && a.jobs[i].settled) rc = merge(&a, i, err);
+            continue;
+        }
+        while (!rc && m->pending && m->n_rungs < a.jobs[i].n_rungs)
+            rc = merge_rung(&a, i, m->n_rungs, err);
+        if (!rc && m->pending && a.jobs[i].settled) /* failed before a rung was stored */
+            rc = merge_rung(&a, i, m->n_rungs, err);
+    }
     if (!rc && !finished)
         rc = r->hooks.executor ? search_run_executor(r, async_next, async_done, &a, err)
                                : run_local(&a, err);
@@ -408,7 +519,8 @@ int search_async_run(search_run_t *r, uh_error_t *err) {
     if (!rc) rc = search_test_front(r, err);
     for (int i = 0; a.jobs && i < r->arc.n_all; i++) free(a.jobs[i].weights);
     free(a.jobs);
-    free(a.queue);
+    free(a.fresh.at);
+    free(a.promoted.at);
     free(a.merged);
     return rc;
 }

@@ -808,7 +808,7 @@ static int rung_due(const job_t *job, int g) {
 
 /* The evaluation of rung g: the epochs after the previous rung's, from the job's weights
  * there (in memory, or read back from the store when an earlier process trained them). */
-static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t *ec,
+int search_rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t *ec,
                             uh_error_t *err) {
     uh_search_eval_config(&r->cfg, ec);
     ec->train.threads_live = &r->threads_live;
@@ -827,7 +827,7 @@ static int rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t
 
 /* Records job's evaluation at rung g (failed when eerr is set) and takes w (n_w floats,
  * malloc'd) as the weights to continue from. */
-static int rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_result_t *res, float *w,
+int search_rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_result_t *res, float *w,
                          size_t n_w, const uh_error_t *eerr, uh_error_t *err) {
     free(job->weights);
     job->weights = w;
@@ -850,7 +850,7 @@ static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job_t *job = &c->b->jobs[i];
     if (!rung_due(job, c->rung)) return UH_OK;
     uh_eval_config_t ec;
-    int rc = rung_eval_config(r, job, c->rung, &ec, err);
+    int rc = search_rung_eval_config(r, job, c->rung, &ec, err);
     if (rc) return rc;
     float *w = NULL;
     size_t n_w = 0;
@@ -859,44 +859,50 @@ static int train_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
     job->trained = 1;
     uh_evaluate(r->env.backend, &job->arch, r->env.train, r->env.val, &ec, job->row.seed, &res, &w,
                 &n_w, &eerr);
-    return rung_measured(r, job, c->rung, &res, w, n_w, &eerr, err);
+    return search_rung_measured(r, job, c->rung, &res, w, n_w, &eerr, err);
 }
 
 /* Commit of train_rung: the rung's result and the weights to continue from, at once. */
-static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
-    rung_ctx_t *c = ctx;
-    job_t *job = &c->b->jobs[i];
-    if (!rung_due(job, c->rung)) return UH_OK;
-    const uh_rung_t *m = &job->rungs[c->rung];
-    int rc = job->row.status == UH_CAND_FAILED || job->cached_rung == c->rung
+int search_rung_commit(search_run_t *r, job_t *job, int g, uh_error_t *err) {
+    const uh_rung_t *m = &job->rungs[g];
+    int rc = job->row.status == UH_CAND_FAILED || job->cached_rung == g
                  ? UH_OK
-                 : cache_add(r, job, c->rung, m->accuracy, m->noisy_accuracy, m->noisy_accuracy_std,
+                 : cache_add(r, job, g, m->accuracy, m->noisy_accuracy, m->noisy_accuracy_std,
                              m->train_seconds, err);
     if (!rc) rc = uh_store_put_rung(r->env.store, m, job->weights, job->n_weights, err);
-    if (!rc) job->n_rungs = c->rung + 1;
+    if (!rc) job->n_rungs = g + 1;
     return rc;
 }
 
+static int commit_rung(search_run_t *r, void *ctx, int i, uh_error_t *err) {
+    rung_ctx_t *c = ctx;
+    job_t *job = &c->b->jobs[i];
+    return rung_due(job, c->rung) ? search_rung_commit(r, job, c->rung, err) : UH_OK;
+}
+
 /* Before rung g trains: the due jobs the cache knows at g, committed as if trained there. */
-static int rung_from_cache(search_run_t *r, rung_ctx_t *c, uh_error_t *err) {
-    for (int j = 0; r->hooks.cache && j < c->b->n_jobs; j++) {
-        job_t *job = &c->b->jobs[j];
-        if (!rung_due(job, c->rung)) continue;
-        uh_eval_result_t res;
-        float *w;
-        size_t n_w = 0;
-        int hit;
-        int rc = cache_lookup(r, job, c->rung, &res, &w, &n_w, &hit, err);
-        if (!rc && hit) {
-            uh_error_t none = {0};
-            job->cached = 1;
-            job->cached_rung = c->rung;
-            rc = rung_measured(r, job, c->rung, &res, w, n_w, &none, err);
-            if (!rc) rc = commit_rung(r, c, j, err);
-        }
-        if (rc) return rc;
+int search_rung_from_cache(search_run_t *r, job_t *job, int g, int *hit, uh_error_t *err) {
+    uh_eval_result_t res;
+    float *w;
+    size_t n_w = 0;
+    *hit = 0;
+    int rc = r->hooks.cache ? cache_lookup(r, job, g, &res, &w, &n_w, hit, err) : UH_OK;
+    if (!rc && *hit) {
+        uh_error_t none = {0};
+        job->cached = 1;
+        job->cached_rung = g;
+        rc = search_rung_measured(r, job, g, &res, w, n_w, &none, err);
+        if (!rc) rc = search_rung_commit(r, job, g, err);
     }
-    return UH_OK;
+    return rc;
+}
+
+static int rung_from_cache(search_run_t *r, rung_ctx_t *c, uh_error_t *err) {
+    int rc = UH_OK, hit;
+    for (int j = 0; !rc && r->hooks.cache && j < c->b->n_jobs; j++)
+        if (rung_due(&c->b->jobs[j], c->rung))
+            rc = search_rung_from_cache(r, &c->b->jobs[j], c->rung, &hit, err);
+    return rc;
 }
 
 /* A rung's result from the executor: recorded and committed like a local one. */
@@ -905,8 +911,9 @@ static int remote_rung_done(void *ctx, uh_remote_result_t *res, uh_error_t *err)
     uh_error_t eerr;
     int rc = remote_result(c->b, res, &eerr, err);
     if (rc) return rc;
-    rc = rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
-                       res->n_weights, &eerr, err); /* a failure of the machine is returned */
+    rc =
+        search_rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
+                             res->n_weights, &eerr, err); /* a failure of the machine is returned */
     res->weights = NULL;
     return rc ? rc : commit_rung(c->b->r, c, res->index, err);
 }
@@ -924,7 +931,7 @@ static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
     for (int j = 0; !rc && j < b->n_jobs; j++) {
         job_t *job = &b->jobs[j];
         uh_eval_config_t ec;
-        if (!rung_due(job, g) || (rc = rung_eval_config(r, job, g, &ec, err))) continue;
+        if (!rung_due(job, g) || (rc = search_rung_eval_config(r, job, g, &ec, err))) continue;
         job->trained = 1;
         jobs[n++] = (uh_remote_job_t){.index = j,
                                       .arch = job->row.arch,
@@ -945,7 +952,7 @@ static int train_to_rung(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
 /* The job's final row: its last rung's accuracies (status ok after the last rung, else
  * pruned), committed with its weights when it may end on the front; the weights kept for
  * its rungs go. A failed job's row is committed as it is. */
-static int finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
+int search_finish_job(search_run_t *r, job_t *job, uh_error_t *err) {
     job->active = 0;
     if (job->settled) return UH_OK;
     uh_candidate_t *row = &job->row;
@@ -1015,7 +1022,7 @@ static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
             int order = uh_nsga2_better(rank[c], crowd[c], rank[a], crowd[a]);
             ahead += order > 0 || (order == 0 && c < a);
         }
-        if (ahead >= promoted) rc = finish_job(r, &b->jobs[who[w]], err);
+        if (ahead >= promoted) rc = search_finish_job(r, &b->jobs[who[w]], err);
     }
     free(p);
     free(rank);
@@ -1026,41 +1033,70 @@ static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
 
 /* Step three under the pruner: the batch's jobs through the rungs. A job's rungs stored by an
  * earlier process are read back (their results; their weights when it trains on). */
-static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
-    for (int j = 0; j < b->n_jobs; j++) {
-        job_t *job = &b->jobs[j];
-        for (size_t i = 0; i < r->env.n_rungs; i++) {
-            const uh_rung_t *g = &r->env.rungs[i];
-            if (strcmp(g->hash, job->key.hash) != 0 || g->rung >= r->env.n_rung_epochs) continue;
-            job->rungs[g->rung] = *g;
-            if (g->rung + 1 > job->n_rungs) job->n_rungs = g->rung + 1;
-        }
-        /* a row stored by an earlier process takes part in the rungs it was measured at */
-        job->active = !job->refused && (!job->settled || job->n_rungs > 0);
-        /* the costs rank it from rung 0 on, also when its rungs were all read back (a
-         * backend that cannot cost it fails it at rung 0 instead) */
-        uh_energy_t e;
-        uh_error_t ignored = {0};
-        if (job->active && !job->settled &&
-            !uh_backend_energy(r->env.backend, &job->arch, &e, &ignored)) {
-            job->row.energy_nj = e.total_nj;
-            job->row.latency_ns = e.latency_ns;
-            job->row.area_mm2 = e.footprint.area_mm2;
-        }
+void search_job_rungs(search_run_t *r, job_t *job) {
+    for (size_t i = 0; i < r->env.n_rungs; i++) {
+        const uh_rung_t *g = &r->env.rungs[i];
+        if (strcmp(g->hash, job->key.hash) != 0 || g->rung >= r->env.n_rung_epochs) continue;
+        job->rungs[g->rung] = *g;
+        if (g->rung + 1 > job->n_rungs) job->n_rungs = g->rung + 1;
     }
+    /* a row stored by an earlier process takes part in the rungs it was measured at */
+    job->active = !job->refused && (!job->settled || job->n_rungs > 0);
+    /* the costs rank it from rung 0 on, also when its rungs were all read back (a backend
+     * that cannot cost it fails it at rung 0 instead) */
+    uh_energy_t e;
+    uh_error_t ignored = {0};
+    if (job->active && !job->settled &&
+        !uh_backend_energy(r->env.backend, &job->arch, &e, &ignored)) {
+        job->row.energy_nj = e.total_nj;
+        job->row.latency_ns = e.latency_ns;
+        job->row.area_mm2 = e.footprint.area_mm2;
+    }
+}
+
+int search_rung_goes_on(const search_run_t *r, int i, int g, int *on, uh_error_t *err) {
+    int k = r->k, n = 0, me = -1;
+    for (int j = 0; j < r->arc.n_all; j++) n += rung_ranked(&r->arc.all[j], g);
+    double *p = malloc((size_t)(n + 1) * k * sizeof *p);
+    int *rank = malloc((size_t)(n + 1) * sizeof *rank);
+    double *crowd = malloc((size_t)(n + 1) * sizeof *crowd);
+    int rc = !p || !rank || !crowd ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
+    for (int j = 0, at = 0; !rc && j < r->arc.n_all; j++) {
+        const member_t *m = &r->arc.all[j];
+        if (!rung_ranked(m, g)) continue;
+        if (j == i) me = at;
+        rung_point(r, m->rung_acc[g], &m->row, p + (size_t)k * at++);
+    }
+    if (!rc && me < 0)
+        rc = uh_error_set(err, UH_EINVAL, "member %d has no result at rung %d", i, g);
+    if (!rc) rc = uh_nsga2_assign(p, n, k, rank, crowd, err);
+    int ahead = 0; /* candidates at the rung placed before this one, ties by archive order */
+    for (int c = 0; !rc && c < n; c++) {
+        int order = uh_nsga2_better(rank[c], crowd[c], rank[me], crowd[me]);
+        ahead += order > 0 || (order == 0 && c < me);
+    }
+    *on = ahead < (n + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
+    free(p);
+    free(rank);
+    free(crowd);
+    return rc;
+}
+
+static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
+    for (int j = 0; j < b->n_jobs; j++) search_job_rungs(r, &b->jobs[j]);
     int rc = UH_OK;
     for (int g = 0; !rc && g < r->env.n_rung_epochs; g++) {
         rc = train_to_rung(r, b, g, err);
         for (int j = 0; !rc && j < b->n_jobs; j++) /* failed at this rung: final now */
             if (!b->jobs[j].settled && b->jobs[j].row.status == UH_CAND_FAILED)
-                rc = finish_job(r, &b->jobs[j], err);
+                rc = search_finish_job(r, &b->jobs[j], err);
         /* a stored row that stopped before this rung (failed) was not measured here */
         for (int j = 0; j < b->n_jobs; j++)
             if (b->jobs[j].settled && b->jobs[j].n_rungs <= g) b->jobs[j].active = 0;
         if (!rc && g + 1 < r->env.n_rung_epochs) rc = prune_after(r, b, g, err);
     }
     for (int j = 0; !rc && j < b->n_jobs; j++)
-        if (b->jobs[j].active) rc = finish_job(r, &b->jobs[j], err);
+        if (b->jobs[j].active) rc = search_finish_job(r, &b->jobs[j], err);
     return rc;
 }
 
@@ -1368,8 +1404,18 @@ int search_end_generation(search_run_t *r, uh_error_t *err) {
     if (r->count.event) { /* the asynchronous search's record (async.c) */
         cJSON_AddStringToObject(s, "event", r->count.event);
         cJSON *merged = cJSON_AddArrayToObject(s, "merged");
-        for (int i = 0; i < r->count.n_merged; i++)
-            cJSON_AddItemToArray(merged, cJSON_CreateNumber((double)r->count.merged[i]));
+        const int64_t k = r->count.merged_rungs;
+        for (int i = 0; i < r->count.n_merged; i++) {
+            int64_t e = r->count.merged[i];
+            if (!k) {
+                cJSON_AddItemToArray(merged, cJSON_CreateNumber((double)e));
+                continue;
+            }
+            cJSON *pair = cJSON_CreateArray(); /* under the pruner: [id, rung] */
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)(e / k)));
+            cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)(e % k)));
+            cJSON_AddItemToArray(merged, pair);
+        }
     }
     if (uh_limits_any(&r->cfg.limits)) { /* which limits the invalid children broke */
         cJSON *o = cJSON_AddObjectToObject(s, "over_limit");
@@ -1593,10 +1639,6 @@ int uh_search_async_check(const uh_search_config_t *cfg, uh_error_t *err) {
                             "asynchronous search: strategy %s has none (it decides a batch at a "
                             "time); nsga2, llm, evolution and random have",
                             uh_strategy_name(cfg->strategy));
-    if (cfg->pruner != UH_PRUNER_NONE)
-        return uh_error_set(err, UH_EINVAL,
-                            "asynchronous search: trains every candidate fully (pruner none): "
-                            "the pruner's rungs are barriers");
     return UH_OK;
 }
 

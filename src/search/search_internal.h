@@ -67,6 +67,7 @@ typedef struct {
     const char *event;
     const int64_t *merged;
     int n_merged;
+    int merged_rungs; /* 0: merged holds ids; k > 0: id × k + rung, written as [id, rung] */
 } search_counts_t;
 
 /* callbacks: how the run is driven and reported (none of it changes the result) */
@@ -204,6 +205,22 @@ int search_job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err);
 int search_commit_job(search_run_t *r, job_t *job, uh_error_t *err);
 /* Answers an unsettled job from the evaluation cache, committing it, when the cache has it. */
 int search_job_from_cache(search_run_t *r, job_t *job, int *hit, uh_error_t *err);
+/* The pruner's steps for one job (search.c, "the pruner"): its rungs stored by an earlier
+ * process and its costs (before it trains); rung g's evaluation (from the job's weights);
+ * rung g's result taking w as the weights to continue from (failed when eerr is set); its
+ * commit (with the weights, and to the cache); rung g from the cache (*hit); the job's final
+ * row (ok after the last rung, else pruned), committed. */
+void search_job_rungs(search_run_t *r, job_t *job);
+int search_rung_eval_config(search_run_t *r, job_t *job, int g, uh_eval_config_t *ec,
+                            uh_error_t *err);
+int search_rung_measured(search_run_t *r, job_t *job, int g, const uh_eval_result_t *res, float *w,
+                         size_t n_w, const uh_error_t *eerr, uh_error_t *err);
+int search_rung_commit(search_run_t *r, job_t *job, int g, uh_error_t *err);
+int search_rung_from_cache(search_run_t *r, job_t *job, int g, int *hit, uh_error_t *err);
+int search_finish_job(search_run_t *r, job_t *job, uh_error_t *err);
+/* Whether member i, measured at rung g, goes on: it is among the best ceil(N/η) of the N
+ * members measured there (non-dominated sorting and crowding, ties by archive order). */
+int search_rung_goes_on(const search_run_t *r, int i, int g, int *on, uh_error_t *err);
 /* Appends a row to the archive (its objectives and stored rungs filled in). */
 int search_append(search_run_t *r, const uh_candidate_t *row, const uh_arch_t *arch,
                   const uh_rung_t *rungs, size_t n_rungs, uh_error_t *err);
