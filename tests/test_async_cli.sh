@@ -151,6 +151,11 @@ PY
 }
 checks "$tmp/p1" 36 && ok || bad "serial pruner run's record"
 [[ $(sql "$tmp/p1" "select count(*) from candidates where status = 'pruned'") -gt 0 ]] && ok || bad "the pruner pruned nothing"
+# the cache answers each rung
+"$UHNAS" search "${PRUNED[@]}" --jobs 1 --cache "$tmp/pcache.sqlite" --out "$tmp/pc1" > /dev/null 2>&1 && ok || bad "pruner run filling a cache"
+out=$("$UHNAS" search "${PRUNED[@]}" --jobs 1 --cache "$tmp/pcache.sqlite" --out "$tmp/pc2" --json 2> /dev/null)
+[[ $(python3 -c 'import json,sys; o=json.loads(sys.argv[1]); print(o["cached"], o["trained"])' "$out") == "36 0" ]] && ok || bad "pruner run not answered from the cache: $out"
+same_rows "$tmp/p1" "$tmp/pc2" "cached asynchronous run with the pruner"
 "$UHNAS" search "${PRUNED[@]}" --jobs 2 --out "$tmp/p-two" > /dev/null 2>&1 && ok || bad "two-thread async run with the pruner"
 checks "$tmp/p-two" 36 && ok || bad "two-thread pruner run's record"
 # kill -9 with the pruner: no stored rung is trained again, the budget completes
