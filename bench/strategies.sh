@@ -23,7 +23,8 @@
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
 # compare pairs each run with its twin on the noisy objective), nsga2-full nsga2-async (nsga2
 # without the pruner, in generations and asynchronous: issue 19's hypervolume at equal
-# evaluations; give --jobs 2 or more, or the asynchronous run has one worker).
+# evaluations; give --jobs 2 or more, or the asynchronous run has one worker) and
+# nsga2-async-asha (asynchronous with the pruner, against nsga2).
 # A budget B is 10 initial candidates + (B - 10) / 10 generations of 10 children.
 set -euo pipefail
 
@@ -65,6 +66,7 @@ strategy_args() {
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;
     nsga2-full) echo "--strategy nsga2 --pruner none" ;;
     nsga2-async) echo "--strategy nsga2 --pruner none --async" ;;
+    nsga2-async-asha) echo "--strategy nsga2 --async" ;;
     *) echo "strategies.sh: unknown strategy $1" >&2; return 2 ;;
   esac
 }
