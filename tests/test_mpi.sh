@@ -14,6 +14,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=se
 if ! timeout 60 mpirun -np 2 true > /dev/null 2>&1; then
   skip "mpirun cannot start two processes here"
 fi
+# kill_job PID DIR: kill -9 the MPI job started with setsid as PID, and any rank of it on
+# DIR still alive (ranks may sit in process groups of their own)
+kill_job() {
+  kill -9 -- -"$1" 2> /dev/null; wait "$1" 2> /dev/null
+  for _ in $(seq 1 100); do
+    pgrep -f -- "$2" > /dev/null || break
+    pkill -9 -f -- "$2"; sleep 0.1
+  done
+}
 LOUD=(--backend mzi-realistic --data tiny --population 4 --children 3 --generations 8
       --epochs 1 --batch 32 --mc 2 --seed 11)
 ARGS=("${LOUD[@]}" --quiet)
@@ -43,12 +52,7 @@ for how in mpi serial; do
   setsid mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/killed-$how" > /dev/null 2>&1 &
   pid=$!
   wait_rows "$tmp/killed-$how" 5 120
-  kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-  # ranks may sit in process groups of their own: make sure none is left writing
-  for _ in $(seq 1 100); do
-    pgrep -f -- "$tmp/killed-$how" > /dev/null || break
-    pkill -9 -f -- "$tmp/killed-$how"; sleep 0.1
-  done
+  kill_job "$pid" "$tmp/killed-$how"
   n=$(rows "$tmp/killed-$how")
   [[ $n -ge 5 && $n -lt 28 ]] && ok || bad "killed $how run has $n rows"
   if [[ $how == mpi ]]; then
@@ -74,11 +78,7 @@ same_rows "$tmp/asha-serial" "$tmp/asha-mpi" "MPI run with the pruner"
 setsid mpirun -np 3 "$UHNAS" search "${PRUNED[@]}" --out "$tmp/asha-killed" > /dev/null 2>&1 &
 pid=$!
 wait_rungs "$tmp/asha-killed" 7
-kill -9 -- -"$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-for _ in $(seq 1 100); do
-  pgrep -f -- "$tmp/asha-killed" > /dev/null || break
-  pkill -9 -f -- "$tmp/asha-killed"; sleep 0.1
-done
+kill_job "$pid" "$tmp/asha-killed"
 n=$(sql "$tmp/asha-killed" "select count(*) from rungs")
 [[ $n -ge 7 && $n -lt $(sql "$tmp/asha-serial" "select count(*) from rungs") ]] && ok \
   || bad "the kill did not land between the rungs ($n rungs stored)"
@@ -132,17 +132,11 @@ for what in job worker; do
   setsid mpirun -np 3 "$UHNAS" search "${ASYNC[@]}" --out "$d" > /dev/null 2>&1 &
   pid=$!
   wait_rows "$d" 8 120
-  if [[ $what == job ]]; then
-    kill -9 -- -"$pid" 2> /dev/null
-  else
+  if [[ $what == worker ]]; then
     kill -9 "$(rank_pid "$d" 2)" 2> /dev/null
     for _ in $(seq 1 600); do kill -0 "$pid" 2> /dev/null || break; sleep 0.1; done
   fi
-  wait "$pid" 2> /dev/null
-  for _ in $(seq 1 100); do
-    pgrep -f -- "$d" > /dev/null || break
-    pkill -9 -f -- "$d"; sleep 0.1
-  done
+  kill_job "$pid" "$d"
   sql "$d" "select id, hash, noisy_accuracy from candidates order by id" > "$tmp/before"
   n=$(wc -l < "$tmp/before")
   [[ $n -ge 8 && $n -lt $ASYNC_BUDGET ]] && ok || bad "async run, $what killed, has $n rows"
@@ -167,11 +161,7 @@ d=$tmp/async-pruner
 setsid mpirun -np 3 "$UHNAS" search "${PASYNC[@]}" --out "$d" > /dev/null 2>&1 &
 pid=$!
 wait_rungs "$d" 12
-kill -9 -- -"$pid" 2> /dev/null; wait "$pid" 2> /dev/null
-for _ in $(seq 1 100); do
-  pgrep -f -- "$d" > /dev/null || break
-  pkill -9 -f -- "$d"; sleep 0.1
-done
+kill_job "$pid" "$d"
 rungs "$d" > "$tmp/before"
 n=$(rows "$d")
 [[ $(wc -l < "$tmp/before") -ge 12 && $n -lt $ASYNC_BUDGET ]] && ok || bad "async pruner run killed with $n rows"
