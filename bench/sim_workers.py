@@ -28,15 +28,22 @@ seconds over workers x wall time) and candidates per hour (hypervolume per hour 
 the search's hypervolume at equal evaluations is measured by bench/strategies.sh, labels
 nsga2-full and nsga2-async). The same candidates are replayed in every mode.
 
+Then, for the run's own candidates in each mode, the hours to finish them (its final
+hypervolume) and the hypervolume after the first hour (the run's own curve, by how many
+candidates each mode has finished by then; `uhnas compare --curves` computes it).
+
   bench/sim_workers.py RUN_DIR [--workers 1,2,3,8,64,256,1024] [--coord-ms 18] [--scale 1]
-                               [--per-worker 400] [--seed 1]
+                               [--per-worker 400] [--seed 1] [--uhnas ./build/uhnas]
 """
 import argparse
+import csv
 import heapq
 import json
 import random
 import sqlite3
+import subprocess
 import sys
+import tempfile
 
 
 def load(run_dir, scale):
@@ -87,8 +94,9 @@ class Rank0:
         return self.free_at  # the task starts on its worker then
 
 
-def generational(cands, workers, coord):
-    """Barriers at every rung of every generation; returns (wall, busy)."""
+def generational(cands, workers, coord, finished=None):
+    """Barriers at every rung of every generation; returns (wall, busy). finished (a list)
+    receives each candidate's completion time."""
     gens = {}
     for g, chain, _ in cands:
         gens.setdefault(g, []).append(chain)
@@ -97,27 +105,29 @@ def generational(cands, workers, coord):
         batch = gens[g]
         depth = max(len(c) for c in batch)
         for r in range(depth):
-            tasks = [c[r] for c in batch if len(c) > r]
+            tasks = [c for c in batch if len(c) > r]
             free = [now] * min(workers, len(tasks))  # the workers of this rung, in order
             heapq.heapify(free)
             end = now
-            for t in tasks:
+            for c in tasks:
                 at = heapq.heappop(free)
                 start = rank0.dispatch(at)
-                done = start + t
-                busy += t
+                done = start + c[r]
+                busy += c[r]
                 end = max(end, done)
                 heapq.heappush(free, done)
+                if finished is not None and r + 1 == len(c):
+                    finished.append(done)
             now = end  # the barrier
     return now, busy
 
 
-def asynchronous(cands, workers, coord):
+def asynchronous(cands, workers, coord, finished=None):
     """--async: the next candidate to a free worker, trained fully; returns (wall, busy)."""
-    return steady([(g, [full], full) for g, _, full in cands], workers, coord)
+    return steady([(g, [full], full) for g, _, full in cands], workers, coord, finished)
 
 
-def steady(cands, workers, coord):
+def steady(cands, workers, coord, finished=None):
     """No barriers: a promoted rung first, else the next candidate; returns (wall, busy)."""
     rank0, busy, end = Rank0(coord), 0.0, 0.0
     pending = []  # (ready time, order, chain, next rung): promotions waiting for a worker
@@ -139,8 +149,22 @@ def steady(cands, workers, coord):
         if r + 1 < len(chain):
             order += 1
             heapq.heappush(pending, (done, order, chain, r + 1))
+        elif finished is not None:
+            finished.append(done)
         heapq.heappush(free, done)
     return end, busy
+
+
+def hv_curve(uhnas, run_dir):
+    """The run's hypervolume after 1..N evaluations (uhnas compare --curves), or None."""
+    with tempfile.TemporaryDirectory() as t:
+        try:
+            subprocess.run([uhnas, "compare", run_dir, "--out", t + "/c.html", "--csv", t + "/c.csv",
+                            "--curves", t + "/curve.csv"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        rows = list(csv.DictReader(open(t + "/curve.csv")))
+    return [float(r["mean_hypervolume"]) for r in sorted(rows, key=lambda r: int(r["evaluations"]))]
 
 
 def main():
@@ -151,6 +175,7 @@ def main():
     ap.add_argument("--per-worker", type=int, default=400)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--uhnas", default="./build/uhnas", help="for the run's hypervolume curve")
     a = ap.parse_args()
     cands = load(a.run_dir, a.scale)
     if not cands:
@@ -172,6 +197,22 @@ def main():
             wall, busy = sim(cs, w, a.coord_ms / 1000)
             print(f"{w:>7} {len(sample):>10} {name:>12} {wall / 3600:>9.3f} "
                   f"{busy / (w * wall):>11.3f} {len(sample) / (wall / 3600):>8.0f}")
+    curve = hv_curve(a.uhnas, a.run_dir)
+    if not curve:
+        return
+    # the run's own candidates in each mode: its hypervolume by the hour (the hypervolume
+    # after k evaluations is the run's own; the modes replay the same candidates)
+    print(f"\nthe run's own {len(cands)} candidates (final hypervolume {curve[-1]:.4f}): hours to "
+          f"finish, and the hypervolume after 1 h")
+    print(f"{'workers':>7} {'mode':>12} {'hours':>8} {'HV at 1 h':>10}")
+    for w in (int(x) for x in a.workers.split(",")):
+        for name, sim in (("generational", generational), ("async", asynchronous),
+                          ("async+asha", steady)):
+            done = []
+            wall, _ = sim(cands, w, a.coord_ms / 1000, done)
+            k = sum(1 for t in done if t <= 3600)
+            hv = curve[min(k, len(curve)) - 1] if k else 0.0
+            print(f"{w:>7} {name:>12} {wall / 3600:>8.3f} {hv:>10.4f}")
 
 
 if __name__ == "__main__":
