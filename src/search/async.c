@@ -131,6 +131,19 @@ static void forget_counts(search_run_t *r) {
     }
 }
 
+/* Merges what the store holds of pending member i and no record has merged: its row, or
+ * under the pruner its stored rungs in order (then its row, when it failed before a rung). */
+static int merge_stored(async_t *a, int i, uh_error_t *err) {
+    const member_t *m = &a->r->arc.all[i];
+    const job_t *job = &a->jobs[i];
+    if (a->r->cfg.pruner == UH_PRUNER_NONE)
+        return m->pending && job->settled ? merge(a, i, err) : UH_OK;
+    int rc = UH_OK;
+    while (!rc && m->pending && m->n_rungs < job->n_rungs) rc = merge_rung(a, i, m->n_rungs, err);
+    if (!rc && m->pending && job->settled) rc = merge_rung(a, i, m->n_rungs, err);
+    return rc;
+}
+
 /* The batch's jobs join the archive as pending members (settled ones wait for their recorded
  * merge; refused ones are final), the others queue for a worker. */
 static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
@@ -155,6 +168,10 @@ static int enlist(async_t *a, const batch_t *b, uh_error_t *err) {
         /* one with stored rungs goes on as their merges decide */
         if (!job->settled && job->n_rungs == 0) rc = push(&a->fresh, i, err);
     }
+    /* live, a stored result no record merged (none should exist: a result is stored with the
+     * record of its decision) is merged at once rather than left waiting */
+    for (int i = r->arc.n_all - b->n_jobs; !rc && !a->replaying && i < r->arc.n_all; i++)
+        if (i >= 0) rc = merge_stored(a, i, err);
     return rc;
 }
 
@@ -496,17 +513,7 @@ int search_async_run(search_run_t *r, uh_error_t *err) {
     r->arc.n_population = 0;
     int finished, rc = replay(&a, &finished, err);
     /* results stored after the last record: merged first, in id order (no decision saw them) */
-    for (int i = 0; !rc && !finished && i < r->arc.n_all; i++) {
-        const member_t *m = &r->arc.all[i];
-        if (r->cfg.pruner == UH_PRUNER_NONE) {
-            if (m->pending && a.jobs[i].settled) rc = merge(&a, i, err);
-            continue;
-        }
-        while (!rc && m->pending && m->n_rungs < a.jobs[i].n_rungs)
-            rc = merge_rung(&a, i, m->n_rungs, err);
-        if (!rc && m->pending && a.jobs[i].settled) /* failed before a rung was stored */
-            rc = merge_rung(&a, i, m->n_rungs, err);
-    }
+    for (int i = 0; !rc && !finished && i < r->arc.n_all; i++) rc = merge_stored(&a, i, err);
     if (!rc && !finished)
         rc = r->hooks.executor ? search_run_executor(r, async_next, async_done, &a, err)
                                : run_local(&a, err);
