@@ -234,8 +234,9 @@ int search_stopped(const search_run_t *r);
 int search_run_executor(search_run_t *r, uh_remote_next_fn next, uh_remote_done_fn done, void *ctx,
                         uh_error_t *err);
 /* Stores generation r->count.generation's state and metrics, then resets its counts. A
- * "decide" record (async.c) is queued instead: written inside the next candidate's commit
- * (the weights of members that left the front are then dropped at the end, not now). */
+ * "decide" record (async.c) is queued instead: written inside the next candidate's (or rung
+ * result's) commit (the weights of members that left the front are then dropped at the end,
+ * not now). */
 int search_end_generation(search_run_t *r, uh_error_t *err);
 /* The run summary's hypervolume, front and counts from the archive as it stands (what
  * search_end_generation sets; a resumed run that writes no generation needs it). */
