@@ -18,8 +18,10 @@
 #
 # Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
 # llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
-# ablation) llm-prior (the built-in model starting from the checkpoint --prior FILE, default
-# configs/lm/prior.ckpt: `search --llm-prior shipped`) llm-clean nsga2-clean
+# ablation) llm-front (the same asking for children both ways along the front, in the run's
+# own accuracy deciles: --llm-targets front) llm-prior (the built-in model starting from the
+# checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
+# llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
 # compare pairs each run with its twin on the noisy objective), nsga2-full nsga2-async (nsga2
 # without the pruner, in generations and asynchronous: issue 19's hypervolume at equal
@@ -61,6 +63,7 @@ strategy_args() {
     random|nsga2|evolution|linas) echo "--strategy $1" ;;
     llm) echo "--strategy llm --llm-prior none" ;;
     llm-noprompt) echo "--strategy llm --llm-prior none --system-prompt none" ;;
+    llm-front) echo "--strategy llm --llm-prior none --llm-targets front" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;

@@ -192,6 +192,27 @@ prior_ok=$(sql "$tmp/builtin1" "select count(*) from candidates where status = '
 [[ $(sql "$tmp/prior" "select json_extract(state, '\$.operator.llm_builtin.examples') from generations where generation = 1") -eq $((prior_ok + 4)) ]] && ok || bad "prior examples: $(sql "$tmp/prior" "select state from generations where generation = 1")"
 out=$("$UHNAS" search "${BASE[@]}" --strategy llm --llm-prior "$tmp/none" --out "$tmp/noprior" 2>&1)
 [[ $? -eq 2 && "$out" == *"neither a checkpoint (uhnas pretrain) nor a run directory"* && ! -e "$tmp/noprior" ]] && ok || bad "missing prior: $out"
+# --llm-targets front: stored with the run (a cheaper run stores no rule: it reads as the
+# rule runs had before), other children than cheaper's from the same seed, the same run
+# again, and kill -9 then resume gives its rows
+"$UHNAS" search "${BUILTIN[@]}" --llm-targets front --out "$tmp/front1" > /dev/null 2> "$tmp/front.err" && ok || bad "--llm-targets front: $(cat "$tmp/front.err")"
+[[ $(sql "$tmp/front1" "select json_extract(config, '\$.operator.builtin.targets') from run") == front && \
+   $(sql "$tmp/builtin1" "select coalesce(json_extract(config, '\$.operator.builtin.targets'), 'absent') from run") == absent ]] && ok || bad "targets rule not stored"
+children() { sql "$1" "select group_concat(hash, ',') from (select hash from candidates where generation > 0 order by id)"; }
+[[ $(children "$tmp/front1") != "$(children "$tmp/builtin1")" ]] && ok || bad "front asked for the children cheaper did"
+"$UHNAS" search "${BUILTIN[@]}" --llm-targets front --out "$tmp/fkill" > /dev/null 2>&1 &
+kill_at "$tmp/fkill" 8 $!
+[[ $(sql "$tmp/fkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the front run finished before it was killed"
+"$UHNAS" resume "$tmp/fkill" > "$tmp/fresume.out" 2>&1 && ok || bad "front resume: $(cat "$tmp/fresume.out")"
+same_rows "$tmp/front1" "$tmp/fkill" "resumed front run"
+# refused before a run directory is made: an unknown rule, a checkpoint (it learnt the
+# absolute deciles), a remote model
+for args in "--llm-targets sideways" "--llm-targets front --llm-prior shipped" \
+            "--llm-targets front --llm-url http://127.0.0.1:1/v1 --llm-model m"; do
+  # shellcheck disable=SC2086 # the options are words
+  out=$("$UHNAS" search "${BASE[@]}" --strategy llm $args --out "$tmp/badfront" 2>&1)
+  [[ $? -eq 2 && "$out" == *"--llm-targets"* && ! -e "$tmp/badfront" ]] && ok || bad "$args: $out"
+done
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

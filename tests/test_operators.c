@@ -9,6 +9,7 @@
 
 #include "../src/lm/memory.h"
 
+#include "uhnas/archlang.h"
 #include "uhnas/lm.h"
 #include "uhnas/operator.h"
 
@@ -132,6 +133,47 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(uh_lm_config_parse(bad[i], &back, &err), UH_EINVAL);
+    /* the targets rule: written only when not the first (runs stored before read as it) */
+    c.targets = UH_LM_TARGETS_FRONT;
+    json = uh_lm_config_json(&c);
+    assert_non_null(strstr(json, ",\"targets\":\"front\"}}"));
+    assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
+    assert_int_equal(back.targets, UH_LM_TARGETS_FRONT);
+    free(json);
+    assert_int_equal(uh_lm_config_parse("{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],"
+                                        "\"layers\":4,\"heads\":4,\"width\":128,\"context\":256,"
+                                        "\"train_steps\":40,\"targets\":\"sideways\"}}",
+                                        &back, &err),
+                     UH_EINVAL);
+}
+
+/* What a child asks for: cheaper, every child the parent's accuracy (+0.02 noisy) one energy
+ * decile lower; front, that for even children and one accuracy decile better at one energy
+ * decile more for odd ones, within [0, 1]. */
+static void test_builtin_child_targets(void **state) {
+    (void)state;
+    static const struct {
+        uh_lm_targets_t rule;
+        double acc, noisy, energy01;
+        int child;
+        const char *want;
+    } cases[] = {
+        {UH_LM_TARGETS_CHEAPER, 0.85, 0.80, 0.55, 0, "ACC8 NOISY8 E4"},
+        {UH_LM_TARGETS_CHEAPER, 0.85, 0.80, 0.55, 1, "ACC8 NOISY8 E4"},
+        {UH_LM_TARGETS_FRONT, 0.55, 0.62, 0.55, 0, "ACC5 NOISY6 E4"},
+        {UH_LM_TARGETS_FRONT, 0.55, 0.62, 0.55, 1, "ACC6 NOISY7 E6"},
+        {UH_LM_TARGETS_FRONT, 0.95, 0.97, 0.05, 2, "ACC9 NOISY9 E0"},
+        {UH_LM_TARGETS_FRONT, 0.95, 0.97, 0.95, 3, "ACC9 NOISY9 E9"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int tgt[3];
+        uh_lm_child_targets(cases[i].rule, cases[i].acc, cases[i].noisy, cases[i].energy01,
+                            cases[i].child, tgt);
+        char names[3][16], got[64];
+        for (int k = 0; k < 3; k++) uh_lang_token_name(tgt[k], names[k], sizeof names[k]);
+        snprintf(got, sizeof got, "%s %s %s", names[0], names[1], names[2]);
+        assert_string_equal(got, cases[i].want);
+    }
 }
 
 static void test_open_by_config_and_totals(void **state) {
@@ -206,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_the_loop_passes_the_configs_crossover),
         cmocka_unit_test(test_model_strategies_refuse_the_classic_operator),
         cmocka_unit_test(test_builtin_config_round_trip_and_strictness),
+        cmocka_unit_test(test_builtin_child_targets),
         cmocka_unit_test(test_open_by_config_and_totals),
         cmocka_unit_test(test_builtin_record_on_a_full_disk),
         cmocka_unit_test(test_energy_scale),

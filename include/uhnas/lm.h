@@ -6,15 +6,15 @@
  * Every generation the model trains a few steps more on every measured candidate of the run
  * (hardware tokens + the candidate's accuracy, noisy accuracy and energy buckets + its parent,
  * when the model made it → its architecture), then writes each child by grammar-constrained
- * sampling, its parent in context, for a target just beyond that parent: the parent's
- * accuracy, a little more noisy accuracy, one energy bucket lower. A child that is not new is
- * re-sampled a bounded number of times, then replaced by a classic mutation (counted). Children's
- * origin is "llm-builtin". Every random choice comes from the run's seed and the call, and the
- * model runs on one thread, so a run is the same on any machine with the same CPU and BLAS
- * build (OpenBLAS picks its kernels per CPU). With a run directory, every call's
- * children and the latest trained model are kept there: `resume` answers finished calls from them
- * and continues training from the checkpoint, and the result is the run an uninterrupted search
- * would have made. */
+ * sampling, its parent in context, for a target just beyond that parent (uh_lm_targets_t: by
+ * default the parent's accuracy, a little more noisy accuracy, one energy bucket lower). A child
+ * that is not new is re-sampled a bounded number of times, then replaced by a classic mutation
+ * (counted). Children's origin is "llm-builtin". Every random choice comes from the run's seed and
+ * the call, and the model runs on one thread, so a run is the same on any machine with the same CPU
+ * and BLAS build (OpenBLAS picks its kernels per CPU). With a run directory, every call's children
+ * and the latest trained model are kept there: `resume` answers finished calls from them and
+ * continues training from the checkpoint, and the result is the run an uninterrupted search would
+ * have made. */
 #ifndef UHNAS_LM_H
 #define UHNAS_LM_H
 
@@ -25,6 +25,24 @@
 
 #define UH_LM_MAX_RESAMPLES 8
 
+/* What each child is asked for, its parent in context (docs/llm.md, "Targets"):
+ * CHEAPER  the parent's accuracy, +0.02 noisy accuracy, one energy decile lower: every child
+ *          one step down the front (every run before the choice existed);
+ * FRONT    accuracies as deciles of the run's own measured candidates (the share below, so
+ *          "more accurate" means something on a task where every good network scores
+ *          0.80-0.86), and children asked in turn one energy decile cheaper at the parent's
+ *          accuracy (even children) and one accuracy decile better at one energy decile more
+ *          (odd children): both ways along the front. */
+typedef enum { UH_LM_TARGETS_CHEAPER, UH_LM_TARGETS_FRONT } uh_lm_targets_t;
+extern const char *const uh_lm_target_names[]; /* "cheaper", "front", NULL */
+
+/* The target tokens (accuracy, noisy accuracy, energy: uh_lang_targets) child number `child` of
+ * a parent asks for under rule t. acc and noisy are the parent's accuracies as the rule reads
+ * them (raw for CHEAPER, the run's shares below for FRONT), energy01 its energy on the
+ * hypervolume's scale clipped to [0, 1]. */
+void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double energy01, int child,
+                         int out[3]);
+
 typedef struct {
     int layers, heads, channels, context;
     int train_steps; /* per generation */
@@ -32,6 +50,7 @@ typedef struct {
     float lr;
     double temperature;
     int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
+    uh_lm_targets_t targets;
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,
      * each with its own backend's hardware tokens: knowledge carries across runs */
@@ -49,7 +68,7 @@ typedef struct {
 
 /* 4 layers, 4 heads, width 128, context UH_LANG_MAX_TOKENS (256; the longest example, a
  * parent and its child, is 130), 40 AdamW steps of 8 examples per generation at lr 1e-3,
- * temperature 1, hardware tokens on, seed 1. */
+ * temperature 1, hardware tokens on, targets CHEAPER, seed 1. */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */
@@ -100,6 +119,7 @@ int uh_lm_shipped_prior(char *path, size_t size);
 typedef struct {
     int layers, heads, width, context, train_steps;
     int hardware_tokens;
+    int targets; /* uh_lm_targets_t */
     int n_prior;
     char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
     char start[1024];                  /* the pretrained checkpoint it starts from, or "" */
@@ -110,7 +130,8 @@ typedef struct {
 void uh_lm_config_default(uh_lm_config_t *c);
 /* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
  * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, with "start":FILE and
- * "start_digest":HEX when it starts from a checkpoint (absent in runs stored before).
+ * "start_digest":HEX when it starts from a checkpoint and "targets":"front" under that rule
+ * (absent in runs stored before, and for the first rule: those runs resume as they began).
  * Caller frees. */
 char *uh_lm_config_json(const uh_lm_config_t *c);
 /* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */

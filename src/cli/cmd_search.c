@@ -630,6 +630,10 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "built-in model: context in tokens (default 256; a parent and child take at most 130)"},
         {"llm-train-steps", OPT_INT, &llm_args.size[4], 0, 100000, NULL, "N",
          "built-in model: AdamW steps of 8 examples per generation (default 40)"},
+        {"llm-targets", OPT_STRING, &llm_args.targets, 0, 0, NULL, "cheaper|front",
+         "built-in model: what each child is asked for: cheaper, the parent's accuracy one energy "
+         "decile lower (default); front, by the run's own accuracy deciles, alternately cheaper "
+         "and one decile more accurate (docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

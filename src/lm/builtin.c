@@ -91,16 +91,49 @@ static int64_t parent_of(const lineage_t *l, int n, const char *hash) {
     return -1;
 }
 
-/* Candidate c as an example: hardware, its measured results, its parent (when known, found
- * among rows[0..n_rows), and the example fits the context) and its architecture. A pruned
- * candidate is one only with_pruned (its results are those of the rung it stopped at). */
-static int make_example(const int *hw, const uh_candidate_t *c, int with_pruned, double energy_zero,
-                        const lineage_t *lineage, int n_lineage, const uh_candidate_t *const *rows,
-                        int n_rows, uh_shape_t input, int context, example_t *ex) {
+static int measured(const uh_candidate_t *c, int with_pruned) {
+    return (c->status == UH_CAND_OK || (with_pruned && c->status == UH_CAND_PRUNED)) &&
+           c->energy_nj > 0;
+}
+
+/* Where x stands among the measured rows' accuracies (noisy ones when noisy): the share
+ * below it, ties counting half. The accuracy scale of UH_LM_TARGETS_FRONT. */
+static double share_below(const uh_candidate_t *const *rows, int n, int with_pruned, int noisy,
+                          double x) {
+    double below = 0;
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (!measured(rows[i], with_pruned)) continue;
+        double v = noisy ? rows[i]->noisy_accuracy : rows[i]->accuracy;
+        below += v < x ? 1 : v == x ? 0.5 : 0;
+        count++;
+    }
+    return count ? below / count : 0;
+}
+
+const char *const uh_lm_target_names[] = {"cheaper", "front", NULL};
+
+void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double energy01, int child,
+                         int out[3]) {
+    if (t == UH_LM_TARGETS_FRONT && child % 2)
+        uh_lang_targets(fmin(1.0, acc + 0.1), fmin(1.0, noisy + 0.1), fmin(1.0, energy01 + 0.1),
+                        out);
+    else if (t == UH_LM_TARGETS_FRONT)
+        uh_lang_targets(acc, noisy, fmax(0.0, energy01 - 0.1), out);
+    else
+        uh_lang_targets(acc, fmin(1.0, noisy + 0.02), fmax(0.0, energy01 - 0.1), out);
+}
+
+/* Candidate c as an example: hardware, its measured results (accuracies as the rule reads
+ * them, among rows[0..n_rows)), its parent (when known, found among the rows, and the example
+ * fits the context) and its architecture. A pruned candidate is one only with_pruned (its
+ * results are those of the rung it stopped at). */
+static int make_example(const int *hw, uh_lm_targets_t rule, const uh_candidate_t *c,
+                        int with_pruned, double energy_zero, const lineage_t *lineage,
+                        int n_lineage, const uh_candidate_t *const *rows, int n_rows,
+                        uh_shape_t input, int context, example_t *ex) {
     uh_arch_t a, parent;
-    int measured = c->status == UH_CAND_OK || (with_pruned && c->status == UH_CAND_PRUNED);
-    if (!measured || !(c->energy_nj > 0) ||
-        uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
+    if (!measured(c, with_pruned) || uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
         return -1;
     int64_t pid = parent_of(lineage, n_lineage, c->hash);
     const uh_arch_t *pa = NULL;
@@ -108,8 +141,12 @@ static int make_example(const int *hw, const uh_candidate_t *c, int with_pruned,
         if (rows[i]->id == pid &&
             !uh_arch_parse(rows[i]->arch, strlen(rows[i]->arch), input, &parent, NULL))
             pa = &parent;
+    double acc = c->accuracy, noisy = c->noisy_accuracy;
+    if (rule == UH_LM_TARGETS_FRONT)
+        acc = share_below(rows, n_rows, with_pruned, 0, acc),
+        noisy = share_below(rows, n_rows, with_pruned, 1, noisy);
     int tgt[3];
-    uh_lang_targets(c->accuracy, c->noisy_accuracy, energy01(energy_zero, c->energy_nj), tgt);
+    uh_lang_targets(acc, noisy, energy01(energy_zero, c->energy_nj), tgt);
     ex->len = uh_lang_example(hw, tgt, pa, &a, ex->tok, context);
     if (ex->len < 0 && pa) ex->len = uh_lang_example(hw, tgt, NULL, &a, ex->tok, context);
     return ex->len >= 2 ? 0 : -1;
@@ -124,9 +161,9 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     if (o->n_prior) memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
     *n = o->n_prior;
     for (int i = 0; i < in->n_archive; i++)
-        *n += !make_example(o->hw, in->archive[i], 0, in->energy_zero, o->lineage, o->n_lineage,
-                            in->archive, in->n_archive, in->space->input, o->opts.context,
-                            &(*out)[*n]);
+        *n += !make_example(o->hw, o->opts.targets, in->archive[i], 0, in->energy_zero, o->lineage,
+                            o->n_lineage, in->archive, in->n_archive, in->space->input,
+                            o->opts.context, &(*out)[*n]);
     return UH_OK;
 }
 
@@ -190,14 +227,18 @@ static int is_new(const uh_propose_t *in, const uh_child_t *out, int made, const
     return 1;
 }
 
-/* One child for parent p: sampled for a target just beyond it, with p in context,
- * re-sampled (hotter each time) while it is not a valid new architecture. 1 when one was
- * found. */
-static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p,
+/* Child number `child` of parent p: sampled for a target just beyond it (the run's rule),
+ * with p in context, re-sampled (hotter each time) while it is not a valid new architecture.
+ * 1 when one was found. */
+static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p, int child,
                         uh_child_t *out, int made, uh_rng_t *rng) {
     int tgt[3], prompt[UH_LANG_MAX_TOKENS], seq[UH_LANG_MAX_TOKENS];
-    uh_lang_targets(p->accuracy, fmin(1.0, p->noisy_accuracy + 0.02),
-                    fmax(0.0, energy01(in->energy_zero, p->energy_nj) - 0.1), tgt);
+    double acc = p->accuracy, noisy = p->noisy_accuracy;
+    if (o->opts.targets == UH_LM_TARGETS_FRONT) /* as its examples read them */
+        acc = share_below(in->archive, in->n_archive, 0, 0, acc),
+        noisy = share_below(in->archive, in->n_archive, 0, 1, noisy);
+    uh_lm_child_targets(o->opts.targets, acc, noisy, energy01(in->energy_zero, p->energy_nj), child,
+                        tgt);
     uh_arch_t parent;
     int has_parent = !uh_arch_parse(p->arch, strlen(p->arch), in->space->input, &parent, NULL);
     int n =
@@ -320,7 +361,7 @@ static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_err
     int made = 0;
     for (int i = 0; !rc && i < in->n; i++) {
         const uh_candidate_t *p = in->parents[i % in->n_parents];
-        if (sample_child(o, in, p, out, made, &rng)) {
+        if (sample_child(o, in, p, i, out, made, &rng)) {
             made++, o->cur.valid++;
             continue;
         }
@@ -424,9 +465,9 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
     if (!rc) rc = uh_lang_hardware(b, hw, err);
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
-        o->n_prior += !make_example(o->opts.hardware_tokens ? hw : o->hw, &rows[i], with_pruned,
-                                    zero, lineage, n_lineage, view, (int)n, in, o->opts.context,
-                                    &o->prior[o->n_prior]);
+        o->n_prior += !make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets, &rows[i],
+                                    with_pruned, zero, lineage, n_lineage, view, (int)n, in,
+                                    o->opts.context, &o->prior[o->n_prior]);
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
     free(view);
     free(lineage);
@@ -450,6 +491,15 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
                             "built-in model: layers 1..16, heads dividing a width of at most "
                             "1024, context 16..%d, batch 1..1024, train steps >= 0",
                             UH_LANG_MAX_TOKENS);
+    if (opts->targets != UH_LM_TARGETS_CHEAPER && opts->targets != UH_LM_TARGETS_FRONT)
+        return uh_error_set(err, UH_EINVAL, "built-in model: unknown targets rule %d",
+                            (int)opts->targets);
+    /* a checkpoint learnt its examples' accuracies as absolute deciles (uhnas pretrain) */
+    if (opts->start && opts->targets == UH_LM_TARGETS_FRONT)
+        return uh_error_set(err, UH_EINVAL,
+                            "built-in model: a pretrained checkpoint learnt the cheaper targets "
+                            "(absolute accuracy deciles), not front's (the run's own); give "
+                            "--llm-prior none or run directories with --llm-targets front");
     lm_op_t *o = calloc(1, sizeof *o);
     if (!o) return uh_error_set(err, UH_ENOMEM, "out of memory");
     o->opts = *opts;

@@ -27,6 +27,7 @@ void uh_lm_config_default(uh_lm_config_t *c) {
     c->layers = d.layers, c->heads = d.heads, c->width = d.channels, c->context = d.context;
     c->train_steps = d.train_steps;
     c->hardware_tokens = d.hardware_tokens;
+    c->targets = (int)d.targets;
 }
 
 /* "prior": the earlier runs' directories, at most UH_LM_MAX_PRIOR. */
@@ -59,6 +60,9 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
                 sizeof(((uh_lm_config_t *)0)->start), 0),
     UH_JSON_ROW("start_digest", UH_JSON_STRING, uh_lm_config_t, start_digest, 0, 0,
                 sizeof(((uh_lm_config_t *)0)->start_digest), 0),
+    /* optional: runs stored before it asked every child for cheaper (written only when not) */
+    {"targets", UH_JSON_CHOICE, offsetof(uh_lm_config_t, targets), 0,
+     .choices = uh_lm_target_names},
     {NULL}};
 #undef SIZE
 
@@ -71,6 +75,7 @@ char *uh_lm_config_json(const uh_lm_config_t *c) {
         if (f->type == UH_JSON_INT) cJSON_AddNumberToObject(b, f->key, *v);
         if (f->type == UH_JSON_STRING && *(const char *)v)
             cJSON_AddStringToObject(b, f->key, (const char *)v);
+        if (f->type == UH_JSON_CHOICE && *v) cJSON_AddStringToObject(b, f->key, f->choices[*v]);
         if (f->type != UH_JSON_CUSTOM) continue;
         cJSON *prior = cJSON_AddArrayToObject(b, f->key);
         for (int i = 0; i < c->n_prior; i++)
@@ -104,6 +109,7 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.layers = c->layers, o.heads = c->heads, o.channels = c->width, o.context = c->context;
     o.train_steps = c->train_steps;
     o.hardware_tokens = c->hardware_tokens;
+    o.targets = (uh_lm_targets_t)c->targets;
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;
