@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
+
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
+
+Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
+hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
+of that run alone, so the figures are the report's) as CSV on standard output. With two labels
+it also prints, on standard error, each label's mean and the exact two-sided Mann-Whitney U
+test of the two, on the final hypervolume and at each --at N: a pairing that the bench's page
+(p against random and nsga2 only) does not give. Small enough to keep in the repository
+(bench/results/), so that the figures in docs/strategies.md outlive the machine that ran them.
+"""
+import argparse
+import csv
+import glob
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run_figures(uhnas, run, at):
+    """Final hypervolume and the hypervolume after each of `at` candidates, of one run."""
+    with tempfile.TemporaryDirectory() as t:
+        subprocess.run([uhnas, "compare", run, "--out", t + "/page.html", "--csv", t + "/runs.csv",
+                        "--curves", t + "/curves.csv"], check=True, capture_output=True)
+        with open(t + "/runs.csv") as f:
+            final = float(next(csv.DictReader(f))["final_hypervolume_mean"])
+        with open(t + "/curves.csv") as f:
+            curve = {int(r["evaluations"]): float(r["mean_hypervolume"]) for r in csv.DictReader(f)}
+    return [final] + [curve.get(n, float("nan")) for n in at]
+
+
+def mann_whitney(x, y):
+    """U of x against y and its exact two-sided p (every split of the pooled values)."""
+    def u(a, b):
+        return sum((ai > bi) + 0.5 * (ai == bi) for ai in a for bi in b)
+    u0, pool, n = u(x, y), x + y, len(x)
+    mid = n * len(y) / 2
+    splits = list(itertools.combinations(range(len(pool)), n))
+    far = 0
+    for c in splits:
+        chosen = set(c)
+        e = u([pool[i] for i in c], [pool[i] for i in range(len(pool)) if i not in chosen])
+        far += abs(e - mid) >= abs(u0 - mid) - 1e-12
+    return u0, far / len(splits)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--uhnas", default="./build/uhnas")
+    ap.add_argument("--at", default="70", help="candidate counts, comma-separated")
+    ap.add_argument("out")
+    ap.add_argument("backend")
+    ap.add_argument("budget", type=int)
+    ap.add_argument("labels", nargs="*")
+    a = ap.parse_args()
+    if len(a.labels) not in (0, 2):
+        ap.error("give two labels to test, or none")
+    at = [int(n) for n in a.at.split(",") if n]
+    rows = []
+    for run in sorted(glob.glob(f"{a.out}/{a.backend}/c{a.budget}/*/s*")):
+        if not os.path.exists(run + "/front.csv"):
+            continue  # unfinished
+        label, seed = run.split("/")[-2], int(run.split("/")[-1][1:])
+        rows.append((label, seed, *run_figures(a.uhnas, run, at)))
+    rows.sort()
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at])
+    for r in rows:
+        w.writerow([r[0], r[1]] + [f"{v:.6f}" for v in r[2:]])
+    if not a.labels:
+        return
+    for k, name in enumerate(["final"] + [f"at {n}" for n in at]):
+        x = [r[2 + k] for r in rows if r[0] == a.labels[0]]
+        y = [r[2 + k] for r in rows if r[0] == a.labels[1]]
+        if not x or not y:
+            sys.exit(f"strategy_runs.py: no finished runs of {a.labels[0] if not x else a.labels[1]}")
+        u0, p = mann_whitney(x, y)
+        print(f"{a.backend} c{a.budget} {name}: {a.labels[0]} {statistics.mean(x):.4f} ({len(x)} runs), "
+              f"{a.labels[1]} {statistics.mean(y):.4f} ({len(y)}); U = {u0:g}, exact two-sided "
+              f"p = {p:.4f}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
