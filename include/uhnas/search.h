@@ -395,6 +395,16 @@ typedef struct {
     size_t n_weights;
 } uh_remote_result_t;
 
+/* Trains one job as every worker does (the local pool's threads, MPI ranks): the run's
+ * evaluation ec (uh_search_eval_config) with the job's rung, hardware samples and start
+ * weights; its architecture is arch[0..arch_len) (job->arch is not read), parsed for the
+ * data's input. *weights: malloc'd, the caller frees them (NULL on failure). */
+int uh_search_evaluate_job(const uh_backend_t *b, const uh_dataset_t *train,
+                           const uh_dataset_t *val, const uh_eval_config_t *ec,
+                           const uh_remote_job_t *job, const char *arch, size_t arch_len,
+                           uh_eval_result_t *res, float **weights, size_t *n_weights,
+                           uh_error_t *err);
+
 typedef int (*uh_remote_done_fn)(void *ctx, uh_remote_result_t *r, uh_error_t *err);
 /* The next job for a free worker: *have = 1 with *job filled (its arch and weights need only
  * last until the executor has sent it), or *have = 0 when there is none now: the executor

@@ -275,12 +275,10 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     job_msg_t h;
     memcpy(&h, buf, sizeof h);
     msg.index = h.index;
-    uh_arch_t arch;
     uh_error_t e = ws->setup;
     float *w = NULL, *start = NULL;
     size_t n = 0;
     uh_eval_result_t res;
-    uh_eval_config_t ec = ws->ec;
     size_t rest = len - sizeof h;
     int epochs = ws->ec.train.epochs; /* a rung lies within the run's epochs */
     if (!e.code &&
@@ -297,13 +295,14 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
             memcpy(start, buf + sizeof h + h.arch_len, (size_t)h.n_weights * sizeof *start);
     }
     if (!e.code) {
-        if (h.epochs) ec.train.first_epoch = h.first_epoch, ec.train.epochs = h.epochs;
-        if (h.mc) ec.mc = h.mc;
-        ec.start_weights = start;
-        ec.n_start_weights = (size_t)h.n_weights;
-        uh_shape_t in = {ws->train->c, ws->train->h, ws->train->w, ws->train->n_classes};
-        if (!uh_arch_parse((const char *)buf + sizeof h, (size_t)h.arch_len, in, &arch, &e))
-            uh_evaluate(ws->backend, &arch, ws->train, ws->val, &ec, h.seed, &res, &w, &n, &e);
+        uh_remote_job_t job = {.seed = h.seed,
+                               .first_epoch = h.first_epoch,
+                               .epochs = h.epochs,
+                               .mc = h.mc,
+                               .start_weights = start,
+                               .n_start_weights = (size_t)h.n_weights};
+        uh_search_evaluate_job(ws->backend, ws->train, ws->val, &ws->ec, &job,
+                               (const char *)buf + sizeof h, (size_t)h.arch_len, &res, &w, &n, &e);
     }
     free(start);
     if (e.code) {

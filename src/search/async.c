@@ -305,31 +305,35 @@ typedef struct {
     uh_error_t first;
 } local_pool_t;
 
-/* Trains one job exactly as a worker rank would: one thread, the run's evaluation. */
-static void evaluate(const search_run_t *r, const char *arch_json, const uh_remote_job_t *job,
+int uh_search_evaluate_job(const uh_backend_t *b, const uh_dataset_t *train,
+                           const uh_dataset_t *val, const uh_eval_config_t *ec,
+                           const uh_remote_job_t *job, const char *arch, size_t arch_len,
+                           uh_eval_result_t *res, float **weights, size_t *n_weights,
+                           uh_error_t *err) {
+    *weights = NULL, *n_weights = 0;
+    uh_eval_config_t rung = *ec;
+    if (job->epochs) rung.train.first_epoch = job->first_epoch, rung.train.epochs = job->epochs;
+    if (job->mc) rung.mc = job->mc;
+    rung.start_weights = job->start_weights; /* the member's, untouched until this result */
+    rung.n_start_weights = job->n_start_weights;
+    uh_shape_t in = {train->c, train->h, train->w, train->n_classes};
+    uh_arch_t a;
+    int rc = uh_arch_parse(arch, arch_len, in, &a, err);
+    if (!rc) rc = uh_evaluate(b, &a, train, val, &rung, job->seed, res, weights, n_weights, err);
+    if (rc) free(*weights), *weights = NULL, *n_weights = 0;
+    return rc;
+}
+
+/* One job on a local worker thread, its failure as a result's message. */
+static void evaluate(const search_run_t *r, const char *arch, const uh_remote_job_t *job,
                      uh_remote_result_t *out) {
-    uh_shape_t in = {r->env.train->c, r->env.train->h, r->env.train->w, r->env.train->n_classes};
     uh_eval_config_t ec;
     uh_search_eval_config(&r->cfg, &ec);
-    if (job->epochs) ec.train.first_epoch = job->first_epoch, ec.train.epochs = job->epochs;
-    if (job->mc) ec.mc = job->mc;
-    ec.start_weights = job->start_weights; /* the member's, untouched until this result */
-    ec.n_start_weights = job->n_start_weights;
-    const uint64_t seed = job->seed;
-    uh_arch_t arch;
     uh_error_t e = {0};
-    if (!uh_arch_parse(arch_json, strlen(arch_json), in, &arch, &e))
-        uh_evaluate(r->env.backend, &arch, r->env.train, r->env.val, &ec, seed, &out->result,
-                    &out->weights, &out->n_weights, &e);
-    if (!e.code) {
-        out->ok = 1;
-        return;
-    }
-    out->code = e.code;
-    snprintf(out->message, sizeof out->message, "%s", e.msg);
-    free(out->weights);
-    out->weights = NULL;
-    out->n_weights = 0;
+    out->ok =
+        !uh_search_evaluate_job(r->env.backend, r->env.train, r->env.val, &ec, job, arch,
+                                strlen(arch), &out->result, &out->weights, &out->n_weights, &e);
+    if (!out->ok) out->code = e.code, snprintf(out->message, sizeof out->message, "%s", e.msg);
 }
 
 static void pool_fail(local_pool_t *p, int rc, const uh_error_t *e) {
