@@ -993,6 +993,31 @@ static int rung_ranked(const member_t *m, int g) {
     return m->n_rungs > g && m->row.energy_nj > 0;
 }
 
+/* The archive's points at rung g (its members measured there, in archive order) into p, with
+ * room for every member; their count. *me: where member i went (−1: not measured there). */
+static int archive_rung_points(const search_run_t *r, int g, int i, double *p, int *me) {
+    int at = 0;
+    *me = -1;
+    for (int j = 0; j < r->arc.n_all; j++) {
+        const member_t *m = &r->arc.all[j];
+        if (!rung_ranked(m, g)) continue;
+        if (j == i) *me = at;
+        rung_point(r, m->rung_acc[g], &m->row, p + (size_t)r->k * at++);
+    }
+    return at;
+}
+
+/* The pruner's rule at a rung: whether point a of the n points there, ranked by
+ * uh_nsga2_assign, is among the best ceil(n/η), ties by the points' order. */
+static int rung_promotes(const int *rank, const double *crowd, int n, int a) {
+    int ahead = 0;
+    for (int c = 0; c < n; c++) {
+        int order = uh_nsga2_better(rank[c], crowd[c], rank[a], crowd[a]);
+        ahead += order > 0 || (order == 0 && c < a);
+    }
+    return ahead < (n + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
+}
+
 /* After rung g: a batch's job goes on when it is among the best ceil(N/η) of the N candidates
  * of the run measured at rung g (the archive's, then the batch's), ranked by non-dominated
  * sorting and crowding, ties by that order; the others are finished as pruned. As in ASHA, a
@@ -1000,19 +1025,14 @@ static int rung_ranked(const member_t *m, int g) {
  * batch of poor children may send none on, a strong one several, and a batch of one is not
  * always promoted. */
 static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
-    int k = r->k, n_old = 0, n = 0;
-    for (int i = 0; i < r->arc.n_all; i++) n_old += rung_ranked(&r->arc.all[i], g);
+    int k = r->k, n_all = r->arc.n_all, n = 0, unused;
     for (int j = 0; j < b->n_jobs; j++) n += b->jobs[j].active;
-    double *p = malloc((size_t)(n_old + n + 1) * k * sizeof *p);
-    int *rank = malloc((size_t)(n_old + n + 1) * sizeof *rank);
-    double *crowd = malloc((size_t)(n_old + n + 1) * sizeof *crowd);
+    double *p = malloc((size_t)(n_all + n + 1) * k * sizeof *p);
+    int *rank = malloc((size_t)(n_all + n + 1) * sizeof *rank);
+    double *crowd = malloc((size_t)(n_all + n + 1) * sizeof *crowd);
     int *who = malloc((size_t)(n + 1) * sizeof *who);
     int rc = !p || !rank || !crowd || !who ? uh_error_set(err, UH_ENOMEM, "out of memory") : 0;
-    int at = 0;
-    for (int i = 0; !rc && i < r->arc.n_all; i++) {
-        const member_t *m = &r->arc.all[i];
-        if (rung_ranked(m, g)) rung_point(r, m->rung_acc[g], &m->row, p + (size_t)k * at++);
-    }
+    int n_old = rc ? 0 : archive_rung_points(r, g, -1, p, &unused), at = n_old;
     for (int j = 0, w = 0; !rc && j < b->n_jobs; j++) {
         const job_t *job = &b->jobs[j];
         if (!job->active) continue;
@@ -1021,15 +1041,9 @@ static int prune_after(search_run_t *r, batch_t *b, int g, uh_error_t *err) {
         who[w++] = j;
     }
     if (!rc && at > 0) rc = uh_nsga2_assign(p, at, k, rank, crowd, err);
-    int promoted = (at + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
-    for (int w = 0; !rc && w < n; w++) {
-        int a = n_old + w, ahead = 0; /* candidates at the rung placed before this job */
-        for (int c = 0; c < at; c++) {
-            int order = uh_nsga2_better(rank[c], crowd[c], rank[a], crowd[a]);
-            ahead += order > 0 || (order == 0 && c < a);
-        }
-        if (ahead >= promoted) rc = search_finish_job(r, &b->jobs[who[w]], err);
-    }
+    for (int w = 0; !rc && w < n; w++)
+        if (!rung_promotes(rank, crowd, at, n_old + w))
+            rc = search_finish_job(r, &b->jobs[who[w]], err);
     free(p);
     free(rank);
     free(crowd);
@@ -1061,27 +1075,16 @@ void search_job_rungs(search_run_t *r, job_t *job) {
 }
 
 int search_rung_goes_on(const search_run_t *r, int i, int g, int *on, uh_error_t *err) {
-    int k = r->k, n = 0, me = -1;
-    for (int j = 0; j < r->arc.n_all; j++) n += rung_ranked(&r->arc.all[j], g);
-    double *p = malloc((size_t)(n + 1) * k * sizeof *p);
-    int *rank = malloc((size_t)(n + 1) * sizeof *rank);
-    double *crowd = malloc((size_t)(n + 1) * sizeof *crowd);
+    int n_all = r->arc.n_all, me = -1;
+    double *p = malloc((size_t)(n_all + 1) * r->k * sizeof *p);
+    int *rank = malloc((size_t)(n_all + 1) * sizeof *rank);
+    double *crowd = malloc((size_t)(n_all + 1) * sizeof *crowd);
     int rc = !p || !rank || !crowd ? uh_error_set(err, UH_ENOMEM, "out of memory") : UH_OK;
-    for (int j = 0, at = 0; !rc && j < r->arc.n_all; j++) {
-        const member_t *m = &r->arc.all[j];
-        if (!rung_ranked(m, g)) continue;
-        if (j == i) me = at;
-        rung_point(r, m->rung_acc[g], &m->row, p + (size_t)k * at++);
-    }
+    int n = rc ? 0 : archive_rung_points(r, g, i, p, &me);
     if (!rc && me < 0)
         rc = uh_error_set(err, UH_EINVAL, "member %d has no result at rung %d", i, g);
-    if (!rc) rc = uh_nsga2_assign(p, n, k, rank, crowd, err);
-    int ahead = 0; /* candidates at the rung placed before this one, ties by archive order */
-    for (int c = 0; !rc && c < n; c++) {
-        int order = uh_nsga2_better(rank[c], crowd[c], rank[me], crowd[me]);
-        ahead += order > 0 || (order == 0 && c < me);
-    }
-    *on = ahead < (n + UH_PRUNER_ETA - 1) / UH_PRUNER_ETA;
+    if (!rc) rc = uh_nsga2_assign(p, n, r->k, rank, crowd, err);
+    if (!rc) *on = rung_promotes(rank, crowd, n, me);
     free(p);
     free(rank);
     free(crowd);
