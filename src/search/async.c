@@ -268,10 +268,10 @@ static int async_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     if (i < 0 || i >= r->arc.n_all || !r->arc.all[i].pending || a->jobs[i].settled)
         return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", i);
     job_t *job = &a->jobs[i];
-    uh_error_t eerr = {0};
-    if (!res->ok) uh_error_set(&eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
     if (r->cfg.pruner != UH_PRUNER_NONE) { /* a rung: recorded, committed, decided on */
         int g = job->n_rungs;
+        uh_error_t eerr;
+        search_result_error(res, &eerr);
         int rc = search_rung_measured(r, job, g, &res->result, res->weights, res->n_weights, &eerr,
                                       err); /* returns only the machine failing */
         res->weights = NULL;
@@ -280,17 +280,8 @@ static int async_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
                                                    : search_rung_commit(r, job, g, err);
         return rc ? rc : merge_rung(a, i, g, err);
     }
-    if (!res->ok) {
-        int rc = search_job_failed(job, &eerr, err); /* returns only the machine failing */
-        if (rc) return rc;
-    } else {
-        search_job_measured(r, job, &res->result);
-    }
-    free(job->weights);
-    job->weights = res->weights;
-    job->n_weights = res->n_weights;
-    res->weights = NULL;
-    int rc = search_commit_job(r, job, err);
+    int rc = search_job_take_result(r, job, res, err);
+    if (!rc) rc = search_commit_job(r, job, err);
     return rc ? rc : merge(a, i, err);
 }
 

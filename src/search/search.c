@@ -475,6 +475,25 @@ int search_job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err) {
     return UH_OK;
 }
 
+void search_result_error(const uh_remote_result_t *res, uh_error_t *eerr) {
+    *eerr = (uh_error_t){0};
+    if (!res->ok) uh_error_set(eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
+}
+
+int search_job_take_result(const search_run_t *r, job_t *job, uh_remote_result_t *res,
+                           uh_error_t *err) {
+    uh_error_t eerr;
+    search_result_error(res, &eerr);
+    int rc = eerr.code ? search_job_failed(job, &eerr, err) : UH_OK;
+    if (rc) return rc;
+    if (!eerr.code) search_job_measured(r, job, &res->result);
+    free(job->weights);
+    job->weights = res->weights;
+    job->n_weights = res->n_weights;
+    res->weights = NULL;
+    return UH_OK;
+}
+
 /* Fills the job's row from its finished evaluation: status ok, accuracies, costs, all epochs. */
 void search_job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res) {
     uh_candidate_t *row = &job->row;
@@ -693,33 +712,20 @@ static int answer_from_cache(search_run_t *r, batch_t *b, uh_error_t *err) {
 
 /* A remote result's failure as a local evaluation's error (eerr), and whether it names one of
  * the batch's jobs (else an error: the executor is broken). */
-static int remote_result(const batch_t *b, const uh_remote_result_t *res, uh_error_t *eerr,
-                         uh_error_t *err) {
-    *eerr = (uh_error_t){0};
+static int remote_index(const batch_t *b, const uh_remote_result_t *res, uh_error_t *err) {
     if (res->index < 0 || res->index >= b->n_jobs)
         return uh_error_set(err, UH_EINVAL, "executor: result for unknown job %d", res->index);
-    if (!res->ok) uh_error_set(eerr, res->code ? res->code : UH_EINVAL, "%s", res->message);
     return UH_OK;
 }
 
 /* Fills job's row from a remote result, then commits it like a local one. */
 static int remote_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     batch_t *b = ctx;
-    uh_error_t eerr;
-    int rc = remote_result(b, res, &eerr, err);
+    int rc = remote_index(b, res, err);
     if (rc) return rc;
-    job_t *job = &b->jobs[res->index];
-    job->trained = 1;
-    if (eerr.code) {
-        rc = search_job_failed(job, &eerr, err); /* returns only the worker's machine failing */
-        if (rc) return rc;
-    } else {
-        search_job_measured(b->r, job, &res->result);
-    }
-    job->weights = res->weights;
-    job->n_weights = res->n_weights;
-    res->weights = NULL;
-    return commit_job(b->r, b, res->index, err);
+    b->jobs[res->index].trained = 1;
+    rc = search_job_take_result(b->r, &b->jobs[res->index], res, err);
+    return rc ? rc : commit_job(b->r, b, res->index, err);
 }
 
 /* A batch as the executor asks for it: jobs[0..n) in order, each result to done. */
@@ -915,8 +921,9 @@ static int rung_from_cache(search_run_t *r, rung_ctx_t *c, uh_error_t *err) {
 static int remote_rung_done(void *ctx, uh_remote_result_t *res, uh_error_t *err) {
     rung_ctx_t *c = ctx;
     uh_error_t eerr;
-    int rc = remote_result(c->b, res, &eerr, err);
+    int rc = remote_index(c->b, res, err);
     if (rc) return rc;
+    search_result_error(res, &eerr);
     rc =
         search_rung_measured(c->b->r, &c->b->jobs[res->index], c->rung, &res->result, res->weights,
                              res->n_weights, &eerr, err); /* a failure of the machine is returned */

@@ -200,6 +200,12 @@ int search_settle_batch(batch_t *b, uh_error_t *err);
  * the machine, UH_ENOMEM or UH_EIO, is returned instead). */
 void search_job_measured(const search_run_t *r, job_t *job, const uh_eval_result_t *res);
 int search_job_failed(job_t *job, const uh_error_t *eerr, uh_error_t *err);
+/* A worker's result: its failure as an error (code 0 when it measured). */
+void search_result_error(const uh_remote_result_t *res, uh_error_t *eerr);
+/* A worker's full-fidelity result into the job's row (search_job_measured or
+ * search_job_failed: the machine failing is returned), its weights taken from res. */
+int search_job_take_result(const search_run_t *r, job_t *job, uh_remote_result_t *res,
+                           uh_error_t *err);
 /* Commits a measured job's row (with its weights when it may end on the front) and adds it
  * to the evaluation cache; a no-op for a settled job. */
 int search_commit_job(search_run_t *r, job_t *job, uh_error_t *err);
