@@ -200,6 +200,25 @@ out=$("$UHNAS" search "${BASE[@]}" --strategy llm --llm-prior "$tmp/none" --out 
    $(sql "$tmp/builtin1" "select coalesce(json_extract(config, '\$.operator.builtin.targets'), 'absent') from run") == absent ]] && ok || bad "targets rule not stored"
 children() { sql "$1" "select group_concat(hash, ',') from (select hash from candidates where generation > 0 order by id)"; }
 [[ $(children "$tmp/front1") != "$(children "$tmp/builtin1")" ]] && ok || bad "front asked for the children cheaper did"
+# front asks even children for less energy and odd ones for more, and checks it by exact energy
+# before training: more of its children go the way their parity says than of cheaper's (the
+# same run but for the rule, which asks every child for less and checks nothing)
+python3 - "$tmp/front1" "$tmp/builtin1" <<'EOF' && ok || bad "front children did not go the ways they were asked"
+import json, sqlite3, sys
+def went_the_way(run):  # share of the model's children cheaper (even) or dearer (odd) than the parent
+    db = sqlite3.connect(f"file:{run}/run.sqlite?mode=ro", uri=True)
+    by_id = dict(db.execute("select id, energy_nj from candidates"))
+    by_arch = dict(db.execute("select arch, energy_nj from candidates"))
+    n = went = 0
+    for line in open(f"{run}/lm/calls.jsonl"):
+        for k, c in enumerate(json.loads(line)["children"]):
+            if c["origin"] == "llm-builtin" and c["arch"] in by_arch:
+                n, parent = n + 1, by_id[c["parents"][0]]
+                went += by_arch[c["arch"]] > parent if k % 2 else by_arch[c["arch"]] < parent
+    return went / n
+front, cheaper = went_the_way(sys.argv[1]), went_the_way(sys.argv[2])
+assert front > cheaper, (front, cheaper)
+EOF
 "$UHNAS" search "${BUILTIN[@]}" --llm-targets front --out "$tmp/fkill" > /dev/null 2>&1 &
 kill_at "$tmp/fkill" 8 $!
 [[ $(sql "$tmp/fkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the front run finished before it was killed"

@@ -174,6 +174,14 @@ static void test_builtin_child_targets(void **state) {
         snprintf(got, sizeof got, "%s %s %s", names[0], names[1], names[2]);
         assert_string_equal(got, cases[i].want);
     }
+    /* and which way a child must go by its exact energy: front only, by the child's parity */
+    assert_true(uh_lm_goes_the_way(UH_LM_TARGETS_CHEAPER, 0, 100, 500));
+    assert_true(uh_lm_goes_the_way(UH_LM_TARGETS_CHEAPER, 1, 100, 50));
+    assert_true(uh_lm_goes_the_way(UH_LM_TARGETS_FRONT, 0, 100, 50));
+    assert_false(uh_lm_goes_the_way(UH_LM_TARGETS_FRONT, 0, 100, 100));
+    assert_false(uh_lm_goes_the_way(UH_LM_TARGETS_FRONT, 2, 100, 500));
+    assert_true(uh_lm_goes_the_way(UH_LM_TARGETS_FRONT, 1, 100, 500));
+    assert_false(uh_lm_goes_the_way(UH_LM_TARGETS_FRONT, 3, 100, 50));
 }
 
 static void test_open_by_config_and_totals(void **state) {

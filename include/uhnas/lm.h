@@ -42,6 +42,11 @@ extern const char *const uh_lm_target_names[]; /* "cheaper", "front", NULL */
  * hypervolume's scale clipped to [0, 1]. */
 void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double energy01, int child,
                          int out[3]);
+/* Whether a child's exact energy (known before any training) went the way rule t asked: under
+ * FRONT, below its parent's for even children and above for odd ones (a child that did not is
+ * re-sampled, and taken only when none of the re-samples did: the model's own sense of its
+ * targets is weak, the cost model's is exact); always under CHEAPER. */
+int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double child_nj);
 
 typedef struct {
     int layers, heads, channels, context;

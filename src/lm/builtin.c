@@ -227,9 +227,31 @@ static int is_new(const uh_propose_t *in, const uh_child_t *out, int made, const
     return 1;
 }
 
+int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double child_nj) {
+    if (t != UH_LM_TARGETS_FRONT) return 1;
+    return child % 2 ? child_nj > parent_nj : child_nj < parent_nj;
+}
+
+/* Whether child number `child` of p went the way it was asked, by its exact energy (known
+ * before any training; one the backend cannot cost goes on to fail as any other would). */
+static int goes_the_way(const lm_op_t *o, const uh_candidate_t *p, int child, const uh_arch_t *a) {
+    uh_energy_t e;
+    return uh_backend_energy(o->backend, a, &e, NULL) ||
+           uh_lm_goes_the_way(o->opts.targets, child, p->energy_nj, e.total_nj);
+}
+
+static int take_child(uh_child_t *c, const uh_arch_t *a, const uh_candidate_t *p) {
+    memset(c, 0, sizeof *c);
+    c->arch = *a;
+    snprintf(c->origin, sizeof c->origin, "llm-builtin");
+    c->parents[c->n_parents++] = p->id;
+    return 1;
+}
+
 /* Child number `child` of parent p: sampled for a target just beyond it (the run's rule),
- * with p in context, re-sampled (hotter each time) while it is not a valid new architecture.
- * 1 when one was found. */
+ * with p in context, re-sampled (hotter each time) while it is not a valid new architecture
+ * going the way it was asked; the first valid new one when none went that way. 1 when one
+ * was found. */
 static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p, int child,
                         uh_child_t *out, int made, uh_rng_t *rng) {
     int tgt[3], prompt[UH_LANG_MAX_TOKENS], seq[UH_LANG_MAX_TOKENS];
@@ -239,11 +261,12 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         noisy = share_below(in->archive, in->n_archive, 0, 1, noisy);
     uh_lm_child_targets(o->opts.targets, acc, noisy, energy01(in->energy_zero, p->energy_nj), child,
                         tgt);
-    uh_arch_t parent;
+    uh_arch_t parent, other;
     int has_parent = !uh_arch_parse(p->arch, strlen(p->arch), in->space->input, &parent, NULL);
     int n =
         uh_lang_example(o->hw, tgt, has_parent ? &parent : NULL, NULL, prompt, o->opts.context - 2);
     if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, NULL, prompt, o->opts.context);
+    int has_other = 0; /* a valid new one that went the other way */
     for (int attempt = 0; n > 0 && attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
@@ -255,18 +278,13 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         o->cur.sample_s += seconds() - t0;
         if (len > n) o->cur.sample_tokens += len - n;
         uh_arch_t a;
-        if (len > n && !uh_lang_result(&g, &a, NULL) && uh_space_valid(in->space, &a) &&
-            is_new(in, out, made, &a)) {
-            uh_child_t *c = &out[made];
-            memset(c, 0, sizeof *c);
-            c->arch = a;
-            snprintf(c->origin, sizeof c->origin, "llm-builtin");
-            c->parents[c->n_parents++] = p->id;
-            return 1;
-        }
+        int usable = len > n && !uh_lang_result(&g, &a, NULL) && uh_space_valid(in->space, &a) &&
+                     is_new(in, out, made, &a);
+        if (usable && goes_the_way(o, p, child, &a)) return take_child(&out[made], &a, p);
+        if (usable && !has_other) other = a, has_other = 1;
         o->cur.resampled += attempt < UH_LM_MAX_RESAMPLES;
     }
-    return 0;
+    return has_other ? take_child(&out[made], &other, p) : 0;
 }
 
 /* Reads the run's memory at the first call: the records of finished calls and the latest
