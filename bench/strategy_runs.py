@@ -23,7 +23,8 @@ import tempfile
 
 
 def run_figures(uhnas, run, at):
-    """Final hypervolume and the hypervolume after each of `at` candidates, of one run."""
+    """Final hypervolume, the hypervolume after each of `at` candidates, and the whole curve
+    (hypervolume after n candidates, n = 1..), of one run."""
     with tempfile.TemporaryDirectory() as t:
         subprocess.run([uhnas, "compare", run, "--out", t + "/page.html", "--csv", t + "/runs.csv",
                         "--curves", t + "/curves.csv"], check=True, capture_output=True)
@@ -31,7 +32,7 @@ def run_figures(uhnas, run, at):
             final = float(next(csv.DictReader(f))["final_hypervolume_mean"])
         with open(t + "/curves.csv") as f:
             curve = {int(r["evaluations"]): float(r["mean_hypervolume"]) for r in csv.DictReader(f)}
-    return [final] + [curve.get(n, float("nan")) for n in at]
+    return [final] + [curve.get(n, float("nan")) for n in at], curve
 
 
 def mann_whitney(x, y):
@@ -61,12 +62,13 @@ def main():
     if len(a.labels) not in (0, 2):
         ap.error("give two labels to test, or none")
     at = [int(n) for n in a.at.split(",") if n]
-    rows = []
+    rows, curves = [], {}
     for run in sorted(glob.glob(f"{a.out}/{a.backend}/c{a.budget}/*/s*")):
         if not os.path.exists(run + "/front.csv"):
             continue  # unfinished
         label, seed = run.split("/")[-2], int(run.split("/")[-1][1:])
-        rows.append((label, seed, *run_figures(a.uhnas, run, at)))
+        figures, curves[(label, seed)] = run_figures(a.uhnas, run, at)
+        rows.append((label, seed, *figures))
     rows.sort()
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at])
@@ -83,6 +85,14 @@ def main():
         print(f"{a.backend} c{a.budget} {name}: {a.labels[0]} {statistics.mean(x):.4f} ({len(x)} runs), "
               f"{a.labels[1]} {statistics.mean(y):.4f} ({len(y)}); U = {u0:g}, exact two-sided "
               f"p = {p:.4f}", file=sys.stderr)
+    # how soon the second label's mean curve reaches the first's final mean
+    goal = statistics.mean(r[2] for r in rows if r[0] == a.labels[0])
+    mine = [c for (label, _), c in curves.items() if label == a.labels[1]]
+    reach = next((n for n in range(1, a.budget + 1)
+                  if statistics.mean(c.get(n, 0.0) for c in mine) >= goal), None)
+    print(f"{a.backend} c{a.budget}: {a.labels[1]}'s mean reaches {a.labels[0]}'s final mean "
+          f"({goal:.4f}) " + (f"after {reach} candidates" if reach else "not within the budget"),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
