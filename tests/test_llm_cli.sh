@@ -219,6 +219,9 @@ def went_the_way(run):  # share of the model's children cheaper (even) or dearer
 front, cheaper = went_the_way(sys.argv[1]), went_the_way(sys.argv[2])
 assert front > cheaper, (front, cheaper)
 EOF
+# compare tells the rules apart (the built-in model's runs are labelled with a rule not the first)
+"$UHNAS" compare "$tmp/builtin1" "$tmp/front1" --out "$tmp/rules.html" --csv "$tmp/rules.csv" > /dev/null 2>&1 &&
+  [[ $(cut -d, -f1 "$tmp/rules.csv" | tail -n +2 | sort | tr '\n' ' ') == "llm llm/front " ]] && ok || bad "compare's labels: $(cat "$tmp/rules.csv" 2>&1 | cut -c1-200)"
 "$UHNAS" search "${BUILTIN[@]}" --llm-targets front --out "$tmp/fkill" > /dev/null 2>&1 &
 kill_at "$tmp/fkill" 8 $!
 [[ $(sql "$tmp/fkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the front run finished before it was killed"

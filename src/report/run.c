@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "uhnas/llm.h"
+#include "uhnas/lm.h"
 #include "uhnas/pareto.h"
 #include "uhnas/report.h"
 #include "uhnas/search.h"
@@ -44,13 +45,21 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
     /* a language-model run is labelled with its system prompt: the paper's ablation compares
      * runs that differ only in it */
     cJSON *op = cfg->operator_config[0] ? cJSON_Parse(cfg->operator_config) : NULL;
-    int remote = cJSON_HasObjectItem(op, "llm");
+    int remote = cJSON_HasObjectItem(op, "llm"), builtin = cJSON_HasObjectItem(op, "builtin");
     cJSON_Delete(op);
     if (remote) {
         uh_llm_config_t llm;
         if ((rc = uh_llm_config_parse(cfg->operator_config, &llm, err))) return rc;
         size_t n = strlen(r->strategy);
         snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
+    }
+    if (builtin) { /* and the built-in model's with its targets rule, when not the first */
+        uh_lm_config_t lm;
+        if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
+        size_t n = strlen(r->strategy);
+        if (lm.targets)
+            snprintf(r->strategy + n, sizeof r->strategy - n, "/%s",
+                     uh_lm_target_names[lm.targets]);
     }
     if (cfg->async) { /* another algorithm than the generational one of the same name */
         size_t n = strlen(r->strategy);
