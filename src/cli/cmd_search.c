@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "search_llm.h"
 #include "uhnas/archlang.h"
+#include "uhnas/lm.h"
 #include "uhnas/operator.h"
 #include "uhnas/report.h"
 #include "uhnas/search.h"
@@ -542,6 +543,10 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     goal_args_unset(&goal_args);
     char strategies[128];
     uh_strategy_names(strategies, sizeof strategies, "|");
+    char targets[64] = ""; /* uh_lm_target_names, in uh_lm_targets_t's order */
+    for (int i = 0; uh_lm_target_names[i]; i++)
+        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", i ? "|" : "",
+                 uh_lm_target_names[i]);
     cli_opt_t opts[] = {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
@@ -630,7 +635,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "built-in model: context in tokens (default 256; a parent and child take at most 130)"},
         {"llm-train-steps", OPT_INT, &llm_args.size[4], 0, 100000, NULL, "N",
          "built-in model: AdamW steps of 8 examples per generation (default 40)"},
-        {"llm-targets", OPT_STRING, &llm_args.targets, 0, 0, NULL, "cheaper|front",
+        {"llm-targets", OPT_CHOICE, &llm_args.targets, 0, 0, targets, "RULE",
          "built-in model: what each child is asked for: cheaper, the parent's accuracy one energy "
          "decile lower (default); front, by the run's own accuracy deciles, alternately cheaper "
          "and one decile more accurate (docs/llm.md)"},

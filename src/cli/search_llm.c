@@ -15,6 +15,7 @@ void cli_llm_args_unset(cli_llm_args_t *a) {
     memset(a, 0, sizeof *a);
     uh_llm_overrides_unset(&a->remote);
     for (int i = 0; i < 5; i++) a->size[i] = -1;
+    a->targets = -1;
 }
 
 /* The stored settings (JSON text) into cfg->operator_config; non-zero when they do not fit. */
@@ -84,14 +85,7 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
     uh_lm_config_t c;
     uh_lm_config_default(&c);
     c.hardware_tokens = strcmp(sys, "none") != 0;
-    for (c.targets = 0; a->targets && uh_lm_target_names[c.targets] &&
-                        strcmp(a->targets, uh_lm_target_names[c.targets]) != 0;
-         c.targets++) {
-    }
-    if (a->targets && !uh_lm_target_names[c.targets]) {
-        snprintf(msg, size, "--llm-targets takes cheaper or front, not %.100s", a->targets);
-        return 1;
-    }
+    if (a->targets >= 0) c.targets = a->targets;
     int *sizes[5] = {&c.layers, &c.heads, &c.width, &c.context, &c.train_steps};
     for (int i = 0; i < 5; i++)
         if (a->size[i] >= 0) *sizes[i] = a->size[i];
@@ -146,14 +140,15 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     int uses = uh_strategy_needs_model(strategy);
     int sized = 0;
     for (int i = 0; i < 5; i++) sized |= a->size[i] >= 0;
-    int given = uh_llm_overrides_any(&a->remote) || a->system || a->prior || a->targets || sized;
+    int given =
+        uh_llm_overrides_any(&a->remote) || a->system || a->prior || a->targets >= 0 || sized;
     if (!uses) {
         if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
         return given;
     }
     if (!a->remote.url && !a->remote.replay && strategy == UH_STRATEGY_LLM)
         return builtin_config(a, cfg, msg, size);
-    if (a->prior || a->targets || sized) {
+    if (a->prior || a->targets >= 0 || sized) {
         snprintf(msg, size,
                  "--llm-prior, --llm-targets and the built-in model's size options are for the "
                  "built-in model (no --llm-url/--llm-replay)");

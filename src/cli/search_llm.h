@@ -14,9 +14,9 @@
 typedef struct {
     uh_llm_overrides_t remote; /* a remote model's settings */
     const char *system;
-    const char *prior;   /* the built-in model's earlier runs: DIR[,DIR...] */
-    const char *targets; /* the built-in model's targets rule (uh_lm_target_names) */
-    int size[5];         /* the built-in model's layers, heads, width, context, train steps */
+    const char *prior; /* the built-in model's earlier runs: DIR[,DIR...] */
+    int targets;       /* the built-in model's targets rule (uh_lm_targets_t), -1 unset */
+    int size[5];       /* the built-in model's layers, heads, width, context, train steps */
 } cli_llm_args_t;
 
 void cli_llm_args_unset(cli_llm_args_t *a);
