@@ -233,10 +233,11 @@ int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double ch
 }
 
 /* Whether child number `child` of p went the way it was asked, by its exact energy (known
- * before any training; one the backend cannot cost goes on to fail as any other would). */
+ * before any training; one the backend cannot cost goes on to fail as any other would).
+ * Costed only under a rule that asks for a way. */
 static int goes_the_way(const lm_op_t *o, const uh_candidate_t *p, int child, const uh_arch_t *a) {
     uh_energy_t e;
-    return uh_backend_energy(o->backend, a, &e, NULL) ||
+    return o->opts.targets == UH_LM_TARGETS_CHEAPER || uh_backend_energy(o->backend, a, &e, NULL) ||
            uh_lm_goes_the_way(o->opts.targets, child, p->energy_nj, e.total_nj);
 }
 
