@@ -875,13 +875,12 @@ int search_rung_commit(search_run_t *r, job_t *job, int g, uh_error_t *err) {
                  ? UH_OK
                  : cache_add(r, job, g, m->accuracy, m->noisy_accuracy, m->noisy_accuracy_std,
                              m->train_seconds, err);
-    /* with the decision records before it (async.c), in one commit */
-    const int tx = r->n_deferred > 0;
-    if (!rc && tx) rc = uh_store_begin(r->env.store, err);
-    if (!rc && tx) rc = write_deferred(r, err);
+    /* with the decision records before it (async.c; none in generations), in one commit */
+    if (!rc) rc = uh_store_begin(r->env.store, err);
+    if (!rc) rc = write_deferred(r, err);
     if (!rc) rc = uh_store_put_rung(r->env.store, m, job->weights, job->n_weights, err);
-    if (!rc && tx) rc = uh_store_commit(r->env.store, err);
-    if (rc && tx) uh_store_rollback(r->env.store);
+    if (!rc) rc = uh_store_commit(r->env.store, err);
+    if (rc) uh_store_rollback(r->env.store);
     if (!rc) job->n_rungs = g + 1;
     return rc;
 }
