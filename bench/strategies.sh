@@ -19,7 +19,9 @@
 # Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
 # llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
 # ablation) llm-front (the same asking for children both ways along the front, in the run's
-# own accuracy deciles: --llm-targets front) llm-prior (the built-in model starting from the
+# own accuracy deciles: --llm-targets front) llm-classic (the same with half of each
+# generation's children made by nsga2's classic operator, crossover included:
+# --llm-classic 0.5) llm-prior (the built-in model starting from the
 # checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
 # llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
@@ -64,6 +66,7 @@ strategy_args() {
     llm) echo "--strategy llm --llm-prior none" ;;
     llm-noprompt) echo "--strategy llm --llm-prior none --system-prompt none" ;;
     llm-front) echo "--strategy llm --llm-prior none --llm-targets front" ;;
+    llm-classic) echo "--strategy llm --llm-prior none --llm-classic 0.5" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;

@@ -219,14 +219,25 @@ def went_the_way(run):  # share of the model's children cheaper (even) or dearer
 front, cheaper = went_the_way(sys.argv[1]), went_the_way(sys.argv[2])
 assert front > cheaper, (front, cheaper)
 EOF
+# compare's labels of the built-in runs RUN... (sorted, a space after each) are LABELS
+labels_are() { # LABELS RUN...
+  local want=$1; shift
+  "$UHNAS" compare "$@" --out "$tmp/labels.html" --csv "$tmp/labels.csv" > /dev/null 2>&1 &&
+    [[ $(cut -d, -f1 "$tmp/labels.csv" | tail -n +2 | sort | tr '\n' ' ') == "$want" ]] && ok || bad "compare's labels: $(cut -c1-200 "$tmp/labels.csv" 2>&1)"
+}
+# a built-in run with OPTIONS killed (-9) after 8 of its 13 candidates and resumed gives the
+# rows of the uninterrupted run WHOLE
+killed_resumes() { # WHOLE KILLED OPTIONS...
+  local whole=$1 dir=$2; shift 2
+  "$UHNAS" search "${BUILTIN[@]}" "$@" --out "$dir" > /dev/null 2>&1 &
+  kill_at "$dir" 8 $!
+  [[ $(sql "$dir" "select count(*) from candidates") -lt 13 ]] && ok || bad "$* run finished before it was killed"
+  "$UHNAS" resume "$dir" > "$dir.out" 2>&1 && ok || bad "$* resume: $(cat "$dir.out")"
+  same_rows "$whole" "$dir" "resumed $* run"
+}
 # compare tells the rules apart (the built-in model's runs are labelled with a rule not the first)
-"$UHNAS" compare "$tmp/builtin1" "$tmp/front1" --out "$tmp/rules.html" --csv "$tmp/rules.csv" > /dev/null 2>&1 &&
-  [[ $(cut -d, -f1 "$tmp/rules.csv" | tail -n +2 | sort | tr '\n' ' ') == "llm llm/front " ]] && ok || bad "compare's labels: $(cat "$tmp/rules.csv" 2>&1 | cut -c1-200)"
-"$UHNAS" search "${BUILTIN[@]}" --llm-targets front --out "$tmp/fkill" > /dev/null 2>&1 &
-kill_at "$tmp/fkill" 8 $!
-[[ $(sql "$tmp/fkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the front run finished before it was killed"
-"$UHNAS" resume "$tmp/fkill" > "$tmp/fresume.out" 2>&1 && ok || bad "front resume: $(cat "$tmp/fresume.out")"
-same_rows "$tmp/front1" "$tmp/fkill" "resumed front run"
+labels_are "llm llm/front " "$tmp/builtin1" "$tmp/front1"
+killed_resumes "$tmp/front1" "$tmp/fkill" --llm-targets front
 # refused before a run directory is made: an unknown rule, a checkpoint (it learnt the
 # absolute deciles), a remote model
 for args in "--llm-targets sideways" "--llm-targets front --llm-prior shipped" \
@@ -234,6 +245,30 @@ for args in "--llm-targets sideways" "--llm-targets front --llm-prior shipped" \
   # shellcheck disable=SC2086 # the options are words
   out=$("$UHNAS" search "${BASE[@]}" --strategy llm $args --out "$tmp/badfront" 2>&1)
   [[ $? -eq 2 && "$out" == *"--llm-targets"* && ! -e "$tmp/badfront" ]] && ok || bad "$args: $out"
+done
+
+# --llm-classic SHARE: that share of each call's children are nsga2's classic ones (of 3
+# children a call, share 0.5 makes child 1 classic: 3 of 9), stored with the run (a run
+# without stores none), labelled by compare, and kill -9 then resume gives the rows
+"$UHNAS" search "${BUILTIN[@]}" --llm-classic 0.5 --out "$tmp/classic1" > /dev/null 2> "$tmp/classic.err" && ok || bad "--llm-classic 0.5: $(cat "$tmp/classic.err")"
+[[ $(sql "$tmp/classic1" "select json_extract(config, '\$.operator.builtin.classic') from run") == 0.5 && \
+   $(sql "$tmp/builtin1" "select coalesce(json_extract(config, '\$.operator.builtin.classic'), 'absent') from run") == absent ]] && ok || bad "classic share not stored"
+python3 - "$tmp/classic1/lm/calls.jsonl" <<'EOF' && ok || bad "classic children: $(cut -c1-300 "$tmp/classic1/lm/calls.jsonl")"
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1])]
+origins = [[c["origin"] for c in r["children"]] for r in calls]
+assert len(calls) == 3 and all(len(o) == 3 for o in origins), origins
+assert all(o[1] in ("crossover", "mutate") and "crossover" not in o[::2] for o in origins), origins
+assert sum(r["stats"]["classic"] for r in calls) == 3, [r["stats"] for r in calls]
+EOF
+labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
+killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
+# refused before a run directory is made: outside [0, 1], a remote model, another strategy
+for args in "--strategy llm --llm-classic 1.5" "--strategy nsga2 --llm-classic 0.5" \
+            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m"; do
+  # shellcheck disable=SC2086 # the options are words
+  out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badclassic" 2>&1)
+  [[ $? -eq 2 && "$out" == *"--llm"* && ! -e "$tmp/badclassic" ]] && ok || bad "$args: $out"
 done
 
 # ---- llmatic with the same server and budget ---------------------------------------------

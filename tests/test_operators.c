@@ -145,6 +145,41 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
                                         "\"train_steps\":40,\"targets\":\"sideways\"}}",
                                         &back, &err),
                      UH_EINVAL);
+    /* the share of classic children: written only when some are, a share in [0, 1] */
+    c.targets = UH_LM_TARGETS_CHEAPER, c.classic = 0.5;
+    json = uh_lm_config_json(&c);
+    assert_non_null(strstr(json, ",\"train_steps\":40,\"classic\":0.5}}"));
+    assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
+    assert_memory_equal(&c, &back, sizeof c);
+    free(json);
+    static const char *const bad_share[] = {"1.5", "-0.1", "\"half\"", "true"};
+    for (size_t i = 0; i < sizeof bad_share / sizeof bad_share[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
+                 "\"width\":128,\"context\":256,\"train_steps\":40,\"classic\":%s}}",
+                 bad_share[i]);
+        assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
+    }
+}
+
+/* Which children of a call are classic for a share: those where the running share crosses a
+ * whole number, so that any n children hold the share's count of them, rounded down. */
+static void test_builtin_classic_children(void **state) {
+    (void)state;
+    static const struct {
+        double share;
+        const char *want; /* children 0..9: 1 classic, 0 the model's */
+    } cases[] = {
+        {0, "0000000000"},   {0.5, "0101010101"},  {1, "1111111111"},
+        {0.3, "0001001001"}, {0.25, "0001000100"}, {0.1, "0000000001"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char got[11] = {0};
+        for (int child = 0; child < 10; child++)
+            got[child] = uh_lm_classic_child(cases[i].share, child) ? '1' : '0';
+        assert_string_equal(got, cases[i].want);
+    }
 }
 
 /* What a child asks for: cheaper, every child the parent's accuracy (+0.02 noisy) one energy
@@ -257,6 +292,7 @@ int main(void) {
         cmocka_unit_test(test_model_strategies_refuse_the_classic_operator),
         cmocka_unit_test(test_builtin_config_round_trip_and_strictness),
         cmocka_unit_test(test_builtin_child_targets),
+        cmocka_unit_test(test_builtin_classic_children),
         cmocka_unit_test(test_open_by_config_and_totals),
         cmocka_unit_test(test_builtin_record_on_a_full_disk),
         cmocka_unit_test(test_energy_scale),

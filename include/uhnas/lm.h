@@ -48,6 +48,14 @@ void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double ene
  * targets is weak, the cost model's is exact); always under CHEAPER. */
 int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double child_nj);
 
+/* Whether child number `child` of a call is made by the classic operator (a crossover of two
+ * parents, then a mutation: uh_operator_classic) rather than written by the model, when a share
+ * `classic` (0..1) of the children is: the children whose running count of share crosses a
+ * whole number (share 0.5: children 1, 3, 5...; 0: none; 1: all). The model writes from one
+ * parent and cannot combine two; nsga2's crossover children are a third to a half of its final
+ * fronts (docs/strategies.md). Deterministic, so a resumed run makes the same choice. */
+int uh_lm_classic_child(double classic, int child);
+
 typedef struct {
     int layers, heads, channels, context;
     int train_steps; /* per generation */
@@ -56,6 +64,7 @@ typedef struct {
     double temperature;
     int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
     uh_lm_targets_t targets;
+    double classic; /* the share of children made by the classic operator (uh_lm_classic_child) */
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,
      * each with its own backend's hardware tokens: knowledge carries across runs */
@@ -73,7 +82,7 @@ typedef struct {
 
 /* 4 layers, 4 heads, width 128, context UH_LANG_MAX_TOKENS (256; the longest example, a
  * parent and its child, is 130), 40 AdamW steps of 8 examples per generation at lr 1e-3,
- * temperature 1, hardware tokens on, targets CHEAPER, seed 1. */
+ * temperature 1, hardware tokens on, targets CHEAPER, no classic children, seed 1. */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */
@@ -124,7 +133,8 @@ int uh_lm_shipped_prior(char *path, size_t size);
 typedef struct {
     int layers, heads, width, context, train_steps;
     int hardware_tokens;
-    int targets; /* uh_lm_targets_t */
+    int targets;    /* uh_lm_targets_t */
+    double classic; /* uh_lm_opts_t.classic */
     int n_prior;
     char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
     char start[1024];                  /* the pretrained checkpoint it starts from, or "" */
@@ -135,8 +145,9 @@ typedef struct {
 void uh_lm_config_default(uh_lm_config_t *c);
 /* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
  * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, with "start":FILE and
- * "start_digest":HEX when it starts from a checkpoint and "targets":"front" under that rule
- * (absent in runs stored before, and for the first rule: those runs resume as they began).
+ * "start_digest":HEX when it starts from a checkpoint, "targets":"front" under that rule and
+ * "classic":SHARE when some children are classic (absent in runs stored before, for the first
+ * rule and for none: those runs resume as they began).
  * Caller frees. */
 char *uh_lm_config_json(const uh_lm_config_t *c);
 /* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */

@@ -16,6 +16,7 @@ void cli_llm_args_unset(cli_llm_args_t *a) {
     uh_llm_overrides_unset(&a->remote);
     for (int i = 0; i < 5; i++) a->size[i] = -1;
     a->targets = -1;
+    a->classic = NAN;
 }
 
 /* The stored settings (JSON text) into cfg->operator_config; non-zero when they do not fit. */
@@ -86,6 +87,7 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
     uh_lm_config_default(&c);
     c.hardware_tokens = strcmp(sys, "none") != 0;
     if (a->targets >= 0) c.targets = a->targets;
+    if (!isnan(a->classic)) c.classic = a->classic;
     int *sizes[5] = {&c.layers, &c.heads, &c.width, &c.context, &c.train_steps};
     for (int i = 0; i < 5; i++)
         if (a->size[i] >= 0) *sizes[i] = a->size[i];
@@ -140,18 +142,18 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     int uses = uh_strategy_needs_model(strategy);
     int sized = 0;
     for (int i = 0; i < 5; i++) sized |= a->size[i] >= 0;
-    int given =
-        uh_llm_overrides_any(&a->remote) || a->system || a->prior || a->targets >= 0 || sized;
+    int builtin_only = a->prior || a->targets >= 0 || !isnan(a->classic) || sized;
+    int given = uh_llm_overrides_any(&a->remote) || a->system || builtin_only;
     if (!uses) {
         if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
         return given;
     }
     if (!a->remote.url && !a->remote.replay && strategy == UH_STRATEGY_LLM)
         return builtin_config(a, cfg, msg, size);
-    if (a->prior || a->targets >= 0 || sized) {
+    if (builtin_only) {
         snprintf(msg, size,
-                 "--llm-prior, --llm-targets and the built-in model's size options are for the "
-                 "built-in model (no --llm-url/--llm-replay)");
+                 "--llm-prior, --llm-targets, --llm-classic and the built-in model's size options "
+                 "are for the built-in model (no --llm-url/--llm-replay)");
         return 1;
     }
     if (!a->remote.url && !a->remote.replay) {

@@ -241,6 +241,11 @@ static int goes_the_way(const lm_op_t *o, const uh_candidate_t *p, int child, co
            uh_lm_goes_the_way(o->opts.targets, child, p->energy_nj, e.total_nj);
 }
 
+int uh_lm_classic_child(double classic, int child) {
+    /* 1e-9: a share such as 0.3 crosses 3 at child 9 despite 10 * 0.3 rounding below 3 */
+    return floor((child + 1) * classic + 1e-9) > floor(child * classic + 1e-9);
+}
+
 static int take_child(uh_child_t *c, const uh_arch_t *a, const uh_candidate_t *p) {
     memset(c, 0, sizeof *c);
     c->arch = *a;
@@ -380,16 +385,24 @@ static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_err
     int made = 0;
     for (int i = 0; !rc && i < in->n; i++) {
         const uh_candidate_t *p = in->parents[i % in->n_parents];
-        if (sample_child(o, in, p, i, out, made, &rng)) {
+        const int classic = uh_lm_classic_child(o->opts.classic, i);
+        if (!classic && sample_child(o, in, p, i, out, made, &rng)) {
             made++, o->cur.valid++;
             continue;
         }
-        uh_propose_t one = *in; /* a classic child in its place */
+        /* a classic child: of this parent and the next (crossover, then a mutation), or in
+         * the place of one the model could not write, a mutation of its parent */
+        const uh_candidate_t *two[2] = {p, in->parents[(i + 1) % in->n_parents]};
+        uh_propose_t one = *in;
         one.n = 1;
-        one.parents = &in->parents[i % in->n_parents];
-        one.n_parents = 1;
+        one.parents = two;
+        one.n_parents = classic && in->n_parents > 1 ? 2 : 1;
         one.rng = &rng;
         if ((rc = uh_operator_classic.propose(NULL, &one, &out[made], err))) break;
+        if (classic) {
+            made++, o->cur.classic++;
+            continue;
+        }
         snprintf(out[made].origin, sizeof out[made].origin, "llm-builtin-fallback");
         made++, o->cur.fallback++;
     }

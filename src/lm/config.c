@@ -28,6 +28,7 @@ void uh_lm_config_default(uh_lm_config_t *c) {
     c->train_steps = d.train_steps;
     c->hardware_tokens = d.hardware_tokens;
     c->targets = (int)d.targets;
+    c->classic = d.classic;
 }
 
 /* "prior": the earlier runs' directories, at most UH_LM_MAX_PRIOR. */
@@ -63,6 +64,8 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
     /* optional: runs stored before it asked every child for cheaper (written only when not) */
     {"targets", UH_JSON_CHOICE, offsetof(uh_lm_config_t, targets), 0,
      .choices = uh_lm_target_names},
+    /* optional: runs stored before it had no classic children (written only when some are) */
+    UH_JSON_ROW("classic", UH_JSON_NUMBER, uh_lm_config_t, classic, 0, 0, 1, 0),
     {NULL}};
 #undef SIZE
 
@@ -76,6 +79,8 @@ char *uh_lm_config_json(const uh_lm_config_t *c) {
         if (f->type == UH_JSON_STRING && *(const char *)v)
             cJSON_AddStringToObject(b, f->key, (const char *)v);
         if (f->type == UH_JSON_CHOICE && *v) cJSON_AddStringToObject(b, f->key, f->choices[*v]);
+        if (f->type == UH_JSON_NUMBER && *(const double *)v != 0)
+            cJSON_AddNumberToObject(b, f->key, *(const double *)v);
         if (f->type != UH_JSON_CUSTOM) continue;
         cJSON *prior = cJSON_AddArrayToObject(b, f->key);
         for (int i = 0; i < c->n_prior; i++)
@@ -110,6 +115,7 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.train_steps = c->train_steps;
     o.hardware_tokens = c->hardware_tokens;
     o.targets = (uh_lm_targets_t)c->targets;
+    o.classic = c->classic;
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;

@@ -24,19 +24,22 @@
 /* The stats' members, for writing, reading and summing them alike. A record's numbers are
  * finite and at most 1e15 in size (a non-finite one is written as -1). */
 #define STAT(key, type, m) UH_JSON_ROW(key, type, lm_stats_t, m, 1, -1e15, 1e15, 0)
-static const uh_json_field_t STAT_FIELDS[] = {STAT("examples", UH_JSON_LONG, examples),
-                                              STAT("steps", UH_JSON_LONG, steps),
-                                              STAT("valid", UH_JSON_LONG, valid),
-                                              STAT("resampled", UH_JSON_LONG, resampled),
-                                              STAT("fallback", UH_JSON_LONG, fallback),
-                                              STAT("train_tokens", UH_JSON_LONG, train_tokens),
-                                              STAT("sample_tokens", UH_JSON_LONG, sample_tokens),
-                                              STAT("replayed", UH_JSON_LONG, replayed),
-                                              STAT("restored", UH_JSON_LONG, restored),
-                                              STAT("loss", UH_JSON_NUMBER, loss),
-                                              STAT("train_seconds", UH_JSON_NUMBER, train_s),
-                                              STAT("sample_seconds", UH_JSON_NUMBER, sample_s),
-                                              {NULL}};
+static const uh_json_field_t STAT_FIELDS[] = {
+    STAT("examples", UH_JSON_LONG, examples),
+    STAT("steps", UH_JSON_LONG, steps),
+    STAT("valid", UH_JSON_LONG, valid),
+    STAT("resampled", UH_JSON_LONG, resampled),
+    STAT("fallback", UH_JSON_LONG, fallback),
+    STAT("train_tokens", UH_JSON_LONG, train_tokens),
+    STAT("sample_tokens", UH_JSON_LONG, sample_tokens),
+    STAT("replayed", UH_JSON_LONG, replayed),
+    STAT("restored", UH_JSON_LONG, restored),
+    STAT("loss", UH_JSON_NUMBER, loss),
+    STAT("train_seconds", UH_JSON_NUMBER, train_s),
+    STAT("sample_seconds", UH_JSON_NUMBER, sample_s),
+    /* optional: records before it made none */
+    UH_JSON_ROW("classic", UH_JSON_LONG, lm_stats_t, classic, 0, 0, 1e15, 0),
+    {NULL}};
 
 static long *long_field(lm_stats_t *s, const uh_json_field_t *f) {
     return (long *)((char *)s + f->offset);

@@ -53,13 +53,16 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
         size_t n = strlen(r->strategy);
         snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
     }
-    if (builtin) { /* and the built-in model's with its targets rule, when not the first */
+    if (builtin) { /* and the built-in model's with its targets rule, when not the first, and
+                    * its share of classic children, when some are */
         uh_lm_config_t lm;
         if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
         size_t n = strlen(r->strategy);
         if (lm.targets)
-            snprintf(r->strategy + n, sizeof r->strategy - n, "/%s",
-                     uh_lm_target_names[lm.targets]);
+            n += (size_t)snprintf(r->strategy + n, sizeof r->strategy - n, "/%s",
+                                  uh_lm_target_names[lm.targets]);
+        if (lm.classic > 0 && n < sizeof r->strategy)
+            snprintf(r->strategy + n, sizeof r->strategy - n, "/classic%g", lm.classic);
     }
     if (cfg->async) { /* another algorithm than the generational one of the same name */
         size_t n = strlen(r->strategy);
