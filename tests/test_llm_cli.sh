@@ -262,6 +262,11 @@ assert all(o[1] in ("crossover", "mutate") and "crossover" not in o[::2] for o i
 assert sum(r["stats"]["classic"] for r in calls) == 3, [r["stats"] for r in calls]
 EOF
 labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
+# every setting that changes what the built-in model proposes is in the label, so compare never
+# merges runs that differ in one: no hardware tokens, a prior, the targets rule, the share
+"$UHNAS" search "${BUILTIN[@]}" --system-prompt none --llm-prior "$tmp/builtin1" --llm-targets front \
+  --llm-classic 0.25 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
+labels_are "llm llm/classic0.5 llm/none/prior/front/classic0.25 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
 killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
 # refused before a run directory is made: outside [0, 1], a remote model, another strategy
 for args in "--strategy llm --llm-classic 1.5" "--strategy nsga2 --llm-classic 0.5" \

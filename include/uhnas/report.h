@@ -53,7 +53,7 @@ typedef struct {
 typedef struct {
     char dir[1024];
     char *config; /* the stored config, JSON text */
-    char backend[64], strategy[32], objective[16];
+    char backend[64], strategy[64], objective[16];
     char program_format[32]; /* the backend's programming file (uh_backend_program_format), or "" */
     char dataset[32];
     unsigned long long seed;

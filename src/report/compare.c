@@ -128,7 +128,7 @@ static void fronts_plot(uh_strbuf_t *b, const uh_run_data_t *const *runs, int n)
         free(front);
         if (fx && fy) plot_line(&p, fx, fy, nf, color, i >= n_groups, 1);
         for (int k = 0; fx && fy && k < nf; k++) {
-            char tip[160];
+            char tip[256];
             snprintf(tip, sizeof tip, "%s, %s seed %llu: error %.2f%%, %.4g nJ", r->backend,
                      r->strategy, r->seed, fy[k], fx[k]);
             plot_point(&p, fx[k], fy[k], color, mark, 0.9, "front", tip);

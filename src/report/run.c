@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,15 @@ double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c) {
     return strcmp(r->objective, "clean") == 0 ? c->accuracy : c->noisy_accuracy;
 }
 
+/* Appends to the run's strategy label (cut at its size). */
+static void label_append(uh_run_data_t *r, const char *fmt, ...) {
+    size_t n = strlen(r->strategy);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->strategy + n, sizeof r->strategy - n, fmt, ap);
+    va_end(ap);
+}
+
 /* The config's facts a report shows and compare checks, from the stored config as parsed
  * (as strictly as `resume` reads it: a config the search would refuse is refused here too). */
 static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh_backend_t *b,
@@ -50,24 +60,19 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
     if (remote) {
         uh_llm_config_t llm;
         if ((rc = uh_llm_config_parse(cfg->operator_config, &llm, err))) return rc;
-        size_t n = strlen(r->strategy);
-        snprintf(r->strategy + n, sizeof r->strategy - n, "/%s", uh_llm_system_name(llm.op.system));
+        label_append(r, "/%s", uh_llm_system_name(llm.op.system));
     }
-    if (builtin) { /* and the built-in model's with its targets rule, when not the first, and
-                    * its share of classic children, when some are */
+    if (builtin) { /* and the built-in model's settings that change what it proposes, each only
+                    * when not the default: no hardware tokens (the ablation, named as the
+                    * remote model's), a prior, the targets rule, a share of classic children */
         uh_lm_config_t lm;
         if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
-        size_t n = strlen(r->strategy);
-        if (lm.targets)
-            n += (size_t)snprintf(r->strategy + n, sizeof r->strategy - n, "/%s",
-                                  uh_lm_target_names[lm.targets]);
-        if (lm.classic > 0 && n < sizeof r->strategy)
-            snprintf(r->strategy + n, sizeof r->strategy - n, "/classic%g", lm.classic);
+        if (!lm.hardware_tokens) label_append(r, "/none");
+        if (lm.start[0] || lm.n_prior) label_append(r, "/prior");
+        if (lm.targets) label_append(r, "/%s", uh_lm_target_names[lm.targets]);
+        if (lm.classic > 0) label_append(r, "/classic%g", lm.classic);
     }
-    if (cfg->async) { /* another algorithm than the generational one of the same name */
-        size_t n = strlen(r->strategy);
-        snprintf(r->strategy + n, sizeof r->strategy - n, "-async");
-    }
+    if (cfg->async) label_append(r, "-async"); /* another algorithm than the generational one */
     snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg->objective));
     /* the budget */
     r->population = cfg->population;
