@@ -39,7 +39,7 @@ out=$("$UHNAS" pretrain --corpus "$SRC/configs/lm/corpus.gz" --llm-layers 1 --ll
 expect 2 "--out FILE is required" "$UHNAS" pretrain --runs "$tmp/r1"
 expect 2 "give --runs or --corpus" "$UHNAS" pretrain --out "$tmp/x.ckpt"
 expect 2 "nothing" "$UHNAS" pretrain --runs "$tmp/nothing" --out "$tmp/x.ckpt"
-"$UHNAS" pretrain --help | grep -q "the same checkpoint, byte for" && ok || bad "pretrain --help"
+"$UHNAS" pretrain --help | grep "the same checkpoint, byte for" > /dev/null && ok || bad "pretrain --help"
 
 # ---- the corpus is input: strict; a damaged one is exit code 1, like a damaged data file ---
 zcat "$tmp/c.gz" > "$tmp/plain.txt"
