@@ -178,13 +178,17 @@ kill_at "$tmp/bkill" 8 $!
 [[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
 cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
-for d in bkill bnockpt bdamaged; do
+# records written before the stats counted classic children (--llm-classic) are still replayed
+cp -r "$tmp/bkill" "$tmp/bold"; sed -i 's/,"classic":0//' "$tmp/bold/lm/calls.jsonl"
+grep -q classic "$tmp/bold/lm/calls.jsonl" && bad "calls.jsonl of bold still counts classic children"
+for d in bkill bnockpt bdamaged bold; do
   "$UHNAS" resume "$tmp/$d" > "$tmp/bresume.out" 2>&1 && ok || bad "built-in resume $d: $(cat "$tmp/bresume.out")"
   same_rows "$tmp/builtin1" "$tmp/$d" "resumed built-in run $d"
   [[ $(wc -l < "$tmp/$d/lm/calls.jsonl") -eq 3 ]] && ok || bad "calls.jsonl of $d: $(wc -l < "$tmp/$d/lm/calls.jsonl") lines"
 done
 replayed() { sql "$1" "select json_extract(state, '\$.operator.llm_builtin.replayed') from generations where generation = $2"; }
-[[ $(replayed "$tmp/bkill" 1) -eq 1 && $(replayed "$tmp/bkill" 3) -eq 0 && $(replayed "$tmp/bnockpt" 1) -eq 0 ]] && ok || bad "replayed calls: $(replayed "$tmp/bkill" 1) $(replayed "$tmp/bkill" 3) $(replayed "$tmp/bnockpt" 1)"
+[[ $(replayed "$tmp/bkill" 1) -eq 1 && $(replayed "$tmp/bkill" 3) -eq 0 && $(replayed "$tmp/bnockpt" 1) -eq 0 && \
+   $(replayed "$tmp/bold" 1) -eq 1 ]] && ok || bad "replayed calls: $(replayed "$tmp/bkill" 1) $(replayed "$tmp/bkill" 3) $(replayed "$tmp/bnockpt" 1) $(replayed "$tmp/bold" 1)"
 # --llm-prior: an earlier run (another backend) is training data too
 "$UHNAS" search "${BASE[@]}" --backend mzi-worst --population 4 --children 3 --generations 2 --llm-layers 2 --llm-width 64 \
   --strategy llm --llm-prior "$tmp/builtin1" --out "$tmp/prior" > /dev/null 2> "$tmp/prior.err" && ok || bad "--llm-prior: $(cat "$tmp/prior.err")"
