@@ -301,7 +301,8 @@ static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
     o->opened = 1;
     o->checkpoint = -1;
     if (!o->dir[0]) return UH_OK;
-    int rc = lm_records_read(o->dir, in->space->input, &o->records, &o->n_records, err);
+    int rewrite; /* the file, when it holds more than the records kept */
+    int rc = lm_records_read(o->dir, in->space->input, &o->records, &o->n_records, &rewrite, err);
     if (rc) return rc;
     long k = lm_latest_checkpoint(o->dir);
     uh_gpt_t *m = NULL;
@@ -318,13 +319,14 @@ static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
         if (o->n_records > k + 1) { /* calls after the checkpoint are made again */
             for (int i = (int)k + 1; i < o->n_records; i++) free(o->records[i].children);
             o->n_records = (int)k + 1;
-            rc = lm_records_write(o->dir, o->records, o->n_records, err);
+            rewrite = 1;
         }
     } else if (o->n_records > 0) {
         for (int i = 0; i < o->n_records; i++) free(o->records[i].children);
         o->n_records = 0;
-        rc = lm_records_write(o->dir, o->records, 0, err);
+        rewrite = 1;
     }
+    if (rewrite) rc = lm_records_write(o->dir, o->records, o->n_records, err);
     for (int i = 0; !rc && i < o->n_records; i++)
         if (remember_lineage(&o->lineage, &o->n_lineage, &o->cap_lineage, &o->records[i]))
             rc = uh_error_set(err, UH_ENOMEM, "out of memory");
@@ -485,7 +487,7 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
         rc = uh_search_energy_zero(b, in, &zero, err);
     }
     if (!rc) rc = uh_store_candidates(store, &rows, &n, err);
-    if (!rc) rc = lm_records_read(dir, in, &records, &n_records, err);
+    if (!rc) rc = lm_records_read(dir, in, &records, &n_records, NULL, err);
     for (int i = 0; !rc && i < n_records; i++)
         if (remember_lineage(&lineage, &n_lineage, &cap_lineage, &records[i]))
             rc = uh_error_set(err, UH_ENOMEM, "out of memory");

@@ -181,8 +181,10 @@ static int record_parse(const char *text, size_t len, long call, uh_shape_t inpu
     return 0;
 }
 
-int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n, uh_error_t *err) {
+int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n, int *rest,
+                    uh_error_t *err) {
     *out = NULL, *n = 0;
+    if (rest) *rest = 0;
     char path[4200];
     lm_path(dir, LM_CALLS_FILE, path, sizeof path);
     if (access(path, F_OK) != 0) return UH_OK;
@@ -191,7 +193,8 @@ int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n
     int rc = uh_read_file(path, (size_t)UH_LM_MAX_CALLS_BYTES, &text, &len, err);
     if (rc) return rc;
     int cap = 0;
-    for (const char *line = text; line < text + len;) {
+    const char *line = text;
+    while (line < text + len) {
         const char *end = memchr(line, '\n', (size_t)(text + len - line));
         if (!end) break; /* a line cut by a crash */
         lm_record_t r;
@@ -208,6 +211,7 @@ int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n
         (*out)[(*n)++] = r;
         line = end + 1;
     }
+    if (rest) *rest = line < text + len;
     free(text);
     if (rc) {
         lm_records_free(*out, *n);

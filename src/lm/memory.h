@@ -45,8 +45,10 @@ typedef struct {
 
 /* The records of dir/lm/calls.jsonl in call order, read up to the first line that is not a
  * valid record of the next call (architectures resolved against input). A missing file is
- * no records. */
-int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n, uh_error_t *err);
+ * no records. *rest (when not NULL) is 1 when the file holds more than those records (a line
+ * cut by a crash, a damaged one): records appended after it could never be read again. */
+int lm_records_read(const char *dir, uh_shape_t input, lm_record_t **out, int *n, int *rest,
+                    uh_error_t *err);
 /* Appends record r of call `call` and syncs it to disk. */
 int lm_record_append(const char *dir, long call, const lm_record_t *r, uh_error_t *err);
 /* Replaces the file with records[0..n) atomically. */
