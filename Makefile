@@ -38,7 +38,7 @@ check: setup build
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The main job on an embedded default: a small NSGA-II search on the realistic optical MZI
+# The main job on an embedded default: a small search on the realistic optical MZI
 # backend (Fashion-MNIST, 24 candidates, noise-aware training, Monte-Carlo noisy accuracy),
 # stored in runs/demo; `uhnas resume runs/demo` continues it if interrupted.
 # The strategy is the one the evidence favours (docs/strategies.md, "Evidence").
