@@ -93,8 +93,10 @@ run_one() { # backend budget label seed
       --cache "$CACHE" --quiet > /dev/null
   fi
   t1=$(date +%s.%N)
-  printf '%s %s c%s %s s%s %s %.1f s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" "$how" \
-    "$(echo "$t1 - $t0" | bc)" | tee -a "$LOG"
+  # with the machine's load at the end (1-minute average): a run's wall and training seconds
+  # depend on how many runs shared the cores, so its cost is read beside it
+  printf '%s %s c%s %s s%s %s %.1f s load %s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" \
+    "$how" "$(echo "$t1 - $t0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$LOG"
 }
 
 IFS=, read -ra backends <<< "$BACKENDS"
