@@ -264,22 +264,27 @@ import json, sys
 calls = [json.loads(l) for l in open(sys.argv[1])]
 origins = [[c["origin"] for c in r["children"]] for r in calls]
 assert len(calls) == 3 and all(len(o) == 3 for o in origins), origins
-assert all(o[1] in ("crossover", "mutate") and "crossover" not in o[::2] for o in origins), origins
+assert all(o[1] in ("crossover", "mutate") for o in origins), origins
+assert all(x.startswith("llm-builtin") for o in origins for x in o[::2]), origins
 assert sum(r["stats"]["classic"] for r in calls) == 3, [r["stats"] for r in calls]
 EOF
 labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
 # every setting that changes what the built-in model proposes is in the label, so compare never
 # merges runs that differ in one: no hardware tokens, a prior, the targets rule, the share
 "$UHNAS" search "${BUILTIN[@]}" --system-prompt none --llm-prior "$tmp/builtin1" --llm-targets front \
-  --llm-classic 0.25 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
-labels_are "llm llm/classic0.5 llm/none/prior/front/classic0.25 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
+  --llm-classic 0.4 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
+labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
 killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
-# refused before a run directory is made: outside [0, 1], a remote model, another strategy
-for args in "--strategy llm --llm-classic 1.5" "--strategy nsga2 --llm-classic 0.5" \
-            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m"; do
+# refused before a run directory is made, each with its reason: outside [0, 1], a remote
+# model, another strategy, a share of which no child of a generation would be
+for case in "--strategy llm --llm-classic 1.5|--llm-classic: expected a number in 0..1" \
+            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic and the built-in" \
+            "--strategy nsga2 --llm-classic 0.5|need --strategy llm" \
+            "--strategy llm --llm-classic 0.2 --children 4|none of a generation's 4 children would be classic"; do
+  args=${case%%|*} want=${case#*|}
   # shellcheck disable=SC2086 # the options are words
   out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badclassic" 2>&1)
-  [[ $? -eq 2 && "$out" == *"--llm"* && ! -e "$tmp/badclassic" ]] && ok || bad "$args: $out"
+  [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/badclassic" ]] && ok || bad "$args: $out"
 done
 
 # ---- llmatic with the same server and budget ---------------------------------------------

@@ -640,7 +640,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "decile lower (default); front, by the run's own accuracy deciles, alternately cheaper "
          "and one decile more accurate (docs/llm.md)"},
         {"llm-classic", OPT_REAL, &llm_args.classic, 0, 1, NULL, "SHARE",
-         "built-in model: the share of each generation's children made by nsga2's classic "
+         "built-in model: the share of each call's children (rounded down) made by nsga2's classic "
          "operator (a crossover of two parents at the run's --crossover P, then a mutation) "
          "instead of the model (default 0; docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",

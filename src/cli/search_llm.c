@@ -88,6 +88,15 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
     c.hardware_tokens = strcmp(sys, "none") != 0;
     if (a->targets >= 0) c.targets = a->targets;
     if (!isnan(a->classic)) c.classic = a->classic;
+    int n_classic = 0; /* of a generation's children */
+    for (int i = 0; i < cfg->children; i++) n_classic += uh_lm_classic_child(c.classic, i);
+    if (c.classic > 0 && n_classic == 0) {
+        snprintf(msg, size,
+                 "--llm-classic %g: none of a generation's %d children would be classic (the "
+                 "share's count is rounded down); give a larger share or more --children",
+                 c.classic, cfg->children);
+        return 1;
+    }
     int *sizes[5] = {&c.layers, &c.heads, &c.width, &c.context, &c.train_steps};
     for (int i = 0; i < 5; i++)
         if (a->size[i] >= 0) *sizes[i] = a->size[i];

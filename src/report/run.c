@@ -63,11 +63,12 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
         label_append(r, "/%s", uh_llm_system_name(llm.op.system));
     }
     if (builtin) { /* and the built-in model's settings that change what it proposes, each only
-                    * when not the default: no hardware tokens (the ablation, named as the
-                    * remote model's), a prior, the targets rule, a share of classic children */
+                    * when not the default: no hardware tokens (the ablation; not "/none",
+                    * which a remote model's run without a system prompt is labelled), a prior,
+                    * the targets rule, a share of classic children */
         uh_lm_config_t lm;
         if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
-        if (!lm.hardware_tokens) label_append(r, "/none");
+        if (!lm.hardware_tokens) label_append(r, "/nohardware");
         if (lm.start[0] || lm.n_prior) label_append(r, "/prior");
         if (lm.targets) label_append(r, "/%s", uh_lm_target_names[lm.targets]);
         if (lm.classic > 0) label_append(r, "/classic%g", lm.classic);

@@ -157,7 +157,7 @@ typedef struct {
 
 /* A strategy: its runs (indices into the compared runs). */
 typedef struct {
-    char name[64]; /* first: report_find_name */
+    char name[96]; /* first: report_find_name; a run's label and " (clean objective)" */
     int *runs, n;
     run_stats_t *stats;
     int clean; /* its runs searched on clean accuracy */
@@ -508,11 +508,11 @@ int report_strategies(uh_strbuf_t *plots, uh_strbuf_t *table, uh_strbuf_t *csv, 
     int mixed = 0;
     for (int i = 1; i < n; i++) mixed |= strcmp(runs[i]->objective, runs[0]->objective) != 0;
     for (int i = 0; i < n; i++) {
-        char buf[64], clean[64];
+        char buf[64], clean[sizeof groups->name];
         const char *name = group_name(runs[i], by_parent, buf, sizeof buf);
         int is_clean = mixed && strcmp(runs[i]->objective, "clean") == 0;
         if (is_clean) {
-            snprintf(clean, sizeof clean, "%.40s (clean objective)", name);
+            snprintf(clean, sizeof clean, "%s (clean objective)", name);
             name = clean;
         }
         int s = report_find_name(groups, sizeof *groups, n_groups, name);
