@@ -104,7 +104,7 @@ static uh_arch_t dense(int width) {
     return a;
 }
 
-enum { N_WIDTHS = 6, LEN = 40 };
+enum { N_WIDTHS = 6, LEN = 48 }; /* two parents and a child of these: 41 tokens */
 static const int WIDTHS[N_WIDTHS] = {16, 32, 64, 128, 256, 512};
 
 /* A small model trained 400 steps on the examples ex[k][0..len[k]). */
@@ -164,7 +164,7 @@ static void test_energy_target_steers_width(void **state) {
         uh_arch_t a = dense(WIDTHS[k]);
         int tgt[3];
         uh_lang_targets(0.8, 0.8, (k + 0.5) / N_WIDTHS, tgt); /* energy bucket grows with width */
-        len[k] = uh_lang_example(hw, tgt, NULL, &a, ex[k], UH_LANG_MAX_TOKENS);
+        len[k] = uh_lang_example(hw, tgt, NULL, 0, &a, ex[k], UH_LANG_MAX_TOKENS);
     }
     uh_gpt_t *m = fit(ex, len, N_WIDTHS);
     double mean[2];
@@ -173,7 +173,7 @@ static void test_energy_target_steers_width(void **state) {
     for (int side = 0; side < 2; side++) {
         int tgt[3], prompt[16];
         uh_lang_targets(0.8, 0.8, side ? 0.95 : 0.05, tgt);
-        int n = uh_lang_example(hw, tgt, NULL, NULL, prompt, 16);
+        int n = uh_lang_example(hw, tgt, NULL, 0, NULL, prompt, 16);
         mean[side] = mean_width(m, b, prompt, n, &rng);
     }
     print_message("mean width asked for low energy %.1f, for high energy %.1f\n", mean[0], mean[1]);
@@ -193,21 +193,65 @@ static void test_parent_in_context_steers_width(void **state) {
     uh_lang_targets(0.8, 0.8, 0.5, tgt);
     for (int k = 0; k < N_WIDTHS; k++) {
         uh_arch_t a = dense(WIDTHS[k]);
-        len[k] = uh_lang_example(hw, tgt, &a, &a, ex[k], UH_LANG_MAX_TOKENS);
+        const uh_arch_t *parent[1] = {&a};
+        len[k] = uh_lang_example(hw, tgt, parent, 1, &a, ex[k], UH_LANG_MAX_TOKENS);
     }
     uh_gpt_t *m = fit(ex, len, N_WIDTHS);
     double mean[2];
     uh_rng_t rng;
     uh_rng_seed(&rng, 6);
     for (int side = 0; side < 2; side++) {
-        uh_arch_t parent = dense(side ? 512 : 16);
+        uh_arch_t a = dense(side ? 512 : 16);
+        const uh_arch_t *parent[1] = {&a};
         int prompt[UH_LANG_MAX_TOKENS];
-        int n = uh_lang_example(hw, tgt, &parent, NULL, prompt, UH_LANG_MAX_TOKENS);
+        int n = uh_lang_example(hw, tgt, parent, 1, NULL, prompt, UH_LANG_MAX_TOKENS);
         mean[side] = mean_width(m, b, prompt, n, &rng);
     }
     print_message("mean child width of a 16-unit parent %.1f, of a 512-unit parent %.1f\n", mean[0],
                   mean[1]);
     assert_true(mean[0] < 64 && mean[1] > 256);
+    uh_gpt_free(m);
+    uh_backend_free(b);
+}
+
+/* A second parent in context is read too (--llm-parents 2): trained on children as wide as
+ * their second parent, the first always 128 units wide, the model writes narrow children when
+ * the second parent is narrow and wide ones when it is wide. */
+static void test_second_parent_in_context_steers_width(void **state) {
+    (void)state;
+    uh_backend_t *b = load_backend("mzi-realistic");
+    int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
+    assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
+    uh_lang_targets(0.8, 0.8, 0.5, tgt);
+    uh_arch_t first = dense(128);
+    for (int k = 0; k < N_WIDTHS; k++) {
+        uh_arch_t a = dense(WIDTHS[k]);
+        const uh_arch_t *parents[2] = {&first, &a};
+        len[k] = uh_lang_example(hw, tgt, parents, 2, &a, ex[k], UH_LANG_MAX_TOKENS);
+        int seps = 0;
+        for (int t = 0; t < len[k]; t++) seps += ex[k][t] == UH_TOK_SEP_PARENT;
+        assert_int_equal(seps, 2);
+    }
+    uh_gpt_t *m = fit(ex, len, N_WIDTHS);
+    double mean[2];
+    uh_rng_t rng;
+    uh_rng_seed(&rng, 7);
+    for (int side = 0; side < 2; side++) {
+        uh_arch_t a = dense(side ? 512 : 16);
+        const uh_arch_t *parents[2] = {&first, &a};
+        int prompt[UH_LANG_MAX_TOKENS];
+        int n = uh_lang_example(hw, tgt, parents, 2, NULL, prompt, UH_LANG_MAX_TOKENS);
+        mean[side] = mean_width(m, b, prompt, n, &rng);
+    }
+    print_message("mean child width of a 16-unit second parent %.1f, of a 512-unit one %.1f\n",
+                  mean[0], mean[1]);
+    assert_true(mean[0] < 64 && mean[1] > 256);
+    /* an example that does not fit is refused, as are more parents than the language has */
+    int out[UH_LANG_MAX_TOKENS];
+    const uh_arch_t *three[3] = {&first, &first, &first};
+    assert_int_equal(uh_lang_example(hw, tgt, three, 2, &first, out, 30), -1);
+    assert_int_equal(uh_lang_example(hw, tgt, three, 3, NULL, out, UH_LANG_MAX_TOKENS), -1);
+    assert_true(uh_lang_example(hw, tgt, three, 2, NULL, out, 32) > 0); /* 31: the prompt */
     uh_gpt_free(m);
     uh_backend_free(b);
 }
@@ -218,6 +262,7 @@ int main(void) {
         cmocka_unit_test(test_constrained_samples_all_parse),
         cmocka_unit_test(test_energy_target_steers_width),
         cmocka_unit_test(test_parent_in_context_steers_width),
+        cmocka_unit_test(test_second_parent_in_context_steers_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

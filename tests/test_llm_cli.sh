@@ -270,21 +270,51 @@ assert sum(r["stats"]["classic"] for r in calls) == 3, [r["stats"] for r in call
 EOF
 labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
 # every setting that changes what the built-in model proposes is in the label, so compare never
-# merges runs that differ in one: no hardware tokens, a prior, the targets rule, the share
+# merges runs that differ in one: no hardware tokens, a prior, the targets rule, the share,
+# two parents
 "$UHNAS" search "${BUILTIN[@]}" --system-prompt none --llm-prior "$tmp/builtin1" --llm-targets front \
-  --llm-classic 0.4 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
-labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
+  --llm-classic 0.4 --llm-parents 2 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
+labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4/parents2 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
 killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
 # refused before a run directory is made, each with its reason: outside [0, 1], a remote
 # model, another strategy, a share of which no child of a generation would be
 for case in "--strategy llm --llm-classic 1.5|--llm-classic: expected a number in 0..1" \
-            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic and the built-in" \
+            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic, --llm-parents and the built-in" \
             "--strategy nsga2 --llm-classic 0.5|need --strategy llm" \
             "--strategy llm --llm-classic 0.2 --children 4|none of a generation's 4 children would be classic"; do
   args=${case%%|*} want=${case#*|}
   # shellcheck disable=SC2086 # the options are words
   out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badclassic" 2>&1)
   [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/badclassic" ]] && ok || bad "$args: $out"
+done
+
+# --llm-parents 2: the model writes child i of a call from parents i and i + 1 (when they
+# differ), so its children name both; its examples then put both parents of such a child in
+# context (counted: none in a one-parent run). Stored with the run (a one-parent run stores
+# none), labelled by compare, and kill -9 then resume gives the rows
+"$UHNAS" search "${BUILTIN[@]}" --llm-parents 2 --out "$tmp/two1" > /dev/null 2> "$tmp/two.err" && ok || bad "--llm-parents 2: $(cat "$tmp/two.err")"
+[[ $(sql "$tmp/two1" "select json_extract(config, '\$.operator.builtin.parents') from run") == 2 && \
+   $(sql "$tmp/builtin1" "select coalesce(json_extract(config, '\$.operator.builtin.parents'), 'absent') from run") == absent ]] && ok || bad "parents not stored"
+python3 - "$tmp/two1/lm/calls.jsonl" "$tmp/builtin1/lm/calls.jsonl" <<'PY' && ok || bad "two parents: $(cut -c1-300 "$tmp/two1/lm/calls.jsonl")"
+import json, sys
+two, one = ([json.loads(l) for l in open(f)] for f in sys.argv[1:])
+model = [c for r in two for c in r["children"] if c["origin"] == "llm-builtin"]
+assert sum(len(c["parents"]) == 2 for c in model) >= len(model) - 2, model
+assert all(len(set(c["parents"])) == len(c["parents"]) for c in model), model
+assert two[0]["stats"]["two_parents"] == 0 and two[2]["stats"]["two_parents"] >= 3, [r["stats"] for r in two]
+assert all(len(c["parents"]) == 1 for r in one for c in r["children"])
+assert all(r["stats"]["two_parents"] == 0 for r in one), [r["stats"] for r in one]
+PY
+[[ $(children "$tmp/two1") != "$(children "$tmp/builtin1")" ]] && ok || bad "two parents gave one parent's children"
+labels_are "llm llm/parents2 " "$tmp/builtin1" "$tmp/two1"
+killed_resumes "$tmp/two1" "$tmp/twokill" --llm-parents 2
+for case in "--strategy llm --llm-parents 3|--llm-parents: expected an integer in 1..2" \
+            "--strategy llm --llm-parents 2 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents and the built-in" \
+            "--strategy nsga2 --llm-parents 2|need --strategy llm"; do
+  args=${case%%|*} want=${case#*|}
+  # shellcheck disable=SC2086 # the options are words
+  out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badtwo" 2>&1)
+  [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/badtwo" ]] && ok || bad "$args: $out"
 done
 
 # ---- llmatic with the same server and budget ---------------------------------------------

@@ -161,6 +161,22 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
                  bad_share[i]);
         assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
     }
+    /* two parents: written only when not one, 1 or 2 */
+    c.classic = 0, c.parents = 2;
+    json = uh_lm_config_json(&c);
+    assert_non_null(strstr(json, ",\"train_steps\":40,\"parents\":2}}"));
+    assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
+    assert_memory_equal(&c, &back, sizeof c);
+    free(json);
+    static const char *const bad_parents[] = {"0", "3", "1.5", "\"two\""};
+    for (size_t i = 0; i < sizeof bad_parents / sizeof bad_parents[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text,
+                 "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
+                 "\"width\":128,\"context\":256,\"train_steps\":40,\"parents\":%s}}",
+                 bad_parents[i]);
+        assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
+    }
 }
 
 /* Which children of a call are classic for a share: those where the running share crosses a

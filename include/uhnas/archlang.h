@@ -5,7 +5,7 @@
  * A training example (or a prompt, up to SEP_CHILD):
  *   BOS  HW_* (5 tokens: physics, precision, noise, cost per MAC, tiles)
  *        SEP_TGT ACC_a NOISY_n ENERGY_e
- *        SEP_PARENT <architecture>   (optional)
+ *        SEP_PARENT <architecture>   (optional; twice for a child of two parents)
  *        SEP_CHILD  <architecture> EOS
  * An architecture: per conv layer  CONV F<filters> K<kernel> S<stride> P0|PH A<act> B<bits>
  * T<tile> [POOLMAX|POOLAVG Z<size>], per hidden dense layer  DENSE U<units> A B T, then the
@@ -46,12 +46,14 @@ void uh_lang_targets(double accuracy, double noisy, double energy01, int *out);
 /* Appends arch's tokens; returns how many, or −1 when a value is outside the vocabulary. */
 int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
 
-/* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, with a parent
- * SEP_PARENT and its architecture, then SEP_CHILD, the architecture, EOS. Returns its length,
- * or −1 (a value outside the vocabulary, too long). With arch NULL, the prompt alone (up to
- * SEP_CHILD); parent may be NULL (a candidate with none, e.g. a random sample). */
-int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *parent,
-                    const uh_arch_t *arch, int *out, int cap);
+/* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, for each of its
+ * n_parents parents (0..UH_LANG_MAX_PARENTS; none for a candidate without, e.g. a random
+ * sample) SEP_PARENT and its architecture, then SEP_CHILD, the architecture, EOS. Returns its
+ * length, or −1 (a value outside the vocabulary, too long). With arch NULL, the prompt alone
+ * (up to SEP_CHILD). */
+#define UH_LANG_MAX_PARENTS 2
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *const *parents,
+                    int n_parents, const uh_arch_t *arch, int *out, int cap);
 
 /* The grammar, token by token. Limits from the backend's constraints and the input shape. */
 typedef struct {

@@ -56,6 +56,13 @@ int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double ch
  * fronts (docs/strategies.md). Deterministic, so a resumed run makes the same choice. */
 int uh_lm_classic_child(double classic, int child);
 
+/* How many parents a child of the model is written from (docs/llm.md, "Two parents"):
+ * 1 (every run before the choice existed): its parent in context; 2: child number i of a call
+ * has parents i and i + 1 of the call's in context, as the classic crossover pairs them, and
+ * the model's examples put both parents of a child in context where the run's records name
+ * two (its own children, classic crossovers). The child is asked for the first parent's
+ * targets. A call with one distinct parent writes from one. */
+
 typedef struct {
     int layers, heads, channels, context;
     int train_steps; /* per generation */
@@ -65,6 +72,7 @@ typedef struct {
     int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
     uh_lm_targets_t targets;
     double classic; /* the share of children made by the classic operator (uh_lm_classic_child) */
+    int parents;    /* 1 or 2 (UH_LANG_MAX_PARENTS): parents in a child's context */
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,
      * each with its own backend's hardware tokens: knowledge carries across runs */
@@ -81,8 +89,9 @@ typedef struct {
 } uh_lm_opts_t;
 
 /* 4 layers, 4 heads, width 128, context UH_LANG_MAX_TOKENS (256; the longest example, a
- * parent and its child, is 130), 40 AdamW steps of 8 examples per generation at lr 1e-3,
- * temperature 1, hardware tokens on, targets CHEAPER, no classic children, seed 1. */
+ * parent and its child, is 130, with two parents about 190), 40 AdamW steps of 8 examples per
+ * generation at lr 1e-3, temperature 1, hardware tokens on, targets CHEAPER, no classic
+ * children, one parent, seed 1. */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */
@@ -135,6 +144,7 @@ typedef struct {
     int hardware_tokens;
     int targets;    /* uh_lm_targets_t */
     double classic; /* uh_lm_opts_t.classic */
+    int parents;    /* uh_lm_opts_t.parents */
     int n_prior;
     char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
     char start[1024];                  /* the pretrained checkpoint it starts from, or "" */
@@ -145,9 +155,10 @@ typedef struct {
 void uh_lm_config_default(uh_lm_config_t *c);
 /* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
  * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, with "start":FILE and
- * "start_digest":HEX when it starts from a checkpoint, "targets":"front" under that rule and
- * "classic":SHARE when some children are classic (absent in runs stored before, for the first
- * rule and for none: those runs resume as they began).
+ * "start_digest":HEX when it starts from a checkpoint, "targets":"front" under that rule,
+ * "classic":SHARE when some children are classic and "parents":2 with two parents (absent in
+ * runs stored before, for the first rule, for none and for one: those runs resume as they
+ * began).
  * Caller frees. */
 char *uh_lm_config_json(const uh_lm_config_t *c);
 /* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */

@@ -632,7 +632,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"llm-width", OPT_INT, &llm_args.size[2], 1, 1024, NULL, "N",
          "built-in model: channels (default 128)"},
         {"llm-context", OPT_INT, &llm_args.size[3], 16, UH_LANG_MAX_TOKENS, NULL, "N",
-         "built-in model: context in tokens (default 256; a parent and child take at most 130)"},
+         "built-in model: context in tokens (default 256; a parent and child take at most 130, "
+         "two parents and a child about 190)"},
         {"llm-train-steps", OPT_INT, &llm_args.size[4], 0, 100000, NULL, "N",
          "built-in model: AdamW steps of 8 examples per generation (default 40)"},
         {"llm-targets", OPT_CHOICE, &llm_args.targets, 0, 0, targets, "RULE",
@@ -643,6 +644,9 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "built-in model: the share of each call's children (rounded down) made by nsga2's classic "
          "operator (a crossover of two parents at the run's --crossover P, then a mutation) "
          "instead of the model (default 0; docs/llm.md)"},
+        {"llm-parents", OPT_INT, &llm_args.parents, 1, UH_LANG_MAX_PARENTS, NULL, "N",
+         "built-in model: parents in each child's context: 1 (default) or 2, the child's and the "
+         "next, as nsga2's crossover pairs them (docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

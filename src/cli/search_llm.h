@@ -17,6 +17,7 @@ typedef struct {
     const char *prior; /* the built-in model's earlier runs: DIR[,DIR...] */
     int targets;       /* the built-in model's targets rule (uh_lm_targets_t), -1 unset */
     double classic;    /* the built-in model's share of classic children, NaN unset */
+    int parents;       /* the built-in model's parents in a child's context, -1 unset */
     int size[5];       /* the built-in model's layers, heads, width, context, train steps */
 } cli_llm_args_t;
 

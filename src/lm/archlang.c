@@ -179,17 +179,18 @@ int uh_lang_encode_arch(const uh_arch_t *a, int *out, int cap) {
     return n;
 }
 
-int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *parent,
-                    const uh_arch_t *arch, int *out, int cap) {
-    if (cap < 11) return -1;
+int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *const *parents,
+                    int n_parents, const uh_arch_t *arch, int *out, int cap) {
+    if (cap < 11 || n_parents < 0 || n_parents > UH_LANG_MAX_PARENTS) return -1;
     int n = 0;
     out[n++] = UH_TOK_BOS;
     for (int i = 0; i < 5; i++) out[n++] = hardware[i];
     out[n++] = UH_TOK_SEP_TGT;
     for (int i = 0; i < 3; i++) out[n++] = targets[i];
-    if (parent) {
+    for (int i = 0; i < n_parents; i++) {
+        if (n >= cap) return -1;
         out[n++] = UH_TOK_SEP_PARENT;
-        int k = uh_lang_encode_arch(parent, out + n, cap - n - 1);
+        int k = uh_lang_encode_arch(parents[i], out + n, cap - n - 1);
         if (k < 0) return -1;
         n += k;
     }

@@ -17,10 +17,10 @@
 
 typedef lm_example_t example_t; /* one training example: tokens[0..len) */
 
-/* Which parent a child came from: what the model's examples put in its context. */
+/* Which parents a child came from (−1: none): what the model's examples put in its context. */
 typedef struct {
     char hash[17];
-    int64_t parent;
+    int64_t parent[UH_LANG_MAX_PARENTS];
 } lineage_t;
 
 typedef struct {
@@ -56,6 +56,7 @@ void uh_lm_opts_default(uh_lm_opts_t *o) {
                         .lr = 1e-3f,
                         .temperature = 1.0,
                         .hardware_tokens = 1,
+                        .parents = 1,
                         .seed = 1};
 }
 
@@ -79,16 +80,18 @@ static int remember_lineage(lineage_t **l, int *n, int *cap, const lm_record_t *
             if (!grown) return UH_ENOMEM;
             *l = grown;
         }
-        uh_arch_hash(&r->children[i].arch, (*l)[*n].hash);
-        (*l)[(*n)++].parent = r->children[i].parents[0];
+        lineage_t *e = &(*l)[(*n)++];
+        uh_arch_hash(&r->children[i].arch, e->hash);
+        for (int k = 0; k < UH_LANG_MAX_PARENTS; k++)
+            e->parent[k] = k < r->children[i].n_parents ? r->children[i].parents[k] : -1;
     }
     return UH_OK;
 }
 
-static int64_t parent_of(const lineage_t *l, int n, const char *hash) {
+static const lineage_t *lineage_of(const lineage_t *l, int n, const char *hash) {
     for (int i = n - 1; i >= 0; i--)
-        if (strcmp(l[i].hash, hash) == 0) return l[i].parent;
-    return -1;
+        if (strcmp(l[i].hash, hash) == 0) return &l[i];
+    return NULL;
 }
 
 static int measured(const uh_candidate_t *c, int with_pruned) {
@@ -125,31 +128,38 @@ void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double ene
 }
 
 /* Candidate c as an example: hardware, its measured results (accuracies as the rule reads
- * them, among rows[0..n_rows)), its parent (when known, found among the rows, and the example
- * fits the context) and its architecture. A pruned candidate is one only with_pruned (its
- * results are those of the rung it stopped at). */
-static int make_example(const int *hw, uh_lm_targets_t rule, const uh_candidate_t *c,
-                        int with_pruned, double energy_zero, const lineage_t *lineage,
-                        int n_lineage, const uh_candidate_t *const *rows, int n_rows,
-                        uh_shape_t input, int context, example_t *ex) {
-    uh_arch_t a, parent;
+ * them, among rows[0..n_rows)), its first max_parents parents (those known and found among the
+ * rows; fewer when the example would not fit the context) and its architecture. A pruned
+ * candidate is one only with_pruned (its results are those of the rung it stopped at).
+ * Returns the parents in context, or −1 when c makes no example. */
+static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
+                        const uh_candidate_t *c, int with_pruned, double energy_zero,
+                        const lineage_t *lineage, int n_lineage, const uh_candidate_t *const *rows,
+                        int n_rows, uh_shape_t input, int context, example_t *ex) {
+    uh_arch_t a, parent[UH_LANG_MAX_PARENTS];
     if (!measured(c, with_pruned) || uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
         return -1;
-    int64_t pid = parent_of(lineage, n_lineage, c->hash);
-    const uh_arch_t *pa = NULL;
-    for (int i = 0; pid >= 0 && i < n_rows && !pa; i++)
-        if (rows[i]->id == pid &&
-            !uh_arch_parse(rows[i]->arch, strlen(rows[i]->arch), input, &parent, NULL))
-            pa = &parent;
+    const lineage_t *from = lineage_of(lineage, n_lineage, c->hash);
+    const uh_arch_t *pa[UH_LANG_MAX_PARENTS];
+    int n_pa = 0;
+    for (int k = 0; from && k < max_parents && k < UH_LANG_MAX_PARENTS; k++) {
+        int found = 0;
+        for (int i = 0; from->parent[k] >= 0 && i < n_rows && !found; i++)
+            found =
+                rows[i]->id == from->parent[k] &&
+                !uh_arch_parse(rows[i]->arch, strlen(rows[i]->arch), input, &parent[n_pa], NULL);
+        if (found) pa[n_pa] = &parent[n_pa], n_pa++;
+    }
     double acc = c->accuracy, noisy = c->noisy_accuracy;
     if (rule == UH_LM_TARGETS_FRONT)
         acc = share_below(rows, n_rows, with_pruned, 0, acc),
         noisy = share_below(rows, n_rows, with_pruned, 1, noisy);
     int tgt[3];
     uh_lang_targets(acc, noisy, energy01(energy_zero, c->energy_nj), tgt);
-    ex->len = uh_lang_example(hw, tgt, pa, &a, ex->tok, context);
-    if (ex->len < 0 && pa) ex->len = uh_lang_example(hw, tgt, NULL, &a, ex->tok, context);
-    return ex->len >= 2 ? 0 : -1;
+    do /* fewer parents while the example does not fit */
+        ex->len = uh_lang_example(hw, tgt, pa, n_pa, &a, ex->tok, context);
+    while (ex->len < 0 && n_pa-- > 0);
+    return ex->len >= 2 ? n_pa : -1;
 }
 
 /* The prior runs' examples and the run's measured candidates, in that order. */
@@ -160,10 +170,13 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     if (!*out) return uh_error_set(err, UH_ENOMEM, "out of memory");
     if (o->n_prior) memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
     *n = o->n_prior;
-    for (int i = 0; i < in->n_archive; i++)
-        *n += !make_example(o->hw, o->opts.targets, in->archive[i], 0, in->energy_zero, o->lineage,
-                            o->n_lineage, in->archive, in->n_archive, in->space->input,
-                            o->opts.context, &(*out)[*n]);
+    for (int i = 0; i < in->n_archive; i++) {
+        int parents = make_example(o->hw, o->opts.targets, o->opts.parents, in->archive[i], 0,
+                                   in->energy_zero, o->lineage, o->n_lineage, in->archive,
+                                   in->n_archive, in->space->input, o->opts.context, &(*out)[*n]);
+        *n += parents >= 0;
+        o->cur.two_parents += parents == 2;
+    }
     return UH_OK;
 }
 
@@ -246,20 +259,24 @@ int uh_lm_classic_child(double classic, int child) {
     return floor((child + 1) * classic + 1e-9) > floor(child * classic + 1e-9);
 }
 
-static int take_child(uh_child_t *c, const uh_arch_t *a, const uh_candidate_t *p) {
+/* A child of p, and of q when q was in its context too (NULL: it was not). */
+static int take_child(uh_child_t *c, const uh_arch_t *a, const uh_candidate_t *p,
+                      const uh_candidate_t *q) {
     memset(c, 0, sizeof *c);
     c->arch = *a;
     snprintf(c->origin, sizeof c->origin, "llm-builtin");
     c->parents[c->n_parents++] = p->id;
+    if (q) c->parents[c->n_parents++] = q->id;
     return 1;
 }
 
-/* Child number `child` of parent p: sampled for a target just beyond it (the run's rule),
- * with p in context, re-sampled (hotter each time) while it is not a valid new architecture
- * going the way it was asked; the first valid new one when none went that way. 1 when one
- * was found. */
-static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p, int child,
-                        uh_child_t *out, int made, uh_rng_t *rng) {
+/* Child number `child` of parent p (and of q, when not NULL): sampled for a target just beyond
+ * p (the run's rule), with p (and q, when the prompt fits) in context, re-sampled (hotter each
+ * time) while it is not a valid new architecture going the way it was asked; the first valid
+ * new one when none went that way. 1 when one was found. */
+static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t *p,
+                        const uh_candidate_t *q, int child, uh_child_t *out, int made,
+                        uh_rng_t *rng) {
     int tgt[3], prompt[UH_LANG_MAX_TOKENS], seq[UH_LANG_MAX_TOKENS];
     double acc = p->accuracy, noisy = p->noisy_accuracy;
     if (o->opts.targets == UH_LM_TARGETS_FRONT) /* as its examples read them */
@@ -267,12 +284,16 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         noisy = share_below(in->archive, in->n_archive, 0, 1, noisy);
     uh_lm_child_targets(o->opts.targets, acc, noisy, energy01(in->energy_zero, p->energy_nj), child,
                         tgt);
-    uh_arch_t parent, other;
-    int has_parent = !uh_arch_parse(p->arch, strlen(p->arch), in->space->input, &parent, NULL);
-    int n =
-        uh_lang_example(o->hw, tgt, has_parent ? &parent : NULL, NULL, prompt, o->opts.context - 2);
-    if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, NULL, prompt, o->opts.context);
-    int has_other = 0; /* a valid new one that went the other way */
+    uh_arch_t parent[UH_LANG_MAX_PARENTS], other;
+    const uh_arch_t *in_context[UH_LANG_MAX_PARENTS] = {&parent[0], &parent[1]};
+    int k = !uh_arch_parse(p->arch, strlen(p->arch), in->space->input, &parent[0], NULL);
+    k += k && q && !uh_arch_parse(q->arch, strlen(q->arch), in->space->input, &parent[1], NULL);
+    int n = -1;
+    for (; k > 0 && n < 0; k -= n < 0) /* leaving room for a child: fewer parents if need be */
+        n = uh_lang_example(o->hw, tgt, in_context, k, NULL, prompt, o->opts.context - 2);
+    if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, 0, NULL, prompt, o->opts.context);
+    if (k < 2) q = NULL; /* not in context: not a parent */
+    int has_other = 0;   /* a valid new one that went the other way */
     for (int attempt = 0; n > 0 && attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
@@ -286,11 +307,11 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         uh_arch_t a;
         int usable = len > n && !uh_lang_result(&g, &a, NULL) && uh_space_valid(in->space, &a) &&
                      is_new(in, out, made, &a);
-        if (usable && goes_the_way(o, p, child, &a)) return take_child(&out[made], &a, p);
+        if (usable && goes_the_way(o, p, child, &a)) return take_child(&out[made], &a, p, q);
         if (usable && !has_other) other = a, has_other = 1;
         o->cur.resampled += attempt < UH_LM_MAX_RESAMPLES;
     }
-    return has_other ? take_child(&out[made], &other, p) : 0;
+    return has_other ? take_child(&out[made], &other, p, q) : 0;
 }
 
 /* Reads the run's memory at the first call: the records of finished calls and the latest
@@ -387,14 +408,16 @@ static int lm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_err
     int made = 0;
     for (int i = 0; !rc && i < in->n; i++) {
         const uh_candidate_t *p = in->parents[i % in->n_parents];
+        const uh_candidate_t *next = in->parents[(i + 1) % in->n_parents];
+        const uh_candidate_t *q = o->opts.parents > 1 && next->id != p->id ? next : NULL;
         const int classic = uh_lm_classic_child(o->opts.classic, i);
-        if (!classic && sample_child(o, in, p, i, out, made, &rng)) {
+        if (!classic && sample_child(o, in, p, q, i, out, made, &rng)) {
             made++, o->cur.valid++;
             continue;
         }
         /* a classic child: of this parent and the next (crossover, then a mutation), or in
          * the place of one the model could not write, a mutation of its parent */
-        const uh_candidate_t *two[2] = {p, in->parents[(i + 1) % in->n_parents]};
+        const uh_candidate_t *two[2] = {p, next};
         uh_propose_t one = *in;
         one.n = 1;
         one.parents = two;
@@ -499,9 +522,9 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
     if (!rc) rc = uh_lang_hardware(b, hw, err);
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
-        o->n_prior += !make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets, &rows[i],
-                                    with_pruned, zero, lineage, n_lineage, view, (int)n, in,
-                                    o->opts.context, &o->prior[o->n_prior]);
+        o->n_prior += make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets,
+                                   o->opts.parents, &rows[i], with_pruned, zero, lineage, n_lineage,
+                                   view, (int)n, in, o->opts.context, &o->prior[o->n_prior]) >= 0;
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
     free(view);
     free(lineage);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "uhnas/archlang.h"
 #include "uhnas/json.h"
 #include "uhnas/lm.h"
 
@@ -29,6 +30,7 @@ void uh_lm_config_default(uh_lm_config_t *c) {
     c->hardware_tokens = d.hardware_tokens;
     c->targets = (int)d.targets;
     c->classic = d.classic;
+    c->parents = d.parents;
 }
 
 /* "prior": the earlier runs' directories, at most UH_LM_MAX_PRIOR. */
@@ -66,16 +68,19 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
      .choices = uh_lm_target_names},
     /* optional: runs stored before it had no classic children (written only when some are) */
     UH_JSON_ROW("classic", UH_JSON_NUMBER, uh_lm_config_t, classic, 0, 0, 1, 0),
+    /* optional: runs stored before it wrote from one parent (written only when not) */
+    UH_JSON_ROW("parents", UH_JSON_INT, uh_lm_config_t, parents, 0, 1, UH_LANG_MAX_PARENTS, 1),
     {NULL}};
 #undef SIZE
 
-/* Written in the table's order, by its rows. */
+/* Written in the table's order, by its rows; an optional one only when not its default. */
 char *uh_lm_config_json(const uh_lm_config_t *c) {
     cJSON *o = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(o, "builtin");
     for (const uh_json_field_t *f = BUILTIN_FIELDS; f->key; f++) {
         const int *v = (const int *)((const char *)c + f->offset);
         if (f->type == UH_JSON_BOOL) cJSON_AddBoolToObject(b, f->key, *v);
-        if (f->type == UH_JSON_INT) cJSON_AddNumberToObject(b, f->key, *v);
+        if (f->type == UH_JSON_INT && (f->required || *v != (int)f->dflt))
+            cJSON_AddNumberToObject(b, f->key, *v);
         if (f->type == UH_JSON_STRING && *(const char *)v)
             cJSON_AddStringToObject(b, f->key, (const char *)v);
         if (f->type == UH_JSON_CHOICE && *v) cJSON_AddStringToObject(b, f->key, f->choices[*v]);
@@ -116,6 +121,7 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.hardware_tokens = c->hardware_tokens;
     o.targets = (uh_lm_targets_t)c->targets;
     o.classic = c->classic;
+    o.parents = c->parents;
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;
