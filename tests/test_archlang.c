@@ -182,77 +182,60 @@ static void test_energy_target_steers_width(void **state) {
     uh_backend_free(b);
 }
 
-/* The parent in context matters: trained on children as wide as their parents (same
- * targets throughout), the model writes narrow children of a narrow parent and wide ones of
- * a wide parent. */
-static void test_parent_in_context_steers_width(void **state) {
-    (void)state;
+/* Trained on children as wide as their last parent (same targets throughout; with two
+ * parents the first is always 128 units wide), the model writes narrow children when that
+ * parent is narrow and wide ones when it is wide: the parent in context matters, and with two
+ * (--llm-parents 2) the second is read too. */
+static void last_parent_steers_width(int n_parents, uint64_t seed) {
     uh_backend_t *b = load_backend("mzi-realistic");
     int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
     assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     uh_lang_targets(0.8, 0.8, 0.5, tgt);
+    uh_arch_t first = dense(128), a;
+    const uh_arch_t *parents[2] = {n_parents == 2 ? &first : &a, &a};
     for (int k = 0; k < N_WIDTHS; k++) {
-        uh_arch_t a = dense(WIDTHS[k]);
-        const uh_arch_t *parent[1] = {&a};
-        len[k] = uh_lang_example(hw, tgt, parent, 1, &a, ex[k], UH_LANG_MAX_TOKENS);
+        a = dense(WIDTHS[k]);
+        len[k] = uh_lang_example(hw, tgt, parents, n_parents, &a, ex[k], UH_LANG_MAX_TOKENS);
+        int seps = 0;
+        for (int t = 0; t < len[k]; t++) seps += ex[k][t] == UH_TOK_SEP_PARENT;
+        assert_int_equal(seps, n_parents);
     }
     uh_gpt_t *m = fit(ex, len, N_WIDTHS);
     double mean[2];
     uh_rng_t rng;
-    uh_rng_seed(&rng, 6);
+    uh_rng_seed(&rng, seed);
     for (int side = 0; side < 2; side++) {
-        uh_arch_t a = dense(side ? 512 : 16);
-        const uh_arch_t *parent[1] = {&a};
+        a = dense(side ? 512 : 16);
         int prompt[UH_LANG_MAX_TOKENS];
-        int n = uh_lang_example(hw, tgt, parent, 1, NULL, prompt, UH_LANG_MAX_TOKENS);
+        int n = uh_lang_example(hw, tgt, parents, n_parents, NULL, prompt, UH_LANG_MAX_TOKENS);
         mean[side] = mean_width(m, b, prompt, n, &rng);
     }
-    print_message("mean child width of a 16-unit parent %.1f, of a 512-unit parent %.1f\n", mean[0],
-                  mean[1]);
+    print_message("%d parent(s): mean child width of a 16-unit last parent %.1f, of a 512-unit "
+                  "one %.1f\n",
+                  n_parents, mean[0], mean[1]);
     assert_true(mean[0] < 64 && mean[1] > 256);
     uh_gpt_free(m);
     uh_backend_free(b);
 }
 
-/* A second parent in context is read too (--llm-parents 2): trained on children as wide as
- * their second parent, the first always 128 units wide, the model writes narrow children when
- * the second parent is narrow and wide ones when it is wide. */
+static void test_parent_in_context_steers_width(void **state) {
+    (void)state;
+    last_parent_steers_width(1, 6);
+}
+
 static void test_second_parent_in_context_steers_width(void **state) {
     (void)state;
+    last_parent_steers_width(2, 7);
     uh_backend_t *b = load_backend("mzi-realistic");
-    int hw[5], tgt[3], ex[N_WIDTHS][UH_LANG_MAX_TOKENS], len[N_WIDTHS];
+    int hw[5], tgt[3], out[UH_LANG_MAX_TOKENS];
     assert_int_equal(uh_lang_hardware(b, hw, NULL), UH_OK);
     uh_lang_targets(0.8, 0.8, 0.5, tgt);
     uh_arch_t first = dense(128);
-    for (int k = 0; k < N_WIDTHS; k++) {
-        uh_arch_t a = dense(WIDTHS[k]);
-        const uh_arch_t *parents[2] = {&first, &a};
-        len[k] = uh_lang_example(hw, tgt, parents, 2, &a, ex[k], UH_LANG_MAX_TOKENS);
-        int seps = 0;
-        for (int t = 0; t < len[k]; t++) seps += ex[k][t] == UH_TOK_SEP_PARENT;
-        assert_int_equal(seps, 2);
-    }
-    uh_gpt_t *m = fit(ex, len, N_WIDTHS);
-    double mean[2];
-    uh_rng_t rng;
-    uh_rng_seed(&rng, 7);
-    for (int side = 0; side < 2; side++) {
-        uh_arch_t a = dense(side ? 512 : 16);
-        const uh_arch_t *parents[2] = {&first, &a};
-        int prompt[UH_LANG_MAX_TOKENS];
-        int n = uh_lang_example(hw, tgt, parents, 2, NULL, prompt, UH_LANG_MAX_TOKENS);
-        mean[side] = mean_width(m, b, prompt, n, &rng);
-    }
-    print_message("mean child width of a 16-unit second parent %.1f, of a 512-unit one %.1f\n",
-                  mean[0], mean[1]);
-    assert_true(mean[0] < 64 && mean[1] > 256);
     /* an example that does not fit is refused, as are more parents than the language has */
-    int out[UH_LANG_MAX_TOKENS];
     const uh_arch_t *three[3] = {&first, &first, &first};
     assert_int_equal(uh_lang_example(hw, tgt, three, 2, &first, out, 30), -1);
     assert_int_equal(uh_lang_example(hw, tgt, three, 3, NULL, out, UH_LANG_MAX_TOKENS), -1);
     assert_true(uh_lang_example(hw, tgt, three, 2, NULL, out, 32) > 0); /* 31: the prompt */
-    uh_gpt_free(m);
     uh_backend_free(b);
 }
 

@@ -241,17 +241,24 @@ killed_resumes() { # WHOLE KILLED OPTIONS...
   "$UHNAS" resume "$dir" > "$dir.out" 2>&1 && ok || bad "$* resume: $(cat "$dir.out")"
   same_rows "$whole" "$dir" "resumed $* run"
 }
+# each "OPTIONS|REASON" is refused (exit 2) with REASON before a run directory is made
+refused() {
+  local case args want out
+  for case in "$@"; do
+    args=${case%%|*} want=${case#*|}
+    # shellcheck disable=SC2086 # the options are words
+    out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/refused" 2>&1)
+    [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/refused" ]] && ok || bad "$args: $out"
+  done
+}
 # compare tells the rules apart (the built-in model's runs are labelled with a rule not the first)
 labels_are "llm llm/front " "$tmp/builtin1" "$tmp/front1"
 killed_resumes "$tmp/front1" "$tmp/fkill" --llm-targets front
 # refused before a run directory is made: an unknown rule, a checkpoint (it learnt the
 # absolute deciles), a remote model
-for args in "--llm-targets sideways" "--llm-targets front --llm-prior shipped" \
-            "--llm-targets front --llm-url http://127.0.0.1:1/v1 --llm-model m"; do
-  # shellcheck disable=SC2086 # the options are words
-  out=$("$UHNAS" search "${BASE[@]}" --strategy llm $args --out "$tmp/badfront" 2>&1)
-  [[ $? -eq 2 && "$out" == *"--llm-targets"* && ! -e "$tmp/badfront" ]] && ok || bad "$args: $out"
-done
+refused "--strategy llm --llm-targets sideways|--llm-targets" \
+        "--strategy llm --llm-targets front --llm-prior shipped|--llm-targets" \
+        "--strategy llm --llm-targets front --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-targets"
 
 # --llm-classic SHARE: that share of each call's children are nsga2's classic ones (of 3
 # children a call, share 0.5 makes child 1 classic: 3 of 9), stored with the run (a run
@@ -278,15 +285,10 @@ labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4/parents2 " 
 killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
 # refused before a run directory is made, each with its reason: outside [0, 1], a remote
 # model, another strategy, a share of which no child of a generation would be
-for case in "--strategy llm --llm-classic 1.5|--llm-classic: expected a number in 0..1" \
-            "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic, --llm-parents and the built-in" \
-            "--strategy nsga2 --llm-classic 0.5|need --strategy llm" \
-            "--strategy llm --llm-classic 0.2 --children 4|none of a generation's 4 children would be classic"; do
-  args=${case%%|*} want=${case#*|}
-  # shellcheck disable=SC2086 # the options are words
-  out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badclassic" 2>&1)
-  [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/badclassic" ]] && ok || bad "$args: $out"
-done
+refused "--strategy llm --llm-classic 1.5|--llm-classic: expected a number in 0..1" \
+        "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic, --llm-parents and the built-in" \
+        "--strategy nsga2 --llm-classic 0.5|need --strategy llm" \
+        "--strategy llm --llm-classic 0.2 --children 4|none of a generation's 4 children would be classic"
 
 # --llm-parents 2: the model writes child i of a call from parents i and i + 1 (when they
 # differ), so its children name both; its examples then put both parents of such a child in
@@ -308,14 +310,9 @@ PY
 [[ $(children "$tmp/two1") != "$(children "$tmp/builtin1")" ]] && ok || bad "two parents gave one parent's children"
 labels_are "llm llm/parents2 " "$tmp/builtin1" "$tmp/two1"
 killed_resumes "$tmp/two1" "$tmp/twokill" --llm-parents 2
-for case in "--strategy llm --llm-parents 3|--llm-parents: expected an integer in 1..2" \
-            "--strategy llm --llm-parents 2 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents and the built-in" \
-            "--strategy nsga2 --llm-parents 2|need --strategy llm"; do
-  args=${case%%|*} want=${case#*|}
-  # shellcheck disable=SC2086 # the options are words
-  out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/badtwo" 2>&1)
-  [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/badtwo" ]] && ok || bad "$args: $out"
-done
+refused "--strategy llm --llm-parents 3|--llm-parents: expected an integer in 1..2" \
+        "--strategy llm --llm-parents 2 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents and the built-in" \
+        "--strategy nsga2 --llm-parents 2|need --strategy llm"
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

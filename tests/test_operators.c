@@ -101,6 +101,20 @@ static void test_model_strategies_refuse_the_classic_operator(void **state) {
     uh_store_close(store);
 }
 
+/* Each of values (NULL-ended) for the built-in model's optional key is refused. */
+static void refused_values(const char *key, const char *const *values) {
+    for (; *values; values++) {
+        char text[256];
+        uh_lm_config_t back;
+        uh_error_t err = {0};
+        snprintf(text, sizeof text,
+                 "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
+                 "\"width\":128,\"context\":256,\"train_steps\":40,\"%s\":%s}}",
+                 key, *values);
+        assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
+    }
+}
+
 static void test_builtin_config_round_trip_and_strictness(void **state) {
     (void)state;
     uh_lm_config_t c, back;
@@ -152,15 +166,7 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
     assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
     assert_memory_equal(&c, &back, sizeof c);
     free(json);
-    static const char *const bad_share[] = {"1.5", "-0.1", "\"half\"", "true"};
-    for (size_t i = 0; i < sizeof bad_share / sizeof bad_share[0]; i++) {
-        char text[256];
-        snprintf(text, sizeof text,
-                 "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
-                 "\"width\":128,\"context\":256,\"train_steps\":40,\"classic\":%s}}",
-                 bad_share[i]);
-        assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
-    }
+    refused_values("classic", (const char *const[]){"1.5", "-0.1", "\"half\"", "true", NULL});
     /* two parents: written only when not one, 1 or 2 */
     c.classic = 0, c.parents = 2;
     json = uh_lm_config_json(&c);
@@ -168,15 +174,7 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
     assert_int_equal(uh_lm_config_parse(json, &back, &err), UH_OK);
     assert_memory_equal(&c, &back, sizeof c);
     free(json);
-    static const char *const bad_parents[] = {"0", "3", "1.5", "\"two\""};
-    for (size_t i = 0; i < sizeof bad_parents / sizeof bad_parents[0]; i++) {
-        char text[256];
-        snprintf(text, sizeof text,
-                 "{\"builtin\":{\"hardware_tokens\":true,\"prior\":[],\"layers\":4,\"heads\":4,"
-                 "\"width\":128,\"context\":256,\"train_steps\":40,\"parents\":%s}}",
-                 bad_parents[i]);
-        assert_int_equal(uh_lm_config_parse(text, &back, &err), UH_EINVAL);
-    }
+    refused_values("parents", (const char *const[]){"0", "3", "1.5", "\"two\"", NULL});
 }
 
 /* Which children of a call are classic for a share: those where the running share crosses a
