@@ -51,7 +51,6 @@ int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
  * sample) SEP_PARENT and its architecture, then SEP_CHILD, the architecture, EOS. Returns its
  * length, or −1 (a value outside the vocabulary, too long). With arch NULL, the prompt alone
  * (up to SEP_CHILD). */
-#define UH_LANG_MAX_PARENTS 2
 int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *const *parents,
                     int n_parents, const uh_arch_t *arch, int *out, int cap);
 

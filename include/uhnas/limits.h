@@ -50,8 +50,10 @@
 /* ---- the built-in model's language (archlang) ----
  * Room for the longest example: 11 conditioning tokens, 2 separators, EOS, and a parent and
  * a child of at most 58 tokens each (3 conv layers of 8, 5 pools of 2 on a 32×32 input,
- * 4 dense layers of 5, the output layer of 4) make 130. */
+ * 4 dense layers of 5, the output layer of 4) make 130; with a second parent (one more
+ * separator and 58 tokens) 189. */
 #define UH_LANG_MAX_TOKENS 256
+#define UH_LANG_MAX_PARENTS 2 /* parents in one example's context (--llm-parents) */
 
 /* ---- data sets (data) ----
  * What an IDX file may claim, checked before anything is allocated. MNIST's training file
