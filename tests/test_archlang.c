@@ -233,9 +233,12 @@ static void test_second_parent_in_context_steers_width(void **state) {
     uh_arch_t first = dense(128);
     /* an example that does not fit is refused, as are more parents than the language has */
     const uh_arch_t *three[3] = {&first, &first, &first};
-    assert_int_equal(uh_lang_example(hw, tgt, three, 2, &first, out, 30), -1);
     assert_int_equal(uh_lang_example(hw, tgt, three, 3, NULL, out, UH_LANG_MAX_TOKENS), -1);
-    assert_true(uh_lang_example(hw, tgt, three, 2, NULL, out, 32) > 0); /* 31: the prompt */
+    /* 10 conditioning tokens, 2 × (SEP_PARENT + 9), SEP_CHILD: 31; the child's 9 and EOS: 41 */
+    assert_int_equal(uh_lang_example(hw, tgt, three, 2, NULL, out, 31), 31);
+    assert_int_equal(uh_lang_example(hw, tgt, three, 2, NULL, out, 30), -1);
+    assert_int_equal(uh_lang_example(hw, tgt, three, 2, &first, out, 41), 41);
+    assert_int_equal(uh_lang_example(hw, tgt, three, 2, &first, out, 40), -1);
     uh_backend_free(b);
 }
 

@@ -249,6 +249,7 @@ refused() {
     # shellcheck disable=SC2086 # the options are words
     out=$("$UHNAS" search "${BASE[@]}" $args --out "$tmp/refused" 2>&1)
     [[ $? -eq 2 && "$out" == *"$want"* && ! -e "$tmp/refused" ]] && ok || bad "$args: $out"
+    rm -rf "$tmp/refused"
   done
 }
 # compare tells the rules apart (the built-in model's runs are labelled with a rule not the first)

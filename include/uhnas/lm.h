@@ -51,17 +51,11 @@ int uh_lm_goes_the_way(uh_lm_targets_t t, int child, double parent_nj, double ch
 /* Whether child number `child` of a call is made by the classic operator (a crossover of two
  * parents, then a mutation: uh_operator_classic) rather than written by the model, when a share
  * `classic` (0..1) of the children is: the children whose running count of share crosses a
- * whole number (share 0.5: children 1, 3, 5...; 0: none; 1: all). The model writes from one
- * parent and cannot combine two; nsga2's crossover children are a third to a half of its final
- * fronts (docs/strategies.md). Deterministic, so a resumed run makes the same choice. */
+ * whole number (share 0.5: children 1, 3, 5...; 0: none; 1: all), each a crossover of parents
+ * i and i + 1 of the call. By default the model writes from one parent and cannot combine two
+ * (see parents below); nsga2's crossover children are a third to a half of its final fronts
+ * (docs/strategies.md). Deterministic, so a resumed run makes the same choice. */
 int uh_lm_classic_child(double classic, int child);
-
-/* How many parents a child of the model is written from (docs/llm.md, "Two parents"):
- * 1 (every run before the choice existed): its parent in context; 2: child number i of a call
- * has parents i and i + 1 of the call's in context, as the classic crossover pairs them, and
- * the model's examples put both parents of a child in context where the run's records name
- * two (its own children, classic crossovers). The child is asked for the first parent's
- * targets. A call with one distinct parent writes from one. */
 
 typedef struct {
     int layers, heads, channels, context;
@@ -72,7 +66,15 @@ typedef struct {
     int hardware_tokens; /* 0: the ablation without them (--system-prompt none) */
     uh_lm_targets_t targets;
     double classic; /* the share of children made by the classic operator (uh_lm_classic_child) */
-    int parents;    /* 1 or 2 (UH_LANG_MAX_PARENTS): parents in a child's context */
+    /* how many parents a child of the model is written from (docs/llm.md, "Two parents"):
+     * 1 (every run before the choice existed), its parent in context; 2 (UH_LANG_MAX_PARENTS),
+     * child number i of a call with parents i and i + 1 of the call in context, the pair a
+     * classic child i (above) would cross, and the model's examples with both parents of a
+     * child in context where the run's records name two (its own children, classic
+     * crossovers). The child is asked for the first parent's targets. A call whose next parent
+     * is the same candidate, or a context without room for the pair and a child as long as the
+     * longer of them, writes from one. */
+    int parents;
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,
      * each with its own backend's hardware tokens: knowledge carries across runs */

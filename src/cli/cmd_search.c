@@ -646,7 +646,7 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "instead of the model (default 0; docs/llm.md)"},
         {"llm-parents", OPT_INT, &llm_args.parents, 1, UH_LANG_MAX_PARENTS, NULL, "N",
          "built-in model: parents in each child's context: 1 (default) or 2, the child's and the "
-         "next, as nsga2's crossover pairs them (docs/llm.md)"},
+         "next, the pair --llm-classic would cross (docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

@@ -165,7 +165,8 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     if (builtin_only) {
         snprintf(msg, size,
                  "--llm-prior, --llm-targets, --llm-classic, --llm-parents and the built-in "
-                 "model's size options are for the built-in model (no --llm-url/--llm-replay)");
+                 "model's size options are for the built-in model (--strategy llm without "
+                 "--llm-url/--llm-replay)");
         return 1;
     }
     if (!a->remote.url && !a->remote.replay) {

@@ -148,7 +148,8 @@ static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
             found =
                 rows[i]->id == from->parent[k] &&
                 !uh_arch_parse(rows[i]->arch, strlen(rows[i]->arch), input, &parent[n_pa], NULL);
-        if (found) pa[n_pa] = &parent[n_pa], n_pa++;
+        if (!found) break; /* a second parent only beside the first, as prompts have them */
+        pa[n_pa] = &parent[n_pa], n_pa++;
     }
     double acc = c->accuracy, noisy = c->noisy_accuracy;
     if (rule == UH_LM_TARGETS_FRONT)
@@ -259,6 +260,18 @@ int uh_lm_classic_child(double classic, int child) {
     return floor((child + 1) * classic + 1e-9) > floor(child * classic + 1e-9);
 }
 
+/* The room a prompt with parents[0..k) leaves for the child: with one parent a token and EOS
+ * (as every run before --llm-parents); with two, a child as long as the longer parent and EOS,
+ * as the examples the model learnt pairs from had (one that does not fit drops its second). */
+static int child_room(const uh_arch_t *const *parents, int k) {
+    int room = 2, tok[UH_LANG_MAX_TOKENS];
+    for (int i = 0; k > 1 && i < k; i++) {
+        int len = uh_lang_encode_arch(parents[i], tok, UH_LANG_MAX_TOKENS);
+        if (len + 1 > room) room = len + 1;
+    }
+    return room;
+}
+
 /* A child of p, and of q when q was in its context too (NULL: it was not). */
 static int take_child(uh_child_t *c, const uh_arch_t *a, const uh_candidate_t *p,
                       const uh_candidate_t *q) {
@@ -290,7 +303,8 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
     k += k && q && !uh_arch_parse(q->arch, strlen(q->arch), in->space->input, &parent[1], NULL);
     int n = -1;
     for (; k > 0 && n < 0; k -= n < 0) /* leaving room for a child: fewer parents if need be */
-        n = uh_lang_example(o->hw, tgt, in_context, k, NULL, prompt, o->opts.context - 2);
+        n = uh_lang_example(o->hw, tgt, in_context, k, NULL, prompt,
+                            o->opts.context - child_room(in_context, k));
     if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, 0, NULL, prompt, o->opts.context);
     if (k < 2) q = NULL; /* not in context: not a parent */
     int has_other = 0;   /* a valid new one that went the other way */
@@ -548,6 +562,9 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
                             "built-in model: layers 1..16, heads dividing a width of at most "
                             "1024, context 16..%d, batch 1..1024, train steps >= 0",
                             UH_LANG_MAX_TOKENS);
+    if (opts->parents < 1 || opts->parents > UH_LANG_MAX_PARENTS)
+        return uh_error_set(err, UH_EINVAL, "built-in model: parents 1..%d, not %d",
+                            UH_LANG_MAX_PARENTS, opts->parents);
     if (opts->targets != UH_LM_TARGETS_CHEAPER && opts->targets != UH_LM_TARGETS_FRONT)
         return uh_error_set(err, UH_EINVAL, "built-in model: unknown targets rule %d",
                             (int)opts->targets);

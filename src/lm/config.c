@@ -73,7 +73,8 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
     {NULL}};
 #undef SIZE
 
-/* Written in the table's order, by its rows; an optional one only when not its default. */
+/* Written in the table's order, by its rows; an optional integer only when not its default
+ * (none of them is UH_JSON_KEEP). */
 char *uh_lm_config_json(const uh_lm_config_t *c) {
     cJSON *o = cJSON_CreateObject(), *b = cJSON_AddObjectToObject(o, "builtin");
     for (const uh_json_field_t *f = BUILTIN_FIELDS; f->key; f++) {
