@@ -283,6 +283,10 @@ labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
 "$UHNAS" search "${BUILTIN[@]}" --system-prompt none --llm-prior "$tmp/builtin1" --llm-targets front \
   --llm-classic 0.4 --llm-parents 2 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
 labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4/parents2 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
+# a share is labelled by the fewest digits that read back as it: shares apart only in the 8th
+# digit are not merged
+"$UHNAS" search "${BUILTIN[@]}" --llm-classic 0.50000001 --out "$tmp/classic8" > /dev/null 2>&1 && ok || bad "--llm-classic 0.50000001"
+labels_are "llm/classic0.5 llm/classic0.50000001 " "$tmp/classic1" "$tmp/classic8"
 killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
 # refused before a run directory is made, each with its reason: outside [0, 1], a remote
 # model, another strategy, a share of which no child of a generation would be

@@ -34,6 +34,16 @@ double uh_run_accuracy(const uh_run_data_t *r, const uh_candidate_t *c) {
     return strcmp(r->objective, "clean") == 0 ? c->accuracy : c->noisy_accuracy;
 }
 
+/* The fewest significant digits that read back as v (0.5 as "0.5", and shares that differ
+ * only in their 7th digit apart, which %g would merge into one label). */
+static const char *shortest(double v, char buf[32]) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, 32, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 /* Appends to the run's strategy label (cut at its size). */
 static void label_append(uh_run_data_t *r, const char *fmt, ...) {
     size_t n = strlen(r->strategy);
@@ -67,11 +77,12 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
                     * which a remote model's run without a system prompt is labelled), a prior,
                     * the targets rule, a share of classic children, two parents */
         uh_lm_config_t lm;
+        char share[32];
         if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
         if (!lm.hardware_tokens) label_append(r, "/nohardware");
         if (lm.start[0] || lm.n_prior) label_append(r, "/prior");
         if (lm.targets) label_append(r, "/%s", uh_lm_target_names[lm.targets]);
-        if (lm.classic > 0) label_append(r, "/classic%g", lm.classic);
+        if (lm.classic > 0) label_append(r, "/classic%s", shortest(lm.classic, share));
         if (lm.parents > 1) label_append(r, "/parents%d", lm.parents);
     }
     if (cfg->async) label_append(r, "-async"); /* another algorithm than the generational one */
