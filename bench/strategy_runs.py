@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
-  bench/strategy_runs.py [--uhnas PATH] [--at N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
 hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
@@ -10,12 +10,17 @@ it also prints, on standard error, each label's mean and the exact two-sided Man
 test of the two, on the final hypervolume and at each --at N: a pairing that the bench's page
 (p against random and nsga2 only) does not give. Small enough to keep in the repository
 (bench/results/), so that the figures in docs/strategies.md outlive the machine that ran them.
+With --origins it prints, on standard error, where each label's children came from (origin:
+share of the children after the first population, share of the final fronts' points): which
+kinds of child the fronts are made of.
 """
 import argparse
 import csv
 import glob
 import itertools
+import collections
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -50,10 +55,26 @@ def mann_whitney(x, y):
     return u0, far / len(splits)
 
 
+def origins(runs):
+    """Per label: {origin: (children, front points)} over the label's finished runs."""
+    counts = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
+    for run in runs:
+        label = run.split("/")[-2]
+        db = sqlite3.connect(f"file:{run}/run.sqlite?mode=ro", uri=True)
+        for (origin,) in db.execute("select origin from candidates where generation > 0"):
+            counts[label][origin][0] += 1
+        db.close()
+        with open(run + "/front.csv") as f:
+            for r in csv.DictReader(f):
+                counts[label][r["origin"]][1] += 1
+    return counts
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uhnas", default="./build/uhnas")
     ap.add_argument("--at", default="70", help="candidate counts, comma-separated")
+    ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("out")
     ap.add_argument("backend")
     ap.add_argument("budget", type=int)
@@ -63,9 +84,9 @@ def main():
         ap.error("give two labels to test, or none")
     at = [int(n) for n in a.at.split(",") if n]
     rows, curves = [], {}
-    for run in sorted(glob.glob(f"{a.out}/{a.backend}/c{a.budget}/*/s*")):
-        if not os.path.exists(run + "/front.csv"):
-            continue  # unfinished
+    finished = [run for run in sorted(glob.glob(f"{a.out}/{a.backend}/c{a.budget}/*/s*"))
+                if os.path.exists(run + "/front.csv")]
+    for run in finished:
         label, seed = run.split("/")[-2], int(run.split("/")[-1][1:])
         figures, curves[(label, seed)] = run_figures(a.uhnas, run, at)
         rows.append((label, seed, *figures))
@@ -74,6 +95,12 @@ def main():
     w.writerow(["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at])
     for r in rows:
         w.writerow([r[0], r[1]] + [f"{v:.6f}" for v in r[2:]])
+    if a.origins:
+        for label, by in sorted(origins(finished).items()):
+            kids, points = (sum(v[i] for v in by.values()) for i in (0, 1))
+            print(f"{a.backend} c{a.budget} {label}: " + "; ".join(
+                f"{o} {100 * c / max(kids, 1):.0f} % of children, {100 * f / max(points, 1):.0f} % "
+                f"of front points ({f})" for o, (c, f) in sorted(by.items())), file=sys.stderr)
     if not a.labels:
         return
     for k, name in enumerate(["final"] + [f"at {n}" for n in at]):
