@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
-  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] OUT BACKEND BUDGET [LABEL_A LABEL_B]
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents]
+                         OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
 hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
@@ -12,13 +13,21 @@ test of the two, on the final hypervolume and at each --at N: a pairing that the
 (bench/results/), so that the figures in docs/strategies.md outlive the machine that ran them.
 With --origins it prints, on standard error, where each label's children came from (origin:
 share of the children after the first population, share of the final fronts' points): which
-kinds of child the fronts are made of.
+kinds of child the fronts are made of. With --parents it prints how the built-in model's
+children relate to their parents (lm/calls.jsonl): each child's layers (type, width, kernel,
+pool) against its first parent's and a partner's (its second parent; for a one-parent child
+the next child's parent in the call, the partner two parents would have shown), by difflib's
+ratio: the share closer to each, and the share holding layers found only in the first parent
+and layers found only in the partner (a crossover would); the classic crossovers of
+--llm-classic runs likewise, for a reference.
 """
 import argparse
 import csv
 import glob
 import itertools
 import collections
+import difflib
+import json
 import os
 import sqlite3
 import statistics
@@ -70,11 +79,48 @@ def origins(runs):
     return counts
 
 
+def layers(arch):
+    """An architecture's layers as (type, units, filters, kernel, pool size, pool kind)."""
+    return [(l["type"], l.get("units"), l.get("filters"), l.get("kernel"), l.get("size"),
+             l.get("kind")) for l in json.loads(arch)["layers"]]
+
+
+def parent_use(runs):
+    """Per label and origin (the model's, crossover): [children, closer to the first parent,
+    closer to the partner, mixed]."""
+    counts = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for run in runs:
+        if not os.path.exists(run + "/lm/calls.jsonl"):
+            continue
+        db = sqlite3.connect(f"file:{run}/run.sqlite?mode=ro", uri=True)
+        arch = dict(db.execute("select id, arch from candidates"))
+        db.close()
+        with open(run + "/lm/calls.jsonl") as f:
+            for line in f:
+                kids = json.loads(line)["children"]
+                for i, kid in enumerate(kids):
+                    partner = kid["parents"][1:] or kids[(i + 1) % len(kids)]["parents"][:1]
+                    if (kid["origin"] not in ("llm-builtin", "crossover") or not partner or
+                            partner[0] == kid["parents"][0]):
+                        continue
+                    c = counts[run.split("/")[-2] + " " + kid["origin"]]
+                    p, q, k = layers(arch[kid["parents"][0]]), layers(arch[partner[0]]), layers(kid["arch"])
+                    rp = difflib.SequenceMatcher(None, k, p).ratio()
+                    rq = difflib.SequenceMatcher(None, k, q).ratio()
+                    c[0] += 1
+                    c[1] += rp > rq
+                    c[2] += rq > rp
+                    c[3] += (any(x in p and x not in q for x in k) and
+                             any(x in q and x not in p for x in k))
+    return counts
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uhnas", default="./build/uhnas")
     ap.add_argument("--at", default="70", help="candidate counts, comma-separated")
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
+    ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
     ap.add_argument("out")
     ap.add_argument("backend")
     ap.add_argument("budget", type=int)
@@ -101,6 +147,11 @@ def main():
             print(f"{a.backend} c{a.budget} {label}: " + "; ".join(
                 f"{o} {100 * c / max(kids, 1):.0f} % of children, {100 * f / max(points, 1):.0f} % "
                 f"of front points ({f})" for o, (c, f) in sorted(by.items())), file=sys.stderr)
+    if a.parents:
+        for label, (n, p, q, mixed) in sorted(parent_use(finished).items()):
+            print(f"{a.backend} c{a.budget} {label}: {n} children; closer to the first parent "
+                  f"{100 * p / max(n, 1):.0f} %, to the partner {100 * q / max(n, 1):.0f} %, with "
+                  f"layers only each has {100 * mixed / max(n, 1):.0f} %", file=sys.stderr)
     if not a.labels:
         return
     for k, name in enumerate(["final"] + [f"at {n}" for n in at]):
