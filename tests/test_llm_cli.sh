@@ -178,9 +178,10 @@ kill_at "$tmp/bkill" 8 $!
 [[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
 cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
-# records written before the stats counted classic children (--llm-classic) are still replayed
-cp -r "$tmp/bkill" "$tmp/bold"; sed -i 's/,"classic":0//' "$tmp/bold/lm/calls.jsonl"
-grep -q classic "$tmp/bold/lm/calls.jsonl" && bad "calls.jsonl of bold still counts classic children"
+# records written before the stats counted classic children (--llm-classic) and two-parent
+# examples (--llm-parents) are still replayed
+cp -r "$tmp/bkill" "$tmp/bold"; sed -i 's/,"classic":0//; s/,"two_parents":0//' "$tmp/bold/lm/calls.jsonl"
+grep -qE 'classic|two_parents' "$tmp/bold/lm/calls.jsonl" && bad "calls.jsonl of bold still has the counts"
 for d in bkill bnockpt bdamaged bold; do
   "$UHNAS" resume "$tmp/$d" > "$tmp/bresume.out" 2>&1 && ok || bad "built-in resume $d: $(cat "$tmp/bresume.out")"
   same_rows "$tmp/builtin1" "$tmp/$d" "resumed built-in run $d"
