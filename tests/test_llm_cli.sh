@@ -178,10 +178,10 @@ kill_at "$tmp/bkill" 8 $!
 [[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
 cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
-# records written before the stats counted classic children (--llm-classic) and two-parent
-# examples (--llm-parents) are still replayed
-cp -r "$tmp/bkill" "$tmp/bold"; sed -i 's/,"classic":0//; s/,"two_parents":0//' "$tmp/bold/lm/calls.jsonl"
-grep -qE 'classic|two_parents' "$tmp/bold/lm/calls.jsonl" && bad "calls.jsonl of bold still has the counts"
+# records written before the stats counted classic children (--llm-classic), two-parent
+# examples (--llm-parents) and copied layers (--llm-language edits) are still replayed
+cp -r "$tmp/bkill" "$tmp/bold"; sed -i 's/,"classic":0//; s/,"two_parents":0//; s/,"copied":0//' "$tmp/bold/lm/calls.jsonl"
+grep -qE 'classic|two_parents|copied' "$tmp/bold/lm/calls.jsonl" && bad "calls.jsonl of bold still has the counts"
 for d in bkill bnockpt bdamaged bold; do
   "$UHNAS" resume "$tmp/$d" > "$tmp/bresume.out" 2>&1 && ok || bad "built-in resume $d: $(cat "$tmp/bresume.out")"
   same_rows "$tmp/builtin1" "$tmp/$d" "resumed built-in run $d"
@@ -280,10 +280,10 @@ EOF
 labels_are "llm llm/classic0.5 " "$tmp/builtin1" "$tmp/classic1"
 # every setting that changes what the built-in model proposes is in the label, so compare never
 # merges runs that differ in one: no hardware tokens, a prior, the targets rule, the share,
-# two parents
+# two parents, edits
 "$UHNAS" search "${BUILTIN[@]}" --system-prompt none --llm-prior "$tmp/builtin1" --llm-targets front \
-  --llm-classic 0.4 --llm-parents 2 --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
-labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4/parents2 " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
+  --llm-classic 0.4 --llm-parents 2 --llm-language edits --out "$tmp/allset" > /dev/null 2> "$tmp/allset.err" && ok || bad "every built-in setting: $(cat "$tmp/allset.err")"
+labels_are "llm llm/classic0.5 llm/nohardware/prior/front/classic0.4/parents2/edits " "$tmp/builtin1" "$tmp/classic1" "$tmp/allset"
 # a share is labelled by the fewest digits that read back as it: shares apart only in the 8th
 # digit are not merged
 "$UHNAS" search "${BUILTIN[@]}" --llm-classic 0.50000001 --out "$tmp/classic8" > /dev/null 2>&1 && ok || bad "--llm-classic 0.50000001"
@@ -292,7 +292,7 @@ killed_resumes "$tmp/classic1" "$tmp/ckill" --llm-classic 0.5
 # refused before a run directory is made, each with its reason: outside [0, 1], a remote
 # model, another strategy, a share of which no child of a generation would be
 refused "--strategy llm --llm-classic 1.5|--llm-classic: expected a number in 0..1" \
-        "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-classic, --llm-parents and the built-in" \
+        "--strategy llm --llm-classic 0.5 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents, --llm-language and the built-in" \
         "--strategy nsga2 --llm-classic 0.5|need --strategy llm" \
         "--strategy llm --llm-classic 0.2 --children 4|none of a generation's 4 children would be classic"
 
@@ -317,8 +317,29 @@ PY
 labels_are "llm llm/parents2 " "$tmp/builtin1" "$tmp/two1"
 killed_resumes "$tmp/two1" "$tmp/twokill" --llm-parents 2
 refused "--strategy llm --llm-parents 3|--llm-parents: expected an integer in 1..2" \
-        "--strategy llm --llm-parents 2 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents and the built-in" \
+        "--strategy llm --llm-parents 2 --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-parents, --llm-language and the built-in" \
         "--strategy nsga2 --llm-parents 2|need --strategy llm"
+
+# --llm-language edits: the model writes a child as copies, skips and new layers of its
+# parent, so its samples copy layers (counted: none in a run in full) and its children differ
+# from a run in full from the same seed. Stored with the run (a run in full stores none),
+# labelled by compare, and kill -9 then resume gives the rows
+"$UHNAS" search "${BUILTIN[@]}" --llm-language edits --out "$tmp/edits1" > /dev/null 2> "$tmp/edits.err" && ok || bad "--llm-language edits: $(cat "$tmp/edits.err")"
+[[ $(sql "$tmp/edits1" "select json_extract(config, '\$.operator.builtin.language') from run") == edits && \
+   $(sql "$tmp/builtin1" "select coalesce(json_extract(config, '\$.operator.builtin.language'), 'absent') from run") == absent ]] && ok || bad "language not stored"
+python3 - "$tmp/edits1/lm/calls.jsonl" "$tmp/builtin1/lm/calls.jsonl" <<'PY' && ok || bad "copied layers: $(cut -c1-300 "$tmp/edits1/lm/calls.jsonl")"
+import json, sys
+edits, full = ([json.loads(l) for l in open(f)] for f in sys.argv[1:])
+assert sum(r["stats"]["copied"] for r in edits) >= 1, [r["stats"] for r in edits]
+assert all(r["stats"]["copied"] == 0 for r in full), [r["stats"] for r in full]
+PY
+[[ $(children "$tmp/edits1") != "$(children "$tmp/builtin1")" ]] && ok || bad "edits gave the children in full"
+labels_are "llm llm/edits " "$tmp/builtin1" "$tmp/edits1"
+killed_resumes "$tmp/edits1" "$tmp/editskill" --llm-language edits
+refused "--strategy llm --llm-language diff|--llm-language" \
+        "--strategy llm --llm-language edits --llm-prior shipped|--llm-language edits: a pretrained checkpoint writes children in full" \
+        "--strategy llm --llm-language edits --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-language and the built-in" \
+        "--strategy nsga2 --llm-language edits|need --strategy llm"
 
 # ---- llmatic with the same server and budget ---------------------------------------------
 start_server qd '{"steps":[]}'

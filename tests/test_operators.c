@@ -174,6 +174,10 @@ static void test_builtin_config_round_trip_and_strictness(void **state) {
     c.classic = 0, c.parents = 2;
     stored_as(&c, ",\"train_steps\":40,\"parents\":2}}");
     refused_values("parents", (const char *const[]){"0", "3", "1.5", "\"two\"", NULL});
+    /* edits: written only when not in full, one of the two names */
+    c.parents = 1, c.language = UH_LANG_EDITS;
+    stored_as(&c, ",\"train_steps\":40,\"language\":\"edits\"}}");
+    refused_values("language", (const char *const[]){"\"diff\"", "1", "\"EDITS\"", NULL});
 }
 
 /* Which children of a call are classic for a share: those where the running share crosses a

@@ -6,11 +6,19 @@
  *   BOS  HW_* (5 tokens: physics, precision, noise, cost per MAC, tiles)
  *        SEP_TGT ACC_a NOISY_n ENERGY_e
  *        SEP_PARENT <architecture>   (optional; twice for a child of two parents)
- *        SEP_CHILD  <architecture> EOS
+ *        SEP_CHILD  <architecture> EOS    (or, in edits, <edits> EOS)
  * An architecture: per conv layer  CONV F<filters> K<kernel> S<stride> P0|PH A<act> B<bits>
  * T<tile> [POOLMAX|POOLAVG Z<size>], per hidden dense layer  DENSE U<units> A B T, then the
  * output layer  OUT A B T. Values come from fixed lists (a superset of the search space's),
- * so the vocabulary is the same for every backend and runs can teach each other. */
+ * so the vocabulary is the same for every backend and runs can teach each other.
+ *
+ * Two languages write the child (uh_lang_mode_t). LAYERS writes it in full. EDITS writes it
+ * against the parents in context: at each layer COPY<k> takes parent k's next layer as it is,
+ * SKIP<k> passes over it, and any other layer is written in full; what is left of a parent
+ * after the output layer is dropped. A mutation is then a few tokens, not the whole network
+ * again, and a crossover of two parents is COPY1 ... SKIP2 ... COPY2. A child without parents
+ * in context is written in full in both. EDITS' vocabulary is LAYERS' and the four edit
+ * tokens after it, so a LAYERS model (the shipped prior, a corpus) keeps its ids. */
 #ifndef UHNAS_ARCHLANG_H
 #define UHNAS_ARCHLANG_H
 
@@ -22,8 +30,10 @@
 
 #define UH_LANG_BUCKETS 10 /* accuracy, noisy accuracy and energy targets */
 
+typedef enum { UH_LANG_LAYERS, UH_LANG_EDITS } uh_lang_mode_t;
+
 /* The vocabulary: token ids and their printable names. */
-int uh_lang_vocab_size(void);
+int uh_lang_vocab_size(uh_lang_mode_t mode);
 void uh_lang_token_name(int token, char *buf, size_t size);
 
 enum {
@@ -48,11 +58,12 @@ int uh_lang_encode_arch(const uh_arch_t *arch, int *out, int cap);
 
 /* A whole example: BOS, the 5 hardware tokens, SEP_TGT, the 3 targets, for each of its
  * n_parents parents (0..UH_LANG_MAX_PARENTS; none for a candidate without, e.g. a random
- * sample) SEP_PARENT and its architecture, then SEP_CHILD, the architecture, EOS. Returns its
- * length, or −1 (a value outside the vocabulary, too long). With arch NULL, the prompt alone
- * (up to SEP_CHILD). */
+ * sample) SEP_PARENT and its architecture, then SEP_CHILD, the architecture in the mode's
+ * language (in EDITS the shortest edits of the parents that write it: fewest tokens, ties to
+ * COPY, then SKIP, then a layer in full), EOS. Returns its length, or −1 (a value outside the
+ * vocabulary, too long). With arch NULL, the prompt alone (up to SEP_CHILD). */
 int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *const *parents,
-                    int n_parents, const uh_arch_t *arch, int *out, int cap);
+                    int n_parents, const uh_arch_t *arch, uh_lang_mode_t mode, int *out, int cap);
 
 /* The grammar, token by token. Limits from the backend's constraints and the input shape. */
 typedef struct {
@@ -67,10 +78,22 @@ typedef struct {
     int n_conv, n_dense, done;
     long params, macs; /* so far */
     uh_arch_t arch;    /* what has been written */
+    /* EDITS: the parents' tokens, where each of their layers starts (and the end), the next
+     * layer of each to copy or skip */
+    int n_parents;
+    int parent_tok[UH_LANG_MAX_PARENTS][UH_LANG_MAX_TOKENS];
+    int layer_at[UH_LANG_MAX_PARENTS][UH_ARCH_MAX_LAYERS + 1];
+    int n_parent_layers[UH_LANG_MAX_PARENTS], next_layer[UH_LANG_MAX_PARENTS];
+    int copied; /* COPY tokens taken */
 } uh_lang_grammar_t;
 
+/* A grammar for LAYERS; uh_lang_grammar_parents then makes it EDITS'. */
 void uh_lang_grammar_init(uh_lang_grammar_t *g, const uh_backend_t *b, uh_shape_t input);
-/* allowed[v] = 1 for the tokens that may come next (v < vocab size); returns their count. */
+/* The parents (1..UH_LANG_MAX_PARENTS) the child is written against, before any token; −1
+ * when one is outside the vocabulary or there are too many. */
+int uh_lang_grammar_parents(uh_lang_grammar_t *g, const uh_arch_t *const *parents, int n);
+/* allowed[v] = 1 for the tokens that may come next (v < EDITS' vocab size, which allowed
+ * must hold); returns their count. COPY<k> only where parent k's next layer may come next. */
 int uh_lang_allowed(const uh_lang_grammar_t *g, unsigned char *allowed);
 /* Takes one token (which must be allowed); returns 0, or −1 when it was not. */
 int uh_lang_push(uh_lang_grammar_t *g, int token);

@@ -18,6 +18,7 @@
 #ifndef UHNAS_LM_H
 #define UHNAS_LM_H
 
+#include "uhnas/archlang.h"
 #include "uhnas/backend.h"
 #include "uhnas/gpt.h"
 #include "uhnas/limits.h"
@@ -34,7 +35,8 @@
  *          accuracy (even children) and one accuracy decile better at one energy decile more
  *          (odd children): both ways along the front. */
 typedef enum { UH_LM_TARGETS_CHEAPER, UH_LM_TARGETS_FRONT } uh_lm_targets_t;
-extern const char *const uh_lm_target_names[]; /* "cheaper", "front", NULL */
+extern const char *const uh_lm_target_names[];   /* "cheaper", "front", NULL */
+extern const char *const uh_lm_language_names[]; /* "layers", "edits", NULL: uh_lang_mode_t */
 
 /* The target tokens (accuracy, noisy accuracy, energy: uh_lang_targets) child number `child` of
  * a parent asks for under rule t. acc and noisy are the parent's accuracies as the rule reads
@@ -75,6 +77,11 @@ typedef struct {
      * is the same candidate, or a context without room for the pair and a child as long as the
      * longer of them, writes from one. */
     int parents;
+    /* how a child is written (docs/llm.md, "Edits"): in full (UH_LANG_LAYERS, every run before
+     * the choice existed) or as edits of its parents in context (UH_LANG_EDITS: copy, skip or
+     * write each layer; uhnas/archlang.h), which needs fresh weights or prior runs, not a
+     * pretrained checkpoint (it writes in full) */
+    uh_lang_mode_t language;
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,
      * each with its own backend's hardware tokens: knowledge carries across runs */
@@ -93,7 +100,7 @@ typedef struct {
 /* 4 layers, 4 heads, width 128, context UH_LANG_MAX_TOKENS (256; the longest example, a
  * parent and its child, is 130, with two parents about 190), 40 AdamW steps of 8 examples per
  * generation at lr 1e-3, temperature 1, hardware tokens on, targets CHEAPER, no classic
- * children, one parent, seed 1. */
+ * children, one parent, children in full (LAYERS), seed 1. */
 void uh_lm_opts_default(uh_lm_opts_t *o);
 
 /* Reads the prior runs now (a run that cannot be read is an error naming it). */
@@ -147,6 +154,7 @@ typedef struct {
     int targets;    /* uh_lm_targets_t */
     double classic; /* uh_lm_opts_t.classic */
     int parents;    /* uh_lm_opts_t.parents */
+    int language;   /* uh_lang_mode_t */
     int n_prior;
     char prior[UH_LM_MAX_PRIOR][1024]; /* earlier runs' directories */
     char start[1024];                  /* the pretrained checkpoint it starts from, or "" */
@@ -158,9 +166,9 @@ void uh_lm_config_default(uh_lm_config_t *c);
 /* As stored in the run's config: {"builtin":{"hardware_tokens":B, "prior":[DIR...],
  * "layers":L, "heads":H, "width":C, "context":T, "train_steps":S}}, with "start":FILE and
  * "start_digest":HEX when it starts from a checkpoint, "targets":"front" under that rule,
- * "classic":SHARE when some children are classic and "parents":2 with two parents (absent in
- * runs stored before, for the first rule, for none and for one: those runs resume as they
- * began).
+ * "classic":SHARE when some children are classic, "parents":2 with two parents and
+ * "language":"edits" in edits (absent in runs stored before, for the first rule, for none, for
+ * one and in full: those runs resume as they began).
  * Caller frees. */
 char *uh_lm_config_json(const uh_lm_config_t *c);
 /* Strict; UH_ENOTFOUND when the config is not the built-in model's (no "builtin"). */

@@ -527,6 +527,13 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
     fprintf(out, "\n" CLI_EXIT_CODES);
 }
 
+/* names[0..NULL) joined by "|", as an OPT_CHOICE lists them. */
+static void join_names(const char *const *names, char *buf, size_t size) {
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "|" : "", names[i]);
+}
+
 int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
@@ -543,10 +550,9 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     goal_args_unset(&goal_args);
     char strategies[128];
     uh_strategy_names(strategies, sizeof strategies, "|");
-    char targets[64] = ""; /* uh_lm_target_names, in uh_lm_targets_t's order */
-    for (int i = 0; uh_lm_target_names[i]; i++)
-        snprintf(targets + strlen(targets), sizeof targets - strlen(targets), "%s%s", i ? "|" : "",
-                 uh_lm_target_names[i]);
+    char targets[64], languages[64]; /* in uh_lm_targets_t's and uh_lang_mode_t's order */
+    join_names(uh_lm_target_names, targets, sizeof targets);
+    join_names(uh_lm_language_names, languages, sizeof languages);
     cli_opt_t opts[] = {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
@@ -647,6 +653,10 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
         {"llm-parents", OPT_INT, &llm_args.parents, 1, UH_LANG_MAX_PARENTS, NULL, "N",
          "built-in model: parents in each child's context: 1 (default) or 2, the child's and the "
          "next, the pair --llm-classic would cross (docs/llm.md)"},
+        {"llm-language", OPT_CHOICE, &llm_args.language, 0, 0, languages, "NAME",
+         "built-in model: how it writes a child: layers, in full (default); edits, as copies and "
+         "skips of its parents' layers and new layers (fresh weights or prior runs, not a "
+         "checkpoint; docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

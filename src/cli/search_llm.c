@@ -18,6 +18,7 @@ void cli_llm_args_unset(cli_llm_args_t *a) {
     a->targets = -1;
     a->classic = NAN;
     a->parents = -1;
+    a->language = -1;
 }
 
 /* The stored settings (JSON text) into cfg->operator_config; non-zero when they do not fit. */
@@ -90,6 +91,7 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
     if (a->targets >= 0) c.targets = a->targets;
     if (!isnan(a->classic)) c.classic = a->classic;
     if (a->parents >= 0) c.parents = a->parents;
+    if (a->language >= 0) c.language = a->language;
     int n_classic = 0; /* of a generation's children */
     for (int i = 0; i < cfg->children; i++) n_classic += uh_lm_classic_child(c.classic, i);
     if (c.classic > 0 && n_classic == 0) {
@@ -144,6 +146,12 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
                  "(absolute accuracy deciles); give --llm-prior none or run directories");
         return 1;
     }
+    if (c.start[0] && c.language == UH_LANG_EDITS) {
+        snprintf(msg, size,
+                 "--llm-language edits: a pretrained checkpoint writes children in full (the "
+                 "layers language); give --llm-prior none or run directories");
+        return 1;
+    }
     return store_settings(uh_lm_config_json(&c), cfg,
                           "--llm-prior: too many or too long directories", msg, size);
 }
@@ -153,8 +161,8 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     int uses = uh_strategy_needs_model(strategy);
     int sized = 0;
     for (int i = 0; i < 5; i++) sized |= a->size[i] >= 0;
-    int builtin_only =
-        a->prior || a->targets >= 0 || !isnan(a->classic) || a->parents >= 0 || sized;
+    int builtin_only = a->prior || a->targets >= 0 || !isnan(a->classic) || a->parents >= 0 ||
+                       a->language >= 0 || sized;
     int given = uh_llm_overrides_any(&a->remote) || a->system || builtin_only;
     if (!uses) {
         if (given) snprintf(msg, size, "the --llm-* options need --strategy llm or llmatic");
@@ -163,10 +171,11 @@ int cli_llm_new_config(const cli_llm_args_t *a, uh_strategy_t strategy, uh_searc
     if (!a->remote.url && !a->remote.replay && strategy == UH_STRATEGY_LLM)
         return builtin_config(a, cfg, msg, size);
     if (builtin_only) {
-        snprintf(msg, size,
-                 "--llm-prior, --llm-targets, --llm-classic, --llm-parents and the built-in "
-                 "model's size options are for the built-in model (--strategy llm without "
-                 "--llm-url/--llm-replay)");
+        snprintf(
+            msg, size,
+            "--llm-prior, --llm-targets, --llm-classic, --llm-parents, --llm-language and "
+            "the built-in model's size options are for the built-in model (--strategy llm without "
+            "--llm-url/--llm-replay)");
         return 1;
     }
     if (!a->remote.url && !a->remote.replay) {

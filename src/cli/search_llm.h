@@ -18,6 +18,7 @@ typedef struct {
     int targets;       /* the built-in model's targets rule (uh_lm_targets_t), -1 unset */
     double classic;    /* the built-in model's share of classic children, NaN unset */
     int parents;       /* the built-in model's parents in a child's context, -1 unset */
+    int language;      /* the built-in model's language (uh_lang_mode_t), -1 unset */
     int size[5];       /* the built-in model's layers, heads, width, context, train steps */
 } cli_llm_args_t;
 

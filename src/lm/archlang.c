@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const int UNITS[] = {4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024};
@@ -38,11 +39,13 @@ enum {
     T_ACC0 = T_HWT0 + 3,
     T_NOISY0 = T_ACC0 + UH_LANG_BUCKETS,
     T_EN0 = T_NOISY0 + UH_LANG_BUCKETS,
-    T_COUNT = T_EN0 + UH_LANG_BUCKETS
+    T_COPY0 = T_EN0 + UH_LANG_BUCKETS, /* EDITS only: COPY1, COPY2, SKIP1, SKIP2 */
+    T_SKIP0 = T_COPY0 + UH_LANG_MAX_PARENTS,
+    T_COUNT = T_SKIP0 + UH_LANG_MAX_PARENTS
 };
 
-int uh_lang_vocab_size(void) {
-    return T_COUNT;
+int uh_lang_vocab_size(uh_lang_mode_t mode) {
+    return mode == UH_LANG_EDITS ? T_COUNT : T_COPY0;
 }
 
 void uh_lang_token_name(int t, char *buf, size_t size) {
@@ -79,8 +82,12 @@ void uh_lang_token_name(int t, char *buf, size_t size) {
         snprintf(buf, size, "ACC%d", t - T_ACC0);
     else if (t < T_EN0)
         snprintf(buf, size, "NOISY%d", t - T_NOISY0);
-    else
+    else if (t < T_COPY0)
         snprintf(buf, size, "E%d", t - T_EN0);
+    else if (t < T_SKIP0)
+        snprintf(buf, size, "COPY%d", t - T_COPY0 + 1);
+    else
+        snprintf(buf, size, "SKIP%d", t - T_SKIP0 + 1);
 }
 
 static int index_of(const int *list, int n, int v) {
@@ -179,8 +186,118 @@ int uh_lang_encode_arch(const uh_arch_t *a, int *out, int cap) {
     return n;
 }
 
+/* Where each layer of tok[0..n) starts (at[0..count)) and the end (at[count]); the count. */
+static int split_layers(const int *tok, int n, int *at) {
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (tok[i] >= T_CONV && tok[i] <= T_POOLAVG) at[count++] = i;
+    at[count] = n;
+    return count;
+}
+
+typedef struct { /* an architecture's tokens and its layers */
+    int tok[UH_LANG_MAX_TOKENS], at[UH_ARCH_MAX_LAYERS + 1], n;
+} layers_t;
+
+static int same_layer(const layers_t *x, int i, const layers_t *y, int j) {
+    int len = x->at[i + 1] - x->at[i];
+    return len == y->at[j + 1] - y->at[j] &&
+           !memcmp(x->tok + x->at[i], y->tok + y->at[j], (size_t)len * sizeof *x->tok);
+}
+
+/* The moves of an edit, in the order ties go (the encoding is deterministic). */
+enum { M_COPY1, M_COPY2, M_SKIP1, M_SKIP2, M_WRITE, M_COUNT };
+
+/* A dynamic programme over (child layer i, next layer j0 of the first parent, j1 of the
+ * second): cost(i, j0, j1) is the fewest tokens that write the child's layers from i on. */
+typedef struct {
+    const layers_t *child, *parent; /* parent[0..1] (n 0 for the second of one) */
+    int n1, stride0, stride1;
+    int *cost;
+} edits_t;
+
+static int *cost_of(const edits_t *e, int i, int j0, int j1) {
+    return &e->cost[i * e->stride0 + j0 * e->stride1 + j1];
+}
+
+/* The cost of move m from (i, j0, j1), or −1 when it cannot be made there. */
+static int move_cost(const edits_t *e, int m, int i, int j0, int j1) {
+    const layers_t *c = e->child, *p = e->parent;
+    switch (m) {
+    case M_COPY1:
+        return j0 < p[0].n && same_layer(c, i, &p[0], j0) ? 1 + *cost_of(e, i + 1, j0 + 1, j1) : -1;
+    case M_COPY2:
+        return j1 < e->n1 && same_layer(c, i, &p[1], j1) ? 1 + *cost_of(e, i + 1, j0, j1 + 1) : -1;
+    case M_SKIP1:
+        return j0 < p[0].n ? 1 + *cost_of(e, i, j0 + 1, j1) : -1;
+    case M_SKIP2:
+        return j1 < e->n1 ? 1 + *cost_of(e, i, j0, j1 + 1) : -1;
+    default:
+        return c->at[i + 1] - c->at[i] + *cost_of(e, i + 1, j0, j1);
+    }
+}
+
+/* The child as the shortest edits of parent[0..np) (np 1 or 2) into out; the length, or −1
+ * when it exceeds cap. */
+static int encode_edits(const layers_t *child, const layers_t *parent, int np, int *out, int cap) {
+    edits_t e = {child, parent, np > 1 ? parent[1].n : 0, 0, 0, NULL};
+    e.stride1 = e.n1 + 1, e.stride0 = (parent[0].n + 1) * e.stride1;
+    if (!(e.cost = malloc((size_t)(child->n + 1) * (size_t)e.stride0 * sizeof *e.cost))) return -1;
+    for (int i = child->n; i >= 0; i--)
+        for (int j0 = parent[0].n; j0 >= 0; j0--)
+            for (int j1 = e.n1; j1 >= 0; j1--) {
+                int best = i == child->n ? 0 : -1; /* the parents' rest is dropped */
+                for (int m = 0; m < M_COUNT && i < child->n; m++) {
+                    int v = move_cost(&e, m, i, j0, j1);
+                    if (v >= 0 && (best < 0 || v < best)) best = v;
+                }
+                *cost_of(&e, i, j0, j1) = best;
+            }
+    int n = 0, i = 0, j0 = 0, j1 = 0;
+    while (i < child->n && n >= 0) {
+        int m = 0;
+        while (move_cost(&e, m, i, j0, j1) != *cost_of(&e, i, j0, j1)) m++;
+        int len = m == M_WRITE ? child->at[i + 1] - child->at[i] : 1;
+        if (n + len > cap) {
+            n = -1;
+        } else if (m == M_WRITE) {
+            memcpy(out + n, child->tok + child->at[i], (size_t)len * sizeof *out);
+            n += len;
+        } else {
+            out[n++] = m == M_COPY1 || m == M_COPY2 ? T_COPY0 + m - M_COPY1 : T_SKIP0 + m - M_SKIP1;
+        }
+        i += m == M_COPY1 || m == M_COPY2 || m == M_WRITE;
+        j0 += m == M_COPY1 || m == M_SKIP1;
+        j1 += m == M_COPY2 || m == M_SKIP2;
+    }
+    free(e.cost);
+    return n;
+}
+
+static int layers_of(const uh_arch_t *a, layers_t *l) {
+    int n = uh_lang_encode_arch(a, l->tok, UH_LANG_MAX_TOKENS);
+    if (n < 0) return -1;
+    l->n = split_layers(l->tok, n, l->at);
+    return 0;
+}
+
+/* The child a after out[0..n) in the mode's language; the new length, or −1. */
+static int encode_child(const uh_arch_t *a, const uh_arch_t *const *parents, int n_parents,
+                        uh_lang_mode_t mode, int *out, int n, int cap) {
+    if (mode != UH_LANG_EDITS || n_parents < 1) {
+        int k = uh_lang_encode_arch(a, out + n, cap - n);
+        return k < 0 ? -1 : n + k;
+    }
+    layers_t *l = malloc((UH_LANG_MAX_PARENTS + 1) * sizeof *l); /* the child, then parents */
+    int ok = l && !layers_of(a, &l[0]);
+    for (int i = 0; ok && i < n_parents; i++) ok = !layers_of(parents[i], &l[1 + i]);
+    int k = ok ? encode_edits(&l[0], l + 1, n_parents, out + n, cap - n) : -1;
+    free(l);
+    return k < 0 ? -1 : n + k;
+}
+
 int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *const *parents,
-                    int n_parents, const uh_arch_t *arch, int *out, int cap) {
+                    int n_parents, const uh_arch_t *arch, uh_lang_mode_t mode, int *out, int cap) {
     if (cap < 11 || n_parents < 0 || n_parents > UH_LANG_MAX_PARENTS) return -1;
     int n = 0;
     out[n++] = UH_TOK_BOS;
@@ -197,9 +314,7 @@ int uh_lang_example(const int *hardware, const int *targets, const uh_arch_t *co
     if (n >= cap) return -1;
     out[n++] = UH_TOK_SEP_CHILD;
     if (!arch) return n;
-    int k = uh_lang_encode_arch(arch, out + n, cap - n - 1);
-    if (k < 0) return -1;
-    n += k;
+    if ((n = encode_child(arch, parents, n_parents, mode, out, n, cap - 1)) < 0) return -1;
     out[n++] = UH_TOK_EOS;
     return n;
 }
@@ -252,7 +367,8 @@ static int is_output(const uh_lang_grammar_t *g) {
     return g->arch.n_layers > 0 && g->arch.layers[g->arch.n_layers - 1].units == -1;
 }
 
-int uh_lang_allowed(const uh_lang_grammar_t *g, unsigned char *allowed) {
+/* The layer tokens that may come next (LAYERS' grammar). */
+static void layer_allowed(const uh_lang_grammar_t *g, unsigned char *allowed) {
     memset(allowed, 0, T_COUNT);
     int spatial = g->n_dense == 0 && !g->done;
     int room = g->arch.n_layers + 3 < UH_ARCH_MAX_LAYERS;
@@ -316,9 +432,6 @@ int uh_lang_allowed(const uh_lang_grammar_t *g, unsigned char *allowed) {
     default:
         break;
     }
-    int n = 0;
-    for (int v = 0; v < T_COUNT; v++) n += allowed[v];
-    return n;
 }
 
 /* Output size of a window over n with kernel k, stride s, padding p. */
@@ -326,9 +439,10 @@ static int window(int n, int k, int s, int p) {
     return (n + 2 * p - k) / s + 1;
 }
 
-int uh_lang_push(uh_lang_grammar_t *g, int t) {
+/* Takes one layer token; −1 when LAYERS' grammar does not allow it here. */
+static int push_token(uh_lang_grammar_t *g, int t) {
     unsigned char allowed[T_COUNT];
-    if (t < 0 || t >= T_COUNT || (uh_lang_allowed(g, allowed), !allowed[t])) return -1;
+    if (t < 0 || t >= T_COUNT || (layer_allowed(g, allowed), !allowed[t])) return -1;
     uh_arch_t *a = &g->arch;
     switch (g->field) {
     case F_LAYER:
@@ -403,6 +517,48 @@ int uh_lang_push(uh_lang_grammar_t *g, int t) {
     return 0;
 }
 
+int uh_lang_grammar_parents(uh_lang_grammar_t *g, const uh_arch_t *const *parents, int n) {
+    if (n < 1 || n > UH_LANG_MAX_PARENTS) return -1;
+    for (int k = 0; k < n; k++) {
+        int len = uh_lang_encode_arch(parents[k], g->parent_tok[k], UH_LANG_MAX_TOKENS);
+        if (len < 0) return -1;
+        g->n_parent_layers[k] = split_layers(g->parent_tok[k], len, g->layer_at[k]);
+        g->next_layer[k] = 0;
+    }
+    g->n_parents = n;
+    return 0;
+}
+
+/* Parent k's next layer, token by token; −1 (g half-written) when the grammar refuses one. */
+static int copy_layer(uh_lang_grammar_t *g, int k) {
+    const int *at = g->layer_at[k], j = g->next_layer[k]++;
+    for (int i = at[j]; i < at[j + 1]; i++)
+        if (push_token(g, g->parent_tok[k][i])) return -1;
+    return 0;
+}
+
+int uh_lang_allowed(const uh_lang_grammar_t *g, unsigned char *allowed) {
+    layer_allowed(g, allowed);
+    for (int k = 0; g->field == F_LAYER && !g->done && k < g->n_parents; k++) {
+        if (g->next_layer[k] >= g->n_parent_layers[k]) continue;
+        uh_lang_grammar_t tried = *g;
+        allowed[T_COPY0 + k] = !copy_layer(&tried, k);
+        allowed[T_SKIP0 + k] = 1;
+    }
+    int n = 0;
+    for (int v = 0; v < T_COUNT; v++) n += allowed[v];
+    return n;
+}
+
+int uh_lang_push(uh_lang_grammar_t *g, int t) {
+    if (t < T_COPY0 || t >= T_COUNT) return push_token(g, t);
+    unsigned char allowed[T_COUNT];
+    if (uh_lang_allowed(g, allowed), !allowed[t]) return -1;
+    if (t >= T_SKIP0) return g->next_layer[t - T_SKIP0]++, 0;
+    g->copied++;
+    return copy_layer(g, t - T_COPY0);
+}
+
 int uh_lang_result(uh_lang_grammar_t *g, uh_arch_t *out, uh_error_t *err) {
     if (g->field != F_END) return uh_error_set(err, UH_EINVAL, "the architecture is unfinished");
     *out = g->arch;
@@ -419,15 +575,17 @@ int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_gra
     memcpy(tokens, prefix, (size_t)n * sizeof *tokens);
     unsigned char allowed[T_COUNT];
     double prob[T_COUNT];
-    const float *z = NULL; /* the prefix through the model's cache */
+    const int vocab = uh_gpt_config(model)->vocab; /* a LAYERS model has no edit tokens */
+    const float *z = NULL;                         /* the prefix through the model's cache */
     for (int t = 0; t < n; t++) z = uh_gpt_decode(model, tokens[t], t);
     while (g->field != F_END) {
         if (!z || n >= max_t || n >= UH_LANG_MAX_TOKENS) return -1;
         uh_lang_allowed(g, allowed);
+        if (vocab < T_COUNT) memset(allowed + vocab, 0, (size_t)(T_COUNT - vocab));
         double maxz = -INFINITY, sum = 0;
-        for (int v = 0; v < T_COUNT; v++)
+        for (int v = 0; v < vocab; v++)
             if (allowed[v] && z[v] > maxz) maxz = z[v];
-        for (int v = 0; v < T_COUNT; v++) {
+        for (int v = 0; v < vocab; v++) {
             prob[v] = allowed[v] ? (temperature > 0 ? exp((z[v] - maxz) / temperature)
                                                     : (z[v] == maxz ? 1.0 : 0.0))
                                  : 0.0;
@@ -435,9 +593,9 @@ int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_gra
         }
         double r = uh_rng_uniform(rng) * sum, acc = 0;
         int pick = -1;
-        for (int v = 0; v < T_COUNT && pick < 0; v++)
+        for (int v = 0; v < vocab && pick < 0; v++)
             if (allowed[v] && (acc += prob[v]) >= r) pick = v;
-        for (int v = T_COUNT - 1; pick < 0 && v >= 0; v--) /* rounding: the last allowed */
+        for (int v = vocab - 1; pick < 0 && v >= 0; v--) /* rounding: the last allowed */
             if (allowed[v]) pick = v;
         uh_lang_push(g, pick);
         tokens[n++] = pick;

@@ -115,6 +115,7 @@ static double share_below(const uh_candidate_t *const *rows, int n, int with_pru
 }
 
 const char *const uh_lm_target_names[] = {"cheaper", "front", NULL};
+const char *const uh_lm_language_names[] = {"layers", "edits", NULL};
 
 void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double energy01, int child,
                          int out[3]) {
@@ -133,9 +134,10 @@ void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double ene
  * candidate is one only with_pruned (its results are those of the rung it stopped at).
  * Returns the parents in context, or −1 when c makes no example. */
 static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
-                        const uh_candidate_t *c, int with_pruned, double energy_zero,
-                        const lineage_t *lineage, int n_lineage, const uh_candidate_t *const *rows,
-                        int n_rows, uh_shape_t input, int context, example_t *ex) {
+                        uh_lang_mode_t language, const uh_candidate_t *c, int with_pruned,
+                        double energy_zero, const lineage_t *lineage, int n_lineage,
+                        const uh_candidate_t *const *rows, int n_rows, uh_shape_t input,
+                        int context, example_t *ex) {
     uh_arch_t a, parent[UH_LANG_MAX_PARENTS];
     if (!measured(c, with_pruned) || uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
         return -1;
@@ -158,7 +160,7 @@ static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
     int tgt[3];
     uh_lang_targets(acc, noisy, energy01(energy_zero, c->energy_nj), tgt);
     do /* fewer parents while the example does not fit */
-        ex->len = uh_lang_example(hw, tgt, pa, n_pa, &a, ex->tok, context);
+        ex->len = uh_lang_example(hw, tgt, pa, n_pa, &a, language, ex->tok, context);
     while (ex->len < 0 && n_pa-- > 0);
     return ex->len >= 2 ? n_pa : -1;
 }
@@ -172,9 +174,10 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     if (o->n_prior) memcpy(*out, o->prior, (size_t)o->n_prior * sizeof **out);
     *n = o->n_prior;
     for (int i = 0; i < in->n_archive; i++) {
-        int parents = make_example(o->hw, o->opts.targets, o->opts.parents, in->archive[i], 0,
-                                   in->energy_zero, o->lineage, o->n_lineage, in->archive,
-                                   in->n_archive, in->space->input, o->opts.context, &(*out)[*n]);
+        int parents =
+            make_example(o->hw, o->opts.targets, o->opts.parents, o->opts.language, in->archive[i],
+                         0, in->energy_zero, o->lineage, o->n_lineage, in->archive, in->n_archive,
+                         in->space->input, o->opts.context, &(*out)[*n]);
         *n += parents >= 0;
         o->cur.two_parents += parents == 2;
     }
@@ -303,14 +306,17 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
     k += k && q && !uh_arch_parse(q->arch, strlen(q->arch), in->space->input, &parent[1], NULL);
     int n = -1;
     for (; k > 0 && n < 0; k -= n < 0) /* leaving room for a child: fewer parents if need be */
-        n = uh_lang_example(o->hw, tgt, in_context, k, NULL, prompt,
+        n = uh_lang_example(o->hw, tgt, in_context, k, NULL, o->opts.language, prompt,
                             o->opts.context - child_room(in_context, k));
-    if (n < 0) n = uh_lang_example(o->hw, tgt, NULL, 0, NULL, prompt, o->opts.context);
+    if (n < 0)
+        n = uh_lang_example(o->hw, tgt, NULL, 0, NULL, o->opts.language, prompt, o->opts.context);
     if (k < 2) q = NULL; /* not in context: not a parent */
     int has_other = 0;   /* a valid new one that went the other way */
     for (int attempt = 0; n > 0 && attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
+        if (o->opts.language == UH_LANG_EDITS && k > 0) /* k > 0: parsed, so in the vocabulary */
+            uh_lang_grammar_parents(&g, in_context, k);
         double t0 = seconds();
         /* a model that has learnt the run well writes what it has seen: each re-sample is
          * drawn a little hotter (up to 3x at the last), to leave the known architectures */
@@ -318,6 +324,7 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
         int len = uh_lang_sample(o->model, prompt, n, &g, temperature, rng, seq);
         o->cur.sample_s += seconds() - t0;
         if (len > n) o->cur.sample_tokens += len - n;
+        o->cur.copied += g.copied;
         uh_arch_t a;
         int usable = len > n && !uh_lang_result(&g, &a, NULL) && uh_space_valid(in->space, &a) &&
                      is_new(in, out, made, &a);
@@ -344,8 +351,8 @@ static int open_memory(lm_op_t *o, const uh_propose_t *in, uh_error_t *err) {
     if (k >= 0 && k <= o->n_records) {
         char path[4200];
         lm_checkpoint_path(o->dir, k, path, sizeof path);
-        uh_gpt_config_t want = {uh_lang_vocab_size(), o->opts.context, o->opts.layers,
-                                o->opts.heads, o->opts.channels};
+        uh_gpt_config_t want = {uh_lang_vocab_size(o->opts.language), o->opts.context,
+                                o->opts.layers, o->opts.heads, o->opts.channels};
         m = uh_gpt_load(path, o->opts.batch, &want, NULL);
     }
     if (m) {
@@ -389,8 +396,8 @@ static int replay(lm_op_t *o, const uh_propose_t *in, const lm_record_t *r, uh_c
  * before anything is sampled. */
 static int ready_model(lm_op_t *o, const uh_propose_t *in, long call, uh_error_t *err) {
     if (!o->model) {
-        uh_gpt_config_t cfg = {uh_lang_vocab_size(), o->opts.context, o->opts.layers, o->opts.heads,
-                               o->opts.channels};
+        uh_gpt_config_t cfg = {uh_lang_vocab_size(o->opts.language), o->opts.context,
+                               o->opts.layers, o->opts.heads, o->opts.channels};
         if (!(o->model = uh_gpt_new(&cfg, o->opts.batch, o->opts.seed, err)))
             return err ? err->code : UH_ENOMEM;
         o->trained = -1;
@@ -536,9 +543,10 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
     if (!rc) rc = uh_lang_hardware(b, hw, err);
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
-        o->n_prior += make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets,
-                                   o->opts.parents, &rows[i], with_pruned, zero, lineage, n_lineage,
-                                   view, (int)n, in, o->opts.context, &o->prior[o->n_prior]) >= 0;
+        o->n_prior +=
+            make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets, o->opts.parents,
+                         o->opts.language, &rows[i], with_pruned, zero, lineage, n_lineage, view,
+                         (int)n, in, o->opts.context, &o->prior[o->n_prior]) >= 0;
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
     free(view);
     free(lineage);
@@ -574,6 +582,15 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
                             "built-in model: a pretrained checkpoint learnt the cheaper targets "
                             "(absolute accuracy deciles), not front's (the run's own); give "
                             "--llm-prior none or run directories with --llm-targets front");
+    if (opts->language != UH_LANG_LAYERS && opts->language != UH_LANG_EDITS)
+        return uh_error_set(err, UH_EINVAL, "built-in model: unknown language %d",
+                            (int)opts->language);
+    /* the shipped prior and `uhnas pretrain`'s checkpoints write children in full */
+    if (opts->start && opts->language == UH_LANG_EDITS)
+        return uh_error_set(err, UH_EINVAL,
+                            "built-in model: a pretrained checkpoint writes children in full "
+                            "(the layers language), not as edits; give --llm-prior none or run "
+                            "directories with --llm-language edits");
     lm_op_t *o = calloc(1, sizeof *o);
     if (!o) return uh_error_set(err, UH_ENOMEM, "out of memory");
     o->opts = *opts;
@@ -595,8 +612,8 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
     o->opts.start = NULL;
     o->opts.start_digest = NULL;
     if (opts->start) { /* the model starts as the prior: loaded (or refused) now */
-        uh_gpt_config_t want = {uh_lang_vocab_size(), opts->context, opts->layers, opts->heads,
-                                opts->channels};
+        uh_gpt_config_t want = {uh_lang_vocab_size(opts->language), opts->context, opts->layers,
+                                opts->heads, opts->channels};
         char now[17];
         int rc = UH_OK;
         if (!(o->model = uh_lm_load_prior(opts->start, opts->batch, &want, now, err))) {
@@ -691,7 +708,8 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
     if (!rc && o->n_prior == 0)
         rc = uh_error_set(err, UH_EINVAL, "pretrain: no examples (give runs or a corpus)");
     if (!rc && p->write_corpus) rc = lm_corpus_write(p->write_corpus, o->prior, o->n_prior, err);
-    uh_gpt_config_t cfg = {uh_lang_vocab_size(), mo->context, mo->layers, mo->heads, mo->channels};
+    uh_gpt_config_t cfg = {uh_lang_vocab_size(mo->language), mo->context, mo->layers, mo->heads,
+                           mo->channels};
     float *losses = rc ? NULL : malloc((size_t)p->steps * sizeof *losses);
     if (!rc && !losses) rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     if (!rc && !(o->model = uh_gpt_new(&cfg, mo->batch, mo->seed, err)))

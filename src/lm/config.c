@@ -31,6 +31,7 @@ void uh_lm_config_default(uh_lm_config_t *c) {
     c->targets = (int)d.targets;
     c->classic = d.classic;
     c->parents = d.parents;
+    c->language = (int)d.language;
 }
 
 /* "prior": the earlier runs' directories, at most UH_LM_MAX_PRIOR. */
@@ -70,6 +71,9 @@ static const uh_json_field_t BUILTIN_FIELDS[] = {
     UH_JSON_ROW("classic", UH_JSON_NUMBER, uh_lm_config_t, classic, 0, 0, 1, 0),
     /* optional: runs stored before it wrote from one parent (written only when not) */
     UH_JSON_ROW("parents", UH_JSON_INT, uh_lm_config_t, parents, 0, 1, UH_LANG_MAX_PARENTS, 1),
+    /* optional: runs stored before it wrote children in full (written only when not) */
+    {"language", UH_JSON_CHOICE, offsetof(uh_lm_config_t, language), 0,
+     .choices = uh_lm_language_names},
     {NULL}};
 #undef SIZE
 
@@ -123,6 +127,7 @@ int uh_lm_operator_open(const uh_lm_config_t *c, uint64_t seed, const char *run_
     o.targets = (uh_lm_targets_t)c->targets;
     o.classic = c->classic;
     o.parents = c->parents;
+    o.language = (uh_lang_mode_t)c->language;
     o.prior = prior, o.n_prior = c->n_prior;
     o.seed = seed;
     o.run_dir = run_dir;

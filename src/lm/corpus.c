@@ -21,7 +21,7 @@ int lm_corpus_write(const char *path, const lm_example_t *ex, int n, uh_error_t 
     /* zlib's gzip header has no name and mtime 0: the same examples give the same bytes */
     gzFile f = gzopen(tmp, "wb9");
     if (!f) return uh_error_set(err, UH_EIO, "%s: %s", tmp, strerror(errno));
-    int ok = gzprintf(f, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size()) > 0;
+    int ok = gzprintf(f, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(UH_LANG_LAYERS)) > 0;
     for (int i = 0; ok && i < n; i++) {
         ok = gzprintf(f, "%d", ex[i].len) > 0;
         for (int t = 0; ok && t < ex[i].len; t++) ok = gzprintf(f, " %d", ex[i].tok[t]) > 0;
@@ -46,7 +46,8 @@ static const char *parse_line(char *line, int context, lm_example_t *ex) {
         p = end;
         if (*p != ' ') return "fewer tokens than its length";
         long v = strtol(p + 1, &end, 10);
-        if (end == p + 1 || v < 0 || v >= uh_lang_vocab_size()) return "a token out of range";
+        if (end == p + 1 || v < 0 || v >= uh_lang_vocab_size(UH_LANG_LAYERS))
+            return "a token out of range";
         ex->tok[t] = (int)v;
     }
     if (*end != '\n' && *end != '\0') return "more than its length";
@@ -58,7 +59,7 @@ int lm_corpus_read(const char *path, int context, lm_example_t **ex, int *n, uh_
     gzFile f = gzopen(path, "rb");
     if (!f) return uh_error_set(err, UH_EINVAL, "%s: %s", path, strerror(errno ? errno : ENOENT));
     char line[CORPUS_LINE_MAX + 2], want[64];
-    snprintf(want, sizeof want, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size());
+    snprintf(want, sizeof want, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(UH_LANG_LAYERS));
     int rc = UH_OK, cap = *n;
     if (!gzgets(f, line, sizeof line) || strcmp(line, want) != 0)
         rc = uh_error_set(err, UH_EFORMAT,

@@ -41,6 +41,8 @@ static const uh_json_field_t STAT_FIELDS[] = {
     UH_JSON_ROW("classic", UH_JSON_LONG, lm_stats_t, classic, 0, 0, 1e15, 0),
     /* optional: records before it had none */
     UH_JSON_ROW("two_parents", UH_JSON_LONG, lm_stats_t, two_parents, 0, 0, 1e15, 0),
+    /* optional: records before it copied none */
+    UH_JSON_ROW("copied", UH_JSON_LONG, lm_stats_t, copied, 0, 0, 1e15, 0),
     {NULL}};
 
 static long *long_field(lm_stats_t *s, const uh_json_field_t *f) {

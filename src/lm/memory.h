@@ -28,6 +28,7 @@ typedef struct {
     long examples, steps, valid, resampled, fallback, train_tokens, sample_tokens;
     long classic;     /* children the classic operator made by choice (uh_lm_classic_child) */
     long two_parents; /* the run's examples with two parents in context (uh_lm_opts_t.parents) */
+    long copied;      /* layers the samples copied from a parent (COPY tokens, in edits) */
     long replayed;    /* calls answered from calls.jsonl */
     long restored;    /* calls whose training came from a checkpoint */
     double loss, train_s, sample_s;

@@ -75,7 +75,7 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
     if (builtin) { /* and the built-in model's settings that change what it proposes, each only
                     * when not the default: no hardware tokens (the ablation; not "/none",
                     * which a remote model's run without a system prompt is labelled), a prior,
-                    * the targets rule, a share of classic children, two parents */
+                    * the targets rule, a share of classic children, two parents, edits */
         uh_lm_config_t lm;
         char share[32];
         if ((rc = uh_lm_config_parse(cfg->operator_config, &lm, err))) return rc;
@@ -84,6 +84,7 @@ static int read_config(uh_run_data_t *r, const uh_search_config_t *cfg, const uh
         if (lm.targets) label_append(r, "/%s", uh_lm_target_names[lm.targets]);
         if (lm.classic > 0) label_append(r, "/classic%s", shortest(lm.classic, share));
         if (lm.parents > 1) label_append(r, "/parents%d", lm.parents);
+        if (lm.language) label_append(r, "/%s", uh_lm_language_names[lm.language]);
     }
     if (cfg->async) label_append(r, "-async"); /* another algorithm than the generational one */
     snprintf(r->objective, sizeof r->objective, "%s", uh_objective_name(cfg->objective));
