@@ -18,8 +18,9 @@ children relate to their parents (lm/calls.jsonl): each child's layers (type, wi
 pool) against its first parent's and a partner's (its second parent; for a one-parent child
 the next child's parent in the call, the partner two parents would have shown), by difflib's
 ratio: the share closer to each, and the share holding layers found only in the first parent
-and layers found only in the partner (a crossover would); the classic crossovers of
---llm-classic runs likewise, for a reference.
+and layers found only in the partner (a crossover would), and its mean similarity to the first
+parent (difflib's ratio, 1 for a copy); the classic crossovers of --llm-classic runs likewise,
+for a reference.
 """
 import argparse
 import csv
@@ -87,8 +88,8 @@ def layers(arch):
 
 def parent_use(runs):
     """Per label and origin (the model's, crossover): [children, closer to the first parent,
-    closer to the partner, mixed]."""
-    counts = collections.defaultdict(lambda: [0, 0, 0, 0])
+    closer to the partner, mixed, summed similarity to the first parent]."""
+    counts = collections.defaultdict(lambda: [0, 0, 0, 0, 0.0])
     for run in runs:
         if not os.path.exists(run + "/lm/calls.jsonl"):
             continue
@@ -112,6 +113,7 @@ def parent_use(runs):
                     c[2] += rq > rp
                     c[3] += (any(x in p and x not in q for x in k) and
                              any(x in q and x not in p for x in k))
+                    c[4] += rp
     return counts
 
 
@@ -148,10 +150,11 @@ def main():
                 f"{o} {100 * c / max(kids, 1):.0f} % of children, {100 * f / max(points, 1):.0f} % "
                 f"of front points ({f})" for o, (c, f) in sorted(by.items())), file=sys.stderr)
     if a.parents:
-        for label, (n, p, q, mixed) in sorted(parent_use(finished).items()):
+        for label, (n, p, q, mixed, similar) in sorted(parent_use(finished).items()):
             print(f"{a.backend} c{a.budget} {label}: {n} children; closer to the first parent "
                   f"{100 * p / max(n, 1):.0f} %, to the partner {100 * q / max(n, 1):.0f} %, with "
-                  f"layers only each has {100 * mixed / max(n, 1):.0f} %", file=sys.stderr)
+                  f"layers only each has {100 * mixed / max(n, 1):.0f} %, mean similarity to the "
+                  f"first parent {similar / max(n, 1):.2f}", file=sys.stderr)
     if not a.labels:
         return
     for k, name in enumerate(["final"] + [f"at {n}" for n in at]):

@@ -575,8 +575,9 @@ int uh_lang_sample(uh_gpt_t *model, const int *prefix, int n_prefix, uh_lang_gra
     memcpy(tokens, prefix, (size_t)n * sizeof *tokens);
     unsigned char allowed[T_COUNT];
     double prob[T_COUNT];
-    const int vocab = uh_gpt_config(model)->vocab; /* a LAYERS model has no edit tokens */
-    const float *z = NULL;                         /* the prefix through the model's cache */
+    /* the tokens the model has logits for: a LAYERS model has no edit tokens */
+    const int vocab = uh_gpt_config(model)->vocab < T_COUNT ? uh_gpt_config(model)->vocab : T_COUNT;
+    const float *z = NULL; /* the prefix through the model's cache */
     for (int t = 0; t < n; t++) z = uh_gpt_decode(model, tokens[t], t);
     while (g->field != F_END) {
         if (!z || n >= max_t || n >= UH_LANG_MAX_TOKENS) return -1;
