@@ -675,6 +675,29 @@ static int state_sum(uh_store_t *store, int generations, const char *key) {
     return sum;
 }
 
+/* The operators' depth caps are stored with a run; a run stored before them had none. */
+static void test_depth_caps_stored(void **state) {
+    (void)state;
+    uh_search_config_t cfg, back;
+    uh_error_t err = {0};
+    run_config(&cfg, UH_STRATEGY_LINAS);
+    assert_int_equal(cfg.depth_caps, 1);
+    uh_backend_t *b = load_backend("cpu-xeon8380-fp32"), *b2;
+    char *text = uh_search_config_json(&cfg, b);
+    assert_non_null(strstr(text, "\"depth_caps\":\ttrue,"));
+    if (uh_search_config_parse(text, &back, &b2, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.depth_caps, 1);
+    uh_backend_free(b2);
+    text = edit(text, "\"depth_caps\":\ttrue,", "");
+    if (uh_search_config_parse(text, &back, &b2, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(back.depth_caps, 0);
+    uh_backend_free(b2);
+    text = edit(text, "\"sampler\":", "\"depth_caps\":\t1,\"sampler\":");
+    assert_int_equal(uh_search_config_parse(text, &back, &b2, &err), UH_EINVAL); /* not a bool */
+    uh_backend_free(b);
+    free(text);
+}
+
 static void test_near_duplicates_are_refused_and_asked_again(void **state) {
     (void)state;
     uh_shape_t tiny = {1, 12, 12, 4};
@@ -1213,6 +1236,7 @@ int main(void) {
         cmocka_unit_test(test_limits_check_names_the_limit),
         cmocka_unit_test(test_objectives_parse_and_config),
         cmocka_unit_test(test_limits_refuse_before_training),
+        cmocka_unit_test(test_depth_caps_stored),
         cmocka_unit_test(test_near_duplicates_are_refused_and_asked_again),
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),

@@ -138,7 +138,51 @@ static void test_sample_cost_spread(void **state) {
     }
 }
 
+/* Chains of mutations and crossovers (each child the next parent, as linas's predictor search
+ * makes them) keep to UH_SPACE_MAX_CONV conv and UH_SPACE_MAX_DENSE hidden dense layers; without
+ * the caps (runs stored before them) the same chains grow past both. */
+static void test_depth_caps(void **state) {
+    (void)state;
+    uh_space_t space;
+    uh_error_t err = {0};
+    assert_int_equal(uh_space_init(&space, NULL, MNIST, &err), UH_OK);
+    assert_int_equal(space.depth_caps, 1);
+    for (int caps = 0; caps <= 1; caps++) {
+        space.depth_caps = caps;
+        uh_rng_t rng;
+        uh_rng_seed(&rng, 3);
+        uh_arch_t pop[4];
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(uh_space_sample(&space, &rng, &pop[i], &err), UH_OK);
+        int most_conv = 0, most_dense = 0;
+        for (int r = 0; r < 2000; r++) {
+            uh_arch_t child;
+            const char *what;
+            int a = (int)uh_rng_below(&rng, 4), b = (int)uh_rng_below(&rng, 4);
+            if (r % 4)
+                assert_int_equal(uh_space_mutate(&space, &pop[a], &rng, &child, &what, &err),
+                                 UH_OK);
+            else
+                assert_int_equal(uh_space_crossover(&space, &pop[a], &pop[b], &rng, &child, &err),
+                                 UH_OK);
+            int conv = 0, dense = 0;
+            for (int i = 0; i + 1 < child.n_layers; i++)
+                conv += child.layers[i].type == UH_LAYER_CONV2D,
+                    dense += child.layers[i].type == UH_LAYER_DENSE;
+            if (conv > most_conv) most_conv = conv;
+            if (dense > most_dense) most_dense = dense;
+            pop[a] = child;
+        }
+        print_message("depth caps %s: at most %d conv and %d hidden dense layers\n",
+                      caps ? "on" : "off", most_conv, most_dense);
+        if (caps)
+            assert_true(most_conv <= UH_SPACE_MAX_CONV && most_dense <= UH_SPACE_MAX_DENSE);
+        else
+            assert_true(most_conv > UH_SPACE_MAX_CONV && most_dense > UH_SPACE_MAX_DENSE);
+    }
+}
+
 UH_TEST_MAIN(NULL, NULL, cmocka_unit_test(test_unconstrained),
              cmocka_unit_test(test_respects_constraints),
              cmocka_unit_test(test_small_input_has_no_conv),
-             cmocka_unit_test(test_sample_cost_spread))
+             cmocka_unit_test(test_sample_cost_spread), cmocka_unit_test(test_depth_caps))

@@ -14,7 +14,9 @@
 #include "uhnas/rng.h"
 
 #define UH_SPACE_MAX_CHOICES 16
-/* Hidden layers the operators will build (the format itself allows more). */
+/* Hidden layers the operators will build (the format itself allows more), where the space
+ * caps them (uh_space_t.depth_caps): the genome (uh_space_encode) and the built-in model's
+ * language have room for these and no more. */
 #define UH_SPACE_MAX_CONV 3
 #define UH_SPACE_MAX_DENSE 4
 /* Attempts before an operator gives up on a repair and samples a fresh architecture. */
@@ -64,6 +66,11 @@ typedef struct {
     const uh_backend_t *backend; /* constraints and model checks; not owned */
     uh_limits_t limits;          /* none after uh_space_init; the search sets the run's */
     uh_sampler_t sampler;        /* uniform after uh_space_init; the search sets the run's */
+    /* 1 after uh_space_init: mutations and crossovers keep to UH_SPACE_MAX_CONV conv and
+     * UH_SPACE_MAX_DENSE hidden dense layers (samples always do). 0 in runs stored before: a
+     * chain of mutations, as linas's predictor search makes, grew networks of 21 conv layers
+     * whose genome saw only the first 3. The search sets the run's. */
+    int depth_caps;
     int allow_conv, allow_pool;
     uh_choices_t units, filters, kernels, pool_sizes;
     uh_choices_t activations; /* uh_act_t values usable on hidden layers */

@@ -1643,6 +1643,7 @@ static int set_up(search_run_t *r, uh_store_t *store, const uh_search_opts_t *op
         rc = uh_space_init(&r->env.space, r->env.backend, in, err);
         r->env.space.limits = r->cfg.limits;
         r->env.space.sampler = r->cfg.sampler;
+        r->env.space.depth_caps = r->cfg.depth_caps;
     }
     return rc;
 }

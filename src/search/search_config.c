@@ -60,6 +60,7 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->hypervolume = UH_HV_CHANCE;
     cfg->seeding = UH_SEED_EVALUATION;
     cfg->min_distance = UH_SEARCH_MIN_DISTANCE;
+    cfg->depth_caps = 1;
     cfg->predictor_generations = 500;
 }
 
@@ -183,6 +184,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddNumberToObject(o, "min_distance", cfg->min_distance);
     cJSON_AddBoolToObject(o, "async", cfg->async);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
+    cJSON_AddBoolToObject(o, "depth_caps", cfg->depth_caps);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
         cJSON *op = cJSON_Parse(cfg->operator_config);
@@ -317,6 +319,8 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     UH_JSON_ROW("min_distance", UH_JSON_NUMBER, stored_t, cfg.min_distance, 0, 0, 10, 0),
     {"async", UH_JSON_BOOL, C(async), .required = 0},
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
+    /* optional: a run stored before it let mutations grow networks past the space's caps */
+    {"depth_caps", UH_JSON_BOOL, C(depth_caps), .required = 0},
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
     {"backend", UH_JSON_OBJECT, 0, 1, .fields = BACKEND_FIELDS},
@@ -333,6 +337,7 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
     s.cfg.hypervolume = UH_HV_LEGACY;
     s.cfg.seeding = UH_SEED_RUN;
     s.cfg.min_distance = 0; /* and accepted every child new by its hash */
+    s.cfg.depth_caps = 0;   /* and let mutations grow networks past the caps */
     cJSON *o;
     int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
     if (rc) return rc;

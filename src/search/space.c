@@ -79,6 +79,7 @@ int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t inp
                             "search space: the backend's constraints leave no dense width or "
                             "hidden activation to search over");
     if (space->filters.n == 0 || space->kernels.n == 0) space->allow_conv = 0;
+    space->depth_caps = 1;
     return UH_OK;
 }
 
@@ -368,6 +369,14 @@ static const char *mutate_once(const uh_space_t *space, uh_arch_t *a, uh_rng_t *
     }
 }
 
+/* Whether a keeps to the hidden layers the operators build, where the space caps them. */
+static int within_depth(const uh_space_t *space, const uh_arch_t *a) {
+    int conv = 0, dense = 0;
+    for (int i = 0; i + 1 < a->n_layers; i++) /* the last is the output layer */
+        conv += a->layers[i].type == UH_LAYER_CONV2D, dense += a->layers[i].type == UH_LAYER_DENSE;
+    return !space->depth_caps || (conv <= UH_SPACE_MAX_CONV && dense <= UH_SPACE_MAX_DENSE);
+}
+
 static int same_network(const uh_arch_t *a, const uh_arch_t *b) {
     char ha[17], hb[17];
     uh_arch_hash(a, ha);
@@ -382,7 +391,8 @@ int uh_space_mutate(const uh_space_t *space, const uh_arch_t *parent, uh_rng_t *
     for (int t = 0; t < UH_SPACE_MAX_TRIES; t++) {
         *out = base;
         const char *op = mutate_once(space, out, rng);
-        if (op && uh_space_valid(space, out) && !same_network(out, parent)) {
+        if (op && within_depth(space, out) && uh_space_valid(space, out) &&
+            !same_network(out, parent)) {
             *what = op;
             return UH_OK;
         }
@@ -403,7 +413,8 @@ int uh_space_crossover(const uh_space_t *space, const uh_arch_t *a, const uh_arc
         memset(out, 0, sizeof *out);
         for (int k = 0; k < i; k++) out->layers[out->n_layers++] = na.layers[k];
         for (int k = j; k < nb.n_layers; k++) out->layers[out->n_layers++] = nb.layers[k];
-        if (uh_space_valid(space, out) && !same_network(out, a) && !same_network(out, b))
+        if (within_depth(space, out) && uh_space_valid(space, out) && !same_network(out, a) &&
+            !same_network(out, b))
             return UH_OK;
     }
     const char *what;
