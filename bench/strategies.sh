@@ -23,7 +23,9 @@
 # generation's children made by nsga2's classic operator, crossover included:
 # --llm-classic 0.5) llm-parents2 (the same writing each child from two parents in context,
 # as crossover pairs them: --llm-parents 2) llm-edits (the same writing each child as edits of
-# its parent, copying, skipping or writing each layer: --llm-language edits) llm-prior (the built-in model starting from the
+# its parent, copying, skipping or writing each layer: --llm-language edits) llm-edits-parents2
+# (edits of two parents, so a crossover is a few COPY and SKIP tokens: --llm-language edits
+# --llm-parents 2) llm-prior (the built-in model starting from the
 # checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
 # llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
@@ -71,6 +73,7 @@ strategy_args() {
     llm-classic) echo "--strategy llm --llm-prior none --llm-classic 0.5" ;;
     llm-parents2) echo "--strategy llm --llm-prior none --llm-parents 2" ;;
     llm-edits) echo "--strategy llm --llm-prior none --llm-language edits" ;;
+    llm-edits-parents2) echo "--strategy llm --llm-prior none --llm-language edits --llm-parents 2" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;
