@@ -128,23 +128,23 @@ void uh_lm_child_targets(uh_lm_targets_t t, double acc, double noisy, double ene
         uh_lang_targets(acc, fmin(1.0, noisy + 0.02), fmax(0.0, energy01 - 0.1), out);
 }
 
-/* Candidate c as an example: hardware, its measured results (accuracies as the rule reads
- * them, among rows[0..n_rows)), its first max_parents parents (those known and found among the
- * rows; fewer when the example would not fit the context) and its architecture. A pruned
+/* Candidate c as the model o's example: hardware, its measured results (accuracies as o's
+ * targets rule reads them, among rows[0..n_rows)), its first o->parents parents (those known
+ * and found among the rows; fewer when the example would not fit the context) and its
+ * architecture, in o's language. A pruned
  * candidate is one only with_pruned (its results are those of the rung it stopped at).
  * Returns the parents in context, or −1 when c makes no example. */
-static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
-                        uh_lang_mode_t language, const uh_candidate_t *c, int with_pruned,
-                        double energy_zero, const lineage_t *lineage, int n_lineage,
-                        const uh_candidate_t *const *rows, int n_rows, uh_shape_t input,
-                        int context, example_t *ex) {
+static int make_example(const uh_lm_opts_t *o, const int *hw, const uh_candidate_t *c,
+                        int with_pruned, double energy_zero, const lineage_t *lineage,
+                        int n_lineage, const uh_candidate_t *const *rows, int n_rows,
+                        uh_shape_t input, example_t *ex) {
     uh_arch_t a, parent[UH_LANG_MAX_PARENTS];
     if (!measured(c, with_pruned) || uh_arch_parse(c->arch, strlen(c->arch), input, &a, NULL))
         return -1;
     const lineage_t *from = lineage_of(lineage, n_lineage, c->hash);
     const uh_arch_t *pa[UH_LANG_MAX_PARENTS];
     int n_pa = 0;
-    for (int k = 0; from && k < max_parents && k < UH_LANG_MAX_PARENTS; k++) {
+    for (int k = 0; from && k < o->parents && k < UH_LANG_MAX_PARENTS; k++) {
         int found = 0;
         for (int i = 0; from->parent[k] >= 0 && i < n_rows && !found; i++)
             found =
@@ -154,13 +154,13 @@ static int make_example(const int *hw, uh_lm_targets_t rule, int max_parents,
         pa[n_pa] = &parent[n_pa], n_pa++;
     }
     double acc = c->accuracy, noisy = c->noisy_accuracy;
-    if (rule == UH_LM_TARGETS_FRONT)
+    if (o->targets == UH_LM_TARGETS_FRONT)
         acc = share_below(rows, n_rows, with_pruned, 0, acc),
         noisy = share_below(rows, n_rows, with_pruned, 1, noisy);
     int tgt[3];
     uh_lang_targets(acc, noisy, energy01(energy_zero, c->energy_nj), tgt);
     do /* fewer parents while the example does not fit */
-        ex->len = uh_lang_example(hw, tgt, pa, n_pa, &a, language, ex->tok, context);
+        ex->len = uh_lang_example(hw, tgt, pa, n_pa, &a, o->language, ex->tok, o->context);
     while (ex->len < 0 && n_pa-- > 0);
     return ex->len >= 2 ? n_pa : -1;
 }
@@ -175,9 +175,8 @@ static int build_examples(lm_op_t *o, const uh_propose_t *in, example_t **out, i
     *n = o->n_prior;
     for (int i = 0; i < in->n_archive; i++) {
         int parents =
-            make_example(o->hw, o->opts.targets, o->opts.parents, o->opts.language, in->archive[i],
-                         0, in->energy_zero, o->lineage, o->n_lineage, in->archive, in->n_archive,
-                         in->space->input, o->opts.context, &(*out)[*n]);
+            make_example(&o->opts, o->hw, in->archive[i], 0, in->energy_zero, o->lineage,
+                         o->n_lineage, in->archive, in->n_archive, in->space->input, &(*out)[*n]);
         *n += parents >= 0;
         o->cur.two_parents += parents == 2;
     }
@@ -544,9 +543,8 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
     for (size_t i = 0; !rc && i < n; i++) view[i] = &rows[i];
     for (size_t i = 0; !rc && i < n; i++)
         o->n_prior +=
-            make_example(o->opts.hardware_tokens ? hw : o->hw, o->opts.targets, o->opts.parents,
-                         o->opts.language, &rows[i], with_pruned, zero, lineage, n_lineage, view,
-                         (int)n, in, o->opts.context, &o->prior[o->n_prior]) >= 0;
+            make_example(&o->opts, o->opts.hardware_tokens ? hw : o->hw, &rows[i], with_pruned,
+                         zero, lineage, n_lineage, view, (int)n, in, &o->prior[o->n_prior]) >= 0;
     if (rc) uh_error_prefix(err, "--llm-prior %s", dir);
     free(view);
     free(lineage);
