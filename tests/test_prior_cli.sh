@@ -109,6 +109,34 @@ expect 2 "neither a checkpoint" "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp/n
 op=$(sqlite3 "$tmp/fresh/run.sqlite" "select json_extract(config, '$.operator.builtin') from run")
 [[ "$op" != *'"start"'* ]] && ok || bad "a run without --llm-prior started from a prior: $op"
 
+# ---- edits (--llm-language edits): pretrained in the language, from runs whose model named
+# its children's parents; a corpus and a checkpoint of one language are refused by the other
+"$UHNAS" search "${ARGS[@]}" "${SMALL[@]}" --llm-language edits --out "$tmp/e1" > /dev/null 2>&1 && ok || bad "an edits run"
+out=$("$UHNAS" pretrain --runs "$tmp/e1" "${SMALL[@]}" --llm-language edits --steps 20 --out "$tmp/pe.ckpt" \
+  --write-corpus "$tmp/ce.gz" 2>&1)
+[[ $? -eq 0 && "$out" == *"examples, 20 steps"* ]] && ok || bad "pretrain in edits: $out"
+python3 - "$tmp/ce.gz" <<'PY' && ok || bad "the edits corpus: $(zcat "$tmp/ce.gz" | head -3)"
+import gzip, sys
+lines = gzip.open(sys.argv[1], "rt").read().split("\n")
+assert lines[0] == "uhnas-lm-corpus 1 vocab 128", lines[0]
+tokens = [int(t) for l in lines[1:] if l for t in l.split()[1:]]
+assert max(tokens) >= 124, "no edit token (COPY1..SKIP2 are 124..127) in any example"
+PY
+"$UHNAS" pretrain --corpus "$tmp/ce.gz" "${SMALL[@]}" --llm-language edits --steps 20 --out "$tmp/pe2.ckpt" > /dev/null 2>&1 \
+  && cmp -s "$tmp/pe.ckpt" "$tmp/pe2.ckpt" && ok || bad "the edits corpus alone gave another checkpoint"
+expect 1 "ce.gz: a corpus in the edits language, and the model writes layers" \
+  "$UHNAS" pretrain --corpus "$tmp/ce.gz" "${SMALL[@]}" --out "$tmp/x.ckpt"
+expect 1 "c.gz: a corpus in the layers language, and the model writes edits" \
+  "$UHNAS" pretrain --corpus "$tmp/c.gz" "${SMALL[@]}" --llm-language edits --out "$tmp/x.ckpt"
+"$UHNAS" search "${ARGS[@]}" --llm-language edits --llm-prior "$tmp/pe.ckpt" --out "$tmp/eprimed" > /dev/null 2>&1 \
+  && [[ $(sqlite3 "$tmp/eprimed/run.sqlite" "select json_extract(config, '$.operator.builtin.start') from run") == "$tmp/pe.ckpt" ]] \
+  && ok || bad "an edits run from an edits checkpoint"
+expect 2 "the checkpoint writes children in the edits language and the run's model in layers" \
+  "$UHNAS" search "${ARGS[@]}" --llm-prior "$tmp/pe.ckpt" --out "$tmp/no6"
+expect 2 "the checkpoint writes children in the layers language and the run's model in edits" \
+  "$UHNAS" search "${ARGS[@]}" --llm-language edits --llm-prior "$tmp/p2.ckpt" --out "$tmp/no7"
+[[ ! -e "$tmp/no6" && ! -e "$tmp/no7" && ! -e "$tmp/x.ckpt" ]] && ok || bad "made for a refused language"
+
 # ---- --llm-prior shipped: configs/lm/prior.ckpt, found from any directory --------------
 ( cd / && "$uhnas_abs" search "${ARGS[@]}" --generations 1 --llm-prior shipped --out "$tmp/shipped" \
   > /dev/null 2>&1 ) && ok || bad "run with the shipped prior"

@@ -79,8 +79,8 @@ typedef struct {
     int parents;
     /* how a child is written (docs/llm.md, "Edits"): in full (UH_LANG_LAYERS, every run before
      * the choice existed) or as edits of its parents in context (UH_LANG_EDITS: copy, skip or
-     * write each layer; uhnas/archlang.h), which needs fresh weights or prior runs, not a
-     * pretrained checkpoint (it writes in full) */
+     * write each layer; uhnas/archlang.h); a checkpoint it starts from must be pretrained in
+     * the same language (its vocabulary tells them apart) */
     uh_lang_mode_t language;
     uint64_t seed;
     /* earlier runs (their directories) whose measured candidates are training data too,

@@ -77,6 +77,9 @@ int cli_load_arch(const char *arg, uh_shape_t shape, uh_arch_t *arch, uh_error_t
 int cli_load_arch_shaped(const char *arg, const char *input, int classes, uh_arch_t *arch,
                          uh_error_t *err);
 
+/* names[0..NULL) joined by "|" into buf, as an OPT_CHOICE lists them. */
+void cli_join_names(const char *const *names, char *buf, size_t size);
+
 double cli_now(void);
 
 /* A progress bar of `width` '#'/'.' characters for done ∈ [0, 1] into out[width + 1]. */

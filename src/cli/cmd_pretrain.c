@@ -22,7 +22,9 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
     uh_lm_pretrain_t p = {.steps = 2000};
     uh_lm_opts_default(&p.model);
     const char *runs = NULL, *corpus = NULL;
-    int seed = 1, no_hardware = 0, ok_only = 0;
+    int seed = 1, no_hardware = 0, ok_only = 0, language = UH_LANG_LAYERS;
+    char languages[64];
+    cli_join_names(uh_lm_language_names, languages, sizeof languages);
     const cli_opt_t opts[] = {
         {"runs", OPT_STRING, &runs, 0, 0, NULL, "DIR[,DIR...]",
          "earlier runs whose measured candidates are examples (each with its own backend's "
@@ -43,6 +45,9 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
         {"llm-width", OPT_INT, &p.model.channels, 1, 1024, NULL, "N", "channels (default 128)"},
         {"llm-context", OPT_INT, &p.model.context, 16, UH_LANG_MAX_TOKENS, NULL, "N",
          "context in tokens (default 256)"},
+        {"llm-language", OPT_CHOICE, &language, 0, 0, languages, "NAME",
+         "the language examples write children in: layers, in full (default); edits, as edits "
+         "of their parents (for `search --llm-language edits`; docs/llm.md)"},
         {"no-hardware", OPT_FLAG, &no_hardware, 0, 0, NULL, NULL,
          "examples without hardware tokens (for runs with --system-prompt none)"},
         {"ok-only", OPT_FLAG, &ok_only, 0, 0, NULL, NULL,
@@ -74,6 +79,7 @@ int uh_cmd_pretrain(int argc, char **argv, const cli_env_t *env) {
     p.corpus = corpora;
     p.model.seed = (uint64_t)seed;
     p.model.hardware_tokens = !no_hardware;
+    p.model.language = (uh_lang_mode_t)language;
     p.with_pruned = !ok_only;
     uh_lm_pretrain_stats_t st;
     uh_error_t err = {0};

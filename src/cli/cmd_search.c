@@ -527,13 +527,6 @@ static void search_usage(FILE *out, const cli_opt_t *opts, int n) {
     fprintf(out, "\n" CLI_EXIT_CODES);
 }
 
-/* names[0..NULL) joined by "|", as an OPT_CHOICE lists them. */
-static void join_names(const char *const *names, char *buf, size_t size) {
-    buf[0] = '\0';
-    for (int i = 0; names[i]; i++)
-        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "|" : "", names[i]);
-}
-
 int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     uh_search_config_t cfg;
     uh_search_config_default(&cfg);
@@ -551,8 +544,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
     char strategies[128];
     uh_strategy_names(strategies, sizeof strategies, "|");
     char targets[64], languages[64]; /* in uh_lm_targets_t's and uh_lang_mode_t's order */
-    join_names(uh_lm_target_names, targets, sizeof targets);
-    join_names(uh_lm_language_names, languages, sizeof languages);
+    cli_join_names(uh_lm_target_names, targets, sizeof targets);
+    cli_join_names(uh_lm_language_names, languages, sizeof languages);
     cli_opt_t opts[] = {
         {"backend", OPT_STRING, &backend, 0, 0, NULL, "NAME_OR_FILE", "backend (required)"},
         {"out", OPT_STRING, &out, 0, 0, NULL, "DIR",
@@ -655,8 +648,8 @@ int uh_cmd_search(int argc, char **argv, const cli_env_t *env) {
          "next, the pair --llm-classic would cross (docs/llm.md)"},
         {"llm-language", OPT_CHOICE, &llm_args.language, 0, 0, languages, "NAME",
          "built-in model: how it writes a child: layers, in full (default); edits, as copies and "
-         "skips of its parents' layers and new layers (fresh weights or prior runs, not a "
-         "checkpoint; docs/llm.md)"},
+         "skips of its parents' layers and new layers (a checkpoint must be pretrained in "
+         "edits; docs/llm.md)"},
         {"system-prompt", OPT_STRING, &llm_args.system, 0, 0, NULL, "WHICH",
          "hardware (default for llm), generic, none (default for llmatic) or a template FILE"},
     };

@@ -58,6 +58,12 @@ int cli_load_arch_shaped(const char *arg, const char *input, int classes, uh_arc
     return cli_load_arch(arg, (uh_shape_t){c, h, w, classes}, arch, err);
 }
 
+void cli_join_names(const char *const *names, char *buf, size_t size) {
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? "|" : "", names[i]);
+}
+
 double cli_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -48,6 +48,22 @@ static int prior_checkpoint(const char *path, const int given[5], uh_lm_config_t
         return 1;
     }
     const uh_gpt_config_t *g = uh_gpt_config(m);
+    const int layers_vocab = uh_lang_vocab_size(UH_LANG_LAYERS);
+    if (g->vocab != uh_lang_vocab_size((uh_lang_mode_t)c->language)) {
+        if (g->vocab == layers_vocab || g->vocab == uh_lang_vocab_size(UH_LANG_EDITS))
+            snprintf(msg, size,
+                     "--llm-prior %.200s: the checkpoint writes children in the %s language and "
+                     "the run's model in %s (give --llm-language %s, or --llm-prior none or run "
+                     "directories)",
+                     path, uh_lm_language_names[g->vocab != layers_vocab],
+                     uh_lm_language_names[c->language],
+                     uh_lm_language_names[g->vocab != layers_vocab]);
+        else
+            snprintf(msg, size, "--llm-prior %.200s: a vocabulary of %d tokens, not this build's",
+                     path, g->vocab);
+        uh_gpt_free(m);
+        return 1;
+    }
     const int shape[4] = {g->layers, g->heads, g->channels, g->max_t};
     static const char *const names[4] = {"--llm-layers", "--llm-heads", "--llm-width",
                                          "--llm-context"};
@@ -144,12 +160,6 @@ static int builtin_config(const cli_llm_args_t *a, uh_search_config_t *cfg, char
         snprintf(msg, size,
                  "--llm-targets front: a pretrained checkpoint learnt the cheaper targets "
                  "(absolute accuracy deciles); give --llm-prior none or run directories");
-        return 1;
-    }
-    if (c.start[0] && c.language == UH_LANG_EDITS) {
-        snprintf(msg, size,
-                 "--llm-language edits: a pretrained checkpoint writes children in full (the "
-                 "layers language); give --llm-prior none or run directories");
         return 1;
     }
     return store_settings(uh_lm_config_json(&c), cfg,

@@ -583,12 +583,6 @@ int uh_lm_operator_new(const uh_lm_opts_t *opts, const uh_backend_t *backend, uh
     if (opts->language != UH_LANG_LAYERS && opts->language != UH_LANG_EDITS)
         return uh_error_set(err, UH_EINVAL, "built-in model: unknown language %d",
                             (int)opts->language);
-    /* the shipped prior and `uhnas pretrain`'s checkpoints write children in full */
-    if (opts->start && opts->language == UH_LANG_EDITS)
-        return uh_error_set(err, UH_EINVAL,
-                            "built-in model: a pretrained checkpoint writes children in full "
-                            "(the layers language), not as edits; give --llm-prior none or run "
-                            "directories with --llm-language edits");
     lm_op_t *o = calloc(1, sizeof *o);
     if (!o) return uh_error_set(err, UH_ENOMEM, "out of memory");
     o->opts = *opts;
@@ -702,10 +696,11 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
     for (int i = 0; !rc && i < mo->n_prior; i++)
         rc = load_prior(o, mo->prior[i], p->with_pruned, err);
     for (int i = 0; !rc && i < p->n_corpus; i++)
-        rc = lm_corpus_read(p->corpus[i], mo->context, &o->prior, &o->n_prior, err);
+        rc = lm_corpus_read(p->corpus[i], mo->language, mo->context, &o->prior, &o->n_prior, err);
     if (!rc && o->n_prior == 0)
         rc = uh_error_set(err, UH_EINVAL, "pretrain: no examples (give runs or a corpus)");
-    if (!rc && p->write_corpus) rc = lm_corpus_write(p->write_corpus, o->prior, o->n_prior, err);
+    if (!rc && p->write_corpus)
+        rc = lm_corpus_write(p->write_corpus, mo->language, o->prior, o->n_prior, err);
     uh_gpt_config_t cfg = {uh_lang_vocab_size(mo->language), mo->context, mo->layers, mo->heads,
                            mo->channels};
     float *losses = rc ? NULL : malloc((size_t)p->steps * sizeof *losses);

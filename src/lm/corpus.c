@@ -9,11 +9,13 @@
 #include <zlib.h>
 
 #include "uhnas/limits.h"
+#include "uhnas/lm.h"
 
 #define CORPUS_MAGIC "uhnas-lm-corpus 1 vocab"
 #define CORPUS_LINE_MAX (UH_LANG_MAX_TOKENS * 6 + 16) /* tokens < 10^5, a space each */
 
-int lm_corpus_write(const char *path, const lm_example_t *ex, int n, uh_error_t *err) {
+int lm_corpus_write(const char *path, uh_lang_mode_t language, const lm_example_t *ex, int n,
+                    uh_error_t *err) {
     /* written beside, then renamed: a reader never meets half a corpus */
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -21,7 +23,7 @@ int lm_corpus_write(const char *path, const lm_example_t *ex, int n, uh_error_t 
     /* zlib's gzip header has no name and mtime 0: the same examples give the same bytes */
     gzFile f = gzopen(tmp, "wb9");
     if (!f) return uh_error_set(err, UH_EIO, "%s: %s", tmp, strerror(errno));
-    int ok = gzprintf(f, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(UH_LANG_LAYERS)) > 0;
+    int ok = gzprintf(f, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(language)) > 0;
     for (int i = 0; ok && i < n; i++) {
         ok = gzprintf(f, "%d", ex[i].len) > 0;
         for (int t = 0; ok && t < ex[i].len; t++) ok = gzprintf(f, " %d", ex[i].tok[t]) > 0;
@@ -36,7 +38,7 @@ int lm_corpus_write(const char *path, const lm_example_t *ex, int n, uh_error_t 
 }
 
 /* One example line into ex; 0 or why not. */
-static const char *parse_line(char *line, int context, lm_example_t *ex) {
+static const char *parse_line(char *line, int vocab, int context, lm_example_t *ex) {
     char *p = line, *end;
     errno = 0;
     long len = strtol(p, &end, 10);
@@ -46,8 +48,7 @@ static const char *parse_line(char *line, int context, lm_example_t *ex) {
         p = end;
         if (*p != ' ') return "fewer tokens than its length";
         long v = strtol(p + 1, &end, 10);
-        if (end == p + 1 || v < 0 || v >= uh_lang_vocab_size(UH_LANG_LAYERS))
-            return "a token out of range";
+        if (end == p + 1 || v < 0 || v >= vocab) return "a token out of range";
         ex->tok[t] = (int)v;
     }
     if (*end != '\n' && *end != '\0') return "more than its length";
@@ -55,13 +56,23 @@ static const char *parse_line(char *line, int context, lm_example_t *ex) {
     return NULL;
 }
 
-int lm_corpus_read(const char *path, int context, lm_example_t **ex, int *n, uh_error_t *err) {
+int lm_corpus_read(const char *path, uh_lang_mode_t language, int context, lm_example_t **ex,
+                   int *n, uh_error_t *err) {
     gzFile f = gzopen(path, "rb");
     if (!f) return uh_error_set(err, UH_EINVAL, "%s: %s", path, strerror(errno ? errno : ENOENT));
-    char line[CORPUS_LINE_MAX + 2], want[64];
-    snprintf(want, sizeof want, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(UH_LANG_LAYERS));
+    char line[CORPUS_LINE_MAX + 2], want[64], other_header[64];
+    snprintf(want, sizeof want, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(language));
     int rc = UH_OK, cap = *n;
-    if (!gzgets(f, line, sizeof line) || strcmp(line, want) != 0)
+    const uh_lang_mode_t other = language == UH_LANG_EDITS ? UH_LANG_LAYERS : UH_LANG_EDITS;
+    snprintf(other_header, sizeof other_header, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(other));
+    int got = gzgets(f, line, sizeof line) != NULL;
+    if (got && strcmp(line, other_header) == 0)
+        rc = uh_error_set(err, UH_EFORMAT,
+                          "%s: a corpus in the %s language, and the model writes %s (give "
+                          "--llm-language %s to pretrain on it)",
+                          path, uh_lm_language_names[other], uh_lm_language_names[language],
+                          uh_lm_language_names[other]);
+    else if (!got || strcmp(line, want) != 0)
         rc = uh_error_set(err, UH_EFORMAT,
                           "%s: not a corpus of this build (its first line must be \"%.*s\")", path,
                           (int)strlen(want) - 1, want);
@@ -84,7 +95,7 @@ int lm_corpus_read(const char *path, int context, lm_example_t **ex, int *n, uh_
             }
             *ex = grown;
         }
-        const char *why = parse_line(line, context, &(*ex)[*n]);
+        const char *why = parse_line(line, uh_lang_vocab_size(language), context, &(*ex)[*n]);
         if (why)
             rc = uh_error_set(err, UH_EFORMAT, "%s:%ld: %s", path, no, why);
         else
