@@ -5,6 +5,14 @@
 #                                        and nsga2 runs, the strategy bench's evaluation
 #                                        settings, one shared cache), then the corpus and the
 #                                        checkpoint: DIR/corpus.gz and DIR/prior.ckpt
+#   bench/prior.sh corpus-edits [--out DIR]
+#                                        the same for --llm-language edits: the corpus runs
+#                                        and, on every backend, the built-in model writing in
+#                                        edits with half its children classic (--llm-classic
+#                                        0.5), whose records name every child's parents, so
+#                                        the corpus holds parent -> child pairs of both kinds
+#                                        (random and nsga2 runs store no parents): then
+#                                        DIR/corpus-edits.gz and DIR/prior-edits.ckpt
 #   bench/prior.sh measure [--out DIR] [--seeds N] [--backend FILE]
 #                                        on a backend held out of the corpus (default
 #                                        docs/examples/mzi-mems.json): llm with the prior
@@ -18,7 +26,7 @@
 # `bench/prior.sh corpus`; `make prior-check` rebuilds the checkpoint and compares it.
 set -euo pipefail
 MODE=${1:-}
-[[ $MODE == corpus || $MODE == measure ]] || { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
+[[ $MODE == corpus || $MODE == corpus-edits || $MODE == measure ]] || { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
 shift
 OUT=bench-out/prior SEEDS=5 HELD_OUT=docs/examples/mzi-mems.json UHNAS=${UHNAS:-./build/uhnas}
 while (($#)); do
@@ -43,18 +51,26 @@ run() { # DIR SEARCH-OPTIONS...: a run, skipped when finished, resumed when inte
   echo "$(date -u +%FT%TZ) $dir"
 }
 
-if [[ $MODE == corpus ]]; then
-  runs=()
+if [[ $MODE == corpus || $MODE == corpus-edits ]]; then
+  runs=() name=prior corpus=corpus language=()
   for backend in cpu-xeon8380-fp32 gpu-b200-fp16 crossbar-pcm mzi-nonvolatile mzi-realistic mzi-worst; do
     for strategy in random nsga2; do
       run "$OUT/corpus/$backend-$strategy" --backend "$backend" --strategy "$strategy" --seed 101
       runs+=("$OUT/corpus/$backend-$strategy")
     done
+    if [[ $MODE == corpus-edits ]]; then
+      run "$OUT/corpus/$backend-llm-edits" --backend "$backend" --strategy llm --seed 101 \
+        --llm-prior none --llm-language edits --llm-classic 0.5
+      runs+=("$OUT/corpus/$backend-llm-edits")
+      name=prior-edits corpus=corpus-edits language=(--llm-language edits)
+    fi
   done
   list=$(IFS=,; echo "${runs[*]}")
-  "$UHNAS" pretrain --runs "$list" --steps 2000 --out "$OUT/prior.ckpt" --write-corpus "$OUT/corpus.gz"
-  "$UHNAS" pretrain --corpus "$OUT/corpus.gz" --steps 2000 --out "$OUT/prior-again.ckpt" > /dev/null
-  cmp "$OUT/prior.ckpt" "$OUT/prior-again.ckpt" && echo "rebuilt from the corpus alone: identical"
+  "$UHNAS" pretrain --runs "$list" "${language[@]}" --steps 2000 --out "$OUT/$name.ckpt" \
+    --write-corpus "$OUT/$corpus.gz"
+  "$UHNAS" pretrain --corpus "$OUT/$corpus.gz" "${language[@]}" --steps 2000 \
+    --out "$OUT/$name-again.ckpt" > /dev/null
+  cmp "$OUT/$name.ckpt" "$OUT/$name-again.ckpt" && echo "rebuilt from the corpus alone: identical"
   exit 0
 fi
 

@@ -13,8 +13,8 @@
 #
 #   bench/strategies.sh [--out DIR] [--backends LIST] [--budgets LIST] [--strategies LIST]
 #                       [--seeds N] [--first-seed N] [--data NAME] [--limit-train N]
-#                       [--epochs N] [--mc N] [--jobs N] [--prior FILE] [--uhnas PATH]
-#                       [--report-only]
+#                       [--epochs N] [--mc N] [--jobs N] [--prior FILE] [--prior-edits FILE]
+#                       [--uhnas PATH] [--report-only]
 #
 # Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
 # llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
@@ -25,7 +25,8 @@
 # as crossover pairs them: --llm-parents 2) llm-edits (the same writing each child as edits of
 # its parent, copying, skipping or writing each layer: --llm-language edits) llm-edits-parents2
 # (edits of two parents, so a crossover is a few COPY and SKIP tokens: --llm-language edits
-# --llm-parents 2) llm-prior (the built-in model starting from the
+# --llm-parents 2) llm-edits-prior (edits from the checkpoint --prior-edits FILE, default
+# bench-out/prior/prior-edits.ckpt: bench/prior.sh corpus-edits) llm-prior (the built-in model starting from the
 # checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
 # llm-clean nsga2-clean
 # (llm-prior and nsga2 on clean accuracy, --objective clean: the paper's robustness ablation;
@@ -40,6 +41,7 @@ OUT=bench-out/strategies BACKENDS=mzi-realistic,mzi-worst BUDGETS=70
 STRATEGIES=random,nsga2,evolution,linas,llm,llm-noprompt
 SEEDS=10 FIRST_SEED=1 DATA=fashion-mnist LIMIT_TRAIN=6000 EPOCHS=2 MC=2 JOBS=0
 UHNAS=./build/uhnas REPORT_ONLY=0 PRIOR=configs/lm/prior.ckpt
+PRIOR_EDITS=bench-out/prior/prior-edits.ckpt
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
 while (($#)); do
@@ -47,7 +49,7 @@ while (($#)); do
     --out) OUT=$2 ;; --backends) BACKENDS=$2 ;; --budgets) BUDGETS=$2 ;;
     --strategies) STRATEGIES=$2 ;; --seeds) SEEDS=$2 ;; --first-seed) FIRST_SEED=$2 ;;
     --data) DATA=$2 ;; --limit-train) LIMIT_TRAIN=$2 ;; --epochs) EPOCHS=$2 ;; --mc) MC=$2 ;;
-    --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;; --prior) PRIOR=$2 ;;
+    --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;; --prior) PRIOR=$2 ;; --prior-edits) PRIOR_EDITS=$2 ;;
     --report-only) REPORT_ONLY=1; shift; continue ;;
     -h|--help) usage; exit 0 ;;
     *) echo "strategies.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -60,7 +62,8 @@ for n in "$SEEDS" "$FIRST_SEED" "$LIMIT_TRAIN" "$EPOCHS" "$MC" "$JOBS"; do
 done
 [[ -x $UHNAS ]] || { echo "strategies.sh: $UHNAS not built (make)" >&2; exit 2; }
 mkdir -p "$OUT"
-PRIOR=$(realpath "$PRIOR") # a run keeps the checkpoint's path: absolute, as search stores it
+# a run keeps the checkpoint's path: absolute, as search stores it
+PRIOR=$(realpath "$PRIOR") PRIOR_EDITS=$(realpath -m "$PRIOR_EDITS")
 CACHE=$OUT/cache.sqlite LOG=$OUT/runs.log
 
 # The search options of one strategy label.
@@ -74,6 +77,7 @@ strategy_args() {
     llm-parents2) echo "--strategy llm --llm-prior none --llm-parents 2" ;;
     llm-edits) echo "--strategy llm --llm-prior none --llm-language edits" ;;
     llm-edits-parents2) echo "--strategy llm --llm-prior none --llm-language edits --llm-parents 2" ;;
+    llm-edits-prior) echo "--strategy llm --llm-prior $PRIOR_EDITS --llm-language edits" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;
     nsga2-clean) echo "--strategy nsga2 --objective clean" ;;
@@ -112,6 +116,8 @@ IFS=, read -ra labels <<< "$STRATEGIES"
 for label in "${labels[@]}"; do
   strategy_args "$label" > /dev/null
   [[ $label != llm-prior || -f $PRIOR ]] || { echo "strategies.sh: no prior $PRIOR (--prior FILE)" >&2; exit 2; }
+  [[ $label != llm-edits-prior || -f $PRIOR_EDITS ]] ||
+    { echo "strategies.sh: no prior $PRIOR_EDITS (bench/prior.sh corpus-edits; --prior-edits FILE)" >&2; exit 2; }
 done
 for b in "${budgets[@]}"; do
   [[ $b =~ ^[0-9]+$ && $b -ge 20 && $(((b - 10) % 10)) -eq 0 ]] ||
