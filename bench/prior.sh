@@ -53,6 +53,7 @@ run() { # DIR SEARCH-OPTIONS...: a run, skipped when finished, resumed when inte
 
 if [[ $MODE == corpus || $MODE == corpus-edits ]]; then
   runs=() name=prior corpus=corpus language=()
+  [[ $MODE == corpus-edits ]] && name=prior-edits corpus=corpus-edits language=(--llm-language edits)
   for backend in cpu-xeon8380-fp32 gpu-b200-fp16 crossbar-pcm mzi-nonvolatile mzi-realistic mzi-worst; do
     for strategy in random nsga2; do
       run "$OUT/corpus/$backend-$strategy" --backend "$backend" --strategy "$strategy" --seed 101
@@ -62,7 +63,6 @@ if [[ $MODE == corpus || $MODE == corpus-edits ]]; then
       run "$OUT/corpus/$backend-llm-edits" --backend "$backend" --strategy llm --seed 101 \
         --llm-prior none --llm-language edits --llm-classic 0.5
       runs+=("$OUT/corpus/$backend-llm-edits")
-      name=prior-edits corpus=corpus-edits language=(--llm-language edits)
     fi
   done
   list=$(IFS=,; echo "${runs[*]}")

@@ -336,7 +336,7 @@ PY
 [[ $(children "$tmp/edits1") != "$(children "$tmp/builtin1")" ]] && ok || bad "edits gave the children in full"
 labels_are "llm llm/edits " "$tmp/builtin1" "$tmp/edits1"
 killed_resumes "$tmp/edits1" "$tmp/editskill" --llm-language edits
-refused "--strategy llm --llm-language diff|--llm-language" \
+refused "--strategy llm --llm-language diff|--llm-language: expected one of layers|edits, got 'diff'" \
         "--strategy llm --llm-language edits --llm-prior shipped|the checkpoint writes children in the layers language and the run's model in edits" \
         "--strategy llm --llm-language edits --llm-url http://127.0.0.1:1/v1 --llm-model m|--llm-language and the built-in" \
         "--strategy nsga2 --llm-language edits|need --strategy llm"

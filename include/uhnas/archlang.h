@@ -34,6 +34,8 @@ typedef enum { UH_LANG_LAYERS, UH_LANG_EDITS } uh_lang_mode_t;
 
 /* The vocabulary: token ids and their printable names. */
 int uh_lang_vocab_size(uh_lang_mode_t mode);
+/* The language whose vocabulary has `vocab` tokens (a checkpoint's, a corpus's), or −1. */
+int uh_lang_of_vocab(int vocab);
 void uh_lang_token_name(int token, char *buf, size_t size);
 
 enum {

@@ -114,8 +114,8 @@ void uh_lm_operator_free(uh_operator_t *op); /* an operator uh_lm_operator_new m
  * saved as a checkpoint a run can start from (uh_lm_opts_t.start). One thread, seeded:
  * the same inputs give the same checkpoint, byte for byte, on the same CPU and BLAS build. */
 typedef struct {
-    uh_lm_opts_t model;        /* shape, batch, lr, seed, hardware tokens; prior: the runs */
-    int steps;                 /* AdamW steps */
+    uh_lm_opts_t model; /* shape, batch, lr, seed, hardware tokens, language; prior: the runs */
+    int steps;          /* AdamW steps */
     const char *const *corpus; /* corpus files read too (gzip; src/lm/corpus.h) */
     int n_corpus;
     const char *write_corpus; /* where to write every example read as a corpus, or NULL */

@@ -48,16 +48,15 @@ static int prior_checkpoint(const char *path, const int given[5], uh_lm_config_t
         return 1;
     }
     const uh_gpt_config_t *g = uh_gpt_config(m);
-    const int layers_vocab = uh_lang_vocab_size(UH_LANG_LAYERS);
-    if (g->vocab != uh_lang_vocab_size((uh_lang_mode_t)c->language)) {
-        if (g->vocab == layers_vocab || g->vocab == uh_lang_vocab_size(UH_LANG_EDITS))
+    const int language = uh_lang_of_vocab(g->vocab);
+    if (language != c->language) {
+        if (language >= 0)
             snprintf(msg, size,
                      "--llm-prior %.200s: the checkpoint writes children in the %s language and "
                      "the run's model in %s (give --llm-language %s, or --llm-prior none or run "
                      "directories)",
-                     path, uh_lm_language_names[g->vocab != layers_vocab],
-                     uh_lm_language_names[c->language],
-                     uh_lm_language_names[g->vocab != layers_vocab]);
+                     path, uh_lm_language_names[language], uh_lm_language_names[c->language],
+                     uh_lm_language_names[language]);
         else
             snprintf(msg, size, "--llm-prior %.200s: a vocabulary of %d tokens, not this build's",
                      path, g->vocab);

@@ -1,5 +1,6 @@
 /* The built-in model's language (see uhnas/archlang.h). */
 #include "uhnas/archlang.h"
+#include "uhnas/space.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -46,6 +47,10 @@ enum {
 
 int uh_lang_vocab_size(uh_lang_mode_t mode) {
     return mode == UH_LANG_EDITS ? T_COUNT : T_COPY0;
+}
+
+int uh_lang_of_vocab(int vocab) {
+    return vocab == T_COUNT ? UH_LANG_EDITS : vocab == T_COPY0 ? UH_LANG_LAYERS : -1;
 }
 
 void uh_lang_token_name(int t, char *buf, size_t size) {
@@ -379,8 +384,10 @@ static void layer_allowed(const uh_lang_grammar_t *g, unsigned char *allowed) {
             break;
         }
         allowed[T_OUT] = 1;
-        if (room && g->n_dense < 4) allowed[T_DENSE] = 1;
-        if (room && spatial && g->allow_conv && g->n_conv < 3 && g->h >= 1) allowed[T_CONV] = 1;
+        /* the hidden layers the search's operators build (and its genome has room for) */
+        if (room && g->n_dense < UH_SPACE_MAX_DENSE) allowed[T_DENSE] = 1;
+        if (room && spatial && g->allow_conv && g->n_conv < UH_SPACE_MAX_CONV && g->h >= 1)
+            allowed[T_CONV] = 1;
         if (room && spatial && g->allow_pool && g->h >= 2 && g->w >= 2)
             allowed[T_POOLMAX] = allowed[T_POOLAVG] = 1;
         break;

@@ -314,8 +314,10 @@ static int sample_child(lm_op_t *o, const uh_propose_t *in, const uh_candidate_t
     for (int attempt = 0; n > 0 && attempt <= UH_LM_MAX_RESAMPLES; attempt++) {
         uh_lang_grammar_t g;
         uh_lang_grammar_init(&g, o->backend, in->space->input);
-        if (o->opts.language == UH_LANG_EDITS && k > 0) /* k > 0: parsed, so in the vocabulary */
-            uh_lang_grammar_parents(&g, in_context, k);
+        /* the prompt encoded the k parents, so they are in the vocabulary: this cannot fail */
+        if (o->opts.language == UH_LANG_EDITS && k > 0 &&
+            uh_lang_grammar_parents(&g, in_context, k))
+            break;
         double t0 = seconds();
         /* a model that has learnt the run well writes what it has seen: each re-sample is
          * drawn a little hotter (up to 3x at the last), to leave the known architectures */

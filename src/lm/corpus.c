@@ -60,13 +60,16 @@ int lm_corpus_read(const char *path, uh_lang_mode_t language, int context, lm_ex
                    int *n, uh_error_t *err) {
     gzFile f = gzopen(path, "rb");
     if (!f) return uh_error_set(err, UH_EINVAL, "%s: %s", path, strerror(errno ? errno : ENOENT));
-    char line[CORPUS_LINE_MAX + 2], want[64], other_header[64];
+    char line[CORPUS_LINE_MAX + 2], want[64];
     snprintf(want, sizeof want, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(language));
-    int rc = UH_OK, cap = *n;
-    const uh_lang_mode_t other = language == UH_LANG_EDITS ? UH_LANG_LAYERS : UH_LANG_EDITS;
-    snprintf(other_header, sizeof other_header, "%s %d\n", CORPUS_MAGIC, uh_lang_vocab_size(other));
+    int rc = UH_OK, cap = *n, vocab = -1, end = 0;
     int got = gzgets(f, line, sizeof line) != NULL;
-    if (got && strcmp(line, other_header) == 0)
+    /* the header of the other language's corpus: said so, with the option that reads it */
+    int other =
+        got && sscanf(line, CORPUS_MAGIC " %d%n", &vocab, &end) == 1 && !strcmp(line + end, "\n")
+            ? uh_lang_of_vocab(vocab)
+            : -1;
+    if (other >= 0 && other != (int)language)
         rc = uh_error_set(err, UH_EFORMAT,
                           "%s: a corpus in the %s language, and the model writes %s (give "
                           "--llm-language %s to pretrain on it)",

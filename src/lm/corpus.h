@@ -9,9 +9,9 @@
  *
  * V is the vocabulary of the language the examples are in (uh_lang_vocab_size: the children in
  * full, or as edits). Reading is strict (the file is input): the header must match the
- * reading model's vocabulary,
- * every line must hold exactly LEN tokens in range with 2 ≤ LEN ≤ context, and at most
- * UH_LM_MAX_CORPUS examples; anything else is refused with the file and line named. */
+ * reading model's vocabulary (the other language's is refused as such), every line must hold
+ * exactly LEN tokens in range with 2 ≤ LEN ≤ context, and at most UH_LM_MAX_CORPUS examples;
+ * anything else is refused with the file and line named. */
 #ifndef UHNAS_LM_CORPUS_H
 #define UHNAS_LM_CORPUS_H
 
