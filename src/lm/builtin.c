@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -711,11 +712,17 @@ int uh_lm_pretrain(const uh_lm_pretrain_t *p, uh_lm_pretrain_stats_t *stats, uh_
         rc = err && err->code ? err->code : UH_ENOMEM;
     uh_rng_t rng; /* its own stream: pretraining draws differ from any run's */
     uh_rng_seed_stream(&rng, mo->seed ^ 0x7072696f72ULL, 0);
+    /* On one thread, as in a search (search.c): OpenBLAS threads the model's GEMMs on
+     * omp_get_max_threads() threads, and the sums' order, so the checkpoint's bytes, would
+     * then depend on the machine's cores (and on whether reading runs had set it to one). */
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
     for (int s = 0; !rc && s < p->steps; s++) { /* one step at a time: the losses */
         rc = train_examples(o->model, o->prior, o->n_prior, 1, mo->batch, mo->context, mo->lr, &rng,
                             &o->cur, err);
         losses[s] = (float)o->cur.loss;
     }
+    omp_set_num_threads(threads);
     if (!rc) rc = uh_gpt_save_weights(o->model, p->out, err);
     if (!rc) {
         long tail = p->steps / 20 > 0 ? p->steps / 20 : 1;
