@@ -56,8 +56,14 @@ demo: setup build
 
 # The built-in model's shipped prior rebuilt from the shipped corpus (about 2.5 min on one
 # thread) and compared byte for byte with configs/lm/prior.ckpt (bench/prior.sh made both).
+# The shipped prior was computed with OpenBLAS's SkylakeX kernels (docs/user-guide.md,
+# "Reproducibility"): other kernels give another checkpoint, as good, not the same bytes.
 prior-check: build
-	@./$(BUILD)/uhnas pretrain --corpus configs/lm/corpus.gz --steps 2000 --out $(BUILD)/prior.ckpt
+	@grep -qw avx512f /proc/cpuinfo || { echo 'prior-check: the shipped prior was computed with' \
+	  "OpenBLAS's SkylakeX kernels, which need AVX-512, and this CPU has none: here pretraining" \
+	  'gives another checkpoint (docs/user-guide.md, "Reproducibility")'; exit 1; }
+	@OPENBLAS_CORETYPE=SkylakeX ./$(BUILD)/uhnas pretrain --corpus configs/lm/corpus.gz --steps 2000 \
+	  --out $(BUILD)/prior.ckpt
 	@cmp configs/lm/prior.ckpt $(BUILD)/prior.ckpt && echo 'prior-check: identical to configs/lm/prior.ckpt'
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer, then the concurrent

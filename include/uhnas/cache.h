@@ -4,11 +4,12 @@
  * A candidate's result is a function of its architecture and its evaluation (uhnas/search.h,
  * uh_seeding_t), so a run can take a result another run measured instead of training the
  * network again: a tabular NAS benchmark, filled on demand. An entry is found by a
- * description of the evaluation that the search writes (settings, backend and data digests,
- * seed, rung, canonical architecture). The cache keeps the description whole and compares it
- * on every hit: a key collision or an edited row reads as a miss, never as a wrong result.
- * Entries carry the trained weights, so that a run can continue training from them (the
- * pruner's rungs) and keep its front's.
+ * description of the evaluation that the search writes (settings, the OpenBLAS kernels that
+ * compute it, backend and data digests, seed, rung, canonical architecture: a result computed
+ * with other kernels differs in its last digits, so it is not this machine's). The cache keeps the
+ * description whole and compares it on every hit: a key collision or an edited row reads as a miss,
+ * never as a wrong result. Entries carry the trained weights, so that a run can continue training
+ * from them (the pruner's rungs) and keep its front's.
  *
  * The file is SQLite (application_id UH_CACHE_APP_ID) in WAL mode with a busy timeout, so
  * runs in several processes read and write it at once; each entry is written in one

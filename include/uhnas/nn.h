@@ -85,6 +85,11 @@ typedef struct {
  * (all zero stays zero). What an export folds into a network's weights. */
 void uh_fake_quant(float *w, size_t n, int bits);
 
+/* The OpenBLAS kernels this process computes with ("Haswell", "SkylakeX", ...: chosen for the
+ * CPU when the library loads; OPENBLAS_CORETYPE=NAME chooses): a trained network's last digits,
+ * so a run's rows, depend on them (docs/user-guide.md, "Reproducibility"). */
+const char *uh_nn_blas_kernels(void);
+
 uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_error_t *err);
 void uh_net_free(uh_net_t *net);
 

@@ -199,10 +199,12 @@ typedef struct {
     int rung_mc;                      /* asha: hardware samples at rungs before the last; 0 = mc */
     uh_hv_rule_t hypervolume;         /* the hypervolume's box and the front's chance rule */
     uh_sampler_t sampler;             /* how random samples are drawn (uhnas/space.h; "sampler") */
-    int depth_caps;       /* the operators' depth caps (uh_space_t.depth_caps; "depth_caps"): 1, or
-                           * 0 as in runs stored before */
-    uh_seeding_t seeding; /* candidates' seeds and the split (see above) */
-    double min_distance;  /* near-duplicate threshold (above); 0 = off, as in runs stored before */
+    int depth_caps;        /* the operators' depth caps (uh_space_t.depth_caps; "depth_caps"): 1, or
+                            * 0 as in runs stored before */
+    uh_seeding_t seeding;  /* candidates' seeds and the split (see above) */
+    char blas_kernels[32]; /* the kernels its candidates trained with (uh_nn_blas_kernels;
+                            * "blas_kernels"): this process's, or "" in runs stored before */
+    double min_distance;   /* near-duplicate threshold (above); 0 = off, as in runs stored before */
     /* 1: asynchronous steady state (see Asynchronous below; "async"); 0: generations, as in
      * runs stored before */
     int async;

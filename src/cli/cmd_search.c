@@ -11,6 +11,7 @@
 #include "search_llm.h"
 #include "uhnas/archlang.h"
 #include "uhnas/lm.h"
+#include "uhnas/nn.h"
 #include "uhnas/operator.h"
 #include "uhnas/report.h"
 #include "uhnas/search.h"
@@ -831,6 +832,14 @@ int uh_cmd_resume(int argc, char **argv, const cli_env_t *env) {
         return cli_fail(UH_EXIT_USAGE, "resume: %s: %s (a run keeps its objectives and limits)",
                         dir, msg);
     }
+    /* not refused: the run's rows stay measurements, but no longer an uninterrupted run's */
+    if (cfg.blas_kernels[0] && strcmp(cfg.blas_kernels, uh_nn_blas_kernels()) != 0)
+        fprintf(stderr,
+                "uhnas: warning: resume: %s was measured with OpenBLAS's %s kernels and this "
+                "machine computes with %s: what it trains from here on differs in the last digits "
+                "from an uninterrupted run (OPENBLAS_CORETYPE=%s chooses that run's kernels, where "
+                "the CPU has their instructions; docs/user-guide.md, Reproducibility)\n",
+                dir, cfg.blas_kernels, uh_nn_blas_kernels(), cfg.blas_kernels);
     int code = run_in_store(store, dir, &flags, &cfg, backend, &overrides, "resume", env->mpi);
     uh_backend_free(backend);
     uh_store_close(store);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "uhnas/nn.h"
 #include "uhnas/strbuf.h"
 #include "uhnas/threads.h"
 
@@ -79,8 +80,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "--version")) {
         char mpi[256];
         int on = uh_mpi_library(mpi, sizeof mpi);
-        printf("uhnas %s (OpenBLAS, OpenMP; MPI: %s%s%s)\n", UHNAS_VERSION, on ? "on, " : "", mpi,
-               on ? "" : "");
+        printf("uhnas %s (OpenBLAS, %s kernels; OpenMP; MPI: %s%s)\n", UHNAS_VERSION,
+               uh_nn_blas_kernels(), on ? "on, " : "", mpi);
         return UH_EXIT_OK;
     }
     const uh_command_t *command = NULL;

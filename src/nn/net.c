@@ -206,6 +206,10 @@ static int alloc_buffers(uh_net_t *net, uh_error_t *err) {
     return UH_OK;
 }
 
+const char *uh_nn_blas_kernels(void) {
+    return openblas_get_corename();
+}
+
 uh_net_t *uh_net_new(const uh_arch_t *arch, int max_batch, uint64_t seed, uh_error_t *err) {
     if (!arch || arch->n_layers < 1 || arch->n_layers > UH_ARCH_MAX_LAYERS || arch->input.c < 1 ||
         arch->input.n_classes < 2) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "uhnas/hash.h"
+#include "uhnas/nn.h"
 #include "search_internal.h"
 #include "uhnas/pareto.h"
 #include "uhnas/threads.h"
@@ -531,8 +532,9 @@ static int cache_description(const search_run_t *r, const job_t *job, int g, cha
     size_t cap = strlen(eval) + strlen(schedule) + strlen(job->row.arch) + 128;
     if (!(*out = malloc(cap))) return uh_error_set(err, UH_ENOMEM, "out of memory");
     snprintf(*out, cap,
-             "uhnas evaluation 1\n%sbackend %016llx\ndata %016llx\nseed %016llx\n%s\narch %s\n",
-             eval, (unsigned long long)r->env.backend_digest,
+             "uhnas evaluation 2\n%skernels %s\nbackend %016llx\ndata %016llx\nseed %016llx\n%s\n"
+             "arch %s\n",
+             eval, uh_nn_blas_kernels(), (unsigned long long)r->env.backend_digest,
              (unsigned long long)r->env.data_digest, (unsigned long long)job->row.seed, schedule,
              job->row.arch);
     return UH_OK;

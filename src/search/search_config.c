@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "uhnas/json.h"
+#include "uhnas/nn.h"
 #include "uhnas/search.h"
 
 static const char *const OBJECTIVES[] = {"noisy", "clean", NULL};
@@ -61,6 +62,7 @@ void uh_search_config_default(uh_search_config_t *cfg) {
     cfg->seeding = UH_SEED_EVALUATION;
     cfg->min_distance = UH_SEARCH_MIN_DISTANCE;
     cfg->depth_caps = 1;
+    snprintf(cfg->blas_kernels, sizeof cfg->blas_kernels, "%s", uh_nn_blas_kernels());
     cfg->predictor_generations = 500;
 }
 
@@ -185,6 +187,7 @@ char *uh_search_config_json(const uh_search_config_t *cfg, const uh_backend_t *b
     cJSON_AddBoolToObject(o, "async", cfg->async);
     cJSON_AddStringToObject(o, "sampler", UH_SAMPLER_NAMES[cfg->sampler]);
     cJSON_AddBoolToObject(o, "depth_caps", cfg->depth_caps);
+    if (cfg->blas_kernels[0]) cJSON_AddStringToObject(o, "blas_kernels", cfg->blas_kernels);
     cJSON_AddStringToObject(o, "keep_weights", KEEP_WEIGHTS[cfg->keep_all_weights]);
     if (cfg->operator_config[0]) {
         cJSON *op = cJSON_Parse(cfg->operator_config);
@@ -321,6 +324,9 @@ static const uh_json_field_t CONFIG_FIELDS[] = {
     {"sampler", UH_JSON_CHOICE, C(sampler), 0, .choices = UH_SAMPLER_NAMES},
     /* optional: a run stored before it let mutations grow networks past the space's caps */
     {"depth_caps", UH_JSON_BOOL, C(depth_caps), .required = 0},
+    /* optional: informative (a run measured with other kernels resumes with a warning) */
+    UH_JSON_ROW("blas_kernels", UH_JSON_STRING, stored_t, cfg.blas_kernels, 0, 0,
+                sizeof((uh_search_config_t *)0)->blas_kernels, 0),
     {"keep_weights", UH_JSON_CHOICE, C(keep_all_weights), 0, .choices = KEEP_WEIGHTS},
     {"operator", UH_JSON_CUSTOM, .read = read_operator},
     {"backend", UH_JSON_OBJECT, 0, 1, .fields = BACKEND_FIELDS},
@@ -336,8 +342,9 @@ int uh_search_config_parse(const char *json, uh_search_config_t *cfg, uh_backend
     s.cfg.rung_mc = 0;                   /* with mc samples at each */
     s.cfg.hypervolume = UH_HV_LEGACY;
     s.cfg.seeding = UH_SEED_RUN;
-    s.cfg.min_distance = 0; /* and accepted every child new by its hash */
-    s.cfg.depth_caps = 0;   /* and let mutations grow networks past the caps */
+    s.cfg.min_distance = 0;       /* and accepted every child new by its hash */
+    s.cfg.depth_caps = 0;         /* and let mutations grow networks past the caps */
+    s.cfg.blas_kernels[0] = '\0'; /* and did not say which kernels trained its networks */
     cJSON *o;
     int rc = uh_json_parse(json, strlen(json), "run config", &o, err);
     if (rc) return rc;
