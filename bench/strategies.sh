@@ -14,7 +14,12 @@
 #   bench/strategies.sh [--out DIR] [--backends LIST] [--budgets LIST] [--strategies LIST]
 #                       [--seeds N] [--first-seed N] [--data NAME] [--limit-train N]
 #                       [--epochs N] [--mc N] [--jobs N] [--prior FILE] [--prior-edits FILE]
-#                       [--uhnas PATH] [--report-only]
+#                       [--uhnas PATH] [--keep DIR] [--report-only]
+#
+# --keep DIR (bench/results/runs, say) makes the bench outlive its machine: the runs kept there
+# are restored into OUT first (finished, so skipped), and each run is kept there as it finishes,
+# small (bench/keep_runs.py: the store's rows without weights, its front and the model's calls);
+# commit DIR as runs finish and a session on another machine goes on from them.
 #
 # Strategies: random nsga2 evolution linas llm (the built-in model without a prior)
 # llm-noprompt (the same without hardware conditioning: --system-prompt none, the paper's
@@ -40,7 +45,8 @@ set -euo pipefail
 OUT=bench-out/strategies BACKENDS=mzi-realistic,mzi-worst BUDGETS=70
 STRATEGIES=random,nsga2,evolution,linas,llm,llm-noprompt
 SEEDS=10 FIRST_SEED=1 DATA=fashion-mnist LIMIT_TRAIN=6000 EPOCHS=2 MC=2 JOBS=0
-UHNAS=./build/uhnas REPORT_ONLY=0 PRIOR=configs/lm/prior.ckpt
+UHNAS=./build/uhnas REPORT_ONLY=0 PRIOR=configs/lm/prior.ckpt KEEP=
+HERE=$(dirname "$(realpath "$0")")
 PRIOR_EDITS=bench-out/prior/prior-edits.ckpt
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; }
@@ -50,6 +56,7 @@ while (($#)); do
     --strategies) STRATEGIES=$2 ;; --seeds) SEEDS=$2 ;; --first-seed) FIRST_SEED=$2 ;;
     --data) DATA=$2 ;; --limit-train) LIMIT_TRAIN=$2 ;; --epochs) EPOCHS=$2 ;; --mc) MC=$2 ;;
     --jobs) JOBS=$2 ;; --uhnas) UHNAS=$2 ;; --prior) PRIOR=$2 ;; --prior-edits) PRIOR_EDITS=$2 ;;
+    --keep) KEEP=$2 ;;
     --report-only) REPORT_ONLY=1; shift; continue ;;
     -h|--help) usage; exit 0 ;;
     *) echo "strategies.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -108,6 +115,7 @@ run_one() { # backend budget label seed
   # depend on how many runs shared the cores, so its cost is read beside it
   printf '%s %s c%s %s s%s %s %.1f s load %s\n' "$(date -u +%FT%TZ)" "$1" "$2" "$3" "$4" \
     "$how" "$(echo "$t1 - $t0" | bc)" "$(cut -d' ' -f1 /proc/loadavg)" | tee -a "$LOG"
+  [[ -z $KEEP ]] || "$HERE/keep_runs.py" keep "$OUT" "$KEEP"
 }
 
 IFS=, read -ra backends <<< "$BACKENDS"
@@ -127,6 +135,7 @@ done
 # linas trains the large networks its predictors favour (one run of 70 took 19 min here,
 # against ~1 min for the others): it goes in a second pass, so that the other strategies'
 # seeds are all done first
+[[ -z $KEEP ]] || "$HERE/keep_runs.py" restore "$KEEP" "$OUT"
 if ((!REPORT_ONLY)); then
   for pass in fast slow; do
     for ((seed = FIRST_SEED; seed < FIRST_SEED + SEEDS; seed++)); do

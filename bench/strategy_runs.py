@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
-  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents]
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--merge CSV]
                          OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
@@ -10,7 +10,11 @@ of that run alone, so the figures are the report's) as CSV on standard output. W
 it also prints, on standard error, each label's mean and the exact two-sided Mann-Whitney U
 test of the two, on the final hypervolume and at each --at N: a pairing that the bench's page
 (p against random and nsga2 only) does not give. Small enough to keep in the repository
-(bench/results/), so that the figures in docs/strategies.md outlive the machine that ran them.
+(bench/results/), so that the figures in docs/strategies.md outlive the machine that ran them:
+--merge CSV keeps that file's lines for every run not found under OUT (a run directory lost with
+its machine, say) and writes the union, so a new machine's runs add to the kept ones and the test
+below pools both (the curve-based figure, how soon a label reaches another's final mean, only
+when every run of the label is under OUT).
 With --origins it prints, on standard error, where each label's children came from (origin:
 share of the children after the first population, share of the final fronts' points): which
 kinds of child the fronts are made of. With --parents it prints how the built-in model's
@@ -117,12 +121,24 @@ def parent_use(runs):
     return counts
 
 
+def kept_rows(path, at, present):
+    """The lines of a per-run CSV written before (same --at) whose run is not in `present`."""
+    with open(path) as f:
+        reader = csv.DictReader(f)
+        want = ["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at]
+        if reader.fieldnames != want:
+            sys.exit(f"strategy_runs.py: {path} has columns {reader.fieldnames}, not {want}")
+        rows = [(r["strategy"], int(r["seed"]), *(float(r[k]) for k in want[2:])) for r in reader]
+    return [r for r in rows if (r[0], r[1]) not in present]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uhnas", default="./build/uhnas")
     ap.add_argument("--at", default="70", help="candidate counts, comma-separated")
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
+    ap.add_argument("--merge", metavar="CSV", help="keep this file's lines for runs not under OUT")
     ap.add_argument("out")
     ap.add_argument("backend")
     ap.add_argument("budget", type=int)
@@ -138,6 +154,8 @@ def main():
         label, seed = run.split("/")[-2], int(run.split("/")[-1][1:])
         figures, curves[(label, seed)] = run_figures(a.uhnas, run, at)
         rows.append((label, seed, *figures))
+    if a.merge:
+        rows += kept_rows(a.merge, at, {(r[0], r[1]) for r in rows})
     rows.sort()
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at])
@@ -169,6 +187,10 @@ def main():
     # how soon the second label's mean curve reaches the first's final mean
     goal = statistics.mean(r[2] for r in rows if r[0] == a.labels[0])
     mine = [c for (label, _), c in curves.items() if label == a.labels[1]]
+    if len(mine) < sum(r[0] == a.labels[1] for r in rows):
+        print(f"{a.backend} c{a.budget}: some runs of {a.labels[1]} are only in {a.merge}: "
+              "their curves are not kept", file=sys.stderr)
+        return
     reach = next((n for n in range(1, a.budget + 1)
                   if statistics.mean(c.get(n, 0.0) for c in mine) >= goal), None)
     print(f"{a.backend} c{a.budget}: {a.labels[1]}'s mean reaches {a.labels[0]}'s final mean "
