@@ -47,6 +47,20 @@ out=$(timeout 60 mpirun -np 3 "$UHNAS" search --backend no-such-backend 2>&1)
 rc=$?
 [[ $rc -ne 0 && $rc -ne 124 && "$out" == *"no-such-backend"* ]] && ok || bad "usage error under mpirun ($rc): $out"
 
+# a worker computing with other OpenBLAS kernels than rank 0 would make a row depend on the
+# rank that trained it: refused before any candidate, naming the worker and the fix
+own=$("$UHNAS" --version | sed -n 's/.*OpenBLAS, \([A-Za-z0-9]*\) kernels.*/\1/p')
+other=Sandybridge; [[ $own == Sandybridge ]] && other=Nehalem
+out=$(timeout 120 mpirun -np 2 "$UHNAS" search "${ARGS[@]}" --out "$tmp/kernels" : \
+        -np 1 env OPENBLAS_CORETYPE=$other "$UHNAS" search "${ARGS[@]}" --out "$tmp/kernels" 2>&1)
+rc=$?
+[[ $rc -ne 0 && $rc -ne 124 && "$out" == *"worker 2 computes with OpenBLAS's $other kernels and rank 0 with $own"*"OPENBLAS_CORETYPE=$own"* ]] \
+  && ok || bad "a worker with $other kernels ($rc): $out"
+[[ $(rows "$tmp/kernels") -eq 0 ]] && ok || bad "candidates trained beside a worker with other kernels"
+OPENBLAS_CORETYPE=$own timeout 300 mpirun -np 3 "$UHNAS" resume "$tmp/kernels" --quiet > "$tmp/resume.log" 2>&1 \
+  && ok || bad "resume once every rank has the kernels: $(cat "$tmp/resume.log")"
+same_rows "$tmp/serial" "$tmp/kernels" "run resumed with every rank's kernels"
+
 # kill the whole MPI job mid-run, then resume under mpirun, and a second one without it
 for how in mpi serial; do
   setsid mpirun -np 3 "$UHNAS" search "${ARGS[@]}" --out "$tmp/killed-$how" > /dev/null 2>&1 &

@@ -2,7 +2,10 @@
  *
  * `mpirun -np N uhnas search …` (or `resume`): rank 0 runs the search and owns the run
  * store; ranks 1..N−1 are workers. Rank 0 broadcasts the run's config; each worker loads the
- * data once and then trains candidates one at a time, single-threaded, exactly as the
+ * data once and reports that it can train, and with which OpenBLAS kernels (rank 0 refuses
+ * to start when one cannot, or computes with other kernels than its own: the rows would then
+ * depend on which rank trained what). Then the workers train candidates one at a time,
+ * single-threaded, exactly as the
  * search would locally: a job is a candidate's canonical JSON and seed, a result its numbers
  * and trained weights. Rank 0 keeps every worker busy — a free worker gets the next
  * candidate of the batch at once — and commits each result as it arrives under the id the
@@ -36,7 +39,8 @@ int uh_mpi_rank(const uh_mpi_t *m);
 int uh_mpi_size(const uh_mpi_t *m);
 
 /* Rank 0: gives the workers the run's config and fills ex with the executor that uses them.
- * Call once, before uh_search_run. */
+ * Fails, naming the worker, when a worker cannot train (its data, its backend) or computes
+ * with other OpenBLAS kernels. Call once, before uh_search_run. */
 int uh_mpi_start(uh_mpi_t *m, const char *config_json, uh_executor_t *ex, uh_error_t *err);
 
 /* Ranks ≥ 1: waits for rank 0's config, then trains candidates until told to stop. Returns

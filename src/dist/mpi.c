@@ -13,6 +13,8 @@
 #include <mpi.h>
 #include <omp.h>
 
+#include "uhnas/nn.h"
+
 enum { TAG_JOB = 1, TAG_STOP = 2, TAG_RESULT = 3, TAG_WEIGHTS = 4 };
 
 /* A result's fixed part. */
@@ -88,6 +90,14 @@ int uh_mpi_rank(const uh_mpi_t *m) {
 int uh_mpi_size(const uh_mpi_t *m) {
     return m ? m->size : 1;
 }
+
+/* Each worker → rank 0, once it has the config: whether it can train, and with which
+ * OpenBLAS kernels (a candidate's floats depend on them, so every rank must use rank 0's). */
+typedef struct {
+    int32_t code, reserved; /* code: why it cannot train (UH_E*), or 0 */
+    char kernels[32];
+    char message[UH_ERROR_MSG_MAX];
+} ready_msg_t;
 
 /* Rank 0 → all: the config's length and text (length 0: no run, stop). */
 static void broadcast_config(const char *config) {
@@ -235,10 +245,30 @@ int uh_mpi_start(uh_mpi_t *m, const char *config_json, uh_executor_t *ex, uh_err
     m->workers = calloc((size_t)m->size, sizeof *m->workers);
     if (!m->workers) return uh_error_set(err, UH_ENOMEM, "out of memory");
     broadcast_config(config_json);
-    m->started = 1;
+    m->started = 1; /* the workers serve from here on: uh_mpi_finish stops them */
     m->start = now_s();
+    ready_msg_t mine = {0}, *ready = calloc((size_t)m->size, sizeof *ready);
+    if (!ready) MPI_Abort(MPI_COMM_WORLD, 2); /* the workers wait in the gather */
+    MPI_Gather(&mine, (int)sizeof mine, MPI_BYTE, ready, (int)sizeof mine, MPI_BYTE, 0,
+               MPI_COMM_WORLD);
+    const char *own = uh_nn_blas_kernels();
+    int rc = UH_OK;
+    for (int w = 1; w < m->size && !rc; w++) {
+        ready_msg_t *r = &ready[w];
+        r->kernels[sizeof r->kernels - 1] = r->message[sizeof r->message - 1] = '\0';
+        if (r->code)
+            rc = uh_error_set(err, r->code, "worker %d cannot train: %s", w, r->message);
+        else if (strcmp(r->kernels, own) != 0)
+            rc = uh_error_set(err, UH_EINVAL,
+                              "worker %d computes with OpenBLAS's %s kernels and rank 0 with %s: a "
+                              "candidate's result would depend on the rank that trained it (set "
+                              "OPENBLAS_CORETYPE=%s on every rank, where the CPUs have its "
+                              "instructions; docs/user-guide.md, Reproducibility)",
+                              w, r->kernels, own, own);
+    }
+    free(ready);
     *ex = (uh_executor_t){mpi_run, mpi_take_state, m};
-    return UH_OK;
+    return rc;
 }
 
 void uh_mpi_stats(const uh_mpi_t *m, uh_mpi_stats_t *s) {
@@ -266,7 +296,7 @@ typedef struct {
     uh_backend_t *backend;
     uh_dataset_t *train, *val, *test;
     uh_eval_config_t ec;
-    uh_error_t setup; /* why this worker cannot train (every job then fails with it) */
+    uh_error_t setup; /* why this worker cannot train (told rank 0, which then refuses) */
 } worker_state_t;
 
 static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t len, int rank) {
@@ -275,17 +305,16 @@ static void evaluate_job(worker_state_t *ws, const unsigned char *buf, size_t le
     job_msg_t h;
     memcpy(&h, buf, sizeof h);
     msg.index = h.index;
-    uh_error_t e = ws->setup;
+    uh_error_t e = {0};
     float *w = NULL, *start = NULL;
     size_t n = 0;
     uh_eval_result_t res;
     size_t rest = len - sizeof h;
     int epochs = ws->ec.train.epochs; /* a rung lies within the run's epochs */
-    if (!e.code &&
-        (h.mc < 0 || h.mc > ws->ec.mc || h.arch_len > rest ||
-         h.n_weights != (rest - h.arch_len) / sizeof(float) ||
-         (rest - h.arch_len) % sizeof(float) != 0 || h.epochs < 0 || h.epochs > epochs ||
-         h.first_epoch < 0 || h.first_epoch > epochs - h.epochs || (!h.epochs && h.first_epoch)))
+    if (h.mc < 0 || h.mc > ws->ec.mc || h.arch_len > rest ||
+        h.n_weights != (rest - h.arch_len) / sizeof(float) ||
+        (rest - h.arch_len) % sizeof(float) != 0 || h.epochs < 0 || h.epochs > epochs ||
+        h.first_epoch < 0 || h.first_epoch > epochs - h.epochs || (!h.epochs && h.first_epoch))
         uh_error_set(&e, UH_EFORMAT, "malformed job message (%zu bytes)", len);
     if (!e.code && h.n_weights) { /* copied: the message's floats need not be aligned */
         start = malloc((size_t)h.n_weights * sizeof *start);
@@ -342,6 +371,10 @@ int uh_mpi_serve(uh_mpi_t *m, uh_error_t *err) {
         uh_search_load_data(&ws.cfg, &ws.train, &ws.val, &ws.test, &ws.setup);
     uh_search_eval_config(&ws.cfg, &ws.ec);
     free(config);
+    ready_msg_t ready = {.code = ws.setup.code};
+    snprintf(ready.kernels, sizeof ready.kernels, "%s", uh_nn_blas_kernels());
+    snprintf(ready.message, sizeof ready.message, "%s", ws.setup.msg);
+    MPI_Gather(&ready, (int)sizeof ready, MPI_BYTE, NULL, 0, MPI_BYTE, 0, MPI_COMM_WORLD);
     for (;;) {
         MPI_Status st;
         wait_message(0, MPI_ANY_TAG, &st);
