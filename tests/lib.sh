@@ -68,7 +68,7 @@ wait_rungs() {
 kill_at() { wait_rows "$1" "$2"; kill -9 "$3" 2> /dev/null; wait "$3" 2> /dev/null; }
 
 # What two runs that must agree are compared on; a test may name more columns.
-ROW_COLUMNS=(id generation origin hash accuracy noisy_accuracy energy_nj)
+ROW_COLUMNS=(id generation origin parents hash accuracy noisy_accuracy energy_nj)
 # table DIR: the ROW_COLUMNS of DIR/candidates.csv, a candidate a line
 table() {
   python3 - "$1/candidates.csv" "${ROW_COLUMNS[@]}" << 'PY'

@@ -5,7 +5,7 @@
 # once; kill -9 leaves it whole and resume ends with the uninterrupted rows; a damaged entry
 # is trained again; a file that is not a cache is refused before a run directory exists.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-ROW_COLUMNS=(id generation origin hash accuracy noisy_accuracy energy_nj train_seconds status epochs_trained)
+ROW_COLUMNS=(id generation origin parents hash accuracy noisy_accuracy energy_nj train_seconds status epochs_trained)
 ARGS=(--data tiny --backend mzi-worst --population 4 --children 2 --generations 3 --epochs 3
       --seed 5 --jobs 2 --json)
 cache="$tmp/cache.sqlite"
@@ -76,7 +76,7 @@ wait $p1 && wait $p2 && ok || bad "concurrent runs: $(cat "$tmp/p1.err" "$tmp/p2
 same_rows "$tmp/p2" "$tmp/p3" "a run answered from a cache two processes wrote"
 
 # from here on runs train again some of what the first trained: its time is not theirs
-ROW_COLUMNS=(id generation origin hash accuracy noisy_accuracy energy_nj status epochs_trained)
+ROW_COLUMNS=(id generation origin parents hash accuracy noisy_accuracy energy_nj status epochs_trained)
 
 # kill -9 mid-run; the cache opens and the run resumes (with it) to the uninterrupted rows
 killed="$tmp/killed.sqlite"

@@ -26,7 +26,7 @@ kill_job() {
 LOUD=(--backend mzi-realistic --data tiny --population 4 --children 3 --generations 8
       --epochs 1 --batch 32 --mc 2 --seed 11)
 ARGS=("${LOUD[@]}" --quiet)
-ROW_COLUMNS=(id generation origin status hash accuracy noisy_accuracy energy_nj latency_ns area_mm2
+ROW_COLUMNS=(id generation origin parents status hash accuracy noisy_accuracy energy_nj latency_ns area_mm2
              test_accuracy)
 
 "$UHNAS" search "${ARGS[@]}" --jobs 1 --out "$tmp/serial" > /dev/null 2>&1 && ok || bad "serial run"

@@ -122,6 +122,20 @@ assert lines[0] == "uhnas-lm-corpus 1 vocab 128", lines[0]
 tokens = [int(t) for l in lines[1:] if l for t in l.split()[1:]]
 assert max(tokens) >= 124, "no edit token (COPY1..SKIP2 are 124..127) in any example"
 PY
+# a classic strategy's run names its children's parents in its store: its mutations and
+# crossovers are parent -> child pairs, written as edits (run r3, nsga2: no model records)
+"$UHNAS" search "${BASE[@]}" --generations 3 --backend mzi-realistic --strategy nsga2 --out "$tmp/r3" > /dev/null 2>&1 && ok || bad "run r3"
+"$UHNAS" pretrain --runs "$tmp/r3" "${SMALL[@]}" --llm-language edits --steps 1 --out "$tmp/pc.ckpt" \
+  --write-corpus "$tmp/cc.gz" > /dev/null 2>&1 && ok || bad "pretrain from an nsga2 run"
+python3 - "$tmp/cc.gz" "$tmp/r3/run.sqlite" <<'PY' && ok || bad "the nsga2 run's pairs: $(zcat "$tmp/cc.gz" | head -3)"
+import gzip, sqlite3, sys
+lines = [l.split()[1:] for l in gzip.open(sys.argv[1], "rt").read().split("\n")[1:] if l]
+db = sqlite3.connect(sys.argv[2])
+children = db.execute("select count(*) from candidates where status in ('ok', 'pruned') "
+                      "and parents not in ('[]')").fetchone()[0]
+copied = sum(1 for l in lines if any(int(t) >= 124 for t in l))  # COPY1..SKIP2: 124..127
+assert children > 0 and copied > 0, (children, copied)
+PY
 "$UHNAS" pretrain --corpus "$tmp/ce.gz" "${SMALL[@]}" --llm-language edits --steps 20 --out "$tmp/pe2.ckpt" > /dev/null 2>&1 \
   && cmp -s "$tmp/pe.ckpt" "$tmp/pe2.ckpt" && ok || bad "the edits corpus alone gave another checkpoint"
 expect 1 "ce.gz: a corpus in the edits language, and the model writes layers" \

@@ -36,6 +36,22 @@ ids = [int(r[0]) for r in rows]
 assert ids and [energy[i] for i in ids] == sorted(energy[i] for i in ids), ids
 assert all(float(r[1]) == float("%.4g" % energy[int(r[0])]) for r in rows), rows
 PY
+# every row names the candidates it was made from: none for a sample, the parent of a
+# mutation, both of a crossover, each an earlier candidate of the run
+python3 - "$tmp/whole/run.sqlite" <<'PY' && ok || bad "parents of the whole run"
+import json, sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+rows = db.execute("select id, origin, parents from candidates order by id").fetchall()
+want = {"sample": (0, 0), "fallback-sample": (0, 0), "mutate": (1, 1), "fallback-mutate": (1, 1),
+        "crossover": (1, 2)}  # a crossover of a parent with itself names it once
+seen = set()
+for i, origin, parents in rows:
+    p = json.loads(parents)
+    lo, hi = want[origin]
+    assert lo <= len(p) <= hi and all(0 < q < i for q in p), (i, origin, p)
+    seen.add(origin)
+assert {"sample", "mutate", "crossover"} <= seen, seen
+PY
 # a second search into the same directory is refused, and points at resume
 expect 2 "resume" "$UHNAS" search "${ARGS[@]}" --out "$tmp/whole"
 

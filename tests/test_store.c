@@ -94,6 +94,8 @@ static void make_candidate(int i, uh_candidate_t *c) {
     c->status = i % 7 == 6 ? UH_CAND_FAILED : i % 7 == 5 ? UH_CAND_PRUNED : UH_CAND_OK;
     if (c->status == UH_CAND_FAILED) snprintf(c->message, sizeof c->message, "diverged at %d", i);
     c->seed = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+    c->n_parents = i % 4 == 3 ? -1 : i % 3; /* −1: not recorded */
+    for (int k = 0; k < c->n_parents; k++) c->parents[k] = i % 2 ? INT64_MAX - k : 1 + 7 * k;
 }
 
 /* A new store in the fixture's run directory, holding candidate number i (into c). */
@@ -127,6 +129,8 @@ static void assert_same_candidate(const uh_candidate_t *want, const uh_candidate
     assert_int_equal(got->status, want->status);
     assert_string_equal(got->message, want->message);
     assert_true(got->seed == want->seed);
+    assert_int_equal(got->n_parents, want->n_parents);
+    for (int k = 0; k < want->n_parents; k++) assert_true(got->parents[k] == want->parents[k]);
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
@@ -698,8 +702,8 @@ static void test_open_refuses(void **state) {
     /* Ours, but from a newer (or unknown) schema. */
     file_dir(f, "newer", dir, path);
     uh_store_close(create_store(dir, "{}"));
-    raw_sql(path, "PRAGMA user_version = 4");
-    expect_refused(dir, UH_EFORMAT, "schema version 4 is newer");
+    raw_sql(path, "PRAGMA user_version = 5");
+    expect_refused(dir, UH_EFORMAT, "schema version 5 is newer");
     raw_sql(path, "PRAGMA user_version = 0");
     expect_refused(dir, UH_EFORMAT, "unknown schema version 0");
 
@@ -882,9 +886,10 @@ static void test_csv_export(void **state) {
                                          "test_noisy_accuracy",
                                          "test_noisy_accuracy_std",
                                          "message",
-                                         "arch"};
-    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 22);
-    for (int i = 0; i < 22; i++) assert_string_equal(csv.field[0][i], header[i]);
+                                         "arch",
+                                         "parents"};
+    for (int r0 = 0; r0 < 4; r0++) assert_int_equal(csv.n_fields[r0], 23);
+    for (int i = 0; i < 23; i++) assert_string_equal(csv.field[0][i], header[i]);
     for (int i = 0; i < 3; i++) {
         char **row = csv.field[i + 1];
         char want[64];
@@ -911,6 +916,10 @@ static void test_csv_export(void **state) {
         assert_string_equal(row[20], c[i].message);
         assert_string_equal(row[21], c[i].arch);
     }
+    /* parents: candidate 1 has one, 2 two (a quoted field), 3's were not recorded (empty) */
+    assert_string_equal(csv.field[1][22], "[9223372036854775807]");
+    assert_string_equal(csv.field[2][22], "[1,8]");
+    assert_string_equal(csv.field[3][22], "");
     assert_string_equal(csv.field[1][5], "0.30000000000000004");
     assert_string_equal(csv.field[1][6], "");
     assert_string_equal(csv.field[1][12], ""); /* macs unknown */
@@ -1012,6 +1021,7 @@ static void test_opens_version1_store(void **state) {
     assert_true(got.seed == 42);
     assert_true(isnan(got.latency_ns) && isnan(got.area_mm2)); /* not measured then */
     assert_int_equal(got.epochs_trained, -1);                  /* not recorded then */
+    assert_int_equal(got.n_parents, -1);
     uh_candidate_t c;
     make_candidate(3, &c);
     int64_t id = 0;
@@ -1030,7 +1040,7 @@ static void test_opens_version1_store(void **state) {
     CHECK_OK(uh_store_check(s, &e_));
     uh_store_close(s);
 
-    /* upgraded for good: version 2, and it opens again as one */
+    /* upgraded for good: this build's version, and it opens again as one */
     sqlite3 *db;
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     sqlite3_stmt *st;
@@ -1039,7 +1049,7 @@ static void test_opens_version1_store(void **state) {
         SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), UH_STORE_SCHEMA_VERSION);
-    assert_int_equal(UH_STORE_SCHEMA_VERSION, 3);
+    assert_int_equal(UH_STORE_SCHEMA_VERSION, 4);
     sqlite3_finalize(st);
     sqlite3_close(db);
     s = open_store(f->run);
@@ -1066,6 +1076,66 @@ static void test_opens_version1_store(void **state) {
     strcpy(rung.hash, c.hash);
     CHECK_OK(uh_store_put_rung(s, &rung, NULL, 0, &e_));
     CHECK_OK(uh_store_check(s, &e_));
+    uh_store_close(s);
+}
+
+/* A run of schema version 3 (this build's file without candidates.parents) is upgraded to 4:
+ * its rows read back with parents not recorded, new rows keep theirs, and a parents text that
+ * is not exactly a short list of ids is refused as a damaged file, naming the row. */
+static void test_parents(void **state) {
+    fixture_t *f = *state;
+    uh_error_t err = {0};
+    uh_candidate_t c[4], got;
+    uh_store_t *s = create_store(f->run, "{}");
+    for (int i = 0; i < 2; i++) {
+        make_candidate(i + 1, &c[i]);
+        CHECK_OK(uh_store_add_candidate(s, &c[i], NULL, &e_));
+    }
+    uh_store_close(s);
+    char path[160];
+    snprintf(path, sizeof path, "%s/%s", f->run, UH_STORE_FILE);
+    raw_sql(path, "ALTER TABLE candidates DROP COLUMN parents; PRAGMA user_version = 3;");
+    CHECK_OK(uh_store_open_readonly(f->run, &s, &e_));
+    int found = 0;
+    CHECK_OK(uh_store_find_hash(s, c[1].hash, &got, &found, &e_));
+    assert_true(found);
+    assert_int_equal(got.n_parents, -1);
+    uh_store_close(s);
+    s = open_store(f->run);
+    make_candidate(3, &c[2]);
+    c[2].n_parents = 4; /* UH_SEARCH_MAX_PARENTS */
+    for (int k = 0; k < 4; k++) c[2].parents[k] = 10 + k;
+    CHECK_OK(uh_store_add_candidate(s, &c[2], NULL, &e_));
+    CHECK_OK(uh_store_find_hash(s, c[2].hash, &got, &found, &e_));
+    assert_same_candidate(&c[2], &got);
+
+    /* what the store refuses to write */
+    make_candidate(4, &c[3]);
+    c[3].n_parents = 5;
+    expect_bad(uh_store_add_candidate(s, &c[3], NULL, &err), &err, UH_EINVAL,
+               "5 parents (at most 4)");
+    c[3].n_parents = 1, c[3].parents[0] = 0;
+    expect_bad(uh_store_add_candidate(s, &c[3], NULL, &err), &err, UH_EINVAL, "parent id 0 is not");
+    uh_store_close(s);
+
+    /* and to read */
+    static const char *const bad[] = {
+        "[0]",  "[01]", "[1,]", "1,2",    "[1,2,3,4,5]",           "[-1]",
+        "[ 1]", "[1]x", "[",    "[1 ,2]", "[9223372036854775808]", "x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "UPDATE candidates SET parents = '%s' WHERE hash = '%s'", bad[i],
+                 c[2].hash);
+        raw_sql(path, sql);
+        s = open_store(f->run);
+        expect_bad(uh_store_find_hash(s, c[2].hash, &got, &found, &err), &err, UH_EFORMAT,
+                   "candidate");
+        assert_non_null(strstr(err.msg, "parents"));
+        uh_store_close(s);
+    }
+    raw_sql(path, "UPDATE candidates SET parents = X'5b315d' WHERE id = 3"); /* "[1]", a blob */
+    s = open_store(f->run);
+    expect_bad(uh_store_find_hash(s, c[2].hash, &got, &found, &err), &err, UH_EFORMAT, "not text");
     uh_store_close(s);
 }
 
@@ -1285,6 +1355,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_replace_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opens_version1_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parents, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rungs_and_weights_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_loses_nothing, setup, teardown),

@@ -33,9 +33,10 @@
 #define UH_STORE_APP_ID 0x75684e41 /* "uhNA": PRAGMA application_id of every run store */
 /* PRAGMA user_version; bump with a migration. Version 2 added candidates.latency_ns and
  * candidates.area_mm2, version 3 status 'pruned', candidates.epochs_trained and the rungs
- * table. An older store is upgraded in place when opened (one transaction), its earlier rows
- * keeping NULL there (NaN: not measured; epochs_trained −1: not recorded). */
-#define UH_STORE_SCHEMA_VERSION 3
+ * table, version 4 candidates.parents. An older store is upgraded in place when opened (one
+ * transaction), its earlier rows keeping NULL there (NaN: not measured; epochs_trained and
+ * n_parents −1: not recorded). */
+#define UH_STORE_SCHEMA_VERSION 4
 
 typedef struct uh_store uh_store_t;
 
@@ -52,6 +53,11 @@ typedef struct {
     int64_t id;                       /* assigned by the store: order of commitment */
     int generation;                   /* >= 0 */
     char origin[UH_STORE_ORIGIN_MAX]; /* the operator that made it: "sample", "mutate", ... */
+    /* the ids of the candidates it was made from, as its operator named them (0 for a sample,
+     * or a child whose operator does not say); n_parents −1: not recorded (stored as NULL,
+     * before schema 4); else stored as a JSON array, "[12,7]" */
+    int n_parents;
+    int64_t parents[UH_SEARCH_MAX_PARENTS];
     char arch[UH_ARCH_CANON_MAX];     /* canonical JSON */
     char hash[UH_STORE_HASH_MAX + 1]; /* [0-9A-Za-z]+, unique within a run */
     double accuracy;                  /* clean, held-out */

@@ -73,18 +73,27 @@ static double energy01(double energy_zero, double nj) {
     return e < 0 ? 0 : e > 1 ? 1 : e;
 }
 
+/* Appends that the candidate `hash` came from parents[0..n_parents) (n_parents >= 1). */
+static int add_lineage(lineage_t **l, int *n, int *cap, const char *hash, const int64_t *parents,
+                       int n_parents) {
+    if (*n == *cap) {
+        lineage_t *grown = realloc(*l, (size_t)(*cap = 2 * *cap + 16) * sizeof *grown);
+        if (!grown) return UH_ENOMEM;
+        *l = grown;
+    }
+    lineage_t *e = &(*l)[(*n)++];
+    snprintf(e->hash, sizeof e->hash, "%s", hash);
+    for (int k = 0; k < UH_LANG_MAX_PARENTS; k++) e->parent[k] = k < n_parents ? parents[k] : -1;
+    return UH_OK;
+}
+
 static int remember_lineage(lineage_t **l, int *n, int *cap, const lm_record_t *r) {
     for (int i = 0; i < r->n; i++) {
         if (r->children[i].n_parents < 1) continue;
-        if (*n == *cap) {
-            lineage_t *grown = realloc(*l, (size_t)(*cap = 2 * *cap + 16) * sizeof *grown);
-            if (!grown) return UH_ENOMEM;
-            *l = grown;
-        }
-        lineage_t *e = &(*l)[(*n)++];
-        uh_arch_hash(&r->children[i].arch, e->hash);
-        for (int k = 0; k < UH_LANG_MAX_PARENTS; k++)
-            e->parent[k] = k < r->children[i].n_parents ? r->children[i].parents[k] : -1;
+        char hash[17];
+        uh_arch_hash(&r->children[i].arch, hash);
+        if (add_lineage(l, n, cap, hash, r->children[i].parents, r->children[i].n_parents))
+            return UH_ENOMEM;
     }
     return UH_OK;
 }
@@ -505,7 +514,9 @@ static int lm_totals(void *ctx, uh_operator_totals_t *t, uh_error_t *err) {
 }
 
 /* The measured candidates of the run in dir (its pruned ones too when with_pruned) as examples
- * appended to o->prior, with their parents in context where that run's records name them. */
+ * appended to o->prior, with their parents in context where that run's model records name
+ * them, or else its store does (a classic operator's mutations and crossovers: parent ->
+ * child pairs from any strategy's runs stored since schema 4). */
 static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *err) {
     uh_store_t *store;
     int rc = uh_store_open_readonly(dir, &store, err);
@@ -536,6 +547,11 @@ static int load_prior(lm_op_t *o, const char *dir, int with_pruned, uh_error_t *
     if (!rc) rc = lm_records_read(dir, in, &records, &n_records, NULL, err);
     for (int i = 0; !rc && i < n_records; i++)
         if (remember_lineage(&lineage, &n_lineage, &cap_lineage, &records[i]))
+            rc = uh_error_set(err, UH_ENOMEM, "out of memory");
+    for (size_t i = 0, from_records = (size_t)n_lineage; !rc && i < n; i++)
+        if (rows[i].n_parents > 0 && !lineage_of(lineage, (int)from_records, rows[i].hash) &&
+            add_lineage(&lineage, &n_lineage, &cap_lineage, rows[i].hash, rows[i].parents,
+                        rows[i].n_parents))
             rc = uh_error_set(err, UH_ENOMEM, "out of memory");
     example_t *grown = rc ? NULL : realloc(o->prior, ((size_t)o->n_prior + n + 1) * sizeof *grown);
     view = rc ? NULL : malloc((n + 1) * sizeof *view);

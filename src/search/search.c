@@ -308,39 +308,48 @@ static novelty_t batch_novelty(const batch_t *b, const uh_arch_t *a) {
     return search_novelty(b->r, &key, others, n);
 }
 
-/* A new valid architecture near the parents: mutations of random parents, then fresh
- * samples. *origin is NULL when nothing new was found (the space around here is spent). */
+/* A new valid architecture near the parents, into out (its origin and parent too):
+ * mutations of random parents, then fresh samples. out->origin is "" when nothing new was
+ * found (the space around here is spent). */
 static int fallback(const batch_t *b, const member_t *const *parents, int n_parents, uh_rng_t *rng,
-                    uh_arch_t *out, const char **origin, uh_error_t *err) {
+                    uh_child_t *out, uh_error_t *err) {
     const search_run_t *r = b->r;
+    memset(out, 0, sizeof *out);
     for (int t = 0; t < UH_SEARCH_MAX_DUPLICATE_TRIES; t++) {
         const char *what;
         int rc;
         if (n_parents > 0 && t < UH_SEARCH_MAX_DUPLICATE_TRIES / 2) {
             const member_t *p = parents[uh_rng_below(rng, (uint64_t)n_parents)];
-            rc = uh_space_mutate(&r->env.space, &p->arch, rng, out, &what, err);
-            *origin = "fallback-mutate";
+            rc = uh_space_mutate(&r->env.space, &p->arch, rng, &out->arch, &what, err);
+            snprintf(out->origin, sizeof out->origin, "fallback-mutate");
+            out->n_parents = 1, out->parents[0] = p->row.id;
         } else {
-            rc = uh_space_sample(&r->env.space, rng, out, err);
-            *origin = "fallback-sample";
+            rc = uh_space_sample(&r->env.space, rng, &out->arch, err);
+            snprintf(out->origin, sizeof out->origin, "fallback-sample");
+            out->n_parents = 0;
         }
         if (rc) return rc;
-        if (batch_novelty(b, out) == NOVEL) return UH_OK;
+        if (batch_novelty(b, &out->arch) == NOVEL) return UH_OK;
     }
-    *origin = NULL;
+    out->origin[0] = '\0';
     return UH_OK;
 }
 
 /* Step one for a job: its row as far as it is known before training. */
-static int open_job(search_run_t *r, job_t *job, const uh_arch_t *arch, const char *origin,
-                    int64_t id, uh_error_t *err) {
+static int open_job(search_run_t *r, job_t *job, const uh_child_t *child, int64_t id,
+                    uh_error_t *err) {
+    const uh_arch_t *arch = &child->arch;
     memset(job, 0, sizeof *job);
     job->arch = *arch;
     search_novelty_key(arch, &job->key);
     uh_candidate_t *row = &job->row;
     row->id = id;
     row->generation = r->count.generation;
-    snprintf(row->origin, sizeof row->origin, "%s", origin);
+    snprintf(row->origin, sizeof row->origin, "%s", child->origin);
+    /* as the operator named them (an operator that names none: 0) */
+    row->n_parents =
+        child->n_parents > 0 && child->n_parents <= UH_SEARCH_MAX_PARENTS ? child->n_parents : 0;
+    memcpy(row->parents, child->parents, (size_t)row->n_parents * sizeof *row->parents);
     if (uh_arch_canonical(arch, row->arch, sizeof row->arch) < 0)
         return uh_error_set(err, UH_ELIMIT, "canonical architecture too long");
     memcpy(row->hash, job->key.hash, sizeof job->key.hash);
@@ -1120,18 +1129,17 @@ static int run_rungs(search_run_t *r, batch_t *b, uh_error_t *err) {
 /* A new child beyond one of the run's limits becomes a job of its own, refused before
  * training: status invalid, a message naming the limit, its costs. *fresh becomes 0 (the
  * slot is then filled like an invalid child's). */
-static int refuse_over_limit(batch_t *b, const uh_arch_t *a, const char *origin, int *fresh,
-                             uh_error_t *err) {
+static int refuse_over_limit(batch_t *b, const uh_child_t *child, int *fresh, uh_error_t *err) {
     search_run_t *r = b->r;
     double cost[3];
     char why[200];
-    uh_limit_t which = uh_space_over_limit(&r->env.space, a, cost, why, sizeof why);
+    uh_limit_t which = uh_space_over_limit(&r->env.space, &child->arch, cost, why, sizeof why);
     if (which == UH_LIMIT_NONE) return UH_OK;
     r->count.invalid++;
     r->count.over_limit[which]++;
     *fresh = 0;
     job_t *job = &b->jobs[b->n_jobs];
-    int rc = open_job(r, job, a, origin, (int64_t)r->arc.n_all + b->n_jobs + 1, err);
+    int rc = open_job(r, job, child, (int64_t)r->arc.n_all + b->n_jobs + 1, err);
     if (rc) return rc;
     uh_candidate_t *row = &job->row;
     row->status = UH_CAND_INVALID;
@@ -1155,7 +1163,6 @@ int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
     search_run_t *r = b->r;
     for (int i = 0; i < n; i++) {
         uh_arch_t *a = &children[i].arch;
-        const char *origin = children[i].origin;
         int valid = uh_space_valid_hardware(&r->env.space, a);
         novelty_t novelty = valid ? batch_novelty(b, a) : NOVEL_NOT;
         int fresh = novelty == NOVEL;
@@ -1166,15 +1173,15 @@ int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
         else if (novelty == NOVEL_NEAR)
             r->count.near_duplicates++;
         else {
-            int rc = refuse_over_limit(b, a, origin, &fresh, err);
+            int rc = refuse_over_limit(b, &children[i], &fresh, err);
             if (rc) return rc;
         }
         if (!fresh) {
             r->count.fallbacks++;
-            uh_arch_t alt;
-            int rc = fallback(b, parents, n_parents, rng, &alt, &origin, err);
+            uh_child_t alt;
+            int rc = fallback(b, parents, n_parents, rng, &alt, err);
             if (rc) return rc;
-            if (!origin) {
+            if (!alt.origin[0]) {
                 char hash[17];
                 uh_arch_hash(a, hash);
                 int old = valid ? search_find(r, hash) : -1, j = valid ? in_batch(b, hash) : -1;
@@ -1182,10 +1189,10 @@ int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
                 slot_job[i] = -1;
                 continue;
             }
-            *a = alt;
+            children[i] = alt;
         }
         job_t *job = &b->jobs[b->n_jobs];
-        int rc = open_job(r, job, a, origin, (int64_t)r->arc.n_all + b->n_jobs + 1, err);
+        int rc = open_job(r, job, &children[i], (int64_t)r->arc.n_all + b->n_jobs + 1, err);
         if (rc) return rc;
         slot_job[i] = b->n_jobs++;
     }

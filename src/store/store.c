@@ -44,7 +44,8 @@
     "  created_at TEXT NOT NULL,"                                                                  \
     "  latency_ns REAL,"                                                                           \
     "  area_mm2 REAL,"                                                                             \
-    "  epochs_trained INTEGER);"
+    "  epochs_trained INTEGER,"                                                                    \
+    "  parents TEXT);"
 
 /* Results of candidates at the pruner's rungs, and the weights a candidate in training
  * continues from (NULL once it is final). No foreign key: a rung is stored before its
@@ -124,6 +125,7 @@ static const struct {
     {3, "rungs", "n"},
     {3, "rungs", "checksum"},
     {3, "rungs", "data"},
+    {4, "candidates", "parents"},
 };
 
 /* Schema version 2: the statements that add its columns to a version-1 file. */
@@ -132,7 +134,8 @@ static const char MIGRATE_V2[] = "ALTER TABLE candidates ADD COLUMN latency_ns R
                                  "PRAGMA user_version = 2;";
 /* Schema version 3: status 'pruned' (a CHECK constraint, so the table is rebuilt: SQLite's
  * documented way, with foreign keys still off on this handle), candidates.epochs_trained
- * (NULL on earlier rows: not recorded) and the rungs table. */
+ * (NULL on earlier rows: not recorded) and the rungs table. The rebuilt table has this
+ * build's columns (CANDIDATES_TABLE), so the later versions' ALTERs are skipped after it. */
 static const char MIGRATE_V3[] =
     "CREATE TABLE candidates_v3" CANDIDATES_TABLE
     "INSERT INTO candidates_v3(id, generation, origin, arch, hash, accuracy, noisy_accuracy, "
@@ -141,7 +144,9 @@ static const char MIGRATE_V3[] =
     "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, train_seconds, status, "
     "message, seed, created_at, latency_ns, area_mm2 FROM candidates;"
     "DROP TABLE candidates;"
-    "ALTER TABLE candidates_v3 RENAME TO candidates;" RUNGS_TABLE "PRAGMA user_version = 3;";
+    "ALTER TABLE candidates_v3 RENAME TO candidates;" RUNGS_TABLE;
+/* Schema version 4: candidates.parents (NULL on earlier rows: not recorded). */
+static const char MIGRATE_V4[] = "ALTER TABLE candidates ADD COLUMN parents TEXT;";
 
 /* helpers shared by the store's files */
 
@@ -473,6 +478,11 @@ static int upgrade(uh_store_t *s, uh_error_t *err) {
     rc = store_query_int(s, "PRAGMA user_version", "reading user_version", &v, err);
     if (!rc && v == 1) rc = store_exec(s, MIGRATE_V2, "upgrading the schema to version 2", err);
     if (!rc && v <= 2) rc = store_exec(s, MIGRATE_V3, "upgrading the schema to version 3", err);
+    if (!rc && v == 3) rc = store_exec(s, MIGRATE_V4, "upgrading the schema to version 4", err);
+    char version[40];
+    snprintf(version, sizeof version, "PRAGMA user_version = %d", UH_STORE_SCHEMA_VERSION);
+    if (!rc && v < UH_STORE_SCHEMA_VERSION)
+        rc = store_exec(s, version, "upgrading the schema", err);
     if (!rc) rc = store_exec(s, "COMMIT", "committing the schema upgrade", err);
     if (rc) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

@@ -96,7 +96,7 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         "id,generation,origin,status,hash,accuracy,noisy_accuracy,noisy_accuracy_std,energy_nj,"
         "latency_ns,area_mm2,params,macs,train_seconds,epochs_trained,seed,created_at,test_"
         "accuracy,"
-        "test_noisy_accuracy,test_noisy_accuracy_std,message,arch\r\n";
+        "test_noisy_accuracy,test_noisy_accuracy_std,message,arch,parents\r\n";
     uh_strbuf_put(&b, header, sizeof header - 1);
     int step = SQLITE_DONE;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -130,6 +130,9 @@ int uh_store_export_csv(uh_store_t *store, const char *path, const char *const *
         for (int k = 0; k < 3; k++) put_real(&b, test[k]);
         put_text(&b, c->message);
         put_text(&b, c->arch);
+        char parents[STORE_PARENTS_TEXT_MAX];
+        store_parents_text(c, parents);
+        put_text(&b, parents);
         uh_strbuf_put(&b, "\r\n", 2);
     }
     if (!rc && step != SQLITE_DONE) rc = store_sql_error(store, "reading candidates", err);

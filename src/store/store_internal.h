@@ -33,8 +33,13 @@ int store_check_hash(const char *hash, uh_error_t *err);
 #define STORE_CANDIDATE_COLUMNS                                                                    \
     "id, generation, origin, arch, hash, accuracy, noisy_accuracy, noisy_accuracy_std, "           \
     "energy_nj, params, macs, train_seconds, status, message, seed, created_at, latency_ns, "      \
-    "area_mm2, epochs_trained"
-#define STORE_CANDIDATE_NCOLS 19
+    "area_mm2, epochs_trained, parents"
+#define STORE_CANDIDATE_NCOLS 20
+
+/* candidates.parents of c: NULL-free text, "[12,7]", into buf (STORE_PARENTS_TEXT_MAX
+ * bytes); "" when n_parents < 0 (not recorded: stored as NULL). */
+#define STORE_PARENTS_TEXT_MAX (2 + UH_SEARCH_MAX_PARENTS * 21)
+void store_parents_text(const uh_candidate_t *c, char *buf);
 
 /* Reads one candidate row (columns from `first` on, as above) into *c, checking every type,
  * range and length: the file is input. */

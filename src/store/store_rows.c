@@ -86,7 +86,7 @@ int store_read_real(const uh_store_t *s, sqlite3_stmt *st, int col, const char *
 }
 
 int store_read_int(const uh_store_t *s, sqlite3_stmt *st, int col, const char *what, int64_t lo,
-                    int64_t hi, int64_t *out, uh_error_t *err) {
+                   int64_t hi, int64_t *out, uh_error_t *err) {
     if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
         return uh_error_set(err, UH_EFORMAT, "%s: %s is not an integer", s->path, what);
     int64_t v = sqlite3_column_int64(st, col);
@@ -132,6 +132,37 @@ static int read_text_alloc(const uh_store_t *s, sqlite3_stmt *st, int col, const
     memcpy(copy, text, (size_t)bytes + 1);
     *out = copy;
     return UH_OK;
+}
+
+void store_parents_text(const uh_candidate_t *c, char *buf) {
+    size_t n = 0;
+    buf[0] = '\0';
+    if (c->n_parents < 0) return;
+    buf[n++] = '[';
+    for (int i = 0; i < c->n_parents; i++)
+        n += (size_t)snprintf(buf + n, STORE_PARENTS_TEXT_MAX - n, "%s%" PRId64, i ? "," : "",
+                              c->parents[i]);
+    snprintf(buf + n, STORE_PARENTS_TEXT_MAX - n, "]");
+}
+
+/* candidates.parents as store_parents_text writes it, and nothing else: "[]" or "[id,...]",
+ * at most UH_SEARCH_MAX_PARENTS ids in 1..INT64_MAX without leading zeros. 0 or −1. */
+static int parse_parents(const char *text, uh_candidate_t *c) {
+    const char *p = text;
+    c->n_parents = 0;
+    if (*p++ != '[') return -1;
+    if (*p == ']') return p[1] ? -1 : 0;
+    for (;;) {
+        if (c->n_parents == UH_SEARCH_MAX_PARENTS || *p < '1' || *p > '9') return -1;
+        int64_t id = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (id > (INT64_MAX - (*p - '0')) / 10) return -1;
+            id = 10 * id + (*p - '0');
+        }
+        c->parents[c->n_parents++] = id;
+        if (*p == ']') return p[1] ? -1 : 0;
+        if (*p++ != ',') return -1;
+    }
 }
 
 int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_candidate_t *c,
@@ -185,6 +216,15 @@ int store_read_candidate(const uh_store_t *s, sqlite3_stmt *st, int first, uh_ca
     if (!rc && sqlite3_column_type(st, first + 18) != SQLITE_NULL)
         rc = store_read_int(s, st, first + 18, WHAT("epochs_trained"), 0, INT_MAX, &v, err);
     c->epochs_trained = (int)v;
+    c->n_parents = -1; /* NULL: a row from before version 4, parents not recorded */
+    if (!rc && sqlite3_column_type(st, first + 19) != SQLITE_NULL) {
+        char text[STORE_PARENTS_TEXT_MAX];
+        rc = read_text(s, st, first + 19, WHAT("parents"), text, sizeof text, err);
+        if (!rc && parse_parents(text, c))
+            rc = uh_error_set(err, UH_EFORMAT,
+                              "%s: %s is \"%s\", not a list of up to %d candidate ids", s->path,
+                              WHAT("parents"), text, UH_SEARCH_MAX_PARENTS);
+    }
 #undef WHAT
     return rc;
 }
@@ -209,6 +249,13 @@ static int check_candidate(const uh_candidate_t *c, uh_error_t *err) {
     if (c->params < -1 || c->macs < -1 || c->epochs_trained < -1)
         return uh_error_set(err, UH_EINVAL,
                             "candidate %s: params, macs and epochs_trained must be >= -1", c->hash);
+    if (c->n_parents < -1 || c->n_parents > UH_SEARCH_MAX_PARENTS)
+        return uh_error_set(err, UH_EINVAL, "candidate %s: %d parents (at most %d)", c->hash,
+                            c->n_parents, UH_SEARCH_MAX_PARENTS);
+    for (int i = 0; i < c->n_parents; i++)
+        if (c->parents[i] < 1)
+            return uh_error_set(err, UH_EINVAL, "candidate %s: parent id %" PRId64 " is not >= 1",
+                                c->hash, c->parents[i]);
     if ((unsigned)c->status >= sizeof STATUS_NAMES / sizeof *STATUS_NAMES)
         return uh_error_set(err, UH_EINVAL, "candidate %s: unknown status %d", c->hash,
                             (int)c->status);
@@ -224,9 +271,9 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
                        "INSERT INTO candidates(generation, origin, arch, hash, accuracy, "
                        "noisy_accuracy, noisy_accuracy_std, energy_nj, params, macs, "
                        "train_seconds, status, message, seed, created_at, id, latency_ns, "
-                       "area_mm2, epochs_trained) "
+                       "area_mm2, epochs_trained, parents) "
                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                       "?16, ?17, ?18, ?19)",
+                       "?16, ?17, ?18, ?19, ?20)",
                        &st, err);
     if (rc) return rc;
     char now[32];
@@ -258,6 +305,12 @@ int uh_store_add_candidate(uh_store_t *store, const uh_candidate_t *c, int64_t *
         sqlite3_bind_int(st, 19, c->epochs_trained);
     else
         sqlite3_bind_null(st, 19);
+    char parents[STORE_PARENTS_TEXT_MAX];
+    store_parents_text(c, parents);
+    if (c->n_parents >= 0)
+        sqlite3_bind_text(st, 20, parents, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 20);
     if (sqlite3_step(st) != SQLITE_DONE) {
         int code = sqlite3_extended_errcode(store->db);
         if (code == SQLITE_CONSTRAINT_UNIQUE)
@@ -556,7 +609,7 @@ static uint32_t checksum(const unsigned char *bytes, size_t n) {
 
 /* The blob of n floats, little-endian: w itself, or *le (caller frees) on a big-endian host. */
 int store_encode_weights(const uh_store_t *store, const char *hash, const float *w, size_t n,
-                          const unsigned char **blob, unsigned char **le, uh_error_t *err) {
+                         const unsigned char **blob, unsigned char **le, uh_error_t *err) {
     *le = NULL;
     *blob = (const unsigned char *)w;
     if (n == 0 || !w)
@@ -608,7 +661,7 @@ int uh_store_put_weights(uh_store_t *store, const char *hash, const float *w, si
 
 /* Reads the weights at columns (n, checksum, data) first.. of a stepped row of st. */
 int store_read_weights(uh_store_t *store, sqlite3_stmt *st, int first, const char *hash, float **w,
-                        size_t *n, uh_error_t *err) {
+                       size_t *n, uh_error_t *err) {
     int64_t count = 0, sum = 0;
     float *out = NULL;
     char what[96];
