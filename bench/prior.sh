@@ -6,13 +6,13 @@
 #                                        settings, one shared cache), then the corpus and the
 #                                        checkpoint: DIR/corpus.gz and DIR/prior.ckpt
 #   bench/prior.sh corpus-edits [--out DIR]
-#                                        the same for --llm-language edits: the corpus runs
-#                                        and, on every backend, the built-in model writing in
-#                                        edits with half its children classic (--llm-classic
-#                                        0.5), whose records name every child's parents, so
-#                                        the corpus holds parent -> child pairs of both kinds
-#                                        (random and nsga2 runs store no parents): then
-#                                        DIR/corpus-edits.gz and DIR/prior-edits.ckpt
+#                                        the same runs (shared with `corpus` in one DIR),
+#                                        in --llm-language edits: each nsga2 child is written
+#                                        as edits of the parent its row names (store schema
+#                                        4), so the corpus holds the classic operators'
+#                                        parent -> child pairs: DIR/corpus-edits.gz and
+#                                        DIR/prior-edits.ckpt. Runs stored before schema 4
+#                                        name no parents: make them again with this build
 #   bench/prior.sh measure [--out DIR] [--seeds N] [--backend FILE]
 #                                        on a backend held out of the corpus (default
 #                                        docs/examples/mzi-mems.json): llm with the prior
@@ -23,7 +23,9 @@
 # of the corpus: `uhnas pretrain --corpus DIR/corpus.gz --steps 2000 --out FILE` rebuilds it
 # byte for byte on the same CPU and BLAS build. configs/lm/corpus.gz and configs/lm/prior.ckpt
 # (the default prior of `search --strategy llm`) are DIR/corpus.gz and DIR/prior.ckpt of
-# `bench/prior.sh corpus`; `make prior-check` rebuilds the checkpoint and compares it.
+# `bench/prior.sh corpus` run before store schema 4 (so its nsga2 examples have no parent in
+# context; runs made now give them theirs); `make prior-check` rebuilds the checkpoint from
+# that corpus and compares it.
 set -euo pipefail
 MODE=${1:-}
 [[ $MODE == corpus || $MODE == corpus-edits || $MODE == measure ]] || { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 2; }
@@ -59,11 +61,6 @@ if [[ $MODE == corpus || $MODE == corpus-edits ]]; then
       run "$OUT/corpus/$backend-$strategy" --backend "$backend" --strategy "$strategy" --seed 101
       runs+=("$OUT/corpus/$backend-$strategy")
     done
-    if [[ $MODE == corpus-edits ]]; then
-      run "$OUT/corpus/$backend-llm-edits" --backend "$backend" --strategy llm --seed 101 \
-        --llm-prior none --llm-language edits --llm-classic 0.5
-      runs+=("$OUT/corpus/$backend-llm-edits")
-    fi
   done
   list=$(IFS=,; echo "${runs[*]}")
   "$UHNAS" pretrain --runs "$list" "${language[@]}" --steps 2000 --out "$OUT/$name.ckpt" \
