@@ -128,10 +128,11 @@ static const struct {
     {4, "candidates", "parents"},
 };
 
+/* Each version's statements bring a file of the version before it to that version's
+ * tables; upgrade() then sets user_version once, to this build's. */
 /* Schema version 2: the statements that add its columns to a version-1 file. */
 static const char MIGRATE_V2[] = "ALTER TABLE candidates ADD COLUMN latency_ns REAL;"
-                                 "ALTER TABLE candidates ADD COLUMN area_mm2 REAL;"
-                                 "PRAGMA user_version = 2;";
+                                 "ALTER TABLE candidates ADD COLUMN area_mm2 REAL;";
 /* Schema version 3: status 'pruned' (a CHECK constraint, so the table is rebuilt: SQLite's
  * documented way, with foreign keys still off on this handle), candidates.epochs_trained
  * (NULL on earlier rows: not recorded) and the rungs table. The rebuilt table has this

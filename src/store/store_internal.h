@@ -36,8 +36,8 @@ int store_check_hash(const char *hash, uh_error_t *err);
     "area_mm2, epochs_trained, parents"
 #define STORE_CANDIDATE_NCOLS 20
 
-/* candidates.parents of c: NULL-free text, "[12,7]", into buf (STORE_PARENTS_TEXT_MAX
- * bytes); "" when n_parents < 0 (not recorded: stored as NULL). */
+/* The text of c's candidates.parents, "[12,7]", into buf (STORE_PARENTS_TEXT_MAX bytes);
+ * "" when n_parents < 0 (not recorded: the column is NULL). */
 #define STORE_PARENTS_TEXT_MAX (2 + UH_SEARCH_MAX_PARENTS * 21)
 void store_parents_text(const uh_candidate_t *c, char *buf);
 
