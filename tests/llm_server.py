@@ -9,7 +9,8 @@ script: one step per chat request, in order, then the script's "default" step.
 
 Step kinds ("kind"):
   children   a valid reply: `valid` new architectures (default: as many as asked), then
-             `invalid` malformed ones and `duplicate` copies of a parent; `bad_parent` cites
+             `invalid` malformed ones, `deep` ones past the search's depth caps and
+             `duplicate` copies of a parent; `bad_parent` cites
              a parent id that was not given; `prose`/`fence` wrap the JSON in text or a code
              fence; `inject` adds prompt-injection text. Architectures are derived from a hash
              of the request, so the same request always gets the same reply.
@@ -73,6 +74,9 @@ def children_reply(step, messages):
     for i in range(step.get("invalid", 0)):
         kids.append({"op": "mutate", "parents": pid,
                      "arch": {"layers": [{"type": "dense", "units": 0}, {"type": "dense", "units": c}]}})
+    for i in range(step.get("deep", 0)):  # five hidden dense layers: past the search's cap of 4
+        kids.append({"op": "mutate", "parents": pid,
+                     "arch": {"layers": [{"type": "dense", "units": 9 + i}] * 5 + [{"type": "dense", "units": c}]}})
     for i in range(step.get("duplicate", 0)):
         if ps:
             kids.append({"op": "mutate", "parents": pid, "arch": json.loads(ps[0][1])})

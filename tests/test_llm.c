@@ -22,10 +22,16 @@ static int is_known(const void *ctx, const char *hash) {
     return strcmp(hash, g_known) == 0;
 }
 
-static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t *r) {
-    llm_check_t c = {TINY, b, PARENTS, 2, is_known, NULL, NULL, 0};
+/* Reads a reply as the operator does, with the depth caps of `space` (NULL: none). */
+static void parse_in(const char *text, const uh_backend_t *b, const uh_space_t *space, int want,
+                     llm_reply_t *r) {
+    llm_check_t c = {TINY, b, PARENTS, 2, is_known, NULL, NULL, 0, space};
     uh_error_t err = {0};
     if (llm_parse_reply(text, &c, want, r, &err)) fail_msg("%s", err.msg);
+}
+
+static void parse(const char *text, const uh_backend_t *b, int want, llm_reply_t *r) {
+    parse_in(text, b, NULL, want, r);
 }
 
 /* A reply that was read (not fatal), with its items and the children kept from them. */
@@ -57,6 +63,38 @@ static void test_reply_in_prose_and_fences(void **state) {
     assert_int_equal(r.children[1].arch.layers[0].act, UH_ACT_ABS);
     assert_int_equal(r.n_heuristics, 1);
     assert_string_equal(r.heuristics[0], "a } in \"text\" {");
+    llm_reply_free(&r);
+    uh_backend_free(b);
+}
+
+/* A child past the search's depth caps is refused with a reason the repair prompt can show
+ * (a remote model's grammar does not cap depth, as the built-in model's does); a run stored
+ * before the caps takes it. */
+#define DENSE8 "{\"type\":\"dense\",\"units\":8},"
+static void test_reply_depth_caps(void **state) {
+    (void)state;
+    uh_backend_t *b = load_backend("mzi-realistic");
+    uh_space_t space;
+    uh_error_t err = {0};
+    if (uh_space_init(&space, b, TINY, &err)) fail_msg("%s", err.msg);
+    const char *text =
+        "{\"children\":["
+        "{\"op\":\"mutate\",\"parents\":[7],\"arch\":{\"layers\":[" DENSE8 DENSE8 DENSE8 DENSE8
+        "{\"type\":\"dense\",\"units\":4}]}},"
+        "{\"op\":\"mutate\",\"parents\":[7],\"arch\":{\"layers\":[" DENSE8 DENSE8 DENSE8 DENSE8
+            DENSE8 "{\"type\":\"dense\",\"units\":4}]}}]}";
+    llm_reply_t r;
+    parse_in(text, b, &space, 2, &r);
+    assert_counts(&r, 2, 1);
+    assert_int_equal(r.invalid, 1);
+    assert_int_equal(r.children[0].arch.n_layers, 5);
+    assert_non_null(strstr(r.problems.buf, "child 2"));
+    assert_non_null(strstr(r.problems.buf, "0 conv2d and 5 hidden dense layers: the search takes "
+                                           "at most 3 and 4"));
+    llm_reply_free(&r);
+    space.depth_caps = 0; /* a run stored before the caps */
+    parse_in(text, b, &space, 2, &r);
+    assert_counts(&r, 2, 2);
     llm_reply_free(&r);
     uh_backend_free(b);
 }
@@ -406,6 +444,7 @@ int main(void) {
         cmocka_unit_test(test_want_and_limits),
         cmocka_unit_test(test_heuristics_are_cleaned),
         cmocka_unit_test(test_redaction),
+        cmocka_unit_test(test_reply_depth_caps),
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_transcript_replay),
         cmocka_unit_test(test_transcript_write_failure),

@@ -120,6 +120,17 @@ fail_run shape '{"steps":[{"kind":"raw","content":"{\"children\":{\"a\":1},\"heu
 [[ $? -eq 0 && $(llm_count "$tmp/shape" 1 fallback) -eq 2 ]] && ok || bad "wrong shape: $(cat "$tmp/shape.err")"
 fail_run inject '{"steps":[{"kind":"children","inject":true}]}'
 [[ $? -eq 0 && $(llm_count "$tmp/inject" 1 valid) -eq 2 && ! -e /tmp/pwned ]] && ok || bad "injection text: $(cat "$tmp/inject.err")"
+# a child past the depth caps (the prompt states them) is refused, and the repair says why
+fail_run deep '{"steps":[{"kind":"children","valid":1,"deep":1}]}'
+[[ $? -eq 0 && $(llm_count "$tmp/deep" 1 invalid) -eq 1 && $(llm_count "$tmp/deep" 1 repaired) -eq 1 ]] && ok || bad "deep child: $(cat "$tmp/deep.err")"
+[[ $(sql "$tmp/deep" "select count(*) from candidates where arch glob '*\"units\":9[,}]*'") -eq 0 ]] && ok || bad "a child past the caps was trained"
+python3 - "$tmp/deep/llm.jsonl" <<'PY' && ok || bad "depth caps not in the prompts: $(head -c 3000 "$tmp/deep/llm.jsonl")"
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1])]
+assert len(calls) == 2, len(calls)
+assert "At most 3 conv2d and 4 hidden dense layers." in calls[0]["messages"][-1]["content"]
+assert "0 conv2d and 5 hidden dense layers: the search takes at most 3 and 4" in calls[1]["messages"][-1]["content"]
+PY
 fail_run drop '{"steps":[{"kind":"children"},{"kind":"close"}],"default":{"kind":"close"}}' --generations 2 --llm-retries 1
 [[ $? -eq 0 && $(llm_count "$tmp/drop" 2 fallback) -eq 2 ]] && ok || bad "dropped connection: $(cat "$tmp/drop.err")"
 

@@ -639,6 +639,25 @@ static void run_with(uh_store_t *store, const uh_operator_t *op, atomic_int *sto
     if (rc != want_rc) fail_msg("search returned %d (%s), want %d", rc, err.msg, want_rc);
 }
 
+/* The classic operator but for its proposals. */
+static uh_operator_t
+proposing(const char *name,
+          int (*propose)(void *, const uh_propose_t *, uh_child_t *, uh_error_t *), void *ctx) {
+    uh_operator_t op = uh_operator_classic;
+    op.name = name;
+    op.propose = propose;
+    op.ctx = ctx;
+    return op;
+}
+
+/* A new run of cfg on cpu-xeon8380-fp32 with op, run to the end. */
+static uh_store_t *run_cpu(const char *name, const uh_search_config_t *cfg, const uh_operator_t *op,
+                           uh_search_summary_t *sum) {
+    uh_store_t *store = create_run(name, cfg, "cpu-xeon8380-fp32");
+    run_with(store, op, NULL, NULL, NULL, sum, UH_OK);
+    return store;
+}
+
 /* An operator that puts a network of its own in the first slot of every full request: A in
  * generation 1, then A', A with one unit more (a near-duplicate: genome distance 0.006). A
  * request for fewer children is the loop asking again: classic children only. */
@@ -698,6 +717,44 @@ static void test_depth_caps_stored(void **state) {
     free(text);
 }
 
+/* The depth caps bind every operator's children, not only the classic ones: an operator that
+ * puts a network of five hidden dense layers in its first slot (as a remote language model
+ * may) has it refused and replaced, never trained; a run stored before the caps trains it. */
+static void test_depth_caps_bind_every_operator(void **state) {
+    (void)state;
+    static const char deep_json[] =
+        "{\"layers\":[{\"type\":\"dense\",\"units\":8},{\"type\":\"dense\",\"units\":8},"
+        "{\"type\":\"dense\",\"units\":8},{\"type\":\"dense\",\"units\":8},"
+        "{\"type\":\"dense\",\"units\":8},{\"type\":\"dense\",\"units\":4}]}";
+    uh_shape_t tiny = {1, 12, 12, 4};
+    uh_error_t err = {0};
+    for (int caps = 1; caps >= 0; caps--) {
+        big_operator_t deep = {.crossover = 0.5};
+        if (uh_arch_parse(deep_json, strlen(deep_json), tiny, &deep.big, &err))
+            fail_msg("%s", err.msg);
+        char deep_hash[17];
+        uh_arch_hash(&deep.big, deep_hash);
+        uh_search_config_t cfg;
+        run_config(&cfg, UH_STRATEGY_NSGA2);
+        cfg.depth_caps = caps;
+        cfg.min_distance = 0;
+        uh_operator_t op = proposing("deep", propose_big, &deep);
+        uh_search_summary_t sum;
+        uh_store_t *store = run_cpu(caps ? "caps-every" : "caps-none", &cfg, &op, &sum);
+        assert_int_equal(deep.calls, cfg.generations);
+        uh_candidate_t *rows;
+        size_t n;
+        load_rows(store, &rows, &n);
+        int trained = 0;
+        for (size_t i = 0; i < n; i++) trained += !strcmp(rows[i].hash, deep_hash);
+        assert_int_equal(trained, !caps);
+        assert_int_equal((int)n, cfg.population + cfg.generations * cfg.children);
+        assert_int_equal(state_sum(store, cfg.generations, "invalid"), caps ? cfg.generations : 0);
+        uh_store_free_candidates(rows);
+        uh_store_close(store);
+    }
+}
+
 static void test_near_duplicates_are_refused_and_asked_again(void **state) {
     (void)state;
     uh_shape_t tiny = {1, 12, 12, 4};
@@ -742,14 +799,9 @@ static void test_near_duplicates_are_refused_and_asked_again(void **state) {
         cfg.min_distance = refuse ? UH_SEARCH_MIN_DISTANCE : 0;
         twin.children = cfg.children;
         twin.calls = 0;
-        uh_operator_t op = uh_operator_classic;
-        op.name = "twin";
-        op.propose = propose_twin;
-        op.ctx = &twin;
-        uh_store_t *store =
-            create_run(refuse ? "near-refused" : "near-taken", &cfg, "cpu-xeon8380-fp32");
+        uh_operator_t op = proposing("twin", propose_twin, &twin);
         uh_search_summary_t sum;
-        run_with(store, &op, NULL, NULL, NULL, &sum, UH_OK);
+        uh_store_t *store = run_cpu(refuse ? "near-refused" : "near-taken", &cfg, &op, &sum);
         uh_candidate_t *rows;
         size_t n;
         load_rows(store, &rows, &n);
@@ -809,10 +861,7 @@ static void test_limits_refuse_before_training(void **state) {
     run_config(&cfg, UH_STRATEGY_NSGA2);
     cfg.limits.max_energy_nj = e.total_nj / 4;
     cfg.min_distance = 0; /* its second proposal reaches the batch, not a second request */
-    uh_operator_t op = uh_operator_classic;
-    op.name = "big";
-    op.propose = propose_big;
-    op.ctx = &big;
+    uh_operator_t op = proposing("big", propose_big, &big);
     uh_store_t *store = create_run("limits-whole", &cfg, backend);
     uh_search_summary_t sum;
     run_with(store, &op, NULL, NULL, NULL, &sum, UH_OK);
@@ -1237,6 +1286,7 @@ int main(void) {
         cmocka_unit_test(test_objectives_parse_and_config),
         cmocka_unit_test(test_limits_refuse_before_training),
         cmocka_unit_test(test_depth_caps_stored),
+        cmocka_unit_test(test_depth_caps_bind_every_operator),
         cmocka_unit_test(test_near_duplicates_are_refused_and_asked_again),
         cmocka_unit_test(test_three_objectives_end_to_end),
         cmocka_unit_test(test_resumes_a_version1_store),

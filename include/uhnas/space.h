@@ -87,6 +87,10 @@ int uh_space_init(uh_space_t *space, const uh_backend_t *backend, uh_shape_t inp
 int uh_space_valid(const uh_space_t *space, uh_arch_t *arch);
 /* The same without the limits: 1 when arch resolves and the backend accepts it. */
 int uh_space_valid_hardware(const uh_space_t *space, uh_arch_t *arch);
+/* 1 when a keeps to the depth caps (UH_SPACE_MAX_CONV conv and UH_SPACE_MAX_DENSE hidden
+ * dense layers) or the space has none; otherwise 0, and why (may be NULL) says by how much.
+ * The search holds every child to it, whichever operator made it. */
+int uh_space_within_depth(const uh_space_t *space, const uh_arch_t *a, char *why, size_t cap);
 /* Which of the space's limits arch (resolved, valid on the hardware) exceeds, as
  * uh_limits_check; cost (may be NULL) receives its energy (nJ), latency (ns) and area (mm²)
  * from the backend (NaN when no limit is set). A backend that cannot cost arch counts as

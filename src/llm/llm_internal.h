@@ -55,6 +55,7 @@ typedef struct {
     const void *known_ctx;
     const llm_child_t *taken; /* children accepted earlier in this generation */
     int n_taken;
+    const uh_space_t *space; /* its depth caps (uh_space_within_depth), or NULL: none */
 } llm_check_t;
 
 typedef struct {

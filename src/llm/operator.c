@@ -122,12 +122,17 @@ static void op_free(llm_op_t *o) {
 
 /* ---- prompts -------------------------------------------------------------------------- */
 
-static int render_format(const llm_op_t *o, uh_shape_t input, char **out, uh_error_t *err) {
-    char classes[16], max_h[16];
-    snprintf(classes, sizeof classes, "%d", input.n_classes);
+/* The format section. DEPTH_CAPS is a sentence where the run caps depth, else empty (so a
+ * run stored before the caps asks what it asked). */
+static int render_format(const llm_op_t *o, const uh_space_t *space, char **out, uh_error_t *err) {
+    char classes[16], max_h[16], caps[128] = "";
+    snprintf(classes, sizeof classes, "%d", space->input.n_classes);
     snprintf(max_h, sizeof max_h, "%d", UH_LLM_MAX_HEURISTICS);
-    llm_var_t vars[] = {{"CLASSES", classes}, {"MAX_HEURISTICS", max_h}};
-    return llm_render(o->t_format, vars, 2, out, err);
+    if (space->depth_caps)
+        snprintf(caps, sizeof caps, " At most %d conv2d and %d hidden dense layers.",
+                 UH_SPACE_MAX_CONV, UH_SPACE_MAX_DENSE);
+    llm_var_t vars[] = {{"CLASSES", classes}, {"MAX_HEURISTICS", max_h}, {"DEPTH_CAPS", caps}};
+    return llm_render(o->t_format, vars, 3, out, err);
 }
 
 static int build_system(llm_op_t *o, uh_shape_t input, uh_error_t *err) {
@@ -182,7 +187,7 @@ static void list_lines(uh_strbuf_t *b, const uh_candidate_t *const *rows, int n)
 
 static int build_user(const llm_op_t *o, const uh_propose_t *in, char **out, uh_error_t *err) {
     char *format = NULL;
-    int rc = render_format(o, in->space->input, &format, err);
+    int rc = render_format(o, in->space, &format, err);
     uh_strbuf_t parents = {0}, front = {0}, recent = {0}, kb = {0};
     parent_lines(&parents, in);
     char n[16], gen[16];
@@ -311,8 +316,8 @@ static int llm_propose(void *ctx, const uh_propose_t *in, uh_child_t *out, uh_er
     int n_ids =
         in->n_parents < 2 * UH_SEARCH_MAX_POPULATION ? in->n_parents : 2 * UH_SEARCH_MAX_POPULATION;
     for (int i = 0; i < n_ids; i++) ids[i] = in->parents[i]->id;
-    llm_check_t check = {in->space->input, o->backend,    ids,  n_ids,
-                         in->is_known,     in->known_ctx, NULL, 0};
+    llm_check_t check = {in->space->input, o->backend, ids, n_ids,    in->is_known,
+                         in->known_ctx,    NULL,       0,   in->space};
     uh_llm_msg_t msgs[4];
     int n_msgs = 0;
     if (o->system && o->system[0]) msgs[n_msgs++] = (uh_llm_msg_t){"system", o->system};

@@ -133,6 +133,7 @@ static int read_child(const cJSON *item, int index, const llm_check_t *c, int wa
                  v.items[0].layer, v.items[0].field, v.items[0].msg, v.n > 1 ? " (and more)" : "");
         bad = why;
     }
+    if (!bad && c->space && !uh_space_within_depth(c->space, &ch.arch, why, sizeof why)) bad = why;
     if (bad) {
         problem(r, index, "%s", bad);
         r->invalid++;

@@ -1163,7 +1163,9 @@ int search_plan_batch(batch_t *b, uh_child_t *children, int n, const member_t *c
     search_run_t *r = b->r;
     for (int i = 0; i < n; i++) {
         uh_arch_t *a = &children[i].arch;
-        int valid = uh_space_valid_hardware(&r->env.space, a);
+        /* the operators keep to the depth caps; a language model's child may not */
+        int valid = uh_space_valid_hardware(&r->env.space, a) &&
+                    uh_space_within_depth(&r->env.space, a, NULL, 0);
         novelty_t novelty = valid ? batch_novelty(b, a) : NOVEL_NOT;
         int fresh = novelty == NOVEL;
         if (!valid)

@@ -369,12 +369,16 @@ static const char *mutate_once(const uh_space_t *space, uh_arch_t *a, uh_rng_t *
     }
 }
 
-/* Whether a keeps to the hidden layers the operators build, where the space caps them. */
-static int within_depth(const uh_space_t *space, const uh_arch_t *a) {
+int uh_space_within_depth(const uh_space_t *space, const uh_arch_t *a, char *why, size_t cap) {
     int conv = 0, dense = 0;
     for (int i = 0; i + 1 < a->n_layers; i++) /* the last is the output layer */
         conv += a->layers[i].type == UH_LAYER_CONV2D, dense += a->layers[i].type == UH_LAYER_DENSE;
-    return !space->depth_caps || (conv <= UH_SPACE_MAX_CONV && dense <= UH_SPACE_MAX_DENSE);
+    int within = !space->depth_caps || (conv <= UH_SPACE_MAX_CONV && dense <= UH_SPACE_MAX_DENSE);
+    if (!within && why && cap)
+        snprintf(why, cap,
+                 "%d conv2d and %d hidden dense layers: the search takes at most %d and %d", conv,
+                 dense, UH_SPACE_MAX_CONV, UH_SPACE_MAX_DENSE);
+    return within;
 }
 
 static int same_network(const uh_arch_t *a, const uh_arch_t *b) {
@@ -391,7 +395,7 @@ int uh_space_mutate(const uh_space_t *space, const uh_arch_t *parent, uh_rng_t *
     for (int t = 0; t < UH_SPACE_MAX_TRIES; t++) {
         *out = base;
         const char *op = mutate_once(space, out, rng);
-        if (op && within_depth(space, out) && uh_space_valid(space, out) &&
+        if (op && uh_space_within_depth(space, out, NULL, 0) && uh_space_valid(space, out) &&
             !same_network(out, parent)) {
             *what = op;
             return UH_OK;
@@ -413,8 +417,8 @@ int uh_space_crossover(const uh_space_t *space, const uh_arch_t *a, const uh_arc
         memset(out, 0, sizeof *out);
         for (int k = 0; k < i; k++) out->layers[out->n_layers++] = na.layers[k];
         for (int k = j; k < nb.n_layers; k++) out->layers[out->n_layers++] = nb.layers[k];
-        if (within_depth(space, out) && uh_space_valid(space, out) && !same_network(out, a) &&
-            !same_network(out, b))
+        if (uh_space_within_depth(space, out, NULL, 0) && uh_space_valid(space, out) &&
+            !same_network(out, a) && !same_network(out, b))
             return UH_OK;
     }
     const char *what;
