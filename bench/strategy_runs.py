@@ -2,7 +2,7 @@
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
   bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--merge CSV]
-                         OUT BACKEND BUDGET [LABEL_A LABEL_B]
+                         [--power N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
 hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
@@ -15,6 +15,9 @@ test of the two, on the final hypervolume and at each --at N: a pairing that the
 its machine, say) and writes the union, so a new machine's runs add to the kept ones and the test
 below pools both (the curve-based figure, how soon a label reaches another's final mean, only
 when every run of the label is under OUT).
+With --power N,... and two labels it also estimates, at each of those figures, how often N
+seeds a side would give p < 0.05 (runs drawn with replacement from those measured): how many
+seeds a difference of the size measured needs.
 With --origins it prints, on standard error, where each label's children came from (origin:
 share of the children after the first population, share of the final fronts' points): which
 kinds of child the fronts are made of. With --parents it prints how the built-in model's
@@ -54,19 +57,59 @@ def run_figures(uhnas, run, at):
     return [final] + [curve.get(n, float("nan")) for n in at], curve
 
 
-def mann_whitney(x, y):
-    """U of x against y and its exact two-sided p (every split of the pooled values)."""
-    def u(a, b):
-        return sum((ai > bi) + 0.5 * (ai == bi) for ai in a for bi in b)
-    u0, pool, n = u(x, y), x + y, len(x)
-    mid = n * len(y) / 2
-    splits = list(itertools.combinations(range(len(pool)), n))
+def u_statistic(a, b):
+    return sum((ai > bi) + 0.5 * (ai == bi) for ai in a for bi in b)
+
+
+def u_distribution(n, m):
+    """How many of the C(n + m, n) splits of n + m distinct values give each U (0..n*m):
+    f(n, m, u) = f(n - 1, m, u - m) + f(n, m - 1, u), by the largest value's side."""
+    f = [[[1] + [0] * (n * m) for _ in range(m + 1)] for _ in range(n + 1)]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            f[i][j] = [(f[i - 1][j][u - j] if u >= j else 0) + f[i][j - 1][u]
+                       for u in range(n * m + 1)]
+    return f[n][m]
+
+
+def mann_whitney(x, y, counts=None):
+    """U of x against y and its exact two-sided p: over every split of the pooled values (by
+    counting, `counts` = u_distribution(len(x), len(y)) may be given, when no two values tie;
+    by enumeration when some do)."""
+    u0, n, m = u_statistic(x, y), len(x), len(y)
+    mid = n * m / 2
+    if len(set(x + y)) == n + m:
+        counts = counts or u_distribution(n, m)
+        far = sum(c for u, c in enumerate(counts) if abs(u - mid) >= abs(u0 - mid) - 1e-12)
+        return u0, far / sum(counts)
+    pool = x + y
+    splits = list(itertools.combinations(range(n + m), n))
     far = 0
     for c in splits:
         chosen = set(c)
-        e = u([pool[i] for i in c], [pool[i] for i in range(len(pool)) if i not in chosen])
+        e = u_statistic([pool[i] for i in c], [pool[i] for i in range(n + m) if i not in chosen])
         far += abs(e - mid) >= abs(u0 - mid) - 1e-12
     return u0, far / len(splits)
+
+
+def power(x, y, n, draws=2000, alpha=0.05, seed=1):
+    """The share of `draws` pairs of n runs a side, drawn with replacement from x and from y
+    (runs measured), whose exact two-sided Mann-Whitney p is below alpha: how often n seeds a
+    side would show the difference x and y show. Ties (a run drawn twice) are broken by a tiny
+    jitter, as different seeds would not repeat a run's value to the last digit."""
+    import random
+    rng = random.Random(seed)
+    counts = u_distribution(n, n)
+    total = sum(counts)
+    tail, mid, hits = {}, n * n / 2, 0
+    for _ in range(draws):
+        a = [rng.choice(x) + rng.uniform(-1e-9, 1e-9) for _ in range(n)]
+        b = [rng.choice(y) + rng.uniform(-1e-9, 1e-9) for _ in range(n)]
+        d = abs(u_statistic(a, b) - mid)
+        if d not in tail:
+            tail[d] = sum(c for u, c in enumerate(counts) if abs(u - mid) >= d - 1e-12) / total
+        hits += tail[d] < alpha
+    return hits / draws
 
 
 def origins(runs):
@@ -139,6 +182,8 @@ def main():
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
     ap.add_argument("--merge", metavar="CSV", help="keep this file's lines for runs not under OUT")
+    ap.add_argument("--power", default="", metavar="N,...",
+                    help="with two labels: how often N seeds a side would give p < 0.05")
     ap.add_argument("out")
     ap.add_argument("backend")
     ap.add_argument("budget", type=int)
@@ -184,6 +229,9 @@ def main():
         print(f"{a.backend} c{a.budget} {name}: {a.labels[0]} {statistics.mean(x):.4f} ({len(x)} runs), "
               f"{a.labels[1]} {statistics.mean(y):.4f} ({len(y)}); U = {u0:g}, exact two-sided "
               f"p = {p:.4f}", file=sys.stderr)
+        for n in (int(v) for v in a.power.split(",") if v):
+            print(f"{a.backend} c{a.budget} {name}: {n} seeds a side would give p < 0.05 in "
+                  f"{100 * power(x, y, n):.0f} % of 2000 draws from these runs", file=sys.stderr)
     # how soon the second label's mean curve reaches the first's final mean
     goal = statistics.mean(r[2] for r in rows if r[0] == a.labels[0])
     mine = [c for (label, _), c in curves.items() if label == a.labels[1]]
