@@ -2,7 +2,7 @@
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
   bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--merge CSV]
-                         [--power N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
+                         [--also CSV] [--power N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
 hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
@@ -15,6 +15,10 @@ test of the two, on the final hypervolume and at each --at N: a pairing that the
 its machine, say) and writes the union, so a new machine's runs add to the kept ones and the test
 below pools both (the curve-based figure, how soon a label reaches another's final mean, only
 when every run of the label is under OUT).
+With --also CSV (a longer budget's per-run CSV, e.g. bench/results/strategies-B-c150.csv
+beside budget 70) its runs count too, each with its hypervolume after this budget's
+candidates as its final one: the same seed's shorter run would have made the same draws and
+decisions, so it would end there.
 With --power N,... and two labels it also estimates, at each of those figures, how often N
 seeds a side would give p < 0.05 (runs drawn with replacement from those measured): how many
 seeds a difference of the size measured needs.
@@ -175,6 +179,20 @@ def kept_rows(path, at, present):
     return [r for r in rows if (r[0], r[1]) not in present]
 
 
+def prefix_rows(path, budget, at, present):
+    """Runs of a longer budget (a per-run CSV with hypervolume_at_BUDGET) as runs of `budget`:
+    a run's first `budget` candidates are the shorter run of its seed (the same draws and
+    decisions), so its hypervolume there is that run's final one. Runs in `present` are left
+    out; the --at figures are read where the CSV has them."""
+    with open(path) as f:
+        reader = csv.DictReader(f)
+        need = [f"hypervolume_at_{n}" for n in [budget] + at]
+        if any(k not in (reader.fieldnames or []) for k in need):
+            sys.exit(f"strategy_runs.py: {path} lacks one of {need}")
+        rows = [(r["strategy"], int(r["seed"]), *(float(r[k]) for k in need)) for r in reader]
+    return [r for r in rows if (r[0], r[1]) not in present]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--uhnas", default="./build/uhnas")
@@ -182,6 +200,9 @@ def main():
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
     ap.add_argument("--merge", metavar="CSV", help="keep this file's lines for runs not under OUT")
+    ap.add_argument("--also", metavar="CSV", action="append", default=[],
+                    help="a longer budget's per-run CSV: its hypervolume_at_BUDGET lines count "
+                         "as runs of this budget")
     ap.add_argument("--power", default="", metavar="N,...",
                     help="with two labels: how often N seeds a side would give p < 0.05")
     ap.add_argument("out")
@@ -201,6 +222,8 @@ def main():
         rows.append((label, seed, *figures))
     if a.merge:
         rows += kept_rows(a.merge, at, {(r[0], r[1]) for r in rows})
+    for path in a.also:
+        rows += prefix_rows(path, a.budget, at, {(r[0], r[1]) for r in rows})
     rows.sort()
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["strategy", "seed", "final_hypervolume"] + [f"hypervolume_at_{n}" for n in at])
@@ -236,8 +259,9 @@ def main():
     goal = statistics.mean(r[2] for r in rows if r[0] == a.labels[0])
     mine = [c for (label, _), c in curves.items() if label == a.labels[1]]
     if len(mine) < sum(r[0] == a.labels[1] for r in rows):
-        print(f"{a.backend} c{a.budget}: some runs of {a.labels[1]} are only in {a.merge}: "
-              "their curves are not kept", file=sys.stderr)
+        print(f"{a.backend} c{a.budget}: some runs of {a.labels[1]} are only in "
+              f"{', '.join(([a.merge] if a.merge else []) + a.also)}: their curves are not kept",
+              file=sys.stderr)
         return
     reach = next((n for n in range(1, a.budget + 1)
                   if statistics.mean(c.get(n, 0.0) for c in mine) >= goal), None)
