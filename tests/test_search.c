@@ -736,6 +736,7 @@ static void test_depth_caps_bind_every_operator(void **state) {
         uh_arch_hash(&deep.big, deep_hash);
         uh_search_config_t cfg;
         run_config(&cfg, UH_STRATEGY_NSGA2);
+        cfg.generations = 1; /* one request is enough: the loop refuses it or trains it */
         cfg.depth_caps = caps;
         cfg.min_distance = 0;
         uh_operator_t op = proposing("deep", propose_big, &deep);
