@@ -76,16 +76,19 @@ def u_distribution(n, m):
     return f[n][m]
 
 
-def mann_whitney(x, y, counts=None):
-    """U of x against y and its exact two-sided p: over every split of the pooled values (by
-    counting, `counts` = u_distribution(len(x), len(y)) may be given, when no two values tie;
-    by enumeration when some do)."""
+def tail_share(counts, d):
+    """The share of splits (counts = u_distribution) whose U is at least d from the middle."""
+    mid = (len(counts) - 1) / 2
+    return sum(c for u, c in enumerate(counts) if abs(u - mid) >= d - 1e-12) / sum(counts)
+
+
+def mann_whitney(x, y):
+    """U of x against y and its exact two-sided p over every split of the pooled values: by
+    counting when no two values tie, by enumeration when some do."""
     u0, n, m = u_statistic(x, y), len(x), len(y)
     mid = n * m / 2
     if len(set(x + y)) == n + m:
-        counts = counts or u_distribution(n, m)
-        far = sum(c for u, c in enumerate(counts) if abs(u - mid) >= abs(u0 - mid) - 1e-12)
-        return u0, far / sum(counts)
+        return u0, tail_share(u_distribution(n, m), abs(u0 - mid))
     pool = x + y
     splits = list(itertools.combinations(range(n + m), n))
     far = 0
@@ -104,15 +107,14 @@ def power(x, y, n, draws=2000, alpha=0.05, seed=1):
     import random
     rng = random.Random(seed)
     counts = u_distribution(n, n)
-    total = sum(counts)
-    tail, mid, hits = {}, n * n / 2, 0
+    p_at, mid, hits = {}, n * n / 2, 0
     for _ in range(draws):
         a = [rng.choice(x) + rng.uniform(-1e-9, 1e-9) for _ in range(n)]
         b = [rng.choice(y) + rng.uniform(-1e-9, 1e-9) for _ in range(n)]
         d = abs(u_statistic(a, b) - mid)
-        if d not in tail:
-            tail[d] = sum(c for u, c in enumerate(counts) if abs(u - mid) >= d - 1e-12) / total
-        hits += tail[d] < alpha
+        if d not in p_at:
+            p_at[d] = tail_share(counts, d)
+        hits += p_at[d] < alpha
     return hits / draws
 
 
