@@ -30,7 +30,8 @@
 # as crossover pairs them: --llm-parents 2) llm-edits (the same writing each child as edits of
 # its parent, copying, skipping or writing each layer: --llm-language edits) llm-edits-parents2
 # (edits of two parents, so a crossover is a few COPY and SKIP tokens: --llm-language edits
-# --llm-parents 2) llm-edits-prior (edits from the checkpoint --prior-edits FILE, default
+# --llm-parents 2) llm-steps4 (the model without a prior fine-tuned four times as long each
+# generation: --llm-train-steps 160) llm-edits-prior (edits from the checkpoint --prior-edits FILE, default
 # bench-out/prior/prior-edits.ckpt: bench/prior.sh corpus-edits) llm-prior (the built-in model starting from the
 # checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
 # llm-clean nsga2-clean
@@ -84,6 +85,7 @@ strategy_args() {
     llm-parents2) echo "--strategy llm --llm-prior none --llm-parents 2" ;;
     llm-edits) echo "--strategy llm --llm-prior none --llm-language edits" ;;
     llm-edits-parents2) echo "--strategy llm --llm-prior none --llm-language edits --llm-parents 2" ;;
+    llm-steps4) echo "--strategy llm --llm-prior none --llm-train-steps 160" ;;
     llm-edits-prior) echo "--strategy llm --llm-prior $PRIOR_EDITS --llm-language edits" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
-  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--merge CSV]
-                         [--also CSV] [--power N,...] OUT BACKEND BUDGET [LABEL_A LABEL_B]
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--ends]
+                         [--merge CSV] [--also CSV] [--power N,...]
+                         OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
 Writes one line per finished run of OUT/BACKEND/cBUDGET/*/s* (label, seed, the final
 hypervolume and the hypervolume after the first N candidates for each --at N; `uhnas compare`
@@ -32,6 +33,11 @@ ratio: the share closer to each, and the share holding layers found only in the 
 and layers found only in the partner (a crossover would), and its mean similarity to the first
 parent (difflib's ratio, 1 for a copy); the classic crossovers of --llm-classic runs likewise,
 for a reference.
+With --ends it prints, per label, what its runs measured at either end of the front (means over
+the finished runs): the most accurate network (noisy accuracy), the cheapest network at
+--accurate A noisy accuracy or more (log10 nJ; default 0.75), and the share of the children
+trained in full (after the first population) that learnt nothing, within 0.05 of chance
+(1 / the last layer's units): trainings that add nothing to the hypervolume.
 """
 import argparse
 import csv
@@ -40,6 +46,7 @@ import itertools
 import collections
 import difflib
 import json
+import math
 import os
 import sqlite3
 import statistics
@@ -170,6 +177,29 @@ def parent_use(runs):
     return counts
 
 
+def ends(runs, accurate):
+    """Per label: [runs, summed best noisy accuracy, summed log10 nJ of the cheapest network at
+    `accurate` or more, runs with such a network, children trained in full, of them at chance]."""
+    sums = collections.defaultdict(lambda: [0, 0.0, 0.0, 0, 0, 0])
+    for run in runs:
+        s = sums[run.split("/")[-2]]
+        db = sqlite3.connect(f"file:{run}/run.sqlite?mode=ro", uri=True)
+        ok = db.execute("select generation, noisy_accuracy, energy_nj, arch from candidates "
+                        "where status = 'ok'").fetchall()
+        db.close()
+        cheap = [e for _, acc, e, _ in ok if acc >= accurate]
+        s[0] += 1
+        s[1] += max(acc for _, acc, _, _ in ok)
+        if cheap:
+            s[2] += math.log10(min(cheap))
+            s[3] += 1
+        for gen, acc, _, arch in ok:
+            if gen > 0:
+                s[4] += 1
+                s[5] += acc < 1 / json.loads(arch)["layers"][-1]["units"] + 0.05
+    return sums
+
+
 def kept_rows(path, at, present):
     """The lines of a per-run CSV written before (same --at) whose run is not in `present`."""
     with open(path) as f:
@@ -201,6 +231,9 @@ def main():
     ap.add_argument("--at", default="70", help="candidate counts, comma-separated")
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
+    ap.add_argument("--ends", action="store_true", help="what the runs found at either end of the front")
+    ap.add_argument("--accurate", type=float, default=0.75, metavar="A",
+                    help="--ends: the accuracy the cheap end is read at (default 0.75)")
     ap.add_argument("--merge", metavar="CSV", help="keep this file's lines for runs not under OUT")
     ap.add_argument("--also", metavar="CSV", action="append", default=[],
                     help="a longer budget's per-run CSV: its hypervolume_at_BUDGET lines count "
@@ -243,6 +276,12 @@ def main():
                   f"{100 * p / max(n, 1):.0f} %, to the partner {100 * q / max(n, 1):.0f} %, with "
                   f"layers only each has {100 * mixed / max(n, 1):.0f} %, mean similarity to the "
                   f"first parent {similar / max(n, 1):.2f}", file=sys.stderr)
+    if a.ends:
+        for label, (n, best, cheap, has, kids, chance) in sorted(ends(finished, a.accurate).items()):
+            print(f"{a.backend} c{a.budget} {label}: {n} runs; most accurate {best / n:.3f}; "
+                  f"cheapest at {a.accurate:g} or more 10^{cheap / max(has, 1):.2f} nJ ({has} runs "
+                  f"reach it); {100 * chance / max(kids, 1):.0f} % of {kids} children trained in "
+                  f"full at chance", file=sys.stderr)
     if not a.labels:
         return
     for k, name in enumerate(["final"] + [f"at {n}" for n in at]):
