@@ -72,6 +72,17 @@ rho = sum((a - mx) * (b - my) for a, b in zip(x, y)) / (sum((a - mx) ** 2 for a 
 got = float(stats["random"]["clean_noisy_spearman_mean"])
 assert abs(got - rho) < 1e-5, (got, rho)
 assert float(stats["random"]["clean_noisy_spearman_ci95_low"]) == float(stats["random"]["clean_noisy_spearman_ci95_high"])
+# the proposals' energy (every child after the first population, refused ones included): its
+# median and the decades between its 10th and 90th percentiles, linearly interpolated, by hand
+import math
+e = sorted(math.log10(v) for (v,) in sqlite3.connect(sys.argv[5] + "/run.sqlite").execute(
+    "select energy_nj from candidates where generation > 0 and energy_nj > 0"))
+def quantile(q):
+    at = q * (len(e) - 1); i = int(at)
+    return e[i] + (at - i) * (e[i + 1] - e[i]) if i + 1 < len(e) else e[-1]
+assert len(e) >= 4 and quantile(0.9) > quantile(0.1), e
+assert abs(float(stats["random"]["proposal_energy_p10_p90_decades_mean"]) - (quantile(0.9) - quantile(0.1))) < 1e-5
+assert abs(float(stats["random"]["proposal_energy_median_log10_nj_mean"]) - quantile(0.5)) < 1e-5
 PY
 # the robustness ablation: a search on clean accuracy beside its twin on the noisy objective
 "$UHNAS" search "${ARGS[@]}" --seed 1 --objective clean --out "$tmp/ac" > /dev/null 2>&1 && ok || bad "search ac"
