@@ -31,7 +31,8 @@
 # its parent, copying, skipping or writing each layer: --llm-language edits) llm-edits-parents2
 # (edits of two parents, so a crossover is a few COPY and SKIP tokens: --llm-language edits
 # --llm-parents 2) llm-steps4 (the model without a prior fine-tuned four times as long each
-# generation: --llm-train-steps 160) llm-edits-prior (edits from the checkpoint --prior-edits FILE, default
+# generation: --llm-train-steps 160) llm-wide (the model without a prior with twice the channels,
+# four times the weights: --llm-width 256) llm-edits-prior (edits from the checkpoint --prior-edits FILE, default
 # bench-out/prior/prior-edits.ckpt: bench/prior.sh corpus-edits) llm-prior (the built-in model starting from the
 # checkpoint --prior FILE, default configs/lm/prior.ckpt: `search --llm-prior shipped`)
 # llm-clean nsga2-clean
@@ -86,6 +87,7 @@ strategy_args() {
     llm-edits) echo "--strategy llm --llm-prior none --llm-language edits" ;;
     llm-edits-parents2) echo "--strategy llm --llm-prior none --llm-language edits --llm-parents 2" ;;
     llm-steps4) echo "--strategy llm --llm-prior none --llm-train-steps 160" ;;
+    llm-wide) echo "--strategy llm --llm-prior none --llm-width 256" ;;
     llm-edits-prior) echo "--strategy llm --llm-prior $PRIOR_EDITS --llm-language edits" ;;
     llm-prior) echo "--strategy llm --llm-prior $PRIOR" ;;
     llm-clean) echo "--strategy llm --llm-prior $PRIOR --objective clean" ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/strategy_runs.py — the strategy bench's runs one by one (bench/strategies.sh).
 
-  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--ends]
+  bench/strategy_runs.py [--uhnas PATH] [--at N,...] [--origins] [--parents] [--ends] [--model]
                          [--merge CSV] [--also CSV] [--power N,...]
                          OUT BACKEND BUDGET [LABEL_A LABEL_B]
 
@@ -38,6 +38,11 @@ the finished runs): the most accurate network (noisy accuracy), the cheapest net
 --accurate A noisy accuracy or more (log10 nJ; default 0.75), and the share of the children
 trained in full (after the first population) that learnt nothing, within 0.05 of chance
 (1 / the last layer's units): trainings that add nothing to the hypervolume.
+With --model it prints, per label of the built-in model, how its fine-tuning went (means over
+the finished runs, from lm/calls.jsonl): the examples it learnt from at the last call, its
+training loss (mean over the calls), re-samples and classic fallbacks a run, its own seconds a
+run, and the share of its trained children cheaper than their first parent (every child asks
+for one energy decile less): whether it learnt the run's rule or its examples.
 """
 import argparse
 import csv
@@ -200,6 +205,34 @@ def ends(runs, accurate):
     return sums
 
 
+def model_use(runs):
+    """Per label: [runs, last call's examples, mean loss, re-samples, fallbacks, seconds,
+    children with a parent's energy, of them cheaper] summed over the runs with lm/calls.jsonl."""
+    sums = collections.defaultdict(lambda: [0, 0, 0.0, 0, 0, 0.0, 0, 0])
+    for run in runs:
+        if not os.path.exists(run + "/lm/calls.jsonl"):
+            continue
+        with open(run + "/lm/calls.jsonl") as f:
+            calls = [json.loads(line)["stats"] for line in f]
+        s = sums[run.split("/")[-2]]
+        s[0] += 1
+        s[1] += calls[-1]["examples"]
+        s[2] += statistics.mean(c["loss"] for c in calls)
+        s[3] += sum(c["resampled"] for c in calls)
+        s[4] += sum(c["fallback"] for c in calls)
+        s[5] += sum(c["train_seconds"] + c["sample_seconds"] for c in calls)
+        db = sqlite3.connect(f"file:{run}/run.sqlite?mode=ro", uri=True)
+        energy = dict(db.execute("select id, energy_nj from candidates"))
+        for parents, e in db.execute("select parents, energy_nj from candidates where origin = "
+                                     "'llm-builtin' and parents is not null"):
+            first = (json.loads(parents) or [None])[0]
+            if e is not None and energy.get(first) is not None:
+                s[6] += 1
+                s[7] += e < energy[first]
+        db.close()
+    return sums
+
+
 def kept_rows(path, at, present):
     """The lines of a per-run CSV written before (same --at) whose run is not in `present`."""
     with open(path) as f:
@@ -232,6 +265,7 @@ def main():
     ap.add_argument("--origins", action="store_true", help="children and front points by origin")
     ap.add_argument("--parents", action="store_true", help="the model's children against their parents")
     ap.add_argument("--ends", action="store_true", help="what the runs found at either end of the front")
+    ap.add_argument("--model", action="store_true", help="how the built-in model's fine-tuning went")
     ap.add_argument("--accurate", type=float, default=0.75, metavar="A",
                     help="--ends: the accuracy the cheap end is read at (default 0.75)")
     ap.add_argument("--merge", metavar="CSV", help="keep this file's lines for runs not under OUT")
@@ -282,6 +316,14 @@ def main():
                   f"cheapest at {a.accurate:g} or more 10^{cheap / max(has, 1):.2f} nJ ({has} runs "
                   f"reach it); {100 * chance / max(kids, 1):.0f} % of {kids} children trained in "
                   f"full at chance", file=sys.stderr)
+    if a.model:
+        for label, (n, ex, loss, resampled, fallback, sec, kids, cheaper) in sorted(model_use(finished).items()):
+            print(f"{a.backend} c{a.budget} {label}: {n} runs; {ex / n:.1f} examples at the last "
+                  f"call, loss {loss / n:.3f}, {resampled / n:.0f} re-samples and {fallback / n:.1f} "
+                  f"fallbacks a run, {sec / n:.0f} s of the model a run; " +
+                  (f"{100 * cheaper / kids:.0f} % of {kids} children cheaper than their parent"
+                   if kids else "no child names its parent (runs stored before parents were)"),
+                  file=sys.stderr)
     if not a.labels:
         return
     for k, name in enumerate(["final"] + [f"at {n}" for n in at]):
