@@ -194,7 +194,7 @@ def ends(runs, accurate):
         db.close()
         cheap = [e for _, acc, e, _ in ok if acc >= accurate]
         s[0] += 1
-        s[1] += max(acc for _, acc, _, _ in ok)
+        s[1] += max((acc for _, acc, _, _ in ok), default=math.nan)
         if cheap:
             s[2] += math.log10(min(cheap))
             s[3] += 1
