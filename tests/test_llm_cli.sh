@@ -184,9 +184,16 @@ python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; asser
 # kill -9 mid-run, resume: finished calls answered from calls.jsonl, training continued from
 # the checkpoint, the same rows; with the checkpoint deleted or calls.jsonl damaged the model
 # retrains from the start and still gives the same rows
-"$UHNAS" search "${BUILTIN[@]}" --out "$tmp/bkill" > /dev/null 2>&1 &
-kill_at "$tmp/bkill" 5 $!  # in generation 1: two calls and 8 rows before the end (8 was too close on an idle machine)
-[[ $(sql "$tmp/bkill" "select count(*) from candidates") -lt 13 ]] && ok || bad "the built-in run finished before it was killed"
+# killed_builtin DIR OPTIONS...: a built-in run with OPTIONS in DIR, killed (-9) after 5 of its 13
+# candidates (in generation 1: two calls of the model before the end; at 8 one once finished
+# between the poll and the kill)
+killed_builtin() {
+  local dir=$1; shift
+  "$UHNAS" search "${BUILTIN[@]}" "$@" --out "$dir" > /dev/null 2>&1 &
+  kill_at "$dir" 5 $!
+  [[ $(sql "$dir" "select count(*) from candidates") -lt 13 ]] && ok || bad "built-in run $* finished before it was killed"
+}
+killed_builtin "$tmp/bkill"
 cp -r "$tmp/bkill" "$tmp/bnockpt"; rm -f "$tmp/bnockpt"/lm/model-*.bin
 cp -r "$tmp/bkill" "$tmp/bdamaged"; printf '{"call":0,"generation":1,"chil' > "$tmp/bdamaged/lm/calls.jsonl"
 # records written before the stats counted classic children (--llm-classic), two-parent
@@ -243,14 +250,11 @@ labels_are() { # LABELS RUN...
   "$UHNAS" compare "$@" --out "$tmp/labels.html" --csv "$tmp/labels.csv" > /dev/null 2>&1 &&
     [[ $(cut -d, -f1 "$tmp/labels.csv" | tail -n +2 | sort | tr '\n' ' ') == "$want" ]] && ok || bad "compare's labels: $(cut -c1-200 "$tmp/labels.csv" 2>&1)"
 }
-# a built-in run with OPTIONS killed (-9) after 5 of its 13 candidates (in generation 1: two
-# calls of the model before the end; at 8 it once finished between the poll and the kill) and
-# resumed gives the rows of the uninterrupted run WHOLE
+# a built-in run with OPTIONS killed (killed_builtin) and resumed gives the rows of the
+# uninterrupted run WHOLE
 killed_resumes() { # WHOLE KILLED OPTIONS...
   local whole=$1 dir=$2; shift 2
-  "$UHNAS" search "${BUILTIN[@]}" "$@" --out "$dir" > /dev/null 2>&1 &
-  kill_at "$dir" 5 $!
-  [[ $(sql "$dir" "select count(*) from candidates") -lt 13 ]] && ok || bad "$* run finished before it was killed"
+  killed_builtin "$dir" "$@"
   "$UHNAS" resume "$dir" > "$dir.out" 2>&1 && ok || bad "$* resume: $(cat "$dir.out")"
   same_rows "$whole" "$dir" "resumed $* run"
 }
